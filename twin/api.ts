@@ -1,0 +1,76 @@
+/**
+ * The contract between the twin and everything around it (bench, recorder, server, replay).
+ * The twin imports nothing from bench/ or firmware-protocol/; they import these types.
+ * Units are in field names: _mw, _mvar, _pu, _deg, _hz, _s. Powers are generator convention
+ * (positive = injected into the grid) unless a device mapping says otherwise.
+ */
+
+/** What a device (hardware board, SunSpec unit or simulated controller) reports each exchange. */
+export interface DeviceInput {
+  /** Device id as named in the grid/run config, e.g. "bess1". */
+  deviceId: string;
+  /** Active power injected at the device's bus, MW (already scaled by the device mapping). */
+  p_mw: number;
+  /** Reactive power injected, Mvar. */
+  q_mvar: number;
+  /** False while the link is lost; the twin then applies the device's fallback. */
+  online: boolean;
+  /** Battery state of charge, 0..1, when the device has one. */
+  soc?: number;
+  mode?: 'grid-following' | 'grid-forming';
+}
+
+/** What the twin sends a device about its bus: the MEASUREMENT message's contents. */
+export interface BusMeasurement {
+  vm_pu: number;
+  va_deg: number;
+  f_hz: number;
+  rocof_hz_s: number;
+  /** Twin time, seconds since the start of the run. */
+  t_s: number;
+  step: number;
+}
+
+export interface IslandState {
+  /** Stable id of the island (lowest bus index in it, or a microgrid name). */
+  id: string;
+  energised: boolean;
+  gridConnected: boolean;
+  f_hz: number;
+  rocof_hz_s: number;
+  /** Bus ids in this island. */
+  buses: string[];
+}
+
+export interface TwinEvent {
+  t_s: number;
+  kind: string;
+  message: string;
+  /** Bus, branch, device or island the event concerns. */
+  target?: string;
+}
+
+/** One step's outputs. Arrays are reused between steps: copy what you keep. */
+export interface TwinState {
+  t_s: number;
+  step: number;
+  islands: IslandState[];
+  /** Bus ids, in grid order; vm_pu/va_deg index like this. */
+  busIds: readonly string[];
+  vm_pu: Float64Array;
+  va_deg: Float64Array;
+  /** Per-device (DER, battery, hardware) state, keyed by device id. */
+  devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
+  /** Events raised during this step (empty most steps). */
+  events: TwinEvent[];
+}
+
+/** The twin as the bench drives it. */
+export interface TwinLike {
+  /** Fixed step, seconds. */
+  readonly dt_s: number;
+  /** Advances one step with the latest device inputs and returns the new state. */
+  step(inputs: readonly DeviceInput[]): TwinState;
+  /** The measurement a device at `deviceId`'s bus should receive now. */
+  measurementFor(deviceId: string): BusMeasurement;
+}
