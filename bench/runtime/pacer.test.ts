@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { Pacer, type StepTiming } from './pacer.ts';
+
+function busyWait(ms: number) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {}
+}
+
+describe('Pacer', () => {
+  it('runs steps in order until work returns false, reporting timing for each', async () => {
+    const pacer = new Pacer({ period_ms: 1 });
+    const seen: number[] = [];
+    const timings: StepTiming[] = [];
+    await pacer.run(
+      (step) => {
+        seen.push(step);
+        return step < 19;
+      },
+      (t) => timings.push({ ...t }),
+    );
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(timings.map((t) => t.step)).toEqual(seen);
+    for (const t of timings) {
+      expect(t.lateness_us).toBeGreaterThanOrEqual(0);
+      expect(t.work_us).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('keeps the schedule: 50 steps of 2 ms take at least 98 ms of wall time', async () => {
+    const pacer = new Pacer({ period_ms: 2 });
+    const start = performance.now();
+    await pacer.run((step) => step < 49);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(98);
+  });
+
+  it('counts overruns and stops under the stop policy', async () => {
+    const pacer = new Pacer({ period_ms: 1, overrunPolicy: 'stop' });
+    let steps = 0;
+    await pacer.run(() => {
+      steps++;
+      busyWait(3);
+      return steps < 1000;
+    });
+    expect(pacer.stats.overruns).toBe(1);
+    expect(steps).toBeLessThan(5);
+  });
+
+  it('re-anchors the schedule under the freeze policy instead of bursting to catch up', async () => {
+    const pacer = new Pacer({ period_ms: 1, overrunPolicy: 'freeze' });
+    const starts: number[] = [];
+    await pacer.run((step) => {
+      starts.push(performance.now());
+      if (step === 2) busyWait(10);
+      return step < 6;
+    });
+    // After the 10 ms stall, 'continue' would run ~10 late steps back to back; freeze spaces them.
+    const gapsAfterStall = starts.slice(4).map((t, i) => t - starts[3 + i]);
+    for (const gap of gapsAfterStall) expect(gap).toBeGreaterThan(0.5);
+  });
+
+  it('stop() ends a run that is sleeping between steps', async () => {
+    const pacer = new Pacer({ period_ms: 200 });
+    const done = pacer.run(() => true);
+    setTimeout(() => pacer.stop(), 20);
+    await done;
+    expect(pacer.stats.steps).toBe(0);
+  });
+
+  it('rejects a non-positive or non-finite period', () => {
+    expect(() => new Pacer({ period_ms: 0 })).toThrow(TypeError);
+    expect(() => new Pacer({ period_ms: Number.NaN })).toThrow(/period_ms/);
+  });
+});
