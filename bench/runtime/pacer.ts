@@ -65,7 +65,10 @@ export class Pacer {
     return new Promise<void>((resolve) => {
       this.done = resolve;
       const tick = (): void => {
-        if (!this.running) return this.finish();
+        if (!this.running) {
+          this.finish();
+          return;
+        }
         const start = this.now();
         const remaining = this.deadline - start;
         if (remaining > this.spinThreshold) {
@@ -81,7 +84,8 @@ export class Pacer {
           this.overruns++;
           if (this.policy === 'stop') {
             this.running = false;
-            return this.finish();
+            this.finish();
+            return;
           }
           // freeze: the twin does not try to catch up; the schedule restarts from now.
           if (this.policy === 'freeze') this.deadline = start;

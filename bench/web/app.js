@@ -72,7 +72,7 @@ socket.on('state', (state) => {
   columns[0].push(state.t_s);
   islandIds.forEach((id, i) => {
     const island = state.islands.find((x) => x.id === id);
-    columns[i + 1].push(island && island.energised ? island.f_hz : null);
+    columns[i + 1].push(island?.energised ? island.f_hz : null);
   });
   while (columns[0].length > 2 && columns[0][0] < state.t_s - WINDOW_S) {
     for (const col of columns) col.shift();
