@@ -65,6 +65,17 @@ export interface TwinState {
   events: TwinEvent[];
 }
 
+/**
+ * An operator or scenario command applied between steps. Commands for hardware devices are turned
+ * into SETPOINT frames by the bench; the twin applies those for its own simulated equipment.
+ */
+export type TwinCommand =
+  | { kind: 'breaker'; id: string; closed: boolean }
+  | { kind: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
+  | { kind: 'fid-setpoint'; fidId: string; p_mw: number }
+  | { kind: 'island'; microgrid?: string; islanded: boolean }
+  | { kind: 'emergency-stop' };
+
 /** The twin as the bench drives it. */
 export interface TwinLike {
   /** Fixed step, seconds. */
@@ -73,4 +84,9 @@ export interface TwinLike {
   step(inputs: readonly DeviceInput[]): TwinState;
   /** The measurement a device at `deviceId`'s bus should receive now. */
   measurementFor(deviceId: string): BusMeasurement;
+  /**
+   * Applies a command before the next step. Returns the event it caused (for the audit log), or
+   * throws a TypeError naming what was wrong (unknown breaker, device, FID; value out of range).
+   */
+  command(command: TwinCommand): TwinEvent;
 }
