@@ -1,0 +1,93 @@
+import type { Ieee1547Protection } from '../ieee1547/functions.ts';
+
+/** How a unit interacts with island frequency. */
+export type UnitKind = 'synchronous' | 'grid-forming' | 'grid-following';
+
+/** What a unit sees of its island and bus at the start of a (sub)step. */
+export interface UnitContext {
+  t_s: number;
+  /** Hour of day (0–24) at this step, for daily profiles. */
+  hourOfDay: number;
+  f_hz: number;
+  f0_hz: number;
+  rocof_hz_s: number;
+  vm_pu: number;
+  /** Island frequency is imposed by the main grid. */
+  gridConnected: boolean;
+}
+
+/**
+ * One generating or storage unit. Subclasses model the prime mover / resource and controls; the
+ * twin aggregates inertia and power per island. Inertial units (synchronous machines, virtual
+ * synchronous machines) deliver P_e = P_m − M·df/dt; grid-following units deliver their command.
+ */
+export abstract class DerUnit {
+  /** Bus index in the twin's bus order (set by the twin). */
+  busIndex = -1;
+  /** Electrical output, MW / Mvar (generator convention). */
+  p_mw = 0;
+  q_mvar = 0;
+  /** Mechanical (inertial units) or commanded (grid-following) active power, MW. */
+  pDrive_mw = 0;
+  /** 2·H·S/f0 while running, MW·s/Hz. */
+  inertia_mws_hz = 0;
+  inService = true;
+  protection: Ieee1547Protection | null = null;
+  /** Share of secondary-control corrections this unit takes (0 = none). */
+  participation = 0;
+  /** Marginal cost for economic dispatch, currency/MWh. */
+  cost_per_mwh = 0;
+  /** Whether the EMS may set this unit's reference. */
+  dispatchable = false;
+
+  constructor(
+    readonly id: string,
+    readonly technology: string,
+    readonly kind: UnitKind,
+    readonly rating_mva: number,
+  ) {}
+
+  get tripped(): boolean {
+    return this.protection?.tripped ?? false;
+  }
+
+  /** Producing (in service, not tripped, running). */
+  get active(): boolean {
+    return this.inService && !this.tripped && this.running;
+  }
+
+  /** Prime mover running (gensets may be stopped by the EMS). */
+  get running(): boolean {
+    return true;
+  }
+
+  /** Reference (set-point) active power the controls aim for at nominal frequency, MW. */
+  abstract get reference_mw(): number;
+  abstract setReference(p_mw: number): void;
+  /** Upper / lower active-power capability now, MW. */
+  abstract get pmax_mw(): number;
+  abstract get pmin_mw(): number;
+
+  /** Advances the unit's own dynamics by dt_s; sets pDrive_mw and q_mvar. */
+  abstract advance(ctx: UnitContext, dt_s: number): void;
+
+  /** After the island's swing step: electrical output including the inertial response. */
+  settle(rocof_hz_s: number): void {
+    if (!this.active) {
+      this.p_mw = 0;
+      this.q_mvar = 0;
+      return;
+    }
+    this.p_mw = this.pDrive_mw - this.inertia_mws_hz * rocof_hz_s;
+  }
+
+  /** Called when the unit trips: drop output and reset dynamic states to zero output. */
+  onTrip(): void {
+    this.p_mw = 0;
+    this.q_mvar = 0;
+    this.pDrive_mw = 0;
+  }
+
+  /** Integrates energy bookkeeping after the network solve (storage SoC, fuel). */
+  account(_dt_s: number): void {}
+}
