@@ -1,0 +1,223 @@
+/**
+ * Newton–Raphson in polar form for one island, with a Jacobian whose structure never changes.
+ *
+ * Every node keeps two unknown slots (θ, |V|) and two equation rows (P, Q). A PV or reference
+ * node's Q row becomes the identity (|V| is held at its set-point), and the reference node's θ slot
+ * carries the island's slack power ΔP instead (θ_ref is fixed), whose column holds -αᵢ in the P
+ * rows of the participating nodes. So PV↔PQ switching and changes of participation change values
+ * only: the fill-reducing ordering and the LU's symbolic pattern are computed once per topology.
+ */
+import { patternFromCoordinates } from '../sparse/csc.ts';
+import { SparseLU } from '../sparse/lu.ts';
+import { minimumDegreeOrderOfGraph } from '../sparse/ordering.ts';
+import { type IslandModel, NodeMode } from './island-model.ts';
+
+export type IterationOutcome = 'converged' | 'max-iterations' | 'diverged' | 'singular';
+
+/** Voltage magnitudes beyond this are taken as divergence rather than a solution. */
+const DIVERGED_VM = 5;
+
+export class NewtonSolver {
+  private readonly slotPT: Int32Array;
+  private readonly slotPV: Int32Array;
+  private readonly slotQT: Int32Array;
+  private readonly slotQV: Int32Array;
+  private readonly alphaNodes: Int32Array;
+  private readonly slotAlpha: Int32Array;
+  private readonly jValues: Float64Array;
+  private readonly lu: SparseLU;
+  private readonly rhs: Float64Array;
+  private readonly saveVm: Float64Array;
+  private readonly saveVa: Float64Array;
+  /** Iterations and final mismatch of the last run. */
+  iterations = 0;
+  maxMismatch = 0;
+
+  constructor(private readonly model: IslandModel) {
+    const { m, yPtr, yIdx, referenceNode } = model;
+    const nnzY = yIdx.length;
+    // Candidate slack participants: every node with a unit, plus the reference.
+    const alphaSet = new Set<number>([referenceNode]);
+    for (const node of model.unitNode) alphaSet.add(node);
+    this.alphaNodes = Int32Array.from([...alphaSet].sort((a, b) => a - b));
+    const count = 4 * nnzY + this.alphaNodes.length;
+    const rows = new Int32Array(count);
+    const cols = new Int32Array(count);
+    let c = 0;
+    for (let i = 0; i < m; i++) {
+      for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
+        const k = yIdx[p]!;
+        rows[c] = 2 * i;
+        cols[c++] = 2 * k;
+        rows[c] = 2 * i;
+        cols[c++] = 2 * k + 1;
+        rows[c] = 2 * i + 1;
+        cols[c++] = 2 * k;
+        rows[c] = 2 * i + 1;
+        cols[c++] = 2 * k + 1;
+      }
+    }
+    for (const node of this.alphaNodes) {
+      rows[c] = 2 * node;
+      cols[c++] = 2 * referenceNode;
+    }
+    const { pattern, slotOf } = patternFromCoordinates(2 * m, rows, cols);
+    this.slotPT = new Int32Array(nnzY);
+    this.slotPV = new Int32Array(nnzY);
+    this.slotQT = new Int32Array(nnzY);
+    this.slotQV = new Int32Array(nnzY);
+    for (let p = 0; p < nnzY; p++) {
+      this.slotPT[p] = slotOf[4 * p]!;
+      this.slotPV[p] = slotOf[4 * p + 1]!;
+      this.slotQT[p] = slotOf[4 * p + 2]!;
+      this.slotQV[p] = slotOf[4 * p + 3]!;
+    }
+    this.slotAlpha = slotOf.slice(4 * nnzY);
+    this.jValues = new Float64Array(pattern.rowIdx.length);
+    // Order nodes (the graph of Ybus plus the slack column's couplings), then keep each node's
+    // two unknowns together.
+    const adjacency: Set<number>[] = Array.from({ length: m }, () => new Set<number>());
+    for (let i = 0; i < m; i++) {
+      for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
+        const k = yIdx[p]!;
+        if (k !== i) {
+          adjacency[i]!.add(k);
+          adjacency[k]!.add(i);
+        }
+      }
+    }
+    for (const node of this.alphaNodes) {
+      if (node !== referenceNode) {
+        adjacency[node]!.add(referenceNode);
+        adjacency[referenceNode]!.add(node);
+      }
+    }
+    const nodeOrder = minimumDegreeOrderOfGraph(adjacency);
+    const columnOrder = new Int32Array(2 * m);
+    for (let k = 0; k < m; k++) {
+      columnOrder[2 * k] = 2 * nodeOrder[k]!;
+      columnOrder[2 * k + 1] = 2 * nodeOrder[k]! + 1;
+    }
+    this.lu = new SparseLU(pattern, { columnOrder });
+    this.rhs = new Float64Array(2 * m);
+    this.saveVm = new Float64Array(m);
+    this.saveVa = new Float64Array(m);
+  }
+
+  get luStats() {
+    return this.lu.stats;
+  }
+
+  /** Fills the Jacobian values from the model's current voltages and calculated powers. */
+  private fillJacobian(): void {
+    const { m, yPtr, yIdx, yG, yB, e, f, vm, pCalc, qCalc, mode, alpha, referenceNode } = this.model;
+    const { slotPT, slotPV, slotQT, slotQV, jValues } = this;
+    jValues.fill(0);
+    for (let i = 0; i < m; i++) {
+      const qRow = mode[i] === NodeMode.pq;
+      const ei = e[i]!;
+      const fi = f[i]!;
+      for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
+        const k = yIdx[p]!;
+        const thetaFree = k !== referenceNode;
+        const vFree = mode[k] === NodeMode.pq;
+        if (k === i) {
+          const vi = vm[i]!;
+          const gii = yG[p]!;
+          const bii = yB[p]!;
+          if (thetaFree) jValues[slotPT[p]!] = -qCalc[i]! - bii * vi * vi;
+          if (vFree) jValues[slotPV[p]!] = pCalc[i]! / vi + gii * vi;
+          if (qRow) {
+            if (thetaFree) jValues[slotQT[p]!] = pCalc[i]! - gii * vi * vi;
+            jValues[slotQV[p]!] = qCalc[i]! / vi - bii * vi;
+          } else {
+            jValues[slotQV[p]!] = 1;
+          }
+          continue;
+        }
+        // a + jb = V_i conj(Y_ik V_k)
+        const g = yG[p]!;
+        const b = yB[p]!;
+        const u = g * e[k]! - b * f[k]!;
+        const w = g * f[k]! + b * e[k]!;
+        const a = ei * u + fi * w;
+        const bb = fi * u - ei * w;
+        if (thetaFree) jValues[slotPT[p]!] = bb;
+        if (vFree) jValues[slotPV[p]!] = a / vm[k]!;
+        if (qRow) {
+          if (thetaFree) jValues[slotQT[p]!] = -a;
+          if (vFree) jValues[slotQV[p]!] = bb / vm[k]!;
+        }
+      }
+    }
+    const { alphaNodes, slotAlpha } = this;
+    for (let k = 0; k < alphaNodes.length; k++) jValues[slotAlpha[k]!]! -= alpha[alphaNodes[k]!]!;
+  }
+
+  /**
+   * Iterates from the model's current state (warm start) until the largest mismatch is below
+   * `tolerance` (pu) or `maxIterations` is reached. On divergence or a singular Jacobian the
+   * voltages are restored to where this run started, so they are never NaN.
+   */
+  run(tolerance: number, maxIterations: number): IterationOutcome {
+    const model = this.model;
+    const { m, vm, va, mode, referenceNode } = model;
+    this.saveVm.set(vm);
+    this.saveVa.set(va);
+    const savedDeltaP = model.deltaP;
+    const rhs = this.rhs;
+    model.updateRectangular();
+    model.computePower();
+    let worst = model.mismatch(rhs);
+    let lastFinite = worst;
+    this.iterations = 0;
+    let outcome: IterationOutcome = 'max-iterations';
+    for (;;) {
+      if (!Number.isFinite(worst)) {
+        outcome = 'diverged';
+        break;
+      }
+      lastFinite = worst;
+      if (worst < tolerance) {
+        outcome = 'converged';
+        break;
+      }
+      if (this.iterations >= maxIterations) break;
+      this.iterations++;
+      this.fillJacobian();
+      if (this.lu.factor(this.jValues) !== 'ok') {
+        outcome = 'singular';
+        break;
+      }
+      this.lu.solve(rhs);
+      let blownUp = false;
+      for (let i = 0; i < m; i++) {
+        if (i === referenceNode) model.deltaP -= rhs[2 * i]!;
+        else va[i] = va[i]! - rhs[2 * i]!;
+        if (mode[i] === NodeMode.pq) {
+          const v = vm[i]! - rhs[2 * i + 1]!;
+          vm[i] = v;
+          if (!(v > 0 && v < DIVERGED_VM)) blownUp = true;
+        }
+      }
+      if (blownUp) {
+        outcome = 'diverged';
+        break;
+      }
+      model.updateRectangular();
+      model.computePower();
+      worst = model.mismatch(rhs);
+    }
+    this.maxMismatch = lastFinite;
+    if (outcome === 'diverged' || outcome === 'singular') {
+      vm.set(this.saveVm);
+      va.set(this.saveVa);
+      model.deltaP = savedDeltaP;
+      model.updateRectangular();
+      model.computePower();
+      // A fresh pivot choice next time: the failed values may have spoiled the stored one.
+      this.lu.forgetPivots();
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,491 @@
+import type { Grid } from '../grid/model.ts';
+import { IslandModel, NodeMode } from './island-model.ts';
+import { type CompiledNetwork, compileNetwork, findIslands, type Island, UnitControl } from './network.ts';
+import { NewtonSolver } from './newton.ts';
+import { RadialSweepSolver } from './sweep.ts';
+
+export type PowerFlowMethod = 'nr' | 'sweep' | 'auto';
+
+export interface PowerFlowOptions {
+  /** 'auto' uses the radial sweep on islands that suit it, Newton–Raphson elsewhere. @default 'auto' */
+  method?: PowerFlowMethod;
+  /** Largest acceptable P/Q mismatch, pu on baseMVA. @default 1e-8 */
+  tolerance_pu?: number;
+  /** Newton iterations per solve (per Q-limit pass). @default 20 */
+  maxIterations?: number;
+  /** Sweep iterations per solve. @default 200 */
+  maxSweepIterations?: number;
+  /** Switch voltage-regulating units to fixed Q at their limits (PV→PQ), and back. @default false */
+  enforceQLimits?: boolean;
+  /** Start from 1 pu / reference angle instead of the voltages stored in the grid. @default false */
+  flatStart?: boolean;
+}
+
+/**
+ * Status of one island after a solve.
+ * - converged: mismatch below tolerance.
+ * - max-iterations / diverged / singular: not solved; voltages are those the solve started from.
+ * - invalid-input: a scheduled injection or set-point is NaN or infinite; nothing was computed.
+ * - de-energised: no source; voltages 0.
+ * - no-reference: has generation but neither a slack bus nor a grid-forming unit; voltages 0.
+ */
+export type IslandStatus =
+  | 'converged'
+  | 'max-iterations'
+  | 'diverged'
+  | 'singular'
+  | 'invalid-input'
+  | 'de-energised'
+  | 'no-reference';
+
+export interface IslandResult {
+  readonly index: number;
+  status: IslandStatus;
+  method: 'nr' | 'sweep' | 'none';
+  iterations: number;
+  /** Largest P/Q mismatch at the end, pu (finite; Infinity only for invalid-input). */
+  maxMismatch_pu: number;
+  /** Power the slack units took on top of their schedule, MW (the island's imbalance). */
+  slackP_mw: number;
+  /** Q-limit passes that switched at least one node. */
+  qLimitSwitches: number;
+}
+
+export interface PowerFlowResult {
+  /** True when every energised island converged. */
+  converged: boolean;
+  /** Largest iteration count over the islands. */
+  iterations: number;
+  /** Largest final mismatch over solved islands, pu. */
+  maxMismatch_pu: number;
+  islands: readonly IslandResult[];
+}
+
+class OptionError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PowerFlowOptionError';
+  }
+}
+
+export { OptionError as PowerFlowOptionError };
+
+interface IslandRuntime {
+  island: Island;
+  model: IslandModel | undefined;
+  newton: NewtonSolver | undefined;
+  sweep: RadialSweepSolver | undefined;
+  radial: boolean;
+}
+
+/**
+ * AC power flow over every island of a grid, built once per topology and re-solved many times.
+ * See index.ts for the usage contract.
+ */
+export class PowerFlowSolver {
+  readonly net: CompiledNetwork;
+  /** Per-bus voltage magnitude (pu) and angle (degrees), grid bus order. Reused between solves. */
+  readonly vm_pu: Float64Array;
+  readonly va_deg: Float64Array;
+  /** Per-unit (generators then DERs) output after the last solve, MW / Mvar. */
+  readonly unitPOut_mw: Float64Array;
+  readonly unitQOut_mvar: Float64Array;
+  /** Island of each bus (-1 for isolated buses), valid after the last topology build. */
+  readonly busIsland: Int32Array;
+  private options: Required<PowerFlowOptions>;
+  private runtimes: IslandRuntime[] = [];
+  private results: IslandResult[] = [];
+  private readonly result: PowerFlowResult = {
+    converged: false,
+    iterations: 0,
+    maxMismatch_pu: 0,
+    islands: [],
+  };
+  private topologyDirty = true;
+  private firstBuild = true;
+  /** Topology builds so far (tests and benchmarks watch symbolic reuse with this). */
+  topologyBuilds = 0;
+
+  constructor(source: Grid | CompiledNetwork, options: PowerFlowOptions = {}) {
+    this.net = 'buses' in source ? compileNetwork(source) : source;
+    this.options = {
+      method: options.method ?? 'auto',
+      tolerance_pu: options.tolerance_pu ?? 1e-8,
+      maxIterations: options.maxIterations ?? 20,
+      maxSweepIterations: options.maxSweepIterations ?? 200,
+      enforceQLimits: options.enforceQLimits ?? false,
+      flatStart: options.flatStart ?? false,
+    };
+    if (!['nr', 'sweep', 'auto'].includes(this.options.method)) {
+      throw new OptionError(`method must be 'nr', 'sweep' or 'auto', got '${this.options.method}'`);
+    }
+    if (!(this.options.tolerance_pu > 0)) throw new OptionError('tolerance_pu must be > 0');
+    const nb = this.net.busIds.length;
+    this.vm_pu = new Float64Array(nb);
+    this.va_deg = new Float64Array(nb);
+    this.busIsland = new Int32Array(nb).fill(-1);
+    this.unitPOut_mw = new Float64Array(this.net.unitIds.length);
+    this.unitQOut_mvar = new Float64Array(this.net.unitIds.length);
+    this.rebuildTopology();
+  }
+
+  /** Islands of the current topology. */
+  get islands(): readonly Island[] {
+    if (this.topologyDirty) this.rebuildTopology();
+    return this.runtimes.map((r) => r.island);
+  }
+
+  busIndex(id: string): number {
+    const index = this.net.busIndexOf.get(id);
+    if (index === undefined) throw new RangeError(`unknown bus id '${id}'`);
+    return index;
+  }
+
+  private indexIn(list: readonly string[], id: string, what: string): number {
+    const index = list.indexOf(id);
+    if (index < 0) throw new RangeError(`unknown ${what} id '${id}'`);
+    return index;
+  }
+  unitIndex(id: string): number {
+    return this.indexIn(this.net.unitIds, id, 'unit');
+  }
+  loadIndex(id: string): number {
+    return this.indexIn(this.net.loadIds, id, 'load');
+  }
+  switchIndex(id: string): number {
+    return this.indexIn(this.net.switchIds, id, 'switch');
+  }
+  branchIndex(id: string): number {
+    return this.indexIn(this.net.branchIds, id, 'branch');
+  }
+
+  /** Opens or closes a switch; the next solve rebuilds islands and symbolic factorisations. */
+  setSwitch(index: number, closed: boolean): void {
+    if ((this.net.switchClosed[index] === 1) !== closed) {
+      this.net.switchClosed[index] = closed ? 1 : 0;
+      this.topologyDirty = true;
+    }
+  }
+  setBranchInService(index: number, inService: boolean): void {
+    if ((this.net.branchInService[index] === 1) !== inService) {
+      this.net.branchInService[index] = inService ? 1 : 0;
+      this.topologyDirty = true;
+    }
+  }
+  /** Takes a unit in or out of service; may change island references, so topology is rebuilt. */
+  setUnitInService(index: number, inService: boolean): void {
+    if ((this.net.unitInService[index] === 1) !== inService) {
+      this.net.unitInService[index] = inService ? 1 : 0;
+      this.topologyDirty = true;
+    }
+  }
+  /** Marks the topology for rebuilding after direct edits of branch data (impedance, tap). */
+  invalidateTopology(): void {
+    this.topologyDirty = true;
+  }
+  /** Lets every Q-limited unit regulate voltage again at the next solve. */
+  resetQLimits(): void {
+    for (const r of this.runtimes) r.model?.qLimited.fill(0);
+  }
+
+  private rebuildTopology(): void {
+    const net = this.net;
+    const islands = findIslands(net);
+    // Warm start: buses keep their present voltages across topology changes.
+    const startVm = this.firstBuild ? net.busVm0 : this.vm_pu;
+    const startVa = this.firstBuild ? null : this.va_deg;
+    this.busIsland.fill(-1);
+    this.runtimes = islands.map((island) => {
+      for (const bus of island.buses) this.busIsland[bus] = island.index;
+      if (island.kind !== 'energised') {
+        return { island, model: undefined, newton: undefined, sweep: undefined, radial: false };
+      }
+      const model = new IslandModel(net, island);
+      for (let i = 0; i < model.m; i++) {
+        const bus = island.nodeBus[i]!;
+        if (this.options.flatStart && this.firstBuild) {
+          model.vm[i] = 1;
+          model.va[i] = net.busVa0_rad[island.referenceBus]!;
+        } else {
+          model.vm[i] = startVm[bus]! > 0 ? startVm[bus]! : 1;
+          const angle = startVa ? (startVa[bus]! * Math.PI) / 180 : net.busVa0_rad[bus]!;
+          // A previously de-energised bus has no angle worth keeping: start at the reference's.
+          model.va[i] = startVm[bus]! > 0 ? angle : net.busVa0_rad[island.referenceBus]!;
+        }
+      }
+      const radial = RadialSweepSolver.isRadial(model);
+      if (this.options.method === 'sweep' && !radial) {
+        throw new OptionError(
+          `the sweep method needs radial islands; island ${island.index} (reference bus '${net.busIds[island.referenceBus]}') has loops`,
+        );
+      }
+      return { island, model, newton: undefined, sweep: undefined, radial };
+    });
+    this.results = islands.map((island) => ({
+      index: island.index,
+      status: island.kind === 'energised' ? 'max-iterations' : island.kind,
+      method: 'none',
+      iterations: 0,
+      maxMismatch_pu: 0,
+      slackP_mw: 0,
+      qLimitSwitches: 0,
+    }));
+    this.result.islands = this.results;
+    this.topologyDirty = false;
+    this.firstBuild = false;
+    this.topologyBuilds++;
+  }
+
+  /** Solves every island; returns a result object reused between calls. */
+  solve(): PowerFlowResult {
+    if (this.topologyDirty) this.rebuildTopology();
+    const result = this.result;
+    result.converged = true;
+    result.iterations = 0;
+    result.maxMismatch_pu = 0;
+    for (let k = 0; k < this.runtimes.length; k++) {
+      const r = this.solveIsland(k);
+      if (r.status === 'de-energised') continue;
+      if (r.status !== 'converged') result.converged = false;
+      if (r.iterations > result.iterations) result.iterations = r.iterations;
+      if (r.maxMismatch_pu > result.maxMismatch_pu) result.maxMismatch_pu = r.maxMismatch_pu;
+    }
+    return result;
+  }
+
+  /** Solves one island (index into `islands`), e.g. when only its injections changed. */
+  solveIsland(index: number): IslandResult {
+    if (this.topologyDirty) this.rebuildTopology();
+    const runtime = this.runtimes[index]!;
+    const result = this.results[index]!;
+    const model = runtime.model;
+    result.iterations = 0;
+    result.qLimitSwitches = 0;
+    result.slackP_mw = 0;
+    result.maxMismatch_pu = 0;
+    if (!model) {
+      this.writeDeadIsland(runtime.island);
+      return result;
+    }
+    model.assembleInjections();
+    if (!this.injectionsFinite(model)) {
+      result.status = 'invalid-input';
+      result.method = 'none';
+      result.maxMismatch_pu = Number.POSITIVE_INFINITY;
+      this.writeIsland(runtime);
+      return result;
+    }
+    const { tolerance_pu, enforceQLimits } = this.options;
+    for (let pass = 0; ; pass++) {
+      const useSweep =
+        this.options.method !== 'nr' && runtime.radial && RadialSweepSolver.suits(model) && pass === 0;
+      let outcome: string;
+      if (useSweep) {
+        runtime.sweep ??= new RadialSweepSolver(model);
+        outcome = runtime.sweep.run(tolerance_pu, this.options.maxSweepIterations);
+        result.method = 'sweep';
+        result.iterations += runtime.sweep.iterations;
+        result.maxMismatch_pu = runtime.sweep.maxMismatch;
+      } else {
+        if (this.options.method === 'sweep') {
+          throw new OptionError(
+            `the sweep method needs a single voltage source per island; island ${index} has voltage-regulating units or distributed slack`,
+          );
+        }
+        runtime.newton ??= new NewtonSolver(model);
+        outcome = runtime.newton.run(tolerance_pu, this.options.maxIterations);
+        result.method = 'nr';
+        result.iterations += runtime.newton.iterations;
+        result.maxMismatch_pu = runtime.newton.maxMismatch;
+      }
+      result.status = outcome as IslandStatus;
+      if (outcome !== 'converged' || !enforceQLimits || pass >= 10) break;
+      if (!this.updateQLimits(model)) break;
+      result.qLimitSwitches++;
+      model.assembleInjections();
+    }
+    result.slackP_mw = model.deltaP * this.net.baseMVA;
+    this.writeIsland(runtime);
+    return result;
+  }
+
+  private injectionsFinite(model: IslandModel): boolean {
+    for (let i = 0; i < model.m; i++) {
+      if (!Number.isFinite(model.pSched[i]!) || !Number.isFinite(model.qSched[i]!)) return false;
+      if (!Number.isFinite(model.vset[i]!) || !Number.isFinite(model.alpha[i]!)) return false;
+      if (model.mode[i] !== NodeMode.pq && !(model.vset[i]! > 0)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * PV→PQ at violated limits, PQ→PV when the voltage has moved back past the set-point.
+   * Returns whether any node changed.
+   */
+  private updateQLimits(model: IslandModel): boolean {
+    let changed = false;
+    const margin = 1e-9;
+    for (let i = 0; i < model.m; i++) {
+      if (!model.hasVoltageControl[i] || i === model.referenceNode) continue;
+      const qUnits = model.qCalc[i]! - model.qFixed[i]!;
+      const limited = model.qLimited[i]!;
+      if (limited === 0) {
+        if (qUnits > model.vcQmax[i]! + margin) {
+          model.qLimited[i] = 1;
+          changed = true;
+        } else if (qUnits < model.vcQmin[i]! - margin) {
+          model.qLimited[i] = -1;
+          changed = true;
+        }
+      } else if (
+        (limited > 0 && model.vm[i]! > model.vset[i]! + 1e-9) ||
+        (limited < 0 && model.vm[i]! < model.vset[i]! - 1e-9)
+      ) {
+        model.qLimited[i] = 0;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  private writeDeadIsland(island: Island): void {
+    for (const bus of island.buses) {
+      this.vm_pu[bus] = 0;
+      this.va_deg[bus] = 0;
+    }
+    const net = this.net;
+    for (let u = 0; u < net.unitIds.length; u++) {
+      if (this.busIsland[net.unitBus[u]!] === island.index) {
+        this.unitPOut_mw[u] = 0;
+        this.unitQOut_mvar[u] = 0;
+      }
+    }
+  }
+
+  /** Copies node voltages to buses and shares slack P and regulating Q among the units. */
+  private writeIsland(runtime: IslandRuntime): void {
+    const model = runtime.model!;
+    const { island } = runtime;
+    const toDeg = 180 / Math.PI;
+    for (let k = 0; k < island.buses.length; k++) {
+      const node = island.busNode[k]!;
+      this.vm_pu[island.buses[k]!] = model.vm[node]!;
+      this.va_deg[island.buses[k]!] = model.va[node]! * toDeg;
+    }
+    const net = this.net;
+    const base = net.baseMVA;
+    const { units, unitNode } = model;
+    // Count regulating units per node and units on the reference, for even shares.
+    const refNode = model.referenceNode;
+    let refUnits = 0;
+    for (let k = 0; k < units.length; k++) {
+      if (net.unitInService[units[k]!] && unitNode[k] === refNode) refUnits++;
+    }
+    for (let k = 0; k < units.length; k++) {
+      const u = units[k]!;
+      if (!net.unitInService[u]) {
+        this.unitPOut_mw[u] = 0;
+        this.unitQOut_mvar[u] = 0;
+        continue;
+      }
+      const node = unitNode[k]!;
+      let share = 0;
+      if (model.participationTotal > 0) share = net.unitParticipation[u]! / model.participationTotal;
+      else if (node === refNode) share = 1 / refUnits;
+      this.unitPOut_mw[u] = net.unitP_mw[u]! + share * model.deltaP * base;
+      if (net.unitControl[u] !== UnitControl.voltage) {
+        this.unitQOut_mvar[u] = net.unitQ_mvar[u]!;
+        continue;
+      }
+      // Regulating units at a node share its reactive output in proportion to their Q ranges.
+      const needed = (model.qCalc[node]! - model.qFixed[node]!) * base;
+      const range = (model.vcQmax[node]! - model.vcQmin[node]!) * base;
+      const unitRange = net.unitQmax_mvar[u]! - net.unitQmin_mvar[u]!;
+      let count = 0;
+      for (let j = 0; j < units.length; j++) {
+        if (
+          unitNode[j] === node &&
+          net.unitInService[units[j]!] &&
+          net.unitControl[units[j]!] === UnitControl.voltage
+        )
+          count++;
+      }
+      this.unitQOut_mvar[u] =
+        range > 0
+          ? net.unitQmin_mvar[u]! + ((needed - model.vcQmin[node]! * base) * unitRange) / range
+          : needed / count;
+    }
+  }
+
+  /**
+   * Branch flows (MW/Mvar at each end, into the branch) for in-service branches of solved
+   * islands, and the total series losses. Arrays are caller-provided (length = branches).
+   */
+  branchFlows(out: { pf: Float64Array; qf: Float64Array; pt: Float64Array; qt: Float64Array }): {
+    p_mw: number;
+    q_mvar: number;
+  } {
+    const net = this.net;
+    const base = net.baseMVA;
+    let lossP = 0;
+    let lossQ = 0;
+    const toRad = Math.PI / 180;
+    for (let k = 0; k < net.branchIds.length; k++) {
+      const f = net.branchFrom[k]!;
+      const t = net.branchTo[k]!;
+      const island = this.busIsland[f]!;
+      const solved =
+        net.branchInService[k] === 1 &&
+        island >= 0 &&
+        this.runtimes[island]?.model !== undefined &&
+        this.results[island]?.status === 'converged';
+      if (!solved) {
+        out.pf[k] = out.qf[k] = out.pt[k] = out.qt[k] = 0;
+        continue;
+      }
+      const vf = this.vm_pu[f]!;
+      const vt = this.vm_pu[t]!;
+      const af = this.va_deg[f]! * toRad;
+      const at = this.va_deg[t]! * toRad;
+      const ef = vf * Math.cos(af);
+      const ff = vf * Math.sin(af);
+      const et = vt * Math.cos(at);
+      const ft = vt * Math.sin(at);
+      const r = net.branchR[k]!;
+      const x = net.branchX[k]!;
+      const den = r * r + x * x;
+      const gs = r / den;
+      const bs = -x / den;
+      const tap = net.branchTap[k]!;
+      const sh = net.branchShift_rad[k]!;
+      // Series current: ys (Vf / t - Vt), with t = tap e^{j shift}.
+      const vfr = (ef * Math.cos(-sh) - ff * Math.sin(-sh)) / tap;
+      const vfi = (ef * Math.sin(-sh) + ff * Math.cos(-sh)) / tap;
+      const dr = vfr - et;
+      const di = vfi - ft;
+      const ir = gs * dr - bs * di;
+      const ii = gs * di + bs * dr;
+      const i2 = ir * ir + ii * ii;
+      lossP += i2 * r;
+      lossQ += i2 * x;
+      // End powers from the two-port model.
+      const halfB = net.branchB[k]! / 2;
+      // From end: S = Vf conj(If); If = (ys (Vf/t - Vt) + j b/2 Vf/t) / conj(t)
+      const ifr0 = ir - halfB * vfi;
+      const ifi0 = ii + halfB * vfr;
+      const ct = Math.cos(sh);
+      const st = Math.sin(sh);
+      // Divide by conj(t) = tap e^{-j shift}: multiply by e^{j shift}/tap
+      const ifr = (ifr0 * ct - ifi0 * st) / tap;
+      const ifi = (ifr0 * st + ifi0 * ct) / tap;
+      out.pf[k] = (ef * ifr + ff * ifi) * base;
+      out.qf[k] = (ff * ifr - ef * ifi) * base;
+      // To end: It = -ys (Vf/t - Vt) + j b/2 Vt
+      const itr = -ir - halfB * ft;
+      const iti = -ii + halfB * et;
+      out.pt[k] = (et * itr + ft * iti) * base;
+      out.qt[k] = (ft * itr - et * iti) * base;
+    }
+    return { p_mw: lossP * base, q_mvar: lossQ * base };
+  }
+}
