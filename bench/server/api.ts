@@ -1,31 +1,197 @@
 /**
  * The socket.io API between the bench and its clients (live page, Node-RED, tools).
- * Documented in docs/socket-api.md; these maps are the single source of truth.
+ * Documented in docs/socket-api.md; these maps are the single source of truth, and
+ * `api.test-d.ts` keeps them honest.
  */
+import type { TwinEvent } from '../../twin/api.ts';
+
+/** Who a client is, decided by the token it presents in the handshake (`auth.token`). */
+export type Role = 'viewer' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
+/** Ranks roles so "at least operator" is one comparison. */
+export const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 0, operator: 1, admin: 2 };
 
 /** A decimated view of one twin step, sent to clients at their chosen rate. */
 export interface LiveState {
   t_s: number;
   step: number;
-  islands: { id: string; f_hz: number; rocof_hz_s: number; energised: boolean; gridConnected: boolean }[];
-  devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean }>;
+  islands: {
+    id: string;
+    f_hz: number;
+    rocof_hz_s: number;
+    energised: boolean;
+    gridConnected: boolean;
+    /** Bus ids in the island, when the twin reports them (the diagram colours by island). */
+    buses?: string[];
+  }[];
+  /** Voltage magnitude per bus, pu, in `GridTopology.buses` order, when known. */
+  vm_pu?: number[];
+  devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
+  /** Switch id -> closed, when known. */
+  switches?: Record<string, boolean>;
+  /** FID id -> transfer from side A to side B, MW, when known. */
+  fids?: Record<string, { p_mw: number }>;
   loop: { lateness_us: number; work_us: number; overruns: number };
 }
 
 export interface RunStatus {
   runId: string;
-  state: 'starting' | 'running' | 'stopped' | 'failed';
+  state: 'starting' | 'running' | 'paused' | 'stopped' | 'failed';
   t_s: number;
   dt_s: number;
   runDir: string;
+  /** Scenario being played, if any. */
+  scenario?: string;
+}
+
+/** A twin event, an operator action or a bench notice, as the event timeline shows it. */
+export interface LiveEvent extends TwinEvent {
+  severity: 'info' | 'warning' | 'alarm';
+  source: 'twin' | 'operator' | 'bench';
+  /** Wall-clock time, ISO 8601. */
+  time: string;
+}
+
+/** Enough of the grid to draw a single-line diagram; sent on connect. */
+export interface GridTopology {
+  name: string;
+  frequency_hz: number;
+  /** 'coordinates' when the grid file gave every bus a position, 'auto' when laid out by the bench. */
+  layout: 'coordinates' | 'auto';
+  buses: {
+    id: string;
+    name?: string;
+    x: number;
+    y: number;
+    baseKV: number;
+    microgrid?: string;
+    slack?: boolean;
+  }[];
+  lines: { id: string; from: string; to: string; kind: 'line' | 'transformer'; inService: boolean }[];
+  switches: {
+    id: string;
+    kind: 'breaker' | 'switch' | 'disconnector';
+    from: string;
+    to: string;
+    closed: boolean;
+  }[];
+  /** DERs and other controllable devices; `hardware` marks a real board closing the loop. */
+  ders: { id: string; bus: string; technology: string; rating_mva: number; hardware?: boolean }[];
+  loads: { id: string; bus: string; p_mw: number }[];
+  fids: { id: string; busA: string; busB: string; rating_mva: number }[];
+  microgrids: { id: string; name?: string; pccSwitch?: string }[];
+}
+
+/** Commands a client may send; each is validated against a JSON Schema (`commands.ts`). */
+export type ApiCommand =
+  | { type: 'breaker'; id: string; closed: boolean }
+  | { type: 'island'; microgrid?: string; islanded: boolean }
+  | { type: 'scenario'; action: 'start' | 'stop' | 'pause' | 'resume'; name?: string }
+  | { type: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
+  | { type: 'fid-setpoint'; fidId: string; p_mw: number }
+  | { type: 'emergency-stop' }
+  | { type: 'rotate-token'; role: Role };
+
+export type CommandType = ApiCommand['type'];
+
+/**
+ * The least role allowed to send each command. Set-points for hardware devices need admin (see
+ * `requiredRole`): they act on real equipment.
+ */
+export const COMMAND_ROLES: Readonly<Record<CommandType, Role>> = {
+  breaker: 'operator',
+  island: 'operator',
+  scenario: 'operator',
+  setpoint: 'operator',
+  'fid-setpoint': 'operator',
+  'emergency-stop': 'operator',
+  'rotate-token': 'admin',
+};
+
+/** Why a command was refused. */
+export type CommandErrorCode =
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'invalid'
+  | 'rate-limited'
+  | 'unavailable'
+  | 'failed';
+
+export type CommandResult =
+  | {
+      ok: true;
+      /** Audit entry id. */
+      auditId: string;
+      message: string;
+      event?: TwinEvent;
+      /** Only for rotate-token: the new token (never written to the audit log). */
+      token?: string;
+    }
+  | { ok: false; auditId: string; code: CommandErrorCode; reason: string };
+
+/** Sent once after a client is accepted. */
+export interface Welcome {
+  clientId: string;
+  role: Role;
+  /** Display name of the token's holder, if the token config gave one. */
+  name?: string;
+  /** Commands this client may send. */
+  commands: CommandType[];
+  topology: GridTopology | null;
+  status: RunStatus | null;
+  /** Recent events, oldest first, so a late joiner's timeline is not empty. */
+  recentEvents: LiveEvent[];
+  limits: { commandsPerSecond: number; commandBurst: number; maxMessageBytes: number; maxRate_hz: number };
 }
 
 export interface ServerToClientEvents {
+  welcome: (welcome: Welcome) => void;
+  /** Sent when the grid changes after connect (e.g. a new run). */
+  topology: (topology: GridTopology) => void;
   state: (state: LiveState) => void;
   status: (status: RunStatus) => void;
+  /** Events and alarms, batched (at most 10 batches per second). */
+  events: (events: LiveEvent[]) => void;
 }
 
 export interface ClientToServerEvents {
-  /** Chooses the state stream's rate, Hz (clamped to 1..50). */
+  /** Chooses the state stream's rate, Hz (rounded, clamped to 1..50). */
   subscribe: (options: { rate_hz: number }) => void;
+  /** Sends a command; `ack` always receives a result, refused or not. */
+  command: (command: ApiCommand, ack: (result: CommandResult) => void) => void;
+}
+
+/** Per-socket data the server keeps (socket.io `SocketData`). */
+export interface ClientData {
+  role: Role;
+  name: string;
+  address: string;
+  tokenFingerprint: string;
+}
+
+/** The identity a command handler and the audit log see. */
+export interface Actor {
+  clientId: string;
+  role: Role | null;
+  /** Token holder's name, or `<role>-<fingerprint>`. */
+  name: string;
+  address: string;
+}
+
+/** One line of the run's audit log: who, what, when, result. */
+export interface AuditEntry {
+  id: string;
+  /** ISO 8601 wall-clock time. */
+  time: string;
+  action: 'connect' | 'command' | 'disconnect';
+  actor: Actor;
+  /** The command as received (validated or not, truncated when huge). */
+  command?: unknown;
+  result: 'ok' | 'rejected' | 'failed';
+  code?: CommandErrorCode | 'flood' | 'slow-client' | 'too-large';
+  reason?: string;
+  event?: TwinEvent;
+  /** Similar rejected entries not written individually since the previous one (flood protection). */
+  suppressed?: number;
 }

@@ -9,8 +9,25 @@ import {
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server } from 'socket.io';
-import type { ClientToServerEvents, LiveState, RunStatus, ServerToClientEvents } from './api.ts';
+import { Server, type Socket } from 'socket.io';
+import type { TwinEvent } from '../../twin/api.ts';
+import type {
+  Actor,
+  ApiCommand,
+  AuditEntry,
+  ClientData,
+  ClientToServerEvents,
+  CommandErrorCode,
+  CommandResult,
+  GridTopology,
+  LiveEvent,
+  LiveState,
+  RunStatus,
+  ServerToClientEvents,
+} from './api.ts';
+import { commandsFor, requiredRole, roleAllows, unknownReference, validateCommand } from './commands.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { type AccessToken, resolveAccessTokens, TokenRegistry } from './tokens.ts';
 
 const require = createRequire(import.meta.url);
 const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
@@ -28,11 +45,66 @@ const contentTypes: Record<string, string> = {
   '.json': 'application/json',
 };
 
+/** What the composer answers for an accepted command. */
+export interface CommandOutcome {
+  /** One line for the operator and the timeline, e.g. "breaker sw-2 opened". */
+  message: string;
+  event?: TwinEvent;
+}
+
+export interface ServerLimits {
+  /** Commands per second per client, sustained. @default 5 */
+  commandsPerSecond: number;
+  /** Commands a client may send at once. @default 10 */
+  commandBurst: number;
+  /** Packets of any kind per second per client; a client above it is disconnected. @default 100 */
+  packetsPerSecond: number;
+  /** @default 200 */
+  packetBurst: number;
+  /** Largest message a client may send (socket.io `maxHttpBufferSize`). @default 65536 */
+  maxMessageBytes: number;
+  /** Packets queued for one client before it counts as too slow and is dropped. @default 1000 */
+  maxQueuedPackets: number;
+  /** Commands awaiting a result per client. @default 4 */
+  maxPendingCommands: number;
+  /** A command the composer has not answered in this time fails. @default 5000 */
+  commandTimeout_ms: number;
+  /** Highest state rate a client may choose, Hz. @default 50 */
+  maxRate_hz: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
+  commandsPerSecond: 5,
+  commandBurst: 10,
+  packetsPerSecond: 100,
+  packetBurst: 200,
+  maxMessageBytes: 64 * 1024,
+  maxQueuedPackets: 1000,
+  maxPendingCommands: 4,
+  commandTimeout_ms: 5000,
+  maxRate_hz: 50,
+};
+
 export interface LiveServerOptions {
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 7410 */
   port?: number;
+  /**
+   * Who may connect, and as what. A client without a known token is refused.
+   * @default tokens from the environment, random ones for roles it leaves out
+   */
+  tokens?: readonly AccessToken[];
+  /** The grid, for the diagram and for checking command ids. @default null */
+  topology?: GridTopology | null;
+  /**
+   * Carries out an authorised, validated command (the composer maps it onto the twin, scenario
+   * player or bench). Throw to refuse: the error's message becomes the result's reason.
+   */
+  onCommand?: (command: ApiCommand, actor: Actor) => Promise<CommandOutcome>;
+  /** Receives every audit entry (the composer writes them to the run's audit log). */
+  onAudit?: (entry: AuditEntry) => void;
+  limits?: Partial<ServerLimits>;
 }
 
 export interface LiveServer {
@@ -41,6 +113,11 @@ export interface LiveServer {
   /** Offers the newest state; each client receives it at its own chosen rate. */
   publishState(state: LiveState): void;
   publishStatus(status: RunStatus): void;
+  /** Adds to the event timeline; `time` defaults to now. */
+  publishEvent(event: Omit<LiveEvent, 'time'> & { time?: string }): void;
+  setTopology(topology: GridTopology): void;
+  /** Connected clients by role. */
+  clients(): Record<'viewer' | 'operator' | 'admin', number>;
   close(): Promise<void>;
 }
 
@@ -93,60 +170,377 @@ function listen(http: HttpServer, host: string, port: number): Promise<number> {
   });
 }
 
+/** Keeps what a client sent small enough for the audit log. */
+function auditable(value: unknown): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return '[unserialisable]';
+  }
+  if (text === undefined) return null;
+  return text.length <= 1024
+    ? JSON.parse(text)
+    : { truncated: `${text.slice(0, 1024)}…`, bytes: text.length };
+}
+
+const EVENT_HISTORY = 200;
+const EVENTS_PER_BATCH = 100;
+const EVENT_FLUSH_MS = 100;
+const SLOW_CHECK_MS = 250;
+/** Refused connections are audited at most this often (per second, with a burst), the rest counted. */
+const REFUSED_AUDIT_RATE = 2;
+
+type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
+
 /** Starts the HTTP server with the live page and the socket.io API. */
 export async function startLiveServer(options: LiveServerOptions = {}): Promise<LiveServer> {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
+  const registry = new TokenRegistry(options.tokens ?? resolveAccessTokens(process.env).tokens);
+  let topology: GridTopology | null = options.topology ?? null;
+  const onAudit = options.onAudit ?? (() => {});
+  let auditSeq = 0;
+  const audit = (entry: Omit<AuditEntry, 'id' | 'time'>): string => {
+    const id = `a${++auditSeq}`;
+    try {
+      onAudit({ id, time: new Date().toISOString(), ...entry });
+    } catch {
+      // A failing sink must not turn a client's request into a server crash.
+    }
+    return id;
+  };
+
   const http = createServer((req, res) => {
     serveStatic(req, res).catch(() => res.destroy());
   });
   const port = await listen(http, host, options.port ?? 7410);
-  const io = new Server<ClientToServerEvents, ServerToClientEvents>(http, { serveClient: true });
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>(http, {
+    serveClient: true,
+    maxHttpBufferSize: limits.maxMessageBytes,
+  });
 
   let latest: LiveState | undefined;
-  let lastStatus: RunStatus | undefined;
-  const intervals = new Set<NodeJS.Timeout>();
+  let latestSeq = 0;
+  let lastStatus: RunStatus | null = null;
+  const history: LiveEvent[] = [];
+  let pendingEvents: LiveEvent[] = [];
+  let droppedEvents = 0;
+
+  // One timer per chosen rate: a state is encoded once per rate, not once per client.
+  const rateTimers = new Map<number, { timer: NodeJS.Timeout; sentSeq: number }>();
+  const roomOf = (rate: number) => `rate:${rate}`;
+  const ensureRate = (rate: number) => {
+    if (rateTimers.has(rate)) return;
+    const entry = {
+      sentSeq: 0,
+      timer: setInterval(() => {
+        if (!latest || entry.sentSeq === latestSeq) return;
+        entry.sentSeq = latestSeq;
+        // A slow client gets the newest state or nothing: volatile drops instead of queueing.
+        io.to(roomOf(rate)).volatile.emit('state', latest);
+      }, 1000 / rate),
+    };
+    rateTimers.set(rate, entry);
+  };
+  const releaseRate = (rate: number) => {
+    const entry = rateTimers.get(rate);
+    if (entry && (io.sockets.adapter.rooms.get(roomOf(rate))?.size ?? 0) === 0) {
+      clearInterval(entry.timer);
+      rateTimers.delete(rate);
+    }
+  };
+
+  const eventTimer = setInterval(() => {
+    if (pendingEvents.length === 0) return;
+    const batch = pendingEvents;
+    pendingEvents = [];
+    if (droppedEvents > 0) {
+      batch.push({
+        t_s: batch[batch.length - 1].t_s,
+        kind: 'events-dropped',
+        message: `${droppedEvents} more events not shown live (all are in the run's recording)`,
+        severity: 'warning',
+        source: 'bench',
+        time: new Date().toISOString(),
+      });
+      droppedEvents = 0;
+    }
+    io.emit('events', batch);
+  }, EVENT_FLUSH_MS);
+
+  const actorOf = (socket: LiveSocket): Actor => ({
+    clientId: socket.id,
+    role: socket.data.role ?? null,
+    name: socket.data.name ?? 'anonymous',
+    address: socket.data.address ?? socket.handshake.address,
+  });
+
+  /** Drops a client now, even when its transport is blocked by a full TCP window. */
+  const evict = (socket: LiveSocket, code: 'flood' | 'slow-client', reason: string) => {
+    if (!socket.connected) return;
+    audit({ action: 'disconnect', actor: actorOf(socket), result: 'rejected', code, reason });
+    socket.disconnect(true);
+    socket.conn.close(true);
+    (socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket?.terminate?.();
+  };
+
+  const slowTimer = setInterval(() => {
+    for (const socket of io.sockets.sockets.values()) {
+      const queued = (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+      if (queued > limits.maxQueuedPackets) {
+        evict(socket, 'slow-client', `${queued} packets queued: the client is not reading`);
+      }
+    }
+  }, SLOW_CHECK_MS);
+
+  const refusedAudit = new TokenBucket(REFUSED_AUDIT_RATE, 20);
+  let refusedSuppressed = 0;
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    const token = auth && typeof auth === 'object' ? auth.token : undefined;
+    const holder = registry.authenticate(token);
+    if (!holder) {
+      const reason = token === undefined ? 'no token in auth.token' : 'unknown token';
+      if (refusedAudit.take()) {
+        audit({
+          action: 'connect',
+          actor: { clientId: socket.id, role: null, name: 'anonymous', address: socket.handshake.address },
+          result: 'rejected',
+          code: 'unauthenticated',
+          reason,
+          suppressed: refusedSuppressed || undefined,
+        });
+        refusedSuppressed = 0;
+      } else {
+        refusedSuppressed++;
+      }
+      next(new Error(`unauthenticated: ${reason}`));
+      return;
+    }
+    socket.data = {
+      role: holder.role,
+      name: holder.name,
+      address: socket.handshake.address,
+      tokenFingerprint: holder.fingerprint,
+    };
+    next();
+  });
 
   io.on('connection', (socket) => {
-    let interval: NodeJS.Timeout | undefined;
-    const startStream = (rate_hz: number) => {
-      if (interval) {
-        clearInterval(interval);
-        intervals.delete(interval);
-      }
-      const rate = Math.min(50, Math.max(1, Number.isFinite(rate_hz) ? rate_hz : 20));
-      interval = setInterval(() => {
-        // A slow client gets the newest state or nothing: volatile drops instead of queueing.
-        if (latest) socket.volatile.emit('state', latest);
-      }, 1000 / rate);
-      intervals.add(interval);
-    };
-    startStream(20);
-    if (lastStatus) socket.emit('status', lastStatus);
-    socket.on('subscribe', (opts) => {
-      const rate = typeof opts === 'object' && opts !== null ? Number(opts.rate_hz) : Number.NaN;
-      startStream(rate);
+    const actor = actorOf(socket);
+    audit({ action: 'connect', actor, result: 'ok' });
+    const packets = new TokenBucket(limits.packetsPerSecond, limits.packetBurst);
+    const commands = new TokenBucket(limits.commandsPerSecond, limits.commandBurst);
+    let pending = 0;
+    let rateLimitedSuppressed = 0;
+    let lastRateLimited_ms = Number.NEGATIVE_INFINITY;
+
+    socket.use((_packet, next) => {
+      if (packets.take()) next();
+      else evict(socket, 'flood', `more than ${limits.packetsPerSecond} messages per second`);
     });
-    socket.on('disconnect', () => {
-      if (interval) {
-        clearInterval(interval);
-        intervals.delete(interval);
+
+    let rate = 0;
+    const subscribe = (requested: unknown) => {
+      const raw = typeof requested === 'number' ? requested : Number.NaN;
+      const next = Number.isFinite(raw) ? Math.min(limits.maxRate_hz, Math.max(1, Math.round(raw))) : 20;
+      if (next === rate) return;
+      const previous = rate;
+      if (previous) socket.leave(roomOf(previous));
+      rate = next;
+      ensureRate(rate);
+      socket.join(roomOf(rate));
+      if (previous) releaseRate(previous);
+    };
+    subscribe(Math.min(20, limits.maxRate_hz));
+
+    socket.emit('welcome', {
+      clientId: socket.id,
+      role: socket.data.role,
+      name: socket.data.name,
+      commands: commandsFor(socket.data.role),
+      topology,
+      status: lastStatus,
+      recentEvents: history.slice(),
+      limits: {
+        commandsPerSecond: limits.commandsPerSecond,
+        commandBurst: limits.commandBurst,
+        maxMessageBytes: limits.maxMessageBytes,
+        maxRate_hz: limits.maxRate_hz,
+      },
+    });
+
+    socket.on('subscribe', (opts) => {
+      subscribe(
+        typeof opts === 'object' && opts !== null ? (opts as { rate_hz?: unknown }).rate_hz : undefined,
+      );
+    });
+
+    const refuse = (raw: unknown, code: CommandErrorCode, reason: string): CommandResult => {
+      if (code === 'rate-limited') {
+        const now = performance.now();
+        const quiet = now - lastRateLimited_ms > 1000;
+        lastRateLimited_ms = now;
+        if (!quiet) {
+          rateLimitedSuppressed++;
+          return { ok: false, auditId: '', code, reason };
+        }
       }
+      const auditId = audit({
+        action: 'command',
+        actor: actorOf(socket),
+        command: auditable(raw),
+        result: 'rejected',
+        code,
+        reason,
+        suppressed: rateLimitedSuppressed || undefined,
+      });
+      rateLimitedSuppressed = 0;
+      return { ok: false, auditId, code, reason };
+    };
+
+    const execute = async (raw: unknown): Promise<CommandResult> => {
+      const role = socket.data.role;
+      if (commandsFor(role).length === 0)
+        return refuse(raw, 'forbidden', `role ${role} may not send commands`);
+      if (!commands.take()) {
+        return refuse(raw, 'rate-limited', `more than ${limits.commandsPerSecond} commands per second`);
+      }
+      const validation = validateCommand(raw);
+      if (!validation.ok) return refuse(raw, 'invalid', validation.reason);
+      const command = validation.command;
+      const needed = requiredRole(command, topology);
+      if (!roleAllows(role, needed)) {
+        return refuse(raw, 'forbidden', `${command.type} needs role ${needed}; this client is ${role}`);
+      }
+      const unknown = unknownReference(command, topology);
+      if (unknown) return refuse(raw, 'invalid', unknown);
+
+      if (command.type === 'rotate-token') {
+        const token = registry.rotate(command.role);
+        for (const other of io.sockets.sockets.values()) {
+          if (other.data.role === command.role && other.id !== socket.id) other.disconnect(true);
+        }
+        const message = `${command.role} tokens rotated; ${command.role} clients disconnected`;
+        const auditId = audit({
+          action: 'command',
+          actor: actorOf(socket),
+          command,
+          result: 'ok',
+          reason: message,
+        });
+        return { ok: true, auditId, message, token };
+      }
+      if (!options.onCommand) return refuse(raw, 'unavailable', 'this server does not accept commands');
+      if (pending >= limits.maxPendingCommands) {
+        return refuse(raw, 'rate-limited', `${pending} commands still awaiting a result`);
+      }
+      pending++;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const outcome = await Promise.race([
+          options.onCommand(command, actorOf(socket)),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no result within ${limits.commandTimeout_ms} ms`)),
+              limits.commandTimeout_ms,
+            );
+          }),
+        ]);
+        const auditId = audit({
+          action: 'command',
+          actor: actorOf(socket),
+          command,
+          result: 'ok',
+          reason: outcome.message,
+          event: outcome.event,
+        });
+        publish({
+          t_s: outcome.event?.t_s ?? latest?.t_s ?? 0,
+          kind: `command:${command.type}`,
+          message: `${socket.data.name}: ${outcome.message}`,
+          target: outcome.event?.target,
+          severity: command.type === 'emergency-stop' ? 'alarm' : 'info',
+          source: 'operator',
+        });
+        return { ok: true, auditId, message: outcome.message, event: outcome.event };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        const auditId = audit({
+          action: 'command',
+          actor: actorOf(socket),
+          command,
+          result: 'failed',
+          code: 'failed',
+          reason,
+        });
+        return { ok: false, auditId, code: 'failed', reason };
+      } finally {
+        clearTimeout(timer);
+        pending--;
+      }
+    };
+
+    socket.on('command', (raw: unknown, ack: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as (result: CommandResult) => void) : () => {};
+      execute(raw).then(
+        (result) => {
+          if (socket.connected) reply(result);
+        },
+        () => {},
+      );
+    });
+
+    socket.on('disconnect', () => {
+      if (rateLimitedSuppressed > 0) {
+        audit({
+          action: 'command',
+          actor: actorOf(socket),
+          result: 'rejected',
+          code: 'rate-limited',
+          reason: 'rate-limited commands not logged individually',
+          suppressed: rateLimitedSuppressed,
+        });
+      }
+      if (rate) releaseRate(rate);
     });
   });
+
+  const publish = (event: Omit<LiveEvent, 'time'> & { time?: string }) => {
+    const full: LiveEvent = { ...event, time: event.time ?? new Date().toISOString() };
+    history.push(full);
+    if (history.length > EVENT_HISTORY) history.shift();
+    if (pendingEvents.length < EVENTS_PER_BATCH) pendingEvents.push(full);
+    else droppedEvents++;
+  };
 
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     port,
     publishState(state) {
       latest = state;
+      latestSeq++;
     },
     publishStatus(status) {
       lastStatus = status;
       io.emit('status', status);
     },
+    publishEvent: publish,
+    setTopology(next) {
+      topology = next;
+      io.emit('topology', next);
+    },
+    clients() {
+      const counts = { viewer: 0, operator: 0, admin: 0 };
+      for (const socket of io.sockets.sockets.values()) counts[socket.data.role]++;
+      return counts;
+    },
     async close() {
-      for (const interval of intervals) clearInterval(interval);
-      intervals.clear();
+      for (const { timer } of rateTimers.values()) clearInterval(timer);
+      rateTimers.clear();
+      clearInterval(eventTimer);
+      clearInterval(slowTimer);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections?.();
     },

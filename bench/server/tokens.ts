@@ -1,0 +1,173 @@
+/**
+ * Access tokens: one or more per role, from a token file, the environment
+ * (GRIDLOOP_VIEWER_TOKEN, GRIDLOOP_OPERATOR_TOKEN, GRIDLOOP_ADMIN_TOKEN), or generated at start.
+ * Tokens are compared through their SHA-256 digests in constant time and never logged: the audit
+ * log names a holder by `name` or by a short fingerprint.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { ROLES, type Role } from './api.ts';
+
+export interface AccessToken {
+  token: string;
+  role: Role;
+  /** Who holds it (shown in the audit log); defaults to `<role>-<fingerprint>`. */
+  name?: string;
+}
+
+/** Tokens shorter than this are refused: they would be guessable. */
+export const MIN_TOKEN_LENGTH = 12;
+export const MAX_TOKEN_LENGTH = 512;
+
+export const TOKEN_ENV: Readonly<Record<Role, string>> = {
+  viewer: 'GRIDLOOP_VIEWER_TOKEN',
+  operator: 'GRIDLOOP_OPERATOR_TOKEN',
+  admin: 'GRIDLOOP_ADMIN_TOKEN',
+};
+
+export class TokenConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenConfigError';
+  }
+}
+
+export function generateToken(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+export function fingerprint(token: string): string {
+  return digest(token).subarray(0, 4).toString('hex');
+}
+
+function checkToken(token: unknown, where: string): string {
+  if (typeof token !== 'string') throw new TokenConfigError(`${where}: token must be a string`);
+  if (token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH) {
+    throw new TokenConfigError(
+      `${where}: token must be ${MIN_TOKEN_LENGTH}..${MAX_TOKEN_LENGTH} characters, got ${token.length}`,
+    );
+  }
+  return token;
+}
+
+/**
+ * Reads a token file: YAML or JSON `{ tokens: [{ role, token, name? }] }`. Errors name the file,
+ * line and path of the bad entry.
+ */
+export async function loadTokenFile(path: string): Promise<AccessToken[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new TokenConfigError(`${path}: cannot read token file: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text, { keepSourceTokens: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    throw new TokenConfigError(`${path}:${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`);
+  }
+  const lineOf = (offset: number | undefined) =>
+    offset === undefined ? '' : `:${text.slice(0, offset).split('\n').length}`;
+  const root = doc.toJS() as unknown;
+  const list = (root as { tokens?: unknown } | null)?.tokens;
+  if (!Array.isArray(list)) throw new TokenConfigError(`${path} (at /tokens): expected a list of tokens`);
+  const nodes = (doc.get('tokens', true) as { items?: { range?: [number] }[] } | undefined)?.items ?? [];
+  return list.map((entry: unknown, i): AccessToken => {
+    const where = `${path}${lineOf(nodes[i]?.range?.[0])} (at /tokens/${i})`;
+    if (typeof entry !== 'object' || entry === null)
+      throw new TokenConfigError(`${where}: expected an object`);
+    const { role, token, name, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw new TokenConfigError(`${where}: unknown field '${unknown}'`);
+    if (!ROLES.includes(role as Role)) {
+      throw new TokenConfigError(
+        `${where}/role: must be one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`,
+      );
+    }
+    if (name !== undefined && (typeof name !== 'string' || name.length > 64)) {
+      throw new TokenConfigError(`${where}/name: must be a string of at most 64 characters`);
+    }
+    return {
+      role: role as Role,
+      token: checkToken(token, `${where}/token`),
+      name: name as string | undefined,
+    };
+  });
+}
+
+export interface ResolvedTokens {
+  tokens: AccessToken[];
+  /** Roles that had no configured token and got a generated one. */
+  generated: Role[];
+}
+
+/**
+ * Combines file tokens and environment tokens; any role left without a token gets a random one,
+ * so a server never runs open.
+ */
+export function resolveAccessTokens(
+  env: Readonly<Record<string, string | undefined>>,
+  fileTokens: readonly AccessToken[] = [],
+): ResolvedTokens {
+  const tokens = [...fileTokens];
+  for (const role of ROLES) {
+    const value = env[TOKEN_ENV[role]];
+    if (value !== undefined && value !== '') {
+      tokens.push({ role, token: checkToken(value, `environment variable ${TOKEN_ENV[role]}`) });
+    }
+  }
+  const generated: Role[] = [];
+  for (const role of ROLES) {
+    if (!tokens.some((t) => t.role === role)) {
+      tokens.push({ role, token: generateToken() });
+      generated.push(role);
+    }
+  }
+  return { tokens, generated };
+}
+
+export interface TokenHolder {
+  role: Role;
+  name: string;
+  fingerprint: string;
+}
+
+/** The server's live set of tokens; admins can rotate a role's tokens while it runs. */
+export class TokenRegistry {
+  private entries: { digest: Buffer; holder: TokenHolder }[] = [];
+
+  constructor(tokens: readonly AccessToken[]) {
+    for (const t of tokens) this.add(t);
+  }
+
+  private add(t: AccessToken): void {
+    checkToken(t.token, `token for ${t.role}`);
+    const print = fingerprint(t.token);
+    this.entries.push({
+      digest: digest(t.token),
+      holder: { role: t.role, name: t.name ?? `${t.role}-${print}`, fingerprint: print },
+    });
+  }
+
+  /** The holder of `token`, or undefined. Every entry is compared, so timing reveals nothing. */
+  authenticate(token: unknown): TokenHolder | undefined {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return undefined;
+    const candidate = digest(token);
+    let found: TokenHolder | undefined;
+    for (const entry of this.entries) {
+      if (timingSafeEqual(entry.digest, candidate)) found = entry.holder;
+    }
+    return found;
+  }
+
+  /** Replaces every token of `role` with one new token, which is returned. */
+  rotate(role: Role): string {
+    const token = generateToken();
+    this.entries = this.entries.filter((e) => e.holder.role !== role);
+    this.add({ role, token });
+    return token;
+  }
+}
