@@ -1,0 +1,190 @@
+/**
+ * Nothing a client sends can crash the server: floods, oversized messages, malformed packets and
+ * clients that stop reading. Each case checks the offender is dealt with and that a well-behaved
+ * client on the same server still gets its state stream and can still command.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect as tcpConnect, type Socket as TcpSocket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../bench/server/api.ts';
+import { type LiveServer, type LiveServerOptions, startLiveServer } from '../bench/server/live-server.ts';
+import {
+  accessTokens,
+  client,
+  closeClients,
+  disconnected,
+  sampleState,
+  send,
+  sleep,
+  smallTopology,
+  TOKENS,
+  type TestClient,
+  until,
+  welcomed,
+} from './socket-api-helpers.ts';
+
+let server: LiveServer | undefined;
+let audit: AuditEntry[] = [];
+let publisher: NodeJS.Timeout | undefined;
+const rawSockets: TcpSocket[] = [];
+
+async function start(options: Partial<LiveServerOptions> = {}) {
+  audit = [];
+  server = await startLiveServer({
+    port: 0,
+    tokens: accessTokens,
+    topology: smallTopology,
+    onAudit: (entry) => audit.push(entry),
+    onCommand: async (command) => ({ message: `did ${command.type}` }),
+    ...options,
+  });
+  const s = server;
+  let t = 0;
+  publisher = setInterval(() => {
+    t += 0.01;
+    s.publishState(sampleState(t));
+  }, 10);
+  return s;
+}
+
+afterEach(async () => {
+  clearInterval(publisher);
+  for (const raw of rawSockets.splice(0)) raw.destroy();
+  closeClients();
+  await server?.close();
+  server = undefined;
+});
+
+/** A bystander that must keep working whatever the others do. */
+async function healthy(url: string): Promise<TestClient> {
+  const c = client(url, TOKENS.operator);
+  await welcomed(c);
+  return c;
+}
+
+async function stillServes(bystander: TestClient): Promise<void> {
+  let states = 0;
+  const count = () => states++;
+  bystander.on('state', count);
+  await until(() => states >= 3, 3000, 'state after abuse');
+  bystander.off('state', count);
+  expect(await send(bystander, { type: 'emergency-stop' })).toMatchObject({ ok: true });
+}
+
+describe('abusive clients', () => {
+  it('disconnects a client that floods messages, and audits it', async () => {
+    const { url } = await start({ limits: { packetsPerSecond: 50, packetBurst: 100 } });
+    const bystander = await healthy(url);
+    const flooder = client(url, TOKENS.viewer);
+    await welcomed(flooder);
+    const gone = disconnected(flooder);
+    for (let i = 0; i < 5000; i++) flooder.emit('subscribe', { rate_hz: 10 });
+    expect(await gone).toBe('io server disconnect');
+    expect(audit.filter((e) => e.code === 'flood')).toMatchObject([
+      { action: 'disconnect', result: 'rejected', actor: { role: 'viewer', name: 'student' } },
+    ]);
+    await stillServes(bystander);
+  });
+
+  it('disconnects a client that sends a message over the size limit', async () => {
+    const { url } = await start({ limits: { maxMessageBytes: 16 * 1024 } });
+    const bystander = await healthy(url);
+    const big = client(url, TOKENS.operator);
+    await welcomed(big);
+    const gone = disconnected(big);
+    big.emit('command', { type: 'breaker', id: 'x'.repeat(100_000), closed: true } as never, () => {});
+    expect(await gone).toMatch(/transport (close|error)/);
+    await stillServes(bystander);
+  });
+
+  it('survives malformed socket.io and engine.io packets', async () => {
+    const { url } = await start();
+    const bystander = await healthy(url);
+    const garbage: (string | Uint8Array)[] = [
+      '2["command"',
+      '2[1,2,3]',
+      '2"just a string"',
+      '9999',
+      '2{"type":"breaker"}',
+      '51-["command",{"_placeholder":true,"num":7}]',
+      '2["command",{"__proto__":{"polluted":true},"type":"emergency-stop"}]',
+      '',
+      randomBytes(512),
+    ];
+    for (const payload of garbage) {
+      const bad = client(url, TOKENS.operator);
+      await welcomed(bad);
+      const engine = (bad.io as unknown as { engine: { write: (data: unknown) => void } }).engine;
+      engine.write(payload);
+      await sleep(30);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await stillServes(bystander);
+  });
+
+  it('drops a client that stops reading instead of queueing for it without bound', async () => {
+    const s = await start({ limits: { maxQueuedPackets: 5 } });
+    const bystander = await healthy(s.url);
+    const raw = await stalledWebSocketClient(s.port, TOKENS.viewer);
+    // Big event batches fill the kernel's socket buffers quickly; after that packets queue in
+    // the server, which must give up on the client rather than hold them.
+    const filler = 'x'.repeat(8 * 1024);
+    const flood = setInterval(() => {
+      for (let i = 0; i < 100; i++) {
+        s.publishEvent({ t_s: 0, kind: 'filler', message: filler, severity: 'info', source: 'bench' });
+      }
+    }, 50);
+    try {
+      await until(() => audit.some((e) => e.code === 'slow-client'), 15_000, 'slow client eviction');
+    } finally {
+      clearInterval(flood);
+    }
+    expect(audit.find((e) => e.code === 'slow-client')).toMatchObject({ actor: { role: 'viewer' } });
+    await until(() => raw.destroyed || raw.readableEnded || s.clients().viewer === 0, 5000, 'raw client gone');
+    expect(s.clients().viewer).toBe(0);
+    await stillServes(bystander);
+  });
+});
+
+/**
+ * A websocket client written by hand on a TCP socket, so it can stop reading (socket.io-client
+ * always reads). It completes the engine.io and socket.io handshakes, then pauses.
+ */
+async function stalledWebSocketClient(port: number, token: string): Promise<TcpSocket> {
+  const socket = tcpConnect({ host: '127.0.0.1', port });
+  rawSockets.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write(
+    'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n' +
+      `Host: 127.0.0.1:${port}\r\n` +
+      'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n` +
+      'Sec-WebSocket-Version: 13\r\n\r\n',
+  );
+  let received = '';
+  const onData = (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  };
+  socket.on('data', onData);
+  await until(() => received.includes('101 Switching Protocols') && received.includes('"sid"'), 5000, 'open');
+  socket.write(maskedTextFrame(`40${JSON.stringify({ token })}`));
+  await until(() => received.includes('"welcome"'), 5000, 'welcome');
+  socket.off('data', onData);
+  socket.pause();
+  return socket;
+}
+
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  if (payload.length >= 126) throw new RangeError('short frames only');
+  const mask = randomBytes(4);
+  const frame = Buffer.alloc(2 + 4 + payload.length);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | payload.length;
+  mask.copy(frame, 2);
+  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
+  return frame;
+}
