@@ -1,0 +1,190 @@
+/**
+ * InfluxDB line protocol: the one text format the recorder writes to files and sends to servers.
+ * Reference: https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
+ *
+ * Field types are chosen by the JavaScript type so a field never changes type between points
+ * (InfluxDB rejects a write whose field type conflicts with what the shard already holds):
+ * number → float, bigint → integer (`i` suffix), boolean → boolean, string → string.
+ */
+
+export type FieldValue = number | bigint | boolean | string;
+export type Fields = Record<string, FieldValue>;
+export type Tags = Record<string, string>;
+
+export interface Point {
+  measurement: string;
+  tags: Tags;
+  fields: Fields;
+  /** Nanoseconds since the Unix epoch. */
+  time_ns: bigint;
+}
+
+const MEASUREMENT_SPECIAL = /[, \n\\]/;
+const KEY_SPECIAL = /[,= \n\\]/;
+const STRING_SPECIAL = /["\\\n]/;
+
+function escapeMeasurement(name: string): string {
+  if (!MEASUREMENT_SPECIAL.test(name)) return name;
+  return name.replace(/\\/g, '\\\\').replace(/[, ]/g, '\\$&').replace(/\n/g, '\\n');
+}
+
+/** Tag keys, tag values and field keys share the same escaping rules. */
+export function escapeKey(name: string): string {
+  if (!KEY_SPECIAL.test(name)) return name;
+  return name.replace(/\\/g, '\\\\').replace(/[,= ]/g, '\\$&').replace(/\n/g, '\\n');
+}
+
+function quoteString(value: string): string {
+  if (!STRING_SPECIAL.test(value)) return `"${value}"`;
+  // A newline would end the line, so it is stored as the two characters \n.
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n')}"`;
+}
+
+/** Thrown for points that cannot be written: no fields, bad names. Names the offending part. */
+export class LineProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LineProtocolError';
+  }
+}
+
+/**
+ * Encodes one point as a line (without the trailing newline). Non-finite floats have no line
+ * protocol form: they are left out and counted in `skipped.nonFinite` so the caller can report
+ * them; a point left with no field at all throws.
+ */
+export function encodeLine(
+  measurement: string,
+  tags: Tags,
+  fields: Fields,
+  time_ns: bigint,
+  skipped?: { nonFinite: number },
+  /** Already-escaped tags written first, as `,key=value` (the recorder's `run` tag). */
+  fixedTags = '',
+): string {
+  if (measurement.length === 0) throw new LineProtocolError('empty measurement name');
+  let line = escapeMeasurement(measurement) + fixedTags;
+  for (const key in tags) {
+    const value = tags[key];
+    // InfluxDB drops tags with empty values; leaving them out keeps files and servers the same.
+    if (value === undefined || value === '') continue;
+    line += `,${escapeKey(key)}=${escapeKey(value)}`;
+  }
+  let separator = ' ';
+  for (const key in fields) {
+    const value = fields[key];
+    let text: string;
+    switch (typeof value) {
+      case 'number':
+        if (!Number.isFinite(value)) {
+          if (skipped) skipped.nonFinite++;
+          continue;
+        }
+        text = String(value);
+        break;
+      case 'bigint':
+        text = `${value}i`;
+        break;
+      case 'boolean':
+        text = value ? 'true' : 'false';
+        break;
+      case 'string':
+        text = quoteString(value);
+        break;
+      default:
+        continue;
+    }
+    line += `${separator}${escapeKey(key)}=${text}`;
+    separator = ',';
+  }
+  if (separator === ' ') {
+    throw new LineProtocolError(`point '${measurement}' has no writable field`);
+  }
+  return `${line} ${time_ns}`;
+}
+
+/** Parses one line-protocol line. `where` (e.g. "points.lp.gz:12") prefixes error messages. */
+export function parseLine(line: string, where = 'line'): Point {
+  let i = 0;
+  const n = line.length;
+  const fail = (why: string): never => {
+    throw new LineProtocolError(`${where}: ${why} at column ${i + 1}`);
+  };
+  // Reads up to an unescaped stop character; returns the unescaped text.
+  const readToken = (stops: string): string => {
+    let out = '';
+    while (i < n) {
+      const c = line[i];
+      if (c === '\\' && i + 1 < n) {
+        const next = line[i + 1];
+        out += next === 'n' ? '\n' : next;
+        i += 2;
+        continue;
+      }
+      if (stops.includes(c)) break;
+      out += c;
+      i++;
+    }
+    return out;
+  };
+
+  const measurement = readToken(', ');
+  if (measurement === '') fail('missing measurement');
+  const tags: Tags = {};
+  while (line[i] === ',') {
+    i++;
+    const key = readToken('=, ');
+    if (line[i] !== '=') fail(`tag '${key}' has no value`);
+    i++;
+    tags[key] = readToken(', ');
+  }
+  if (line[i] !== ' ') fail('expected a space before the fields');
+  i++;
+  const fields: Fields = {};
+  for (;;) {
+    const key = readToken('=, ');
+    if (line[i] !== '=') fail(`field '${key}' has no value`);
+    i++;
+    if (line[i] === '"') {
+      i++;
+      let value = '';
+      while (i < n && line[i] !== '"') {
+        if (line[i] === '\\' && i + 1 < n) {
+          const next = line[i + 1];
+          value += next === 'n' ? '\n' : next;
+          i += 2;
+        } else value += line[i++];
+      }
+      if (line[i] !== '"') fail(`unterminated string in field '${key}'`);
+      i++;
+      fields[key] = value;
+    } else {
+      const start = i;
+      while (i < n && line[i] !== ',' && line[i] !== ' ') i++;
+      const raw = line.slice(start, i);
+      if (raw === 'true' || raw === 't' || raw === 'T' || raw === 'True' || raw === 'TRUE')
+        fields[key] = true;
+      else if (raw === 'false' || raw === 'f' || raw === 'F' || raw === 'False' || raw === 'FALSE')
+        fields[key] = false;
+      else if (/^-?\d+i$/.test(raw)) fields[key] = BigInt(raw.slice(0, -1));
+      else {
+        const value = Number(raw);
+        if (raw === '' || Number.isNaN(value)) fail(`field '${key}' has an unreadable value '${raw}'`);
+        fields[key] = value;
+      }
+    }
+    if (line[i] === ',') {
+      i++;
+      continue;
+    }
+    break;
+  }
+  let time_ns = 0n;
+  if (line[i] === ' ') {
+    i++;
+    const raw = line.slice(i).trim();
+    if (!/^-?\d+$/.test(raw)) fail(`unreadable timestamp '${raw}'`);
+    time_ns = BigInt(raw);
+  } else if (i < n) fail('unexpected text after the fields');
+  return { measurement, tags, fields, time_ns };
+}
