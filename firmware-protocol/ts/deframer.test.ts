@@ -5,7 +5,7 @@ import { Deframer, type DeframerEvent } from './deframer.ts';
 import { FrameError } from './errors.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
 import type { Measurement } from './messages/measurement.ts';
-import { arbitraryMessage } from './test-arbitraries.ts';
+import { arbitraryMessage } from './test-support.ts';
 
 const measurement = (step: number): Measurement => ({
   type: 'MEASUREMENT',

@@ -5,25 +5,12 @@ import { cobsDecode, cobsEncode } from './cobs.ts';
 import { crc32c } from './crc32c.ts';
 import { FrameError } from './errors.ts';
 import { decodeFrame, encodeFrame, encodeRawFrame } from './frame.ts';
-import type { Message } from './messages/index.ts';
+import { messageFromVector } from './test-support.ts';
 
 const vectorsUrl = new URL('../vectors/frames.json', import.meta.url);
 const vectors = JSON.parse(readFileSync(vectorsUrl, 'utf8'));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
-
-/** JSON vectors carry u64 fields as decimal strings. */
-export function messageFromVector(m: Record<string, unknown>): Message {
-  if (m.type === 'TIME_SYNC') {
-    return {
-      ...m,
-      originUs: BigInt(m.originUs as string),
-      receiveUs: BigInt(m.receiveUs as string),
-      transmitUs: BigInt(m.transmitUs as string),
-    } as Message;
-  }
-  return m as unknown as Message;
-}
 
 function signingFromVector(s: { keyHex: string; linkId: number; timestamp: number } | null) {
   return s ? { key: bytes(s.keyHex), linkId: s.linkId, timestamp: s.timestamp } : undefined;

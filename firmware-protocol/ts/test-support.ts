@@ -1,4 +1,4 @@
-/** fast-check generators for protocol messages, shared by the codec's property tests. */
+/** Shared by the codec's tests: fast-check generators for messages, golden-vector helpers. */
 import fc from 'fast-check';
 import { ALARM_TEXT_LENGTH } from './messages/alarm.ts';
 import type { Message } from './messages/index.ts';
@@ -114,4 +114,17 @@ export function arbitraryMessage(): fc.Arbitrary<Message> {
       detail: u32(),
     }),
   );
+}
+
+/** JSON vectors carry u64 fields as decimal strings. */
+export function messageFromVector(m: Record<string, unknown>): Message {
+  if (m.type === 'TIME_SYNC') {
+    return {
+      ...m,
+      originUs: BigInt(m.originUs as string),
+      receiveUs: BigInt(m.receiveUs as string),
+      transmitUs: BigInt(m.transmitUs as string),
+    } as Message;
+  }
+  return m as unknown as Message;
 }
