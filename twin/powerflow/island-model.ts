@@ -64,6 +64,8 @@ export class IslandModel {
   readonly hasVoltageControl: Uint8Array;
   readonly vcQmin: Float64Array;
   readonly vcQmax: Float64Array;
+  /** Number of in-service voltage-regulating units at each node. */
+  readonly vcCount: Int32Array;
   /** +1 held at its Q maximum, -1 at its minimum, 0 regulating (or no regulating unit). */
   readonly qLimited: Int8Array;
   /** Island power imbalance taken by the slack units, pu. */
@@ -153,6 +155,7 @@ export class IslandModel {
     this.hasVoltageControl = new Uint8Array(m);
     this.vcQmin = new Float64Array(m);
     this.vcQmax = new Float64Array(m);
+    this.vcCount = new Int32Array(m);
     this.qLimited = new Int8Array(m);
     for (let i = 0; i < m; i++) {
       const bus = island.nodeBus[i]!;
@@ -185,7 +188,7 @@ export class IslandModel {
    * modes (respecting Q-limit states) and voltage set-points. Allocation-free.
    */
   assembleInjections(): void {
-    const { net, m, pSched, qSched, qFixed, alpha, vset, hasVoltageControl, vcQmin, vcQmax } = this;
+    const { net, m, pSched, qSched, qFixed, alpha, vset, hasVoltageControl, vcQmin, vcQmax, vcCount } = this;
     const base = net.baseMVA;
     pSched.fill(0);
     qFixed.fill(0);
@@ -194,6 +197,7 @@ export class IslandModel {
     hasVoltageControl.fill(0);
     vcQmin.fill(0);
     vcQmax.fill(0);
+    vcCount.fill(0);
     const bus = this.island.buses;
     for (let k = 0; k < bus.length; k++) {
       const node = this.island.busNode[k]!;
@@ -233,6 +237,7 @@ export class IslandModel {
       if (net.unitControl[u] === UnitControl.voltage) {
         if (!hasVoltageControl[node]) vset[node] = net.unitVset_pu[u]!;
         hasVoltageControl[node] = 1;
+        vcCount[node]!++;
         vcQmin[node]! += net.unitQmin_mvar[u]! / base;
         vcQmax[node]! += net.unitQmax_mvar[u]! / base;
       } else {

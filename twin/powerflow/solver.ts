@@ -263,11 +263,13 @@ export class PowerFlowSolver {
     result.qLimitSwitches = 0;
     result.slackP_mw = 0;
     result.maxMismatch_pu = 0;
+    const { tolerance_pu, enforceQLimits } = this.options;
     if (!model) {
       this.writeDeadIsland(runtime.island);
       return result;
     }
     model.assembleInjections();
+    if (enforceQLimits && this.releaseReactiveLimits(model)) model.assembleInjections();
     if (!this.injectionsFinite(model)) {
       result.status = 'invalid-input';
       result.method = 'none';
@@ -275,7 +277,6 @@ export class PowerFlowSolver {
       this.writeIsland(runtime);
       return result;
     }
-    const { tolerance_pu, enforceQLimits } = this.options;
     for (let pass = 0; ; pass++) {
       const useSweep =
         this.options.method !== 'nr' && runtime.radial && RadialSweepSolver.suits(model) && pass === 0;
@@ -300,7 +301,7 @@ export class PowerFlowSolver {
       }
       result.status = outcome as IslandStatus;
       if (outcome !== 'converged' || !enforceQLimits || pass >= 10) break;
-      if (!this.updateQLimits(model)) break;
+      if (!this.limitReactivePower(model)) break;
       result.qLimitSwitches++;
       model.assembleInjections();
     }
@@ -319,25 +320,37 @@ export class PowerFlowSolver {
   }
 
   /**
-   * PV→PQ at violated limits, PQ→PV when the voltage has moved back past the set-point.
-   * Returns whether any node changed.
+   * PV→PQ for every regulating node whose units' reactive output is beyond their limits (all at
+   * once, as MATPOWER's ENFORCE_Q_LIMS = 1). Within one solve a node never switches back, so the
+   * passes cannot oscillate. Returns whether any node changed.
    */
-  private updateQLimits(model: IslandModel): boolean {
+  private limitReactivePower(model: IslandModel): boolean {
     let changed = false;
     const margin = 1e-9;
     for (let i = 0; i < model.m; i++) {
-      if (!model.hasVoltageControl[i] || i === model.referenceNode) continue;
+      if (!model.hasVoltageControl[i] || i === model.referenceNode || model.qLimited[i] !== 0) continue;
       const qUnits = model.qCalc[i]! - model.qFixed[i]!;
+      if (qUnits > model.vcQmax[i]! + margin) {
+        model.qLimited[i] = 1;
+        changed = true;
+      } else if (qUnits < model.vcQmin[i]! - margin) {
+        model.qLimited[i] = -1;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * Between solves (the operating point moves step by step), a node held at its Q maximum whose
+   * voltage is above the set-point (or at its minimum and below) can regulate again.
+   */
+  private releaseReactiveLimits(model: IslandModel): boolean {
+    let changed = false;
+    for (let i = 0; i < model.m; i++) {
       const limited = model.qLimited[i]!;
-      if (limited === 0) {
-        if (qUnits > model.vcQmax[i]! + margin) {
-          model.qLimited[i] = 1;
-          changed = true;
-        } else if (qUnits < model.vcQmin[i]! - margin) {
-          model.qLimited[i] = -1;
-          changed = true;
-        }
-      } else if (
+      if (limited === 0) continue;
+      if (
         (limited > 0 && model.vm[i]! > model.vset[i]! + 1e-9) ||
         (limited < 0 && model.vm[i]! < model.vset[i]! - 1e-9)
       ) {
@@ -401,19 +414,10 @@ export class PowerFlowSolver {
       const needed = (model.qCalc[node]! - model.qFixed[node]!) * base;
       const range = (model.vcQmax[node]! - model.vcQmin[node]!) * base;
       const unitRange = net.unitQmax_mvar[u]! - net.unitQmin_mvar[u]!;
-      let count = 0;
-      for (let j = 0; j < units.length; j++) {
-        if (
-          unitNode[j] === node &&
-          net.unitInService[units[j]!] &&
-          net.unitControl[units[j]!] === UnitControl.voltage
-        )
-          count++;
-      }
       this.unitQOut_mvar[u] =
         range > 0
           ? net.unitQmin_mvar[u]! + ((needed - model.vcQmin[node]! * base) * unitRange) / range
-          : needed / count;
+          : needed / model.vcCount[node]!;
     }
   }
 
