@@ -1,0 +1,187 @@
+/**
+ * Shared defaults for every gridloop dashboard: the data source, the run and microgrid variables,
+ * the events annotation, panel sizes and the way rows are laid out. Row files under
+ * dashboards/<dashboard>/ build panels with these and nothing else, so all dashboards look and
+ * behave alike.
+ */
+
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { InfluxQueryBuilder, type Selection } from './influxql.ts';
+import type { Measurement } from './schema.ts';
+
+/**
+ * The InfluxDB data source every panel and variable reads. Its uid is fixed so that provisioned
+ * dashboards find the provisioned data source (deploy/grafana/provisioning/datasources/).
+ */
+export const DATASOURCE_UID = 'gridloop-influxdb';
+export const DATASOURCE: common.DataSourceRef = { type: 'influxdb', uid: DATASOURCE_UID };
+
+/** Grafana's built-in annotation source (manual annotations made in the UI). */
+export const GRAFANA_DATASOURCE: common.DataSourceRef = { type: 'grafana', uid: '-- Grafana --' };
+
+/** Tag every generated dashboard carries, for the dashboard list and search. */
+export const DASHBOARD_TAG = 'gridloop';
+
+/** Grid units (24 columns wide). */
+export const FULL_WIDTH = 24;
+export const HALF_WIDTH = 12;
+export const THIRD_WIDTH = 8;
+export const PANEL_HEIGHT = 8;
+export const TIMELINE_HEIGHT = 6;
+
+/** A row of panels: one file per row exports a function returning this. */
+export interface Row {
+  title: string;
+  /** Panel id of the row itself; ids are stable so links like `viewPanel=` keep working. */
+  id: number;
+  panels: cog.Builder<dashboard.Panel>[];
+}
+
+/** The run variable: which recorded run the dashboard shows (newest first: run ids start with a timestamp). */
+export function runVariable(): dashboard.QueryVariableBuilder {
+  const query = 'SHOW TAG VALUES FROM "island" WITH KEY = "run"';
+  return new dashboard.QueryVariableBuilder('run')
+    .label('Run')
+    .description('Recorded run (runs/<timestamp>-<scenario>)')
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalDesc);
+}
+
+/**
+ * The microgrid variable: which microgrids (one, several or all) a dashboard shows. Grafana
+ * formats several values as a regex alternation, so queries match it with `MICROGRID`.
+ */
+export function microgridVariable(): dashboard.QueryVariableBuilder {
+  const query = 'SHOW TAG VALUES FROM "device" WITH KEY = "microgrid" WHERE "run" = \'$run\'';
+  return new dashboard.QueryVariableBuilder('microgrid')
+    .label('Microgrid')
+    .description('Microgrids of the chosen run')
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*');
+}
+
+export const MICROGRID = { tag: 'microgrid', matches: '$microgrid' } as const;
+
+/** Every selection of a dashboard is restricted to the chosen run. */
+export const RUN = { tag: 'run', equals: '$run' } as const;
+
+/**
+ * Starts a dashboard with the shared settings: stable uid, tags, a shared crosshair, live refresh,
+ * the run variable and the events annotation.
+ */
+export function baseDashboard(uid: string, title: string, description: string): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags([DASHBOARD_TAG])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .time({ from: 'now-15m', to: 'now' })
+    .timezone('browser')
+    .refresh('5s')
+    .withVariable(runVariable())
+    .annotation(
+      new dashboard.AnnotationQueryBuilder()
+        .name('Annotations & Alerts')
+        .datasource(GRAFANA_DATASOURCE)
+        .builtIn(1)
+        .enable(true)
+        .hide(true)
+        .iconColor('rgba(0, 211, 255, 1)')
+        .type('dashboard'),
+    )
+    .annotation(eventsAnnotation());
+}
+
+/** Twin and bench events (breaker operations, trips, operator commands) as annotations. */
+export function eventsAnnotation(): dashboard.AnnotationQueryBuilder {
+  return new dashboard.AnnotationQueryBuilder()
+    .name('Run events')
+    .datasource(DATASOURCE)
+    .enable(true)
+    .iconColor('#FADE2A')
+    .target(
+      InfluxQueryBuilder.select({
+        from: 'event',
+        fields: [{ field: 'message' }, { field: 'target' }],
+        tagColumns: ['kind'],
+        where: [RUN],
+        interval: false,
+        limit: 1000,
+      })
+        .datasource(DATASOURCE)
+        .refId('events')
+        .annotationColumns({ text: 'message', tags: 'kind' }),
+    );
+}
+
+/** Appends a row and its panels. Panels follow the row so that it is rendered expanded. */
+export function withRow(builder: dashboard.DashboardBuilder, row: Row): dashboard.DashboardBuilder {
+  builder.withRow(new dashboard.RowBuilder(row.title).id(row.id));
+  for (const panel of row.panels) builder.withPanel(panel);
+  return builder;
+}
+
+/** A target for a panel: a typed selection with a legend alias. */
+export function target<M extends Measurement>(
+  refId: string,
+  selection: Selection<M>,
+  alias?: string,
+): InfluxQueryBuilder {
+  const query = InfluxQueryBuilder.select(selection).refId(refId).datasource(DATASOURCE);
+  return alias === undefined ? query : query.alias(alias);
+}
+
+/** Legend shown as a table with the usual statistics. */
+export function tableLegend(): common.VizLegendOptionsBuilder {
+  return new common.VizLegendOptionsBuilder()
+    .showLegend(true)
+    .displayMode(common.LegendDisplayMode.Table)
+    .placement(common.LegendPlacement.Bottom)
+    .calcs(['min', 'max', 'lastNotNull']);
+}
+
+export function sharedTooltip(): common.VizTooltipOptionsBuilder {
+  return new common.VizTooltipOptionsBuilder()
+    .mode(common.TooltipDisplayMode.Multi)
+    .sort(common.SortOrder.Descending);
+}
+
+/** A time series panel with the shared look; callers add targets, unit and thresholds. */
+export function timeseriesPanel(id: number, title: string, description: string): timeseries.PanelBuilder {
+  return new timeseries.PanelBuilder()
+    .id(id)
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .height(PANEL_HEIGHT)
+    .span(HALF_WIDTH)
+    .lineWidth(1)
+    .fillOpacity(0)
+    .showPoints(common.VisibilityMode.Never)
+    .spanNulls(false)
+    .legend(tableLegend())
+    .tooltip(sharedTooltip());
+}
+
+/** Absolute thresholds drawn as dashed lines: `base` below the first step, then each step. */
+export function thresholdLines(
+  base: string,
+  steps: readonly { value: number; color: string }[],
+): dashboard.ThresholdsConfigBuilder {
+  return new dashboard.ThresholdsConfigBuilder()
+    .mode(dashboard.ThresholdsMode.Absolute)
+    .steps([{ value: null, color: base }, ...steps]);
+}

@@ -1,0 +1,85 @@
+/** Devices and links, row "Links": round-trip time, errors and state of every device link. */
+
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import {
+  DATASOURCE,
+  HALF_WIDTH,
+  type Row,
+  RUN,
+  TIMELINE_HEIGHT,
+  target,
+  timeseriesPanel,
+} from '../defaults.ts';
+
+export function linkRtt() {
+  return timeseriesPanel(
+    2,
+    'Link round-trip time',
+    'Mean and worst exchange round-trip time per device link.',
+  )
+    .unit('µs')
+    .withTarget(
+      target(
+        'A',
+        {
+          from: 'link',
+          fields: [
+            { field: 'rtt_us', fn: 'mean', as: 'mean' },
+            { field: 'rtt_us', fn: 'max', as: 'max' },
+          ],
+          where: [RUN],
+          groupByTags: ['device'],
+        },
+        '$tag_device $col',
+      ),
+    );
+}
+
+/** The link counters are cumulative over the run; the largest value per interval is drawn. */
+export function linkErrors() {
+  return timeseriesPanel(3, 'Link errors', 'Cumulative CRC errors, dropped and late frames per device link.')
+    .unit('short')
+    .decimals(0)
+    .withTarget(
+      target(
+        'A',
+        {
+          from: 'link',
+          fields: [
+            { field: 'crc_errors', fn: 'max', as: 'CRC errors' },
+            { field: 'dropped', fn: 'max', as: 'dropped' },
+            { field: 'late', fn: 'max', as: 'late' },
+          ],
+          where: [RUN],
+          groupByTags: ['device'],
+        },
+        '$tag_device $col',
+      ),
+    );
+}
+
+export function linkState() {
+  return new statetimeline.PanelBuilder()
+    .id(4)
+    .title('Link state')
+    .description('Supervision state of each device link.')
+    .datasource(DATASOURCE)
+    .height(TIMELINE_HEIGHT)
+    .span(HALF_WIDTH)
+    .showValue(common.VisibilityMode.Auto)
+    .mergeValues(true)
+    .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.PaletteClassic))
+    .withTarget(
+      target(
+        'A',
+        { from: 'link', fields: [{ field: 'state', fn: 'last' }], where: [RUN], groupByTags: ['device'] },
+        '$tag_device',
+      ),
+    );
+}
+
+export function linksRow(): Row {
+  return { title: 'Links', id: 1, panels: [linkRtt(), linkErrors(), linkState()] };
+}

@@ -1,0 +1,76 @@
+/** Grid overview, row "Islands": which island each bus is in, and each island's state. */
+
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import { DATASOURCE, HALF_WIDTH, PANEL_HEIGHT, type Row, RUN, target } from '../defaults.ts';
+
+function timeline(id: number, title: string, description: string): statetimeline.PanelBuilder {
+  return new statetimeline.PanelBuilder()
+    .id(id)
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .height(PANEL_HEIGHT)
+    .span(HALF_WIDTH)
+    .showValue(common.VisibilityMode.Auto)
+    .mergeValues(true);
+}
+
+/**
+ * One lane per bus, coloured by the island it belongs to. InfluxQL returns the `island` tag of the
+ * last point of each interval next to the selector; the numeric selector column is hidden.
+ */
+export function busIslandMembership() {
+  return timeline(21, 'Island membership per bus', 'Island id of each bus over time (splits and merges).')
+    .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.PaletteClassic))
+    .withTarget(
+      target(
+        'A',
+        {
+          from: 'bus',
+          fields: [{ field: 'vm_pu', fn: 'last' }],
+          tagColumns: ['island'],
+          where: [RUN],
+          groupByTags: ['bus'],
+        },
+        'bus $tag_bus',
+      ),
+    )
+    .overrideByFieldType('number', [
+      { id: 'custom.hideFrom', value: { viz: true, legend: true, tooltip: true } },
+    ]);
+}
+
+/** Energised and grid-connected flags per island. */
+export function islandState() {
+  return timeline(22, 'Island state', 'Grid-connected, islanded or de-energised, per island.')
+    .mappings([
+      {
+        type: dashboard.MappingType.ValueToText,
+        options: {
+          true: { text: 'yes', color: 'green', index: 0 },
+          false: { text: 'no', color: 'red', index: 1 },
+        },
+      },
+    ])
+    .withTarget(
+      target(
+        'A',
+        {
+          from: 'island',
+          fields: [
+            { field: 'grid_connected', fn: 'last', as: 'grid connected' },
+            { field: 'energised', fn: 'last', as: 'energised' },
+          ],
+          where: [RUN],
+          groupByTags: ['island'],
+        },
+        'island $tag_island $col',
+      ),
+    );
+}
+
+export function islandsRow(): Row {
+  return { title: 'Islands', id: 20, panels: [busIslandMembership(), islandState()] };
+}

@@ -1,0 +1,80 @@
+/** Security, row "Detectors": each detector's test statistic against its threshold, and alarms. */
+
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import {
+  DATASOURCE,
+  HALF_WIDTH,
+  type Row,
+  RUN,
+  TIMELINE_HEIGHT,
+  target,
+  timeseriesPanel,
+} from '../defaults.ts';
+
+/** For the χ² bad-data test the threshold is the χ²(m−n) quantile at 1−α; an alarm is statistic > threshold. */
+export function detectorStatistic() {
+  return timeseriesPanel(
+    2,
+    'Detector statistic vs threshold',
+    'Largest statistic and threshold per detector.',
+  )
+    .unit('short')
+    .withTarget(
+      target(
+        'A',
+        {
+          from: 'detector',
+          fields: [
+            { field: 'statistic', fn: 'max', as: 'statistic' },
+            { field: 'threshold', fn: 'max', as: 'threshold' },
+          ],
+          where: [RUN],
+          groupByTags: ['detector'],
+        },
+        '$tag_detector $col',
+      ),
+    )
+    .overrideByRegexp('.*threshold.*', [
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+    ]);
+}
+
+export function detectorAlarms() {
+  return new statetimeline.PanelBuilder()
+    .id(3)
+    .title('Detector alarms')
+    .description('Whether each detector was raising an alarm.')
+    .datasource(DATASOURCE)
+    .height(TIMELINE_HEIGHT)
+    .span(HALF_WIDTH)
+    .showValue(common.VisibilityMode.Never)
+    .mergeValues(true)
+    .mappings([
+      {
+        type: dashboard.MappingType.ValueToText,
+        options: {
+          true: { text: 'alarm', color: 'red', index: 0 },
+          false: { text: 'quiet', color: 'green', index: 1 },
+        },
+      },
+    ])
+    .withTarget(
+      target(
+        'A',
+        {
+          from: 'detector',
+          fields: [{ field: 'alarm', fn: 'last' }],
+          where: [RUN],
+          groupByTags: ['detector'],
+        },
+        '$tag_detector',
+      ),
+    );
+}
+
+export function detectorsRow(): Row {
+  return { title: 'Detectors', id: 1, panels: [detectorStatistic(), detectorAlarms()] };
+}
