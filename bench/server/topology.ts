@@ -63,7 +63,7 @@ export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): Gri
 
 /**
  * Lays a grid out as a tree, the way feeders are drawn: a spanning tree is grown breadth-first from
- * the slack bus (through lines, switches whatever their state, then FIDs), depth goes rightwards and
+ * the slack bus (through in-service lines and switches whatever their state), depth goes rightwards and
  * each bus's deepest branch continues straight on, so the main feeder is one horizontal line and
  * laterals drop below it. Meshed grids get the same treatment with their extra branches drawn as
  * chords. Disconnected parts are stacked below. Units: one bus spacing.
@@ -75,9 +75,10 @@ export function autoLayout(grid: Grid): Map<string, { x: number; y: number }> {
     neighbours.get(a)!.push(b);
     neighbours.get(b)!.push(a);
   };
-  for (const br of grid.branches) link(br.from, br.to);
+  // Normally-open ties (out-of-service branches) and FIDs are drawn as chords, not followed:
+  // following them would bend the feeder's shape around a line that carries nothing.
+  for (const br of grid.branches) if (br.inService) link(br.from, br.to);
   for (const s of grid.switches) link(s.from, s.to);
-  for (const f of grid.fids) link(f.busA, f.busB);
 
   const children = new Map<string, string[]>();
   const visited = new Set<string>();

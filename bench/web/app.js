@@ -1,113 +1,440 @@
-// Live page: subscribes to the bench's state stream and draws frequency per island.
-/* global io, uPlot */
-const WINDOW_S = 30;
-const socket = io({ transports: ['websocket'] });
-const statusEl = document.getElementById('run-status');
-const timeEl = document.getElementById('twin-time');
-const readoutsEl = document.getElementById('frequency-readouts');
-const devicesBody = document.querySelector('#devices tbody');
-const loopEl = document.getElementById('loop-timing');
+// Live page: connects with the token from the link, draws the diagram, charts and timeline, and
+// offers controls only to roles that may use them (the server checks again: the page is a courtesy).
+/* global io */
+import { PALETTE, StreamChart } from './charts.js';
+import { Diagram, naturalCompare } from './diagram.js';
 
-/** Chart columns: time, then one series per island, created when an island first appears. */
-const islandIds = [];
-const columns = [[]];
-let chart;
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
 
-function makeChart() {
-  chart?.destroy();
-  const el = document.getElementById('frequency-chart');
-  const palette = ['#4ea1ff', '#3ecf8e', '#f5a524', '#f25f5c', '#b38cff', '#2dd4bf'];
-  chart = new uPlot(
-    {
-      width: Math.max(320, el.clientWidth || 900),
-      height: 320,
-      scales: { x: { time: false } },
-      axes: [
-        { label: 'twin time (s)', stroke: '#8a97a6', grid: { stroke: '#263040' } },
-        { label: 'Hz', stroke: '#8a97a6', grid: { stroke: '#263040' }, size: 70 },
-      ],
-      series: [
-        {},
-        ...islandIds.map((id, i) => ({ label: id, stroke: palette[i % palette.length], width: 2 })),
-      ],
-    },
-    columns,
-    el,
+// The token comes in the link; keep it for this tab only and take it out of the address bar, so it
+// is not on the projector screen or in the browser history.
+if (params.has('token')) {
+  sessionStorage.setItem('gridloop-token', params.get('token'));
+  params.delete('token');
+  const rest = params.toString();
+  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+}
+if (params.get('view') === 'projector' || localStorage.getItem('gridloop-view') === 'projector') {
+  document.body.classList.add('projector');
+}
+$('display-mode').addEventListener('click', () => {
+  const on = document.body.classList.toggle('projector');
+  localStorage.setItem('gridloop-view', on ? 'projector' : 'laptop');
+  for (const chart of charts) chart.rebuild();
+});
+
+const page = {
+  role: null,
+  commands: [],
+  topology: null,
+  states: 0,
+  lastState: null,
+  events: [],
+  lastResult: null,
+};
+window.__gridloop = page;
+
+const diagram = new Diagram($('diagram'), {
+  onSwitch: (sw) =>
+    command({ type: 'breaker', id: sw.id, closed: sw.closed }, `${sw.closed ? 'close' : 'open'} ${sw.id}`),
+});
+
+const islandColour = (name) => diagram.islandColour?.(name.replace(/^island /, '')) ?? PALETTE[0];
+const frequencyChart = new StreamChart($('frequency-chart'), {
+  unit: 'Hz',
+  colours: islandColour,
+  decimals: 3,
+});
+const voltageChart = new StreamChart($('voltage-chart'), { unit: 'pu', decimals: 3 });
+const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3 });
+const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1 });
+const charts = [frequencyChart, voltageChart, fidChart, loopChart];
+page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
+
+let socket;
+let lastIslandIds = '';
+function connect() {
+  const token = sessionStorage.getItem('gridloop-token');
+  if (!token) {
+    showLogin('This page needs an access token: open the link gridloop printed, or paste a token.');
+    return;
+  }
+  socket?.close();
+  socket = io({ transports: ['websocket'], auth: { token } });
+  socket.on('connect_error', (err) => {
+    setStatus('disconnected', 'not connected');
+    if (/unauthenticated/.test(err.message)) {
+      socket.close();
+      showLogin(`Access refused (${err.message.replace(/^unauthenticated: /, '')}).`);
+    }
+  });
+  socket.on('disconnect', () => setStatus('disconnected', 'disconnected'));
+  socket.on('welcome', onWelcome);
+  socket.on('topology', (topology) => setTopology(topology));
+  socket.on('status', onStatus);
+  socket.on('events', (events) => addEvents(events));
+  socket.on('state', (state) => {
+    page.states++;
+    // A new island needs its colour before its chart series is created.
+    const ids = state.islands.map((i) => i.id).join();
+    if (ids !== lastIslandIds) {
+      lastIslandIds = ids;
+      diagram.update(state);
+    }
+    page.lastState = state;
+    pending = state;
+    pushCharts(state);
+  });
+}
+
+function showLogin(reason) {
+  $('login').hidden = false;
+  $('login-reason').textContent = reason;
+}
+$('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem('gridloop-token', $('login-token').value.trim());
+  $('login').hidden = true;
+  connect();
+});
+
+function setStatus(state, text) {
+  $('run-status').dataset.state = state;
+  $('run-status').textContent = text;
+}
+
+function onWelcome(welcome) {
+  page.role = welcome.role;
+  page.commands = welcome.commands;
+  $('login').hidden = true;
+  $('role').dataset.role = welcome.role;
+  $('role').textContent = `${welcome.role}${welcome.name ? ` · ${welcome.name}` : ''}`;
+  if (welcome.topology) setTopology(welcome.topology);
+  if (welcome.status) onStatus(welcome.status);
+  else setStatus('connected', 'connected');
+  $('timeline').replaceChildren();
+  page.events = [];
+  addEvents(welcome.recentEvents);
+  socket.emit('subscribe', { rate_hz: Number(params.get('rate')) || 20 });
+  buildControls();
+}
+
+function setTopology(topology) {
+  page.topology = topology;
+  $('grid-name').textContent = topology.name;
+  diagram.setTopology(topology);
+  diagram.setOperable(page.commands.includes('breaker'));
+  buildControls();
+}
+
+function onStatus(status) {
+  page.status = status;
+  setStatus(
+    status.state,
+    `${status.state}${status.scenario ? ` · ${status.scenario}` : ''} · run ${status.runId}`,
   );
 }
 
-function readout(id) {
-  let el = document.getElementById(`readout-${id}`);
-  if (!el) {
-    el = document.createElement('div');
-    el.className = 'readout';
-    el.id = `readout-${id}`;
-    el.innerHTML = '<div class="label"></div><div class="value"></div><div class="label rocof"></div>';
-    el.querySelector('.label').textContent = `island ${id}`;
-    readoutsEl.append(el);
+const SEVERITY_ICON = { info: '•', warning: '▲', alarm: '■' };
+function addEvents(events) {
+  const list = $('timeline');
+  for (const event of events) {
+    page.events.push(event);
+    const li = document.createElement('li');
+    li.className = `event ${event.severity} from-${event.source}`;
+    const time = document.createElement('span');
+    time.className = 'event-time';
+    time.textContent = `${event.t_s.toFixed(3)} s`;
+    const icon = document.createElement('span');
+    icon.className = 'event-icon';
+    icon.textContent = SEVERITY_ICON[event.severity] ?? '•';
+    const text = document.createElement('span');
+    text.className = 'event-text';
+    text.textContent = event.message;
+    li.append(time, icon, text);
+    list.prepend(li);
   }
-  return el;
+  while (list.children.length > 300) list.lastChild.remove();
+  if (page.events.length > 1000) page.events.splice(0, page.events.length - 1000);
 }
 
-socket.on('connect', () => {
-  socket.emit('subscribe', { rate_hz: 20 });
-});
-socket.on('disconnect', () => {
-  statusEl.dataset.state = 'disconnected';
-  statusEl.textContent = 'disconnected';
-});
-socket.on('status', (status) => {
-  statusEl.dataset.state = status.state;
-  statusEl.textContent = `${status.state} · run ${status.runId}`;
-});
-socket.on('state', (state) => {
-  let rebuild = false;
-  for (const island of state.islands) {
-    if (!islandIds.includes(island.id)) {
-      islandIds.push(island.id);
-      columns.push(columns[0].map(() => null));
-      rebuild = true;
-    }
-  }
-  columns[0].push(state.t_s);
-  islandIds.forEach((id, i) => {
-    const island = state.islands.find((x) => x.id === id);
-    columns[i + 1].push(island?.energised ? island.f_hz : null);
-  });
-  while (columns[0].length > 2 && columns[0][0] < state.t_s - WINDOW_S) {
-    for (const col of columns) col.shift();
-  }
-  if (rebuild || !chart) makeChart();
-  else chart.setData(columns);
+function pushCharts(state) {
+  const freq = {};
+  for (const island of state.islands) freq[`island ${island.id}`] = island.energised ? island.f_hz : null;
+  frequencyChart.push(state.t_s, freq);
 
-  timeEl.textContent = `t = ${state.t_s.toFixed(2)} s`;
-  for (const island of state.islands) {
-    const el = readout(island.id);
-    el.querySelector('.value').textContent = island.energised
-      ? `${island.f_hz.toFixed(3)} Hz`
-      : 'de-energised';
-    el.querySelector('.rocof').textContent = `ROCOF ${island.rocof_hz_s.toFixed(3)} Hz/s`;
-    el.classList.toggle('off-nominal', Math.abs(island.f_hz - 50) > 0.1 && Math.abs(island.f_hz - 60) > 0.1);
+  const t = page.topology;
+  if (t && state.vm_pu && state.vm_pu.length === t.buses.length) {
+    const lowest = {};
+    t.buses.forEach((bus, i) => {
+      const area = bus.microgrid ?? 'feeder';
+      const v = state.vm_pu[i];
+      if (v > 0.05 && (lowest[area] === undefined || v < lowest[area])) lowest[area] = v;
+    });
+    voltageChart.push(state.t_s, lowest);
   }
-  devicesBody.replaceChildren(
-    ...Object.entries(state.devices).map(([id, d]) => {
-      const tr = document.createElement('tr');
-      const cells = [
-        id,
-        d.p_mw.toFixed(4),
-        d.q_mvar.toFixed(4),
-        d.soc === undefined ? '' : `${(d.soc * 100).toFixed(1)} %`,
-        d.online ? 'online' : 'offline',
-      ];
-      for (const text of cells) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        tr.append(td);
-      }
-      if (!d.online) tr.className = 'offline';
-      return tr;
+  const flows = {};
+  for (const fid of t?.fids ?? []) {
+    const p = state.fids?.[fid.id]?.p_mw ?? state.devices[fid.id]?.p_mw;
+    if (typeof p === 'number') flows[fid.id] = p;
+  }
+  if (Object.keys(flows).length > 0) fidChart.push(state.t_s, flows);
+  loopChart.push(state.t_s, { lateness: state.loop.lateness_us, work: state.loop.work_us });
+}
+
+let pending = null;
+function frame() {
+  if (pending) {
+    render(pending);
+    pending = null;
+  }
+  for (const chart of charts) chart.render();
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+function render(state) {
+  $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
+  diagram.update(state);
+  const readouts = $('frequency-readouts');
+  const islands = [...state.islands].sort((a, b) => naturalCompare(a.id, b.id));
+  readouts.replaceChildren(
+    ...islands.map((island) => {
+      const card = document.createElement('div');
+      card.className = 'readout';
+      card.dataset.island = island.id;
+      card.style.setProperty('--c', diagram.islandColour?.(island.id) ?? PALETTE[0]);
+      const nominal = page.topology?.frequency_hz ?? 50;
+      card.classList.toggle('off-nominal', island.energised && Math.abs(island.f_hz - nominal) > 0.1);
+      const label = document.createElement('div');
+      label.className = 'label';
+      label.textContent = `island ${island.id}${island.gridConnected ? ' · grid' : ' · islanded'}`;
+      const value = document.createElement('div');
+      value.className = 'value';
+      value.textContent = island.energised ? `${island.f_hz.toFixed(3)} Hz` : 'de-energised';
+      const rocof = document.createElement('div');
+      rocof.className = 'label';
+      rocof.textContent = `ROCOF ${island.rocof_hz_s.toFixed(3)} Hz/s`;
+      card.append(label, value, rocof);
+      return card;
     }),
   );
-  loopEl.textContent = `lateness ${state.loop.lateness_us.toFixed(1)} µs · work ${state.loop.work_us.toFixed(1)} µs · overruns ${state.loop.overruns}`;
-  window.__gridloopLastState = state;
-});
+  $('devices').tBodies[0].replaceChildren(
+    ...Object.entries(state.devices)
+      .sort(([a], [b]) => naturalCompare(a, b))
+      .map(([id, d]) => {
+        const tr = document.createElement('tr');
+        const cells = [
+          id,
+          d.p_mw.toFixed(3),
+          d.q_mvar.toFixed(3),
+          d.soc === undefined ? '' : `${(d.soc * 100).toFixed(1)} %`,
+          d.tripped ? 'tripped' : d.online ? 'online' : 'offline',
+        ];
+        for (const text of cells) {
+          const td = document.createElement('td');
+          td.textContent = text;
+          tr.append(td);
+        }
+        if (d.tripped || !d.online) tr.className = 'offline';
+        return tr;
+      }),
+  );
+  $('loop-timing').textContent =
+    `lateness ${state.loop.lateness_us.toFixed(1)} µs · work ${state.loop.work_us.toFixed(1)} µs · overruns ${state.loop.overruns}`;
+}
+
+// ---- operator controls: built only for roles that may send commands ----
+
+function feedback(text, ok) {
+  const el = $('command-feedback');
+  if (!el) return;
+  el.textContent = text;
+  el.className = ok ? 'ok' : 'bad';
+}
+
+async function command(cmd, label) {
+  if (!socket?.connected) return feedback('not connected', false);
+  feedback(`${label}…`, true);
+  let result;
+  try {
+    result = await socket.timeout(10_000).emitWithAck('command', cmd);
+  } catch {
+    result = { ok: false, code: 'failed', reason: 'no answer from the bench' };
+  }
+  page.lastResult = result;
+  if (result.ok) {
+    if (cmd.type === 'breaker') diagram.setSwitch(cmd.id, cmd.closed);
+    feedback(`${label}: ${result.message}`, true);
+  } else {
+    feedback(`${label} refused (${result.code}): ${result.reason}`, false);
+  }
+  return result;
+}
+
+function button(text, onClick, className = '') {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.className = className;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function group(title, ...children) {
+  const fieldset = document.createElement('fieldset');
+  const legend = document.createElement('legend');
+  legend.textContent = title;
+  fieldset.append(legend, ...children);
+  return fieldset;
+}
+
+function select(name, options) {
+  const s = document.createElement('select');
+  s.name = name;
+  for (const { value, label, disabled } of options) {
+    const o = document.createElement('option');
+    o.value = value;
+    o.textContent = label;
+    o.disabled = Boolean(disabled);
+    s.append(o);
+  }
+  return s;
+}
+
+function numberInput(name, placeholder) {
+  const i = document.createElement('input');
+  i.type = 'number';
+  i.step = 'any';
+  i.name = name;
+  i.placeholder = placeholder;
+  i.size = 7;
+  return i;
+}
+
+function buildControls() {
+  const box = $('controls');
+  const can = (type) => page.commands.includes(type);
+  if (page.commands.length === 0) {
+    // Viewers get no controls at all, not disabled ones.
+    box.replaceChildren();
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  const t = page.topology;
+  const parts = [];
+  if (can('emergency-stop')) {
+    let armed = 0;
+    const stop = button(
+      'EMERGENCY STOP',
+      () => {
+        if (Date.now() - armed > 3000) {
+          armed = Date.now();
+          stop.textContent = 'press again to stop';
+          setTimeout(() => {
+            stop.textContent = 'EMERGENCY STOP';
+          }, 3000);
+          return;
+        }
+        armed = 0;
+        stop.textContent = 'EMERGENCY STOP';
+        command({ type: 'emergency-stop' }, 'emergency stop');
+      },
+      'danger',
+    );
+    stop.id = 'emergency-stop';
+    parts.push(group('Safety', stop));
+  }
+  if (can('breaker') && t && t.switches.length > 0) {
+    const buttons = t.switches.map((sw) => {
+      const b = button(
+        sw.id,
+        () => {
+          const closed = diagram.switchState.get(sw.id) ?? sw.closed;
+          command({ type: 'breaker', id: sw.id, closed: !closed }, `${closed ? 'open' : 'close'} ${sw.id}`);
+        },
+        'breaker',
+      );
+      b.dataset.breaker = sw.id;
+      b.title = `toggle ${sw.kind} ${sw.id} (or click it on the diagram)`;
+      return b;
+    });
+    parts.push(group('Breakers (toggle)', ...buttons));
+  }
+  if (can('island') && t && t.microgrids.length > 0) {
+    const mg = select(
+      'microgrid',
+      t.microgrids.map((m) => ({ value: m.id, label: m.name ?? m.id })),
+    );
+    parts.push(
+      group(
+        'Microgrid',
+        mg,
+        button('island', () =>
+          command({ type: 'island', microgrid: mg.value, islanded: true }, `island ${mg.value}`),
+        ),
+        button('reconnect', () =>
+          command({ type: 'island', microgrid: mg.value, islanded: false }, `reconnect ${mg.value}`),
+        ),
+      ),
+    );
+  }
+  if (can('scenario')) {
+    const name = document.createElement('input');
+    name.placeholder = 'scenario (optional)';
+    name.size = 14;
+    const act = (action) => () =>
+      command(
+        { type: 'scenario', action, ...(name.value.trim() ? { name: name.value.trim() } : {}) },
+        `scenario ${action}`,
+      );
+    parts.push(
+      group('Scenario', name, ...['start', 'pause', 'resume', 'stop'].map((a) => button(a, act(a)))),
+    );
+  }
+  if (can('setpoint') && t && t.ders.length > 0) {
+    const admin = page.role === 'admin';
+    const device = select(
+      'device',
+      t.ders.map((d) => ({
+        value: d.id,
+        label: d.hardware ? `${d.id} (hardware${admin ? '' : ', admin only'})` : d.id,
+        disabled: d.hardware && !admin,
+      })),
+    );
+    const p = numberInput('p_mw', 'P MW');
+    const q = numberInput('q_mvar', 'Q Mvar');
+    const send = button('set', () => {
+      const cmd = { type: 'setpoint', deviceId: device.value };
+      if (p.value !== '') cmd.p_mw = Number(p.value);
+      if (q.value !== '') cmd.q_mvar = Number(q.value);
+      command(cmd, `set-point ${device.value}`);
+    });
+    parts.push(group('Device set-point', device, p, q, send));
+  }
+  if (can('fid-setpoint') && t && t.fids.length > 0) {
+    const fid = select(
+      'fid',
+      t.fids.map((f) => ({ value: f.id, label: `${f.id} (${f.busA}→${f.busB})` })),
+    );
+    const p = numberInput('fid_p_mw', 'P MW');
+    parts.push(
+      group(
+        'FID transfer',
+        fid,
+        p,
+        button('set', () =>
+          command({ type: 'fid-setpoint', fidId: fid.value, p_mw: Number(p.value) }, `FID ${fid.value}`),
+        ),
+      ),
+    );
+  }
+  const out = document.createElement('p');
+  out.id = 'command-feedback';
+  out.setAttribute('role', 'status');
+  box.replaceChildren(...parts, out);
+}
+
+connect();

@@ -1,0 +1,138 @@
+// Streaming charts on uPlot: a rolling window of twin time, series added as they first appear.
+/* global uPlot */
+
+export const WINDOW_S = 30;
+const MAX_POINTS = 3000;
+
+export class StreamChart {
+  /**
+   * @param {HTMLElement} el
+   * @param {{ unit: string, colours?: (name: string, index: number) => string, decimals?: number }} options
+   */
+  constructor(el, options) {
+    this.el = el;
+    this.options = options;
+    this.names = [];
+    this.columns = [[]];
+    this.chart = null;
+    this.dirty = false;
+    this.lastWidth = 0;
+    new ResizeObserver(() => this.resize()).observe(el);
+  }
+
+  /** Appends one sample: `values` maps series name to value (missing or null leaves a gap). */
+  push(t_s, values) {
+    let added = false;
+    for (const name of Object.keys(values)) {
+      if (!this.names.includes(name)) {
+        this.names.push(name);
+        this.columns.push(this.columns[0].map(() => null));
+        added = true;
+      }
+    }
+    const time = this.columns[0];
+    // A new run (or a replay jump) starts the window again.
+    if (time.length > 0 && t_s < time[time.length - 1]) {
+      for (const col of this.columns) col.length = 0;
+    }
+    time.push(t_s);
+    this.names.forEach((name, i) => {
+      const v = values[name];
+      this.columns[i + 1].push(typeof v === 'number' && Number.isFinite(v) ? v : null);
+    });
+    let drop = 0;
+    while (drop < time.length - 2 && (time[drop] < t_s - WINDOW_S || time.length - drop > MAX_POINTS)) drop++;
+    if (drop > 0) for (const col of this.columns) col.splice(0, drop);
+    if (added || !this.chart) this.rebuild();
+    else this.dirty = true;
+  }
+
+  /** Redraws at most once per animation frame, however fast states arrive. */
+  render() {
+    if (this.dirty && this.chart) {
+      this.chart.setData(this.columns);
+      // Without a cursor on the chart the legend shows the newest values.
+      if (!(this.chart.cursor.left >= 0)) this.chart.setLegend({ idx: this.length - 1 });
+      this.dirty = false;
+    }
+  }
+
+  size() {
+    const width = Math.max(280, this.el.clientWidth || 600);
+    return { width, height: Math.max(180, Math.min(320, Math.round(width * 0.42))) };
+  }
+
+  resize() {
+    const { width, height } = this.size();
+    if (this.chart && Math.abs(width - this.lastWidth) > 4) {
+      this.lastWidth = width;
+      this.chart.setSize({ width, height });
+    }
+  }
+
+  rebuild() {
+    this.chart?.destroy();
+    const { width, height } = this.size();
+    this.lastWidth = width;
+    const styles = getComputedStyle(document.body);
+    const axis = styles.getPropertyValue('--muted').trim() || '#8a97a6';
+    const grid = styles.getPropertyValue('--grid').trim() || '#263040';
+    const font = `${styles.getPropertyValue('--chart-font').trim() || '13px'} system-ui, sans-serif`;
+    const decimals = this.options.decimals ?? 3;
+    this.chart = new uPlot(
+      {
+        width,
+        height,
+        scales: { x: { time: false } },
+        legend: { live: true },
+        cursor: { drag: { x: false, y: false } },
+        axes: [
+          { stroke: axis, grid: { stroke: grid }, font, label: 'twin time (s)', labelFont: font },
+          {
+            stroke: axis,
+            grid: { stroke: grid },
+            font,
+            size: 80,
+            label: this.options.unit,
+            labelFont: font,
+            values: (_u, ticks) => ticks.map((v) => v.toFixed(Math.min(decimals, 3))),
+          },
+        ],
+        series: [
+          { label: 't (s)', value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
+          ...this.names.map((name, i) => ({
+            label: name,
+            stroke: this.options.colours?.(name, i) ?? PALETTE[i % PALETTE.length],
+            width: 2,
+            spanGaps: false,
+            value: (_u, v) => (v == null ? '–' : v.toFixed(decimals)),
+          })),
+        ],
+      },
+      this.columns,
+      this.el,
+    );
+    this.dirty = false;
+  }
+
+  /** Number of samples in the window (the e2e tests watch it advance). */
+  get length() {
+    return this.columns[0].length;
+  }
+
+  get lastTime() {
+    const time = this.columns[0];
+    return time.length ? time[time.length - 1] : null;
+  }
+}
+
+export const PALETTE = [
+  '#4ea1ff',
+  '#3ecf8e',
+  '#f5a524',
+  '#b38cff',
+  '#f25f5c',
+  '#2dd4bf',
+  '#ff7eb6',
+  '#c9d23a',
+];
