@@ -1,0 +1,275 @@
+/**
+ * Dashboards as code: the committed JSON is what the sources generate, it satisfies the foundation
+ * SDK's types and a structural check, and the lab provisioning files parse and point at it.
+ */
+
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { DATASOURCE_UID } from '../dashboards/defaults.ts';
+import { renderAll, staleFiles } from '../dashboards/generate.ts';
+import {
+  allPanels,
+  allQueries,
+  GENERATED_DIR,
+  type Json,
+  readGenerated,
+  structuralProblems,
+} from './dashboards-structure.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DEPLOY = join(ROOT, 'deploy');
+const PROVISIONING = join(DEPLOY, 'grafana', 'provisioning');
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+function tempCopyOfGenerated(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gridloop-dashboards-'));
+  temps.push(dir);
+  cpSync(GENERATED_DIR, dir, { recursive: true });
+  return dir;
+}
+
+// compose.yaml shares the InfluxDB settings through a YAML merge key (<<).
+const yamlFile = (path: string): Json => parseYaml(readFileSync(path, 'utf8'), { merge: true });
+
+function provisionedDatasourceUids(): Set<string> {
+  const file = yamlFile(join(PROVISIONING, 'datasources', 'influxdb.yaml'));
+  return new Set(file.datasources.map((d: Json) => d.uid));
+}
+/** Grafana's own annotation source is always there; it is not provisioned. */
+const knownUids = () => new Set([...provisionedDatasourceUids(), '-- Grafana --']);
+
+describe('generated dashboards', () => {
+  it('are committed exactly as `npm run dashboards` writes them (none stale, none orphaned)', () => {
+    expect(staleFiles()).toEqual([]);
+    const expected = renderAll();
+    for (const [name, text] of expected) expect(readFileSync(join(GENERATED_DIR, name), 'utf8')).toBe(text);
+    expect(readGenerated().map((d) => d.file)).toEqual([...expected.keys()].sort());
+  });
+
+  it('staleness is detected: an edited, a missing and an orphaned file are all named', () => {
+    const dir = tempCopyOfGenerated();
+    const edited = join(dir, 'gridloop-voltages.json');
+    writeFileSync(edited, readFileSync(edited, 'utf8').replace('0.88', '0.87'));
+    rmSync(join(dir, 'gridloop-security.json'));
+    writeFileSync(join(dir, 'gridloop-old.json'), '{}');
+    expect(staleFiles(dir)).toEqual([
+      'gridloop-old.json',
+      'gridloop-security.json',
+      'gridloop-voltages.json',
+    ]);
+  });
+
+  it('are the five dashboards of the issue, with stable uids and the run variable', () => {
+    const byUid = new Map(readGenerated().map(({ json }) => [json.uid, json]));
+    expect([...byUid.keys()].sort()).toEqual([
+      'gridloop-devices-links',
+      'gridloop-grid-overview',
+      'gridloop-microgrid',
+      'gridloop-security',
+      'gridloop-voltages',
+    ]);
+    for (const json of byUid.values()) {
+      expect(json.templating.list.map((v: Json) => v.name)).toContain('run');
+      expect(json.tags).toContain('gridloop');
+    }
+    expect(byUid.get('gridloop-microgrid').templating.list.map((v: Json) => v.name)).toEqual([
+      'run',
+      'microgrid',
+    ]);
+    const types = (uid: string) => allPanels(byUid.get(uid)).map((p) => p.type);
+    expect(types('gridloop-grid-overview')).toContain('state-timeline');
+    expect(types('gridloop-voltages')).toContain('heatmap');
+    const security = byUid.get('gridloop-security');
+    const attack = security.annotations.list.find((a: Json) => a.name === 'Attack intervals');
+    expect(attack.target).toMatchObject({ fromAnnotations: true, timeEndColumn: 'end_ms' });
+  });
+
+  it('every query is raw InfluxQL restricted to the chosen run and the time range', () => {
+    for (const { file, json } of readGenerated()) {
+      for (const q of allQueries(json)) {
+        expect(q.query, `${file} ${q.where}`).toMatch(
+          /^SELECT .+ FROM "\w+" WHERE "run" = '\$run' .*\$timeFilter/,
+        );
+      }
+    }
+  });
+
+  it('pass the structural check: unique panel ids, provisioned datasource uids, valid grid positions', () => {
+    const uids = knownUids();
+    expect(uids.has(DATASOURCE_UID)).toBe(true);
+    for (const { file, json } of readGenerated()) expect(structuralProblems(json, uids), file).toEqual([]);
+  });
+
+  it('the structural check catches each kind of fault it claims to', () => {
+    const uids = knownUids();
+    const original = readGenerated().find((d) => d.file === 'gridloop-grid-overview.json')!.json;
+    const broken = (edit: (d: Json) => void) => {
+      const copy = structuredClone(original);
+      edit(copy);
+      return structuralProblems(copy, uids);
+    };
+    expect(broken((d) => (d.panels[2].id = d.panels[1].id))).toContainEqual(
+      expect.stringMatching(/id 2 is used twice/),
+    );
+    expect(broken((d) => (d.panels[1].datasource.uid = 'elsewhere'))).toContainEqual(
+      expect.stringMatching(/panel 2: datasource uid "elsewhere" is not provisioned/),
+    );
+    expect(broken((d) => (d.panels[1].gridPos.x = 20))).toContainEqual(
+      expect.stringMatching(/outside the 24-column/),
+    );
+    expect(broken((d) => (d.panels[2].gridPos.x = 6))).toContainEqual(
+      expect.stringMatching(/panels 2 and 3 overlap/),
+    );
+    expect(broken((d) => (d.panels[1].gridPos.h = 2.5))).toContainEqual(
+      expect.stringMatching(/not four integers/),
+    );
+    expect(broken((d) => (d.panels[1].targets = []))).toContainEqual(expect.stringMatching(/has no query/));
+    expect(broken((d) => (d.templating.list = []))).toContainEqual(expect.stringMatching(/uses \$run/));
+    expect(broken((d) => (d.uid = 'has space'))).toContainEqual(expect.stringMatching(/not a valid uid/));
+  });
+});
+
+/**
+ * Type-checks the committed JSON against the SDK's `dashboard.Dashboard` type with the TypeScript
+ * compiler: each file becomes `const d: Json<Dashboard> = <file contents>`, where Json<> is the
+ * JSON form of a type (string enums as their values, the Dataquery marker method dropped). Object
+ * literals get TypeScript's excess-property check, so unknown keys fail as well as wrong types.
+ */
+function sdkTypeErrors(files: { name: string; text: string }[]): string[] {
+  const virtualDir = join(ROOT, 'test');
+  const sources = new Map<string, string>();
+  for (const { name, text } of files) {
+    sources.set(
+      join(virtualDir, `__dashboard_json_${name.replace(/\W/g, '_')}.ts`),
+      `import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+type Fn = (...args: never[]) => unknown;
+type Json<T> = T extends Fn ? never
+  : T extends string ? \`\${T}\`
+  : T extends number | boolean | null | undefined ? T
+  : T extends readonly (infer U)[] ? Json<U>[]
+  : T extends object ? { [K in keyof T as T[K] extends Fn ? never : K]: Json<T[K]> }
+  : T;
+export const dashboard: Json<Dashboard> = ${text};
+`,
+    );
+  }
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const { fileExists, readFile, getSourceFile } = host;
+  host.fileExists = (f) => sources.has(f) || fileExists.call(host, f);
+  host.readFile = (f) => sources.get(f) ?? readFile.call(host, f);
+  host.getSourceFile = (f, lang, ...rest) => {
+    const text = sources.get(f);
+    return text === undefined
+      ? getSourceFile.call(host, f, lang, ...rest)
+      : ts.createSourceFile(f, text, lang);
+  };
+  const program = ts.createProgram([...sources.keys()], options, host);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map(
+      (d) => `${d.file ? `${d.file.fileName}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+    );
+}
+
+describe('generated dashboards against the SDK types', () => {
+  it('every committed file type-checks as the SDK Dashboard', () => {
+    const files = readGenerated().map(({ file }) => ({
+      name: file,
+      text: readFileSync(join(GENERATED_DIR, file), 'utf8'),
+    }));
+    expect(sdkTypeErrors(files)).toEqual([]);
+  });
+
+  it('a wrong type, an unknown key and a bad enum value are each reported', () => {
+    const text = readFileSync(join(GENERATED_DIR, 'gridloop-voltages.json'), 'utf8');
+    const variants = [
+      { name: 'wrong-type', text: text.replace('"editable": true', '"editable": "yes"') },
+      { name: 'unknown-key', text: text.replace('"editable": true', '"editable": true, "colour": 1') },
+      { name: 'bad-enum', text: text.replace('"refresh": 2', '"refresh": 7') },
+    ];
+    for (const v of variants) expect(v.text).not.toBe(text);
+    const errors = sdkTypeErrors(variants);
+    for (const v of variants) {
+      expect(
+        errors.some((e) => e.includes(v.name.replace(/\W/g, '_'))),
+        v.name,
+      ).toBe(true);
+    }
+  });
+});
+
+describe('Grafana provisioning and the lab compose file', () => {
+  const compose = yamlFile(join(DEPLOY, 'compose.yaml'));
+  const grafana = compose.services.grafana;
+  /** "host:container[:mode]" volume entries of a service, host paths resolved against deploy/. */
+  const mounts = (service: Json) =>
+    (service.volumes as string[]).map((v) => {
+      const [host, container] = v.split(':');
+      return { host: host.startsWith('.') ? resolve(DEPLOY, host) : host, container };
+    });
+
+  it('the datasource file provisions the InfluxDB data source the dashboards reference', () => {
+    const file = yamlFile(join(PROVISIONING, 'datasources', 'influxdb.yaml'));
+    expect(file.apiVersion).toBe(1);
+    const [ds] = file.datasources;
+    expect(ds).toMatchObject({ uid: DATASOURCE_UID, type: 'influxdb', access: 'proxy' });
+    expect(ds.jsonData.dbName).toBeTruthy();
+    // Every ${VAR} it uses is set for Grafana by compose.
+    const vars = [
+      ...readFileSync(join(PROVISIONING, 'datasources', 'influxdb.yaml'), 'utf8').matchAll(/\$\{(\w+)\}/g),
+    ];
+    expect(vars.length).toBeGreaterThan(0);
+    for (const [, name] of vars) expect(grafana.environment, name).toHaveProperty(name);
+  });
+
+  it('the dashboard provider loads the folder compose fills with dashboards/generated', () => {
+    const file = yamlFile(join(PROVISIONING, 'dashboards', 'gridloop.yaml'));
+    expect(file.apiVersion).toBe(1);
+    const [provider] = file.providers;
+    expect(provider.type).toBe('file');
+    const mount = mounts(grafana).find((m) => m.container === provider.options.path);
+    expect(mount?.host).toBe(GENERATED_DIR);
+    const provisioning = mounts(grafana).find((m) => m.container === '/etc/grafana/provisioning');
+    expect(provisioning?.host).toBe(PROVISIONING);
+    for (const { json } of readGenerated()) expect(json.uid).toMatch(/^gridloop-/);
+    const home: string = grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    expect(dirname(home)).toBe(provider.options.path);
+    expect(existsSync(join(GENERATED_DIR, home.slice(provider.options.path.length + 1)))).toBe(true);
+  });
+
+  it('compose starts InfluxDB 2 with a DBRP mapping, Grafana, Node-RED and the bench pointed at InfluxDB', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['bench', 'grafana', 'influxdb', 'node-red']);
+    const influx = compose.services.influxdb;
+    expect(influx.image).toMatch(/^influxdb:2(\.|$)/);
+    const dbrp = mounts(influx).find((m) => m.container.startsWith('/docker-entrypoint-initdb.d/'));
+    expect(dbrp && existsSync(dbrp.host)).toBe(true);
+    expect(readFileSync(dbrp!.host, 'utf8')).toMatch(/influx v1 dbrp create/);
+    // The database Grafana queries is the bucket the DBRP script maps.
+    expect(grafana.environment.GRIDLOOP_INFLUX_DB).toBe(influx.environment.DOCKER_INFLUXDB_INIT_BUCKET);
+    expect(compose.services.bench.environment.GRIDLOOP_INFLUX_URL).toBe('http://influxdb:8086');
+    expect(compose.services.bench.environment.GRIDLOOP_INFLUX_TOKEN).toBe(
+      influx.environment.DOCKER_INFLUXDB_INIT_ADMIN_TOKEN,
+    );
+    expect(grafana.image).toMatch(/^grafana\/grafana/);
+    expect(compose.services['node-red'].image).toMatch(/^nodered\/node-red/);
+    for (const service of Object.values<Json>(compose.services)) {
+      for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
+    }
+  });
+});
