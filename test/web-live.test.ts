@@ -187,7 +187,7 @@ describe('live page', () => {
     );
     expect(colours[0]).not.toBe(colours[1]);
     await page.waitForFunction(() => {
-      const cards = [...document.querySelectorAll('#frequency-readouts .readout')];
+      const cards = Array.from(document.querySelectorAll('#frequency-readouts .readout'));
       const mg3 = cards.find((c) => (c as HTMLElement).dataset.island === 'mg3');
       return mg3 && Number.parseFloat(mg3.querySelector('.value')?.textContent ?? '50') < 49.9;
     });
