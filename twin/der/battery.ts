@@ -1,5 +1,5 @@
 import { DroopGovernor } from '../dynamics/governor.ts';
-import { clamp } from '../dynamics/lag.ts';
+import { clamp, lagStep } from '../dynamics/lag.ts';
 import { inertiaOf } from '../dynamics/swing.ts';
 import { FrequencyWatt, VoltVar } from '../ieee1547/functions.ts';
 import type { FrequencyDroopSettings, VoltVarSettings } from '../ieee1547/settings.ts';
@@ -102,7 +102,7 @@ export class BatteryUnit extends DerUnit {
   }
 
   advance(ctx: UnitContext, dt_s: number): void {
-    if (!this.active) {
+    if (!this.on) {
       this.pDrive_mw = 0;
       this.q_mvar = 0;
       this.inertia_mws_hz = 0;
@@ -115,6 +115,14 @@ export class BatteryUnit extends DerUnit {
       this.vsm.params.pmax_mw = pmax;
       this.vsm.params.pmin_mw = pmin;
       this.pDrive_mw = clamp(this.vsm.step(ctx.f_hz - ctx.f0_hz, ctx.f0_hz, dt_s), pmin, pmax);
+      // Q–V droop (5 %) when not the island's voltage reference (the power flow then overrides Q).
+      const qmax = Math.sqrt(Math.max(0, this.rating_mva ** 2 - this.pDrive_mw ** 2));
+      this.q_mvar = lagStep(
+        this.q_mvar,
+        clamp(((this.params.vset_pu - ctx.vm_pu) / 0.05) * qmax, -qmax, qmax),
+        0.1,
+        dt_s,
+      );
     } else {
       const ramp = this.protection ? this.protection.serviceRamp : 1;
       const pre = clamp(this.setpoint_mw, pmin, pmax);

@@ -81,6 +81,7 @@ export class SynchronousGenset extends DerUnit {
   }
 
   stop(): void {
+    this.on = false;
     this.isRunning = false;
     this.startTimer = -1;
     this.inertia_mws_hz = 0;
@@ -102,7 +103,7 @@ export class SynchronousGenset extends DerUnit {
         this.governor.reference_mw = this.pmin_mw;
       }
     }
-    if (!this.active) {
+    if (!this.on) {
       this.inertia_mws_hz = 0;
       this.pDrive_mw = 0;
       this.q_mvar = 0;

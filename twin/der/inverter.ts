@@ -33,6 +33,11 @@ export abstract class InverterSource extends DerUnit {
     this.voltVar = new VoltVar(voltVar);
   }
 
+  /** Starts the droop filter at the present available power (no start-up ramp at t = 0). */
+  prime(): void {
+    this.frequencyWatt.reset(Math.min(this.setpoint_mw, this.available_mw));
+  }
+
   /** Resource power available now (before curtailment and droop), MW. */
   protected abstract resource(ctx: UnitContext, dt_s: number): number;
 
@@ -54,7 +59,7 @@ export abstract class InverterSource extends DerUnit {
 
   advance(ctx: UnitContext, dt_s: number): void {
     this.available_mw = Math.max(0, Math.min(this.rating_mw, this.resource(ctx, dt_s) * this.resourceScale));
-    if (!this.active) {
+    if (!this.on) {
       this.pDrive_mw = 0;
       this.q_mvar = 0;
       this.frequencyWatt.reset(0);
@@ -274,7 +279,7 @@ export class DispatchableInverter extends InverterSource {
     const lagged = lagStep(this.output_mw, demand, this.params.tau_s, dt_s);
     this.output_mw = rampToward(this.output_mw, lagged, this.params.ramp_pu_s * this.params.rating_mw, dt_s);
     this.available_mw = this.params.rating_mw;
-    if (!this.active) {
+    if (!this.on) {
       this.pDrive_mw = 0;
       this.q_mvar = 0;
       this.output_mw = 0;

@@ -56,6 +56,13 @@ export abstract class DerUnit {
     return this.inService && !this.tripped && this.running;
   }
 
+  /** `active`, cached once per step by the twin (the getter chain is too slow for inner loops). */
+  on = true;
+
+  refresh(): void {
+    this.on = this.inService && !this.tripped && this.running;
+  }
+
   /** Prime mover running (gensets may be stopped by the EMS). */
   get running(): boolean {
     return true;
@@ -73,7 +80,7 @@ export abstract class DerUnit {
 
   /** After the island's swing step: electrical output including the inertial response. */
   settle(rocof_hz_s: number): void {
-    if (!this.active) {
+    if (!this.on) {
       this.p_mw = 0;
       this.q_mvar = 0;
       return;
@@ -83,6 +90,7 @@ export abstract class DerUnit {
 
   /** Called when the unit trips: drop output and reset dynamic states to zero output. */
   onTrip(): void {
+    this.on = false;
     this.p_mw = 0;
     this.q_mvar = 0;
     this.pDrive_mw = 0;

@@ -45,7 +45,8 @@ export class FlexibleInterconnection {
     readonly id: string,
     readonly params: FidParams,
   ) {
-    this.transfer_mw = 0;
+    // Start in steady state at the scheduled transfer (no ramp at t = 0).
+    this.transfer_mw = clamp(params.p_ab_mw, -params.rating_mva, params.rating_mva);
   }
 
   setTransfer(p_ab_mw: number): void {
