@@ -114,7 +114,7 @@ export type DerTechnology =
 export type DerControl = 'pq' | 'pv' | 'grid-forming';
 
 /** Technology-specific parameters, free-form here; the YAML schema constrains each technology. */
-export type DerParams = Record<string, number | string | boolean>;
+export type DerParams = Record<string, number | string | boolean | number[]>;
 
 export interface Der {
   id: string;
