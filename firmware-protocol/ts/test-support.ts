@@ -1,4 +1,5 @@
 /** Shared by the codec's tests: fast-check generators for messages, golden-vector helpers. */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { ALARM_TEXT_LENGTH } from './messages/alarm.ts';
 import type { Message } from './messages/index.ts';
@@ -127,4 +128,29 @@ export function messageFromVector(m: Record<string, unknown>): Message {
     } as Message;
   }
   return m as unknown as Message;
+}
+
+export interface FrameVector {
+  name: string;
+  seq: number;
+  deviceId: number;
+  compatFlags: number;
+  signing: { keyHex: string; linkId: number; timestamp: number } | null;
+  message: Record<string, unknown>;
+  raw: string;
+  wire: string;
+}
+
+export interface GoldenVectors {
+  crc32c: { ascii: string; crc: string }[];
+  cobs: { decoded: string; encoded: string }[];
+  hmacSha256: { keyHex: string; dataHex: string; macHex: string }[];
+  frames: FrameVector[];
+  bad: { name: string; wire: string; error: string }[];
+  compatible: { name: string; wire: string; message: Record<string, unknown> }[];
+}
+
+/** `firmware-protocol/vectors/frames.json`, written by vectors/generate.py. */
+export function loadGoldenVectors(): GoldenVectors {
+  return JSON.parse(readFileSync(new URL('../vectors/frames.json', import.meta.url), 'utf8'));
 }

@@ -1,14 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cobsDecode, cobsEncode } from './cobs.ts';
 import { crc32c } from './crc32c.ts';
 import { FrameError } from './errors.ts';
 import { decodeFrame, encodeFrame, encodeRawFrame } from './frame.ts';
-import { messageFromVector } from './test-support.ts';
+import { loadGoldenVectors, messageFromVector } from './test-support.ts';
 
-const vectorsUrl = new URL('../vectors/frames.json', import.meta.url);
-const vectors = JSON.parse(readFileSync(vectorsUrl, 'utf8'));
+const vectors = loadGoldenVectors();
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 

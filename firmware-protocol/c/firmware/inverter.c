@@ -18,9 +18,10 @@ void inverter_init(inverter_t *v, const inverter_params_t *p) {
   v->mode = GLP_MODE_GRID_FOLLOWING;
   v->enabled_functions = GLP_FN_FREQ_WATT | GLP_FN_VOLT_VAR;
   v->category = 0x02u | 0x20u; /* B / II */
-  v->p_set_w = p->available_power_w >= 0 ? p->available_power_w : v->rated_power_w;
-  if (v->p_set_w > v->rated_power_w) v->p_set_w = v->rated_power_w;
-  v->p_max_w = v->rated_power_w;
+  /* Available primary power is the upper limit; by default the inverter dispatches all of it. */
+  v->p_max_w = p->available_power_w >= 0 && p->available_power_w < v->rated_power_w ? p->available_power_w
+                                                                                    : v->rated_power_w;
+  v->p_set_w = v->p_max_w;
   v->p_min_w = 0.0f;
   v->q_max_var = v->rated_reactive_var;
   v->droop_pu = 0.05f;
@@ -60,8 +61,11 @@ void inverter_on_measurement(inverter_t *v, const glp_measurement_t *m) {
     v->inverter_state = GLP_INVST_STANDBY;
     return;
   }
-  float available = clampf(v->p_set_w, 0.0f, v->p_max_w < v->rated_power_w ? v->p_max_w : v->rated_power_w);
-  float p = available;
+  /* p_max: available primary power (e.g. PV at its maximum power point); p_set: dispatch, possibly
+   * curtailed below it to keep headroom for under-frequency response. */
+  float available = v->p_max_w < v->rated_power_w ? v->p_max_w : v->rated_power_w;
+  float pre = clampf(v->p_set_w, 0.0f, available);
+  float p = pre;
   float q = v->q_set_var;
   bool throttled = false;
   if (v->mode == GLP_MODE_GRID_FORMING && (v->enabled_functions & GLP_FN_GRID_FORMING)) {
@@ -74,11 +78,11 @@ void inverter_on_measurement(inverter_t *v, const glp_measurement_t *m) {
       float over = m->frequency_hz - (f_nom + v->deadband_hz);
       float under = (f_nom - v->deadband_hz) - m->frequency_hz;
       if (over > 0.0f) {
-        p = available - over / (v->droop_pu * f_nom) * v->rated_power_w;
+        p = pre - over / (v->droop_pu * f_nom) * v->rated_power_w;
         throttled = true;
       } else if (under > 0.0f) {
-        /* Headroom only: a PV inverter cannot exceed the available power. */
-        p = available + under / (v->droop_pu * f_nom) * v->rated_power_w;
+        /* Uses headroom only: never above the available power. */
+        p = pre + under / (v->droop_pu * f_nom) * v->rated_power_w;
       }
       p = clampf(p, v->p_min_w > 0.0f ? v->p_min_w : 0.0f, available);
     }
@@ -140,7 +144,7 @@ int inverter_on_config(inverter_t *v, const glp_config_t *c, uint32_t *detail) {
   if ((c->fields & GLP_CFG_FREQUENCY_DROOP) &&
       !(c->droop_pu >= 0.02f && c->droop_pu <= 0.05f && c->frequency_deadband_hz >= 0.017f &&
         c->frequency_deadband_hz <= 1.0f)) {
-    /* IEEE 1547-2018 ranges of allowable settings: k 0.02…0.05, db 0.017…1.0 Hz. */
+    /* IEEE 1547-2018 ranges of allowable settings: k 0.02..0.05, db 0.017..1.0 Hz. */
     *detail = GLP_CFG_FREQUENCY_DROOP;
     return GLP_NACK_OUT_OF_RANGE;
   }

@@ -11,7 +11,7 @@ typedef struct {
   uint8_t mode;
   uint32_t enabled_functions;
   uint8_t category;
-  /* available primary power (e.g. PV), W: the frequency-watt curve never exceeds it */
+  /* p_max_w: available primary power (e.g. PV), W; p_set_w: dispatch (<= available) */
   float p_set_w, q_set_var, p_max_w, p_min_w, q_max_var;
   float droop_pu, deadband_hz;
   float vv_v[4], vv_q[4];
