@@ -1,0 +1,93 @@
+/**
+ * Type tests: the event maps, the command union, its JSON Schema and the role table agree, and
+ * typed servers and clients reject wrong payloads at compile time.
+ */
+import type { Server } from 'socket.io';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { describe, expectTypeOf, it } from 'vitest';
+import type { TwinCommand } from '../../twin/api.ts';
+import type {
+  ApiCommand,
+  AuditEntry,
+  ClientData,
+  ClientToServerEvents,
+  COMMAND_ROLES,
+  CommandResult,
+  CommandType,
+  LiveEvent,
+  LiveState,
+  Role,
+  ServerToClientEvents,
+  Welcome,
+} from './api.ts';
+import type { commandSchema } from './commands.ts';
+import type { CommandOutcome, LiveServerOptions } from './live-server.ts';
+
+type ServerIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
+type Client = ClientSocket<ServerToClientEvents, ClientToServerEvents>;
+
+describe('socket.io event maps', () => {
+  it('server emits only declared events with their payloads', () => {
+    const io = {} as ServerIo;
+    expectTypeOf(io.emit).toBeCallableWith('state', {} as LiveState);
+    expectTypeOf(io.emit).toBeCallableWith('events', [] as LiveEvent[]);
+    // @ts-expect-error: not an event of the API
+    io.emit('stat', {} as LiveState);
+    // @ts-expect-error: events carries a batch, not one event
+    io.emit('events', {} as LiveEvent);
+  });
+
+  it('clients send commands with an acknowledgement that receives a CommandResult', () => {
+    const client = {} as Client;
+    expectTypeOf(client.emitWithAck<'command'>)
+      .parameter(1)
+      .toEqualTypeOf<ApiCommand>();
+    expectTypeOf(client.emitWithAck<'command'>).returns.toEqualTypeOf<Promise<CommandResult>>();
+    client.emit('subscribe', { rate_hz: 20 });
+    // @ts-expect-error: rate is a number of Hz
+    client.emit('subscribe', { rate_hz: '20' });
+    // @ts-expect-error: breaker needs its position
+    client.emit('command', { type: 'breaker', id: 'pcc1' }, () => {});
+    client.on('welcome', (w) => expectTypeOf(w).toEqualTypeOf<Welcome>());
+  });
+});
+
+describe('commands', () => {
+  it('the JSON Schema lists exactly the command types of ApiCommand', () => {
+    type SchemaTypes = (typeof commandSchema)['oneOf'][number]['properties']['type']['const'];
+    expectTypeOf<SchemaTypes>().toEqualTypeOf<CommandType>();
+  });
+
+  it('every command type has a least role, and roles are a closed set', () => {
+    expectTypeOf<keyof typeof COMMAND_ROLES>().toEqualTypeOf<CommandType>();
+    expectTypeOf<(typeof COMMAND_ROLES)[CommandType]>().toEqualTypeOf<Role>();
+    expectTypeOf<Role>().toEqualTypeOf<'viewer' | 'operator' | 'admin'>();
+  });
+
+  it('twin-bound commands carry what the twin command needs', () => {
+    type Breaker = Extract<ApiCommand, { type: 'breaker' }>;
+    type TwinBreaker = Extract<TwinCommand, { kind: 'breaker' }>;
+    expectTypeOf<Omit<Breaker, 'type'>>().toEqualTypeOf<Omit<TwinBreaker, 'kind'>>();
+    type Fid = Extract<ApiCommand, { type: 'fid-setpoint' }>;
+    expectTypeOf<Omit<Fid, 'type'>>().toEqualTypeOf<
+      Omit<Extract<TwinCommand, { kind: 'fid-setpoint' }>, 'kind'>
+    >();
+  });
+
+  it('a refused result always says why, an accepted one never does', () => {
+    type Refused = Extract<CommandResult, { ok: false }>;
+    expectTypeOf<Refused['reason']>().toEqualTypeOf<string>();
+    expectTypeOf<Refused['code']>().toEqualTypeOf<
+      'unauthenticated' | 'forbidden' | 'invalid' | 'rate-limited' | 'unavailable' | 'failed'
+    >();
+    expectTypeOf<Extract<CommandResult, { ok: true }>>().not.toHaveProperty('reason');
+  });
+
+  it('the composer supplies a command handler and an audit sink', () => {
+    expectTypeOf<NonNullable<LiveServerOptions['onCommand']>>().returns.toEqualTypeOf<
+      Promise<CommandOutcome>
+    >();
+    expectTypeOf<NonNullable<LiveServerOptions['onAudit']>>().parameter(0).toEqualTypeOf<AuditEntry>();
+    expectTypeOf<AuditEntry['result']>().toEqualTypeOf<'ok' | 'rejected' | 'failed'>();
+  });
+});
