@@ -4,7 +4,7 @@
  * client on the same server still gets its state stream and can still command.
  */
 import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect, type Socket as TcpSocket } from 'node:net';
+import { type Socket as TcpSocket, connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../bench/server/api.ts';
 import { type LiveServer, type LiveServerOptions, startLiveServer } from '../bench/server/live-server.ts';
@@ -17,8 +17,8 @@ import {
   send,
   sleep,
   smallTopology,
-  TOKENS,
   type TestClient,
+  TOKENS,
   until,
   welcomed,
 } from './socket-api-helpers.ts';
@@ -140,7 +140,11 @@ describe('abusive clients', () => {
       clearInterval(flood);
     }
     expect(audit.find((e) => e.code === 'slow-client')).toMatchObject({ actor: { role: 'viewer' } });
-    await until(() => raw.destroyed || raw.readableEnded || s.clients().viewer === 0, 5000, 'raw client gone');
+    await until(
+      () => raw.destroyed || raw.readableEnded || s.clients().viewer === 0,
+      5000,
+      'raw client gone',
+    );
     expect(s.clients().viewer).toBe(0);
     await stillServes(bystander);
   });
