@@ -1,4 +1,6 @@
 import type { Command } from '../command.ts';
+import { powerflowCommand } from './powerflow.ts';
+import { startCommand } from './start.ts';
 
 /** Every CLI command, in the order `gridloop --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [startCommand, powerflowCommand];

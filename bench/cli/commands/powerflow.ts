@@ -1,0 +1,142 @@
+import { writeFileSync } from 'node:fs';
+import { loadGrid } from '../../../twin/grid/load.ts';
+import { GridInputError } from '../../../twin/grid/model.ts';
+import { gridToYaml } from '../../../twin/grid/yaml.ts';
+import { type PowerFlowMethod, PowerFlowOptionError, PowerFlowSolver } from '../../../twin/powerflow/index.ts';
+import { numberOption, parseCommandArgs } from '../args.ts';
+import type { Command } from '../command.ts';
+import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+
+const help = `Usage: gridloop powerflow <case-file> [options]
+
+Solves the AC power flow of a grid file: a MATPOWER case (.m) or a gridloop YAML grid
+(.yaml/.yml, docs/grid-format.md). Each island is solved on its own; buses are listed in file
+order with their ids as in the file.
+
+Options:
+  --json                 print one JSON object:
+                         {converged, iterations, islands, buses:[{id, vm, va_deg}],
+                          losses:{p_mw, q_mvar}, max_mismatch}
+  --enforce-q-limits     switch generators to fixed Q at their reactive limits (PV→PQ)
+  --method M             nr (Newton–Raphson), sweep (radial backward/forward sweep) or auto
+                         (sweep where an island is radial with one source; default)
+  --flat-start           start from 1 pu instead of the voltages stored in the file
+  --tolerance PU         largest acceptable P/Q mismatch, pu (default 1e-8)
+  --max-iterations N     Newton iterations (default 20)
+  --export-yaml FILE     also write the grid to FILE in the YAML grid format
+
+Exit codes: 0 converged, 2 bad option or grid file (named with file:line), 3 did not converge
+(the result, with its final mismatch, is still printed).`;
+
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+export const powerflowCommand: Command = {
+  name: 'powerflow',
+  summary: 'solve the AC power flow of a MATPOWER or YAML grid file',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs('powerflow', argv, {
+      json: { type: 'boolean' },
+      'enforce-q-limits': { type: 'boolean' },
+      method: { type: 'string' },
+      'flat-start': { type: 'boolean' },
+      tolerance: { type: 'string' },
+      'max-iterations': { type: 'string' },
+      'export-yaml': { type: 'string' },
+    });
+    if (positionals.length !== 1) {
+      throw usageError(
+        positionals.length === 0
+          ? 'gridloop powerflow: missing <case-file>'
+          : `gridloop powerflow: unexpected argument '${positionals[1]}'`,
+      );
+    }
+    const method = (values.method ?? 'auto') as PowerFlowMethod;
+    if (!['nr', 'sweep', 'auto'].includes(method)) {
+      throw usageError(`gridloop powerflow: --method must be nr, sweep or auto, got '${values.method}'`);
+    }
+    const tolerance_pu = numberOption('powerflow', 'tolerance', values.tolerance, 1e-8, 1e-14, 1);
+    const maxIterations = numberOption('powerflow', 'max-iterations', values['max-iterations'], 20, 1, 1000);
+    const file = positionals[0]!;
+
+    let grid: ReturnType<typeof loadGrid>;
+    try {
+      grid = loadGrid(file);
+    } catch (err) {
+      if (err instanceof GridInputError) throw usageError(`gridloop powerflow: ${err.message}`);
+      throw err;
+    }
+    if (values['export-yaml']) {
+      try {
+        writeFileSync(values['export-yaml'], gridToYaml(grid, { header: `gridloop grid exported from ${file}` }));
+      } catch (err) {
+        throw runtimeError(`gridloop powerflow: cannot write ${values['export-yaml']}: ${(err as Error).message}`);
+      }
+    }
+    let pf: PowerFlowSolver;
+    try {
+      pf = new PowerFlowSolver(grid, {
+        method,
+        tolerance_pu,
+        maxIterations: Math.round(maxIterations),
+        enforceQLimits: values['enforce-q-limits'] === true,
+        flatStart: values['flat-start'] === true,
+      });
+    } catch (err) {
+      if (err instanceof PowerFlowOptionError) throw usageError(`gridloop powerflow: ${file}: ${err.message}`);
+      throw err;
+    }
+    let result: ReturnType<PowerFlowSolver['solve']>;
+    try {
+      result = pf.solve();
+    } catch (err) {
+      if (err instanceof PowerFlowOptionError) throw usageError(`gridloop powerflow: ${file}: ${err.message}`);
+      throw err;
+    }
+    const n = grid.branches.length;
+    const flows = { pf: new Float64Array(n), qf: new Float64Array(n), pt: new Float64Array(n), qt: new Float64Array(n) };
+    const losses = pf.branchFlows(flows);
+    const islands = pf.islands.map((island) => {
+      const r = result.islands[island.index]!;
+      return {
+        reference: island.referenceBus >= 0 ? grid.buses[island.referenceBus]!.id : null,
+        status: r.status,
+        method: r.method,
+        iterations: r.iterations,
+        buses: island.buses.length,
+        slack_p_mw: r.slackP_mw,
+        max_mismatch: Number.isFinite(r.maxMismatch_pu) ? r.maxMismatch_pu : null,
+      };
+    });
+    const buses = grid.buses.map((bus, i) => ({ id: bus.id, vm: pf.vm_pu[i]!, va_deg: pf.va_deg[i]! }));
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          converged: result.converged,
+          iterations: result.iterations,
+          islands,
+          buses,
+          losses: { p_mw: losses.p_mw, q_mvar: losses.q_mvar },
+          max_mismatch: result.maxMismatch_pu,
+        }),
+      );
+    } else {
+      console.log(
+        `${grid.name}: ${result.converged ? 'converged' : 'NOT converged'} in ${result.iterations} iterations, ` +
+          `max mismatch ${result.maxMismatch_pu.toExponential(2)} pu, ${grid.buses.length} buses, ${islands.length} island(s)`,
+      );
+      for (const island of islands) {
+        console.log(
+          `  island ref ${island.reference ?? '-'}: ${island.status} (${island.method}, ${island.iterations} it, ` +
+            `${island.buses} buses, slack ${round(island.slack_p_mw, 4)} MW)`,
+        );
+      }
+      console.log(`  losses ${round(losses.p_mw, 6)} MW, ${round(losses.q_mvar, 6)} Mvar`);
+      console.log('  bus        vm (pu)   va (deg)');
+      for (const b of buses) {
+        console.log(`  ${b.id.padEnd(10)} ${b.vm.toFixed(5)}  ${b.va_deg.toFixed(4).padStart(9)}`);
+      }
+    }
+    return result.converged ? ExitCode.ok : ExitCode.runtime;
+  },
+};

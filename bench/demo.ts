@@ -1,0 +1,198 @@
+import { basename } from 'node:path';
+import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import { runtimeError, usageError } from './cli/exit-codes.ts';
+import { RunRecorder } from './recording/index.ts';
+import type { Snapshot, WorkerToMain } from './runtime/messages.ts';
+import { RealtimeRun } from './runtime/realtime-run.ts';
+import { snapshotToPoints } from './runtime/snapshot-points.ts';
+import type { AuditEntry } from './server/api.ts';
+import { type LiveServer, startLiveServer } from './server/live-server.ts';
+import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
+
+export const DEFAULT_DEMO_GRID = 'grids/demo-33bw-microgrids.yaml';
+/** The device id the demo grid reserves for a hardware battery controller. */
+export const DEMO_BOARD_DEVICE = 'bess-hw';
+
+export interface DemoOptions {
+  host: string;
+  port: number;
+  runsDir: string;
+  grid?: string;
+  seed: number;
+  dt_s: number;
+  record_hz: number;
+  duration_s?: number;
+}
+
+export interface DemoStopResult {
+  reason: 'requested' | 'duration' | 'overrun' | 'error';
+  message?: string;
+}
+
+export interface RunningDemo {
+  url: string;
+  boardPath: string;
+  runDir: string;
+  runId: string;
+  /** Access tokens by role (from GRIDLOOP_*_TOKEN or generated for this run). */
+  tokens: readonly AccessToken[];
+  /** Resolves when the run ends by itself (duration reached or failure). */
+  finished: Promise<'ended'>;
+  stop(): Promise<DemoStopResult>;
+}
+
+/**
+ * Composes the default demo. Each part started is stopped again if a later part fails, so a
+ * failed start leaves no process, port or half-written run behind.
+ */
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanUp = async () => {
+    for (const undo of cleanups.reverse()) await undo().catch(() => {});
+  };
+  try {
+    let tokens: readonly AccessToken[];
+    try {
+      tokens = resolveAccessTokens(process.env).tokens;
+    } catch (err) {
+      throw usageError(`gridloop start: ${(err as Error).message}`);
+    }
+    let server: LiveServer;
+    // Audit entries that arrive before the run folder exists are kept and written once it does.
+    const pendingAudit: AuditEntry[] = [];
+    let audit = (entry: AuditEntry) => {
+      pendingAudit.push(entry);
+    };
+    try {
+      server = await startLiveServer({
+        host: options.host,
+        port: options.port,
+        tokens,
+        onAudit: (entry) => audit(entry),
+      });
+    } catch (err) {
+      throw runtimeError(`gridloop start: ${(err as Error).message}`);
+    }
+    cleanups.push(() => server.close());
+
+    const board = await startEmulatedBoard('battery', {});
+    cleanups.push(() => board.stop());
+
+    const grid = options.grid ?? DEFAULT_DEMO_GRID;
+    const scenario = 'demo';
+    const recorder = await RunRecorder.open({
+      runsDir: options.runsDir,
+      scenario,
+      manifest: {
+        grid,
+        scenario,
+        seed: options.seed,
+        dt_s: options.dt_s,
+        mode: 'realtime',
+        devices: [
+          {
+            id: DEMO_BOARD_DEVICE,
+            transport: 'serial',
+            path: board.path,
+            firmware: 'emulated battery board',
+          },
+        ],
+      },
+    });
+    cleanups.push(() => recorder.close({ status: 'aborted' }));
+    const runId = basename(recorder.dir);
+    audit = (entry) =>
+      recorder.event({
+        kind: 'audit',
+        message: `${entry.actor.role} ${entry.action}: ${entry.result}${entry.reason ? ` (${entry.reason})` : ''}`,
+        source: 'server',
+        data: { ...entry },
+      });
+    for (const entry of pendingAudit.splice(0)) audit(entry);
+
+    const run = new RealtimeRun({
+      twin: { grid, seed: options.seed, dt_s: options.dt_s },
+      devices: [
+        {
+          id: DEMO_BOARD_DEVICE,
+          path: board.path,
+          exchangeEvery: Math.max(1, Math.round(0.01 / options.dt_s)),
+        },
+      ],
+      snapshotEvery: Math.max(1, Math.round(1 / (options.record_hz * options.dt_s))),
+      overrunPolicy: 'continue',
+      duration_s: options.duration_s,
+    });
+    cleanups.push(() => run.stop());
+
+    const startWall_ns = BigInt(Date.now()) * 1_000_000n;
+    let busIds: string[] = [];
+    // Bus voltages change slowly and are many: record them at no more than 10 Hz.
+    const busEvery = Math.max(1, Math.round(options.record_hz / 10));
+    const snapshotCount = 0;
+    let latest: Snapshot | undefined;
+    const linkOnline = new Map<string, boolean>();
+    run.on('message', (message: WorkerToMain) => {
+      if (message.type !== 'batch') return;
+      for (const link of message.links) linkOnline.set(link.deviceId, link.online);
+      for (const snapshot of message.snapshots) {
+        if (snapshot.busIds) busIds = snapshot.busIds;
+        snapshotToPoints(snapshot, busIds, startWall_ns, (m, tags, fields, t) =>
+          recorder.point(m, tags, fields, t),
+        );
+        latest = snapshot;
+      }
+      for (const event of message.events) recorder.event({ ...event, source: 'twin' });
+      for (const frame of message.frames) {
+        recorder.frame(frame.direction, frame.deviceId, frame.bytes, BigInt(frame.time_ns));
+      }
+      if (latest) {
+        server.publishState({
+          t_s: latest.t_s,
+          step: latest.step,
+          islands: latest.islands,
+          devices: latest.devices,
+          loop: latest.loop,
+        });
+      }
+    });
+
+    const status = (state: 'starting' | 'running' | 'stopped' | 'failed') =>
+      server.publishStatus({ runId, state, t_s: latest?.t_s ?? 0, dt_s: options.dt_s, runDir: recorder.dir });
+    status('starting');
+    try {
+      await run.ready;
+    } catch (err) {
+      throw runtimeError(`gridloop start: the real-time loop failed to start: ${(err as Error).message}`);
+    }
+    status('running');
+
+    let stopped: Promise<DemoStopResult> | undefined;
+    const stop = () => {
+      stopped ??= (async (): Promise<DemoStopResult> => {
+        await run.stop();
+        const end = await run.finished;
+        const result: DemoStopResult =
+          end.type === 'error' ? { reason: 'error', message: end.message } : { reason: end.reason };
+        status(end.type === 'error' ? 'failed' : 'stopped');
+        await recorder.close({ status: end.type === 'error' ? 'failed' : 'complete', reason: result.reason });
+        await board.stop();
+        await server.close();
+        return result;
+      })();
+      return stopped;
+    };
+    return {
+      url: server.url,
+      boardPath: board.path,
+      runDir: recorder.dir,
+      runId,
+      tokens,
+      finished: run.finished.then(() => 'ended' as const),
+      stop,
+    };
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+}

@@ -1,0 +1,107 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
+import type { LoopConfig, MainToWorker, WorkerToMain } from './messages.ts';
+
+export interface RealtimeRunEvents {
+  message: [WorkerToMain];
+}
+
+/**
+ * The real-time loop as seen from the bench's main process: a child process that paces the twin
+ * and talks to the devices (see loop-process.ts for why a process), posting batches of snapshots,
+ * events and captured frames over IPC.
+ */
+export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
+  private readonly child: ChildProcess;
+  /** Resolves with the loop's final message ('stopped' or 'error'). */
+  readonly finished: Promise<Extract<WorkerToMain, { type: 'stopped' | 'error' }>>;
+  /** Resolves once the twin is built and the device links are open. */
+  readonly ready: Promise<void>;
+
+  constructor(config: LoopConfig) {
+    super();
+    this.child = fork(new URL('./loop-process.mjs', import.meta.url), [], {
+      serialization: 'advanced',
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.send(config);
+    this.finished = new Promise((resolve) => {
+      let settled = false;
+      this.child.on('message', (raw) => {
+        const message = raw as WorkerToMain;
+        this.emit('message', message);
+        if (!settled && (message.type === 'stopped' || message.type === 'error')) {
+          settled = true;
+          resolve(message);
+        }
+      });
+      this.child.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          resolve({ type: 'error', message: err.message });
+        }
+      });
+      this.child.on('exit', (code, signal) => {
+        if (!settled) {
+          settled = true;
+          resolve({ type: 'error', message: `real-time loop process exited (${signal ?? `code ${code}`})` });
+        }
+      });
+    });
+    this.ready = new Promise((resolve, reject) => {
+      const onMessage = (message: WorkerToMain) => {
+        if (message.type === 'ready') {
+          this.off('message', onMessage);
+          resolve();
+        }
+      };
+      this.on('message', onMessage);
+      this.finished.then((end) =>
+        reject(new Error(end.type === 'error' ? end.message : 'real-time loop stopped before it was ready')),
+      );
+    });
+    this.ready.catch(() => {});
+  }
+
+  private nextCommandId = 1;
+
+  /**
+   * Applies a command at the next step boundary. Resolves with the event the twin raised;
+   * rejects with the twin's reason when it refuses (unknown id, value out of range).
+   */
+  command(command: TwinCommand): Promise<TwinEvent> {
+    const id = this.nextCommandId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: WorkerToMain) => {
+        if (message.type !== 'command-result' || message.id !== id) return;
+        this.off('message', onMessage);
+        if (message.ok) resolve(message.event);
+        else reject(new TypeError(message.error));
+      };
+      this.on('message', onMessage);
+      this.finished.then(() => {
+        this.off('message', onMessage);
+        reject(new Error('the real-time loop has stopped'));
+      });
+      const message: MainToWorker = { type: 'command', id, command };
+      this.post(message);
+    });
+  }
+
+  private post(message: MainToWorker): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  /** Asks the loop to stop and waits for it; kills it if it does not stop within 5 s. */
+  async stop(): Promise<void> {
+    this.post({ type: 'stop' });
+    const timeout = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.finished;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      await new Promise((resolve) => this.child.once('exit', resolve));
+    }
+    clearTimeout(timeout);
+  }
+}
