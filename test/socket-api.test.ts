@@ -296,6 +296,8 @@ describe('state stream', () => {
     fast.emit('subscribe', { rate_hz: 50 });
     await sleep(100);
     const counts = { slow: 0, fast: 0 };
+    const ages: number[] = [];
+    fast.on('state', (state) => ages.push(Date.now() - state.sent_ms!));
     slow.on('state', () => counts.slow++);
     fast.on('state', () => counts.fast++);
     // The twin publishes at 1 kHz for one second.
@@ -310,6 +312,8 @@ describe('state stream', () => {
     expect(counts.slow).toBeLessThanOrEqual(7);
     expect(counts.fast).toBeGreaterThan(counts.slow * 4);
     expect(counts.fast).toBeLessThanOrEqual(55);
+    // Each state is stamped when sent, on the wall clock the client shares on loopback.
+    expect(ages.every((age) => age >= -5 && age < 1000)).toBe(true);
     // Once the twin stops publishing nothing more is sent.
     await sleep(100);
     const before = counts.fast;

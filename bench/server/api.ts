@@ -33,6 +33,11 @@ export interface LiveState {
   /** FID id -> transfer from side A to side B, MW, when known. */
   fids?: Record<string, { p_mw: number }>;
   loop: { lateness_us: number; work_us: number; overruns: number };
+  /**
+   * Wall-clock time the server sent this state, ms since the Unix epoch (set by the server; a
+   * client on the same clock can compute delivery latency).
+   */
+  sent_ms?: number;
 }
 
 export interface RunStatus {

@@ -238,7 +238,10 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         if (!latest || entry.sentSeq === latestSeq) return;
         entry.sentSeq = latestSeq;
         // A slow client gets the newest state or nothing: volatile drops instead of queueing.
-        io.to(roomOf(rate)).volatile.emit('state', latest);
+        io.to(roomOf(rate)).volatile.emit('state', {
+          ...latest,
+          sent_ms: performance.timeOrigin + performance.now(),
+        });
       }, 1000 / rate),
     };
     rateTimers.set(rate, entry);
