@@ -34,6 +34,12 @@ export {
 } from './frame-capture.ts';
 export { GzipAppender } from './gzip-appender.ts';
 export {
+  InfluxSink,
+  type InfluxSinkOptions,
+  type InfluxV1Target,
+  type InfluxV2Target,
+} from './influx-sink.ts';
+export {
   encodeLine,
   type Fields,
   type FieldValue,

@@ -29,6 +29,8 @@ export interface LineSink {
   stats(): Record<string, number | string | boolean>;
   /** Sends everything still queued or spooled (waiting up to the sink's own limit), then stops. */
   close(): Promise<void>;
+  /** Called once the run folder exists (e.g. to place a spool in it); `log` adds a run event. */
+  open?(runDir: string, log: (kind: string, message: string) => void): Promise<void>;
 }
 
 export interface RunRecorderOptions {
@@ -189,6 +191,11 @@ export class RunRecorder {
       flushInterval_ms,
       options.eagerFlushBytes ?? 4 * 1024 * 1024,
     );
+    for (const sink of options.sinks ?? []) {
+      await sink.open?.(dir, (kind, message) =>
+        recorder.event({ kind, message, source: 'recorder', target: sink.name }),
+      );
+    }
     recorder.event({
       kind: 'run-start',
       message: `run ${id} started`,
