@@ -125,20 +125,21 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     });
     cleanups.push(() => run.stop());
 
-    const startWall_ns = BigInt(Date.now()) * 1_000_000n;
     let busIds: string[] = [];
     // Bus voltages change slowly and are many: record them at no more than 10 Hz.
     const busEvery = Math.max(1, Math.round(options.record_hz / 10));
-    const snapshotCount = 0;
+    let snapshotCount = 0;
     let latest: Snapshot | undefined;
-    const linkOnline = new Map<string, boolean>();
     run.on('message', (message: WorkerToMain) => {
       if (message.type !== 'batch') return;
-      for (const link of message.links) linkOnline.set(link.deviceId, link.online);
       for (const snapshot of message.snapshots) {
         if (snapshot.busIds) busIds = snapshot.busIds;
-        snapshotToPoints(snapshot, busIds, startWall_ns, (m, tags, fields, t) =>
-          recorder.point(m, tags, fields, t),
+        snapshotToPoints(
+          snapshot,
+          busIds,
+          recorder.start_ns,
+          (m, tags, fields, t) => recorder.point(m, tags, fields, t),
+          snapshotCount++ % busEvery === 0,
         );
         latest = snapshot;
       }
