@@ -2,7 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { loadGrid } from '../../../twin/grid/load.ts';
 import { GridInputError } from '../../../twin/grid/model.ts';
 import { gridToYaml } from '../../../twin/grid/yaml.ts';
-import { type PowerFlowMethod, PowerFlowOptionError, PowerFlowSolver } from '../../../twin/powerflow/index.ts';
+import {
+  type PowerFlowMethod,
+  PowerFlowOptionError,
+  PowerFlowSolver,
+} from '../../../twin/powerflow/index.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -68,9 +72,14 @@ export const powerflowCommand: Command = {
     }
     if (values['export-yaml']) {
       try {
-        writeFileSync(values['export-yaml'], gridToYaml(grid, { header: `gridloop grid exported from ${file}` }));
+        writeFileSync(
+          values['export-yaml'],
+          gridToYaml(grid, { header: `gridloop grid exported from ${file}` }),
+        );
       } catch (err) {
-        throw runtimeError(`gridloop powerflow: cannot write ${values['export-yaml']}: ${(err as Error).message}`);
+        throw runtimeError(
+          `gridloop powerflow: cannot write ${values['export-yaml']}: ${(err as Error).message}`,
+        );
       }
     }
     let pf: PowerFlowSolver;
@@ -83,18 +92,25 @@ export const powerflowCommand: Command = {
         flatStart: values['flat-start'] === true,
       });
     } catch (err) {
-      if (err instanceof PowerFlowOptionError) throw usageError(`gridloop powerflow: ${file}: ${err.message}`);
+      if (err instanceof PowerFlowOptionError)
+        throw usageError(`gridloop powerflow: ${file}: ${err.message}`);
       throw err;
     }
     let result: ReturnType<PowerFlowSolver['solve']>;
     try {
       result = pf.solve();
     } catch (err) {
-      if (err instanceof PowerFlowOptionError) throw usageError(`gridloop powerflow: ${file}: ${err.message}`);
+      if (err instanceof PowerFlowOptionError)
+        throw usageError(`gridloop powerflow: ${file}: ${err.message}`);
       throw err;
     }
     const n = grid.branches.length;
-    const flows = { pf: new Float64Array(n), qf: new Float64Array(n), pt: new Float64Array(n), qt: new Float64Array(n) };
+    const flows = {
+      pf: new Float64Array(n),
+      qf: new Float64Array(n),
+      pt: new Float64Array(n),
+      qt: new Float64Array(n),
+    };
     const losses = pf.branchFlows(flows);
     const islands = pf.islands.map((island) => {
       const r = result.islands[island.index]!;
