@@ -170,6 +170,8 @@ export interface EmulatedBoard {
   /** The tty the bench opens (the pseudo-terminal's slave, or `options.device`). */
   path: string;
   pid: number;
+  /** The board process (its stdin is a pipe: closing it stops the board). */
+  process: ChildProcess;
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
   /** Stops the board: SIGTERM, SIGKILL after 2 s. Idempotent. */
@@ -262,7 +264,7 @@ export async function startEmulatedBoard(
     child.once('error', onError);
   });
   child.stdout?.resume();
-  return { kind, path, pid: child.pid ?? -1, exited, stop: () => stopChild(child, exited) };
+  return { kind, path, pid: child.pid ?? -1, process: child, exited, stop: () => stopChild(child, exited) };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | string>): Promise<void> {
