@@ -115,7 +115,7 @@ export function eventsAnnotation(): dashboard.AnnotationQueryBuilder {
     .target(
       InfluxQueryBuilder.select({
         from: 'event',
-        fields: [{ field: 'message' }, { field: 'target' }],
+        fields: [{ field: 'message' }],
         tagColumns: ['kind'],
         where: [RUN],
         interval: false,

@@ -1,4 +1,4 @@
-/** Devices and links, row "Real-time loop": lateness, work time, overruns and recorder queue. */
+/** Devices and links, row "Real-time loop": lateness, work time, overruns and the recorder queue. */
 
 import { type Row, RUN, target, timeseriesPanel } from '../defaults.ts';
 
@@ -32,31 +32,33 @@ export function loopLateness() {
     );
 }
 
-/** Overruns are cumulative; the recorder's queue depth shows whether recording keeps up. */
+/** Overruns are cumulative over the run. */
 export function loopOverruns() {
-  return timeseriesPanel(
-    12,
-    'Overruns and recorder queue',
-    'Cumulative step overruns, and recorder queue depth.',
-  )
+  return timeseriesPanel(12, 'Overruns', 'Cumulative count of steps that finished after their deadline.')
     .unit('short')
     .decimals(0)
     .withTarget(
       target(
         'A',
-        {
-          from: 'loop',
-          fields: [
-            { field: 'overruns', fn: 'max', as: 'overruns' },
-            { field: 'queue_depth', fn: 'max', as: 'queue depth' },
-          ],
-          where: [RUN],
-        },
+        { from: 'loop', fields: [{ field: 'overruns', fn: 'max', as: 'overruns' }], where: [RUN] },
+        '$col',
+      ),
+    );
+}
+
+/** Bytes the recorder holds in memory before compressing them: it rises when recording falls behind. */
+export function recorderQueue() {
+  return timeseriesPanel(13, 'Recorder queue', 'Bytes queued in the recorder, sampled once a second.')
+    .unit('bytes')
+    .withTarget(
+      target(
+        'A',
+        { from: 'recorder', fields: [{ field: 'queue_bytes', fn: 'max', as: 'queued' }], where: [RUN] },
         '$col',
       ),
     );
 }
 
 export function loopRow(): Row {
-  return { title: 'Real-time loop', id: 10, panels: [loopLateness(), loopOverruns()] };
+  return { title: 'Real-time loop', id: 10, panels: [loopLateness(), loopOverruns(), recorderQueue()] };
 }
