@@ -3,6 +3,7 @@
  * SDK's types and a structural check, and the lab provisioning files parse and point at it.
  */
 
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -51,6 +52,15 @@ describe('generated dashboards', () => {
     const expected = renderAll();
     for (const [name, text] of expected) expect(readFileSync(join(GENERATED_DIR, name), 'utf8')).toBe(text);
     expect(readGenerated().map((d) => d.file)).toEqual([...expected.keys()].sort());
+  });
+
+  it('`generate.ts --check` exits 0 on the committed files, for CI scripts', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'dashboards/generate.ts', '--check'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
   });
 
   it('staleness is detected: an edited, a missing and an orphaned file are all named', () => {
