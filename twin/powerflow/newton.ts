@@ -32,6 +32,11 @@ export class NewtonSolver {
   /** Iterations and final mismatch of the last run. */
   iterations = 0;
   maxMismatch = 0;
+  /** Of those iterations, how many reused the previous LU factors (chord steps). */
+  chordSteps = 0;
+  /** The LU holds factors of a Jacobian near the present solution, for node modes factorModes. */
+  private factorsValid = false;
+  private readonly factorModes: Uint8Array;
 
   constructor(private readonly model: IslandModel) {
     const { m, yPtr, yIdx, referenceNode } = model;
@@ -102,6 +107,36 @@ export class NewtonSolver {
     this.rhs = new Float64Array(2 * m);
     this.saveVm = new Float64Array(m);
     this.saveVa = new Float64Array(m);
+    this.factorModes = new Uint8Array(m);
+  }
+
+  /** Makes the next run start with a fresh Jacobian instead of the stored factors. */
+  forgetFactors(): void {
+    this.factorsValid = false;
+  }
+
+  private modesUnchanged(): boolean {
+    const mode = this.model.mode;
+    const saved = this.factorModes;
+    for (let i = 0; i < mode.length; i++) if (mode[i] !== saved[i]) return false;
+    return true;
+  }
+
+  /** x ← x − Δ from the solved correction in rhs; false if a voltage left the plausible range. */
+  private applyCorrection(rhs: Float64Array): boolean {
+    const model = this.model;
+    const { m, vm, va, mode, referenceNode } = model;
+    let plausible = true;
+    for (let i = 0; i < m; i++) {
+      if (i === referenceNode) model.deltaP -= rhs[2 * i]!;
+      else va[i] = va[i]! - rhs[2 * i]!;
+      if (mode[i] === NodeMode.pq) {
+        const v = vm[i]! - rhs[2 * i + 1]!;
+        vm[i] = v;
+        if (!(v > 0 && v < DIVERGED_VM)) plausible = false;
+      }
+    }
+    return plausible;
   }
 
   get luStats() {
@@ -161,7 +196,7 @@ export class NewtonSolver {
    */
   run(tolerance: number, maxIterations: number): IterationOutcome {
     const model = this.model;
-    const { m, vm, va, mode, referenceNode } = model;
+    const { vm, va } = model;
     this.saveVm.set(vm);
     this.saveVa.set(va);
     const savedDeltaP = model.deltaP;
@@ -171,7 +206,27 @@ export class NewtonSolver {
     let worst = model.mismatch(rhs);
     let lastFinite = worst;
     this.iterations = 0;
+    this.chordSteps = 0;
     let outcome: IterationOutcome = 'max-iterations';
+    // Warm re-solve: while the stored factors (of a Jacobian at the previous solution) still cut
+    // the mismatch fast, use them as they are — a triangular solve instead of a factorisation.
+    if (this.factorsValid && Number.isFinite(worst) && worst >= tolerance && this.modesUnchanged()) {
+      while (this.chordSteps < 3 && this.iterations < maxIterations) {
+        this.lu.solve(rhs);
+        this.iterations++;
+        this.chordSteps++;
+        if (!this.applyCorrection(rhs)) {
+          worst = Number.NaN;
+          break;
+        }
+        model.updateRectangular();
+        model.computePower();
+        const next = model.mismatch(rhs);
+        const slow = !(next < 0.25 * worst);
+        worst = next;
+        if (!(worst >= tolerance) || slow) break;
+      }
+    }
     for (;;) {
       if (!Number.isFinite(worst)) {
         outcome = 'diverged';
@@ -189,18 +244,10 @@ export class NewtonSolver {
         outcome = 'singular';
         break;
       }
+      this.factorsValid = true;
+      this.factorModes.set(model.mode);
       this.lu.solve(rhs);
-      let blownUp = false;
-      for (let i = 0; i < m; i++) {
-        if (i === referenceNode) model.deltaP -= rhs[2 * i]!;
-        else va[i] = va[i]! - rhs[2 * i]!;
-        if (mode[i] === NodeMode.pq) {
-          const v = vm[i]! - rhs[2 * i + 1]!;
-          vm[i] = v;
-          if (!(v > 0 && v < DIVERGED_VM)) blownUp = true;
-        }
-      }
-      if (blownUp) {
+      if (!this.applyCorrection(rhs)) {
         outcome = 'diverged';
         break;
       }
@@ -217,6 +264,7 @@ export class NewtonSolver {
       model.computePower();
       // A fresh pivot choice next time: the failed values may have spoiled the stored one.
       this.lu.forgetPivots();
+      this.factorsValid = false;
     }
     return outcome;
   }

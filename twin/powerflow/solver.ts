@@ -43,6 +43,11 @@ export interface IslandResult {
   status: IslandStatus;
   method: 'nr' | 'sweep' | 'none';
   iterations: number;
+  /**
+   * Jacobian factorisations in this solve. Fewer than `iterations` when a warm re-solve reused the
+   * previous factors (chord steps), which is what makes small per-step changes cheap.
+   */
+  factorizations: number;
   /** Largest P/Q mismatch at the end, pu (finite; Infinity only for invalid-input). */
   maxMismatch_pu: number;
   /** Power the slack units took on top of their schedule, MW (the island's imbalance). */
@@ -183,6 +188,26 @@ export class PowerFlowSolver {
   invalidateTopology(): void {
     this.topologyDirty = true;
   }
+  /**
+   * Forgets the warm start: voltages back to those stored in the grid (or 1 pu / reference angle
+   * with `flat`), slack shares and Q-limit states cleared. The symbolic factorisations stay.
+   */
+  resetVoltages(flat = false): void {
+    if (this.topologyDirty) this.rebuildTopology();
+    const net = this.net;
+    for (const { model, island } of this.runtimes) {
+      if (!model) continue;
+      for (let i = 0; i < model.m; i++) {
+        const bus = island.nodeBus[i]!;
+        model.vm[i] = flat || !(net.busVm0[bus]! > 0) ? 1 : net.busVm0[bus]!;
+        model.va[i] = flat ? net.busVa0_rad[island.referenceBus]! : net.busVa0_rad[bus]!;
+      }
+      model.deltaP = 0;
+      model.qLimited.fill(0);
+    }
+    for (const runtime of this.runtimes) runtime.newton?.forgetFactors();
+  }
+
   /** Lets every Q-limited unit regulate voltage again at the next solve. */
   resetQLimits(): void {
     for (const r of this.runtimes) r.model?.qLimited.fill(0);
@@ -226,6 +251,7 @@ export class PowerFlowSolver {
       status: island.kind === 'energised' ? 'max-iterations' : island.kind,
       method: 'none',
       iterations: 0,
+      factorizations: 0,
       maxMismatch_pu: 0,
       slackP_mw: 0,
       qLimitSwitches: 0,
@@ -260,6 +286,7 @@ export class PowerFlowSolver {
     const result = this.results[index]!;
     const model = runtime.model;
     result.iterations = 0;
+    result.factorizations = 0;
     result.qLimitSwitches = 0;
     result.slackP_mw = 0;
     result.maxMismatch_pu = 0;
@@ -297,6 +324,7 @@ export class PowerFlowSolver {
         outcome = runtime.newton.run(tolerance_pu, this.options.maxIterations);
         result.method = 'nr';
         result.iterations += runtime.newton.iterations;
+        result.factorizations += runtime.newton.iterations - runtime.newton.chordSteps;
         result.maxMismatch_pu = runtime.newton.maxMismatch;
       }
       result.status = outcome as IslandStatus;

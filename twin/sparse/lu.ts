@@ -244,36 +244,43 @@ export class SparseLU {
     return 'ok';
   }
 
-  /** Numeric factorisation on the stored pattern and pivots; false if a pivot is no longer sound. */
+  /**
+   * Numeric factorisation on the stored pattern and pivots; false if a pivot is no longer sound.
+   * Works in pivot-position numbering throughout (A's rows mapped through pinv once), which keeps
+   * the dense work vector's accesses clustered in elimination order.
+   */
   private refactor(values: Float64Array): boolean {
-    const { n, colPtr, rowIdx, q, prow, x, lp, liOriginal, lx, up, ui, ux, tolerance } = this;
+    const { n, colPtr, rowIdx, q, pinv, x, lp, li, lx, up, ui, ux, tolerance } = this;
     for (let k = 0; k < n; k++) {
       const col = q[k]!;
       const uStart = up[k]!;
       const uEnd = up[k + 1]! - 1;
       const lStart = lp[k]!;
       const lEnd = lp[k + 1]!;
-      for (let p = uStart; p < uEnd; p++) x[prow[ui[p]!]!] = 0;
-      for (let p = lStart; p < lEnd; p++) x[liOriginal[p]!] = 0;
-      for (let p = colPtr[col]!; p < colPtr[col + 1]!; p++) x[rowIdx[p]!] = values[p]!;
+      for (let p = uStart; p <= uEnd; p++) x[ui[p]!] = 0;
+      for (let p = lStart + 1; p < lEnd; p++) x[li[p]!] = 0;
+      for (let p = colPtr[col]!; p < colPtr[col + 1]!; p++) x[pinv[rowIdx[p]!]!] = values[p]!;
       for (let p = uStart; p < uEnd; p++) {
         const r = ui[p]!;
-        const xj = x[prow[r]!]!;
+        const xj = x[r]!;
         ux[p] = xj;
         if (xj === 0) continue;
-        for (let pl = lp[r]! + 1; pl < lp[r + 1]!; pl++) x[liOriginal[pl]!]! -= lx[pl]! * xj;
+        const end = lp[r + 1]!;
+        for (let pl = lp[r]! + 1; pl < end; pl++) x[li[pl]!]! -= lx[pl]! * xj;
       }
-      const pivot = x[liOriginal[lStart]!]!;
+      const pivot = x[k]!;
       let largest = 0;
       for (let p = lStart + 1; p < lEnd; p++) {
-        const t = Math.abs(x[liOriginal[p]!]!);
+        const t = Math.abs(x[li[p]!]!);
         if (t > largest) largest = t;
       }
       const magnitude = Math.abs(pivot);
-      if (!(magnitude > 0) || !Number.isFinite(magnitude) || magnitude < tolerance * largest) return false;
+      if (!(magnitude > 0) || !Number.isFinite(magnitude) || !(magnitude >= tolerance * largest))
+        return false;
       ux[uEnd] = pivot;
       lx[lStart] = 1;
-      for (let p = lStart + 1; p < lEnd; p++) lx[p] = x[liOriginal[p]!]! / pivot;
+      const inverse = 1 / pivot;
+      for (let p = lStart + 1; p < lEnd; p++) lx[p] = x[li[p]!]! * inverse;
     }
     return true;
   }

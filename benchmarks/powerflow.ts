@@ -1,0 +1,212 @@
+/**
+ * Power-flow benchmark: `npm run bench:powerflow [-- --quick]`.
+ *
+ * For each case: the first solve including topology analysis and symbolic factorisation, then
+ * repeated "cold" solves from the voltages stored in the file (symbolic work reused, as in the
+ * twin), then warm re-solves after a ±1 % change of every load. Prints human lines, then one
+ * JSON line with all figures. Times are wall-clock on this machine; nothing here is asserted.
+ */
+import { readFileSync } from 'node:fs';
+import { parseMatpower } from '../twin/grid/matpower.ts';
+import { type Bus, emptyGrid, type Grid } from '../twin/grid/model.ts';
+import { PowerFlowSolver } from '../twin/powerflow/index.ts';
+
+const quick = process.argv.includes('--quick');
+
+interface CaseFigures {
+  case: string;
+  buses: number;
+  method: string;
+  first_solve_ms: number;
+  cold_median_ms: number;
+  cold_p95_ms: number;
+  cold_iterations: number;
+  cold_solves_per_s: number;
+  warm_median_ms: number;
+  warm_p95_ms: number;
+  warm_iterations: number;
+  warm_speedup: number;
+  converged: boolean;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))]!;
+
+/** Deterministic pseudo-random numbers for the generated feeder (mulberry32). */
+function mulberry32(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A 10,000-bus radial feeder at 12.66 kV: each new bus hangs off the previous one (70 %) or off a
+ * random earlier bus (30 %), so it has long laterals and many branches; 0.05–0.25 Ω segments and
+ * 0.1–0.5 kW loads at 0.9 power factor keep the far end above 0.9 pu.
+ */
+function radialFeeder(n: number): Grid {
+  const random = mulberry32(20261124);
+  const grid = emptyGrid('radial10k', 10, 50);
+  const bus = (id: string, kind: Bus['kind']): Bus => ({
+    id,
+    kind,
+    baseKV: 12.66,
+    vm_pu: 1,
+    va_deg: 0,
+    vmin_pu: 0.9,
+    vmax_pu: 1.1,
+  });
+  grid.buses.push(bus('1', 'slack'));
+  grid.generators.push({
+    id: 'source',
+    bus: '1',
+    p_mw: 0,
+    q_mvar: 0,
+    qmin_mvar: -100,
+    qmax_mvar: 100,
+    pmin_mw: 0,
+    pmax_mw: 100,
+    vset_pu: 1,
+    inService: true,
+    participation: 0,
+    gridForming: false,
+  });
+  const zBase = 12.66 ** 2 / 10;
+  for (let i = 2; i <= n; i++) {
+    const parent = random() < 0.7 ? i - 1 : 1 + Math.floor(random() * (i - 1));
+    grid.buses.push(bus(String(i), 'pq'));
+    const r = (0.05 + 0.2 * random()) / zBase;
+    grid.branches.push({
+      id: `s${i}`,
+      kind: 'line',
+      from: String(parent),
+      to: String(i),
+      r_pu: r,
+      x_pu: 0.8 * r,
+      b_pu: 0,
+      tap: 1,
+      shift_deg: 0,
+      rateA_mva: 0,
+      inService: true,
+    });
+    const p = (0.1 + 0.4 * random()) / 1000;
+    grid.loads.push({ id: `ld${i}`, bus: String(i), p_mw: p, q_mvar: 0.484 * p, inService: true });
+  }
+  return grid;
+}
+
+function loadCase(name: string): Grid {
+  const file = new URL(`../grids/matpower/${name}.m`, import.meta.url);
+  return parseMatpower(readFileSync(file, 'utf8'), `${name}.m`).grid;
+}
+
+function measure(name: string, grid: Grid, budget_ms: number, maxRuns: number): CaseFigures {
+  const t0 = performance.now();
+  const pf = new PowerFlowSolver(grid);
+  const first = pf.solve();
+  const firstMs = performance.now() - t0;
+  const method = first.islands.map((i) => i.method).join('+');
+
+  const cold: number[] = [];
+  let coldIterations = 0;
+  let converged = first.converged;
+  const coldStart = performance.now();
+  while (cold.length < maxRuns && (cold.length < 5 || performance.now() - coldStart < budget_ms)) {
+    pf.resetVoltages();
+    const s = performance.now();
+    const r = pf.solve();
+    cold.push(performance.now() - s);
+    coldIterations = r.iterations;
+    converged &&= r.converged;
+  }
+  const warm: number[] = [];
+  let warmIterations = 0;
+  const loadP = pf.net.loadP_mw;
+  const loadQ = pf.net.loadQ_mvar;
+  const warmStart = performance.now();
+  pf.resetVoltages();
+  pf.solve();
+  for (
+    let k = 0;
+    warm.length < maxRuns && (warm.length < 5 || performance.now() - warmStart < budget_ms);
+    k++
+  ) {
+    const factor = k % 2 === 0 ? 1.01 : 1 / 1.01;
+    for (let l = 0; l < loadP.length; l++) {
+      loadP[l]! *= factor;
+      loadQ[l]! *= factor;
+    }
+    const s = performance.now();
+    const r = pf.solve();
+    warm.push(performance.now() - s);
+    warmIterations = Math.max(warmIterations, r.iterations);
+    converged &&= r.converged;
+  }
+  cold.sort((a, b) => a - b);
+  warm.sort((a, b) => a - b);
+  const coldMedian = percentile(cold, 0.5);
+  const warmMedian = percentile(warm, 0.5);
+  const r3 = (x: number) => Number(x.toPrecision(3));
+  return {
+    case: name,
+    buses: grid.buses.length,
+    method,
+    first_solve_ms: r3(firstMs),
+    cold_median_ms: r3(coldMedian),
+    cold_p95_ms: r3(percentile(cold, 0.95)),
+    cold_iterations: coldIterations,
+    cold_solves_per_s: r3(1000 / coldMedian),
+    warm_median_ms: r3(warmMedian),
+    warm_p95_ms: r3(percentile(warm, 0.95)),
+    warm_iterations: warmIterations,
+    warm_speedup: r3(coldMedian / warmMedian),
+    converged,
+  };
+}
+
+const targets_ms: Record<string, number> = {
+  case33bw: 0.1,
+  case118: 1,
+  case_ACTIVSg10k: 40,
+  radial10k: 10,
+};
+
+const cases: [string, () => Grid][] = [
+  ['case14', () => loadCase('case14')],
+  ['case33bw', () => loadCase('case33bw')],
+  ['case69', () => loadCase('case69')],
+  ['case118', () => loadCase('case118')],
+  ['case300', () => loadCase('case300')],
+  ['case_ACTIVSg2000', () => loadCase('case_ACTIVSg2000')],
+  ['case_ACTIVSg10k', () => loadCase('case_ACTIVSg10k')],
+  ['radial10k', () => radialFeeder(10_000)],
+];
+
+const budget = quick ? 300 : 1500;
+const figures: CaseFigures[] = [];
+console.log(`power flow benchmark (${quick ? 'quick' : 'full'}), node ${process.version}, tolerance 1e-8 pu`);
+for (const [name, make] of cases) {
+  const grid = make();
+  const big = grid.buses.length > 1000;
+  const f = measure(name, grid, big ? budget * 2 : budget, big ? 60 : 20_000);
+  figures.push(f);
+  const target = targets_ms[name];
+  const verdict =
+    target === undefined
+      ? ''
+      : f.cold_median_ms <= target
+        ? `  (target ≤ ${target} ms: met)`
+        : `  (target ≤ ${target} ms: MISSED)`;
+  console.log(
+    `${name.padEnd(17)} ${String(f.buses).padStart(6)} buses ${f.method.padEnd(5)} ` +
+      `first ${f.first_solve_ms} ms | cold median ${f.cold_median_ms} ms p95 ${f.cold_p95_ms} ms ` +
+      `${f.cold_iterations} it ${f.cold_solves_per_s}/s | warm (1 % load step) median ${f.warm_median_ms} ms ` +
+      `p95 ${f.warm_p95_ms} ms ${f.warm_iterations} it, ${f.warm_speedup}× faster${verdict}` +
+      (f.converged ? '' : '  NOT CONVERGED'),
+  );
+}
+console.log('MATPOWER runpf was not run here (no MATLAB/Octave on this machine): no ratio to it is claimed.');
+console.log(JSON.stringify({ benchmark: 'powerflow', quick, node: process.version, cases: figures }));
