@@ -79,6 +79,18 @@ export const awaiting = {
     tags: ['run', 'device', 'reason'],
     fields: { rejected: 'integer' },
   },
+  detection: {
+    tags: ['run', 'attack', 'detector'],
+    fields: {
+      detected: 'boolean',
+      time_to_detect_s: 'float',
+      false_alarms_per_h: 'float',
+      max_abs_df_hz: 'float',
+      min_v_pu: 'float',
+      energy_not_served_mwh: 'float',
+      devices_tripped: 'integer',
+    },
+  },
 } as const satisfies Record<string, MeasurementSchema>;
 
 type Recorded = typeof recorded;

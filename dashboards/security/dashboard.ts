@@ -8,6 +8,7 @@ import { baseDashboard, DATASOURCE, RUN, withRow } from '../defaults.ts';
 import { InfluxQueryBuilder } from '../influxql.ts';
 import { detectorsRow } from './detectors.ts';
 import { framesRow } from './frames.ts';
+import { metricsRow } from './metrics.ts';
 
 export const SECURITY_UID = 'gridloop-security';
 
@@ -37,8 +38,8 @@ export function security(): dashboard.DashboardBuilder {
   let builder = baseDashboard(
     SECURITY_UID,
     'gridloop / Security',
-    'Attack intervals (annotations), detector statistics against their thresholds, rejected frames.',
+    'Attack intervals (annotations), detector statistics against their thresholds, rejected frames, detection metrics.',
   ).annotation(attackAnnotation());
-  for (const row of [detectorsRow(), framesRow()]) builder = withRow(builder, row);
+  for (const row of [detectorsRow(), framesRow(), metricsRow()]) builder = withRow(builder, row);
   return builder;
 }
