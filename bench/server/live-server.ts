@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Server, type Socket } from 'socket.io';
 import type { TwinEvent } from '../../twin/api.ts';
@@ -116,9 +117,19 @@ export interface LiveServer {
   /** Adds to the event timeline; `time` defaults to now. */
   publishEvent(event: Omit<LiveEvent, 'time'> & { time?: string }): void;
   setTopology(topology: GridTopology): void;
+  /**
+   * Hands requests (and WebSocket upgrades) whose path is `prefix` or starts with `prefix/` to
+   * another app on the same port, e.g. the embedded Node-RED under /flows. Returns an unmount.
+   */
+  mount(prefix: string, app: MountedApp): () => void;
   /** Connected clients by role. */
   clients(): Record<'viewer' | 'operator' | 'admin', number>;
   close(): Promise<void>;
+}
+
+export interface MountedApp {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 export class PortInUseError extends Error {
@@ -211,8 +222,22 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     return id;
   };
 
+  const mounts = new Map<string, MountedApp>();
+  const mountedAt = (url: string | undefined): MountedApp | undefined => {
+    const path = (url ?? '/').split('?')[0];
+    for (const [prefix, app] of mounts) {
+      if (path === prefix || path.startsWith(`${prefix}/`)) return app;
+    }
+    return undefined;
+  };
   const http = createServer((req, res) => {
-    serveStatic(req, res).catch(() => res.destroy());
+    const mounted = mountedAt(req.url);
+    if (mounted) mounted.request(req, res);
+    else serveStatic(req, res).catch(() => res.destroy());
+  });
+  // socket.io answers its own upgrades (/socket.io/); others go to the app mounted at their path.
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    mountedAt(req.url)?.upgrade?.(req, socket, head);
   });
   const port = await listen(http, host, options.port ?? 7410);
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>(http, {
@@ -533,6 +558,12 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     setTopology(next) {
       topology = next;
       io.emit('topology', next);
+    },
+    mount(prefix, app) {
+      mounts.set(prefix, app);
+      return () => {
+        if (mounts.get(prefix) === app) mounts.delete(prefix);
+      };
     },
     clients() {
       const counts = { viewer: 0, operator: 0, admin: 0 };
