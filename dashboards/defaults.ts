@@ -91,6 +91,15 @@ export function baseDashboard(uid: string, title: string, description: string): 
     .time({ from: 'now-15m', to: 'now' })
     .timezone('browser')
     .refresh('5s')
+    .link(
+      // The other gridloop dashboards, keeping the chosen run and time range.
+      new dashboard.DashboardLinkBuilder('gridloop dashboards')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags([DASHBOARD_TAG])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    )
     .withVariable(runVariable())
     .annotation(
       new dashboard.AnnotationQueryBuilder()
