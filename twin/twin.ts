@@ -174,6 +174,8 @@ interface IslandRuntime {
   state: IslandState;
   /** Bus holding the island's voltage and angle reference (−1 when not energised). */
   referenceBus: number;
+  /** Voltage scale of the reference under current limiting (1 = not limiting). */
+  vScale: number;
   freq: IslandFrequency;
   buses: Int32Array;
   units: DerUnit[];
@@ -249,6 +251,8 @@ export class Twin implements TwinLike {
   private readonly fidBusA: Int32Array;
   private readonly fidBusB: Int32Array;
   private readonly busDfPu: Float64Array;
+  /** Bus voltages the twin uses and publishes (the power flow's, sagged under current limiting). */
+  private readonly vm: Float64Array;
   private readonly busInj: Float64Array;
   private readonly busIslandRuntime: Int32Array;
   private readonly ocBranch: Int32Array;
@@ -295,6 +299,7 @@ export class Twin implements TwinLike {
     const net = this.pf.net;
     const nb = net.busIds.length;
     this.busDfPu = new Float64Array(nb);
+    this.vm = new Float64Array(nb).fill(1);
     this.busInj = new Float64Array(nb);
     this.busIslandRuntime = new Int32Array(nb).fill(-1);
     this.microgridOfBus = grid.buses.map((b) => b.microgrid);
@@ -351,14 +356,23 @@ export class Twin implements TwinLike {
       return m;
     });
     const uflsStages = this.config.ufls?.stages ?? defaultUflsStages(this.f0_hz);
-    const stages = assignSheddingStages(
-      grid.loads.map((l) => l.p_mw),
-      models.map((m) => m.sheddingStage),
-      this.config.ufls?.enabled === false ? [] : uflsStages,
-    );
-    models.forEach((m, i) => {
-      m.sheddingStage = stages[i];
+    // Stages are assigned within each microgrid, so every islanded microgrid can shed its share.
+    const groups = new Map<string, number[]>();
+    grid.loads.forEach((l, i) => {
+      const key = grid.buses[net.busIndexOf.get(l.bus)!].microgrid ?? '';
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key)!.push(i);
     });
+    for (const members of groups.values()) {
+      const stages = assignSheddingStages(
+        members.map((i) => grid.loads[i].p_mw),
+        members.map((i) => models[i].sheddingStage),
+        this.config.ufls?.enabled === false ? [] : uflsStages,
+      );
+      members.forEach((i, k) => {
+        models[i].sheddingStage = stages[k];
+      });
+    }
     this.loads = new LoadBank(
       grid.loads.map((l) => l.id),
       grid.loads.map((l) => net.busIndexOf.get(l.bus)!),
@@ -484,7 +498,7 @@ export class Twin implements TwinLike {
       step: 0,
       islands: [],
       busIds: net.busIds,
-      vm_pu: this.pf.vm_pu,
+      vm_pu: this.vm,
       va_deg: new Float64Array(nb),
       devices,
       events: this.events,
@@ -573,6 +587,7 @@ export class Twin implements TwinLike {
       let secondary = 0;
       let vOffset = 0;
       let unplanned = -1;
+      let ufls: UnderFrequencyShedding | undefined;
       let nadir = Number.POSITIVE_INFINITY;
       let zenith = Number.NEGATIVE_INFINITY;
       for (const b of island.buses) {
@@ -592,6 +607,7 @@ export class Twin implements TwinLike {
         secondary = o.secondaryOffset_mw;
         vOffset = o.voltageOffset_pu;
         unplanned = o.unplannedSince_s;
+        ufls = o.ufls;
         nadir = o.nadir_hz;
         zenith = o.zenith_hz;
         if (o.gridConnected && !gridConnected && unplanned < 0) unplanned = this.planned ? -1 : this.t;
@@ -607,6 +623,7 @@ export class Twin implements TwinLike {
         index: idx,
         id,
         referenceBus: island.referenceBus,
+        vScale: 1,
         state: {
           id,
           energised,
@@ -629,11 +646,13 @@ export class Twin implements TwinLike {
         secondaryOffset_mw: gridConnected ? 0 : secondary,
         voltageOffset_pu: gridConnected ? 0 : vOffset,
         rocofFiltered: 0,
-        ufls: new UnderFrequencyShedding(
-          this.config.ufls?.enabled === false
-            ? []
-            : (this.config.ufls?.stages ?? defaultUflsStages(this.f0_hz)),
-        ),
+        ufls:
+          ufls ??
+          new UnderFrequencyShedding(
+            this.config.ufls?.enabled === false
+              ? []
+              : (this.config.ufls?.stages ?? defaultUflsStages(this.f0_hz)),
+          ),
         microgrids: mgs,
         ems,
         fTarget_hz: this.f0_hz,
@@ -657,7 +676,7 @@ export class Twin implements TwinLike {
 
   /** Sets unit P targets at t = 0 so islands start balanced (no artificial transient). */
   private initialiseBalance(): void {
-    this.loads.evaluate(this.pf.vm_pu, this.busDfPu, this.ctx.hourOfDay);
+    this.loads.evaluate(this.vm, this.busDfPu, this.ctx.hourOfDay);
     for (const rt of this.islands) {
       for (const u of rt.units) {
         if (!(u instanceof InverterSource)) continue;
@@ -711,7 +730,7 @@ export class Twin implements TwinLike {
     const c = this.ctx;
     c.f_hz = rt.gridConnected ? this.mainGrid.f_hz : rt.freq.f_hz;
     c.rocof_hz_s = rt.gridConnected ? this.mainGrid.rocof_hz_s : rt.freq.rocof_hz_s;
-    c.vm_pu = rt.energised ? this.pf.vm_pu[bus] : 0;
+    c.vm_pu = rt.energised ? this.vm[bus] : 0;
     c.gridConnected = rt.gridConnected;
   }
 
@@ -768,7 +787,7 @@ export class Twin implements TwinLike {
       this.fids[k].step(fa, fb, !!a?.energised, !!b?.energised, this.f0_hz, h);
     }
     // Loads at last solved voltages and present frequency.
-    this.loads.evaluate(this.pf.vm_pu, this.busDfPu, ctx.hourOfDay);
+    this.loads.evaluate(this.vm, this.busDfPu, ctx.hourOfDay);
     // Swing per island.
     for (let r = 0; r < this.islands.length; r++) {
       const rt = this.islands[r];
@@ -856,7 +875,28 @@ export class Twin implements TwinLike {
     for (let u = 0; u < net.unitIds.length; u++) {
       if (net.busIsSlack[net.unitBus[u]]) net.unitVset_pu[u] = v;
     }
-    pf.solve();
+    let result = pf.solve();
+    if (!result.converged) {
+      // Retry islands that failed from a flat start (a warm start from a faulted state can lie
+      // outside Newton's basin once the fault is gone). The solver warm-starts a topology
+      // rebuild from its published voltages, so flatten those for the failed islands.
+      let retry = false;
+      for (const r of result.islands) {
+        if (r.status === 'converged' || r.status === 'de-energised' || r.status === 'no-reference') continue;
+        const island = pf.islands[r.index];
+        const ref = island.referenceBus >= 0 ? pf.va_deg[island.referenceBus] : 0;
+        for (const b of island.buses) {
+          pf.vm_pu[b] = 1;
+          pf.va_deg[b] = ref;
+        }
+        retry = true;
+      }
+      if (retry) {
+        pf.invalidateTopology();
+        result = pf.solve();
+      }
+    }
+    this.vm.set(pf.vm_pu);
     // Losses per island: sum of all injections.
     const inj = this.busInj;
     inj.set(net.busExtraP_mw);
@@ -869,19 +909,49 @@ export class Twin implements TwinLike {
         rt.losses_mw = 0;
         continue;
       }
+      // A failed solve keeps the last good losses and unit outputs.
+      if (result.islands[pf.busIsland[rt.buses[0]]].status !== 'converged') continue;
       let sum = 0;
       for (let i = 0; i < rt.buses.length; i++) sum += inj[rt.buses[i]];
       // Grid-connected: the slack output is the import, so the sum is the losses either way.
       rt.losses_mw = Math.max(0, sum);
+      // Current limiting of an islanded microgrid's sources: when its formers would have to
+      // deliver more current than they can (a fault), every voltage of the island sags by the same
+      // factor (the network and, below 0.7 pu, the loads are impedances), powers by its square.
+      rt.vScale = rt.gridConnected ? 1 : this.currentLimitScale(rt);
+      const s2 = rt.vScale * rt.vScale;
+      if (rt.vScale < 1) {
+        for (let i = 0; i < rt.buses.length; i++) this.vm[rt.buses[i]] *= rt.vScale;
+        rt.losses_mw *= s2;
+      }
       for (let i = 0; i < rt.units.length; i++) {
         const u = rt.units[i];
         const k = this.unitNetIndex[rt.unitNet[i]];
         if (!u.on) continue;
-        if (net.unitControl[k] === UnitControl.voltage) u.q_mvar = pf.unitQOut_mvar[k];
+        if (net.unitControl[k] === UnitControl.voltage) u.q_mvar = pf.unitQOut_mvar[k] * s2;
         if (net.unitParticipation[k] > 0 || net.unitControl[k] === UnitControl.voltage)
-          u.p_mw = pf.unitPOut_mw[k];
+          u.p_mw = pf.unitPOut_mw[k] * s2;
       }
     }
+  }
+
+  /** Voltage scale (≤ 1) that keeps the island's forming units within their current limits. */
+  private currentLimitScale(rt: IslandRuntime): number {
+    const pf = this.pf;
+    let limit = 0;
+    let apparent = 0;
+    for (let i = 0; i < rt.units.length; i++) {
+      const u = rt.units[i];
+      if (!u.on || u.kind === 'grid-following') continue;
+      // Sustained fault current: ~3 pu for a synchronous machine, ~1.5 pu for an inverter.
+      limit += u.rating_mva * (u.kind === 'synchronous' ? 3 : 1.5);
+      const k = this.unitNetIndex[rt.unitNet[i]];
+      apparent += Math.hypot(pf.unitPOut_mw[k], pf.unitQOut_mvar[k]);
+    }
+    const v = rt.referenceBus >= 0 ? pf.vm_pu[rt.referenceBus] : 1;
+    if (!(limit > 0) || !(v > 0)) return 1;
+    const current = apparent / v;
+    return current > limit ? limit / current : 1;
   }
 
   private unitVset(u: DerUnit): number {
@@ -893,7 +963,7 @@ export class Twin implements TwinLike {
   // ---------------------------------------------------------------- protection
 
   private protect(dt: number): void {
-    const vm = this.pf.vm_pu;
+    const vm = this.vm;
     for (let r = 0; r < this.islands.length; r++) {
       const rt = this.islands[r];
       const f = rt.energised ? (rt.gridConnected ? this.mainGrid.f_hz : rt.freq.f_hz) : 0;
@@ -1009,8 +1079,10 @@ export class Twin implements TwinLike {
       }
       // Secondary voltage restoration: mean bus voltage back to 1 pu through the formers' set-points.
       let vs = 0;
-      for (let i = 0; i < rt.buses.length; i++) vs += this.pf.vm_pu[rt.buses[i]];
+      for (let i = 0; i < rt.buses.length; i++) vs += this.vm[rt.buses[i]];
       const meanV = vs / rt.buses.length;
+      // Hold the voltage integrator while the sources are current-limited (a fault).
+      if (rt.vScale < 1) continue;
       rt.voltageOffset_pu = Math.max(-0.05, Math.min(0.08, rt.voltageOffset_pu + kiV * (1 - meanV) * dt));
     }
     // Tertiary dispatch.
@@ -1116,7 +1188,7 @@ export class Twin implements TwinLike {
     const busG = grid === ra ? s.breaker.from : s.breaker.to;
     const busI = grid === ra ? s.breaker.to : s.breaker.from;
     const df = Math.abs(isl.freq.f_hz - fg);
-    const dv = Math.abs(this.pf.vm_pu[busI] - this.pf.vm_pu[busG]);
+    const dv = Math.abs(this.vm[busI] - this.vm[busG]);
     const thG =
       (grid.gridConnected ? this.mainGrid.theta_rad : grid.freq.theta_rad) + this.pf.va_deg[busG] / DEG;
     const thI = isl.freq.theta_rad + this.pf.va_deg[busI] / DEG;
@@ -1196,7 +1268,7 @@ export class Twin implements TwinLike {
     const ch = this.measureChannels.get(h.id)!;
     const energised = !!rt?.energised;
     const f = energised ? (rt.gridConnected ? this.mainGrid.f_hz : rt.freq.f_hz) : 0;
-    m.vm_pu = ch[0].process(energised ? this.pf.vm_pu[h.busIndex] : 0, this.t);
+    m.vm_pu = ch[0].process(energised ? this.vm[h.busIndex] : 0, this.t);
     m.va_deg = ch[1].process(this.state.va_deg[h.busIndex], this.t);
     m.f_hz = ch[2].process(f, this.t);
     m.rocof_hz_s = ch[3].process(energised ? rt.freq.rocof_hz_s : 0, this.t);
@@ -1212,7 +1284,7 @@ export class Twin implements TwinLike {
     const rt = this.islands[this.busIslandRuntime[unit.busIndex]];
     const energised = !!rt?.energised;
     return {
-      vm_pu: energised ? this.pf.vm_pu[unit.busIndex] : 0,
+      vm_pu: energised ? this.vm[unit.busIndex] : 0,
       va_deg: this.state.va_deg[unit.busIndex],
       f_hz: energised ? (rt.gridConnected ? this.mainGrid.f_hz : rt.freq.f_hz) : 0,
       rocof_hz_s: energised ? rt.freq.rocof_hz_s : 0,

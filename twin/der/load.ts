@@ -123,8 +123,14 @@ export class LoadBank {
       const pn = (this.p0[i] * m * this.scale[i] + this.extraP[i]) * c;
       const qn = (this.q0[i] * m * this.scale[i] + this.extraQ[i]) * c;
       const k = 3 * i;
-      this.p[i] = pn * (zip[k] * v * v + zip[k + 1] * v + zip[k + 2]) * (1 + this.kpf[i] * df);
-      this.q[i] = qn * (zq[k] * v * v + zq[k + 1] * v + zq[k + 2]) * (1 + this.kqf[i] * df);
+      // Below 0.7 pu the constant-current and constant-power parts become impedances (as
+      // PSS/E's PQBRAK): motors stall and drives drop out, and a sagging network stays solvable.
+      const brk = v < 0.7 ? (v / 0.7) * (v / 0.7) : 1;
+      // Frequency factors floored at 0: the linear model is meant for small deviations.
+      const fp = 1 + this.kpf[i] * df;
+      const fq = 1 + this.kqf[i] * df;
+      this.p[i] = pn * (zip[k] * v * v + (zip[k + 1] * v + zip[k + 2]) * brk) * (fp > 0 ? fp : 0);
+      this.q[i] = qn * (zq[k] * v * v + (zq[k + 1] * v + zq[k + 2]) * brk) * (fq > 0 ? fq : 0);
     }
   }
 }
