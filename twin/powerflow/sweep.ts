@@ -164,14 +164,23 @@ export class RadialSweepSolver {
       const root = referenceNode;
       e[root] = vm[root]! * Math.cos(va[root]!);
       f[root] = vm[root]! * Math.sin(va[root]!);
+      let largestChange = 0;
       for (let k = 0; k < order.length; k++) {
         const c = order[k]!;
         const p = parent[c]!;
         const vc = this.childVoltage(c, e[p]!, f[p]!, jRe[c]!, jIm[c]!);
+        const change = Math.abs(vc.re - e[c]!) + Math.abs(vc.im - f[c]!);
+        if (change > largestChange || Number.isNaN(change)) {
+          largestChange = Number.isNaN(change) ? Number.POSITIVE_INFINITY : change;
+        }
         e[c] = vc.re;
         f[c] = vc.im;
       }
-      worst = this.measure();
+      // The mismatch on Ybus costs as much as a sweep: skip it while voltages still move a lot
+      // (then it cannot be below any useful tolerance), except on the last allowed iteration.
+      if (largestChange < 1e-4 || !Number.isFinite(largestChange) || this.iterations >= maxIterations) {
+        worst = this.measure();
+      }
     }
     this.maxMismatch = lastFinite;
     if (outcome === 'diverged') {
