@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import { loadGridFile } from '../twin/files.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { RunRecorder } from './recording/index.ts';
 import type { Snapshot, WorkerToMain } from './runtime/messages.ts';
@@ -8,6 +9,8 @@ import { snapshotToPoints } from './runtime/snapshot-points.ts';
 import type { AuditEntry } from './server/api.ts';
 import { type LiveServer, startLiveServer } from './server/live-server.ts';
 import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
+import { topologyFromGrid } from './server/topology.ts';
+import { LiveStateBuilder, liveEventOf, toTwinCommand } from './server/twin-bridge.ts';
 
 export const DEFAULT_DEMO_GRID = 'grids/demo-33bw-microgrids.yaml';
 /** The device id the demo grid reserves for a hardware battery controller. */
@@ -63,12 +66,40 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     let audit = (entry: AuditEntry) => {
       pendingAudit.push(entry);
     };
+    const grid = options.grid ?? DEFAULT_DEMO_GRID;
+    let loaded: Awaited<ReturnType<typeof loadGridFile>>;
+    try {
+      loaded = await loadGridFile(grid);
+    } catch (err) {
+      throw usageError(`gridloop start: ${(err as Error).message}`);
+    }
+    const topology = topologyFromGrid(loaded.grid, { hardware: loaded.config.hardware });
+    const liveStates = new LiveStateBuilder(topology);
+    // Command results also arrive in the loop's event batches: the timeline shows them once,
+    // with the operator's name.
+    const commandEvents = new Set<string>();
+    const eventKey = (e: { t_s: number; kind: string; target?: string }) => `${e.t_s}|${e.kind}|${e.target}`;
+    let run: RealtimeRun | undefined;
     try {
       server = await startLiveServer({
         host: options.host,
         port: options.port,
         tokens,
+        topology,
         onAudit: (entry) => audit(entry),
+        onCommand: async (command) => {
+          const twinCommand = toTwinCommand(command);
+          if (!twinCommand) {
+            throw new Error(
+              `${command.type} commands need a scenario player, which this demo run does not have`,
+            );
+          }
+          if (!run) throw new Error('the real-time loop is not running yet');
+          const event = await run.command(twinCommand);
+          liveStates.observe(event);
+          commandEvents.add(eventKey(event));
+          return { message: event.message, event };
+        },
       });
     } catch (err) {
       throw runtimeError(`gridloop start: ${(err as Error).message}`);
@@ -78,7 +109,6 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const board = await startEmulatedBoard('battery', {});
     cleanups.push(() => board.stop());
 
-    const grid = options.grid ?? DEFAULT_DEMO_GRID;
     const scenario = 'demo';
     const recorder = await RunRecorder.open({
       runsDir: options.runsDir,
@@ -110,7 +140,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       });
     for (const entry of pendingAudit.splice(0)) audit(entry);
 
-    const run = new RealtimeRun({
+    run = new RealtimeRun({
       twin: { grid, seed: options.seed, dt_s: options.dt_s },
       devices: [
         {
@@ -123,7 +153,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
     });
-    cleanups.push(() => run.stop());
+    const loop = run;
+    cleanups.push(() => loop.stop());
 
     let busIds: string[] = [];
     // Bus voltages change slowly and are many: record them at no more than 10 Hz.
@@ -134,6 +165,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       if (message.type !== 'batch') return;
       for (const snapshot of message.snapshots) {
         if (snapshot.busIds) busIds = snapshot.busIds;
+        liveStates.absorb(snapshot);
         snapshotToPoints(
           snapshot,
           busIds,
@@ -143,18 +175,16 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         );
         latest = snapshot;
       }
-      for (const event of message.events) recorder.event({ ...event, source: 'twin' });
+      for (const event of message.events) {
+        recorder.event({ ...event, source: 'twin' });
+        liveStates.observe(event);
+        if (!commandEvents.delete(eventKey(event))) server.publishEvent(liveEventOf(event));
+      }
       for (const frame of message.frames) {
         recorder.frame(frame.direction, frame.deviceId, frame.bytes, BigInt(frame.time_ns));
       }
       if (latest) {
-        server.publishState({
-          t_s: latest.t_s,
-          step: latest.step,
-          islands: latest.islands,
-          devices: latest.devices,
-          loop: latest.loop,
-        });
+        server.publishState(liveStates.build(latest));
       }
     });
 

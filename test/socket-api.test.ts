@@ -143,7 +143,11 @@ describe('commands', () => {
       { type: 'breaker', id: 'x'.repeat(1000), closed: true },
       /command\/id must NOT have more than 128/,
     ],
-    ['unknown breaker id', { type: 'breaker', id: 'nope', closed: true }, /no switch 'nope' in the grid/],
+    [
+      'unknown breaker id',
+      { type: 'breaker', id: 'nope', closed: true },
+      /no switch or branch 'nope' in the grid/,
+    ],
     ['unknown FID id', { type: 'fid-setpoint', fidId: 'fid9', p_mw: 0.1 }, /no FID 'fid9'/],
     ['a string', 'breaker pcc1 open', /command must be object/],
     ['null', null, /command must be object/],

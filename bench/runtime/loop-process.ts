@@ -85,6 +85,8 @@ async function run(config: LoopConfig): Promise<void> {
   };
   post({ type: 'ready' });
   let busIdsSent = false;
+  // The twin replaces its islands array only when topology changed: send membership then.
+  let islandsSent: unknown;
 
   await pacer.run(
     (step) => {
@@ -106,6 +108,10 @@ async function run(config: LoopConfig): Promise<void> {
     (timing) => {
       if (lastState && timing.step % config.snapshotEvery === 0) {
         const snapshot = snapshotOf(lastState, timing);
+        if (lastState.islands !== islandsSent) {
+          snapshot.islandBuses = lastState.islands.map((island) => [...island.buses]);
+          islandsSent = lastState.islands;
+        }
         if (!busIdsSent) {
           snapshot.busIds = [...lastState.busIds];
           busIdsSent = true;

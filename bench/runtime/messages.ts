@@ -37,6 +37,11 @@ export interface Snapshot {
   t_s: number;
   step: number;
   islands: { id: string; f_hz: number; rocof_hz_s: number; energised: boolean; gridConnected: boolean }[];
+  /**
+   * Bus ids of each island, index-aligned with `islands`; sent only when the islands changed
+   * (first snapshot, and after a breaker or protection rebuilt them).
+   */
+  islandBuses?: string[][];
   /** Bus ids matching vm_pu/va_deg; sent in the first snapshot only. */
   busIds?: string[];
   vm_pu: number[];

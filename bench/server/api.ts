@@ -73,7 +73,18 @@ export interface GridTopology {
     microgrid?: string;
     slack?: boolean;
   }[];
-  lines: { id: string; from: string; to: string; kind: 'line' | 'transformer'; inService: boolean }[];
+  /**
+   * Branches. The twin can open any of them by id; `breaker` marks those drawn with a breaker
+   * symbol: normally-open ties and lines that join two microgrids.
+   */
+  lines: {
+    id: string;
+    from: string;
+    to: string;
+    kind: 'line' | 'transformer';
+    inService: boolean;
+    breaker?: boolean;
+  }[];
   switches: {
     id: string;
     kind: 'breaker' | 'switch' | 'disconnector';

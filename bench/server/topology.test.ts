@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadGridFile } from '../../twin/files.ts';
 import { parseMatpower } from '../../twin/grid/matpower.ts';
 import { emptyGrid, type Grid } from '../../twin/grid/model.ts';
 import { autoLayout, topologyFromGrid } from './topology.ts';
@@ -75,6 +76,28 @@ describe('topologyFromGrid', () => {
     expect(t.layout).toBe('auto');
     expect(t.ders[0].hardware).toBe(true);
     expect(t.lines).toHaveLength(37);
+  });
+});
+
+describe('the demo grid', () => {
+  it('is drawn along its feeder, reaching the islanded microgrids through their open breakers', async () => {
+    const { grid, config } = await loadGridFile(
+      join(import.meta.dirname, '../../grids/demo-33bw-microgrids.yaml'),
+    );
+    const t = topologyFromGrid(grid, { hardware: config.hardware });
+    expect(t.layout).toBe('auto');
+    const at = (id: string) => t.buses.find((b) => b.id === id)!;
+    // 1 -pcc- 2-3-4-5 -L5-6 (open)- 6-...-18: the Baran & Wu main feeder stays one straight row.
+    for (let b = 1; b <= 18; b++) expect(at(String(b))).toMatchObject({ x: b - 1, y: 0 });
+    expect(at('26').x).toBe(at('6').x + 1);
+    const breakers = t.lines.filter((l) => l.breaker).map((l) => l.id);
+    expect(breakers).toEqual(expect.arrayContaining(['L5-6', 'L6-26']));
+    expect(breakers).not.toContain('L2-3');
+    expect(t.ders.find((d) => d.id === 'bess-hw')).toMatchObject({
+      bus: '18',
+      hardware: true,
+      technology: 'hardware',
+    });
   });
 });
 

@@ -8,10 +8,13 @@ import type { GridTopology } from './api.ts';
 export interface TopologyOptions {
   /** Device ids that are real boards closing the loop (their set-points need admin). */
   hardwareDevices?: readonly string[];
+  /** Hardware devices the twin config places at buses (grid file `twin.hardware`); drawn as DERs. */
+  hardware?: readonly { id: string; bus: string; rating_mva?: number }[];
 }
 
 export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): GridTopology {
   const hardware = new Set(options.hardwareDevices ?? []);
+  const microgridOf = new Map(grid.buses.map((b) => [b.id, b.microgrid]));
   const hasCoordinates =
     grid.buses.length > 0 && grid.buses.every((b) => Number.isFinite(b.x) && Number.isFinite(b.y));
   const positions = hasCoordinates
@@ -36,6 +39,7 @@ export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): Gri
       to: br.to,
       kind: br.kind,
       inService: br.inService,
+      ...(!br.inService || microgridOf.get(br.from) !== microgridOf.get(br.to) ? { breaker: true } : {}),
     })),
     switches: grid.switches.map((s) => ({
       id: s.id,
@@ -44,13 +48,22 @@ export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): Gri
       to: s.to,
       closed: s.closed,
     })),
-    ders: grid.ders.map((d) => ({
-      id: d.id,
-      bus: d.bus,
-      technology: d.technology,
-      rating_mva: d.rating_mva,
-      ...(hardware.has(d.id) ? { hardware: true } : {}),
-    })),
+    ders: [
+      ...grid.ders.map((d) => ({
+        id: d.id,
+        bus: d.bus,
+        technology: d.technology as string,
+        rating_mva: d.rating_mva,
+        ...(hardware.has(d.id) ? { hardware: true } : {}),
+      })),
+      ...(options.hardware ?? []).map((h) => ({
+        id: h.id,
+        bus: h.bus,
+        technology: 'hardware',
+        rating_mva: h.rating_mva ?? 1,
+        hardware: true,
+      })),
+    ],
     loads: grid.loads.map((l) => ({ id: l.id, bus: l.bus, p_mw: l.p_mw })),
     fids: grid.fids.map((f) => ({ id: f.id, busA: f.busA, busB: f.busB, rating_mva: f.rating_mva })),
     microgrids: grid.microgrids.map((m) => ({
@@ -63,45 +76,66 @@ export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): Gri
 
 /**
  * Lays a grid out as a tree, the way feeders are drawn: a spanning tree is grown breadth-first from
- * the slack bus (through in-service lines and switches whatever their state), depth goes rightwards and
+ * the slack bus (through in-service lines and switches whatever their state; then through open ties
+ * and FIDs to reach the rest), depth goes rightwards and
  * each bus's deepest branch continues straight on, so the main feeder is one horizontal line and
  * laterals drop below it. Meshed grids get the same treatment with their extra branches drawn as
  * chords. Disconnected parts are stacked below. Units: one bus spacing.
  */
 export function autoLayout(grid: Grid): Map<string, { x: number; y: number }> {
-  const neighbours = new Map<string, string[]>(grid.buses.map((b) => [b.id, []]));
-  const link = (a: string, b: string) => {
-    if (a === b || !neighbours.has(a) || !neighbours.has(b)) return;
-    neighbours.get(a)!.push(b);
-    neighbours.get(b)!.push(a);
+  // Tier 0 is what a feeder is drawn along: in-service lines and switches. Normally-open ties
+  // (tier 1) and FIDs (tier 2) are followed only to reach parts tier 0 cannot, so a tie never
+  // bends the shape of a feeder it does not feed.
+  const tiers = [0, 1, 2].map(() => new Map<string, string[]>(grid.buses.map((b) => [b.id, []])));
+  const link = (tier: number, a: string, b: string) => {
+    const adjacency = tiers[tier];
+    if (a === b || !adjacency.has(a) || !adjacency.has(b)) return;
+    adjacency.get(a)!.push(b);
+    adjacency.get(b)!.push(a);
   };
-  // Normally-open ties (out-of-service branches) and FIDs are drawn as chords, not followed:
-  // following them would bend the feeder's shape around a line that carries nothing.
-  for (const br of grid.branches) if (br.inService) link(br.from, br.to);
-  for (const s of grid.switches) link(s.from, s.to);
+  for (const br of grid.branches) link(br.inService ? 0 : 1, br.from, br.to);
+  for (const s of grid.switches) link(0, s.from, s.to);
+  for (const f of grid.fids) link(2, f.busA, f.busB);
 
   const children = new Map<string, string[]>();
   const visited = new Set<string>();
   const roots: string[] = [];
   const bfsOrder: string[] = [];
   const slackFirst = [...grid.buses].sort((a, b) => Number(b.kind === 'slack') - Number(a.kind === 'slack'));
+  const attach = (queue: string[]): boolean => {
+    for (const tier of [1, 2]) {
+      for (const bus of queue) {
+        for (const next of tiers[tier].get(bus)!) {
+          if (visited.has(next)) continue;
+          visited.add(next);
+          children.get(bus)!.push(next);
+          queue.push(next);
+          return true;
+        }
+      }
+    }
+    return false;
+  };
   for (const start of slackFirst) {
     if (visited.has(start.id)) continue;
     roots.push(start.id);
     visited.add(start.id);
     const queue = [start.id];
-    for (let head = 0; head < queue.length; head++) {
-      const bus = queue[head];
-      bfsOrder.push(bus);
-      const kids: string[] = [];
-      for (const next of neighbours.get(bus)!) {
-        if (visited.has(next)) continue;
-        visited.add(next);
-        kids.push(next);
-        queue.push(next);
+    let head = 0;
+    do {
+      for (; head < queue.length; head++) {
+        const bus = queue[head];
+        const kids: string[] = [];
+        for (const next of tiers[0].get(bus)!) {
+          if (visited.has(next)) continue;
+          visited.add(next);
+          kids.push(next);
+          queue.push(next);
+        }
+        children.set(bus, kids);
       }
-      children.set(bus, kids);
-    }
+    } while (attach(queue));
+    bfsOrder.push(...queue);
   }
 
   // Subtree heights, leaves first (reverse breadth-first order), without recursion.

@@ -347,8 +347,8 @@ function buildControls() {
     stop.id = 'emergency-stop';
     parts.push(group('Safety', stop));
   }
-  if (can('breaker') && t && t.switches.length > 0) {
-    const buttons = t.switches.map((sw) => {
+  if (can('breaker') && t && diagram.breakers.length > 0) {
+    const buttons = diagram.breakers.map((sw) => {
       const b = button(
         sw.id,
         () => {

@@ -32,8 +32,8 @@ export function components(topology, switchClosed) {
   const join = (a, b) => {
     if (parent.has(a) && parent.has(b)) parent.set(find(a), find(b));
   };
-  for (const line of topology.lines) if (line.inService) join(line.from, line.to);
-  for (const sw of topology.switches) if (switchClosed(sw)) join(sw.from, sw.to);
+  for (const line of topology.lines) if (line.inService && !line.breaker) join(line.from, line.to);
+  for (const sw of breakersOf(topology)) if (switchClosed(sw)) join(sw.from, sw.to);
   const byRoot = new Map();
   for (const bus of topology.buses) {
     const root = find(bus.id);
@@ -41,6 +41,16 @@ export function components(topology, switchClosed) {
     byRoot.get(root).push(bus.id);
   }
   return [...byRoot.values()];
+}
+
+/** Switches, and branches drawn with a breaker (ties, microgrid boundaries): all operable by id. */
+export function breakersOf(topology) {
+  return [
+    ...topology.switches,
+    ...topology.lines
+      .filter((l) => l.breaker)
+      .map((l) => ({ id: l.id, kind: 'line breaker', from: l.from, to: l.to, closed: l.inService })),
+  ];
 }
 
 export class Diagram {
@@ -63,7 +73,8 @@ export class Diagram {
 
   setTopology(topology) {
     this.topology = topology;
-    this.switchState = new Map(topology.switches.map((s) => [s.id, s.closed]));
+    this.breakers = breakersOf(topology);
+    this.switchState = new Map(this.breakers.map((s) => [s.id, s.closed]));
     this.draw();
   }
 
@@ -108,6 +119,7 @@ export class Diagram {
     };
     this.lineEls = new Map();
     for (const line of t.lines) {
+      if (line.breaker) continue;
       const a = pos.get(line.from);
       const b = pos.get(line.to);
       if (!a || !b) continue;
@@ -139,7 +151,7 @@ export class Diagram {
       this.busEls.set(bus.id, g);
     }
     this.switchEls = new Map();
-    for (const sw of t.switches) {
+    for (const sw of this.breakers) {
       const a = pos.get(sw.from);
       const b = pos.get(sw.to);
       if (!a || !b) continue;
@@ -258,9 +270,10 @@ export class Diagram {
     }
     for (const line of t.lines) {
       const path = this.lineEls.get(line.id);
-      if (path) path.style.stroke = colourOf(islandOfBus.get(line.from));
+      if (!path) continue;
+      path.style.stroke = colourOf(islandOfBus.get(line.from));
     }
-    for (const sw of t.switches) {
+    for (const sw of this.breakers) {
       const g = this.switchEls.get(sw.id);
       if (!g) continue;
       const isClosed = closed(sw);
