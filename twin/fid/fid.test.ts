@@ -31,8 +31,10 @@ describe('FlexibleInterconnection', () => {
   it('ramps to a new set-point at its ramp limit and respects the rating', () => {
     const fid = new FlexibleInterconnection(
       'f',
-      defaultFidParams({ rating_mva: 1, p_ab_mw: 5, ramp_mw_s: 0.5 }),
+      defaultFidParams({ rating_mva: 1, p_ab_mw: 0, ramp_mw_s: 0.5 }),
     );
+    expect(fid.transfer_mw).toBe(0);
+    fid.setTransfer(5);
     for (let i = 0; i < 1000; i++) fid.step(50, 50, true, true, 50, 0.001);
     expect(fid.transfer_mw).toBeCloseTo(0.5, 9);
     for (let i = 0; i < 2000; i++) fid.step(50, 50, true, true, 50, 0.001);
