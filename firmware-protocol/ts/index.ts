@@ -25,3 +25,4 @@ export * from './messages/index.ts';
 export * from './messages/link.ts';
 export * from './messages/measurement.ts';
 export * from './signing.ts';
+export * from './wire-time.ts';

@@ -59,12 +59,13 @@ size_t hal_uart_write(const uint8_t *data, size_t len) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && spins++ < 50) {
+    /* A full TX queue (nobody reading the pty yet) may wait a few ms, never stall the control loop. */
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && spins++ < 5) {
       struct pollfd p = {uart_fd, POLLOUT, 0};
-      (void)poll(&p, 1, 2);
+      (void)poll(&p, 1, 1);
       continue;
     }
-    break; /* nobody draining the port: drop the rest of the frame, the receiver resynchronises */
+    break; /* drop the rest of the frame: the receiver resynchronises at the next delimiter */
   }
   return done;
 }
