@@ -2,9 +2,10 @@
  * `npm run dashboards`: writes every dashboard to dashboards/generated/<uid>.json (committed, and
  * provisioned into Grafana from there). JSON files in that folder that no dashboard produces any
  * more are removed. `--check` writes nothing and exits 1 when the committed files are stale.
+ * Exit codes: 0 ok, 1 stale (with --check), 2 unknown argument.
  */
 
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dashboards, renderDashboard } from './index.ts';
@@ -40,13 +41,20 @@ export function staleFiles(dir = GENERATED_DIR): string[] {
   for (const [name, text] of expected) {
     if (readIfPresent(join(dir, name)) !== text) stale.push(name);
   }
-  for (const name of readdirSync(dir)) {
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) {
     if (name.endsWith('.json') && !expected.has(name)) stale.push(name);
   }
   return stale.sort();
 }
 
+const USAGE = 'Usage: npm run dashboards [-- --check]';
+
 function main(argv: readonly string[]): number {
+  const unknown = argv.filter((a) => a !== '--check');
+  if (unknown.length > 0) {
+    console.error(`dashboards: unknown argument ${unknown[0]}\n${USAGE}`);
+    return 2;
+  }
   if (argv.includes('--check')) {
     const stale = staleFiles();
     if (stale.length === 0) return 0;
@@ -54,6 +62,7 @@ function main(argv: readonly string[]): number {
     return 1;
   }
   const files = renderAll();
+  mkdirSync(GENERATED_DIR, { recursive: true });
   for (const name of readdirSync(GENERATED_DIR)) {
     if (name.endsWith('.json') && !files.has(name)) rmSync(join(GENERATED_DIR, name));
   }

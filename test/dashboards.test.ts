@@ -54,13 +54,19 @@ describe('generated dashboards', () => {
     expect(readGenerated().map((d) => d.file)).toEqual([...expected.keys()].sort());
   });
 
-  it('`generate.ts --check` exits 0 on the committed files, for CI scripts', () => {
+  it('`generate.ts --check` exits 0 on the committed files, for CI scripts; a bad argument exits 2', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'dashboards/generate.ts', '--check'], {
       cwd: ROOT,
       encoding: 'utf8',
     });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'dashboards/generate.ts', '--chek'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown argument --chek/);
   });
 
   it('staleness is detected: an edited, a missing and an orphaned file are all named', () => {
