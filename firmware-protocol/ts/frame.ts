@@ -176,13 +176,14 @@ function decodeRaw(
   const messageId = raw[3];
   const seq = view.getUint16(4, true);
   const deviceId = view.getUint16(6, true);
-  const header = { messageId, seq, deviceId };
+  // Built only on error paths: the success path allocates nothing but the frame and its message.
+  const header = () => ({ messageId, seq, deviceId });
   if (version !== PROTOCOL_VERSION) {
     return new FrameError(
       'BAD_VERSION',
       `version ${version}, expected ${PROTOCOL_VERSION}`,
       streamOffset,
-      header,
+      header(),
     );
   }
   if ((incompatFlags & ~KNOWN_INCOMPAT_FLAGS) !== 0) {
@@ -190,7 +191,7 @@ function decodeRaw(
       'UNKNOWN_INCOMPAT_FLAG',
       `incompatible flags 0x${incompatFlags.toString(16)}`,
       streamOffset,
-      header,
+      header(),
     );
   }
   const payloadLength = raw[8];
@@ -201,7 +202,7 @@ function decodeRaw(
       'LENGTH_MISMATCH',
       `frame is ${length} bytes, header declares ${expectedLength} (payload ${payloadLength}${signed ? ', signed' : ''})`,
       streamOffset,
-      header,
+      header(),
     );
   }
   let signature: SignatureBlock | null = null;
@@ -216,11 +217,16 @@ function decodeRaw(
   const authenticator = options?.authenticator;
   if (authenticator) {
     const failure = authenticator.check(deviceId, raw, payloadEnd + 7, signature);
-    if (failure) return new FrameError(failure.code, failure.detail, streamOffset, header);
+    if (failure) return new FrameError(failure.code, failure.detail, streamOffset, header());
   }
   const type = messageTypeOf(messageId);
   if (type === undefined) {
-    return new FrameError('UNKNOWN_MESSAGE', `message id 0x${messageId.toString(16)}`, streamOffset, header);
+    return new FrameError(
+      'UNKNOWN_MESSAGE',
+      `message id 0x${messageId.toString(16)}`,
+      streamOffset,
+      header(),
+    );
   }
   const layoutLength = PAYLOAD_LENGTH[type];
   if (payloadLength < layoutLength) {
@@ -228,7 +234,7 @@ function decodeRaw(
       'PAYLOAD_TOO_SHORT',
       `${type} payload is ${payloadLength} bytes, layout needs ${layoutLength}`,
       streamOffset,
-      header,
+      header(),
     );
   }
   const frame: Frame = {

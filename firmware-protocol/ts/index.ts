@@ -25,4 +25,5 @@ export * from './messages/index.ts';
 export * from './messages/link.ts';
 export * from './messages/measurement.ts';
 export * from './signing.ts';
+export * from './validate.ts';
 export * from './wire-time.ts';
