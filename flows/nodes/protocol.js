@@ -1,0 +1,62 @@
+/**
+ * The slice of the gridloop socket.io API these nodes use, copied so the package installs on its
+ * own (docs/socket-api.md; the repository's test/node-red.test.ts compares it against the bench's
+ * bench/server/api.ts).
+ */
+'use strict';
+
+/** Events the bench sends. */
+const SERVER_EVENTS = ['welcome', 'topology', 'state', 'status', 'events'];
+/** Events a client sends. */
+const CLIENT_EVENTS = ['subscribe', 'command'];
+/** Command types and the least role that may send each. */
+const COMMAND_ROLES = {
+  breaker: 'operator',
+  island: 'operator',
+  scenario: 'operator',
+  setpoint: 'operator',
+  'fid-setpoint': 'operator',
+  'emergency-stop': 'operator',
+  'rotate-token': 'admin',
+};
+const SEVERITIES = ['info', 'warning', 'alarm'];
+const SCENARIO_ACTIONS = ['start', 'stop', 'pause', 'resume'];
+/** The bench clamps state rates to this range (Hz); nodes thin the stream further themselves. */
+const SERVER_RATE_HZ = { min: 1, max: 50 };
+/** A node's own rate range, Hz. */
+const NODE_RATE_HZ = { min: 0.1, max: 50 };
+
+/** Checks a bench URL; returns an error message or undefined. */
+function urlProblem(url) {
+  if (typeof url !== 'string' || url.trim() === '') return 'no bench URL';
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `'${url}' is not a URL`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return `'${url}' must start with http:// or https://`;
+  }
+  return undefined;
+}
+
+function rateProblem(rate) {
+  const value = Number(rate);
+  if (!Number.isFinite(value) || value < NODE_RATE_HZ.min || value > NODE_RATE_HZ.max) {
+    return `rate must be ${NODE_RATE_HZ.min}..${NODE_RATE_HZ.max} Hz, got '${rate}'`;
+  }
+  return undefined;
+}
+
+module.exports = {
+  SERVER_EVENTS,
+  CLIENT_EVENTS,
+  COMMAND_ROLES,
+  SEVERITIES,
+  SCENARIO_ACTIONS,
+  SERVER_RATE_HZ,
+  NODE_RATE_HZ,
+  urlProblem,
+  rateProblem,
+};
