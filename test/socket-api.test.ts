@@ -276,6 +276,35 @@ describe('rate limiting', () => {
     expect(summary.suppressed).toBe(limited - 1);
   });
 
+  it('a sustained command flood is audited about once a second, with every refusal counted', async () => {
+    const { url } = await start({
+      limits: { commandsPerSecond: 1, commandBurst: 1, maxPendingCommands: 50 },
+    });
+    const operator = client(url, TOKENS.operator);
+    await welcomed(operator);
+    const pending: Promise<{ ok: boolean; code?: string }>[] = [];
+    const started = Date.now();
+    while (Date.now() - started < 2500) {
+      for (let i = 0; i < 5; i++) pending.push(send(operator, { type: 'emergency-stop' }));
+      await sleep(100);
+    }
+    const results = await Promise.all(pending);
+    const limited = results.filter((r) => !r.ok && r.code === 'rate-limited').length;
+    const during = audit.filter((e) => e.code === 'rate-limited').length;
+    expect(during).toBeGreaterThanOrEqual(2);
+    expect(during).toBeLessThanOrEqual(4);
+    operator.close();
+    await until(() => audit.filter((e) => e.code === 'rate-limited').length > during, 3000, 'summary');
+    const accounted = audit
+      .filter((e) => e.code === 'rate-limited')
+      .reduce(
+        (sum, e) =>
+          sum + (e.reason?.startsWith('rate-limited commands not logged') ? 0 : 1) + (e.suppressed ?? 0),
+        0,
+      );
+    expect(accounted).toBe(limited);
+  });
+
   it('refuses connection audit floods: a burst of bad tokens is logged in bounded lines with a count', async () => {
     const { url } = await start();
     const attempts = Array.from({ length: 40 }, (_, i) => refused(client(url, `wrong-token-number-${i}`)));

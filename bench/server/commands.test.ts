@@ -7,7 +7,7 @@ const topology: GridTopology = {
   frequency_hz: 50,
   layout: 'auto',
   buses: [],
-  lines: [],
+  lines: [{ id: 'L5-6', from: '5', to: '6', kind: 'line', inService: false, breaker: true }],
   loads: [],
   switches: [{ id: 'pcc1', kind: 'breaker', from: '1', to: '2', closed: true }],
   ders: [
@@ -75,6 +75,8 @@ describe('authorisation', () => {
       "command/deviceId: no device 'x' in the grid",
     );
     expect(unknownReference({ type: 'breaker', id: 'pcc1', closed: true }, topology)).toBeUndefined();
+    // Like the twin, any branch can be switched by id.
+    expect(unknownReference({ type: 'breaker', id: 'L5-6', closed: true }, topology)).toBeUndefined();
     expect(unknownReference({ type: 'breaker', id: 'zzz', closed: true }, null)).toBeUndefined();
   });
 });

@@ -92,9 +92,10 @@ export function unknownReference(command: ApiCommand, topology: GridTopology | n
   const has = (list: readonly { id: string }[], wanted: string) => list.some((x) => x.id === wanted);
   switch (command.type) {
     case 'breaker':
-      return has(topology.switches, command.id)
+      // The twin switches breakers and, like a real bay, any branch by id.
+      return has(topology.switches, command.id) || has(topology.lines, command.id)
         ? undefined
-        : `command/id: no switch '${command.id}' in the grid`;
+        : `command/id: no switch or branch '${command.id}' in the grid`;
     case 'setpoint':
       return has(topology.ders, command.deviceId)
         ? undefined

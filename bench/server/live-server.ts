@@ -407,10 +407,10 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
 
     const refuse = (raw: unknown, code: CommandErrorCode, reason: string): CommandResult => {
       if (code === 'rate-limited') {
+        // At most one audit line per second per client; the next line carries the count.
         const now = performance.now();
-        const quiet = now - lastRateLimited_ms > 1000;
-        lastRateLimited_ms = now;
-        if (!quiet) {
+        if (now - lastRateLimited_ms > 1000) lastRateLimited_ms = now;
+        else {
           rateLimitedSuppressed++;
           return { ok: false, auditId: '', code, reason };
         }

@@ -1,0 +1,293 @@
+/**
+ * npm run bench:viewers — does a classroom of live viewers disturb the real-time loop?
+ *
+ * Runs the demo grid's twin in its real-time loop process twice, for the same time each, with the
+ * live server composed as `gridloop start` composes it: once with no viewers, once with 200
+ * socket.io viewer clients on loopback subscribed at 20 Hz. The clients run in a child process of
+ * their own (as browsers would) and measure delivery latency from the server's `sent_ms` stamp.
+ * Reports the loop's lateness and overruns for both runs, the delivery latency, and the main
+ * thread's event-loop delay. Ends with one JSON line.
+ *
+ * Options (environment): VIEWERS (200), RATE_HZ (20), RUN_S (10 per run).
+ */
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { io as connect } from 'socket.io-client';
+import type { Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
+import type { LiveState } from '../bench/server/api.ts';
+import { startLiveServer } from '../bench/server/live-server.ts';
+import { generateToken } from '../bench/server/tokens.ts';
+import { topologyFromGrid } from '../bench/server/topology.ts';
+import { LiveStateBuilder, liveEventOf } from '../bench/server/twin-bridge.ts';
+import { loadGridFile } from '../twin/files.ts';
+
+const VIEWERS = Number(process.env.VIEWERS ?? 200);
+const RATE_HZ = Number(process.env.RATE_HZ ?? 20);
+const RUN_S = Number(process.env.RUN_S ?? 10);
+const GRID = join(import.meta.dirname, '..', 'grids', 'demo-33bw-microgrids.yaml');
+const DT_S = 0.001;
+
+const wallNow = () => performance.timeOrigin + performance.now();
+
+function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+// ---- child process: the viewers ----
+
+interface ClientReport {
+  connected: number;
+  states: number;
+  latency_ms: { p50: number; p99: number; max: number };
+  perClientRate_hz: { min: number; mean: number };
+  disconnects: number;
+}
+
+async function runViewers(url: string, token: string, count: number, rate_hz: number): Promise<void> {
+  const latencies = new Float64Array(count * rate_hz * (RUN_S + 30));
+  let n = 0;
+  let measuring = false;
+  let disconnects = 0;
+  const perClient = new Uint32Array(count);
+  const sockets = Array.from({ length: count }, (_, i) => {
+    const socket = connect(url, {
+      transports: ['websocket'],
+      auth: { token },
+      reconnection: false,
+      forceNew: true,
+    });
+    socket.on('welcome', () => socket.emit('subscribe', { rate_hz }));
+    socket.on('state', (state: LiveState) => {
+      if (!measuring || state.sent_ms === undefined) return;
+      if (n < latencies.length) latencies[n++] = wallNow() - state.sent_ms;
+      perClient[i]++;
+    });
+    socket.on('disconnect', () => disconnects++);
+    return socket;
+  });
+  const send = (message: unknown) => process.send?.(message);
+  const deadline = Date.now() + 30_000;
+  while (sockets.some((s) => !s.connected) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  send({ type: 'connected', count: sockets.filter((s) => s.connected).length });
+  process.on('message', (message: { type: string }) => {
+    if (message.type === 'start') {
+      measuring = true;
+      n = 0;
+      perClient.fill(0);
+      disconnects = 0;
+    } else if (message.type === 'report') {
+      measuring = false;
+      const sorted = latencies.slice(0, n).sort();
+      const rates = Array.from(perClient, (c) => c / RUN_S);
+      const report: ClientReport = {
+        connected: sockets.filter((s) => s.connected).length,
+        states: n,
+        latency_ms: {
+          p50: quantile(sorted, 0.5),
+          p99: quantile(sorted, 0.99),
+          max: sorted[n - 1] ?? Number.NaN,
+        },
+        perClientRate_hz: { min: Math.min(...rates), mean: rates.reduce((a, b) => a + b, 0) / count },
+        disconnects,
+      };
+      send({ type: 'report', report });
+      for (const s of sockets) s.close();
+      setTimeout(() => process.exit(0), 100);
+    }
+  });
+}
+
+// ---- parent: loop + server, twice ----
+
+interface LoopFigures {
+  steps: number;
+  overruns: number;
+  lateness_p99_us: number;
+  lateness_max_us: number;
+  work_p99_us: number;
+  /** Where the lateness figures come from: the loop's own summary over every step, or sampled snapshots. */
+  source: 'loop-summary' | 'snapshots';
+  mainThreadDelay_p99_ms: number;
+}
+
+async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; clients?: ClientReport }> {
+  const { grid, config } = await loadGridFile(GRID);
+  const topology = topologyFromGrid(grid, { hardware: config.hardware });
+  const viewerToken = generateToken();
+  const server = await startLiveServer({
+    port: 0,
+    tokens: [{ role: 'viewer', token: viewerToken }],
+    topology,
+    // Each client is one connection's worth of packets; the defaults already fit 200 viewers.
+  });
+  let clients: ReturnType<typeof fork> | undefined;
+  if (withViewers) {
+    clients = fork(
+      import.meta.filename,
+      ['clients', server.url, viewerToken, String(VIEWERS), String(RATE_HZ)],
+      {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
+    const connected = await new Promise<number>((resolve) =>
+      clients!.on(
+        'message',
+        (m: { type: string; count: number }) => m.type === 'connected' && resolve(m.count),
+      ),
+    );
+    console.log(`  ${connected}/${VIEWERS} viewers connected at ${RATE_HZ} Hz`);
+  }
+
+  const builder = new LiveStateBuilder(topology);
+  const sampled: number[] = [];
+  const sampledWork: number[] = [];
+  let firstOverruns: number | undefined;
+  let lastOverruns = 0;
+  let steps = 0;
+  const run = new RealtimeRun({
+    twin: { grid: GRID, seed: 1, dt_s: DT_S },
+    devices: [],
+    snapshotEvery: 10,
+    overrunPolicy: 'continue',
+    duration_s: RUN_S + 1,
+  });
+  run.on('message', (message: WorkerToMain) => {
+    if (message.type !== 'batch') return;
+    let latest: Snapshot | undefined;
+    for (const snapshot of message.snapshots) {
+      builder.absorb(snapshot);
+      latest = snapshot;
+      // The first second warms up (JIT, first solves) and is left out of the figures.
+      if (snapshot.t_s < 1) continue;
+      firstOverruns ??= snapshot.loop.overruns;
+      lastOverruns = snapshot.loop.overruns;
+      sampled.push(snapshot.loop.lateness_us);
+      sampledWork.push(snapshot.loop.work_us);
+      steps = snapshot.step;
+    }
+    for (const event of message.events) server.publishEvent(liveEventOf(event));
+    if (latest) server.publishState(builder.build(latest));
+  });
+  await run.ready;
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  // Measure once the warm-up second has passed.
+  await new Promise((r) => setTimeout(r, 1000));
+  delay.enable();
+  clients?.send({ type: 'start' });
+  const end = await run.finished;
+  delay.disable();
+  let clientReport: ClientReport | undefined;
+  if (clients) {
+    const child = clients;
+    clientReport = await new Promise<ClientReport>((resolve) => {
+      child.on(
+        'message',
+        (m: { type: string; report: ClientReport }) => m.type === 'report' && resolve(m.report),
+      );
+      child.send({ type: 'report' });
+    });
+  }
+  await run.stop();
+  await server.close();
+  if (end.type === 'error') throw new Error(`the real-time loop failed: ${end.message}`);
+
+  const summary = (
+    end as {
+      timing?: {
+        overruns: number;
+        steps: number;
+        lateness_us: { p99: number; max: number };
+        work_us: { p99: number };
+      };
+    }
+  ).timing;
+  const sortedLate = sampled.sort((a, b) => a - b);
+  const sortedWork = sampledWork.sort((a, b) => a - b);
+  const loop: LoopFigures = summary
+    ? {
+        steps: summary.steps,
+        overruns: summary.overruns,
+        lateness_p99_us: summary.lateness_us.p99,
+        lateness_max_us: summary.lateness_us.max,
+        work_p99_us: summary.work_us.p99,
+        source: 'loop-summary',
+        mainThreadDelay_p99_ms: delay.percentile(99) / 1e6,
+      }
+    : {
+        steps,
+        overruns: lastOverruns - (firstOverruns ?? 0),
+        lateness_p99_us: quantile(sortedLate, 0.99),
+        lateness_max_us: sortedLate[sortedLate.length - 1] ?? Number.NaN,
+        work_p99_us: quantile(sortedWork, 0.99),
+        source: 'snapshots',
+        mainThreadDelay_p99_ms: delay.percentile(99) / 1e6,
+      };
+  return { loop, clients: clientReport };
+}
+
+const round = (x: number, digits = 1) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
+
+async function main(): Promise<void> {
+  console.log(
+    `bench:viewers — demo grid, 1 ms steps, ${RUN_S} s per run, ${VIEWERS} viewers at ${RATE_HZ} Hz`,
+  );
+  console.log('run 1: no viewers');
+  const without = await measureRun(false);
+  console.log(
+    `  loop: ${without.loop.overruns} overruns, lateness p99 ${round(without.loop.lateness_p99_us)} µs, max ${round(without.loop.lateness_max_us)} µs (${without.loop.source}); main-thread delay p99 ${round(without.loop.mainThreadDelay_p99_ms, 2)} ms`,
+  );
+  console.log(`run 2: ${VIEWERS} viewers`);
+  const withViewers = await measureRun(true);
+  const c = withViewers.clients!;
+  console.log(
+    `  loop: ${withViewers.loop.overruns} overruns, lateness p99 ${round(withViewers.loop.lateness_p99_us)} µs, max ${round(withViewers.loop.lateness_max_us)} µs (${withViewers.loop.source}); main-thread delay p99 ${round(withViewers.loop.mainThreadDelay_p99_ms, 2)} ms`,
+  );
+  console.log(
+    `  delivery: ${c.states} states, latency p50 ${round(c.latency_ms.p50, 2)} ms, p99 ${round(c.latency_ms.p99, 2)} ms, max ${round(c.latency_ms.max, 2)} ms; per-client rate mean ${round(c.perClientRate_hz.mean)} Hz, min ${round(c.perClientRate_hz.min)} Hz; ${c.disconnects} disconnects`,
+  );
+  const added = withViewers.loop.overruns - without.loop.overruns;
+  console.log(added <= 0 ? 'target met: no added overruns' : `target MISSED: ${added} added overruns`);
+  console.log(
+    JSON.stringify({
+      bench: 'viewers',
+      viewers: VIEWERS,
+      rate_hz: RATE_HZ,
+      run_s: RUN_S,
+      connected: c.connected,
+      delivery_p50_ms: round(c.latency_ms.p50, 2),
+      delivery_p99_ms: round(c.latency_ms.p99, 2),
+      delivery_max_ms: round(c.latency_ms.max, 2),
+      per_client_rate_hz: round(c.perClientRate_hz.mean, 2),
+      min_client_rate_hz: round(c.perClientRate_hz.min, 2),
+      disconnects: c.disconnects,
+      overruns_without: without.loop.overruns,
+      overruns_with: withViewers.loop.overruns,
+      added_overruns: added,
+      lateness_p99_us_without: round(without.loop.lateness_p99_us),
+      lateness_p99_us_with: round(withViewers.loop.lateness_p99_us),
+      lateness_max_us_without: round(without.loop.lateness_max_us),
+      lateness_max_us_with: round(withViewers.loop.lateness_max_us),
+      main_delay_p99_ms_without: round(without.loop.mainThreadDelay_p99_ms, 2),
+      main_delay_p99_ms_with: round(withViewers.loop.mainThreadDelay_p99_ms, 2),
+      lateness_source: withViewers.loop.source,
+    }),
+  );
+}
+
+if (process.argv[2] === 'clients') {
+  const [, , , url, token, count, rate] = process.argv;
+  runViewers(url, token, Number(count), Number(rate)).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  main().catch((err) => {
+    console.error(`bench:viewers failed: ${err instanceof Error ? err.message : err}`);
+    process.exit(3);
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The acceptance run: `gridloop start` as a user runs it (real twin in its real-time loop process,
+ * emulated board, recording, live server), the page in headless chromium. A viewer cannot act; an
+ * operator opens the PCC breaker of microgrid MG1 on the diagram and sees MG1 split off as its own
+ * island and its frequency leave the main grid's; the command is in the run's audit log.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRunEvents } from '../bench/recording/index.ts';
+import { launchChromium, screenshot, watchErrors } from './web-browser.ts';
+
+const repoRoot = join(import.meta.dirname, '..');
+let browser: Browser;
+let child: ChildProcess | undefined;
+let stdout = '';
+const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-web-demo-'));
+
+async function waitFor(pattern: RegExp, timeout_ms = 45_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeout_ms;
+  while (Date.now() < deadline) {
+    const match = stdout.match(pattern);
+    if (match) return match;
+    if (child?.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${pattern} in gridloop start output:\n${stdout}`);
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  child = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin/gridloop.mjs'), 'start', '--port', '0', '--runs-dir', runsDir],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  rmSync(runsDir, { recursive: true, force: true });
+});
+
+const readouts = (page: Page) =>
+  page.$$eval('#frequency-readouts .readout', (cards) =>
+    Object.fromEntries(
+      cards.map((c) => [
+        (c as HTMLElement).dataset.island ?? '',
+        Number.parseFloat(c.querySelector('.value')?.textContent ?? 'NaN'),
+      ]),
+    ),
+  );
+
+describe('live page on the running demo', () => {
+  it('a viewer sees the diagram and charts but has no way to act', async () => {
+    const [, link] = await waitFor(/viewer link: (\S+)/);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const errors = watchErrors(page);
+    await page.goto(link);
+    await page.waitForSelector('#diagram [data-switch="pcc-mg1"]');
+    await page.waitForFunction(
+      () => (window as never as { __gridloop: { states: number } }).__gridloop.states > 10,
+    );
+    expect(await page.locator('#diagram .bus').count()).toBe(33);
+    expect(await page.locator('#controls').isHidden()).toBe(true);
+    await page.click('[data-switch="pcc-mg1"]');
+    await page.waitForTimeout(500);
+    expect(await page.getAttribute('[data-switch="pcc-mg1"]', 'data-closed')).toBe('true');
+    await screenshot(page, 'demo-viewer');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('an operator opens the PCC breaker and sees MG1 split off and its frequency diverge', async () => {
+    const [, url] = await waitFor(/running: (http:\/\/\S+)/);
+    const [, token] = await waitFor(/operator token: (\S+)/);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const errors = watchErrors(page);
+    await page.goto(`${url}?token=${token}`);
+    await page.waitForSelector('#controls:not([hidden])');
+    await page.waitForFunction(
+      () => (window as never as { __gridloop: { states: number } }).__gridloop.states > 10,
+    );
+    const islandOf = (bus: string) => page.getAttribute(`#diagram [data-bus="${bus}"]`, 'data-island');
+    // Grid-connected at start: MG1's buses are in the main grid's island.
+    expect(await islandOf('2')).toBe(await islandOf('1'));
+    const before = await readouts(page);
+    const mainIsland = (await islandOf('1'))!;
+    expect(Math.abs(before[mainIsland] - 50)).toBeLessThan(0.05);
+    await screenshot(page, 'demo-operator-before');
+
+    await page.click('[data-switch="pcc-mg1"]');
+    await page.waitForFunction(() =>
+      /pcc-mg1 opened/.test(document.querySelector('#command-feedback')?.textContent ?? ''),
+    );
+    // The island split: bus 2 (MG1) leaves bus 1's island and is coloured differently.
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#diagram [data-bus="2"]')?.getAttribute('data-island') !==
+        document.querySelector('#diagram [data-bus="1"]')?.getAttribute('data-island'),
+    );
+    const mg1Island = (await islandOf('2'))!;
+    expect(await islandOf('25')).toBe(mg1Island);
+    expect(await page.getAttribute('[data-switch="pcc-mg1"]', 'data-closed')).toBe('false');
+    const colour = (bus: string) =>
+      page.$eval(`#diagram [data-bus="${bus}"]`, (el) => (el as SVGGElement).style.getPropertyValue('--c'));
+    expect(await colour('2')).not.toBe(await colour('1'));
+    // Its frequency diverges from the main grid's (MG1 imports from the grid before islanding).
+    let diverged = 0;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const now = await readouts(page);
+      diverged = Math.abs(now[mg1Island] - now[mainIsland]);
+      if (diverged > 0.1) break;
+      await page.waitForTimeout(100);
+    }
+    expect(diverged).toBeGreaterThan(0.1);
+    // The frequency chart carries a series for the new island.
+    const series = await page.evaluate(
+      () =>
+        (window as never as { __gridloop: { charts: { frequency: { names: string[] } } } }).__gridloop.charts
+          .frequency.names,
+    );
+    expect(series).toContain(`island ${mg1Island}`);
+    expect(await page.locator('#timeline').textContent()).toMatch(/pcc-mg1 opened/);
+    await page.waitForTimeout(1500);
+    await screenshot(page, 'demo-operator-after-open');
+    expect(errors).toEqual([]);
+    await page.close();
+
+    child!.kill('SIGINT');
+    await new Promise((resolve) => child!.once('exit', resolve));
+    const [, runDir] = stdout.match(/run saved in (\S+)/) ?? [];
+    const audit = (await readRunEvents(runDir!)).filter((e) => e.kind === 'audit');
+    const command = audit.find((e) => (e.data as { action?: string } | undefined)?.action === 'command');
+    expect(command?.data).toMatchObject({
+      result: 'ok',
+      actor: { role: 'operator' },
+      command: { type: 'breaker', id: 'pcc-mg1', closed: false },
+    });
+  }, 120_000);
+});
