@@ -35,6 +35,14 @@
  *
  * Methods: 'nr' (Newton–Raphson, polar, sparse LU), 'sweep' (backward/forward, radial islands with
  * one source), 'auto' (sweep where it applies, else NR).
+ *
+ * Linear algebra (twin/sparse): the Jacobian keeps one fixed pattern per topology (PV/PQ switching
+ * and participation changes alter values only). It is factorised as 2×2 blocks per bus on a
+ * minimum-degree node order (BlockLU2); if a diagonal block is unfit for that static pivoting the
+ * island falls back to the scalar Gilbert–Peierls LU with threshold pivoting and KLU-style
+ * refactorisation (SparseLU). A warm solve first tries chord steps with the previous factors and
+ * refactorises only when they stop halving the mismatch; IslandResult.factorizations counts real
+ * factorisations, iterations counts all steps.
  */
 export type { CompiledNetwork, Island, IslandKind } from './network.ts';
 export { compileNetwork, findIslands, UnitControl } from './network.ts';

@@ -7,12 +7,18 @@
  * rows of the participating nodes. So PV↔PQ switching and changes of participation change values
  * only: the fill-reducing ordering and the LU's symbolic pattern are computed once per topology.
  */
+
+import { BlockLU2 } from '../sparse/block-lu.ts';
+import type { CscPattern } from '../sparse/csc.ts';
 import { patternFromCoordinates } from '../sparse/csc.ts';
 import { SparseLU } from '../sparse/lu.ts';
 import { minimumDegreeOrderOfGraph } from '../sparse/ordering.ts';
 import { type IslandModel, NodeMode } from './island-model.ts';
 
 export type IterationOutcome = 'converged' | 'max-iterations' | 'diverged' | 'singular';
+
+/** Chord steps (reusing the previous factors) tried before refactoring, while each halves the mismatch. */
+const MAX_CHORD_STEPS = 6;
 
 /** Voltage magnitudes beyond this are taken as divergence rather than a solution. */
 const DIVERGED_VM = 5;
@@ -25,10 +31,20 @@ export class NewtonSolver {
   private readonly alphaNodes: Int32Array;
   private readonly slotAlpha: Int32Array;
   private readonly jValues: Float64Array;
-  private readonly lu: SparseLU;
+  /**
+   * The Jacobian's LU: 2×2-block LU on the node order first (fast, fixed pattern); if a diagonal
+   * block is unfit for static pivoting, the scalar LU with threshold pivoting for this topology.
+   */
+  private readonly block: BlockLU2;
+  private scalar: SparseLU | undefined;
+  private useScalar = false;
+  private readonly pattern: CscPattern;
+  private readonly columnOrder: Int32Array;
   private readonly rhs: Float64Array;
   private readonly saveVm: Float64Array;
   private readonly saveVa: Float64Array;
+  private readonly stepVm: Float64Array;
+  private readonly stepVa: Float64Array;
   /** Iterations and final mismatch of the last run. */
   iterations = 0;
   maxMismatch = 0;
@@ -97,17 +113,26 @@ export class NewtonSolver {
         adjacency[referenceNode]!.add(node);
       }
     }
-    const nodeOrder = minimumDegreeOrderOfGraph(adjacency);
-    const columnOrder = new Int32Array(2 * m);
-    for (let k = 0; k < m; k++) {
-      columnOrder[2 * k] = 2 * nodeOrder[k]!;
-      columnOrder[2 * k + 1] = 2 * nodeOrder[k]! + 1;
+    // The reference node's slot holds the slack power, coupled to every participating node:
+    // eliminate it last (it is the hub, and its Schur complement is then well defined).
+    const ordered = minimumDegreeOrderOfGraph(adjacency);
+    const nodeOrder = new Int32Array(m);
+    let k = 0;
+    for (const node of ordered) if (node !== referenceNode) nodeOrder[k++] = node;
+    nodeOrder[k] = referenceNode;
+    this.columnOrder = new Int32Array(2 * m);
+    for (let j = 0; j < m; j++) {
+      this.columnOrder[2 * j] = 2 * nodeOrder[j]!;
+      this.columnOrder[2 * j + 1] = 2 * nodeOrder[j]! + 1;
     }
-    this.lu = new SparseLU(pattern, { columnOrder });
+    this.pattern = pattern;
+    this.block = new BlockLU2(pattern, nodeOrder);
     this.rhs = new Float64Array(2 * m);
     this.saveVm = new Float64Array(m);
     this.saveVa = new Float64Array(m);
     this.factorModes = new Uint8Array(m);
+    this.stepVm = new Float64Array(m);
+    this.stepVa = new Float64Array(m);
   }
 
   /** Makes the next run start with a fresh Jacobian instead of the stored factors. */
@@ -139,8 +164,27 @@ export class NewtonSolver {
     return plausible;
   }
 
+  /** Factorisation counters: block LU, and the scalar fallback if it was ever needed. */
   get luStats() {
-    return this.lu.stats;
+    return {
+      blockFactorizations: this.block.stats.factorizations,
+      scalarFallback: this.useScalar,
+      scalar: this.scalar?.stats,
+    };
+  }
+
+  private factor(): boolean {
+    if (!this.useScalar) {
+      if (this.block.factor(this.jValues) === 'ok') return true;
+      this.useScalar = true;
+    }
+    this.scalar ??= new SparseLU(this.pattern, { columnOrder: this.columnOrder });
+    return this.scalar.factor(this.jValues) === 'ok';
+  }
+
+  private solveWithFactors(rhs: Float64Array): void {
+    if (this.useScalar) this.scalar!.solve(rhs);
+    else this.block.solve(rhs);
   }
 
   /** Fills the Jacobian values from the model's current voltages and calculated powers. */
@@ -211,20 +255,31 @@ export class NewtonSolver {
     // Warm re-solve: while the stored factors (of a Jacobian at the previous solution) still cut
     // the mismatch fast, use them as they are — a triangular solve instead of a factorisation.
     if (this.factorsValid && Number.isFinite(worst) && worst >= tolerance && this.modesUnchanged()) {
-      while (this.chordSteps < 3 && this.iterations < maxIterations) {
-        this.lu.solve(rhs);
+      const { stepVm, stepVa } = this;
+      while (this.chordSteps < MAX_CHORD_STEPS && this.iterations < maxIterations) {
+        stepVm.set(vm);
+        stepVa.set(va);
+        const stepDeltaP = model.deltaP;
+        this.solveWithFactors(rhs);
         this.iterations++;
         this.chordSteps++;
-        if (!this.applyCorrection(rhs)) {
-          worst = Number.NaN;
-          break;
-        }
+        const plausible = this.applyCorrection(rhs);
         model.updateRectangular();
         model.computePower();
-        const next = model.mismatch(rhs);
-        const slow = !(next < 0.25 * worst);
+        const next = plausible ? model.mismatch(rhs) : Number.NaN;
+        if (!(next < 0.5 * worst)) {
+          // The old Jacobian no longer describes this operating point: undo the step and let
+          // Newton take over from where the chord steps got to.
+          vm.set(stepVm);
+          va.set(stepVa);
+          model.deltaP = stepDeltaP;
+          model.updateRectangular();
+          model.computePower();
+          worst = model.mismatch(rhs);
+          break;
+        }
         worst = next;
-        if (!(worst >= tolerance) || slow) break;
+        if (worst < tolerance) break;
       }
     }
     for (;;) {
@@ -240,13 +295,13 @@ export class NewtonSolver {
       if (this.iterations >= maxIterations) break;
       this.iterations++;
       this.fillJacobian();
-      if (this.lu.factor(this.jValues) !== 'ok') {
+      if (!this.factor()) {
         outcome = 'singular';
         break;
       }
       this.factorsValid = true;
       this.factorModes.set(model.mode);
-      this.lu.solve(rhs);
+      this.solveWithFactors(rhs);
       if (!this.applyCorrection(rhs)) {
         outcome = 'diverged';
         break;
@@ -263,7 +318,7 @@ export class NewtonSolver {
       model.updateRectangular();
       model.computePower();
       // A fresh pivot choice next time: the failed values may have spoiled the stored one.
-      this.lu.forgetPivots();
+      this.scalar?.forgetPivots();
       this.factorsValid = false;
     }
     return outcome;

@@ -209,13 +209,30 @@ describe('per-step use', () => {
     expect(pf.topologyBuilds).toBe(1);
     // biome-ignore lint/suspicious/noExplicitAny: reaching into the island runtime to read LU counters
     const lu = (pf as any).runtimes[0].newton.luStats;
-    expect(lu.fullFactorizations).toBe(1);
+    expect(lu.scalarFallback).toBe(false);
+    expect(lu.blockFactorizations).toBeLessThan(coldFactorizations + 20 * coldFactorizations);
     // And the warm answer equals a cold solve of the same injections.
     const warmVm = Float64Array.from(pf.vm_pu);
     pf.resetVoltages();
     const cold = pf.solve();
     expect(cold.islands[0]!.factorizations).toBe(cold.iterations);
     for (let i = 0; i < warmVm.length; i++) expect(Math.abs(warmVm[i]! - pf.vm_pu[i]!)).toBeLessThan(1e-8);
+  });
+
+  it('falls back to the pivoting scalar LU when the block LU refuses a diagonal block', () => {
+    const pf = new PowerFlowSolver(case118(), { method: 'nr', enforceQLimits: true });
+    pf.solve();
+    const reference = Float64Array.from(pf.vm_pu);
+    const other = new PowerFlowSolver(case118(), { method: 'nr', enforceQLimits: true });
+    other.solve();
+    // biome-ignore lint/suspicious/noExplicitAny: forcing the fallback path inside this unit test
+    const newton = (other as any).runtimes[0].newton;
+    newton.block.factor = () => 'singular';
+    other.resetVoltages();
+    expect(other.solve().converged).toBe(true);
+    expect(newton.luStats.scalarFallback).toBe(true);
+    for (let i = 0; i < reference.length; i++)
+      expect(Math.abs(other.vm_pu[i]! - reference[i]!)).toBeLessThan(1e-9);
   });
 
   it('non-convergence is a typed result with a finite mismatch, voltages kept', () => {
