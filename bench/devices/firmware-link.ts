@@ -1,166 +1,277 @@
-import { SerialPort } from 'serialport';
 import {
   Deframer,
-  type DeviceState,
+  type DeframerEvent,
   encodeFrame,
   type Frame,
+  type FrameErrorCode,
   type Hello,
+  type Message,
   OperatingMode,
+  SetpointField,
+  SignatureVerifier,
+  type SigningParams,
+  signingTimestampFromUnixMs,
 } from '../../firmware-protocol/ts/index.ts';
 import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkStats } from '../runtime/messages.ts';
-import type { DeviceLink } from './device-link.ts';
+import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
+import type { DeviceLink, TwinSetpoint } from './device-link.ts';
+import { type LimitResult, SetpointLimiter } from './safety.ts';
+import { LinkSupervisor } from './supervision.ts';
+import { SerialTransport, type Transport, WriteQueue } from './transport.ts';
 
-/** Exchanges without an answer before the device is declared offline. */
-const MISSED_BEFORE_OFFLINE = 3;
 /** How often a lost port is tried again, ms. */
-const REOPEN_PERIOD_MS = 500;
+const REOPEN_PERIOD_MS = 250;
 const DEG_TO_RAD = Math.PI / 180;
+/** Frames captured per device between drains, at most (the rest are counted, not kept). */
+const CAPTURE_LIMIT = 4096;
+
+const AUTH_ERRORS = new Set<FrameErrorCode>([
+  'UNSIGNED',
+  'NO_KEY',
+  'BAD_SIGNATURE',
+  'REPLAY',
+  'REORDERED',
+  'STALE',
+]);
 
 const wallClock_ns = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
+export interface FirmwareLinkOptions {
+  /** Makes the transport for each (re)open. @default a SerialTransport on config.path */
+  transport?: () => Transport;
+  /** Monotonic clock, ms. @default performance.now */
+  now?: () => number;
+}
+
+/** Parses a 32-byte signing key given as 64 hex digits; throws a TypeError naming the device. */
+export function parseSigningKey(deviceId: string, hex: string): Uint8Array {
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+    throw new TypeError(`device ${deviceId}: signing key must be 64 hex digits (32 bytes)`);
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
 /**
- * A board speaking the gridloop firmware protocol over a serial port (USB-serial or a
- * pseudo-terminal). Each exchange sends a MEASUREMENT; the board answers with DEVICE_STATE
- * echoing the step, which gives the round-trip time. Missing answers, a closed port or garbage
- * never stop the loop: the device goes offline (fallback input) and comes back when it answers.
+ * A board speaking the gridloop firmware protocol (firmware-protocol/SPEC.md) over any transport.
+ * Each exchange sends a MEASUREMENT; the board answers with DEVICE_STATE echoing the step, which
+ * gives the round-trip time. Set-points go out as SETPOINT frames after the safety limiter. Frames
+ * are signed (HMAC) when the mapping has a key, and the board's frames are verified with it.
+ * Missing answers, a closed port or garbage never stop the loop: the device goes offline (the twin
+ * applies the fallback) and comes back when it answers.
  */
 export class FirmwareLink implements DeviceLink {
   readonly id: string;
+  readonly driver = 'firmware' as const;
+  readonly supervisor: LinkSupervisor;
   private readonly config: DeviceLinkConfig;
-  private readonly powerScale: number;
-  private readonly deframer = new Deframer();
-  private port: SerialPort | undefined;
+  private readonly makeTransport: () => Transport;
+  private readonly deframer: Deframer;
+  private readonly deframed: DeframerEvent[] = [];
+  private readonly writes = new WriteQueue(undefined);
+  private readonly limiter: SetpointLimiter;
+  private readonly signingKey: Uint8Array | undefined;
+  private lastSigningTimestamp = 0;
+  private transport: Transport | undefined;
   private closing = false;
   private reopenTimer: NodeJS.Timeout | undefined;
   private seq = 0;
-  private readonly latest: DeviceInput;
   private readonly frames: CapturedFrame[] = [];
-  private awaitingStep = -1;
-  private sentAt = 0;
-  private missed = 0;
-  private consecutiveMissed = 0;
-  private framesRx = 0;
-  private framesTx = 0;
-  private badFrames = 0;
-  private readonly rtts: number[] = [];
   hello: Hello | undefined;
 
-  constructor(config: DeviceLinkConfig) {
+  constructor(config: DeviceLinkConfig, options: FirmwareLinkOptions = {}) {
     this.id = config.id;
     this.config = config;
-    this.powerScale = config.powerScale ?? 1;
-    this.latest = { deviceId: config.id, p_mw: 0, q_mvar: 0, online: false };
-  }
-
-  async open(): Promise<void> {
-    await this.openPort();
-  }
-
-  private openPort(): Promise<void> {
-    const port = new SerialPort({
-      path: this.config.path,
-      baudRate: this.config.baud ?? 921600,
-      autoOpen: false,
-    });
-    return new Promise((resolve, reject) => {
-      port.open((err) => {
-        if (err) {
-          reject(new Error(`device ${this.id}: cannot open ${this.config.path}: ${err.message}`));
-          return;
-        }
-        this.port = port;
-        port.on('data', (chunk: Buffer) => this.receive(chunk));
-        port.on('close', () => this.lost());
-        port.on('error', () => this.lost());
-        resolve();
+    const path = config.path;
+    this.makeTransport =
+      options.transport ??
+      (() => {
+        if (!path) throw new TypeError(`device ${config.id}: firmware driver needs a port path`);
+        return new SerialTransport({ path, baudRate: config.baud ?? 921600 });
       });
+    this.supervisor = new LinkSupervisor(config, 'firmware', options.now);
+    this.limiter = new SetpointLimiter(config.limits);
+    const deviceId = config.protocolDeviceId ?? 1;
+    if (config.signing) {
+      const key = parseSigningKey(config.id, config.signing.keyHex);
+      this.signingKey = key;
+      const required = config.signing.requireSigned ?? true;
+      this.deframer = new Deframer({
+        authenticator: new SignatureVerifier({
+          keyFor: (id) => (id === deviceId ? { key, required } : undefined),
+          now: () => signingTimestampFromUnixMs(Date.now()),
+        }),
+      });
+    } else {
+      this.deframer = new Deframer();
+    }
+  }
+
+  open(): Promise<void> {
+    return this.openTransport();
+  }
+
+  private async openTransport(): Promise<void> {
+    const transport = this.makeTransport();
+    await transport.open();
+    this.transport = transport;
+    this.writes.attach(transport);
+    transport.on('data', (chunk) => this.receive(chunk));
+    transport.once('close', (error) => {
+      if (this.transport !== transport) return;
+      this.transport = undefined;
+      this.writes.attach(undefined);
+      if (this.closing) return;
+      this.supervisor.portLost(error?.message ?? 'port closed');
+      this.scheduleReopen();
     });
   }
 
-  /** The port went away (unplugged board, closed pty): go offline and keep trying to reopen. */
-  private lost(): void {
-    this.port = undefined;
-    this.goOffline();
+  /** Keeps trying to reopen the port (a replugged board reappears under the same path). */
+  private scheduleReopen(): void {
     if (this.closing || this.reopenTimer) return;
     this.reopenTimer = setInterval(() => {
-      if (this.port || this.closing) return;
-      this.openPort()
+      if (this.transport || this.closing) return;
+      this.openTransport()
         .then(() => {
           clearInterval(this.reopenTimer);
           this.reopenTimer = undefined;
+          this.supervisor.event('link-port-reopened', `${this.config.path ?? 'port'} open again`);
         })
         .catch(() => {});
     }, REOPEN_PERIOD_MS);
   }
 
-  private goOffline(): void {
-    this.latest.online = false;
-    this.latest.p_mw = 0;
-    this.latest.q_mvar = 0;
+  private signing(): SigningParams | undefined {
+    if (!this.signingKey) return undefined;
+    // Timestamps must rise strictly per stream, even for frames sent within the same 10 µs.
+    const ts = Math.max(this.lastSigningTimestamp + 1, signingTimestampFromUnixMs(Date.now()));
+    this.lastSigningTimestamp = ts;
+    return { key: this.signingKey, linkId: this.config.signing?.linkId ?? 0, timestamp: ts };
+  }
+
+  private send(message: Message): void {
+    const bytes = encodeFrame(message, {
+      seq: this.seq++ & 0xffff,
+      deviceId: this.config.protocolDeviceId ?? 1,
+      signing: this.signing(),
+    });
+    if (!this.writes.push(bytes)) return;
+    this.supervisor.counters.framesTx++;
+    this.capture('tx', bytes);
+  }
+
+  private capture(direction: 'tx' | 'rx', bytes: Uint8Array): void {
+    if (this.frames.length < CAPTURE_LIMIT) {
+      this.frames.push({ time_ns: wallClock_ns(), direction, deviceId: this.id, bytes });
+    }
   }
 
   exchange(m: BusMeasurement): void {
-    if (this.awaitingStep >= 0) {
-      this.missed++;
-      if (++this.consecutiveMissed >= MISSED_BEFORE_OFFLINE) this.goOffline();
-    }
-    const bytes = encodeFrame(
-      {
-        type: 'MEASUREMENT',
-        step: m.step,
-        twinTimeS: m.t_s,
-        voltagePu: m.vm_pu,
-        voltageAngleRad: m.va_deg * DEG_TO_RAD,
-        frequencyHz: m.f_hz,
-        rocofHzPerS: m.rocof_hz_s,
-      },
-      { seq: this.seq++ & 0xffff, deviceId: this.config.protocolDeviceId ?? 1 },
-    );
-    this.awaitingStep = m.step >>> 0;
-    this.sentAt = performance.now();
-    if (!this.port) return;
-    this.port.write(bytes);
-    this.framesTx++;
-    this.frames.push({ time_ns: wallClock_ns(), direction: 'tx', deviceId: this.id, bytes });
+    const step = m.step >>> 0;
+    this.supervisor.exchangeSent(step);
+    this.send({
+      type: 'MEASUREMENT',
+      step,
+      twinTimeS: m.t_s,
+      voltagePu: m.vm_pu,
+      voltageAngleRad: m.va_deg * DEG_TO_RAD,
+      frequencyHz: m.f_hz,
+      rocofHzPerS: m.rocof_hz_s,
+    });
+    const next = this.limiter.advance(m.t_s);
+    if (next) this.sendSetpoint(next.p_w, next.q_var, OperatingMode.GRID_FOLLOWING);
+    this.supervisor.counters.dropped = this.writes.dropped;
   }
 
-  private receive(chunk: Buffer): void {
-    const bytes = new Uint8Array(chunk);
-    this.frames.push({ time_ns: wallClock_ns(), direction: 'rx', deviceId: this.id, bytes });
-    for (const event of this.deframer.push(bytes)) {
-      if (event.ok) this.handle(event.frame);
-      else this.badFrames++;
+  private sendSetpoint(p_w: number, q_var: number, mode: number): void {
+    this.send({
+      type: 'SETPOINT',
+      fields: SetpointField.ACTIVE_POWER | SetpointField.REACTIVE_POWER | SetpointField.MODE,
+      mode,
+      enabledFunctions: 0,
+      activePowerW: p_w,
+      reactivePowerVar: q_var,
+      activePowerMaxW: 0,
+      activePowerMinW: 0,
+      reactivePowerMaxVar: 0,
+    });
+    this.supervisor.counters.setpointsSent++;
+  }
+
+  setpoint(setpoint: TwinSetpoint): LimitResult {
+    const result = this.limiter.request({
+      p_w: setpoint.p_mw === undefined ? undefined : this.supervisor.deviceW(setpoint.p_mw),
+      q_var: setpoint.q_mvar === undefined ? undefined : this.supervisor.deviceW(setpoint.q_mvar),
+    });
+    if (result.limited.length > 0) {
+      this.supervisor.counters.setpointsLimited++;
+      this.supervisor.event('setpoint-limited', result.limited.join('; '));
+    }
+    return result;
+  }
+
+  emergencyStop(): void {
+    this.limiter.emergencyStop();
+    this.sendSetpoint(0, 0, OperatingMode.OFF);
+    this.supervisor.event('emergency-stop', 'SETPOINT mode OFF, 0 W sent');
+  }
+
+  private receive(chunk: Uint8Array): void {
+    this.capture('rx', chunk.slice());
+    const events = this.deframed;
+    events.length = 0;
+    this.deframer.pushInto(chunk, events);
+    for (const event of events) {
+      if (event.ok) {
+        this.handle(event.frame);
+        continue;
+      }
+      const c = this.supervisor.counters;
+      c.badFrames++;
+      const code = event.error.code;
+      if (code === 'CRC_MISMATCH') c.crcErrors++;
+      else if (AUTH_ERRORS.has(code)) c.authErrors++;
     }
   }
 
   private handle(frame: Frame): void {
-    this.framesRx++;
+    // Frames for another device id on a shared line are not ours.
+    if (frame.deviceId !== (this.config.protocolDeviceId ?? 1)) return;
+    this.supervisor.counters.framesRx++;
     const message = frame.message;
-    if (message.type === 'HELLO') {
-      this.hello = message;
-    } else if (message.type === 'DEVICE_STATE') {
-      this.applyState(message);
+    switch (message.type) {
+      case 'DEVICE_STATE': {
+        const ok = this.supervisor.answered(
+          message.step,
+          message.activePowerW,
+          message.reactivePowerVar,
+          message.stateOfCharge,
+        );
+        if (ok) {
+          this.supervisor.input.mode =
+            message.mode === OperatingMode.GRID_FORMING ? 'grid-forming' : 'grid-following';
+        }
+        break;
+      }
+      case 'HEARTBEAT':
+        this.supervisor.counters.heartbeats++;
+        break;
+      case 'HELLO':
+        if (!this.hello) {
+          this.supervisor.event(
+            'device-hello',
+            `HELLO: protocol ${message.protocolMajor}.${message.protocolMinor}, firmware ${message.firmwareMajor}.${message.firmwareMinor}.${message.firmwarePatch}, rated ${message.ratedActivePowerW} W`,
+          );
+        }
+        this.hello = message;
+        break;
+      default:
+        break;
     }
-  }
-
-  private applyState(state: DeviceState): void {
-    if (state.step === this.awaitingStep) {
-      const rtt = (performance.now() - this.sentAt) * 1000;
-      if (this.rtts.length >= 4096) this.rtts.splice(0, 2048);
-      this.rtts.push(rtt);
-      this.awaitingStep = -1;
-    }
-    this.consecutiveMissed = 0;
-    this.latest.online = true;
-    this.latest.p_mw = (state.activePowerW * this.powerScale) / 1e6;
-    this.latest.q_mvar = (state.reactivePowerVar * this.powerScale) / 1e6;
-    if (Number.isFinite(state.stateOfCharge)) this.latest.soc = state.stateOfCharge;
-    this.latest.mode = state.mode === OperatingMode.GRID_FORMING ? 'grid-forming' : 'grid-following';
   }
 
   input(): DeviceInput {
-    return this.latest;
+    return this.supervisor.input;
   }
 
   drainFrames(into: CapturedFrame[]): void {
@@ -168,25 +279,22 @@ export class FirmwareLink implements DeviceLink {
     this.frames.length = 0;
   }
 
+  drainEvents(into: LinkEvent[]): void {
+    this.supervisor.drainEvents(into);
+  }
+
   stats(): LinkStats {
-    const sorted = [...this.rtts].sort((a, b) => a - b);
-    return {
-      deviceId: this.id,
-      online: this.latest.online,
-      rtt_us_p50: sorted.length ? sorted[Math.floor(sorted.length / 2)] : Number.NaN,
-      rtt_us_max: sorted.length ? sorted[sorted.length - 1] : Number.NaN,
-      framesRx: this.framesRx,
-      framesTx: this.framesTx,
-      badFrames: this.badFrames,
-      missed: this.missed,
-    };
+    this.supervisor.counters.dropped = this.writes.dropped;
+    return this.supervisor.stats();
   }
 
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.reopenTimer);
-    const port = this.port;
-    this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    this.reopenTimer = undefined;
+    const transport = this.transport;
+    this.transport = undefined;
+    this.writes.attach(undefined);
+    await transport?.close();
   }
 }

@@ -1,8 +1,18 @@
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
-import { FirmwareLink } from '../devices/firmware-link.ts';
-import type { CapturedFrame, LoopConfig, MainToWorker, Snapshot, WorkerToMain } from './messages.ts';
+import { SimulatedLink } from '../devices/simulated-link.ts';
+import type {
+  CapturedFrame,
+  LinkEvent,
+  LoopConfig,
+  MainToWorker,
+  Snapshot,
+  TimingSummary,
+  WorkerToMain,
+} from './messages.ts';
 import { Pacer, type StepTiming } from './pacer.ts';
+import { MicrosecondHistogram } from './timing-histogram.ts';
 import { createTwin } from './twin-factory.ts';
 
 /*
@@ -37,33 +47,67 @@ function snapshotOf(state: TwinState, timing: StepTiming): Snapshot {
   };
 }
 
-async function run(config: LoopConfig): Promise<void> {
-  const twin = await createTwin(config.twin);
-  const links: { link: DeviceLink; every: number }[] = config.devices.map((d) => ({
-    link: new FirmwareLink(d),
-    every: Math.max(1, d.exchangeEvery ?? 10),
-  }));
-  await Promise.all(links.map(({ link }) => link.open()));
+interface LoopDevice {
+  link: DeviceLink;
+  every: number;
+  /** Runs alongside the link and feeds the twin while the link is down ('simulated' fallback). */
+  shadow: SimulatedLink | undefined;
+}
 
-  const inputs: DeviceInput[] = links.map(({ link }) => link.input());
+async function run(config: LoopConfig): Promise<void> {
+  const twin = await createTwin(config.twin, config.devices);
+  for (const item of config.schedule ?? []) twin.scheduleAt(item.t_s, item.action);
+  const devices: LoopDevice[] = config.devices.map((d) => ({
+    link: createDeviceLink(d),
+    every: Math.max(1, d.exchangeEvery ?? (d.driver === 'sunspec' ? 100 : 10)),
+    shadow: d.fallback === 'simulated' ? new SimulatedLink({ ...d, driver: 'simulated' }) : undefined,
+  }));
+  for (const { link } of devices) twin.measurementFor(link.id); // unknown ids fail here, before any port opens
+  const opened: DeviceLink[] = [];
+  try {
+    for (const { link, shadow } of devices) {
+      await link.open();
+      opened.push(link);
+      await shadow?.open();
+    }
+  } catch (err) {
+    await Promise.all(opened.map((link) => link.close()));
+    throw err;
+  }
+
+  const inputs: DeviceInput[] = devices.map(({ link }) => link.input());
   let snapshots: Snapshot[] = [];
   let events: TwinEvent[] = [];
   let frames: CapturedFrame[] = [];
+  const linkEvents: LinkEvent[] = [];
   let lastState: TwinState | undefined;
   let lastBatch = performance.now();
   const maxSteps =
     config.duration_s === undefined ? Infinity : Math.round(config.duration_s / config.twin.dt_s);
 
+  const stampLinkEvents = (t_s: number) => {
+    for (const { link } of devices) link.drainEvents(linkEvents);
+    for (const e of linkEvents)
+      events.push({ t_s, kind: e.kind, message: `${e.deviceId}: ${e.message}`, target: e.deviceId });
+    linkEvents.length = 0;
+  };
+  const linkStats = () => devices.map(({ link }) => link.stats());
   const flush = () => {
-    for (const { link } of links) link.drainFrames(frames);
-    post({ type: 'batch', snapshots, events, frames, links: links.map(({ link }) => link.stats()) });
+    stampLinkEvents(lastState?.t_s ?? 0);
+    for (const { link } of devices) link.drainFrames(frames);
+    post({ type: 'batch', snapshots, events, frames, links: linkStats() });
     snapshots = [];
     events = [];
     frames = [];
     lastBatch = performance.now();
   };
 
-  const pacer = new Pacer({ period_ms: config.twin.dt_s * 1000, overrunPolicy: config.overrunPolicy });
+  const pacer = new Pacer({
+    period_ms: config.twin.dt_s * 1000,
+    overrunPolicy: config.overrunPolicy,
+    spinThreshold_ms: config.pacer?.sleepUntil_ms,
+    busySpin_us: config.pacer?.spin_us,
+  });
   let stopReason = 'requested' as 'requested' | 'duration' | 'overrun';
   // Commands wait for the next step boundary, so a step never sees a half-applied change.
   const pendingCommands: { id: number; command: TwinCommand }[] = [];
@@ -71,10 +115,30 @@ async function run(config: LoopConfig): Promise<void> {
     if (message?.type === 'stop') pacer.stop();
     else if (message?.type === 'command') pendingCommands.push(message);
   });
+  const byId = new Map(devices.map((d) => [d.link.id, d]));
+  const applyCommand = (command: TwinCommand): TwinEvent => {
+    if (command.kind === 'setpoint') {
+      const device = byId.get(command.deviceId);
+      if (device) {
+        const result = device.link.setpoint({ p_mw: command.p_mw, q_mvar: command.q_mvar });
+        device.shadow?.setpoint({ p_mw: command.p_mw, q_mvar: command.q_mvar });
+        const event = twin.command(command);
+        if (result.limited.length > 0) event.message += ` (safety: ${result.limited.join('; ')})`;
+        return event;
+      }
+    }
+    if (command.kind === 'emergency-stop') {
+      for (const { link, shadow } of devices) {
+        link.emergencyStop();
+        shadow?.emergencyStop();
+      }
+    }
+    return twin.command(command);
+  };
   const applyCommands = () => {
     for (const { id, command } of pendingCommands) {
       try {
-        const event = twin.command(command);
+        const event = applyCommand(command);
         events.push(event);
         post({ type: 'command-result', id, ok: true, event });
       } catch (err) {
@@ -85,19 +149,28 @@ async function run(config: LoopConfig): Promise<void> {
   };
   post({ type: 'ready' });
   let busIdsSent = false;
-  // The twin replaces its islands array only when topology changed: send membership then.
-  let islandsSent: unknown;
+  const lateness = new MicrosecondHistogram();
+  const work = new MicrosecondHistogram();
+  const cpuStart = process.cpuUsage();
+  const wallStart = performance.now();
 
   await pacer.run(
     (step) => {
       if (pendingCommands.length > 0) applyCommands();
-      for (let i = 0; i < links.length; i++) inputs[i] = links[i].link.input();
+      for (let i = 0; i < devices.length; i++) {
+        const { link, shadow } = devices[i];
+        const input = link.input();
+        inputs[i] = input.online || !shadow ? input : shadow.input();
+      }
       const state = twin.step(inputs);
       lastState = state;
       if (state.events.length > 0) events.push(...state.events);
-      for (let i = 0; i < links.length; i++) {
-        const { link, every } = links[i];
-        if (step % every === 0) link.exchange(twin.measurementFor(link.id));
+      for (let i = 0; i < devices.length; i++) {
+        const { link, every, shadow } = devices[i];
+        if (step % every !== 0) continue;
+        const m = twin.measurementFor(link.id);
+        link.exchange(m);
+        shadow?.exchange(m);
       }
       if (step + 1 >= maxSteps) {
         stopReason = 'duration';
@@ -106,12 +179,10 @@ async function run(config: LoopConfig): Promise<void> {
       return true;
     },
     (timing) => {
+      lateness.add(timing.lateness_us);
+      work.add(timing.work_us);
       if (lastState && timing.step % config.snapshotEvery === 0) {
         const snapshot = snapshotOf(lastState, timing);
-        if (lastState.islands !== islandsSent) {
-          snapshot.islandBuses = lastState.islands.map((island) => [...island.buses]);
-          islandsSent = lastState.islands;
-        }
         if (!busIdsSent) {
           snapshot.busIds = [...lastState.busIds];
           busIdsSent = true;
@@ -121,12 +192,32 @@ async function run(config: LoopConfig): Promise<void> {
       if (performance.now() - lastBatch >= BATCH_PERIOD_MS) flush();
     },
   );
+  const wall_s = (performance.now() - wallStart) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
   if (config.overrunPolicy === 'stop' && pacer.stats.overruns > 0 && stopReason !== 'duration') {
     stopReason = 'overrun';
   }
   flush();
-  await Promise.all(links.map(({ link }) => link.close()));
-  post({ type: 'stopped', reason: stopReason, steps: pacer.stats.steps, overruns: pacer.stats.overruns });
+  const timing: TimingSummary = {
+    steps: pacer.stats.steps,
+    overruns: pacer.stats.overruns,
+    lateness_us: { p50: lateness.quantile(0.5), p99: lateness.quantile(0.99), max: lateness.max },
+    work_us: { p50: work.quantile(0.5), p99: work.quantile(0.99), max: work.max },
+    realTimeFactor: wall_s > 0 ? (pacer.stats.steps * config.twin.dt_s) / wall_s : Number.NaN,
+    wall_s,
+    cpu_user_us: cpu.user,
+    cpu_system_us: cpu.system,
+  };
+  const links = linkStats();
+  await Promise.all(devices.map(({ link }) => link.close()));
+  post({
+    type: 'stopped',
+    reason: stopReason,
+    steps: pacer.stats.steps,
+    overruns: pacer.stats.overruns,
+    timing,
+    links,
+  });
 }
 
 // The parent going away (even by SIGKILL) closes the IPC channel: never outlive it.

@@ -4,7 +4,8 @@
  * Node timers are ~1 ms coarse, so a timer alone cannot hold a 1 kHz loop. A pure spin-wait holds
  * sub-microsecond lateness but starves serial I/O, which is delivered by the same event loop. The
  * pacer sleeps with a timer while the deadline is far, then polls with setImmediate (each turn lets
- * libuv deliver pending I/O) until the deadline, then runs the step.
+ * libuv deliver pending I/O) until the last few tens of microseconds, which it busy-waits so the
+ * step starts on time even when a poll turn is slow to come back.
  */
 export type OverrunPolicy = 'continue' | 'freeze' | 'stop';
 
@@ -15,6 +16,8 @@ export interface PacerOptions {
   overrunPolicy?: OverrunPolicy;
   /** Below this remaining time the pacer stops sleeping and polls. @default 1.5 */
   spinThreshold_ms?: number;
+  /** Below this remaining time the pacer busy-waits (no I/O is serviced then). @default 40 */
+  busySpin_us?: number;
   /** Monotonic clock in milliseconds. @default performance.now */
   now?: () => number;
 }
@@ -37,6 +40,7 @@ export interface StepTiming {
 export class Pacer {
   private readonly period: number;
   private readonly spinThreshold: number;
+  private readonly busySpin: number;
   private readonly now: () => number;
   private readonly policy: OverrunPolicy;
   private running = false;
@@ -53,6 +57,9 @@ export class Pacer {
     }
     this.period = options.period_ms;
     this.spinThreshold = options.spinThreshold_ms ?? 1.5;
+    const busySpin_us = options.busySpin_us ?? 40;
+    if (!(busySpin_us >= 0)) throw new TypeError(`Pacer: busySpin_us must be ≥ 0, got ${busySpin_us}`);
+    this.busySpin = Math.min(busySpin_us / 1000, this.spinThreshold);
     this.now = options.now ?? (() => performance.now());
     this.policy = options.overrunPolicy ?? 'continue';
   }
@@ -69,17 +76,18 @@ export class Pacer {
           this.finish();
           return;
         }
-        const start = this.now();
+        let start = this.now();
         const remaining = this.deadline - start;
         if (remaining > this.spinThreshold) {
           this.timer = setTimeout(tick, remaining - this.spinThreshold);
           return;
         }
-        if (remaining > 0) {
+        if (remaining > this.busySpin) {
           setImmediate(tick);
           return;
         }
-        const lateness = -remaining;
+        while (start < this.deadline) start = this.now();
+        const lateness = start - this.deadline;
         if (lateness >= this.period) {
           this.overruns++;
           if (this.policy === 'stop') {
