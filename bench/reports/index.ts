@@ -1,0 +1,73 @@
+/**
+ * Run reports: `generateReport(runDir)` writes `report.html` (self-contained: plots, events,
+ * assertion table, IEEE 1547 checks) and `junit.xml` into the run folder (or `outDir`) and says
+ * whether the run passed. See docs/recording.md § Reports.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PerformanceCategory } from '../../twin/ieee1547/settings.ts';
+import { readRun } from '../recording/index.ts';
+import { renderHtml } from './html.ts';
+import { type ComplianceCheck, ieee1547Checks, nominalFrequency } from './ieee1547-checks.ts';
+import { renderJunit } from './junit.ts';
+import { extractRunData } from './run-data.ts';
+
+export { escapeHtml, renderHtml, svgPlot } from './html.ts';
+export { type ComplianceCheck, ieee1547Checks, nominalFrequency } from './ieee1547-checks.ts';
+export { renderJunit } from './junit.ts';
+export { extractRunData, type RunData, type Series } from './run-data.ts';
+
+export interface ReportOptions {
+  /** Where report.html and junit.xml go. @default the run folder */
+  outDir?: string;
+  /** IEEE 1547 performance category. @default manifest.ieee1547Category ?? 'II' */
+  category?: PerformanceCategory;
+  /** Count IEEE 1547 check failures in the verdict (else they are reported only). @default true */
+  gateOnIeee1547?: boolean;
+}
+
+export interface ReportResult {
+  htmlPath: string;
+  junitPath: string;
+  passed: boolean;
+  tests: number;
+  failures: number;
+  errors: number;
+  checks: ComplianceCheck[];
+}
+
+export async function generateReport(runDir: string, options: ReportOptions = {}): Promise<ReportResult> {
+  const run = await readRun(runDir);
+  const data = extractRunData(run);
+  const category =
+    options.category ?? (run.manifest.ieee1547Category as PerformanceCategory | undefined) ?? 'II';
+  const f0 = nominalFrequency(data, typeof run.manifest.f0_hz === 'number' ? run.manifest.f0_hz : undefined);
+  const checks = ieee1547Checks(data, category, f0);
+  const gate = options.gateOnIeee1547 ?? true;
+  const junitChecks = gate
+    ? checks
+    : checks.map((c) => ({ ...c, passed: true, detail: `${c.detail} (not gating)` }));
+  const junit = renderJunit(run.manifest, data, junitChecks);
+  const passed = junit.failures === 0 && junit.errors === 0;
+  const html = renderHtml({
+    manifest: run.manifest,
+    data,
+    checks,
+    passed,
+    generatedAt: new Date().toISOString(),
+  });
+  const outDir = options.outDir ?? runDir;
+  await mkdir(outDir, { recursive: true });
+  const htmlPath = join(outDir, 'report.html');
+  const junitPath = join(outDir, 'junit.xml');
+  await Promise.all([writeFile(htmlPath, html), writeFile(junitPath, junit.xml)]);
+  return {
+    htmlPath,
+    junitPath,
+    passed,
+    tests: junit.tests,
+    failures: junit.failures,
+    errors: junit.errors,
+    checks,
+  };
+}
