@@ -149,6 +149,8 @@ async function run(config: LoopConfig): Promise<void> {
   };
   post({ type: 'ready' });
   let busIdsSent = false;
+  // The twin replaces its islands array only when topology changed: send membership then.
+  let islandsSent: unknown;
   const lateness = new MicrosecondHistogram();
   const work = new MicrosecondHistogram();
   const cpuStart = process.cpuUsage();
@@ -183,6 +185,10 @@ async function run(config: LoopConfig): Promise<void> {
       work.add(timing.work_us);
       if (lastState && timing.step % config.snapshotEvery === 0) {
         const snapshot = snapshotOf(lastState, timing);
+        if (lastState.islands !== islandsSent) {
+          snapshot.islandBuses = lastState.islands.map((island) => [...island.buses]);
+          islandsSent = lastState.islands;
+        }
         if (!busIdsSent) {
           snapshot.busIds = [...lastState.busIds];
           busIdsSent = true;
