@@ -7,6 +7,7 @@
  * rejected with its line rather than silently ignored, since ignoring it would give wrong data.
  */
 import { type Branch, type Bus, type BusKind, emptyGrid, type Grid, GridInputError } from './model.ts';
+import { ohmsToPu } from './per-unit.ts';
 import { type ElementLocator, validateGrid } from './validate.ts';
 
 interface Block {
@@ -69,7 +70,7 @@ export function parseMatpower(text: string, file: string): MatpowerImport {
   const scalars = new Map<string, { value: string; line: number }>();
   const blocks = new Map<string, Block>();
   let open: (Block & { kind: 'matrix' | 'cell' }) | undefined;
-  let ohmsToPu = false;
+  let convertOhms = false;
   let kwToMw = false;
   let pending = '';
   let pendingLine = 0;
@@ -140,7 +141,7 @@ export function parseMatpower(text: string, file: string): MatpowerImport {
       continue;
     }
     if (OHMS_TO_PU.test(statement)) {
-      ohmsToPu = true;
+      convertOhms = true;
       continue;
     }
     if (KW_TO_MW.test(statement)) {
@@ -192,7 +193,6 @@ export function parseMatpower(text: string, file: string): MatpowerImport {
   const loadLines: number[] = [];
   const shuntLines: number[] = [];
   const firstBaseKV = busBlock.rows[0]?.[9] ?? 0;
-  const zBaseOhm = (firstBaseKV * 1e3) ** 2 / (baseMVA * 1e6);
   const powerScale = kwToMw ? 1e-3 : 1;
 
   busBlock.rows.forEach((row, k) => {
@@ -261,8 +261,9 @@ export function parseMatpower(text: string, file: string): MatpowerImport {
       kind,
       from,
       to,
-      r_pu: ohmsToPu ? row[2]! / zBaseOhm : row[2]!,
-      x_pu: ohmsToPu ? row[3]! / zBaseOhm : row[3]!,
+      // The file's own code divides by Vbase²/Sbase with Vbase taken from the first bus.
+      r_pu: convertOhms ? ohmsToPu(row[2]!, firstBaseKV, baseMVA) : row[2]!,
+      x_pu: convertOhms ? ohmsToPu(row[3]!, firstBaseKV, baseMVA) : row[3]!,
       b_pu: row[4]!,
       rateA_mva: row[5]!,
       tap: ratio === 0 ? 1 : ratio,
@@ -288,5 +289,5 @@ export function parseMatpower(text: string, file: string): MatpowerImport {
     }
   };
   validateGrid(grid, file, locate);
-  return { grid, locate, convertedUnits: { ohmsToPu, kwToMw } };
+  return { grid, locate, convertedUnits: { ohmsToPu: convertOhms, kwToMw } };
 }

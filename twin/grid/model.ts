@@ -3,7 +3,7 @@
  *
  * Units are in field names (_mw, _mvar, _kv, _pu, _deg). Branch impedances are per unit on the
  * system base `baseMVA` and the from-bus `baseKV` (the MATPOWER convention); `twin/grid/per-unit.ts`
- * converts ohms. Powers are MW/Mvar; loads are consumption, generators and DERs are injection.
+ * holds the base conversions the importers use. Powers are MW/Mvar; loads are consumption, generators and DERs are injection.
  * Element arrays keep file order; every element has a string `id` unique within its kind, and
  * elements refer to buses by bus id.
  */

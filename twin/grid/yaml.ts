@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Branch, Bus, Der, Fid, Generator, Grid, Load, Microgrid, Shunt, Switch } from './model.ts';
 import { emptyGrid, GridInputError } from './model.ts';
+import { microsiemensToPu, ohmsToPu } from './per-unit.ts';
 import { type ElementLocator, validateGrid } from './validate.ts';
 
 export const GRID_FORMAT = 'gridloop-grid/1';
@@ -152,16 +153,16 @@ function gridFromDocument(doc: Row, file: string): Grid {
   grid.branches = list(doc, 'branches').map((b): Branch => {
     const from = str(b.from);
     // Ohms are per unit on the from bus's base; an unknown bus is reported by validateGrid.
-    const zBase = (kv.get(from) ?? 1) ** 2 / baseMVA || 1;
+    const kV = kv.get(from) || 1;
     const inOhms = typeof b.r_ohm === 'number';
     return {
       id: str(b.id),
       kind: (b.kind as Branch['kind']) ?? 'line',
       from,
       to: str(b.to),
-      r_pu: inOhms ? (b.r_ohm as number) / zBase : (b.r_pu as number),
-      x_pu: inOhms ? (b.x_ohm as number) / zBase : (b.x_pu as number),
-      b_pu: typeof b.b_us === 'number' ? b.b_us * 1e-6 * zBase : numberOr(b.b_pu, 0),
+      r_pu: inOhms ? ohmsToPu(b.r_ohm as number, kV, baseMVA) : (b.r_pu as number),
+      x_pu: inOhms ? ohmsToPu(b.x_ohm as number, kV, baseMVA) : (b.x_pu as number),
+      b_pu: typeof b.b_us === 'number' ? microsiemensToPu(b.b_us, kV, baseMVA) : numberOr(b.b_pu, 0),
       tap: numberOr(b.tap, 1),
       shift_deg: numberOr(b.shift_deg, 0),
       rateA_mva: numberOr(b.rateA_mva, 0),
