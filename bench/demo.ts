@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
+import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { RunRecorder } from './recording/index.ts';
 import type { Snapshot, WorkerToMain } from './runtime/messages.ts';
 import { RealtimeRun } from './runtime/realtime-run.ts';
@@ -25,6 +26,8 @@ export interface DemoOptions {
   dt_s: number;
   record_hz: number;
   duration_s?: number;
+  /** Node-RED user directory; when set, the flow editor runs under /flows (admin token only). */
+  nodeRedDir?: string;
 }
 
 export interface DemoStopResult {
@@ -39,6 +42,8 @@ export interface RunningDemo {
   runId: string;
   /** Access tokens by role (from GRIDLOOP_*_TOKEN or generated for this run). */
   tokens: readonly AccessToken[];
+  /** The flow editor's URL (without token), when started with `nodeRedDir`. */
+  flowsUrl?: string;
   /** Resolves when the run ends by itself (duration reached or failure). */
   finished: Promise<'ended'>;
   stop(): Promise<DemoStopResult>;
@@ -198,9 +203,22 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     }
     status('running');
 
+    let flows: EmbeddedNodeRed | undefined;
+    if (options.nodeRedDir) {
+      try {
+        flows = await embedNodeRed({ live: server, tokens, userDir: options.nodeRedDir });
+      } catch (err) {
+        throw runtimeError(`gridloop start: Node-RED failed to start: ${(err as Error).message}`);
+      }
+      const embedded = flows;
+      cleanups.push(() => embedded.close());
+    }
+
     let stopped: Promise<DemoStopResult> | undefined;
     const stop = () => {
       stopped ??= (async (): Promise<DemoStopResult> => {
+        // Flows first, so no dispatcher commands a twin that is shutting down.
+        await flows?.close();
         await run.stop();
         const end = await run.finished;
         const result: DemoStopResult =
@@ -219,6 +237,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       runDir: recorder.dir,
       runId,
       tokens,
+      flowsUrl: flows?.url,
       finished: run.finished.then(() => 'ended' as const),
       stop,
     };

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startDemo } from '../../demo.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -19,6 +19,9 @@ Options:
   --dt-ms N          twin step, milliseconds (default 1)
   --record-hz N      recorded samples per second (default 100)
   --duration S       stop after S seconds of twin time (default: run until Ctrl-C)
+  --node-red         also run the Node-RED flow editor under /flows, with the gridloop nodes
+                     installed; open to the admin token only (docs/node-red.md)
+  --node-red-dir DIR Node-RED's user directory: flows, credentials (default ./.gridloop/node-red)
 
 Exit codes: 0 stopped cleanly, 2 bad option, 3 runtime failure (port in use, board failed).`;
 
@@ -36,9 +39,14 @@ export const startCommand: Command = {
       'dt-ms': { type: 'string' },
       'record-hz': { type: 'string' },
       duration: { type: 'string' },
+      'node-red': { type: 'boolean' },
+      'node-red-dir': { type: 'string' },
     });
     if (positionals.length > 0) {
       throw usageError(`gridloop start: unexpected argument '${positionals[0]}'`);
+    }
+    if (values['node-red-dir'] !== undefined && !values['node-red']) {
+      throw usageError('gridloop start: --node-red-dir needs --node-red');
     }
     const dt_ms = numberOption('start', 'dt-ms', values['dt-ms'], 1, 0.05, 1000);
     const demo = await startDemo({
@@ -53,12 +61,16 @@ export const startCommand: Command = {
         values.duration === undefined
           ? undefined
           : numberOption('start', 'duration', values.duration, 0, 0.001, 1e9),
+      nodeRedDir: values['node-red']
+        ? resolve(values['node-red-dir'] ?? join('.gridloop', 'node-red'))
+        : undefined,
     });
     console.log(`gridloop demo running: ${demo.url}`);
     console.log(`  board ${demo.boardPath} · recording to ${demo.runDir}`);
     const tokenOf = (role: string) => demo.tokens.find((t) => t.role === role)?.token ?? '';
     console.log(`  viewer link: ${demo.url}?token=${tokenOf('viewer')}`);
     console.log(`  operator token: ${tokenOf('operator')}`);
+    if (demo.flowsUrl) console.log(`  flow editor (admin): ${demo.flowsUrl}?token=${tokenOf('admin')}`);
     console.log('  press Ctrl-C to stop');
 
     const stopOnSignal = new Promise<'signal'>((resolveSignal) => {
