@@ -176,22 +176,19 @@ function decodeRaw(
   const messageId = raw[3];
   const seq = view.getUint16(4, true);
   const deviceId = view.getUint16(6, true);
-  // Built only on error paths: the success path allocates nothing but the frame and its message.
-  const header = () => ({ messageId, seq, deviceId });
   if (version !== PROTOCOL_VERSION) {
-    return new FrameError(
-      'BAD_VERSION',
-      `version ${version}, expected ${PROTOCOL_VERSION}`,
-      streamOffset,
-      header(),
-    );
+    return new FrameError('BAD_VERSION', `version ${version}, expected ${PROTOCOL_VERSION}`, streamOffset, {
+      messageId,
+      seq,
+      deviceId,
+    });
   }
   if ((incompatFlags & ~KNOWN_INCOMPAT_FLAGS) !== 0) {
     return new FrameError(
       'UNKNOWN_INCOMPAT_FLAG',
       `incompatible flags 0x${incompatFlags.toString(16)}`,
       streamOffset,
-      header(),
+      { messageId, seq, deviceId },
     );
   }
   const payloadLength = raw[8];
@@ -202,7 +199,7 @@ function decodeRaw(
       'LENGTH_MISMATCH',
       `frame is ${length} bytes, header declares ${expectedLength} (payload ${payloadLength}${signed ? ', signed' : ''})`,
       streamOffset,
-      header(),
+      { messageId, seq, deviceId },
     );
   }
   let signature: SignatureBlock | null = null;
@@ -217,16 +214,16 @@ function decodeRaw(
   const authenticator = options?.authenticator;
   if (authenticator) {
     const failure = authenticator.check(deviceId, raw, payloadEnd + 7, signature);
-    if (failure) return new FrameError(failure.code, failure.detail, streamOffset, header());
+    if (failure)
+      return new FrameError(failure.code, failure.detail, streamOffset, { messageId, seq, deviceId });
   }
   const type = messageTypeOf(messageId);
   if (type === undefined) {
-    return new FrameError(
-      'UNKNOWN_MESSAGE',
-      `message id 0x${messageId.toString(16)}`,
-      streamOffset,
-      header(),
-    );
+    return new FrameError('UNKNOWN_MESSAGE', `message id 0x${messageId.toString(16)}`, streamOffset, {
+      messageId,
+      seq,
+      deviceId,
+    });
   }
   const layoutLength = PAYLOAD_LENGTH[type];
   if (payloadLength < layoutLength) {
@@ -234,7 +231,7 @@ function decodeRaw(
       'PAYLOAD_TOO_SHORT',
       `${type} payload is ${payloadLength} bytes, layout needs ${layoutLength}`,
       streamOffset,
-      header(),
+      { messageId, seq, deviceId },
     );
   }
   const frame: Frame = {
