@@ -295,7 +295,8 @@ export class Twin implements TwinLike {
     this.f0_hz = grid.frequency_hz;
     this.maxSubstep_s = options.maxSubstep_s ?? 0.02;
     this.networkEvery = Math.max(1, Math.floor(options.networkEvery ?? 1));
-    this.pf = new PowerFlowSolver(grid, { method: 'auto', tolerance_pu: 1e-5, maxIterations: 15 });
+    // Newton everywhere: the radial sweep does not converge with a low-impedance fault shunt.
+    this.pf = new PowerFlowSolver(grid, { method: 'nr', tolerance_pu: 1e-5, maxIterations: 15 });
     const net = this.pf.net;
     const nb = net.busIds.length;
     this.busDfPu = new Float64Array(nb);

@@ -1,0 +1,372 @@
+/**
+ * Scenario assertions, evaluated online each step (no trace is kept): frequency nadir/zenith,
+ * settling, ROCOF, DER trips, IEEE 1547 compliance, voltage range, island state, events, SoC.
+ */
+import type { TwinEvent, TwinState } from '../api.ts';
+import { BatteryUnit } from '../der/battery.ts';
+import { defaultIeee1547, Ieee1547Protection } from '../ieee1547/functions.ts';
+import type { Twin } from '../twin.ts';
+import type { ScenarioAssertion } from './load.ts';
+
+export interface AssertionOutcome {
+  name: string;
+  type: string;
+  passed: boolean;
+  /** The measured figure the assertion is about (nadir Hz, settling time s, …). */
+  value?: number | string;
+  detail: string;
+}
+
+interface Tracker {
+  update(state: TwinState, twin: Twin): void;
+  finish(state: TwinState, twin: Twin): AssertionOutcome;
+}
+
+const inWindow = (a: ScenarioAssertion, t: number) =>
+  t >= ((a.after as number | undefined) ?? 0) &&
+  t <= ((a.until as number | undefined) ?? Number.POSITIVE_INFINITY);
+
+/** Frequency of the named island (or, without a name, each energised island through `each`). */
+function forIslands(
+  state: TwinState,
+  island: string | undefined,
+  each: (f: number, rocof: number) => void,
+): void {
+  for (let i = 0; i < state.islands.length; i++) {
+    const s = state.islands[i];
+    if (!s.energised) continue;
+    if (island !== undefined && s.id !== island) continue;
+    each(s.f_hz, s.rocof_hz_s);
+  }
+}
+
+function nameOf(a: ScenarioAssertion): string {
+  if (a.name) return a.name;
+  const parts = Object.entries(a)
+    .filter(([k]) => k !== 'type' && k !== 'name')
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`);
+  return `${a.type}${parts.length ? ` ${parts.join(' ')}` : ''}`;
+}
+
+/** Causes that are commands, not protection operating. */
+const COMMANDED = new Set(['manual trip', 'emergency-stop']);
+
+function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
+  const name = nameOf(a);
+  const island = a.island as string | undefined;
+  switch (a.type) {
+    case 'frequency-nadir':
+    case 'frequency-zenith': {
+      const low = a.type === 'frequency-nadir';
+      let extreme = low ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+      let at = 0;
+      return {
+        update(s) {
+          if (!inWindow(a, s.t_s)) return;
+          forIslands(s, island, (f) => {
+            if (low ? f < extreme : f > extreme) {
+              extreme = f;
+              at = s.t_s;
+            }
+          });
+        },
+        finish() {
+          const limit = (low ? a.min_hz : a.max_hz) as number;
+          const seen = Number.isFinite(extreme);
+          const passed = seen && (low ? extreme >= limit : extreme <= limit);
+          return {
+            name,
+            type: a.type,
+            passed,
+            value: seen ? Number(extreme.toFixed(5)) : 'no energised island',
+            detail: seen
+              ? `${low ? 'nadir' : 'zenith'} ${extreme.toFixed(4)} Hz at ${at.toFixed(3)} s (limit ${limit} Hz)`
+              : `island ${island ?? '(any)'} never energised`,
+          };
+        },
+      };
+    }
+    case 'frequency-settles': {
+      const band = a.within_hz as number;
+      const target = (a.target_hz as number | undefined) ?? twin.f0_hz;
+      let lastOutside = -1;
+      let seen = false;
+      return {
+        update(s) {
+          let inside = true;
+          let any = false;
+          forIslands(s, island, (f) => {
+            any = true;
+            if (Math.abs(f - target) > band) inside = false;
+          });
+          if (any) seen = true;
+          if (!any && island !== undefined) inside = false;
+          if (!inside) lastOutside = s.t_s;
+        },
+        finish() {
+          const by = a.by as number;
+          const passed = seen && lastOutside < by;
+          return {
+            name,
+            type: a.type,
+            passed,
+            value: lastOutside < 0 ? 0 : Number(lastOutside.toFixed(4)),
+            detail:
+              lastOutside < 0
+                ? `always within ±${band} Hz of ${target} Hz`
+                : `last outside ±${band} Hz of ${target} Hz at ${lastOutside.toFixed(3)} s (required by ${by} s)`,
+          };
+        },
+      };
+    }
+    case 'rocof-max': {
+      let worst = 0;
+      return {
+        update(s) {
+          if (!inWindow(a, s.t_s)) return;
+          forIslands(s, island, (_f, r) => {
+            if (Math.abs(r) > worst) worst = Math.abs(r);
+          });
+        },
+        finish() {
+          const limit = a.max_hz_s as number;
+          return {
+            name,
+            type: a.type,
+            passed: worst <= limit,
+            value: Number(worst.toFixed(4)),
+            detail: `max |ROCOF| ${worst.toFixed(3)} Hz/s (limit ${limit})`,
+          };
+        },
+      };
+    }
+    case 'no-der-trips': {
+      const except = new Set((a.except as string[] | undefined) ?? []);
+      return {
+        update() {},
+        finish(_s, tw) {
+          const trips = tw.tripLog.filter((t) => !except.has(t.unit) && !COMMANDED.has(t.cause));
+          return {
+            name,
+            type: a.type,
+            passed: trips.length === 0,
+            value: trips.length,
+            detail:
+              trips.length === 0
+                ? 'no DER tripped'
+                : trips.map((t) => `${t.unit} (${t.cause}) at ${t.t_s.toFixed(3)} s`).join('; '),
+          };
+        },
+      };
+    }
+    case 'der-trips': {
+      return {
+        update() {},
+        finish(_s, tw) {
+          const trip = tw.tripLog.find((t) => t.unit === a.unit && inWindow(a, t.t_s));
+          return {
+            name,
+            type: a.type,
+            passed: trip !== undefined,
+            value: trip ? Number(trip.t_s.toFixed(4)) : 'none',
+            detail: trip
+              ? `${trip.unit} tripped (${trip.cause}) at ${trip.t_s.toFixed(3)} s`
+              : `${a.unit as string} did not trip`,
+          };
+        },
+      };
+    }
+    case 'ieee1547-compliance': {
+      // Hardware devices must cease to energise by the clearing time the standard demands (Cat II
+      // defaults, evaluated on their bus), within 1 % + 2 cycles. Simulated DERs must trip only
+      // for a recorded protection cause (never inside the continuous-operation region).
+      const tol = (a.tolerance_s as number | undefined) ?? 2 / twin.f0_hz;
+      const refs = twin.hardware.map((h) => ({
+        h,
+        p: new Ieee1547Protection(defaultIeee1547('II'), twin.f0_hz),
+        due: -1,
+      }));
+      const violations: string[] = [];
+      return {
+        update(s, tw) {
+          for (const r of refs) {
+            const m = tw.measurementFor(r.h.id);
+            if (r.due < 0 && r.p.update(m.vm_pu, m.f_hz, 0, tw.dt_s))
+              r.due = s.t_s + 0.01 * r.p.clearing_s[0] + tol;
+            if (r.due >= 0 && s.t_s > r.due && Math.abs(r.h.pDrive_mw) > 0.01 * r.h.rating_mva) {
+              violations.push(
+                `${r.h.id} still injecting ${r.h.pDrive_mw.toFixed(3)} MW at ${s.t_s.toFixed(3)} s after ${r.p.tripCause} (due ${r.due.toFixed(3)} s)`,
+              );
+              r.due = Number.POSITIVE_INFINITY;
+            }
+          }
+        },
+        finish(_s, tw) {
+          for (const t of tw.tripLog) {
+            if (!t.cause.startsWith('IEEE 1547') && t.cause !== 'anti-islanding' && !COMMANDED.has(t.cause)) {
+              violations.push(`${t.unit} tripped without a 1547 cause (${t.cause})`);
+            }
+          }
+          return {
+            name,
+            type: a.type,
+            passed: violations.length === 0,
+            value: violations.length,
+            detail:
+              violations.length === 0
+                ? `compliant (${refs.length} hardware device(s) checked)`
+                : violations.join('; '),
+          };
+        },
+      };
+    }
+    case 'voltage-range': {
+      const min = (a.min_pu as number | undefined) ?? Number.NEGATIVE_INFINITY;
+      const max = (a.max_pu as number | undefined) ?? Number.POSITIVE_INFINITY;
+      const wanted = a.buses as string[] | undefined;
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      let where = '';
+      const idx = wanted
+        ? wanted.map((b) => twin.state.busIds.indexOf(b))
+        : twin.state.busIds.map((_, i) => i);
+      return {
+        update(s) {
+          if (!inWindow(a, s.t_s)) return;
+          for (let k = 0; k < idx.length; k++) {
+            const v = s.vm_pu[idx[k]];
+            if (v <= 0) continue; // de-energised bus
+            if (v < lo) {
+              lo = v;
+              if (v < min) where = `bus ${s.busIds[idx[k]]} at ${s.t_s.toFixed(3)} s`;
+            }
+            if (v > hi) {
+              hi = v;
+              if (v > max) where = `bus ${s.busIds[idx[k]]} at ${s.t_s.toFixed(3)} s`;
+            }
+          }
+        },
+        finish() {
+          const passed = lo >= min && hi <= max;
+          return {
+            name,
+            type: a.type,
+            passed,
+            value: `${lo.toFixed(4)}..${hi.toFixed(4)}`,
+            detail: `voltages ${lo.toFixed(4)}..${hi.toFixed(4)} pu${passed ? '' : ` (limit ${min}..${max}; first breach ${where})`}`,
+          };
+        },
+      };
+    }
+    case 'island-state': {
+      const at = a.at as number | undefined;
+      let snapshot: { energised: boolean; gridConnected: boolean } | null = null;
+      let taken = false;
+      const take = (s: TwinState) => {
+        const isl = s.islands.find((i) => i.id === island);
+        snapshot = isl ? { energised: isl.energised, gridConnected: isl.gridConnected } : null;
+        taken = true;
+      };
+      return {
+        update(s) {
+          if (!taken && at !== undefined && s.t_s >= at - 1e-9) take(s);
+        },
+        finish(s) {
+          if (!taken) take(s);
+          const snap = snapshot as { energised: boolean; gridConnected: boolean } | null;
+          const passed =
+            snap !== null &&
+            (a.energised === undefined || snap.energised === a.energised) &&
+            (a.gridConnected === undefined || snap.gridConnected === a.gridConnected);
+          return {
+            name,
+            type: a.type,
+            passed,
+            value: snap ? `energised=${snap.energised} gridConnected=${snap.gridConnected}` : 'absent',
+            detail: snap
+              ? `${island}: energised ${snap.energised}, grid-connected ${snap.gridConnected}`
+              : `no island '${island}' at ${at ?? 'end'}`,
+          };
+        },
+      };
+    }
+    case 'event-occurs': {
+      const expected = (a.expected as boolean | undefined) ?? true;
+      let first: TwinEvent | undefined;
+      return {
+        update(s) {
+          if (first) return;
+          for (const e of s.events) {
+            if (
+              e.kind === a.kind &&
+              (a.target === undefined || e.target === a.target) &&
+              inWindow(a, e.t_s)
+            ) {
+              first = { ...e };
+              break;
+            }
+          }
+        },
+        finish() {
+          const occurred = first !== undefined;
+          return {
+            name,
+            type: a.type,
+            passed: occurred === expected,
+            value: first ? Number(first.t_s.toFixed(4)) : 'none',
+            detail: first
+              ? `${first.kind} at ${first.t_s.toFixed(3)} s: ${first.message}`
+              : `no '${a.kind as string}' event`,
+          };
+        },
+      };
+    }
+    case 'soc-range': {
+      const unit = twin.unitById.get(a.unit as string);
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      return {
+        update() {
+          if (unit instanceof BatteryUnit) {
+            if (unit.soc < lo) lo = unit.soc;
+            if (unit.soc > hi) hi = unit.soc;
+          }
+        },
+        finish() {
+          const min = (a.min as number | undefined) ?? 0;
+          const max = (a.max as number | undefined) ?? 1;
+          const passed = unit instanceof BatteryUnit && lo >= min && hi <= max;
+          return {
+            name,
+            type: a.type,
+            passed,
+            value: `${lo.toFixed(4)}..${hi.toFixed(4)}`,
+            detail: `SoC ${lo.toFixed(4)}..${hi.toFixed(4)} (limit ${min}..${max})`,
+          };
+        },
+      };
+    }
+    default:
+      throw new TypeError(`unknown assertion type '${a.type}'`);
+  }
+}
+
+/** All assertions of a scenario, fed once per step. */
+export class AssertionSet {
+  private readonly trackers: Tracker[];
+
+  constructor(
+    readonly assertions: readonly ScenarioAssertion[],
+    twin: Twin,
+  ) {
+    this.trackers = assertions.map((a) => tracker(a, twin));
+  }
+
+  update(state: TwinState, twin: Twin): void {
+    for (let i = 0; i < this.trackers.length; i++) this.trackers[i].update(state, twin);
+  }
+
+  finish(state: TwinState, twin: Twin): AssertionOutcome[] {
+    return this.trackers.map((t) => t.finish(state, twin));
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Runs a scenario on the twin as fast as possible: builds the twin from the scenario's grid,
+ * applies the initial state, schedules the events, steps to the end feeding the assertions, and
+ * reports. `onStep` sees every state (for recording); `onProgress` is called about 100 times.
+ */
+import type { TwinState } from '../api.ts';
+import { BatteryUnit } from '../der/battery.ts';
+import { loadGridFile } from '../files.ts';
+import { GridInputError } from '../grid/model.ts';
+import { Twin, type TwinAction } from '../twin.ts';
+import { type AssertionOutcome, AssertionSet } from './assertions.ts';
+import { type Scenario, ScenarioError, type ScenarioEvent } from './load.ts';
+
+export interface ScenarioRunResult {
+  passed: boolean;
+  assertions: AssertionOutcome[];
+  steps: number;
+  simulated_s: number;
+  wall_s: number;
+  eventCount: number;
+}
+
+export interface RunOptions {
+  onStep?: (state: TwinState, twin: Twin) => void;
+  onProgress?: (fraction: number) => void;
+  /** Override the scenario's step. */
+  dt_s?: number;
+}
+
+/** Turns a scenario event into a twin action. */
+export function actionOf(e: ScenarioEvent): TwinAction {
+  const g = (k: string) => e[k] as never;
+  switch (e.action) {
+    case 'breaker':
+      return { kind: 'breaker', id: g('id'), closed: g('closed') };
+    case 'load-step':
+      return {
+        kind: 'load-step',
+        load: g('load'),
+        bus: g('bus'),
+        delta_mw: g('delta_mw'),
+        delta_mvar: g('delta_mvar'),
+        scale: g('scale'),
+      };
+    case 'generator-trip':
+    case 'unit-start':
+      return { kind: e.action, unit: g('unit') };
+    case 'irradiance':
+    case 'wind':
+      return { kind: e.action, unit: g('unit'), scale: g('scale') };
+    case 'fault':
+      return {
+        kind: 'fault',
+        bus: g('bus'),
+        r_ohm: g('r_ohm'),
+        x_ohm: g('x_ohm'),
+        r_pu: g('r_pu'),
+        x_pu: g('x_pu'),
+        duration_s: g('duration_s'),
+        clearBy: g('clearBy'),
+      };
+    case 'fid-setpoint':
+      return { kind: 'fid-setpoint', fidId: g('fid'), p_mw: g('p_mw') };
+    case 'fid-mode':
+      return { kind: 'fid-mode', fidId: g('fid'), mode: g('mode') };
+    case 'grid-frequency':
+    case 'grid-voltage':
+      return {
+        kind: 'grid-disturbance',
+        quantity: e.action === 'grid-frequency' ? 'frequency' : 'voltage',
+        shape: g('shape'),
+        delta: g('delta'),
+        start_s: e.at,
+        duration_s: g('duration_s'),
+        rampTime_s: g('rampTime_s'),
+        period_s: g('period_s'),
+      };
+    case 'island':
+    case 'reconnect':
+      return { kind: 'island', microgrid: g('microgrid'), islanded: e.action === 'island' };
+    case 'ems-mode':
+      return { kind: 'ems-mode', microgrid: g('microgrid'), mode: g('mode') };
+    case 'setpoint':
+      return { kind: 'setpoint', deviceId: g('device'), p_mw: g('p_mw'), q_mvar: g('q_mvar') };
+    case 'emergency-stop':
+      return { kind: 'emergency-stop' };
+    default:
+      throw new TypeError(`unknown action '${e.action}'`);
+  }
+}
+
+/** Checks that every id an event or assertion names exists in the twin. */
+function checkReferences(s: Scenario, twin: Twin): void {
+  const fail = (what: string, i: number, field: string, kind: 'events' | 'assertions') => {
+    throw new ScenarioError(what, s.file, s.lines[kind][i], `/${kind}/${i}/${field}`);
+  };
+  const buses = new Set(twin.state.busIds);
+  const microgrids = new Set(twin.grid.microgrids.map((m) => m.id));
+  const fids = new Set(twin.fids.map((f) => f.id));
+  const loads = new Set(twin.loads.ids);
+  const devices = new Set([...twin.unitById.keys(), ...twin.hardwareById.keys()]);
+  s.events.forEach((e, i) => {
+    const has = (field: string, set: Set<string>, what: string) => {
+      const v = e[field];
+      if (typeof v === 'string' && !set.has(v)) fail(`unknown ${what} '${v}'`, i, field, 'events');
+    };
+    if (e.action === 'breaker' && !twin.breakers.has(e.id as string))
+      fail(`unknown breaker '${e.id as string}'`, i, 'id', 'events');
+    has('bus', buses, 'bus');
+    has('load', loads, 'load');
+    has('unit', new Set(twin.unitById.keys()), 'unit');
+    has('fid', fids, 'FID');
+    has('device', devices, 'device');
+    has('microgrid', microgrids, 'microgrid');
+    if (e.action === 'load-step' && e.load === undefined && e.bus === undefined)
+      fail('load-step needs load or bus', i, 'action', 'events');
+    for (const b of (e.clearBy as string[] | undefined) ?? []) {
+      if (!twin.breakers.has(b)) fail(`unknown breaker '${b}'`, i, 'clearBy', 'events');
+    }
+  });
+  s.assertions.forEach((a, i) => {
+    if (typeof a.unit === 'string' && !devices.has(a.unit))
+      fail(`unknown unit '${a.unit}'`, i, 'unit', 'assertions');
+    for (const b of (a.buses as string[] | undefined) ?? [])
+      if (!buses.has(b)) fail(`unknown bus '${b}'`, i, 'buses', 'assertions');
+  });
+}
+
+/** Builds the twin a scenario describes, with its initial state applied and events scheduled. */
+export async function buildScenarioTwin(s: Scenario, dt_s = s.dt_s): Promise<Twin> {
+  let loaded: Awaited<ReturnType<typeof loadGridFile>>;
+  try {
+    loaded = await loadGridFile(s.grid);
+  } catch (err) {
+    if (err instanceof GridInputError)
+      throw new ScenarioError(`grid: ${err.message}`, s.file, undefined, '/grid');
+    throw err;
+  }
+  const config = { ...loaded.config, ...(s.twin ?? {}) };
+  if (s.startHour !== undefined) config.startHour = s.startHour;
+  let twin: Twin;
+  try {
+    twin = new Twin(loaded.grid, { seed: s.seed, dt_s, config, channels: s.channels, hardware: s.hardware });
+  } catch (err) {
+    throw new ScenarioError(`cannot build the twin: ${(err as Error).message}`, s.file);
+  }
+  checkReferences(s, twin);
+  const init = s.initial ?? {};
+  try {
+    for (const [id, closed] of Object.entries(init.breakers ?? {}))
+      twin.apply({ kind: 'breaker', id, closed });
+    for (const [fidId, p] of Object.entries(init.fids ?? {}))
+      twin.apply({ kind: 'fid-setpoint', fidId, p_mw: p });
+    for (const [microgrid, mode] of Object.entries(init.ems ?? {}))
+      twin.apply({ kind: 'ems-mode', microgrid, mode });
+    for (const [id, soc] of Object.entries(init.soc ?? {})) {
+      const u = twin.unitById.get(id);
+      if (!(u instanceof BatteryUnit)) throw new TypeError(`initial.soc: '${id}' is not a battery`);
+      u.soc = soc;
+    }
+    if (init.loadScale !== undefined) twin.loads.scale.fill(init.loadScale);
+  } catch (err) {
+    throw new ScenarioError((err as Error).message, s.file, undefined, '/initial');
+  }
+  for (const e of s.events) twin.scheduleAt(e.at, actionOf(e));
+  return twin;
+}
+
+export async function runScenario(s: Scenario, options: RunOptions = {}): Promise<ScenarioRunResult> {
+  const twin = await buildScenarioTwin(s, options.dt_s ?? s.dt_s);
+  const assertions = new AssertionSet(s.assertions, twin);
+  const steps = Math.round(s.duration_s / twin.dt_s);
+  const progressEvery = Math.max(1, Math.floor(steps / 100));
+  const inputs: never[] = [];
+  let state = twin.state;
+  let eventCount = 0;
+  const t0 = performance.now();
+  for (let k = 0; k < steps; k++) {
+    state = twin.step(inputs);
+    eventCount += state.events.length;
+    assertions.update(state, twin);
+    options.onStep?.(state, twin);
+    if (options.onProgress && (k + 1) % progressEvery === 0) options.onProgress((k + 1) / steps);
+  }
+  const wall_s = (performance.now() - t0) / 1000;
+  const outcomes = assertions.finish(state, twin);
+  return {
+    passed: outcomes.every((o) => o.passed),
+    assertions: outcomes,
+    steps,
+    simulated_s: state.t_s,
+    wall_s,
+    eventCount,
+  };
+}

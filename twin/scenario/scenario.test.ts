@@ -1,0 +1,108 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadScenario, parseScenario, ScenarioError } from './load.ts';
+import { buildScenarioTwin, runScenario } from './runner.ts';
+
+const FILE = join(process.cwd(), 'scenarios', 'inline.yaml');
+
+function errorOf(text: string): ScenarioError {
+  try {
+    parseScenario(text, FILE);
+  } catch (err) {
+    if (err instanceof ScenarioError) return err;
+    throw err;
+  }
+  throw new Error('expected a ScenarioError');
+}
+
+const base = `name: t
+grid: ../grids/demo-33bw-microgrids.yaml
+duration_s: 2
+`;
+
+describe('scenario validation errors name file, line and JSON path', () => {
+  it('unknown top-level property', () => {
+    const e = errorOf(`${base}colour: red\n`);
+    expect(e.file).toBe(FILE);
+    expect(e.line).toBe(4);
+    expect(e.path).toBe('/colour');
+    expect(e.message).toContain("unknown property 'colour'");
+  });
+
+  it('wrong type deep in an event', () => {
+    const e = errorOf(`${base}events:\n  - { at: 1, action: load-step, bus: '14', delta_mw: lots }\n`);
+    expect(e.line).toBe(5);
+    expect(e.path).toBe('/events/0/delta_mw');
+    expect(e.message).toMatch(/number/);
+  });
+
+  it('unknown event action lists the valid ones', () => {
+    const e = errorOf(`${base}events:\n  - at: 1\n    action: explode\n`);
+    expect(e.path).toBe('/events/0/action');
+    expect(e.line).toBe(6);
+    expect(e.message).toContain("unknown event action 'explode'");
+    expect(e.message).toContain('load-step');
+  });
+
+  it('missing required assertion field', () => {
+    const e = errorOf(`${base}assertions:\n  - { type: frequency-nadir, island: MG2 }\n`);
+    expect(e.path).toBe('/assertions/0');
+    expect(e.line).toBe(5);
+    expect(e.message).toContain("missing required property 'min_hz'");
+  });
+
+  it('YAML syntax errors carry the line', () => {
+    const e = errorOf(`${base}events: [\n  { at: 1\n`);
+    expect(e.message).toContain('YAML syntax');
+    expect(e.line).toBeGreaterThanOrEqual(4);
+  });
+
+  it('event after the end of the run', () => {
+    const e = errorOf(`${base}events:\n  - { at: 9, action: emergency-stop }\n`);
+    expect(e.path).toBe('/events/0/at');
+    expect(e.line).toBe(5);
+  });
+
+  it('unknown ids are reported with the event line when the twin is built', async () => {
+    const s = parseScenario(
+      `${base}events:\n  - { at: 1, action: breaker, id: nope, closed: false }\n`,
+      FILE,
+    );
+    await expect(buildScenarioTwin(s)).rejects.toMatchObject({ line: 5, path: '/events/0/id' });
+  });
+
+  it('a missing file is a clear error', async () => {
+    await expect(loadScenario('/nonexistent/x.yaml')).rejects.toThrow(/cannot read scenario/);
+  });
+});
+
+describe('shipped scenarios', () => {
+  const dir = join(process.cwd(), 'scenarios');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+
+  it('there are at least 10 and all validate', async () => {
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    for (const f of files) {
+      const s = await loadScenario(join(dir, f));
+      expect(s.assertions.length, f).toBeGreaterThan(0);
+    }
+  });
+
+  it('a short scenario runs and its assertions pass (mg2 load step, shortened)', async () => {
+    const s = await loadScenario(join(dir, 'mg2-load-step.yaml'));
+    s.duration_s = 30;
+    const r = await runScenario(s);
+    expect(r.assertions.map((a) => [a.name, a.passed, a.detail]).filter((a) => !a[1])).toEqual([]);
+    expect(r.passed).toBe(true);
+  });
+
+  it('a failing assertion fails the run (nadir limit above the real nadir)', async () => {
+    const s = await loadScenario(join(dir, 'mg2-load-step.yaml'));
+    s.duration_s = 8;
+    s.assertions = [{ type: 'frequency-nadir', island: 'MG2', min_hz: 49.95 }];
+    const r = await runScenario(s);
+    expect(r.passed).toBe(false);
+    expect(r.assertions[0].detail).toMatch(/nadir 49\.\d+ Hz/);
+  });
+});
