@@ -7,6 +7,7 @@
  * JSON line with all figures. Times are wall-clock on this machine; nothing here is asserted.
  */
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { parseMatpower } from '../twin/grid/matpower.ts';
 import { type Bus, emptyGrid, type Grid } from '../twin/grid/model.ts';
 import { PowerFlowSolver } from '../twin/powerflow/index.ts';
@@ -187,7 +188,11 @@ const cases: [string, () => Grid][] = [
 
 const budget = quick ? 300 : 1500;
 const figures: CaseFigures[] = [];
-console.log(`power flow benchmark (${quick ? 'quick' : 'full'}), node ${process.version}, tolerance 1e-8 pu`);
+const loadBefore = loadavg()[0]!;
+console.log(
+  `power flow benchmark (${quick ? 'quick' : 'full'}), node ${process.version}, ${cpus().length} cores, ` +
+    `load average ${loadBefore.toFixed(1)} (other processes share this machine), tolerance 1e-8 pu`,
+);
 for (const [name, make] of cases) {
   const grid = make();
   const big = grid.buses.length > 1000;
@@ -209,4 +214,13 @@ for (const [name, make] of cases) {
   );
 }
 console.log('MATPOWER runpf was not run here (no MATLAB/Octave on this machine): no ratio to it is claimed.');
-console.log(JSON.stringify({ benchmark: 'powerflow', quick, node: process.version, cases: figures }));
+console.log(
+  JSON.stringify({
+    benchmark: 'powerflow',
+    quick,
+    node: process.version,
+    load_average: [loadBefore, loadavg()[0]!].map((x) => Number(x.toFixed(2))),
+    targets_ms,
+    cases: figures,
+  }),
+);
