@@ -250,7 +250,7 @@ export class Diagram {
     } else {
       for (const group of components(t, closed)) {
         const match =
-          state.islands.find((i) => group.includes(i.id)) ??
+          state.islands.find((i) => group.includes(i.id) || group.includes(i.id.replace(/^bus-/, ''))) ??
           state.islands.find((i) => group.some((b) => t.buses.find((x) => x.id === b)?.microgrid === i.id));
         const id = match?.id ?? `~${group[0]}`;
         for (const bus of group) islandOfBus.set(bus, id);
