@@ -3,8 +3,16 @@
  * HELLO, measurement/state exchange, set-point changes, bad input, signing, watchdog, clean exit.
  * And the board's own pseudo-terminal mode (`--pty`), the one `npm start` uses.
  */
+
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import {
+  buildEmulatedBoards,
+  type EmulatedBoard,
+  startEmulatedBoard,
+} from '../firmware-protocol/host/boards.ts';
 import { SerialBoardLink, type SerialBoardLinkOptions } from '../firmware-protocol/host/serial-link.ts';
 import { type SocatPair, startSocatPair } from '../firmware-protocol/host/socat.ts';
 import {
@@ -248,5 +256,26 @@ describe('emulated board on its own pseudo-terminal (--pty, what npm start uses)
       /exited \(2\) before announcing its tty: .*--soc 2: expected a number in \[0, 1\]/,
     );
     await expect(startEmulatedBoard('toaster' as 'battery', {})).rejects.toThrow(TypeError);
+  });
+});
+
+describe('buildEmulatedBoards', () => {
+  it('compiles both boards once into the cache and reuses them', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'gridloop-boards-cache-'));
+    cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
+    const first = await buildEmulatedBoards({ cacheDir });
+    expect(first.battery.startsWith(cacheDir)).toBe(true);
+    const before = (await stat(first.inverter)).mtimeMs;
+    const second = await buildEmulatedBoards({ cacheDir });
+    expect(second).toEqual(first);
+    expect((await stat(second.inverter)).mtimeMs).toBe(before);
+  });
+
+  it('names the missing C compiler', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'gridloop-boards-cache-'));
+    cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
+    await expect(buildEmulatedBoards({ cacheDir, compiler: 'gridloop-no-such-cc' })).rejects.toThrow(
+      /C compiler 'gridloop-no-such-cc' not found/,
+    );
   });
 });

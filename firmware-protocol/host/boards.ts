@@ -91,11 +91,12 @@ export function buildEmulatedBoards(options: BuildOptions = {}): Promise<BoardBi
   const key = `${options.compiler ?? ''}|${options.cacheDir ?? ''}`;
   if (pendingBuild && pendingKey === key) return pendingBuild;
   pendingKey = key;
-  pendingBuild = doBuild(options).catch((err) => {
-    pendingBuild = null;
-    throw err;
+  // Shared only while in flight: later calls look at the disk again (and find the cached binaries).
+  const build = doBuild(options).finally(() => {
+    if (pendingBuild === build) pendingBuild = null;
   });
-  return pendingBuild;
+  pendingBuild = build;
+  return build;
 }
 
 async function doBuild(options: BuildOptions): Promise<BoardBinaries> {
