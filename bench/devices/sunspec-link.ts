@@ -145,8 +145,10 @@ export class SunSpecLink implements DeviceLink {
           base = candidate;
           break;
         }
-      } catch {
-        // Exception 2 (no such address) or a timeout: try the next base.
+      } catch (err) {
+        // Exception 2 (no such address): try the next base. After a timeout, let a late answer
+        // arrive and be dropped first, so it cannot be taken for the next request's.
+        if (!/exception/i.test((err as Error).message)) await new Promise((r) => setTimeout(r, 300));
       }
     }
     if (base < 0) {
