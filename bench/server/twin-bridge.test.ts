@@ -49,6 +49,21 @@ describe('LiveStateBuilder', () => {
     expect(state.switches).toEqual({ pcc: true, 'L2-3': false });
   });
 
+  it('rounds what it streams far below what a page shows, to keep states small', () => {
+    const builder = new LiveStateBuilder(topology);
+    const s = snapshot({
+      busIds: ['1', '2', '3'],
+      vm_pu: [0.971234567891, 1, 0.98],
+      devices: { pv: { p_mw: 0.123456789, q_mvar: -0.0000012, online: true, soc: 0.612345 } },
+    });
+    s.islands[1].f_hz = 49.87654321;
+    builder.absorb(s);
+    const state = builder.build(s);
+    expect(state.vm_pu![0]).toBe(0.97123);
+    expect(state.devices.pv).toEqual({ p_mw: 0.12346, q_mvar: -0, online: true, soc: 0.6123 });
+    expect(state.islands[1].f_hz).toBe(49.87654);
+  });
+
   it('follows breaker positions from twin events, and shows apart what the islands say is apart', () => {
     const builder = new LiveStateBuilder(topology);
     builder.absorb(snapshot({ busIds: ['1', '2', '3'], islandBuses: [['1', '2', '3']] }));

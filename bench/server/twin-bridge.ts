@@ -34,6 +34,14 @@ export function toTwinCommand(command: ApiCommand): TwinCommand | undefined {
   }
 }
 
+/**
+ * Rounds for the live view: 10 µHz, 10 µpu, 10 W and 0.1 µs are below anything a page shows, and
+ * full doubles would double every state's size for 200 viewers. The recording keeps full precision.
+ */
+function round(value: number, per: number): number {
+  return Math.round(value * per) / per;
+}
+
 const ALARMS = /trip|emergency|fault|shed|ufls|overcurrent|resync-failed|lost/;
 const WARNINGS = /island|disturbance|offline|overrun|standby|reconnect/;
 
@@ -93,8 +101,11 @@ export class LiveStateBuilder {
     const devices: LiveState['devices'] = {};
     const fids: NonNullable<LiveState['fids']> = {};
     for (const [id, d] of Object.entries(snapshot.devices)) {
-      if (this.fidIds.has(id)) fids[id] = { p_mw: d.p_mw };
-      else devices[id] = d;
+      if (this.fidIds.has(id)) fids[id] = { p_mw: round(d.p_mw, 1e5) };
+      else {
+        devices[id] = { ...d, p_mw: round(d.p_mw, 1e5), q_mvar: round(d.q_mvar, 1e5) };
+        if (d.soc !== undefined) devices[id].soc = round(d.soc, 1e4);
+      }
     }
     const switches: Record<string, boolean> = {};
     for (const [id, b] of this.breakers) {
@@ -107,14 +118,21 @@ export class LiveStateBuilder {
     return {
       t_s: snapshot.t_s,
       step: snapshot.step,
-      islands: snapshot.islands.map((island, i) =>
-        this.islandBuses?.[i] ? { ...island, buses: this.islandBuses[i] } : island,
-      ),
-      ...(index ? { vm_pu: Array.from(index, (k) => (k >= 0 ? snapshot.vm_pu[k] : 0)) } : {}),
+      islands: snapshot.islands.map((island, i) => ({
+        ...island,
+        f_hz: round(island.f_hz, 1e5),
+        rocof_hz_s: round(island.rocof_hz_s, 1e4),
+        ...(this.islandBuses?.[i] ? { buses: this.islandBuses[i] } : {}),
+      })),
+      ...(index ? { vm_pu: Array.from(index, (k) => (k >= 0 ? round(snapshot.vm_pu[k], 1e5) : 0)) } : {}),
       devices,
       switches,
       fids,
-      loop: snapshot.loop,
+      loop: {
+        lateness_us: round(snapshot.loop.lateness_us, 10),
+        work_us: round(snapshot.loop.work_us, 10),
+        overruns: snapshot.loop.overruns,
+      },
     };
   }
 }
