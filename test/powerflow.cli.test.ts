@@ -76,6 +76,25 @@ describe('gridloop powerflow', () => {
     expect(r.stderr).toMatch(/needs radial islands/);
     r = gridloop('grids/matpower/case14.m', '--method', 'gs');
     expect(r.code).toBe(2);
+    const orphan = join(work, 'orphan.yaml');
+    writeFileSync(
+      orphan,
+      [
+        'format: gridloop-grid/1',
+        'baseMVA: 1',
+        'buses:',
+        '  - { id: a, kind: slack, baseKV: 0.4 }',
+        '  - { id: b, baseKV: 0.4 }',
+        'ders:',
+        '  - { id: pv1, bus: b, technology: pv, control: pv, rating_mva: 0.1 }',
+        '',
+      ].join('\n'),
+    );
+    r = gridloop(orphan);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      new RegExp(`${orphan}:7 \\(at /ders/0\\): the island of buses b has generation`),
+    );
     r = gridloop(join(work, 'missing.yaml'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/missing\.yaml: cannot read: ENOENT/);

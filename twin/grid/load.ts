@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseMatpower } from './matpower.ts';
 import { type Grid, GridInputError } from './model.ts';
+import type { ElementLocator } from './validate.ts';
 import { parseGridYaml } from './yaml.ts';
 
 export type GridFileKind = 'matpower' | 'yaml';
@@ -21,6 +22,11 @@ export function parseGridText(text: string, file: string): Grid {
 }
 
 export function loadGrid(file: string): Grid {
+  return loadGridWithLocations(file).grid;
+}
+
+/** Like loadGrid, also returning where each element is in the file (for later errors). */
+export function loadGridWithLocations(file: string): { grid: Grid; locate: ElementLocator } {
   const kind = gridFileKind(file);
   let text: string;
   try {
@@ -33,5 +39,5 @@ export function loadGrid(file: string): Grid {
       },
     );
   }
-  return kind === 'matpower' ? parseMatpower(text, file).grid : parseGridYaml(text, file).grid;
+  return kind === 'matpower' ? parseMatpower(text, file) : parseGridYaml(text, file);
 }

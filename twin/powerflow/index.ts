@@ -44,6 +44,7 @@
  * refactorises only when they stop halving the mismatch; IslandResult.factorizations counts real
  * factorisations, iterations counts all steps.
  */
+export { checkIslandReferences } from './check.ts';
 export type { CompiledNetwork, Island, IslandKind } from './network.ts';
 export { compileNetwork, findIslands, UnitControl } from './network.ts';
 export type {

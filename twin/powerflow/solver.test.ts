@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMatpower } from '../grid/matpower.ts';
 import { type Bus, type Der, emptyGrid, type Generator, type Grid } from '../grid/model.ts';
-import { PowerFlowSolver } from './index.ts';
+import { checkIslandReferences, PowerFlowSolver } from './index.ts';
 
 function bus(id: string, kind: Bus['kind'] = 'pq', vm = 1): Bus {
   return { id, kind, baseKV: 10, vm_pu: vm, va_deg: 0, vmin_pu: 0.9, vmax_pu: 1.1 };
@@ -306,5 +306,37 @@ describe('per-step use', () => {
     const meshed = new PowerFlowSolver(case118());
     expect(meshed.solve().islands[0]!.method).toBe('nr');
     expect(() => new PowerFlowSolver(case118(), { method: 'sweep' })).toThrow(/radial/);
+  });
+});
+
+describe('checkIslandReferences', () => {
+  it('names the file, line and unit of an energised island without slack or grid-former', () => {
+    const text = `function mpc = split
+mpc.baseMVA = 100;
+mpc.bus = [
+	1	3	0	0	0	0	1	1	0	138	1	1.1	0.9;
+	2	1	50	20	0	0	1	1	0	138	1	1.1	0.9;
+	3	2	0	0	0	0	1	1	0	138	1	1.1	0.9;
+	4	1	30	10	0	0	1	1	0	138	1	1.1	0.9;
+];
+mpc.gen = [
+	1	0	0	100	-100	1.02	100	1	200	0;
+	3	40	0	100	-100	1.01	100	1	200	0;
+];
+mpc.branch = [
+	1	2	0.01	0.1	0.02	0	0	0	0	0	1	-360	360;
+	3	4	0.01	0.1	0.02	0	0	0	0	0	1	-360	360;
+];
+`;
+    const { grid, locate } = parseMatpower(text, 'split.m');
+    expect(() => checkIslandReferences(grid, 'split.m', locate)).toThrow(
+      /^split\.m:11 \(at \/generators\/1\): the island of buses 3, 4 has generation \('gen2'\) but no slack bus/,
+    );
+    // With the unit marked grid-forming, the island has its reference and the check passes.
+    grid.generators[1]!.gridForming = true;
+    expect(() => checkIslandReferences(grid, 'split.m', locate)).not.toThrow();
+    const pf = new PowerFlowSolver(grid);
+    expect(pf.solve().converged).toBe(true);
+    expect(pf.vm_pu[2]).toBeCloseTo(1.01, 12);
   });
 });

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { loadGrid } from '../../../twin/grid/load.ts';
+import { loadGridWithLocations } from '../../../twin/grid/load.ts';
 import { GridInputError } from '../../../twin/grid/model.ts';
 import { gridToYaml } from '../../../twin/grid/yaml.ts';
 import {
+  checkIslandReferences,
   type PowerFlowMethod,
   PowerFlowOptionError,
   PowerFlowSolver,
@@ -63,9 +64,11 @@ export const powerflowCommand: Command = {
     const maxIterations = numberOption('powerflow', 'max-iterations', values['max-iterations'], 20, 1, 1000);
     const file = positionals[0]!;
 
-    let grid: ReturnType<typeof loadGrid>;
+    let grid: ReturnType<typeof loadGridWithLocations>['grid'];
     try {
-      grid = loadGrid(file);
+      const loaded = loadGridWithLocations(file);
+      grid = loaded.grid;
+      checkIslandReferences(grid, file, loaded.locate);
     } catch (err) {
       if (err instanceof GridInputError) throw usageError(`gridloop powerflow: ${err.message}`);
       throw err;
