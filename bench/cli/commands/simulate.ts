@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { basename, dirname, relative, resolve } from 'node:path';
+import type { TwinState } from '../../../twin/api.ts';
+import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
+import { runScenario } from '../../../twin/scenario/runner.ts';
+import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
+import { snapshotToPoints } from '../../runtime/snapshot-points.ts';
+import { numberOption, parseCommandArgs } from '../args.ts';
+import type { Command } from '../command.ts';
+import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+
+const help = `Usage: gridloop simulate <scenario.yaml> [options]
+
+Runs a scenario on the digital twin as fast as possible (no hardware, no real-time pacing) and
+records it in the same run-folder format as a real-time run: manifest.json, points.lp.gz (InfluxDB
+line protocol), events.jsonl. The scenario format is documented in docs/scenario-format.md.
+
+Options:
+  --out DIR            write the run to exactly this folder (must not exist);
+                       default: runs/<yyyymmdd-hhmmss-mmm>-<scenario>/
+  --runs-dir DIR       parent folder of run folders (default: runs)
+  --record-every S     recording interval, s of twin time (default: the scenario's record.every_s,
+                       else 0.01 s or every step if the step is longer)
+  --no-record          do not write a run folder
+  --json               print one JSON object with the result instead of text
+  --dt S               override the scenario's step, s
+
+Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad arguments or scenario file
+(named with file:line and JSON path), 3 the run failed.`;
+
+export const simulateCommand: Command = {
+  name: 'simulate',
+  summary: 'run a scenario on the twin as fast as possible and record it',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs('simulate', argv, {
+      out: { type: 'string' },
+      'runs-dir': { type: 'string' },
+      'record-every': { type: 'string' },
+      'no-record': { type: 'boolean' },
+      json: { type: 'boolean' },
+      dt: { type: 'string' },
+    });
+    if (positionals.length !== 1)
+      throw usageError('gridloop simulate: give exactly one scenario file (see --help)');
+    const file = resolve(positionals[0]);
+    let scenario: Awaited<ReturnType<typeof loadScenario>>;
+    try {
+      scenario = await loadScenario(file);
+    } catch (err) {
+      if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
+      throw err;
+    }
+    const dt = numberOption('simulate', 'dt', values.dt, scenario.dt_s, 1e-6, 1);
+    const every = numberOption(
+      'simulate',
+      'record-every',
+      values['record-every'],
+      scenario.record?.every_s ?? Math.max(0.01, dt),
+      1e-6,
+    );
+    const out = values.out ? resolve(values.out) : undefined;
+    if (out && existsSync(out)) throw usageError(`gridloop simulate: --out ${values.out} already exists`);
+    const record = !values['no-record'];
+    const runsDir = out ? dirname(out) : resolve(values['runs-dir'] ?? 'runs');
+    const includeBuses = scenario.record?.buses ?? true;
+
+    let recorder: RunRecorder | undefined;
+    if (record) {
+      try {
+        recorder = await RunRecorder.open({
+          runsDir,
+          scenario: scenario.name,
+          manifest: {
+            grid: relative(process.cwd(), scenario.grid),
+            scenario: scenario.name,
+            scenarioFile: relative(process.cwd(), file),
+            seed: scenario.seed,
+            dt_s: dt,
+            mode: 'simulate',
+            devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+          },
+        });
+      } catch (err) {
+        throw runtimeError(`gridloop simulate: cannot open the run folder: ${(err as Error).message}`);
+      }
+    }
+    const rec = recorder;
+    const everySteps = Math.max(1, Math.round(every / dt));
+    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+    let stepIndex = 0;
+    let busIds: readonly string[] = [];
+    const showProgress = !values.json && process.stderr.isTTY;
+    const onStep = (state: TwinState) => {
+      if (!rec) return;
+      busIds = state.busIds;
+      for (const e of state.events)
+        rec.event({ kind: e.kind, message: e.message, target: e.target, source: 'twin', t_s: e.t_s });
+      if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
+      snapshotToPoints(
+        {
+          t_s: state.t_s,
+          step: state.step,
+          islands: state.islands,
+          vm_pu: state.vm_pu as unknown as number[],
+          va_deg: state.va_deg as unknown as number[],
+          devices: state.devices,
+          loop,
+        },
+        busIds,
+        rec.timeOf(0),
+        (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
+        includeBuses,
+      );
+    };
+    let result: Awaited<ReturnType<typeof runScenario>>;
+    try {
+      result = await runScenario(scenario, {
+        dt_s: dt,
+        onStep,
+        onProgress: showProgress
+          ? (f) => {
+              const width = 30;
+              const done = Math.round(f * width);
+              process.stderr.write(
+                `\r[${'#'.repeat(done)}${' '.repeat(width - done)}] ${(f * 100).toFixed(0).padStart(3)}% ${scenario.name}`,
+              );
+              if (f >= 1) process.stderr.write('\n');
+            }
+          : undefined,
+      });
+    } catch (err) {
+      await rec?.close({ status: 'failed', reason: (err as Error).message });
+      if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
+      throw runtimeError(`gridloop simulate: ${scenario.name} failed: ${(err as Error).message}`);
+    }
+    const assertionResults: AssertionResult[] = result.assertions.map((a) => ({
+      name: a.name,
+      passed: a.passed,
+      ...(typeof a.value === 'number' ? { value: a.value } : {}),
+      message: a.detail,
+      t_s: result.simulated_s,
+    }));
+    let runDir: string | undefined;
+    if (rec) {
+      for (const a of assertionResults) rec.assertion(a);
+      await rec.close({ status: 'complete', assertions: assertionResults });
+      runDir = rec.dir;
+      if (out) {
+        await rename(rec.dir, out);
+        runDir = out;
+      }
+    }
+    const summary = {
+      scenario: scenario.name,
+      passed: result.passed,
+      runDir: runDir ? relative(process.cwd(), runDir) || '.' : null,
+      steps: result.steps,
+      simulated_s: result.simulated_s,
+      wall_s: Number(result.wall_s.toFixed(3)),
+      realtimeFactor: Number((result.simulated_s / Math.max(result.wall_s, 1e-9)).toFixed(2)),
+      assertions: result.assertions,
+    };
+    if (values.json) {
+      console.log(JSON.stringify(summary));
+    } else {
+      console.log(
+        `${basename(file)}: ${result.simulated_s.toFixed(3)} s simulated in ${result.wall_s.toFixed(2)} s (${summary.realtimeFactor}× real time)`,
+      );
+      for (const a of result.assertions)
+        console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.detail}`);
+      console.log(result.passed ? 'all assertions passed' : 'ASSERTIONS FAILED');
+      if (runDir) console.log(`run recorded in ${summary.runDir}`);
+    }
+    return result.passed ? ExitCode.ok : ExitCode.assertionsFailed;
+  },
+};
