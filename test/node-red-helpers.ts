@@ -1,0 +1,130 @@
+/**
+ * Helpers for the Node-RED suites: a loopback TCP proxy between Node-RED and the bench (to drop
+ * the link on purpose and count connections), flow loading, and message collection from nodes of
+ * a running flow.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { join } from 'node:path';
+import type { FlowNode, NodeRedRuntime } from '../bench/node-red/node-red.ts';
+
+const repoRoot = join(import.meta.dirname, '..');
+
+export interface LinkProxy {
+  port: number;
+  url: string;
+  /** Client connections currently open through the proxy. */
+  open(): number;
+  /** Connections accepted so far. */
+  accepted(): number;
+  /** Cuts every connection at once, as a pulled cable or a crashed switch would. */
+  dropAll(): void;
+  close(): Promise<void>;
+}
+
+export async function startLinkProxy(targetPort: number): Promise<LinkProxy> {
+  const pairs = new Set<[Socket, Socket]>();
+  let accepted = 0;
+  const server = createServer((client) => {
+    accepted++;
+    const upstream = new Socket();
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    upstream.connect(targetPort, '127.0.0.1', () => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const dropAll = () => {
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    open: () => pairs.size,
+    accepted: () => accepted,
+    dropAll,
+    async close() {
+      dropAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** An example flow from flows/examples, pointed at `url` with `token` (as a user would set them). */
+export function exampleFlow(name: string, url: string, token: string): FlowNode[] {
+  const nodes = JSON.parse(
+    readFileSync(join(repoRoot, 'flows', 'examples', `${name}.json`), 'utf8'),
+  ) as FlowNode[];
+  for (const node of nodes) {
+    if (node.type === 'gridloop-server') {
+      node.url = url;
+      node.credentials = { token };
+    }
+  }
+  return nodes;
+}
+
+/** Sets a tab environment variable of a loaded flow. */
+export function setTabEnv(nodes: FlowNode[], name: string, value: string): void {
+  const tab = nodes.find((n) => n.type === 'tab');
+  const env = (tab?.env ?? []) as { name: string; value: string }[];
+  const entry = env.find((e) => e.name === name);
+  if (!entry) throw new Error(`flow has no tab variable ${name}`);
+  entry.value = value;
+}
+
+export type Msg = { topic?: string; payload?: unknown; [key: string]: unknown };
+
+interface InputNode {
+  on(event: 'input', listener: (msg: Msg) => void): void;
+}
+
+/** Every message that reaches node `id` of the running flows, as it arrives. */
+export function collect(runtime: NodeRedRuntime, id: string): Msg[] {
+  const node = runtime.red.nodes.getNode(id) as InputNode | null;
+  if (!node) throw new Error(`no node ${id} in the running flows`);
+  const seen: Msg[] = [];
+  node.on('input', (msg) => seen.push(msg));
+  return seen;
+}
+
+/** Waits until `probe` returns a value other than undefined/false. */
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeout_ms = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeout_ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value as T;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The gridloop-server config node's link, as the nodes see it. */
+export interface ServerLink {
+  state: 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'refused' | 'error';
+  status: { fill: string; shape: string; text: string };
+  detail?: string;
+}
+
+export function linkOf(runtime: NodeRedRuntime, serverId: string): ServerLink | undefined {
+  const node = runtime.red.nodes.getNode(serverId) as { link?: ServerLink } | null;
+  return node?.link;
+}

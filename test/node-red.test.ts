@@ -1,0 +1,240 @@
+/**
+ * The gridloop Node-RED nodes and example flows in a real Node-RED runtime (the `node-red`
+ * package, embedded with RED.init/RED.start), connected over socket.io on loopback to the real
+ * demo bench (twin in its real-time loop, emulated board, recording). All Node-RED traffic to the
+ * bench goes through a loopback TCP proxy so a test can cut the link and count connections.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDemo, startDemo } from '../bench/demo.ts';
+import { type NodeRedRuntime, startNodeRed } from '../bench/node-red/node-red.ts';
+import { readRunPoints } from '../bench/recording/index.ts';
+import { type ClientToServerEvents, COMMAND_ROLES, type ServerToClientEvents } from '../bench/server/api.ts';
+import {
+  collect,
+  exampleFlow,
+  type LinkProxy,
+  linkOf,
+  type Msg,
+  setTabEnv,
+  startLinkProxy,
+  until,
+} from './node-red-helpers.ts';
+
+const require = createRequire(import.meta.url);
+const protocol = require('../flows/nodes/protocol.js') as {
+  SERVER_EVENTS: string[];
+  CLIENT_EVENTS: string[];
+  COMMAND_ROLES: Record<string, string>;
+};
+
+// Exhaustive by type: adding or removing an event in api.ts fails type-checking here.
+const serverEvents: Record<keyof ServerToClientEvents, true> = {
+  welcome: true,
+  topology: true,
+  state: true,
+  status: true,
+  events: true,
+};
+const clientEvents: Record<keyof ClientToServerEvents, true> = { subscribe: true, command: true };
+
+describe('the node package copy of the socket.io API', () => {
+  it('names the same events and command roles as bench/server/api.ts', () => {
+    expect([...protocol.SERVER_EVENTS].sort()).toEqual(Object.keys(serverEvents).sort());
+    expect([...protocol.CLIENT_EVENTS].sort()).toEqual(Object.keys(clientEvents).sort());
+    expect(protocol.COMMAND_ROLES).toEqual(COMMAND_ROLES);
+  });
+});
+
+describe('gridloop nodes in a real Node-RED, against the running demo bench', () => {
+  const dirs: string[] = [];
+  let demo: RunningDemo;
+  let proxy: LinkProxy;
+  let nodeRed: NodeRedRuntime;
+  let operatorToken: string;
+  const benchPort = () => Number(new URL(demo.url).port);
+
+  beforeAll(async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-runs-'));
+    const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-user-'));
+    dirs.push(runsDir, userDir);
+    demo = await startDemo({ host: '127.0.0.1', port: 0, runsDir, seed: 1, dt_s: 0.001, record_hz: 20 });
+    operatorToken = demo.tokens.find((t) => t.role === 'operator')!.token;
+    proxy = await startLinkProxy(benchPort());
+    nodeRed = await startNodeRed({ userDir, logLevel: 'error', credentialSecret: 'test-secret-not-for-use' });
+  });
+
+  afterAll(async () => {
+    await nodeRed?.close();
+    await proxy?.close();
+    await demo?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs the five gridloop node types', async () => {
+    const list = await nodeRed.red.runtime.nodes.getNodeList({});
+    const ours = list.filter((n) => n.module === '@gridloop/node-red-gridloop');
+    expect(ours.flatMap((n) => n.types).sort()).toEqual([
+      'gridloop-command',
+      'gridloop-event',
+      'gridloop-scenario',
+      'gridloop-server',
+      'gridloop-state',
+    ]);
+    expect(ours.every((n) => n.enabled && !n.err)).toBe(true);
+  });
+
+  it.each(['peak-shaving', 'alarms', 'classroom'])(
+    'loads the %s example and connects to the bench',
+    async (name) => {
+      const flow = exampleFlow(name, proxy.url, operatorToken);
+      await nodeRed.deploy(flow);
+      for (const node of flow) {
+        if (node.type !== 'tab') expect(nodeRed.red.nodes.getNode(node.id), node.id).not.toBeNull();
+      }
+      const link = await until(
+        'connected',
+        () => linkOf(nodeRed, 'gridloop-bench')?.state === 'connected' && linkOf(nodeRed, 'gridloop-bench'),
+      );
+      expect(link.status).toMatchObject({ fill: 'green', text: 'connected as operator' });
+      await nodeRed.deploy([]);
+    },
+  );
+
+  it('peak shaving: the flow moves the battery set-point and the recording shows it', async () => {
+    const flow = exampleFlow('peak-shaving', proxy.url, operatorToken);
+    // A limit of 1 MW export: far below any import MG1 can have, so the dispatcher must discharge
+    // the battery at its full rating (BATTERY_MW, 0.5 MW).
+    setTabEnv(flow, 'PEAK_LIMIT_MW', '-1');
+    await nodeRed.deploy(flow);
+    const results = collect(nodeRed, 'ps-result');
+    const sent = await until(
+      'a set-point the bench accepted',
+      () => results.find((m) => (m.payload as { ok?: boolean }).ok === true),
+      15_000,
+    );
+    const command = sent.command as { type: string; deviceId: string; p_mw: number };
+    expect(command).toMatchObject({ type: 'setpoint', deviceId: 'bess-25' });
+    expect(command.p_mw).toBe(0.5);
+
+    const battery = async () =>
+      (await readRunPoints(demo.runDir)).filter(
+        (p) => p.measurement === 'device' && p.tags.device === 'bess-25' && typeof p.fields.p_mw === 'number',
+      );
+    const first = (await battery())[0];
+    expect(Math.abs((first.fields.p_mw as number) - command.p_mw)).toBeGreaterThan(0.2);
+    const reached = await until(
+      'bess-25 at its new set-point in the recorded data',
+      async () => {
+        const points = await battery();
+        const last = points[points.length - 1];
+        return last && Math.abs((last.fields.p_mw as number) - command.p_mw) < 0.02 && last;
+      },
+      15_000,
+    );
+    expect(reached.time_ns).toBeGreaterThan(first.time_ns);
+    await nodeRed.deploy([]);
+  });
+
+  it('a bad token puts the server node, and every node using it, in a red error state', async () => {
+    await nodeRed.deploy([
+      { id: 'bad-tab', type: 'tab', label: 'bad token' },
+      {
+        id: 'bad-server',
+        type: 'gridloop-server',
+        url: proxy.url,
+        credentials: { token: 'not-a-bench-token-000' },
+      },
+      {
+        id: 'bad-state',
+        type: 'gridloop-state',
+        z: 'bad-tab',
+        server: 'bad-server',
+        rate: 1,
+        filter: 'all',
+        target: '',
+        wires: [],
+      },
+      { id: 'bad-status', type: 'status', z: 'bad-tab', scope: null, wires: [['bad-sink']] },
+      { id: 'bad-sink', type: 'debug', z: 'bad-tab', active: false, wires: [] },
+    ]);
+    const statuses = collect(nodeRed, 'bad-sink');
+    const link = await until(
+      'refused',
+      () => linkOf(nodeRed, 'bad-server')?.state === 'refused' && linkOf(nodeRed, 'bad-server'),
+    );
+    expect(link.status).toMatchObject({ fill: 'red', shape: 'ring' });
+    expect(link.status.text).toMatch(/refused: unauthenticated: unknown token/);
+    const shown = await until('the state node showing the refusal', () =>
+      statuses.find((m) => (m.status as { fill?: string } | undefined)?.fill === 'red'),
+    );
+    expect((shown.status as { text: string }).text).toMatch(/unknown token/);
+    // Refused is final: no retry storm against the bench.
+    const accepted = proxy.accepted();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(proxy.accepted()).toBe(accepted);
+    await nodeRed.deploy([]);
+  });
+
+  it('a dropped bench connection reconnects, and the alarms flow reports the loss and the return', async () => {
+    const flow = exampleFlow('alarms', proxy.url, operatorToken);
+    flow.push(
+      {
+        id: 'rc-state',
+        type: 'gridloop-state',
+        z: 'alarms-tab',
+        server: 'gridloop-bench',
+        rate: 5,
+        filter: 'device',
+        target: 'bess-25',
+        wires: [['rc-sink']],
+      },
+      { id: 'rc-sink', type: 'debug', z: 'alarms-tab', active: false, wires: [] },
+    );
+    await nodeRed.deploy(flow);
+    const notifications = collect(nodeRed, 'al-notify');
+    const states = collect(nodeRed, 'rc-sink');
+    await until('connected', () => linkOf(nodeRed, 'gridloop-bench')?.state === 'connected');
+    await until('state flowing', () => states.length > 0);
+
+    proxy.dropAll();
+    await until('link lost', () => linkOf(nodeRed, 'gridloop-bench')?.state === 'reconnecting');
+    const lostAt = states.length;
+    await until('reconnected', () => linkOf(nodeRed, 'gridloop-bench')?.state === 'connected', 10_000);
+    await until('state flowing again', () => states.length > lostAt + 2);
+    const kinds = await until('link-lost and link-restored notifications', () => {
+      const seen = notifications.map((m) => (m.event as { kind: string }).kind);
+      return seen.includes('link-lost') && seen.includes('link-restored') && seen;
+    });
+    expect(kinds.indexOf('link-lost')).toBeLessThan(kinds.indexOf('link-restored'));
+    const lost = notifications.find((m) => (m.event as { kind: string }).kind === 'link-lost') as Msg;
+    expect(lost.topic).toBe('gridloop alarm: link-lost http://127.0.0.1:' + proxy.port);
+    await nodeRed.deploy([]);
+  });
+
+  it('closing the flows releases every connection to the bench', async () => {
+    // All three examples at once: three server nodes would be three connections; they share one id,
+    // so load them on separate ids to have several.
+    const flows = ['peak-shaving', 'alarms', 'classroom'].flatMap((name, i) =>
+      exampleFlow(name, proxy.url, operatorToken).map((node) => {
+        const copy = JSON.parse(JSON.stringify(node).replaceAll('gridloop-bench', `bench-${i}`));
+        return copy;
+      }),
+    );
+    await nodeRed.deploy(flows);
+    await until('three connections', () =>
+      [0, 1, 2].every((i) => linkOf(nodeRed, `bench-${i}`)?.state === 'connected'),
+    );
+    expect(proxy.open()).toBe(3);
+    await nodeRed.deploy([]);
+    await until('no connection left', () => proxy.open() === 0, 5000);
+    // Nothing in this process is still connected to the proxy either.
+    const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+    const toProxy = handles.filter((h) => h instanceof Socket && h.remotePort === proxy.port);
+    expect(toProxy).toEqual([]);
+  });
+});
