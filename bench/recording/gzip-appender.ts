@@ -88,32 +88,45 @@ export class GzipAppender {
       const size = this.pendingBytes;
       this.pending = [];
       this.pendingBytes = 0;
-      this.chain = this.chain.then(() => this.writeMember(parts, size));
+      // Compression starts now, on the thread pool, in parallel with earlier members; the
+      // writes stay in order.
+      const started = performance.now();
+      const compressed = this.compress(parts);
+      compressed.catch(() => {});
+      this.chain = this.chain.then(() => this.writeMember(compressed, size, started));
     }
     return this.chain.then(() => {
       if (this.failure) throw this.failure;
     });
   }
 
-  private async writeMember(parts: (string | Uint8Array)[], size: number): Promise<void> {
-    if (this.failure) return;
-    const started = performance.now();
+  private async compress(parts: (string | Uint8Array)[]): Promise<{ raw: number; member: Buffer }> {
+    const raw = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    const member =
+      this.level === 0
+        ? raw
+        : await gzipAsync(raw, { level: this.level, strategy: constants.Z_DEFAULT_STRATEGY });
+    return { raw: raw.length, member };
+  }
+
+  private async writeMember(
+    compressed: Promise<{ raw: number; member: Buffer }>,
+    size: number,
+    started: number,
+  ): Promise<void> {
     try {
-      const raw = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-      const member =
-        this.level === 0
-          ? raw
-          : await gzipAsync(raw, { level: this.level, strategy: constants.Z_DEFAULT_STRATEGY });
+      const { raw, member } = await compressed;
+      if (this.failure) return;
       let offset = 0;
       while (offset < member.length) {
         const { bytesWritten } = await this.file.write(member, offset, member.length - offset);
         offset += bytesWritten;
       }
-      this.stats.writtenBytes += raw.length;
+      this.stats.writtenBytes += raw;
       this.stats.fileBytes += member.length;
       this.stats.members++;
     } catch (err) {
-      this.failure = new Error(`writing ${this.path}: ${(err as Error).message}`);
+      this.failure ??= new Error(`writing ${this.path}: ${(err as Error).message}`);
     } finally {
       this.stats.queuedBytes -= size;
       const ms = performance.now() - started;

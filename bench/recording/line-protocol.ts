@@ -34,6 +34,33 @@ export function escapeKey(name: string): string {
   return name.replace(/\\/g, '\\\\').replace(/[,= ]/g, '\\$&').replace(/\n/g, '\\n');
 }
 
+/**
+ * Names and tag values repeat on every point (the same buses, devices, fields), so their escaped
+ * forms are memoised; the cache is bounded so high-cardinality input cannot grow it forever.
+ */
+const keyCache = new Map<string, string>();
+const KEY_CACHE_LIMIT = 50_000;
+function cachedKey(name: string): string {
+  let escaped = keyCache.get(name);
+  if (escaped === undefined) {
+    escaped = escapeKey(name);
+    if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
+    keyCache.set(name, escaped);
+  }
+  return escaped;
+}
+
+/** Points of one snapshot share a timestamp; its decimal text is computed once. */
+let lastTime = -1n;
+let lastTimeText = '-1';
+function timeText(time_ns: bigint): string {
+  if (time_ns !== lastTime) {
+    lastTime = time_ns;
+    lastTimeText = time_ns.toString();
+  }
+  return lastTimeText;
+}
+
 function quoteString(value: string): string {
   if (!STRING_SPECIAL.test(value)) return `"${value}"`;
   // A newline would end the line, so it is stored as the two characters \n.
@@ -63,12 +90,13 @@ export function encodeLine(
   fixedTags = '',
 ): string {
   if (measurement.length === 0) throw new LineProtocolError('empty measurement name');
-  let line = escapeMeasurement(measurement) + fixedTags;
+  let line =
+    (MEASUREMENT_SPECIAL.test(measurement) ? escapeMeasurement(measurement) : measurement) + fixedTags;
   for (const key in tags) {
     const value = tags[key];
     // InfluxDB drops tags with empty values; leaving them out keeps files and servers the same.
     if (value === undefined || value === '') continue;
-    line += `,${escapeKey(key)}=${escapeKey(value)}`;
+    line += `,${cachedKey(key)}=${cachedKey(value)}`;
   }
   let separator = ' ';
   for (const key in fields) {
@@ -94,13 +122,13 @@ export function encodeLine(
       default:
         continue;
     }
-    line += `${separator}${escapeKey(key)}=${text}`;
+    line += `${separator}${cachedKey(key)}=${text}`;
     separator = ',';
   }
   if (separator === ' ') {
     throw new LineProtocolError(`point '${measurement}' has no writable field`);
   }
-  return `${line} ${time_ns}`;
+  return `${line} ${timeText(time_ns)}`;
 }
 
 /** Parses one line-protocol line. `where` (e.g. "points.lp.gz:12") prefixes error messages. */

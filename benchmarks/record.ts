@@ -1,0 +1,252 @@
+/**
+ * npm run bench:record — recording throughput and its effect on the real-time loop.
+ *
+ * 1. points/s to file: RunRecorder.point() for N points, timed until close() has them on disk.
+ * 2. points/s to a local server: the same points through InfluxSink to InfluxDB 1.x (v1 write)
+ *    and to VictoriaMetrics (v2 write API via @influxdata/influxdb-client), timed until every
+ *    batch is acknowledged. Servers are started on loopback in temp dirs (test/servers).
+ * 3. loop lateness: a 1 kHz Pacer in a worker thread posting a snapshot every step, with the main
+ *    thread idle vs. recording every snapshot (file + InfluxDB); overruns and lateness compared.
+ *
+ * Prints human lines, then one JSON line of figures.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { InfluxSink, RunRecorder } from '../bench/recording/index.ts';
+import type { Snapshot } from '../bench/runtime/messages.ts';
+import { snapshotToPoints } from '../bench/runtime/snapshot-points.ts';
+import { startInfluxdb1, startVictoriaMetrics } from '../test/servers/index.ts';
+
+const FILE_POINTS = Number(process.env.BENCH_FILE_POINTS ?? 2_000_000);
+const SERVER_POINTS = Number(process.env.BENCH_SERVER_POINTS ?? 1_000_000);
+const LOOP_SECONDS = Number(process.env.BENCH_LOOP_SECONDS ?? 5);
+const BUSES = 33;
+const busIds = Array.from({ length: BUSES }, (_, i) => String(i + 1));
+
+function snapshot(step: number): Snapshot {
+  const t = step * 0.001;
+  return {
+    t_s: t,
+    step,
+    islands: [
+      {
+        id: 'main',
+        f_hz: 50 + 0.05 * Math.sin(t),
+        rocof_hz_s: 0.05 * Math.cos(t),
+        energised: true,
+        gridConnected: true,
+      },
+      { id: 'mg2', f_hz: 50 - 0.01 * Math.sin(3 * t), rocof_hz_s: 0, energised: true, gridConnected: false },
+      { id: 'mg3', f_hz: 50, rocof_hz_s: 0, energised: true, gridConnected: false },
+    ],
+    vm_pu: busIds.map((_, i) => 1 - i * 0.001 + 0.0001 * Math.sin(t + i)),
+    va_deg: busIds.map((_, i) => -0.1 * i),
+    devices: Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [
+        `der${i}`,
+        { p_mw: 0.1 * i, q_mvar: 0.01 * i, soc: 0.5, online: true },
+      ]),
+    ),
+    loop: { lateness_us: step % 50, work_us: 200, overruns: 0 },
+  };
+}
+const POINTS_PER_SNAPSHOT = 3 + BUSES + 10 + 1;
+
+async function recordPoints(rec: RunRecorder, total: number): Promise<number> {
+  let written = 0;
+  let step = 0;
+  const sink = (
+    m: string,
+    tags: Record<string, string>,
+    fields: Record<string, number | boolean | string>,
+    t: bigint,
+  ) => rec.point(m, tags, fields, t);
+  const t0 = performance.now();
+  while (written < total) {
+    // Yield now and then, as the main thread does between worker batches, so timers can flush.
+    for (let k = 0; k < 20 && written < total; k++, step++) {
+      snapshotToPoints(snapshot(step), busIds, rec.start_ns, sink);
+      written += POINTS_PER_SNAPSHOT;
+    }
+    if (step % 2000 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return performance.now() - t0;
+}
+
+async function benchFile(runsDir: string) {
+  const rec = await RunRecorder.open({ runsDir, scenario: 'bench-file' });
+  const t0 = performance.now();
+  const enqueue_ms = await recordPoints(rec, FILE_POINTS);
+  const manifest = await rec.close();
+  const total_ms = performance.now() - t0;
+  const points = manifest.counts!.points;
+  return {
+    points,
+    enqueue_points_s: Math.round(points / (enqueue_ms / 1000)),
+    file_points_s: Math.round(points / (total_ms / 1000)),
+    bytes_per_point: Number((manifest.recorder!.pointsFileBytes / points).toFixed(2)),
+    max_queue_mb: Number((manifest.recorder!.maxQueuedBytes / 1e6).toFixed(1)),
+  };
+}
+
+async function benchServer(runsDir: string, sink: InfluxSink) {
+  const rec = await RunRecorder.open({ runsDir, scenario: 'bench-server', sinks: [sink] });
+  const t0 = performance.now();
+  await recordPoints(rec, SERVER_POINTS);
+  const manifest = await rec.close();
+  const total_ms = performance.now() - t0;
+  const stats = manifest.sinks![0];
+  const delivered = (stats.sent_points as number) + (stats.backfilled_points as number);
+  return {
+    points: manifest.counts!.points,
+    delivered,
+    points_s: Math.round(delivered / (total_ms / 1000)),
+    spooled: stats.spooled_points as number,
+  };
+}
+
+/** Worker: 1 kHz pacer, one snapshot per step, batches posted every 20 ms (like the real loop). */
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { Pacer } = await import(workerData.pacerUrl);
+  const pacer = new Pacer({ period_ms: 1, overrunPolicy: 'continue' });
+  const late = [];
+  let batch = [];
+  let lastPost = performance.now();
+  const steps = workerData.seconds * 1000;
+  await pacer.run(
+    (step) => {
+      let x = 0;
+      for (let i = 0; i < 20000; i++) x += Math.sqrt(i);
+      batch.push({ step, x });
+      return step + 1 < steps;
+    },
+    (timing) => {
+      late.push(timing.lateness_us);
+      if (performance.now() - lastPost >= 20) {
+        parentPort.postMessage({ type: 'batch', steps: batch.map((b) => b.step) });
+        batch = [];
+        lastPost = performance.now();
+      }
+    },
+  );
+  late.sort((a, b) => a - b);
+  parentPort.postMessage({
+    type: 'done',
+    overruns: pacer.stats.overruns,
+    p50: late[Math.floor(late.length * 0.5)],
+    p99: late[Math.floor(late.length * 0.99)],
+    max: late[late.length - 1],
+  });
+})();
+`;
+
+async function benchLoop(record: ((steps: number[]) => void) | undefined) {
+  const worker = new Worker(workerSource, {
+    eval: true,
+    workerData: {
+      seconds: LOOP_SECONDS,
+      pacerUrl: pathToFileURL(join(import.meta.dirname, '..', 'bench', 'runtime', 'pacer.ts')).href,
+    },
+  });
+  const result = await new Promise<{ overruns: number; p50: number; p99: number; max: number }>(
+    (resolve, reject) => {
+      worker.on(
+        'message',
+        (m: { type: string; steps?: number[]; overruns: number; p50: number; p99: number; max: number }) => {
+          if (m.type === 'batch') record?.(m.steps!);
+          else resolve(m);
+        },
+      );
+      worker.on('error', reject);
+    },
+  );
+  await worker.terminate();
+  return {
+    overruns: result.overruns,
+    lateness_p50_us: result.p50,
+    lateness_p99_us: result.p99,
+    lateness_max_us: result.max,
+  };
+}
+
+async function main() {
+  const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-bench-record-'));
+  const influx = await startInfluxdb1();
+  const vm = await startVictoriaMetrics();
+  try {
+    await influx.createDatabase('bench');
+    console.log(
+      `bench:record — ${FILE_POINTS} points to file, ${SERVER_POINTS} to each server, ${LOOP_SECONDS} s loop runs`,
+    );
+    const file = await benchFile(runsDir);
+    console.log(
+      `file: ${file.file_points_s.toLocaleString()} points/s end to end (enqueue ${file.enqueue_points_s.toLocaleString()} points/s), ${file.bytes_per_point} B/point gzip, queue peak ${file.max_queue_mb} MB`,
+    );
+    const influx1 = await benchServer(
+      runsDir,
+      new InfluxSink({ name: 'influx1', target: { api: 'v1', url: influx.url, database: 'bench' } }),
+    );
+    console.log(
+      `InfluxDB 1.x (v1 /write): ${influx1.points_s.toLocaleString()} points/s, ${influx1.delivered}/${influx1.points} delivered, ${influx1.spooled} spooled`,
+    );
+    const victoria = await benchServer(
+      runsDir,
+      new InfluxSink({ name: 'vm', target: { api: 'v2', url: vm.url, org: 'bench', bucket: 'bench' } }),
+    );
+    console.log(
+      `VictoriaMetrics (v2 write API): ${victoria.points_s.toLocaleString()} points/s, ${victoria.delivered}/${victoria.points} delivered, ${victoria.spooled} spooled`,
+    );
+
+    const idle = await benchLoop(undefined);
+    console.log(
+      `loop 1 kHz, not recording: ${idle.overruns} overruns, lateness p50 ${idle.lateness_p50_us} µs, p99 ${idle.lateness_p99_us} µs, max ${idle.lateness_max_us} µs`,
+    );
+    const rec = await RunRecorder.open({
+      runsDir,
+      scenario: 'bench-loop',
+      sinks: [new InfluxSink({ name: 'influx1', target: { api: 'v1', url: influx.url, database: 'bench' } })],
+    });
+    const sink = (
+      m: string,
+      tags: Record<string, string>,
+      fields: Record<string, number | boolean | string>,
+      t: bigint,
+    ) => rec.point(m, tags, fields, t);
+    const recording = await benchLoop((steps) => {
+      for (const step of steps) snapshotToPoints(snapshot(step), busIds, rec.start_ns, sink);
+    });
+    const loopManifest = await rec.close();
+    const loopRate = Math.round(loopManifest.counts!.points / LOOP_SECONDS);
+    console.log(
+      `loop 1 kHz, recording every step (${loopRate.toLocaleString()} points/s to file + InfluxDB): ${recording.overruns} overruns, lateness p50 ${recording.lateness_p50_us} µs, p99 ${recording.lateness_p99_us} µs, max ${recording.lateness_max_us} µs`,
+    );
+    const targets = { file_points_s: 500_000, server_points_s: 200_000 };
+    console.log(
+      `targets: file ≥ ${targets.file_points_s.toLocaleString()} (${file.file_points_s >= targets.file_points_s ? 'met' : 'NOT met'}), server ≥ ${targets.server_points_s.toLocaleString()} (InfluxDB 1.x ${influx1.points_s >= targets.server_points_s ? 'met' : 'NOT met'}, VictoriaMetrics ${victoria.points_s >= targets.server_points_s ? 'met' : 'NOT met'}), added overruns ${recording.overruns - idle.overruns}`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'record',
+        file,
+        influxdb1_v1: influx1,
+        victoriametrics_v2: victoria,
+        loop_idle: idle,
+        loop_recording: { ...recording, points_s: loopRate },
+        added_overruns: recording.overruns - idle.overruns,
+        targets,
+      }),
+    );
+  } finally {
+    await Promise.all([influx.dispose(), vm.dispose()]);
+    await rm(runsDir, { recursive: true, force: true });
+  }
+}
+
+await main();
