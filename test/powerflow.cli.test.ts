@@ -18,7 +18,7 @@ function gridloop(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('gridloop powerflow', () => {
+describe('gridloop powerflow', { timeout: 120_000 }, () => {
   it('--json: buses in file order with file ids, losses, convergence; and exports YAML', () => {
     const out = join(work, 'case33bw.yaml');
     const r = gridloop('grids/matpower/case33bw.m', '--json', '--export-yaml', out);

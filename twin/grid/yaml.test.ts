@@ -186,7 +186,7 @@ describe('YAML grid format', () => {
           }
         },
       ),
-      { numRuns: 200, seed: 11 },
+      { numRuns: 80, seed: 11 },
     );
   });
 });
