@@ -28,7 +28,6 @@ export const DASHBOARD_TAG = 'gridloop';
 /** Grid units (24 columns wide). */
 export const FULL_WIDTH = 24;
 export const HALF_WIDTH = 12;
-export const THIRD_WIDTH = 8;
 export const PANEL_HEIGHT = 8;
 export const TIMELINE_HEIGHT = 6;
 

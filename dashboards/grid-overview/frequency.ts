@@ -8,7 +8,7 @@ export function frequencyPerIsland() {
   return timeseriesPanel(
     2,
     'Frequency per island',
-    'Mean island frequency per interval; 49.5 and 50.5 Hz marked.',
+    'Mean island frequency per interval; 49.5 and 50.5 Hz marked (50 Hz systems such as the demo).',
   )
     .unit('hertz')
     .decimals(3)
