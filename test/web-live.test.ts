@@ -57,7 +57,8 @@ describe('live page', () => {
     }));
     expect(counts).toMatchObject({
       buses: fixture.topology.buses.length,
-      switches: 3,
+      // Three PCC breakers plus case33bw's five normally-open tie lines, drawn as open breakers.
+      switches: 8,
       ders: 6,
       fids: 1,
       mainGrid: 1,
