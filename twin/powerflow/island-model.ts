@@ -68,6 +68,11 @@ export class IslandModel {
   readonly vcCount: Int32Array;
   /** +1 held at its Q maximum, -1 at its minimum, 0 regulating (or no regulating unit). */
   readonly qLimited: Int8Array;
+  /**
+   * Result of the last mismatch(): a field rather than a return value, so that hot loops do not
+   * box a double on every call.
+   */
+  worstMismatch = 0;
   /** Island power imbalance taken by the slack units, pu. */
   deltaP = 0;
   /** Sum of participation factors of the island's in-service units (0: single slack). */
@@ -295,7 +300,7 @@ export class IslandModel {
    * reference included, since the slack share is an unknown) and Q at PQ nodes.
    * Writes the mismatch vector (2 entries per node) when `out` is given.
    */
-  mismatch(out?: Float64Array): number {
+  mismatch(out?: Float64Array): void {
     const { m, pCalc, qCalc, pSched, qSched, alpha, mode } = this;
     let worst = 0;
     for (let i = 0; i < m; i++) {
@@ -312,6 +317,6 @@ export class IslandModel {
       // A NaN would slip past the comparisons above: report it as an infinite mismatch.
       if (Number.isNaN(a) || Number.isNaN(b)) worst = Number.POSITIVE_INFINITY;
     }
-    return worst;
+    this.worstMismatch = worst;
   }
 }

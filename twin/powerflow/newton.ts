@@ -247,7 +247,8 @@ export class NewtonSolver {
     const rhs = this.rhs;
     model.updateRectangular();
     model.computePower();
-    let worst = model.mismatch(rhs);
+    model.mismatch(rhs);
+    let worst = model.worstMismatch;
     let lastFinite = worst;
     this.iterations = 0;
     this.chordSteps = 0;
@@ -266,7 +267,8 @@ export class NewtonSolver {
         const plausible = this.applyCorrection(rhs);
         model.updateRectangular();
         model.computePower();
-        const next = plausible ? model.mismatch(rhs) : Number.NaN;
+        if (plausible) model.mismatch(rhs);
+        const next = plausible ? model.worstMismatch : Number.NaN;
         if (!(next < 0.5 * worst)) {
           // The old Jacobian no longer describes this operating point: undo the step and let
           // Newton take over from where the chord steps got to.
@@ -275,7 +277,8 @@ export class NewtonSolver {
           model.deltaP = stepDeltaP;
           model.updateRectangular();
           model.computePower();
-          worst = model.mismatch(rhs);
+          model.mismatch(rhs);
+          worst = model.worstMismatch;
           break;
         }
         worst = next;
@@ -308,7 +311,8 @@ export class NewtonSolver {
       }
       model.updateRectangular();
       model.computePower();
-      worst = model.mismatch(rhs);
+      model.mismatch(rhs);
+      worst = model.worstMismatch;
     }
     this.maxMismatch = lastFinite;
     if (outcome === 'diverged' || outcome === 'singular') {

@@ -115,7 +115,8 @@ export class RadialSweepSolver {
     model.updateRectangular();
     this.iterations = 0;
     let outcome: IterationOutcome = 'max-iterations';
-    let worst = this.measure();
+    this.measure();
+    let worst = this.model.worstMismatch;
     let lastFinite = worst;
     for (;;) {
       if (!Number.isFinite(worst)) {
@@ -179,7 +180,8 @@ export class RadialSweepSolver {
       // The mismatch on Ybus costs as much as a sweep: skip it while voltages still move a lot
       // (then it cannot be below any useful tolerance), except on the last allowed iteration.
       if (largestChange < 1e-4 || !Number.isFinite(largestChange) || this.iterations >= maxIterations) {
-        worst = this.measure();
+        this.measure();
+        worst = this.model.worstMismatch;
       }
     }
     this.maxMismatch = lastFinite;
@@ -212,11 +214,11 @@ export class RadialSweepSolver {
   }
 
   /** Mismatch of the present voltages, with the reference's imbalance taken as the slack power. */
-  private measure(): number {
+  private measure(): void {
     const model = this.model;
     model.computePower();
     const ref = model.referenceNode;
     model.deltaP = model.pCalc[ref]! - model.pSched[ref]!;
-    return model.mismatch();
+    model.mismatch();
   }
 }
