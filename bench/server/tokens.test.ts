@@ -34,6 +34,16 @@ describe('resolveAccessTokens', () => {
     );
   });
 
+  it('reads the token file GRIDLOOP_TOKEN_FILE names, and names it when it is missing', () => {
+    const path = file('env.yaml', 'tokens:\n  - { role: admin, token: lab-admin-token-1, name: lab }\n');
+    const { tokens, generated } = resolveAccessTokens({ GRIDLOOP_TOKEN_FILE: path });
+    expect(tokens).toContainEqual({ role: 'admin', token: 'lab-admin-token-1', name: 'lab' });
+    expect(generated).toEqual(['viewer', 'operator']);
+    expect(() => resolveAccessTokens({ GRIDLOOP_TOKEN_FILE: join(dir, 'nope.yaml') })).toThrow(
+      /nope\.yaml \(from GRIDLOOP_TOKEN_FILE\): cannot read token file/,
+    );
+  });
+
   it('file tokens count: a role given by the file is not generated', () => {
     const { generated } = resolveAccessTokens({}, [{ role: 'viewer', token: 'class-of-2026-token' }]);
     expect(generated).toEqual(['operator', 'admin']);

@@ -1,10 +1,11 @@
 /**
- * Access tokens: one or more per role, from a token file, the environment
+ * Access tokens: one or more per role, from a token file (GRIDLOOP_TOKEN_FILE), the environment
  * (GRIDLOOP_VIEWER_TOKEN, GRIDLOOP_OPERATOR_TOKEN, GRIDLOOP_ADMIN_TOKEN), or generated at start.
  * Tokens are compared through their SHA-256 digests in constant time and never logged: the audit
  * log names a holder by `name` or by a short fingerprint.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { ROLES, type Role } from './api.ts';
@@ -19,6 +20,9 @@ export interface AccessToken {
 /** Tokens shorter than this are refused: they would be guessable. */
 export const MIN_TOKEN_LENGTH = 12;
 export const MAX_TOKEN_LENGTH = 512;
+
+/** Names a token file (YAML or JSON, see parseTokenFile). */
+export const TOKEN_FILE_ENV = 'GRIDLOOP_TOKEN_FILE';
 
 export const TOKEN_ENV: Readonly<Record<Role, string>> = {
   viewer: 'GRIDLOOP_VIEWER_TOKEN',
@@ -64,6 +68,26 @@ export async function loadTokenFile(path: string): Promise<AccessToken[]> {
   } catch (err) {
     throw new TokenConfigError(`${path}: cannot read token file: ${(err as Error).message}`);
   }
+  return parseTokenFile(text, path);
+}
+
+/** The token file named by GRIDLOOP_TOKEN_FILE, read at start (small, once). */
+export function tokenFileFromEnv(env: Readonly<Record<string, string | undefined>>): AccessToken[] {
+  const path = env[TOKEN_FILE_ENV];
+  if (path === undefined || path === '') return [];
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TokenConfigError(
+      `${path} (from ${TOKEN_FILE_ENV}): cannot read token file: ${(err as Error).message}`,
+    );
+  }
+  return parseTokenFile(text, path);
+}
+
+/** Parses token file text; `path` names it in errors. */
+export function parseTokenFile(text: string, path: string): AccessToken[] {
   const doc = parseDocument(text, { keepSourceTokens: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
@@ -105,12 +129,12 @@ export interface ResolvedTokens {
 }
 
 /**
- * Combines file tokens and environment tokens; any role left without a token gets a random one,
- * so a server never runs open.
+ * Combines file tokens (by default the file GRIDLOOP_TOKEN_FILE names) and environment tokens;
+ * any role left without a token gets a random one, so a server never runs open.
  */
 export function resolveAccessTokens(
   env: Readonly<Record<string, string | undefined>>,
-  fileTokens: readonly AccessToken[] = [],
+  fileTokens: readonly AccessToken[] = tokenFileFromEnv(env),
 ): ResolvedTokens {
   const tokens = [...fileTokens];
   for (const role of ROLES) {
