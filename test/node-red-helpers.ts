@@ -93,12 +93,13 @@ interface InputNode {
   on(event: 'input', listener: (msg: Msg) => void): void;
 }
 
-/** Every message that reaches node `id` of the running flows, as it arrives. */
+/** Every message that reaches node `id` of the running flows, as it arrived. */
 export function collect(runtime: NodeRedRuntime, id: string): Msg[] {
   const node = runtime.red.nodes.getNode(id) as InputNode | null;
   if (!node) throw new Error(`no node ${id} in the running flows`);
   const seen: Msg[] = [];
-  node.on('input', (msg) => seen.push(msg));
+  // A copy: the receiving node may change the message afterwards (a command node puts its result in).
+  node.on('input', (msg) => seen.push(JSON.parse(JSON.stringify(msg)) as Msg));
   return seen;
 }
 

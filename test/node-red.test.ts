@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import { type NodeRedRuntime, startNodeRed } from '../bench/node-red/node-red.ts';
@@ -212,7 +213,136 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     });
     expect(kinds.indexOf('link-lost')).toBeLessThan(kinds.indexOf('link-restored'));
     const lost = notifications.find((m) => (m.event as { kind: string }).kind === 'link-lost') as Msg;
-    expect(lost.topic).toBe('gridloop alarm: link-lost http://127.0.0.1:' + proxy.port);
+    expect(lost.topic).toBe(`gridloop alarm: link-lost http://127.0.0.1:${proxy.port}`);
+    await nodeRed.deploy([]);
+  });
+
+  it('classroom: the button islands MG1, the flow reconnects it, and the narration tells it', async () => {
+    const classroom = exampleFlow('classroom', proxy.url, operatorToken);
+    setTabEnv(classroom, 'ISLAND_SECONDS', '2');
+    await nodeRed.deploy(classroom);
+    const narration = collect(nodeRed, 'cl-narration');
+    const island = collect(nodeRed, 'cl-island');
+    await until('connected', () => linkOf(nodeRed, 'gridloop-bench')?.state === 'connected');
+    await until('MG1 narrated on the main grid', () =>
+      narration.some((m) => /MG1 frequency .* Hz \(on the main grid\)/.test(String(m.payload))),
+    );
+
+    (nodeRed.red.nodes.getNode('cl-button') as { receive(msg: Msg): void }).receive({});
+    // The demo has no scenario player: the scenario is refused and the flow plays the transition.
+    const said = () => narration.map((m) => String(m.payload));
+    await until('islanding narrated', () => said().some((line) => /MG1 is now an island/.test(line)), 15_000);
+    await until('islanded frequency narrated', () =>
+      said().some((line) => /MG1 frequency .* \(islanded\)/.test(line)),
+    );
+    await until(
+      'reconnection narrated',
+      () => said().some((line) => /MG1 is back on the main grid/.test(line)),
+      40_000,
+    );
+    expect(
+      said().some((line) => /running the transition from the flow|Islanding MG1 for 2 s/.test(line)),
+    ).toBe(true);
+    expect(island.map((m) => m.payload)).toEqual([true, false]);
+    await nodeRed.deploy([]);
+  });
+
+  it('alarms: an unplanned islanding trips the anti-islanding DERs, and the trips reach the notification output', async () => {
+    await nodeRed.deploy(exampleFlow('alarms', proxy.url, operatorToken));
+    const notifications = collect(nodeRed, 'al-notify');
+    await until('connected', () => linkOf(nodeRed, 'gridloop-bench')?.state === 'connected');
+    // Another operator (straight over socket.io) opens MG1's PCC breaker: an unplanned island.
+    const operator = connect(demo.url, {
+      auth: { token: operatorToken },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        operator.once('welcome', () => resolve());
+        operator.once('connect_error', reject);
+      });
+      const opened = await operator
+        .timeout(5000)
+        .emitWithAck('command', { type: 'breaker', id: 'pcc-mg1', closed: false });
+      expect(opened).toMatchObject({ ok: true });
+      const trip = await until(
+        'a trip notification',
+        () => notifications.find((m) => /trip/.test((m.event as { kind: string }).kind)),
+        15_000,
+      );
+      expect(trip.topic).toMatch(/^gridloop alarm: [a-z-]*trip/);
+      expect(String(trip.payload)).toMatch(/^t=\d+\.\d\d s .*trip/);
+      const closed = await operator
+        .timeout(5000)
+        .emitWithAck('command', { type: 'breaker', id: 'pcc-mg1', closed: true });
+      expect(closed).toMatchObject({ ok: true });
+    } finally {
+      operator.disconnect();
+    }
+    await nodeRed.deploy([]);
+  });
+
+  it('command nodes: a viewer token is refused by the bench, a bad payload is refused locally', async () => {
+    const viewerToken = demo.tokens.find((t) => t.role === 'viewer')!.token;
+    await nodeRed.deploy([
+      { id: 'cmd-tab', type: 'tab', label: 'commands' },
+      { id: 'viewer-bench', type: 'gridloop-server', url: proxy.url, credentials: { token: viewerToken } },
+      { id: 'op-bench', type: 'gridloop-server', url: proxy.url, credentials: { token: operatorToken } },
+      {
+        id: 'cmd-viewer',
+        type: 'gridloop-command',
+        z: 'cmd-tab',
+        server: 'viewer-bench',
+        command: 'breaker',
+        target: 'pcc-mg1',
+        wires: [['cmd-out']],
+      },
+      {
+        id: 'cmd-op',
+        type: 'gridloop-command',
+        z: 'cmd-tab',
+        server: 'op-bench',
+        command: 'setpoint',
+        target: 'bess-25',
+        wires: [['cmd-out']],
+      },
+      {
+        id: 'scn',
+        type: 'gridloop-scenario',
+        z: 'cmd-tab',
+        server: 'op-bench',
+        scenario: 'island-transition',
+        action: 'start',
+        wires: [['cmd-out'], []],
+      },
+      { id: 'cmd-out', type: 'debug', z: 'cmd-tab', active: false, wires: [] },
+    ]);
+    const out = collect(nodeRed, 'cmd-out');
+    await until(
+      'both connected',
+      () =>
+        linkOf(nodeRed, 'viewer-bench')?.state === 'connected' &&
+        linkOf(nodeRed, 'op-bench')?.state === 'connected',
+    );
+    const receive = (id: string, msg: Msg) =>
+      (nodeRed.red.nodes.getNode(id) as { receive(msg: Msg): void }).receive(msg);
+    receive('cmd-viewer', { payload: 'open' });
+    receive('cmd-op', { payload: 'lots' });
+    receive('scn', { payload: 'start' });
+    await until('three results', () => out.length >= 3);
+    const result = (pred: (c: Record<string, unknown> | undefined) => boolean) =>
+      out.find((m) => pred(m.command as Record<string, unknown> | undefined))?.payload as Record<
+        string,
+        unknown
+      >;
+    expect(result((c) => c?.type === 'breaker')).toMatchObject({ ok: false, code: 'forbidden' });
+    expect(result((c) => c === undefined)).toMatchObject({
+      ok: false,
+      code: 'invalid',
+      reason: 'msg.payload must be a number (MW) or { p_mw, q_mvar }',
+    });
+    expect(result((c) => c?.type === 'scenario')).toMatchObject({ ok: false, code: 'failed' });
     await nodeRed.deploy([]);
   });
 
