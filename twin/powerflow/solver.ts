@@ -7,7 +7,11 @@ import { RadialSweepSolver } from './sweep.ts';
 export type PowerFlowMethod = 'nr' | 'sweep' | 'auto';
 
 export interface PowerFlowOptions {
-  /** 'auto' uses the radial sweep on islands that suit it, Newton–Raphson elsewhere. @default 'auto' */
+  /**
+   * 'auto' uses the radial sweep on islands that suit it (a tree with a single voltage source and
+   * the whole imbalance on it), Newton–Raphson elsewhere. 'sweep' insists, and throws
+   * PowerFlowOptionError for an island that does not suit it. @default 'auto'
+   */
   method?: PowerFlowMethod;
   /** Largest acceptable P/Q mismatch, pu on baseMVA. @default 1e-8 */
   tolerance_pu?: number;
