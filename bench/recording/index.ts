@@ -67,6 +67,17 @@ export {
   readRunPoints,
 } from './read-run.ts';
 export {
+  REPLAY_FILE,
+  type ReplayControl,
+  ReplayLogWriter,
+  type ReplayRecord,
+  type ReplayResult,
+  readReplayLog,
+  replayRecords,
+  TwinStateHasher,
+} from './replay-log.ts';
+export { replayRun } from './replay-run.ts';
+export {
   type LineSink,
   type RecorderEvent,
   type RecorderStats,

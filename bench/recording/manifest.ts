@@ -38,6 +38,15 @@ export interface AssertionResult {
 
 /** What the caller tells the recorder about a run; anything else it adds is kept verbatim. */
 export interface ManifestInput {
+  /**
+   * How the loop was configured (bench/runtime/messages.ts LoopConfig: twin, devices, schedule);
+   * `gridloop replay` rebuilds the twin from it.
+   */
+  loop?: {
+    twin: { grid: string; seed: number; dt_s: number; scenario?: string };
+    devices: { id: string; [key: string]: unknown }[];
+    schedule?: { t_s: number; action: unknown }[];
+  };
   grid?: string;
   scenario?: string;
   seed?: number;
@@ -62,7 +71,7 @@ export interface RunManifest extends ManifestInput {
   end_ns?: string;
   status: RunStatus;
   reason?: string;
-  files: { points: string; frames: string; events: string };
+  files: { points: string; frames: string; events: string; replay?: string };
   counts?: {
     points: number;
     frames: number;
@@ -71,6 +80,8 @@ export interface RunManifest extends ManifestInput {
     nonFiniteFields: number;
     /** Points rejected as unwritable (no field, bad name); each is also logged as an event. */
     rejectedPoints: number;
+    /** Step-stamped replay records (replay.jsonl.gz). */
+    replayRecords?: number;
   };
   recorder?: {
     maxQueuedBytes: number;

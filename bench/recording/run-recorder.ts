@@ -16,6 +16,7 @@ import {
   type RunStatus,
   writeManifest,
 } from './manifest.ts';
+import { REPLAY_FILE, type ReplayRecord, replayLines } from './replay-log.ts';
 
 /**
  * Somewhere else the recorder copies its line protocol to (an InfluxDB server). `write` must
@@ -109,7 +110,7 @@ export class RunRecorder {
   private readonly runTag: string;
   private readonly skipped = { nonFinite: 0 };
   private readonly assertions: AssertionResult[] = [];
-  private readonly counts = { points: 0, frames: 0, events: 0, rejectedPoints: 0 };
+  private readonly counts = { points: 0, frames: 0, events: 0, rejectedPoints: 0, replayRecords: 0 };
   private readonly errors: string[] = [];
   private lastSelfReport_ns = 0n;
   private accepting = true;
@@ -125,6 +126,7 @@ export class RunRecorder {
     private readonly pointsFile: GzipAppender,
     private readonly framesFile: GzipAppender,
     private readonly eventsFile: GzipAppender,
+    private readonly replayFile: GzipAppender,
     private readonly sinks: LineSink[],
     private readonly now_ns: () => bigint,
     flushInterval_ms: number,
@@ -171,13 +173,14 @@ export class RunRecorder {
       start: startDate.toISOString(),
       start_ns: String(start_ns),
       status: 'incomplete',
-      files: { points: POINTS_FILE, frames: FRAMES_FILE, events: EVENTS_FILE },
+      files: { points: POINTS_FILE, frames: FRAMES_FILE, events: EVENTS_FILE, replay: REPLAY_FILE },
     };
     await writeManifest(dir, manifest);
     const level = options.gzipLevel ?? 1;
     const pointsFile = await GzipAppender.open(join(dir, POINTS_FILE), level);
     const framesFile = await GzipAppender.open(join(dir, FRAMES_FILE), level);
     const eventsFile = await GzipAppender.open(join(dir, EVENTS_FILE), 0);
+    const replayFile = await GzipAppender.open(join(dir, REPLAY_FILE), level);
     framesFile.append(pcapFileHeader());
     const recorder = new RunRecorder(
       dir,
@@ -186,6 +189,7 @@ export class RunRecorder {
       pointsFile,
       framesFile,
       eventsFile,
+      replayFile,
       options.sinks ?? [],
       now_ns,
       flushInterval_ms,
@@ -287,6 +291,13 @@ export class RunRecorder {
         time_ns,
       });
     }
+  }
+
+  /** Appends step-stamped replay records (device inputs, commands, output hashes) from the loop. */
+  replay(records: readonly ReplayRecord[]): void {
+    if (!this.accepting || records.length === 0) return;
+    this.replayFile.append(replayLines(records));
+    this.counts.replayRecords += records.length;
   }
 
   /** Records a judged scenario assertion (point, event and manifest entry). */
@@ -405,6 +416,7 @@ export class RunRecorder {
       this.pointsFile.close(),
       this.framesFile.close(),
       this.eventsFile.close(),
+      this.replayFile.close(),
       ...this.sinks.map((sink) => sink.close()),
     ]);
     for (const result of closeResults) {
@@ -422,6 +434,7 @@ export class RunRecorder {
         events: stats.events,
         nonFiniteFields: stats.nonFiniteFields,
         rejectedPoints: stats.rejectedPoints,
+        replayRecords: this.counts.replayRecords,
       },
       recorder: {
         maxQueuedBytes: stats.maxQueuedBytes,

@@ -1,8 +1,21 @@
 import type { Command } from '../command.ts';
+import { devicesCommand } from './devices.ts';
 import { powerflowCommand } from './powerflow.ts';
+import { probeCommand } from './probe.ts';
+import { replayCommand } from './replay.ts';
 import { reportCommand } from './report.ts';
+import { runCommand } from './run.ts';
 import { simulateCommand } from './simulate.ts';
 import { startCommand } from './start.ts';
 
 /** Every CLI command, in the order `gridloop --help` lists them. */
-export const commands: Command[] = [startCommand, powerflowCommand, reportCommand, simulateCommand];
+export const commands: Command[] = [
+  startCommand,
+  powerflowCommand,
+  reportCommand,
+  simulateCommand,
+  replayCommand,
+  runCommand,
+  devicesCommand,
+  probeCommand,
+];
