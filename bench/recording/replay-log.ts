@@ -107,7 +107,8 @@ export class ReplayLogWriter {
       if (sameInput(this.last.get(input.deviceId), input)) continue;
       const copy = { ...input };
       this.last.set(input.deviceId, copy);
-      (changed ??= []).push(copy);
+      changed ??= [];
+      changed.push(copy);
     }
     if (changed) this.records.push({ s: step, k: 'in', d: changed });
   }
