@@ -235,6 +235,23 @@ describe('per-step use', () => {
       expect(Math.abs(other.vm_pu[i]! - reference[i]!)).toBeLessThan(1e-9);
   });
 
+  it('distributed slack on case118 with no share on the reference bus: shares ∝ participation', () => {
+    const grid = case118();
+    const slackBus = grid.buses.find((b) => b.kind === 'slack')!.id;
+    grid.generators.forEach((g) => {
+      g.participation = g.bus === slackBus ? 0 : Math.max(g.pmax_mw, 1);
+    });
+    const pf = new PowerFlowSolver(grid, { method: 'nr' });
+    const result = pf.solve();
+    expect(result.converged).toBe(true);
+    const total = grid.generators.reduce((sum, g) => sum + (g.inService ? g.participation : 0), 0);
+    grid.generators.forEach((g, u) => {
+      if (!g.inService) return;
+      const share = pf.unitPOut_mw[u]! - g.p_mw;
+      expect(share).toBeCloseTo((result.islands[0]!.slackP_mw * g.participation) / total, 6);
+    });
+  });
+
   it('non-convergence is a typed result with a finite mismatch, voltages kept', () => {
     const pf = new PowerFlowSolver(case118(), { method: 'nr', maxIterations: 1, flatStart: true });
     const result = pf.solve();
