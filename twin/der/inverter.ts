@@ -18,6 +18,13 @@ export abstract class InverterSource extends DerUnit {
   available_mw = 0;
   /** Scenario multiplier on the resource (irradiance drop, wind lull), 0..1+. */
   resourceScale = 1;
+  /**
+   * The weather changes slowly: the resource model advances every `resourcePeriod_s` (with the
+   * accumulated time), not every millisecond step.
+   */
+  resourcePeriod_s = 0.01;
+  private resourceAge_s = Number.POSITIVE_INFINITY;
+  private resourceValue = 0;
 
   constructor(
     id: string,
@@ -57,8 +64,22 @@ export abstract class InverterSource extends DerUnit {
     return 0;
   }
 
+  /** Resource power, refreshed every resourcePeriod_s. */
+  protected sampledResource(ctx: UnitContext, dt_s: number): number {
+    this.resourceAge_s += dt_s;
+    if (this.resourceAge_s >= this.resourcePeriod_s - 1e-12 || dt_s === 0) {
+      const elapsed = Number.isFinite(this.resourceAge_s) ? this.resourceAge_s : dt_s;
+      this.resourceValue = this.resource(ctx, elapsed);
+      this.resourceAge_s = 0;
+    }
+    return this.resourceValue;
+  }
+
   advance(ctx: UnitContext, dt_s: number): void {
-    this.available_mw = Math.max(0, Math.min(this.rating_mw, this.resource(ctx, dt_s) * this.resourceScale));
+    this.available_mw = Math.max(
+      0,
+      Math.min(this.rating_mw, this.sampledResource(ctx, dt_s) * this.resourceScale),
+    );
     if (!this.on) {
       this.pDrive_mw = 0;
       this.q_mvar = 0;
@@ -178,8 +199,8 @@ export function windParams(rating_mw: number, rating_mva: number, over: Record<s
 export function windPowerCurve(p: WindParams, v: number): number {
   if (v < p.cutIn_m_s || v >= p.cutOut_m_s) return 0;
   if (v >= p.rated_m_s) return p.rating_mw;
-  const ci3 = p.cutIn_m_s ** 3;
-  return (p.rating_mw * (v ** 3 - ci3)) / (p.rated_m_s ** 3 - ci3);
+  const ci3 = p.cutIn_m_s * p.cutIn_m_s * p.cutIn_m_s;
+  return (p.rating_mw * (v * v * v - ci3)) / (p.rated_m_s * p.rated_m_s * p.rated_m_s - ci3);
 }
 
 /**

@@ -52,6 +52,9 @@ export class LoadBank {
   readonly controllable: Uint8Array;
   readonly stage: Int32Array;
   readonly profiles: (number[] | undefined)[];
+  /** Profile multiplier per load at `profileHour` (recomputed when the hour moves by > 1 s). */
+  private readonly profileMult: Float64Array;
+  private profileHour = Number.NaN;
   /** Consumption at the last evaluation, MW / Mvar. */
   readonly p: Float64Array;
   readonly q: Float64Array;
@@ -82,6 +85,7 @@ export class LoadBank {
     this.profiles = [];
     this.p = new Float64Array(n);
     this.q = new Float64Array(n);
+    this.profileMult = new Float64Array(n).fill(1);
     for (let i = 0; i < n; i++) {
       const m = models[i];
       this.zip.set(m.zip, 3 * i);
@@ -108,6 +112,14 @@ export class LoadBank {
   evaluate(vm: Float64Array, dfPu: Float64Array, hour: number): void {
     const zip = this.zip;
     const zq = this.zipQ;
+    if (!(Math.abs(hour - this.profileHour) < 1 / 3600)) {
+      this.profileHour = hour;
+      for (let i = 0; i < this.n; i++) {
+        const prof = this.profiles[i];
+        this.profileMult[i] = prof ? hourlyProfile(prof, hour) : 1;
+      }
+    }
+    const mult = this.profileMult;
     for (let i = 0; i < this.n; i++) {
       if (!this.connected[i]) {
         this.p[i] = 0;
@@ -117,8 +129,7 @@ export class LoadBank {
       const b = this.bus[i];
       const v = vm[b];
       const df = dfPu[b];
-      const prof = this.profiles[i];
-      const m = prof ? hourlyProfile(prof, hour) : 1;
+      const m = mult[i];
       const c = this.curtail[i];
       const pn = (this.p0[i] * m * this.scale[i] + this.extraP[i]) * c;
       const qn = (this.q0[i] * m * this.scale[i] + this.extraQ[i]) * c;

@@ -1,4 +1,4 @@
-import { clamp, lagStep, rampToward } from './lag.ts';
+import { clamp, Lag, rampToward } from './lag.ts';
 
 /**
  * Speed governor with permanent droop feeding a prime mover (Saadat, Power System Analysis, §12.2;
@@ -28,10 +28,15 @@ export class DroopGovernor {
   /** Load reference (set by secondary/tertiary control), MW. */
   reference_mw: number;
 
+  private readonly governorLag: Lag;
+  private readonly turbineLag: Lag;
+
   constructor(
     readonly params: GovernorParams,
     initial_mw: number,
   ) {
+    this.governorLag = new Lag(params.tauGovernor_s);
+    this.turbineLag = new Lag(params.tauTurbine_s);
     this.valve_mw = initial_mw;
     this.mech_mw = initial_mw;
     this.reference_mw = initial_mw;
@@ -52,8 +57,13 @@ export class DroopGovernor {
 
   step(df_hz: number, f0_hz: number, dt_s: number): number {
     const p = this.params;
-    this.valve_mw = lagStep(this.valve_mw, this.demand(df_hz, f0_hz), p.tauGovernor_s, dt_s);
-    const target = lagStep(this.mech_mw, this.valve_mw, p.tauTurbine_s, dt_s);
+    if (p.rampLimit_mw_s === Number.POSITIVE_INFINITY) {
+      this.valve_mw = this.governorLag.step(this.valve_mw, this.demand(df_hz, f0_hz), dt_s);
+      this.mech_mw = this.turbineLag.step(this.mech_mw, this.valve_mw, dt_s);
+      return this.mech_mw;
+    }
+    this.valve_mw = this.governorLag.step(this.valve_mw, this.demand(df_hz, f0_hz), dt_s);
+    const target = this.turbineLag.step(this.mech_mw, this.valve_mw, dt_s);
     this.mech_mw = rampToward(this.mech_mw, target, p.rampLimit_mw_s, dt_s);
     return this.mech_mw;
   }

@@ -22,3 +22,23 @@ export function clamp(value: number, lo: number, hi: number): number {
   if (value > hi) return hi;
   return value;
 }
+
+/**
+ * First-order lag with its discretisation factor cached for the last step length (the twin steps
+ * at a fixed dt, so Math.exp runs once instead of every step).
+ */
+export class Lag {
+  private dt = -1;
+  private a = 0;
+
+  constructor(public tau_s: number) {}
+
+  step(state: number, input: number, dt_s: number): number {
+    if (this.tau_s <= 0) return input;
+    if (dt_s !== this.dt) {
+      this.dt = dt_s;
+      this.a = Math.exp(-dt_s / this.tau_s);
+    }
+    return input + (state - input) * this.a;
+  }
+}

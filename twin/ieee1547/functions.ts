@@ -1,4 +1,4 @@
-import { clamp, lagStep } from '../dynamics/lag.ts';
+import { clamp, Lag } from '../dynamics/lag.ts';
 import {
   DEFAULT_ENTER_SERVICE,
   DEFAULT_FREQUENCY_DROOP,
@@ -164,7 +164,7 @@ export class Ieee1547Protection {
  */
 export class FrequencyWatt {
   private filtered_mw: number;
-  private readonly tau_s: number;
+  private readonly lag: Lag;
   private readonly deadband_hz: number;
 
   constructor(
@@ -174,7 +174,7 @@ export class FrequencyWatt {
   ) {
     this.filtered_mw = initial_mw;
     // 90 % of a step in the response time: τ = T_OLRT / ln 10.
-    this.tau_s = settings.responseTime_s / Math.LN10;
+    this.lag = new Lag(settings.responseTime_s / Math.LN10);
     this.deadband_hz = scaleFrequency(settings.deadband_hz, f0_hz);
   }
 
@@ -199,7 +199,7 @@ export class FrequencyWatt {
     dt_s: number,
   ): number {
     const target = this.target(pAvailable_mw, pPre_mw, rating_mw, f_hz, pMin_mw);
-    this.filtered_mw = lagStep(this.filtered_mw, target, this.tau_s, dt_s);
+    this.filtered_mw = this.lag.step(this.filtered_mw, target, dt_s);
     // Resource limits act at once (a cloud does not wait for the droop filter).
     if (this.filtered_mw > pAvailable_mw) this.filtered_mw = pAvailable_mw;
     return this.filtered_mw;
@@ -213,10 +213,10 @@ export class FrequencyWatt {
 /** Volt-var per IEEE 1547-2018 §5.3.3: piecewise-linear Q(V), lagged by the response time. */
 export class VoltVar {
   private filtered_mvar = 0;
-  private readonly tau_s: number;
+  private readonly lag: Lag;
 
   constructor(readonly settings: VoltVarSettings) {
-    this.tau_s = settings.responseTime_s / Math.LN10;
+    this.lag = new Lag(settings.responseTime_s / Math.LN10);
   }
 
   /** Q (fraction of rated S, injection positive) demanded at `vm_pu`. */
@@ -236,7 +236,7 @@ export class VoltVar {
 
   step(vm_pu: number, rating_mva: number, dt_s: number): number {
     if (!this.settings.enabled) return 0;
-    this.filtered_mvar = lagStep(this.filtered_mvar, this.curve(vm_pu) * rating_mva, this.tau_s, dt_s);
+    this.filtered_mvar = this.lag.step(this.filtered_mvar, this.curve(vm_pu) * rating_mva, dt_s);
     return this.filtered_mvar;
   }
 }

@@ -26,20 +26,6 @@ const inWindow = (a: ScenarioAssertion, t: number) =>
   t >= ((a.after as number | undefined) ?? 0) &&
   t <= ((a.until as number | undefined) ?? Number.POSITIVE_INFINITY);
 
-/** Frequency of the named island (or, without a name, each energised island through `each`). */
-function forIslands(
-  state: TwinState,
-  island: string | undefined,
-  each: (f: number, rocof: number) => void,
-): void {
-  for (let i = 0; i < state.islands.length; i++) {
-    const s = state.islands[i];
-    if (!s.energised) continue;
-    if (island !== undefined && s.id !== island) continue;
-    each(s.f_hz, s.rocof_hz_s);
-  }
-}
-
 function nameOf(a: ScenarioAssertion): string {
   if (a.name) return a.name;
   const parts = Object.entries(a)
@@ -63,12 +49,15 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
       return {
         update(s) {
           if (!inWindow(a, s.t_s)) return;
-          forIslands(s, island, (f) => {
+          for (let i = 0; i < s.islands.length; i++) {
+            const isl = s.islands[i];
+            if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
+            const f = isl.f_hz;
             if (low ? f < extreme : f > extreme) {
               extreme = f;
               at = s.t_s;
             }
-          });
+          }
         },
         finish() {
           const limit = (low ? a.min_hz : a.max_hz) as number;
@@ -95,10 +84,12 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
         update(s) {
           let inside = true;
           let any = false;
-          forIslands(s, island, (f) => {
+          for (let i = 0; i < s.islands.length; i++) {
+            const isl = s.islands[i];
+            if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
             any = true;
-            if (Math.abs(f - target) > band) inside = false;
-          });
+            if (Math.abs(isl.f_hz - target) > band) inside = false;
+          }
           if (any) seen = true;
           if (!any && island !== undefined) inside = false;
           if (!inside) lastOutside = s.t_s;
@@ -124,9 +115,12 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
       return {
         update(s) {
           if (!inWindow(a, s.t_s)) return;
-          forIslands(s, island, (_f, r) => {
-            if (Math.abs(r) > worst) worst = Math.abs(r);
-          });
+          for (let i = 0; i < s.islands.length; i++) {
+            const isl = s.islands[i];
+            if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
+            const r = Math.abs(isl.rocof_hz_s);
+            if (r > worst) worst = r;
+          }
         },
         finish() {
           const limit = a.max_hz_s as number;
