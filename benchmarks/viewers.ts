@@ -12,7 +12,7 @@
  * Options (environment): VIEWERS (200), RATE_HZ (20), RUN_S (10 per run).
  */
 import { fork } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { availableParallelism, loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io as connect } from 'socket.io-client';
@@ -115,6 +115,8 @@ interface LoopFigures {
   /** Where the lateness figures come from: the loop's own summary over every step, or sampled snapshots. */
   source: 'loop-summary' | 'snapshots';
   mainThreadDelay_p99_ms: number;
+  /** CPU the bench's main process (server, state building) used per wall second, ms. */
+  mainCpu_ms_per_s: number;
 }
 
 async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; clients?: ClientReport }> {
@@ -191,7 +193,11 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
   await new Promise((r) => setTimeout(r, 1000));
   delay.enable();
   clients?.send({ type: 'start' });
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   const end = await run.finished;
+  const cpu = process.cpuUsage(cpu0);
+  const mainCpu_ms_per_s = (cpu.user + cpu.system) / 1000 / ((performance.now() - wall0) / 1000);
   delay.disable();
   let clientReport: ClientReport | undefined;
   if (clients) {
@@ -229,6 +235,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         work_p99_us: summary.work_us.p99,
         source: 'loop-summary',
         mainThreadDelay_p99_ms: delay.percentile(99) / 1e6,
+        mainCpu_ms_per_s,
       }
     : {
         steps,
@@ -238,6 +245,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         work_p99_us: quantile(sortedWork, 0.99),
         source: 'snapshots',
         mainThreadDelay_p99_ms: delay.percentile(99) / 1e6,
+        mainCpu_ms_per_s,
       };
   return { loop, clients: clientReport };
 }
@@ -248,11 +256,17 @@ async function main(): Promise<void> {
   console.log(
     `bench:viewers — demo grid, 1 ms steps, ${RUN_S} s per run, ${VIEWERS} viewers at ${RATE_HZ} Hz`,
   );
+  console.log(
+    `  load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} on ${availableParallelism()} cores`,
+  );
   console.log('run 1: no viewers');
   const without = await measureRun(false);
   console.log(
     `  loop: ${without.loop.overruns} overruns, lateness p99 ${round(without.loop.lateness_p99_us)} µs, max ${round(without.loop.lateness_max_us)} µs (${without.loop.source}); main-thread delay p99 ${round(without.loop.mainThreadDelay_p99_ms, 2)} ms`,
   );
+  console.log(`  main process CPU ${round(without.loop.mainCpu_ms_per_s)} ms/s`);
   console.log(`run 2: ${VIEWERS} viewers`);
   const withViewers = await measureRun(true);
   const c = withViewers.clients!;
@@ -261,6 +275,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `  delivery: ${c.states} states, latency p50 ${round(c.latency_ms.p50, 2)} ms, p99 ${round(c.latency_ms.p99, 2)} ms, max ${round(c.latency_ms.max, 2)} ms; per-client rate mean ${round(c.perClientRate_hz.mean)} Hz, min ${round(c.perClientRate_hz.min)} Hz; ${c.disconnects} disconnects`,
+  );
+  console.log(
+    `  main process CPU ${round(withViewers.loop.mainCpu_ms_per_s)} ms/s (server: one encode per rate, one frame write per viewer)`,
   );
   const added = withViewers.loop.overruns - without.loop.overruns;
   console.log(added <= 0 ? 'target met: no added overruns' : `target MISSED: ${added} added overruns`);
@@ -286,6 +303,9 @@ async function main(): Promise<void> {
       lateness_max_us_with: round(withViewers.loop.lateness_max_us),
       main_delay_p99_ms_without: round(without.loop.mainThreadDelay_p99_ms, 2),
       main_delay_p99_ms_with: round(withViewers.loop.mainThreadDelay_p99_ms, 2),
+      main_cpu_ms_per_s_without: round(without.loop.mainCpu_ms_per_s),
+      main_cpu_ms_per_s_with: round(withViewers.loop.mainCpu_ms_per_s),
+      load_average_1m: round(loadavg()[0], 2),
       lateness_source: withViewers.loop.source,
     }),
   );
