@@ -1,0 +1,257 @@
+/**
+ * Embedded mode (`gridloop start --node-red`): Node-RED inside the bench, under /flows on the
+ * bench's own HTTP server, open to the admin token only, with the gridloop nodes preinstalled.
+ * Runs in its own file: Node-RED allows one runtime per process.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io as connect } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDemo, startDemo } from '../bench/demo.ts';
+import type { LiveState } from '../bench/server/api.ts';
+import { exampleFlow, setTabEnv, until } from './node-red-helpers.ts';
+
+const repoRoot = join(import.meta.dirname, '..');
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function http(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Tries a WebSocket upgrade; resolves with the HTTP status the server answered (101 = accepted). */
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('gridloop start --node-red: the flow editor inside the bench', () => {
+  const dirs: string[] = [];
+  let demo: RunningDemo;
+  let admin: string;
+  let operator: string;
+  let tcpBefore: number;
+
+  const tcpHandles = () =>
+    process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
+
+  beforeAll(async () => {
+    tcpBefore = tcpHandles();
+    const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-nre-runs-'));
+    const nodeRedDir = mkdtempSync(join(tmpdir(), 'gridloop-nre-user-'));
+    dirs.push(runsDir, nodeRedDir);
+    demo = await startDemo({
+      host: '127.0.0.1',
+      port: 0,
+      runsDir,
+      seed: 1,
+      dt_s: 0.001,
+      record_hz: 20,
+      nodeRedDir,
+    });
+    admin = demo.tokens.find((t) => t.role === 'admin')!.token;
+    operator = demo.tokens.find((t) => t.role === 'operator')!.token;
+  });
+
+  afterAll(async () => {
+    await demo?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the editor under /flows on the bench port', () => {
+    expect(demo.flowsUrl).toBe(`${demo.url}flows/`);
+  });
+
+  it('refuses requests without the admin token, and with a non-admin one', async () => {
+    expect((await http(demo.flowsUrl!)).status).toBe(401);
+    expect((await http(`${demo.flowsUrl}nodes`)).status).toBe(401);
+    expect((await http(`${demo.flowsUrl}?token=${operator}`)).status).toBe(401);
+    expect((await http(demo.flowsUrl!, { headers: { authorization: `Bearer ${operator}` } })).status).toBe(
+      401,
+    );
+    expect(
+      (await http(demo.flowsUrl!, { headers: { cookie: 'gridloop_flows=made-up-session' } })).status,
+    ).toBe(401);
+    // The live page and the socket.io API next to it are untouched.
+    expect((await http(demo.url)).status).toBe(200);
+  });
+
+  it('opens the editor for the admin token through a session cookie, and drops the token from the URL', async () => {
+    const login = await http(`${demo.flowsUrl}?token=${admin}`);
+    expect(login.status).toBe(303);
+    expect(login.headers.location).toBe('/flows/');
+    const setCookie = String(login.headers['set-cookie']);
+    expect(setCookie).toMatch(/^gridloop_flows=[\w-]+; HttpOnly; SameSite=Strict; Path=\/flows$/);
+    const cookie = setCookie.split(';')[0];
+    const editor = await http(demo.flowsUrl!, { headers: { cookie } });
+    expect(editor.status).toBe(200);
+    expect(editor.body).toMatch(/Node-RED/);
+    // The editor's WebSocket (comms) needs the same session.
+    const comms = `${demo.flowsUrl}comms`;
+    expect(await upgradeStatus(comms)).toBe(401);
+    expect(await upgradeStatus(comms, { cookie })).toBe(101);
+    // Without the trailing slash the editor's relative links would break: redirected.
+    const bare = await http(`${demo.url}flows`, { headers: { cookie } });
+    expect(bare.status).toBe(301);
+    expect(bare.headers.location).toBe('/flows/');
+  });
+
+  it('has the gridloop nodes preinstalled, and a flow deployed through the admin API commands the twin', async () => {
+    const auth = { authorization: `Bearer ${admin}` };
+    const nodes = JSON.parse(
+      (await http(`${demo.flowsUrl}nodes`, { headers: { ...auth, accept: 'application/json' } })).body,
+    ) as {
+      module: string;
+      types: string[];
+    }[];
+    expect(
+      nodes
+        .filter((n) => n.module === '@gridloop/node-red-gridloop')
+        .flatMap((n) => n.types)
+        .sort(),
+    ).toEqual([
+      'gridloop-command',
+      'gridloop-event',
+      'gridloop-scenario',
+      'gridloop-server',
+      'gridloop-state',
+    ]);
+
+    const flow = exampleFlow('peak-shaving', demo.url, operator);
+    setTabEnv(flow, 'PEAK_LIMIT_MW', '-1');
+    const deployed = await http(`${demo.flowsUrl}flows`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
+      body: JSON.stringify(flow),
+    });
+    expect(deployed.status).toBe(204);
+
+    // Watch the twin as a viewer: the battery goes to the flow's set-point (its 0.5 MW rating).
+    const viewer = connect(demo.url, {
+      auth: { token: demo.tokens.find((t) => t.role === 'viewer')!.token },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    let latest: LiveState | undefined;
+    viewer.on('state', (state: LiveState) => {
+      latest = state;
+    });
+    try {
+      await until(
+        'bess-25 discharging at 0.5 MW',
+        () => latest && Math.abs(latest.devices['bess-25'].p_mw - 0.5) < 0.02,
+        20_000,
+      );
+    } finally {
+      viewer.disconnect();
+    }
+  });
+
+  it('stopping the bench stops Node-RED and leaves no connection or server behind', async () => {
+    await demo.stop();
+    await until('TCP handles back to where they were', () => tcpHandles() <= tcpBefore, 5000);
+  });
+});
+
+describe('gridloop start --node-red (the command)', () => {
+  const cli = (args: string[], cwd: string) =>
+    spawn(process.execPath, [join(repoRoot, 'bin', 'gridloop.mjs'), 'start', ...args], {
+      cwd,
+      env: { ...process.env, GRIDLOOP_ADMIN_TOKEN: 'admin-token-for-cli-test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+  it('prints the editor link with the admin token, and the link opens the editor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gridloop-nre-cli-'));
+    const child = cli(
+      [
+        '--port',
+        '0',
+        '--node-red',
+        '--runs-dir',
+        join(dir, 'runs'),
+        '--node-red-dir',
+        join(dir, 'nr'),
+        '--grid',
+        join(repoRoot, 'grids/demo-33bw-microgrids.yaml'),
+      ],
+      repoRoot,
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const link = await until(
+        'the editor link',
+        () => /flow editor \(admin\): (\S+)/.exec(out)?.[1],
+        30_000,
+      );
+      expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/flows\/\?token=admin-token-for-cli-test$/);
+      expect((await http(link)).status).toBe(303);
+    } finally {
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses --node-red-dir without --node-red (exit 2)', async () => {
+    const child = cli(['--node-red-dir', 'x'], repoRoot);
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(err).toMatch(/--node-red-dir needs --node-red/);
+  });
+});
