@@ -208,7 +208,8 @@ module.exports = function register(RED) {
     credentials: { token: { type: 'password' } },
     settings: {
       // An embedding bench sets this so a new server node points at it (see docs/node-red.md).
-      gridloopServerUrl: { value: 'http://127.0.0.1:7410', exportable: true },
+      // Otherwise GRIDLOOP_URL (as deploy/compose.yaml sets it), else a bench on this machine.
+      gridloopServerUrl: { value: process.env.GRIDLOOP_URL || 'http://127.0.0.1:7410', exportable: true },
     },
   });
 };
