@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
+import { loadScenario } from '../twin/scenario/load.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { RunRecorder } from './recording/index.ts';
-import type { Snapshot, WorkerToMain } from './runtime/messages.ts';
+import type { DeviceLinkConfig, Snapshot, WorkerToMain } from './runtime/messages.ts';
 import { RealtimeRun } from './runtime/realtime-run.ts';
 import { snapshotToPoints } from './runtime/snapshot-points.ts';
 import type { AuditEntry } from './server/api.ts';
@@ -28,6 +29,12 @@ export interface DemoOptions {
   duration_s?: number;
   /** Node-RED user directory; when set, the flow editor runs under /flows (admin token only). */
   nodeRedDir?: string;
+  /** Devices to link (gridloop run); without them the demo starts its own emulated battery board. */
+  devices?: DeviceLinkConfig[];
+  /** Scenario file (gridloop run): its grid, initial state, events and assertions drive the run. */
+  scenario?: string;
+  /** Command named in error messages. @default 'start' */
+  command?: string;
 }
 
 export interface DemoStopResult {
@@ -46,6 +53,8 @@ export interface RunningDemo {
   flowsUrl?: string;
   /** Resolves when the run ends by itself (duration reached or failure). */
   finished: Promise<'ended'>;
+  /** The loop's final message: timing, link statistics and scenario assertion outcomes. */
+  loopEnd: RealtimeRun['finished'];
   stop(): Promise<DemoStopResult>;
 }
 
@@ -71,12 +80,21 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     let audit = (entry: AuditEntry) => {
       pendingAudit.push(entry);
     };
-    const grid = options.grid ?? DEFAULT_DEMO_GRID;
+    const commandName = options.command ?? 'start';
+    let scenarioFile: Awaited<ReturnType<typeof loadScenario>> | undefined;
+    if (options.scenario) {
+      try {
+        scenarioFile = await loadScenario(options.scenario);
+      } catch (err) {
+        throw usageError(`gridloop ${commandName}: ${(err as Error).message}`);
+      }
+    }
+    const grid = scenarioFile?.grid ?? options.grid ?? DEFAULT_DEMO_GRID;
     let loaded: Awaited<ReturnType<typeof loadGridFile>>;
     try {
       loaded = await loadGridFile(grid);
     } catch (err) {
-      throw usageError(`gridloop start: ${(err as Error).message}`);
+      throw usageError(`gridloop ${commandName}: ${(err as Error).message}`);
     }
     const topology = topologyFromGrid(loaded.grid, { hardware: loaded.config.hardware });
     const liveStates = new LiveStateBuilder(topology);
@@ -107,14 +125,21 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         },
       });
     } catch (err) {
-      throw runtimeError(`gridloop start: ${(err as Error).message}`);
+      throw runtimeError(`gridloop ${commandName}: ${(err as Error).message}`);
     }
     cleanups.push(() => server.close());
 
-    const board = await startEmulatedBoard('battery', {});
-    cleanups.push(() => board.stop());
+    const board = options.devices ? undefined : await startEmulatedBoard('battery', {});
+    if (board) cleanups.push(() => board.stop());
+    const devices: DeviceLinkConfig[] = options.devices ?? [
+      {
+        id: DEMO_BOARD_DEVICE,
+        path: board!.path,
+        exchangeEvery: Math.max(1, Math.round(0.01 / options.dt_s)),
+      },
+    ];
 
-    const scenario = 'demo';
+    const scenario = scenarioFile?.name ?? 'demo';
     const recorder = await RunRecorder.open({
       runsDir: options.runsDir,
       scenario,
@@ -124,14 +149,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         seed: options.seed,
         dt_s: options.dt_s,
         mode: 'realtime',
-        devices: [
-          {
-            id: DEMO_BOARD_DEVICE,
-            transport: 'serial',
-            path: board.path,
-            firmware: 'emulated battery board',
-          },
-        ],
+        devices: devices.map((d) => ({
+          id: d.id,
+          transport: d.driver === 'simulated' ? 'simulated' : 'serial',
+          path: d.path ?? '',
+          firmware: board ? 'emulated battery board' : (d.driver ?? 'firmware'),
+        })),
       },
     });
     cleanups.push(() => recorder.close({ status: 'aborted' }));
@@ -146,14 +169,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     for (const entry of pendingAudit.splice(0)) audit(entry);
 
     run = new RealtimeRun({
-      twin: { grid, seed: options.seed, dt_s: options.dt_s },
-      devices: [
-        {
-          id: DEMO_BOARD_DEVICE,
-          path: board.path,
-          exchangeEvery: Math.max(1, Math.round(0.01 / options.dt_s)),
-        },
-      ],
+      twin: { grid, scenario: options.scenario, seed: options.seed, dt_s: options.dt_s },
+      devices,
       snapshotEvery: Math.max(1, Math.round(1 / (options.record_hz * options.dt_s))),
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
@@ -199,7 +216,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     try {
       await run.ready;
     } catch (err) {
-      throw runtimeError(`gridloop start: the real-time loop failed to start: ${(err as Error).message}`);
+      throw runtimeError(
+        `gridloop ${commandName}: the real-time loop failed to start: ${(err as Error).message}`,
+      );
     }
     status('running');
 
@@ -225,7 +244,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           end.type === 'error' ? { reason: 'error', message: end.message } : { reason: end.reason };
         status(end.type === 'error' ? 'failed' : 'stopped');
         await recorder.close({ status: end.type === 'error' ? 'failed' : 'complete', reason: result.reason });
-        await board.stop();
+        await board?.stop();
         await server.close();
         return result;
       })();
@@ -233,12 +252,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     };
     return {
       url: server.url,
-      boardPath: board.path,
+      boardPath: board?.path ?? '',
       runDir: recorder.dir,
       runId,
       tokens,
       flowsUrl: flows?.url,
       finished: run.finished.then(() => 'ended' as const),
+      loopEnd: run.finished,
       stop,
     };
   } catch (err) {

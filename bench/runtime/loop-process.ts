@@ -13,7 +13,7 @@ import type {
 } from './messages.ts';
 import { Pacer, type StepTiming } from './pacer.ts';
 import { MicrosecondHistogram } from './timing-histogram.ts';
-import { createTwin } from './twin-factory.ts';
+import { createRunTwin } from './twin-factory.ts';
 
 /*
  * The real-time loop runs in a process of its own, forked by RealtimeRun. Not a worker thread:
@@ -55,7 +55,7 @@ interface LoopDevice {
 }
 
 async function run(config: LoopConfig): Promise<void> {
-  const twin = await createTwin(config.twin, config.devices);
+  const { twin, assertions, scenario } = await createRunTwin(config.twin, config.devices);
   for (const item of config.schedule ?? []) twin.scheduleAt(item.t_s, item.action);
   const devices: LoopDevice[] = config.devices.map((d) => ({
     link: createDeviceLink(d),
@@ -82,8 +82,8 @@ async function run(config: LoopConfig): Promise<void> {
   const linkEvents: LinkEvent[] = [];
   let lastState: TwinState | undefined;
   let lastBatch = performance.now();
-  const maxSteps =
-    config.duration_s === undefined ? Infinity : Math.round(config.duration_s / config.twin.dt_s);
+  const duration_s = config.duration_s ?? scenario?.duration_s;
+  const maxSteps = duration_s === undefined ? Infinity : Math.round(duration_s / config.twin.dt_s);
 
   const stampLinkEvents = (t_s: number) => {
     for (const { link } of devices) link.drainEvents(linkEvents);
@@ -166,6 +166,7 @@ async function run(config: LoopConfig): Promise<void> {
       }
       const state = twin.step(inputs);
       lastState = state;
+      assertions?.update(state, twin);
       if (state.events.length > 0) events.push(...state.events);
       for (let i = 0; i < devices.length; i++) {
         const { link, every, shadow } = devices[i];
@@ -223,6 +224,9 @@ async function run(config: LoopConfig): Promise<void> {
     overruns: pacer.stats.overruns,
     timing,
     links,
+    // Assertions judge a whole scenario: a run stopped early is reported without a verdict.
+    assertions:
+      assertions && lastState && stopReason === 'duration' ? assertions.finish(lastState, twin) : undefined,
   });
 }
 

@@ -4,6 +4,7 @@
  * thread owns everything slow: recording, the web server, the CLI.
  */
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
+import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import type { TwinAction } from '../../twin/twin.ts';
 import type { OverrunPolicy } from './pacer.ts';
 
@@ -75,7 +76,10 @@ export interface SimulatedDeviceConfig {
 }
 
 export interface LoopConfig {
-  /** Twin construction (resolved by twin-factory.ts inside the loop process). */
+  /**
+   * Twin construction (resolved by twin-factory.ts inside the loop process). With `scenario` (a
+   * scenario file) the grid comes from the scenario and `grid` is only a label.
+   */
   twin: { grid: string; scenario?: string; seed: number; dt_s: number };
   devices: DeviceLinkConfig[];
   /** Send a snapshot to the main thread every this many steps (recording and live view). */
@@ -187,6 +191,8 @@ export type WorkerToMain =
       overruns: number;
       timing: TimingSummary;
       links: LinkStats[];
+      /** Scenario assertion outcomes (scenario runs that reached their end). */
+      assertions?: AssertionOutcome[];
     }
   | { type: 'error'; message: string }
   | { type: 'command-result'; id: number; ok: true; event: TwinEvent }

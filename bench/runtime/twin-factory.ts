@@ -1,36 +1,80 @@
 import { loadGridFile } from '../../twin/files.ts';
+import { AssertionSet } from '../../twin/scenario/assertions.ts';
+import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
+import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import { type HardwareSpec, Twin } from '../../twin/twin.ts';
 import type { DeviceLinkConfig, LoopConfig } from './messages.ts';
 
 /**
- * Builds the twin a run steps, inside the real-time loop process. A device mapping with a `bus`
- * places (or moves) the hardware device there; its `fallback` 'hold' / 'zero' is the twin's.
+ * Hardware specs for the mapped devices: a mapping with a `bus` places (or moves) the device there;
+ * one without must name a device the grid (or scenario) already declares. 'trip' makes the twin's
+ * fallback zero output.
  */
-export async function createTwin(
-  config: LoopConfig['twin'],
-  devices: readonly DeviceLinkConfig[] = [],
-): Promise<Twin> {
-  const loaded = await loadGridFile(config.grid);
+function hardwareFor(
+  declared: readonly HardwareSpec[],
+  devices: readonly DeviceLinkConfig[],
+  where: string,
+): HardwareSpec[] {
   const specs = new Map<string, HardwareSpec>();
-  for (const spec of loaded.config.hardware ?? []) specs.set(spec.id, spec);
+  for (const spec of declared) specs.set(spec.id, spec);
   for (const d of devices) {
     const existing = specs.get(d.id);
     if (!existing && d.bus === undefined) {
       throw new TypeError(
-        `device '${d.id}': not a hardware device of ${config.grid} (its twin.hardware list); give its bus in the mapping`,
+        `device '${d.id}': not a hardware device of ${where} (its hardware list); give its bus in the mapping`,
       );
     }
     specs.set(d.id, {
       id: d.id,
       bus: d.bus ?? existing!.bus,
       rating_mva: d.rating_mva ?? existing?.rating_mva,
-      // 'trip': the unit's output drops to zero while its link is down.
       fallback: d.fallback === 'trip' ? 'zero' : existing?.fallback,
     });
   }
+  return [...specs.values()];
+}
+
+/** Builds the twin a run steps from a grid file, inside the real-time loop process. */
+export async function createTwin(
+  config: LoopConfig['twin'],
+  devices: readonly DeviceLinkConfig[] = [],
+): Promise<Twin> {
+  const loaded = await loadGridFile(config.grid);
   return new Twin(loaded.grid, {
     seed: config.seed,
     dt_s: config.dt_s,
-    config: { ...loaded.config, hardware: [...specs.values()] },
+    config: { ...loaded.config, hardware: hardwareFor(loaded.config.hardware ?? [], devices, config.grid) },
   });
+}
+
+export interface RunTwin {
+  twin: Twin;
+  /** The scenario's assertions, fed each step (scenario runs only). */
+  assertions?: AssertionSet;
+  scenario?: Scenario;
+}
+
+/**
+ * The twin for a run: from the scenario when the config names one (its grid, initial state,
+ * timed events and assertions; the config's seed and step win), else from the grid file.
+ */
+export async function createRunTwin(
+  config: LoopConfig['twin'],
+  devices: readonly DeviceLinkConfig[],
+): Promise<RunTwin> {
+  if (!config.scenario) return { twin: await createTwin(config, devices) };
+  const scenario = await loadScenario(config.scenario);
+  const loaded = await loadGridFile(scenario.grid);
+  const declared = [
+    ...(loaded.config.hardware ?? []),
+    ...(scenario.twin?.hardware ?? []),
+    ...(scenario.hardware ?? []),
+  ];
+  const s: Scenario = {
+    ...scenario,
+    seed: config.seed,
+    hardware: hardwareFor(declared, devices, config.scenario),
+  };
+  const twin = await buildScenarioTwin(s, config.dt_s);
+  return { twin, assertions: new AssertionSet(s.assertions, twin), scenario: s };
 }
