@@ -9,7 +9,7 @@ import type { DeviceLinkConfig, Snapshot, WorkerToMain } from './runtime/message
 import { RealtimeRun } from './runtime/realtime-run.ts';
 import { snapshotToPoints } from './runtime/snapshot-points.ts';
 import type { AuditEntry } from './server/api.ts';
-import { type LiveServer, startLiveServer } from './server/live-server.ts';
+import { CommandUnavailableError, type LiveServer, startLiveServer } from './server/live-server.ts';
 import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
 import { topologyFromGrid } from './server/topology.ts';
 import { LiveStateBuilder, liveEventOf, toTwinCommand } from './server/twin-bridge.ts';
@@ -113,11 +113,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         onCommand: async (command) => {
           const twinCommand = toTwinCommand(command);
           if (!twinCommand) {
-            throw new Error(
+            throw new CommandUnavailableError(
               `${command.type} commands need a scenario player, which this demo run does not have`,
             );
           }
-          if (!run) throw new Error('the real-time loop is not running yet');
+          if (!run) throw new CommandUnavailableError('the real-time loop is not running yet');
           const event = await run.command(twinCommand);
           liveStates.observe(event);
           commandEvents.add(eventKey(event));

@@ -4,7 +4,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiCommand, AuditEntry, LiveEvent } from '../bench/server/api.ts';
-import { type LiveServer, type LiveServerOptions, startLiveServer } from '../bench/server/live-server.ts';
+import {
+  CommandUnavailableError,
+  type LiveServer,
+  type LiveServerOptions,
+  startLiveServer,
+} from '../bench/server/live-server.ts';
 import {
   accessTokens,
   client,
@@ -229,6 +234,24 @@ describe('commands', () => {
       ok: false,
       code: 'unavailable',
     });
+  });
+
+  it('a handler that cannot carry a command out at all answers unavailable, audited as rejected', async () => {
+    const { url } = await start({
+      onCommand: async () => {
+        throw new CommandUnavailableError('scenario commands need a scenario player');
+      },
+    });
+    const operator = client(url, TOKENS.operator);
+    await welcomed(operator);
+    expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({
+      ok: false,
+      code: 'unavailable',
+      reason: 'scenario commands need a scenario player',
+    });
+    expect(audit.filter((e) => e.action === 'command')).toMatchObject([
+      { result: 'rejected', code: 'unavailable' },
+    ]);
   });
 
   it('an admin rotates the viewer token: old viewers are dropped, the old token refused, the new accepted', async () => {

@@ -132,6 +132,17 @@ export interface MountedApp {
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
+/**
+ * Thrown by a command handler for a command this run cannot carry out at all (no scenario player,
+ * loop not started): the client gets code 'unavailable' rather than 'failed'.
+ */
+export class CommandUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandUnavailableError';
+  }
+}
+
 export class PortInUseError extends Error {
   constructor(host: string, port: number) {
     super(
@@ -495,6 +506,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         return { ok: true, auditId, message: outcome.message, event: outcome.event };
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
+        if (err instanceof CommandUnavailableError) return refuse(command, 'unavailable', reason);
         const auditId = audit({
           action: 'command',
           actor: actorOf(socket),
