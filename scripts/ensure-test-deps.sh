@@ -11,6 +11,7 @@ declare -A probes=(
   [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang # sanitizer and fuzzer runtimes
   [make]=make
   [influxdb]=influxd             # InfluxDB 1.x on loopback
+  [influxdb-client]=influx       # influx CLI: imports a run's points.lp.gz as-is
   [victoria-metrics]=victoria-metrics # InfluxDB v2 write API on loopback
   [chromium]=chromium            # headless browser tests
 )

@@ -3,6 +3,7 @@
  * (read back with InfluxQL) and VictoriaMetrics through the v2 write API of
  * @influxdata/influxdb-client (read back through its export API). Round trip, then outages.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +190,50 @@ describe('recorder → real InfluxDB 1.x (v1 write) and VictoriaMetrics (v2 writ
       ['vm', manifest.counts!.points, 0],
     ]);
   }, 60_000);
+
+  it("points.lp.gz imports as-is with InfluxDB's own CLI (influx -import -compressed)", async () => {
+    const rec = await RunRecorder.open({
+      runsDir: await runsDir(),
+      scenario: 'import',
+      importDatabase: 'imported',
+    });
+    record(rec, 0, 500);
+    rec.event({ kind: 'note', message: 'with "quotes", commas, and = signs', source: 'operator' });
+    await rec.close();
+    await influx.createDatabase('imported');
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'influx',
+        [
+          '-host',
+          '127.0.0.1',
+          '-port',
+          String(influx.port),
+          '-import',
+          '-path',
+          join(rec.dir, 'points.lp.gz'),
+          '-compressed',
+          '-precision',
+          'ns',
+        ],
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stdout}${stderr}`)) : resolve(stdout + stderr),
+      ),
+    );
+    const filePoints = await readRunPoints(rec.dir);
+    expect(output).toContain(`Processed ${filePoints.length} inserts`);
+    expect(output).toContain('Failed 0 inserts');
+    for (const measurement of ['island', 'bus', 'device', 'loop', 'event']) {
+      const series = await influx.query(
+        `SELECT count(*) FROM "${measurement}" WHERE "run" = '${rec.id}'`,
+        'imported',
+      );
+      const counted = Math.max(...(series[0]?.values[0].slice(1) as number[]));
+      expect(counted, measurement).toBe(filePoints.filter((p) => p.measurement === measurement).length);
+    }
+    const [note] = await influx.query(`SELECT "message" FROM "event" WHERE "kind" = 'note'`, 'imported');
+    expect(note.values[0][1]).toBe('with "quotes", commas, and = signs');
+  });
 
   for (const which of ['influxdb 1.x', 'victoria-metrics'] as const) {
     it(`outage: ${which} killed mid-run and restarted; every point arrives (spool + back-fill)`, async () => {

@@ -51,6 +51,11 @@ export interface RunRecorderOptions {
   now_ns?: () => bigint;
   /** Queued text above which a flush starts before the timer. @default 4 MiB */
   eagerFlushBytes?: number;
+  /**
+   * Database named in points.lp.gz's header, for `influx -import` (InfluxDB 1.x). The header lines
+   * are line-protocol comments, so other readers skip them. @default 'gridloop'
+   */
+  importDatabase?: string;
 }
 
 export interface RecorderEvent {
@@ -182,6 +187,10 @@ export class RunRecorder {
     const eventsFile = await GzipAppender.open(join(dir, EVENTS_FILE), 0);
     const replayFile = await GzipAppender.open(join(dir, REPLAY_FILE), level);
     framesFile.append(pcapFileHeader());
+    // InfluxDB 1.x's `influx -import` needs a DML section naming the database; to line-protocol
+    // readers (influx write, Telegraf, our reader) these are comments.
+    const database = (options.importDatabase ?? 'gridloop').replace(/[\r\n]/g, '');
+    pointsFile.append(`# DML\n# CONTEXT-DATABASE: ${database}\n`);
     const recorder = new RunRecorder(
       dir,
       manifest,
