@@ -4,6 +4,7 @@
  * And the board's own pseudo-terminal mode (`--pty`), the one `npm start` uses.
  */
 
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,16 +78,23 @@ async function link(path: string, options: SerialBoardLinkOptions) {
 }
 
 describe('emulated boards over socat pseudo-terminals', () => {
-  it('battery and inverter: HELLO, measurement/state exchange and a set-point change', async () => {
+  it('battery and inverter (ASan + UBSan builds): HELLO, measurement/state exchange and a set-point change', async () => {
     const [batteryPair, inverterPair] = await Promise.all([socat(), socat()]);
     const [battery, inverter] = await Promise.all([
-      board('battery', { device: batteryPair.a, deviceId: 11, helloIntervalMs: 100, initialSoc: 0.6 }),
+      board('battery', {
+        device: batteryPair.a,
+        deviceId: 11,
+        helloIntervalMs: 100,
+        initialSoc: 0.6,
+        sanitize: true,
+      }),
       board('inverter', {
         device: inverterPair.a,
         deviceId: 12,
         helloIntervalMs: 100,
         ratedPowerW: 10000,
         availablePowerW: 8000,
+        sanitize: true,
       }),
     ]);
     expect(battery.path).toBe(batteryPair.a);
@@ -228,6 +236,92 @@ describe('emulated boards over socat pseudo-terminals', () => {
     const back = await bat.next('DEVICE_STATE', (m) => m.step === 2);
     expect(back.inverterState).toBe(InverterState.RUNNING);
     expect(back.bmsEvents & (1 << BmsEventBit.COMMUNICATION_ERROR)).toBe(0);
+  });
+});
+
+describe('emulated boards: the rest of the message set', () => {
+  it('answers HELLO and TIME_SYNC requests, applies CONFIG, and raises an ALARM at the SoC limit', async () => {
+    const pair = await socat();
+    await board('battery', { device: pair.a, deviceId: 6, initialSoc: 0.2, capacityWh: 100 });
+    const bat = await link(pair.b, { deviceId: 6 });
+    await bat.next('HELLO');
+
+    let mark = bat.mark();
+    await bat.send({ ...(await bat.next('HELLO')) });
+    const again = await bat.next('HELLO', () => true, 3000, mark);
+    expect(again.deviceType).toBe(DeviceType.BATTERY);
+
+    await bat.send({ type: 'TIME_SYNC', phase: 0, originUs: 123456789n, receiveUs: 0n, transmitUs: 0n });
+    const sync = await bat.next('TIME_SYNC');
+    expect(sync.phase).toBe(1);
+    expect(sync.originUs).toBe(123456789n);
+    expect(sync.transmitUs >= sync.receiveUs).toBe(true);
+
+    // CONFIG: droop 4 % with a 0.05 Hz dead band, SoC window 0.15…0.9.
+    await bat.send({
+      type: 'CONFIG',
+      fields: 0x01 | 0x04,
+      ieee1547Category: 0,
+      droopPu: 0.04,
+      frequencyDeadbandHz: 0.05,
+      voltVarVoltagesPu: [0, 0, 0, 0],
+      voltVarReactivePu: [0, 0, 0, 0],
+      stateOfChargeMin: 0.15,
+      stateOfChargeMax: 0.9,
+      watchdogMs: 0,
+    });
+    expect((await bat.next('ACK')).messageId).toBe(0x05);
+    await bat.send(measurement(1, 0, 49.85));
+    const s1 = await bat.next('DEVICE_STATE', (m) => m.step === 1);
+    expect(s1.activePowerW).toBeCloseTo(((50 - 0.05 - 49.85) / (0.04 * 50)) * 5000, 0);
+
+    // 250 W for 72 s from 100 Wh at SoC 0.2: −(250 × 72 / 3600) / 0.95 Wh = −5.26 % → 0.147 < 0.15.
+    mark = bat.mark();
+    await bat.send(measurement(2, 72, 49.85));
+    const s2 = await bat.next('DEVICE_STATE', (m) => m.step === 2);
+    expect(s2.stateOfCharge).toBeCloseTo(0.2 - (250 * 72) / 3600 / 0.95 / 100, 4);
+    expect(s2.activePowerW).toBe(0);
+    expect(s2.chargeState).toBe(ChargeState.EMPTY);
+    expect(s2.bmsEvents & (1 << BmsEventBit.UNDER_SOC_MIN_WARNING)).toBeTruthy();
+    const alarm = await bat.next('ALARM', () => true, 3000, mark);
+    expect(alarm.source).toBe(2);
+    expect(alarm.bmsEvents & (1 << BmsEventBit.UNDER_SOC_MIN_WARNING)).toBeTruthy();
+  });
+
+  it('inverter in grid-forming mode follows P-f droop without dead band', async () => {
+    const pair = await socat();
+    await board('inverter', { device: pair.a, deviceId: 2, ratedPowerW: 10000 });
+    const inv = await link(pair.b, { deviceId: 2 });
+    await inv.next('HELLO');
+    await inv.send(
+      setpoint(SetpointField.MODE | SetpointField.FUNCTIONS | SetpointField.ACTIVE_POWER, {
+        mode: OperatingMode.GRID_FORMING,
+        enabledFunctions: DeviceFunction.GRID_FORMING,
+        activePowerW: 5000,
+      }),
+    );
+    await inv.next('ACK');
+    await inv.send(measurement(1, 0, 50.02));
+    const s = await inv.next('DEVICE_STATE', (m) => m.step === 1);
+    expect(s.mode).toBe(OperatingMode.GRID_FORMING);
+    expect(s.activePowerW).toBeCloseTo(5000 - (0.02 / (0.05 * 50)) * 10000, 0);
+  });
+
+  it('keeps running without spinning when the other end of its tty hangs up', async () => {
+    const pair = await socat();
+    const b = await board('battery', { device: pair.a });
+    await pair.stop();
+    const cpuTicks = () => {
+      const fields = readFileSync(`/proc/${b.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return Number(fields[11]) + Number(fields[12]); // utime + stime
+    };
+    await new Promise((r) => setTimeout(r, 200));
+    const before = cpuTicks();
+    await new Promise((r) => setTimeout(r, 1000));
+    // A busy loop would burn tens of ticks per second even on a loaded machine; a waiting board ~0.
+    expect(cpuTicks() - before).toBeLessThan(5);
+    await b.stop();
+    expect(await b.exited).toBe(0);
   });
 });
 

@@ -46,19 +46,22 @@ const CFLAGS = [
   '-std=c99',
   '-D_POSIX_C_SOURCE=200809L',
   '-D_XOPEN_SOURCE=600',
-  '-O2',
   '-Wall',
   '-Wextra',
   '-Werror',
   `-I${join(C_SOURCE_DIR, 'include')}`,
   `-I${join(C_SOURCE_DIR, 'firmware')}`,
 ];
+const OPTIMIZE = ['-O2'];
+const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 
 export interface BuildOptions {
   /** C compiler. @default process.env.CC ?? 'cc' */
   compiler?: string;
   /** @default '<repo>/node_modules/.cache/gridloop-boards' */
   cacheDir?: string;
+  /** Build with AddressSanitizer and UBSan (tests): any finding aborts the board. @default false */
+  sanitize?: boolean;
 }
 
 export interface BoardBinaries {
@@ -66,9 +69,13 @@ export interface BoardBinaries {
   inverter: string;
 }
 
-async function sourceFingerprint(compiler: string): Promise<string> {
+function compilerFlags(options: BuildOptions): string[] {
+  return [...CFLAGS, ...(options.sanitize ? SANITIZE : OPTIMIZE)];
+}
+
+async function sourceFingerprint(compiler: string, flags: string[]): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(`${compiler}\0${CFLAGS.join(' ')}\0`);
+  hash.update(`${compiler}\0${flags.join(' ')}\0`);
   for (const sub of ['include', 'src', 'firmware']) {
     const dir = join(C_SOURCE_DIR, sub);
     const names = (await readdir(dir)).filter((n) => n.endsWith('.c') || n.endsWith('.h')).sort();
@@ -88,7 +95,7 @@ let pendingKey = '';
  * processes: each compiles to a private temporary name and renames it into place.
  */
 export function buildEmulatedBoards(options: BuildOptions = {}): Promise<BoardBinaries> {
-  const key = `${options.compiler ?? ''}|${options.cacheDir ?? ''}`;
+  const key = `${options.compiler ?? ''}|${options.cacheDir ?? ''}|${options.sanitize === true}`;
   if (pendingBuild && pendingKey === key) return pendingBuild;
   pendingKey = key;
   // Shared only while in flight: later calls look at the disk again (and find the cached binaries).
@@ -101,7 +108,8 @@ export function buildEmulatedBoards(options: BuildOptions = {}): Promise<BoardBi
 
 async function doBuild(options: BuildOptions): Promise<BoardBinaries> {
   const compiler = options.compiler ?? process.env.CC ?? 'cc';
-  const fingerprint = await sourceFingerprint(compiler);
+  const flags = compilerFlags(options);
+  const fingerprint = await sourceFingerprint(compiler, flags);
   const outDir = join(options.cacheDir ?? DEFAULT_CACHE_DIR, fingerprint);
   await mkdir(outDir, { recursive: true });
   const result: BoardBinaries = {
@@ -116,7 +124,7 @@ async function doBuild(options: BuildOptions): Promise<BoardBinaries> {
       join(C_SOURCE_DIR, s),
     );
     try {
-      await execFileAsync(compiler, [...CFLAGS, '-o', temp, ...sources, '-lm'], { maxBuffer: 4 << 20 });
+      await execFileAsync(compiler, [...flags, '-o', temp, ...sources, '-lm'], { maxBuffer: 4 << 20 });
     } catch (err) {
       await rm(temp, { force: true });
       const e = err as { code?: string; stderr?: string; message: string };

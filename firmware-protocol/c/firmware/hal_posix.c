@@ -94,6 +94,16 @@ size_t hal_uart_read(uint8_t *buf, size_t cap, uint32_t timeout_ms) {
     ssize_t got = read(uart_fd, buf, cap);
     if (got > 0) return (size_t)got;
   }
+  if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+    /* The other end of the tty went away (e.g. socat stopped): wait instead of spinning; a board
+     * keeps running while its host is gone, as a real one would. */
+    struct pollfd only_stdin = {STDIN_FILENO, POLLIN, 0};
+    (void)poll(&only_stdin, watch_stdin ? 1 : 0, (int)timeout_ms);
+    if (watch_stdin && (only_stdin.revents & (POLLIN | POLLHUP | POLLERR))) {
+      char sink[64];
+      if (read(STDIN_FILENO, sink, sizeof sink) <= 0) stdin_closed = true;
+    }
+  }
   return 0;
 }
 
