@@ -57,6 +57,9 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
   let proxy: LinkProxy;
   let nodeRed: NodeRedRuntime;
   let operatorToken: string;
+  let tcpBeforeNodeRed: number;
+  const tcpHandles = () =>
+    process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
   const benchPort = () => Number(new URL(demo.url).port);
 
   beforeAll(async () => {
@@ -66,6 +69,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     demo = await startDemo({ host: '127.0.0.1', port: 0, runsDir, seed: 1, dt_s: 0.001, record_hz: 20 });
     operatorToken = demo.tokens.find((t) => t.role === 'operator')!.token;
     proxy = await startLinkProxy(benchPort());
+    tcpBeforeNodeRed = tcpHandles();
     nodeRed = await startNodeRed({ userDir, logLevel: 'error', credentialSecret: 'test-secret-not-for-use' });
   });
 
@@ -342,7 +346,9 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
       code: 'invalid',
       reason: 'msg.payload must be a number (MW) or { p_mw, q_mvar }',
     });
-    expect(result((c) => c?.type === 'scenario')).toMatchObject({ ok: false, code: 'failed' });
+    const scenario = result((c) => c?.type === 'scenario');
+    expect(scenario.ok).toBe(false);
+    expect(['unavailable', 'failed']).toContain(scenario.code);
     await nodeRed.deploy([]);
   });
 
@@ -366,5 +372,64 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
     const toProxy = handles.filter((h) => h instanceof Socket && h.remotePort === proxy.port);
     expect(toProxy).toEqual([]);
+  });
+
+  it('a client the bench closes on purpose rejoins, and a rotated token then shows as refused', async () => {
+    const viewerToken = demo.tokens.find((t) => t.role === 'viewer')!.token;
+    const adminToken = demo.tokens.find((t) => t.role === 'admin')!.token;
+    await nodeRed.deploy([
+      { id: 'rot-tab', type: 'tab', label: 'rotation' },
+      { id: 'rot-bench', type: 'gridloop-server', url: proxy.url, credentials: { token: viewerToken } },
+      {
+        id: 'rot-events',
+        type: 'gridloop-event',
+        z: 'rot-tab',
+        server: 'rot-bench',
+        severity: 'info',
+        kinds: '^link-',
+        link: true,
+        wires: [['rot-sink']],
+      },
+      { id: 'rot-sink', type: 'debug', z: 'rot-tab', active: false, wires: [] },
+    ]);
+    const seen = collect(nodeRed, 'rot-sink');
+    await until('connected', () => linkOf(nodeRed, 'rot-bench')?.state === 'connected');
+    const accepted = proxy.accepted();
+    const admin = connect(demo.url, {
+      auth: { token: adminToken },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        admin.once('welcome', () => resolve());
+        admin.once('connect_error', reject);
+      });
+      // Rotating the viewer tokens disconnects every viewer ("io server disconnect").
+      const rotated = await admin
+        .timeout(5000)
+        .emitWithAck('command', { type: 'rotate-token', role: 'viewer' });
+      expect(rotated).toMatchObject({ ok: true });
+    } finally {
+      admin.disconnect();
+    }
+    const link = await until(
+      'refused after rejoining',
+      () => linkOf(nodeRed, 'rot-bench')?.state === 'refused' && linkOf(nodeRed, 'rot-bench'),
+    );
+    expect(link.status.text).toMatch(/unknown token/);
+    expect(proxy.accepted()).toBe(accepted + 1);
+    expect(seen.map((m) => (m.payload as { kind: string }).kind)).toEqual(['link-lost', 'link-refused']);
+    await nodeRed.deploy([]);
+  });
+
+  it('stopping Node-RED leaves no connection or server of its own behind', async () => {
+    await nodeRed.close();
+    await until(
+      'TCP handles back to where they were before Node-RED',
+      () => tcpHandles() <= tcpBeforeNodeRed,
+      5000,
+    );
+    expect(proxy.open()).toBe(0);
   });
 });
