@@ -1,6 +1,6 @@
 import type { TwinAction } from '../../twin/twin.ts';
 import type { DeviceLinkConfig } from '../runtime/messages.ts';
-import { createTwin } from '../runtime/twin-factory.ts';
+import { createRunTwin } from '../runtime/twin-factory.ts';
 import { RunFolderError, readManifest } from './manifest.ts';
 import { type ReplayControl, type ReplayResult, readReplayLog, replayRecords } from './replay-log.ts';
 
@@ -22,9 +22,10 @@ export async function replayRun(
   if (!records.some((r) => r.k === 'hash')) {
     throw new RunFolderError(`${dir}/replay.jsonl.gz: no output hash checkpoint to compare against`);
   }
-  let twin: Awaited<ReturnType<typeof createTwin>>;
+  let twin: Awaited<ReturnType<typeof createRunTwin>>['twin'];
   try {
-    twin = await createTwin(loop.twin, loop.devices as unknown as DeviceLinkConfig[]);
+    // The same construction as the loop process (scenario twins included).
+    twin = (await createRunTwin(loop.twin, loop.devices as unknown as DeviceLinkConfig[])).twin;
   } catch (err) {
     throw new RunFolderError(
       `${dir}/manifest.json: $.loop: cannot rebuild the twin: ${(err as Error).message}`,
