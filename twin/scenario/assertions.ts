@@ -5,6 +5,7 @@
 import type { TwinEvent, TwinState } from '../api.ts';
 import { BatteryUnit } from '../der/battery.ts';
 import { defaultIeee1547, Ieee1547Protection } from '../ieee1547/functions.ts';
+import { TRIP_FUNCTIONS } from '../ieee1547/settings.ts';
 import type { Twin } from '../twin.ts';
 import type { ScenarioAssertion } from './load.ts';
 
@@ -185,8 +186,10 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
         update(s, tw) {
           for (const r of refs) {
             const m = tw.measurementFor(r.h.id);
-            if (r.due < 0 && r.p.update(m.vm_pu, m.f_hz, 0, tw.dt_s))
-              r.due = s.t_s + 0.01 * r.p.clearing_s[0] + tol;
+            if (r.due < 0 && r.p.update(m.vm_pu, m.f_hz, 0, tw.dt_s)) {
+              const fn = TRIP_FUNCTIONS.indexOf(r.p.tripCause as (typeof TRIP_FUNCTIONS)[number]);
+              r.due = s.t_s + 0.01 * (fn >= 0 ? r.p.clearing_s[fn] : 0) + tol;
+            }
             if (r.due >= 0 && s.t_s > r.due && Math.abs(r.h.pDrive_mw) > 0.01 * r.h.rating_mva) {
               violations.push(
                 `${r.h.id} still injecting ${r.h.pDrive_mw.toFixed(3)} MW at ${s.t_s.toFixed(3)} s after ${r.p.tripCause} (due ${r.due.toFixed(3)} s)`,
