@@ -13,6 +13,7 @@ import {
   client,
   closeClients,
   disconnected,
+  refused,
   sampleState,
   send,
   sleep,
@@ -84,6 +85,22 @@ describe('abusive clients', () => {
       { action: 'disconnect', result: 'rejected', actor: { role: 'viewer', name: 'student' } },
     ]);
     await stillServes(bystander);
+  });
+
+  it('refuses connections beyond the client limit, and accepts again once one leaves', async () => {
+    const { url } = await start({ limits: { maxClients: 2 } });
+    const first = client(url, TOKENS.viewer);
+    await welcomed(first);
+    await welcomed(client(url, TOKENS.viewer));
+    const third = await refused(client(url, TOKENS.viewer));
+    expect(third.message).toBe('server full: 2 clients connected');
+    expect(audit.find((e) => e.reason?.startsWith('server full'))).toMatchObject({
+      action: 'connect',
+      result: 'rejected',
+    });
+    first.close();
+    await sleep(200);
+    await welcomed(client(url, TOKENS.viewer));
   });
 
   it('disconnects a client that sends a message over the size limit', async () => {

@@ -72,6 +72,8 @@ export interface ServerLimits {
   commandTimeout_ms: number;
   /** Highest state rate a client may choose, Hz. @default 50 */
   maxRate_hz: number;
+  /** Connected clients at most; more are refused ('server full'), so many clients cannot starve recording. @default 500 */
+  maxClients: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
@@ -84,6 +86,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxPendingCommands: 4,
   commandTimeout_ms: 5000,
   maxRate_hz: 50,
+  maxClients: 500,
 };
 
 export interface LiveServerOptions {
@@ -336,6 +339,23 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const refusedAudit = new TokenBucket(REFUSED_AUDIT_RATE, 20);
   let refusedSuppressed = 0;
   io.use((socket, next) => {
+    if (io.sockets.sockets.size >= limits.maxClients) {
+      if (refusedAudit.take()) {
+        audit({
+          action: 'connect',
+          actor: { clientId: socket.id, role: null, name: 'anonymous', address: socket.handshake.address },
+          result: 'rejected',
+          code: 'flood',
+          reason: `server full: ${limits.maxClients} clients connected`,
+          suppressed: refusedSuppressed || undefined,
+        });
+        refusedSuppressed = 0;
+      } else {
+        refusedSuppressed++;
+      }
+      next(new Error(`server full: ${limits.maxClients} clients connected`));
+      return;
+    }
     const auth = socket.handshake.auth as Record<string, unknown> | undefined;
     const token = auth && typeof auth === 'object' ? auth.token : undefined;
     const holder = registry.authenticate(token);
