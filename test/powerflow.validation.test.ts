@@ -146,3 +146,58 @@ describe('IEEE 118 bus 30 stored voltage', () => {
     expect(Math.abs(qOut)).toBeGreaterThan(50);
   });
 });
+
+describe('branch flows and losses (case300: taps and phase shifters)', () => {
+  it('flows leaving each bus equal its generation minus load minus shunt (KCL), losses add up', () => {
+    const grid = load('case300');
+    // case300 has off-nominal taps but no phase shifter: give two transformers one each.
+    const transformers = grid.branches.filter((b) => b.kind === 'transformer' && b.tap !== 1);
+    expect(transformers.length).toBeGreaterThan(10);
+    transformers[0]!.shift_deg = 2;
+    transformers[5]!.shift_deg = -1;
+    const pf = new PowerFlowSolver(grid, { method: 'nr' });
+    expect(pf.solve().converged).toBe(true);
+    const n = grid.branches.length;
+    const flows = {
+      pf: new Float64Array(n),
+      qf: new Float64Array(n),
+      pt: new Float64Array(n),
+      qt: new Float64Array(n),
+    };
+    const losses = pf.branchFlows(flows);
+    const index = new Map(grid.buses.map((b, i) => [b.id, i]));
+    const outP = new Float64Array(grid.buses.length);
+    const outQ = new Float64Array(grid.buses.length);
+    let sumP = 0;
+    grid.branches.forEach((br, k) => {
+      if (!br.inService) return;
+      outP[index.get(br.from)!]! += flows.pf[k]!;
+      outQ[index.get(br.from)!]! += flows.qf[k]!;
+      outP[index.get(br.to)!]! += flows.pt[k]!;
+      outQ[index.get(br.to)!]! += flows.qt[k]!;
+      sumP += flows.pf[k]! + flows.pt[k]!;
+    });
+    const injP = new Float64Array(grid.buses.length);
+    const injQ = new Float64Array(grid.buses.length);
+    grid.generators.forEach((g, u) => {
+      if (!g.inService) return;
+      injP[index.get(g.bus)!]! += pf.unitPOut_mw[u]!;
+      injQ[index.get(g.bus)!]! += pf.unitQOut_mvar[u]!;
+    });
+    for (const l of grid.loads) {
+      injP[index.get(l.bus)!]! -= l.p_mw;
+      injQ[index.get(l.bus)!]! -= l.q_mvar;
+    }
+    for (const s of grid.shunts) {
+      const v2 = pf.vm_pu[index.get(s.bus)!]! ** 2;
+      injP[index.get(s.bus)!]! -= s.g_mw * v2;
+      injQ[index.get(s.bus)!]! += s.b_mvar * v2;
+    }
+    for (let i = 0; i < grid.buses.length; i++) {
+      expect(Math.abs(outP[i]! - injP[i]!), `P at bus ${grid.buses[i]!.id}`).toBeLessThan(1e-5);
+      expect(Math.abs(outQ[i]! - injQ[i]!), `Q at bus ${grid.buses[i]!.id}`).toBeLessThan(1e-5);
+    }
+    // Active losses are the series I²R: the sum of both ends' flows (charging carries no P).
+    expect(losses.p_mw).toBeCloseTo(sumP, 6);
+  });
+});
