@@ -105,6 +105,8 @@ export class StreamChart {
             stroke: this.options.colours?.(name, i) ?? PALETTE[i % PALETTE.length],
             width: 2,
             spanGaps: false,
+            // Lines only: sparse windows (a slow link, a late joiner) would otherwise grow dots.
+            points: { show: false },
             value: (_u, v) => (v == null ? '–' : v.toFixed(decimals)),
           })),
         ],
