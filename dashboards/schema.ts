@@ -1,9 +1,10 @@
 /**
  * The measurements, tags and fields the dashboards read.
  *
- * `recorded` transcribes the recorder's published schema (docs/influx-schema.md). `awaiting` lists
- * what the dashboards need but the recorder does not write yet, as defined in docs/grafana.md
- * ("Data the dashboards are waiting for"): whole measurements (security, PCC, EMS) and extra tags
+ * `recorded` transcribes the recorder's published schema (docs/influx-schema.md, "Measurements
+ * written today"). `awaiting` lists what the dashboards need but the recorder does not write yet,
+ * as defined in docs/grafana.md ("Data the dashboards are waiting for") and reserved under the same
+ * names in docs/influx-schema.md: whole measurements (FID, link, PCC, EMS, security) and extra tags
  * on recorded measurements. Panels that name an awaiting item show "No data" until the recorder
  * writes it; test/dashboards-influx.test.ts checks them against synthetic points only, and fails
  * as soon as a recorded run holds one of them, so this list is moved to `recorded` then.
