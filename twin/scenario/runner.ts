@@ -3,7 +3,7 @@
  * applies the initial state, schedules the events, steps to the end feeding the assertions, and
  * reports. `onStep` sees every state (for recording); `onProgress` is called about 100 times.
  */
-import type { TwinState } from '../api.ts';
+import type { DeviceInput, TwinState } from '../api.ts';
 import { BatteryUnit } from '../der/battery.ts';
 import { loadGridFile } from '../files.ts';
 import { GridInputError } from '../grid/model.ts';
@@ -25,6 +25,8 @@ export interface RunOptions {
   onProgress?: (fraction: number) => void;
   /** Override the scenario's step. */
   dt_s?: number;
+  /** Simulated controllers: device inputs for the next step, given the twin (default: none). */
+  inputs?: (twin: Twin) => readonly DeviceInput[];
 }
 
 /** Turns a scenario event into a twin action. */
@@ -171,12 +173,12 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
   const assertions = new AssertionSet(s.assertions, twin);
   const steps = Math.round(s.duration_s / twin.dt_s);
   const progressEvery = Math.max(1, Math.floor(steps / 100));
-  const inputs: never[] = [];
+  const none: DeviceInput[] = [];
   let state = twin.state;
   let eventCount = 0;
   const t0 = performance.now();
   for (let k = 0; k < steps; k++) {
-    state = twin.step(inputs);
+    state = twin.step(options.inputs ? options.inputs(twin) : none);
     eventCount += state.events.length;
     assertions.update(state, twin);
     options.onStep?.(state, twin);

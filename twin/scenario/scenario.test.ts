@@ -77,6 +77,39 @@ describe('scenario validation errors name file, line and JSON path', () => {
   });
 });
 
+describe('ieee1547-compliance assertion on hardware devices', () => {
+  const sag = `name: sag
+grid: ../grids/demo-33bw-microgrids.yaml
+duration_s: 2
+hardware: [{ id: inv-hw, bus: '4', rating_mva: 0.1 }]
+events:
+  - { at: 0.5, action: grid-voltage, shape: step, delta: -0.62, duration_s: 1 }
+assertions:
+  - { type: ieee1547-compliance }
+`;
+  it('fails when a device keeps injecting past the UV2 clearing time', async () => {
+    const s = parseScenario(sag, FILE);
+    const r = await runScenario(s, {
+      inputs: () => [{ deviceId: 'inv-hw', p_mw: 0.05, q_mvar: 0, online: true }],
+    });
+    expect(r.passed).toBe(false);
+    expect(r.assertions[0].detail).toMatch(/inv-hw still injecting .* after UV2/);
+  });
+
+  it('passes when the device ceases to energise in time and stays off (no early re-entry)', async () => {
+    const s = parseScenario(sag, FILE);
+    let ceased = false;
+    const r = await runScenario(s, {
+      inputs: (twin) => {
+        if (twin.measurementFor('inv-hw').vm_pu < 0.45) ceased = true;
+        return [{ deviceId: 'inv-hw', p_mw: ceased ? 0 : 0.05, q_mvar: 0, online: true }];
+      },
+    });
+    expect(r.assertions[0].detail).toContain('compliant');
+    expect(r.passed).toBe(true);
+  });
+});
+
 describe('shipped scenarios', () => {
   const dir = join(process.cwd(), 'scenarios');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
