@@ -40,20 +40,48 @@ describe('C reference library', () => {
     );
   });
 
-  it('builds without signing support (GLP_ENABLE_SIGNING=0)', async () => {
-    const out = join(buildDir, 'nosign.o');
+  it('builds a whole board without signing support (GLP_ENABLE_SIGNING=0)', async () => {
+    const c = (p: string) => join(C_SOURCE_DIR, p);
     await execFileAsync('cc', [
       '-std=c99',
+      '-D_POSIX_C_SOURCE=200809L',
+      '-D_XOPEN_SOURCE=600',
+      '-DGLP_ENABLE_SIGNING=0',
       '-Wall',
       '-Wextra',
       '-Werror',
-      '-DGLP_ENABLE_SIGNING=0',
-      `-I${join(C_SOURCE_DIR, 'include')}`,
-      '-c',
-      join(C_SOURCE_DIR, 'src/glp_codec.c'),
+      `-I${c('include')}`,
+      `-I${c('firmware')}`,
+      ...['src/glp_codec.c', 'src/glp_sha256.c', 'src/glp_link.c'].map(c),
+      ...['board.c', 'battery.c', 'inverter.c', 'hal_posix.c', 'main_battery.c'].map((f) =>
+        c(`firmware/${f}`),
+      ),
+      '-lm',
       '-o',
-      out,
+      join(buildDir, 'nosign-board'),
     ]);
+  });
+
+  it('library and firmware logic need nothing beyond C99 (no POSIX): the microcontroller part', async () => {
+    const c = (p: string) => join(C_SOURCE_DIR, p);
+    const portable = ['src/glp_codec.c', 'src/glp_sha256.c', 'src/glp_link.c', 'firmware/board.c'];
+    for (const source of [...portable, 'firmware/battery.c', 'firmware/inverter.c']) {
+      await execFileAsync('cc', [
+        '-std=c99',
+        '-pedantic',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-Wconversion',
+        '-Wno-sign-conversion',
+        `-I${c('include')}`,
+        `-I${c('firmware')}`,
+        '-c',
+        c(source),
+        '-o',
+        join(buildDir, 'portable.o'),
+      ]);
+    }
   });
 });
 

@@ -46,12 +46,15 @@ static void integrate_soc(battery_t *b, double dt_s) {
 
 void battery_on_measurement(battery_t *b, const glp_measurement_t *m) {
   /* Zero-order hold: the power reported at the previous measurement applied until this one. */
-  if (b->has_time) {
-    double dt = m->twin_time_s - b->last_time_s;
-    if (dt > 0.0 && dt <= 86400.0) integrate_soc(b, dt);
+  /* A non-finite twin time is ignored rather than poisoning every later integration step. */
+  if (isfinite(m->twin_time_s)) {
+    if (b->has_time) {
+      double dt = m->twin_time_s - b->last_time_s;
+      if (dt > 0.0 && dt <= 86400.0) integrate_soc(b, dt);
+    }
+    b->last_time_s = m->twin_time_s;
+    b->has_time = true;
   }
-  b->last_time_s = m->twin_time_s;
-  b->has_time = true;
   b->step = m->step;
 
   float f_nom = b->nominal_frequency_hz;

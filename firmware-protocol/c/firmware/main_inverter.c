@@ -24,7 +24,14 @@ int main(int argc, char **argv) {
   board_options_t bo = {o.device_id, o.hello_interval_ms, o.heartbeat_interval_ms, o.watchdog_ms};
   if (!host_open(&o)) return 3;
   board_init(&board, &APP, &inverter, &bo);
+#if GLP_ENABLE_SIGNING
   if (o.has_key) glp_link_set_signing(&board.link, o.key, o.link_id, true, o.require_signed);
+#else
+  if (o.has_key) {
+    fprintf(stderr, "%s: built without signing (GLP_ENABLE_SIGNING=0)\n", argv[0]);
+    return 2;
+  }
+#endif
   board_run(&board);
   host_close();
   return 0;

@@ -70,9 +70,17 @@ static void test_battery_soc(void) {
   m = meas(3, 7200.0, 50.0f, 1.0f);
   battery_on_measurement(&b, &m);
   CHECK_NEAR(b.soc, before + 2000.0 * 0.95 / 10000.0, 1e-6);
+  /* a NaN twin time is ignored: integration continues from the last finite time */
+  before = b.soc;
+  glp_measurement_t bad = meas(99, NAN, 50.0f, 1.0f);
+  battery_on_measurement(&b, &bad);
+  CHECK_NEAR(b.soc, before, 1e-12);
+  m = meas(4, 7200.0 + 1800.0, 50.0f, 1.0f);
+  battery_on_measurement(&b, &m);
+  CHECK_NEAR(b.soc, before + 2000.0 * 0.5 * 0.95 / 10000.0, 1e-6);
   /* time going backwards (new run) never integrates */
   before = b.soc;
-  m = meas(4, 10.0, 50.0f, 1.0f);
+  m = meas(5, 10.0, 50.0f, 1.0f);
   battery_on_measurement(&b, &m);
   CHECK_NEAR(b.soc, before, 1e-12);
 }
