@@ -5,7 +5,7 @@ import { loadScenario } from '../twin/scenario/load.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { RunRecorder } from './recording/index.ts';
-import type { DeviceLinkConfig, Snapshot, WorkerToMain } from './runtime/messages.ts';
+import type { DeviceLinkConfig, LoopConfig, Snapshot, WorkerToMain } from './runtime/messages.ts';
 import { RealtimeRun } from './runtime/realtime-run.ts';
 import { snapshotToPoints } from './runtime/snapshot-points.ts';
 import type { AuditEntry } from './server/api.ts';
@@ -35,6 +35,8 @@ export interface DemoOptions {
   scenario?: string;
   /** Command named in error messages. @default 'start' */
   command?: string;
+  /** Pacer tuning and real-time scheduling of the loop process (bench:loop, gridloop run). */
+  loop?: Pick<LoopConfig, 'pacer' | 'realtime'>;
 }
 
 export interface DemoStopResult {
@@ -174,6 +176,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       snapshotEvery: Math.max(1, Math.round(1 / (options.record_hz * options.dt_s))),
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
+      ...options.loop,
     });
     const loop = run;
     cleanups.push(() => loop.stop());

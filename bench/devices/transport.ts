@@ -138,6 +138,8 @@ export interface PtyPair {
   replug(): Promise<void>;
   /** Stops socat and removes the paths. */
   stop(): Promise<void>;
+  /** Process id of the socat relaying between the ends (-1 while unplugged). */
+  readonly pid: number;
 }
 
 /**
@@ -193,6 +195,9 @@ export async function openPtyPair(timeoutMs = 5000): Promise<PtyPair> {
   return {
     a,
     b,
+    get pid() {
+      return child?.pid ?? -1;
+    },
     unplug: kill,
     replug: async () => {
       await kill();

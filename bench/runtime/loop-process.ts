@@ -47,6 +47,25 @@ function snapshotOf(state: TwinState, timing: StepTiming): Snapshot {
   };
 }
 
+/** chrt/taskset on this process; returns what was done or why not. */
+async function applyRealtimeScheduling(realtime: LoopConfig['realtime']): Promise<string[]> {
+  if (!realtime || process.platform !== 'linux') return [];
+  const { execFile } = await import('node:child_process');
+  const run = (cmd: string, args: string[]) =>
+    new Promise<string>((resolve) =>
+      execFile(cmd, args, (err, _out, stderr) =>
+        resolve(err ? `${cmd} failed: ${(stderr || err.message).trim()}` : `${cmd} ${args.join(' ')}: ok`),
+      ),
+    );
+  const notes: string[] = [];
+  if (realtime.cpu !== undefined)
+    notes.push(await run('taskset', ['-a', '-p', '-c', String(realtime.cpu), String(process.pid)]));
+  if (realtime.priority !== undefined) {
+    notes.push(await run('chrt', ['-a', '-f', '-p', String(realtime.priority), String(process.pid)]));
+  }
+  return notes;
+}
+
 interface LoopDevice {
   link: DeviceLink;
   every: number;
@@ -107,6 +126,7 @@ async function run(config: LoopConfig): Promise<void> {
     overrunPolicy: config.overrunPolicy,
     spinThreshold_ms: config.pacer?.sleepUntil_ms,
     busySpin_us: config.pacer?.spin_us,
+    idleSlice_us: config.pacer?.idleSlice_us,
   });
   let stopReason = 'requested' as 'requested' | 'duration' | 'overrun';
   // Commands wait for the next step boundary, so a step never sees a half-applied change.
@@ -147,6 +167,9 @@ async function run(config: LoopConfig): Promise<void> {
     }
     pendingCommands.length = 0;
   };
+  for (const message of await applyRealtimeScheduling(config.realtime)) {
+    events.push({ t_s: 0, kind: 'loop-scheduling', message });
+  }
   post({ type: 'ready' });
   let busIdsSent = false;
   // The twin replaces its islands array only when topology changed: send membership then.

@@ -90,7 +90,13 @@ export interface LoopConfig {
   /** Actions applied at twin times (a scenario's timed events). */
   schedule?: { t_s: number; action: TwinAction }[];
   /** Pacer tuning (see pacer.ts). */
-  pacer?: { sleepUntil_ms?: number; spin_us?: number };
+  pacer?: { sleepUntil_ms?: number; spin_us?: number; idleSlice_us?: number };
+  /**
+   * Real-time scheduling of the loop process (Linux, needs CAP_SYS_NICE / root): SCHED_FIFO at
+   * `priority` (1–99) via chrt, pinned to `cpu` via taskset. Failures are reported as loop events,
+   * never fatal.
+   */
+  realtime?: { priority?: number; cpu?: number };
 }
 
 /** Distribution of the loop's per-step timing over a whole run. */

@@ -18,6 +18,12 @@ export interface PacerOptions {
   spinThreshold_ms?: number;
   /** Below this remaining time the pacer busy-waits (no I/O is serviced then). @default 40 */
   busySpin_us?: number;
+  /**
+   * While polling, block the thread for up to this long per turn (Atomics.wait, µs-resolution
+   * futex sleep) instead of spinning through setImmediate turns. Saves most of a core; I/O that
+   * arrives during a slice waits for its end. 0 = pure polling. @default 0
+   */
+  idleSlice_us?: number;
   /** Monotonic clock in milliseconds. @default performance.now */
   now?: () => number;
 }
@@ -41,6 +47,8 @@ export class Pacer {
   private readonly period: number;
   private readonly spinThreshold: number;
   private readonly busySpin: number;
+  private readonly idleSlice: number;
+  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   private readonly now: () => number;
   private readonly policy: OverrunPolicy;
   private running = false;
@@ -60,6 +68,9 @@ export class Pacer {
     const busySpin_us = options.busySpin_us ?? 40;
     if (!(busySpin_us >= 0)) throw new TypeError(`Pacer: busySpin_us must be ≥ 0, got ${busySpin_us}`);
     this.busySpin = Math.min(busySpin_us / 1000, this.spinThreshold);
+    const idleSlice_us = options.idleSlice_us ?? 0;
+    if (!(idleSlice_us >= 0)) throw new TypeError(`Pacer: idleSlice_us must be ≥ 0, got ${idleSlice_us}`);
+    this.idleSlice = idleSlice_us / 1000;
     this.now = options.now ?? (() => performance.now());
     this.policy = options.overrunPolicy ?? 'continue';
   }
@@ -83,6 +94,10 @@ export class Pacer {
           return;
         }
         if (remaining > this.busySpin) {
+          if (this.idleSlice > 0) {
+            const slice = Math.min(this.idleSlice, remaining - this.busySpin);
+            Atomics.wait(this.sleeper, 0, 0, slice);
+          }
           setImmediate(tick);
           return;
         }
