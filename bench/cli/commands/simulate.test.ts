@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readManifest, readRunEvents, readRunPoints } from '../../recording/index.ts';
+import { main } from '../main.ts';
+
+const GRID = join(process.cwd(), 'grids/demo-33bw-microgrids.yaml');
+
+describe('gridloop simulate', () => {
+  let dir: string;
+  let out: string[];
+  let err: string[];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gridloop-simulate-'));
+    out = [];
+    err = [];
+    vi.spyOn(console, 'log').mockImplementation((...a) => {
+      out.push(a.join(' '));
+    });
+    vi.spyOn(console, 'error').mockImplementation((...a) => {
+      err.push(a.join(' '));
+    });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const scenario = (minHz: number) => `name: cli-test
+grid: ${GRID}
+seed: 5
+dt_s: 0.002
+duration_s: 3
+record: { every_s: 0.05 }
+events:
+  - { at: 1, action: load-step, bus: '14', delta_mw: 0.2 }
+assertions:
+  - { type: frequency-nadir, island: MG2, min_hz: ${minHz} }
+`;
+
+  it('runs, records a run folder like a real-time run, and exits 0 when assertions pass', async () => {
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, scenario(49));
+    const runDir = join(dir, 'run');
+    const code = await main(['simulate', file, '--out', runDir, '--json']);
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.at(-1)!);
+    expect(summary).toMatchObject({ scenario: 'cli-test', passed: true, steps: 1500 });
+    const manifest = await readManifest(runDir);
+    expect(manifest).toMatchObject({ scenario: 'cli-test', status: 'complete', seed: 5, mode: 'simulate' });
+    expect(manifest.assertions?.[0].passed).toBe(true);
+    const points = await readRunPoints(runDir);
+    const islands = points.filter((p) => p.measurement === 'island' && p.tags.island === 'MG2');
+    expect(islands.length).toBeGreaterThanOrEqual(59);
+    expect(Math.min(...islands.map((p) => p.fields.f_hz as number))).toBeLessThan(49.95);
+    expect(points.some((p) => p.measurement === 'bus')).toBe(true);
+    const events = await readRunEvents(runDir);
+    expect(events.some((e) => e.kind === 'load-step' && e.t_s === 1)).toBe(true);
+  });
+
+  it('exits 1 when an assertion fails', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, scenario(49.99));
+    expect(await main(['simulate', file, '--no-record'])).toBe(1);
+    expect(out.join('\n')).toContain('FAIL');
+  });
+
+  it('exits 2 with file:line and JSON path for a bad scenario', async () => {
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, scenario(49).replace('delta_mw: 0.2', 'delta_mw: big'));
+    expect(await main(['simulate', file])).toBe(2);
+    expect(err.join('\n')).toMatch(/broken\.yaml:8 \(at \/events\/0\/delta_mw\)/);
+  });
+
+  it('exits 2 for bad arguments', async () => {
+    expect(await main(['simulate'])).toBe(2);
+    expect(await main(['simulate', 'x.yaml', '--dt', 'fast'])).toBe(2);
+  });
+});
