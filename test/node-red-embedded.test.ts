@@ -14,6 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import type { LiveState } from '../bench/server/api.ts';
 import { exampleFlow, setTabEnv, until } from './node-red-helpers.ts';
+import { launchChromium, watchErrors } from './web-browser.ts';
+
+/** The parts of the editor's global `RED` used here. */
+interface EditorRED {
+  nodes: { getType(type: string): unknown; node(id: string): unknown };
+  view: { importNodes(nodes: Record<string, unknown>[]): void };
+  editor: { edit(node: unknown): void };
+}
 
 const repoRoot = join(import.meta.dirname, '..');
 
@@ -188,6 +196,77 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
       );
     } finally {
       viewer.disconnect();
+    }
+  });
+
+  it('the editor shows the gridloop nodes with their help, and its forms flag invalid values', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors = watchErrors(page);
+      const offsite: string[] = [];
+      // The bench must work offline: any request off loopback is a failure (and is not sent).
+      await page.route('**/*', (route) => {
+        const url = new URL(route.request().url());
+        if (url.hostname === '127.0.0.1') return route.continue();
+        offsite.push(url.href);
+        return route.abort();
+      });
+      await page.goto(`${demo.flowsUrl}?token=${admin}`);
+      expect(page.url()).toBe(demo.flowsUrl);
+      await page.waitForFunction(
+        () => (window as unknown as { RED?: EditorRED }).RED?.nodes?.getType?.('gridloop-state'),
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      const help = await page.evaluate(() =>
+        ['gridloop-server', 'gridloop-state', 'gridloop-event', 'gridloop-command', 'gridloop-scenario'].map(
+          (type) => document.querySelector(`script[data-help-name="${type}"]`)?.textContent?.length ?? 0,
+        ),
+      );
+      for (const length of help) expect(length).toBeGreaterThan(300);
+
+      await page.evaluate(() => {
+        const RED = (window as unknown as { RED: EditorRED }).RED;
+        RED.view.importNodes([
+          {
+            id: 'form-test',
+            type: 'gridloop-state',
+            x: 200,
+            y: 100,
+            rate: 1,
+            filter: 'all',
+            target: '',
+            server: '',
+          },
+        ]);
+        RED.editor.edit(RED.nodes.node('form-test'));
+      });
+      await page.waitForSelector('#node-input-rate', { state: 'visible' });
+      const classOf = (selector: string) =>
+        page.evaluate((s) => document.querySelector(s)!.className, selector);
+      const set = async (selector: string, value: string) => {
+        await page.fill(selector, value);
+        await page.dispatchEvent(selector, 'change');
+      };
+      // The id field only shows for island, bus or device.
+      expect(await page.isVisible('#node-input-target')).toBe(false);
+      await set('#node-input-rate', '99');
+      await page.selectOption('#node-input-filter', 'device');
+      await set('#node-input-target', '');
+      expect(await page.isVisible('#node-input-target')).toBe(true);
+      expect(await classOf('#node-input-rate')).toContain('input-error');
+      expect(await classOf('#node-input-target')).toContain('input-error');
+      await set('#node-input-rate', '2');
+      await set('#node-input-target', 'bess-25');
+      expect(await classOf('#node-input-rate')).not.toContain('input-error');
+      expect(await classOf('#node-input-target')).not.toContain('input-error');
+      expect(offsite).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
     }
   });
 

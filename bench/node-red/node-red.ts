@@ -141,7 +141,9 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
       // No calls home: no telemetry or update checks, no diagnostics endpoint.
       telemetry: { enabled: false, updateNotification: false },
       diagnostics: { enabled: false },
-      editorTheme: { projects: { enabled: false }, tours: false },
+      // The palette manager's catalogue is fetched by the browser from nodered.org: off, so a lab
+      // bench works offline and the editor calls out nowhere. Install extra nodes with npm in userDir.
+      editorTheme: { projects: { enabled: false }, tours: false, palette: { catalogues: [] } },
       externalModules: { autoInstall: false },
       functionExternalModules: false,
       gridloopServerUrl: options.benchUrl ?? 'http://127.0.0.1:7410',
