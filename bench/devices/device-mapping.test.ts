@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DeviceMappingError,
+  mergeDeviceMappings,
+  parseDeviceMapping,
+  parseDeviceOption,
+} from './device-mapping.ts';
+
+describe('device mapping file', () => {
+  it('reads bus, scaling, sign convention, fallback, limits and signing', () => {
+    const devices = parseDeviceMapping(
+      [
+        'devices:',
+        '  - id: bess-hw',
+        '    path: /dev/ttyACM0',
+        '    bus: 18',
+        '    powerScale: 100',
+        '    signConvention: load',
+        '    fallback: simulated',
+        '    limits: { pMax_w: 5000, pRate_w_s: 1000 }',
+        `    signing: { keyHex: ${'ab'.repeat(32)}, requireSigned: true }`,
+        '  - { id: pv-lab, driver: sunspec, path: /dev/ttyUSB0, baud: 19200 }',
+      ].join('\n'),
+      'run.yaml',
+    );
+    expect(devices[0]).toMatchObject({
+      id: 'bess-hw',
+      bus: '18',
+      powerScale: 100,
+      signConvention: 'load',
+      fallback: 'simulated',
+    });
+    expect(devices[1]).toMatchObject({ driver: 'sunspec', baud: 19200 });
+  });
+
+  it('names file, line and JSON path for a bad value, an unknown key and a duplicate', () => {
+    const bad = (text: string) => {
+      try {
+        parseDeviceMapping(text, 'run.yaml');
+      } catch (err) {
+        expect(err).toBeInstanceOf(DeviceMappingError);
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(bad('devices:\n  - id: a\n    path: /dev/x\n    powerScale: 0\n')).toMatch(
+      /run\.yaml:4 \(at \/devices\/0\/powerScale\)/,
+    );
+    expect(bad('devices:\n  - id: a\n    path: /dev/x\n    scale: 3\n')).toMatch(
+      /run\.yaml:4 \(at \/devices\/0\/scale\): unknown key 'scale'/,
+    );
+    expect(bad('devices:\n  - { id: a, path: /x }\n  - { id: a, path: /y }\n')).toMatch(
+      /run\.yaml:3 .*mapped twice/,
+    );
+    expect(bad('devices:\n  - { id: a }\n')).toMatch(/needs a port path/);
+    expect(bad('devices: [\n')).toMatch(/^run\.yaml:\d+:/);
+    expect(bad('devices:\n  - { id: a, path: /x, signing: { keyHex: abc } }\n')).toMatch(/keyHex/);
+  });
+});
+
+describe('--device option', () => {
+  it('parses name=[driver:]port[:baud]', () => {
+    expect(parseDeviceOption('bess-hw=/dev/ttyACM0')).toEqual({
+      id: 'bess-hw',
+      driver: 'firmware',
+      path: '/dev/ttyACM0',
+    });
+    expect(parseDeviceOption('pv=sunspec:/dev/ttyUSB0:19200')).toEqual({
+      id: 'pv',
+      driver: 'sunspec',
+      path: '/dev/ttyUSB0',
+      baud: 19200,
+    });
+    expect(parseDeviceOption('b=simulated')).toEqual({ id: 'b', driver: 'simulated' });
+    expect(() => parseDeviceOption('nonsense')).toThrow(/expected name=/);
+    expect(() => parseDeviceOption('a=/dev/x:9')).toThrow(/baud 9/);
+  });
+
+  it('overrides the file’s entry of the same id and keeps the rest of it', () => {
+    const merged = mergeDeviceMappings(
+      [{ id: 'bess-hw', path: '/dev/old', powerScale: 50 }],
+      [parseDeviceOption('bess-hw=/dev/new:115200')],
+    );
+    expect(merged).toEqual([
+      { id: 'bess-hw', driver: 'firmware', path: '/dev/new', baud: 115200, powerScale: 50 },
+    ]);
+  });
+});
