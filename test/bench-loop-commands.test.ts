@@ -1,0 +1,94 @@
+/**
+ * Commands through the real-time loop to a real (emulated C) board over a socat pty: a set-point
+ * limited before it is sent, the emergency stop, and the 'simulated' fallback taking over while
+ * the board is gone.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openPtyPair } from '../bench/devices/transport.ts';
+import type { LinkStats, Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
+import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import type { TwinEvent } from '../twin/api.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const DEVICE = 'bess-hw';
+
+describe('loop commands and fallback with an emulated board', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});
+  });
+
+  it('limits a set-point before sending it, e-stops the board, and falls back to the simulated model', async () => {
+    const pair = await openPtyPair();
+    cleanups.push(() => pair.stop());
+    let board: EmulatedBoard = await startEmulatedBoard('battery', { device: pair.b });
+    cleanups.push(() => board.stop());
+    const run = new RealtimeRun({
+      twin: { grid: 'grids/demo-33bw-microgrids.yaml', seed: 1, dt_s: 0.001 },
+      devices: [
+        {
+          id: DEVICE,
+          path: pair.a,
+          bus: '18',
+          rating_mva: 1,
+          powerScale: 100,
+          exchangeEvery: 10,
+          limits: { pMax_w: 2000 },
+          fallback: 'simulated',
+          simulated: { rating_w: 5000 },
+        },
+      ],
+      snapshotEvery: 10,
+      overrunPolicy: 'continue',
+    });
+    cleanups.push(() => run.stop());
+    let latest: Snapshot | undefined;
+    let links: LinkStats[] = [];
+    const events: TwinEvent[] = [];
+    run.on('message', (m: WorkerToMain) => {
+      if (m.type !== 'batch') return;
+      latest = m.snapshots.at(-1) ?? latest;
+      links = m.links;
+      events.push(...m.events);
+    });
+    const waitFor = async (what: string, done: () => boolean, ms = 5000) => {
+      const end = performance.now() + ms;
+      while (!done()) {
+        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(20);
+      }
+    };
+    await run.ready;
+    await waitFor('board online', () => links[0]?.online === true);
+
+    // 0.5 MW in the twin = 5 kW at the board (×100): limited to 2 kW before it is sent.
+    const event = await run.command({ kind: 'setpoint', deviceId: DEVICE, p_mw: 0.5 });
+    expect(event.message).toMatch(/safety: P 5000 W limited to 2000 W/);
+    // The board delivers its set-point (plus a small droop term): 2 kW → 0.2 MW in the twin.
+    await waitFor(
+      'board at its limited set-point',
+      () => Math.abs((latest?.devices[DEVICE].p_mw ?? 0) - 0.2) < 0.02,
+    );
+    expect(links[0].setpointsLimited).toBe(1);
+
+    const stop = await run.command({ kind: 'emergency-stop' });
+    expect(stop.kind).toBe('emergency-stop');
+    await waitFor('board stopped', () => Math.abs(latest?.devices[DEVICE].p_mw ?? 1) < 1e-6);
+    expect(events.map((e) => e.kind)).toContain('emergency-stop');
+    await expect(run.command({ kind: 'setpoint', deviceId: DEVICE, p_mw: 0.1 })).rejects.toThrow(
+      /emergency stop/,
+    );
+
+    // The board disappears: the simulated model stands in, so the twin still sees the unit online.
+    await board.stop();
+    await waitFor('link offline', () => links[0]?.online === false);
+    await sleep(100);
+    expect(latest?.devices[DEVICE].online).toBe(true);
+    board = await startEmulatedBoard('battery', { device: pair.b });
+    await waitFor('board back', () => links[0]?.online === true);
+    await run.stop();
+    const end = await run.finished;
+    expect(end.type).toBe('stopped');
+  });
+});
