@@ -124,6 +124,16 @@ describe('generated dashboards', () => {
     for (const { file, json } of readGenerated()) expect(structuralProblems(json, uids), file).toEqual([]);
   });
 
+  it("panel ids follow their row's block of ten, so existing ids stay put when rows grow", () => {
+    for (const { file, json } of readGenerated()) {
+      let block = -1;
+      for (const panel of json.panels) {
+        if (panel.type === 'row') block = Math.floor(panel.id / 10);
+        else expect(Math.floor(panel.id / 10), `${file} panel ${panel.id}`).toBe(block);
+      }
+    }
+  });
+
   it('the structural check catches each kind of fault it claims to', () => {
     const uids = knownUids();
     const original = readGenerated().find((d) => d.file === 'gridloop-grid-overview.json')!.json;
