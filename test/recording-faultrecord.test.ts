@@ -2,13 +2,37 @@
  * Real COMTRADE fault records drive the twin's main grid (binary and ASCII data files), and the
  * waveform processing is checked against the relay's own phasor channels in the same record.
  */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildDriveSeries, interpolate, loadFaultRecord, slidingRms } from '../bench/faultrecords/index.ts';
+import { readManifest, readRunPoints } from '../bench/recording/index.ts';
 import { Twin } from '../twin/twin.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'comtrade');
-const grid = join(import.meta.dirname, '..', 'grids', 'demo-33bw-microgrids.yaml');
+const repoRoot = join(import.meta.dirname, '..');
+const grid = join(repoRoot, 'grids', 'demo-33bw-microgrids.yaml');
+const tempDirs: string[] = [];
+afterAll(async () => {
+  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
+});
+
+function cli(args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/gridloop.mjs'), ...args], { cwd: repoRoot });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 describe('fault-record replay into the twin', () => {
   it('binary (1999, C60 relay): waveform RMS agrees with the relay phasor magnitude, and the twin follows the record', async () => {
@@ -84,4 +108,62 @@ describe('fault-record replay into the twin', () => {
     const connected = state.islands.find((i) => i.gridConnected)!;
     expect(connected.f_hz).toBeCloseTo(trace.f_hz[trace.f_hz.length - 1], 2);
   }, 60_000);
+
+  it('gridloop replay <record.cfg> records a run whose main grid follows the record; bad channels exit 2', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-fault-cli-'));
+    tempDirs.push(runsDir);
+    const record = join(fixtures, 'wisp_c60_binary_1999', '3.cfg');
+    const ok = await cli([
+      'replay',
+      record,
+      '--frequency',
+      'F5-VA',
+      '--frequency-from',
+      'waveform',
+      '--voltage',
+      'SRC 1  Vag Mag',
+      '--voltage-base',
+      '195',
+      '--runs-dir',
+      runsDir,
+      '--record-hz',
+      '200',
+    ]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const [, runDir] = ok.stdout.match(/run saved in (\S+)/) ?? [];
+    const manifest = await readManifest(runDir!);
+    expect(manifest.status).toBe('complete');
+    expect(manifest.mode).toBe('fault-record');
+    const points = await readRunPoints(runDir!);
+    const pcc = points.filter((p) => p.measurement === 'bus' && p.tags.bus === '1');
+    // Bus 1 is the main-grid bus: its voltage dips after the record's trigger (0.5046 s).
+    const at = (t: number) =>
+      pcc.find((p) => Number(p.time_ns - BigInt(manifest.start_ns)) / 1e9 >= t)!.fields.vm_pu as number;
+    expect(at(0.3)).toBeGreaterThan(0.99);
+    expect(at(1.2)).toBeLessThan(0.1);
+
+    const bad = await cli([
+      'replay',
+      record,
+      '--voltage',
+      'nope',
+      '--voltage-base',
+      '1',
+      '--runs-dir',
+      runsDir,
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/voltage channel 'nope' not found; channels: F1-IA/);
+    const missing = await cli([
+      'replay',
+      join(fixtures, 'nope.cfg'),
+      '--frequency',
+      'x',
+      '--runs-dir',
+      runsDir,
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.cfg: cannot read/);
+  }, 90_000);
 });

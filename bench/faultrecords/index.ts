@@ -50,3 +50,4 @@ export async function loadFaultRecord(path: string): Promise<FaultRecord> {
     comtrade,
   };
 }
+export { type FaultRunOptions, runFaultRecord } from './run.ts';

@@ -37,11 +37,13 @@ export async function loadComtrade(path: string): Promise<ComtradeRecord> {
   if (ext !== '.cfg' && ext !== '.dat') {
     throw new ComtradeError(path, 'a COMTRADE record is a .cfg (+ .dat), or a .cff');
   }
+  // The named file first, so a wrong path is reported as such rather than as a missing sibling.
+  const named = await readOrFail(path);
   const cfgPath = ext === '.cfg' ? path : await sibling(path, 'cfg');
   const datPath = ext === '.dat' ? path : await sibling(path, 'dat');
   if (!cfgPath) throw new ComtradeError(path, 'no .cfg configuration file beside it');
   if (!datPath) throw new ComtradeError(cfgPath, 'no .dat data file beside it');
-  const [cfg, dat] = await Promise.all([readOrFail(cfgPath), readOrFail(datPath)]);
+  const [cfg, dat] = ext === '.cfg' ? [named, await readOrFail(datPath)] : [await readOrFail(cfgPath), named];
   const record = parseComtrade(decodeText(cfg), dat, { cfg: cfgPath, dat: datPath });
   const hdrPath = await sibling(cfgPath, 'hdr');
   if (hdrPath) record.header = decodeText(await readOrFail(hdrPath));

@@ -1,11 +1,13 @@
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ComtradeError, type DriveSpec, FaultRecordError, runFaultRecord } from '../../faultrecords/index.ts';
 import { RunFolderError, replayRun } from '../../recording/index.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
 
 const help = `Usage: gridloop replay <run-folder> [options]
+       gridloop replay <fault-record> --frequency CH | --voltage CH --voltage-base V [options]
 
 Re-drives the twin of a recorded run without hardware: the twin is rebuilt from the run's
 manifest (grid, seed, step, device mapping, schedule) and fed the step-stamped device inputs and
@@ -19,8 +21,84 @@ Options:
                  p = pause again (while running), q = stop
   --every S      print the island frequencies every S seconds of twin time (default 1)
 
-Exit codes: 0 the replay is bit-identical, 1 it diverged (the first differing checkpoint is
-printed), 2 not a replayable run folder (named with what is missing).`;
+A fault record (COMTRADE .cfg/.dat/.cff, or .csv; docs/recording.md § Fault records) drives the
+twin's main grid instead: its frequency and/or voltage follow the record's channels. The twin
+runs as fast as possible and the run is recorded to a new run folder (for gridloop report).
+
+Fault-record options:
+  --grid FILE             grid file (default grids/demo-33bw-microgrids.yaml)
+  --frequency CH          channel (name or A<n>) giving the frequency
+  --frequency-from M      value (already Hz) or waveform (zero crossings); default value
+  --frequency-scale K     multiply frequencies by K (50/60 = 0.8333 for a 60 Hz record on 50 Hz)
+  --voltage CH            channel giving the voltage
+  --voltage-from M        value (RMS or magnitude) or waveform (one-cycle RMS); default value
+  --voltage-base V        channel value that means 1 pu (required with --voltage)
+  --runs-dir DIR          where the run folder goes (default ./runs)
+  --seed N, --dt-ms N, --record-hz N, --tail S (seconds to run on after the record ends)
+
+Exit codes: 0 the replay is bit-identical (fault record: the run completed), 1 it diverged (the
+first differing checkpoint is printed), 2 not a replayable run folder or a bad record/option
+(named with what is wrong).`;
+
+const FAULT_RECORD_EXTENSIONS = new Set(['.cfg', '.cff', '.dat', '.csv']);
+
+async function replayFaultRecord(
+  path: string,
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const str = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const mode = (name: string): 'value' | 'waveform' => {
+    const raw = str(name) ?? 'value';
+    if (raw !== 'value' && raw !== 'waveform')
+      throw usageError(`gridloop replay: --${name} must be value or waveform, got '${raw}'`);
+    return raw;
+  };
+  const spec: DriveSpec = {};
+  if (str('frequency')) {
+    spec.frequency = {
+      channel: str('frequency')!,
+      from: mode('frequency-from'),
+      scale: numberOption('replay', 'frequency-scale', str('frequency-scale'), 1, 1e-3, 1e3),
+    };
+  }
+  if (str('voltage')) {
+    if (str('voltage-base') === undefined)
+      throw usageError('gridloop replay: --voltage needs --voltage-base');
+    spec.voltage = {
+      channel: str('voltage')!,
+      from: mode('voltage-from'),
+      base: numberOption('replay', 'voltage-base', str('voltage-base'), 1, 1e-12),
+    };
+  }
+  if (!spec.frequency && !spec.voltage) {
+    throw usageError(
+      'gridloop replay: a fault record needs --frequency CH and/or --voltage CH --voltage-base V',
+    );
+  }
+  try {
+    const result = await runFaultRecord({
+      record: path,
+      grid: resolve(str('grid') ?? 'grids/demo-33bw-microgrids.yaml'),
+      spec,
+      runsDir: resolve(str('runs-dir') ?? 'runs'),
+      seed: numberOption('replay', 'seed', str('seed'), 1, 0, 2 ** 32 - 1),
+      dt_s: numberOption('replay', 'dt-ms', str('dt-ms'), 1, 0.05, 1000) / 1000,
+      record_hz: numberOption('replay', 'record-hz', str('record-hz'), 100, 0.1, 100_000),
+      tail_s: numberOption('replay', 'tail', str('tail'), 0, 0, 86_400),
+    });
+    console.log(
+      `fault record ${path}: ${result.steps} steps (${result.duration_s.toFixed(3)} s of twin time)`,
+    );
+    console.log(`run saved in ${result.runDir}`);
+    return ExitCode.ok;
+  } catch (err) {
+    if (err instanceof ComtradeError || err instanceof FaultRecordError)
+      throw usageError(`gridloop replay: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw usageError(`gridloop replay: ${(err as Error).message}`);
+    throw err;
+  }
+}
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -32,6 +110,18 @@ export const replayCommand: Command = {
       'pause-at': { type: 'string' },
       step: { type: 'boolean' },
       every: { type: 'string' },
+      grid: { type: 'string' },
+      frequency: { type: 'string' },
+      'frequency-from': { type: 'string' },
+      'frequency-scale': { type: 'string' },
+      voltage: { type: 'string' },
+      'voltage-from': { type: 'string' },
+      'voltage-base': { type: 'string' },
+      'runs-dir': { type: 'string' },
+      seed: { type: 'string' },
+      'dt-ms': { type: 'string' },
+      'record-hz': { type: 'string' },
+      tail: { type: 'string' },
     });
     if (positionals.length !== 1) {
       throw usageError(
@@ -39,6 +129,9 @@ export const replayCommand: Command = {
           ? 'gridloop replay: missing <run-folder>'
           : `gridloop replay: unexpected argument '${positionals[1]}'`,
       );
+    }
+    if (FAULT_RECORD_EXTENSIONS.has(extname(positionals[0]!).toLowerCase())) {
+      return replayFaultRecord(positionals[0]!, values);
     }
     const speed = numberOption('replay', 'speed', values.speed, 0, 0, 1e6);
     const pauseAt = numberOption('replay', 'pause-at', values['pause-at'], Number.POSITIVE_INFINITY, 0);
