@@ -245,8 +245,8 @@ export class StateEstimator {
     const w = this.measurements.map((meas) => 1 / meas.sigma ** 2);
     const h = new Float64Array(m);
     const r = new Float64Array(m);
-    let H = new Float64Array(m * n);
-    let G = new Float64Array(n * n);
+    let H: Float64Array = new Float64Array(m * n);
+    let G: Float64Array = new Float64Array(n * n);
     let converged = false;
     let iterations = 0;
     for (; iterations < this.maxIterations; iterations++) {
