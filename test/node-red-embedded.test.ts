@@ -97,7 +97,7 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
       port: 0,
       runsDir,
       seed: 1,
-      dt_s: 0.001,
+      dt_s: 0.002,
       record_hz: 20,
       nodeRedDir,
     });
@@ -197,7 +197,7 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
     } finally {
       viewer.disconnect();
     }
-  });
+  }, 90_000);
 
   it('the editor shows the gridloop nodes with their help, and its forms flag invalid values', async () => {
     const browser = await launchChromium();
@@ -268,7 +268,7 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
     } finally {
       await browser.close();
     }
-  });
+  }, 90_000);
 
   it('stopping the bench stops Node-RED and leaves no connection or server behind', async () => {
     await demo.stop();
@@ -321,7 +321,7 @@ describe('gridloop start --node-red (the command)', () => {
       expect(await exited).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 
   it('refuses --node-red-dir without --node-red (exit 2)', async () => {
     const child = cli(['--node-red-dir', 'x'], repoRoot);

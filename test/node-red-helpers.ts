@@ -107,7 +107,7 @@ export function collect(runtime: NodeRedRuntime, id: string): Msg[] {
 export async function until<T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeout_ms = 10_000,
+  timeout_ms = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeout_ms;
   for (;;) {

@@ -66,7 +66,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-runs-'));
     const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-user-'));
     dirs.push(runsDir, userDir);
-    demo = await startDemo({ host: '127.0.0.1', port: 0, runsDir, seed: 1, dt_s: 0.001, record_hz: 20 });
+    demo = await startDemo({ host: '127.0.0.1', port: 0, runsDir, seed: 1, dt_s: 0.002, record_hz: 20 });
     operatorToken = demo.tokens.find((t) => t.role === 'operator')!.token;
     proxy = await startLinkProxy(benchPort());
     tcpBeforeNodeRed = tcpHandles();
@@ -143,7 +143,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     );
     expect(reached.time_ns).toBeGreaterThan(first.time_ns);
     await nodeRed.deploy([]);
-  });
+  }, 90_000);
 
   it('a bad token puts the server node, and every node using it, in a red error state', async () => {
     await nodeRed.deploy([
@@ -219,7 +219,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const lost = notifications.find((m) => (m.event as { kind: string }).kind === 'link-lost') as Msg;
     expect(lost.topic).toBe(`gridloop alarm: link-lost http://127.0.0.1:${proxy.port}`);
     await nodeRed.deploy([]);
-  });
+  }, 90_000);
 
   it('classroom: the button islands MG1, the flow reconnects it, and the narration tells it', async () => {
     const classroom = exampleFlow('classroom', proxy.url, operatorToken);
@@ -249,7 +249,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     ).toBe(true);
     expect(island.map((m) => m.payload)).toEqual([true, false]);
     await nodeRed.deploy([]);
-  });
+  }, 90_000);
 
   it('alarms: an unplanned islanding trips the anti-islanding DERs, and the trips reach the notification output', async () => {
     await nodeRed.deploy(exampleFlow('alarms', proxy.url, operatorToken));
@@ -285,7 +285,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
       operator.disconnect();
     }
     await nodeRed.deploy([]);
-  });
+  }, 90_000);
 
   it('command nodes: a viewer token is refused by the bench, a bad payload is refused locally', async () => {
     const viewerToken = demo.tokens.find((t) => t.role === 'viewer')!.token;
