@@ -151,6 +151,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         seed: options.seed,
         dt_s: options.dt_s,
         mode: 'realtime',
+        // How the loop was built, so `gridloop replay` can rebuild the same twin.
+        loop: {
+          twin: { grid, seed: options.seed, dt_s: options.dt_s, scenario: options.scenario },
+          devices: devices.map((d) => ({ ...d })),
+        },
         devices: devices.map((d) => ({
           id: d.id,
           transport: d.driver === 'simulated' ? 'simulated' : 'serial',
