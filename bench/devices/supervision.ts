@@ -90,13 +90,11 @@ export class LinkSupervisor {
     let slot = -1;
     for (let i = 0; i < SENT_WINDOW; i++) if (this.sentSteps[i] === step) slot = i;
     if (slot < 0) return false;
-    if (step === this.awaiting) {
-      this.rtts[this.rttCount % RTT_WINDOW] = (this.now() - this.sentAt[slot]) * 1000;
-      this.rttCount++;
-      this.awaiting = -1;
-    } else {
-      this.counters.late++;
-    }
+    // Late answers count in the RTT too, or the distribution would be cut off at the exchange period.
+    this.rtts[this.rttCount % RTT_WINDOW] = (this.now() - this.sentAt[slot]) * 1000;
+    this.rttCount++;
+    if (step === this.awaiting) this.awaiting = -1;
+    else this.counters.late++;
     this.sentSteps[slot] = -1;
     this.consecutiveMissed = 0;
     this.input.p_mw = this.twinMw(p_w);
