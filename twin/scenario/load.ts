@@ -27,6 +27,8 @@ export interface Scenario {
   duration_s: number;
   startHour?: number;
   record?: { every_s?: number; buses?: boolean };
+  /** Main-grid trace to replay (CSV t_s,f_hz,v_pu), resolved to an absolute path. */
+  mainGrid?: { trace?: string };
   initial?: {
     breakers?: Record<string, boolean>;
     fids?: Record<string, number>;
@@ -170,6 +172,7 @@ export function parseScenario(text: string, file: string): Scenario {
   return {
     ...s,
     grid: resolve(dirname(file), s.grid),
+    ...(s.mainGrid?.trace ? { mainGrid: { trace: resolve(dirname(file), s.mainGrid.trace) } } : {}),
     seed: s.seed ?? 1,
     dt_s: s.dt_s ?? 0.001,
     events,
@@ -193,4 +196,46 @@ export async function loadScenario(file: string): Promise<Scenario> {
     );
   }
   return parseScenario(text, file);
+}
+
+/**
+ * Parses a main-grid trace: CSV with a header naming t_s, f_hz and v_pu (any order, extra columns
+ * ignored), times strictly increasing. Errors name the file and line.
+ */
+export function parseGridTrace(
+  text: string,
+  file: string,
+): { t_s: Float64Array; f_hz: Float64Array; v_pu: Float64Array } {
+  const lines = text.split(/\r?\n/);
+  // Leading '#' lines are comments; the first other line is the header.
+  let h = 0;
+  while (h < lines.length && lines[h].trim().startsWith('#')) h++;
+  const header = lines[h]?.split(',').map((c) => c.trim()) ?? [];
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0)
+      throw new ScenarioError(`trace header must name t_s, f_hz and v_pu (missing ${name})`, file, h + 1);
+    return i;
+  };
+  const [ct, cf, cv] = [col('t_s'), col('f_hz'), col('v_pu')];
+  const t: number[] = [];
+  const f: number[] = [];
+  const v: number[] = [];
+  for (let n = h + 1; n < lines.length; n++) {
+    const line = lines[n].trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const cells = line.split(',');
+    const nums = [cells[ct], cells[cf], cells[cv]].map((c) =>
+      c === undefined || c.trim() === '' ? Number.NaN : Number(c),
+    );
+    if (!nums.every(Number.isFinite))
+      throw new ScenarioError(`trace row needs finite t_s, f_hz, v_pu: '${line}'`, file, n + 1);
+    if (t.length > 0 && nums[0] <= t[t.length - 1])
+      throw new ScenarioError('trace times must increase', file, n + 1);
+    t.push(nums[0]);
+    f.push(nums[1]);
+    v.push(nums[2]);
+  }
+  if (t.length === 0) throw new ScenarioError('trace has no rows', file, 2);
+  return { t_s: Float64Array.from(t), f_hz: Float64Array.from(f), v_pu: Float64Array.from(v) };
 }

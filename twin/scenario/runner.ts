@@ -3,13 +3,14 @@
  * applies the initial state, schedules the events, steps to the end feeding the assertions, and
  * reports. `onStep` sees every state (for recording); `onProgress` is called about 100 times.
  */
+import { readFile } from 'node:fs/promises';
 import type { DeviceInput, TwinState } from '../api.ts';
 import { BatteryUnit } from '../der/battery.ts';
 import { loadGridFile } from '../files.ts';
 import { GridInputError } from '../grid/model.ts';
 import { Twin, type TwinAction } from '../twin.ts';
 import { type AssertionOutcome, AssertionSet } from './assertions.ts';
-import { type Scenario, ScenarioError, type ScenarioEvent } from './load.ts';
+import { parseGridTrace, type Scenario, ScenarioError, type ScenarioEvent } from './load.ts';
 
 export interface ScenarioRunResult {
   passed: boolean;
@@ -140,9 +141,31 @@ export async function buildScenarioTwin(s: Scenario, dt_s = s.dt_s): Promise<Twi
   }
   const config = { ...loaded.config, ...(s.twin ?? {}) };
   if (s.startHour !== undefined) config.startHour = s.startHour;
+  let gridTrace: ReturnType<typeof parseGridTrace> | undefined;
+  if (s.mainGrid?.trace) {
+    let text: string;
+    try {
+      text = await readFile(s.mainGrid.trace, 'utf8');
+    } catch (err) {
+      throw new ScenarioError(
+        `cannot read trace ${s.mainGrid.trace}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        s.file,
+        undefined,
+        '/mainGrid/trace',
+      );
+    }
+    gridTrace = parseGridTrace(text, s.mainGrid.trace);
+  }
   let twin: Twin;
   try {
-    twin = new Twin(loaded.grid, { seed: s.seed, dt_s, config, channels: s.channels, hardware: s.hardware });
+    twin = new Twin(loaded.grid, {
+      seed: s.seed,
+      dt_s,
+      config,
+      channels: s.channels,
+      hardware: s.hardware,
+      gridTrace,
+    });
   } catch (err) {
     throw new ScenarioError(`cannot build the twin: ${(err as Error).message}`, s.file);
   }

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, ScenarioError } from './load.ts';
+import { loadScenario, parseGridTrace, parseScenario, ScenarioError } from './load.ts';
 import { buildScenarioTwin, runScenario } from './runner.ts';
 
 const FILE = join(process.cwd(), 'scenarios', 'inline.yaml');
@@ -74,6 +74,33 @@ describe('scenario validation errors name file, line and JSON path', () => {
 
   it('a missing file is a clear error', async () => {
     await expect(loadScenario('/nonexistent/x.yaml')).rejects.toThrow(/cannot read scenario/);
+  });
+});
+
+describe('main-grid traces', () => {
+  it('parses t_s,f_hz,v_pu after comment lines, in any column order', () => {
+    const t = parseGridTrace('# comment\nv_pu,t_s,f_hz\n1,0,50\n0.99,1,49.9\n', 'x.csv');
+    expect(Array.from(t.t_s)).toEqual([0, 1]);
+    expect(Array.from(t.f_hz)).toEqual([50, 49.9]);
+    expect(Array.from(t.v_pu)).toEqual([1, 0.99]);
+  });
+
+  it('names file and line of a bad row, a missing column or non-increasing time', () => {
+    expect(() => parseGridTrace('t_s,f_hz,v_pu\n0,50,1\n1,abc,1\n', 'x.csv')).toThrow(/x\.csv:3: trace row/);
+    expect(() => parseGridTrace('t_s,f_hz\n0,50\n', 'x.csv')).toThrow(/x\.csv:1: .*missing v_pu/);
+    expect(() => parseGridTrace('t_s,f_hz,v_pu\n1,50,1\n1,50,1\n', 'x.csv')).toThrow(
+      /x\.csv:3: trace times must increase/,
+    );
+  });
+
+  it('a scenario replays a trace as the main grid (grid-trace-replay)', async () => {
+    const s = await loadScenario(join(process.cwd(), 'scenarios', 'grid-trace-replay.yaml'));
+    s.duration_s = 12;
+    s.assertions = [{ type: 'frequency-nadir', island: 'MG1', min_hz: 49.81 }];
+    const r = await runScenario(s);
+    // The trace's minimum before 12 s is 49.802 Hz at 9 s (by construction of the file).
+    expect(r.passed).toBe(false);
+    expect(r.assertions[0].detail).toMatch(/nadir 49\.80\d+ Hz at 9\.0/);
   });
 });
 
