@@ -1,0 +1,94 @@
+/**
+ * The node package on its own: packed with npm, installed (offline, from npm's cache) into an empty
+ * Node-RED user directory outside the repository, and loaded by a Node-RED runtime in a child
+ * process. Nothing of the bench is reachable from there, so a stray import of bench code fails.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+const repoRoot = join(import.meta.dirname, '..');
+const flowsDir = join(repoRoot, 'flows');
+
+const LOAD_NODES = `
+const http = require('node:http');
+const RED = require(process.argv[1]);
+RED.init(http.createServer(), {
+  userDir: process.cwd(),
+  httpAdminRoot: false,
+  httpNodeRoot: false,
+  logging: { console: { level: 'fatal' } },
+  telemetry: { enabled: false },
+});
+RED.start().then(async () => {
+  const list = await RED.runtime.nodes.getNodeList({});
+  const ours = list.filter((n) => n.module === '@gridloop/node-red-gridloop');
+  await RED.stop();
+  process.stdout.write(JSON.stringify(ours.map((n) => ({ types: n.types, enabled: n.enabled, err: n.err ?? null }))));
+});
+`;
+
+describe('the @gridloop/node-red-gridloop package', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('packs with its nodes, help and examples, installs into an empty user directory and loads there', async () => {
+    const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-pkg-'));
+    dirs.push(userDir);
+    const packed = JSON.parse(
+      (await run('npm', ['pack', '--json', '--pack-destination', userDir], { cwd: flowsDir })).stdout,
+    ) as { filename: string; files: { path: string }[] }[];
+    const files = packed[0].files.map((f) => f.path).sort();
+    expect(files).toEqual([
+      'README.md',
+      'examples/alarms.json',
+      'examples/classroom.json',
+      'examples/peak-shaving.json',
+      'nodes/gridloop-command.html',
+      'nodes/gridloop-command.js',
+      'nodes/gridloop-event.html',
+      'nodes/gridloop-event.js',
+      'nodes/gridloop-scenario.html',
+      'nodes/gridloop-scenario.js',
+      'nodes/gridloop-server.html',
+      'nodes/gridloop-server.js',
+      'nodes/gridloop-state.html',
+      'nodes/gridloop-state.js',
+      'nodes/protocol.js',
+      'package.json',
+    ]);
+
+    writeFileSync(join(userDir, 'package.json'), '{ "name": "node-red-project", "private": true }\n');
+    // --offline: dependencies come from npm's cache (filled by the project's own install); a test
+    // sends nothing off this machine.
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(userDir, packed[0].filename)], {
+      cwd: userDir,
+    });
+    const installed = join(userDir, 'node_modules', '@gridloop', 'node-red-gridloop');
+    expect(realpathSync(installed)).toBe(installed);
+    expect(realpathSync(join(userDir, 'node_modules', 'socket.io-client'))).toMatch(
+      new RegExp(`^${userDir}`),
+    );
+
+    const { stdout } = await run(process.execPath, ['-e', LOAD_NODES, require.resolve('node-red')], {
+      cwd: userDir,
+    });
+    const loaded = JSON.parse(stdout) as { types: string[]; enabled: boolean; err: unknown }[];
+    expect(loaded.flatMap((n) => n.types).sort()).toEqual([
+      'gridloop-command',
+      'gridloop-event',
+      'gridloop-scenario',
+      'gridloop-server',
+      'gridloop-state',
+    ]);
+    expect(loaded.every((n) => n.enabled && n.err === null)).toBe(true);
+  }, 120_000);
+});
