@@ -160,4 +160,18 @@ describe('Twin on the demo system', () => {
     expect(island(s, 'MG1').f_hz).toBeCloseTo(49.8, 9);
     expect(Math.abs(island(s, 'MG2').f_hz - 50)).toBeLessThan(0.05);
   });
+
+  it('DERs trip per IEEE 1547 inside the twin: OF2 on a grid over-frequency within 1 % + 2 cycles', async () => {
+    const twin = await Twin.fromFiles({ grid: GRID, seed: 1, dt_s: 0.001 });
+    for (let k = 0; k < 100; k++) twin.step([]);
+    const start = twin.time_s;
+    // 52 Hz > OF2 (62 Hz scaled to 50 Hz = 51.667 Hz), clearing time 0.16 s.
+    twin.apply({ kind: 'grid-disturbance', quantity: 'frequency', shape: 'step', delta: 2, start_s: start });
+    for (let k = 0; k < 400; k++) twin.step([]);
+    const trips = twin.tripLog.filter((t) => t.cause === 'IEEE 1547 OF2');
+    const mg1 = ['pv-24', 'wind-22', 'fc-20', 'bess-25', 'chp-4'];
+    // Every MG1 unit (categories I and II share the OF2 default), none in the islanded microgrids.
+    expect(trips.map((t) => t.unit).sort()).toEqual([...mg1].sort());
+    for (const t of trips) expect(Math.abs(t.t_s - start - 0.16)).toBeLessThanOrEqual(0.01 * 0.16 + 2 / 50);
+  });
 });
