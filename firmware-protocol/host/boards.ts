@@ -53,7 +53,13 @@ const CFLAGS = [
   `-I${join(C_SOURCE_DIR, 'firmware')}`,
 ];
 const OPTIMIZE = ['-O2'];
-const SANITIZE = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
+const SANITIZE = [
+  '-O1',
+  '-g',
+  '-fsanitize=address,undefined',
+  '-fno-sanitize-recover=all',
+  '-fno-omit-frame-pointer',
+];
 
 export interface BuildOptions {
   /** C compiler. @default process.env.CC ?? 'cc' */
@@ -243,7 +249,8 @@ export async function startEmulatedBoard(
     }, timeoutMs);
     const onData = (text: string) => {
       stdout += text;
-      const match = /^(?:PTY|DEVICE) (\S+)$/m.exec(stdout);
+      // Only a complete line: a chunk may end in the middle of the path.
+      const match = /^(?:PTY|DEVICE) (\S+)\r?\n/m.exec(stdout);
       if (match) {
         cleanup();
         resolvePath(match[1]);
