@@ -50,6 +50,26 @@ function cachedKey(name: string): string {
   return escaped;
 }
 
+/**
+ * Float-to-text is the most expensive part of encoding (shortest round-trip digits), and recorded
+ * values repeat a lot (set-points, steady states, constant angles). A direct-mapped cache keyed by
+ * the float's bits returns the identical text for a repeated value.
+ */
+const FLOAT_CACHE_BITS = 12;
+const floatKeys = new Float64Array(1 << FLOAT_CACHE_BITS).fill(Number.NaN);
+const floatTexts: string[] = new Array(1 << FLOAT_CACHE_BITS).fill('');
+const floatScratch = new Float64Array(1);
+const floatWords = new Uint32Array(floatScratch.buffer);
+function floatText(x: number): string {
+  floatScratch[0] = x;
+  const slot = Math.imul(floatWords[0] ^ floatWords[1], 0x9e3779b1) >>> (32 - FLOAT_CACHE_BITS);
+  if (floatKeys[slot] === x) return floatTexts[slot];
+  const text = String(x);
+  floatKeys[slot] = x;
+  floatTexts[slot] = text;
+  return text;
+}
+
 /** Points of one snapshot share a timestamp; its decimal text is computed once. */
 let lastTime = -1n;
 let lastTimeText = '-1';
@@ -108,7 +128,7 @@ export function encodeLine(
           if (skipped) skipped.nonFinite++;
           continue;
         }
-        text = String(value);
+        text = floatText(value);
         break;
       case 'bigint':
         text = `${value}i`;

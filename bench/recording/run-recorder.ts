@@ -108,8 +108,22 @@ function safeScenarioName(scenario: string): string {
  * Every write method is synchronous and cheap: it encodes and queues; a timer compresses and
  * appends queued data at least every second, off the caller's thread.
  */
+/** Size of the buffers encoded lines are copied into. */
+const CHUNK_BYTES = 1 << 20;
+const BATCH_CHARS = 32 * 1024;
+
 export class RunRecorder {
-  private text = '';
+  /**
+   * Encoded lines are copied straight into byte chunks rather than concatenated into one long
+   * string: a string rope of a second's worth of lines survives into V8's old generation and made
+   * garbage collection the largest cost of recording.
+   */
+  private chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private chunkUsed = 0;
+  private readonly filled: Buffer[] = [];
+  private filledBytes = 0;
+  /** A few hundred lines gathered as a string (young, cheap) before one copy into the chunk. */
+  private batch = '';
   private textLines = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly runTag: string;
@@ -249,10 +263,37 @@ export class RunRecorder {
       }
       return;
     }
-    this.text += `${line}\n`;
+    this.batch += `${line}\n`;
     this.textLines++;
+    if (this.batch.length >= BATCH_CHARS) this.appendBatch();
     this.counts.points++;
-    if (this.text.length >= this.eagerFlushBytes) this.flushQueued();
+    if (this.filledBytes + this.chunkUsed + this.batch.length >= this.eagerFlushBytes) this.flushQueued();
+  }
+
+  private appendBatch(): void {
+    const text = this.batch;
+    if (text === '') return;
+    this.batch = '';
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    if (this.chunkUsed + text.length * 3 > CHUNK_BYTES) {
+      this.sealChunk();
+      if (text.length * 3 > CHUNK_BYTES) {
+        const big = Buffer.from(text, 'utf8');
+        this.filled.push(big);
+        this.filledBytes += big.length;
+        return;
+      }
+    }
+    this.chunkUsed += this.chunk.write(text, this.chunkUsed, 'utf8');
+  }
+
+  private sealChunk(): void {
+    this.appendBatch();
+    if (this.chunkUsed === 0) return;
+    this.filled.push(this.chunk.subarray(0, this.chunkUsed));
+    this.filledBytes += this.chunkUsed;
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.chunkUsed = 0;
   }
 
   /** Logs an event or annotation (also operator commands) to events.jsonl and as an `event` point. */
@@ -325,7 +366,9 @@ export class RunRecorder {
       ...this.counts,
       nonFiniteFields: this.skipped.nonFinite,
       queuedBytes:
-        this.text.length +
+        this.filledBytes +
+        this.chunkUsed +
+        this.batch.length +
         this.pointsFile.stats.queuedBytes +
         this.framesFile.stats.queuedBytes +
         this.eventsFile.stats.queuedBytes,
@@ -362,12 +405,14 @@ export class RunRecorder {
   /** Hands queued data to the files (compressed off-thread) and the sinks. */
   private flushQueued(): Promise<void> {
     if (this.accepting) this.selfReport();
-    if (this.text !== '') {
-      const text = this.text;
+    this.sealChunk();
+    if (this.filled.length > 0) {
+      const chunks = this.filled.splice(0);
       const lines = this.textLines;
-      this.text = '';
+      this.filledBytes = 0;
       this.textLines = 0;
-      this.pointsFile.append(text);
+      for (const chunk of chunks) this.pointsFile.append(chunk);
+      const text = this.sinks.length > 0 ? chunks.map((c) => c.toString('utf8')).join('') : '';
       for (const sink of this.sinks) {
         try {
           sink.write(text, lines);
