@@ -157,6 +157,13 @@ describe('shipped scenarios', () => {
     expect(r.passed).toBe(true);
   });
 
+  for (const name of ['mg1-unplanned-islanding', 'mg3-fault-cleared']) {
+    it(`${name} passes its own assertions`, async () => {
+      const r = await runScenario(await loadScenario(join(dir, `${name}.yaml`)));
+      expect(r.assertions.filter((a) => !a.passed)).toEqual([]);
+    });
+  }
+
   it('a failing assertion fails the run (nadir limit above the real nadir)', async () => {
     const s = await loadScenario(join(dir, 'mg2-load-step.yaml'));
     s.duration_s = 8;
