@@ -90,6 +90,24 @@ describe('RunRecorder', () => {
     ]);
   });
 
+  it('keeps lines whole across chunk boundaries, also very long and non-ASCII ones', async () => {
+    const rec = await RunRecorder.open({ runsDir: await tempRunsDir(), scenario: 's' });
+    const long = `Ω≈ç√ ${'x'.repeat(1_500_000)} 🙂`;
+    for (let i = 0; i < 30_000; i++)
+      rec.point('event', { kind: 'k' }, { message: `ünïcode ${i} — ∑` }, BigInt(i));
+    rec.point('event', { kind: 'long' }, { message: long }, 1n);
+    for (let i = 0; i < 30_000; i++) rec.point('bus', { bus: 'β' }, { vm_pu: i / 7 }, BigInt(i));
+    await rec.close();
+    const points = await readRunPoints(rec.dir);
+    const events = points.filter((p) => p.measurement === 'event' && p.tags.kind === 'k');
+    expect(events).toHaveLength(30_000);
+    expect(events[29_999].fields.message).toBe('ünïcode 29999 — ∑');
+    expect(points.find((p) => p.tags.kind === 'long')?.fields.message).toBe(long);
+    const bus = points.filter((p) => p.measurement === 'bus');
+    expect(bus).toHaveLength(30_000);
+    expect(bus.every((p, i) => p.fields.vm_pu === i / 7 && p.tags.bus === 'β')).toBe(true);
+  });
+
   it('writes pcap global and record headers byte for byte as the pcap-savefile format defines', () => {
     const header = Buffer.from(pcapFileHeader());
     expect(header.toString('hex')).toBe('4d3cb2a1020004000000000000000000ffff000093000000');
