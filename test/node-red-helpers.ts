@@ -129,3 +129,22 @@ export function linkOf(runtime: NodeRedRuntime, serverId: string): ServerLink | 
   const node = runtime.red.nodes.getNode(serverId) as { link?: ServerLink } | null;
   return node?.link;
 }
+
+export type NodeStatus = { fill?: string; shape?: string; text?: string };
+
+/**
+ * The latest status of every node, from the runtime's `node-status` events (what the editor
+ * shows), including those set while flows start. Call before deploying; `stop()` when done.
+ */
+export function watchStatuses(runtime: NodeRedRuntime): {
+  of(id: string): NodeStatus | undefined;
+  stop(): void;
+} {
+  const latest = new Map<string, NodeStatus>();
+  const onStatus = (event: { id: string; status: NodeStatus }) => latest.set(event.id, event.status);
+  runtime.red.events.on('node-status', onStatus);
+  return {
+    of: (id) => latest.get(id),
+    stop: () => runtime.red.events.off('node-status', onStatus),
+  };
+}

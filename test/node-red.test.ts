@@ -24,6 +24,7 @@ import {
   setTabEnv,
   startLinkProxy,
   until,
+  watchStatuses,
 } from './node-red-helpers.ts';
 
 const require = createRequire(import.meta.url);
@@ -182,6 +183,102 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const accepted = proxy.accepted();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(proxy.accepted()).toBe(accepted);
+    await nodeRed.deploy([]);
+  });
+
+  it('misconfigured nodes say what is wrong in a red status, and open no connection', async () => {
+    const accepted = proxy.accepted();
+    const statuses = watchStatuses(nodeRed);
+    await nodeRed.deploy([
+      { id: 'mis-tab', type: 'tab', label: 'misconfigured' },
+      {
+        id: 'mis-ftp',
+        type: 'gridloop-server',
+        url: 'ftp://127.0.0.1:21',
+        credentials: { token: operatorToken },
+      },
+      { id: 'mis-notoken', type: 'gridloop-server', url: proxy.url },
+      { id: 'mis-good', type: 'gridloop-server', url: proxy.url, credentials: { token: operatorToken } },
+      {
+        id: 'mis-url',
+        type: 'gridloop-state',
+        z: 'mis-tab',
+        server: 'mis-ftp',
+        rate: 1,
+        filter: 'all',
+        target: '',
+        wires: [],
+      },
+      {
+        id: 'mis-token',
+        type: 'gridloop-state',
+        z: 'mis-tab',
+        server: 'mis-notoken',
+        rate: 1,
+        filter: 'all',
+        target: '',
+        wires: [],
+      },
+      {
+        id: 'mis-rate',
+        type: 'gridloop-state',
+        z: 'mis-tab',
+        server: 'mis-good',
+        rate: 0,
+        filter: 'all',
+        target: '',
+        wires: [],
+      },
+      {
+        id: 'mis-id',
+        type: 'gridloop-state',
+        z: 'mis-tab',
+        server: 'mis-good',
+        rate: 1,
+        filter: 'device',
+        target: ' ',
+        wires: [],
+      },
+      {
+        id: 'mis-regex',
+        type: 'gridloop-event',
+        z: 'mis-tab',
+        server: 'mis-good',
+        severity: 'info',
+        kinds: 'trip(',
+        link: false,
+        wires: [],
+      },
+      {
+        id: 'mis-none',
+        type: 'gridloop-command',
+        z: 'mis-tab',
+        server: '',
+        command: 'setpoint',
+        target: '',
+        wires: [],
+      },
+    ]);
+    const statusOf = (id: string) => statuses.of(id);
+    const expected: Record<string, string> = {
+      'mis-url': "'ftp://127.0.0.1:21' must start with http:// or https://",
+      'mis-token': 'no token',
+      'mis-rate': "rate must be 0.1..50 Hz, got '0'",
+      'mis-id': 'a device filter needs an id',
+      'mis-regex': 'event kinds: invalid pattern (Invalid regular expression: /trip(/i: Unterminated group)',
+      'mis-none': 'no gridloop server configured',
+    };
+    await until('a red status on every misconfigured node', () =>
+      Object.keys(expected).every((id) => statusOf(id)?.fill === 'red'),
+    );
+    for (const [id, text] of Object.entries(expected))
+      expect(statusOf(id), id).toMatchObject({ fill: 'red', text });
+    expect(linkOf(nodeRed, 'mis-ftp')?.state).toBe('error');
+    expect(linkOf(nodeRed, 'mis-notoken')?.state).toBe('error');
+    // The nodes that are fine connect; the broken ones add no connection of their own.
+    await until('mis-good unused', () => linkOf(nodeRed, 'mis-good')?.state === 'idle');
+    expect(proxy.accepted()).toBe(accepted);
+    statuses.stop();
     await nodeRed.deploy([]);
   });
 
