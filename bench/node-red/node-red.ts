@@ -152,8 +152,10 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
     red.init(upgrades, settings);
     const firstStart = flowsStarted(red);
     await red.start();
-    // RED.start resolves before the stored flows have started; wait for them.
-    await firstStart;
+    // RED.start resolves before the stored flows have started; wait for them. Flows that cannot
+    // start (e.g. a node type not installed) do not stop the editor: Node-RED has logged why, and
+    // the user fixes it there.
+    await firstStart.catch(() => {});
 
     const nodeRoot = `${adminRoot}/api`;
     const strip = (req: IncomingMessage, prefix: string) => {
