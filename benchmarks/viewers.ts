@@ -4,15 +4,16 @@
  * Runs the demo grid's twin in its real-time loop process twice, for the same time each, with the
  * live server composed as `gridloop start` composes it: once with no viewers, once with 200
  * socket.io viewer clients on loopback subscribed at 20 Hz. The clients run in a child process of
- * their own (as browsers would; niced, since real viewers run on other machines) and measure
- * delivery latency from the server's `sent_ms` stamp.
+ * their own, at normal priority (real viewers' browsers run on other machines; here they compete
+ * with the loop for the same cores, which makes the comparison harsher) and measure delivery
+ * latency from the server's `sent_ms` stamp.
  * Reports the loop's lateness and overruns for both runs, the delivery latency, and the main
  * thread's event-loop delay. Ends with one JSON line.
  *
  * Options (environment): VIEWERS (200), RATE_HZ (20), RUN_S (10 per run).
  */
 import { fork } from 'node:child_process';
-import { availableParallelism, loadavg, setPriority } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io as connect } from 'socket.io-client';
@@ -28,7 +29,6 @@ import { loadGridFile } from '../twin/files.ts';
 const VIEWERS = Number(process.env.VIEWERS ?? 200);
 const RATE_HZ = Number(process.env.RATE_HZ ?? 20);
 const RUN_S = Number(process.env.RUN_S ?? 10);
-const CLIENT_NICE = 10;
 const GRID = join(import.meta.dirname, '..', 'grids', 'demo-33bw-microgrids.yaml');
 const DT_S = 0.001;
 
@@ -47,6 +47,8 @@ interface ClientReport {
   latency_ms: { p50: number; p99: number; max: number };
   perClientRate_hz: { min: number; mean: number };
   disconnects: number;
+  /** Event-loop delay p99 of the client process itself: latency beyond it is not the server's. */
+  clientDelay_p99_ms: number;
 }
 
 async function runViewers(url: string, token: string, count: number, rate_hz: number): Promise<void> {
@@ -55,6 +57,7 @@ async function runViewers(url: string, token: string, count: number, rate_hz: nu
   let measuring = false;
   let disconnects = 0;
   const perClient = new Uint32Array(count);
+  const clientDelay = monitorEventLoopDelay({ resolution: 5 });
   const sockets = Array.from({ length: count }, (_, i) => {
     const socket = connect(url, {
       transports: ['websocket'],
@@ -79,11 +82,13 @@ async function runViewers(url: string, token: string, count: number, rate_hz: nu
   process.on('message', (message: { type: string }) => {
     if (message.type === 'start') {
       measuring = true;
+      clientDelay.enable();
       n = 0;
       perClient.fill(0);
       disconnects = 0;
     } else if (message.type === 'report') {
       measuring = false;
+      clientDelay.disable();
       const sorted = latencies.slice(0, n).sort();
       const rates = Array.from(perClient, (c) => c / RUN_S);
       const report: ClientReport = {
@@ -96,6 +101,7 @@ async function runViewers(url: string, token: string, count: number, rate_hz: nu
         },
         perClientRate_hz: { min: Math.min(...rates), mean: rates.reduce((a, b) => a + b, 0) / count },
         disconnects,
+        clientDelay_p99_ms: clientDelay.percentile(99) / 1e6,
       };
       send({ type: 'report', report });
       for (const s of sockets) s.close();
@@ -139,22 +145,13 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
-    // Viewers' browsers run on students' laptops, not on the bench: their stand-in here yields
-    // the CPU to the bench (the server and the loop keep normal priority).
-    try {
-      if (clients.pid) setPriority(clients.pid, CLIENT_NICE);
-    } catch {
-      // Not permitted: the clients then compete at normal priority, which only makes it harder.
-    }
     const connected = await new Promise<number>((resolve) =>
       clients!.on(
         'message',
         (m: { type: string; count: number }) => m.type === 'connected' && resolve(m.count),
       ),
     );
-    console.log(
-      `  ${connected}/${VIEWERS} viewers connected at ${RATE_HZ} Hz (client process at nice ${CLIENT_NICE})`,
-    );
+    console.log(`  ${connected}/${VIEWERS} viewers connected at ${RATE_HZ} Hz`);
   }
 
   const builder = new LiveStateBuilder(topology);
@@ -274,6 +271,9 @@ async function main(): Promise<void> {
     `  loop: ${withViewers.loop.overruns} overruns, lateness p99 ${round(withViewers.loop.lateness_p99_us)} µs, max ${round(withViewers.loop.lateness_max_us)} µs (${withViewers.loop.source}); main-thread delay p99 ${round(withViewers.loop.mainThreadDelay_p99_ms, 2)} ms`,
   );
   console.log(
+    `  client process event-loop delay p99 ${round(c.clientDelay_p99_ms, 1)} ms (part of the latency below is the clients' own backlog)`,
+  );
+  console.log(
     `  delivery: ${c.states} states, latency p50 ${round(c.latency_ms.p50, 2)} ms, p99 ${round(c.latency_ms.p99, 2)} ms, max ${round(c.latency_ms.max, 2)} ms; per-client rate mean ${round(c.perClientRate_hz.mean)} Hz, min ${round(c.perClientRate_hz.min)} Hz; ${c.disconnects} disconnects`,
   );
   console.log(
@@ -294,6 +294,7 @@ async function main(): Promise<void> {
       per_client_rate_hz: round(c.perClientRate_hz.mean, 2),
       min_client_rate_hz: round(c.perClientRate_hz.min, 2),
       disconnects: c.disconnects,
+      client_delay_p99_ms: round(c.clientDelay_p99_ms, 1),
       overruns_without: without.loop.overruns,
       overruns_with: withViewers.loop.overruns,
       added_overruns: added,
