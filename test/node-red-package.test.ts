@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startNodeRed } from '../bench/node-red/node-red.ts';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -91,4 +92,25 @@ describe('the @gridloop/node-red-gridloop package', () => {
     ]);
     expect(loaded.every((n) => n.enabled && n.err === null)).toBe(true);
   }, 120_000);
+
+  it('Node-RED still starts when stored flows use a node type that is not installed', async () => {
+    const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-missing-'));
+    dirs.push(userDir);
+    writeFileSync(
+      join(userDir, 'flows.json'),
+      JSON.stringify([
+        { id: 't', type: 'tab', label: 'old flow' },
+        { id: 'n', type: 'some-uninstalled-node', z: 't', wires: [] },
+      ]),
+    );
+    const runtime = await startNodeRed({ userDir, logLevel: 'fatal' });
+    try {
+      const stored = await runtime.red.runtime.flows.getFlows({});
+      expect(stored.flows.map((n) => n.type)).toContain('some-uninstalled-node');
+      // The editor's API answers, so the user can fix the flow there.
+      expect(runtime.red.nodes.getNode('n')).toBeNull();
+    } finally {
+      await runtime.close();
+    }
+  });
 });
