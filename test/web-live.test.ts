@@ -145,6 +145,30 @@ describe('live page', () => {
     expect(errors).toEqual([]);
   });
 
+  it('an admin rotates the viewer token from the page and gets a new viewer link', async () => {
+    const { page, errors } = await open(TOKENS.admin);
+    await page.waitForSelector('#controls:not([hidden])');
+    await page.selectOption('select[name="rotate-role"]', 'viewer');
+    await page.click('text=rotate token');
+    await page.waitForFunction(() =>
+      /\?token=/.test(document.querySelector('#rotated-token')?.textContent ?? ''),
+    );
+    const link = (await page.textContent('#rotated-token'))!;
+    expect(link.startsWith(fixture.server.url)).toBe(true);
+    const viewer = await browser.newPage();
+    pages.push(viewer);
+    await viewer.goto(link);
+    await viewer.waitForFunction(() => document.querySelector('#role')?.textContent?.startsWith('viewer'));
+    const stale = await browser.newPage();
+    pages.push(stale);
+    await stale.goto(`${fixture.server.url}?token=${TOKENS.viewer}`);
+    await stale.waitForFunction(() =>
+      /Access refused/.test(document.querySelector('#login-reason')?.textContent ?? ''),
+    );
+    expect(JSON.stringify(fixture.audit)).not.toContain(link.split('token=')[1]);
+    expect(errors).toEqual([]);
+  });
+
   it('asks for a token when the link has none, and says why a wrong one is refused', async () => {
     const { page } = await open(undefined);
     await page.waitForSelector('#login:not([hidden])');

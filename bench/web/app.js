@@ -431,6 +431,25 @@ function buildControls() {
       ),
     );
   }
+  if (can('rotate-token')) {
+    const role = select(
+      'rotate-role',
+      ['viewer', 'operator', 'admin'].map((r) => ({ value: r, label: r })),
+    );
+    const rotated = document.createElement('output');
+    rotated.id = 'rotated-token';
+    const rotate = button('rotate token', async () => {
+      const result = await command({ type: 'rotate-token', role: role.value }, `rotate ${role.value} token`);
+      if (result?.ok && result.token) {
+        // Shown once, here only: the audit log never holds tokens.
+        rotated.textContent =
+          role.value === 'viewer'
+            ? `${location.origin}/?token=${result.token}`
+            : `new ${role.value} token: ${result.token}`;
+      }
+    });
+    parts.push(group('Access (admin)', role, rotate, rotated));
+  }
   const out = document.createElement('p');
   out.id = 'command-feedback';
   out.setAttribute('role', 'status');
