@@ -174,4 +174,24 @@ describe('Twin on the demo system', () => {
     expect(trips.map((t) => t.unit).sort()).toEqual([...mg1].sort());
     for (const t of trips) expect(Math.abs(t.t_s - start - 0.16)).toBeLessThanOrEqual(0.01 * 0.16 + 2 / 50);
   });
+
+  it('demand response: an islanded microgrid short of capacity curtails its controllable loads', async () => {
+    const twin = await Twin.fromFiles({ grid: GRID, seed: 1, dt_s: 0.01 });
+    twin.step([]);
+    twin.apply({ kind: 'generator-trip', unit: 'ct-30' });
+    twin.apply({ kind: 'generator-trip', unit: 'gas-27' });
+    // Changing the EMS mode dispatches at the next step.
+    twin.apply({ kind: 'ems-mode', microgrid: 'MG3', mode: 'stand-alone' });
+    const s = twin.step([]);
+    expect(s.events.some((e) => e.kind === 'demand-response' && e.target === 'MG3')).toBe(true);
+    const i = twin.loads.ids.indexOf('load-32');
+    expect(twin.loads.curtail[i]).toBeLessThan(1);
+    // A non-controllable load is never curtailed; a command can curtail a controllable one.
+    expect(twin.loads.curtail[twin.loads.ids.indexOf('load-31')]).toBe(1);
+    expect(() => twin.apply({ kind: 'load-curtail', load: 'load-31', fraction: 0.5 })).toThrow(
+      /not controllable/,
+    );
+    twin.apply({ kind: 'load-curtail', load: 'load-24', fraction: 0.5 });
+    expect(twin.loads.curtail[twin.loads.ids.indexOf('load-24')]).toBe(0.5);
+  });
 });

@@ -166,7 +166,8 @@ export type TwinAction =
   | { kind: 'fault-clear'; bus: string; open?: string[] }
   | ({ kind: 'grid-disturbance' } & Partial<GridDisturbance> & Pick<GridDisturbance, 'quantity' | 'delta'>)
   | { kind: 'ems-mode'; microgrid: string; mode: EmsMode }
-  | { kind: 'fid-mode'; fidId: string; mode: FidMode };
+  | { kind: 'fid-mode'; fidId: string; mode: FidMode }
+  | { kind: 'load-curtail'; load: string; fraction: number };
 
 interface IslandRuntime {
   index: number;
@@ -1136,6 +1137,43 @@ export class Twin implements TwinLike {
         }
       }
       rt.secondaryOffset_mw = 0;
+      if (!rt.gridConnected) this.demandResponse(rt, demand, units);
+    }
+  }
+
+  /**
+   * Demand response of an islanded microgrid: when the net demand exceeds what its dispatchable
+   * units can deliver, controllable loads are curtailed (equal fraction) by the shortfall; they are
+   * restored as soon as capacity returns.
+   */
+  private demandResponse(rt: IslandRuntime, demand: number, units: readonly DerUnit[]): void {
+    let capacity = 0;
+    for (const u of units) if (u.on && u.dispatchable) capacity += u.pmax_mw;
+    // Work with the uncurtailed demand, so the curtailment converges instead of oscillating.
+    let controllable = 0;
+    let curtailed = 0;
+    for (const l of rt.loads) {
+      if (!this.loads.controllable[l] || !this.loads.connected[l]) continue;
+      const full = this.loads.nominal(l, this.ctx.hourOfDay);
+      controllable += full;
+      curtailed += full * (1 - this.loads.curtail[l]);
+    }
+    if (controllable <= 0) return;
+    const shortfall = demand + curtailed - capacity;
+    const fraction = shortfall > 0 ? Math.min(1, shortfall / controllable) : 0;
+    let changed = false;
+    for (const l of rt.loads) {
+      if (!this.loads.controllable[l]) continue;
+      const c = 1 - fraction;
+      if (Math.abs(this.loads.curtail[l] - c) > 1e-9) changed = true;
+      this.loads.curtail[l] = c;
+    }
+    if (changed) {
+      this.emit(
+        'demand-response',
+        `${rt.id}: controllable loads curtailed by ${(fraction * 100).toFixed(1)} %`,
+        rt.id,
+      );
     }
   }
 
@@ -1536,6 +1574,20 @@ export class Twin implements TwinLike {
         };
         this.mainGrid.disturbances.push(d);
         return this.emit('grid-disturbance', `main grid ${d.quantity} ${d.shape} ${d.delta}`, 'main-grid');
+      }
+      case 'load-curtail': {
+        const i = this.loads.ids.indexOf(action.load);
+        if (i < 0) throw new TypeError(`load-curtail: unknown load '${action.load}'`);
+        if (!this.loads.controllable[i])
+          throw new TypeError(`load-curtail: load '${action.load}' is not controllable`);
+        if (!(action.fraction >= 0 && action.fraction <= 1))
+          throw new TypeError('load-curtail: fraction must be in [0, 1]');
+        this.loads.curtail[i] = 1 - action.fraction;
+        return this.emit(
+          'load-curtail',
+          `${action.load} curtailed by ${(action.fraction * 100).toFixed(1)} %`,
+          action.load,
+        );
       }
       case 'ems-mode': {
         const s = this.emsByMicrogrid.get(action.microgrid);

@@ -98,6 +98,13 @@ export class LoadBank {
     }
   }
 
+  /** Demand of load i at this hour before curtailment (nominal V and f), MW. */
+  nominal(i: number, hour: number): number {
+    const prof = this.profiles[i];
+    const m = prof ? hourlyProfile(prof, hour) : 1;
+    return this.connected[i] ? this.p0[i] * m * this.scale[i] + this.extraP[i] : 0;
+  }
+
   /** Nominal-voltage, nominal-frequency demand of load i at this hour (before ZIP/f), MW. */
   demand(i: number, hour: number): number {
     const prof = this.profiles[i];

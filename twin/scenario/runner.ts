@@ -87,6 +87,8 @@ export function actionOf(e: ScenarioEvent): TwinAction {
       return { kind: 'setpoint', deviceId: g('device'), p_mw: g('p_mw'), q_mvar: g('q_mvar') };
     case 'emergency-stop':
       return { kind: 'emergency-stop' };
+    case 'load-curtail':
+      return { kind: 'load-curtail', load: g('load'), fraction: g('fraction') };
     default:
       throw new TypeError(`unknown action '${e.action}'`);
   }
