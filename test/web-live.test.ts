@@ -169,6 +169,39 @@ describe('live page', () => {
     expect(errors).toEqual([]);
   });
 
+  it('the timeline shows alarms, and a repeating message once with a count', async () => {
+    const { page, errors } = await open(TOKENS.viewer);
+    await page.waitForSelector('#diagram .bus');
+    for (let i = 0; i < 5; i++) {
+      fixture.server.publishEvent({
+        t_s: 1 + i,
+        kind: 'link',
+        message: 'bess-hw: 3 exchanges without an answer',
+        severity: 'warning',
+        source: 'bench',
+      });
+    }
+    fixture.server.publishEvent({
+      t_s: 7,
+      kind: 'der-trip',
+      message: 'pv21 tripped: UF1',
+      severity: 'alarm',
+      source: 'twin',
+    });
+    await page.waitForFunction(() => document.querySelectorAll('#timeline .event').length === 2);
+    const lines = await page.$$eval('#timeline .event', (els) =>
+      els.map((el) => ({
+        text: el.querySelector('.event-text')?.textContent?.trim(),
+        alarm: el.classList.contains('alarm'),
+      })),
+    );
+    expect(lines).toEqual([
+      { text: 'pv21 tripped: UF1', alarm: true },
+      { text: 'bess-hw: 3 exchanges without an answer ×5', alarm: false },
+    ]);
+    expect(errors).toEqual([]);
+  });
+
   it('asks for a token when the link has none, and says why a wrong one is refused', async () => {
     const { page } = await open(undefined);
     await page.waitForSelector('#login:not([hidden])');

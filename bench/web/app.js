@@ -137,12 +137,30 @@ function onStatus(status) {
 }
 
 const SEVERITY_ICON = { info: '•', warning: '▲', alarm: '■' };
+/** A message repeating within this many twin seconds updates its line instead of adding one. */
+const REPEAT_WINDOW_S = 30;
+
 function addEvents(events) {
   const list = $('timeline');
   for (const event of events) {
     page.events.push(event);
+    const key = `${event.source}|${event.kind}|${event.message}`;
+    // A flapping link or a repeated alarm shows once, with a count, at its latest time.
+    const recent = [...list.children].slice(0, 12).find((li) => li.dataset.key === key);
+    if (recent && event.t_s - Number(recent.dataset.t) <= REPEAT_WINDOW_S) {
+      const count = Number(recent.dataset.count) + 1;
+      recent.dataset.count = String(count);
+      recent.dataset.t = String(event.t_s);
+      recent.querySelector('.event-time').textContent = `${event.t_s.toFixed(3)} s`;
+      recent.querySelector('.event-count').textContent = `×${count}`;
+      list.prepend(recent);
+      continue;
+    }
     const li = document.createElement('li');
     li.className = `event ${event.severity} from-${event.source}`;
+    li.dataset.key = key;
+    li.dataset.t = String(event.t_s);
+    li.dataset.count = '1';
     const time = document.createElement('span');
     time.className = 'event-time';
     time.textContent = `${event.t_s.toFixed(3)} s`;
@@ -152,6 +170,9 @@ function addEvents(events) {
     const text = document.createElement('span');
     text.className = 'event-text';
     text.textContent = event.message;
+    const count = document.createElement('span');
+    count.className = 'event-count';
+    text.append(' ', count);
     li.append(time, icon, text);
     list.prepend(li);
   }
