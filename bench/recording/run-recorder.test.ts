@@ -108,6 +108,31 @@ describe('RunRecorder', () => {
     expect(bus.every((p, i) => p.fields.vm_pu === i / 7 && p.tags.bus === 'β')).toBe(true);
   });
 
+  it('sends everything up to run-end to sinks, and keeps events a sink logs while it closes', async () => {
+    const received: string[] = [];
+    let log: (kind: string, message: string) => void = () => {};
+    const sink = {
+      name: 'fake',
+      write: (text: string) => received.push(text),
+      stats: () => ({ state: 'up' }),
+      open: async (_dir: string, l: typeof log) => {
+        log = l;
+      },
+      close: async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        log('sink-up', 'back-filled during close');
+      },
+    };
+    const rec = await RunRecorder.open({ runsDir: await tempRunsDir(), scenario: 's', sinks: [sink] });
+    rec.point('loop', {}, { work_us: 1 }, 5n);
+    await rec.close();
+    const sent = received.join('');
+    expect(sent).toContain(`loop,run=${rec.id} work_us=1 5`);
+    expect(sent).toMatch(/event,run=[^ ]*,kind=run-end/);
+    const events = await readRunEvents(rec.dir);
+    expect(events.map((e) => e.kind)).toEqual(['run-start', 'run-end', 'sink-up']);
+  });
+
   it('writes pcap global and record headers byte for byte as the pcap-savefile format defines', () => {
     const header = Buffer.from(pcapFileHeader());
     expect(header.toString('hex')).toBe('4d3cb2a1020004000000000000000000ffff000093000000');

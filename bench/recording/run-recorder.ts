@@ -463,16 +463,22 @@ export class RunRecorder {
     });
     this.lastSelfReport_ns = 0n;
     this.selfReport();
-    this.accepting = false;
+    // Everything up to run-end goes to the sinks; then the sinks drain (their back-fill may log
+    // sink-up events while they do, which still reach the files), then the files close.
     await this.flushing;
     await this.flushQueued();
-    const closeResults = await Promise.allSettled([
-      this.pointsFile.close(),
-      this.framesFile.close(),
-      this.eventsFile.close(),
-      this.replayFile.close(),
-      ...this.sinks.map((sink) => sink.close()),
-    ]);
+    const sinkResults = await Promise.allSettled(this.sinks.map((sink) => sink.close()));
+    this.accepting = false;
+    await this.flushQueued();
+    const closeResults = [
+      ...sinkResults,
+      ...(await Promise.allSettled([
+        this.pointsFile.close(),
+        this.framesFile.close(),
+        this.eventsFile.close(),
+        this.replayFile.close(),
+      ])),
+    ];
     for (const result of closeResults) {
       if (result.status === 'rejected') this.noteError((result.reason as Error).message);
     }
