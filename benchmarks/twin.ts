@@ -28,6 +28,7 @@ twin.scheduleAt(20, { kind: 'fid-setpoint', fidId: 'fid-25-29', p_mw: 0.2 });
 
 for (let i = 0; i < 3000; i++) twin.step(inputs); // warm-up (JIT)
 const times = new Float64Array(steps);
+const cpuStep0 = process.cpuUsage();
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) {
   const a = performance.now();
@@ -36,6 +37,8 @@ for (let i = 0; i < steps; i++) {
   times[i] = performance.now() - a;
 }
 const total_ms = performance.now() - t0;
+const cpuSteps = process.cpuUsage(cpuStep0);
+const cpuMean_us = (cpuSteps.user + cpuSteps.system) / steps;
 const sorted = Float64Array.from(times).sort();
 const median_us = sorted[Math.floor(steps / 2)] * 1000;
 const p99_us = sorted[Math.floor(steps * 0.99)] * 1000;
@@ -48,7 +51,9 @@ console.log(
 console.log(
   `  median ${median_us.toFixed(1)} µs, p99 ${p99_us.toFixed(1)} µs, max ${max_us.toFixed(0)} µs, mean ${mean_us.toFixed(1)} µs`,
 );
-console.log(`  real-time factor ${realtimeFactor.toFixed(1)}× (targets: median ≤ 50 µs, p99 ≤ 200 µs)`);
+console.log(
+  `  real-time factor ${realtimeFactor.toFixed(1)}× (targets: median ≤ 50 µs, p99 ≤ 200 µs); CPU ${cpuMean_us.toFixed(1)} µs/step`,
+);
 
 let day_s: number | null = null;
 if (process.env.BENCH_TWIN_SKIP_24H !== '1') {
@@ -68,7 +73,9 @@ console.log(
     p99_us: Number(p99_us.toFixed(2)),
     max_us: Number(max_us.toFixed(1)),
     mean_us: Number(mean_us.toFixed(2)),
+    cpu_mean_us: Number(cpuMean_us.toFixed(2)),
     realtime_factor: Number(realtimeFactor.toFixed(2)),
     day_24h_wall_s: day_s === null ? null : Number(day_s.toFixed(2)),
+    day_24h_cpu_s: dayCpu_s === null ? null : Number(dayCpu_s.toFixed(2)),
   }),
 );

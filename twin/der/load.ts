@@ -147,8 +147,8 @@ export class LoadBank {
       // Frequency factors floored at 0: the linear model is meant for small deviations.
       const fp = 1 + this.kpf[i] * df;
       const fq = 1 + this.kqf[i] * df;
-      this.p[i] = pn * (zip[k] * v * v + (zip[k + 1] * v + zip[k + 2]) * brk) * (fp > 0 ? fp : 0);
-      this.q[i] = qn * (zq[k] * v * v + (zq[k + 1] * v + zq[k + 2]) * brk) * (fq > 0 ? fq : 0);
+      this.p[i] = pn * (zip[k] * v * v + (zip[k + 1] * v + zip[k + 2]) * brk) * Math.max(fp, 0);
+      this.q[i] = qn * (zq[k] * v * v + (zq[k + 1] * v + zq[k + 2]) * brk) * Math.max(fq, 0);
     }
   }
 }
