@@ -165,5 +165,5 @@ describe('fault-record replay into the twin', () => {
     ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.cfg: cannot read/);
-  }, 90_000);
+  }, 150_000);
 });

@@ -142,5 +142,5 @@ describe('deterministic replay', () => {
     const missing = await cli(['replay', empty]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/replay\.jsonl\.gz: no replay log/);
-  }, 90_000);
+  }, 150_000);
 });

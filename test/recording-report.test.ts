@@ -156,5 +156,5 @@ describe('run reports', () => {
     const missing = await cli(['report', join(runsDir, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/manifest\.json: cannot read the run manifest/);
-  }, 60_000);
+  }, 120_000);
 });
