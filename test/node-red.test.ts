@@ -186,6 +186,51 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     await nodeRed.deploy([]);
   });
 
+  it('state nodes on one connection each keep to their own rate', async () => {
+    await nodeRed.deploy([
+      { id: 'rate-tab', type: 'tab', label: 'rates' },
+      { id: 'rate-bench', type: 'gridloop-server', url: proxy.url, credentials: { token: operatorToken } },
+      {
+        id: 'slow',
+        type: 'gridloop-state',
+        z: 'rate-tab',
+        server: 'rate-bench',
+        rate: 1,
+        filter: 'island',
+        target: 'MG1',
+        wires: [['slow-sink']],
+      },
+      {
+        id: 'fast',
+        type: 'gridloop-state',
+        z: 'rate-tab',
+        server: 'rate-bench',
+        rate: 10,
+        filter: 'device',
+        target: 'bess-25',
+        wires: [['fast-sink']],
+      },
+      { id: 'slow-sink', type: 'debug', z: 'rate-tab', active: false, wires: [] },
+      { id: 'fast-sink', type: 'debug', z: 'rate-tab', active: false, wires: [] },
+    ]);
+    const slow = collect(nodeRed, 'slow-sink');
+    const fast = collect(nodeRed, 'fast-sink');
+    await until('both emitting', () => slow.length > 0 && fast.length > 0);
+    const slowStart = slow.length;
+    const fastStart = fast.length;
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const window_s = (Date.now() - started) / 1000;
+    // The 1 Hz node never sends two states less than 0.98 s apart, whatever the bench sends it.
+    expect(slow.length - slowStart).toBeLessThanOrEqual(Math.floor(window_s / 0.98) + 1);
+    // The shared connection streams fast enough for the 10 Hz node, which gets more.
+    expect(fast.length - fastStart).toBeGreaterThan(slow.length - slowStart);
+    expect(slow[0].topic).toBe('gridloop/island/MG1');
+    expect(fast[0]).toMatchObject({ topic: 'gridloop/device/bess-25', payload: { id: 'bess-25' } });
+    expect(proxy.open()).toBe(1);
+    await nodeRed.deploy([]);
+  });
+
   it('misconfigured nodes say what is wrong in a red status, and open no connection', async () => {
     const accepted = proxy.accepted();
     const statuses = watchStatuses(nodeRed);
