@@ -227,6 +227,16 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
         ),
       );
       for (const length of help) expect(length).toBeGreaterThan(300);
+      // A new server node points at this bench.
+      const defaultUrl = await page.evaluate(
+        () =>
+          (
+            (window as unknown as { RED: EditorRED }).RED.nodes.getType('gridloop-server') as {
+              defaults: { url: { value: string } };
+            }
+          ).defaults.url.value,
+      );
+      expect(defaultUrl).toBe(demo.url.replace(/\/$/, ''));
 
       await page.evaluate(() => {
         const RED = (window as unknown as { RED: EditorRED }).RED;
