@@ -45,10 +45,11 @@ const frequencyChart = new StreamChart($('frequency-chart'), {
   unit: 'Hz',
   colours: islandColour,
   decimals: 3,
+  minSpan: 0.1,
 });
-const voltageChart = new StreamChart($('voltage-chart'), { unit: 'pu', decimals: 3 });
-const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3 });
-const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1 });
+const voltageChart = new StreamChart($('voltage-chart'), { unit: 'pu', decimals: 3, minSpan: 0.01 });
+const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3, minSpan: 0.02 });
+const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, minSpan: 20 });
 const charts = [frequencyChart, voltageChart, fidChart, loopChart];
 page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
 

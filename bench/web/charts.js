@@ -7,7 +7,7 @@ const MAX_POINTS = 3000;
 export class StreamChart {
   /**
    * @param {HTMLElement} el
-   * @param {{ unit: string, colours?: (name: string, index: number) => string, decimals?: number }} options
+   * @param {{ unit: string, colours?: (name: string, index: number) => string, decimals?: number, minSpan?: number }} options
    */
   constructor(el, options) {
     this.el = el;
@@ -83,7 +83,20 @@ export class StreamChart {
       {
         width,
         height,
-        scales: { x: { time: false } },
+        scales: {
+          x: { time: false },
+          // A flat series (a steady 50 Hz) keeps a readable span instead of uPlot's 0..100.
+          y: {
+            range: (_u, min, max) => {
+              if (min == null || max == null) return [0, 1];
+              // Never a zero span: uPlot cannot place ticks on one.
+              const span = Math.max(this.options.minSpan ?? 0, Math.abs(max) * 1e-6, 1e-9);
+              if (max - min >= span) return [min, max];
+              const mid = (min + max) / 2;
+              return [mid - span / 2, mid + span / 2];
+            },
+          },
+        },
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
         axes: [

@@ -94,8 +94,12 @@ export class Diagram {
     // Coordinates from files may grow downwards or upwards, in any unit: scale to a fixed grid.
     const spanX = maxX - minX || 1;
     const spanY = maxY - minY || 1;
-    const cols = t.layout === 'auto' ? spanX : Math.min(40, Math.max(8, t.buses.length));
-    const rows = t.layout === 'auto' ? spanY : Math.max(2, (cols * spanY) / spanX);
+    // File coordinates come in any unit: one grid step is the smallest real gap between buses
+    // (so neighbours do not overlap), keeping the file's aspect ratio.
+    const unit =
+      t.layout === 'auto' ? 1 : Math.max(smallestGap(xs, spanX), smallestGap(ys, spanY) * 0.66, spanX / 60);
+    const cols = Math.max(1, spanX / unit);
+    const rows = t.layout === 'auto' ? spanY : Math.max(1, spanY / unit / 1.5);
     // Rows further apart than columns: DERs and their readings hang below each bus.
     const step = 72;
     const stepY = 110;
@@ -327,6 +331,17 @@ const GLYPHS = {
   'fuel-cell': 'F',
   chp: 'C',
 };
+
+/** Smallest distance between distinct values, ignoring jitter below 1/200 of the span. */
+function smallestGap(values, span) {
+  const sorted = [...new Set(values)].sort((a, b) => a - b);
+  let gap = span;
+  for (let i = 1; i < sorted.length; i++) {
+    const d = sorted[i] - sorted[i - 1];
+    if (d > span / 200 && d < gap) gap = d;
+  }
+  return gap;
+}
 
 export function naturalCompare(a, b) {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
