@@ -22,6 +22,7 @@ import {
   DeviceFunction,
   DeviceType,
   encodeFrame,
+  FRAME_ERROR_CODES,
   InverterState,
   type Measurement,
   NackReason,
@@ -180,7 +181,7 @@ describe('emulated boards over socat pseudo-terminals', () => {
     expect(hb.rxFrames).toBeGreaterThanOrEqual(2);
   });
 
-  it('signed board: answers signed frames, rejects unsigned and replayed ones, signs its own', async () => {
+  it('signed board: answers signed frames, rejects unsigned, replayed and forged ones with a NACK reason, signs its own', async () => {
     const key = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
     const pair = await socat();
     await board('battery', {
@@ -202,9 +203,13 @@ describe('emulated boards over socat pseudo-terminals', () => {
     await bat.send(measurement(1, 0.01, 50));
     await bat.next('DEVICE_STATE', (m) => m.step === 1);
 
-    // Unsigned: rejected and counted by the board, no answer.
+    // Unsigned: rejected, counted, and answered with a NACK naming the reason.
+    let mark = bat.mark();
     await bat.writeRaw(encodeFrame(measurement(2, 0.02, 50), { seq: 100, deviceId: 21 }));
-    // Replay of a signed frame: capture one by encoding it with a fixed timestamp, send twice.
+    const unsignedNack = await bat.next('NACK', () => true, 3000, mark);
+    expect(unsignedNack).toMatchObject({ reason: NackReason.UNSIGNED, seq: 100, messageId: 0x02 });
+    expect(FRAME_ERROR_CODES[unsignedNack.detail - 1]).toBe('UNSIGNED');
+    // Replay of a signed frame: the second copy is rejected as a replay.
     const replayed = encodeFrame(measurement(3, 0.03, 50), {
       seq: 101,
       deviceId: 21,
@@ -212,10 +217,31 @@ describe('emulated boards over socat pseudo-terminals', () => {
     });
     await bat.writeRaw(replayed);
     await bat.next('DEVICE_STATE', (m) => m.step === 3);
+    await new Promise((r) => setTimeout(r, 120)); // NACKs are limited to one per 100 ms
+    mark = bat.mark();
     await bat.writeRaw(replayed);
-    const hb = await bat.next('HEARTBEAT', (m) => m.rxErrors >= 2, 3000, bat.mark());
-    expect(hb.rxErrors).toBe(2);
-    expect(bat.frames.some((f) => f.message.type === 'DEVICE_STATE' && f.message.step === 2)).toBe(false);
+    const replayNack = await bat.next('NACK', () => true, 3000, mark);
+    expect(replayNack).toMatchObject({ reason: NackReason.REPLAY, seq: 101 });
+    expect(FRAME_ERROR_CODES[replayNack.detail - 1]).toBe('REPLAY');
+    // A frame signed with another key.
+    await new Promise((r) => setTimeout(r, 120));
+    mark = bat.mark();
+    const forged = encodeFrame(measurement(4, 0.04, 50), {
+      seq: 102,
+      deviceId: 21,
+      signing: { key: new Uint8Array(32).fill(9), linkId: 1, timestamp: 1e13 },
+    });
+    await bat.writeRaw(forged);
+    expect(await bat.next('NACK', () => true, 3000, mark)).toMatchObject({
+      reason: NackReason.BAD_SIGNATURE,
+    });
+    const hb = await bat.next('HEARTBEAT', (m) => m.rxErrors >= 3, 3000, bat.mark());
+    expect(hb.rxErrors).toBe(3);
+    for (const step of [2, 4]) {
+      expect(bat.frames.some((f) => f.message.type === 'DEVICE_STATE' && f.message.step === step)).toBe(
+        false,
+      );
+    }
     expect(bat.frames.every((f) => f.signature !== null)).toBe(true);
     expect(bat.stats.errorCount).toBe(0);
   });

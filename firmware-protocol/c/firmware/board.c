@@ -92,9 +92,33 @@ static void send_heartbeat(board_t *b) {
   b->last_heartbeat_us = hal_now_us();
 }
 
+/* Authentication failures are answered with a NACK naming the reason (at most one per 100 ms, so
+ * a flood of forged frames cannot turn the board into an amplifier); other bad frames are only
+ * counted, and unknown message ids are ignored as SPEC §11 requires. */
+static void reject_frame(board_t *b, glp_status_t status, const glp_frame_t *f) {
+  int reason;
+  switch (status) {
+    case GLP_ERR_UNSIGNED: reason = GLP_NACK_UNSIGNED; break;
+    case GLP_ERR_NO_KEY:
+    case GLP_ERR_BAD_SIGNATURE: reason = GLP_NACK_BAD_SIGNATURE; break;
+    case GLP_ERR_REPLAY:
+    case GLP_ERR_REORDERED:
+    case GLP_ERR_STALE: reason = GLP_NACK_REPLAY; break;
+    default: return;
+  }
+  if (f == NULL || (f->device_id != b->link.device_id && f->device_id != GLP_BROADCAST_DEVICE_ID)) return;
+  uint64_t now = hal_now_us();
+  if (b->last_auth_nack_us != 0 && now - b->last_auth_nack_us < 100000u) return;
+  b->last_auth_nack_us = now;
+  send_nack(b, f, reason, (uint32_t)status);
+}
+
 static void handle_frame(void *ctx, glp_status_t status, const glp_frame_t *f) {
   board_t *b = (board_t *)ctx;
-  if (status != GLP_OK) return; /* counted by the link */
+  if (status != GLP_OK) {
+    reject_frame(b, status, f); /* already counted by the link */
+    return;
+  }
   if (f->device_id != b->link.device_id && f->device_id != GLP_BROADCAST_DEVICE_ID) {
     b->not_for_us++;
     return;

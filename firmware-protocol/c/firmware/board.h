@@ -23,7 +23,7 @@ typedef struct {
   uint32_t hello_interval_ms;
   uint32_t heartbeat_interval_ms;
   uint32_t watchdog_ms;
-  uint64_t last_hello_us, last_rx_us, last_heartbeat_us, boot_us;
+  uint64_t last_hello_us, last_rx_us, last_heartbeat_us, boot_us, last_auth_nack_us;
   uint32_t not_for_us;
   uint32_t last_inverter_alarms, last_bms_events;
 } board_t;

@@ -37,7 +37,10 @@ static void on_event(void *ctx, glp_status_t st, const glp_frame_t *f) {
     if (memcmp(&again.message, &f->message, sizeof again.message) != 0) abort();
   } else {
     c->errors++;
-    if (f != NULL || st >= GLP_ERR_BUFFER) abort();
+    if (st >= GLP_ERR_BUFFER) abort();
+    /* a header is reported only once it can be trusted */
+    if (f != NULL && st <= GLP_ERR_UNKNOWN_INCOMPAT_FLAG) abort();
+    if (f == NULL && st > GLP_ERR_UNKNOWN_INCOMPAT_FLAG) abort();
   }
 }
 

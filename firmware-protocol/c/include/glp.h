@@ -357,8 +357,10 @@ void glp_link_set_signing(glp_link_t *link, const uint8_t key[GLP_SIGNING_KEY_LE
                           bool require_rx);
 #endif
 
-/* Called once per frame or rejected frame. status GLP_OK: frame valid. Otherwise frame is NULL
- * (counted in stats.rx_error_by_code[status]). */
+/* Called once per frame or rejected frame, which is counted in stats.rx_error_by_code[status].
+ * status GLP_OK: frame valid. Rejected after the CRC, version and flag checks passed (length,
+ * signature, unknown message...): frame holds the trusted header fields, message undecoded.
+ * Rejected earlier: frame is NULL. */
 typedef void (*glp_rx_handler_t)(void *ctx, glp_status_t status, const glp_frame_t *frame);
 
 /* Feeds received bytes; calls handler for each complete frame or rejected frame. */

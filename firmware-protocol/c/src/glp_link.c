@@ -86,6 +86,7 @@ glp_status_t glp_link_accept_raw(glp_link_t *link, const uint8_t *raw, size_t le
 static void finish_frame(glp_link_t *link, glp_rx_handler_t handler, void *ctx) {
   size_t raw_len = 0;
   glp_frame_t frame;
+  memset(&frame, 0, sizeof frame);
   glp_status_t st = glp_cobs_decode(link->rx_buf, link->rx_len, link->raw, sizeof link->raw, &raw_len);
   if (st == GLP_OK) st = glp_link_accept_raw(link, link->raw, raw_len, &frame);
   link->rx_len = 0;
@@ -95,7 +96,9 @@ static void finish_frame(glp_link_t *link, glp_rx_handler_t handler, void *ctx) 
   } else {
     link->stats.rx_errors++;
     link->stats.rx_error_by_code[st]++;
-    if (handler) handler(ctx, st, NULL);
+    /* The header is trustworthy once CRC, version and incompatible flags passed. */
+    bool header_known = st > GLP_ERR_UNKNOWN_INCOMPAT_FLAG && st < GLP_ERR_BUFFER;
+    if (handler) handler(ctx, st, header_known ? &frame : NULL);
   }
 }
 

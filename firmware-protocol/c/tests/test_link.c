@@ -25,6 +25,8 @@ typedef struct {
   int errors;
   glp_status_t last_status;
   glp_frame_t last;
+  bool error_header; /* the last error came with a trusted header */
+  uint16_t error_seq;
 } sink_t;
 
 static void on_frame(void *ctx, glp_status_t st, const glp_frame_t *f) {
@@ -35,6 +37,8 @@ static void on_frame(void *ctx, glp_status_t st, const glp_frame_t *f) {
     s->last = *f;
   } else {
     s->errors++;
+    s->error_header = f != NULL;
+    if (f) s->error_seq = f->seq;
   }
 }
 
@@ -72,6 +76,7 @@ static void test_deframer_chunking_and_garbage(void) {
   const uint8_t junk[] = {0x12, 0x34, 0x56, 0x00};
   memset(&sink, 0, sizeof sink);
   glp_link_rx(&b, junk, sizeof junk, on_frame, &sink);
+  CHECK(!sink.error_header);
   glp_link_rx(&b, tx.data, tx.len, on_frame, &sink);
   CHECK_EQ_INT(sink.errors, 1);
   CHECK_EQ_INT(sink.frames, 3);
@@ -104,11 +109,12 @@ static size_t signed_frame(uint32_t step, uint64_t ts, const uint8_t *key, uint8
   return glp_encode_frame(&m, (uint16_t)step, 5, 0, &sp, out, GLP_MAX_WIRE_FRAME);
 }
 
+static sink_t last_feed;
+
 static glp_status_t feed(glp_link_t *l, const uint8_t *wire, size_t n) {
-  sink_t sink;
-  memset(&sink, 0, sizeof sink);
-  glp_link_rx(l, wire, n, on_frame, &sink);
-  return sink.frames + sink.errors == 1 ? sink.last_status : GLP_ERR_ARGUMENT;
+  memset(&last_feed, 0, sizeof last_feed);
+  glp_link_rx(l, wire, n, on_frame, &last_feed);
+  return last_feed.frames + last_feed.errors == 1 ? last_feed.last_status : GLP_ERR_ARGUMENT;
 }
 
 static void test_signing(void) {
@@ -148,6 +154,9 @@ static void test_signing(void) {
   glp_message_t m = measurement(5);
   n = glp_encode_frame(&m, 5, 5, 0, NULL, tmp, sizeof tmp);
   CHECK_EQ_INT(feed(&rx, tmp, n), GLP_ERR_UNSIGNED);
+  /* rejected after the CRC: the handler gets the header (for a NACK naming the frame) */
+  CHECK(last_feed.error_header);
+  CHECK_EQ_INT(last_feed.error_seq, 5);
   /* a new stream's first frame older than the window */
   n = signed_frame(6, tx.sign_now - GLP_STALE_WINDOW - 1, KEY, 2, tmp);
   CHECK_EQ_INT(feed(&rx, tmp, n), GLP_ERR_STALE);
