@@ -124,6 +124,9 @@ describe('config checks', () => {
     expect(urlProblem('')).toBe('no bench URL');
     expect(urlProblem('ftp://x')).toBe("'ftp://x' must start with http:// or https://");
     expect(urlProblem('not a url')).toBe("'not a url' is not a URL");
+    expect(urlProblem('http://127.0.0.1:7410/live')).toBe(
+      "'http://127.0.0.1:7410/live' must be the bench's root URL, without a path (e.g. http://127.0.0.1:7410)",
+    );
     expect(rateProblem('0.1')).toBeUndefined();
     expect(rateProblem(50)).toBeUndefined();
     expect(rateProblem(0)).toBe("rate must be 0.1..50 Hz, got '0'");

@@ -38,6 +38,10 @@ function urlProblem(url) {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     return `'${url}' must start with http:// or https://`;
   }
+  // socket.io would read a path as a namespace the bench does not have.
+  if (parsed.pathname !== '/' || parsed.search || parsed.hash) {
+    return `'${url}' must be the bench's root URL, without a path (e.g. http://127.0.0.1:7410)`;
+  }
   return undefined;
 }
 
