@@ -13,7 +13,7 @@ import type { TwinEvent } from '../twin/api.ts';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DEVICE = 'bess-hw';
 
-describe('loop commands and fallback with an emulated board', () => {
+describe('loop commands and fallback with an emulated board', { timeout: 90_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});

@@ -21,7 +21,7 @@ async function pollUntil(link: SunSpecLink, done: () => boolean, timeoutMs: numb
   return step;
 }
 
-describe('SunSpec Modbus RTU device over a pseudo-terminal', () => {
+describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }, () => {
   let pair: PtyPair | undefined;
   let slave: SunSpecSlave | undefined;
   let link: SunSpecLink | undefined;

@@ -15,7 +15,10 @@ import { createLoopbackPair, type LoopbackTransport, MockTransport } from './tra
 
 const KEY_HEX = '11'.repeat(32);
 const KEY = new Uint8Array(32).fill(0x11);
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+/** Lets the loopback deliver: a write and its answer each take one event-loop turn (setImmediate). */
+const tick = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+};
 const measurement = (step: number): BusMeasurement => ({
   step,
   t_s: step / 1000,

@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createLoopbackPair, MockTransport, openPtyPair, SerialTransport, WriteQueue } from './transport.ts';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!done()) {
+    if (performance.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 describe('MockTransport enforces the transport contract', () => {
   it('rejects a write while another is in flight, and any write while closed', async () => {
@@ -42,7 +49,7 @@ describe('WriteQueue', () => {
     await t.open();
     const q = new WriteQueue(t);
     for (let i = 0; i < 5; i++) q.push(bytes(i));
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => t.written.length === 5);
     expect(t.written).toEqual([0, 1, 2, 3, 4].map((i) => bytes(i)));
     expect(q.failed).toBe(0);
     expect(q.dropped).toBe(0);
@@ -53,7 +60,8 @@ describe('WriteQueue', () => {
     await t.open();
     const q = new WriteQueue(t, 2);
     for (let i = 0; i < 5; i++) q.push(bytes(i));
-    await new Promise((r) => setTimeout(r, 120));
+    await until(() => t.written.length === 3);
+    await new Promise((r) => setTimeout(r, 60)); // nothing more arrives
     // 0 went out at once; of 1…4 waiting behind it only the newest two remain.
     expect(t.written).toEqual([bytes(0), bytes(3), bytes(4)]);
     expect(q.dropped).toBe(2);
