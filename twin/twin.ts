@@ -137,7 +137,7 @@ export interface TwinOptions {
   config?: TwinConfig;
   hardware?: HardwareSpec[];
   channels?: Record<string, ChannelSpec>;
-  /** Longest internal step of the dynamics; longer steps are subdivided. @default 0.02 */
+  /** Longest internal step of the dynamics; longer steps are subdivided. @default 0.025 */
   maxSubstep_s?: number;
   /** Solve the network every N steps (frequency dynamics run every step). @default 1 */
   networkEvery?: number;
@@ -294,7 +294,7 @@ export class Twin implements TwinLike {
       throw new TypeError(`dt_s must be > 0, got ${this.dt_s}`);
     this.config = options.config ?? {};
     this.f0_hz = grid.frequency_hz;
-    this.maxSubstep_s = options.maxSubstep_s ?? 0.02;
+    this.maxSubstep_s = options.maxSubstep_s ?? 0.025;
     this.networkEvery = Math.max(1, Math.floor(options.networkEvery ?? 1));
     // Newton everywhere: the radial sweep does not converge with a low-impedance fault shunt.
     this.pf = new PowerFlowSolver(grid, { method: 'nr', tolerance_pu: 1e-5, maxIterations: 15 });

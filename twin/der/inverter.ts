@@ -22,7 +22,7 @@ export abstract class InverterSource extends DerUnit {
    * The weather changes slowly: the resource model advances every `resourcePeriod_s` (with the
    * accumulated time), not every millisecond step.
    */
-  resourcePeriod_s = 0.01;
+  resourcePeriod_s = 0.05;
   private resourceAge_s = Number.POSITIVE_INFINITY;
   private resourceValue = 0;
 
