@@ -16,7 +16,8 @@ module.exports = function register(RED) {
   function GridloopServerNode(config) {
     RED.nodes.createNode(this, config);
     this.url = (config.url || '').trim();
-    this.users = new Set();
+    // Not `users`: Node-RED reads a config node's `users` as an id -> node map.
+    this.clientNodes = new Set();
     this.welcome = null;
     this.topology = null;
     this.runStatus = null;
@@ -30,14 +31,14 @@ module.exports = function register(RED) {
       const previous = this.link.state;
       this.link = { state, status, detail };
       this.status(status);
-      for (const user of this.users) {
+      for (const user of this.clientNodes) {
         if (user.onLink) user.onLink(this.link, previous);
         else user.status(status);
       }
     };
 
     const fanOut = (method, value) => {
-      for (const user of this.users) {
+      for (const user of this.clientNodes) {
         if (typeof user[method] !== 'function') continue;
         try {
           user[method](value);
@@ -49,7 +50,7 @@ module.exports = function register(RED) {
 
     this.wantedRate = () => {
       let rate = 0;
-      for (const user of this.users) rate = Math.max(rate, user.rate_hz || 0);
+      for (const user of this.clientNodes) rate = Math.max(rate, user.rate_hz || 0);
       if (rate === 0) return 0;
       return Math.min(SERVER_RATE_HZ.max, Math.max(SERVER_RATE_HZ.min, Math.ceil(rate)));
     };
@@ -153,7 +154,7 @@ module.exports = function register(RED) {
     };
 
     this.register = (user) => {
-      this.users.add(user);
+      this.clientNodes.add(user);
       if (!this.socket && !this.closing && this.link.state !== 'error') connect();
       else {
         if (user.onLink) user.onLink(this.link, undefined);
@@ -164,8 +165,8 @@ module.exports = function register(RED) {
     };
 
     this.deregister = (user) => {
-      this.users.delete(user);
-      if (this.users.size === 0) {
+      this.clientNodes.delete(user);
+      if (this.clientNodes.size === 0) {
         disconnect();
         this.link = { state: 'idle', status: { fill: 'grey', shape: 'ring', text: 'not connected' } };
       } else this.resubscribe();
@@ -199,7 +200,7 @@ module.exports = function register(RED) {
     this.on('close', (_removed, done) => {
       this.closing = true;
       disconnect();
-      this.users.clear();
+      this.clientNodes.clear();
       done();
     });
   }
