@@ -123,6 +123,8 @@ interface LoopFigures {
   mainThreadDelay_p99_ms: number;
   /** CPU the bench's main process (server, state building) used per wall second, ms. */
   mainCpu_ms_per_s: number;
+  /** JSON size of one state of this grid, bytes. */
+  stateBytes: number;
 }
 
 async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; clients?: ClientReport }> {
@@ -155,6 +157,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
   }
 
   const builder = new LiveStateBuilder(topology);
+  let lastState: LiveState | undefined;
   const sampled: number[] = [];
   const sampledWork: number[] = [];
   let firstOverruns: number | undefined;
@@ -182,7 +185,10 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
       steps = snapshot.step;
     }
     for (const event of message.events) server.publishEvent(liveEventOf(event));
-    if (latest) server.publishState(builder.build(latest));
+    if (latest) {
+      lastState = builder.build(latest);
+      server.publishState(lastState);
+    }
   });
   await run.ready;
   const delay = monitorEventLoopDelay({ resolution: 5 });
@@ -209,6 +215,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
   }
   await run.stop();
   await server.close();
+  const stateBytes = Buffer.byteLength(JSON.stringify({ ...lastState, sent_ms: Date.now() }));
   if (end.type === 'error') throw new Error(`the real-time loop failed: ${end.message}`);
 
   const summary = (
@@ -233,6 +240,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         source: 'loop-summary',
         mainThreadDelay_p99_ms: delay.percentile(99) / 1e6,
         mainCpu_ms_per_s,
+        stateBytes,
       }
     : {
         steps,
@@ -243,6 +251,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         source: 'snapshots',
         mainThreadDelay_p99_ms: delay.percentile(99) / 1e6,
         mainCpu_ms_per_s,
+        stateBytes,
       };
   return { loop, clients: clientReport };
 }
@@ -271,7 +280,7 @@ async function main(): Promise<void> {
     `  loop: ${withViewers.loop.overruns} overruns, lateness p99 ${round(withViewers.loop.lateness_p99_us)} µs, max ${round(withViewers.loop.lateness_max_us)} µs (${withViewers.loop.source}); main-thread delay p99 ${round(withViewers.loop.mainThreadDelay_p99_ms, 2)} ms`,
   );
   console.log(
-    `  client process event-loop delay p99 ${round(c.clientDelay_p99_ms, 1)} ms (part of the latency below is the clients' own backlog)`,
+    `  one state: ${withViewers.loop.stateBytes} bytes of JSON; client process event-loop delay p99 ${round(c.clientDelay_p99_ms, 1)} ms (part of the latency below is the clients' own backlog)`,
   );
   console.log(
     `  delivery: ${c.states} states, latency p50 ${round(c.latency_ms.p50, 2)} ms, p99 ${round(c.latency_ms.p99, 2)} ms, max ${round(c.latency_ms.max, 2)} ms; per-client rate mean ${round(c.perClientRate_hz.mean)} Hz, min ${round(c.perClientRate_hz.min)} Hz; ${c.disconnects} disconnects`,
@@ -291,6 +300,7 @@ async function main(): Promise<void> {
       delivery_p50_ms: round(c.latency_ms.p50, 2),
       delivery_p99_ms: round(c.latency_ms.p99, 2),
       delivery_max_ms: round(c.latency_ms.max, 2),
+      state_bytes: withViewers.loop.stateBytes,
       per_client_rate_hz: round(c.perClientRate_hz.mean, 2),
       min_client_rate_hz: round(c.perClientRate_hz.min, 2),
       disconnects: c.disconnects,
