@@ -66,6 +66,28 @@ describe('Pacer', () => {
     expect(pacer.stats.steps).toBe(0);
   });
 
+  it('with idle slices (Atomics.wait) still keeps the schedule and serves I/O between steps', async () => {
+    const pacer = new Pacer({ period_ms: 2, idleSlice_us: 200, busySpin_us: 20 });
+    let timersFired = 0;
+    const timer = setInterval(() => timersFired++, 1);
+    const start = performance.now();
+    const starts: number[] = [];
+    await pacer.run((step) => {
+      starts.push(performance.now() - start);
+      return step < 49;
+    });
+    clearInterval(timer);
+    // Step k never starts before its deadline (k + 1) periods after the start.
+    starts.forEach((t, k) => expect(t).toBeGreaterThanOrEqual((k + 1) * 2 - 0.01));
+    // The event loop kept turning: other callbacks ran while the pacer waited.
+    expect(timersFired).toBeGreaterThan(5);
+  });
+
+  it('rejects negative spin and idle-slice settings', () => {
+    expect(() => new Pacer({ period_ms: 1, busySpin_us: -1 })).toThrow(/busySpin_us/);
+    expect(() => new Pacer({ period_ms: 1, idleSlice_us: -5 })).toThrow(/idleSlice_us/);
+  });
+
   it('rejects a non-positive or non-finite period', () => {
     expect(() => new Pacer({ period_ms: 0 })).toThrow(TypeError);
     expect(() => new Pacer({ period_ms: Number.NaN })).toThrow(/period_ms/);
