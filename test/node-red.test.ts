@@ -34,6 +34,10 @@ const protocol = require('../flows/nodes/protocol.js') as {
   COMMAND_ROLES: Record<string, string>;
 };
 
+interface Library {
+  getEntry(opts: { library: string; type: string; path: string }): Promise<(string | { fn: string })[]>;
+}
+
 // Exhaustive by type: adding or removing an event in api.ts fails type-checking here.
 const serverEvents: Record<keyof ServerToClientEvents, true> = {
   welcome: true,
@@ -92,6 +96,18 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
       'gridloop-state',
     ]);
     expect(ours.every((n) => n.enabled && !n.err)).toBe(true);
+    // The example flows are offered in the editor's Import > Examples.
+    const library = (nodeRed.red.runtime as unknown as { library: Library }).library;
+    const examples = await library.getEntry({
+      library: 'examples',
+      type: 'flows',
+      path: '@gridloop/node-red-gridloop',
+    });
+    expect(examples.map((e) => (typeof e === 'string' ? e : e.fn)).sort()).toEqual([
+      'alarms',
+      'classroom',
+      'peak-shaving',
+    ]);
   });
 
   it.each(['peak-shaving', 'alarms', 'classroom'])(
