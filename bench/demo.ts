@@ -213,6 +213,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       for (const frame of message.frames) {
         recorder.frame(frame.direction, frame.deviceId, frame.bytes, BigInt(frame.time_ns));
       }
+      if (message.replay) recorder.replay(message.replay);
       if (latest) {
         server.publishState(liveStates.build(latest));
       }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ReplayLogWriter, RunRecorder, replayRun } from '../bench/recording/index.ts';
+import { ReplayLogWriter, RunRecorder, readRunFrames, replayRun } from '../bench/recording/index.ts';
 import type { DeviceLinkConfig } from '../bench/runtime/messages.ts';
 import { createTwin } from '../bench/runtime/twin-factory.ts';
 import type { DeviceInput, TwinCommand } from '../twin/api.ts';
@@ -142,5 +142,23 @@ describe('deterministic replay', () => {
     const missing = await cli(['replay', empty]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/replay\.jsonl\.gz: no replay log/);
+  }, 150_000);
+
+  it('a real-time demo run (emulated board on a pseudo-terminal) replays bit-identically without the board', async () => {
+    const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-replay-demo-'));
+    tempDirs.push(runsDir);
+    const run = await cli(['start', '--port', '0', '--runs-dir', runsDir, '--duration', '2']);
+    expect(run.code, run.stderr).toBe(0);
+    const [, runDir] = run.stdout.match(/run saved in (\S+)/) ?? [];
+    expect(runDir).toBeTruthy();
+    const { frames } = await readRunFrames(runDir!);
+    expect(frames.filter((f) => f.direction === 'rx').length).toBeGreaterThan(10);
+    const result = await replayRun(runDir!);
+    expect(result.steps).toBe(2000);
+    expect(result.divergence).toBeUndefined();
+    expect(result.identical).toBe(true);
+    const replayed = await cli(['replay', runDir!, '--every', '1']);
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toMatch(/bit-identical: yes \(2 checkpoints/);
   }, 150_000);
 });

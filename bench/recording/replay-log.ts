@@ -33,16 +33,34 @@ export type ReplayRecord =
  */
 export class TwinStateHasher {
   private hash: Hash = createHash('sha256');
-  private readonly scratch = new DataView(new ArrayBuffer(8));
-  private readonly bytes = new Uint8Array(this.scratch.buffer);
+  /** One step's bytes, assembled here and hashed with a single update (cheap enough per step). */
+  private buffer = new Uint8Array(4096);
+  private view = new DataView(this.buffer.buffer);
+  private used = 0;
+  private readonly encoded = new Map<string, Uint8Array>();
+  private readonly encoder = new TextEncoder();
 
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.used + bytes));
+    bigger.set(this.buffer.subarray(0, this.used));
+    this.buffer = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
   private f64(x: number): void {
-    this.scratch.setFloat64(0, x, true);
-    this.hash.update(this.bytes);
+    this.reserve(8);
+    this.view.setFloat64(this.used, x, true);
+    this.used += 8;
   }
   private text(s: string): void {
-    this.hash.update(s);
-    this.hash.update('\0');
+    let bytes = this.encoded.get(s);
+    if (!bytes) {
+      bytes = this.encoder.encode(`${s}\0`);
+      if (this.encoded.size < 10_000) this.encoded.set(s, bytes);
+    }
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.used);
+    this.used += bytes.length;
   }
 
   add(state: TwinState): void {
@@ -71,6 +89,8 @@ export class TwinStateHasher {
       this.text(e.message);
       this.text(e.target ?? '');
     }
+    this.hash.update(this.buffer.subarray(0, this.used));
+    this.used = 0;
   }
 
   /** The hash of everything added so far (the running hash continues). */

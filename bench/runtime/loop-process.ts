@@ -2,6 +2,7 @@ import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/
 import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
 import { SimulatedLink } from '../devices/simulated-link.ts';
+import { ReplayLogWriter } from '../recording/replay-log.ts';
 import type {
   CapturedFrame,
   LinkEvent,
@@ -95,6 +96,8 @@ async function run(config: LoopConfig): Promise<void> {
   }
 
   const inputs: DeviceInput[] = devices.map(({ link }) => link.input());
+  // What the twin was fed, stamped with steps, and hashes of its outputs: `gridloop replay`.
+  const replayLog = new ReplayLogWriter();
   let snapshots: Snapshot[] = [];
   let events: TwinEvent[] = [];
   let frames: CapturedFrame[] = [];
@@ -114,7 +117,7 @@ async function run(config: LoopConfig): Promise<void> {
   const flush = () => {
     stampLinkEvents(lastState?.t_s ?? 0);
     for (const { link } of devices) link.drainFrames(frames);
-    post({ type: 'batch', snapshots, events, frames, links: linkStats() });
+    post({ type: 'batch', snapshots, events, frames, links: linkStats(), replay: replayLog.drain() });
     snapshots = [];
     events = [];
     frames = [];
@@ -155,10 +158,11 @@ async function run(config: LoopConfig): Promise<void> {
     }
     return twin.command(command);
   };
-  const applyCommands = () => {
+  const applyCommands = (step: number) => {
     for (const { id, command } of pendingCommands) {
       try {
         const event = applyCommand(command);
+        replayLog.command(step, command);
         events.push(event);
         post({ type: 'command-result', id, ok: true, event });
       } catch (err) {
@@ -181,13 +185,15 @@ async function run(config: LoopConfig): Promise<void> {
 
   await pacer.run(
     (step) => {
-      if (pendingCommands.length > 0) applyCommands();
+      if (pendingCommands.length > 0) applyCommands(step);
       for (let i = 0; i < devices.length; i++) {
         const { link, shadow } = devices[i];
         const input = link.input();
         inputs[i] = input.online || !shadow ? input : shadow.input();
       }
+      replayLog.inputs(step, inputs);
       const state = twin.step(inputs);
+      replayLog.state(step, state);
       lastState = state;
       assertions?.update(state, twin);
       if (state.events.length > 0) events.push(...state.events);
@@ -227,6 +233,7 @@ async function run(config: LoopConfig): Promise<void> {
   if (config.overrunPolicy === 'stop' && pacer.stats.overruns > 0 && stopReason !== 'duration') {
     stopReason = 'overrun';
   }
+  replayLog.finish();
   flush();
   const timing: TimingSummary = {
     steps: pacer.stats.steps,

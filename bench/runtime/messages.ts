@@ -6,6 +6,7 @@
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import type { TwinAction } from '../../twin/twin.ts';
+import type { ReplayRecord } from '../recording/replay-log.ts';
 import type { OverrunPolicy } from './pacer.ts';
 
 export type DeviceDriver = 'firmware' | 'sunspec' | 'simulated';
@@ -189,6 +190,8 @@ export type WorkerToMain =
       events: TwinEvent[];
       frames: CapturedFrame[];
       links: LinkStats[];
+      /** Step-stamped inputs, commands and output hashes for `gridloop replay` (docs/recording.md). */
+      replay?: ReplayRecord[];
     }
   | {
       type: 'stopped';
