@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type Socket as TcpSocket, connect as tcpConnect } from 'node:net';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../bench/server/api.ts';
 import { type LiveServer, type LiveServerOptions, startLiveServer } from '../bench/server/live-server.ts';
@@ -136,6 +137,54 @@ describe('abusive clients', () => {
       await sleep(30);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await stillServes(bystander);
+  });
+
+  it('answers every fuzzed command with a well-formed result and stays up', async () => {
+    const { url } = await start({
+      limits: {
+        commandsPerSecond: 10_000,
+        commandBurst: 10_000,
+        packetsPerSecond: 10_000,
+        packetBurst: 10_000,
+      },
+    });
+    const bystander = await healthy(url);
+    const fuzzer = client(url, TOKENS.operator);
+    await welcomed(fuzzer);
+    const types = [
+      'breaker',
+      'island',
+      'scenario',
+      'setpoint',
+      'fid-setpoint',
+      'emergency-stop',
+      'rotate-token',
+      'x',
+    ];
+    const commandLike = fc.record(
+      {
+        type: fc.constantFrom(...types),
+        id: fc.oneof(fc.string(), fc.constantFrom('pcc1', 'pcc2'), fc.jsonValue()),
+        closed: fc.oneof(fc.boolean(), fc.jsonValue()),
+        deviceId: fc.oneof(fc.constantFrom('pv3', 'bess-hw'), fc.jsonValue()),
+        p_mw: fc.oneof(fc.double(), fc.jsonValue()),
+        role: fc.oneof(fc.constantFrom('viewer', 'admin'), fc.string()),
+        action: fc.oneof(fc.constantFrom('start', 'pause'), fc.string()),
+      },
+      { requiredKeys: ['type'] },
+    );
+    const payloads = fc.sample(fc.oneof(fc.jsonValue(), commandLike), { numRuns: 300, seed: 8 });
+    const codes = new Set(['forbidden', 'invalid', 'rate-limited', 'unavailable', 'failed']);
+    for (const payload of payloads) {
+      const result = await send(fuzzer, payload);
+      if (result.ok) expect(typeof result.message).toBe('string');
+      else {
+        expect(codes).toContain(result.code);
+        expect(result.reason.length).toBeGreaterThan(0);
+      }
+    }
+    expect(fuzzer.connected).toBe(true);
     await stillServes(bystander);
   });
 
