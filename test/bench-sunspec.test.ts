@@ -2,6 +2,7 @@
  * A SunSpec Modbus RTU device read and controlled over a real pseudo-terminal pair (socat): the
  * driver (modbus-serial) on one end, the slave emulator on the other.
  */
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SunSpecSlave, startSunSpecSlave } from '../bench/devices/sunspec-emulator.ts';
 import { SunSpecLink } from '../bench/devices/sunspec-link.ts';
@@ -95,6 +96,31 @@ describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }
       expect.arrayContaining(['device-hello', 'link-online', 'setpoint-limited', 'emergency-stop']),
     );
     expect(link.stats().rtt_us_p50).toBeGreaterThan(0);
+  });
+
+  it('gridloop probe --sunspec shows the common model, the models and the output', async () => {
+    pair = await openPtyPair();
+    slave = await startSunSpecSlave({ path: pair.b, base: 50000, unitId: 2 });
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(
+        process.execPath,
+        ['bin/gridloop.mjs', 'probe', pair!.a, '--sunspec', '--device-id', '2', '--count', '3'],
+        { cwd: new URL('..', import.meta.url).pathname },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => done({ code, stdout, stderr }));
+    });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/SunSpec device on .* \(unit 2\), map at 50000/);
+    expect(out.stdout).toMatch(/gridloop emulated BESS inverter, version 1\.0\.0, serial EMU-0001/);
+    expect(out.stdout).toMatch(
+      /models: 1@50002\(L=66\) 701@50070\(L=153\) 702@50225\(L=50\) 704@50277\(L=65\)/,
+    );
+    expect(out.stdout).toMatch(/polls: 3\/3 answered/);
   });
 
   it('names the port when there is no SunSpec map', async () => {
