@@ -197,6 +197,7 @@ interface IslandRuntime {
   ems: EmsSettings | undefined;
   /** Frequency target of secondary control (f0, or grid f + slip while resynchronising). */
   fTarget_hz: number;
+  resyncing: boolean;
   nadir_hz: number;
   zenith_hz: number;
   /** Simulation time at which the island lost the grid unintentionally (anti-islanding), or −1. */
@@ -658,6 +659,7 @@ export class Twin implements TwinLike {
         microgrids: mgs,
         ems,
         fTarget_hz: this.f0_hz,
+        resyncing: false,
         nadir_hz: nadir,
         zenith_hz: zenith,
         unplannedSince_s: unplanned,
@@ -1073,7 +1075,8 @@ export class Twin implements TwinLike {
         if (u.on && u.dispatchable && u.kind !== 'grid-following') cap += u.participation;
       if (cap <= 0) continue;
       const err = (rt.fTarget_hz - rt.freq.f_hz) / this.f0_hz;
-      rt.secondaryOffset_mw += kiF * err * cap * dt;
+      // While resynchronising, secondary control works 4× faster to follow the synchroniser.
+      rt.secondaryOffset_mw += (rt.resyncing ? 4 : 1) * kiF * err * cap * dt;
       for (let i = 0; i < rt.units.length; i++) {
         const u = rt.units[i];
         if (!u.on || !u.dispatchable || u.kind === 'grid-following') continue;
@@ -1223,7 +1226,6 @@ export class Twin implements TwinLike {
     const grid = ra.gridConnected ? ra : rb;
     const isl = ra.gridConnected ? rb : ra;
     const fg = grid.gridConnected ? this.mainGrid.f_hz : grid.freq.f_hz;
-    isl.fTarget_hz = fg + (sc.slip_hz ?? 0.05);
     const busG = grid === ra ? s.breaker.from : s.breaker.to;
     const busI = grid === ra ? s.breaker.to : s.breaker.from;
     const df = Math.abs(isl.freq.f_hz - fg);
@@ -1231,7 +1233,13 @@ export class Twin implements TwinLike {
     const thG =
       (grid.gridConnected ? this.mainGrid.theta_rad : grid.freq.theta_rad) + this.pf.va_deg[busG] / DEG;
     const thI = isl.freq.theta_rad + this.pf.va_deg[busI] / DEG;
-    const dth = Math.abs(wrapAngle(thI - thG)) * DEG;
+    const phase = wrapAngle(thI - thG);
+    const dth = Math.abs(phase) * DEG;
+    // Auto-synchroniser: slip toward the grid's phase (an island ahead runs slower), at most
+    // slip_hz, so the phase error closes instead of cycling through the window.
+    const slip = sc.slip_hz ?? 0.05;
+    isl.fTarget_hz = fg + Math.max(-slip, Math.min(slip, (-slip * phase) / (Math.PI / 4)));
+    isl.resyncing = true;
     if (
       isl.energised &&
       df <= (sc.df_hz ?? 0.1) &&
@@ -1240,6 +1248,7 @@ export class Twin implements TwinLike {
     ) {
       this.resync = null;
       isl.fTarget_hz = this.f0_hz;
+      isl.resyncing = false;
       this.setBreaker(s.breaker.id, true);
       this.emit(
         'reconnected',
@@ -1249,6 +1258,7 @@ export class Twin implements TwinLike {
     } else if (this.t >= s.deadline_s) {
       this.resync = null;
       isl.fTarget_hz = this.f0_hz;
+      isl.resyncing = false;
       this.emit('resync-failed', `${s.microgrid}: synchro-check not satisfied before timeout`, s.microgrid);
     }
   }

@@ -164,6 +164,21 @@ describe('shipped scenarios', () => {
     });
   }
 
+  it('mg1-planned-islanding-resync: planned islanding, then reconnection under synchro-check (5 ms steps)', async () => {
+    const r = await runScenario(await loadScenario(join(dir, 'mg1-planned-islanding-resync.yaml')), {
+      dt_s: 0.005,
+    });
+    expect(r.assertions.filter((a) => !a.passed)).toEqual([]);
+    const reconnect = r.assertions.find((a) => a.type === 'event-occurs' && a.name.includes('reconnected'))!;
+    // Synchro-check windows: |Δf| ≤ 0.1 Hz, |ΔV| ≤ 0.05 pu, |Δθ| ≤ 10°.
+    const [, df, dv, dth] = /Δf ([\d.]+) Hz, ΔV ([\d.]+) pu, Δθ ([\d.]+)°/
+      .exec(reconnect.detail)!
+      .map(Number);
+    expect(df).toBeLessThanOrEqual(0.1);
+    expect(dv).toBeLessThanOrEqual(0.05);
+    expect(dth).toBeLessThanOrEqual(10);
+  });
+
   it('a failing assertion fails the run (nadir limit above the real nadir)', async () => {
     const s = await loadScenario(join(dir, 'mg2-load-step.yaml'));
     s.duration_s = 8;
