@@ -3,8 +3,9 @@ import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
+import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
-import { RunRecorder } from './recording/index.ts';
+import { InfluxSink, RunRecorder } from './recording/index.ts';
 import type { DeviceLinkConfig, LoopConfig, Snapshot, WorkerToMain } from './runtime/messages.ts';
 import { RealtimeRun } from './runtime/realtime-run.ts';
 import { snapshotToPoints } from './runtime/snapshot-points.ts';
@@ -76,6 +77,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     } catch (err) {
       throw usageError(`gridloop start: ${(err as Error).message}`);
     }
+    let influxTarget: ReturnType<typeof influxTargetFromEnv>;
+    try {
+      influxTarget = influxTargetFromEnv(process.env);
+    } catch (err) {
+      throw usageError(`gridloop ${options.command ?? 'start'}: ${(err as Error).message}`);
+    }
     let server: LiveServer;
     // Audit entries that arrive before the run folder exists are kept and written once it does.
     const pendingAudit: AuditEntry[] = [];
@@ -145,6 +152,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const recorder = await RunRecorder.open({
       runsDir: options.runsDir,
       scenario,
+      sinks: influxTarget ? [new InfluxSink({ target: influxTarget })] : [],
       manifest: {
         grid,
         scenario,
