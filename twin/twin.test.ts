@@ -194,4 +194,26 @@ describe('Twin on the demo system', () => {
     twin.apply({ kind: 'load-curtail', load: 'load-24', fraction: 0.5 });
     expect(twin.loads.curtail[twin.loads.ids.indexOf('load-24')]).toBe(0.5);
   });
+
+  it('sub-steps long steps in time: a main-grid ramp gives the same ROCOF at 100 ms and 1 ms steps', async () => {
+    const rocofAt = async (dt: number) => {
+      const twin = await Twin.fromFiles({ grid: GRID, seed: 1, dt_s: dt });
+      twin.apply({
+        kind: 'grid-disturbance',
+        quantity: 'frequency',
+        shape: 'ramp',
+        delta: -0.5,
+        rampTime_s: 5,
+        start_s: 0,
+      });
+      let s = twin.step([]);
+      for (let k = 1; k < Math.round(1 / dt); k++) s = twin.step([]);
+      return [island(s, 'MG1').rocof_hz_s, island(s, 'MG1').f_hz];
+    };
+    const [coarse, fc] = await rocofAt(0.1);
+    const [fine, ff] = await rocofAt(0.001);
+    expect(fine).toBeCloseTo(-0.1, 6);
+    expect(coarse).toBeCloseTo(-0.1, 6);
+    expect(fc).toBeCloseTo(ff, 6);
+  });
 });

@@ -749,7 +749,7 @@ export class Twin implements TwinLike {
 
     const n = dt > this.maxSubstep_s ? Math.ceil(dt / this.maxSubstep_s - 1e-9) : 1;
     const h = dt / n;
-    for (let s = 0; s < n; s++) this.substep(h);
+    for (let s = 0; s < n; s++) this.substep(this.t + (s + 1) * h, h);
     this.t = (this.stepCount + 1) * dt;
     this.stepCount++;
 
@@ -764,8 +764,8 @@ export class Twin implements TwinLike {
     return this.state;
   }
 
-  private substep(h: number): void {
-    const tSub = this.t + h;
+  /** Advances the dynamics from tSub − h to tSub. */
+  private substep(tSub: number, h: number): void {
     this.mainGrid.advance(tSub, h);
     const ctx = this.ctx;
     ctx.t_s = tSub;
