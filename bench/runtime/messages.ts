@@ -90,6 +90,8 @@ export interface LoopConfig {
   duration_s?: number;
   /** Actions applied at twin times (a scenario's timed events). */
   schedule?: { t_s: number; action: TwinAction }[];
+  /** Steps of a throwaway twin copy run before the clock starts (JIT warm-up). @default 500 */
+  warmupSteps?: number;
   /** Pacer tuning (see pacer.ts). */
   pacer?: { sleepUntil_ms?: number; spin_us?: number; idleSlice_us?: number };
   /**
