@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import type { LineSink } from './run-recorder.ts';
 
 /** InfluxDB 2.x/3.x/Cloud, or 1.8+ in compatibility mode, or VictoriaMetrics: `/api/v2/write`. */
@@ -75,8 +75,8 @@ interface SpoolFile {
 export class InfluxSink implements LineSink {
   readonly name: string;
   private readonly client: InfluxDB;
-  private readonly writeApi: WriteApi | undefined;
-  private readonly v1Path: string | undefined;
+  /** `/api/v2/write?org…` or `/write?db…` with precision=ns. */
+  private readonly writePath: string;
   private spoolDir: string | undefined;
   private pendingText = '';
   private pendingLines = 0;
@@ -120,25 +120,20 @@ export class InfluxSink implements LineSink {
     const target = options.target;
     const timeout = options.timeout_ms ?? 10_000;
     if (target.api === 'v2') {
+      // The client's transport sends to the v2 write endpoint exactly as its WriteApi does (token
+      // header, gzip, timeout, HttpError), but takes the batch as one text: WriteApi splits it into
+      // lines and measures each line's UTF-8 length in JavaScript, which capped throughput.
+      // Batching, retries and buffering are this class's job, with a disk spool.
       this.client = new InfluxDB({ url: target.url, token: target.token, timeout });
-      this.writeApi = this.client.getWriteApi(target.org, target.bucket, 'ns', {
-        // Batching, retries and buffering are this class's job (with a disk spool); the client
-        // only sends. writeFailed returning a rejection keeps the client from logging and retrying.
-        batchSize: this.batchLines * 4,
-        maxBatchBytes: 1 << 30,
-        flushInterval: 0,
-        maxRetries: 0,
-        maxBufferLines: 1,
-        gzipThreshold: 1000,
-        writeFailed: (err: Error) => Promise.reject(err),
-      });
+      const params = new URLSearchParams({ org: target.org, bucket: target.bucket, precision: 'ns' });
+      this.writePath = `/api/v2/write?${params}`;
     } else {
       this.client = new InfluxDB({ url: target.url, timeout });
       const params = new URLSearchParams({ db: target.database, precision: 'ns' });
       if (target.retentionPolicy) params.set('rp', target.retentionPolicy);
       if (target.username !== undefined) params.set('u', target.username);
       if (target.password !== undefined) params.set('p', target.password);
-      this.v1Path = `/write?${params}`;
+      this.writePath = `/write?${params}`;
     }
     this.timer = setInterval(() => this.dispatch(), options.flushInterval_ms ?? 200);
     this.timer.unref();
@@ -209,18 +204,11 @@ export class InfluxSink implements LineSink {
   }
 
   private async post(text: string): Promise<void> {
-    if (this.writeApi) {
-      const lines = text.split('\n');
-      if (lines[lines.length - 1] === '') lines.pop();
-      this.writeApi.writeRecords(lines);
-      await this.writeApi.flush();
-    } else {
-      await this.client.transport.request(this.v1Path!, text, {
-        method: 'POST',
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
-        gzipThreshold: 1000,
-      });
-    }
+    await this.client.transport.request(this.writePath, text, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      gzipThreshold: 1000,
+    });
   }
 
   private async send(text: string, lines: number): Promise<void> {
@@ -351,6 +339,5 @@ export class InfluxSink implements LineSink {
       this.startBackfill();
       await this.backfilling;
     }
-    if (this.writeApi) await this.writeApi.close().catch(() => {});
   }
 }
