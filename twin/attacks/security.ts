@@ -45,6 +45,9 @@ export interface SecurityExpectation {
   max_frequency_deviation_hz?: number;
   min_voltage_pu?: number;
   max_devices_tripped?: number;
+  /** `impact` of one attack: bounds on the largest frequency swing (max − min) of an island in its window. */
+  min_frequency_swing_hz?: number;
+  max_frequency_swing_hz?: number;
   /** `undetected`: pass while at most this share of the detector's evaluations in the attack window alarm. */
   max_alarm_fraction?: number;
 }
@@ -183,6 +186,13 @@ export async function runSecurityScenario(
   s: SecurityScenario,
   options: { onStep?: (state: TwinState, twin: Twin, harness: SecurityHarness) => void } = {},
 ): Promise<SecurityRunResult> {
+  if ((s.security as { link?: unknown }).link)
+    throw new ScenarioError(
+      'security.link needs a board in the loop: run it on the bench',
+      s.file,
+      undefined,
+      '/security/link',
+    );
   const twin = await buildScenarioTwin(s);
   let harness: SecurityHarness;
   try {
@@ -201,7 +211,7 @@ export async function runSecurityScenario(
   }
   const outcomes = assertions.finish(state, twin);
   const metrics = harness.metrics(s.duration_s, s.security.grace_s ?? 1);
-  const expectations = (s.security.expect ?? []).map((e, i) => checkExpectation(e, metrics, harness, s, i));
+  const expectations = checkExpectations(s, metrics, harness);
   return {
     passed: outcomes.every((o) => o.passed) && expectations.every((o) => o.passed),
     assertions: outcomes,
@@ -209,6 +219,15 @@ export async function runSecurityScenario(
     metrics,
     harness,
   };
+}
+
+/** Evaluates the scenario's `security.expect` items against the metrics. */
+export function checkExpectations(
+  s: SecurityScenario,
+  metrics: SecurityMetrics,
+  harness: SecurityHarness,
+): AssertionOutcome[] {
+  return (s.security.expect ?? []).map((e, i) => checkExpectation(e, metrics, harness, s, i));
 }
 
 function checkExpectation(
@@ -293,6 +312,11 @@ function checkExpectation(
         problems.push(`max |Δf| ${dev.toFixed(3)} Hz < ${e.min_frequency_deviation_hz}`);
       if (e.max_frequency_deviation_hz !== undefined && dev > e.max_frequency_deviation_hz)
         problems.push(`max |Δf| ${dev.toFixed(3)} Hz > ${e.max_frequency_deviation_hz}`);
+      const swing = e.attack ? attack().frequencySwing_hz : Number.NaN;
+      if (e.min_frequency_swing_hz !== undefined && !(swing >= e.min_frequency_swing_hz))
+        problems.push(`frequency swing ${swing.toFixed(3)} Hz < ${e.min_frequency_swing_hz}`);
+      if (e.max_frequency_swing_hz !== undefined && !(swing <= e.max_frequency_swing_hz))
+        problems.push(`frequency swing ${swing.toFixed(3)} Hz > ${e.max_frequency_swing_hz}`);
       if (e.min_voltage_pu !== undefined && m.impact.minVoltage_pu < e.min_voltage_pu)
         problems.push(`min V ${m.impact.minVoltage_pu.toFixed(3)} pu < ${e.min_voltage_pu}`);
       if (e.max_devices_tripped !== undefined && m.impact.devicesTripped > e.max_devices_tripped)

@@ -18,6 +18,8 @@ export interface AttackMetrics extends AttackInterval {
   timeToDetect_s: number | null;
   /** Largest |f − f_nominal| of any energised island during the attack window. */
   maxFrequencyDeviation_hz: number;
+  /** Largest (max f − min f) of one island during the attack window: what the attack stirred up. */
+  frequencySwing_hz: number;
 }
 
 export interface DetectorMetrics {
@@ -57,13 +59,25 @@ export class ImpactMeter {
   /** Sample of |Δf| per step for per-attack windows: (t, |Δf|) pairs. */
   private readonly t: number[] = [];
   private readonly df: number[] = [];
+  /** Per step, the frequency of each island by id (NaN while de-energised). */
+  private readonly islandF = new Map<string, number[]>();
 
   constructor(private readonly twin: Twin) {}
 
   update(state: TwinState): void {
     const f0 = this.twin.grid.frequency_hz;
     let df = 0;
-    for (const isl of state.islands) if (isl.energised) df = Math.max(df, Math.abs(isl.f_hz - f0));
+    for (const isl of state.islands) {
+      if (isl.energised) df = Math.max(df, Math.abs(isl.f_hz - f0));
+      let series = this.islandF.get(isl.id);
+      if (!series) {
+        series = new Array(this.t.length).fill(Number.NaN);
+        this.islandF.set(isl.id, series);
+      }
+      series.push(isl.energised ? isl.f_hz : Number.NaN);
+    }
+    for (const series of this.islandF.values())
+      if (series.length < this.t.length + 1) series.push(Number.NaN);
     const imp = this.impact;
     imp.maxFrequencyDeviation_hz = Math.max(imp.maxFrequencyDeviation_hz, df);
     this.t.push(state.t_s);
@@ -78,6 +92,21 @@ export class ImpactMeter {
       if (!loads.connected[i]) shed += loads.p0[i] * loads.scale[i] + loads.extraP[i];
     imp.energyNotServed_mwh += (shed * this.twin.dt_s) / 3600;
     for (const e of state.events) if (e.kind === 'der-trip') imp.devicesTripped++;
+  }
+
+  swingBetween(from_s: number, to_s: number): number {
+    let swing = 0;
+    for (const series of this.islandF.values()) {
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < this.t.length; i++) {
+        if (this.t[i] < from_s || this.t[i] >= to_s || Number.isNaN(series[i])) continue;
+        lo = Math.min(lo, series[i]);
+        hi = Math.max(hi, series[i]);
+      }
+      if (hi >= lo) swing = Math.max(swing, hi - lo);
+    }
+    return swing;
   }
 
   maxDeviationBetween(from_s: number, to_s: number): number {
@@ -112,6 +141,7 @@ export function computeMetrics(
       detectedBy,
       timeToDetect_s: times.length ? Math.min(...times) : null,
       maxFrequencyDeviation_hz: impact.maxDeviationBetween(s, e),
+      frequencySwing_hz: impact.swingBetween(s, e),
     };
   });
   // Attack-free time: the run minus the union of the windows.
