@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InfluxSink, RunRecorder } from '../bench/recording/index.ts';
 import type { Snapshot } from '../bench/runtime/messages.ts';
-import { snapshotToPoints } from '../bench/runtime/snapshot-points.ts';
+import { type PointFields, snapshotToPoints } from '../bench/runtime/snapshot-points.ts';
 import { startInfluxdb1, startVictoriaMetrics } from '../test/servers/index.ts';
 
 const FILE_POINTS = Number(process.env.BENCH_FILE_POINTS ?? 2_000_000);
@@ -58,12 +58,8 @@ const POINTS_PER_SNAPSHOT = 3 + BUSES + 10 + 1;
 async function recordPoints(rec: RunRecorder, total: number): Promise<number> {
   let written = 0;
   let step = 0;
-  const sink = (
-    m: string,
-    tags: Record<string, string>,
-    fields: Record<string, number | boolean | string>,
-    t: bigint,
-  ) => rec.point(m, tags, fields, t);
+  const sink = (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) =>
+    rec.point(m, tags, fields, t);
   const t0 = performance.now();
   while (written < total) {
     // Yield now and then, as the main thread does between worker batches, so timers can flush.
@@ -213,12 +209,8 @@ async function main() {
       scenario: 'bench-loop',
       sinks: [new InfluxSink({ name: 'influx1', target: { api: 'v1', url: influx.url, database: 'bench' } })],
     });
-    const sink = (
-      m: string,
-      tags: Record<string, string>,
-      fields: Record<string, number | boolean | string>,
-      t: bigint,
-    ) => rec.point(m, tags, fields, t);
+    const sink = (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) =>
+      rec.point(m, tags, fields, t);
     const recording = await benchLoop((steps) => {
       for (const step of steps) snapshotToPoints(snapshot(step), busIds, rec.start_ns, sink);
     });

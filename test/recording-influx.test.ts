@@ -228,7 +228,7 @@ describe('recorder → real InfluxDB 1.x (v1 write) and VictoriaMetrics (v2 writ
         `SELECT count(*) FROM "${measurement}" WHERE "run" = '${rec.id}'`,
         'imported',
       );
-      const counted = Math.max(...(series[0]?.values[0].slice(1) as number[]));
+      const counted = Math.max(...((series[0]?.values[0] ?? [0, 0]).slice(1) as number[]));
       expect(counted, measurement).toBe(filePoints.filter((p) => p.measurement === measurement).length);
     }
     const [note] = await influx.query(`SELECT "message" FROM "event" WHERE "kind" = 'note'`, 'imported');
