@@ -246,15 +246,13 @@ export class DelayJitterAttack extends WindowedAttack {
       this.lastOut = value;
       return value;
     }
-    // Newest sample whose time has come (samples arrive out of order under jitter).
-    let best = Number.NEGATIVE_INFINITY;
+    // The newest sample already arrived (jitter reorders arrivals; an older one arriving late is stale).
     let out = this.lastOut;
     for (let k = 0; k < this.count; k++) {
       const i = (this.head - 1 - k + 2 * this.values.length) % this.values.length;
-      const taken = this.visibleAt[i];
-      if (taken <= t_s && taken > best) {
-        best = taken;
+      if (this.visibleAt[i] <= t_s) {
         out = this.values[i];
+        break;
       }
     }
     this.lastOut = Number.isNaN(out) ? value : out;
