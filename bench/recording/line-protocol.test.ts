@@ -75,6 +75,14 @@ describe('line protocol encoder', () => {
     );
   });
 
+  it('keeps a field or tag named __proto__ as data, not as the prototype', () => {
+    const parsed = parseLine('m,__proto__=x __proto__=1,constructor=2 3');
+    expect(Object.keys(parsed.tags)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(parsed.fields, '__proto__')?.value).toBe(1);
+    expect(parsed.fields.constructor).toBe(2);
+    expect(Object.getPrototypeOf(parsed.fields)).toBe(Object.prototype);
+  });
+
   it('names the line and column of unreadable input', () => {
     expect(() => parseLine('cpu value=abc 1', 'points.lp:7')).toThrow(
       /points\.lp:7: field 'value' has an unreadable value 'abc'/,

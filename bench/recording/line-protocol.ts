@@ -151,6 +151,13 @@ export function encodeLine(
   return `${line} ${timeText(time_ns)}`;
 }
 
+/** Sets a parsed key as an own property, also when it is `__proto__` (from outside data). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
 /** Parses one line-protocol line. `where` (e.g. "points.lp.gz:12") prefixes error messages. */
 export function parseLine(line: string, where = 'line'): Point {
   let i = 0;
@@ -184,7 +191,7 @@ export function parseLine(line: string, where = 'line'): Point {
     const key = readToken('=, ');
     if (line[i] !== '=') fail(`tag '${key}' has no value`);
     i++;
-    tags[key] = readToken(', ');
+    setOwn(tags, key, readToken(', '));
   }
   if (line[i] !== ' ') fail('expected a space before the fields');
   i++;
@@ -205,20 +212,20 @@ export function parseLine(line: string, where = 'line'): Point {
       }
       if (line[i] !== '"') fail(`unterminated string in field '${key}'`);
       i++;
-      fields[key] = value;
+      setOwn(fields, key, value);
     } else {
       const start = i;
       while (i < n && line[i] !== ',' && line[i] !== ' ') i++;
       const raw = line.slice(start, i);
       if (raw === 'true' || raw === 't' || raw === 'T' || raw === 'True' || raw === 'TRUE')
-        fields[key] = true;
+        setOwn(fields, key, true);
       else if (raw === 'false' || raw === 'f' || raw === 'F' || raw === 'False' || raw === 'FALSE')
-        fields[key] = false;
-      else if (/^-?\d+i$/.test(raw)) fields[key] = BigInt(raw.slice(0, -1));
+        setOwn(fields, key, false);
+      else if (/^-?\d+i$/.test(raw)) setOwn(fields, key, BigInt(raw.slice(0, -1)));
       else {
         const value = Number(raw);
         if (raw === '' || Number.isNaN(value)) fail(`field '${key}' has an unreadable value '${raw}'`);
-        fields[key] = value;
+        setOwn(fields, key, value);
       }
     }
     if (line[i] === ',') {
