@@ -8,7 +8,13 @@ import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { InfluxSink, RunRecorder } from './recording/index.ts';
 import type { DeviceLinkConfig, LoopConfig, Snapshot, WorkerToMain } from './runtime/messages.ts';
 import { RealtimeRun } from './runtime/realtime-run.ts';
-import { snapshotToPoints } from './runtime/snapshot-points.ts';
+import {
+  deviceMicrogrids,
+  linkStatsToPoints,
+  type PointSink,
+  snapshotToPoints,
+  updateBusIslands,
+} from './runtime/snapshot-points.ts';
 import type { AuditEntry } from './server/api.ts';
 import { CommandUnavailableError, type LiveServer, startLiveServer } from './server/live-server.ts';
 import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
@@ -195,24 +201,27 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     cleanups.push(() => loop.stop());
 
     let busIds: string[] = [];
+    const busIsland = new Map<string, string>();
+    const deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
     // Bus voltages change slowly and are many: record them at no more than 10 Hz.
     const busEvery = Math.max(1, Math.round(options.record_hz / 10));
     let snapshotCount = 0;
     let latest: Snapshot | undefined;
+    const recordPoint: PointSink = (m, tags, fields, t) => recorder.point(m, tags, fields, t);
     run.on('message', (message: WorkerToMain) => {
       if (message.type !== 'batch') return;
       for (const snapshot of message.snapshots) {
         if (snapshot.busIds) busIds = snapshot.busIds;
         liveStates.absorb(snapshot);
-        snapshotToPoints(
-          snapshot,
-          busIds,
-          recorder.start_ns,
-          (m, tags, fields, t) => recorder.point(m, tags, fields, t),
-          snapshotCount++ % busEvery === 0,
-        );
+        updateBusIslands(snapshot.islands, snapshot.islandBuses, busIsland);
+        snapshotToPoints(snapshot, busIds, recorder.start_ns, recordPoint, {
+          includeBuses: snapshotCount++ % busEvery === 0,
+          busIsland,
+          deviceMicrogrid,
+        });
         latest = snapshot;
       }
+      if (latest) linkStatsToPoints(message.links, recorder.timeOf(latest.t_s), recordPoint);
       for (const event of message.events) {
         recorder.event({ ...event, source: 'twin' });
         liveStates.observe(event);

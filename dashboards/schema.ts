@@ -4,8 +4,7 @@
  * `recorded` transcribes the recorder's published schema (docs/influx-schema.md, "Measurements
  * written today"). `awaiting` lists what the dashboards need but the recorder does not write yet,
  * as defined in docs/grafana.md ("Data the dashboards are waiting for") and reserved under the same
- * names in docs/influx-schema.md: whole measurements (FID, link, PCC, EMS, security) and extra tags
- * on recorded measurements. Panels that name an awaiting item show "No data" until the recorder
+ * names in docs/influx-schema.md: whole measurements (PCC, EMS, security). Panels that name an awaiting item show "No data" until the recorder
  * writes it; test/dashboards-influx.test.ts checks them against synthetic points only, and fails
  * as soon as a recorded run holds one of them, so this list is moved to `recorded` then.
  *
@@ -27,12 +26,20 @@ export const recorded = {
     fields: { f_hz: 'float', rocof_hz_s: 'float', energised: 'boolean', grid_connected: 'boolean' },
   },
   bus: {
-    tags: ['run', 'bus'],
+    tags: ['run', 'bus', 'island'],
     fields: { vm_pu: 'float', va_deg: 'float' },
   },
   device: {
-    tags: ['run', 'device'],
+    tags: ['run', 'device', 'microgrid'],
     fields: { p_mw: 'float', q_mvar: 'float', soc: 'float', online: 'boolean' },
+  },
+  fid: {
+    tags: ['run', 'fid'],
+    fields: { p_a_mw: 'float', p_b_mw: 'float', loss_mw: 'float' },
+  },
+  link: {
+    tags: ['run', 'device'],
+    fields: { rtt_us: 'float', crc_errors: 'integer', dropped: 'integer', late: 'integer', state: 'string' },
   },
   loop: {
     tags: ['run'],
@@ -50,16 +57,6 @@ export const recorded = {
 
 /** Needed by the dashboards, not written yet (docs/grafana.md). */
 export const awaiting = {
-  bus: { tags: ['island'], fields: {} },
-  device: { tags: ['microgrid'], fields: {} },
-  fid: {
-    tags: ['run', 'fid'],
-    fields: { p_a_mw: 'float', p_b_mw: 'float', loss_mw: 'float' },
-  },
-  link: {
-    tags: ['run', 'device'],
-    fields: { rtt_us: 'float', crc_errors: 'integer', dropped: 'integer', late: 'integer', state: 'string' },
-  },
   pcc: {
     tags: ['run', 'microgrid'],
     fields: { p_mw: 'float', q_mvar: 'float' },

@@ -61,6 +61,8 @@ export interface TwinState {
   va_deg: Float64Array;
   /** Per-device (DER, battery, hardware) state, keyed by device id. */
   devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
+  /** Flexible interconnection devices: injections into side A and B and losses (P_a + P_b + loss = 0). */
+  fids?: Record<string, { p_a_mw: number; p_b_mw: number; loss_mw: number }>;
   /** Events raised during this step (empty most steps). */
   events: TwinEvent[];
 }

@@ -504,6 +504,7 @@ export class Twin implements TwinLike {
       vm_pu: this.vm,
       va_deg: new Float64Array(nb),
       devices,
+      fids: Object.fromEntries(this.fids.map((f) => [f.id, { p_a_mw: 0, p_b_mw: 0, loss_mw: 0 }])),
       events: this.events,
     };
     this.rebuildIslands();
@@ -1302,12 +1303,19 @@ export class Twin implements TwinLike {
       if (h.soc !== undefined) d.soc = h.soc;
       this.measureHardware(h);
     }
+    const fidStates = this.state.fids;
     for (let k = 0; k < this.fids.length; k++) {
       const f = this.fids[k];
       const d = devices[f.id];
       d.p_mw = f.transfer_mw;
       d.q_mvar = f.qB_mvar;
       d.online = f.inService;
+      if (fidStates) {
+        const s = fidStates[f.id];
+        s.p_a_mw = f.pA_mw;
+        s.p_b_mw = f.pB_mw;
+        s.loss_mw = f.losses_mw;
+      }
     }
   }
 

@@ -44,6 +44,9 @@ function snapshotOf(state: TwinState, timing: StepTiming): Snapshot {
     vm_pu: Array.from(state.vm_pu),
     va_deg: Array.from(state.va_deg),
     devices,
+    ...(state.fids
+      ? { fids: Object.fromEntries(Object.entries(state.fids).map(([id, f]) => [id, { ...f }])) }
+      : {}),
     loop: { lateness_us: timing.lateness_us, work_us: timing.work_us, overruns: timing.overruns },
   };
 }

@@ -3,7 +3,7 @@
  * the device links (so a frame goes from serial port to twin without crossing threads); the bench
  * thread owns everything slow: recording, the web server, the CLI.
  */
-import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
+import type { TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import type { TwinAction } from '../../twin/twin.ts';
 import type { ReplayRecord } from '../recording/replay-log.ts';
@@ -131,6 +131,7 @@ export interface Snapshot {
   vm_pu: number[];
   va_deg: number[];
   devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
+  fids?: TwinState['fids'];
   loop: { lateness_us: number; work_us: number; overruns: number };
 }
 

@@ -1,6 +1,7 @@
-import type { Snapshot } from './messages.ts';
+import type { Grid } from '../../twin/grid/model.ts';
+import type { LinkStats, Snapshot } from './messages.ts';
 
-export type PointFields = Record<string, number | boolean | string>;
+export type PointFields = Record<string, number | bigint | boolean | string>;
 export type PointSink = (
   measurement: string,
   tags: Record<string, string>,
@@ -8,16 +9,25 @@ export type PointSink = (
   time_ns: bigint,
 ) => void;
 
+export interface SnapshotPointOptions {
+  /** Write the per-bus `bus` points (the many, slow ones). @default true */
+  includeBuses?: boolean;
+  /** Island id of each bus now: the `island` tag of `bus` points. */
+  busIsland?: ReadonlyMap<string, string>;
+  /** Microgrid id of each device: the `microgrid` tag of `device` points. */
+  deviceMicrogrid?: ReadonlyMap<string, string>;
+}
+
 /**
  * Turns one loop snapshot into recorder points, following docs/influx-schema.md
- * (measurements island, bus, device, loop). `run` tags are added by the recorder.
+ * (measurements island, bus, device, fid, loop). `run` tags are added by the recorder.
  */
 export function snapshotToPoints(
   snapshot: Snapshot,
   busIds: readonly string[],
   start_ns: bigint,
   sink: PointSink,
-  includeBuses = true,
+  options: SnapshotPointOptions = {},
 ): void {
   const t = start_ns + BigInt(Math.round(snapshot.t_s * 1e9));
   for (const island of snapshot.islands) {
@@ -33,14 +43,23 @@ export function snapshotToPoints(
       t,
     );
   }
-  for (let i = 0; includeBuses && i < busIds.length && i < snapshot.vm_pu.length; i++) {
-    sink('bus', { bus: busIds[i] }, { vm_pu: snapshot.vm_pu[i], va_deg: snapshot.va_deg[i] }, t);
+  if (options.includeBuses ?? true) {
+    for (let i = 0; i < busIds.length && i < snapshot.vm_pu.length; i++) {
+      const island = options.busIsland?.get(busIds[i]);
+      const tags: Record<string, string> =
+        island === undefined ? { bus: busIds[i] } : { bus: busIds[i], island };
+      sink('bus', tags, { vm_pu: snapshot.vm_pu[i], va_deg: snapshot.va_deg[i] }, t);
+    }
   }
   for (const [device, d] of Object.entries(snapshot.devices)) {
     const fields: PointFields = { p_mw: d.p_mw, q_mvar: d.q_mvar, online: d.online };
     if (d.soc !== undefined) fields.soc = d.soc;
     if (d.tripped !== undefined) fields.tripped = d.tripped;
-    sink('device', { device }, fields, t);
+    const microgrid = options.deviceMicrogrid?.get(device);
+    sink('device', microgrid === undefined ? { device } : { device, microgrid }, fields, t);
+  }
+  for (const [fid, f] of Object.entries(snapshot.fids ?? {})) {
+    sink('fid', { fid }, { p_a_mw: f.p_a_mw, p_b_mw: f.p_b_mw, loss_mw: f.loss_mw }, t);
   }
   sink(
     'loop',
@@ -52,4 +71,46 @@ export function snapshotToPoints(
     },
     t,
   );
+}
+
+/** Updates `busIsland` from the islands' bus lists (when the loop sent them). */
+export function updateBusIslands(
+  islands: readonly { id: string }[],
+  islandBuses: readonly (readonly string[])[] | undefined,
+  busIsland: Map<string, string>,
+): void {
+  if (!islandBuses) return;
+  busIsland.clear();
+  islands.forEach((island, k) => {
+    for (const bus of islandBuses[k] ?? []) busIsland.set(bus, island.id);
+  });
+}
+
+/** One `link` point per device link, from the loop's link statistics (docs/influx-schema.md). */
+export function linkStatsToPoints(links: readonly LinkStats[], time_ns: bigint, sink: PointSink): void {
+  for (const link of links) {
+    const fields: PointFields = {
+      crc_errors: BigInt(link.crcErrors),
+      dropped: BigInt(link.dropped),
+      late: BigInt(link.late),
+      state: link.online ? 'online' : 'offline',
+    };
+    if (Number.isFinite(link.rtt_us_p50)) fields.rtt_us = link.rtt_us_p50;
+    sink('link', { device: link.deviceId }, fields, time_ns);
+  }
+}
+
+/** Microgrid of every unit, DER and hardware device of a grid, from the microgrid of its bus. */
+export function deviceMicrogrids(
+  grid: Grid,
+  hardware: readonly { id: string; bus: string }[] = [],
+): Map<string, string> {
+  const busMicrogrid = new Map<string, string>();
+  for (const bus of grid.buses) if (bus.microgrid !== undefined) busMicrogrid.set(bus.id, bus.microgrid);
+  const result = new Map<string, string>();
+  for (const device of [...grid.generators, ...grid.ders, ...hardware]) {
+    const microgrid = busMicrogrid.get(device.bus);
+    if (microgrid !== undefined) result.set(device.id, microgrid);
+  }
+  return result;
 }

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
 import type { TwinState } from '../../../twin/api.ts';
+import { loadGridFile } from '../../../twin/files.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
 import { runScenario } from '../../../twin/scenario/runner.ts';
 import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
-import { snapshotToPoints } from '../../runtime/snapshot-points.ts';
+import { deviceMicrogrids, snapshotToPoints, updateBusIslands } from '../../runtime/snapshot-points.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -91,6 +92,16 @@ export const simulateCommand: Command = {
     const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
     let stepIndex = 0;
     let busIds: readonly string[] = [];
+    const busIsland = new Map<string, string>();
+    let deviceMicrogrid: Map<string, string> | undefined;
+    if (rec) {
+      try {
+        const loaded = await loadGridFile(scenario.grid);
+        deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
+      } catch (err) {
+        throw usageError(`gridloop simulate: ${(err as Error).message}`);
+      }
+    }
     const showProgress = !values.json && process.stderr.isTTY;
     const onStep = (state: TwinState) => {
       if (!rec) return;
@@ -98,6 +109,11 @@ export const simulateCommand: Command = {
       for (const e of state.events)
         rec.event({ kind: e.kind, message: e.message, target: e.target, source: 'twin', t_s: e.t_s });
       if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
+      updateBusIslands(
+        state.islands,
+        state.islands.map((island) => island.buses),
+        busIsland,
+      );
       snapshotToPoints(
         {
           t_s: state.t_s,
@@ -106,12 +122,13 @@ export const simulateCommand: Command = {
           vm_pu: state.vm_pu as unknown as number[],
           va_deg: state.va_deg as unknown as number[],
           devices: state.devices,
+          fids: state.fids,
           loop,
         },
         busIds,
         rec.timeOf(0),
         (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
-        includeBuses,
+        { includeBuses, busIsland, deviceMicrogrid },
       );
     };
     let result: Awaited<ReturnType<typeof runScenario>>;

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { LinkStats, Snapshot } from './messages.ts';
+import {
+  linkStatsToPoints,
+  type PointFields,
+  snapshotToPoints,
+  updateBusIslands,
+} from './snapshot-points.ts';
+
+type Point = { m: string; tags: Record<string, string>; fields: PointFields; t: bigint };
+
+function collect(
+  fn: (sink: (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) => void) => void,
+) {
+  const points: Point[] = [];
+  fn((m, tags, fields, t) => points.push({ m, tags, fields, t }));
+  return points;
+}
+
+const snapshot: Snapshot = {
+  t_s: 1.5,
+  step: 1500,
+  islands: [
+    { id: 'MG1', f_hz: 50, rocof_hz_s: 0, energised: true, gridConnected: true },
+    { id: 'MG2', f_hz: 49.9, rocof_hz_s: -0.1, energised: true, gridConnected: false },
+  ],
+  islandBuses: [['1', '2'], ['3']],
+  vm_pu: [1, 0.99, 0.97],
+  va_deg: [0, -1, -2],
+  devices: { pv1: { p_mw: 0.2, q_mvar: 0, online: true }, fid1: { p_mw: 0.1, q_mvar: 0, online: true } },
+  fids: { fid1: { p_a_mw: -0.1, p_b_mw: 0.098, loss_mw: 0.002 } },
+  loop: { lateness_us: 3, work_us: 40, overruns: 0 },
+};
+
+describe('snapshot points', () => {
+  it('tags buses with their island and devices with their microgrid, and writes FID flows', () => {
+    const busIsland = new Map<string, string>();
+    updateBusIslands(snapshot.islands, snapshot.islandBuses, busIsland);
+    const points = collect((sink) =>
+      snapshotToPoints(snapshot, ['1', '2', '3'], 1_000_000_000n, sink, {
+        busIsland,
+        deviceMicrogrid: new Map([['pv1', 'MG2']]),
+      }),
+    );
+    const t = 1_000_000_000n + 1_500_000_000n;
+    expect(points.every((p) => p.t === t)).toBe(true);
+    expect(points.filter((p) => p.m === 'bus').map((p) => p.tags)).toEqual([
+      { bus: '1', island: 'MG1' },
+      { bus: '2', island: 'MG1' },
+      { bus: '3', island: 'MG2' },
+    ]);
+    expect(points.find((p) => p.m === 'device' && p.tags.device === 'pv1')?.tags.microgrid).toBe('MG2');
+    expect(points.find((p) => p.m === 'device' && p.tags.device === 'fid1')?.tags.microgrid).toBeUndefined();
+    const fid = points.find((p) => p.m === 'fid');
+    expect(fid?.tags).toEqual({ fid: 'fid1' });
+    expect(fid?.fields).toEqual({ p_a_mw: -0.1, p_b_mw: 0.098, loss_mw: 0.002 });
+  });
+
+  it('leaves bus points out when asked, and keeps the previous island map when the loop sent none', () => {
+    const busIsland = new Map([['1', 'MG1']]);
+    updateBusIslands(snapshot.islands, undefined, busIsland);
+    expect(busIsland.get('1')).toBe('MG1');
+    const points = collect((sink) =>
+      snapshotToPoints(snapshot, ['1', '2', '3'], 0n, sink, { includeBuses: false }),
+    );
+    expect(points.some((p) => p.m === 'bus')).toBe(false);
+  });
+
+  it('writes link counters as integers and the state as a string, with no RTT before the first answer', () => {
+    const link = {
+      deviceId: 'bess-hw',
+      online: false,
+      rtt_us_p50: Number.NaN,
+      crcErrors: 2,
+      dropped: 1,
+      late: 0,
+    } as LinkStats;
+    const [point] = collect((sink) => linkStatsToPoints([link], 5n, sink));
+    expect(point).toEqual({
+      m: 'link',
+      tags: { device: 'bess-hw' },
+      fields: { crc_errors: 2n, dropped: 1n, late: 0n, state: 'offline' },
+      t: 5n,
+    });
+  });
+});
