@@ -315,7 +315,8 @@ describe('real-time HIL loop with emulated boards over socat pseudo-terminals', 
     for (const x of late) {
       if (!x.devices[DEVICE].online) continue;
       const p = x.devices[DEVICE].p_mw;
-      const window = late.filter((y) => y.t_s <= x.t_s && y.t_s >= x.t_s - 1);
+      // A board starved of CPU answers late, so look back further than one exchange.
+      const window = late.filter((y) => y.t_s <= x.t_s && y.t_s >= x.t_s - 3);
       const best = Math.min(...window.map((y) => Math.abs(p - droopMw(mg2(y).f_hz))));
       expect(best).toBeLessThan(0.02 * Math.abs(p) + 0.001);
     }
