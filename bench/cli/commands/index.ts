@@ -1,5 +1,7 @@
 import type { Command } from '../command.ts';
+import { attackCommand } from './attack.ts';
 import { devicesCommand } from './devices.ts';
+import { exportDatasetCommand } from './export-dataset.ts';
 import { powerflowCommand } from './powerflow.ts';
 import { probeCommand } from './probe.ts';
 import { replayCommand } from './replay.ts';
@@ -18,4 +20,6 @@ export const commands: Command[] = [
   runCommand,
   devicesCommand,
   probeCommand,
+  attackCommand,
+  exportDatasetCommand,
 ];

@@ -1,0 +1,167 @@
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { basename, dirname, relative, resolve } from 'node:path';
+import type { TwinState } from '../../../twin/api.ts';
+import {
+  loadSecurityScenario,
+  runSecurityScenario,
+  type SecurityScenario,
+} from '../../../twin/attacks/security.ts';
+import { loadGridFile } from '../../../twin/files.ts';
+import { ScenarioError } from '../../../twin/scenario/load.ts';
+import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
+import { recordSecurity } from '../../attacks/record.ts';
+import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
+import { deviceMicrogrids, snapshotToPoints, updateBusIslands } from '../../runtime/snapshot-points.ts';
+import { parseCommandArgs } from '../args.ts';
+import type { Command } from '../command.ts';
+import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+
+const help = `Usage: gridloop attack <scenario.yaml> [options]
+
+Runs an attack scenario (a scenario with a security: section, docs/security.md): installs the
+attacks, runs the detectors, measures detection against the ground-truth labels and checks the
+scenario's assertions and security expectations. Scenarios with security.link put the C emulated
+battery board in the loop over a pseudo-terminal. The run folder holds the twin's points plus the
+attack labels, detector samples, alarms and detection metrics (docs/influx-schema.md); feed it to
+\`gridloop report\` or \`gridloop export-dataset\`.
+
+Options:
+  --out DIR       write the run to exactly this folder (must not exist)
+  --runs-dir DIR  parent folder of run folders (default: runs)
+  --json          print one JSON object (metrics and outcomes) instead of text
+
+Exit codes: 0 all passed, 1 an assertion or expectation failed, 2 bad arguments or scenario file,
+3 the run failed.`;
+
+export const attackCommand: Command = {
+  name: 'attack',
+  summary: 'run an attack scenario, measure detection and record it',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs('attack', argv, {
+      out: { type: 'string' },
+      'runs-dir': { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (positionals.length !== 1)
+      throw usageError('gridloop attack: give exactly one scenario file (see --help)');
+    const file = resolve(positionals[0]);
+    let scenario: SecurityScenario;
+    try {
+      scenario = await loadSecurityScenario(file);
+    } catch (err) {
+      if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
+      throw err;
+    }
+    const out = values.out ? resolve(values.out) : undefined;
+    if (out && existsSync(out)) throw usageError(`gridloop attack: --out ${values.out} already exists`);
+    const runsDir = out ? dirname(out) : resolve(values['runs-dir'] ?? 'runs');
+    const loaded = await loadGridFile(scenario.grid).catch((err: Error) => {
+      throw usageError(`gridloop attack: ${err.message}`);
+    });
+    const link = (scenario.security as { link?: { device: string } }).link;
+    let rec: RunRecorder;
+    try {
+      rec = await RunRecorder.open({
+        runsDir,
+        scenario: scenario.name,
+        manifest: {
+          grid: relative(process.cwd(), scenario.grid),
+          scenario: scenario.name,
+          scenarioFile: relative(process.cwd(), file),
+          seed: scenario.seed,
+          dt_s: scenario.dt_s,
+          mode: 'simulate',
+          devices: link ? [{ id: link.device, transport: 'pty' }] : [],
+        },
+      });
+    } catch (err) {
+      throw runtimeError(`gridloop attack: cannot open the run folder: ${(err as Error).message}`);
+    }
+    const deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
+    const everySteps = Math.max(1, Math.round(Math.max(0.01, scenario.dt_s) / scenario.dt_s));
+    const busIsland = new Map<string, string>();
+    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+    let stepIndex = 0;
+    const onStep = (state: TwinState) => {
+      for (const e of state.events)
+        rec.event({ kind: e.kind, message: e.message, target: e.target, source: 'twin', t_s: e.t_s });
+      if (stepIndex++ % everySteps !== 0) return;
+      updateBusIslands(
+        state.islands,
+        state.islands.map((i) => i.buses),
+        busIsland,
+      );
+      snapshotToPoints(
+        {
+          t_s: state.t_s,
+          step: state.step,
+          islands: state.islands,
+          vm_pu: state.vm_pu as unknown as number[],
+          va_deg: state.va_deg as unknown as number[],
+          devices: state.devices,
+          fids: (state as { fids?: never }).fids,
+          loop,
+        },
+        state.busIds,
+        rec.timeOf(0),
+        (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
+        { includeBuses: true, busIsland, deviceMicrogrid },
+      );
+    };
+    let result: Awaited<ReturnType<typeof runSecurityScenario>>;
+    try {
+      result = link
+        ? await runLinkAttackScenario(scenario, { onStep })
+        : await runSecurityScenario(scenario, { onStep });
+    } catch (err) {
+      await rec.close({ status: 'failed', reason: (err as Error).message });
+      if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
+      throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
+    }
+    recordSecurity(result.harness, result.metrics, rec);
+    const outcomes: AssertionResult[] = [...result.assertions, ...result.expectations].map((a) => ({
+      name: a.name,
+      passed: a.passed,
+      ...(typeof a.value === 'number' ? { value: a.value } : {}),
+      message: a.detail,
+      t_s: scenario.duration_s,
+    }));
+    for (const a of outcomes) rec.assertion(a);
+    await rec.close({ status: 'complete', assertions: outcomes });
+    let runDir = rec.dir;
+    if (out) {
+      await rename(rec.dir, out);
+      runDir = out;
+    }
+    if (values.json) {
+      console.log(
+        JSON.stringify({
+          scenario: scenario.name,
+          passed: result.passed,
+          runDir: relative(process.cwd(), runDir),
+          metrics: result.metrics,
+          outcomes,
+        }),
+      );
+    } else {
+      console.log(`${basename(file)}: ${scenario.duration_s} s simulated`);
+      for (const a of result.metrics.attacks)
+        console.log(
+          `  attack ${a.id} (${a.kind} on ${a.target}, ${a.start_s}–${a.stop_s} s): ${
+            a.detected
+              ? `detected after ${a.timeToDetect_s?.toFixed(3)} s by ${Object.keys(a.detectedBy).join(', ')}`
+              : 'NOT detected'
+          }; max |Δf| ${a.maxFrequencyDeviation_hz.toFixed(3)} Hz`,
+        );
+      for (const d of result.metrics.detectors)
+        console.log(
+          `  detector ${d.detector}: ${d.evaluations} evaluations, false alarms ${d.falseAlarms} (${d.falseAlarmsPerHour.toFixed(1)}/h, ${(100 * d.falseAlarmFraction).toFixed(2)} % of attack-free evaluations)`,
+        );
+      for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
+      console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
+    }
+    return result.passed ? ExitCode.ok : ExitCode.assertionsFailed;
+  },
+};
