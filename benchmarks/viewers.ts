@@ -4,15 +4,15 @@
  * Runs the demo grid's twin in its real-time loop process twice, for the same time each, with the
  * live server composed as `gridloop start` composes it: once with no viewers, once with 200
  * socket.io viewer clients on loopback subscribed at 20 Hz. The clients run in a child process of
- * their own, at normal priority (real viewers' browsers run on other machines; here they compete
- * with the loop for the same cores, which makes the comparison harsher) and measure delivery
- * latency from the server's `sent_ms` stamp.
+ * their own and measure delivery latency from the server's `sent_ms` stamp. The bench process and
+ * the clients are pinned to core 0 (taskset) after the loop process has forked, leaving it the
+ * other core(s), as on a lab bench whose viewers browse from their own machines.
  * Reports the loop's lateness and overruns for both runs, the delivery latency, and the main
  * thread's event-loop delay. Ends with one JSON line.
  *
  * Options (environment): VIEWERS (200), RATE_HZ (20), RUN_S (10 per run).
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -33,6 +33,22 @@ const GRID = join(import.meta.dirname, '..', 'grids', 'demo-33bw-microgrids.yaml
 const DT_S = 0.001;
 
 const wallNow = () => performance.timeOrigin + performance.now();
+
+/**
+ * CPU affinity (taskset, every thread of `pid`). The bench and the viewer stand-ins share core 0
+ * and leave the other cores to the real-time loop, as a lab runs it (viewers' browsers are on
+ * other machines). Returns false where taskset is unavailable or refused.
+ */
+function pin(pid: number, cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const ALL_CPUS = `0-${availableParallelism() - 1}`;
+let pinned = availableParallelism() > 1;
 
 function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -128,6 +144,8 @@ interface LoopFigures {
 }
 
 async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; clients?: ClientReport }> {
+  // Children inherit affinity at fork: free the bench before it forks the loop.
+  if (pinned) pinned = pin(process.pid, ALL_CPUS);
   const { grid, config } = await loadGridFile(GRID);
   const topology = topologyFromGrid(grid, { hardware: config.hardware });
   const viewerToken = generateToken();
@@ -147,6 +165,7 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
+    if (pinned && clients.pid) pinned = pin(clients.pid, '0');
     const connected = await new Promise<number>((resolve) =>
       clients!.on(
         'message',
@@ -170,6 +189,8 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
     overrunPolicy: 'continue',
     duration_s: RUN_S + 1,
   });
+  // The loop has forked with every core; the bench (server, state building) moves to core 0.
+  if (pinned) pinned = pin(process.pid, '0');
   run.on('message', (message: WorkerToMain) => {
     if (message.type !== 'batch') return;
     let latest: Snapshot | undefined;
@@ -267,6 +288,11 @@ async function main(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(' ')} on ${availableParallelism()} cores`,
   );
+  console.log(
+    pinned
+      ? '  bench and viewer clients pinned to core 0 (taskset); the loop process free on every core'
+      : '  not pinned (one core, or taskset unavailable): everything shares every core',
+  );
   console.log('run 1: no viewers');
   const without = await measureRun(false);
   console.log(
@@ -318,6 +344,7 @@ async function main(): Promise<void> {
       main_cpu_ms_per_s_with: round(withViewers.loop.mainCpu_ms_per_s),
       load_average_1m: round(loadavg()[0], 2),
       lateness_source: withViewers.loop.source,
+      pinned,
     }),
   );
 }
