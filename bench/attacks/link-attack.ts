@@ -110,7 +110,7 @@ export class AttackedTransport extends EventEmitter<TransportEvents> implements 
     const recorded = tryDecode(old);
     const current = tryDecode(live);
     if (!recorded || recorded.signature || recorded.message.type !== 'DEVICE_STATE') return old;
-    if (!current || current.message.type !== 'DEVICE_STATE') return old;
+    if (current?.message.type !== 'DEVICE_STATE') return old;
     return encodeFrame(
       { ...recorded.message, step: current.message.step },
       { seq: current.seq, deviceId: recorded.deviceId, compatFlags: recorded.compatFlags },
