@@ -4,7 +4,6 @@
  * the twin's own settings (TwinConfig, docs/twin.md).
  */
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { gridFileKind } from './grid/load.ts';
 import { parseMatpower } from './grid/matpower.ts';
 import { type Grid, GridInputError } from './grid/model.ts';
@@ -26,8 +25,7 @@ export async function loadGridFile(file: string): Promise<LoadedGrid> {
     throw new GridInputError(`cannot read grid file: ${(err as Error).message}`, { file });
   }
   if (gridFileKind(file) === 'matpower') return { grid: parseMatpower(text, file).grid, config: {}, file };
-  const grid = parseGridYaml(text, file).grid;
   // The grid format carries the twin's settings under `twin:` untouched (docs/grid-format.md).
-  const data = parseDocument(text).toJS() as { twin?: TwinConfig } | null;
-  return { grid, config: data?.twin ?? {}, file };
+  const { grid, twin } = parseGridYaml(text, file);
+  return { grid, config: (twin ?? {}) as TwinConfig, file };
 }
