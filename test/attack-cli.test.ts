@@ -94,6 +94,15 @@ describe('gridloop attack + export-dataset', { timeout: 120_000 }, () => {
     }
     expect(labelled).toBeGreaterThan(300);
     expect(header.some((h) => h.startsWith('detector{detector=setpoint-rate}.statistic'))).toBe(true);
+
+    // The HTML report shows detection against the labels.
+    const rep = await cli(['report', run, '--no-ieee1547-gate']);
+    expect(rep.code).toBe(0);
+    const html = await readFile(join(run, 'report.html'), 'utf8');
+    const security = html.slice(html.indexOf('<h2>Security</h2>'), html.indexOf('<h2>Plots</h2>'));
+    expect(security).toContain('Detection rate 100 % (1 of 1 attacks)');
+    expect(security).toMatch(/spoof-sp<\/td><td>spoof<\/td><td>bess-hw\.setpoint_mw<\/td><td>8\.00–12\.00<\/td><td class="ok">detected/);
+    expect(security).toContain('setpoint-rate');
   });
 
   it('bad input: not a run folder, a bad scenario — exit 2 with where and why', async () => {

@@ -3,6 +3,8 @@
  * SVG (so the report opens anywhere, prints, and survives being mailed), events are drawn as
  * marked vertical lines with their text in a tooltip and in the event table.
  */
+
+import { securitySection } from '../attacks/report-section.ts';
 import type { RunManifest } from '../recording/index.ts';
 import type { ComplianceCheck } from './ieee1547-checks.ts';
 import type { RunData, Series } from './run-data.ts';
@@ -251,6 +253,7 @@ export function renderHtml(model: ReportModel): string {
 <dl>${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
 <h2>Assertions</h2>${assertions}
 <h2>IEEE 1547-2018 checks</h2>${compliance}
+${securitySection(data.events)}
 <h2>Plots</h2>
 ${svgPlot('Frequency', 'Hz', data.frequency, data)}
 ${svgPlot('Bus voltages', 'pu', data.voltage, data)}
