@@ -76,7 +76,17 @@ export type TwinCommand =
   | { kind: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
   | { kind: 'fid-setpoint'; fidId: string; p_mw: number }
   | { kind: 'island'; microgrid?: string; islanded: boolean }
-  | { kind: 'emergency-stop' };
+  | { kind: 'emergency-stop' }
+  /**
+   * Starts or stops an attack on the twin's channels (docs/security.md). `attack` holds the kind,
+   * the target channel, an optional duration_s and the kind's parameters (bias, rate_per_s, …).
+   */
+  | {
+      kind: 'attack';
+      action: 'start' | 'stop';
+      id?: string;
+      attack?: { kind: string; target: string; duration_s?: number } & Record<string, unknown>;
+    };
 
 /** The twin as the bench drives it. */
 export interface TwinLike {

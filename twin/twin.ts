@@ -36,6 +36,7 @@ import type {
   TwinLike,
   TwinState,
 } from './api.ts';
+import { applyAttackCommand } from './attacks/live.ts';
 import {
   buildChannel,
   type Channel,
@@ -1474,6 +1475,10 @@ export class Twin implements TwinLike {
           deadline_s: this.t + (this.config.synchroCheck?.timeout_s ?? 120),
         };
         return this.emit('reconnect-requested', `${mgId}: resynchronising`, mgId);
+      }
+      case 'attack': {
+        const e = applyAttackCommand(this, action);
+        return this.emit(e.kind, e.message, e.target);
       }
       case 'emergency-stop': {
         for (const u of this.units) {

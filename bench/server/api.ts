@@ -107,7 +107,32 @@ export type ApiCommand =
   | { type: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
   | { type: 'fid-setpoint'; fidId: string; p_mw: number }
   | { type: 'emergency-stop' }
-  | { type: 'rotate-token'; role: Role };
+  | { type: 'rotate-token'; role: Role }
+  | ({
+      type: 'attack';
+      action: 'start' | 'stop';
+      /** Attack id (start: optional label; stop: required). */
+      id?: string;
+      /** Attack kind (docs/security.md), e.g. `bias`, `replay`, `dos-drop`, `time-sync`. */
+      kind?: string;
+      /** Channel, e.g. `bess-hw.f_hz`. */
+      target?: string;
+      duration_s?: number;
+    } & AttackParameters);
+
+/** Parameters of an attack command, by kind (docs/security.md). */
+export interface AttackParameters {
+  bias?: number;
+  rate_per_s?: number;
+  factor?: number;
+  value?: number;
+  record_s?: number;
+  probability?: number;
+  delay_s?: number;
+  jitter_s?: number;
+  offset_s?: number;
+  drift_s_per_s?: number;
+}
 
 export type CommandType = ApiCommand['type'];
 
@@ -123,6 +148,8 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, Role>> = {
   'fid-setpoint': 'operator',
   'emergency-stop': 'operator',
   'rotate-token': 'admin',
+  /** Attacks act on real equipment's signals. */
+  attack: 'admin',
 };
 
 /** Why a command was refused. */

@@ -56,7 +56,8 @@ describe('authorisation', () => {
   it('ranks roles and lists what each may send', () => {
     expect(commandsFor('viewer')).toEqual([]);
     expect(commandsFor('operator')).not.toContain('rotate-token');
-    expect(commandsFor('admin')).toHaveLength(7);
+    expect(commandsFor('operator')).not.toContain('attack');
+    expect(commandsFor('admin')).toHaveLength(8);
     expect(roleAllows('admin', 'operator')).toBe(true);
     expect(roleAllows('viewer', 'operator')).toBe(false);
   });

@@ -50,6 +50,31 @@ export const commandSchema = {
     command('fid-setpoint', { fidId: id, p_mw: power }, ['fidId', 'p_mw']),
     command('emergency-stop'),
     command('rotate-token', { role: { enum: [...ROLES] } }, ['role']),
+    command(
+      'attack',
+      {
+        action: { enum: ['start', 'stop'] },
+        id,
+        kind: id,
+        target: id,
+        duration_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400 },
+        ...Object.fromEntries(
+          [
+            'bias',
+            'rate_per_s',
+            'factor',
+            'value',
+            'record_s',
+            'probability',
+            'delay_s',
+            'jitter_s',
+            'offset_s',
+            'drift_s_per_s',
+          ].map((k) => [k, power]),
+        ),
+      },
+      ['action'],
+    ),
   ],
 } as const;
 

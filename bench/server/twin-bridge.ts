@@ -29,6 +29,15 @@ export function toTwinCommand(command: ApiCommand): TwinCommand | undefined {
       return { kind: 'fid-setpoint', fidId: command.fidId, p_mw: command.p_mw };
     case 'emergency-stop':
       return { kind: 'emergency-stop' };
+    case 'attack': {
+      const { type: _type, action, id, ...attack } = command;
+      return {
+        kind: 'attack',
+        action,
+        ...(id === undefined ? {} : { id }),
+        ...(action === 'start' ? { attack: attack as { kind: string; target: string } } : {}),
+      };
+    }
     default:
       return undefined;
   }
