@@ -82,6 +82,7 @@ describe('attack scenario library', { timeout: 120_000 }, () => {
     'replay-frequency',
     'spoof-setpoint',
     'dos-drop-measurement',
+    'dos-jitter-measurement',
     'time-sync-offset',
     'compromised-battery',
   ]) {
