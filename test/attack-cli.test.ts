@@ -105,6 +105,16 @@ describe('gridloop attack + export-dataset', { timeout: 120_000 }, () => {
     expect(security).toContain('setpoint-rate');
   });
 
+  it('a link run records rejected frames by reason for the Rejected frames panel', async () => {
+    const run = join(tmp, 'signed');
+    const r = await cli(['attack', 'scenarios/attacks/replay-signed-link.yaml', '--out', run, '--json']);
+    expect(r.code).toBe(0);
+    const auth = (await readRunPoints(run)).filter((p) => p.measurement === 'auth');
+    expect(auth.length).toBeGreaterThan(0);
+    expect(new Set(auth.map((p) => p.tags.reason))).toEqual(new Set(['replay-window']));
+    expect(auth.every((p) => p.tags.device === 'bess-hw' && typeof p.fields.rejected === 'bigint')).toBe(true);
+  });
+
   it('bad input: not a run folder, a bad scenario — exit 2 with where and why', async () => {
     const notRun = await cli(['export-dataset', tmp]);
     expect(notRun.code).toBe(2);

@@ -100,6 +100,11 @@ describe('attack scenario library', { timeout: 120_000 }, () => {
     expect(r.link.replayedFrames).toBeGreaterThan(50);
     expect(r.link.rejectedFrames).toBe(r.link.replayedFrames);
     expect(r.link.acceptedFrames).toBe(0);
+    // Every rejection is for the replay window (the frames are authentic, just old).
+    const byReason = new Map<string, number>();
+    for (const a of r.auth) byReason.set(a.reason, (byReason.get(a.reason) ?? 0) + a.rejected);
+    expect([...byReason.keys()]).toEqual(['replay-window']);
+    expect(byReason.get('replay-window')).toBe(r.link.replayedFrames);
     expect(r.metrics.attacks[0].frequencySwing_hz).toBeLessThan(0.03);
   });
 

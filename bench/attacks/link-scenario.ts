@@ -8,6 +8,12 @@
  */
 
 import { startEmulatedBoard } from '../../firmware-protocol/host/boards.ts';
+import {
+  Deframer,
+  type FrameErrorCode,
+  SignatureVerifier,
+  signingTimestampFromUnixMs,
+} from '../../firmware-protocol/ts/index.ts';
 import type { DeviceInput, TwinState } from '../../twin/api.ts';
 import type { SecurityRunResult, SecurityScenario } from '../../twin/attacks/security.ts';
 import { checkExpectations, SecurityHarness } from '../../twin/attacks/security.ts';
@@ -48,7 +54,20 @@ export interface LinkRunResult extends SecurityRunResult {
     /** Frames the bench accepted from the board while the attack was on. */
     acceptedFrames: number;
   };
+  /** Frames rejected per step and reason (the `auth` measurement of docs/grafana.md). */
+  auth: { t_s: number; reason: string; rejected: number }[];
 }
+
+/** Reason tags of the `auth` measurement, by the deframer's error code. */
+const AUTH_REASON: Partial<Record<FrameErrorCode, string>> = {
+  BAD_SIGNATURE: 'bad-signature',
+  REPLAY: 'replay-window',
+  REORDERED: 'replay-window',
+  STALE: 'replay-window',
+  NO_KEY: 'unknown-key',
+  UNSIGNED: 'unsigned',
+  CRC_MISMATCH: 'bad-crc',
+};
 
 const KEY = new Uint8Array(32).map((_, i) => (i * 29 + 7) & 0xff);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,6 +107,27 @@ export async function runLinkAttackScenario(
     );
     cleanups.push(() => fl.close());
     await fl.open();
+    // A tap on what reaches the bench, with its own verifier in the same state as the link's (same
+    // key, same byte stream): it names why each frame was rejected, which the link only counts.
+    const tap = new Deframer(
+      link.signed
+        ? {
+            authenticator: new SignatureVerifier({
+              keyFor: (id) => (id === 1 ? { key: KEY, required: true } : undefined),
+              now: () => signingTimestampFromUnixMs(Date.now()),
+            }),
+          }
+        : {},
+    );
+    const rejectedBy = new Map<string, number>();
+    mitm.on('data', (chunk) => {
+      for (const e of tap.push(chunk)) {
+        if (e.ok) continue;
+        const reason = AUTH_REASON[e.error.code];
+        if (reason) rejectedBy.set(reason, (rejectedBy.get(reason) ?? 0) + 1);
+      }
+    });
+    const auth: LinkRunResult['auth'] = [];
     const a = link.attack;
     const id = a.id ?? `link-${a.kind}@${link.device}`;
     harness.engine.intervals.push({
@@ -128,6 +168,8 @@ export async function runLinkAttackScenario(
       options.onStep?.(state, input);
       assertions.update(state, twin);
       harness.afterStep(state);
+      for (const [reason, n] of rejectedBy) auth.push({ t_s: state.t_s, reason, rejected: n });
+      rejectedBy.clear();
       const stats = fl.stats();
       const newAuth = stats.authErrors - lastAuth;
       lastAuth = stats.authErrors;
@@ -156,6 +198,7 @@ export async function runLinkAttackScenario(
         rejectedFrames: rejected,
         acceptedFrames: accepted,
       },
+      auth,
     };
   } finally {
     for (const undo of cleanups.reverse()) await undo().catch(() => {});

@@ -121,6 +121,15 @@ export const attackCommand: Command = {
       throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
     }
     recordSecurity(result.harness, result.metrics, rec);
+    if ('auth' in result && link) {
+      for (const a of result.auth as { t_s: number; reason: string; rejected: number }[])
+        rec.point(
+          'auth',
+          { device: link.device, reason: a.reason },
+          { rejected: BigInt(a.rejected) },
+          rec.timeOf(0) + BigInt(Math.round(a.t_s * 1e9)),
+        );
+    }
     const outcomes: AssertionResult[] = [...result.assertions, ...result.expectations].map((a) => ({
       name: a.name,
       passed: a.passed,
