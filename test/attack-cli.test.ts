@@ -101,7 +101,9 @@ describe('gridloop attack + export-dataset', { timeout: 120_000 }, () => {
     const html = await readFile(join(run, 'report.html'), 'utf8');
     const security = html.slice(html.indexOf('<h2>Security</h2>'), html.indexOf('<h2>Plots</h2>'));
     expect(security).toContain('Detection rate 100 % (1 of 1 attacks)');
-    expect(security).toMatch(/spoof-sp<\/td><td>spoof<\/td><td>bess-hw\.setpoint_mw<\/td><td>8\.00–12\.00<\/td><td class="ok">detected/);
+    expect(security).toMatch(
+      /spoof-sp<\/td><td>spoof<\/td><td>bess-hw\.setpoint_mw<\/td><td>8\.00–12\.00<\/td><td class="ok">detected/,
+    );
     expect(security).toContain('setpoint-rate');
   });
 
@@ -112,7 +114,9 @@ describe('gridloop attack + export-dataset', { timeout: 120_000 }, () => {
     const auth = (await readRunPoints(run)).filter((p) => p.measurement === 'auth');
     expect(auth.length).toBeGreaterThan(0);
     expect(new Set(auth.map((p) => p.tags.reason))).toEqual(new Set(['replay-window']));
-    expect(auth.every((p) => p.tags.device === 'bess-hw' && typeof p.fields.rejected === 'bigint')).toBe(true);
+    expect(auth.every((p) => p.tags.device === 'bess-hw' && typeof p.fields.rejected === 'bigint')).toBe(
+      true,
+    );
   });
 
   it('bad input: not a run folder, a bad scenario — exit 2 with where and why', async () => {
