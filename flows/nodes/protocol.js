@@ -18,6 +18,7 @@ const COMMAND_ROLES = {
   'fid-setpoint': 'operator',
   'emergency-stop': 'operator',
   'rotate-token': 'admin',
+  attack: 'admin',
 };
 const SEVERITIES = ['info', 'warning', 'alarm'];
 const SCENARIO_ACTIONS = ['start', 'stop', 'pause', 'resume'];
