@@ -1,5 +1,6 @@
 import { Twin } from '../../twin/twin.ts';
 import { RunRecorder } from '../recording/index.ts';
+import { snapshotOfState, snapshotToPoints, updateBusIslands } from '../runtime/snapshot-points.ts';
 import { buildDriveSeries, type DriveSpec } from './drive.ts';
 import { loadFaultRecord } from './index.ts';
 
@@ -47,33 +48,28 @@ export async function runFaultRecord(
       source: 'scenario',
       t_s: 0,
     });
+    // A fault-record run has no real-time loop: its timing fields stay zero.
+    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+    const busIsland = new Map<string, string>();
+    const updateIslands = (islands: readonly { id: string; buses: string[] }[]) => {
+      updateBusIslands(
+        islands,
+        islands.map((island) => island.buses),
+        busIsland,
+      );
+      return busIsland;
+    };
     for (let step = 0; step < steps; step++) {
       const state = twin.step([]);
       for (const e of state.events) rec.event({ ...e, source: 'twin' });
       if (step % every !== 0) continue;
-      const t = rec.timeOf(state.t_s);
-      for (const island of state.islands) {
-        rec.point(
-          'island',
-          { island: island.id },
-          {
-            f_hz: island.f_hz,
-            rocof_hz_s: island.rocof_hz_s,
-            energised: island.energised,
-            grid_connected: island.gridConnected,
-          },
-          t,
-        );
-      }
-      for (let i = 0; i < state.busIds.length; i++) {
-        rec.point('bus', { bus: state.busIds[i] }, { vm_pu: state.vm_pu[i], va_deg: state.va_deg[i] }, t);
-      }
-      for (const [device, d] of Object.entries(state.devices)) {
-        const fields: Record<string, number | boolean> = { p_mw: d.p_mw, q_mvar: d.q_mvar, online: d.online };
-        if (d.soc !== undefined) fields.soc = d.soc;
-        if (d.tripped !== undefined) fields.tripped = d.tripped;
-        rec.point('device', { device }, fields, t);
-      }
+      snapshotToPoints(
+        snapshotOfState(state, loop),
+        state.busIds,
+        rec.start_ns,
+        (m, tags, fields, t) => rec.point(m, tags, fields, t),
+        { busIsland: updateIslands(state.islands) },
+      );
       if (step % 5000 === 0) await new Promise((r) => setImmediate(r));
     }
     await rec.close({ status: 'complete' });

@@ -1,3 +1,4 @@
+import type { TwinState } from '../../twin/api.ts';
 import type { Grid } from '../../twin/grid/model.ts';
 import type { LinkStats, Snapshot } from './messages.ts';
 
@@ -113,4 +114,22 @@ export function deviceMicrogrids(
     if (microgrid !== undefined) result.set(device.id, microgrid);
   }
   return result;
+}
+
+/**
+ * A twin state seen as a snapshot, without copying, for runs that record in the same process as
+ * the twin (simulate, fault-record replay). Only read it before the next step.
+ */
+export function snapshotOfState(state: TwinState, loop: Snapshot['loop']): Snapshot {
+  return {
+    t_s: state.t_s,
+    step: state.step,
+    islands: state.islands,
+    // Read by index only, so the twin's typed arrays serve as they are.
+    vm_pu: state.vm_pu as unknown as number[],
+    va_deg: state.va_deg as unknown as number[],
+    devices: state.devices,
+    fids: state.fids,
+    loop,
+  };
 }

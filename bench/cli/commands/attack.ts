@@ -12,7 +12,12 @@ import { ScenarioError } from '../../../twin/scenario/load.ts';
 import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
 import { recordSecurity } from '../../attacks/record.ts';
 import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
-import { deviceMicrogrids, snapshotToPoints, updateBusIslands } from '../../runtime/snapshot-points.ts';
+import {
+  deviceMicrogrids,
+  snapshotOfState,
+  snapshotToPoints,
+  updateBusIslands,
+} from '../../runtime/snapshot-points.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -94,16 +99,7 @@ export const attackCommand: Command = {
         busIsland,
       );
       snapshotToPoints(
-        {
-          t_s: state.t_s,
-          step: state.step,
-          islands: state.islands,
-          vm_pu: state.vm_pu as unknown as number[],
-          va_deg: state.va_deg as unknown as number[],
-          devices: state.devices,
-          fids: (state as { fids?: never }).fids,
-          loop,
-        },
+        snapshotOfState(state, loop),
         state.busIds,
         rec.timeOf(0),
         (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),

@@ -6,7 +6,12 @@ import { loadGridFile } from '../../../twin/files.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
 import { runScenario } from '../../../twin/scenario/runner.ts';
 import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
-import { deviceMicrogrids, snapshotToPoints, updateBusIslands } from '../../runtime/snapshot-points.ts';
+import {
+  deviceMicrogrids,
+  snapshotOfState,
+  snapshotToPoints,
+  updateBusIslands,
+} from '../../runtime/snapshot-points.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -115,16 +120,7 @@ export const simulateCommand: Command = {
         busIsland,
       );
       snapshotToPoints(
-        {
-          t_s: state.t_s,
-          step: state.step,
-          islands: state.islands,
-          vm_pu: state.vm_pu as unknown as number[],
-          va_deg: state.va_deg as unknown as number[],
-          devices: state.devices,
-          fids: state.fids,
-          loop,
-        },
+        snapshotOfState(state, loop),
         busIds,
         rec.timeOf(0),
         (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
