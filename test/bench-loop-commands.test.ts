@@ -90,5 +90,7 @@ describe('loop commands and fallback with an emulated board', { timeout: 90_000 
     await run.stop();
     const end = await run.finished;
     expect(end.type).toBe('stopped');
+    // A command after the loop has ended fails at once instead of waiting for ever.
+    await expect(run.command({ kind: 'emergency-stop' })).rejects.toThrow(/loop has stopped/);
   });
 });

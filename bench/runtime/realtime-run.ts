@@ -32,6 +32,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
       this.child.on('message', (raw) => {
         const message = raw as WorkerToMain;
         this.emit('message', message);
+        this.settleCommands(message);
         if (!settled && (message.type === 'stopped' || message.type === 'error')) {
           settled = true;
           resolve(message);
@@ -50,6 +51,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
         }
       });
     });
+    this.finished.then(() => this.failPendingCommands());
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (message: WorkerToMain) => {
         if (message.type === 'ready') {
@@ -66,6 +68,11 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
   }
 
   private nextCommandId = 1;
+  private loopEnded = false;
+  private readonly pendingCommands = new Map<
+    number,
+    { resolve: (event: TwinEvent) => void; reject: (err: Error) => void }
+  >();
 
   /**
    * Applies a command at the next step boundary. Resolves with the event the twin raised;
@@ -74,20 +81,32 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
   command(command: TwinCommand): Promise<TwinEvent> {
     const id = this.nextCommandId++;
     return new Promise((resolve, reject) => {
-      const onMessage = (message: WorkerToMain) => {
-        if (message.type !== 'command-result' || message.id !== id) return;
-        this.off('message', onMessage);
-        if (message.ok) resolve(message.event);
-        else reject(new TypeError(message.error));
-      };
-      this.on('message', onMessage);
-      this.finished.then(() => {
-        this.off('message', onMessage);
+      if (this.loopEnded) {
         reject(new Error('the real-time loop has stopped'));
-      });
+        return;
+      }
+      this.pendingCommands.set(id, { resolve, reject });
       const message: MainToWorker = { type: 'command', id, command };
       this.post(message);
     });
+  }
+
+  /** Settles the command a result belongs to; at the loop's end, fails every command still waiting. */
+  private settleCommands(message: WorkerToMain): void {
+    if (message.type === 'command-result') {
+      const pending = this.pendingCommands.get(message.id);
+      if (!pending) return;
+      this.pendingCommands.delete(message.id);
+      if (message.ok) pending.resolve(message.event);
+      else pending.reject(new TypeError(message.error));
+    }
+  }
+
+  private failPendingCommands(): void {
+    this.loopEnded = true;
+    for (const pending of this.pendingCommands.values())
+      pending.reject(new Error('the real-time loop has stopped'));
+    this.pendingCommands.clear();
   }
 
   private post(message: MainToWorker): void {
