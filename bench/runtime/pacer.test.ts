@@ -46,16 +46,30 @@ describe('Pacer', () => {
   });
 
   it('re-anchors the schedule under the freeze policy instead of bursting to catch up', async () => {
-    const pacer = new Pacer({ period_ms: 1, overrunPolicy: 'freeze' });
-    const starts: number[] = [];
-    await pacer.run((step) => {
-      starts.push(performance.now());
-      if (step === 2) busyWait(10);
-      return step < 6;
-    });
-    // After the 10 ms stall, 'continue' would run ~10 late steps back to back; freeze spaces them.
-    const gapsAfterStall = starts.slice(4).map((t, i) => t - starts[3 + i]);
-    for (const gap of gapsAfterStall) expect(gap).toBeGreaterThan(0.5);
+    // A simulated clock that advances 10 µs per reading makes the stall exact and immune to load.
+    for (const [policy, burst] of [
+      ['freeze', false],
+      ['continue', true],
+    ] as const) {
+      let clock = 0;
+      const now = () => (clock += 0.01);
+      const pacer = new Pacer({ period_ms: 1, overrunPolicy: policy, now });
+      const starts: number[] = [];
+      await pacer.run((step) => {
+        starts.push(clock);
+        if (step === 2) clock += 10;
+        return step < 6;
+      });
+      // After the 10 ms stall, 'continue' runs the late steps back to back; freeze spaces them.
+      const gapsAfterStall = starts.slice(4).map((t, i) => t - starts[3 + i]);
+      for (const gap of gapsAfterStall) {
+        if (burst) expect(gap, policy).toBeLessThan(0.5);
+        else expect(gap, policy).toBeGreaterThan(0.9);
+      }
+      // freeze counts the stall once; continue counts every step that starts a period late.
+      if (burst) expect(pacer.stats.overruns, policy).toBeGreaterThan(1);
+      else expect(pacer.stats.overruns, policy).toBe(1);
+    }
   });
 
   it('stop() ends a run that is sleeping between steps', async () => {
