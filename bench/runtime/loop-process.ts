@@ -12,7 +12,8 @@ import type {
   TimingSummary,
   WorkerToMain,
 } from './messages.ts';
-import { Pacer, type StepTiming } from './pacer.ts';
+import { Pacer } from './pacer.ts';
+import { copySnapshotOfState } from './snapshot-points.ts';
 import { MicrosecondHistogram } from './timing-histogram.ts';
 import { createRunTwin } from './twin-factory.ts';
 
@@ -27,29 +28,6 @@ const post = (message: WorkerToMain) => process.send?.(message);
 
 /** Batches go to the main thread at ~50 Hz whatever the step. */
 const BATCH_PERIOD_MS = 20;
-
-function snapshotOf(state: TwinState, timing: StepTiming): Snapshot {
-  const devices: Snapshot['devices'] = {};
-  for (const [id, d] of Object.entries(state.devices)) devices[id] = { ...d };
-  return {
-    t_s: state.t_s,
-    step: state.step,
-    islands: state.islands.map((i) => ({
-      id: i.id,
-      f_hz: i.f_hz,
-      rocof_hz_s: i.rocof_hz_s,
-      energised: i.energised,
-      gridConnected: i.gridConnected,
-    })),
-    vm_pu: Array.from(state.vm_pu),
-    va_deg: Array.from(state.va_deg),
-    devices,
-    ...(state.fids
-      ? { fids: Object.fromEntries(Object.entries(state.fids).map(([id, f]) => [id, { ...f }])) }
-      : {}),
-    loop: { lateness_us: timing.lateness_us, work_us: timing.work_us, overruns: timing.overruns },
-  };
-}
 
 /** chrt/taskset on this process; returns what was done or why not. */
 async function applyRealtimeScheduling(realtime: LoopConfig['realtime']): Promise<string[]> {
@@ -236,7 +214,7 @@ async function run(config: LoopConfig): Promise<void> {
       lateness.add(timing.lateness_us);
       work.add(timing.work_us);
       if (lastState && timing.step % config.snapshotEvery === 0) {
-        const snapshot = snapshotOf(lastState, timing);
+        const snapshot = copySnapshotOfState(lastState, timing);
         if (lastState.islands !== islandsSent) {
           snapshot.islandBuses = lastState.islands.map((island) => [...island.buses]);
           islandsSent = lastState.islands;

@@ -133,3 +133,33 @@ export function snapshotOfState(state: TwinState, loop: Snapshot['loop']): Snaps
     loop,
   };
 }
+
+/**
+ * A twin state copied into a snapshot that outlives the step, for posting from the loop process
+ * to the bench (the twin reuses its arrays every step).
+ */
+export function copySnapshotOfState(
+  state: TwinState,
+  loop: { lateness_us: number; work_us: number; overruns: number },
+): Snapshot {
+  const devices: Snapshot['devices'] = {};
+  for (const [id, d] of Object.entries(state.devices)) devices[id] = { ...d };
+  return {
+    t_s: state.t_s,
+    step: state.step,
+    islands: state.islands.map((i) => ({
+      id: i.id,
+      f_hz: i.f_hz,
+      rocof_hz_s: i.rocof_hz_s,
+      energised: i.energised,
+      gridConnected: i.gridConnected,
+    })),
+    vm_pu: Array.from(state.vm_pu),
+    va_deg: Array.from(state.va_deg),
+    devices,
+    ...(state.fids
+      ? { fids: Object.fromEntries(Object.entries(state.fids).map(([id, f]) => [id, { ...f }])) }
+      : {}),
+    loop: { lateness_us: loop.lateness_us, work_us: loop.work_us, overruns: loop.overruns },
+  };
+}
