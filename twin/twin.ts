@@ -168,7 +168,10 @@ export type TwinAction =
   | ({ kind: 'grid-disturbance' } & Partial<GridDisturbance> & Pick<GridDisturbance, 'quantity' | 'delta'>)
   | { kind: 'ems-mode'; microgrid: string; mode: EmsMode }
   | { kind: 'fid-mode'; fidId: string; mode: FidMode }
-  | { kind: 'load-curtail'; load: string; fraction: number };
+  | { kind: 'load-curtail'; load: string; fraction: number }
+  /** A scenario's initial state: a battery's state of charge, and every load's scale. */
+  | { kind: 'soc'; unit: string; soc: number }
+  | { kind: 'load-scale'; scale: number };
 
 interface IslandRuntime {
   index: number;
@@ -1611,6 +1614,19 @@ export class Twin implements TwinLike {
           `${action.load} curtailed by ${(action.fraction * 100).toFixed(1)} %`,
           action.load,
         );
+      }
+      case 'soc': {
+        const u = this.unitById.get(action.unit);
+        if (!(u instanceof BatteryUnit)) throw new TypeError(`soc: '${action.unit}' is not a battery`);
+        if (!(action.soc >= 0 && action.soc <= 1)) throw new TypeError('soc: must be in [0, 1]');
+        u.soc = action.soc;
+        return this.emit('soc', `${action.unit} state of charge set to ${action.soc}`, action.unit);
+      }
+      case 'load-scale': {
+        if (!(action.scale >= 0) || !Number.isFinite(action.scale))
+          throw new TypeError('load-scale: scale must be a finite number ≥ 0');
+        this.loads.scale.fill(action.scale);
+        return this.emit('load-scale', `every load scaled to ${action.scale}`);
       }
       case 'ems-mode': {
         const s = this.emsByMicrogrid.get(action.microgrid);

@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { DeviceInput, TwinState } from '../api.ts';
-import { BatteryUnit } from '../der/battery.ts';
 import { loadGridFile } from '../files.ts';
 import { GridInputError } from '../grid/model.ts';
 import { Twin, type TwinAction } from '../twin.ts';
@@ -95,7 +94,7 @@ export function actionOf(e: ScenarioEvent): TwinAction {
 }
 
 /** Checks that every id an event or assertion names exists in the twin. */
-function checkReferences(s: Scenario, twin: Twin): void {
+export function checkReferences(s: Scenario, twin: Twin): void {
   const fail = (what: string, i: number, field: string, kind: 'events' | 'assertions') => {
     throw new ScenarioError(what, s.file, s.lines[kind][i], `/${kind}/${i}/${field}`);
   };
@@ -131,8 +130,16 @@ function checkReferences(s: Scenario, twin: Twin): void {
   });
 }
 
-/** Builds the twin a scenario describes, with its initial state applied and events scheduled. */
-export async function buildScenarioTwin(s: Scenario, dt_s = s.dt_s): Promise<Twin> {
+/**
+ * Builds the twin a scenario describes. With `script` (the default) its initial state is applied
+ * and its events scheduled; without, the twin is only built and checked, for a ScenarioPlayer to
+ * play the script on it.
+ */
+export async function buildScenarioTwin(
+  s: Scenario,
+  dt_s = s.dt_s,
+  options: { script?: boolean } = {},
+): Promise<Twin> {
   let loaded: Awaited<ReturnType<typeof loadGridFile>>;
   try {
     loaded = await loadGridFile(s.grid);
@@ -172,25 +179,31 @@ export async function buildScenarioTwin(s: Scenario, dt_s = s.dt_s): Promise<Twi
     throw new ScenarioError(`cannot build the twin: ${(err as Error).message}`, s.file);
   }
   checkReferences(s, twin);
-  const init = s.initial ?? {};
-  try {
-    for (const [id, closed] of Object.entries(init.breakers ?? {}))
-      twin.apply({ kind: 'breaker', id, closed });
-    for (const [fidId, p] of Object.entries(init.fids ?? {}))
-      twin.apply({ kind: 'fid-setpoint', fidId, p_mw: p });
-    for (const [microgrid, mode] of Object.entries(init.ems ?? {}))
-      twin.apply({ kind: 'ems-mode', microgrid, mode });
-    for (const [id, soc] of Object.entries(init.soc ?? {})) {
-      const u = twin.unitById.get(id);
-      if (!(u instanceof BatteryUnit)) throw new TypeError(`initial.soc: '${id}' is not a battery`);
-      u.soc = soc;
+  if (options.script === false) return twin;
+  for (const action of initialActions(s)) {
+    try {
+      twin.apply(action);
+    } catch (err) {
+      throw new ScenarioError((err as Error).message, s.file, undefined, '/initial');
     }
-    if (init.loadScale !== undefined) twin.loads.scale.fill(init.loadScale);
-  } catch (err) {
-    throw new ScenarioError((err as Error).message, s.file, undefined, '/initial');
   }
   for (const e of s.events) twin.scheduleAt(e.at, actionOf(e));
   return twin;
+}
+
+/** A scenario's initial state (breakers, FID set-points, EMS modes, SoC, load scale) as actions. */
+export function initialActions(s: Scenario): TwinAction[] {
+  const init = s.initial ?? {};
+  const actions: TwinAction[] = [];
+  for (const [id, closed] of Object.entries(init.breakers ?? {}))
+    actions.push({ kind: 'breaker', id, closed });
+  for (const [fidId, p_mw] of Object.entries(init.fids ?? {}))
+    actions.push({ kind: 'fid-setpoint', fidId, p_mw });
+  for (const [microgrid, mode] of Object.entries(init.ems ?? {}))
+    actions.push({ kind: 'ems-mode', microgrid, mode });
+  for (const [unit, soc] of Object.entries(init.soc ?? {})) actions.push({ kind: 'soc', unit, soc });
+  if (init.loadScale !== undefined) actions.push({ kind: 'load-scale', scale: init.loadScale });
+  return actions;
 }
 
 export async function runScenario(s: Scenario, options: RunOptions = {}): Promise<ScenarioRunResult> {
