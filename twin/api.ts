@@ -48,6 +48,8 @@ export interface TwinEvent {
   message: string;
   /** Bus, branch, device or island the event concerns. */
   target?: string;
+  /** Structured details, JSON-serialisable (a scenario verdict's assertion outcomes). */
+  data?: Record<string, unknown>;
 }
 
 /** One step's outputs. Arrays are reused between steps: copy what you keep. */
