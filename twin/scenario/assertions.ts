@@ -23,6 +23,13 @@ interface Tracker {
   finish(state: TwinState, twin: Twin): AssertionOutcome;
 }
 
+type Trip = Twin['tripLog'][number];
+
+/** What trackers need beyond the state: the DER trips inside the scenario, on its clock. */
+interface ScenarioView {
+  trips(twin: Twin): readonly Trip[];
+}
+
 const inWindow = (a: ScenarioAssertion, t: number) =>
   t >= ((a.after as number | undefined) ?? 0) &&
   t <= ((a.until as number | undefined) ?? Number.POSITIVE_INFINITY);
@@ -38,7 +45,7 @@ function nameOf(a: ScenarioAssertion): string {
 /** Causes that are commands, not protection operating. */
 const COMMANDED = new Set(['manual trip', 'emergency-stop']);
 
-function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
+function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker {
   const name = nameOf(a);
   const island = a.island as string | undefined;
   switch (a.type) {
@@ -140,7 +147,7 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
       return {
         update() {},
         finish(_s, tw) {
-          const trips = tw.tripLog.filter((t) => !except.has(t.unit) && !COMMANDED.has(t.cause));
+          const trips = view.trips(tw).filter((t) => !except.has(t.unit) && !COMMANDED.has(t.cause));
           return {
             name,
             type: a.type,
@@ -158,7 +165,7 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
       return {
         update() {},
         finish(_s, tw) {
-          const trip = tw.tripLog.find((t) => t.unit === a.unit && inWindow(a, t.t_s));
+          const trip = view.trips(tw).find((t) => t.unit === a.unit && inWindow(a, t.t_s));
           return {
             name,
             type: a.type,
@@ -199,7 +206,7 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
           }
         },
         finish(_s, tw) {
-          for (const t of tw.tripLog) {
+          for (const t of view.trips(tw)) {
             if (!t.cause.startsWith('IEEE 1547') && t.cause !== 'anti-islanding' && !COMMANDED.has(t.cause)) {
               violations.push(`${t.unit} tripped without a 1547 cause (${t.cause})`);
             }
@@ -348,22 +355,53 @@ function tracker(a: ScenarioAssertion, twin: Twin): Tracker {
   }
 }
 
+export interface AssertionSetOptions {
+  /**
+   * Maps twin time to scenario time, for a scenario played on a twin that was already running (a
+   * ScenarioPlayer). States are fed only while the scenario plays; trips and events before its
+   * start (negative scenario time) are not its own. @default identity
+   */
+  timeOf?: (t_s: number) => number;
+}
+
 /** All assertions of a scenario, fed once per step. */
 export class AssertionSet {
   private readonly trackers: Tracker[];
+  private readonly timeOf: ((t_s: number) => number) | undefined;
+  /** The state on the scenario's clock (reused: only t_s and events differ from the twin's). */
+  private view: TwinState | undefined;
 
   constructor(
     readonly assertions: readonly ScenarioAssertion[],
     twin: Twin,
+    options: AssertionSetOptions = {},
   ) {
-    this.trackers = assertions.map((a) => tracker(a, twin));
+    const timeOf = options.timeOf;
+    this.timeOf = timeOf;
+    const view: ScenarioView = {
+      trips: timeOf
+        ? (tw) => tw.tripLog.map((t) => ({ ...t, t_s: timeOf(t.t_s) })).filter((t) => t.t_s >= -1e-9)
+        : (tw) => tw.tripLog,
+    };
+    this.trackers = assertions.map((a) => tracker(a, twin, view));
+  }
+
+  private onScenarioClock(state: TwinState): TwinState {
+    const timeOf = this.timeOf;
+    if (!timeOf) return state;
+    this.view = Object.assign(this.view ?? ({} as TwinState), state);
+    this.view.t_s = timeOf(state.t_s);
+    if (state.events.length > 0) this.view.events = state.events.map((e) => ({ ...e, t_s: timeOf(e.t_s) }));
+    return this.view;
   }
 
   update(state: TwinState, twin: Twin): void {
-    for (let i = 0; i < this.trackers.length; i++) this.trackers[i].update(state, twin);
+    const s = this.onScenarioClock(state);
+    for (let i = 0; i < this.trackers.length; i++) this.trackers[i].update(s, twin);
   }
 
   finish(state: TwinState, twin: Twin): AssertionOutcome[] {
-    return this.trackers.map((t) => t.finish(state, twin));
+    const s = this.onScenarioClock(state);
+    return this.trackers.map((t) => t.finish(s, twin));
   }
 }
