@@ -1,14 +1,24 @@
 /**
- * A SunSpec Modbus RTU device read and controlled over a real pseudo-terminal pair (socat): the
- * driver (modbus-serial) on one end, the slave emulator on the other.
+ * SunSpec Modbus RTU devices read and controlled over real pseudo-terminal pairs (socat): the
+ * driver (SunSpecLink on a SerialTransport, the project's RTU master) on one end, the slave
+ * emulator on the other; a modern map (701/704/802) and a legacy one (103/123/124), each at one
+ * of the three base addresses; late and garbled answers counted and never decoded; and the
+ * Modbus frames of a real `gridloop run` in the run's frames.pcap.gz.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crc16modbus } from '../bench/devices/modbus-rtu.ts';
 import { type SunSpecSlave, startSunSpecSlave } from '../bench/devices/sunspec-emulator.ts';
 import { SunSpecLink } from '../bench/devices/sunspec-link.ts';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
+import { readRunFrames } from '../bench/recording/index.ts';
 import type { LinkEvent } from '../bench/runtime/messages.ts';
 
+const root = new URL('..', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function pollUntil(link: SunSpecLink, done: () => boolean, timeoutMs: number, startStep = 0) {
@@ -22,19 +32,42 @@ async function pollUntil(link: SunSpecLink, done: () => boolean, timeoutMs: numb
   return step;
 }
 
-describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }, () => {
+function gridloop(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['bin/gridloop.mjs', ...args], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Register writes the slave received at the address of a point (model block address + offset). */
+function writesTo(slave: SunSpecSlave, model: number, offset: number): number[][] {
+  const at = slave.modelAddress.get(model)! + offset;
+  return slave.state.writes.filter((w) => w.address === at).map((w) => w.values);
+}
+
+describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }, () => {
   let pair: PtyPair | undefined;
   let slave: SunSpecSlave | undefined;
   let link: SunSpecLink | undefined;
+  const dirs: string[] = [];
   afterEach(async () => {
     await link?.close();
     await slave?.stop();
     await pair?.stop();
     link = slave = pair = undefined;
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
 
   for (const base of [40000, 50000, 0]) {
-    it(`discovers the map with "SunS" at ${base} and reads model 1`, async () => {
+    it(`discovers the modern map with "SunS" at ${base} and reads model 1`, async () => {
       pair = await openPtyPair();
       slave = await startSunSpecSlave({ path: pair.b, base, unitId: 3 });
       link = new SunSpecLink({
@@ -46,15 +79,34 @@ describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }
       });
       await link.open();
       expect(link.identity?.base).toBe(base);
+      expect(link.identity?.generation).toBe('modern');
       expect(link.identity?.models.map((m) => m.id)).toEqual([1, 701, 702, 704, 711, 802]);
       expect(link.identity?.manufacturer).toBe('gridloop');
       expect(link.identity?.serialNumber).toBe('EMU-0001');
-      // The model blocks sit where the walk says: each ID register holds the model id.
+      // The model blocks sit where the walk says: marker (2), model 1's ID + L (2) and L = 66.
       expect(link.identity?.models[1].address).toBe(base + 2 + 2 + 66);
     });
   }
 
-  it('reads output and SoC, writes a set-point through the limits, and the e-stop zeroes the device', async () => {
+  for (const base of [0, 50000]) {
+    it(`discovers a legacy 103/123/124 map with "SunS" at ${base}`, async () => {
+      pair = await openPtyPair();
+      slave = await startSunSpecSlave({ path: pair.b, base, legacy: true });
+      link = new SunSpecLink({ id: 'legacy', driver: 'sunspec', path: pair.a, baud: 9600 });
+      await link.open();
+      expect(link.identity).toMatchObject({ base, generation: 'legacy', serialNumber: 'EMU-L001' });
+      // Lengths as published for the legacy models: 1 (66), 103 (50), 123 (24), 124 (24).
+      expect(link.identity?.models.map((m) => [m.id, m.length])).toEqual([
+        [1, 66],
+        [103, 50],
+        [123, 24],
+        [124, 24],
+      ]);
+      expect(link.identity?.models[2].address).toBe(base + 2 + 68 + 52);
+    });
+  }
+
+  it('modern map: reads output and SoC, writes a set-point through the limits, and the e-stop zeroes the device', async () => {
     pair = await openPtyPair();
     slave = await startSunSpecSlave({ path: pair.b, rating_w: 10_000, soc0: 0.6 });
     link = new SunSpecLink({
@@ -79,8 +131,7 @@ describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }
     step = await pollUntil(link, () => Math.abs(slave!.state.w - 4000) < 40, 5000, step);
     const wsetWrite = slave.state.writes.find((w) => w.values.length === 2);
     expect(wsetWrite?.values).toEqual([0, 4000]);
-    const controls = await link.readControls();
-    expect(controls).toEqual({ wsetEna: 1, wset_w: 4000 });
+    expect(await link.readControls()).toMatchObject({ WSetEna: 1, WSet: 4000 });
     // What the twin sees: the device's watts × 100, in MW.
     step = await pollUntil(link, () => Math.abs(link!.input().p_mw - 0.4) < 0.01, 3000, step);
     expect(link.input().p_mw).toBeCloseTo(0.4, 1);
@@ -88,7 +139,7 @@ describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }
     link.emergencyStop();
     await pollUntil(link, () => Math.abs(slave!.state.w) < 40, 5000, step);
     expect(Math.abs(slave.state.w)).toBeLessThan(40);
-    expect(await link.readControls()).toEqual({ wsetEna: 1, wset_w: 0 });
+    expect(await link.readControls()).toMatchObject({ WSetEna: 1, WSet: 0, WMaxLimPctEna: 1, WMaxLimPct: 0 });
     expect(() => link!.setpoint({ p_mw: 0.1 })).toThrow(/emergency stop/);
     const events: LinkEvent[] = [];
     link.drainEvents(events);
@@ -96,23 +147,110 @@ describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }
       expect.arrayContaining(['device-hello', 'link-online', 'setpoint-limited', 'emergency-stop']),
     );
     expect(link.stats().rtt_us_p50).toBeGreaterThan(0);
+    expect(link.stats()).toMatchObject({ badFrames: 0, crcErrors: 0, late: 0 });
+  });
+
+  it('legacy map: reads 103 W and 124 ChaState, controls through 124 (discharge, charge) and 123, e-stop disconnects', async () => {
+    pair = await openPtyPair();
+    slave = await startSunSpecSlave({ path: pair.b, legacy: true, base: 0, rating_w: 10_000, soc0: 0.7 });
+    link = new SunSpecLink({
+      id: 'legacy-bess',
+      driver: 'sunspec',
+      path: pair.a,
+      baud: 19200,
+      powerScale: 100,
+      limits: { pMax_w: 4000, pMin_w: -4000 },
+    });
+    await link.open();
+    let step = await pollUntil(link, () => link!.input().online, 3000);
+    expect(link.input().soc).toBeCloseTo(0.7, 2);
+
+    // 0.3 MW → 3000 W discharge = 30 % of WChaMax. WChaMax is 1000 × 10^1 on the device: a driver
+    // that ignored the scale factor would ask for 300 % (and the device would run at full power).
+    link.setpoint({ p_mw: 0.3 });
+    step = await pollUntil(link, () => Math.abs(slave!.state.w - 3000) < 30, 5000, step);
+    expect(slave.state.w).toBeCloseTo(3000, -2);
+    // InOutWRte_SF = -2: 30 % is the register value 3000; StorCtl_Mod bit 1 = discharge; Conn 1.
+    expect(writesTo(slave, 124, modelOffset(124, 'OutWRte')).at(-1)).toEqual([3000]);
+    expect(writesTo(slave, 124, modelOffset(124, 'StorCtl_Mod')).at(-1)).toEqual([2]);
+    expect(await link.readControls()).toMatchObject({
+      '124.StorCtl_Mod': 2,
+      '124.OutWRte': 30,
+      '124.InWRte': 0,
+      '124.WChaMax': 10_000,
+      '123.Conn': 1,
+    });
+    step = await pollUntil(link, () => Math.abs(link!.input().p_mw - 0.3) < 0.005, 3000, step);
+    expect(link.input().p_mw).toBeCloseTo(0.3, 2);
+
+    // Charging: −0.2 MW → 2000 W into the battery, InWRte 20 %, StorCtl_Mod bit 0.
+    link.setpoint({ p_mw: -0.2 });
+    step = await pollUntil(link, () => Math.abs(slave!.state.w + 2000) < 30, 5000, step);
+    expect(await link.readControls()).toMatchObject({
+      '124.StorCtl_Mod': 1,
+      '124.InWRte': 20,
+      '124.OutWRte': 0,
+    });
+    step = await pollUntil(link, () => Math.abs(link!.input().p_mw + 0.2) < 0.005, 3000, step);
+    expect(link.input().p_mw).toBeCloseTo(-0.2, 2);
+
+    link.emergencyStop();
+    await pollUntil(link, () => Math.abs(slave!.state.w) < 30, 5000, step);
+    expect(Math.abs(slave.state.w)).toBeLessThan(30);
+    expect(await link.readControls()).toMatchObject({
+      '124.StorCtl_Mod': 0,
+      '124.OutWRte': 0,
+      '124.InWRte': 0,
+      '123.Conn': 0,
+      '123.WMaxLim_Ena': 1,
+      '123.WMaxLimPct': 0,
+    });
+    expect(link.stats()).toMatchObject({ badFrames: 0, crcErrors: 0 });
+  });
+
+  it('a late answer is counted as late and a garbled one as a CRC error; neither is decoded', async () => {
+    pair = await openPtyPair();
+    slave = await startSunSpecSlave({ path: pair.b, soc0: 0.5 });
+    link = new SunSpecLink(
+      { id: 'slow', driver: 'sunspec', path: pair.a, baud: 19200, powerScale: 1 },
+      { timeout_ms: 80 },
+    );
+    await link.open();
+    let step = await pollUntil(link, () => link!.input().online, 3000);
+    link.setpoint({ p_mw: 0.002 }); // 2000 W
+    step = await pollUntil(link, () => Math.abs(link!.input().p_mw - 0.002) < 2e-5, 5000, step);
+    const before = link.stats();
+    expect(before).toMatchObject({ late: 0, crcErrors: 0, badFrames: 0 });
+
+    // Every value the driver accepts from here must be what the device really reports.
+    const seen: number[] = [];
+    const watch = setInterval(() => seen.push(link!.input().p_mw * 1e6), 5);
+    // Two answers after the 80 ms timeout, then three with a flipped byte.
+    slave.delayAnswers(120, 2);
+    step = await pollUntil(link, () => slave!.state.delayed === 2 && link!.stats().late >= 2, 5000, step);
+    slave.garbleAnswers(3);
+    step = await pollUntil(
+      link,
+      () => slave!.state.garbled === 3 && link!.stats().crcErrors >= 3,
+      5000,
+      step,
+    );
+    step = await pollUntil(link, () => link!.stats().framesRx > before.framesRx + 10, 3000, step);
+    clearInterval(watch);
+
+    const after = link.stats();
+    expect(after.late - before.late).toBe(2);
+    expect(after.crcErrors - before.crcErrors).toBe(3);
+    expect(after.badFrames - before.badFrames).toBe(3);
+    expect(after.missed).toBeGreaterThan(before.missed);
+    for (const w of seen) expect(Math.abs(w - 2000)).toBeLessThan(25);
+    expect(link.input().online).toBe(true);
   });
 
   it('gridloop probe --sunspec shows the common model, the models and the output', async () => {
     pair = await openPtyPair();
     slave = await startSunSpecSlave({ path: pair.b, base: 50000, unitId: 2 });
-    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(
-        process.execPath,
-        ['bin/gridloop.mjs', 'probe', pair!.a, '--sunspec', '--device-id', '2', '--count', '3'],
-        { cwd: new URL('..', import.meta.url).pathname },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => done({ code, stdout, stderr }));
-    });
+    const out = await gridloop(['probe', pair.a, '--sunspec', '--device-id', '2', '--count', '3']);
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/SunSpec device on .* \(unit 2\), map at 50000/);
@@ -123,10 +261,88 @@ describe('SunSpec Modbus RTU device over a pseudo-terminal', { timeout: 60_000 }
     expect(out.stdout).toMatch(/polls: 3\/3 answered/);
   });
 
+  it('gridloop run with a SunSpec device: its Modbus RTU frames, both ways, are in the run’s frames.pcap.gz', async () => {
+    pair = await openPtyPair();
+    slave = await startSunSpecSlave({ path: pair.b, unitId: 7 });
+    const work = await mkdtemp(join(tmpdir(), 'gridloop-sunspec-run-'));
+    dirs.push(work);
+    const scenario = join(work, 'sunspec.yaml');
+    await writeFile(
+      scenario,
+      [
+        'name: sunspec-capture',
+        `grid: ${resolve(root, 'grids/demo-33bw-microgrids.yaml')}`,
+        'seed: 1',
+        'dt_s: 0.001',
+        'duration_s: 1.5',
+        '',
+      ].join('\n'),
+    );
+    const mapping = join(work, 'devices.yaml');
+    await writeFile(
+      mapping,
+      `devices:\n  - { id: bess-hw, driver: sunspec, path: ${pair.a}, baud: 19200, protocolDeviceId: 7, exchangeEvery: 50 }\n`,
+    );
+    const run = await gridloop([
+      'run',
+      scenario,
+      '--devices',
+      mapping,
+      '--port',
+      '0',
+      '--runs-dir',
+      join(work, 'runs'),
+      '--json',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(result.links[0]).toMatchObject({ deviceId: 'bess-hw', driver: 'sunspec', badFrames: 0 });
+    const { frames } = await readRunFrames(result.runDir);
+    const modbus = frames.filter((f) => f.deviceId === 'bess-hw');
+    const tx = modbus.filter((f) => f.direction === 'tx');
+    const rx = modbus.filter((f) => f.direction === 'rx');
+    expect(tx.length).toBeGreaterThan(5);
+    expect(rx.length).toBeGreaterThan(5);
+    // Each record is one whole RTU frame: unit 7, a CRC-16/MODBUS that checks (computed here
+    // independently of the driver's framing), and the "SunS" probe at 40000 among the requests.
+    for (const f of [...tx, ...rx]) {
+      expect(f.bytes[0]).toBe(7);
+      const n = f.bytes.length;
+      expect(crc16modbus(f.bytes, n - 2)).toBe(f.bytes[n - 2] | (f.bytes[n - 1] << 8));
+    }
+    expect(tx.some((f) => hex(f.bytes).startsWith('07 03 9c 40 00 02'))).toBe(true);
+    expect(rx.some((f) => hex(f.bytes).startsWith('07 03 04 53 75 6e 53'))).toBe(true);
+    expect(result.links[0].framesTx).toBe(tx.length);
+  });
+
   it('names the port when there is no SunSpec map', async () => {
     pair = await openPtyPair();
     // Nothing answers on the other end: every base times out.
-    link = new SunSpecLink({ id: 'ghost', driver: 'sunspec', path: pair.a, baud: 19200 });
+    link = new SunSpecLink(
+      { id: 'ghost', driver: 'sunspec', path: pair.a, baud: 19200 },
+      { timeout_ms: 100 },
+    );
     await expect(link.open()).rejects.toThrow(/no SunSpec map .* on .*\/a/);
   });
 });
+
+const hex = (bytes: Uint8Array) =>
+  Buffer.from(bytes)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
+
+/** A point's offset in an official model definition (from the JSON, not from the driver's layout code). */
+function modelOffset(model: number, point: string): number {
+  const json = requireModel(model);
+  let offset = 0;
+  for (const p of json.group.points) {
+    if (p.name === point) return offset;
+    offset += p.size;
+  }
+  throw new Error(`no ${point} in model ${model}`);
+}
+
+function requireModel(model: number): { group: { points: { name: string; size: number }[] } } {
+  return JSON.parse(readFileSync(join(root, 'bench/devices/sunspec-models', `model_${model}.json`), 'utf8'));
+}

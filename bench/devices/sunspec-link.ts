@@ -1,19 +1,26 @@
 /**
- * A SunSpec device (inverter, battery) over Modbus RTU through `modbus-serial`. On open it finds
- * the map ("SunS" at 40000, 50000 or 0), walks the model blocks, and reads the common model (1)
- * and the scale factors. Each exchange polls the output (701 W/Var, or legacy 103 W/VAr) and the
- * battery's SoC (802); set-points are written to model 704 (WSet, WSetEna) after the safety limits;
- * the emergency stop writes WSet 0 with WMaxLimPct 0.
+ * A SunSpec device (inverter, battery) over Modbus RTU, on any `Transport` (a serial port by
+ * default; a loopback end in unit tests) through the project's RTU master (modbus-rtu.ts). On open
+ * it finds the map ("SunS" at 40000, 50000 or 0), walks the model blocks, and reads the common
+ * model (1) and the blocks it uses with their scale factors.
  *
- * Requests are strictly one at a time with at least t3.5 of line silence between a response and the
- * next request (3.5 characters, or the fixed 1.75 ms above 19200 baud). A SunSpec device measures
- * its own terminals, so the twin's bus measurement is not sent to it: the lab's grid simulator
- * (if any) does that.
+ *   - modern devices: each exchange polls model 701 W/Var and the battery's 802 SoC; set-points
+ *     go to model 704 (`WSet`, `WSetEna`); the emergency stop writes `WSet` 0 and `WMaxLimPct` 0 %
+ *     enabled;
+ *   - legacy devices: each exchange polls model 103 W/VAr and 124 `ChaState`; set-points go to
+ *     model 124 (`StorCtl_Mod` discharge with `OutWRte`, or charge with `InWRte`, in % of the
+ *     device's `WChaMax`) after connecting it through model 123 (`Conn` 1); the emergency stop
+ *     writes 124 hold with both rates 0, 123 `WMaxLimPct` 0 % enabled and `Conn` 0 (disconnect).
+ *
+ * Every Modbus frame, both ways, is captured for the run's frames.pcap.gz (drainFrames). An
+ * answer that comes after its request timed out, or noise on the line, is counted (`late`,
+ * `badFrames`, `crcErrors`) and never decoded. A SunSpec device measures its own terminals, so
+ * the twin's bus measurement is not sent to it: the lab's grid simulator (if any) does that.
  */
-import ModbusSerial from 'modbus-serial';
 import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
 import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
 import type { DeviceLink, TwinSetpoint } from './device-link.ts';
+import { ModbusException, ModbusRtuMaster } from './modbus-rtu.ts';
 import { type LimitResult, SetpointLimiter } from './safety.ts';
 import {
   END_MODEL_ID,
@@ -22,16 +29,22 @@ import {
   modelLayout,
   readPoint,
   readString,
-  rtuFrameGap_ms,
   SUNS_MARKER,
   SUNSPEC_BASES,
 } from './sunspec-map.ts';
 import { LinkSupervisor } from './supervision.ts';
+import { SerialTransport, type Transport } from './transport.ts';
 
 const REOPEN_PERIOD_MS = 500;
-// modbus-serial is CommonJS whose module.exports is the client class; its typings describe an ES
-// default export, which NodeNext resolution sees as the module namespace.
-const ModbusRTU = ModbusSerial as unknown as (typeof ModbusSerial)['default'];
+/** Frames captured between drains, at most (the rest are counted, not kept). */
+const CAPTURE_LIMIT = 4096;
+/** Models this driver reads or writes. */
+const USED_MODELS = new Set([1, 701, 702, 704, 711, 802, 103, 123, 124]);
+/** StorCtl_Mod bits (model 124). */
+const STOR_CHARGE = 1;
+const STOR_DISCHARGE = 2;
+
+const wallClock_ns = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
 export interface SunSpecModelBlock {
   id: number;
@@ -47,6 +60,17 @@ export interface SunSpecIdentity {
   model: string;
   serialNumber: string;
   version: string;
+  /** 'modern' (701/704/802) or 'legacy' (103/123/124). */
+  generation: 'modern' | 'legacy';
+}
+
+export interface SunSpecLinkOptions {
+  /** Makes the transport for each (re)open. @default a SerialTransport on config.path */
+  transport?: () => Transport;
+  /** Answer timeout, ms. @default 250 */
+  timeout_ms?: number;
+  /** Monotonic clock, ms. @default performance.now */
+  now?: () => number;
 }
 
 interface Block {
@@ -63,76 +87,94 @@ export class SunSpecLink implements DeviceLink {
   identity: SunSpecIdentity | undefined;
   private readonly config: DeviceLinkConfig;
   private readonly limiter: SetpointLimiter;
-  private readonly client = new ModbusRTU();
-  private readonly gap_ms: number;
+  private readonly makeTransport: () => Transport;
+  private readonly modbus: ModbusRtuMaster;
+  private readonly unit: number;
   private readonly blocks = new Map<number, Block>();
-  private chain: Promise<unknown> = Promise.resolve();
-  private lastIo = 0;
+  private readonly frames: CapturedFrame[] = [];
+  private transport: Transport | undefined;
   private polling = false;
   private closing = false;
   private reopenTimer: NodeJS.Timeout | undefined;
   private pendingWrites: (() => Promise<unknown>)[] = [];
 
-  constructor(config: DeviceLinkConfig) {
-    if (!config.path) throw new TypeError(`device ${config.id}: sunspec driver needs a port path`);
+  constructor(config: DeviceLinkConfig, options: SunSpecLinkOptions = {}) {
     this.id = config.id;
     this.config = config;
-    this.supervisor = new LinkSupervisor(config, 'sunspec');
+    const baud = config.baud ?? 19200;
+    const path = config.path;
+    if (!options.transport && !path)
+      throw new TypeError(`device ${config.id}: sunspec driver needs a port path`);
+    this.makeTransport = options.transport ?? (() => new SerialTransport({ path: path!, baudRate: baud }));
+    this.supervisor = new LinkSupervisor(config, 'sunspec', options.now);
     this.limiter = new SetpointLimiter(config.limits);
-    this.gap_ms = rtuFrameGap_ms(config.baud ?? 19200);
-    this.client.setTimeout(250);
+    this.unit = config.protocolDeviceId ?? 1;
+    this.modbus = new ModbusRtuMaster({
+      baud,
+      timeout_ms: options.timeout_ms,
+      now: options.now,
+      counters: this.supervisor.counters,
+      onFrame: (direction, bytes) => this.capture(direction, bytes),
+    });
   }
 
   async open(): Promise<void> {
-    await this.connect();
+    await this.openTransport();
     await this.discover();
   }
 
-  private async connect(): Promise<void> {
+  private where(): string {
+    return this.config.path ?? this.transport?.path ?? 'link';
+  }
+
+  private async openTransport(): Promise<void> {
+    const transport = this.makeTransport();
     try {
-      await this.client.connectRTUBuffered(this.config.path!, { baudRate: this.config.baud ?? 19200 });
+      await transport.open();
     } catch (err) {
-      throw new Error(`device ${this.id}: cannot open ${this.config.path}: ${(err as Error).message}`);
+      throw new Error(
+        `device ${this.id}: cannot open ${this.config.path ?? transport.path}: ${(err as Error).message}`,
+      );
     }
-    this.client.setID(this.config.protocolDeviceId ?? 1);
-  }
-
-  /** Runs Modbus operations one at a time, each after t3.5 of silence since the last one ended. */
-  private io<T>(op: () => Promise<T>): Promise<T> {
-    const run = async () => {
-      const wait = this.gap_ms - (performance.now() - this.lastIo);
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
-      try {
-        return await op();
-      } finally {
-        this.lastIo = performance.now();
-      }
-    };
-    const result = this.chain.then(run, run);
-    this.chain = result.catch(() => {});
-    return result;
-  }
-
-  private read(address: number, count: number): Promise<number[]> {
-    return this.io(async () => {
-      const out: number[] = [];
-      for (let at = address; at < address + count; at += 125) {
-        const n = Math.min(125, address + count - at);
-        const result = await this.client.readHoldingRegisters(at, n);
-        this.supervisor.counters.framesTx++;
-        this.supervisor.counters.framesRx++;
-        out.push(...result.data);
-      }
-      return out;
+    this.transport = transport;
+    this.modbus.attach(transport);
+    transport.once('close', (error) => {
+      if (this.transport !== transport) return;
+      this.transport = undefined;
+      this.modbus.attach(undefined);
+      if (this.closing) return;
+      this.portLost(error?.message ?? 'port closed');
     });
   }
 
-  private write(address: number, values: number[]): Promise<unknown> {
-    return this.io(async () => {
-      await this.client.writeRegisters(address, values);
-      this.supervisor.counters.framesTx++;
-      this.supervisor.counters.framesRx++;
+  private capture(direction: 'tx' | 'rx', bytes: Uint8Array): void {
+    if (this.frames.length < CAPTURE_LIMIT) {
+      this.frames.push({ time_ns: wallClock_ns(), direction, deviceId: this.id, bytes });
+    }
+  }
+
+  private async read(address: number, count: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let at = address; at < address + count; at += 125) {
+      const n = Math.min(125, address + count - at);
+      out.push(...(await this.modbus.readHoldingRegisters(this.unit, at, n)));
+    }
+    return out;
+  }
+
+  private write(address: number, values: number[]): Promise<void> {
+    return this.modbus.writeRegisters(this.unit, address, values);
+  }
+
+  /** Writes one point of a model block through its layout (scale factor as read from the device). */
+  private writePoint(block: Block, name: string, value: number): Promise<void> {
+    const p = block.layout.points.get(name);
+    if (!p) throw new TypeError(`SunSpec model ${block.layout.id} has no point ${name}`);
+    const regs = encodePoint(block.layout, block.regs, name, value);
+    regs.forEach((r, i) => {
+      block.regs[p.offset + i] = r;
     });
+    return this.write(block.address + p.offset, regs);
   }
 
   /** Finds "SunS", walks the model list and reads the blocks this driver uses. */
@@ -146,15 +188,13 @@ export class SunSpecLink implements DeviceLink {
           break;
         }
       } catch (err) {
-        // Exception 2 (no such address): try the next base. After a timeout, let a late answer
-        // arrive and be dropped first, so it cannot be taken for the next request's.
-        if (!/exception/i.test((err as Error).message)) await new Promise((r) => setTimeout(r, 300));
+        // Exception 2 (no such address) or a timeout: try the next base. The RTU master keeps
+        // a late answer to this probe from being taken for the next one's.
+        if (!(err instanceof ModbusException) && !this.transport) throw err;
       }
     }
     if (base < 0) {
-      throw new Error(
-        `device ${this.id}: no SunSpec map ("SunS" at 40000, 50000 or 0) on ${this.config.path}`,
-      );
+      throw new Error(`device ${this.id}: no SunSpec map ("SunS" at 40000, 50000 or 0) on ${this.where()}`);
     }
     const models: SunSpecModelBlock[] = [];
     let address = base + 2;
@@ -166,12 +206,13 @@ export class SunSpecLink implements DeviceLink {
     }
     this.blocks.clear();
     for (const m of models) {
-      if (![1, 701, 702, 704, 711, 802, 103].includes(m.id)) continue;
-      const layout = m.id === 103 ? LEGACY_103 : modelLayout(m.id);
+      if (!USED_MODELS.has(m.id)) continue;
+      const layout = modelLayout(m.id);
       const regs = await this.read(m.address, Math.min(m.length + 2, layout.length + 2));
       this.blocks.set(m.id, { layout, address: m.address, regs });
     }
-    if (!this.blocks.has(701) && !this.blocks.has(103)) {
+    const generation = this.blocks.has(701) ? 'modern' : this.blocks.has(103) ? 'legacy' : undefined;
+    if (!generation) {
       throw new Error(
         `device ${this.id}: SunSpec map has neither model 701 nor legacy 103 (models: ${models.map((m) => m.id).join(', ')})`,
       );
@@ -188,6 +229,7 @@ export class SunSpecLink implements DeviceLink {
       model: text('Md'),
       serialNumber: text('SN'),
       version: text('Vr'),
+      generation,
     };
     this.supervisor.event(
       'device-hello',
@@ -197,14 +239,14 @@ export class SunSpecLink implements DeviceLink {
   }
 
   exchange(m: BusMeasurement): void {
-    if (this.polling || !this.identity) {
-      // The previous poll has not finished: counts as missed when the next one is sent.
-      return;
-    }
+    if (!this.identity) return;
     const step = m.step >>> 0;
+    // Counted as sent even while the previous poll is still running: that one is then missed
+    // (and late if it completes), as for the firmware driver.
     this.supervisor.exchangeSent(step);
     const next = this.limiter.advance(m.t_s);
     if (next) this.queueSetpoint(next.p_w, next.q_var);
+    if (this.polling || !this.transport) return;
     this.polling = true;
     this.poll(step).finally(() => {
       this.polling = false;
@@ -215,68 +257,124 @@ export class SunSpecLink implements DeviceLink {
     try {
       for (const write of this.pendingWrites.splice(0)) await write();
       const out = this.blocks.get(701) ?? this.blocks.get(103)!;
+      const varName = out.layout.id === 103 ? 'VAr' : 'Var';
       const w = out.layout.points.get('W')!;
-      const v = out.layout.points.get(out.layout.id === 103 ? 'VAr' : 'Var')!;
+      const v = out.layout.points.get(varName)!;
       const from = Math.min(w.offset, v.offset);
       const to = Math.max(w.offset + w.size, v.offset + v.size);
-      const fresh = await this.read(out.address + from, to - from);
+      // In 103 the scale factors sit beside the values: read them together, so a scale factor
+      // the device changes is never applied to the other reading. (701 keeps them 140 registers
+      // away; there the ones read at discovery are used.)
+      const sfTo = Math.max(to, ...[w, v].map((p) => out.layout.points.get(p.sf as string)!.offset + 1));
+      const fresh = await this.read(out.address + from, (sfTo - from <= 16 ? sfTo : to) - from);
       for (let i = 0; i < fresh.length; i++) out.regs[from + i] = fresh[i];
-      let soc: number | undefined;
-      const battery = this.blocks.get(802);
-      if (battery) {
-        const p = battery.layout.points.get('SoC')!;
-        const [raw] = await this.read(battery.address + p.offset, 1);
-        battery.regs[p.offset] = raw;
-        const pct = readPoint(battery.layout, battery.regs, 'SoC');
-        if (pct !== undefined) soc = pct / 100;
-      }
+      const soc = await this.readSoc();
       const p_w = readPoint(out.layout, out.regs, 'W') ?? 0;
-      const q_var = readPoint(out.layout, out.regs, out.layout.id === 103 ? 'VAr' : 'Var') ?? 0;
+      const q_var = readPoint(out.layout, out.regs, varName) ?? 0;
       this.supervisor.answered(step, p_w, q_var, soc);
-    } catch (err) {
-      // A timeout is a missed exchange (counted when the next one is sent); a closed port is lost.
-      if (!this.client.isOpen) this.portLost((err as Error).message);
+    } catch {
+      // No answer, a garbled one or an exception: this exchange is missed (counted when the next
+      // is sent); a closed link is handled by the transport's close event.
     }
+  }
+
+  /** State of charge, 0…1: model 802 `SoC` or legacy 124 `ChaState`. */
+  private async readSoc(): Promise<number | undefined> {
+    const battery = this.blocks.get(802) ?? this.blocks.get(124);
+    if (!battery) return undefined;
+    const name = battery.layout.id === 802 ? 'SoC' : 'ChaState';
+    const p = battery.layout.points.get(name)!;
+    const sf = battery.layout.points.get(p.sf as string)!;
+    // The value and its scale factor in one read when they are close (802: SoC … SoC_SF).
+    const from = Math.min(p.offset, sf.offset);
+    const to = Math.max(p.offset, sf.offset) + 1;
+    const fresh = to - from <= 64 ? await this.read(battery.address + from, to - from) : undefined;
+    if (fresh) for (let i = 0; i < fresh.length; i++) battery.regs[from + i] = fresh[i];
+    else battery.regs[p.offset] = (await this.read(battery.address + p.offset, 1))[0];
+    const pct = readPoint(battery.layout, battery.regs, name);
+    return pct === undefined ? undefined : pct / 100;
   }
 
   private portLost(reason: string): void {
     this.supervisor.portLost(reason);
     if (this.closing || this.reopenTimer) return;
     this.reopenTimer = setInterval(() => {
-      if (this.closing || this.client.isOpen) return;
-      this.connect()
+      if (this.closing || this.transport) return;
+      this.openTransport()
         .then(() => this.discover())
         .then(() => {
           clearInterval(this.reopenTimer);
           this.reopenTimer = undefined;
-          this.supervisor.event('link-port-reopened', `${this.config.path} open again`);
+          this.supervisor.event('link-port-reopened', `${this.where()} open again`);
         })
-        .catch(() => {});
+        .catch(() => {
+          const transport = this.transport;
+          this.transport = undefined;
+          this.modbus.attach(undefined);
+          transport?.close().catch(() => {});
+        });
     }, REOPEN_PERIOD_MS);
   }
 
   private queueSetpoint(p_w: number, _q_var: number): void {
-    const ctl = this.blocks.get(704);
-    if (!ctl) {
-      this.supervisor.event('setpoint-limited', 'device has no model 704: set-point not sent');
+    const modern = this.blocks.get(704);
+    if (modern) {
+      this.pendingWrites.push(async () => {
+        await this.writePoint(modern, 'WSet', p_w);
+        await this.writePoint(modern, 'WSetEna', 1);
+        this.supervisor.counters.setpointsSent++;
+      });
       return;
     }
-    const wset = encodePoint(ctl.layout, ctl.regs, 'WSet', p_w);
-    const ena = ctl.layout.points.get('WSetEna')!;
-    const wsetPoint = ctl.layout.points.get('WSet')!;
-    this.pendingWrites.push(async () => {
-      await this.write(ctl.address + wsetPoint.offset, wset);
-      await this.write(ctl.address + ena.offset, [1]);
-      this.supervisor.counters.setpointsSent++;
-    });
+    const storage = this.blocks.get(124);
+    if (storage) {
+      const immediate = this.blocks.get(123);
+      this.pendingWrites.push(async () => {
+        const wChaMax = readPoint(storage.layout, storage.regs, 'WChaMax');
+        if (!wChaMax || wChaMax <= 0) {
+          this.supervisor.event('setpoint-limited', 'model 124 WChaMax is not set: set-point not sent');
+          return;
+        }
+        const pct = Math.min(100, (Math.abs(p_w) / wChaMax) * 100);
+        if (pct < Math.abs(p_w / wChaMax) * 100) {
+          this.supervisor.event('setpoint-limited', `${p_w} W exceeds the device's WChaMax ${wChaMax} W`);
+        }
+        // Rates first, then the mode, so the device never runs a new mode at an old rate.
+        await this.writePoint(storage, 'OutWRte', p_w > 0 ? pct : 0);
+        await this.writePoint(storage, 'InWRte', p_w < 0 ? pct : 0);
+        await this.writePoint(storage, 'StorCtl_Mod', p_w > 0 ? STOR_DISCHARGE : p_w < 0 ? STOR_CHARGE : 0);
+        if (immediate && readPoint(immediate.layout, immediate.regs, 'Conn') !== 1) {
+          await this.writePoint(immediate, 'Conn', 1);
+        }
+        this.supervisor.counters.setpointsSent++;
+      });
+      return;
+    }
+    this.supervisor.event(
+      'setpoint-limited',
+      'device has neither model 704 nor legacy 124: active-power set-point not sent',
+    );
   }
 
-  /** Reads model 704's current WSet/WSetEna (for probing and tests). */
-  async readControls(): Promise<{ wsetEna: number | undefined; wset_w: number | undefined }> {
-    const ctl = this.blocks.get(704);
-    if (!ctl) throw new Error(`device ${this.id}: no model 704`);
-    const regs = await this.read(ctl.address, ctl.layout.length + 2);
-    return { wsetEna: readPoint(ctl.layout, regs, 'WSetEna'), wset_w: readPoint(ctl.layout, regs, 'WSet') };
+  /** Reads the control points back from the device (for probing and tests). */
+  async readControls(): Promise<Record<string, number | undefined>> {
+    const out: Record<string, number | undefined> = {};
+    const names: [number, string[]][] = [
+      [704, ['WSetEna', 'WSet', 'WMaxLimPctEna', 'WMaxLimPct']],
+      [123, ['Conn', 'WMaxLim_Ena', 'WMaxLimPct']],
+      [124, ['StorCtl_Mod', 'OutWRte', 'InWRte', 'WChaMax']],
+    ];
+    for (const [id, points] of names) {
+      const block = this.blocks.get(id);
+      if (!block) continue;
+      block.regs = await this.read(block.address, block.layout.length + 2);
+      for (const name of points) {
+        const key = id === 704 ? name : `${id}.${name}`;
+        out[key] = readPoint(block.layout, block.regs, name);
+      }
+    }
+    if (Object.keys(out).length === 0) throw new Error(`device ${this.id}: no control model (704, 123, 124)`);
+    return out;
   }
 
   setpoint(setpoint: TwinSetpoint): LimitResult {
@@ -293,39 +391,57 @@ export class SunSpecLink implements DeviceLink {
 
   emergencyStop(): void {
     this.limiter.emergencyStop();
-    const ctl = this.blocks.get(704);
-    if (ctl) {
-      const pct = ctl.layout.points.get('WMaxLimPct')!;
-      const pctEna = ctl.layout.points.get('WMaxLimPctEna')!;
-      const wset = ctl.layout.points.get('WSet')!;
-      // Ahead of anything queued: zero power first, then the 0 % cap as a second line of defence.
-      this.pendingWrites.unshift(async () => {
-        await this.write(ctl.address + wset.offset, encodePoint(ctl.layout, ctl.regs, 'WSet', 0));
-        await this.write(ctl.address + pct.offset, encodePoint(ctl.layout, ctl.regs, 'WMaxLimPct', 0));
-        await this.write(ctl.address + pctEna.offset, [1]);
-      });
-      if (!this.polling) {
-        const writes = this.pendingWrites.splice(0);
-        this.polling = true;
-        (async () => {
-          for (const write of writes) await write();
-        })()
-          .catch(() => {})
-          .finally(() => {
-            this.polling = false;
-          });
-      }
+    const modern = this.blocks.get(704);
+    const immediate = this.blocks.get(123);
+    const storage = this.blocks.get(124);
+    let message: string;
+    let writes: () => Promise<void>;
+    if (modern) {
+      message = 'WSet 0 W and WMaxLimPct 0 % written';
+      // Zero power first, then the 0 % cap as a second line of defence.
+      writes = async () => {
+        await this.writePoint(modern, 'WSet', 0);
+        await this.writePoint(modern, 'WMaxLimPct', 0);
+        await this.writePoint(modern, 'WMaxLimPctEna', 1);
+      };
+    } else {
+      message = 'legacy: 124 hold with rates 0, 123 WMaxLimPct 0 % and Conn 0 written';
+      writes = async () => {
+        if (storage) {
+          await this.writePoint(storage, 'StorCtl_Mod', 0);
+          await this.writePoint(storage, 'OutWRte', 0);
+          await this.writePoint(storage, 'InWRte', 0);
+        }
+        if (immediate) {
+          await this.writePoint(immediate, 'WMaxLimPct', 0);
+          await this.writePoint(immediate, 'WMaxLim_Ena', 1);
+          await this.writePoint(immediate, 'Conn', 0);
+        }
+      };
     }
-    this.supervisor.event('emergency-stop', 'WSet 0 W and WMaxLimPct 0 % written');
+    // Ahead of anything queued; at once when no poll is running.
+    this.pendingWrites.unshift(writes);
+    if (!this.polling) {
+      const queued = this.pendingWrites.splice(0);
+      this.polling = true;
+      (async () => {
+        for (const write of queued) await write();
+      })()
+        .catch(() => {})
+        .finally(() => {
+          this.polling = false;
+        });
+    }
+    this.supervisor.event('emergency-stop', message);
   }
 
   input(): DeviceInput {
     return this.supervisor.input;
   }
 
-  drainFrames(_into: CapturedFrame[]): void {
-    // modbus-serial owns the port; Modbus frames are not captured (the recorder's pcap is for the
-    // firmware protocol).
+  drainFrames(into: CapturedFrame[]): void {
+    for (const frame of this.frames) into.push(frame);
+    this.frames.length = 0;
   }
 
   drainEvents(into: LinkEvent[]): void {
@@ -339,58 +455,11 @@ export class SunSpecLink implements DeviceLink {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.reopenTimer);
-    await this.chain;
-    if (this.client.isOpen) await new Promise<void>((resolve) => this.client.close(() => resolve()));
+    this.reopenTimer = undefined;
+    await this.modbus.idle();
+    const transport = this.transport;
+    this.transport = undefined;
+    this.modbus.attach(undefined);
+    await transport?.close();
   }
 }
-
-/**
- * Legacy SunSpec model 103 (three-phase inverter), the points this driver reads. Offsets from the
- * published model 103 definition: A, AphA, AphB, AphC, A_SF, PPVphAB, PPVphBC, PPVphCA, PhVphA,
- * PhVphB, PhVphC, V_SF, W, W_SF, Hz, Hz_SF, VA, VA_SF, VAr, VAr_SF (each one register).
- */
-const LEGACY_103: ModelLayout = (() => {
-  const names = [
-    'ID',
-    'L',
-    'A',
-    'AphA',
-    'AphB',
-    'AphC',
-    'A_SF',
-    'PPVphAB',
-    'PPVphBC',
-    'PPVphCA',
-    'PhVphA',
-    'PhVphB',
-    'PhVphC',
-    'V_SF',
-    'W',
-    'W_SF',
-    'Hz',
-    'Hz_SF',
-    'VA',
-    'VA_SF',
-    'VAr',
-    'VAr_SF',
-  ];
-  const sfOf: Record<string, string> = { W: 'W_SF', Hz: 'Hz_SF', VA: 'VA_SF', VAr: 'VAr_SF', A: 'A_SF' };
-  const points = new Map(
-    names.map((name, offset) => [
-      name,
-      {
-        name,
-        type: name.endsWith('_SF')
-          ? 'sunssf'
-          : name === 'W' || name === 'VA' || name === 'VAr'
-            ? 'int16'
-            : 'uint16',
-        offset,
-        size: 1,
-        sf: sfOf[name],
-        writable: false,
-      },
-    ]),
-  );
-  return { id: 103, name: 'inverter (legacy)', length: names.length - 2, points };
-})();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc16modbus } from './sunspec-emulator.ts';
+import { crc16modbus } from './modbus-rtu.ts';
 import { encodePoint, encodeRaw, modelLayout, readPoint, readString, rtuFrameGap_ms } from './sunspec-map.ts';
 
 describe('SunSpec model layouts from the official definitions', () => {
