@@ -42,6 +42,25 @@ export interface IslandState {
   buses: string[];
 }
 
+/** Energy-management mode of a microgrid (docs/twin.md, "EMS"). */
+export type EmsModeName = 'standby-power' | 'low-cost' | 'stand-alone' | 'peak-shaving';
+
+/** A microgrid as seen at its point of common coupling (PCC). */
+export interface MicrogridState {
+  /**
+   * Active power through the PCC breaker into the microgrid, MW: import from the main grid
+   * positive (load convention at the PCC, unlike device powers). Measured at the microgrid's end of
+   * the PCC switch (or branch) from the solved power flow; 0 while the PCC is open and for a
+   * microgrid without a PCC breaker.
+   */
+  pcc_p_mw: number;
+  /** Reactive power through the PCC into the microgrid, Mvar, import positive (as pcc_p_mw). */
+  pcc_q_mvar: number;
+  ems: EmsModeName;
+  /** True while the microgrid's buses are not connected to the main grid. */
+  islanded: boolean;
+}
+
 export interface TwinEvent {
   t_s: number;
   kind: string;
@@ -65,6 +84,17 @@ export interface TwinState {
   devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
   /** Flexible interconnection devices: injections into side A and B and losses (P_a + P_b + loss = 0). */
   fids?: Record<string, { p_a_mw: number; p_b_mw: number; loss_mw: number }>;
+  /**
+   * Per microgrid (grid file `microgrids[].id`): PCC power, EMS mode, islanded. The object and its
+   * entries are updated in place every step.
+   */
+  microgrids?: Record<string, MicrogridState>;
+  /**
+   * Breaker positions, true = closed: every switch and every branch by id (a branch is its own
+   * breaker; in service = closed), as the `breaker` command names them. Updated in place when the
+   * topology changes (commands, protection, planned islanding, reconnection).
+   */
+  breakers?: Record<string, boolean>;
   /** Events raised during this step (empty most steps). */
   events: TwinEvent[];
 }

@@ -31,6 +31,7 @@ import type {
   BusMeasurement,
   DeviceInput,
   IslandState,
+  MicrogridState,
   TwinCommand,
   TwinEvent,
   TwinLike,
@@ -230,6 +231,33 @@ interface Breaker {
   to: number;
 }
 
+/**
+ * Where a microgrid's PCC power is measured: the microgrid's end of its PCC breaker. A switch has
+ * no impedance (the power flow merges its ends into one node), so its flow comes from Kirchhoff's
+ * law over the buses the switch feeds: what they consume minus what they generate plus what leaves
+ * them through branches. Those buses (the microgrid end and whatever other closed switches join to
+ * it) are found again whenever the topology changes.
+ */
+interface PccMeter {
+  microgrid: string;
+  /** The PCC breaker, when the microgrid has one. */
+  breaker: Breaker | undefined;
+  /** Bus at the microgrid's end of the PCC (first bus of the microgrid without one), or −1. */
+  side: number;
+  /** Switch PCC: buses fed through it, their loads and units, and the branches leaving them. */
+  buses: Int32Array;
+  loads: Int32Array;
+  units: Int32Array;
+  branches: Int32Array;
+  /** 1 when the branch's from end is in `buses`, 0 for its to end, 2 for both (internal). */
+  branchEnds: Uint8Array;
+  /** False when the PCC switch is bypassed by other closed switches (its own flow is undefined). */
+  measurable: boolean;
+  state: MicrogridState;
+}
+
+const NO_INDICES = new Int32Array(0);
+
 const DEG = 180 / Math.PI;
 
 export class Twin implements TwinLike {
@@ -288,6 +316,8 @@ export class Twin implements TwinLike {
   private readonly microgridPcc = new Map<string, Breaker>();
   private readonly microgridOfBus: (string | undefined)[];
   private readonly emsByMicrogrid = new Map<string, EmsSettings>();
+  private readonly pccMeters: PccMeter[] = [];
+  private readonly flow = { pf_mw: 0, qf_mvar: 0, pt_mw: 0, qt_mvar: 0, lossP_mw: 0, lossQ_mvar: 0 };
   /** Number of DER trips so far, by cause. */
   readonly tripLog: { t_s: number; unit: string; cause: string }[] = [];
 
@@ -500,6 +530,39 @@ export class Twin implements TwinLike {
     for (const u of this.units) devices[u.id] = { p_mw: 0, q_mvar: 0, online: true, tripped: false };
     for (const h of this.hardware) devices[h.id] = { p_mw: 0, q_mvar: 0, online: false };
     for (const f of this.fids) devices[f.id] = { p_mw: 0, q_mvar: 0, online: true };
+    const microgrids: Record<string, MicrogridState> = {};
+    for (const mg of grid.microgrids) {
+      const state: MicrogridState = {
+        pcc_p_mw: 0,
+        pcc_q_mvar: 0,
+        ems: this.emsByMicrogrid.get(mg.id)!.mode,
+        islanded: true,
+      };
+      microgrids[mg.id] = state;
+      const breaker = this.microgridPcc.get(mg.id);
+      let side = -1;
+      if (breaker) {
+        // The microgrid's end; a PCC between two buses of the same microgrid feeds its `to` end.
+        side =
+          this.microgridOfBus[breaker.from] === mg.id && this.microgridOfBus[breaker.to] !== mg.id
+            ? breaker.from
+            : breaker.to;
+      } else side = this.microgridOfBus.indexOf(mg.id);
+      this.pccMeters.push({
+        microgrid: mg.id,
+        breaker,
+        side,
+        buses: NO_INDICES,
+        loads: NO_INDICES,
+        units: NO_INDICES,
+        branches: NO_INDICES,
+        branchEnds: new Uint8Array(0),
+        measurable: true,
+        state,
+      });
+    }
+    const breakers: Record<string, boolean> = {};
+    for (const id of this.breakers.keys()) breakers[id] = this.isBreakerClosed(id);
     this.state = {
       t_s: 0,
       step: 0,
@@ -509,6 +572,8 @@ export class Twin implements TwinLike {
       va_deg: new Float64Array(nb),
       devices,
       fids: Object.fromEntries(this.fids.map((f) => [f.id, { p_a_mw: 0, p_b_mw: 0, loss_mw: 0 }])),
+      microgrids,
+      breakers,
       events: this.events,
     };
     this.rebuildIslands();
@@ -674,6 +739,9 @@ export class Twin implements TwinLike {
     this.islands = runtimes;
     this.state.islands = runtimes.map((r) => r.state);
     this.topologyDirty = false;
+    const positions = this.state.breakers!;
+    for (const id of this.breakers.keys()) positions[id] = this.isBreakerClosed(id);
+    for (const meter of this.pccMeters) this.locatePccMeter(meter);
     // Standby gensets start when their island loses the grid; anti-islanding arms.
     for (const rt of runtimes) {
       if (!rt.gridConnected && rt.energised) {
@@ -1321,6 +1389,119 @@ export class Twin implements TwinLike {
         s.loss_mw = f.losses_mw;
       }
     }
+    for (let m = 0; m < this.pccMeters.length; m++) this.measurePcc(this.pccMeters[m]);
+  }
+
+  /** Finds the buses, loads, units and branches a PCC switch feeds (on a topology change). */
+  private locatePccMeter(meter: PccMeter): void {
+    const b = meter.breaker;
+    meter.measurable = true;
+    if (b?.kind !== 'switch' || meter.side < 0) {
+      meter.buses = meter.loads = meter.units = meter.branches = NO_INDICES;
+      return;
+    }
+    const net = this.pf.net;
+    const group = [meter.side];
+    const other = meter.side === b.to ? b.from : b.to;
+    for (let g = 0; g < group.length; g++) {
+      for (let k = 0; k < net.switchIds.length; k++) {
+        if (k === b.index || !net.switchClosed[k]) continue;
+        const next =
+          net.switchFrom[k] === group[g]
+            ? net.switchTo[k]
+            : net.switchTo[k] === group[g]
+              ? net.switchFrom[k]
+              : -1;
+        if (next >= 0 && !group.includes(next)) group.push(next);
+      }
+    }
+    if (group.includes(other)) meter.measurable = false;
+    const inGroup = new Set(group);
+    const branches: number[] = [];
+    const ends: number[] = [];
+    for (let k = 0; k < net.branchIds.length; k++) {
+      const f = inGroup.has(net.branchFrom[k]);
+      const t = inGroup.has(net.branchTo[k]);
+      if (!f && !t) continue;
+      branches.push(k);
+      ends.push(f && t ? 2 : f ? 1 : 0);
+    }
+    const loads: number[] = [];
+    for (let l = 0; l < net.loadIds.length; l++) if (inGroup.has(net.loadBus[l])) loads.push(l);
+    const units: number[] = [];
+    for (let u = 0; u < net.unitIds.length; u++) if (inGroup.has(net.unitBus[u])) units.push(u);
+    meter.buses = Int32Array.from(group);
+    meter.loads = Int32Array.from(loads);
+    meter.units = Int32Array.from(units);
+    meter.branches = Int32Array.from(branches);
+    meter.branchEnds = Uint8Array.from(ends);
+  }
+
+  /**
+   * PCC power into the microgrid from the solved power flow (import positive), its EMS mode and
+   * whether it is islanded. Keeps the last values while the island's solve has failed.
+   */
+  private measurePcc(meter: PccMeter): void {
+    const st = meter.state;
+    st.ems = this.emsByMicrogrid.get(meter.microgrid)!.mode;
+    const rt = meter.side >= 0 ? this.islands[this.busIslandRuntime[meter.side]] : undefined;
+    st.islanded = !rt?.gridConnected;
+    const b = meter.breaker;
+    if (!b || !rt?.energised || !this.isBreakerClosed(b.id) || !meter.measurable) {
+      st.pcc_p_mw = 0;
+      st.pcc_q_mvar = 0;
+      return;
+    }
+    const pf = this.pf;
+    const net = pf.net;
+    const flow = this.flow;
+    let p = 0;
+    let q = 0;
+    if (b.kind === 'branch') {
+      // Into the microgrid = out of the branch at the microgrid's end.
+      if (!pf.branchFlow(b.index, flow)) return;
+      const atFrom = meter.side === b.from;
+      p = -(atFrom ? flow.pf_mw : flow.pt_mw);
+      q = -(atFrom ? flow.qf_mvar : flow.qt_mvar);
+    } else {
+      for (let i = 0; i < meter.branches.length; i++) {
+        const k = meter.branches[i];
+        if (!net.branchInService[k]) continue;
+        if (!pf.branchFlow(k, flow)) return;
+        const end = meter.branchEnds[i];
+        if (end !== 0) {
+          p += flow.pf_mw;
+          q += flow.qf_mvar;
+        }
+        if (end !== 1) {
+          p += flow.pt_mw;
+          q += flow.qt_mvar;
+        }
+      }
+      const base = net.baseMVA;
+      for (let i = 0; i < meter.buses.length; i++) {
+        const bus = meter.buses[i];
+        const v2 = pf.vm_pu[bus] * pf.vm_pu[bus];
+        p += net.busShuntG[bus] * v2 * base - net.busExtraP_mw[bus];
+        q -= net.busShuntB[bus] * v2 * base + net.busExtraQ_mvar[bus];
+      }
+      for (let i = 0; i < meter.loads.length; i++) {
+        const l = meter.loads[i];
+        if (!net.loadInService[l]) continue;
+        p += net.loadP_mw[l];
+        q += net.loadQ_mvar[l];
+      }
+      for (let i = 0; i < meter.units.length; i++) {
+        const u = meter.units[i];
+        if (!net.unitInService[u]) continue;
+        p -= pf.unitPOut_mw[u];
+        q -= pf.unitQOut_mvar[u];
+      }
+    }
+    // Under current limiting every power of the island scales with the voltage squared.
+    const s2 = rt.vScale * rt.vScale;
+    st.pcc_p_mw = p * s2;
+    st.pcc_q_mvar = q * s2;
   }
 
   private measureHardware(h: HardwareDevice): void {

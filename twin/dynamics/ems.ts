@@ -1,10 +1,11 @@
+import type { EmsModeName } from '../api.ts';
 import type { DerUnit } from '../der/unit.ts';
 
 /**
  * Energy-management modes of a microgrid, from the applications of the source review's Table 1:
  * standby power, low-cost energy (economic dispatch), stand-alone system and peak shaving.
  */
-export type EmsMode = 'standby-power' | 'low-cost' | 'stand-alone' | 'peak-shaving';
+export type EmsMode = EmsModeName;
 export const EMS_MODES: readonly EmsMode[] = ['standby-power', 'low-cost', 'stand-alone', 'peak-shaving'];
 
 export interface EmsSettings {

@@ -17,8 +17,9 @@
  *   r.islands[k].status / iterations / maxMismatch_pu / slackP_mw
  *
  * Index lookups: pf.busIndex(id), unitIndex(id), loadIndex(id), switchIndex(id), branchIndex(id).
- * Also: pf.branchFlows(out) (MW/Mvar at both ends, series losses), pf.resetVoltages() (drop the
- * warm start), pf.resetQLimits(); checkIslandReferences(grid, file, locate) for grid files.
+ * Also: pf.branchFlows(out) (MW/Mvar at both ends, series losses), pf.branchFlow(k, out) (one
+ * branch, allocation-free), pf.resetVoltages() (drop the warm start), pf.resetQLimits();
+ * checkIslandReferences(grid, file, locate) for grid files.
  * Edits of branch data or pf.net.busShuntG/B need pf.invalidateTopology() (Ybus is rebuilt).
  *
  * Topology: pf.setSwitch(i, closed), setBranchInService(i, on), setUnitInService(u, on) mark the
@@ -52,6 +53,7 @@ export { checkIslandReferences } from './check.ts';
 export type { CompiledNetwork, Island, IslandKind } from './network.ts';
 export { compileNetwork, findIslands, UnitControl } from './network.ts';
 export type {
+  BranchFlow,
   IslandResult,
   IslandStatus,
   PowerFlowMethod,

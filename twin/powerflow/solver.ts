@@ -60,6 +60,16 @@ export interface IslandResult {
   qLimitSwitches: number;
 }
 
+/** One branch's flows (PowerFlowSolver.branchFlow): into the branch at each end, and series losses. */
+export interface BranchFlow {
+  pf_mw: number;
+  qf_mvar: number;
+  pt_mw: number;
+  qt_mvar: number;
+  lossP_mw: number;
+  lossQ_mvar: number;
+}
+
 export interface PowerFlowResult {
   /** True when every energised island converged. */
   converged: boolean;
@@ -461,67 +471,93 @@ export class PowerFlowSolver {
     p_mw: number;
     q_mvar: number;
   } {
-    const net = this.net;
-    const base = net.baseMVA;
+    const flow = this.flowScratch;
     let lossP = 0;
     let lossQ = 0;
-    const toRad = Math.PI / 180;
-    for (let k = 0; k < net.branchIds.length; k++) {
-      const f = net.branchFrom[k]!;
-      const t = net.branchTo[k]!;
-      const island = this.busIsland[f]!;
-      const solved =
-        net.branchInService[k] === 1 &&
-        island >= 0 &&
-        this.runtimes[island]?.model !== undefined &&
-        this.results[island]?.status === 'converged';
-      if (!solved) {
-        out.pf[k] = out.qf[k] = out.pt[k] = out.qt[k] = 0;
-        continue;
-      }
-      const vf = this.vm_pu[f]!;
-      const vt = this.vm_pu[t]!;
-      const af = this.va_deg[f]! * toRad;
-      const at = this.va_deg[t]! * toRad;
-      const ef = vf * Math.cos(af);
-      const ff = vf * Math.sin(af);
-      const et = vt * Math.cos(at);
-      const ft = vt * Math.sin(at);
-      const r = net.branchR[k]!;
-      const x = net.branchX[k]!;
-      const den = r * r + x * x;
-      const gs = r / den;
-      const bs = -x / den;
-      const tap = net.branchTap[k]!;
-      const sh = net.branchShift_rad[k]!;
-      // Series current: ys (Vf / t - Vt), with t = tap e^{j shift}.
-      const vfr = (ef * Math.cos(-sh) - ff * Math.sin(-sh)) / tap;
-      const vfi = (ef * Math.sin(-sh) + ff * Math.cos(-sh)) / tap;
-      const dr = vfr - et;
-      const di = vfi - ft;
-      const ir = gs * dr - bs * di;
-      const ii = gs * di + bs * dr;
-      const i2 = ir * ir + ii * ii;
-      lossP += i2 * r;
-      lossQ += i2 * x;
-      // End powers from the two-port model.
-      const halfB = net.branchB[k]! / 2;
-      // From end: S = Vf conj(If); If = (ys (Vf/t - Vt) + j b/2 Vf/t) / conj(t)
-      const ifr0 = ir - halfB * vfi;
-      const ifi0 = ii + halfB * vfr;
-      const ct = Math.cos(sh);
-      const st = Math.sin(sh);
-      // Divide by conj(t) = tap e^{-j shift}: multiply by e^{j shift}/tap
-      const ifr = (ifr0 * ct - ifi0 * st) / tap;
-      const ifi = (ifr0 * st + ifi0 * ct) / tap;
-      out.pf[k] = (ef * ifr + ff * ifi) * base;
-      out.qf[k] = (ff * ifr - ef * ifi) * base;
-      // To end: It = -ys (Vf/t - Vt) + j b/2 Vt
-      const itr = -ir - halfB * ft;
-      const iti = -ii + halfB * et;
-      out.pt[k] = (et * itr + ft * iti) * base;
-      out.qt[k] = (ft * itr - et * iti) * base;
+    for (let k = 0; k < this.net.branchIds.length; k++) {
+      this.branchFlow(k, flow);
+      out.pf[k] = flow.pf_mw;
+      out.qf[k] = flow.qf_mvar;
+      out.pt[k] = flow.pt_mw;
+      out.qt[k] = flow.qt_mvar;
+      lossP += flow.lossP_mw;
+      lossQ += flow.lossQ_mvar;
     }
-    return { p_mw: lossP * base, q_mvar: lossQ * base };
+    return { p_mw: lossP, q_mvar: lossQ };
+  }
+
+  private readonly flowScratch: BranchFlow = {
+    pf_mw: 0,
+    qf_mvar: 0,
+    pt_mw: 0,
+    qt_mvar: 0,
+    lossP_mw: 0,
+    lossQ_mvar: 0,
+  };
+
+  /**
+   * One branch's flows from the last solve, written into `out` (allocation-free): powers into the
+   * branch at each end and its series losses. Returns false, with zeros, for a branch out of
+   * service or in an island that is not solved.
+   */
+  branchFlow(k: number, out: BranchFlow): boolean {
+    const net = this.net;
+    const base = net.baseMVA;
+    const toRad = Math.PI / 180;
+    const f = net.branchFrom[k]!;
+    const t = net.branchTo[k]!;
+    const island = this.busIsland[f]!;
+    const solved =
+      net.branchInService[k] === 1 &&
+      island >= 0 &&
+      this.runtimes[island]?.model !== undefined &&
+      this.results[island]?.status === 'converged';
+    if (!solved) {
+      out.pf_mw = out.qf_mvar = out.pt_mw = out.qt_mvar = out.lossP_mw = out.lossQ_mvar = 0;
+      return false;
+    }
+    const vf = this.vm_pu[f]!;
+    const vt = this.vm_pu[t]!;
+    const af = this.va_deg[f]! * toRad;
+    const at = this.va_deg[t]! * toRad;
+    const ef = vf * Math.cos(af);
+    const ff = vf * Math.sin(af);
+    const et = vt * Math.cos(at);
+    const ft = vt * Math.sin(at);
+    const r = net.branchR[k]!;
+    const x = net.branchX[k]!;
+    const den = r * r + x * x;
+    const gs = r / den;
+    const bs = -x / den;
+    const tap = net.branchTap[k]!;
+    const sh = net.branchShift_rad[k]!;
+    // Series current: ys (Vf / t - Vt), with t = tap e^{j shift}.
+    const vfr = (ef * Math.cos(-sh) - ff * Math.sin(-sh)) / tap;
+    const vfi = (ef * Math.sin(-sh) + ff * Math.cos(-sh)) / tap;
+    const dr = vfr - et;
+    const di = vfi - ft;
+    const ir = gs * dr - bs * di;
+    const ii = gs * di + bs * dr;
+    const i2 = ir * ir + ii * ii;
+    out.lossP_mw = i2 * r * base;
+    out.lossQ_mvar = i2 * x * base;
+    // End powers from the two-port model.
+    const halfB = net.branchB[k]! / 2;
+    // From end: S = Vf conj(If); If = (ys (Vf/t - Vt) + j b/2 Vf/t) / conj(t)
+    const ifr0 = ir - halfB * vfi;
+    const ifi0 = ii + halfB * vfr;
+    const ct = Math.cos(sh);
+    const st = Math.sin(sh);
+    // Divide by conj(t) = tap e^{-j shift}: multiply by e^{j shift}/tap
+    const ifr = (ifr0 * ct - ifi0 * st) / tap;
+    const ifi = (ifr0 * st + ifi0 * ct) / tap;
+    out.pf_mw = (ef * ifr + ff * ifi) * base;
+    out.qf_mvar = (ff * ifr - ef * ifi) * base;
+    // To end: It = -ys (Vf/t - Vt) + j b/2 Vt
+    const itr = -ir - halfB * ft;
+    const iti = -ii + halfB * et;
+    out.pt_mw = (et * itr + ft * iti) * base;
+    out.qt_mvar = (ft * itr - et * iti) * base;
+    return true;
   }
 }
