@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import { basename, isAbsolute, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
@@ -6,7 +6,13 @@ import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { InfluxSink, RunRecorder } from './recording/index.ts';
-import type { DeviceLinkConfig, LoopConfig, Snapshot, WorkerToMain } from './runtime/messages.ts';
+import type {
+  DeviceLinkConfig,
+  LoopConfig,
+  ScenarioStatus,
+  Snapshot,
+  WorkerToMain,
+} from './runtime/messages.ts';
 import { RealtimeRun } from './runtime/realtime-run.ts';
 import {
   deviceMicrogrids,
@@ -16,7 +22,12 @@ import {
   updateBusIslands,
 } from './runtime/snapshot-points.ts';
 import type { AuditEntry } from './server/api.ts';
-import { CommandUnavailableError, type LiveServer, startLiveServer } from './server/live-server.ts';
+import {
+  CommandInvalidError,
+  CommandUnavailableError,
+  type LiveServer,
+  startLiveServer,
+} from './server/live-server.ts';
 import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
 import { topologyFromGrid } from './server/topology.ts';
 import { LiveStateBuilder, liveEventOf, toTwinCommand } from './server/twin-bridge.ts';
@@ -40,10 +51,30 @@ export interface DemoOptions {
   devices?: DeviceLinkConfig[];
   /** Scenario file (gridloop run): its grid, initial state, events and assertions drive the run. */
   scenario?: string;
+  /** Where `scenario start <name>` commands find `<name>.yaml`. @default ./scenarios */
+  scenariosDir?: string;
   /** Command named in error messages. @default 'start' */
   command?: string;
   /** Pacer tuning and real-time scheduling of the loop process (bench:loop, gridloop run). */
   loop?: Pick<LoopConfig, 'pacer' | 'realtime'>;
+}
+
+/**
+ * The file a scenario command names: `<dir>/<name>` plus `.yaml` unless the name has a YAML
+ * suffix. Names are relative paths inside `dir` (sub-folders allowed, no `..`).
+ */
+export function scenarioFileOf(dir: string, name: string): string {
+  const segments = name.split('/');
+  if (isAbsolute(name) || segments.some((part) => part === '' || part === '.' || part === '..')) {
+    throw new CommandInvalidError(
+      `scenario name '${name}' must be a relative path inside the scenario folder (no '..', '.' or empty parts)`,
+    );
+  }
+  const root = resolve(dir);
+  const file = resolve(root, /\.ya?ml$/.test(name) ? name : `${name}.yaml`);
+  if (!file.startsWith(root + sep))
+    throw new CommandInvalidError(`scenario name '${name}' leaves the scenario folder`);
+  return file;
 }
 
 export interface DemoStopResult {
@@ -126,13 +157,21 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         topology,
         onAudit: (entry) => audit(entry),
         onCommand: async (command) => {
-          const twinCommand = toTwinCommand(command);
-          if (!twinCommand) {
-            throw new CommandUnavailableError(
-              `${command.type} commands need a scenario player, which this demo run does not have`,
-            );
-          }
           if (!run) throw new CommandUnavailableError('the real-time loop is not running yet');
+          if (command.type === 'scenario') {
+            if (command.action === 'start' && !command.name)
+              throw new CommandInvalidError('scenario start needs a name');
+            const file =
+              command.action === 'start'
+                ? scenarioFileOf(options.scenariosDir ?? 'scenarios', command.name!)
+                : undefined;
+            const event = await run.scenario(command.action, file);
+            commandEvents.add(eventKey(event));
+            return { message: event.message, event };
+          }
+          const twinCommand = toTwinCommand(command);
+          if (!twinCommand)
+            throw new CommandUnavailableError(`${command.type} commands are not carried out by this run`);
           const event = await run.command(twinCommand);
           liveStates.observe(event);
           commandEvents.add(eventKey(event));
@@ -208,7 +247,20 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     let snapshotCount = 0;
     let latest: Snapshot | undefined;
     const recordPoint: PointSink = (m, tags, fields, t) => recorder.point(m, tags, fields, t);
+    let scenarioNow: ScenarioStatus | undefined;
     run.on('message', (message: WorkerToMain) => {
+      if (message.type === 'scenario-status') {
+        scenarioNow = message.status;
+        recorder.event({
+          t_s: latest?.t_s ?? 0,
+          kind: 'scenario-status',
+          message: `${message.status.scenario} ${message.status.state} at ${message.status.elapsed_s.toFixed(3)} s`,
+          source: 'bench',
+          data: { ...message.status },
+        });
+        status('running');
+        return;
+      }
       if (message.type !== 'batch') return;
       for (const snapshot of message.snapshots) {
         if (snapshot.busIds) busIds = snapshot.busIds;
@@ -236,8 +288,17 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       }
     });
 
-    const status = (state: 'starting' | 'running' | 'stopped' | 'failed') =>
-      server.publishStatus({ runId, state, t_s: latest?.t_s ?? 0, dt_s: options.dt_s, runDir: recorder.dir });
+    const status = (state: 'starting' | 'running' | 'stopped' | 'failed') => {
+      const active = scenarioNow && (scenarioNow.state === 'playing' || scenarioNow.state === 'paused');
+      server.publishStatus({
+        runId,
+        state: state === 'running' && scenarioNow?.state === 'paused' ? 'paused' : state,
+        t_s: latest?.t_s ?? 0,
+        dt_s: options.dt_s,
+        runDir: recorder.dir,
+        ...(active ? { scenario: scenarioNow!.scenario } : {}),
+      });
+    };
     status('starting');
     try {
       await run.ready;

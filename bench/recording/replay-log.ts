@@ -5,6 +5,7 @@
  *
  *   - `in`   the device inputs that changed before a step (decoded from the device frames);
  *   - `cmd`  an operator command applied before a step;
+ *   - `act`  a scenario action scheduled for a step (at twin time `t`, applied inside the step);
  *   - `hash` a SHA-256 over every step's outputs so far (a checkpoint every `hashEvery` steps and
  *            at the end).
  *
@@ -17,6 +18,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceInput, TwinCommand, TwinLike, TwinState } from '../../twin/api.ts';
+import type { Twin, TwinAction } from '../../twin/twin.ts';
 import { RunFolderError } from './manifest.ts';
 import { gunzipTolerant } from './read-run.ts';
 
@@ -25,6 +27,7 @@ export const REPLAY_FILE = 'replay.jsonl.gz';
 export type ReplayRecord =
   | { s: number; k: 'in'; d: DeviceInput[] }
   | { s: number; k: 'cmd'; c: TwinCommand }
+  | { s: number; k: 'act'; t: number; a: TwinAction }
   | { s: number; k: 'hash'; h: string };
 
 /**
@@ -137,6 +140,11 @@ export class ReplayLogWriter {
     this.records.push({ s: step, k: 'cmd', c: command });
   }
 
+  /** A scenario action scheduled at twin time `t_s` for this step (ScenarioPlayer.scheduleDue). */
+  action(step: number, t_s: number, action: TwinAction): void {
+    this.records.push({ s: step, k: 'act', t: t_s, a: action });
+  }
+
   state(step: number, state: TwinState): void {
     this.hasher.add(state);
     this.lastStep = step;
@@ -191,9 +199,11 @@ export async function readReplayLog(dir: string): Promise<ReplayRecord[]> {
       typeof r?.s !== 'number' ||
       !Number.isInteger(r.s) ||
       r.s < 0 ||
-      !['in', 'cmd', 'hash'].includes(r.k)
+      !['in', 'cmd', 'act', 'hash'].includes(r.k)
     ) {
-      throw new RunFolderError(`${path}:${i + 1}: $.s must be a step number and $.k one of in, cmd, hash`);
+      throw new RunFolderError(
+        `${path}:${i + 1}: $.s must be a step number and $.k one of in, cmd, act, hash`,
+      );
     }
     records.push(r);
   });
@@ -227,7 +237,7 @@ export interface ReplayResult {
  * grid, seed, step, devices and schedule); the caller does that from the manifest.
  */
 export async function replayRecords(
-  twin: TwinLike,
+  twin: TwinLike & Pick<Twin, 'scheduleAt'>,
   records: readonly ReplayRecord[],
   deviceIds: readonly string[],
   control: ReplayControl = {},
@@ -252,6 +262,7 @@ export async function replayRecords(
       const record = records[r++];
       if (record.s < step) continue;
       if (record.k === 'cmd') twin.command(record.c);
+      else if (record.k === 'act') twin.scheduleAt(record.t, record.a);
       else if (record.k === 'in') {
         for (const input of record.d) {
           const i = slot.get(input.deviceId);

@@ -1,4 +1,8 @@
+import { resolve } from 'node:path';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
+import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
+import { ScenarioPlayer, unplayableReason, verdictEvent } from '../../twin/scenario/player.ts';
 import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
 import { SimulatedLink } from '../devices/simulated-link.ts';
@@ -8,6 +12,8 @@ import type {
   LinkEvent,
   LoopConfig,
   MainToWorker,
+  ScenarioAction,
+  ScenarioStatus,
   Snapshot,
   TimingSummary,
   WorkerToMain,
@@ -74,7 +80,7 @@ interface LoopDevice {
 }
 
 async function run(config: LoopConfig): Promise<void> {
-  const { twin, assertions, scenario } = await createRunTwin(config.twin, config.devices);
+  const { twin, scenario } = await createRunTwin(config.twin, config.devices);
   await warmUp(config);
   for (const item of config.schedule ?? []) twin.scheduleAt(item.t_s, item.action);
   const devices: LoopDevice[] = config.devices.map((d) => ({
@@ -104,8 +110,9 @@ async function run(config: LoopConfig): Promise<void> {
   const linkEvents: LinkEvent[] = [];
   let lastState: TwinState | undefined;
   let lastBatch = performance.now();
-  const duration_s = config.duration_s ?? scenario?.duration_s;
-  const maxSteps = duration_s === undefined ? Infinity : Math.round(duration_s / config.twin.dt_s);
+  // A scenario run ends with its scenario (which pauses can lengthen), unless given a duration.
+  const maxSteps =
+    config.duration_s === undefined ? Infinity : Math.round(config.duration_s / config.twin.dt_s);
 
   const stampLinkEvents = (t_s: number) => {
     for (const { link } of devices) link.drainEvents(linkEvents);
@@ -134,10 +141,99 @@ async function run(config: LoopConfig): Promise<void> {
   let stopReason = 'requested' as 'requested' | 'duration' | 'overrun';
   // Commands wait for the next step boundary, so a step never sees a half-applied change.
   const pendingCommands: { id: number; command: TwinCommand }[] = [];
+  const pendingScenario: { id: number; action: ScenarioAction; loaded?: Scenario }[] = [];
   process.on('message', (message: MainToWorker) => {
     if (message?.type === 'stop') pacer.stop();
     else if (message?.type === 'command') pendingCommands.push(message);
+    else if (message?.type === 'scenario') {
+      if (message.action !== 'start') pendingScenario.push(message);
+      else {
+        // Read and checked off the step path; the player starts at the next step boundary.
+        loadScenario(message.file ?? '').then(
+          (loaded) => {
+            const why = unplayableReason(loaded, resolve(config.twin.grid));
+            if (why)
+              post({
+                type: 'command-result',
+                id: message.id,
+                ok: false,
+                error: `cannot play ${loaded.name}: ${why}`,
+              });
+            else pendingScenario.push({ ...message, loaded });
+          },
+          (err: Error) => post({ type: 'command-result', id: message.id, ok: false, error: err.message }),
+        );
+      }
+    }
   });
+
+  // The run's own scenario plays from the first step, and the run ends with it.
+  let player = scenario ? new ScenarioPlayer(scenario, twin) : undefined;
+  let playerFile = config.twin.scenario ?? '';
+  let ownVerdict: AssertionOutcome[] | undefined;
+  const scenarioStatus = (passed?: boolean): ScenarioStatus | undefined =>
+    player && {
+      scenario: player.scenario.name,
+      file: playerFile,
+      state: player.state,
+      elapsed_s: player.elapsed_s,
+      duration_s: player.scenario.duration_s,
+      ...(passed === undefined ? {} : { passed }),
+    };
+  const postScenarioStatus = (passed?: boolean) => {
+    const status = scenarioStatus(passed);
+    if (status) post({ type: 'scenario-status', status });
+  };
+  const controlScenario = (request: (typeof pendingScenario)[number]): TwinEvent => {
+    const t_s = twin.state.t_s;
+    const event = (kind: string, message: string): TwinEvent => ({
+      t_s,
+      kind,
+      message,
+      target: player?.scenario.name,
+    });
+    const busy = player && (player.state === 'playing' || player.state === 'paused');
+    switch (request.action) {
+      case 'start': {
+        const next = request.loaded!;
+        if (busy) throw new TypeError(`scenario ${player!.scenario.name} is ${player!.state}: stop it first`);
+        player = new ScenarioPlayer(next, twin);
+        playerFile = next.file;
+        return event('scenario-start', `${next.name} started (${next.duration_s} s)`);
+      }
+      case 'pause':
+        if (!player) throw new TypeError('no scenario is playing');
+        player.pause(t_s);
+        return event('scenario-pause', `${player.scenario.name} paused at ${player.elapsed_s.toFixed(3)} s`);
+      case 'resume':
+        if (!player) throw new TypeError('no scenario is paused');
+        player.resume(t_s);
+        return event(
+          'scenario-resume',
+          `${player.scenario.name} resumed at ${player.elapsed_s.toFixed(3)} s`,
+        );
+      case 'stop':
+        if (!busy) throw new TypeError('no scenario is playing');
+        player!.stop();
+        return event(
+          'scenario-stop',
+          `${player!.scenario.name} stopped at ${player!.elapsed_s.toFixed(3)} s, without a verdict`,
+        );
+    }
+  };
+  const applyScenarioRequests = () => {
+    for (const request of pendingScenario) {
+      try {
+        const event = controlScenario(request);
+        events.push(event);
+        post({ type: 'command-result', id: request.id, ok: true, event });
+        postScenarioStatus();
+      } catch (err) {
+        post({ type: 'command-result', id: request.id, ok: false, error: (err as Error).message });
+      }
+    }
+    pendingScenario.length = 0;
+  };
   const byId = new Map(devices.map((d) => [d.link.id, d]));
   const applyCommand = (command: TwinCommand): TwinEvent => {
     if (command.kind === 'setpoint') {
@@ -175,6 +271,7 @@ async function run(config: LoopConfig): Promise<void> {
     events.push({ t_s: 0, kind: 'loop-scheduling', message });
   }
   post({ type: 'ready' });
+  postScenarioStatus();
   let busIdsSent = false;
   // The twin replaces its islands array only when topology changed: send membership then.
   let islandsSent: unknown;
@@ -186,6 +283,11 @@ async function run(config: LoopConfig): Promise<void> {
   await pacer.run(
     (step) => {
       if (pendingCommands.length > 0) applyCommands(step);
+      if (pendingScenario.length > 0) applyScenarioRequests();
+      if (player?.state === 'playing') {
+        const t_s = twin.state.t_s;
+        for (const action of player.scheduleDue(twin)) replayLog.action(step, t_s, action);
+      }
       for (let i = 0; i < devices.length; i++) {
         const { link, shadow } = devices[i];
         const input = link.input();
@@ -195,14 +297,28 @@ async function run(config: LoopConfig): Promise<void> {
       const state = twin.step(inputs);
       replayLog.state(step, state);
       lastState = state;
-      assertions?.update(state, twin);
       if (state.events.length > 0) events.push(...state.events);
+      const verdict = player?.observe(state, twin);
+      if (verdict) {
+        events.push(verdictEvent(verdict, state.t_s));
+        if (player?.scenario === scenario) ownVerdict = verdict.assertions;
+        postScenarioStatus(verdict.passed);
+      }
       for (let i = 0; i < devices.length; i++) {
         const { link, every, shadow } = devices[i];
         if (step % every !== 0) continue;
         const m = twin.measurementFor(link.id);
         link.exchange(m);
         shadow?.exchange(m);
+      }
+      if (
+        scenario &&
+        player?.scenario === scenario &&
+        player.state !== 'playing' &&
+        player.state !== 'paused'
+      ) {
+        stopReason = player.state === 'finished' ? 'duration' : 'requested';
+        return false;
       }
       if (step + 1 >= maxSteps) {
         stopReason = 'duration';
@@ -255,8 +371,7 @@ async function run(config: LoopConfig): Promise<void> {
     timing,
     links,
     // Assertions judge a whole scenario: a run stopped early is reported without a verdict.
-    assertions:
-      assertions && lastState && stopReason === 'duration' ? assertions.finish(lastState, twin) : undefined,
+    assertions: ownVerdict,
   });
 }
 

@@ -207,7 +207,27 @@ export type WorkerToMain =
       assertions?: AssertionOutcome[];
     }
   | { type: 'error'; message: string }
+  /** The scenario player's state changed (started, paused, resumed, stopped, finished). */
+  | { type: 'scenario-status'; status: ScenarioStatus }
   | { type: 'command-result'; id: number; ok: true; event: TwinEvent }
   | { type: 'command-result'; id: number; ok: false; error: string };
 
-export type MainToWorker = { type: 'stop' } | { type: 'command'; id: number; command: TwinCommand };
+export type ScenarioAction = 'start' | 'stop' | 'pause' | 'resume';
+
+/** Where the loop's scenario player is. */
+export interface ScenarioStatus {
+  scenario: string;
+  file: string;
+  state: 'playing' | 'paused' | 'finished' | 'stopped';
+  /** Scenario seconds played, and the scenario's length. */
+  elapsed_s: number;
+  duration_s: number;
+  /** With state 'finished': whether every assertion passed. */
+  passed?: boolean;
+}
+
+export type MainToWorker =
+  | { type: 'stop' }
+  | { type: 'command'; id: number; command: TwinCommand }
+  /** Scenario control; `file` (start only) is a scenario file path the loop process can read. */
+  | { type: 'scenario'; id: number; action: ScenarioAction; file?: string };

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
-import type { LoopConfig, MainToWorker, WorkerToMain } from './messages.ts';
+import type { LoopConfig, MainToWorker, ScenarioAction, WorkerToMain } from './messages.ts';
 
 export interface RealtimeRunEvents {
   message: [WorkerToMain];
@@ -79,6 +79,19 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
    * rejects with the twin's reason when it refuses (unknown id, value out of range).
    */
   command(command: TwinCommand): Promise<TwinEvent> {
+    return this.request((id) => ({ type: 'command', id, command }));
+  }
+
+  /**
+   * Starts (from a scenario file), pauses, resumes or stops the loop's scenario player. Resolves
+   * with the timeline event; rejects with the reason when refused (unreadable or unplayable file,
+   * nothing playing, one already playing).
+   */
+  scenario(action: ScenarioAction, file?: string): Promise<TwinEvent> {
+    return this.request((id) => ({ type: 'scenario', id, action, ...(file === undefined ? {} : { file }) }));
+  }
+
+  private request(message: (id: number) => MainToWorker): Promise<TwinEvent> {
     const id = this.nextCommandId++;
     return new Promise((resolve, reject) => {
       if (this.loopEnded) {
@@ -86,8 +99,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
         return;
       }
       this.pendingCommands.set(id, { resolve, reject });
-      const message: MainToWorker = { type: 'command', id, command };
-      this.post(message);
+      this.post(message(id));
     });
   }
 

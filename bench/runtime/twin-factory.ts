@@ -1,5 +1,4 @@
 import { loadGridFile } from '../../twin/files.ts';
-import { AssertionSet } from '../../twin/scenario/assertions.ts';
 import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import { type HardwareSpec, Twin } from '../../twin/twin.ts';
@@ -49,14 +48,15 @@ export async function createTwin(
 
 export interface RunTwin {
   twin: Twin;
-  /** The scenario's assertions, fed each step (scenario runs only). */
-  assertions?: AssertionSet;
+  /** The run's scenario, for a ScenarioPlayer to play from the first step (scenario runs only). */
   scenario?: Scenario;
 }
 
 /**
- * The twin for a run: from the scenario when the config names one (its grid, initial state,
- * timed events and assertions; the config's seed and step win), else from the grid file.
+ * The twin for a run: built as the scenario says when the config names one (its grid and
+ * build-time settings; the config's seed and step win), else from the grid file. The scenario's
+ * script (initial state, events, assertions) is not applied here: the loop plays it, so it can
+ * be paused and stopped like any scenario started later.
  */
 export async function createRunTwin(
   config: LoopConfig['twin'],
@@ -75,6 +75,6 @@ export async function createRunTwin(
     seed: config.seed,
     hardware: hardwareFor(declared, devices, config.scenario),
   };
-  const twin = await buildScenarioTwin(s, config.dt_s);
-  return { twin, assertions: new AssertionSet(s.assertions, twin), scenario: s };
+  const twin = await buildScenarioTwin(s, config.dt_s, { script: false });
+  return { twin, scenario: s };
 }

@@ -136,13 +136,24 @@ export interface MountedApp {
 }
 
 /**
- * Thrown by a command handler for a command this run cannot carry out at all (no scenario player,
- * loop not started): the client gets code 'unavailable' rather than 'failed'.
+ * Thrown by a command handler for a command this run cannot carry out at all (loop not started):
+ * the client gets code 'unavailable' rather than 'failed'.
  */
 export class CommandUnavailableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CommandUnavailableError';
+  }
+}
+
+/**
+ * Thrown by a command handler for a command that passed the schema but names something unusable
+ * (a scenario name outside the scenario folder): the client gets code 'invalid'.
+ */
+export class CommandInvalidError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandInvalidError';
   }
 }
 
@@ -527,6 +538,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         if (err instanceof CommandUnavailableError) return refuse(command, 'unavailable', reason);
+        if (err instanceof CommandInvalidError) return refuse(command, 'invalid', reason);
         const auditId = audit({
           action: 'command',
           actor: actorOf(socket),

@@ -31,6 +31,7 @@ Options:
   --seed N           random seed (default: the scenario's)
   --dt-ms N          twin step, milliseconds (default: the scenario's)
   --record-hz N      recorded samples per second (default 100)
+  --scenarios DIR    where scenario start commands from the page or API find <name>.yaml (default ./scenarios)
   --duration S       stop after S seconds of twin time (default: the scenario's duration)
   --json             print the result (assertions, timing, links) as one JSON line
 
@@ -51,6 +52,7 @@ export const runCommand: Command = {
       seed: { type: 'string' },
       'dt-ms': { type: 'string' },
       'record-hz': { type: 'string' },
+      scenarios: { type: 'string' },
       duration: { type: 'string' },
       json: { type: 'boolean' },
     });
@@ -83,6 +85,7 @@ export const runCommand: Command = {
       port: numberOption('run', 'port', values.port, 7410, 0, 65535),
       host: values.host ?? '127.0.0.1',
       runsDir: resolve(values['runs-dir'] ?? 'runs'),
+      scenariosDir: resolve(values.scenarios ?? 'scenarios'),
       seed: numberOption('run', 'seed', values.seed, scenario.seed, 0, 2 ** 32 - 1),
       dt_s: dt_ms / 1000,
       record_hz: numberOption('run', 'record-hz', values['record-hz'], 100, 0.1, 100_000),

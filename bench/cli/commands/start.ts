@@ -18,6 +18,7 @@ Options:
   --seed N           random seed (default 1)
   --dt-ms N          twin step, milliseconds (default 1)
   --record-hz N      recorded samples per second (default 100)
+  --scenarios DIR    where scenario start commands from the page or API find <name>.yaml (default ./scenarios)
   --duration S       stop after S seconds of twin time (default: run until Ctrl-C)
   --node-red         also run the Node-RED flow editor under /flows, with the gridloop nodes
                      installed; open to the admin token only (docs/node-red.md)
@@ -38,6 +39,7 @@ export const startCommand: Command = {
       seed: { type: 'string' },
       'dt-ms': { type: 'string' },
       'record-hz': { type: 'string' },
+      scenarios: { type: 'string' },
       duration: { type: 'string' },
       'node-red': { type: 'boolean' },
       'node-red-dir': { type: 'string' },
@@ -53,6 +55,7 @@ export const startCommand: Command = {
       port: numberOption('start', 'port', values.port, 7410, 0, 65535),
       host: values.host ?? '127.0.0.1',
       runsDir: resolve(values['runs-dir'] ?? 'runs'),
+      scenariosDir: resolve(values.scenarios ?? 'scenarios'),
       grid: values.grid,
       seed: numberOption('start', 'seed', values.seed, 1, 0, 2 ** 32 - 1),
       dt_s: dt_ms / 1000,

@@ -1,0 +1,168 @@
+/**
+ * Scenarios played on the running bench: an operator starts one by name over socket.io, pauses
+ * and resumes it, and gets its verdict as a timeline event; the run status says what is playing
+ * and when it is paused; bad names and unplayable files are refused with reasons; the recorded
+ * run replays bit for bit, scenario actions included.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDemo, startDemo } from '../bench/demo.ts';
+import { readRunEvents, replayRun } from '../bench/recording/index.ts';
+import type { LiveEvent, RunStatus } from '../bench/server/api.ts';
+import { client, closeClients, send, type TestClient, until, welcomed } from './socket-api-helpers.ts';
+
+const repoRoot = join(import.meta.dirname, '..');
+const grid = join(repoRoot, 'grids/demo-33bw-microgrids.yaml');
+
+const scenario = (name: string, body: string) => `name: ${name}
+grid: ${grid}
+seed: 1
+${body}`;
+
+describe('scenario player on the running bench', { timeout: 90_000 }, () => {
+  const dirs: string[] = [];
+  let demo: RunningDemo;
+  let operator: TestClient;
+  let viewer: TestClient;
+  const events: LiveEvent[] = [];
+  const statuses: RunStatus[] = [];
+
+  beforeAll(async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-scn-runs-'));
+    const scenariosDir = mkdtempSync(join(tmpdir(), 'gridloop-scn-'));
+    dirs.push(runsDir, scenariosDir);
+    writeFileSync(
+      join(scenariosDir, 'short-step.yaml'),
+      scenario(
+        'short-step',
+        `duration_s: 1.2
+events:
+  - { at: 0.2, action: fid-setpoint, fid: fid-25-29, p_mw: 0.2 }
+  - { at: 0.5, action: load-step, bus: '14', delta_mw: 0.05 }
+assertions:
+  - { type: event-occurs, kind: fid-setpoint, target: fid-25-29, after: 0.19, until: 0.21 }
+  - { type: event-occurs, kind: load-step, after: 0.49, until: 0.51 }
+  - { type: frequency-nadir, min_hz: 49.0 }
+`,
+      ),
+    );
+    writeFileSync(
+      join(scenariosDir, 'too-strict.yaml'),
+      scenario(
+        'too-strict',
+        'duration_s: 0.3\nassertions:\n  - { type: frequency-zenith, max_hz: 49.0, name: never }\n',
+      ),
+    );
+    writeFileSync(join(scenariosDir, 'morning.yaml'), scenario('morning', 'startHour: 7\nduration_s: 1\n'));
+    demo = await startDemo({
+      host: '127.0.0.1',
+      port: 0,
+      runsDir,
+      scenariosDir,
+      seed: 1,
+      dt_s: 0.002,
+      record_hz: 20,
+    });
+    const token = (role: string) => demo.tokens.find((t) => t.role === role)!.token;
+    operator = client(demo.url, token('operator'));
+    viewer = client(demo.url, token('viewer'));
+    operator.on('events', (batch) => events.push(...batch));
+    viewer.on('status', (s) => statuses.push(s));
+    await Promise.all([welcomed(operator), welcomed(viewer)]);
+  });
+
+  afterAll(async () => {
+    closeClients();
+    await demo?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a viewer may not start one; bad names and unplayable files are refused with the reason', async () => {
+    expect(await send(viewer, { type: 'scenario', action: 'start', name: 'short-step' })).toMatchObject({
+      ok: false,
+      code: 'forbidden',
+    });
+    expect(await send(operator, { type: 'scenario', action: 'start', name: '../etc/passwd' })).toMatchObject({
+      ok: false,
+      code: 'invalid',
+      reason: expect.stringMatching(/relative path inside the scenario folder/),
+    });
+    expect(await send(operator, { type: 'scenario', action: 'start', name: 'absent' })).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason: expect.stringMatching(/absent\.yaml/),
+    });
+    expect(await send(operator, { type: 'scenario', action: 'start', name: 'morning' })).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason: expect.stringMatching(/cannot play morning: it sets startHour/),
+    });
+    expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({
+      ok: false,
+      reason: 'no scenario is playing',
+    });
+  });
+
+  it('plays, pauses, resumes and gives its verdict; the status follows', async () => {
+    const started = await send(operator, { type: 'scenario', action: 'start', name: 'short-step' });
+    expect(started).toMatchObject({ ok: true, message: expect.stringMatching(/short-step started/) });
+    await until(() => statuses.at(-1)?.scenario === 'short-step', 5000, 'status naming the scenario');
+    // A second start while one plays is refused.
+    expect(await send(operator, { type: 'scenario', action: 'start', name: 'short-step' })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/short-step is playing: stop it first/),
+    });
+    await until(() => events.some((e) => e.kind === 'fid-setpoint'), 10_000, 'the first scenario event');
+    expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({ ok: true });
+    await until(() => statuses.at(-1)?.state === 'paused', 5000, 'paused status');
+    const pausedAt = statuses.at(-1)!;
+    expect(pausedAt.scenario).toBe('short-step');
+    await new Promise((r) => setTimeout(r, 1500)); // longer than what is left of the scenario
+    expect(events.some((e) => e.kind === 'scenario-verdict')).toBe(false);
+    expect(await send(operator, { type: 'scenario', action: 'resume' })).toMatchObject({ ok: true });
+    await until(() => events.some((e) => e.kind === 'scenario-verdict'), 15_000, 'the verdict');
+    const verdict = events.find((e) => e.kind === 'scenario-verdict')!;
+    expect(verdict.message).toBe('short-step passed (3/3 assertions)');
+    expect(verdict.data).toMatchObject({ scenario: 'short-step', passed: true });
+    const step = events.find((e) => e.kind === 'load-step')!;
+    const fid = events.find((e) => e.kind === 'fid-setpoint' && e.target === 'fid-25-29')!;
+    // 0.3 s of scenario time between the events, plus the pause on the twin's clock.
+    expect(step.t_s - fid.t_s).toBeGreaterThan(0.3 + 1.0);
+    await until(() => statuses.at(-1)?.scenario === undefined && statuses.at(-1)?.state === 'running');
+  });
+
+  it('a failing scenario fails its verdict, naming the assertion; stop ends one without a verdict', async () => {
+    expect(await send(operator, { type: 'scenario', action: 'start', name: 'too-strict' })).toMatchObject({
+      ok: true,
+    });
+    await until(() => events.some((e) => e.kind === 'scenario-verdict' && e.target === 'too-strict'), 15_000);
+    const verdict = events.find((e) => e.kind === 'scenario-verdict' && e.target === 'too-strict')!;
+    expect(verdict.message).toMatch(/too-strict failed \(0\/1 assertions passed; failed: never\)/);
+    expect(verdict.data).toMatchObject({ passed: false });
+
+    expect(
+      await send(operator, { type: 'scenario', action: 'start', name: 'short-step.yaml' }),
+    ).toMatchObject({ ok: true });
+    const stopped = await send(operator, { type: 'scenario', action: 'stop' });
+    expect(stopped).toMatchObject({
+      ok: true,
+      message: expect.stringMatching(/short-step stopped at .* without a verdict/),
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(events.filter((e) => e.kind === 'scenario-verdict' && e.target === 'short-step')).toHaveLength(1);
+  });
+
+  it('the run folder holds the verdicts and replays bit for bit, scenario actions included', async () => {
+    await demo.stop();
+    const recorded = await readRunEvents(demo.runDir);
+    expect(recorded.filter((e) => e.kind === 'scenario-verdict').map((e) => e.target)).toEqual([
+      'short-step',
+      'too-strict',
+    ]);
+    const replay = await replayRun(demo.runDir);
+    expect(replay.identical).toBe(true);
+    expect(replay.checkpoints).toBeGreaterThan(2);
+  });
+});
