@@ -4,8 +4,8 @@
  * `recorded` transcribes the recorder's published schema (docs/influx-schema.md, "Measurements
  * written today"). `awaiting` lists what the dashboards need but the recorder does not write yet,
  * as defined in docs/grafana.md ("Data the dashboards are waiting for") and reserved under the same
- * names in docs/influx-schema.md: whole measurements (PCC, EMS, security). Panels that name an awaiting item show "No data" until the recorder
- * writes it; test/dashboards-influx.test.ts checks them against synthetic points only, and fails
+ * names in docs/influx-schema.md: whole measurements (security, which only `gridloop attack`
+ * records). Panels that name an awaiting item show "No data" until the recorder writes it; test/dashboards-influx.test.ts checks them against synthetic points only, and fails
  * as soon as a recorded run holds one of them, so this list is moved to `recorded` then.
  *
  * The dashboards depend on this published contract, never on the recorder's code. The query builder
@@ -37,6 +37,14 @@ export const recorded = {
     tags: ['run', 'fid'],
     fields: { p_a_mw: 'float', p_b_mw: 'float', loss_mw: 'float' },
   },
+  pcc: {
+    tags: ['run', 'microgrid'],
+    fields: { p_mw: 'float', q_mvar: 'float' },
+  },
+  ems: {
+    tags: ['run', 'microgrid'],
+    fields: { mode: 'string' },
+  },
   link: {
     tags: ['run', 'device'],
     fields: { rtt_us: 'float', crc_errors: 'integer', dropped: 'integer', late: 'integer', state: 'string' },
@@ -57,14 +65,6 @@ export const recorded = {
 
 /** Needed by the dashboards, not written yet (docs/grafana.md). */
 export const awaiting = {
-  pcc: {
-    tags: ['run', 'microgrid'],
-    fields: { p_mw: 'float', q_mvar: 'float' },
-  },
-  ems: {
-    tags: ['run', 'microgrid'],
-    fields: { mode: 'string' },
-  },
   attack: {
     tags: ['run', 'attack', 'kind'],
     fields: { target: 'string', end_ms: 'integer' },

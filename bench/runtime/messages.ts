@@ -132,6 +132,10 @@ export interface Snapshot {
   va_deg: number[];
   devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
   fids?: TwinState['fids'];
+  /** Per microgrid: PCC power (import positive, MW/Mvar), EMS mode, islanded (TwinState.microgrids). */
+  microgrids?: TwinState['microgrids'];
+  /** Breaker id -> closed, every switch and branch (TwinState.breakers). */
+  breakers?: TwinState['breakers'];
   loop: { lateness_us: number; work_us: number; overruns: number };
 }
 

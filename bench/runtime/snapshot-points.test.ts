@@ -1,8 +1,12 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Twin } from '../../twin/twin.ts';
 import type { LinkStats, Snapshot } from './messages.ts';
 import {
+  copySnapshotOfState,
   linkStatsToPoints,
   type PointFields,
+  snapshotOfState,
   snapshotToPoints,
   updateBusIslands,
 } from './snapshot-points.ts';
@@ -81,6 +85,58 @@ describe('snapshot points', () => {
       tags: { device: 'bess-hw' },
       fields: { crc_errors: 2n, dropped: 1n, late: 0n, state: 'offline' },
       t: 5n,
+    });
+  });
+
+  it('writes pcc and ems points per microgrid at every sample, with the recorded mode names', () => {
+    const withMicrogrids: Snapshot = {
+      ...snapshot,
+      microgrids: {
+        MG1: { pcc_p_mw: 0.42, pcc_q_mvar: -0.05, ems: 'standby-power', islanded: false },
+        MG2: { pcc_p_mw: 0, pcc_q_mvar: 0, ems: 'peak-shaving', islanded: true },
+      },
+    };
+    const points = collect((sink) => snapshotToPoints(withMicrogrids, ['1', '2', '3'], 0n, sink));
+    const t = 1_500_000_000n;
+    expect(points.filter((p) => p.m === 'pcc')).toEqual([
+      { m: 'pcc', tags: { microgrid: 'MG1' }, fields: { p_mw: 0.42, q_mvar: -0.05 }, t },
+      { m: 'pcc', tags: { microgrid: 'MG2' }, fields: { p_mw: 0, q_mvar: 0 }, t },
+    ]);
+    expect(points.filter((p) => p.m === 'ems')).toEqual([
+      { m: 'ems', tags: { microgrid: 'MG1' }, fields: { mode: 'standby' }, t },
+      { m: 'ems', tags: { microgrid: 'MG2' }, fields: { mode: 'peak-shaving' }, t },
+    ]);
+    // A snapshot from a twin without microgrids writes neither.
+    const none = collect((sink) => snapshotToPoints(snapshot, ['1', '2', '3'], 0n, sink));
+    expect(none.some((p) => p.m === 'pcc' || p.m === 'ems')).toBe(false);
+  });
+
+  it('carries PCC power, EMS mode and breaker positions from the twin, copied so they outlive the step', async () => {
+    const twin = await Twin.fromFiles({
+      grid: join(process.cwd(), 'grids/demo-33bw-microgrids.yaml'),
+      dt_s: 0.01,
+    });
+    const state = twin.step([]);
+    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+    const view = snapshotOfState(state, loop);
+    expect(view.microgrids).toBe(state.microgrids);
+    expect(view.breakers).toBe(state.breakers);
+    const copy = copySnapshotOfState(state, loop);
+    expect(copy.microgrids).toEqual(state.microgrids);
+    expect(copy.breakers).toEqual(state.breakers);
+    expect(copy.microgrids!.MG1.pcc_p_mw).toBeGreaterThan(0.1);
+    expect(copy.breakers!['pcc-mg1']).toBe(true);
+    const before = structuredClone(copy);
+    twin.command({ kind: 'breaker', id: 'pcc-mg1', closed: false });
+    twin.step([]);
+    twin.step([]);
+    expect(state.breakers!['pcc-mg1']).toBe(false);
+    expect(state.microgrids!.MG1.islanded).toBe(true);
+    expect(copy).toEqual(before);
+    const points = collect((sink) => snapshotToPoints(view, state.busIds, 0n, sink));
+    expect(points.find((p) => p.m === 'pcc' && p.tags.microgrid === 'MG1')?.fields).toEqual({
+      p_mw: 0,
+      q_mvar: 0,
     });
   });
 });

@@ -1,4 +1,4 @@
-import type { TwinState } from '../../twin/api.ts';
+import type { EmsModeName, TwinState } from '../../twin/api.ts';
 import type { Grid } from '../../twin/grid/model.ts';
 import type { LinkStats, Snapshot } from './messages.ts';
 
@@ -19,9 +19,19 @@ export interface SnapshotPointOptions {
   deviceMicrogrid?: ReadonlyMap<string, string>;
 }
 
+/** The recorded schema's EMS mode names (docs/influx-schema.md): the twin's `standby-power` is `standby`. */
+export type RecordedEmsMode = 'standby' | Exclude<EmsModeName, 'standby-power'>;
+
+/** An EMS mode as the recording and the live state publish it. */
+export function publishedEmsMode(mode: EmsModeName): RecordedEmsMode {
+  return mode === 'standby-power' ? 'standby' : mode;
+}
+
 /**
  * Turns one loop snapshot into recorder points, following docs/influx-schema.md
- * (measurements island, bus, device, fid, loop). `run` tags are added by the recorder.
+ * (measurements island, bus, device, fid, pcc, ems, loop). `run` tags are added by the recorder.
+ * `pcc` and `ems` are written for every microgrid at every sample: the EMS mode too, so that any
+ * dashboard time window holds the mode in force (a few short strings per sample).
  */
 export function snapshotToPoints(
   snapshot: Snapshot,
@@ -61,6 +71,10 @@ export function snapshotToPoints(
   }
   for (const [fid, f] of Object.entries(snapshot.fids ?? {})) {
     sink('fid', { fid }, { p_a_mw: f.p_a_mw, p_b_mw: f.p_b_mw, loss_mw: f.loss_mw }, t);
+  }
+  for (const [microgrid, m] of Object.entries(snapshot.microgrids ?? {})) {
+    sink('pcc', { microgrid }, { p_mw: m.pcc_p_mw, q_mvar: m.pcc_q_mvar }, t);
+    sink('ems', { microgrid }, { mode: publishedEmsMode(m.ems) }, t);
   }
   sink(
     'loop',
@@ -130,6 +144,8 @@ export function snapshotOfState(state: TwinState, loop: Snapshot['loop']): Snaps
     va_deg: state.va_deg as unknown as number[],
     devices: state.devices,
     fids: state.fids,
+    microgrids: state.microgrids,
+    breakers: state.breakers,
     loop,
   };
 }
@@ -160,6 +176,12 @@ export function copySnapshotOfState(
     ...(state.fids
       ? { fids: Object.fromEntries(Object.entries(state.fids).map(([id, f]) => [id, { ...f }])) }
       : {}),
+    ...(state.microgrids
+      ? {
+          microgrids: Object.fromEntries(Object.entries(state.microgrids).map(([id, m]) => [id, { ...m }])),
+        }
+      : {}),
+    ...(state.breakers ? { breakers: { ...state.breakers } } : {}),
     loop: { lateness_us: loop.lateness_us, work_us: loop.work_us, overruns: loop.overruns },
   };
 }
