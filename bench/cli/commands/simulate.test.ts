@@ -56,6 +56,16 @@ assertions:
     expect(islands.length).toBeGreaterThanOrEqual(59);
     expect(Math.min(...islands.map((p) => p.fields.f_hz as number))).toBeLessThan(49.95);
     expect(points.some((p) => p.measurement === 'bus')).toBe(true);
+    // PCC power and EMS mode per microgrid at every sample (docs/influx-schema.md).
+    const pcc = points.filter((p) => p.measurement === 'pcc' && p.tags.microgrid === 'MG1');
+    expect(pcc.length).toBe(islands.length);
+    expect(pcc.every((p) => (p.fields.p_mw as number) > 0.1 && typeof p.fields.q_mvar === 'number')).toBe(
+      true,
+    );
+    const ems = points.filter((p) => p.measurement === 'ems');
+    expect(new Set(ems.map((p) => `${p.tags.microgrid}=${p.fields.mode}`))).toEqual(
+      new Set(['MG1=peak-shaving', 'MG2=stand-alone', 'MG3=low-cost']),
+    );
     const events = await readRunEvents(runDir);
     expect(events.some((e) => e.kind === 'load-step' && e.t_s === 1)).toBe(true);
   });
