@@ -217,6 +217,8 @@ export class ModbusRtuMaster {
       };
     });
     const transaction = this.pending!;
+    // The answer may come (or fail) before the write below settles: that is not unhandled.
+    answer.catch(() => {});
     this.counters.framesTx++;
     this.onFrame?.('tx', request);
     try {

@@ -94,6 +94,8 @@ export class SunSpecLink implements DeviceLink {
   private readonly frames: CapturedFrame[] = [];
   private transport: Transport | undefined;
   private polling = false;
+  /** The map has been (re)discovered on the open transport: polls may run. */
+  private ready = false;
   private closing = false;
   private reopenTimer: NodeJS.Timeout | undefined;
   private pendingWrites: (() => Promise<unknown>)[] = [];
@@ -231,6 +233,7 @@ export class SunSpecLink implements DeviceLink {
       version: text('Vr'),
       generation,
     };
+    this.ready = true;
     this.supervisor.event(
       'device-hello',
       `SunSpec at ${base}: ${this.identity.manufacturer} ${this.identity.model} (models ${models.map((m) => m.id).join(', ')})`,
@@ -246,7 +249,7 @@ export class SunSpecLink implements DeviceLink {
     this.supervisor.exchangeSent(step);
     const next = this.limiter.advance(m.t_s);
     if (next) this.queueSetpoint(next.p_w, next.q_var);
-    if (this.polling || !this.transport) return;
+    if (this.polling || !this.ready || !this.transport) return;
     this.polling = true;
     this.poll(step).finally(() => {
       this.polling = false;
@@ -296,6 +299,7 @@ export class SunSpecLink implements DeviceLink {
   }
 
   private portLost(reason: string): void {
+    this.ready = false;
     this.supervisor.portLost(reason);
     if (this.closing || this.reopenTimer) return;
     this.reopenTimer = setInterval(() => {

@@ -1,0 +1,120 @@
+/**
+ * The SunSpec driver on the in-process loopback transport (no serial port): the same driver and
+ * slave emulator as the pseudo-terminal suite (test/bench-sunspec.test.ts), wired back to back.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CapturedFrame } from '../runtime/messages.ts';
+import { hasValidCrc } from './modbus-rtu.ts';
+import { type SunSpecSlave, startSunSpecSlave } from './sunspec-emulator.ts';
+import { SunSpecLink } from './sunspec-link.ts';
+import { createLoopbackPair, type LoopbackTransport, MockTransport } from './transport.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function exchangeUntil(link: SunSpecLink, done: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  let step = 0;
+  while (!done()) {
+    if (performance.now() > end) throw new Error('condition not reached');
+    link.exchange({ step, t_s: step * 0.02, vm_pu: 1, va_deg: 0, f_hz: 50, rocof_hz_s: 0 });
+    step++;
+    await sleep(20);
+  }
+}
+
+describe('SunSpec driver over the in-process loopback transport', () => {
+  let slave: SunSpecSlave | undefined;
+  let link: SunSpecLink | undefined;
+  let ends: [LoopbackTransport, LoopbackTransport] | undefined;
+  afterEach(async () => {
+    await link?.close();
+    await slave?.stop();
+    await ends?.[1].close();
+    link = slave = ends = undefined;
+  });
+
+  async function start(legacy: boolean, base: number) {
+    ends = createLoopbackPair('sunspec');
+    const [master, device] = ends;
+    await device.open();
+    slave = await startSunSpecSlave({ transport: device, legacy, base, soc0: 0.4 });
+    link = new SunSpecLink(
+      { id: legacy ? 'legacy' : 'modern', driver: 'sunspec', baud: 115200 },
+      { transport: () => master },
+    );
+    await link.open();
+    return link;
+  }
+
+  for (const [legacy, base] of [
+    [false, 0],
+    [true, 40000],
+  ] as const) {
+    it(`${legacy ? 'legacy' : 'modern'} map at ${base}: discovered, read, controlled, every frame captured`, async () => {
+      const l = await start(legacy, base);
+      expect(l.identity).toMatchObject({ base, generation: legacy ? 'legacy' : 'modern' });
+      await exchangeUntil(l, () => l.input().online);
+      expect(l.input().soc).toBeCloseTo(0.4, 2);
+      l.setpoint({ p_mw: -0.0015 }); // 1500 W charging
+      await exchangeUntil(l, () => Math.abs(l.input().p_mw + 0.0015) < 2e-5);
+      expect(Math.abs(slave!.state.w + 1500)).toBeLessThan(30);
+
+      const frames: CapturedFrame[] = [];
+      l.drainFrames(frames);
+      const tx = frames.filter((f) => f.direction === 'tx');
+      expect(tx.length).toBe(l.stats().framesTx);
+      expect(frames.filter((f) => f.direction === 'rx').length).toBe(l.stats().framesRx);
+      for (const f of frames) expect(hasValidCrc(f.bytes)).toBe(true);
+      // Drained means moved out.
+      const again: CapturedFrame[] = [];
+      l.drainFrames(again);
+      expect(again.length).toBeLessThan(5);
+    });
+  }
+
+  it('a poll still running when the next exchange is sent is counted missed, and late when it completes', async () => {
+    ends = createLoopbackPair('slow');
+    const [master, device] = ends;
+    await device.open();
+    slave = await startSunSpecSlave({ transport: device });
+    link = new SunSpecLink({ id: 'slow', driver: 'sunspec', baud: 115200 }, { transport: () => master });
+    await link.open();
+    await exchangeUntil(link, () => link!.input().online);
+    const before = link.stats();
+    // Two answers 60 ms late (within the 250 ms timeout): the poll outlives the next exchanges.
+    slave.delayAnswers(60, 1);
+    link.exchange({ step: 1000, t_s: 20, vm_pu: 1, va_deg: 0, f_hz: 50, rocof_hz_s: 0 });
+    await sleep(10);
+    link.exchange({ step: 1001, t_s: 20.02, vm_pu: 1, va_deg: 0, f_hz: 50, rocof_hz_s: 0 });
+    await sleep(150);
+    const after = link.stats();
+    expect(after.missed - before.missed).toBe(1);
+    expect(after.late - before.late).toBe(1);
+  });
+
+  it('a transport that closes takes the device offline; it is reopened and rediscovered', async () => {
+    ends = createLoopbackPair('replug');
+    const [master, device] = ends;
+    await device.open();
+    slave = await startSunSpecSlave({ transport: device });
+    link = new SunSpecLink({ id: 'replug', driver: 'sunspec', baud: 115200 }, { transport: () => master });
+    await link.open();
+    await exchangeUntil(link, () => link!.input().online);
+    await master.close();
+    expect(link.input().online).toBe(false);
+    await exchangeUntil(link, () => link!.input().online, 5000);
+    const events: { kind: string }[] = [];
+    link.drainEvents(events as never);
+    expect(events.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(['link-port-lost', 'link-port-reopened', 'link-online']),
+    );
+  });
+
+  it('open fails with the transport named when it cannot be opened', async () => {
+    link = new SunSpecLink(
+      { id: 'absent', driver: 'sunspec' },
+      { transport: () => new MockTransport('mock-absent', { openError: 'no such device' }) },
+    );
+    await expect(link.open()).rejects.toThrow(/device absent: cannot open mock-absent: .*no such device/);
+  });
+});
