@@ -379,7 +379,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     await nodeRed.deploy([]);
   }, 90_000);
 
-  it('classroom: the button islands MG1, the flow reconnects it, and the narration tells it', async () => {
+  it('classroom: the button plays the island-transition scenario on the bench, and the narration tells MG1's islanding, reconnection and the verdict', async () => {
     const classroom = exampleFlow('classroom', proxy.url, operatorToken);
     setTabEnv(classroom, 'ISLAND_SECONDS', '2');
     await nodeRed.deploy(classroom);
@@ -391,7 +391,8 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     );
 
     (nodeRed.red.nodes.getNode('cl-button') as { receive(msg: Msg): void }).receive({});
-    // The demo has no scenario player: the scenario is refused and the flow plays the transition.
+    // The bench plays scenarios/island-transition.yaml: MG1 islands at 1 s, reconnects after 8 s,
+    // and the bench's verdict comes at 30 s of scenario time.
     const said = () => narration.map((m) => String(m.payload));
     await until('islanding narrated', () => said().some((line) => /MG1 is now an island/.test(line)), 15_000);
     await until('islanded frequency narrated', () =>
@@ -402,12 +403,16 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
       () => said().some((line) => /MG1 is back on the main grid/.test(line)),
       40_000,
     );
-    expect(
-      said().some((line) => /running the transition from the flow|Islanding MG1 for 2 s/.test(line)),
-    ).toBe(true);
-    expect(island.map((m) => m.payload)).toEqual([true, false]);
+    await until(
+      'the verdict narrated',
+      () => said().some((line) => /Scenario island-transition passed: all 6 checks held/.test(line)),
+      40_000,
+    );
+    expect(said().some((line) => /The run is running \(scenario island-transition\)/.test(line))).toBe(true);
+    // The bench played it: the flow's own fallback never sent an island command.
+    expect(island).toEqual([]);
     await nodeRed.deploy([]);
-  }, 90_000);
+  }, 120_000);
 
   it('alarms: an unplanned islanding trips the anti-islanding DERs, and the trips reach the notification output', async () => {
     await nodeRed.deploy(exampleFlow('alarms', proxy.url, operatorToken));
@@ -474,7 +479,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
         type: 'gridloop-scenario',
         z: 'cmd-tab',
         server: 'op-bench',
-        scenario: 'island-transition',
+        scenario: 'no-such-scenario',
         action: 'start',
         wires: [['cmd-out'], []],
       },
@@ -504,9 +509,11 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
       code: 'invalid',
       reason: 'msg.payload must be a number (MW) or { p_mw, q_mvar }',
     });
-    const scenario = result((c) => c?.type === 'scenario');
-    expect(scenario.ok).toBe(false);
-    expect(['unavailable', 'failed']).toContain(scenario.code);
+    expect(result((c) => c?.type === 'scenario')).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason: expect.stringMatching(/no-such-scenario\.yaml/),
+    });
     await nodeRed.deploy([]);
   });
 

@@ -8,8 +8,8 @@ const { SCENARIO_ACTIONS } = require('./protocol.js');
 
 const NAME = /^[A-Za-z0-9._/-]{1,128}$/;
 
-/** A scenario event: the bench names them scenario-* or verdict. */
-const isScenarioEvent = (event) => /^scenario|verdict/.test(event.kind);
+/** Scenario events: scenario-start, -pause, -resume, -stop and scenario-verdict (docs/socket-api.md). */
+const isScenarioEvent = (event) => /^scenario-/.test(event.kind);
 
 module.exports = function register(RED) {
   function GridloopScenarioNode(config) {
@@ -40,12 +40,12 @@ module.exports = function register(RED) {
     this.onEvents = (events) => {
       for (const event of events) {
         if (!event || typeof event.kind !== 'string' || !isScenarioEvent(event)) continue;
-        if (event.kind === 'verdict' || /verdict|passed|failed/.test(event.kind)) {
-          this.status({
-            fill: /fail/.test(event.kind + event.message) ? 'red' : 'green',
-            shape: 'dot',
-            text: event.message,
-          });
+        if (event.kind === 'scenario-verdict') {
+          // data: { scenario, passed, assertions: [{ name, type, passed, value, detail }], played_s }
+          const verdict = event.data && typeof event.data.passed === 'boolean' ? event.data : undefined;
+          this.status({ fill: verdict?.passed ? 'green' : 'red', shape: 'dot', text: event.message });
+          this.send([null, { topic: 'gridloop/scenario/verdict', payload: verdict ?? event, event }]);
+          continue;
         }
         this.send([null, { topic: `gridloop/scenario/${event.kind}`, payload: event }]);
       }
