@@ -133,3 +133,60 @@ describe('config checks', () => {
     expect(rateProblem('fast')).toBe("rate must be 0.1..50 Hz, got 'fast'");
   });
 });
+
+describe('scenario node: verdicts', () => {
+  /** Builds a gridloop-scenario node on a stand-in for Node-RED's runtime (unit test only). */
+  function scenarioNode() {
+    let Node: ((this: Record<string, unknown>, config: Record<string, unknown>) => void) | undefined;
+    const server = { register() {}, deregister() {} };
+    const RED = {
+      nodes: {
+        createNode(node: Record<string, unknown>) {
+          node.on = () => {};
+        },
+        getNode: () => server,
+        registerType: (_: string, ctor: typeof Node) => {
+          Node = ctor;
+        },
+      },
+    };
+    (require('../flows/nodes/gridloop-scenario.js') as (red: typeof RED) => void)(RED);
+    const statuses: Record<string, unknown>[] = [];
+    const sent: unknown[][] = [];
+    const node: Record<string, unknown> = {
+      status: (s: Record<string, unknown>) => statuses.push(s),
+      send: (m: unknown[]) => sent.push(m),
+      error: () => {},
+    };
+    Node!.call(node, { server: 'bench', scenario: 'island-transition', action: 'start' });
+    return { node: node as { onEvents(events: unknown[]): void }, statuses, sent };
+  }
+
+  const verdict = (passed: boolean) => ({
+    t_s: 31,
+    kind: 'scenario-verdict',
+    target: 'island-transition',
+    message: passed ? 'island-transition passed (6/6 assertions)' : 'island-transition failed (5/6 …)',
+    data: { scenario: 'island-transition', passed, assertions: [], played_s: 30 },
+  });
+
+  it('a passed verdict turns the node green and goes out on output 2 with its data', () => {
+    const { node, statuses, sent } = scenarioNode();
+    node.onEvents([{ t_s: 1, kind: 'load-step', message: 'not ours' }, verdict(true)]);
+    expect(statuses.at(-1)).toMatchObject({
+      fill: 'green',
+      text: 'island-transition passed (6/6 assertions)',
+    });
+    expect(sent).toHaveLength(1);
+    expect(sent[0][1]).toMatchObject({
+      topic: 'gridloop/scenario/verdict',
+      payload: { passed: true, played_s: 30 },
+    });
+  });
+
+  it('a failed verdict turns it red', () => {
+    const { node, statuses } = scenarioNode();
+    node.onEvents([verdict(false)]);
+    expect(statuses.at(-1)).toMatchObject({ fill: 'red' });
+  });
+});
