@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DeviceMappingError,
+  deviceMappingSchema,
   mergeDeviceMappings,
   parseDeviceMapping,
   parseDeviceOption,
@@ -84,5 +85,69 @@ describe('--device option', () => {
     expect(merged).toEqual([
       { id: 'bess-hw', driver: 'firmware', path: '/dev/new', baud: 115200, powerScale: 50 },
     ]);
+  });
+});
+
+describe('device mapping schema (device-mapping.schema.json)', () => {
+  const bad = (text: string) => {
+    try {
+      parseDeviceMapping(text, 'lab.yaml');
+    } catch (err) {
+      expect(err).toBeInstanceOf(DeviceMappingError);
+      return (err as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('is a draft-07 schema file that documents every key of a device', () => {
+    const schema = deviceMappingSchema() as {
+      $schema: string;
+      definitions: { device: { properties: Record<string, { description?: string }> } };
+    };
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    const keys = Object.entries(schema.definitions.device.properties);
+    expect(keys.map(([k]) => k)).toEqual(
+      expect.arrayContaining([
+        'id',
+        'driver',
+        'path',
+        'bus',
+        'powerScale',
+        'signConvention',
+        'fallback',
+        'limits',
+      ]),
+    );
+    for (const [key, p] of keys) expect(p.description, key).toBeTruthy();
+  });
+
+  it('names file:line and JSON path for enums (listing the allowed values), types and driver-specific rules', () => {
+    expect(bad('devices:\n  - id: a\n    path: /x\n    fallback: hold\n')).toBe(
+      'lab.yaml:4 (at /devices/0/fallback): must be one of "twin", "simulated", "trip"',
+    );
+    expect(bad('devices:\n  - id: a\n    path: /x\n    driver: modbus\n')).toMatch(
+      /^lab\.yaml:4 \(at \/devices\/0\/driver\): must be one of "firmware", "sunspec", "simulated"$/,
+    );
+    expect(bad('devices:\n  - id: a\n    path: /x\n    baud: fast\n')).toMatch(
+      /^lab\.yaml:4 \(at \/devices\/0\/baud\): must be integer$/,
+    );
+    // A Modbus unit id is 1…247; signing belongs to the firmware protocol.
+    expect(
+      bad('devices:\n  - id: pv\n    driver: sunspec\n    path: /x\n    protocolDeviceId: 248\n'),
+    ).toMatch(/^lab\.yaml:5 \(at \/devices\/0\/protocolDeviceId\): must be <= 247$/);
+    expect(
+      bad(
+        `devices:\n  - id: pv\n    driver: sunspec\n    path: /x\n    signing: { keyHex: ${'ab'.repeat(32)} }\n`,
+      ),
+    ).toMatch(/^lab\.yaml:5 \(at \/devices\/0\/signing\): not allowed here/);
+    // A missing key points at the object that lacks it.
+    expect(bad('devices:\n  - path: /x\n')).toMatch(
+      /^lab\.yaml:2 \(at \/devices\/0\): must have required property 'id'$/,
+    );
+    expect(bad('devices: []\nname: lab\n')).toMatch(/^lab\.yaml:2 \(at \/name\): unknown key 'name'$/);
+    // The firmware driver may use unit ids above 247 (frame header device id).
+    expect(
+      parseDeviceMapping('devices:\n  - { id: a, path: /x, protocolDeviceId: 1000 }\n', 'ok.yaml'),
+    ).toHaveLength(1);
   });
 });

@@ -1,76 +1,43 @@
 /**
  * The run config's device mapping (docs/bench.md): a YAML file with `devices: [...]`, or
- * `--device name=[driver:]port[:baud]` on the command line. Validated with a JSON Schema (ajv);
- * errors name the file, line and JSON path.
+ * `--device name=[driver:]port[:baud]` on the command line. Validated with the JSON Schema in
+ * device-mapping.schema.json (ajv); errors name the file, line and JSON path. Two checks the schema
+ * cannot express stay in code: ids are unique, and a serial driver has a port path once the
+ * command line's --device entries are merged in.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import type { DeviceLinkConfig } from '../runtime/messages.ts';
 
-const limitsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    pMax_w: { type: 'number', minimum: 0 },
-    pMin_w: { type: 'number' },
-    qMaxAbs_var: { type: 'number', minimum: 0 },
-    pRate_w_s: { type: 'number', minimum: 0 },
-    qRate_var_s: { type: 'number', minimum: 0 },
-  },
-};
+const SCHEMA_URL = new URL('./device-mapping.schema.json', import.meta.url);
 
-export const DEVICE_MAPPING_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['devices'],
-  properties: {
-    devices: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['id'],
-        properties: {
-          id: { type: 'string', minLength: 1 },
-          driver: { enum: ['firmware', 'sunspec', 'simulated'] },
-          path: { type: 'string', minLength: 1 },
-          baud: { type: 'integer', minimum: 50, maximum: 4000000 },
-          bus: { type: ['string', 'integer'] },
-          rating_mva: { type: 'number', exclusiveMinimum: 0 },
-          exchangeEvery: { type: 'integer', minimum: 1 },
-          powerScale: { type: 'number', exclusiveMinimum: 0 },
-          signConvention: { enum: ['generator', 'load'] },
-          fallback: { enum: ['twin', 'simulated', 'trip'] },
-          missedBeforeOffline: { type: 'integer', minimum: 1 },
-          protocolDeviceId: { type: 'integer', minimum: 0, maximum: 65535 },
-          signing: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['keyHex'],
-            properties: {
-              keyHex: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
-              linkId: { type: 'integer', minimum: 0, maximum: 255 },
-              requireSigned: { type: 'boolean' },
-            },
-          },
-          limits: limitsSchema,
-          simulated: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              rating_w: { type: 'number', exclusiveMinimum: 0 },
-              capacity_wh: { type: 'number', exclusiveMinimum: 0 },
-              soc0: { type: 'number', minimum: 0, maximum: 1 },
-              droop_pu: { type: 'number', exclusiveMinimum: 0 },
-              f0_hz: { type: 'number', exclusiveMinimum: 0 },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
+/** The published schema (device-mapping.schema.json), as an object. */
+export function deviceMappingSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
+}
+
+let validator: ValidateFunction | undefined;
+function validate(): ValidateFunction {
+  if (!validator) validator = new Ajv({ allErrors: false, strict: false }).compile(deviceMappingSchema());
+  return validator;
+}
+
+/** What went wrong, in words a user of the file understands. */
+function describeError(err: ErrorObject): string {
+  const params = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'additionalProperties':
+      return `unknown key '${String(params.additionalProperty)}'`;
+    case 'enum':
+      return `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'false schema':
+      return 'not allowed here (e.g. signing applies to the firmware driver only)';
+    default:
+      return err.message ?? err.keyword;
+  }
+}
 
 export class DeviceMappingError extends Error {
   constructor(message: string) {
@@ -78,8 +45,6 @@ export class DeviceMappingError extends Error {
     this.name = 'DeviceMappingError';
   }
 }
-
-const validate = new Ajv({ allErrors: false, strict: false }).compile(DEVICE_MAPPING_SCHEMA);
 
 function checkDevices(devices: DeviceLinkConfig[], where: (index: number, key?: string) => string): void {
   const seen = new Set<string>();
@@ -105,21 +70,27 @@ export function parseDeviceMapping(text: string, file: string): DeviceLinkConfig
   }
   const data = doc.toJS() as unknown;
   const lineOf = (path: (string | number)[]) => {
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    const node = (path.length === 0 ? doc.contents : doc.getIn(path, true)) as
+      | { range?: [number, number, number] }
+      | null
+      | undefined;
     return node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
   };
-  if (!validate(data)) {
-    const err = validate.errors![0];
+  const check = validate();
+  if (!check(data)) {
+    const err = check.errors![0];
     const segments = err.instancePath
       .split('/')
       .slice(1)
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
     const extra = (err.params as { additionalProperty?: string }).additionalProperty;
-    const line = lineOf(extra ? [...segments, extra] : segments) ?? lineOf(segments.slice(0, -1));
-    const at = `${err.instancePath || '/'}${extra ? `/${extra}` : ''}`;
-    throw new DeviceMappingError(
-      `${file}${line ? `:${line}` : ''} (at ${at}): ${extra ? `unknown key '${extra}'` : err.message}`,
-    );
+    const path = extra ? [...segments, extra] : segments;
+    // The offending node, or the nearest ancestor the document has (a missing key: its object).
+    let line: number | undefined;
+    for (let depth = path.length; depth >= 0 && line === undefined; depth--)
+      line = lineOf(path.slice(0, depth));
+    const at = `${err.instancePath}${extra ? `/${extra}` : ''}` || '/';
+    throw new DeviceMappingError(`${file}${line ? `:${line}` : ''} (at ${at}): ${describeError(err)}`);
   }
   const devices = (data as { devices: DeviceLinkConfig[] }).devices;
   checkDevices(devices, (i, key) => {
