@@ -173,7 +173,6 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           if (!twinCommand)
             throw new CommandUnavailableError(`${command.type} commands are not carried out by this run`);
           const event = await run.command(twinCommand);
-          liveStates.observe(event);
           commandEvents.add(eventKey(event));
           return { message: event.message, event };
         },
@@ -276,7 +275,6 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       if (latest) linkStatsToPoints(message.links, recorder.timeOf(latest.t_s), recordPoint);
       for (const event of message.events) {
         recorder.event({ ...event, source: 'twin' });
-        liveStates.observe(event);
         if (!commandEvents.delete(eventKey(event))) server.publishEvent(liveEventOf(event));
       }
       for (const frame of message.frames) {

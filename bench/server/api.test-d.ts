@@ -5,7 +5,8 @@
 import type { Server } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { describe, expectTypeOf, it } from 'vitest';
-import type { TwinCommand } from '../../twin/api.ts';
+import type { MicrogridState, TwinCommand } from '../../twin/api.ts';
+import type { RecordedEmsMode } from '../runtime/snapshot-points.ts';
 import type {
   ApiCommand,
   AuditEntry,
@@ -15,6 +16,7 @@ import type {
   CommandResult,
   CommandType,
   LiveEvent,
+  LiveMicrogrid,
   LiveState,
   Role,
   ServerToClientEvents,
@@ -89,5 +91,22 @@ describe('commands', () => {
     >();
     expectTypeOf<NonNullable<LiveServerOptions['onAudit']>>().parameter(0).toEqualTypeOf<AuditEntry>();
     expectTypeOf<AuditEntry['result']>().toEqualTypeOf<'ok' | 'rejected' | 'failed'>();
+  });
+});
+
+describe('live state', () => {
+  it("microgrids carry the twin's PCC power and islanded flag, and the recorded EMS mode names", () => {
+    expectTypeOf<NonNullable<LiveState['microgrids']>>().toEqualTypeOf<Record<string, LiveMicrogrid>>();
+    expectTypeOf<Omit<LiveMicrogrid, 'ems'>>().toEqualTypeOf<Omit<MicrogridState, 'ems'>>();
+    expectTypeOf<LiveMicrogrid['ems']>().toEqualTypeOf<RecordedEmsMode>();
+    const state = {} as LiveState;
+    // @ts-expect-error: the PCC power is a number of MW
+    state.microgrids = { MG1: { pcc_p_mw: '0.4', pcc_q_mvar: 0, ems: 'low-cost', islanded: false } };
+    // @ts-expect-error: the twin's name is recorded and streamed as 'standby'
+    state.microgrids = { MG1: { pcc_p_mw: 0.4, pcc_q_mvar: 0, ems: 'standby-power', islanded: false } };
+  });
+
+  it('switches are breaker positions by id', () => {
+    expectTypeOf<LiveState['switches']>().toEqualTypeOf<Record<string, boolean> | undefined>();
   });
 });

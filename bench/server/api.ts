@@ -28,16 +28,36 @@ export interface LiveState {
   /** Voltage magnitude per bus, pu, in `GridTopology.buses` order, when known. */
   vm_pu?: number[];
   devices: Record<string, { p_mw: number; q_mvar: number; soc?: number; online: boolean; tripped?: boolean }>;
-  /** Switch id -> closed, when known. */
+  /**
+   * Breaker positions as the twin reports them, id -> closed: the grid's switches and the lines
+   * `GridTopology.lines` marks as `breaker`. Absent when the twin does not report positions.
+   */
   switches?: Record<string, boolean>;
   /** FID id -> transfer from side A to side B, MW, when known. */
   fids?: Record<string, { p_mw: number }>;
+  /** Per microgrid (`GridTopology.microgrids[].id`), when the twin reports them. */
+  microgrids?: Record<string, LiveMicrogrid>;
   loop: { lateness_us: number; work_us: number; overruns: number };
   /**
    * Wall-clock time the server sent this state, ms since the Unix epoch (set by the server; a
    * client on the same clock can compute delivery latency).
    */
   sent_ms?: number;
+}
+
+/** A microgrid at its point of common coupling, as the live state streams it. */
+export interface LiveMicrogrid {
+  /**
+   * Active power through the PCC breaker into the microgrid, MW, import from the main grid positive
+   * (unlike device powers). 0 while the PCC is open and for a microgrid without a PCC breaker.
+   */
+  pcc_p_mw: number;
+  /** Reactive power through the PCC into the microgrid, Mvar, import positive. */
+  pcc_q_mvar: number;
+  /** Energy-management mode, named as the recording names it (docs/influx-schema.md, `ems`). */
+  ems: 'standby' | 'peak-shaving' | 'stand-alone' | 'low-cost';
+  /** True while the microgrid is not connected to the main grid. */
+  islanded: boolean;
 }
 
 export interface RunStatus {

@@ -1,6 +1,11 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadGridFile } from '../../twin/files.ts';
+import { Twin } from '../../twin/twin.ts';
 import type { Snapshot } from '../runtime/messages.ts';
+import { copySnapshotOfState } from '../runtime/snapshot-points.ts';
 import type { GridTopology } from './api.ts';
+import { topologyFromGrid } from './topology.ts';
 import { LiveStateBuilder, liveEventOf, toTwinCommand } from './twin-bridge.ts';
 
 const topology: GridTopology = {
@@ -46,7 +51,6 @@ describe('LiveStateBuilder', () => {
     expect(state.devices).toEqual({ pv: { p_mw: 0.3, q_mvar: 0, online: true } });
     expect(state.fids).toEqual({ fid: { p_mw: -0.05 } });
     expect(state.islands.map((i) => i.buses)).toEqual([['1', '2'], ['3']]);
-    expect(state.switches).toEqual({ pcc: true, 'L2-3': false });
   });
 
   it('rounds what it streams far below what a page shows, to keep states small', () => {
@@ -64,18 +68,51 @@ describe('LiveStateBuilder', () => {
     expect(state.islands[1].f_hz).toBe(49.87654);
   });
 
-  it('follows breaker positions from twin events, and shows apart what the islands say is apart', () => {
+  it('streams the breaker positions the twin reports, only for the breakers the page draws', () => {
     const builder = new LiveStateBuilder(topology);
     builder.absorb(snapshot({ busIds: ['1', '2', '3'], islandBuses: [['1', '2', '3']] }));
-    builder.observe({ t_s: 1, kind: 'breaker', message: 'L2-3 closed', target: 'L2-3' });
-    expect(builder.build(snapshot()).switches).toEqual({ pcc: true, 'L2-3': true });
-    builder.observe({ t_s: 2, kind: 'islanded', message: 'MG islanded (planned)', target: 'MG' });
-    expect(builder.build(snapshot()).switches!.pcc).toBe(false);
-    builder.observe({ t_s: 3, kind: 'reconnected', message: 'MG reconnected', target: 'MG' });
-    expect(builder.build(snapshot()).switches!.pcc).toBe(true);
-    // A protection trip elsewhere splits 1 from 2: the pcc between them cannot be closed.
-    builder.absorb(snapshot({ islandBuses: [['1'], ['2', '3']] }));
-    expect(builder.build(snapshot()).switches!.pcc).toBe(false);
+    const breakers = { pcc: false, 'L1-2': true, 'L2-3': true };
+    expect(builder.build(snapshot({ breakers })).switches).toEqual({ pcc: false, 'L2-3': true });
+    // No positions from the twin: none claimed.
+    expect(builder.build(snapshot()).switches).toBeUndefined();
+  });
+
+  it('streams PCC power, EMS mode and islanded per microgrid, with the recorded mode names', () => {
+    const builder = new LiveStateBuilder(topology);
+    const s = snapshot({
+      microgrids: {
+        MG: { pcc_p_mw: 0.123456789, pcc_q_mvar: -0.0400004, ems: 'standby-power', islanded: false },
+      },
+    });
+    builder.absorb(s);
+    expect(builder.build(s).microgrids).toEqual({
+      MG: { pcc_p_mw: 0.12346, pcc_q_mvar: -0.04, ems: 'standby', islanded: false },
+    });
+    expect(builder.build(snapshot()).microgrids).toBeUndefined();
+  });
+
+  it('follows a real twin: opening the PCC shows in switches, islanded and PCC power', async () => {
+    const grid = await loadGridFile(join(process.cwd(), 'grids/demo-33bw-microgrids.yaml'));
+    const twin = new Twin(grid.grid, { dt_s: 0.01, config: grid.config });
+    const builder = new LiveStateBuilder(topologyFromGrid(grid.grid));
+    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+    const closed = builder.build(copySnapshotOfState(twin.step([]), loop));
+    expect(closed.switches!['pcc-mg1']).toBe(true);
+    expect(closed.microgrids!.MG1).toMatchObject({ ems: 'peak-shaving', islanded: false });
+    expect(closed.microgrids!.MG1.pcc_p_mw).toBeGreaterThan(0.1);
+    twin.command({ kind: 'breaker', id: 'pcc-mg1', closed: false });
+    twin.step([]);
+    const open = builder.build(copySnapshotOfState(twin.step([]), loop));
+    expect(open.switches!['pcc-mg1']).toBe(false);
+    expect(open.microgrids!.MG1).toMatchObject({ pcc_p_mw: 0, pcc_q_mvar: 0, islanded: true });
+    expect(Object.keys(open.switches!).sort()).toEqual(
+      [
+        'pcc-mg1',
+        ...topologyFromGrid(grid.grid)
+          .lines.filter((l) => l.breaker)
+          .map((l) => l.id),
+      ].sort(),
+    );
   });
 });
 

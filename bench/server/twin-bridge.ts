@@ -5,6 +5,7 @@
  */
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
 import type { Snapshot } from '../runtime/messages.ts';
+import { publishedEmsMode } from '../runtime/snapshot-points.ts';
 import type { ApiCommand, GridTopology, LiveEvent, LiveState } from './api.ts';
 
 /** Maps an API command onto the twin's; undefined for commands the twin does not handle. */
@@ -44,7 +45,7 @@ export function toTwinCommand(command: ApiCommand): TwinCommand | undefined {
 }
 
 /**
- * Rounds for the live view: 10 µHz, 10 µpu, 10 W and 0.1 µs are below anything a page shows, and
+ * Rounds for the live view: 10 µHz, 10 µpu, 10 W (10 var) and 0.1 µs are below anything a page shows, and
  * full doubles would double every state's size for 200 viewers. The recording keeps full precision.
  */
 function round(value: number, per: number): number {
@@ -62,34 +63,21 @@ export function liveEventOf(event: TwinEvent): Omit<LiveEvent, 'time'> {
 
 /**
  * Builds LiveStates from snapshots. Keeps what snapshots send only on change (bus ids, island
- * membership) and the breaker positions, which the twin reports through events and commands.
+ * membership). Breaker positions, PCC power and EMS modes come from the twin in every snapshot.
  */
 export class LiveStateBuilder {
   private busIndex: Int32Array | undefined;
   private islandBuses: string[][] | undefined;
-  private readonly breakers = new Map<string, { from: string; to: string; closed: boolean }>();
+  /** The breakers a page draws: the grid's switches and the lines marked as breakers. */
+  private readonly breakerIds: string[];
   private readonly fidIds: Set<string>;
-  private readonly pccOf = new Map<string, string>();
 
   constructor(private readonly topology: GridTopology) {
-    for (const s of topology.switches) this.breakers.set(s.id, { from: s.from, to: s.to, closed: s.closed });
-    for (const l of topology.lines) {
-      if (l.breaker) this.breakers.set(l.id, { from: l.from, to: l.to, closed: l.inService });
-    }
+    this.breakerIds = [
+      ...topology.switches.map((s) => s.id),
+      ...topology.lines.filter((l) => l.breaker).map((l) => l.id),
+    ];
     this.fidIds = new Set(topology.fids.map((f) => f.id));
-    for (const m of topology.microgrids) if (m.pccSwitch) this.pccOf.set(m.id, m.pccSwitch);
-  }
-
-  /** Records a breaker position the twin confirmed (command result or event). */
-  observe(event: TwinEvent): void {
-    const set = (id: string | undefined, closed: boolean) => {
-      const b = id === undefined ? undefined : this.breakers.get(id);
-      if (b) b.closed = closed;
-    };
-    if (event.kind === 'breaker') set(event.target, /\bclosed\b/.test(event.message));
-    else if (event.kind === 'overcurrent-trip') set(event.target, false);
-    else if (event.kind === 'islanded' && event.target) set(this.pccOf.get(event.target), false);
-    else if (event.kind === 'reconnected' && event.target) set(this.pccOf.get(event.target), true);
   }
 
   /** Takes what a snapshot carries only on change; call for every snapshot, published or not. */
@@ -103,10 +91,6 @@ export class LiveStateBuilder {
 
   /** The LiveState for the newest absorbed snapshot. */
   build(snapshot: Snapshot): LiveState {
-    const islandOf = new Map<string, number>();
-    this.islandBuses?.forEach((buses, i) => {
-      for (const b of buses) islandOf.set(b, i);
-    });
     const devices: LiveState['devices'] = {};
     const fids: NonNullable<LiveState['fids']> = {};
     for (const [id, d] of Object.entries(snapshot.devices)) {
@@ -116,12 +100,25 @@ export class LiveStateBuilder {
         if (d.soc !== undefined) devices[id].soc = round(d.soc, 1e4);
       }
     }
-    const switches: Record<string, boolean> = {};
-    for (const [id, b] of this.breakers) {
-      // Ends in different islands are certainly apart, whatever was last heard about the breaker.
-      const a = islandOf.get(b.from);
-      const z = islandOf.get(b.to);
-      switches[id] = b.closed && !(a !== undefined && z !== undefined && a !== z);
+    let switches: Record<string, boolean> | undefined;
+    if (snapshot.breakers) {
+      switches = {};
+      for (const id of this.breakerIds) {
+        const closed = snapshot.breakers[id];
+        if (closed !== undefined) switches[id] = closed;
+      }
+    }
+    let microgrids: LiveState['microgrids'];
+    if (snapshot.microgrids) {
+      microgrids = {};
+      for (const [id, m] of Object.entries(snapshot.microgrids)) {
+        microgrids[id] = {
+          pcc_p_mw: round(m.pcc_p_mw, 1e5),
+          pcc_q_mvar: round(m.pcc_q_mvar, 1e5),
+          ems: publishedEmsMode(m.ems),
+          islanded: m.islanded,
+        };
+      }
     }
     const index = this.busIndex;
     return {
@@ -135,8 +132,9 @@ export class LiveStateBuilder {
       })),
       ...(index ? { vm_pu: Array.from(index, (k) => (k >= 0 ? round(snapshot.vm_pu[k], 1e5) : 0)) } : {}),
       devices,
-      switches,
+      ...(switches ? { switches } : {}),
       fids,
+      ...(microgrids ? { microgrids } : {}),
       loop: {
         lateness_us: round(snapshot.loop.lateness_us, 10),
         work_us: round(snapshot.loop.work_us, 10),
