@@ -379,7 +379,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     await nodeRed.deploy([]);
   }, 90_000);
 
-  it('classroom: the button plays the island-transition scenario on the bench, and the narration tells MG1's islanding, reconnection and the verdict', async () => {
+  it('classroom: the button plays the island-transition scenario on the bench, and the narration tells the islanding of MG1, reconnection and the verdict', async () => {
     const classroom = exampleFlow('classroom', proxy.url, operatorToken);
     setTabEnv(classroom, 'ISLAND_SECONDS', '2');
     await nodeRed.deploy(classroom);
