@@ -14,6 +14,7 @@ declare -A probes=(
   [influxdb-client]=influx       # influx CLI: imports a run's points.lp.gz as-is
   [victoria-metrics]=victoria-metrics # InfluxDB v2 write API on loopback
   [chromium]=chromium            # headless browser tests
+  [tshark]=tshark                # Wireshark's dissectors read a run's frame capture (Modbus RTU)
 )
 
 missing=()

@@ -47,6 +47,20 @@ function gridloop(args: string[]): Promise<{ code: number | null; stdout: string
   });
 }
 
+function tshark(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn('tshark', args, { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (err) =>
+      done({ code: -1, stdout, stderr: `cannot run tshark (apt-get install tshark): ${err.message}` }),
+    );
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 /** Register writes the slave received at the address of a point (model block address + offset). */
 function writesTo(slave: SunSpecSlave, model: number, offset: number): number[][] {
   const at = slave.modelAddress.get(model)! + offset;
@@ -314,6 +328,39 @@ describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }
     expect(tx.some((f) => hex(f.bytes).startsWith('07 03 9c 40 00 02'))).toBe(true);
     expect(rx.some((f) => hex(f.bytes).startsWith('07 03 04 53 75 6e 53'))).toBe(true);
     expect(result.links[0].framesTx).toBe(tx.length);
+
+    // What a lab engineer sees: Wireshark's own Modbus RTU dissector, through the project's Lua
+    // dissector for the capture's encapsulation (docs/wireshark/gridloop.lua).
+    const shark = await tshark([
+      '-X',
+      `lua_script:${join(root, 'docs/wireshark/gridloop.lua')}`,
+      '-r',
+      join(result.runDir, 'frames.pcap.gz'),
+      '-Y',
+      'mbrtu',
+      '-T',
+      'fields',
+      '-E',
+      'separator=;',
+      '-e',
+      'gridloop.device',
+      '-e',
+      'gridloop.direction',
+      '-e',
+      'mbrtu.unit_id',
+      '-e',
+      'modbus.func_code',
+      '-e',
+      'modbus.reference_num',
+      '-e',
+      'modbus.regval_uint16',
+    ]);
+    expect(shark.code, shark.stderr).toBe(0);
+    const rows = shark.stdout.trim().split('\n');
+    expect(rows.length).toBe(tx.length + rx.length);
+    // The "SunS" probe (query, reference 40000) and its answer 0x5375 0x6E53 = 21365, 28243.
+    expect(rows).toContain('bess-hw;1;7;3;40000;');
+    expect(rows).toContain('bess-hw;0;7;3;;21365,28243');
   });
 
   it('names the port when there is no SunSpec map', async () => {
