@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { basename, isAbsolute, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
@@ -75,6 +76,18 @@ export function scenarioFileOf(dir: string, name: string): string {
   if (!file.startsWith(root + sep))
     throw new CommandInvalidError(`scenario name '${name}' leaves the scenario folder`);
   return file;
+}
+
+/** Scenario names in `dir` and its sub-folders (`attacks/fdia-bias`), sorted; [] when absent. */
+export function scenarioNamesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => f.split(sep).join('/').replace(/\.yaml$/, ''))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 export interface DemoStopResult {
@@ -156,6 +169,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         tokens,
         topology,
         onAudit: (entry) => audit(entry),
+        scenarios: () => scenarioNamesIn(options.scenariosDir ?? 'scenarios'),
         onCommand: async (command) => {
           if (!run) throw new CommandUnavailableError('the real-time loop is not running yet');
           if (command.type === 'scenario') {

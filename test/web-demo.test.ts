@@ -5,7 +5,7 @@
  * island and its frequency leave the main grid's; the command is in the run's audit log.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -18,6 +18,20 @@ let browser: Browser;
 let child: ChildProcess | undefined;
 let stdout = '';
 const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-web-demo-'));
+// A scenario folder with one short scenario, for the operator's scenario controls.
+const scenariosDir = mkdtempSync(join(tmpdir(), 'gridloop-web-scenarios-'));
+writeFileSync(
+  join(scenariosDir, 'fid-nudge.yaml'),
+  `name: fid-nudge
+grid: ${join(repoRoot, 'grids/demo-33bw-microgrids.yaml')}
+seed: 1
+duration_s: 1.5
+events:
+  - { at: 0.5, action: fid-setpoint, fid: fid-25-29, p_mw: 0.15 }
+assertions:
+  - { type: event-occurs, kind: fid-setpoint, target: fid-25-29, after: 0.49, until: 0.51 }
+`,
+);
 
 async function waitFor(pattern: RegExp, timeout_ms = 45_000): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeout_ms;
@@ -34,7 +48,16 @@ beforeAll(async () => {
   browser = await launchChromium();
   child = spawn(
     process.execPath,
-    [join(repoRoot, 'bin/gridloop.mjs'), 'start', '--port', '0', '--runs-dir', runsDir],
+    [
+      join(repoRoot, 'bin/gridloop.mjs'),
+      'start',
+      '--port',
+      '0',
+      '--runs-dir',
+      runsDir,
+      '--scenarios',
+      scenariosDir,
+    ],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -49,6 +72,7 @@ afterAll(async () => {
   await browser?.close();
   if (child && child.exitCode === null) child.kill('SIGKILL');
   rmSync(runsDir, { recursive: true, force: true });
+  rmSync(scenariosDir, { recursive: true, force: true });
 });
 
 const readouts = (page: Page) =>
@@ -137,6 +161,31 @@ describe('live page on the running demo', () => {
     expect(await page.locator('#timeline').textContent()).toMatch(/pcc-mg1 opened/);
     await page.waitForTimeout(1500);
     await screenshot(page, 'demo-operator-after-open');
+
+    // Scenario controls: the bench lists its scenario folder; start, pause, resume, verdict.
+    expect(
+      await page.$$eval('#controls select[name="scenario"] option', (o) => o.map((x) => x.textContent)),
+    ).toEqual(['fid-nudge']);
+    const scenarioButton = (label: string) =>
+      page
+        .locator('#controls fieldset')
+        .filter({ has: page.locator('legend', { hasText: /^Scenario$/ }) })
+        .getByRole('button', { name: label, exact: true });
+    await scenarioButton('start').click();
+    await page.waitForFunction(() =>
+      /fid-nudge/.test(document.querySelector('#run-status')?.textContent ?? ''),
+    );
+    await scenarioButton('pause').click();
+    await page.waitForSelector('#run-status[data-state="paused"]');
+    await screenshot(page, 'demo-operator-scenario-paused');
+    await scenarioButton('resume').click();
+    await page.waitForFunction(
+      () =>
+        /fid-nudge passed \(1\/1 assertions\)/.test(document.querySelector('#timeline')?.textContent ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await page.getAttribute('#run-status', 'data-state')).toBe('running');
     expect(errors).toEqual([]);
     await page.close();
 

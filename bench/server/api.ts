@@ -205,6 +205,8 @@ export interface Welcome {
   status: RunStatus | null;
   /** Recent events, oldest first, so a late joiner's timeline is not empty. */
   recentEvents: LiveEvent[];
+  /** Names `scenario start` accepts: the files in the bench's scenario folder (without `.yaml`). */
+  scenarios?: string[];
   limits: { commandsPerSecond: number; commandBurst: number; maxMessageBytes: number; maxRate_hz: number };
 }
 

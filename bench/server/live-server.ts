@@ -108,6 +108,8 @@ export interface LiveServerOptions {
   onCommand?: (command: ApiCommand, actor: Actor) => Promise<CommandOutcome>;
   /** Receives every audit entry (the composer writes them to the run's audit log). */
   onAudit?: (entry: AuditEntry) => void;
+  /** Scenario names offered to clients in their welcome (read at each connect). */
+  scenarios?: () => string[];
   limits?: Partial<ServerLimits>;
 }
 
@@ -433,6 +435,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       topology,
       status: lastStatus,
       recentEvents: history.slice(),
+      ...(options.scenarios ? { scenarios: options.scenarios() } : {}),
       limits: {
         commandsPerSecond: limits.commandsPerSecond,
         commandBurst: limits.commandBurst,

@@ -108,6 +108,7 @@ function setStatus(state, text) {
 function onWelcome(welcome) {
   page.role = welcome.role;
   page.commands = welcome.commands;
+  page.scenarios = welcome.scenarios ?? [];
   $('login').hidden = true;
   $('role').dataset.role = welcome.role;
   $('role').textContent = `${welcome.role}${welcome.name ? ` · ${welcome.name}` : ''}`;
@@ -404,13 +405,27 @@ function buildControls() {
     );
   }
   if (can('scenario')) {
-    const name = document.createElement('input');
-    name.placeholder = 'scenario (optional)';
-    name.size = 14;
+    // The bench lists its scenario folder; a free name is still possible when it lists nothing.
+    let name;
+    if (page.scenarios?.length > 0) {
+      name = select(
+        'scenario',
+        page.scenarios.map((s) => ({ value: s, label: s })),
+      );
+    } else {
+      name = document.createElement('input');
+      name.name = 'scenario';
+      name.placeholder = 'scenario name';
+      name.size = 14;
+    }
     const act = (action) => () =>
       command(
-        { type: 'scenario', action, ...(name.value.trim() ? { name: name.value.trim() } : {}) },
-        `scenario ${action}`,
+        {
+          type: 'scenario',
+          action,
+          ...(action === 'start' && name.value.trim() ? { name: name.value.trim() } : {}),
+        },
+        `scenario ${action}${action === 'start' ? ` ${name.value.trim()}` : ''}`,
       );
     parts.push(
       group('Scenario', name, ...['start', 'pause', 'resume', 'stop'].map((a) => button(a, act(a)))),
