@@ -21,17 +21,13 @@
  *     the answer to the next request. An answer later than twice the timeout cannot be told from
  *     a fresh one by a Modbus RTU master: the protocol has no transaction ids.
  */
+import crc16 from 'modbus-serial/utils/crc16.js';
 import { rtuFrameGap_ms } from './sunspec-map.ts';
 import type { Transport } from './transport.ts';
 
-/** CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF) over `bytes[0, end)`. */
+/** CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF) over `bytes[0, end)`, modbus-serial's. */
 export function crc16modbus(bytes: Uint8Array, end = bytes.length): number {
-  let crc = 0xffff;
-  for (let i = 0; i < end; i++) {
-    crc ^= bytes[i];
-    for (let b = 0; b < 8; b++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
-  }
-  return crc;
+  return crc16(end === bytes.length ? bytes : bytes.subarray(0, end));
 }
 
 /** An ADU from unit id and PDU bytes, with the CRC appended low byte first. */
