@@ -12,14 +12,17 @@
  *     times, the fixed 1.75 ms above 19200 baud) since the last byte sent or received;
  *   - an answer is complete at the length its request implies (5 + 2n for reads, 8 for writes, 5
  *     for an exception); its unit, function, byte count (reads) or echo (writes) and CRC-16 must
- *     match, or it is refused: counted as a bad frame (and a CRC error), never decoded;
+ *     match, or it is refused and never decoded. The refused burst is collected until t3.5 of
+ *     silence and counted: a CRC-valid frame (an earlier request's answer) as `late`, anything
+ *     else as a bad frame (and a CRC error from 4 bytes on);
  *   - bytes that arrive with no request waiting (an answer after its timeout, line noise) are
- *     collected until t3.5 of silence and counted: a whole CRC-valid frame as `late`, anything
- *     else as a bad frame;
+ *     counted the same way;
  *   - after a timeout the line must stay quiet for a further `timeout_ms` before the next request,
  *     so a slow device's answer lands in that window (counted late) instead of being taken for
  *     the answer to the next request. An answer later than twice the timeout cannot be told from
  *     a fresh one by a Modbus RTU master: the protocol has no transaction ids.
+ *
+ * From modbus-serial this keeps its CRC-16/MODBUS helper.
  */
 import crc16 from 'modbus-serial/utils/crc16.js';
 import { rtuFrameGap_ms } from './sunspec-map.ts';
