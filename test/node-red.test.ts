@@ -127,11 +127,22 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     },
   );
 
-  it('peak shaving: the flow moves the battery set-point and the recording shows it', async () => {
+  it('peak shaving: the flow dispatches the battery from the streamed PCC power, and the recorded import settles at the limit', async () => {
+    const recorded = async (measurement: string, tag: string, id: string) =>
+      (await readRunPoints(demo.runDir)).filter(
+        (p) => p.measurement === measurement && p.tags[tag] === id && typeof p.fields.p_mw === 'number',
+      );
+    const pcc = () => recorded('pcc', 'microgrid', 'MG1');
+    const before = await until('MG1 PCC import in the recording', async () => (await pcc()).at(-1));
+    const import0 = before.fields.p_mw as number;
+    expect(import0).toBeGreaterThan(0.3);
+    const battery0 = (await recorded('device', 'device', 'bess-25')).at(-1)!.fields.p_mw as number;
+    // A limit 0.25 MW below MG1's import now: a dispatcher reading the real PCC power asks the
+    // battery for about 0.25 MW more; one without it sends nothing (or a guess).
+    const limit = Math.round((import0 - 0.25) * 1000) / 1000;
     const flow = exampleFlow('peak-shaving', proxy.url, operatorToken);
-    // A limit of 1 MW export: far below any import MG1 can have, so the dispatcher must discharge
-    // the battery at its full rating (BATTERY_MW, 0.5 MW).
-    setTabEnv(flow, 'PEAK_LIMIT_MW', '-1');
+    setTabEnv(flow, 'PEAK_LIMIT_MW', String(limit));
+    setTabEnv(flow, 'VALLEY_MW', String(limit - 1));
     await nodeRed.deploy(flow);
     const results = collect(nodeRed, 'ps-result');
     const sent = await until(
@@ -141,26 +152,68 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     );
     const command = sent.command as { type: string; deviceId: string; p_mw: number };
     expect(command).toMatchObject({ type: 'setpoint', deviceId: 'bess-25' });
-    expect(command.p_mw).toBe(0.5);
-
-    const battery = async () =>
-      (await readRunPoints(demo.runDir)).filter(
-        (p) => p.measurement === 'device' && p.tags.device === 'bess-25' && typeof p.fields.p_mw === 'number',
-      );
-    const first = (await battery())[0];
-    expect(Math.abs((first.fields.p_mw as number) - command.p_mw)).toBeGreaterThan(0.2);
-    const reached = await until(
-      'bess-25 at its new set-point in the recorded data',
+    expect(Math.abs(command.p_mw - (battery0 + 0.25))).toBeLessThan(0.08);
+    // Closed loop through the twin: the battery discharges and MG1's recorded import comes down to
+    // the limit.
+    const settled = await until(
+      "MG1's recorded PCC import at the limit",
       async () => {
-        const points = await battery();
-        const last = points[points.length - 1];
-        return last && Math.abs((last.fields.p_mw as number) - command.p_mw) < 0.02 && last;
+        const last = (await pcc()).at(-1);
+        return (
+          last &&
+          last.time_ns > before.time_ns &&
+          Math.abs((last.fields.p_mw as number) - limit) < 0.04 &&
+          last
+        );
       },
-      15_000,
+      20_000,
     );
-    expect(reached.time_ns).toBeGreaterThan(first.time_ns);
+    expect(import0 - (settled.fields.p_mw as number)).toBeGreaterThan(0.15);
     await nodeRed.deploy([]);
   }, 90_000);
+
+  it('a microgrid state node emits PCC power, EMS mode and islanded, and says so when the microgrid is unknown', async () => {
+    const statuses = watchStatuses(nodeRed);
+    await nodeRed.deploy([
+      { id: 'mg-tab', type: 'tab', label: 'microgrid' },
+      { id: 'mg-bench', type: 'gridloop-server', url: proxy.url, credentials: { token: operatorToken } },
+      {
+        id: 'mg-state',
+        type: 'gridloop-state',
+        z: 'mg-tab',
+        server: 'mg-bench',
+        rate: 5,
+        filter: 'microgrid',
+        target: 'MG1',
+        wires: [['mg-sink']],
+      },
+      {
+        id: 'mg-unknown',
+        type: 'gridloop-state',
+        z: 'mg-tab',
+        server: 'mg-bench',
+        rate: 5,
+        filter: 'microgrid',
+        target: 'MG9',
+        wires: [['mg-sink']],
+      },
+      { id: 'mg-sink', type: 'debug', z: 'mg-tab', active: false, wires: [] },
+    ]);
+    const seen = collect(nodeRed, 'mg-sink');
+    const first = await until('an MG1 message', () => seen[0]);
+    expect(first.topic).toBe('gridloop/microgrid/MG1');
+    expect(first.payload).toMatchObject({ id: 'MG1', ems: 'peak-shaving', islanded: false });
+    const payload = first.payload as { pcc_p_mw: number; pcc_q_mvar: number };
+    expect(payload.pcc_p_mw).toBeGreaterThan(0.1);
+    expect(typeof payload.pcc_q_mvar).toBe('number');
+    await until('the unknown microgrid reported', () =>
+      /microgrid MG9 not in the bench's state/.test(String(statuses.of('mg-unknown')?.text ?? '')),
+    );
+    expect(statuses.of('mg-unknown')?.fill).toBe('yellow');
+    expect(seen.every((m) => m.topic === 'gridloop/microgrid/MG1')).toBe(true);
+    statuses.stop();
+    await nodeRed.deploy([]);
+  });
 
   it('a bad token puts the server node, and every node using it, in a red error state', async () => {
     await nodeRed.deploy([

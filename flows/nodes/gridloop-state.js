@@ -1,8 +1,11 @@
-/** gridloop state: emits the twin's live state at a chosen rate, whole or for one island, bus or device. */
+/**
+ * gridloop state: emits the twin's live state at a chosen rate, whole or for one island, microgrid,
+ * bus or device.
+ */
 'use strict';
 const { rateProblem } = require('./protocol.js');
 
-const FILTERS = ['all', 'island', 'bus', 'device'];
+const FILTERS = ['all', 'island', 'microgrid', 'bus', 'device'];
 
 /** The island holding `target`: an island id, or a microgrid id whose buses the island contains. */
 function findIsland(state, topology, target) {
@@ -26,6 +29,12 @@ function select(filter, target, state, topology) {
       const island = findIsland(state, topology, target);
       if (!island) return { missing: `island ${target} not in the bench's state` };
       return { topic: `gridloop/island/${target}`, payload: { ...base, ...island } };
+    }
+    case 'microgrid': {
+      if (!state.microgrids) return { missing: 'this bench does not send microgrids' };
+      const microgrid = state.microgrids[target];
+      if (!microgrid) return { missing: `microgrid ${target} not in the bench's state` };
+      return { topic: `gridloop/microgrid/${target}`, payload: { ...base, id: target, ...microgrid } };
     }
     case 'device': {
       const device = state.devices ? state.devices[target] : undefined;
