@@ -121,6 +121,13 @@ describe('live page on the running demo', () => {
     const before = await readouts(page);
     const mainIsland = (await islandOf('1'))!;
     expect(Math.abs(before[mainIsland] - 50)).toBeLessThan(0.05);
+    // The card of MG1's island shows what MG1 imports through its PCC, as the twin computes it.
+    const pccLine = () => page.locator('#frequency-readouts [data-pcc="MG1"]').textContent();
+    const [, importing] =
+      /^MG1 PCC import (-?\d+\.\d{3}) MW, -?\d+\.\d{3} Mvar · EMS peak-shaving$/.exec(
+        (await pccLine()) ?? '',
+      ) ?? [];
+    expect(Number(importing)).toBeGreaterThan(0.1);
     await screenshot(page, 'demo-operator-before');
 
     await page.click('[data-switch="pcc-mg1"]');
@@ -138,6 +145,9 @@ describe('live page on the running demo', () => {
     const gridIsland = (await islandOf('1'))!;
     expect(await islandOf('25')).toBe(mg1Island);
     expect(await page.getAttribute('[data-switch="pcc-mg1"]', 'data-closed')).toBe('false');
+    await page.waitForFunction(() =>
+      /^MG1 PCC open/.test(document.querySelector('#frequency-readouts [data-pcc="MG1"]')?.textContent ?? ''),
+    );
     const colour = (bus: string) =>
       page.$eval(`#diagram [data-bus="${bus}"]`, (el) => (el as SVGGElement).style.getPropertyValue('--c'));
     expect(await colour('2')).not.toBe(await colour('1'));

@@ -217,6 +217,24 @@ function frame() {
 }
 requestAnimationFrame(frame);
 
+/** One line per microgrid of the island that has a PCC: power through it (import positive), EMS mode. */
+function pccLines(state, island) {
+  const withPcc = new Set((page.topology?.microgrids ?? []).filter((m) => m.pccSwitch).map((m) => m.id));
+  return island.id
+    .split('+')
+    .filter((id) => withPcc.has(id) && state.microgrids?.[id])
+    .map((id) => {
+      const m = state.microgrids[id];
+      const line = document.createElement('div');
+      line.className = 'label';
+      line.dataset.pcc = id;
+      line.textContent = m.islanded
+        ? `${id} PCC open · EMS ${m.ems}`
+        : `${id} PCC import ${m.pcc_p_mw.toFixed(3)} MW, ${m.pcc_q_mvar.toFixed(3)} Mvar · EMS ${m.ems}`;
+      return line;
+    });
+}
+
 function render(state) {
   $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
   diagram.update(state);
@@ -239,7 +257,7 @@ function render(state) {
       const rocof = document.createElement('div');
       rocof.className = 'label';
       rocof.textContent = `ROCOF ${island.rocof_hz_s.toFixed(3)} Hz/s`;
-      card.append(label, value, rocof);
+      card.append(label, value, rocof, ...pccLines(state, island));
       return card;
     }),
   );
