@@ -125,6 +125,26 @@ describe('PCC power in TwinState', () => {
     expect(s.microgrids!.MG.pcc_q_mvar).toBeCloseTo(Q_LOAD, 3);
   });
 
+  it('counts what other closed switches behind the PCC feed, and reports 0 for a bypassed PCC', () => {
+    // Slack 1 —PCC— 2 —sw— 2b —line— 3: the load behind the second switch is still behind the PCC.
+    const grid = feederThroughSwitch();
+    grid.buses.splice(2, 0, bus('2b', 'pq', 'MG'));
+    grid.switches.push({ id: 'sw', kind: 'switch', from: '2', to: '2b', closed: true });
+    grid.branches = [line('L2b-3', '2b', '3', R, X)];
+    grid.loads.push({ id: 'load-2b', bus: '2b', p_mw: 0.5, q_mvar: 0.2, inService: true });
+    const twin = new Twin(grid, { dt_s: 0.01, config: constantPower });
+    const s = settle(twin, 20);
+    const p = P_LOAD / 10;
+    const q = Q_LOAD / 10;
+    const i2 = (p * p + q * q) / receivingVoltageSquared(p, q);
+    expect(s.microgrids!.MG.pcc_p_mw).toBeCloseTo(0.5 + (p + i2 * R) * 10, 3);
+    expect(s.microgrids!.MG.pcc_q_mvar).toBeCloseTo(0.2 + (q + i2 * X) * 10, 3);
+    // A second closed switch in parallel with the PCC: the PCC's own share is undefined.
+    grid.switches.push({ id: 'bypass', kind: 'breaker', from: '1', to: '2b', closed: true });
+    const bypassed = settle(new Twin(grid, { dt_s: 0.01, config: constantPower }), 5);
+    expect(bypassed.microgrids!.MG).toMatchObject({ pcc_p_mw: 0, pcc_q_mvar: 0, islanded: false });
+  });
+
   it('reports zero, islanded and the open breaker once the PCC opens', () => {
     const twin = new Twin(feederThroughSwitch(), { dt_s: 0.01, config: constantPower });
     settle(twin, 5);
