@@ -103,20 +103,21 @@ describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }
   }
 
   for (const base of [0, 50000]) {
-    it(`discovers a legacy 103/123/124 map with "SunS" at ${base}`, async () => {
+    it(`discovers a legacy 103/121/123/124 map with "SunS" at ${base}`, async () => {
       pair = await openPtyPair();
       slave = await startSunSpecSlave({ path: pair.b, base, legacy: true });
       link = new SunSpecLink({ id: 'legacy', driver: 'sunspec', path: pair.a, baud: 9600 });
       await link.open();
       expect(link.identity).toMatchObject({ base, generation: 'legacy', serialNumber: 'EMU-L001' });
-      // Lengths as published for the legacy models: 1 (66), 103 (50), 123 (24), 124 (24).
+      // Lengths as published for the legacy models: 1 (66), 103 (50), 121 (30), 123 (24), 124 (24).
       expect(link.identity?.models.map((m) => [m.id, m.length])).toEqual([
         [1, 66],
         [103, 50],
+        [121, 30],
         [123, 24],
         [124, 24],
       ]);
-      expect(link.identity?.models[2].address).toBe(base + 2 + 68 + 52);
+      expect(link.identity?.models[3].address).toBe(base + 2 + 68 + 52 + 32);
     });
   }
 
@@ -143,17 +144,32 @@ describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }
     expect(result.target.p_w).toBe(4000);
     expect(result.limited.join()).toMatch(/limited to 4000 W/);
     step = await pollUntil(link, () => Math.abs(slave!.state.w - 4000) < 40, 5000, step);
-    const wsetWrite = slave.state.writes.find((w) => w.values.length === 2);
-    expect(wsetWrite?.values).toEqual([0, 4000]);
-    expect(await link.readControls()).toMatchObject({ WSetEna: 1, WSet: 4000 });
+    // One frame: WSetEna 1, WSetMod 1 (watts, not the default % of WMax), WSet 4000 as int32.
+    expect(writesTo(slave, 704, modelOffset(704, 'WSetEna'))).toEqual([[1, 1, 0, 4000]]);
+    expect(await link.readControls()).toMatchObject({ WSetEna: 1, WSetMod: 1, WSet: 4000 });
+    // A P-only set-point leaves the device's reactive power alone.
+    expect(writesTo(slave, 704, modelOffset(704, 'VarSet'))).toEqual([]);
     // What the twin sees: the device's watts × 100, in MW.
     step = await pollUntil(link, () => Math.abs(link!.input().p_mw - 0.4) < 0.01, 3000, step);
     expect(link.input().p_mw).toBeCloseTo(0.4, 1);
 
+    // Reactive power: 0.25 Mvar → 2500 var, VarSetMod 4 (vars), read back from 701 Var.
+    link.setpoint({ q_mvar: 0.25 });
+    step = await pollUntil(link, () => Math.abs(link!.input().q_mvar - 0.25) < 0.005, 5000, step);
+    expect(slave.state.var).toBeCloseTo(2500, -2);
+    expect(await link.readControls()).toMatchObject({ VarSetEna: 1, VarSetMod: 4, VarSet: 2500, WSet: 4000 });
+
     link.emergencyStop();
     await pollUntil(link, () => Math.abs(slave!.state.w) < 40, 5000, step);
     expect(Math.abs(slave.state.w)).toBeLessThan(40);
-    expect(await link.readControls()).toMatchObject({ WSetEna: 1, WSet: 0, WMaxLimPctEna: 1, WMaxLimPct: 0 });
+    expect(await link.readControls()).toMatchObject({
+      WSetEna: 1,
+      WSetMod: 1,
+      WSet: 0,
+      VarSet: 0,
+      WMaxLimPctEna: 1,
+      WMaxLimPct: 0,
+    });
     expect(() => link!.setpoint({ p_mw: 0.1 })).toThrow(/emergency stop/);
     const events: LinkEvent[] = [];
     link.drainEvents(events);
@@ -209,6 +225,18 @@ describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }
     step = await pollUntil(link, () => Math.abs(link!.input().p_mw + 0.2) < 0.005, 3000, step);
     expect(link.input().p_mw).toBeCloseTo(-0.2, 2);
 
+    // Reactive power through 123: 0.15 Mvar → 1500 var = 15 % of WMax (model 121: 1000 × 10^1);
+    // VArPct_SF = -1, so the register holds 150. Read back from 103 VAr.
+    link.setpoint({ q_mvar: 0.15 });
+    step = await pollUntil(link, () => Math.abs(link!.input().q_mvar - 0.15) < 0.005, 5000, step);
+    expect(writesTo(slave, 123, modelOffset(123, 'VArWMaxPct')).at(-1)).toEqual([150]);
+    expect(await link.readControls()).toMatchObject({
+      '123.VArWMaxPct': 15,
+      '123.VArPct_Mod': 1,
+      '123.VArPct_Ena': 1,
+      '124.InWRte': 20,
+    });
+
     link.emergencyStop();
     await pollUntil(link, () => Math.abs(slave!.state.w) < 30, 5000, step);
     expect(Math.abs(slave.state.w)).toBeLessThan(30);
@@ -221,6 +249,42 @@ describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }
       '123.WMaxLimPct': 0,
     });
     expect(link.stats()).toMatchObject({ badFrames: 0, crcErrors: 0 });
+  });
+
+  it('legacy PV inverter (103/121/123, no storage): active power is curtailed through 123 WMaxLimPct of 121 WMax', async () => {
+    pair = await openPtyPair();
+    slave = await startSunSpecSlave({
+      path: pair.b,
+      legacy: true,
+      pv: true,
+      base: 40000,
+      pvAvailable_w: 8000,
+    });
+    link = new SunSpecLink({
+      id: 'legacy-pv',
+      driver: 'sunspec',
+      path: pair.a,
+      baud: 19200,
+      powerScale: 100,
+    });
+    await link.open();
+    expect(link.identity?.models.map((m) => m.id)).toEqual([1, 103, 121, 123]);
+    let step = await pollUntil(link, () => Math.abs(link!.input().p_mw - 0.8) < 0.005, 5000);
+    expect(link.input().soc).toBeUndefined();
+    // 0.5 MW → 5000 W = 50 % of WMax 10 kW (WMax_SF 1, register 1000); WMaxLimPct_SF -1 → 500.
+    link.setpoint({ p_mw: 0.5 });
+    step = await pollUntil(link, () => Math.abs(link!.input().p_mw - 0.5) < 0.005, 5000, step);
+    expect(writesTo(slave, 123, modelOffset(123, 'WMaxLimPct')).at(-1)).toEqual([500]);
+    expect(await link.readControls()).toMatchObject({ '123.WMaxLim_Ena': 1, '123.WMaxLimPct': 50 });
+    // A PV inverter cannot absorb: a negative set-point is capped at 0 W and said so.
+    link.setpoint({ p_mw: -0.1 });
+    step = await pollUntil(link, () => Math.abs(link!.input().p_mw) < 0.005, 5000, step);
+    const events: LinkEvent[] = [];
+    link.drainEvents(events);
+    expect(events.map((e) => e.message).join('\n')).toMatch(/cannot absorb; capped at 0 W/);
+    link.emergencyStop();
+    await pollUntil(link, () => slave!.point(123, 'Conn') === 0, 3000, step);
+    expect(await link.readControls()).toMatchObject({ '123.Conn': 0, '123.WMaxLimPct': 0 });
   });
 
   it('a late answer is counted as late and a garbled one as a CRC error; neither is decoded', async () => {

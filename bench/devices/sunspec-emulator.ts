@@ -3,13 +3,19 @@
  * in tests) or on any `Transport` (an in-process loopback end), with a register map built from the
  * bundled official model definitions at a chosen base:
  *
- *   - modern map (default): 1, 701, 702, 704, 711, 802. Output follows model 704 `WSet` when
- *     `WSetEna` is 1, capped by `WMaxLimPct` when `WMaxLimPctEna` is 1; SoC in 802;
- *   - legacy map (`legacy: true`): 1, 103, 123, 124. Output follows model 124: `StorCtl_Mod` bit 1
- *     (discharge) with `OutWRte`, bit 0 (charge) with `InWRte`, both in % of `WChaMax`; model 123
- *     `Conn` 0 disconnects (0 W) and `WMaxLimPct` caps when `WMaxLim_Ena` is 1; SoC is 124's
- *     `ChaState`.
+ *   - modern map (default): 1, 701, 702, 704, 711, 802. Output follows model 704 when `WSetEna` is
+ *     1: `WSet` watts with `WSetMod` 1, `WSetPct` of 702 `WMax` with `WSetMod` 0 (the default);
+ *     capped by `WMaxLimPct` when `WMaxLimPctEna` is 1; reactive power follows `VarSet` when
+ *     `VarSetEna` is 1 and `VarSetMod` is 4 (vars); SoC in 802;
+ *   - legacy battery map (`legacy: true`): 1, 103, 121, 123, 124. Output follows model 124:
+ *     `StorCtl_Mod` bit 1 (discharge) with `OutWRte`, bit 0 (charge) with `InWRte`, both in % of
+ *     `WChaMax`; model 123 `Conn` 0 disconnects (0 W), `WMaxLimPct` (of 121 `WMax`) caps when
+ *     `WMaxLim_Ena` is 1, and `VArWMaxPct` (of `WMax`) sets reactive power when `VArPct_Ena` is 1
+ *     with `VArPct_Mod` 1; SoC is 124's `ChaState`;
+ *   - legacy PV map (`legacy: true, pv: true`): 1, 103, 121, 123; produces `pvAvailable_w` unless
+ *     curtailed by 123.
  *
+ * Scale factors other than 10^0 (WChaMax, WMax: 10^1) catch a driver that ignores them.
  * Requests are framed the RTU way, by t3.5 of line silence; CRC-16/MODBUS is checked and bad
  * frames are ignored, as a real slave does. Supports read holding/input registers (3, 4), write
  * single (6) and write multiple (16), with exceptions 1 (function), 2 (address) and 3 (value).
@@ -48,8 +54,15 @@ export interface SunSpecSlaveOptions {
   unitId?: number;
   /** Where "SunS" sits: 40000, 50000 or 0. @default 40000 */
   base?: number;
-  /** Present the legacy map (1, 103, 123, 124) instead of the modern one. @default false */
+  /** Present the legacy map (1, 103, 121, 123, 124) instead of the modern one. @default false */
   legacy?: boolean;
+  /**
+   * Legacy only: a PV inverter (1, 103, 121, 123: no storage) producing `pvAvailable_w` unless
+   * curtailed by 123 `WMaxLimPct`. @default false
+   */
+  pv?: boolean;
+  /** PV power available, W. @default 0.8 × rating_w */
+  pvAvailable_w?: number;
   /** @default 10000 */
   rating_w?: number;
   /** @default 10000 */
@@ -64,6 +77,7 @@ export interface SunSpecSlaveOptions {
 
 export interface SunSpecSlaveState {
   w: number;
+  var: number;
   soc: number;
   requests: number;
   crcErrors: number;
@@ -88,7 +102,8 @@ export interface SunSpecSlave {
 }
 
 const MODERN_MODELS = [1, 701, 702, 704, 711, 802];
-const LEGACY_MODELS = [1, 103, 123, 124];
+const LEGACY_MODELS = [1, 103, 121, 123, 124];
+const LEGACY_PV_MODELS = [1, 103, 121, 123];
 
 export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<SunSpecSlave> {
   const baud = options.baud ?? 19200;
@@ -103,7 +118,8 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
   const regs: number[] = [...SUNS_MARKER];
   const modelAddress = new Map<number, number>();
   const layouts = new Map<number, ModelLayout>();
-  for (const id of legacy ? LEGACY_MODELS : MODERN_MODELS) {
+  const pv = legacy && (options.pv ?? false);
+  for (const id of pv ? LEGACY_PV_MODELS : legacy ? LEGACY_MODELS : MODERN_MODELS) {
     const layout = modelLayout(id);
     layouts.set(id, layout);
     modelAddress.set(id, base + regs.length);
@@ -133,12 +149,17 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
   };
   const get = (id: number, name: string) => readPoint(layouts.get(id)!, view(id), name);
   setString(1, 'Mn', 'gridloop');
-  setString(1, 'Md', legacy ? 'emulated legacy BESS inverter' : 'emulated BESS inverter');
+  setString(
+    1,
+    'Md',
+    pv ? 'emulated legacy PV inverter' : legacy ? 'emulated legacy BESS inverter' : 'emulated BESS inverter',
+  );
   setString(1, 'Vr', '1.0.0');
   setString(1, 'SN', legacy ? 'EMU-L001' : 'EMU-0001');
   setRaw(1, 'DA', unitId);
   const state: SunSpecSlaveState = {
     w: 0,
+    var: 0,
     soc: options.soc0 ?? 0.5,
     requests: 0,
     crcErrors: 0,
@@ -149,6 +170,7 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
 
   /** The power the device aims for now, from its control model(s). */
   let target: () => number;
+  let targetVar: () => number;
   /** Writes the measured output and SoC into the map. */
   let publish: () => void;
   if (legacy) {
@@ -172,32 +194,50 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
     setRaw(123, 'VArPct_SF', -1);
     setRaw(123, 'Conn', 1);
     set(123, 'WMaxLimPct', 100);
-    // A scale factor other than 0 on WChaMax, so a driver that ignores it is caught.
-    setRaw(124, 'WChaMax_SF', 1);
-    setRaw(124, 'WChaDisChaGra_SF', 0);
-    setRaw(124, 'ChaState_SF', -1);
-    setRaw(124, 'InOutWRte_SF', -2);
-    set(124, 'WChaMax', rating);
-    set(124, 'WChaGra', 100);
-    set(124, 'WDisChaGra', 100);
-    setRaw(124, 'ChaSt', 6);
+    // WMax (the reference of 123's percentages) with a scale factor of 10^1, to catch a driver
+    // that ignores it.
+    setRaw(121, 'WMax_SF', 1);
+    set(121, 'WMax', rating);
+    const wMax = () => get(121, 'WMax') ?? rating;
+    const pvAvailable = options.pvAvailable_w ?? 0.8 * rating;
+    if (!pv) {
+      // A scale factor other than 0 on WChaMax, so a driver that ignores it is caught.
+      setRaw(124, 'WChaMax_SF', 1);
+      setRaw(124, 'WChaDisChaGra_SF', 0);
+      setRaw(124, 'ChaState_SF', -1);
+      setRaw(124, 'InOutWRte_SF', -2);
+      set(124, 'WChaMax', rating);
+      set(124, 'WChaGra', 100);
+      set(124, 'WDisChaGra', 100);
+      setRaw(124, 'ChaSt', 6);
+    }
     target = () => {
       if (get(123, 'Conn') === 0) return 0;
-      const mode = view(124)[layouts.get(124)!.points.get('StorCtl_Mod')!.offset];
-      const wChaMax = get(124, 'WChaMax') ?? rating;
-      let w = 0;
-      if (mode & 2) w += ((get(124, 'OutWRte') ?? 0) / 100) * wChaMax;
-      if (mode & 1) w -= ((get(124, 'InWRte') ?? 0) / 100) * wChaMax;
+      let w = pvAvailable;
+      if (!pv) {
+        const mode = view(124)[layouts.get(124)!.points.get('StorCtl_Mod')!.offset];
+        const wChaMax = get(124, 'WChaMax') ?? rating;
+        w = 0;
+        if (mode & 2) w += ((get(124, 'OutWRte') ?? 0) / 100) * wChaMax;
+        if (mode & 1) w -= ((get(124, 'InWRte') ?? 0) / 100) * wChaMax;
+      }
       if (get(123, 'WMaxLim_Ena') === 1) {
-        const cap = ((get(123, 'WMaxLimPct') ?? 100) / 100) * rating;
+        const cap = ((get(123, 'WMaxLimPct') ?? 100) / 100) * wMax();
         w = Math.max(-cap, Math.min(cap, w));
       }
       return w;
     };
+    targetVar = () => {
+      if (get(123, 'Conn') === 0 || get(123, 'VArPct_Ena') !== 1 || get(123, 'VArPct_Mod') !== 1) return 0;
+      return ((get(123, 'VArWMaxPct') ?? 0) / 100) * wMax();
+    };
     publish = () => {
       set(103, 'W', Math.round(state.w));
-      set(124, 'ChaState', Math.round(state.soc * 1000) / 10);
-      setRaw(124, 'ChaSt', Math.abs(state.w) < 1 ? 6 : state.w > 0 ? 3 : 4);
+      set(103, 'VAr', Math.round(state.var));
+      if (!pv) {
+        set(124, 'ChaState', Math.round(state.soc * 1000) / 10);
+        setRaw(124, 'ChaSt', Math.abs(state.w) < 1 ? 6 : state.w > 0 ? 3 : 4);
+      }
     };
   } else {
     for (const [name, sf] of [
@@ -221,6 +261,7 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
     set(702, 'WMax', rating);
     set(702, 'VAMaxRtg', rating);
     setRaw(704, 'WSet_SF', 0);
+    setRaw(704, 'WSetPct_SF', -2);
     setRaw(704, 'WMaxLimPct_SF', -1);
     setRaw(704, 'VarSet_SF', 0);
     set(704, 'WMaxLimPct', 100);
@@ -233,15 +274,26 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
     set(802, 'SoCMax', 95);
     set(802, 'SoCMin', 5);
     target = () => {
-      let w = get(704, 'WSetEna') === 1 ? (get(704, 'WSet') ?? 0) : 0;
+      let w = 0;
+      // WSetMod 0 (the default): WSetPct of WMax; 1: WSet in watts.
+      if (get(704, 'WSetEna') === 1) {
+        w =
+          get(704, 'WSetMod') === 1
+            ? (get(704, 'WSet') ?? 0)
+            : ((get(704, 'WSetPct') ?? 0) / 100) * (get(702, 'WMax') ?? rating);
+      }
       if (get(704, 'WMaxLimPctEna') === 1) {
         const cap = ((get(704, 'WMaxLimPct') ?? 100) / 100) * rating;
         w = Math.max(-cap, Math.min(cap, w));
       }
       return w;
     };
+    // Only VarSetMod 4 (vars) is emulated; other modes hold 0 var.
+    targetVar = () =>
+      get(704, 'VarSetEna') === 1 && get(704, 'VarSetMod') === 4 ? (get(704, 'VarSet') ?? 0) : 0;
     publish = () => {
       set(701, 'W', Math.round(state.w));
+      set(701, 'Var', Math.round(state.var));
       set(802, 'SoC', Math.round(state.soc * 1000) / 10);
     };
   }
@@ -251,10 +303,12 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
   const physicsMs = 20;
   const physics = setInterval(() => {
     let aim = Math.max(-rating, Math.min(rating, target()));
-    if ((state.soc <= 0.05 && aim > 0) || (state.soc >= 0.95 && aim < 0)) aim = 0;
+    if (!pv && ((state.soc <= 0.05 && aim > 0) || (state.soc >= 0.95 && aim < 0))) aim = 0;
     const dt = physicsMs / 1000;
-    state.w += (aim - state.w) * (1 - Math.exp(-dt / tau));
-    state.soc -= (state.w * dt) / 3600 / capacity;
+    const lag = 1 - Math.exp(-dt / tau);
+    state.w += (aim - state.w) * lag;
+    state.var += (Math.max(-rating, Math.min(rating, targetVar())) - state.var) * lag;
+    if (!pv) state.soc -= (state.w * dt) / 3600 / capacity;
     publish();
   }, physicsMs);
 

@@ -5,12 +5,13 @@
  * model (1) and the blocks it uses with their scale factors.
  *
  *   - modern devices: each exchange polls model 701 W/Var and the battery's 802 SoC; set-points
- *     go to model 704 (`WSet`, `WSetEna`); the emergency stop writes `WSet` 0 and `WMaxLimPct` 0 %
- *     enabled;
- *   - legacy devices: each exchange polls model 103 W/VAr and 124 `ChaState`; set-points go to
+ *     go to model 704 (`WSet` with `WSetMod` watts, `VarSet` with `VarSetMod` vars, each enabled);
+ *     the emergency stop writes `WSet` 0, `VarSet` 0 and `WMaxLimPct` 0 % enabled;
+ *   - legacy devices: each exchange polls model 103 W/VAr and 124 `ChaState`; P set-points go to
  *     model 124 (`StorCtl_Mod` discharge with `OutWRte`, or charge with `InWRte`, in % of the
- *     device's `WChaMax`) after connecting it through model 123 (`Conn` 1); the emergency stop
- *     writes 124 hold with both rates 0, 123 `WMaxLimPct` 0 % enabled and `Conn` 0 (disconnect).
+ *     device's `WChaMax`) or, without storage, to 123 `WMaxLimPct` (% of 121 `WMax`); Q to 123
+ *     `VArWMaxPct`; 123 `Conn` 1 connects the device first. The emergency stop writes 124 hold with
+ *     both rates 0, 123 `WMaxLimPct` 0 % enabled, reactive control off and `Conn` 0 (disconnect).
  *
  * Every Modbus frame, both ways, is captured for the run's frames.pcap.gz (drainFrames). An
  * answer that comes after its request timed out, or noise on the line, is counted (`late`,
@@ -39,7 +40,12 @@ const REOPEN_PERIOD_MS = 500;
 /** Frames captured between drains, at most (the rest are counted, not kept). */
 const CAPTURE_LIMIT = 4096;
 /** Models this driver reads or writes. */
-const USED_MODELS = new Set([1, 701, 702, 704, 711, 802, 103, 123, 124]);
+const USED_MODELS = new Set([1, 701, 702, 704, 711, 802, 103, 121, 123, 124]);
+/** Model 704 WSetMod / VarSetMod values: absolute watts, absolute vars. */
+const WSET_MOD_WATTS = 1;
+const VARSET_MOD_VARS = 4;
+/** Model 123 VArPct_Mod: percentages of WMax. */
+const VARPCT_MOD_WMAX = 1;
 /** StorCtl_Mod bits (model 124). */
 const STOR_CHARGE = 1;
 const STOR_DISCHARGE = 2;
@@ -99,6 +105,10 @@ export class SunSpecLink implements DeviceLink {
   private closing = false;
   private reopenTimer: NodeJS.Timeout | undefined;
   private pendingWrites: (() => Promise<unknown>)[] = [];
+  /** Which parts of a set-point the twin has asked for, and what was last queued (device units). */
+  private pRequested = false;
+  private qRequested = false;
+  private readonly lastSent = { p_w: Number.NaN, q_var: Number.NaN };
 
   constructor(config: DeviceLinkConfig, options: SunSpecLinkOptions = {}) {
     this.id = config.id;
@@ -177,6 +187,39 @@ export class SunSpecLink implements DeviceLink {
       block.regs[p.offset + i] = r;
     });
     return this.write(block.address + p.offset, regs);
+  }
+
+  /**
+   * Writes adjacent points of a block in one request (one frame: the device sees them change
+   * together), in register order.
+   */
+  private writePoints(block: Block, points: [name: string, value: number][]): Promise<void> {
+    const layouts = points
+      .map(([name, value]) => {
+        const p = block.layout.points.get(name);
+        if (!p) throw new TypeError(`SunSpec model ${block.layout.id} has no point ${name}`);
+        return { p, regs: encodePoint(block.layout, block.regs, name, value) };
+      })
+      .sort((a, b) => a.p.offset - b.p.offset);
+    const registers: number[] = [];
+    let next = layouts[0].p.offset;
+    for (const { p, regs } of layouts) {
+      if (p.offset !== next)
+        throw new TypeError(`SunSpec model ${block.layout.id}: ${p.name} is not adjacent`);
+      registers.push(...regs);
+      regs.forEach((r, i) => {
+        block.regs[p.offset + i] = r;
+      });
+      next = p.offset + p.size;
+    }
+    return this.write(block.address + layouts[0].p.offset, registers);
+  }
+
+  /** Legacy WMax (model 121), the reference of model 123's percentages; undefined if unknown. */
+  private legacyWMax(): number | undefined {
+    const settings = this.blocks.get(121);
+    const wMax = settings ? readPoint(settings.layout, settings.regs, 'WMax') : undefined;
+    return wMax !== undefined && wMax > 0 ? wMax : undefined;
   }
 
   /** Finds "SunS", walks the model list and reads the blocks this driver uses. */
@@ -320,52 +363,126 @@ export class SunSpecLink implements DeviceLink {
     }, REOPEN_PERIOD_MS);
   }
 
-  private queueSetpoint(p_w: number, _q_var: number): void {
+  /**
+   * Queues the writes for a set-point (device units) for the next poll: only the parts the twin
+   * asked for (a P-only request leaves the device's reactive power alone) and that changed.
+   */
+  private queueSetpoint(p_w: number, q_var: number): void {
+    const sendP = this.pRequested && p_w !== this.lastSent.p_w;
+    const sendQ = this.qRequested && q_var !== this.lastSent.q_var;
+    if (!sendP && !sendQ) return;
+    if (sendP) this.lastSent.p_w = p_w;
+    if (sendQ) this.lastSent.q_var = q_var;
     const modern = this.blocks.get(704);
     if (modern) {
       this.pendingWrites.push(async () => {
-        await this.writePoint(modern, 'WSet', p_w);
-        await this.writePoint(modern, 'WSetEna', 1);
+        // Value, mode (absolute watts / vars) and enable in one frame each.
+        if (sendP) {
+          await this.writePoints(modern, [
+            ['WSetEna', 1],
+            ['WSetMod', WSET_MOD_WATTS],
+            ['WSet', p_w],
+          ]);
+        }
+        if (sendQ) {
+          await this.writePoint(modern, 'VarSet', q_var);
+          await this.writePoints(modern, [
+            ['VarSetEna', 1],
+            ['VarSetMod', VARSET_MOD_VARS],
+          ]);
+        }
         this.supervisor.counters.setpointsSent++;
       });
       return;
     }
     const storage = this.blocks.get(124);
-    if (storage) {
-      const immediate = this.blocks.get(123);
-      this.pendingWrites.push(async () => {
-        const wChaMax = readPoint(storage.layout, storage.regs, 'WChaMax');
-        if (!wChaMax || wChaMax <= 0) {
-          this.supervisor.event('setpoint-limited', 'model 124 WChaMax is not set: set-point not sent');
-          return;
-        }
-        const pct = Math.min(100, (Math.abs(p_w) / wChaMax) * 100);
-        if (pct < Math.abs(p_w / wChaMax) * 100) {
-          this.supervisor.event('setpoint-limited', `${p_w} W exceeds the device's WChaMax ${wChaMax} W`);
-        }
-        // Rates first, then the mode, so the device never runs a new mode at an old rate.
-        await this.writePoint(storage, 'OutWRte', p_w > 0 ? pct : 0);
-        await this.writePoint(storage, 'InWRte', p_w < 0 ? pct : 0);
-        await this.writePoint(storage, 'StorCtl_Mod', p_w > 0 ? STOR_DISCHARGE : p_w < 0 ? STOR_CHARGE : 0);
-        if (immediate && readPoint(immediate.layout, immediate.regs, 'Conn') !== 1) {
-          await this.writePoint(immediate, 'Conn', 1);
-        }
-        this.supervisor.counters.setpointsSent++;
-      });
+    const immediate = this.blocks.get(123);
+    if (sendP && !storage && !immediate) {
+      this.supervisor.event(
+        'setpoint-limited',
+        'device has none of models 704, 124, 123: set-point not sent',
+      );
       return;
     }
-    this.supervisor.event(
-      'setpoint-limited',
-      'device has neither model 704 nor legacy 124: active-power set-point not sent',
-    );
+    this.pendingWrites.push(async () => {
+      let sent = false;
+      if (sendP && storage) sent = (await this.legacyStorageSetpoint(storage, p_w)) || sent;
+      else if (sendP && immediate) sent = (await this.legacyCurtailment(immediate, p_w)) || sent;
+      if (sendQ) sent = (await this.legacyReactive(immediate, q_var)) || sent;
+      if (sent && immediate && readPoint(immediate.layout, immediate.regs, 'Conn') !== 1) {
+        await this.writePoint(immediate, 'Conn', 1);
+      }
+      if (sent) this.supervisor.counters.setpointsSent++;
+    });
+  }
+
+  /** Model 124: discharge (+) or charge (−) at |P| as a percentage of the device's WChaMax. */
+  private async legacyStorageSetpoint(storage: Block, p_w: number): Promise<boolean> {
+    const wChaMax = readPoint(storage.layout, storage.regs, 'WChaMax');
+    if (!wChaMax || wChaMax <= 0) {
+      this.supervisor.event('setpoint-limited', 'model 124 WChaMax is not set: set-point not sent');
+      return false;
+    }
+    const wanted = (Math.abs(p_w) / wChaMax) * 100;
+    const pct = Math.min(100, wanted);
+    if (pct < wanted)
+      this.supervisor.event('setpoint-limited', `${p_w} W exceeds the device's WChaMax ${wChaMax} W`);
+    // Rates first, then the mode, so the device never runs a new mode at an old rate.
+    await this.writePoint(storage, 'OutWRte', p_w > 0 ? pct : 0);
+    await this.writePoint(storage, 'InWRte', p_w < 0 ? pct : 0);
+    await this.writePoint(storage, 'StorCtl_Mod', p_w > 0 ? STOR_DISCHARGE : p_w < 0 ? STOR_CHARGE : 0);
+    return true;
+  }
+
+  /** Model 123 without storage (a PV inverter): P becomes a WMaxLimPct cap on its output. */
+  private async legacyCurtailment(immediate: Block, p_w: number): Promise<boolean> {
+    const wMax = this.legacyWMax();
+    if (wMax === undefined) {
+      this.supervisor.event(
+        'setpoint-limited',
+        'no model 121 WMax to scale 123 WMaxLimPct: set-point not sent',
+      );
+      return false;
+    }
+    if (p_w < 0)
+      this.supervisor.event(
+        'setpoint-limited',
+        `${p_w} W: a device without storage cannot absorb; capped at 0 W`,
+      );
+    const pct = Math.min(100, (Math.max(0, p_w) / wMax) * 100);
+    await this.writePoint(immediate, 'WMaxLimPct', pct);
+    await this.writePoint(immediate, 'WMaxLim_Ena', 1);
+    return true;
+  }
+
+  /** Model 123: Q as VArWMaxPct, a percentage of WMax (model 121). */
+  private async legacyReactive(immediate: Block | undefined, q_var: number): Promise<boolean> {
+    const wMax = this.legacyWMax();
+    if (!immediate || wMax === undefined) {
+      this.supervisor.event(
+        'setpoint-limited',
+        'reactive power needs models 123 and 121 (WMax) on a legacy device: Q not sent',
+      );
+      return false;
+    }
+    const pct = Math.max(-100, Math.min(100, (q_var / wMax) * 100));
+    await this.writePoint(immediate, 'VArWMaxPct', pct);
+    await this.writePoints(immediate, [
+      ['VArPct_Mod', VARPCT_MOD_WMAX],
+      ['VArPct_Ena', 1],
+    ]);
+    return true;
   }
 
   /** Reads the control points back from the device (for probing and tests). */
   async readControls(): Promise<Record<string, number | undefined>> {
     const out: Record<string, number | undefined> = {};
     const names: [number, string[]][] = [
-      [704, ['WSetEna', 'WSet', 'WMaxLimPctEna', 'WMaxLimPct']],
-      [123, ['Conn', 'WMaxLim_Ena', 'WMaxLimPct']],
+      [
+        704,
+        ['WSetEna', 'WSetMod', 'WSet', 'WMaxLimPctEna', 'WMaxLimPct', 'VarSetEna', 'VarSetMod', 'VarSet'],
+      ],
+      [123, ['Conn', 'WMaxLim_Ena', 'WMaxLimPct', 'VArPct_Ena', 'VArPct_Mod', 'VArWMaxPct']],
       [124, ['StorCtl_Mod', 'OutWRte', 'InWRte', 'WChaMax']],
     ];
     for (const [id, points] of names) {
@@ -382,6 +499,8 @@ export class SunSpecLink implements DeviceLink {
   }
 
   setpoint(setpoint: TwinSetpoint): LimitResult {
+    if (setpoint.p_mw !== undefined) this.pRequested = true;
+    if (setpoint.q_mvar !== undefined) this.qRequested = true;
     const result = this.limiter.request({
       p_w: setpoint.p_mw === undefined ? undefined : this.supervisor.deviceW(setpoint.p_mw),
       q_var: setpoint.q_mvar === undefined ? undefined : this.supervisor.deviceW(setpoint.q_mvar),
@@ -401,12 +520,23 @@ export class SunSpecLink implements DeviceLink {
     let message: string;
     let writes: () => Promise<void>;
     if (modern) {
-      message = 'WSet 0 W and WMaxLimPct 0 % written';
+      message = 'WSet 0 W, VarSet 0 var and WMaxLimPct 0 % written';
       // Zero power first, then the 0 % cap as a second line of defence.
       writes = async () => {
-        await this.writePoint(modern, 'WSet', 0);
-        await this.writePoint(modern, 'WMaxLimPct', 0);
-        await this.writePoint(modern, 'WMaxLimPctEna', 1);
+        await this.writePoints(modern, [
+          ['WSetEna', 1],
+          ['WSetMod', WSET_MOD_WATTS],
+          ['WSet', 0],
+        ]);
+        await this.writePoint(modern, 'VarSet', 0);
+        await this.writePoints(modern, [
+          ['VarSetEna', 1],
+          ['VarSetMod', VARSET_MOD_VARS],
+        ]);
+        await this.writePoints(modern, [
+          ['WMaxLimPctEna', 1],
+          ['WMaxLimPct', 0],
+        ]);
       };
     } else {
       message = 'legacy: 124 hold with rates 0, 123 WMaxLimPct 0 % and Conn 0 written';
@@ -419,6 +549,7 @@ export class SunSpecLink implements DeviceLink {
         if (immediate) {
           await this.writePoint(immediate, 'WMaxLimPct', 0);
           await this.writePoint(immediate, 'WMaxLim_Ena', 1);
+          await this.writePoint(immediate, 'VArPct_Ena', 0);
           await this.writePoint(immediate, 'Conn', 0);
         }
       };

@@ -82,7 +82,7 @@ const SIZE_BY_TYPE: Record<string, number> = {
   acc64: 4,
 };
 
-/** The layout of a model shipped in `sunspec-models/` (1, 701, 702, 704, 711, 802). */
+/** The layout of a model shipped in `sunspec-models/` (1, 701, 702, 704, 711, 802; legacy 103, 121, 123, 124). */
 export function modelLayout(id: number): ModelLayout {
   const cached = cache.get(id);
   if (cached) return cached;
