@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   crc16modbus,
@@ -180,4 +181,95 @@ describe('Modbus RTU master over a Transport', () => {
     expect(hasValidCrc(bytes(0x01, 0x03, 0x00, 0x00, 0x00, 0x0a, 0xc5, 0xcd))).toBe(true);
     expect(hasValidCrc(bytes(0x01, 0x03, 0x00, 0x00, 0x00, 0x0a, 0xcd, 0xc5))).toBe(false);
   });
+});
+
+describe('Modbus RTU master under line noise (property)', () => {
+  it('never resolves a read with anything but the device’s true registers, whatever noise, corruption or stray frames surround the answers', async () => {
+    const answerKind = fc.oneof(
+      fc.record({ kind: fc.constant('clean' as const) }),
+      fc.record({
+        kind: fc.constant('noise-before' as const),
+        noise: fc.uint8Array({ minLength: 1, maxLength: 12 }),
+      }),
+      fc.record({
+        kind: fc.constant('noise-after' as const),
+        noise: fc.uint8Array({ minLength: 1, maxLength: 12 }),
+      }),
+      fc.record({
+        kind: fc.constant('flip' as const),
+        at: fc.nat(),
+        mask: fc.integer({ min: 1, max: 255 }),
+      }),
+      fc.record({ kind: fc.constant('split' as const), at: fc.nat() }),
+      fc.record({ kind: fc.constant('other-frame' as const), value: fc.integer({ min: 0, max: 0xffff }) }),
+    );
+    const requests = fc.array(
+      fc.record({
+        count: fc.integer({ min: 1, max: 4 }),
+        values: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 4, maxLength: 4 }),
+        answer: answerKind,
+      }),
+      { minLength: 1, maxLength: 4 },
+    );
+    await fc.assert(
+      fc.asyncProperty(requests, async (plan) => {
+        const mock = new MockTransport('mock-noise');
+        await mock.open();
+        const master = new ModbusRtuMaster({ baud: 115200, timeout_ms: 40 });
+        master.attach(mock);
+        try {
+          let writes = 0;
+          for (const { count, values, answer } of plan) {
+            const truth = values.slice(0, count);
+            const pending = master.readHoldingRegisters(1, 0, count).then(
+              (v) => ({ ok: true as const, v }),
+              (e: Error) => ({ ok: false as const, e }),
+            );
+            await written(mock, ++writes);
+            const frame = readAnswer(1, truth);
+            switch (answer.kind) {
+              case 'clean':
+                mock.emitData(frame);
+                break;
+              case 'noise-before':
+                mock.emitData(answer.noise);
+                mock.emitData(frame);
+                break;
+              case 'noise-after':
+                mock.emitData(frame);
+                mock.emitData(answer.noise);
+                break;
+              case 'flip': {
+                const bad = frame.slice();
+                bad[answer.at % bad.length] ^= answer.mask;
+                mock.emitData(bad);
+                break;
+              }
+              case 'split': {
+                const at = answer.at % frame.length;
+                mock.emitData(frame.subarray(0, at));
+                mock.emitData(frame.subarray(at));
+                break;
+              }
+              case 'other-frame':
+                // A valid frame of another shape first (an earlier request's answer), then ours.
+                mock.emitData(readAnswer(1, new Array(count === 2 ? 3 : 2).fill(answer.value)));
+                mock.emitData(frame);
+                break;
+            }
+            const result = await pending;
+            if (result.ok) expect(result.v).toEqual(truth);
+            else expect(result.e).toBeInstanceOf(ModbusLinkError);
+            if (answer.kind === 'clean' || answer.kind === 'split') expect(result.ok).toBe(true);
+            if (answer.kind === 'flip') expect(result.ok).toBe(false);
+          }
+        } finally {
+          await master.idle();
+          master.attach(undefined);
+          await mock.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }, 60_000);
 });
