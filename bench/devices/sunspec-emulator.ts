@@ -63,6 +63,8 @@ export interface SunSpecSlaveOptions {
   pv?: boolean;
   /** PV power available, W. @default 0.8 × rating_w */
   pvAvailable_w?: number;
+  /** Legacy only: start disconnected (123 `Conn` 0), as after a site's own stop. @default false */
+  disconnected?: boolean;
   /** @default 10000 */
   rating_w?: number;
   /** @default 10000 */
@@ -192,7 +194,7 @@ export async function startSunSpecSlave(options: SunSpecSlaveOptions): Promise<S
     setRaw(123, 'WMaxLimPct_SF', -1);
     setRaw(123, 'OutPFSet_SF', -3);
     setRaw(123, 'VArPct_SF', -1);
-    setRaw(123, 'Conn', 1);
+    setRaw(123, 'Conn', options.disconnected ? 0 : 1);
     set(123, 'WMaxLimPct', 100);
     // WMax (the reference of 123's percentages) with a scale factor of 10^1, to catch a driver
     // that ignores it.

@@ -37,7 +37,8 @@ describe('SunSpec driver over the in-process loopback transport', () => {
     ends = createLoopbackPair('sunspec');
     const [master, device] = ends;
     await device.open();
-    slave = await startSunSpecSlave({ transport: device, legacy, base, soc0: 0.4 });
+    // The legacy device starts disconnected (123 Conn 0): the driver must connect it.
+    slave = await startSunSpecSlave({ transport: device, legacy, base, soc0: 0.4, disconnected: legacy });
     link = new SunSpecLink(
       { id: legacy ? 'legacy' : 'modern', driver: 'sunspec', baud: 115200 },
       { transport: () => master },
@@ -58,6 +59,7 @@ describe('SunSpec driver over the in-process loopback transport', () => {
       l.setpoint({ p_mw: -0.0015 }); // 1500 W charging
       await exchangeUntil(l, () => Math.abs(l.input().p_mw + 0.0015) < 2e-5);
       expect(Math.abs(slave!.state.w + 1500)).toBeLessThan(30);
+      if (legacy) expect(slave!.point(123, 'Conn')).toBe(1);
 
       const frames: CapturedFrame[] = [];
       l.drainFrames(frames);
