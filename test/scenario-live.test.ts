@@ -37,13 +37,13 @@ describe('scenario player on the running bench', { timeout: 90_000 }, () => {
       join(scenariosDir, 'short-step.yaml'),
       scenario(
         'short-step',
-        `duration_s: 1.2
+        `duration_s: 3
 events:
   - { at: 0.2, action: fid-setpoint, fid: fid-25-29, p_mw: 0.2 }
-  - { at: 0.5, action: load-step, bus: '14', delta_mw: 0.05 }
+  - { at: 2.0, action: load-step, bus: '14', delta_mw: 0.05 }
 assertions:
   - { type: event-occurs, kind: fid-setpoint, target: fid-25-29, after: 0.19, until: 0.21 }
-  - { type: event-occurs, kind: load-step, after: 0.49, until: 0.51 }
+  - { type: event-occurs, kind: load-step, after: 1.99, until: 2.01 }
   - { type: frequency-nadir, min_hz: 49.0 }
 `,
       ),
@@ -119,8 +119,9 @@ assertions:
     await until(() => statuses.at(-1)?.state === 'paused', 5000, 'paused status');
     const pausedAt = statuses.at(-1)!;
     expect(pausedAt.scenario).toBe('short-step');
-    await new Promise((r) => setTimeout(r, 1500)); // longer than what is left of the scenario
-    expect(events.some((e) => e.kind === 'scenario-verdict')).toBe(false);
+    // Paused by 2.0 s of scenario time at the latest: the load step would fall in these 2.5 s.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(events.some((e) => e.kind === 'load-step' || e.kind === 'scenario-verdict')).toBe(false);
     expect(await send(operator, { type: 'scenario', action: 'resume' })).toMatchObject({ ok: true });
     await until(() => events.some((e) => e.kind === 'scenario-verdict'), 15_000, 'the verdict');
     const verdict = events.find((e) => e.kind === 'scenario-verdict')!;
@@ -128,8 +129,8 @@ assertions:
     expect(verdict.data).toMatchObject({ scenario: 'short-step', passed: true });
     const step = events.find((e) => e.kind === 'load-step')!;
     const fid = events.find((e) => e.kind === 'fid-setpoint' && e.target === 'fid-25-29')!;
-    // 0.3 s of scenario time between the events, plus the pause on the twin's clock.
-    expect(step.t_s - fid.t_s).toBeGreaterThan(0.3 + 1.0);
+    // 1.8 s of scenario time between the events, plus the pause on the twin's clock.
+    expect(step.t_s - fid.t_s).toBeGreaterThan(1.8 + 2.5);
     await until(() => statuses.at(-1)?.scenario === undefined && statuses.at(-1)?.state === 'running');
   });
 

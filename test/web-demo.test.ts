@@ -25,7 +25,7 @@ writeFileSync(
   `name: fid-nudge
 grid: ${join(repoRoot, 'grids/demo-33bw-microgrids.yaml')}
 seed: 1
-duration_s: 1.5
+duration_s: 4
 events:
   - { at: 0.5, action: fid-setpoint, fid: fid-25-29, p_mw: 0.15 }
 assertions:
@@ -193,7 +193,7 @@ describe('live page on the running demo', () => {
       () =>
         /fid-nudge passed \(1\/1 assertions\)/.test(document.querySelector('#timeline')?.textContent ?? ''),
       undefined,
-      { timeout: 15_000 },
+      { timeout: 30_000 },
     );
     expect(await page.getAttribute('#run-status', 'data-state')).toBe('running');
     expect(errors).toEqual([]);
