@@ -145,6 +145,18 @@ describe('Modbus RTU master over a Transport', () => {
     expect(master.timeouts).toBe(1);
   });
 
+  it('the answer timeout includes the time both frames take on the wire at the line speed', async () => {
+    // 125 registers at 9600 baud: 8 + 255 bytes of 11 bits = 301 ms on the wire, beyond 250 ms.
+    await setup(9600, 250);
+    const reading = master.readHoldingRegisters(1, 0, 125);
+    await written(mock, 1);
+    const values = Array.from({ length: 125 }, (_, i) => i * 3);
+    await sleep(300);
+    mock.emitData(readAnswer(1, values));
+    expect(await reading).toEqual(values);
+    expect(master.timeouts).toBe(0);
+  });
+
   it('bytes nobody asked for are noise: counted, captured, never an answer', async () => {
     await setup();
     mock.emitData(bytes(0xff, 0x00, 0x13));

@@ -93,7 +93,10 @@ export interface ModbusRtuCounters {
 export interface ModbusRtuMasterOptions {
   /** Line speed, for t3.5. */
   baud: number;
-  /** How long to wait for an answer after the request was written, ms. @default 250 */
+  /**
+   * How long to wait for an answer, ms, beyond the time the request and the answer take on the
+   * wire at `baud`. @default 250
+   */
   timeout_ms?: number;
   /** Every frame on the wire: requests, answers, late answers and noise bursts as received. */
   onFrame?: (direction: 'tx' | 'rx', bytes: Uint8Array) => void;
@@ -128,6 +131,8 @@ export class ModbusRtuMaster {
   exceptions = 0;
   private transport: Transport | undefined;
   private readonly gap_ms: number;
+  /** Time one character (11 bits) takes on the wire, ms. */
+  private readonly char_ms: number;
   private readonly timeout_ms: number;
   private readonly now: () => number;
   private readonly onFrame: ModbusRtuMasterOptions['onFrame'];
@@ -142,6 +147,7 @@ export class ModbusRtuMaster {
 
   constructor(options: ModbusRtuMasterOptions) {
     this.gap_ms = rtuFrameGap_ms(options.baud);
+    this.char_ms = (11 * 1000) / options.baud;
     this.timeout_ms = options.timeout_ms ?? 250;
     this.now = options.now ?? (() => performance.now());
     this.onFrame = options.onFrame;
@@ -228,15 +234,21 @@ export class ModbusRtuMaster {
     }
     this.lastLineActivity = this.now();
     if (this.pending === transaction) {
+      // The wait starts when the request is handed over, so it includes the time both frames
+      // take on the wire: 255 bytes at 9600 baud alone take 292 ms.
+      const wait_ms = this.timeout_ms + (request.length + length) * this.char_ms;
       transaction.timer = setTimeout(() => {
         this.timeouts++;
         this.quietNeeded = this.timeout_ms;
         this.lastLineActivity = this.now();
         // Whatever part of an answer came is noise now.
         if (transaction.filled > 0) this.stray.push(transaction.buffer.slice(0, transaction.filled));
-        this.settle(transaction, new ModbusLinkError('timeout', `no answer within ${this.timeout_ms} ms`));
+        this.settle(
+          transaction,
+          new ModbusLinkError('timeout', `no answer within ${Math.round(wait_ms)} ms`),
+        );
         this.closeStray();
-      }, this.timeout_ms);
+      }, wait_ms);
     }
     return answer;
   }
