@@ -1,7 +1,10 @@
 /**
  * The real-time HIL loop at 1 kHz with two emulated boards (battery and inverter, the C firmware)
  * over socat pseudo-terminal pairs, recording on (run folder + live server on a free port).
- *   npm run bench:loop [-- --seconds 60 --exchange-ms 10 --idle-slice-us 100 --rt-priority 50 --cpu 1]
+ *   npm run bench:loop [-- --seconds 60 --exchange-ms 10 --idle-slice-us 100 --rt-priority 50 --cpu 1
+ *                         --reference-s 10]
+ * First measures the machine's own limit: a bare spin-wait on 1 ms deadlines (--reference-s
+ * seconds) and the hypervisor's steal time, which no pacer in the guest can beat.
  * --rt-priority runs the loop process SCHED_FIFO (root / CAP_SYS_NICE), --cpu pins it to a core.
  * Reports step lateness p50/p99/max, overruns, work time, real-time factor, link RTT p50/p99, the
  * CPU used by the loop process and the bench process, and an estimate of the bench's own share of
@@ -10,6 +13,7 @@
  * JSON line. Targets: p99 lateness ≤ 50 µs, max ≤ 500 µs, zero overruns on an idle machine; bench
  * share of RTT p99 ≤ 200 µs.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +40,7 @@ const idx = process.argv.indexOf('--rt-priority');
 const RT_PRIORITY = idx > 0 ? arg('rt-priority', 50) : undefined;
 const CPU = process.argv.includes('--cpu') ? Math.round(arg('cpu', 1)) : undefined;
 const FLOOR_SAMPLES = 400;
+const REFERENCE_S = arg('reference-s', 10);
 
 const percentile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -83,6 +88,50 @@ async function rttFloor(path: string): Promise<number[]> {
   return rtts.sort((a, b) => a - b);
 }
 
+/**
+ * The machine's own limit: a bare spin-wait on 1 ms deadlines (nothing else in the loop), the
+ * lateness any pacer on this machine starts from. Runs in this process before the bench starts.
+ */
+function spinReference(seconds: number): { p50: number; p99: number; max: number; lateSteps: number } {
+  const lateness: number[] = [];
+  let deadline = performance.now() + 1;
+  const end = deadline + seconds * 1000;
+  while (deadline < end) {
+    let now = performance.now();
+    while (now < deadline) now = performance.now();
+    lateness.push((now - deadline) * 1000);
+    deadline += 1;
+  }
+  lateness.sort((a, b) => a - b);
+  return {
+    p50: percentile(lateness, 0.5),
+    p99: percentile(lateness, 0.99),
+    max: lateness[lateness.length - 1],
+    lateSteps: lateness.filter((l) => l >= 1000).length,
+  };
+}
+
+/**
+ * CPU time the hypervisor gave to other guests (steal, /proc/stat), as a fraction of the
+ * machine's CPU time since `since`; undefined where /proc/stat is not available.
+ */
+function stealCounter(): () => number | undefined {
+  const read = () => {
+    try {
+      const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      return { steal: cpu[7] ?? 0, total: cpu.reduce((a, b) => a + b, 0) };
+    } catch {
+      return undefined;
+    }
+  };
+  const start = read();
+  return () => {
+    const now = read();
+    if (!start || !now || now.total === start.total) return undefined;
+    return (now.steal - start.steal) / (now.total - start.total);
+  };
+}
+
 const pairs: PtyPair[] = [];
 const boards: EmulatedBoard[] = [];
 const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-bench-loop-'));
@@ -107,12 +156,20 @@ try {
     `RTT floor (minimal idle client, ${floorAll.length} exchanges): p50 ${floor.p50.toFixed(0)} µs, p99 ${floor.p99.toFixed(0)} µs`,
   );
 
+  const referenceSteal = stealCounter();
+  const reference = spinReference(REFERENCE_S);
+  const referenceStealFraction = referenceSteal();
+  console.log(
+    `machine limit (bare spin-wait, ${REFERENCE_S} s at 1 kHz): lateness p50 ${reference.p50.toFixed(1)} µs, p99 ${reference.p99.toFixed(0)} µs, max ${reference.max.toFixed(0)} µs, ${reference.lateSteps} steps ≥ 1 ms late; hypervisor steal ${referenceStealFraction === undefined ? '?' : `${(referenceStealFraction * 100).toFixed(1)} %`}`,
+  );
+
   const every = Math.max(1, Math.round(EXCHANGE_MS));
   const devices: DeviceLinkConfig[] = [
     { id: 'bess-hw', path: pairs[0].a, exchangeEvery: every, powerScale: 20 },
     { id: 'inv-hw', path: pairs[1].a, bus: '25', rating_mva: 0.1, exchangeEvery: every, powerScale: 20 },
   ];
   const cpuBench0 = process.cpuUsage();
+  const runSteal = stealCounter();
   const demo = await startDemo({
     command: 'bench:loop',
     host: '127.0.0.1',
@@ -135,6 +192,7 @@ try {
   await demo.finished;
   await demo.stop();
   const cpuBench = process.cpuUsage(cpuBench0);
+  const runStealFraction = runSteal();
   const end = await demo.loopEnd;
   if (end.type === 'error') throw new Error(end.message);
   const t = end.timing;
@@ -153,6 +211,14 @@ try {
   console.log(
     `work (twin step + links) p50 ${t.work_us.p50} µs, p99 ${t.work_us.p99} µs, max ${t.work_us.max.toFixed(0)} µs`,
   );
+  console.log(
+    `GC in the loop process: ${t.gc.count} pauses, total ${t.gc.total_ms.toFixed(1)} ms, longest ${t.gc.max_ms.toFixed(2)} ms`,
+  );
+  console.log(
+    `latest steps (step: lateness / previous step's work, µs): ${t.worstSteps
+      .map((s) => `${s.step}: ${s.lateness_us.toFixed(0)}/${s.previousWork_us.toFixed(0)}`)
+      .join(', ')}`,
+  );
   for (const l of end.links) {
     console.log(
       `link ${l.deviceId}: RTT p50 ${l.rtt_us_p50.toFixed(0)} µs, p99 ${l.rtt_us_p99.toFixed(0)} µs, max ${l.rtt_us_max.toFixed(0)} µs; rx ${l.framesRx}, missed ${l.missed}, late ${l.late}, bad ${l.badFrames}, dropped ${l.dropped}`,
@@ -160,6 +226,9 @@ try {
   }
   console.log(
     `bench share of RTT p99 ≈ ${benchShareP99.toFixed(0)} µs (loop RTT p99 − floor p50); CPU: loop ${(loopCpu * 100).toFixed(0)} %, bench process ${(benchCpu * 100).toFixed(0)} % of one core`,
+  );
+  console.log(
+    `hypervisor steal during the run: ${runStealFraction === undefined ? '?' : `${(runStealFraction * 100).toFixed(1)} % of the machine's CPU time`}`,
   );
   console.log(
     `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load average ${load.map((x) => x.toFixed(2)).join(' ')} — shared with other work unless stated`,
@@ -177,9 +246,12 @@ try {
       overruns: t.overruns,
       lateness_us: t.lateness_us,
       work_us: t.work_us,
+      gc: t.gc,
       real_time_factor: t.realTimeFactor,
       rtt_us: { p50: rttP50, p99: rttP99 },
       rtt_floor_us: floor,
+      spin_reference_us: reference,
+      steal_fraction: { reference: referenceStealFraction ?? null, run: runStealFraction ?? null },
       bench_share_rtt_p99_us: benchShareP99,
       cpu_loop_core_fraction: loopCpu,
       cpu_bench_core_fraction: benchCpu,

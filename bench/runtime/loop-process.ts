@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
@@ -47,9 +48,9 @@ async function applyRealtimeScheduling(realtime: LoopConfig['realtime']): Promis
     );
   const notes: string[] = [];
   if (realtime.cpu !== undefined)
-    notes.push(await run('taskset', ['-a', '-p', '-c', String(realtime.cpu), String(process.pid)]));
+    notes.push(await run('taskset', ['-p', '-c', String(realtime.cpu), String(process.pid)]));
   if (realtime.priority !== undefined) {
-    notes.push(await run('chrt', ['-a', '-f', '-p', String(realtime.priority), String(process.pid)]));
+    notes.push(await run('chrt', ['-f', '-p', String(realtime.priority), String(process.pid)]));
   }
   return notes;
 }
@@ -277,6 +278,23 @@ async function run(config: LoopConfig): Promise<void> {
   let islandsSent: unknown;
   const lateness = new MicrosecondHistogram();
   const work = new MicrosecondHistogram();
+  const gc = { count: 0, total_ms: 0, max_ms: 0 };
+  // The latest-starting steps, to tell a slow step (its predecessor's work) from a stalled process.
+  const worstSteps: TimingSummary['worstSteps'] = Array.from({ length: 10 }, () => ({
+    step: -1,
+    lateness_us: 0,
+    work_us: 0,
+    previousWork_us: 0,
+  }));
+  let previousWork_us = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gc.count++;
+      gc.total_ms += entry.duration;
+      if (entry.duration > gc.max_ms) gc.max_ms = entry.duration;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const cpuStart = process.cpuUsage();
   const wallStart = performance.now();
 
@@ -329,6 +347,16 @@ async function run(config: LoopConfig): Promise<void> {
     (timing) => {
       lateness.add(timing.lateness_us);
       work.add(timing.work_us);
+      if (timing.lateness_us > worstSteps[worstSteps.length - 1].lateness_us) {
+        worstSteps[worstSteps.length - 1] = {
+          step: timing.step,
+          lateness_us: timing.lateness_us,
+          work_us: timing.work_us,
+          previousWork_us: previousWork_us,
+        };
+        worstSteps.sort((a, b) => b.lateness_us - a.lateness_us);
+      }
+      previousWork_us = timing.work_us;
       if (lastState && timing.step % config.snapshotEvery === 0) {
         const snapshot = copySnapshotOfState(lastState, timing);
         if (lastState.islands !== islandsSent) {
@@ -351,6 +379,7 @@ async function run(config: LoopConfig): Promise<void> {
   }
   replayLog.finish();
   flush();
+  gcObserver.disconnect();
   const timing: TimingSummary = {
     steps: pacer.stats.steps,
     overruns: pacer.stats.overruns,
@@ -360,6 +389,8 @@ async function run(config: LoopConfig): Promise<void> {
     wall_s,
     cpu_user_us: cpu.user,
     cpu_system_us: cpu.system,
+    gc,
+    worstSteps: worstSteps.filter((s) => s.step >= 0),
   };
   const links = linkStats();
   await Promise.all(devices.map(({ link }) => link.close()));

@@ -114,6 +114,10 @@ export interface TimingSummary {
   /** CPU time of the loop process, µs. */
   cpu_user_us: number;
   cpu_system_us: number;
+  /** Garbage-collection pauses in the loop process over the run (each one stalls the loop). */
+  gc: { count: number; total_ms: number; max_ms: number };
+  /** The ten latest-starting steps, latest first, with their own and their predecessor's work. */
+  worstSteps: { step: number; lateness_us: number; work_us: number; previousWork_us: number }[];
 }
 
 /** A copy of the twin state small enough to post every few milliseconds. */
