@@ -23,19 +23,19 @@ import type { DeviceLinkConfig } from '../bench/runtime/messages.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { Deframer, encodeFrame } from '../firmware-protocol/ts/index.ts';
 
-function arg(name: string, fallback: number): number {
+function arg(name: string, fallback: number, min = Number.MIN_VALUE): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = Number(process.argv[i + 1]);
-  if (!(v > 0)) {
-    console.error(`bench:loop: --${name} must be a positive number`);
+  if (!(v >= min)) {
+    console.error(`bench:loop: --${name} must be a number ≥ ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}`);
     process.exit(2);
   }
   return v;
 }
 const SECONDS = arg('seconds', 60);
 const EXCHANGE_MS = arg('exchange-ms', 10);
-const IDLE_SLICE_US = arg('idle-slice-us', 100);
+const IDLE_SLICE_US = arg('idle-slice-us', 100, 0);
 const idx = process.argv.indexOf('--rt-priority');
 const RT_PRIORITY = idx > 0 ? arg('rt-priority', 50) : undefined;
 const CPU = process.argv.includes('--cpu') ? Math.round(arg('cpu', 1)) : undefined;
