@@ -149,5 +149,8 @@ describe('commands and events', () => {
     ]);
     expect(['islanded', 'reconnected'].map(rank)).toEqual(['warning', 'warning']);
     expect(rank('setpoint')).toBe('info');
+    const verdict = (passed: boolean) =>
+      liveEventOf({ t_s: 0, kind: 'scenario-verdict', message: '', data: { passed } }).severity;
+    expect([verdict(true), verdict(false)]).toEqual(['info', 'alarm']);
   });
 });

@@ -55,9 +55,18 @@ function round(value: number, per: number): number {
 const ALARMS = /trip|emergency|fault|shed|ufls|overcurrent|resync-failed|lost/;
 const WARNINGS = /island|disturbance|offline|overrun|standby|reconnect/;
 
-/** Timeline entry for a twin event; trips and faults are alarms. */
+/** Timeline entry for a twin event; trips, faults and failed scenario verdicts are alarms. */
 export function liveEventOf(event: TwinEvent): Omit<LiveEvent, 'time'> {
-  const severity = ALARMS.test(event.kind) ? 'alarm' : WARNINGS.test(event.kind) ? 'warning' : 'info';
+  const severity =
+    event.kind === 'scenario-verdict'
+      ? event.data?.passed === true
+        ? 'info'
+        : 'alarm'
+      : ALARMS.test(event.kind)
+        ? 'alarm'
+        : WARNINGS.test(event.kind)
+          ? 'warning'
+          : 'info';
   return { ...event, severity, source: 'twin' };
 }
 
