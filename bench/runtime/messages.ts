@@ -169,7 +169,10 @@ export interface LinkStats {
   dropped: number;
   /** Exchanges never answered. */
   missed: number;
-  /** Answers that arrived after the next exchange had been sent. */
+  /**
+   * Answers too late to use: after the next exchange was sent (firmware), after their request
+   * timed out, or answering nothing pending (SunSpec; docs/bench.md). Never decoded as current.
+   */
   late: number;
   heartbeats: number;
   /** Times the link went offline. */
