@@ -333,9 +333,13 @@ describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }
     expect(out.stdout).toMatch(/SunSpec device on .* \(unit 2\), map at 50000/);
     expect(out.stdout).toMatch(/gridloop emulated BESS inverter, version 1\.0\.0, serial EMU-0001/);
     expect(out.stdout).toMatch(
-      /models: 1@50002\(L=66\) 701@50070\(L=153\) 702@50225\(L=50\) 704@50277\(L=65\)/,
+      /models \(modern 7xx: controls through 704\/802\): 1@50002\(L=66\) 701@50070\(L=153\) 702@50225\(L=50\) 704@50277\(L=65\)/,
     );
     expect(out.stdout).toMatch(/polls: 3\/3 answered/);
+    await slave.stop();
+    slave = await startSunSpecSlave({ path: pair.b, base: 50000, unitId: 2, legacy: true });
+    const legacy = await gridloop(['probe', pair.a, '--sunspec', '--device-id', '2', '--count', '1']);
+    expect(legacy.stdout).toMatch(/models \(legacy 1xx: controls through 123\/124\): 1@50002\(L=66\) 103@/);
   });
 
   it('gridloop run with a SunSpec device: its Modbus RTU frames, both ways, are in the run’s frames.pcap.gz', async () => {

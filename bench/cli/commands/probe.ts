@@ -249,7 +249,9 @@ export const probeCommand: Command = {
         const id = r.identity;
         console.log(`SunSpec device on ${path} (unit ${deviceId}), map at ${id?.base}`);
         console.log(`  ${id?.manufacturer} ${id?.model}, version ${id?.version}, serial ${id?.serialNumber}`);
-        console.log(`  models: ${id?.models.map((m) => `${m.id}@${m.address}(L=${m.length})`).join(' ')}`);
+        console.log(
+          `  models (${id?.generation === 'legacy' ? 'legacy 1xx: controls through 123/124' : 'modern 7xx: controls through 704/802'}): ${id?.models.map((m) => `${m.id}@${m.address}(L=${m.length})`).join(' ')}`,
+        );
         console.log(
           `  output ${r.output.p_w.toFixed(0)} W, ${r.output.q_var.toFixed(0)} var${r.output.soc !== undefined ? `, SoC ${(r.output.soc * 100).toFixed(1)} %` : ''}`,
         );
