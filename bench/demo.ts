@@ -83,7 +83,12 @@ export function scenarioNamesIn(dir: string): string[] {
   try {
     return readdirSync(dir, { recursive: true, encoding: 'utf8' })
       .filter((f) => /\.ya?ml$/.test(f))
-      .map((f) => f.split(sep).join('/').replace(/\.yaml$/, ''))
+      .map((f) =>
+        f
+          .split(sep)
+          .join('/')
+          .replace(/\.yaml$/, ''),
+      )
       .sort();
   } catch {
     return [];

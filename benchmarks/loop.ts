@@ -28,7 +28,9 @@ function arg(name: string, fallback: number, min = Number.MIN_VALUE): number {
   if (i < 0) return fallback;
   const v = Number(process.argv[i + 1]);
   if (!(v >= min)) {
-    console.error(`bench:loop: --${name} must be a number ≥ ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}`);
+    console.error(
+      `bench:loop: --${name} must be a number ≥ ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}`,
+    );
     process.exit(2);
   }
   return v;
