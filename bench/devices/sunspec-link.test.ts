@@ -82,6 +82,8 @@ describe('SunSpec driver over the in-process loopback transport', () => {
     link = new SunSpecLink({ id: 'slow', driver: 'sunspec', baud: 115200 }, { transport: () => master });
     await link.open();
     await exchangeUntil(link, () => link!.input().online);
+    // Let the last poll of that loop finish (or time out, 250 ms) so only ours can be counted.
+    await sleep(400);
     const before = link.stats();
     // An answer 60 ms late (within the 250 ms timeout): the poll outlives the next exchange.
     slave.delayAnswers(60, 1);
