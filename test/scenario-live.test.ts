@@ -56,6 +56,13 @@ assertions:
       ),
     );
     writeFileSync(join(scenariosDir, 'morning.yaml'), scenario('morning', 'startHour: 7\nduration_s: 1\n'));
+    writeFileSync(
+      join(scenariosDir, 'broken.yaml'),
+      scenario(
+        'broken',
+        'duration_s: 1\nevents:\n  - { at: 0.1, action: load-step, bus: 14, delta_mw: lots }\n',
+      ),
+    );
     demo = await startDemo({
       host: '127.0.0.1',
       port: 0,
@@ -98,6 +105,11 @@ assertions:
       ok: false,
       code: 'failed',
       reason: expect.stringMatching(/cannot play morning: it sets startHour/),
+    });
+    expect(await send(operator, { type: 'scenario', action: 'start', name: 'broken' })).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason: expect.stringMatching(/broken\.yaml:6 \(at \/events\/0\/delta_mw\): must be number/),
     });
     expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({
       ok: false,
