@@ -18,7 +18,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemo } from '../bench/demo.ts';
-import { openPtyPair, type PtyPair, SerialTransport } from '../bench/devices/transport.ts';
+import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
+import { createSerialTransport } from '../bench/devices/tty-serial-transport.ts';
 import type { DeviceLinkConfig } from '../bench/runtime/messages.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { Deframer, encodeFrame } from '../firmware-protocol/ts/index.ts';
@@ -47,9 +48,12 @@ const REFERENCE_S = arg('reference-s', 10);
 const percentile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
-/** RTT of a board through a minimal client on an otherwise idle event loop, µs (sorted). */
+/**
+ * RTT of a board through a minimal client on an otherwise idle event loop, µs (sorted); the client
+ * uses the same transport as the loop's firmware links.
+ */
 async function rttFloor(path: string): Promise<number[]> {
-  const t = new SerialTransport({ path });
+  const t = createSerialTransport({ path });
   await t.open();
   const deframer = new Deframer();
   let waiting: ((now: number) => void) | undefined;

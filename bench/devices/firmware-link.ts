@@ -17,7 +17,8 @@ import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../r
 import type { DeviceLink, TwinSetpoint } from './device-link.ts';
 import { type LimitResult, SetpointLimiter } from './safety.ts';
 import { LinkSupervisor } from './supervision.ts';
-import { SerialTransport, type Transport, WriteQueue } from './transport.ts';
+import { type Transport, WriteQueue } from './transport.ts';
+import { createSerialTransport } from './tty-serial-transport.ts';
 
 /** How often a lost port is tried again, ms. */
 const REOPEN_PERIOD_MS = 250;
@@ -37,7 +38,7 @@ const AUTH_ERRORS = new Set<FrameErrorCode>([
 const wallClock_ns = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
 export interface FirmwareLinkOptions {
-  /** Makes the transport for each (re)open. @default a SerialTransport on config.path */
+  /** Makes the transport for each (re)open. @default `createSerialTransport` on config.path (reads on the loop thread) */
   transport?: () => Transport;
   /** Monotonic clock, ms. @default performance.now */
   now?: () => number;
@@ -86,7 +87,7 @@ export class FirmwareLink implements DeviceLink {
       options.transport ??
       (() => {
         if (!path) throw new TypeError(`device ${config.id}: firmware driver needs a port path`);
-        return new SerialTransport({ path, baudRate: config.baud ?? 921600 });
+        return createSerialTransport({ path, baudRate: config.baud ?? 921600 });
       });
     this.supervisor = new LinkSupervisor(config, 'firmware', options.now);
     this.limiter = new SetpointLimiter(config.limits);

@@ -34,7 +34,8 @@ import {
   SUNSPEC_BASES,
 } from './sunspec-map.ts';
 import { LinkSupervisor } from './supervision.ts';
-import { SerialTransport, type Transport } from './transport.ts';
+import type { Transport } from './transport.ts';
+import { createSerialTransport } from './tty-serial-transport.ts';
 
 const REOPEN_PERIOD_MS = 500;
 /** Frames captured between drains, at most (the rest are counted, not kept). */
@@ -71,7 +72,7 @@ export interface SunSpecIdentity {
 }
 
 export interface SunSpecLinkOptions {
-  /** Makes the transport for each (re)open. @default a SerialTransport on config.path */
+  /** Makes the transport for each (re)open. @default `createSerialTransport` on config.path (reads on the loop thread) */
   transport?: () => Transport;
   /** Answer timeout, ms. @default 250 */
   timeout_ms?: number;
@@ -117,7 +118,7 @@ export class SunSpecLink implements DeviceLink {
     const path = config.path;
     if (!options.transport && !path)
       throw new TypeError(`device ${config.id}: sunspec driver needs a port path`);
-    this.makeTransport = options.transport ?? (() => new SerialTransport({ path: path!, baudRate: baud }));
+    this.makeTransport = options.transport ?? (() => createSerialTransport({ path: path!, baudRate: baud }));
     this.supervisor = new LinkSupervisor(config, 'sunspec', options.now);
     this.limiter = new SetpointLimiter(config.limits);
     this.unit = config.protocolDeviceId ?? 1;
