@@ -4,6 +4,8 @@
  * arriving bytes and of the link going away. Implementations:
  *
  *   - `SerialTransport`   a serial device through `serialport` (USB-serial, /dev/ttyS*, a pty end);
+ *   - `TtySerialTransport` (tty-serial-transport.ts) the same devices, opened and configured by
+ *                          serialport but read and written on the loop thread: what the drivers use;
  *   - `openPtyPair()`     two linked pseudo-terminals (socat), each end opened as a SerialTransport;
  *   - `createLoopbackPair()`  two in-process ends, bytes written on one arrive on the other;
  *   - `MockTransport`     for unit tests: enforces the contract (no write while another is in flight,
