@@ -1,12 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { closeSync, constants, open as openAsync, openSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPtyPair, type PtyPair } from './transport.ts';
+import { openPtyPair, type PtyPair, SerialTransport, type Transport } from './transport.ts';
 import { createSerialTransport, TtySerialTransport } from './tty-serial-transport.ts';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 
 /** Collects what arrives on `t` until `n` bytes are there. */
-function receive(t: TtySerialTransport, n: number, ms = 5000): Promise<number[]> {
+function receive(t: Transport, n: number, ms = 5000): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const got: number[] = [];
     const timer = setTimeout(() => reject(new Error(`timed out with ${got.length}/${n} bytes`)), ms);
@@ -112,5 +116,77 @@ describe('TtySerialTransport over a socat pseudo-terminal pair', () => {
 
   it('is what createSerialTransport gives on this platform', () => {
     expect(createSerialTransport({ path: pair.a })).toBeInstanceOf(TtySerialTransport);
+  });
+});
+
+/**
+ * Occupies every thread of libuv's pool without using CPU: opening a FIFO for reading blocks until
+ * a writer opens it. `release()` opens the writer and waits for every blocked open to finish.
+ */
+async function blockThreadPool(): Promise<{ release(): Promise<void> }> {
+  let released: Promise<void> | undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'gridloop-pool-'));
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4) + 2;
+  const readers = Array.from(
+    { length: threads },
+    () =>
+      new Promise<number>((resolve, reject) =>
+        openAsync(fifo, 'r', (err, fd) => (err ? reject(err) : resolve(fd))),
+      ),
+  );
+  const release = async () => {
+    let writer = -1;
+    while (writer < 0) {
+      try {
+        writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch {
+        await new Promise((r) => setTimeout(r, 5)); // no reader has reached open() yet
+      }
+    }
+    for (const fd of await Promise.all(readers)) closeSync(fd);
+    closeSync(writer);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return {
+    release() {
+      released ??= release();
+      return released;
+    },
+  };
+}
+
+describe('reading without the thread pool', () => {
+  it("delivers bytes while every libuv pool thread is busy; serialport's stream only once one is free", async () => {
+    const ttyPair = await openPtyPair();
+    const serialPair = await openPtyPair();
+    const viaTty = new TtySerialTransport({ path: ttyPair.a });
+    const viaSerialport = new SerialTransport({ path: serialPair.a });
+    const ttyWriter = new TtySerialTransport({ path: ttyPair.b });
+    const serialWriter = new TtySerialTransport({ path: serialPair.b });
+    const order: string[] = [];
+    let pool: { release(): Promise<void> } | undefined;
+    try {
+      // Opening goes through the pool (serialport's binding): done before it is blocked.
+      for (const t of [viaTty, viaSerialport, ttyWriter, serialWriter]) await t.open();
+      const atSerialport = receive(viaSerialport, 1, 20_000).then(() => order.push('serialport data'));
+      await new Promise((r) => setTimeout(r, 50)); // serialport's first read has found nothing
+      pool = await blockThreadPool();
+      const atTty = receive(viaTty, 1).then(() => order.push('tty data'));
+      await ttyWriter.write(bytes(1));
+      await serialWriter.write(bytes(2));
+      await atTty;
+      await new Promise((r) => setTimeout(r, 100));
+      order.push('pool released');
+      await pool.release();
+      await atSerialport;
+      expect(order).toEqual(['tty data', 'pool released', 'serialport data']);
+    } finally {
+      await pool?.release(); // a blocked pool would hang every later test in this worker
+      for (const t of [viaTty, viaSerialport, ttyWriter, serialWriter]) await t.close();
+      await ttyPair.stop();
+      await serialPair.stop();
+    }
   });
 });
