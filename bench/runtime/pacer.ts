@@ -24,6 +24,11 @@ export interface PacerOptions {
    * arrives during a slice waits for its end. 0 = pure polling. @default 0
    */
   idleSlice_us?: number;
+  /**
+   * No idle slice starts this close to the deadline: waking from one takes time (tens of µs on a
+   * virtual machine, whose CPU halts), so the last stretch is polled. @default 150
+   */
+  idleStop_us?: number;
   /** Monotonic clock in milliseconds. @default performance.now */
   now?: () => number;
 }
@@ -48,6 +53,7 @@ export class Pacer {
   private readonly spinThreshold: number;
   private readonly busySpin: number;
   private readonly idleSlice: number;
+  private readonly idleStop: number;
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   private readonly now: () => number;
   private readonly policy: OverrunPolicy;
@@ -71,6 +77,9 @@ export class Pacer {
     const idleSlice_us = options.idleSlice_us ?? 0;
     if (!(idleSlice_us >= 0)) throw new TypeError(`Pacer: idleSlice_us must be ≥ 0, got ${idleSlice_us}`);
     this.idleSlice = idleSlice_us / 1000;
+    const idleStop_us = options.idleStop_us ?? 150;
+    if (!(idleStop_us >= 0)) throw new TypeError(`Pacer: idleStop_us must be ≥ 0, got ${idleStop_us}`);
+    this.idleStop = Math.max(idleStop_us / 1000, this.busySpin);
     this.now = options.now ?? (() => performance.now());
     this.policy = options.overrunPolicy ?? 'continue';
   }
@@ -94,8 +103,8 @@ export class Pacer {
           return;
         }
         if (remaining > this.busySpin) {
-          if (this.idleSlice > 0) {
-            const slice = Math.min(this.idleSlice, remaining - this.busySpin);
+          if (this.idleSlice > 0 && remaining > this.idleStop) {
+            const slice = Math.min(this.idleSlice, remaining - this.idleStop);
             Atomics.wait(this.sleeper, 0, 0, slice);
           }
           setImmediate(tick);
