@@ -97,9 +97,10 @@ describe('Pacer', () => {
     expect(timersFired).toBeGreaterThan(5);
   });
 
-  it('rejects negative spin and idle-slice settings', () => {
+  it('rejects negative or missing spin, idle-slice and idle-stop settings', () => {
     expect(() => new Pacer({ period_ms: 1, busySpin_us: -1 })).toThrow(/busySpin_us/);
     expect(() => new Pacer({ period_ms: 1, idleSlice_us: -5 })).toThrow(/idleSlice_us/);
+    expect(() => new Pacer({ period_ms: 1, idleStop_us: Number.NaN })).toThrow(/idleStop_us/);
   });
 
   it('rejects a non-positive or non-finite period', () => {
