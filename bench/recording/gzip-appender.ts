@@ -105,7 +105,16 @@ export class GzipAppender {
     const member =
       this.level === 0
         ? raw
-        : await gzipAsync(raw, { level: this.level, strategy: constants.Z_DEFAULT_STRATEGY });
+        : await gzipAsync(raw, {
+            level: this.level,
+            strategy: constants.Z_DEFAULT_STRATEGY,
+            // zlib fills one output chunk per trip to the thread pool, and each trip waits for
+            // the main thread to schedule the next: with the default 16 KiB a member of a few
+            // MiB took hundreds of trips, so while the caller was busy encoding, compression
+            // stalled and the whole run piled up in memory (bench:record's queue peaked at
+            // 200 MB). An output chunk as large as the input makes it one trip.
+            chunkSize: Math.max(constants.Z_DEFAULT_CHUNK, raw.length),
+          });
     return { raw: raw.length, member };
   }
 

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FrameDirection, pcapFileHeader, pcapRecord } from './frame-capture.ts';
 import { GzipAppender } from './gzip-appender.ts';
-import { encodeLine, escapeKey, type Fields, type Tags } from './line-protocol.ts';
+import { encodeLineInto, escapeKey, type Fields, LineBuffer, type Tags } from './line-protocol.ts';
 import {
   type AssertionResult,
   collectGit,
@@ -108,22 +108,23 @@ function safeScenarioName(scenario: string): string {
  * Every write method is synchronous and cheap: it encodes and queues; a timer compresses and
  * appends queued data at least every second, off the caller's thread.
  */
-/** Size of the buffers encoded lines are copied into. */
+/** Size of the buffers lines are encoded into; a full one is handed to the points file. */
 const CHUNK_BYTES = 1 << 20;
-const BATCH_CHARS = 32 * 1024;
+/**
+ * A chunk is sealed once less than this is left in it, so that a line (almost) never outgrows
+ * it: growing copies the whole chunk. Only a line longer than this (a huge string field) does.
+ */
+const CHUNK_HEADROOM = 64 * 1024;
 
 export class RunRecorder {
   /**
-   * Encoded lines are copied straight into byte chunks rather than concatenated into one long
-   * string: a string rope of a second's worth of lines survives into V8's old generation and made
-   * garbage collection the largest cost of recording.
+   * Lines are encoded straight into byte chunks rather than concatenated into one long string:
+   * a string rope of a second's worth of lines survives into V8's old generation and made garbage
+   * collection the largest cost of recording.
    */
-  private chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  private chunkUsed = 0;
+  private readonly chunk = new LineBuffer(CHUNK_BYTES);
   private readonly filled: Buffer[] = [];
   private filledBytes = 0;
-  /** A few hundred lines gathered as a string (young, cheap) before one copy into the chunk. */
-  private batch = '';
   private textLines = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly runTag: string;
@@ -248,9 +249,8 @@ export class RunRecorder {
    */
   point(measurement: string, tags: Tags, fields: Fields, time_ns: bigint): void {
     if (!this.accepting) return;
-    let line: string;
     try {
-      line = encodeLine(measurement, tags, fields, time_ns, this.skipped, this.runTag);
+      encodeLineInto(this.chunk, measurement, tags, fields, time_ns, this.skipped, this.runTag);
     } catch (err) {
       this.counts.rejectedPoints++;
       if (this.counts.rejectedPoints <= 10) {
@@ -263,37 +263,16 @@ export class RunRecorder {
       }
       return;
     }
-    this.batch += `${line}\n`;
     this.textLines++;
-    if (this.batch.length >= BATCH_CHARS) this.appendBatch();
     this.counts.points++;
-    if (this.filledBytes + this.chunkUsed + this.batch.length >= this.eagerFlushBytes) this.flushQueued();
-  }
-
-  private appendBatch(): void {
-    const text = this.batch;
-    if (text === '') return;
-    this.batch = '';
-    // UTF-8 needs at most 3 bytes per UTF-16 unit.
-    if (this.chunkUsed + text.length * 3 > CHUNK_BYTES) {
-      this.sealChunk();
-      if (text.length * 3 > CHUNK_BYTES) {
-        const big = Buffer.from(text, 'utf8');
-        this.filled.push(big);
-        this.filledBytes += big.length;
-        return;
-      }
-    }
-    this.chunkUsed += this.chunk.write(text, this.chunkUsed, 'utf8');
+    if (this.chunk.length > CHUNK_BYTES - CHUNK_HEADROOM) this.sealChunk();
+    if (this.filledBytes + this.chunk.length >= this.eagerFlushBytes) this.flushQueued();
   }
 
   private sealChunk(): void {
-    this.appendBatch();
-    if (this.chunkUsed === 0) return;
-    this.filled.push(this.chunk.subarray(0, this.chunkUsed));
-    this.filledBytes += this.chunkUsed;
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    this.chunkUsed = 0;
+    if (this.chunk.length === 0) return;
+    this.filledBytes += this.chunk.length;
+    this.filled.push(this.chunk.take(CHUNK_BYTES));
   }
 
   /** Logs an event or annotation (also operator commands) to events.jsonl and as an `event` point. */
@@ -367,8 +346,7 @@ export class RunRecorder {
       nonFiniteFields: this.skipped.nonFinite,
       queuedBytes:
         this.filledBytes +
-        this.chunkUsed +
-        this.batch.length +
+        this.chunk.length +
         this.pointsFile.stats.queuedBytes +
         this.framesFile.stats.queuedBytes +
         this.eventsFile.stats.queuedBytes,
