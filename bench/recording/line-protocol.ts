@@ -81,11 +81,6 @@ function putAscii(out: LineBuffer, text: string): void {
   out.length = at;
 }
 
-function putByte(out: LineBuffer, byte: number): void {
-  out.reserve(1);
-  out.bytes[out.length++] = byte;
-}
-
 /** Appends any text as UTF-8 (string fields, which may hold any character). */
 function putText(out: LineBuffer, text: string): void {
   // UTF-8 needs at most 3 bytes per UTF-16 unit.
@@ -93,7 +88,6 @@ function putText(out: LineBuffer, text: string): void {
   out.length += out.bytes.write(text, out.length, 'utf8');
 }
 
-const COMMA = 0x2c;
 const SPACE = 0x20;
 const TRUE_BYTES = Buffer.from('true');
 const FALSE_BYTES = Buffer.from('false');
@@ -101,7 +95,7 @@ const FALSE_BYTES = Buffer.from('false');
 /**
  * Names and tag values repeat on every point (the same buses, devices, fields), so their escaped
  * UTF-8 forms are memoised; the caches are bounded so high-cardinality input cannot grow them
- * forever. Tag keys and field keys are kept with their `=`, tag keys also with the leading `,`.
+ * forever. Tag keys and field keys are kept with their leading `,` and their `=`.
  */
 const CACHE_LIMIT = 50_000;
 function memo(cache: Map<string, Buffer>, name: string, encode: (name: string) => string): Buffer {
@@ -113,25 +107,30 @@ function memo(cache: Map<string, Buffer>, name: string, encode: (name: string) =
   }
   return bytes;
 }
-const measurementCache = new Map<string, Buffer>();
 const tagKeyCache = new Map<string, Buffer>();
 const tagValueCache = new Map<string, Buffer>();
 const fieldKeyCache = new Map<string, Buffer>();
-const measurementBytes = (name: string) =>
-  memo(measurementCache, name, (n) => (MEASUREMENT_SPECIAL.test(n) ? escapeMeasurement(n) : n));
-const tagKeyBytes = (name: string) => memo(tagKeyCache, name, (n) => `,${escapeKey(n)}=`);
+const tagKeyText = (name: string) => `,${escapeKey(name)}=`;
+const fieldKeyText = tagKeyText;
+const tagKeyBytes = (name: string) => memo(tagKeyCache, name, tagKeyText);
 const tagValueBytes = (name: string) => memo(tagValueCache, name, escapeKey);
-const fieldKeyBytes = (name: string) => memo(fieldKeyCache, name, (n) => `${escapeKey(n)}=`);
+const fieldKeyBytes = (name: string) => memo(fieldKeyCache, name, fieldKeyText);
 
-/** The recorder passes the same fixed tags on every point; their bytes are kept for the last one. */
-let lastFixedTags = '';
-let lastFixedTagBytes = Buffer.alloc(0);
-function fixedTagBytes(fixedTags: string): Buffer {
-  if (fixedTags !== lastFixedTags) {
-    lastFixedTags = fixedTags;
-    lastFixedTagBytes = Buffer.from(fixedTags, 'utf8');
+/**
+ * The measurement with the fixed tags after it, as one piece. The recorder passes the same fixed
+ * tags (its run tag) on every point, so the cache holds one fixed-tag string at a time and starts
+ * over when another comes.
+ */
+const headCache = new Map<string, Buffer>();
+let headFixedTags = '';
+const headText = (measurement: string) =>
+  (MEASUREMENT_SPECIAL.test(measurement) ? escapeMeasurement(measurement) : measurement) + headFixedTags;
+function headBytes(measurement: string, fixedTags: string): Buffer {
+  if (fixedTags !== headFixedTags) {
+    headCache.clear();
+    headFixedTags = fixedTags;
   }
-  return lastFixedTagBytes;
+  return memo(headCache, measurement, headText);
 }
 
 /**
@@ -196,8 +195,7 @@ export function encodeLineInto(
 ): void {
   if (measurement.length === 0) throw new LineProtocolError('empty measurement name');
   const lineStart = out.length;
-  putBytes(out, measurementBytes(measurement));
-  if (fixedTags !== '') putBytes(out, fixedTagBytes(fixedTags));
+  putBytes(out, headBytes(measurement, fixedTags));
   for (const key in tags) {
     const value = tags[key];
     // InfluxDB drops tags with empty values; leaving them out keeps files and servers the same.
@@ -205,7 +203,8 @@ export function encodeLineInto(
     putBytes(out, tagKeyBytes(key));
     putBytes(out, tagValueBytes(value));
   }
-  let separator = SPACE;
+  // Field keys are cached as `,key=`; the first field's comma is then overwritten by a space.
+  const firstField = out.length;
   for (const key in fields) {
     const value = fields[key];
     switch (typeof value) {
@@ -214,34 +213,30 @@ export function encodeLineInto(
           if (skipped) skipped.nonFinite++;
           continue;
         }
-        putByte(out, separator);
         putBytes(out, fieldKeyBytes(key));
         putAscii(out, floatText(value));
         break;
       case 'bigint':
-        putByte(out, separator);
         putBytes(out, fieldKeyBytes(key));
         putAscii(out, `${value}i`);
         break;
       case 'boolean':
-        putByte(out, separator);
         putBytes(out, fieldKeyBytes(key));
         putBytes(out, value ? TRUE_BYTES : FALSE_BYTES);
         break;
       case 'string':
-        putByte(out, separator);
         putBytes(out, fieldKeyBytes(key));
         putText(out, quoteString(value));
         break;
       default:
         continue;
     }
-    separator = COMMA;
   }
-  if (separator === SPACE) {
+  if (out.length === firstField) {
     out.length = lineStart;
     throw new LineProtocolError(`point '${measurement}' has no writable field`);
   }
+  out.bytes[firstField] = SPACE;
   putBytes(out, timeBytes(time_ns));
 }
 
