@@ -41,6 +41,12 @@ export interface InfluxSinkOptions {
   concurrency?: number;
   /** Wait between back-fill attempts while the server is down. @default 500 */
   retryInterval_ms?: number;
+  /**
+   * gzip request bodies. It saves bandwidth to a remote server but costs CPU on both ends, which
+   * on loopback (server on the same machine) is all it does. @default false for a loopback URL
+   * (127.0.0.0/8, ::1, localhost), true otherwise
+   */
+  gzip?: boolean;
   /** Per-request timeout. @default 10000 */
   timeout_ms?: number;
   /** How long close() keeps trying to back-fill before leaving the spool on disk. @default 30000 */
@@ -56,6 +62,17 @@ function isRefusal(err: unknown): boolean {
     err.statusCode !== 429 &&
     err.statusCode !== 408
   );
+}
+
+/** Whether `url` names this machine (no network between us and the server). */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 interface SpoolFile {
@@ -107,6 +124,8 @@ export class InfluxSink implements LineSink {
   private readonly concurrency: number;
   private readonly retryInterval_ms: number;
   private readonly closeTimeout_ms: number;
+  /** Bodies larger than this are gzipped (the client's option); infinite for no gzip. */
+  private readonly gzipThreshold: number;
 
   constructor(options: InfluxSinkOptions) {
     this.name = options.name ?? 'influx';
@@ -119,6 +138,7 @@ export class InfluxSink implements LineSink {
     this.spoolDir = options.spoolDir;
     const target = options.target;
     const timeout = options.timeout_ms ?? 10_000;
+    this.gzipThreshold = (options.gzip ?? !isLoopbackUrl(target.url)) ? 1000 : Number.POSITIVE_INFINITY;
     if (target.api === 'v2') {
       // The client's transport sends to the v2 write endpoint exactly as its WriteApi does (token
       // header, gzip, timeout, HttpError), but takes the batch as one text: WriteApi splits it into
@@ -207,7 +227,7 @@ export class InfluxSink implements LineSink {
     await this.client.transport.request(this.writePath, text, {
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=utf-8' },
-      gzipThreshold: 1000,
+      gzipThreshold: this.gzipThreshold,
     });
   }
 
