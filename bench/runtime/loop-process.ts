@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
 import { ScenarioPlayer, unplayableReason, verdictEvent } from '../../twin/scenario/player.ts';
+import { LiveDetectors } from '../attacks/live-detectors.ts';
 import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
 import { SimulatedLink } from '../devices/simulated-link.ts';
@@ -103,6 +105,9 @@ async function run(config: LoopConfig): Promise<void> {
   }
 
   const inputs: DeviceInput[] = devices.map(({ link }) => link.input());
+  // Built before any command can launch an attack, so live attacks may target their telemetry.
+  const detectors = config.detectors ? new LiveDetectors(twin, config.detectors) : undefined;
+  let detectorSamples: DetectorSample[] = [];
   // What the twin was fed, stamped with steps, and hashes of its outputs: `gridloop replay`.
   const replayLog = new ReplayLogWriter();
   let snapshots: Snapshot[] = [];
@@ -125,10 +130,20 @@ async function run(config: LoopConfig): Promise<void> {
   const flush = () => {
     stampLinkEvents(lastState?.t_s ?? 0);
     for (const { link } of devices) link.drainFrames(frames);
-    post({ type: 'batch', snapshots, events, frames, links: linkStats(), replay: replayLog.drain() });
+    detectors?.drain(events, detectorSamples, lastState?.t_s ?? 0);
+    post({
+      type: 'batch',
+      snapshots,
+      events,
+      frames,
+      links: linkStats(),
+      replay: replayLog.drain(),
+      ...(detectors ? { detectorSamples } : {}),
+    });
     snapshots = [];
     events = [];
     frames = [];
+    detectorSamples = [];
     lastBatch = performance.now();
   };
 
@@ -316,6 +331,7 @@ async function run(config: LoopConfig): Promise<void> {
       replayLog.state(step, state);
       lastState = state;
       if (state.events.length > 0) events.push(...state.events);
+      detectors?.afterStep(state);
       const verdict = player?.observe(state, twin);
       if (verdict) {
         events.push(verdictEvent(verdict, state.t_s));
@@ -378,6 +394,7 @@ async function run(config: LoopConfig): Promise<void> {
     stopReason = 'overrun';
   }
   replayLog.finish();
+  await detectors?.close();
   flush();
   gcObserver.disconnect();
   const timing: TimingSummary = {

@@ -4,6 +4,8 @@
  * thread owns everything slow: recording, the web server, the CLI.
  */
 import type { TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import type { DetectorSample } from '../../twin/detection/alarms.ts';
+import type { SeDetectorOptions } from '../../twin/detection/state-estimation.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import type { TwinAction } from '../../twin/twin.ts';
 import type { ReplayRecord } from '../recording/replay-log.ts';
@@ -100,6 +102,13 @@ export interface LoopConfig {
    * never fatal.
    */
   realtime?: { priority?: number; cpu?: number };
+  /**
+   * Attack detectors run live (bench/attacks/live-detectors.ts, docs/security.md): `estimation`
+   * is the χ² state-estimation detector on one microgrid (every_steps @default 100), its WLS
+   * estimate in a worker thread. Alarms arrive as `alarm` events, evaluations as `detectorSamples`.
+   * Absent: no detector runs.
+   */
+  detectors?: { estimation?: SeDetectorOptions };
 }
 
 /** Distribution of the loop's per-step timing over a whole run. */
@@ -206,6 +215,8 @@ export type WorkerToMain =
       links: LinkStats[];
       /** Step-stamped inputs, commands and output hashes for `gridloop replay` (docs/recording.md). */
       replay?: ReplayRecord[];
+      /** Evaluations of the live detectors (LoopConfig.detectors) since the previous batch. */
+      detectorSamples?: DetectorSample[];
     }
   | {
       type: 'stopped';

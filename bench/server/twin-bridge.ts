@@ -52,10 +52,10 @@ function round(value: number, per: number): number {
   return Math.round(value * per) / per;
 }
 
-const ALARMS = /trip|emergency|fault|shed|ufls|overcurrent|resync-failed|lost/;
+const ALARMS = /trip|emergency|fault|shed|ufls|overcurrent|resync-failed|lost|^alarm$|detector-failed/;
 const WARNINGS = /island|disturbance|offline|overrun|standby|reconnect/;
 
-/** Timeline entry for a twin event; trips, faults and failed scenario verdicts are alarms. */
+/** Timeline entry for a twin event; trips, faults, detector alarms and failed scenario verdicts are alarms. */
 export function liveEventOf(event: TwinEvent): Omit<LiveEvent, 'time'> {
   const severity =
     event.kind === 'scenario-verdict'

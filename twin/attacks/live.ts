@@ -5,6 +5,7 @@
  * with the attack's id, which is the ground truth of a live run.
  */
 import type { TwinCommand } from '../api.ts';
+import type { SeDetector } from '../detection/state-estimation.ts';
 import type { Twin } from '../twin.ts';
 import { ATTACK_KINDS, type AttackKind, type AttackSpec } from './attacks.ts';
 import { AttackEngine } from './engine.ts';
@@ -18,6 +19,17 @@ export function liveAttackEngine(twin: Twin): AttackEngine {
     engine = new AttackEngine(twin);
     engines.set(twin, engine);
   }
+  return engine;
+}
+
+/**
+ * Builds the twin's live engine with detector parts, so live attacks can also target the state
+ * estimator's telemetry (`se.*`); call before the first attack command.
+ */
+export function attachLiveDetectors(twin: Twin, parts: { se?: SeDetector }): AttackEngine {
+  if (engines.has(twin)) throw new TypeError('the live attack engine is already in use');
+  const engine = new AttackEngine(twin, parts);
+  engines.set(twin, engine);
   return engine;
 }
 

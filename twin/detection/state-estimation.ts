@@ -37,6 +37,12 @@ export interface SeDetectorOptions {
   refBus?: string;
 }
 
+/** What the alarm decision needs of an estimate (postable between threads). */
+export type SeOutcome = Pick<
+  SeResult,
+  'converged' | 'alarm' | 'objective' | 'threshold' | 'degreesOfFreedom' | 'largestNormalisedResidual'
+>;
+
 export class SeDetector {
   readonly name = 'state-estimation';
   readonly estimator: StateEstimator;
@@ -128,29 +134,57 @@ export class SeDetector {
     return this.estimator.measure(this.vmTrue, this.vaTrue, this.exact);
   }
 
-  /** Runs after each twin step; estimates every `every_steps` steps. */
-  update(state: TwinState): SeResult | undefined {
+  /**
+   * First half of `update`: every `every_steps` steps, the telemetry vector z (noise and attacks
+   * applied, buffer reused) and the true state it was taken from (`sampledVm`, `sampledVa`, the
+   * estimator's warm start before its first estimate); undefined on the other steps. The bench
+   * calls this on the loop thread and estimates elsewhere (bench/attacks/live-detectors.ts).
+   */
+  sample(state: TwinState): Float64Array | undefined {
     if (++this.stepCounter < this.every_steps) return undefined;
     this.stepCounter = 0;
     const exact = this.trueMeasurements(state);
     for (let i = 0; i < exact.length; i++) this.z[i] = this.channels[i].process(exact[i], state.t_s);
-    const r = this.estimator.estimate(this.z, {
+    return this.z;
+  }
+
+  /** The true magnitudes and angles (rad, reference 0) of the last sample, island-local. */
+  get sampledVm(): Float64Array {
+    return this.vmTrue;
+  }
+  get sampledVa(): Float64Array {
+    return this.vaTrue;
+  }
+
+  /** Runs after each twin step; estimates every `every_steps` steps. */
+  update(state: TwinState): SeResult | undefined {
+    const z = this.sample(state);
+    if (!z) return undefined;
+    const r = this.estimator.estimate(z, {
       alpha: this.alpha,
       vm0: this.last?.converged ? this.last.vm : this.vmTrue,
       va0: this.last?.converged ? this.last.va : this.vaTrue,
     });
     this.last = r;
-    this.lastTime_s = state.t_s;
+    this.conclude(r, state.t_s);
+    return r;
+  }
+
+  /**
+   * Second half of `update`: the χ² outcome of the estimate of a sample taken at `t_s` through
+   * the persistence rule into the alarm log. Outcomes must arrive in sample order.
+   */
+  conclude(r: SeOutcome, t_s: number): void {
+    this.lastTime_s = t_s;
     this.evaluations++;
     const alarm = this.persistence.push(r.alarm || !r.converged);
     const lnr = r.largestNormalisedResidual;
     const suspect = lnr.index >= 0 ? this.channels[lnr.index].name : undefined;
     this.log.record(
-      { t_s: state.t_s, detector: this.name, statistic: r.objective, threshold: r.threshold, alarm },
+      { t_s, detector: this.name, statistic: r.objective, threshold: r.threshold, alarm },
       suspect,
       `χ² ${r.objective.toFixed(1)} > ${r.threshold.toFixed(1)} (${r.degreesOfFreedom} dof)` +
         (suspect ? `; largest normalised residual ${lnr.value.toFixed(1)} at ${suspect}` : ''),
     );
-    return r;
   }
 }
