@@ -56,8 +56,24 @@ export interface DemoOptions {
   scenariosDir?: string;
   /** Command named in error messages. @default 'start' */
   command?: string;
-  /** Pacer tuning and real-time scheduling of the loop process (bench:loop, gridloop run). */
-  loop?: Pick<LoopConfig, 'pacer' | 'realtime'>;
+  /**
+   * Pacer tuning, real-time scheduling and live detectors of the loop process (bench:loop,
+   * gridloop run). `detectors` absent: the χ² state-estimation detector on the microgrid with the
+   * most buses (demoDetectors); `{}`: none.
+   */
+  loop?: Pick<LoopConfig, 'pacer' | 'realtime' | 'detectors'>;
+}
+
+/** The demo's live detectors: χ² state estimation on the microgrid with the most buses, every 100 ms. */
+export function demoDetectors(
+  grid: { buses: { microgrid?: string }[] },
+  dt_s: number,
+): LoopConfig['detectors'] {
+  const count = new Map<string, number>();
+  for (const b of grid.buses) if (b.microgrid) count.set(b.microgrid, (count.get(b.microgrid) ?? 0) + 1);
+  const [island, buses] = [...count].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
+  if (buses < 2) return undefined;
+  return { estimation: { island, every_steps: Math.max(1, Math.round(0.1 / dt_s)) } };
 }
 
 /**
@@ -252,6 +268,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       snapshotEvery: Math.max(1, Math.round(1 / (options.record_hz * options.dt_s))),
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
+      detectors: demoDetectors(loaded.grid, options.dt_s),
       ...options.loop,
     });
     const loop = run;
@@ -292,8 +309,17 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         latest = snapshot;
       }
       if (latest) linkStatsToPoints(message.links, recorder.timeOf(latest.t_s), recordPoint);
+      for (const s of message.detectorSamples ?? []) {
+        if (!Number.isFinite(s.statistic)) continue;
+        recordPoint(
+          'detector',
+          { detector: s.detector },
+          { statistic: s.statistic, threshold: s.threshold, alarm: s.alarm },
+          recorder.timeOf(s.t_s),
+        );
+      }
       for (const event of message.events) {
-        recorder.event({ ...event, source: 'twin' });
+        recorder.event({ ...event, source: event.kind === 'alarm' ? 'detector' : 'twin' });
         if (!commandEvents.delete(eventKey(event))) server.publishEvent(liveEventOf(event));
       }
       for (const frame of message.frames) {

@@ -5,7 +5,7 @@
  * written today"). `awaiting` lists what the dashboards need but the recorder does not write yet,
  * as defined in docs/grafana.md ("Data the dashboards are waiting for") and reserved under the same
  * names in docs/influx-schema.md: whole measurements (security, which only `gridloop attack`
- * records). Panels that name an awaiting item show "No data" until the recorder writes it; test/dashboards-influx.test.ts checks them against synthetic points only, and fails
+ * records; `detector` moved to `recorded` when the demo's live detectors started writing it). Panels that name an awaiting item show "No data" until the recorder writes it; test/dashboards-influx.test.ts checks them against synthetic points only, and fails
  * as soon as a recorded run holds one of them, so this list is moved to `recorded` then.
  *
  * The dashboards depend on this published contract, never on the recorder's code. The query builder
@@ -61,6 +61,11 @@ export const recorded = {
     tags: ['run', 'kind'],
     fields: { message: 'string' },
   },
+  /** The demo's live χ² detector (bench/attacks/live-detectors.ts) and `gridloop attack`. */
+  detector: {
+    tags: ['run', 'detector'],
+    fields: { statistic: 'float', threshold: 'float', alarm: 'boolean' },
+  },
 } as const satisfies Record<string, MeasurementSchema>;
 
 /** Needed by the dashboards, not written yet (docs/grafana.md). */
@@ -68,10 +73,6 @@ export const awaiting = {
   attack: {
     tags: ['run', 'attack', 'kind'],
     fields: { target: 'string', end_ms: 'integer' },
-  },
-  detector: {
-    tags: ['run', 'detector'],
-    fields: { statistic: 'float', threshold: 'float', alarm: 'boolean' },
   },
   auth: {
     tags: ['run', 'device', 'reason'],

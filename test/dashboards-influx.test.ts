@@ -321,6 +321,8 @@ describe('every dashboard query on InfluxDB 1.x', () => {
       'Bus voltage magnitude',
       'DER active power',
       'DER reactive power',
+      'Detector alarms',
+      'Detector statistic vs threshold',
       'EMS mode',
       'FID flows',
       'Frequency per island',

@@ -51,6 +51,7 @@ export class LiveDetectors {
     if (config.estimation) {
       const se = new SeDetector(twin, { every_steps: 100, ...config.estimation }, this.log);
       this.se = se;
+      attachLiveDetectors(twin, { se });
       const net = twin.pf.net;
       const seNet: SeNetwork = {
         baseMVA: net.baseMVA,
@@ -83,7 +84,6 @@ export class LiveDetectors {
       this.worker.on('error', (err) => {
         this.failure = err;
       });
-      attachLiveDetectors(twin, { se });
     }
   }
 
