@@ -2,7 +2,7 @@
  * The real-time HIL loop at 1 kHz with two emulated boards (battery and inverter, the C firmware)
  * over socat pseudo-terminal pairs, recording on (run folder + live server on a free port).
  *   npm run bench:loop [-- --seconds 60 --exchange-ms 10 --idle-slice-us 100 --rt-priority 50 --cpu 1
- *                         --reference-s 10]
+ *                         --reference-s 10 --no-detectors]
  * First measures the machine's own limit: a bare spin-wait on 1 ms deadlines (--reference-s
  * seconds) and the hypervisor's steal time, which no pacer in the guest can beat.
  * --rt-priority runs the loop process SCHED_FIFO (root / CAP_SYS_NICE), --cpu pins it to a core.
@@ -44,6 +44,8 @@ const RT_PRIORITY = idx > 0 ? arg('rt-priority', 50) : undefined;
 const CPU = process.argv.includes('--cpu') ? Math.round(arg('cpu', 1)) : undefined;
 const FLOOR_SAMPLES = 400;
 const REFERENCE_S = arg('reference-s', 10);
+/** --no-detectors: without the demo's live χ² detector (docs/security.md), to measure its cost. */
+const DETECTORS = !process.argv.includes('--no-detectors');
 
 const percentile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -190,6 +192,7 @@ try {
       pacer: { idleSlice_us: IDLE_SLICE_US },
       realtime:
         RT_PRIORITY !== undefined || CPU !== undefined ? { priority: RT_PRIORITY, cpu: CPU } : undefined,
+      ...(DETECTORS ? {} : { detectors: {} }),
     },
   });
   console.log(
@@ -248,6 +251,7 @@ try {
       exchange_ms: every,
       idle_slice_us: IDLE_SLICE_US,
       rt_priority: RT_PRIORITY ?? null,
+      live_detectors: DETECTORS,
       steps: t.steps,
       overruns: t.overruns,
       lateness_us: t.lateness_us,

@@ -106,7 +106,7 @@ async function run(config: LoopConfig): Promise<void> {
 
   const inputs: DeviceInput[] = devices.map(({ link }) => link.input());
   // Built before any command can launch an attack, so live attacks may target their telemetry.
-  const detectors = config.detectors ? new LiveDetectors(twin, config.detectors) : undefined;
+  const detectors = config.detectors?.estimation ? new LiveDetectors(twin, config.detectors) : undefined;
   let detectorSamples: DetectorSample[] = [];
   // What the twin was fed, stamped with steps, and hashes of its outputs: `gridloop replay`.
   const replayLog = new ReplayLogWriter();
