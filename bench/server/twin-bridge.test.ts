@@ -149,6 +149,8 @@ describe('commands and events', () => {
     ]);
     expect(['islanded', 'reconnected'].map(rank)).toEqual(['warning', 'warning']);
     expect(rank('setpoint')).toBe('info');
+    // Live detectors' alarms (bench/attacks/live-detectors.ts) and a detector that stopped.
+    expect(['alarm', 'detector-failed'].map(rank)).toEqual(['alarm', 'alarm']);
     const verdict = (passed: boolean) =>
       liveEventOf({ t_s: 0, kind: 'scenario-verdict', message: '', data: { passed } }).severity;
     expect([verdict(true), verdict(false)]).toEqual(['info', 'alarm']);
