@@ -104,4 +104,30 @@ describe('live detectors in the real-time loop', { timeout: 60_000 }, () => {
     expect(events.filter((e) => e.kind === 'alarm')).toEqual([]);
     expect(samples.some((s) => s.alarm)).toBe(false);
   });
+
+  it('a detector that cannot be built is reported as a detector-failed event; the run goes on', async () => {
+    const run = new RealtimeRun({
+      twin: { grid: 'grids/demo-33bw-microgrids.yaml', seed: 1, dt_s: 0.001 },
+      devices: [{ id: DEVICE, driver: 'simulated' }],
+      snapshotEvery: 10,
+      overrunPolicy: 'continue',
+      duration_s: 0.5,
+      detectors: { estimation: { island: 'NOPE' } },
+    });
+    cleanups.push(() => run.stop());
+    const events: TwinEvent[] = [];
+    let samples = 0;
+    run.on('message', (m: WorkerToMain) => {
+      if (m.type !== 'batch') return;
+      events.push(...m.events);
+      samples += m.detectorSamples?.length ?? 0;
+    });
+    const end = await run.finished;
+    expect(end).toMatchObject({ type: 'stopped', reason: 'duration' });
+    const failed = events.filter((e) => e.kind === 'detector-failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0].message).toMatch(/island 'NOPE' has fewer than 2 buses/);
+    expect(liveEventOf(failed[0]).severity).toBe('alarm');
+    expect(samples).toBe(0);
+  });
 });

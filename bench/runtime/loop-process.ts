@@ -106,7 +106,16 @@ async function run(config: LoopConfig): Promise<void> {
 
   const inputs: DeviceInput[] = devices.map(({ link }) => link.input());
   // Built before any command can launch an attack, so live attacks may target their telemetry.
-  const detectors = config.detectors?.estimation ? new LiveDetectors(twin, config.detectors) : undefined;
+  // A detector that cannot be built (an island it cannot estimate) is reported, never fatal.
+  let detectors: LiveDetectors | undefined;
+  const detectorProblem = (() => {
+    try {
+      if (config.detectors?.estimation) detectors = new LiveDetectors(twin, config.detectors);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })();
   let detectorSamples: DetectorSample[] = [];
   // What the twin was fed, stamped with steps, and hashes of its outputs: `gridloop replay`.
   const replayLog = new ReplayLogWriter();
@@ -286,6 +295,8 @@ async function run(config: LoopConfig): Promise<void> {
   for (const message of await applyRealtimeScheduling(config.realtime)) {
     events.push({ t_s: 0, kind: 'loop-scheduling', message });
   }
+  if (detectorProblem)
+    events.push({ t_s: 0, kind: 'detector-failed', message: `live detectors off: ${detectorProblem}` });
   post({ type: 'ready' });
   postScenarioStatus();
   let busIdsSent = false;
