@@ -2,21 +2,17 @@ import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
-import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
-import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
-import { ScenarioPlayer, unplayableReason, verdictEvent } from '../../twin/scenario/player.ts';
 import { LiveDetectors } from '../attacks/live-detectors.ts';
 import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
 import { SimulatedLink } from '../devices/simulated-link.ts';
 import { ReplayLogWriter } from '../recording/replay-log.ts';
+import { LoopScenarios } from './loop-scenarios.ts';
 import type {
   CapturedFrame,
   LinkEvent,
   LoopConfig,
   MainToWorker,
-  ScenarioAction,
-  ScenarioStatus,
   Snapshot,
   TimingSummary,
   WorkerToMain,
@@ -164,101 +160,20 @@ async function run(config: LoopConfig): Promise<void> {
     idleSlice_us: config.pacer?.idleSlice_us,
   });
   let stopReason = 'requested' as 'requested' | 'duration' | 'overrun';
+  const scenarios = new LoopScenarios(
+    twin,
+    scenario && { scenario, file: config.twin.scenario ?? '' },
+    resolve(config.twin.grid),
+    post,
+  );
   // Commands wait for the next step boundary, so a step never sees a half-applied change.
   const pendingCommands: { id: number; command: TwinCommand }[] = [];
-  const pendingScenario: { id: number; action: ScenarioAction; loaded?: Scenario }[] = [];
   process.on('message', (message: MainToWorker) => {
     if (message?.type === 'stop') pacer.stop();
     else if (message?.type === 'command') pendingCommands.push(message);
-    else if (message?.type === 'scenario') {
-      if (message.action !== 'start') pendingScenario.push(message);
-      else {
-        // Read and checked off the step path; the player starts at the next step boundary.
-        loadScenario(message.file ?? '').then(
-          (loaded) => {
-            const why = unplayableReason(loaded, resolve(config.twin.grid));
-            if (why)
-              post({
-                type: 'command-result',
-                id: message.id,
-                ok: false,
-                error: `cannot play ${loaded.name}: ${why}`,
-              });
-            else pendingScenario.push({ ...message, loaded });
-          },
-          (err: Error) => post({ type: 'command-result', id: message.id, ok: false, error: err.message }),
-        );
-      }
-    }
+    else if (message?.type === 'scenario') scenarios.request(message);
   });
 
-  // The run's own scenario plays from the first step, and the run ends with it.
-  let player = scenario ? new ScenarioPlayer(scenario, twin) : undefined;
-  let playerFile = config.twin.scenario ?? '';
-  let ownVerdict: AssertionOutcome[] | undefined;
-  const scenarioStatus = (passed?: boolean): ScenarioStatus | undefined =>
-    player && {
-      scenario: player.scenario.name,
-      file: playerFile,
-      state: player.state,
-      elapsed_s: player.elapsed_s,
-      duration_s: player.scenario.duration_s,
-      ...(passed === undefined ? {} : { passed }),
-    };
-  const postScenarioStatus = (passed?: boolean) => {
-    const status = scenarioStatus(passed);
-    if (status) post({ type: 'scenario-status', status });
-  };
-  const controlScenario = (request: (typeof pendingScenario)[number]): TwinEvent => {
-    const t_s = twin.state.t_s;
-    const event = (kind: string, message: string): TwinEvent => ({
-      t_s,
-      kind,
-      message,
-      target: player?.scenario.name,
-    });
-    const busy = player && (player.state === 'playing' || player.state === 'paused');
-    switch (request.action) {
-      case 'start': {
-        const next = request.loaded!;
-        if (busy) throw new TypeError(`scenario ${player!.scenario.name} is ${player!.state}: stop it first`);
-        player = new ScenarioPlayer(next, twin);
-        playerFile = next.file;
-        return event('scenario-start', `${next.name} started (${next.duration_s} s)`);
-      }
-      case 'pause':
-        if (!player) throw new TypeError('no scenario is playing');
-        player.pause(t_s);
-        return event('scenario-pause', `${player.scenario.name} paused at ${player.elapsed_s.toFixed(3)} s`);
-      case 'resume':
-        if (!player) throw new TypeError('no scenario is paused');
-        player.resume(t_s);
-        return event(
-          'scenario-resume',
-          `${player.scenario.name} resumed at ${player.elapsed_s.toFixed(3)} s`,
-        );
-      case 'stop':
-        if (!busy) throw new TypeError('no scenario is playing');
-        player!.stop();
-        return event(
-          'scenario-stop',
-          `${player!.scenario.name} stopped at ${player!.elapsed_s.toFixed(3)} s, without a verdict`,
-        );
-    }
-  };
-  const applyScenarioRequests = () => {
-    for (const request of pendingScenario) {
-      try {
-        const event = controlScenario(request);
-        events.push(event);
-        post({ type: 'command-result', id: request.id, ok: true, event });
-        postScenarioStatus();
-      } catch (err) {
-        post({ type: 'command-result', id: request.id, ok: false, error: (err as Error).message });
-      }
-    }
-    pendingScenario.length = 0;
-  };
   const byId = new Map(devices.map((d) => [d.link.id, d]));
   const applyCommand = (command: TwinCommand): TwinEvent => {
     if (command.kind === 'setpoint') {
@@ -298,7 +213,7 @@ async function run(config: LoopConfig): Promise<void> {
   if (detectorProblem)
     events.push({ t_s: 0, kind: 'detector-failed', message: `live detectors off: ${detectorProblem}` });
   post({ type: 'ready' });
-  postScenarioStatus();
+  scenarios.postStatus();
   let busIdsSent = false;
   // The twin replaces its islands array only when topology changed: send membership then.
   let islandsSent: unknown;
@@ -327,11 +242,8 @@ async function run(config: LoopConfig): Promise<void> {
   await pacer.run(
     (step) => {
       if (pendingCommands.length > 0) applyCommands(step);
-      if (pendingScenario.length > 0) applyScenarioRequests();
-      if (player?.state === 'playing') {
-        const t_s = twin.state.t_s;
-        for (const action of player.scheduleDue(twin)) replayLog.action(step, t_s, action);
-      }
+      if (scenarios.hasPending) scenarios.applyPending(events);
+      scenarios.beforeStep(step, replayLog);
       for (let i = 0; i < devices.length; i++) {
         const { link, shadow } = devices[i];
         const input = link.input();
@@ -343,12 +255,7 @@ async function run(config: LoopConfig): Promise<void> {
       lastState = state;
       if (state.events.length > 0) events.push(...state.events);
       detectors?.afterStep(state);
-      const verdict = player?.observe(state, twin);
-      if (verdict) {
-        events.push(verdictEvent(verdict, state.t_s));
-        if (player?.scenario === scenario) ownVerdict = verdict.assertions;
-        postScenarioStatus(verdict.passed);
-      }
+      scenarios.afterStep(state, events);
       for (let i = 0; i < devices.length; i++) {
         const { link, every, shadow } = devices[i];
         if (step % every !== 0) continue;
@@ -356,13 +263,9 @@ async function run(config: LoopConfig): Promise<void> {
         link.exchange(m);
         shadow?.exchange(m);
       }
-      if (
-        scenario &&
-        player?.scenario === scenario &&
-        player.state !== 'playing' &&
-        player.state !== 'paused'
-      ) {
-        stopReason = player.state === 'finished' ? 'duration' : 'requested';
+      const ownEnded = scenarios.ownEnded;
+      if (ownEnded) {
+        stopReason = ownEnded === 'finished' ? 'duration' : 'requested';
         return false;
       }
       if (step + 1 >= maxSteps) {
@@ -430,7 +333,7 @@ async function run(config: LoopConfig): Promise<void> {
     timing,
     links,
     // Assertions judge a whole scenario: a run stopped early is reported without a verdict.
-    assertions: ownVerdict,
+    assertions: scenarios.ownVerdict,
   });
 }
 
