@@ -22,7 +22,7 @@ import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
 import { createSerialTransport } from '../bench/devices/tty-serial-transport.ts';
 import type { DeviceLinkConfig } from '../bench/runtime/messages.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
-import { Deframer, encodeFrame } from '../firmware-protocol/ts/index.ts';
+import { boardRoundTrips } from './board-rtt.ts';
 
 function arg(name: string, fallback: number, min = Number.MIN_VALUE): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,43 +57,15 @@ const percentile = (sorted: number[], q: number) =>
 async function rttFloor(path: string): Promise<number[]> {
   const t = createSerialTransport({ path });
   await t.open();
-  const deframer = new Deframer();
-  let waiting: ((now: number) => void) | undefined;
-  let expected = -1;
-  t.on('data', (chunk) => {
-    const now = performance.now();
-    for (const e of deframer.push(chunk)) {
-      if (e.ok && e.frame.message.type === 'DEVICE_STATE' && e.frame.message.step === expected)
-        waiting?.(now);
-    }
-  });
-  const rtts: number[] = [];
-  for (let step = 1; step <= FLOOR_SAMPLES; step++) {
-    expected = step;
-    const bytes = encodeFrame(
-      {
-        type: 'MEASUREMENT',
-        step,
-        twinTimeS: step * 0.01,
-        voltagePu: 1,
-        voltageAngleRad: 0,
-        frequencyHz: 50,
-        rocofHzPerS: 0,
-      },
-      { seq: step & 0xffff, deviceId: 1 },
+  try {
+    const rtts = await boardRoundTrips(
+      { onData: (callback) => t.on('data', callback), write: (bytes) => t.write(bytes) },
+      FLOOR_SAMPLES,
     );
-    const back = new Promise<number>((resolve) => {
-      waiting = resolve;
-      setTimeout(() => resolve(Number.NaN), 200);
-    });
-    const sent = performance.now();
-    await t.write(bytes);
-    const at = await back;
-    if (Number.isFinite(at)) rtts.push((at - sent) * 1000);
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    return rtts.sort((a, b) => a - b);
+  } finally {
+    await t.close();
   }
-  await t.close();
-  return rtts.sort((a, b) => a - b);
 }
 
 /**

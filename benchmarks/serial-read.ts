@@ -23,7 +23,7 @@ import { SerialPort } from 'serialport';
 import { openPtyPair, SerialTransport } from '../bench/devices/transport.ts';
 import { TtySerialTransport } from '../bench/devices/tty-serial-transport.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
-import { Deframer, encodeFrame } from '../firmware-protocol/ts/index.ts';
+import { boardRoundTrips } from './board-rtt.ts';
 
 function arg(name: string, fallback: number, min: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -151,42 +151,9 @@ async function roundTrip(how: ReadPath): Promise<number[]> {
   const pair = await openPtyPair();
   const board = await startEmulatedBoard('battery', { device: pair.b });
   const client = await openClient(pair.a, how);
-  const out: number[] = [];
+  let out: number[] = [];
   try {
-    const deframer = new Deframer();
-    let expected = -1;
-    let answered: ((now: number) => void) | undefined;
-    client.onData((chunk) => {
-      const now = performance.now();
-      for (const e of deframer.push(chunk)) {
-        if (e.ok && e.frame.message.type === 'DEVICE_STATE' && e.frame.message.step === expected)
-          answered?.(now);
-      }
-    });
-    for (let step = 1; step <= SAMPLES; step++) {
-      expected = step;
-      const bytes = encodeFrame(
-        {
-          type: 'MEASUREMENT',
-          step,
-          twinTimeS: step * 0.01,
-          voltagePu: 1,
-          voltageAngleRad: 0,
-          frequencyHz: 50,
-          rocofHzPerS: 0,
-        },
-        { seq: step & 0xffff, deviceId: 1 },
-      );
-      const back = new Promise<number>((resolve) => {
-        answered = resolve;
-        setTimeout(() => resolve(Number.NaN), 200);
-      });
-      const sent = performance.now();
-      await client.write(bytes);
-      const at = await back;
-      if (Number.isFinite(at)) out.push((at - sent) * 1000);
-      await pause(2);
-    }
+    out = await boardRoundTrips(client, SAMPLES);
   } finally {
     await client.close();
     await board.stop();
