@@ -4,6 +4,7 @@
  * `api.test-d.ts` keeps them honest.
  */
 import type { TwinEvent } from '../../twin/api.ts';
+import type { AttackParameters } from '../../twin/attacks/attacks.ts';
 
 /** Who a client is, decided by the token it presents in the handshake (`auth.token`). */
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -140,19 +141,8 @@ export type ApiCommand =
       duration_s?: number;
     } & AttackParameters);
 
-/** Parameters of an attack command, by kind (docs/security.md). */
-export interface AttackParameters {
-  bias?: number;
-  rate_per_s?: number;
-  factor?: number;
-  value?: number;
-  record_s?: number;
-  probability?: number;
-  delay_s?: number;
-  jitter_s?: number;
-  offset_s?: number;
-  drift_s_per_s?: number;
-}
+/** Parameters of an attack command, by kind (docs/security.md): the twin's own list. */
+export type { AttackParameters } from '../../twin/attacks/attacks.ts';
 
 export type CommandType = ApiCommand['type'];
 

@@ -3,7 +3,9 @@
  * (docs/socket-api.md); ajv compiles it once, and its discriminator keeps error messages about the
  * command the client meant rather than every branch of the union.
  */
+
 import { Ajv, type ErrorObject } from 'ajv';
+import { ATTACK_PARAMETERS } from '../../twin/attacks/attacks.ts';
 import {
   type ApiCommand,
   COMMAND_ROLES,
@@ -58,20 +60,7 @@ export const commandSchema = {
         kind: id,
         target: id,
         duration_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400 },
-        ...Object.fromEntries(
-          [
-            'bias',
-            'rate_per_s',
-            'factor',
-            'value',
-            'record_s',
-            'probability',
-            'delay_s',
-            'jitter_s',
-            'offset_s',
-            'drift_s_per_s',
-          ].map((k) => [k, power]),
-        ),
+        ...Object.fromEntries(ATTACK_PARAMETERS.map((k) => [k, power])),
       },
       ['action'],
     ),

@@ -37,8 +37,23 @@ export const ATTACK_KINDS = [
 ] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 
+/** The numeric parameters an attack kind may take (docs/security.md says which kind uses which). */
+export const ATTACK_PARAMETERS = [
+  'bias',
+  'rate_per_s',
+  'factor',
+  'value',
+  'record_s',
+  'probability',
+  'delay_s',
+  'jitter_s',
+  'offset_s',
+  'drift_s_per_s',
+] as const;
+export type AttackParameters = { [K in (typeof ATTACK_PARAMETERS)[number]]?: number };
+
 /** One attack, as a scenario declares it or an operator launches it. */
-export interface AttackSpec {
+export interface AttackSpec extends AttackParameters {
   /** Label in recordings and reports (default: `kind@target`). */
   id?: string;
   kind: AttackKind;
@@ -51,16 +66,6 @@ export interface AttackSpec {
   start_s: number;
   /** @default end of run */
   stop_s?: number;
-  bias?: number;
-  rate_per_s?: number;
-  factor?: number;
-  value?: number;
-  record_s?: number;
-  probability?: number;
-  delay_s?: number;
-  jitter_s?: number;
-  offset_s?: number;
-  drift_s_per_s?: number;
   /** Stealthy: the estimate shift c, as per-bus magnitude (pu) and angle (deg) changes. */
   shift?: { bus: string; dvm_pu?: number; dva_deg?: number }[];
   /** Compromised device: what it reports instead of the truth. */
