@@ -16,7 +16,7 @@ import {
 } from '../../firmware-protocol/ts/index.ts';
 import type { DeviceInput, TwinState } from '../../twin/api.ts';
 import type { SecurityRunResult, SecurityScenario } from '../../twin/attacks/security.ts';
-import { checkExpectations, SecurityHarness } from '../../twin/attacks/security.ts';
+import { judgeSecurityRun, SecurityHarness } from '../../twin/attacks/security.ts';
 import { AssertionSet } from '../../twin/scenario/assertions.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import { FirmwareLink } from '../devices/firmware-link.ts';
@@ -184,15 +184,8 @@ export async function runLinkAttackScenario(
         );
       }
     }
-    const outcomes = assertions.finish(state, twin);
-    const metrics = harness.metrics(s.duration_s, s.security.grace_s ?? 1);
-    const expectations = checkExpectations(s, metrics, harness);
     return {
-      passed: outcomes.every((o) => o.passed) && expectations.every((o) => o.passed),
-      assertions: outcomes,
-      expectations,
-      metrics,
-      harness,
+      ...judgeSecurityRun(s, assertions.finish(state, twin), harness),
       link: {
         replayedFrames: mitm.counters.replayedFrames,
         rejectedFrames: rejected,

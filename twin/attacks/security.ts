@@ -209,7 +209,15 @@ export async function runSecurityScenario(
     harness.afterStep(state);
     options.onStep?.(state, twin, harness);
   }
-  const outcomes = assertions.finish(state, twin);
+  return judgeSecurityRun(s, assertions.finish(state, twin), harness);
+}
+
+/** A security run's verdict: its assertions, the detection metrics and the `security.expect` items. */
+export function judgeSecurityRun(
+  s: SecurityScenario,
+  outcomes: AssertionOutcome[],
+  harness: SecurityHarness,
+) {
   const metrics = harness.metrics(s.duration_s, s.security.grace_s ?? 1);
   const expectations = checkExpectations(s, metrics, harness);
   return {
