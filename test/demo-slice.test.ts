@@ -3,6 +3,7 @@
  * a real emulated board on a pseudo-terminal opened through serialport, real recording, a real
  * socket.io connection), then the recorded run is read back.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -12,6 +13,7 @@ import { io as connect } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRunPoints } from '../bench/recording/index.ts';
 import type { LiveState } from '../bench/server/api.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -37,7 +39,7 @@ function startCli(args: string[]) {
     exited,
     output: () => ({ stdout, stderr }),
     async waitFor(pattern: RegExp, timeout_ms = 45_000): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + timeout_ms;
+      const deadline = Date.now() + budget(timeout_ms);
       while (Date.now() < deadline) {
         const match = stdout.match(pattern);
         if (match) return match;

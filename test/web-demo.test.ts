@@ -4,6 +4,7 @@
  * operator opens the PCC breaker of microgrid MG1 on the diagram and sees MG1 split off as its own
  * island and its frequency leave the main grid's; the command is in the run's audit log.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRunEvents } from '../bench/recording/index.ts';
+import { budget } from './support/machine-speed.ts';
 import { launchChromium, screenshot, watchErrors } from './web-browser.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -34,7 +36,7 @@ assertions:
 );
 
 async function waitFor(pattern: RegExp, timeout_ms = 45_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeout_ms;
+  const deadline = Date.now() + budget(timeout_ms);
   while (Date.now() < deadline) {
     const match = stdout.match(pattern);
     if (match) return match;
