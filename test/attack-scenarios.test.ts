@@ -4,6 +4,7 @@
  * board. Each must pass its own expectations (written in the YAML against the ground-truth labels),
  * and the figures the issue names are asserted here as well.
  */
+
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import {
   runSecurityScenario,
   type SecurityRunResult,
 } from '../twin/attacks/security.ts';
+import { budget } from './support/machine-speed.ts';
 
 const DIR = join(import.meta.dirname, '../scenarios/attacks');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
@@ -29,7 +31,7 @@ async function run(name: string) {
   return r;
 }
 
-describe('attack scenario library', { timeout: 120_000 }, () => {
+describe('attack scenario library', { timeout: budget(120_000) }, () => {
   it('has at least 8 attack scenarios, 2 of them over a real link', async () => {
     expect(files.length).toBeGreaterThanOrEqual(8);
     const withLink = [];

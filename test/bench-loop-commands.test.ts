@@ -3,17 +3,19 @@
  * limited before it is sent, the emergency stop, and the 'simulated' fallback taking over while
  * the board is gone.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import type { LinkStats, Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinEvent } from '../twin/api.ts';
+import { budget } from './support/machine-speed.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DEVICE = 'bess-hw';
 
-describe('loop commands and fallback with an emulated board', { timeout: 90_000 }, () => {
+describe('loop commands and fallback with an emulated board', { timeout: budget(90_000) }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});

@@ -8,6 +8,7 @@
  * cache on this machine happens to hold (a fresh CI machine's holds no registry metadata) cannot
  * change the outcome, and no request leaves the machine.
  */
+
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNodeRed } from '../bench/node-red/node-red.ts';
+import { budget } from './support/machine-speed.ts';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -72,7 +74,9 @@ describe('the @gridloop/node-red-gridloop package', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('packs with its nodes, help and examples, installs into an empty user directory and loads there', async () => {
+  it('packs with its nodes, help and examples, installs into an empty user directory and loads there', {
+    timeout: budget(120_000),
+  }, async () => {
     const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-pkg-'));
     dirs.push(userDir);
     const packed = JSON.parse(
@@ -142,7 +146,7 @@ describe('the @gridloop/node-red-gridloop package', () => {
       'gridloop-state',
     ]);
     expect(loaded.every((n) => n.enabled && n.err === null)).toBe(true);
-  }, 120_000);
+  });
 
   it('Node-RED still starts when stored flows use a node type that is not installed', async () => {
     const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-missing-'));

@@ -3,6 +3,7 @@
  * IEEE 1547 checks; the JUnit XML validates against the common schema (bench/reports/junit.xsd,
  * checked with libxml2's xmllint); `gridloop report` exits 0 / 1 / 2.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateXML } from 'xmllint-wasm';
 import { RunRecorder, readRun } from '../bench/recording/index.ts';
 import { extractRunData, generateReport, ieee1547Checks } from '../bench/reports/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const tempDirs: string[] = [];
@@ -141,7 +143,9 @@ describe('run reports', () => {
     expect(invalid.valid).toBe(false);
   });
 
-  it('gridloop report exits 0 when everything passed, 1 when something failed, 2 for a bad folder', async () => {
+  it('gridloop report exits 0 when everything passed, 1 when something failed, 2 for a bad folder', {
+    timeout: budget(120_000),
+  }, async () => {
     const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-report-'));
     tempDirs.push(runsDir);
     const good = await recordRun(runsDir, { tripAt: 2.6, assertionPasses: true });
@@ -156,5 +160,5 @@ describe('run reports', () => {
     const missing = await cli(['report', join(runsDir, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/manifest\.json: cannot read the run manifest/);
-  }, 120_000);
+  });
 });

@@ -4,6 +4,7 @@
  * and when it is paused; bad names and unplayable files are refused with reasons; the recorded
  * run replays bit for bit, scenario actions included.
  */
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import { readRunEvents, replayRun } from '../bench/recording/index.ts';
 import type { LiveEvent, RunStatus } from '../bench/server/api.ts';
 import { client, closeClients, send, type TestClient, until, welcomed } from './socket-api-helpers.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const grid = join(repoRoot, 'grids/demo-33bw-microgrids.yaml');
@@ -21,7 +23,7 @@ grid: ${grid}
 seed: 1
 ${body}`;
 
-describe('scenario player on the running bench', { timeout: 90_000 }, () => {
+describe('scenario player on the running bench', { timeout: budget(90_000) }, () => {
   const dirs: string[] = [];
   let demo: RunningDemo;
   let operator: TestClient;

@@ -88,7 +88,7 @@ const readouts = (page: Page) =>
   );
 
 describe('live page on the running demo', () => {
-  it('a viewer sees the diagram and charts but has no way to act', async () => {
+  it('a viewer sees the diagram and charts but has no way to act', { timeout: budget(90_000) }, async () => {
     const [, link] = await waitFor(/viewer link: (\S+)/);
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const errors = watchErrors(page);
@@ -105,9 +105,11 @@ describe('live page on the running demo', () => {
     await screenshot(page, 'demo-viewer');
     expect(errors).toEqual([]);
     await page.close();
-  }, 90_000);
+  });
 
-  it('an operator opens the PCC breaker and sees MG1 split off and its frequency diverge', async () => {
+  it('an operator opens the PCC breaker and sees MG1 split off and its frequency diverge', {
+    timeout: budget(120_000),
+  }, async () => {
     const [, url] = await waitFor(/running: (http:\/\/\S+)/);
     const [, token] = await waitFor(/operator token: (\S+)/);
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -195,7 +197,7 @@ describe('live page on the running demo', () => {
       () =>
         /fid-nudge passed \(1\/1 assertions\)/.test(document.querySelector('#timeline')?.textContent ?? ''),
       undefined,
-      { timeout: 30_000 },
+      { timeout: budget(30_000) },
     );
     expect(await page.getAttribute('#run-status', 'data-state')).toBe('running');
     expect(errors).toEqual([]);
@@ -211,5 +213,5 @@ describe('live page on the running demo', () => {
       actor: { role: 'operator' },
       command: { type: 'breaker', id: 'pcc-mg1', closed: false },
     });
-  }, 120_000);
+  });
 });
