@@ -6,7 +6,7 @@ import { loadScenario } from '../twin/scenario/load.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
-import { InfluxSink, RunRecorder } from './recording/index.ts';
+import { assertionResults, InfluxSink, RunRecorder } from './recording/index.ts';
 import type {
   DeviceLinkConfig,
   LoopConfig,
@@ -378,7 +378,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         const result: DemoStopResult =
           end.type === 'error' ? { reason: 'error', message: end.message } : { reason: end.reason };
         status(end.type === 'error' ? 'failed' : 'stopped');
-        await recorder.close({ status: end.type === 'error' ? 'failed' : 'complete', reason: result.reason });
+        // A scenario run that stopped before its end has no verdict on its assertions: it did not pass.
+        const unjudged = end.type === 'stopped' && options.scenario !== undefined && !end.assertions;
+        await recorder.close({
+          status: end.type === 'error' ? 'failed' : unjudged ? 'aborted' : 'complete',
+          reason: unjudged ? `${result.reason}: stopped before the scenario ended` : result.reason,
+          ...(end.type === 'stopped' && end.assertions
+            ? { assertions: assertionResults(end.assertions, end.steps * options.dt_s) }
+            : {}),
+        });
         await board?.stop();
         await server.close();
         return result;

@@ -1129,7 +1129,7 @@ export class Twin implements TwinLike {
   private onUnitTrip(u: DerUnit, cause: string): void {
     u.onTrip();
     this.tripLog.push({ t_s: this.t, unit: u.id, cause });
-    this.emit('der-trip', `${u.id} tripped: ${cause}`, u.id);
+    this.emit('der-trip', `${u.id} tripped: ${cause}`, u.id).data = { cause };
     this.topologyDirty = true;
   }
 

@@ -16,6 +16,11 @@ export interface AssertionOutcome {
   /** The measured figure the assertion is about (nadir Hz, settling time s, …). */
   value?: number | string;
   detail: string;
+  /**
+   * The span of scenario time the assertion watched, s: its `after`..`until` window (or up to
+   * `at`) within the part of the scenario that was run.
+   */
+  span_s?: [number, number];
 }
 
 interface Tracker {
@@ -42,8 +47,9 @@ function nameOf(a: ScenarioAssertion): string {
   return `${a.type}${parts.length ? ` ${parts.join(' ')}` : ''}`;
 }
 
-/** Causes that are commands, not protection operating. */
-const COMMANDED = new Set(['manual trip', 'emergency-stop']);
+/** Trip causes that are commands (a scenario's or an operator's), not protection operating. */
+export const COMMANDED_TRIP_CAUSES: ReadonlySet<string> = new Set(['manual trip', 'emergency-stop']);
+const COMMANDED = COMMANDED_TRIP_CAUSES;
 
 function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker {
   const name = nameOf(a);
@@ -370,6 +376,8 @@ export class AssertionSet {
   private readonly timeOf: ((t_s: number) => number) | undefined;
   /** The state on the scenario's clock (reused: only t_s and events differ from the twin's). */
   private view: TwinState | undefined;
+  /** Scenario time of the first state fed, s (the start of every assertion's span). */
+  private first_s: number | undefined;
 
   constructor(
     readonly assertions: readonly ScenarioAssertion[],
@@ -397,11 +405,18 @@ export class AssertionSet {
 
   update(state: TwinState, twin: Twin): void {
     const s = this.onScenarioClock(state);
+    this.first_s ??= s.t_s - twin.dt_s;
     for (let i = 0; i < this.trackers.length; i++) this.trackers[i].update(s, twin);
   }
 
   finish(state: TwinState, twin: Twin): AssertionOutcome[] {
     const s = this.onScenarioClock(state);
-    return this.trackers.map((t) => t.finish(s, twin));
+    const start = Math.max(0, this.first_s ?? s.t_s);
+    return this.trackers.map((t, i) => {
+      const a = this.assertions[i];
+      const from = Math.min(s.t_s, Math.max(start, (a.after as number | undefined) ?? start));
+      const to = Math.max(from, Math.min(s.t_s, ((a.until ?? a.at) as number | undefined) ?? s.t_s));
+      return { ...t.finish(s, twin), span_s: [from, to] };
+    });
   }
 }
