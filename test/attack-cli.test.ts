@@ -98,7 +98,7 @@ describe('gridloop attack + export-dataset', { timeout: budget(120_000) }, () =>
     expect(header.some((h) => h.startsWith('detector{detector=setpoint-rate}.statistic'))).toBe(true);
 
     // The HTML report shows detection against the labels.
-    const rep = await cli(['report', run, '--no-ieee1547-gate']);
+    const rep = await cli(['report', run]);
     expect(rep.code).toBe(0);
     const html = await readFile(join(run, 'report.html'), 'utf8');
     const security = html.slice(html.indexOf('<h2>Security</h2>'), html.indexOf('<h2>Plots</h2>'));
