@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../bench/recording/index.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { budget } from './support/machine-speed.ts';
 
@@ -105,6 +106,12 @@ describe('gridloop devices, probe and run', { timeout: budget(120_000) }, () => 
     const result = JSON.parse(ok.stdout.trim().split('\n').at(-1)!);
     expect(result.passed).toBe(true);
     expect(result.reason).toBe('duration');
+    // The run's one verdict, in its manifest too (what `gridloop report` reads), the assertion once.
+    const manifest = await readManifest(result.runDir);
+    expect(manifest.verdict).toMatchObject({ passed: true, assertions: 1 });
+    expect(manifest.assertions?.map((a) => [a.name, a.passed, a.span_s])).toEqual([
+      ['frequency-nadir island=MG2 min_hz=49', true, [0, 1.5]],
+    ]);
     expect(result.timing.steps).toBe(1500);
     // The board answered (whether it is still online at the last step depends on machine load).
     expect(result.links[0]).toMatchObject({ deviceId: 'bess-hw', badFrames: 0 });

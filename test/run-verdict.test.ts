@@ -66,7 +66,12 @@ describe('one verdict per run', () => {
 
   it('mg3-fault-cleared: simulate, manifest, verdict point, report, HTML badge and JUnit all pass; the ride-through is confirmed by hand from the points', async () => {
     const runDir = join(dir, 'mg3');
-    const code = await main(['simulate', join(repoRoot, 'scenarios/mg3-fault-cleared.yaml'), '--out', runDir]);
+    const code = await main([
+      'simulate',
+      join(repoRoot, 'scenarios/mg3-fault-cleared.yaml'),
+      '--out',
+      runDir,
+    ]);
     const seen = await verdictEverywhere(runDir, code);
     const { points: _, junit_xml: __, ...verdicts } = seen;
     expect(verdicts).toMatchObject({

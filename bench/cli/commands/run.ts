@@ -38,8 +38,8 @@ Options:
 
 Exit codes: 0 the run's verdict is passed (it reached the scenario's end and every assertion
 passed; the same verdict as manifest.json and gridloop report), 1 an assertion failed or the run
-stopped before the scenario's end (Ctrl-C), 2 bad option or input file, 3 runtime failure (a
-device that cannot be opened, the loop failed).`;
+was stopped before the scenario's end (Ctrl-C), 2 bad option or input file, 3 runtime failure (a
+device that cannot be opened, the loop failed or stopped before the scenario's end).`;
 
 export const runCommand: Command = {
   name: 'run',
@@ -145,6 +145,10 @@ export const runCommand: Command = {
       for (const a of assertions) console.log(`  ${a.passed ? 'PASS' : 'FAIL'} ${a.name}: ${a.detail}`);
       console.log(passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
     }
-    return passed ? ExitCode.ok : ExitCode.assertionsFailed;
+    if (passed) return ExitCode.ok;
+    // Stopped early by the loop itself (an overrun policy, a duration shorter than the scenario):
+    // the verdict is failed, and the cause a runtime one.
+    if (end.assertions === undefined && outcome !== 'signal') return ExitCode.runtime;
+    return ExitCode.assertionsFailed;
   },
 };
