@@ -416,7 +416,8 @@ export class AssertionSet {
       const a = this.assertions[i];
       const from = Math.min(s.t_s, Math.max(start, (a.after as number | undefined) ?? start));
       const to = Math.max(from, Math.min(s.t_s, ((a.until ?? a.at) as number | undefined) ?? s.t_s));
-      return { ...t.finish(s, twin), span_s: [from, to] };
+      // Rounded to the ns: accumulated steps leave 1.4999999999 where the scenario said 1.5.
+      return { ...t.finish(s, twin), span_s: [Number(from.toFixed(9)), Number(to.toFixed(9))] };
     });
   }
 }
