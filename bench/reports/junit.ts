@@ -2,9 +2,9 @@
  * JUnit XML for CI systems (Jenkins, GitLab, GitHub test reporters): one <testsuite> per run
  * inside <testsuites>, one <testcase> per scenario assertion plus one for the run itself (an
  * incomplete or failed run is an <error>): exactly what the run's verdict rests on, so the suite
- * fails exactly when the verdict does. A test case's `time` is the span of twin time it covers: the
- * run's duration for the run, the scenario time an assertion watched (its after..until window)
- * for an assertion. IEEE 1547 checks on the recording are information: they go to <system-out>.
+ * fails exactly when the verdict does. `time`: for the suite and the run's test case, how long the
+ * run took (wall clock, manifest start..end); for an assertion, the span of scenario time it
+ * watched (its after..until window, `span_s`). IEEE 1547 checks on the recording are information: they go to <system-out>.
  * The structure follows the Ant/Jenkins JUnit format; bench/reports/junit.xsd states it and the
  * tests validate against it.
  */
@@ -45,11 +45,16 @@ export function renderJunit(
   checks: ComplianceCheck[],
 ): JunitResult {
   const base = `gridloop.${manifest.scenario.replace(/[^A-Za-z0-9_.-]+/g, '_') || 'run'}`;
+  // How long the run took on the wall clock (a simulated run is faster or slower than its twin
+  // time); a run never closed has no end: the span of what it recorded.
+  const wall_s = manifest.end_ns
+    ? Number(BigInt(manifest.end_ns) - BigInt(manifest.start_ns)) / 1e9
+    : data.duration_s;
   const cases: Case[] = [];
   cases.push({
     classname: `${base}.run`,
     name: 'run completed',
-    time_s: data.duration_s,
+    time_s: wall_s,
     ...(manifest.status === 'complete'
       ? {}
       : {
@@ -84,7 +89,7 @@ export function renderJunit(
   const failures = cases.filter((c) => c.failure).length;
   const errors = cases.filter((c) => c.error).length;
   const timestamp = manifest.start.slice(0, 19);
-  const time = data.duration_s.toFixed(3);
+  const time = wall_s.toFixed(3);
   const body = cases
     .map((c) => {
       const open = `    <testcase name="${xmlEscape(c.name)}" classname="${xmlEscape(c.classname)}" time="${Math.max(0, c.time_s).toFixed(3)}"`;
