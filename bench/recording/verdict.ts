@@ -14,7 +14,7 @@ import type { AssertionResult, RunStatus } from './manifest.ts';
 
 export interface RunVerdict {
   passed: boolean;
-  /** One line saying why, e.g. "passed: 5 of 5 assertions" or "failed: run aborted (…)". */
+  /** One line saying why, e.g. "5 of 5 assertions passed" or "run aborted (…); no assertions". */
   summary: string;
   /** How many assertions were judged, and the names of those that failed. */
   assertions: number;
@@ -30,25 +30,22 @@ export interface VerdictInput {
 export function judgeRun(run: VerdictInput): RunVerdict {
   const failed = run.assertions.filter((a) => !a.passed).map((a) => a.name);
   const n = run.assertions.length;
-  const counted = n === 0 ? 'no assertions' : `${n - failed.length} of ${n} assertions passed`;
+  const counted =
+    n === 0
+      ? 'no assertions'
+      : failed.length > 0
+        ? `${failed.length} of ${n} assertions failed: ${failed.join(', ')}`
+        : `${n} of ${n} assertions passed`;
   if (run.status !== 'complete') {
     const why = run.status === 'incomplete' ? 'run incomplete (killed or crashed)' : `run ${run.status}`;
     return {
       passed: false,
-      summary: `failed: ${why}${run.reason ? ` (${run.reason})` : ''}; ${counted}`,
+      summary: `${why}${run.reason ? ` (${run.reason})` : ''}; ${counted}`,
       assertions: n,
       failed,
     };
   }
-  if (failed.length > 0) {
-    return {
-      passed: false,
-      summary: `failed: ${counted}; failed: ${failed.join(', ')}`,
-      assertions: n,
-      failed,
-    };
-  }
-  return { passed: true, summary: `passed: ${counted}`, assertions: n, failed };
+  return { passed: failed.length === 0, summary: counted, assertions: n, failed };
 }
 
 /** What a scenario assertion (twin/scenario/assertions.ts or a security expectation) reports. */

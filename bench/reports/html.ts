@@ -233,7 +233,7 @@ export function renderHtml(model: ReportModel): string {
   const compliance = `<table><tr><th>check</th><th>observed</th><th>detail</th></tr>${checks
     .map(
       (c) =>
-        `<tr><td>${escapeHtml(c.name)}</td><td class="info">${c.passed ? 'within' : 'beyond'}</td><td>${escapeHtml(c.detail)}</td></tr>`,
+        `<tr><td>${escapeHtml(c.name)}</td><td class="info">${c.passed ? 'met' : 'not met'}</td><td>${escapeHtml(c.detail)}</td></tr>`,
     )
     .join('')}</table>`;
   const events =
@@ -259,7 +259,7 @@ export function renderHtml(model: ReportModel): string {
 <dl>${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
 <h2>Verdict</h2>${verdictTable}
 <h2>IEEE 1547-2018 checks (information, not part of the verdict)</h2>
-<p class="note">Judged on the recording alone, which cannot tell the scenario's own disturbance (a scripted fault or trip) from the device under test; "beyond" means the run left the range, which the standard then allows a device to trip for. A scenario that wants IEEE 1547 behaviour judged asks for the <code>ieee1547-compliance</code> assertion.</p>
+<p class="note">Judged on the recording alone, which cannot tell the scenario's own disturbance (a scripted fault or trip) from the device under test; "not met" for a range means the run left it, which the standard then allows a device to trip for. A scenario that wants IEEE 1547 behaviour judged asks for the <code>ieee1547-compliance</code> assertion.</p>
 ${compliance}
 ${securitySection(data.events)}
 <h2>Plots</h2>

@@ -119,7 +119,7 @@ export function renderJunit(
     ...(checks.length > 0
       ? [
           'IEEE 1547-2018 checks on the recording (information, not part of the verdict):',
-          ...checks.map((c) => `  ${c.passed ? 'within' : 'beyond'}  ${c.name}: ${c.detail}`),
+          ...checks.map((c) => `  ${c.passed ? 'met' : 'not met'}  ${c.name}: ${c.detail}`),
         ]
       : []),
   ].join('\n');
