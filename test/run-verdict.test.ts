@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../bench/cli/main.ts';
 import { readManifest, readRunPoints } from '../bench/recording/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const GRID = join(repoRoot, 'grids/demo-33bw-microgrids.yaml');
@@ -46,7 +47,7 @@ async function verdictEverywhere(runDir: string, simulateCode: number) {
   };
 }
 
-describe('one verdict per run', () => {
+describe('one verdict per run', { timeout: budget(60_000) }, () => {
   let dir: string;
   let out: string[];
   beforeEach(() => {
@@ -105,7 +106,7 @@ describe('one verdict per run', () => {
       expect(Math.min(...times)).toBeGreaterThanOrEqual(3);
     }
     expect(points.some((p) => p.measurement === 'device' && p.fields.tripped === true)).toBe(false);
-  }, 120_000);
+  });
 
   const scenario = (minHz: number) => `name: verdict-test
 grid: ${GRID}
@@ -136,7 +137,7 @@ assertions:
       firstTable: false,
       junit: false,
     });
-  }, 60_000);
+  });
 
   it('records every assertion once (manifest, points, JUnit) with its span of twin time as the JUnit time', async () => {
     const file = join(dir, 'ok.yaml');
@@ -165,5 +166,5 @@ assertions:
       [1, 2],
       [0, 3],
     ]);
-  }, 60_000);
+  });
 });
