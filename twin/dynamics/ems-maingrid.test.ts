@@ -6,6 +6,7 @@ import { DEFAULT_FREQUENCY_DROOP, DEFAULT_VOLT_VAR } from '../ieee1547/settings.
 import { Random } from '../random.ts';
 import { defaultEmsSettings, dispatch, PccImportEstimator } from './ems.ts';
 import { MainGrid } from './main-grid.ts';
+import { shortCycles } from './short-cycles.ts';
 
 function genset(id: string, cost: number, rating: number) {
   return new SynchronousGenset(
@@ -193,24 +194,6 @@ describe('tertiary dispatch (EMS modes)', () => {
     expect(shortCycles(setpoints, 10, 0.02 * limit, 600)).toEqual([]);
   });
 });
-
-/**
- * Half-cycles of a set-point series (sampled every `every_s`) shorter than half of `minPeriod_s`,
- * by counting direction reversals between moves of at least `swing` over successive minutes.
- * Returns the times of the offending reversals.
- */
-function shortCycles(x: readonly number[], every_s: number, swing: number, minPeriod_s: number): number[] {
-  const per = 60 / every_s;
-  const moves: { t: number; d: number }[] = [];
-  for (let i = per; i < x.length; i += per) {
-    const d = x[i] - x[i - per];
-    if (Math.abs(d) >= swing) moves.push({ t: i * every_s, d });
-  }
-  const reversals: number[] = [];
-  for (let k = 1; k < moves.length; k++)
-    if (Math.sign(moves[k].d) !== Math.sign(moves[k - 1].d)) reversals.push(moves[k].t);
-  return reversals.filter((t, k) => k > 0 && t - reversals[k - 1] < minPeriod_s / 2);
-}
 
 describe('main grid source', () => {
   it('applies step, ramp and sine disturbances and integrates its phase', () => {

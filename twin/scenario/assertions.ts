@@ -297,31 +297,61 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
     }
     case 'event-occurs': {
       const expected = (a.expected as boolean | undefined) ?? true;
+      const minCount = (a.min_count as number | undefined) ?? 1;
       let first: TwinEvent | undefined;
+      let count = 0;
       return {
         update(s) {
-          if (first) return;
           for (const e of s.events) {
             if (
               e.kind === a.kind &&
               (a.target === undefined || e.target === a.target) &&
               inWindow(a, e.t_s)
             ) {
-              first = { ...e };
-              break;
+              count++;
+              first ??= { ...e };
             }
           }
         },
         finish() {
-          const occurred = first !== undefined;
+          const occurred = count >= minCount;
+          const times = minCount > 1 ? ` (${count} events, at least ${minCount} required)` : '';
           return {
             name,
             type: a.type,
             passed: occurred === expected,
             value: first ? Number(first.t_s.toFixed(4)) : 'none',
             detail: first
-              ? `${first.kind} at ${first.t_s.toFixed(3)} s: ${first.message}`
+              ? `${first.kind} at ${first.t_s.toFixed(3)} s: ${first.message}${times}`
               : `no '${a.kind as string}' event`,
+          };
+        },
+      };
+    }
+    case 'load-served': {
+      // Connected (not shed by UFLS, not disconnected) and not curtailed at every step.
+      const load = twin.loads.ids.indexOf(a.load as string);
+      let firstOut = -1;
+      let why = '';
+      return {
+        update(s, tw) {
+          if (firstOut >= 0 || !inWindow(a, s.t_s)) return;
+          if (!tw.loads.connected[load]) why = 'disconnected';
+          else if (tw.loads.curtail[load] < 1)
+            why = `curtailed ${(100 * (1 - tw.loads.curtail[load])).toFixed(0)} %`;
+          else return;
+          firstOut = s.t_s;
+        },
+        finish() {
+          return {
+            name,
+            type: a.type,
+            passed: firstOut < 0,
+            value: firstOut < 0 ? 'served' : Number(firstOut.toFixed(4)),
+            detail:
+              firstOut < 0
+                ? `${a.load as string} served throughout`
+                : `${a.load as string} ${why} at ${firstOut.toFixed(3)} s`,
           };
         },
       };

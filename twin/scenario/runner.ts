@@ -125,6 +125,8 @@ export function checkReferences(s: Scenario, twin: Twin): void {
   s.assertions.forEach((a, i) => {
     if (typeof a.unit === 'string' && !devices.has(a.unit))
       fail(`unknown unit '${a.unit}'`, i, 'unit', 'assertions');
+    if (typeof a.load === 'string' && !loads.has(a.load))
+      fail(`unknown load '${a.load}'`, i, 'load', 'assertions');
     if (typeof a.microgrid === 'string' && !microgrids.has(a.microgrid))
       fail(`unknown microgrid '${a.microgrid}'`, i, 'microgrid', 'assertions');
     if (typeof a.fid === 'string' && !fids.has(a.fid)) fail(`unknown FID '${a.fid}'`, i, 'fid', 'assertions');
