@@ -53,7 +53,13 @@ import { HardwareDevice, type HardwareFallback } from './der/hardware.ts';
 import { InverterSource } from './der/inverter.ts';
 import { defaultLoadModel, LoadBank, type LoadModel } from './der/load.ts';
 import type { DerUnit, UnitContext } from './der/unit.ts';
-import { defaultEmsSettings, dispatch, type EmsMode, type EmsSettings } from './dynamics/ems.ts';
+import {
+  defaultEmsSettings,
+  dispatch,
+  type EmsMode,
+  type EmsSettings,
+  PccImportEstimator,
+} from './dynamics/ems.ts';
 import { lagStep } from './dynamics/lag.ts';
 import { type GridDisturbance, type GridTrace, MainGrid } from './dynamics/main-grid.ts';
 import { IslandFrequency, wrapAngle } from './dynamics/swing.ts';
@@ -200,6 +206,8 @@ interface IslandRuntime {
   ufls: UnderFrequencyShedding;
   microgrids: string[];
   ems: EmsSettings | undefined;
+  /** The EMS's estimate of the import without its own units (grid-connected microgrids). */
+  pccEstimator: PccImportEstimator | undefined;
   /** Frequency target of secondary control (f0, or grid f + slip while resynchronising). */
   fTarget_hz: number;
   resyncing: boolean;
@@ -316,6 +324,7 @@ export class Twin implements TwinLike {
   private readonly microgridPcc = new Map<string, Breaker>();
   private readonly microgridOfBus: (string | undefined)[];
   private readonly emsByMicrogrid = new Map<string, EmsSettings>();
+  private readonly pccEstimatorByMicrogrid = new Map<string, PccImportEstimator>();
   private readonly pccMeters: PccMeter[] = [];
   private readonly flow = { pf_mw: 0, qf_mvar: 0, pt_mw: 0, qt_mvar: 0, lossP_mw: 0, lossQ_mvar: 0 };
   /** Number of DER trips so far, by cause. */
@@ -468,6 +477,7 @@ export class Twin implements TwinLike {
       if (mg.pccSwitch && this.breakers.has(mg.pccSwitch))
         this.microgridPcc.set(mg.id, this.breakers.get(mg.pccSwitch)!);
       this.emsByMicrogrid.set(mg.id, defaultEmsSettings(this.config.ems?.[mg.id] ?? {}));
+      this.pccEstimatorByMicrogrid.set(mg.id, new PccImportEstimator());
     }
 
     // Over-current relays.
@@ -728,6 +738,7 @@ export class Twin implements TwinLike {
           ),
         microgrids: mgs,
         ems,
+        pccEstimator: mgs.length > 0 ? this.pccEstimatorByMicrogrid.get(mgs[0]) : undefined,
         fTarget_hz: this.f0_hz,
         resyncing: false,
         nadir_hz: nadir,
@@ -1141,6 +1152,12 @@ export class Twin implements TwinLike {
     const kiV = sec.ki_v ?? 0.5;
     for (let r = 0; r < this.islands.length; r++) {
       const rt = this.islands[r];
+      if (rt.energised && rt.gridConnected && rt.pccEstimator) {
+        let base = rt.pccImport_mw;
+        for (let i = 0; i < rt.units.length; i++)
+          if (rt.units[i].on && rt.units[i].dispatchable) base += rt.units[i].p_mw;
+        rt.pccEstimator.update(base, this.t, dt);
+      }
       if (!rt.energised || rt.gridConnected || sec.enabled === false) continue;
       // Secondary frequency restoration: integral of the frequency error, shared by participation.
       let cap = 0;
@@ -1191,7 +1208,12 @@ export class Twin implements TwinLike {
       const refs = this.emsRefs.subarray(0, units.length);
       dispatch(
         rt.ems,
-        { units, netDemand_mw: demand, gridConnected: rt.gridConnected, pccImport_mw: rt.pccImport_mw },
+        {
+          units,
+          netDemand_mw: demand,
+          gridConnected: rt.gridConnected,
+          pcc: rt.gridConnected ? rt.pccEstimator?.estimate : undefined,
+        },
         refs,
       );
       for (let i = 0; i < units.length; i++) {

@@ -3,8 +3,10 @@ import { BatteryUnit } from '../der/battery.ts';
 import { GENSET_DEFAULTS } from '../der/defaults.ts';
 import { SynchronousGenset } from '../der/genset.ts';
 import { DEFAULT_FREQUENCY_DROOP, DEFAULT_VOLT_VAR } from '../ieee1547/settings.ts';
-import { defaultEmsSettings, dispatch } from './ems.ts';
+import { Random } from '../random.ts';
+import { defaultEmsSettings, dispatch, PccImportEstimator } from './ems.ts';
 import { MainGrid } from './main-grid.ts';
+import { shortCycles } from './short-cycles.ts';
 
 function genset(id: string, cost: number, rating: number) {
   return new SynchronousGenset(
@@ -58,7 +60,7 @@ describe('tertiary dispatch (EMS modes)', () => {
     const out = new Float64Array(3);
     dispatch(
       defaultEmsSettings({ socTarget: 0.6 }),
-      { units: [dear, cheap, b], netDemand_mw: 1.5, gridConnected: false, pccImport_mw: 0 },
+      { units: [dear, cheap, b], netDemand_mw: 1.5, gridConnected: false },
       out,
     );
     // Both start at minimum (0.3 each); the cheap one fills up to 1 MW, the dear one covers the
@@ -74,7 +76,7 @@ describe('tertiary dispatch (EMS modes)', () => {
     const out = new Float64Array(2);
     dispatch(
       defaultEmsSettings({ socTarget: 0.6 }),
-      { units: [g, b], netDemand_mw: 0.8, gridConnected: false, pccImport_mw: 0 },
+      { units: [g, b], netDemand_mw: 0.8, gridConnected: false },
       out,
     );
     expect(out[1]).toBeLessThan(0);
@@ -87,7 +89,7 @@ describe('tertiary dispatch (EMS modes)', () => {
     const out = new Float64Array(2);
     dispatch(
       defaultEmsSettings({ mode: 'low-cost', gridPrice_per_mwh: 100 }),
-      { units: [cheap, dear], netDemand_mw: 3, gridConnected: true, pccImport_mw: 2 },
+      { units: [cheap, dear], netDemand_mw: 3, gridConnected: true },
       out,
     );
     expect(out[0]).toBe(1);
@@ -98,10 +100,98 @@ describe('tertiary dispatch (EMS modes)', () => {
     const b = battery(0.5);
     const out = new Float64Array(1);
     const s = defaultEmsSettings({ mode: 'peak-shaving', peakLimit_mw: 1 });
-    dispatch(s, { units: [b], netDemand_mw: 0, gridConnected: true, pccImport_mw: 1.3 }, out);
+    const pcc = (baseImport_mw: number, spread_mw = 0) => ({ baseImport_mw, spread_mw });
+    dispatch(s, { units: [b], netDemand_mw: 0, gridConnected: true, pcc: pcc(1.3) }, out);
     expect(out[0]).toBeCloseTo(0.3, 12);
-    dispatch(s, { units: [b], netDemand_mw: 0, gridConnected: true, pccImport_mw: 0.8 }, out);
+    dispatch(s, { units: [b], netDemand_mw: 0, gridConnected: true, pcc: pcc(0.8) }, out);
     expect(out[0]).toBeCloseTo(-0.2, 12);
+    // What varies faster than dispatch lowers the ceiling: 1 − 2.5 × 0.04 = 0.9 MW.
+    dispatch(s, { units: [b], netDemand_mw: 0, gridConnected: true, pcc: pcc(1.3, 0.04) }, out);
+    expect(out[0]).toBeCloseTo(0.4, 12);
+  });
+
+  it('peak shaving does not depend on the set-points it gave before (no feedback through its own units)', () => {
+    const s = defaultEmsSettings({ mode: 'peak-shaving', peakLimit_mw: 1.2 });
+    const results = [-0.5, 0, 0.45].map((previous) => {
+      const b = battery(0.5);
+      b.setReference(previous);
+      const out = new Float64Array(1);
+      dispatch(
+        s,
+        { units: [b], netDemand_mw: 0, gridConnected: true, pcc: { baseImport_mw: 1.5, spread_mw: 0 } },
+        out,
+      );
+      return out[0];
+    });
+    expect(results).toEqual([results[0], results[0], results[0]]);
+    expect(results[0]).toBeCloseTo(0.3, 12);
+  });
+
+  it('peak shaving: storage first (cheapest), then generators above their minimum; storage tapers near its SoC limits', () => {
+    const s = defaultEmsSettings({ mode: 'peak-shaving', peakLimit_mw: 1.2 });
+    const g = genset('chp', 80, 0.6); // minimum 0.18 MW
+    const out = new Float64Array(2);
+    const pcc = { baseImport_mw: 2.1, spread_mw: 0 };
+    // 2.1 − 1.2 = 0.9 MW to cover: the genset's minimum 0.18, the battery 0.5, the genset 0.22 more.
+    dispatch(s, { units: [g, battery(0.5)], netDemand_mw: 0, gridConnected: true, pcc }, out);
+    expect(out[1]).toBeCloseTo(0.5, 12);
+    expect(out[0]).toBeCloseTo(0.4, 12);
+    // At SoC 0.125 (half-way into the 0.05 taper above socMin 0.1) the battery gives 0.25 MW.
+    dispatch(s, { units: [g, battery(0.125)], netDemand_mw: 0, gridConnected: true, pcc }, out);
+    expect(out[1]).toBeCloseTo(0.25, 12);
+    expect(out[0]).toBeCloseTo(0.6, 12);
+    // Charging tapers likewise below socMax 0.9: at 0.89, 0.2 × 0.5 = 0.1 MW.
+    dispatch(
+      s,
+      {
+        units: [g, battery(0.89)],
+        netDemand_mw: 0,
+        gridConnected: true,
+        pcc: { baseImport_mw: 0.5, spread_mw: 0 },
+      },
+      out,
+    );
+    expect(out[1]).toBeCloseTo(-0.1, 12);
+    expect(out[0]).toBeCloseTo(0.18, 12);
+  });
+
+  it('peak shaving over a day of dispatches: holds the limit, no limit cycle (closed loop with the estimator)', () => {
+    // A plant: base import = an evening peak 0.25 MW above the 1.2 MW limit (1.45 MW), plus
+    // Ornstein–Uhlenbeck noise (σ 0.03 MW, 10 s correlation). The battery delivers its reference
+    // (ideal converter), its SoC integrates, the PCC import is base − battery. Every 60 s the EMS
+    // dispatches from the estimator fed each second, as the twin does.
+    const limit = 1.2;
+    const s = defaultEmsSettings({ mode: 'peak-shaving', peakLimit_mw: limit });
+    const b = battery(0.6);
+    const estimator = new PccImportEstimator();
+    const rng = new Random(3);
+    const out = new Float64Array(1);
+    let noise = 0;
+    const imports: number[] = [];
+    const setpoints: number[] = [];
+    for (let t = 1; t <= 86_400; t++) {
+      const h = t / 3600;
+      const shape = 0.7 + 0.75 * Math.exp(-(((h - 18.5) / 1.2) ** 2));
+      noise += (-noise / 10) * 1 + 0.03 * Math.sqrt(2 / 10) * rng.normal();
+      const base = shape + noise;
+      if (t % 60 === 0) {
+        dispatch(s, { units: [b], netDemand_mw: 0, gridConnected: true, pcc: estimator.estimate }, out);
+        b.setReference(out[0]);
+      }
+      const p = Math.max(b.pmin_mw, Math.min(b.pmax_mw, b.reference_mw));
+      b.p_mw = p;
+      b.account(1);
+      const measured = base - p;
+      estimator.update(measured + p, t, 1);
+      if (t % 10 === 0) {
+        imports.push(measured);
+        setpoints.push(b.reference_mw);
+      }
+    }
+    const held = imports.filter((x) => x <= 1.02 * limit).length / imports.length;
+    expect(held).toBeGreaterThanOrEqual(0.99);
+    expect(Math.max(...imports)).toBeGreaterThan(limit * 0.95); // the peak was really shaved, near the limit
+    expect(shortCycles(setpoints, 10, 0.02 * limit, 600)).toEqual([]);
   });
 });
 

@@ -37,8 +37,80 @@ export interface DispatchInput {
   /** Demand the dispatchable units must cover (load + losses − renewables − imports), MW. */
   netDemand_mw: number;
   gridConnected: boolean;
-  /** Present import over the PCC, MW (grid-connected islands). */
-  pccImport_mw: number;
+  /** What the EMS knows of the PCC (grid-connected islands; used by peak shaving). */
+  pcc?: PccEstimate;
+}
+
+/** The PCC import a peak-shaving dispatch works from (see PccImportEstimator). */
+export interface PccEstimate {
+  /**
+   * Import the microgrid would draw with its dispatchable units at zero (loads, losses,
+   * renewables, FIDs, hardware), averaged over the estimator's window, MW.
+   */
+  baseImport_mw: number;
+  /** RMS deviation of that import from its average: what moves faster than dispatch, MW. */
+  spread_mw: number;
+}
+
+/** Peak shaving aims this many spreads below the limit, so the import between dispatches stays under it. */
+export const PEAK_MARGIN_SPREADS = 2.5;
+/** State-of-charge band over which storage power tapers to zero at its SoC limits. */
+export const SOC_TAPER = 0.05;
+
+/**
+ * Estimates, step by step, the import a microgrid's PCC would carry without the EMS's own units:
+ * measured import plus what the dispatchable units deliver. Peak shaving dispatches from this
+ * estimate, never from the measured import alone: an import that includes the battery's own
+ * previous set-point fed each dispatch back into the next one, and the battery limit-cycled
+ * between discharge and idle every dispatch interval. Exponential averages (no history kept):
+ * the mean over `window_s`, the spread (RMS deviation from the mean) over `spreadWindow_s`.
+ */
+export class PccImportEstimator {
+  mean_mw = 0;
+  private meanSquare = 0;
+  private elapsed_s = 0;
+  private last_s = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly window_s = 600,
+    readonly spreadWindow_s = 1800,
+  ) {}
+
+  /** Adds the sample `baseImport_mw` at time `t_s`, `dt_s` after the previous step; a gap restarts. */
+  update(baseImport_mw: number, t_s: number, dt_s: number): void {
+    if (t_s - this.last_s > 1.5 * dt_s + 1e-9) {
+      this.mean_mw = baseImport_mw;
+      this.meanSquare = 0;
+      this.elapsed_s = 0;
+    }
+    this.last_s = t_s;
+    this.elapsed_s += dt_s;
+    const d = baseImport_mw - this.mean_mw;
+    this.mean_mw += d * Math.min(1, dt_s / this.window_s);
+    this.meanSquare += (d * d - this.meanSquare) * Math.min(1, dt_s / this.spreadWindow_s);
+  }
+
+  get estimate(): PccEstimate {
+    // The square's average starts from zero: divide by the weight gathered so far (as Adam does).
+    const weight = 1 - Math.exp(-this.elapsed_s / this.spreadWindow_s);
+    return {
+      baseImport_mw: this.mean_mw,
+      spread_mw: weight > 0 ? Math.sqrt(this.meanSquare / weight) : 0,
+    };
+  }
+}
+
+interface Storage {
+  soc: number;
+  params: { rating_mw: number; socMin: number; socMax: number; energy_mwh: number };
+}
+
+/** Discharge (> 0) or charge (< 0) power a battery can hold now, tapering to 0 at its SoC limits. */
+function storageLimit(u: DerUnit, discharge: boolean): number {
+  const { soc, params } = u as unknown as Storage;
+  const room = discharge ? soc - params.socMin : params.socMax - soc;
+  const p = params.rating_mw * Math.max(0, Math.min(1, room / SOC_TAPER));
+  return discharge ? Math.min(p, u.pmax_mw) : -Math.min(p, -u.pmin_mw);
 }
 
 /**
@@ -79,21 +151,7 @@ export function dispatch(settings: EmsSettings, input: DispatchInput, out: Float
           break;
       }
     }
-    if (settings.mode === 'peak-shaving') {
-      // Cover the import above the limit, cheapest first; below it, recharge storage.
-      let excess = input.pccImport_mw - settings.peakLimit_mw;
-      for (const i of order) {
-        const u = units[i];
-        const current = u.reference_mw;
-        if (excess > 0) {
-          const extra = Math.min(excess, u.pmax_mw - Math.max(current, out[i]));
-          out[i] = Math.max(current, out[i]) + Math.max(0, extra);
-          excess -= Math.max(0, extra);
-        } else if (u.technology === 'battery' && excess < 0) {
-          out[i] = Math.max(u.pmin_mw, Math.min(0, current + excess));
-        } else if (excess <= 0) out[i] = Math.max(u.pmin_mw, Math.min(current, out[i]));
-      }
-    }
+    if (settings.mode === 'peak-shaving' && input.pcc) peakShave(settings, input.pcc, units, order, out);
     return;
   }
 
@@ -130,5 +188,40 @@ export function dispatch(settings: EmsSettings, input: DispatchInput, out: Float
     const u = units[i];
     if (u.technology !== 'battery' || storageCap <= 0) continue;
     out[i] = Math.max(u.pmin_mw, Math.min(u.pmax_mw, (storageTotal * u.rating_mva) / storageCap));
+  }
+}
+
+/**
+ * Peak shaving from the estimated base import (see PccImportEstimator): the units, from their
+ * minimum, cover what the base import would put above the ceiling (the limit less a margin for
+ * what moves between dispatches), cheapest first; below the ceiling, storage recharges from the
+ * headroom. Each dispatch depends on the estimate alone, not on the previous set-points, so
+ * successive dispatches cannot chase each other.
+ */
+function peakShave(
+  settings: EmsSettings,
+  pcc: PccEstimate,
+  units: readonly DerUnit[],
+  order: readonly number[],
+  out: Float64Array,
+): void {
+  const ceiling = settings.peakLimit_mw - PEAK_MARGIN_SPREADS * pcc.spread_mw;
+  let excess = pcc.baseImport_mw - ceiling;
+  for (const i of order) excess -= out[i];
+  if (excess > 0) {
+    for (const i of order) {
+      const u = units[i];
+      const top = u.technology === 'battery' ? storageLimit(u, true) : u.pmax_mw;
+      const add = Math.max(0, Math.min(excess, top - out[i]));
+      out[i] += add;
+      excess -= add;
+    }
+    return;
+  }
+  for (const i of order) {
+    const u = units[i];
+    if (u.technology !== 'battery' || excess >= 0) continue;
+    out[i] = Math.max(storageLimit(u, false), excess);
+    excess -= out[i];
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Scenario assertions, evaluated online each step (no trace is kept): frequency nadir/zenith,
- * settling, ROCOF, DER trips, IEEE 1547 compliance, voltage range, island state, events, SoC.
+ * settling, ROCOF, DER trips, IEEE 1547 compliance, voltage range, island state, events, SoC,
+ * power range (PCC import, unit output, FID transfer) and set-point oscillation.
  */
 import type { TwinEvent, TwinState } from '../api.ts';
 import { BatteryUnit } from '../der/battery.ts';
@@ -302,31 +303,61 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
     }
     case 'event-occurs': {
       const expected = (a.expected as boolean | undefined) ?? true;
+      const minCount = (a.min_count as number | undefined) ?? 1;
       let first: TwinEvent | undefined;
+      let count = 0;
       return {
         update(s) {
-          if (first) return;
           for (const e of s.events) {
             if (
               e.kind === a.kind &&
               (a.target === undefined || e.target === a.target) &&
               inWindow(a, e.t_s)
             ) {
-              first = { ...e };
-              break;
+              count++;
+              first ??= { ...e };
             }
           }
         },
         finish() {
-          const occurred = first !== undefined;
+          const occurred = count >= minCount;
+          const times = minCount > 1 ? ` (${count} events, at least ${minCount} required)` : '';
           return {
             name,
             type: a.type,
             passed: occurred === expected,
             value: first ? Number(first.t_s.toFixed(4)) : 'none',
             detail: first
-              ? `${first.kind} at ${first.t_s.toFixed(3)} s: ${first.message}`
+              ? `${first.kind} at ${first.t_s.toFixed(3)} s: ${first.message}${times}`
               : `no '${a.kind as string}' event`,
+          };
+        },
+      };
+    }
+    case 'load-served': {
+      // Connected (not shed by UFLS, not disconnected) and not curtailed at every step.
+      const load = twin.loads.ids.indexOf(a.load as string);
+      let firstOut = -1;
+      let why = '';
+      return {
+        update(s, tw) {
+          if (firstOut >= 0 || !inWindow(a, s.t_s)) return;
+          if (!tw.loads.connected[load]) why = 'disconnected';
+          else if (tw.loads.curtail[load] < 1)
+            why = `curtailed ${(100 * (1 - tw.loads.curtail[load])).toFixed(0)} %`;
+          else return;
+          firstOut = s.t_s;
+        },
+        finish() {
+          return {
+            name,
+            type: a.type,
+            passed: firstOut < 0,
+            value: firstOut < 0 ? 'served' : Number(firstOut.toFixed(4)),
+            detail:
+              firstOut < 0
+                ? `${a.load as string} served throughout`
+                : `${a.load as string} ${why} at ${firstOut.toFixed(3)} s`,
           };
         },
       };
@@ -356,9 +387,124 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
         },
       };
     }
+    case 'power-range': {
+      // PCC import of a microgrid, output of a unit, or what an FID delivers into its side B.
+      const read = powerReader(a);
+      const min = (a.min_mw as number | undefined) ?? Number.NEGATIVE_INFINITY;
+      const max = (a.max_mw as number | undefined) ?? Number.POSITIVE_INFINITY;
+      const fraction = (a.fraction as number | undefined) ?? 1;
+      let steps = 0;
+      let inside = 0;
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      let firstOut = -1;
+      return {
+        update(s, tw) {
+          if (!inWindow(a, s.t_s)) return;
+          const p = read(s, tw);
+          steps++;
+          if (p < lo) lo = p;
+          if (p > hi) hi = p;
+          if (p >= min && p <= max) inside++;
+          else if (firstOut < 0) firstOut = s.t_s;
+        },
+        finish() {
+          const share = steps > 0 ? inside / steps : 0;
+          const passed = steps > 0 && share >= fraction;
+          return {
+            name,
+            type: a.type,
+            passed,
+            value: Number(share.toFixed(5)),
+            detail:
+              steps === 0
+                ? 'no step inside the window'
+                : `${powerLabel(a)} ${lo.toFixed(4)}..${hi.toFixed(4)} MW, inside ${min}..${max} MW in ${(100 * share).toFixed(2)} % of ${steps} steps (required ${(100 * fraction).toFixed(2)} %)${firstOut >= 0 ? `; first outside at ${firstOut.toFixed(3)} s` : ''}`,
+          };
+        },
+      };
+    }
+    case 'no-oscillation': {
+      // A zigzag over the unit's set-point: a turning point is confirmed once the set-point has
+      // come back from its extreme by `swing_mw`. An oscillation of period T turns every T/2, so
+      // two turning points closer than min_period_s / 2 are a cycle shorter than min_period_s.
+      const unit = twin.unitById.get(a.unit as string);
+      const swing = a.swing_mw as number;
+      const halfPeriod = ((a.min_period_s as number | undefined) ?? 600) / 2;
+      let extreme = Number.NaN;
+      let extremeAt = 0;
+      let direction = 0; // +1 rising, −1 falling, 0 not yet known
+      let lastTurn = Number.NEGATIVE_INFINITY;
+      let turns = 0;
+      let short = 0;
+      let shortest = Number.POSITIVE_INFINITY;
+      let firstShort = -1;
+      const turn = () => {
+        turns++;
+        const gap = extremeAt - lastTurn;
+        if (gap < shortest) shortest = gap;
+        if (gap < halfPeriod) {
+          short++;
+          if (firstShort < 0) firstShort = extremeAt;
+        }
+        lastTurn = extremeAt;
+      };
+      return {
+        update(s) {
+          if (!unit || !inWindow(a, s.t_s)) return;
+          const p = unit.reference_mw;
+          if (Number.isNaN(extreme) || (direction === 0 && Math.abs(p - extreme) >= swing)) {
+            // The first value, then the first move by a swing, set the starting direction.
+            direction = Number.isNaN(extreme) ? 0 : Math.sign(p - extreme);
+            extreme = p;
+            extremeAt = s.t_s;
+          } else if (direction !== 0 && (p - extreme) * direction > 0) {
+            extreme = p;
+            extremeAt = s.t_s;
+          } else if (direction !== 0 && (extreme - p) * direction >= swing) {
+            turn();
+            direction = -direction;
+            extreme = p;
+            extremeAt = s.t_s;
+          }
+        },
+        finish() {
+          return {
+            name,
+            type: a.type,
+            passed: unit !== undefined && short === 0,
+            value: short,
+            detail:
+              short === 0
+                ? `${turns} turning point(s) of ≥ ${swing} MW, ${turns > 1 ? `shortest half-cycle ${shortest.toFixed(1)} s` : 'no cycle'} (limit ${halfPeriod} s)`
+                : `${short} half-cycle(s) shorter than ${halfPeriod} s (swing ≥ ${swing} MW), first at ${firstShort.toFixed(1)} s, shortest ${shortest.toFixed(1)} s`,
+          };
+        },
+      };
+    }
     default:
       throw new TypeError(`unknown assertion type '${a.type}'`);
   }
+}
+
+/** What a power-range assertion reads each step, MW. */
+function powerReader(a: ScenarioAssertion): (s: TwinState, twin: Twin) => number {
+  if (typeof a.microgrid === 'string') {
+    const id = a.microgrid;
+    return (s) => s.microgrids?.[id]?.pcc_p_mw ?? 0;
+  }
+  if (typeof a.fid === 'string') {
+    const id = a.fid;
+    return (s) => s.fids?.[id]?.p_b_mw ?? 0;
+  }
+  const id = a.unit as string;
+  return (s) => s.devices[id]?.p_mw ?? 0;
+}
+
+function powerLabel(a: ScenarioAssertion): string {
+  if (typeof a.microgrid === 'string') return `${a.microgrid} PCC import`;
+  if (typeof a.fid === 'string') return `${a.fid} transfer into side B`;
+  return `${a.unit as string} output`;
 }
 
 export interface AssertionSetOptions {

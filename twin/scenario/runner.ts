@@ -125,6 +125,15 @@ export function checkReferences(s: Scenario, twin: Twin): void {
   s.assertions.forEach((a, i) => {
     if (typeof a.unit === 'string' && !devices.has(a.unit))
       fail(`unknown unit '${a.unit}'`, i, 'unit', 'assertions');
+    if (typeof a.load === 'string' && !loads.has(a.load))
+      fail(`unknown load '${a.load}'`, i, 'load', 'assertions');
+    if (typeof a.microgrid === 'string' && !microgrids.has(a.microgrid))
+      fail(`unknown microgrid '${a.microgrid}'`, i, 'microgrid', 'assertions');
+    if (typeof a.fid === 'string' && !fids.has(a.fid)) fail(`unknown FID '${a.fid}'`, i, 'fid', 'assertions');
+    if (a.type === 'power-range' && [a.microgrid, a.unit, a.fid].filter((x) => x !== undefined).length !== 1)
+      fail('power-range needs exactly one of microgrid, unit or fid', i, 'type', 'assertions');
+    if (a.type === 'no-oscillation' && !twin.unitById.has(a.unit as string))
+      fail(`no-oscillation needs a simulated unit, not '${a.unit as string}'`, i, 'unit', 'assertions');
     for (const b of (a.buses as string[] | undefined) ?? [])
       if (!buses.has(b)) fail(`unknown bus '${b}'`, i, 'buses', 'assertions');
   });

@@ -1,17 +1,32 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { budget } from '../../test/support/machine-speed.ts';
 import { loadScenario } from './load.ts';
 import { buildScenarioTwin, runScenario } from './runner.ts';
 
 const shipped = readdirSync('scenarios').filter((f) => f.endsWith('.yaml'));
+/** Run in its own file (day-24h-ems.test.ts), so it runs beside these. */
+const DAY = 'day-24h-ems.yaml';
 
+/** Every shipped scenario passes: none is shipped to fail. Attack scenarios: test/attack-scenarios.test.ts. */
 describe('shipped scenarios', () => {
   it.each(shipped)('%s loads and every id it names exists in its grid', async (file) => {
     const s = await loadScenario(`scenarios/${file}`);
     await expect(buildScenarioTwin(s, s.dt_s, { script: false })).resolves.toBeDefined();
   });
 
-  it('island-transition (the classroom flow’s) passes its own assertions', async () => {
+  it.each(shipped.filter((f) => f !== DAY))(
+    '%s runs at its own step and passes every assertion it makes',
+    { timeout: budget(120_000) },
+    async (file) => {
+      const result = await runScenario(await loadScenario(`scenarios/${file}`));
+      expect(result.assertions.length).toBeGreaterThan(0);
+      expect(result.assertions.filter((a) => !a.passed).map((a) => `${a.name}: ${a.detail}`)).toEqual([]);
+      expect(result.passed).toBe(true);
+    },
+  );
+
+  it('island-transition (the classroom flow’s) also passes at the flow’s 5 ms step', async () => {
     const result = await runScenario(await loadScenario('scenarios/island-transition.yaml'), { dt_s: 0.005 });
     expect(result.assertions.filter((a) => !a.passed)).toEqual([]);
   });
