@@ -91,8 +91,7 @@ export function findNonFinite(
   while (stack.length > 0) {
     const { value, path } = stack.pop()!;
     if (typeof value === 'number') {
-      if (!Number.isFinite(value) && (Number.isNaN(value) || !allowed(path, value)))
-        return { path, value };
+      if (!Number.isFinite(value) && (Number.isNaN(value) || !allowed(path, value))) return { path, value };
     } else if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
     } else if (value !== null && typeof value === 'object') {

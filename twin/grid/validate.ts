@@ -43,7 +43,16 @@ const NOUN: Record<string, string> = {
   microgrids: 'microgrid',
 };
 
-const ELEMENT_KINDS = ['buses', 'branches', 'switches', 'loads', 'shunts', 'generators', 'ders', 'fids'] as const;
+const ELEMENT_KINDS = [
+  'buses',
+  'branches',
+  'switches',
+  'loads',
+  'shunts',
+  'generators',
+  'ders',
+  'fids',
+] as const;
 
 /**
  * Checks a grid for what the solver cannot use or physics does not allow: duplicate ids, unknown
@@ -133,14 +142,20 @@ export function validateGrid(grid: Grid, file: string, locate: ElementLocator = 
     if (gen.participation < 0) fail('generators', index, 'participation', 'participation must be >= 0');
     if (!(gen.vset_pu > 0)) fail('generators', index, 'vset_pu', `vset_pu must be > 0, got ${gen.vset_pu}`);
     if (gen.qmin_mvar > gen.qmax_mvar)
-      fail('generators', index, 'qmin_mvar', `qmin_mvar ${gen.qmin_mvar} is above qmax_mvar ${gen.qmax_mvar}`);
+      fail(
+        'generators',
+        index,
+        'qmin_mvar',
+        `qmin_mvar ${gen.qmin_mvar} is above qmax_mvar ${gen.qmax_mvar}`,
+      );
     if (gen.pmin_mw > gen.pmax_mw)
       fail('generators', index, 'pmin_mw', `pmin_mw ${gen.pmin_mw} is above pmax_mw ${gen.pmax_mw}`);
   });
   grid.ders.forEach((der, index) => {
     checkBus('ders', index, 'bus', der.bus);
     if (der.participation < 0) fail('ders', index, 'participation', 'participation must be >= 0');
-    if (!(der.rating_mva > 0)) fail('ders', index, 'rating_mva', `rating_mva must be > 0, got ${der.rating_mva}`);
+    if (!(der.rating_mva > 0))
+      fail('ders', index, 'rating_mva', `rating_mva must be > 0, got ${der.rating_mva}`);
     if (!(der.vset_pu > 0)) fail('ders', index, 'vset_pu', `vset_pu must be > 0, got ${der.vset_pu}`);
     if (der.qmin_mvar > der.qmax_mvar)
       fail('ders', index, 'qmin_mvar', `qmin_mvar ${der.qmin_mvar} is above qmax_mvar ${der.qmax_mvar}`);
@@ -148,7 +163,8 @@ export function validateGrid(grid: Grid, file: string, locate: ElementLocator = 
   grid.fids.forEach((fid, index) => {
     checkBus('fids', index, 'busA', fid.busA);
     checkBus('fids', index, 'busB', fid.busB);
-    if (!(fid.rating_mva > 0)) fail('fids', index, 'rating_mva', `rating_mva must be > 0, got ${fid.rating_mva}`);
+    if (!(fid.rating_mva > 0))
+      fail('fids', index, 'rating_mva', `rating_mva must be > 0, got ${fid.rating_mva}`);
     if (!(fid.lossFraction >= 0 && fid.lossFraction < 1))
       fail('fids', index, 'lossFraction', `lossFraction must be in [0, 1), got ${fid.lossFraction}`);
   });

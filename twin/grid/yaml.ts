@@ -6,10 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import {
+  findNonFinite,
+  pointerOf,
+  readYaml,
+  type YamlSource,
+  YamlSourceError,
+  yamlSpelling,
+} from '../yaml-source.ts';
 import type { Branch, Bus, Der, Fid, Generator, Grid, Load, Microgrid, Shunt, Switch } from './model.ts';
 import { emptyGrid, GridInputError } from './model.ts';
 import { microsiemensToPu, ohmsToPu } from './per-unit.ts';
-import { findNonFinite, pointerOf, readYaml, type YamlSource, YamlSourceError, yamlSpelling } from '../yaml-source.ts';
 import { type ElementLocator, infinityAllowed, validateGrid } from './validate.ts';
 
 export const GRID_FORMAT = 'gridloop-grid/1';

@@ -139,7 +139,8 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
         },
         finish() {
           const limit = a.max_hz_s as number;
-          if (!seen) return checkedNothing(name, a, `island ${island ?? '(any)'} never energised in the window`);
+          if (!seen)
+            return checkedNothing(name, a, `island ${island ?? '(any)'} never energised in the window`);
           return {
             name,
             type: a.type,

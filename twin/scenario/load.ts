@@ -7,10 +7,17 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { ChannelSpec } from '../channels/channel.ts';
-import { echo, echoMessage } from '../echo.ts';
 import type { EmsMode } from '../dynamics/ems.ts';
+import { echo, echoMessage } from '../echo.ts';
 import type { HardwareSpec, TwinConfig } from '../twin.ts';
-import { findNonFinite, pointerOf, readYaml, type YamlSource, YamlSourceError, yamlSpelling } from '../yaml-source.ts';
+import {
+  findNonFinite,
+  pointerOf,
+  readYaml,
+  type YamlSource,
+  YamlSourceError,
+  yamlSpelling,
+} from '../yaml-source.ts';
 
 const require = createRequire(import.meta.url);
 export const SCENARIO_SCHEMA = require('./scenario.schema.json') as Record<string, unknown>;
@@ -184,13 +191,25 @@ export function parseScenario(text: string, file: string): Scenario {
     const after = a.after as number | undefined;
     const until = a.until as number | undefined;
     if (after !== undefined && after > s.duration_s)
-      fail(`window starts at ${after} s, after the end of the run (${s.duration_s} s)`, ['assertions', i, 'after']);
+      fail(`window starts at ${after} s, after the end of the run (${s.duration_s} s)`, [
+        'assertions',
+        i,
+        'after',
+      ]);
     if (after !== undefined && until !== undefined && until < after)
       fail(`window ends at ${until} s, before it starts (${after} s)`, ['assertions', i, 'until']);
     if (typeof a.at === 'number' && a.at > s.duration_s)
-      fail(`checks the state at ${a.at} s, after the end of the run (${s.duration_s} s)`, ['assertions', i, 'at']);
+      fail(`checks the state at ${a.at} s, after the end of the run (${s.duration_s} s)`, [
+        'assertions',
+        i,
+        'at',
+      ]);
     if (typeof a.by === 'number' && a.by > s.duration_s)
-      fail(`asks to settle by ${a.by} s, after the end of the run (${s.duration_s} s)`, ['assertions', i, 'by']);
+      fail(`asks to settle by ${a.by} s, after the end of the run (${s.duration_s} s)`, [
+        'assertions',
+        i,
+        'by',
+      ]);
     const [lo, hi] = [a.min_pu ?? a.min, a.max_pu ?? a.max] as (number | undefined)[];
     if (lo !== undefined && hi !== undefined && lo > hi)
       fail(`lower bound ${lo} is above upper bound ${hi}`, ['assertions', i]);
@@ -198,7 +217,11 @@ export function parseScenario(text: string, file: string): Scenario {
   const hardwareIds = new Map<string, number>();
   (s.hardware ?? []).forEach((h, i) => {
     if (hardwareIds.has(h.id))
-      fail(`duplicate hardware id '${h.id}' (also /hardware/${hardwareIds.get(h.id)})`, ['hardware', i, 'id']);
+      fail(`duplicate hardware id '${h.id}' (also /hardware/${hardwareIds.get(h.id)})`, [
+        'hardware',
+        i,
+        'id',
+      ]);
     hardwareIds.set(h.id, i);
   });
   return {
