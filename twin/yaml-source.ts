@@ -3,7 +3,7 @@
  * (a "billion laughs" file is refused, not expanded), no stack overflow on absurd nesting, and
  * every number checked finite. Callers turn a YamlSourceError into their own error type.
  */
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { type Document, isNode, LineCounter, parseDocument } from 'yaml';
 
 /** Alias expansions allowed per document; the yaml package refuses more (resource exhaustion). */
 export const MAX_YAML_ALIASES = 100;
@@ -56,13 +56,21 @@ export function readYaml(text: string): YamlSource {
     }
     return undefined;
   };
-  let data: unknown;
+  const data = yamlToJs(doc, text);
+  return { data, lineOf };
+}
+
+/**
+ * A parsed document as plain data, aliases capped at MAX_YAML_ALIASES expansions. Throws
+ * YamlSourceError (with the line of the first alias when `text` is given).
+ */
+export function yamlToJs(doc: Pick<Document, 'toJS'>, text?: string): unknown {
   try {
-    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     if (err instanceof ReferenceError && /alias/i.test(err.message)) {
-      const alias = /\*[A-Za-z0-9_-]+/.exec(text);
-      const line = alias ? text.slice(0, alias.index).split('\n').length : undefined;
+      const alias = text === undefined ? null : /\*[A-Za-z0-9_-]+/.exec(text);
+      const line = alias && text ? text.slice(0, alias.index).split('\n').length : undefined;
       throw new YamlSourceError(
         `too many YAML aliases: expanding them would exceed ${MAX_YAML_ALIASES} copies (alias bomb?)`,
         line,
@@ -71,7 +79,6 @@ export function readYaml(text: string): YamlSource {
     // Nesting deep enough to overflow the stack, or anything else the parser cannot represent.
     throw new YamlSourceError(`YAML cannot be read: ${firstLine(err)}`);
   }
-  return { data, lineOf };
 }
 
 function firstLine(err: unknown): string {
