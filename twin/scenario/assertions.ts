@@ -52,6 +52,11 @@ function nameOf(a: ScenarioAssertion): string {
 export const COMMANDED_TRIP_CAUSES: ReadonlySet<string> = new Set(['manual trip', 'emergency-stop']);
 const COMMANDED = COMMANDED_TRIP_CAUSES;
 
+/** An assertion that saw no sample checked nothing: that is a failure, never a pass. */
+function checkedNothing(name: string, a: ScenarioAssertion, why: string): AssertionOutcome {
+  return { name, type: a.type, passed: false, value: 'nothing checked', detail: `checked nothing: ${why}` };
+}
+
 function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker {
   const name = nameOf(a);
   const island = a.island as string | undefined;
@@ -127,18 +132,22 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
     }
     case 'rocof-max': {
       let worst = 0;
+      let seen = false;
       return {
         update(s) {
           if (!inWindow(a, s.t_s)) return;
           for (let i = 0; i < s.islands.length; i++) {
             const isl = s.islands[i];
             if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
+            seen = true;
             const r = Math.abs(isl.rocof_hz_s);
             if (r > worst) worst = r;
           }
         },
         finish() {
           const limit = a.max_hz_s as number;
+          if (!seen)
+            return checkedNothing(name, a, `island ${island ?? '(any)'} never energised in the window`);
           return {
             name,
             type: a.type,
@@ -258,6 +267,7 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
           }
         },
         finish() {
+          if (lo > hi) return checkedNothing(name, a, 'no energised bus in the window');
           const passed = lo >= min && hi <= max;
           return {
             name,
