@@ -102,6 +102,8 @@ export interface LineNoise {
   readonly bytesWritten: number;
   /** Whole garbage frames written so far. */
   readonly framesWritten: number;
+  /** Times the tty was full (its reader behind) and a write was put off to the next turn. */
+  readonly refusals: number;
   stop(): void;
 }
 
@@ -122,10 +124,11 @@ export function startLineNoise(path: string, options: LineNoiseOptions = {}): Li
   let framesWritten = 0;
   let offset = 0; // into bytes, always at a frame boundary
   let frameIndex = 0;
+  let refusals = 0;
   const tick = () => {
     let due = Math.floor(((performance.now() - start) / 1000) * rate) - bytesWritten;
-    // Never more than a tenth of a second at once (after a long stall, the rest is skipped).
-    due = Math.min(due, Math.ceil(rate / 10));
+    // Never more than a quarter of a second at once (after a longer stall, the rest is skipped).
+    due = Math.min(due, Math.ceil(rate / 4));
     while (due > 0) {
       // Whole frames up to `due` bytes, not past the end of the buffer.
       let endIndex = frameIndex;
@@ -136,7 +139,10 @@ export function startLineNoise(path: string, options: LineNoiseOptions = {}): Li
       try {
         n = writeSync(fd, bytes, offset, end - offset);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          refusals++;
+          return;
+        }
         throw err;
       }
       if (n < end - offset) {
@@ -168,6 +174,9 @@ export function startLineNoise(path: string, options: LineNoiseOptions = {}): Li
     },
     get framesWritten() {
       return framesWritten;
+    },
+    get refusals() {
+      return refusals;
     },
     stop() {
       if (stopped) return;
