@@ -99,6 +99,7 @@ async function loopRun(flood: boolean) {
       overruns: e.overruns,
       steps: e.steps,
       lateness_us_p99: Math.round(e.timing.lateness_us.p99),
+      loop_cpu_s: (e.timing.cpu_user_us + e.timing.cpu_system_us) / 1e6,
       frames_rx: link.framesRx,
       rejected: link.badFrames,
       noise_bytes_per_s: noise ? Math.round(noise.bytesWritten / e.timing.wall_s) : 0,
@@ -145,6 +146,14 @@ try {
         flooded,
         rtf_ratio: Number((flooded.real_time_factor / quiet.real_time_factor).toFixed(4)),
         extra_overruns: flooded.overruns - quiet.overruns,
+        // The loop's CPU beyond the quiet run's for the same steps, per rejected frame (µs): its
+        // cost of line noise, whatever the load (on an idle machine both runs spin between steps).
+        loop_us_per_rejected: Number(
+          (
+            ((flooded.loop_cpu_s - (quiet.loop_cpu_s * flooded.steps) / quiet.steps) / flooded.rejected) *
+            1e6
+          ).toFixed(3),
+        ),
       },
       added_load: LOAD,
       loadavg: load,
