@@ -349,6 +349,52 @@ describe('rate limiting', () => {
   });
 });
 
+describe('audit counts on the right line', () => {
+  it('refused tokens are counted on a later refused-token line, never on a "server full" line', async () => {
+    const { url } = await start({ limits: { maxClients: 1 } });
+    // 30 bad tokens: 20 written (the burst), the rest counted.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => refused(client(url, `wrong-token-${i}`))));
+    const first = client(url, TOKENS.viewer);
+    await welcomed(first);
+    const full = await refused(client(url, TOKENS.viewer));
+    expect(full.message).toBe('server full: 1 clients connected');
+    first.close();
+    await until(() => server!.clients().viewer === 0, 3000, 'the viewer gone');
+    await sleep(600);
+    await refused(client(url, 'one-more-wrong-token'));
+    const rejected = audit.filter((e) => e.action === 'connect' && e.result === 'rejected');
+    const serverFull = rejected.filter((e) => e.reason?.startsWith('server full'));
+    const badToken = rejected.filter((e) => e.code === 'unauthenticated');
+    // Each kind accounts for its own refusals: 1 server full, 31 bad tokens.
+    expect(serverFull.reduce((sum, e) => sum + 1 + (e.suppressed ?? 0), 0)).toBe(1);
+    expect(badToken.reduce((sum, e) => sum + 1 + (e.suppressed ?? 0), 0)).toBe(31);
+  });
+
+  it('rate-limited commands are counted on rate-limited lines, never on an invalid command’s line', async () => {
+    const { url } = await start({
+      limits: { commandsPerSecond: 1, commandBurst: 1, maxPendingCommands: 50 },
+    });
+    const operator = client(url, TOKENS.operator);
+    await welcomed(operator);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => send(operator, { type: 'breaker', id: 'pcc1', closed: true })),
+    );
+    const limited = results.filter((r) => !r.ok && r.code === 'rate-limited').length;
+    expect(limited).toBeGreaterThanOrEqual(8);
+    await sleep(1100);
+    expect(await send(operator, { type: 'breaker', id: 'pcc1', closed: 'yes' })).toMatchObject({
+      ok: false,
+      code: 'invalid',
+    });
+    const invalid = audit.find((e) => e.code === 'invalid')!;
+    expect(invalid.suppressed).toBeUndefined();
+    operator.close();
+    await until(() => audit.filter((e) => e.code === 'rate-limited').length === 2, 3000, 'summary entry');
+    const rateLines = audit.filter((e) => e.code === 'rate-limited');
+    expect(rateLines.reduce((sum, e) => sum + (e.suppressed ?? 0), 0)).toBe(limited - 1);
+  });
+});
+
 describe('state stream', () => {
   it('decimates state to each client’s chosen rate and sends only new states', async () => {
     const s = await start();
