@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { basename, isAbsolute, resolve, sep } from 'node:path';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
@@ -201,11 +201,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           if (command.type === 'scenario') {
             if (command.action === 'start' && !command.name)
               throw new CommandInvalidError('scenario start needs a name');
-            const file =
-              command.action === 'start'
-                ? scenarioFileOf(options.scenariosDir ?? 'scenarios', command.name!)
-                : undefined;
-            const event = await run.scenario(command.action, file);
+            const dir = options.scenariosDir ?? 'scenarios';
+            const file = command.action === 'start' ? scenarioFileOf(dir, command.name!) : undefined;
+            // A refusal names the file as the client named it, never by its path on this disk.
+            const event = await run.scenario(command.action, file).catch((err: Error) => {
+              throw file ? new Error(err.message.split(file).join(relative(resolve(dir), file))) : err;
+            });
             commandEvents.add(eventKey(event));
             return { message: event.message, event };
           }

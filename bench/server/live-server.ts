@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
   createServer,
@@ -240,12 +240,26 @@ function auditable(value: unknown): unknown {
   return otherFields > 0 ? { ...kept, otherFields } : kept;
 }
 
+/** Top-level directories of this machine: an absolute path starts with one, a JSON path does not. */
+const ROOT_ENTRIES = new Set(
+  (() => {
+    try {
+      return readdirSync('/');
+    } catch {
+      return [];
+    }
+  })(),
+);
+
 /**
  * A reason as a client may read it: absolute paths on the server become their last part, so
  * replies never tell a client how the bench's disk is laid out (the audit log keeps them whole).
+ * JSON paths in reasons (`/events/0/at`) are left alone.
  */
 export function clientReason(reason: string): string {
-  return reason.replace(/(?<![\w.~-])\/(?:[^\s/:'"`()]+\/)+([^\s/:'"`()]+)/g, '$1');
+  return reason.replace(/(?<![\w.~-])\/([^\s/:'"`()]+)((?:\/[^\s/:'"`()]+)*)/g, (path, first, rest) =>
+    ROOT_ENTRIES.has(first) ? (rest ? rest.slice(rest.lastIndexOf('/') + 1) : first) : path,
+  );
 }
 
 const EVENT_HISTORY = 200;
