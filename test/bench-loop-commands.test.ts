@@ -93,4 +93,29 @@ describe('loop commands and fallback with an emulated board', { timeout: 90_000 
     // A command after the loop has ended fails at once instead of waiting for ever.
     await expect(run.command({ kind: 'emergency-stop' })).rejects.toThrow(/loop has stopped/);
   });
+
+  it('after the emergency stop, set-points to simulated units and FIDs are refused as latched, not accepted and ignored', async () => {
+    const run = new RealtimeRun({
+      twin: { grid: 'grids/demo-33bw-microgrids.yaml', seed: 1, dt_s: 0.002 },
+      devices: [],
+      snapshotEvery: 50,
+      overrunPolicy: 'continue',
+      warmupSteps: 0,
+    });
+    cleanups.push(() => run.stop());
+    await run.ready;
+    // Before: both accepted.
+    expect((await run.command({ kind: 'setpoint', deviceId: 'bess-25', p_mw: 0.1 })).kind).toBe('setpoint');
+    expect((await run.command({ kind: 'fid-setpoint', fidId: 'fid-25-29', p_mw: 0.05 })).kind).toBe(
+      'fid-setpoint',
+    );
+    await run.command({ kind: 'emergency-stop' });
+    await expect(run.command({ kind: 'setpoint', deviceId: 'bess-25', p_mw: 0.2 })).rejects.toThrow(
+      'set-point refused: emergency stop is latched',
+    );
+    await expect(run.command({ kind: 'fid-setpoint', fidId: 'fid-25-29', p_mw: 0.1 })).rejects.toThrow(
+      'set-point refused: emergency stop is latched',
+    );
+    await run.stop();
+  });
 });
