@@ -14,7 +14,7 @@ import type {
   Snapshot,
   WorkerToMain,
 } from './runtime/messages.ts';
-import { RealtimeRun } from './runtime/realtime-run.ts';
+import { LoopNotReadyError, RealtimeRun } from './runtime/realtime-run.ts';
 import {
   deviceMicrogrids,
   linkStatsToPoints,
@@ -25,6 +25,7 @@ import {
 import type { AuditEntry } from './server/api.ts';
 import {
   CommandInvalidError,
+  CommandNotReadyError,
   CommandUnavailableError,
   type LiveServer,
   startLiveServer,
@@ -197,7 +198,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         onAudit: (entry) => audit(entry),
         scenarios: () => scenarioNamesIn(options.scenariosDir ?? 'scenarios'),
         onCommand: async (command) => {
-          if (!run) throw new CommandUnavailableError('the real-time loop is not running yet');
+          if (!run?.isReady) throw new CommandNotReadyError(new LoopNotReadyError().message);
           if (command.type === 'scenario') {
             if (command.action === 'start' && !command.name)
               throw new CommandInvalidError('scenario start needs a name');

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import type { LinkStats, Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
-import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
+import { LoopNotReadyError, RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinEvent } from '../twin/api.ts';
 
@@ -117,5 +117,32 @@ describe('loop commands and fallback with an emulated board', { timeout: 90_000 
       'set-point refused: emergency stop is latched',
     );
     await run.stop();
+  });
+
+  it('a command sent while the loop starts is refused at once as not ready; a stop sent then still stops it', async () => {
+    const config = {
+      twin: { grid: 'grids/demo-33bw-microgrids.yaml', seed: 1, dt_s: 0.002 },
+      devices: [],
+      snapshotEvery: 50,
+      overrunPolicy: 'continue' as const,
+      duration_s: 2,
+    };
+    const run = new RealtimeRun(config);
+    cleanups.push(() => run.stop());
+    expect(run.isReady).toBe(false);
+    await expect(run.command({ kind: 'emergency-stop' })).rejects.toThrow(LoopNotReadyError);
+    await expect(run.scenario('pause')).rejects.toThrow(/still starting: nothing was done/);
+    await run.ready;
+    expect((await run.command({ kind: 'breaker', id: 'pcc-mg1', closed: true })).kind).toBe('breaker');
+    await run.stop();
+
+    // A stop sent before the loop is ready is kept until it can act: the loop ends by itself,
+    // without a step, instead of being killed.
+    const early = new RealtimeRun({ ...config, duration_s: undefined });
+    cleanups.push(() => early.stop());
+    const stopped = early.stop();
+    const end = await early.finished;
+    await stopped;
+    expect(end).toMatchObject({ type: 'stopped', reason: 'requested', steps: 0 });
   });
 });

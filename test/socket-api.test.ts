@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiCommand, AuditEntry, LiveEvent } from '../bench/server/api.ts';
 import {
+  CommandNotReadyError,
   CommandUnavailableError,
   type LiveServer,
   type LiveServerOptions,
@@ -252,6 +253,26 @@ describe('commands', () => {
     expect(audit.filter((e) => e.action === 'command')).toMatchObject([
       { result: 'rejected', code: 'unavailable' },
     ]);
+  });
+
+  it('a command while the bench is starting is refused at once as not-ready, audited, nothing done', async () => {
+    const { url } = await start({
+      onCommand: async () => {
+        throw new CommandNotReadyError('the real-time loop is still starting');
+      },
+    });
+    const operator = client(url, TOKENS.operator);
+    await welcomed(operator);
+    const result = await send(operator, { type: 'emergency-stop' });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'not-ready',
+      reason: 'the real-time loop is still starting',
+    });
+    expect(audit.find((e) => e.action === 'command')).toMatchObject({
+      result: 'rejected',
+      code: 'not-ready',
+    });
   });
 
   it('an admin rotates the viewer token: old viewers are dropped, the old token refused, the new accepted', async () => {

@@ -156,6 +156,17 @@ export class CommandUnavailableError extends Error {
 }
 
 /**
+ * Thrown by a command handler while the bench is still starting (the loop not yet stepping): the
+ * client gets code 'not-ready' at once, and nothing is queued or done.
+ */
+export class CommandNotReadyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandNotReadyError';
+  }
+}
+
+/**
  * Thrown by a command handler for a command that passed the schema but names something unusable
  * (a scenario name outside the scenario folder): the client gets code 'invalid'.
  */
@@ -621,6 +632,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         if (err instanceof CommandUnavailableError) return refuse(command, 'unavailable', reason);
+        if (err instanceof CommandNotReadyError) return refuse(command, 'not-ready', reason);
         if (err instanceof CommandInvalidError) return refuse(command, 'invalid', reason);
         const auditId = audit({
           action: 'command',
