@@ -2,9 +2,11 @@ import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
+import type { TwinAction } from '../../twin/twin.ts';
 import { LiveDetectors } from '../attacks/live-detectors.ts';
 import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
+import type { LimitResult } from '../devices/safety.ts';
 import { SimulatedLink } from '../devices/simulated-link.ts';
 import { ReplayLogWriter } from '../recording/replay-log.ts';
 import { LoopScenarios } from './loop-scenarios.ts';
@@ -179,24 +181,43 @@ async function run(config: LoopConfig): Promise<void> {
   for (const message of earlyMessages.splice(0)) handleMessage(message);
 
   const byId = new Map(devices.map((d) => [d.link.id, d]));
-  const applyCommand = (command: TwinCommand): TwinEvent => {
-    if (command.kind === 'setpoint') {
-      const device = byId.get(command.deviceId);
-      if (device) {
-        const result = device.link.setpoint({ p_mw: command.p_mw, q_mvar: command.q_mvar });
-        device.shadow?.setpoint({ p_mw: command.p_mw, q_mvar: command.q_mvar });
-        const event = twin.command(command);
-        if (result.limited.length > 0) event.message += ` (safety: ${result.limited.join('; ')})`;
-        return event;
-      }
+  /**
+   * The device side of an operator command or a scenario action, one path for both: set-points
+   * to linked devices go to the link (limits enforced there) and its simulated shadow, the
+   * emergency stop to every link. Throws a TypeError when a device refuses (latched stop).
+   */
+  const toDevices = (action: TwinAction): LimitResult | undefined => {
+    if (action.kind === 'setpoint') {
+      const device = byId.get(action.deviceId);
+      if (!device) return undefined;
+      const setpoint = { p_mw: action.p_mw, q_mvar: action.q_mvar };
+      const result = device.link.setpoint(setpoint);
+      device.shadow?.setpoint(setpoint);
+      return result;
     }
-    if (command.kind === 'emergency-stop') {
+    if (action.kind === 'emergency-stop') {
       for (const { link, shadow } of devices) {
         link.emergencyStop();
         shadow?.emergencyStop();
       }
     }
-    return twin.command(command);
+    return undefined;
+  };
+  const applyCommand = (command: TwinCommand): TwinEvent => {
+    const result = toDevices(command);
+    const event = twin.command(command);
+    if (result && result.limited.length > 0) event.message += ` (safety: ${result.limited.join('; ')})`;
+    return event;
+  };
+  /** A scenario's action, due this step: the twin has it scheduled; its devices get it now. */
+  const scenarioToDevices = (action: TwinAction) => {
+    try {
+      toDevices(action);
+    } catch (err) {
+      const target = action.kind === 'setpoint' ? action.deviceId : undefined;
+      const t_s = twin.state.t_s;
+      events.push({ t_s, kind: 'setpoint-refused', message: `${target}: ${(err as Error).message}`, target });
+    }
   };
   const applyCommands = (step: number) => {
     for (const { id, command } of pendingCommands) {
@@ -249,7 +270,7 @@ async function run(config: LoopConfig): Promise<void> {
       (step) => {
         if (pendingCommands.length > 0) applyCommands(step);
         if (scenarios.hasPending) scenarios.applyPending(events);
-        scenarios.beforeStep(step, replayLog);
+        scenarios.beforeStep(step, replayLog, scenarioToDevices);
         for (let i = 0; i < devices.length; i++) {
           const { link, shadow } = devices[i];
           const input = link.input();

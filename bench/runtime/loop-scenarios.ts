@@ -8,7 +8,7 @@ import type { TwinEvent, TwinState } from '../../twin/api.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
 import { ScenarioPlayer, unplayableReason, verdictEvent } from '../../twin/scenario/player.ts';
-import type { Twin } from '../../twin/twin.ts';
+import type { Twin, TwinAction } from '../../twin/twin.ts';
 import type { ReplayLogWriter } from '../recording/replay-log.ts';
 import type { MainToWorker, ScenarioAction, ScenarioStatus, WorkerToMain } from './messages.ts';
 
@@ -69,11 +69,18 @@ export class LoopScenarios {
     this.pending.length = 0;
   }
 
-  /** Before a step: schedules what the scenario has due in it, and logs it for replay. */
-  beforeStep(step: number, replayLog: ReplayLogWriter): void {
+  /**
+   * Before a step: schedules on the twin what the scenario has due in it, logs it for replay, and
+   * hands each action to `toDevices` (the loop's path to the device links, shared with operator
+   * commands), so a scenario's set-point for a hardware device reaches the hardware.
+   */
+  beforeStep(step: number, replayLog: ReplayLogWriter, toDevices: (action: TwinAction) => void): void {
     if (this.player?.state !== 'playing') return;
     const t_s = this.twin.state.t_s;
-    for (const action of this.player.scheduleDue(this.twin)) replayLog.action(step, t_s, action);
+    for (const action of this.player.scheduleDue(this.twin)) {
+      replayLog.action(step, t_s, action);
+      toDevices(action);
+    }
   }
 
   /** After a step: feeds the scenario's assertions; its verdict, when it ends, becomes an event. */
