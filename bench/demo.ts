@@ -7,6 +7,7 @@ import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { InfluxSink, RunRecorder } from './recording/index.ts';
+import { securityRefusal } from './runtime/loop-scenarios.ts';
 import type {
   DeviceLinkConfig,
   LoopConfig,
@@ -174,6 +175,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       } catch (err) {
         throw usageError(`gridloop ${commandName}: ${(err as Error).message}`);
       }
+      const why = securityRefusal(scenarioFile);
+      if (why) throw usageError(`gridloop ${commandName}: cannot play ${scenarioFile.name}: ${why}`);
     }
     const grid = scenarioFile?.grid ?? options.grid ?? DEFAULT_DEMO_GRID;
     let loaded: Awaited<ReturnType<typeof loadGridFile>>;

@@ -4,7 +4,7 @@
  * and when it is paused; bad names and unplayable files are refused with reasons; the recorded
  * run replays bit for bit, scenario actions included.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,21 @@ assertions:
       ),
     );
     writeFileSync(join(scenariosDir, 'morning.yaml'), scenario('morning', 'startHour: 7\nduration_s: 1\n'));
+    mkdirSync(join(scenariosDir, 'attacks'));
+    writeFileSync(
+      join(scenariosDir, 'attacks', 'fdia-bias.yaml'),
+      scenario(
+        'fdia-bias',
+        `duration_s: 3
+security:
+  estimation: { island: MG2, every_steps: 10, alpha: 0.05 }
+  attacks:
+    - { id: bias-v14, kind: bias, target: se.vm_pu.14, start_s: 1, stop_s: 2, bias: 0.04 }
+  expect:
+    - { type: detected, attack: bias-v14, by: state-estimation, within_s: 1 }
+`,
+      ),
+    );
     writeFileSync(
       join(scenariosDir, 'broken.yaml'),
       scenario(
@@ -118,10 +133,32 @@ assertions:
       code: 'failed',
       reason: expect.stringMatching(/^broken\.yaml:6 \(at \/events\/0\/delta_mw\): must be number/),
     });
+    // An attack scenario is refused, with the reason and the command that runs it.
+    expect(
+      await send(operator, { type: 'scenario', action: 'start', name: 'attacks/fdia-bias' }),
+    ).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason:
+        'cannot play fdia-bias: it has a security section (attacks, detectors and the verdict they must reach), which the live player does not run: run it with `gridloop attack attacks/fdia-bias.yaml`',
+    });
     expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({
       ok: false,
       reason: 'no scenario is playing',
     });
+    // The same for a run's own scenario: refused before anything starts.
+    await expect(
+      startDemo({
+        host: '127.0.0.1',
+        port: 0,
+        runsDir: scenariosDir,
+        scenario: join(scenariosDir, 'attacks', 'fdia-bias.yaml'),
+        seed: 1,
+        dt_s: 0.002,
+        record_hz: 20,
+        command: 'run',
+      }),
+    ).rejects.toThrow(/^gridloop run: cannot play fdia-bias: it has a security section/);
   });
 
   it('plays, pauses, resumes and gives its verdict; the status follows', async () => {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import { endedLiveAttacks } from '../../twin/attacks/live.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import type { TwinAction } from '../../twin/twin.ts';
 import { LiveDetectors } from '../attacks/live-detectors.ts';
@@ -281,6 +282,7 @@ async function run(config: LoopConfig): Promise<void> {
         replayLog.state(step, state);
         lastState = state;
         if (state.events.length > 0) events.push(...state.events);
+        for (const ended of endedLiveAttacks(twin, state.t_s)) events.push(ended);
         detectors?.afterStep(state);
         scenarios.afterStep(state, events);
         for (let i = 0; i < devices.length; i++) {

@@ -14,6 +14,18 @@ import type { MainToWorker, ScenarioAction, ScenarioStatus, WorkerToMain } from 
 
 type ScenarioRequest = Extract<MainToWorker, { type: 'scenario' }>;
 
+/**
+ * Why a bench refuses to play a scenario live although its twin could: a `security:` section.
+ * Its verdict depends on detectors configured as the file says, watching from the first step with
+ * nothing but the scripted attacks acting, and judged over the whole run (detection delay, false
+ * alarms); a live bench has its own detectors, already running, and operators acting at will, so
+ * a verdict there would not be the one the file promises. `gridloop attack` runs it.
+ */
+export function securityRefusal(s: Scenario): string | undefined {
+  if ((s as Scenario & { security?: unknown }).security === undefined) return undefined;
+  return `it has a security section (attacks, detectors and the verdict they must reach), which the live player does not run: run it with \`gridloop attack ${s.file}\``;
+}
+
 export class LoopScenarios {
   private player: ScenarioPlayer | undefined;
   private file: string;
@@ -42,7 +54,7 @@ export class LoopScenarios {
     const refuse = (error: string) => this.post({ type: 'command-result', id: message.id, ok: false, error });
     loadScenario(message.file ?? '').then(
       (loaded) => {
-        const why = unplayableReason(loaded, this.runGrid);
+        const why = unplayableReason(loaded, this.runGrid) ?? securityRefusal(loaded);
         if (why) refuse(`cannot play ${loaded.name}: ${why}`);
         else this.pending.push({ ...message, loaded });
       },
