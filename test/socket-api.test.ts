@@ -453,6 +453,36 @@ describe('state stream', () => {
     expect(counts.fast).toBe(before);
   });
 
+  it('reports, per client, the rate it chose and the rate it was actually sent', async () => {
+    const s = await start();
+    const slow = client(s.url, TOKENS.viewer);
+    const fast = client(s.url, TOKENS.operator);
+    const [slowWelcome, fastWelcome] = await Promise.all([welcomed(slow), welcomed(fast)]);
+    slow.emit('subscribe', { rate_hz: 5 });
+    fast.emit('subscribe', { rate_hz: 50 });
+    let received = 0;
+    fast.on('state', () => received++);
+    const started = performance.now();
+    let t = 0;
+    // Publish at ~500 Hz for 2.3 s: the server's last whole second is inside it.
+    while (performance.now() - started < 2300) {
+      t += 0.002;
+      s.publishState(sampleState(t));
+      await sleep(2);
+    }
+    const elapsed_s = (performance.now() - started) / 1000;
+    const stats = s.stats();
+    const of = (id: string) => stats.find((c) => c.clientId === id)!;
+    expect(of(slowWelcome.clientId)).toMatchObject({ role: 'viewer', name: 'student', rate_hz: 5 });
+    expect(of(fastWelcome.clientId)).toMatchObject({ role: 'operator', rate_hz: 50 });
+    // Delivered: never above the chosen rate (+1 for the window's edge), and what the client got.
+    expect(of(slowWelcome.clientId).delivered_hz).toBeGreaterThanOrEqual(1);
+    expect(of(slowWelcome.clientId).delivered_hz).toBeLessThanOrEqual(6);
+    expect(of(fastWelcome.clientId).delivered_hz).toBeGreaterThan(of(slowWelcome.clientId).delivered_hz);
+    expect(of(fastWelcome.clientId).delivered_hz).toBeLessThanOrEqual(51);
+    expect(of(fastWelcome.clientId).delivered_hz).toBeLessThanOrEqual(received / (elapsed_s - 1) + 2);
+  });
+
   it('clamps absurd or malformed rates instead of failing', async () => {
     const s = await start();
     const c = client(s.url, TOKENS.viewer);

@@ -136,7 +136,23 @@ export interface LiveServer {
   mount(prefix: string, app: MountedApp): () => void;
   /** Connected clients by role. */
   clients(): Record<'viewer' | 'operator' | 'admin', number>;
+  /** What each client asked for and what it was actually sent (see ClientDelivery). */
+  stats(): ClientDelivery[];
   close(): Promise<void>;
+}
+
+/**
+ * One client's state stream: the rate it chose and the rate it was sent over the last whole
+ * second. Below the chosen rate, the server (or the client's connection) cannot keep up: states
+ * it could not write at once were dropped (volatile), never queued.
+ */
+export interface ClientDelivery {
+  clientId: string;
+  role: 'viewer' | 'operator' | 'admin';
+  name: string;
+  rate_hz: number;
+  /** States written to this client per second, over the last whole second; NaN in its first second. */
+  delivered_hz: number;
 }
 
 export interface MountedApp {
@@ -412,6 +428,20 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     (socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket?.terminate?.();
   };
 
+  // States written to each client, counted as engine.io creates the packet (a volatile state a
+  // client could not take at once never gets that far), and the rate over the last second.
+  const delivery = new Map<
+    string,
+    { rate_hz: number; sent: number; counted: number; delivered_hz: number }
+  >();
+  const STATE_PACKET = '2["state"';
+  const rateTimer = setInterval(() => {
+    for (const d of delivery.values()) {
+      d.delivered_hz = d.sent - d.counted;
+      d.counted = d.sent;
+    }
+  }, 1000);
+
   const slowTimer = setInterval(() => {
     for (const socket of io.sockets.sockets.values()) {
       const queued = (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
@@ -507,6 +537,17 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       else evict(socket, 'flood', `more than ${limits.packetsPerSecond} messages per second`);
     });
 
+    const delivered = { rate_hz: 0, sent: 0, counted: 0, delivered_hz: Number.NaN };
+    delivery.set(socket.id, delivered);
+    socket.conn.on('packetCreate', (packet: EnginePacket) => {
+      if (
+        packet.type === 'message' &&
+        typeof packet.data === 'string' &&
+        packet.data.startsWith(STATE_PACKET)
+      )
+        delivered.sent++;
+    });
+
     let rate = 0;
     const subscribe = (requested: unknown) => {
       const raw = typeof requested === 'number' ? requested : Number.NaN;
@@ -515,6 +556,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       const previous = rate;
       if (previous) socket.leave(roomOf(previous));
       rate = next;
+      delivered.rate_hz = rate;
       ensureRate(rate);
       socket.join(roomOf(rate));
       if (previous) releaseRate(previous);
@@ -671,6 +713,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         });
       }
       if (rate) releaseRate(rate);
+      delivery.delete(socket.id);
     });
   });
 
@@ -709,7 +752,23 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       for (const socket of io.sockets.sockets.values()) counts[socket.data.role]++;
       return counts;
     },
+    stats() {
+      const out: ClientDelivery[] = [];
+      for (const socket of io.sockets.sockets.values()) {
+        const d = delivery.get(socket.id);
+        if (!d) continue;
+        out.push({
+          clientId: socket.id,
+          role: socket.data.role,
+          name: socket.data.name,
+          rate_hz: d.rate_hz,
+          delivered_hz: d.delivered_hz,
+        });
+      }
+      return out;
+    },
     async close() {
+      clearInterval(rateTimer);
       for (const [code, suppressed] of refusedConnections.drain()) {
         audit({
           action: 'connect',
