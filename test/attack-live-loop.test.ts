@@ -73,6 +73,11 @@ describe('live attack through the loop to a C board', { timeout: budget(90_000) 
     await waitFor('board discharging by droop', () => Math.abs(p() - 0.2) < 0.03);
     // The attack ends after 1.5 s of twin time; the board sees the real ≈ 50 Hz again.
     await waitFor('attack over', () => Math.abs(p()) < 0.05, 8000);
+    // Ended by its duration, the attack logs its own attack-stop (the live run's ground truth).
+    await waitFor('attack-stop logged', () => events.some((e) => e.kind === 'attack-stop'), 3000);
+    const stop = events.find((e) => e.kind === 'attack-stop')!;
+    expect(stop).toMatchObject({ target: 'false-49', message: 'attack false-49 ended after its 1.5 s' });
+    expect(stop.t_s - started.t_s).toBeCloseTo(1.5, 2);
     await expect(
       run.command({
         kind: 'attack',

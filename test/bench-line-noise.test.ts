@@ -6,6 +6,7 @@
  * clock. Judged as ratios of the two runs, which share the machine at the same moment, so a loaded
  * machine (other work, a load that changes from one second to the next) slows both alike.
  */
+
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
@@ -13,6 +14,7 @@ import type { LoopConfig, WorkerToMain } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { LINE_RATE_921600, startLineNoise } from '../firmware-protocol/host/line-noise.ts';
+import { budget } from './support/machine-speed.ts';
 
 const DURATION_S = 3;
 
@@ -56,7 +58,9 @@ describe('line noise on a real pseudo-terminal link', () => {
     return { end: end as Stopped, framesWritten: noise.framesWritten, bytesWritten: noise.bytesWritten };
   }
 
-  it('a garbage flood at line rate leaves the loop keeping pace with a quiet-line loop beside it', async () => {
+  it('a garbage flood at line rate leaves the loop keeping pace with a quiet-line loop beside it', {
+    timeout: budget(180_000),
+  }, async () => {
     const [quietLine, floodedLine] = [await boardLine(), await boardLine()];
     // The quiet loop's line gets no noise, but the same flood is written into a decoy pair drained
     // by `cat`: writing and relaying it load the machine alike for both, only where it lands differs.
@@ -122,5 +126,5 @@ describe('line noise on a real pseudo-terminal link', () => {
     expect(f.overruns - q.overruns).toBeLessThanOrEqual(0.1 * q.steps);
     // The board's answers still got through.
     expect(f.links[0].framesRx).toBeGreaterThanOrEqual(0.8 * q.links[0].framesRx);
-  }, 180_000);
+  });
 });

@@ -6,6 +6,7 @@
  * loaders run in-process for speed; a few cases go through the real CLI process (exit 2, file:line,
  * no stack trace). The test prints which fields it covered.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { parseScenario, ScenarioError } from '../twin/scenario/load.ts';
 import { buildScenarioTwin, checkReferences } from '../twin/scenario/runner.ts';
 import type { Twin } from '../twin/twin.ts';
 import { findNonFinite } from '../twin/yaml-source.ts';
+import { budget } from './support/machine-speed.ts';
 
 const root = join(import.meta.dirname, '..');
 const gridFile = join(root, 'grids', 'demo-33bw-microgrids.yaml');
@@ -111,7 +113,9 @@ function gridError(text: string): GridInputError | undefined {
 }
 
 describe('fuzzed grid files (shipped demo grid, every numeric and id field)', () => {
-  it('each field mutated in turn, then random combinations: refused at the right line, never non-finite', async () => {
+  it('each field mutated in turn, then random combinations: refused at the right line, never non-finite', {
+    timeout: budget(60_000),
+  }, async () => {
     const text = await readFile(gridFile, 'utf8');
     const fields = scalars(text);
     // Every field name, at its first two places (every instance would cost ~25 ms of CPU each).
@@ -180,13 +184,15 @@ describe('fuzzed grid files (shipped demo grid, every numeric and id field)', ()
       combos++;
       covered.files++;
     }
-  }, 60_000);
+  });
 });
 
 describe('fuzzed scenario files (every shipped scenario, every numeric and reference field)', () => {
   let twin: Twin | undefined;
 
-  it('each field mutated in turn: refused at the right line, never non-finite', async () => {
+  it('each field mutated in turn: refused at the right line, never non-finite', {
+    timeout: budget(60_000),
+  }, async () => {
     const dirs = [join(root, 'scenarios'), join(root, 'scenarios', 'attacks')];
     const files: string[] = [];
     for (const dir of dirs)
@@ -239,7 +245,7 @@ describe('fuzzed scenario files (every shipped scenario, every numeric and refer
       }
       if (performance.now() - t0 > BUDGET_MS) break;
     }
-  }, 60_000);
+  });
 });
 
 /** Runs the real CLI. */
@@ -267,7 +273,9 @@ describe('bad files through the real CLI process', () => {
     );
   });
 
-  it('exit 2 with file:line and no stack trace; a 200,000-character path is not echoed whole', async () => {
+  it('exit 2 with file:line and no stack trace; a 200,000-character path is not echoed whole', {
+    timeout: budget(120_000),
+  }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gridloop-hostile-'));
     dirs.push(dir);
     const gridText = await readFile(gridFile, 'utf8');
@@ -308,5 +316,5 @@ describe('bad files through the real CLI process', () => {
       expect(run.stderr.length, name).toBeLessThan(2000);
       expect(run.stdout).not.toMatch(/NaN|Infinity/);
     }
-  }, 120_000);
+  });
 });
