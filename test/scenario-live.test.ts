@@ -40,13 +40,15 @@ describe('scenario player on the running bench', { timeout: budget(90_000) }, ()
       join(scenariosDir, 'short-step.yaml'),
       scenario(
         'short-step',
-        `duration_s: 3
+        // 5.8 s between the events: the pause must land between them even when a loaded machine
+        // takes seconds to carry the command.
+        `duration_s: 6.5
 events:
   - { at: 0.2, action: fid-setpoint, fid: fid-25-29, p_mw: 0.2 }
-  - { at: 2.0, action: load-step, bus: '14', delta_mw: 0.05 }
+  - { at: 6.0, action: load-step, bus: '14', delta_mw: 0.05 }
 assertions:
   - { type: event-occurs, kind: fid-setpoint, target: fid-25-29, after: 0.19, until: 0.21 }
-  - { type: event-occurs, kind: load-step, after: 1.99, until: 2.01 }
+  - { type: event-occurs, kind: load-step, after: 5.99, until: 6.01 }
   - { type: frequency-nadir, min_hz: 49.0 }
 `,
       ),
@@ -178,22 +180,23 @@ security:
     await until(() => statuses.at(-1)?.state === 'paused', 5000, 'paused status');
     const pausedAt = statuses.at(-1)!;
     expect(pausedAt.scenario).toBe('short-step');
-    // Paused by 2.0 s of scenario time at the latest: the load step would fall in these 2.5 s.
+    expect(events.some((e) => e.kind === 'load-step')).toBe(false);
+    // Paused before 6.0 s of scenario time: the load step would fall in these 2.5 s.
     await new Promise((r) => setTimeout(r, 2500));
     expect(events.some((e) => e.kind === 'load-step' || e.kind === 'scenario-verdict')).toBe(false);
     const resumed = await send(operator, { type: 'scenario', action: 'resume' });
     expect(resumed).toMatchObject({ ok: true });
-    await until(() => events.some((e) => e.kind === 'scenario-verdict'), 15_000, 'the verdict');
+    await until(() => events.some((e) => e.kind === 'scenario-verdict'), 20_000, 'the verdict');
     const verdict = events.find((e) => e.kind === 'scenario-verdict')!;
     expect(verdict.message).toBe('short-step passed (3/3 assertions)');
     expect(verdict.data).toMatchObject({ scenario: 'short-step', passed: true });
     const step = events.find((e) => e.kind === 'load-step')!;
     const fid = events.find((e) => e.kind === 'fid-setpoint' && e.target === 'fid-25-29')!;
-    // 1.8 s of scenario time between the events, plus the pause on the twin's clock (measured on
+    // 5.8 s of scenario time between the events, plus the pause on the twin's clock (measured on
     // that clock: a loaded machine runs the twin slower than the wall clock).
     const pause_s = (resumed.ok ? resumed.event!.t_s : 0) - (paused.ok ? paused.event!.t_s : 0);
     expect(pause_s).toBeGreaterThan(0);
-    expect(step.t_s - fid.t_s).toBeGreaterThan(1.8 + pause_s - 0.01);
+    expect(step.t_s - fid.t_s).toBeGreaterThan(5.8 + pause_s - 0.01);
     await until(() => statuses.at(-1)?.scenario === undefined && statuses.at(-1)?.state === 'running');
   });
 
