@@ -12,9 +12,8 @@ import { validateCommand } from '../bench/server/commands.ts';
 import { toTwinCommand } from '../bench/server/twin-bridge.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinCommand, TwinEvent } from '../twin/api.ts';
-import { budget } from './support/machine-speed.ts';
+import { budget, waitFor } from './support/machine-speed.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DEVICE = 'bess-hw';
 
 describe('live attack through the loop to a C board', { timeout: budget(90_000) }, () => {
@@ -44,13 +43,6 @@ describe('live attack through the loop to a C board', { timeout: budget(90_000) 
       online = m.links[0]?.online ?? online;
       events.push(...m.events);
     });
-    const waitFor = async (what: string, done: () => boolean, ms = 5000) => {
-      const end = performance.now() + ms;
-      while (!done()) {
-        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(20);
-      }
-    };
     await run.ready;
     await waitFor('board online', () => online);
     const p = () => latest?.devices[DEVICE].p_mw ?? 0;

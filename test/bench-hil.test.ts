@@ -17,7 +17,7 @@ import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { createTwin } from '../bench/runtime/twin-factory.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinEvent } from '../twin/api.ts';
-import { budget } from './support/machine-speed.ts';
+import { budget, waitFor } from './support/machine-speed.ts';
 
 const GRID = 'grids/demo-33bw-microgrids.yaml';
 const DEVICE = 'bess-hw';
@@ -196,13 +196,6 @@ describe('real-time HIL loop with emulated boards over socat pseudo-terminals', 
     );
     const got = collect(run);
     await run.ready;
-    const waitFor = async (what: string, done: () => boolean, ms = 5000) => {
-      const end = performance.now() + ms;
-      while (!done()) {
-        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(20);
-      }
-    };
     const kinds = () => got.events.map((e) => e.kind);
     await waitFor('the board online', () => got.links[0]?.online === true);
     await sleep(800);

@@ -14,7 +14,7 @@ import type { LinkStats, Snapshot, WorkerToMain } from '../bench/runtime/message
 import { LoopNotReadyError, RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinEvent } from '../twin/api.ts';
-import { budget } from './support/machine-speed.ts';
+import { budget, waitFor } from './support/machine-speed.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DEVICE = 'bess-hw';
@@ -58,13 +58,6 @@ describe('loop commands and fallback with an emulated board', { timeout: budget(
       links = m.links;
       events.push(...m.events);
     });
-    const waitFor = async (what: string, done: () => boolean, ms = 5000) => {
-      const end = performance.now() + ms;
-      while (!done()) {
-        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(20);
-      }
-    };
     await run.ready;
     await waitFor('board online', () => links[0]?.online === true);
 
