@@ -136,6 +136,7 @@ export class RunRecorder {
   private accepting = true;
   private closing: Promise<RunManifest> | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private sinksClosing = false;
 
   private constructor(
     /** The run folder. */
@@ -220,9 +221,12 @@ export class RunRecorder {
       options.eagerFlushBytes ?? 4 * 1024 * 1024,
     );
     for (const sink of options.sinks ?? []) {
-      await sink.open?.(dir, (kind, message) =>
-        recorder.event({ kind, message, source: 'recorder', target: sink.name }),
-      );
+      await sink.open?.(dir, (kind, message) => {
+        recorder.event({ kind, message, source: 'recorder', target: sink.name });
+        // While the sinks close the timer is stopped: hand this event (`sink-up` as a back-fill
+        // ends) to them at once, or it would reach the files but never the servers.
+        if (recorder.sinksClosing) void recorder.flushQueued();
+      });
     }
     recorder.event({
       kind: 'run-start',
@@ -445,6 +449,7 @@ export class RunRecorder {
     // sink-up events while they do, which still reach the files), then the files close.
     await this.flushing;
     await this.flushQueued();
+    this.sinksClosing = true;
     const sinkResults = await Promise.allSettled(this.sinks.map((sink) => sink.close()));
     this.accepting = false;
     await this.flushQueued();
