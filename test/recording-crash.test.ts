@@ -7,8 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readManifest, readRunEvents, readRunFrames, readRunPoints } from '../bench/recording/index.ts';
+import {
+  readManifest,
+  readRunEvents,
+  readRunFrames,
+  readRunPoints,
+  replayRun,
+} from '../bench/recording/index.ts';
 
+const repoRoot = join(import.meta.dirname, '..');
 const tempDirs: string[] = [];
 afterAll(async () => {
   for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
@@ -32,7 +39,7 @@ describe('recording survives SIGKILL', () => {
     const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
       child.on('exit', (code, signal) => resolve(signal ?? code)),
     );
-    const lastFlush = await new Promise<{ points: number; frames: number; dir: string }>(
+    const lastFlush = await new Promise<{ points: number; frames: number; steps: number; dir: string }>(
       (resolve, reject) => {
         let buffered = '';
         child.stdout!.on('data', (chunk) => {
@@ -40,11 +47,11 @@ describe('recording survives SIGKILL', () => {
           const lines = buffered.split('\n');
           buffered = lines.pop()!;
           for (const line of lines) {
-            const [, points, frames, dir] = line.split(' ');
+            const [, points, frames, steps, dir] = line.split(' ');
             // Kill well into the run, mid-stream, right after a flush was confirmed.
             if (Number(points) >= 20_000) {
               child.kill('SIGKILL');
-              resolve({ points: Number(points), frames: Number(frames), dir });
+              resolve({ points: Number(points), frames: Number(frames), steps: Number(steps), dir });
             }
           }
         });
@@ -70,5 +77,27 @@ describe('recording survives SIGKILL', () => {
     expect(events.filter((e) => e.kind === 'tick').length).toBeGreaterThanOrEqual(
       Math.floor(lastFlush.frames / 10),
     );
+
+    // The replay log is flushed with the other files: the killed run replays, bit-identically,
+    // at least up to the last flush the child confirmed, and says it is incomplete.
+    const replay = await replayRun(lastFlush.dir);
+    expect(replay.identical).toBe(true);
+    expect(replay.status).toBe('incomplete');
+    expect(replay.steps).toBeGreaterThanOrEqual(lastFlush.steps);
+    const cli = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const replayCli = spawn(process.execPath, [
+        join(repoRoot, 'bin/gridloop.mjs'),
+        'replay',
+        lastFlush.dir,
+      ]);
+      let stdout = '';
+      replayCli.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      replayCli.on('exit', (code) => resolve({ code, stdout }));
+    });
+    expect(cli.code, cli.stdout).toBe(0);
+    expect(cli.stdout).toContain('bit-identical: yes');
+    expect(cli.stdout).toMatch(/incomplete.*replayed to t = \d+\.\d{3} s/);
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import type { TwinAction } from '../../twin/twin.ts';
 import type { DeviceLinkConfig } from '../runtime/messages.ts';
 import { createRunTwin } from '../runtime/twin-factory.ts';
-import { RunFolderError, readManifest } from './manifest.ts';
+import { RunFolderError, type RunStatus, readManifest } from './manifest.ts';
 import { type ReplayControl, type ReplayResult, readReplayLog, replayRecords } from './replay-log.ts';
 
 /**
@@ -12,7 +12,7 @@ import { type ReplayControl, type ReplayResult, readReplayLog, replayRecords } f
 export async function replayRun(
   dir: string,
   control: ReplayControl = {},
-): Promise<ReplayResult & { dt_s: number }> {
+): Promise<ReplayResult & { dt_s: number; status: RunStatus }> {
   const manifest = await readManifest(dir);
   const loop = manifest.loop;
   if (!loop?.twin?.grid) {
@@ -38,5 +38,5 @@ export async function replayRun(
     loop.devices.map((d) => d.id),
     control,
   );
-  return { ...result, dt_s: twin.dt_s };
+  return { ...result, dt_s: twin.dt_s, status: manifest.status };
 }

@@ -353,7 +353,8 @@ export class RunRecorder {
         this.chunk.length +
         this.pointsFile.stats.queuedBytes +
         this.framesFile.stats.queuedBytes +
-        this.eventsFile.stats.queuedBytes,
+        this.eventsFile.stats.queuedBytes +
+        this.replayFile.stats.queuedBytes,
       maxQueuedBytes: this.pointsFile.stats.maxQueuedBytes + this.framesFile.stats.maxQueuedBytes,
       maxFlushMs: Math.max(this.pointsFile.stats.maxFlushMs, this.framesFile.stats.maxFlushMs),
     };
@@ -407,6 +408,7 @@ export class RunRecorder {
       this.pointsFile.flush(),
       this.framesFile.flush(),
       this.eventsFile.flush(),
+      this.replayFile.flush(),
     ]).then(
       () => {},
       (err: Error) => this.noteError(err.message),
