@@ -253,6 +253,7 @@ export class RunRecorder {
    */
   point(measurement: string, tags: Tags, fields: Fields, time_ns: bigint): void {
     if (!this.accepting) return;
+    time_ns = this.distinctTime(measurement, tags, time_ns);
     try {
       encodeLineInto(this.chunk, measurement, tags, fields, time_ns, this.skipped, this.runTag);
     } catch (err) {
@@ -272,6 +273,33 @@ export class RunRecorder {
     if (this.chunk.length > CHUNK_BYTES - CHUNK_HEADROOM) this.sealChunk();
     if (this.filledBytes + this.chunk.length >= this.eagerFlushBytes) this.flushQueued();
   }
+
+  /**
+   * InfluxDB keeps one point per series and timestamp: a second line of the same series at the
+   * same nanosecond (a link going offline and online within one batch, two breaker events in
+   * one step) would silently replace the first. Such a line is written 1 ns after the series'
+   * latest line instead (docs/influx-schema.md, "One line per series and instant"). Writers
+   * write each series in time order; a line older than its series' latest is left where it is.
+   */
+  private distinctTime(measurement: string, tags: Tags, time_ns: bigint): bigint {
+    let series = measurement;
+    for (const key in tags) {
+      const value = tags[key];
+      if (value !== undefined && value !== '') series += `,${key}=${value}`;
+    }
+    const latest = this.seriesLatest.get(series);
+    if (latest === undefined) {
+      this.seriesLatest.set(series, { asked: time_ns, written: time_ns });
+      return time_ns;
+    }
+    if (time_ns < latest.asked) return time_ns;
+    const written = time_ns > latest.written ? time_ns : latest.written + 1n;
+    latest.asked = time_ns;
+    latest.written = written;
+    return written;
+  }
+  /** Per series (measurement and tags): the latest timestamp asked for and the one written. */
+  private readonly seriesLatest = new Map<string, { asked: bigint; written: bigint }>();
 
   private sealChunk(): void {
     if (this.chunk.length === 0) return;
