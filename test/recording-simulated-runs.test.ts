@@ -68,6 +68,13 @@ describe('simulated runs replay bit-identically', () => {
     expect((await cli(['simulate', file, '--out', run, '--json'])).code).toBe(0);
     // A valid gzip stream, not an empty file.
     expect((await stat(join(run, 'replay.jsonl.gz'))).size).toBeGreaterThan(20);
+    // No two lines of one series at one instant (InfluxDB would keep only the last).
+    const series = new Set<string>();
+    for (const p of await readRunPoints(run)) {
+      const key = `${p.measurement}${JSON.stringify(Object.entries(p.tags).sort())}@${p.time_ns}`;
+      expect(series.has(key), key).toBe(false);
+      series.add(key);
+    }
 
     const replay = await cli(['replay', run, '--every', '100']);
     expect(replay.output).toMatch(/replayed 1500 steps \(3\.000 s of twin time\)/);
