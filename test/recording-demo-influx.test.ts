@@ -57,7 +57,7 @@ describe('gridloop start recording to InfluxDB', () => {
     const series = await influx.query('SELECT count(f_hz) FROM island', 'gridloop');
     const total = series.reduce((sum, s) => sum + Number(s.values[0][1]), 0);
     expect(total).toBe(filePoints.length);
-  }, 90_000);
+  }, 180_000);
 
   it('refuses an incomplete InfluxDB setting with exit 2, naming the variable', async () => {
     const cli = startCli(['start', '--port', '0', '--runs-dir', runsDir], {
