@@ -3,7 +3,7 @@
  * before the kill, and a manifest that still says the run is incomplete.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   readRunPoints,
   replayRun,
 } from '../bench/recording/index.ts';
+import { generateReport } from '../bench/reports/index.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const tempDirs: string[] = [];
@@ -99,5 +100,12 @@ describe('recording survives SIGKILL', () => {
     expect(cli.code, cli.stdout).toBe(0);
     expect(cli.stdout).toContain('bit-identical: yes');
     expect(cli.stdout).toMatch(/incomplete.*replayed to t = \d+\.\d{3} s/);
-  }, 60_000);
+    // The report says how far the killed run can be replayed.
+    const report = await generateReport(lastFlush.dir);
+    expect(report.passed).toBe(false);
+    const html = await readFile(report.htmlPath, 'utf8');
+    const [, replayable] =
+      html.match(/incomplete \(killed or crashed before it closed; replayable to t = (\d+\.\d{3}) s/) ?? [];
+    expect(Number(replayable)).toBeCloseTo(replay.steps * replay.dt_s, 6);
+  }, 120_000);
 });
