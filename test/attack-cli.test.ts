@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRunEvents, readRunPoints } from '../bench/recording/index.ts';
+import { readRunEvents, readRunPoints, replayRun } from '../bench/recording/index.ts';
 import { budget } from './support/machine-speed.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -119,6 +119,10 @@ describe('gridloop attack + export-dataset', { timeout: budget(120_000) }, () =>
     expect(auth.every((p) => p.tags.device === 'bess-hw' && typeof p.fields.rejected === 'bigint')).toBe(
       true,
     );
+    // The board's inputs are in the replay log: the run replays bit-identically without the board.
+    const replay = await replayRun(run);
+    expect(replay.steps).toBeGreaterThan(0);
+    expect(replay.identical).toBe(true);
   });
 
   it('bad input: not a run folder, a bad scenario — exit 2 with where and why', async () => {

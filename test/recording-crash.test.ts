@@ -4,13 +4,21 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readManifest, readRunEvents, readRunFrames, readRunPoints } from '../bench/recording/index.ts';
+import {
+  readManifest,
+  readRunEvents,
+  readRunFrames,
+  readRunPoints,
+  replayRun,
+} from '../bench/recording/index.ts';
+import { generateReport } from '../bench/reports/index.ts';
 import { budget } from './support/machine-speed.ts';
 
+const repoRoot = join(import.meta.dirname, '..');
 const tempDirs: string[] = [];
 afterAll(async () => {
   for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
@@ -18,7 +26,7 @@ afterAll(async () => {
 
 describe('recording survives SIGKILL', () => {
   it('keeps every point, frame and event flushed before the kill, and the manifest says incomplete', {
-    timeout: budget(60_000),
+    timeout: budget(120_000),
   }, async () => {
     const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-crash-'));
     tempDirs.push(runsDir);
@@ -36,7 +44,7 @@ describe('recording survives SIGKILL', () => {
     const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
       child.on('exit', (code, signal) => resolve(signal ?? code)),
     );
-    const lastFlush = await new Promise<{ points: number; frames: number; dir: string }>(
+    const lastFlush = await new Promise<{ points: number; frames: number; steps: number; dir: string }>(
       (resolve, reject) => {
         let buffered = '';
         child.stdout!.on('data', (chunk) => {
@@ -44,11 +52,11 @@ describe('recording survives SIGKILL', () => {
           const lines = buffered.split('\n');
           buffered = lines.pop()!;
           for (const line of lines) {
-            const [, points, frames, dir] = line.split(' ');
+            const [, points, frames, steps, dir] = line.split(' ');
             // Kill well into the run, mid-stream, right after a flush was confirmed.
             if (Number(points) >= 20_000) {
               child.kill('SIGKILL');
-              resolve({ points: Number(points), frames: Number(frames), dir });
+              resolve({ points: Number(points), frames: Number(frames), steps: Number(steps), dir });
             }
           }
         });
@@ -74,5 +82,34 @@ describe('recording survives SIGKILL', () => {
     expect(events.filter((e) => e.kind === 'tick').length).toBeGreaterThanOrEqual(
       Math.floor(lastFlush.frames / 10),
     );
+
+    // The replay log is flushed with the other files: the killed run replays, bit-identically,
+    // at least up to the last flush the child confirmed, and says it is incomplete.
+    const replay = await replayRun(lastFlush.dir);
+    expect(replay.identical).toBe(true);
+    expect(replay.status).toBe('incomplete');
+    expect(replay.steps).toBeGreaterThanOrEqual(lastFlush.steps);
+    const cli = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const replayCli = spawn(process.execPath, [
+        join(repoRoot, 'bin/gridloop.mjs'),
+        'replay',
+        lastFlush.dir,
+      ]);
+      let stdout = '';
+      replayCli.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      replayCli.on('exit', (code) => resolve({ code, stdout }));
+    });
+    expect(cli.code, cli.stdout).toBe(0);
+    expect(cli.stdout).toContain('bit-identical: yes');
+    expect(cli.stdout).toMatch(/incomplete.*replayed to t = \d+\.\d{3} s/);
+    // The report says how far the killed run can be replayed.
+    const report = await generateReport(lastFlush.dir);
+    expect(report.passed).toBe(false);
+    const html = await readFile(report.htmlPath, 'utf8');
+    const [, replayable] =
+      html.match(/incomplete \(killed or crashed before it closed; replayable to t = (\d+\.\d{3}) s/) ?? [];
+    expect(Number(replayable)).toBeCloseTo(replay.steps * replay.dt_s, 6);
   });
 });

@@ -45,7 +45,7 @@ function startCli(args: string[], env: Record<string, string>) {
 
 describe('gridloop start recording to InfluxDB', () => {
   it('writes the same island points to the run folder and to InfluxDB 1.x', {
-    timeout: budget(90_000),
+    timeout: budget(180_000),
   }, async () => {
     const cli = startCli(['start', '--port', '0', '--runs-dir', runsDir, '--duration', '3'], {
       GRIDLOOP_INFLUX_URL: influx.url,

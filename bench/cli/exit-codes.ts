@@ -8,6 +8,8 @@ export const ExitCode = {
   usage: 2,
   /** Something failed while running: a device, a port, a server. */
   runtime: 3,
+  /** Stopped by Ctrl-C (SIGINT) before its end; 128 + 2, as a shell reports a SIGINT death. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

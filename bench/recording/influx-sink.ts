@@ -343,21 +343,30 @@ export class InfluxSink implements LineSink {
 
   /**
    * Sends what is pending and waits (up to closeTimeout_ms) for the spool to drain. Whatever is
-   * still spooled then stays on disk, and stats() says how much.
+   * still spooled then stays on disk, and stats() says how much. Lines written while it closes
+   * (the recorder hands over the `sink-up` event this sink logs as its back-fill ends) are sent
+   * too: close() repeats until nothing new is pending.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.drainAndClose();
+    return this.closing;
+  }
+  private closing: Promise<void> | undefined;
+
+  private async drainAndClose(): Promise<void> {
     clearInterval(this.timer);
-    this.dispatch();
-    this.closed = true;
     this.closeDeadline = Date.now() + this.closeTimeout_ms;
-    while (this.inFlight > 0) await new Promise<void>((r) => this.idle.push(r));
-    await this.spoolWrites;
-    while (this.backfilling) await this.backfilling;
-    await this.spoolWrites;
-    if (this.spool.length > 0 && Date.now() <= this.closeDeadline) {
-      this.startBackfill();
-      await this.backfilling;
-    }
+    do {
+      this.dispatch();
+      while (this.inFlight > 0) await new Promise<void>((r) => this.idle.push(r));
+      await this.spoolWrites;
+      while (this.backfilling) await this.backfilling;
+      await this.spoolWrites;
+      if (this.spool.length > 0 && Date.now() <= this.closeDeadline) {
+        this.startBackfill();
+        await this.backfilling;
+      }
+    } while (this.pendingLines > 0 && Date.now() <= this.closeDeadline);
+    this.closed = true;
   }
 }

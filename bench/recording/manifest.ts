@@ -49,6 +49,13 @@ export interface ManifestInput {
     twin: { grid: string; seed: number; dt_s: number; scenario?: string };
     devices: { id: string; [key: string]: unknown }[];
     schedule?: { t_s: number; action: unknown }[];
+    /**
+     * What stepped the twin: the real-time loop (default; a scenario's script is played and
+     * logged as `act` records), `gridloop simulate` or `gridloop attack` (the script applied when
+     * the twin is built; `attack` also runs the scenario's attack engine and detectors).
+     * @default 'loop'
+     */
+    runner?: 'loop' | 'simulate' | 'attack';
   };
   grid?: string;
   scenario?: string;

@@ -148,18 +148,28 @@ export class ReplayLogWriter {
   state(step: number, state: TwinState): void {
     this.hasher.add(state);
     this.lastStep = step;
-    if ((step + 1) % this.hashEvery === 0) this.records.push({ s: step, k: 'hash', h: this.hasher.digest() });
+    if ((step + 1) % this.hashEvery === 0) this.checkpoint();
   }
+
+  private checkpoint(): void {
+    if (this.lastStep < 0 || this.lastStep === this.lastCheckpoint) return;
+    this.records.push({ s: this.lastStep, k: 'hash', h: this.hasher.digest() });
+    this.lastCheckpoint = this.lastStep;
+  }
+  private lastCheckpoint = -1;
 
   /** Adds the final checkpoint (call once after the last step). */
   finish(): void {
-    if (this.lastStep >= 0 && (this.lastStep + 1) % this.hashEvery !== 0) {
-      this.records.push({ s: this.lastStep, k: 'hash', h: this.hasher.digest() });
-    }
+    this.checkpoint();
   }
 
-  /** Takes the records collected since the last call (to post them with a batch). */
+  /**
+   * Takes the records collected since the last call (to post them with a batch), ending with a
+   * checkpoint of the last step: whatever part of the log reached the disk before a crash can be
+   * replayed and compared to its very end.
+   */
   drain(): ReplayRecord[] {
+    this.checkpoint();
     const out = this.records;
     this.records = [];
     return out;

@@ -1,18 +1,49 @@
-import type { TwinAction } from '../../twin/twin.ts';
+import type { TwinState } from '../../twin/api.ts';
+import { loadSecurityScenario, SecurityHarness } from '../../twin/attacks/security.ts';
+import { loadScenario } from '../../twin/scenario/load.ts';
+import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
+import type { Twin, TwinAction } from '../../twin/twin.ts';
 import type { DeviceLinkConfig } from '../runtime/messages.ts';
 import { createRunTwin } from '../runtime/twin-factory.ts';
-import { RunFolderError, readManifest } from './manifest.ts';
+import { type ManifestInput, RunFolderError, type RunStatus, readManifest } from './manifest.ts';
 import { type ReplayControl, type ReplayResult, readReplayLog, replayRecords } from './replay-log.ts';
+
+type LoopSection = NonNullable<ManifestInput['loop']>;
+
+/**
+ * The twin a run stepped, built again the way its runner built it, and what the runner did to
+ * it after each step besides stepping it (the attack engine and detectors of `gridloop attack`).
+ */
+async function rebuildTwin(
+  loop: LoopSection,
+): Promise<{ twin: Twin; afterStep?: (state: TwinState) => void }> {
+  const runner = loop.runner ?? 'loop';
+  if (runner === 'loop') {
+    // The same construction as the loop process (scenario twins included).
+    return { twin: (await createRunTwin(loop.twin, loop.devices as unknown as DeviceLinkConfig[])).twin };
+  }
+  // `simulate` and `attack` build the twin with the scenario's script applied at build time
+  // (initial state, events scheduled), as runScenario and runSecurityScenario do.
+  if (!loop.twin.scenario) throw new Error(`$.loop.twin.scenario is missing for a '${runner}' run`);
+  if (runner === 'simulate') {
+    const scenario = await loadScenario(loop.twin.scenario);
+    return { twin: await buildScenarioTwin({ ...scenario, seed: loop.twin.seed }, loop.twin.dt_s) };
+  }
+  const scenario = await loadSecurityScenario(loop.twin.scenario);
+  const twin = await buildScenarioTwin({ ...scenario, seed: loop.twin.seed }, loop.twin.dt_s);
+  const harness = new SecurityHarness(twin, scenario.security);
+  return { twin, afterStep: (state) => harness.afterStep(state) };
+}
 
 /**
  * Replays a recorded run folder: rebuilds the twin from the manifest's `loop` section (grid,
- * seed, step, device mapping, schedule), re-applies the step-stamped device inputs and commands
- * of replay.jsonl.gz, and compares output hashes with the recorded checkpoints.
+ * seed, step, device mapping, schedule, runner), re-applies the step-stamped device inputs and
+ * commands of replay.jsonl.gz, and compares output hashes with the recorded checkpoints.
  */
 export async function replayRun(
   dir: string,
   control: ReplayControl = {},
-): Promise<ReplayResult & { dt_s: number }> {
+): Promise<ReplayResult & { dt_s: number; status: RunStatus }> {
   const manifest = await readManifest(dir);
   const loop = manifest.loop;
   if (!loop?.twin?.grid) {
@@ -22,21 +53,29 @@ export async function replayRun(
   if (!records.some((r) => r.k === 'hash')) {
     throw new RunFolderError(`${dir}/replay.jsonl.gz: no output hash checkpoint to compare against`);
   }
-  let twin: Awaited<ReturnType<typeof createRunTwin>>['twin'];
+  let rebuilt: Awaited<ReturnType<typeof rebuildTwin>>;
   try {
-    // The same construction as the loop process (scenario twins included).
-    twin = (await createRunTwin(loop.twin, loop.devices as unknown as DeviceLinkConfig[])).twin;
+    rebuilt = await rebuildTwin(loop);
   } catch (err) {
     throw new RunFolderError(
       `${dir}/manifest.json: $.loop: cannot rebuild the twin: ${(err as Error).message}`,
     );
   }
+  const { twin, afterStep } = rebuilt;
   for (const item of loop.schedule ?? []) twin.scheduleAt(item.t_s, item.action as TwinAction);
   const result = await replayRecords(
     twin,
     records,
     loop.devices.map((d) => d.id),
-    control,
+    afterStep
+      ? {
+          beforeStep: control.beforeStep,
+          afterStep(progress) {
+            afterStep(progress.state);
+            control.afterStep?.(progress);
+          },
+        }
+      : control,
   );
-  return { ...result, dt_s: twin.dt_s };
+  return { ...result, dt_s: twin.dt_s, status: manifest.status };
 }

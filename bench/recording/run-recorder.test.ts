@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LinkStats } from '../runtime/messages.ts';
+import { linkStatsToPoints } from '../runtime/snapshot-points.ts';
 import { parsePcap, pcapFileHeader, pcapRecord } from './frame-capture.ts';
 import { readManifest } from './manifest.ts';
 import { readRunEvents, readRunFrames, readRunPoints } from './read-run.ts';
@@ -204,5 +206,55 @@ describe('RunRecorder', () => {
     await expect(readRunEvents(dir)).rejects.toThrow(/events\.jsonl:2: not JSON/);
     await writeFile(join(dir, 'manifest.json'), '{"format":"other"}');
     await expect(readManifest(dir)).rejects.toThrow(/\$\.format/);
+  });
+});
+
+/** Lines sharing measurement, tag set (sorted, as InfluxDB keys a series) and timestamp. */
+function collisions(points: Awaited<ReturnType<typeof readRunPoints>>): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const p of points) {
+    const key = `${p.measurement}${JSON.stringify(Object.entries(p.tags).sort())}@${p.time_ns}`;
+    if (seen.has(key)) out.push(key);
+    seen.add(key);
+  }
+  return out;
+}
+
+describe('one line per series and instant', () => {
+  it('a link flapping within one batch and several events in one step do not overwrite each other', async () => {
+    const rec = await RunRecorder.open({ runsDir: await tempRunsDir(), scenario: 'flap' });
+    const t = rec.timeOf(1.5);
+    // A link that went offline and came back within one batch: both states at the batch's time.
+    const link = { deviceId: 'bess-hw', crcErrors: 0, dropped: 3, late: 0, rtt_us_p50: 800 };
+    linkStatsToPoints([{ ...link, online: false } as LinkStats], t, (m, tags, f, time) =>
+      rec.point(m, tags, f, time),
+    );
+    linkStatsToPoints([{ ...link, online: true } as LinkStats], t, (m, tags, f, time) =>
+      rec.point(m, tags, f, time),
+    );
+    // Three breakers opened by the twin in the same step.
+    for (const id of ['cb-1', 'cb-2', 'cb-3'])
+      rec.event({ kind: 'breaker', message: `${id} opened`, target: id, source: 'twin', t_s: 1.5 });
+    rec.point('island', { island: 'MG1' }, { f_hz: 50 }, t);
+    await rec.close();
+
+    const points = await readRunPoints(rec.dir);
+    expect(collisions(points)).toEqual([]);
+    const links = points.filter((p) => p.measurement === 'link');
+    expect(links.map((p) => [p.fields.state, p.time_ns - t])).toEqual([
+      ['offline', 0n],
+      ['online', 1n],
+    ]);
+    const breakers = points.filter((p) => p.tags.kind === 'breaker');
+    expect(breakers.map((p) => [p.fields.target, p.time_ns - t])).toEqual([
+      ['cb-1', 0n],
+      ['cb-2', 1n],
+      ['cb-3', 2n],
+    ]);
+    // Other series at that instant keep their time; events.jsonl keeps the true time of each.
+    expect(points.find((p) => p.measurement === 'island')?.time_ns).toBe(t);
+    const events = (await readRunEvents(rec.dir)).filter((e) => e.kind === 'breaker');
+    expect(events.map((e) => e.time_ns)).toEqual([t, t, t]);
   });
 });

@@ -137,6 +137,7 @@ export class RunRecorder {
   private accepting = true;
   private closing: Promise<RunManifest> | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private sinksClosing = false;
 
   private constructor(
     /** The run folder. */
@@ -221,9 +222,12 @@ export class RunRecorder {
       options.eagerFlushBytes ?? 4 * 1024 * 1024,
     );
     for (const sink of options.sinks ?? []) {
-      await sink.open?.(dir, (kind, message) =>
-        recorder.event({ kind, message, source: 'recorder', target: sink.name }),
-      );
+      await sink.open?.(dir, (kind, message) => {
+        recorder.event({ kind, message, source: 'recorder', target: sink.name });
+        // While the sinks close the timer is stopped: hand this event (`sink-up` as a back-fill
+        // ends) to them at once, or it would reach the files but never the servers.
+        if (recorder.sinksClosing) void recorder.flushQueued();
+      });
     }
     recorder.event({
       kind: 'run-start',
@@ -250,6 +254,7 @@ export class RunRecorder {
    */
   point(measurement: string, tags: Tags, fields: Fields, time_ns: bigint): void {
     if (!this.accepting) return;
+    time_ns = this.distinctTime(measurement, tags, time_ns);
     try {
       encodeLineInto(this.chunk, measurement, tags, fields, time_ns, this.skipped, this.runTag);
     } catch (err) {
@@ -269,6 +274,33 @@ export class RunRecorder {
     if (this.chunk.length > CHUNK_BYTES - CHUNK_HEADROOM) this.sealChunk();
     if (this.filledBytes + this.chunk.length >= this.eagerFlushBytes) this.flushQueued();
   }
+
+  /**
+   * InfluxDB keeps one point per series and timestamp: a second line of the same series at the
+   * same nanosecond (a link going offline and online within one batch, two breaker events in
+   * one step) would silently replace the first. Such a line is written 1 ns after the series'
+   * latest line instead (docs/influx-schema.md, "One line per series and instant"). Writers
+   * write each series in time order; a line older than its series' latest is left where it is.
+   */
+  private distinctTime(measurement: string, tags: Tags, time_ns: bigint): bigint {
+    let series = measurement;
+    for (const key in tags) {
+      const value = tags[key];
+      if (value !== undefined && value !== '') series += `,${key}=${value}`;
+    }
+    const latest = this.seriesLatest.get(series);
+    if (latest === undefined) {
+      this.seriesLatest.set(series, { asked: time_ns, written: time_ns });
+      return time_ns;
+    }
+    if (time_ns < latest.asked) return time_ns;
+    const written = time_ns > latest.written ? time_ns : latest.written + 1n;
+    latest.asked = time_ns;
+    latest.written = written;
+    return written;
+  }
+  /** Per series (measurement and tags): the latest timestamp asked for and the one written. */
+  private readonly seriesLatest = new Map<string, { asked: bigint; written: bigint }>();
 
   private sealChunk(): void {
     if (this.chunk.length === 0) return;
@@ -353,7 +385,8 @@ export class RunRecorder {
         this.chunk.length +
         this.pointsFile.stats.queuedBytes +
         this.framesFile.stats.queuedBytes +
-        this.eventsFile.stats.queuedBytes,
+        this.eventsFile.stats.queuedBytes +
+        this.replayFile.stats.queuedBytes,
       maxQueuedBytes: this.pointsFile.stats.maxQueuedBytes + this.framesFile.stats.maxQueuedBytes,
       maxFlushMs: Math.max(this.pointsFile.stats.maxFlushMs, this.framesFile.stats.maxFlushMs),
     };
@@ -407,6 +440,7 @@ export class RunRecorder {
       this.pointsFile.flush(),
       this.framesFile.flush(),
       this.eventsFile.flush(),
+      this.replayFile.flush(),
     ]).then(
       () => {},
       (err: Error) => this.noteError(err.message),
@@ -467,6 +501,7 @@ export class RunRecorder {
     // sink-up events while they do, which still reach the files), then the files close.
     await this.flushing;
     await this.flushQueued();
+    this.sinksClosing = true;
     const sinkResults = await Promise.allSettled(this.sinks.map((sink) => sink.close()));
     this.accepting = false;
     await this.flushQueued();

@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PerformanceCategory } from '../../twin/ieee1547/settings.ts';
-import { judgeRun, type RunManifest, type RunVerdict, readRun } from '../recording/index.ts';
+import { judgeRun, type RunManifest, type RunVerdict, readReplayLog, readRun } from '../recording/index.ts';
 import { renderHtml } from './html.ts';
 import { type ComplianceCheck, ieee1547Checks, nominalFrequency } from './ieee1547-checks.ts';
 import { renderJunit } from './junit.ts';
@@ -51,6 +51,8 @@ export function verdictOf(manifest: RunManifest, data: RunData): RunVerdict {
 
 export async function generateReport(runDir: string, options: ReportOptions = {}): Promise<ReportResult> {
   const run = await readRun(runDir);
+  if (run.manifest.status === 'incomplete' && run.manifest.reason === undefined)
+    run.manifest.reason = await incompleteReason(runDir, run.manifest);
   const data = extractRunData(run);
   const category =
     options.category ?? (run.manifest.ieee1547Category as PerformanceCategory | undefined) ?? 'II';
@@ -80,4 +82,16 @@ export async function generateReport(runDir: string, options: ReportOptions = {}
     errors: junit.errors,
     checks,
   };
+}
+
+/** Why a run is incomplete, and how far its replay log (flushed with the other files) goes. */
+async function incompleteReason(runDir: string, manifest: RunManifest): Promise<string> {
+  const dt_s = manifest.loop?.twin.dt_s ?? manifest.dt_s;
+  const lastCheckpoint = await readReplayLog(runDir).then(
+    (records) => records.findLast((r) => r.k === 'hash')?.s,
+    () => undefined,
+  );
+  return lastCheckpoint === undefined || dt_s === undefined
+    ? 'killed or crashed before it closed; nothing to replay'
+    : `killed or crashed before it closed; replayable to t = ${((lastCheckpoint + 1) * dt_s).toFixed(3)} s (gridloop replay)`;
 }

@@ -184,7 +184,15 @@ export interface SecurityRunResult {
 
 export async function runSecurityScenario(
   s: SecurityScenario,
-  options: { onStep?: (state: TwinState, twin: Twin, harness: SecurityHarness) => void } = {},
+  options: {
+    /** After each step; `inputs` are the device inputs the step was given (for a replay log). */
+    onStep?: (
+      state: TwinState,
+      twin: Twin,
+      harness: SecurityHarness,
+      inputs: readonly import('../api.ts').DeviceInput[],
+    ) => void;
+  } = {},
 ): Promise<SecurityRunResult> {
   if ((s.security as { link?: unknown }).link)
     throw new ScenarioError(
@@ -204,10 +212,11 @@ export async function runSecurityScenario(
   const steps = Math.round(s.duration_s / twin.dt_s);
   let state = twin.state;
   for (let k = 0; k < steps; k++) {
-    state = twin.step(harness.inputs());
+    const inputs = harness.inputs();
+    state = twin.step(inputs);
     assertions.update(state, twin);
     harness.afterStep(state);
-    options.onStep?.(state, twin, harness);
+    options.onStep?.(state, twin, harness, inputs);
   }
   return judgeSecurityRun(s, assertions.finish(state, twin), harness);
 }

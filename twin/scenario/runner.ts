@@ -18,6 +18,8 @@ export interface ScenarioRunResult {
   simulated_s: number;
   wall_s: number;
   eventCount: number;
+  /** The run was stopped through `options.signal` before its end (steps = those run). */
+  interrupted: boolean;
 }
 
 export interface RunOptions {
@@ -27,7 +29,15 @@ export interface RunOptions {
   dt_s?: number;
   /** Simulated controllers: device inputs for the next step, given the twin (default: none). */
   inputs?: (twin: Twin) => readonly DeviceInput[];
+  /**
+   * Stops the run at the next step once aborted. With a signal the run lets the event loop turn
+   * every ~50 ms of wall time (so a SIGINT handler, timers and file writes get their turn).
+   */
+  signal?: AbortSignal;
 }
+
+/** Wall time between two turns of the event loop when a run can be interrupted, ms. */
+const YIELD_EVERY_MS = 50;
 
 /** Turns a scenario event into a twin action. */
 export function actionOf(e: ScenarioEvent): TwinAction {
@@ -234,7 +244,17 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
   let state = twin.state;
   let eventCount = 0;
   const t0 = performance.now();
-  for (let k = 0; k < steps; k++) {
+  const signal = options.signal;
+  let lastYield = t0;
+  let k = 0;
+  for (; k < steps; k++) {
+    if (signal) {
+      if (k % 64 === 0 && performance.now() - lastYield >= YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+      if (signal.aborted) break;
+    }
     state = twin.step(options.inputs ? options.inputs(twin) : none);
     eventCount += state.events.length;
     assertions.update(state, twin);
@@ -246,9 +266,10 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
   return {
     passed: outcomes.every((o) => o.passed),
     assertions: outcomes,
-    steps,
+    steps: k,
     simulated_s: state.t_s,
     wall_s,
     eventCount,
+    interrupted: k < steps,
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
-import type { TwinState } from '../../../twin/api.ts';
+import type { DeviceInput, TwinState } from '../../../twin/api.ts';
 import {
   loadSecurityScenario,
   runSecurityScenario,
@@ -11,7 +11,7 @@ import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
 import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
 import { recordSecurity } from '../../attacks/record.ts';
-import { assertionResults, RunRecorder } from '../../recording/index.ts';
+import { assertionResults, ReplayLogWriter, RunRecorder } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -79,6 +79,15 @@ export const attackCommand: Command = {
           dt_s: scenario.dt_s,
           mode: 'simulate',
           devices: link ? [{ id: link.device, transport: 'pty' }] : [],
+          // What \`gridloop replay\` needs: the scenario (twin, script, attacks, detectors) and the
+          // devices whose inputs replay.jsonl.gz holds (the board on the link, or the simulated ones).
+          loop: {
+            twin: { grid: scenario.grid, scenario: file, seed: scenario.seed, dt_s: scenario.dt_s },
+            devices: link
+              ? [{ id: link.device }]
+              : (scenario.security.boards ?? []).map((b) => ({ id: b.device })),
+            runner: 'attack',
+          },
         },
       });
     } catch (err) {
@@ -89,7 +98,11 @@ export const attackCommand: Command = {
     const busIsland = new Map<string, string>();
     const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
     let stepIndex = 0;
-    const onStep = (state: TwinState) => {
+    const replayLog = new ReplayLogWriter();
+    const onStep = (state: TwinState, inputs: readonly DeviceInput[]) => {
+      replayLog.inputs(stepIndex, inputs);
+      replayLog.state(stepIndex, state);
+      if (stepIndex % 1000 === 999) rec.replay(replayLog.drain());
       for (const e of state.events)
         rec.event({
           kind: e.kind,
@@ -116,13 +129,17 @@ export const attackCommand: Command = {
     let result: Awaited<ReturnType<typeof runSecurityScenario>>;
     try {
       result = link
-        ? await runLinkAttackScenario(scenario, { onStep })
-        : await runSecurityScenario(scenario, { onStep });
+        ? await runLinkAttackScenario(scenario, { onStep: (state, input) => onStep(state, [input]) })
+        : await runSecurityScenario(scenario, {
+            onStep: (state, _twin, _harness, inputs) => onStep(state, inputs),
+          });
     } catch (err) {
       await rec.close({ status: 'failed', reason: (err as Error).message });
       if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
       throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
     }
+    replayLog.finish();
+    rec.replay(replayLog.drain());
     recordSecurity(result.harness, result.metrics, rec);
     if ('auth' in result && link) {
       for (const a of result.auth as { t_s: number; reason: string; rejected: number }[])

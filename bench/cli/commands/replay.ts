@@ -211,9 +211,12 @@ export const replayCommand: Command = {
         },
       });
       const wall = (performance.now() - startWall) / 1000;
-      console.log(
-        `replayed ${result.steps} steps (${(result.steps * result.dt_s).toFixed(3)} s of twin time) in ${wall.toFixed(2)} s`,
-      );
+      const replayed_s = (result.steps * result.dt_s).toFixed(3);
+      console.log(`replayed ${result.steps} steps (${replayed_s} s of twin time) in ${wall.toFixed(2)} s`);
+      if (result.status === 'incomplete') {
+        // Killed or crashed: the log holds what was flushed (≤ 250 ms before the end).
+        console.log(`run incomplete (it never closed), replayed to t = ${replayed_s} s: its last flush`);
+      }
       if (result.identical) {
         console.log(`bit-identical: yes (${result.checkpoints} checkpoints, final hash ${result.finalHash})`);
         return ExitCode.ok;

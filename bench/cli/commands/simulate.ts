@@ -5,7 +5,7 @@ import type { TwinState } from '../../../twin/api.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
 import { runScenario } from '../../../twin/scenario/runner.ts';
-import { assertionResults, judgeRun, RunRecorder } from '../../recording/index.ts';
+import { assertionResults, judgeRun, ReplayLogWriter, RunRecorder } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -20,7 +20,9 @@ const help = `Usage: gridloop simulate <scenario.yaml> [options]
 
 Runs a scenario on the digital twin as fast as possible (no hardware, no real-time pacing) and
 records it in the same run-folder format as a real-time run: manifest.json, points.lp.gz (InfluxDB
-line protocol), events.jsonl. The scenario format is documented in docs/scenario-format.md.
+line protocol), events.jsonl, replay.jsonl.gz (\`gridloop replay\` re-runs it and checks that the
+outputs are bit-identical). The scenario format is documented in docs/scenario-format.md.
+Ctrl-C stops the run: it is closed as aborted ("interrupted") with what was recorded so far.
 
 Options:
   --out DIR            write the run to exactly this folder (must not exist);
@@ -33,7 +35,10 @@ Options:
   --dt S               override the scenario's step, s
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad arguments or scenario file
-(named with file:line and JSON path), 3 the run failed.`;
+(named with file:line and JSON path), 3 the run failed, 130 interrupted (Ctrl-C, SIGINT).`;
+
+/** Steps between two hand-overs of replay records to the recorder (each ends with a checkpoint). */
+const REPLAY_BATCH_STEPS = 1000;
 
 export const simulateCommand: Command = {
   name: 'simulate',
@@ -86,6 +91,12 @@ export const simulateCommand: Command = {
             dt_s: dt,
             mode: 'simulate',
             devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+            // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
+            loop: {
+              twin: { grid: scenario.grid, scenario: file, seed: scenario.seed, dt_s: dt },
+              devices: [],
+              runner: 'simulate',
+            },
           },
         });
       } catch (err) {
@@ -108,8 +119,12 @@ export const simulateCommand: Command = {
       }
     }
     const showProgress = !values.json && process.stderr.isTTY;
+    const replayLog = new ReplayLogWriter();
     const onStep = (state: TwinState) => {
       if (!rec) return;
+      replayLog.state(stepIndex, state);
+      // Handed over as the loop process does with each batch, so a crash loses at most one flush.
+      if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
       busIds = state.busIds;
       for (const e of state.events)
         rec.event({
@@ -134,10 +149,15 @@ export const simulateCommand: Command = {
         { includeBuses, busIsland, deviceMicrogrid },
       );
     };
+    // Ctrl-C stops the run at the next step and closes it as interrupted; a second one kills.
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort();
+    process.once('SIGINT', onSigint);
     let result: Awaited<ReturnType<typeof runScenario>>;
     try {
       result = await runScenario(scenario, {
         dt_s: dt,
+        signal: interrupt.signal,
         onStep,
         onProgress: showProgress
           ? (f) => {
@@ -151,9 +171,29 @@ export const simulateCommand: Command = {
           : undefined,
       });
     } catch (err) {
+      process.removeListener('SIGINT', onSigint);
       await rec?.close({ status: 'failed', reason: (err as Error).message });
       if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
       throw runtimeError(`gridloop simulate: ${scenario.name} failed: ${(err as Error).message}`);
+    }
+    process.removeListener('SIGINT', onSigint);
+    replayLog.finish();
+    rec?.replay(replayLog.drain());
+    if (result.interrupted) {
+      const reason = `interrupted (SIGINT) at t = ${result.simulated_s.toFixed(3)} s of ${scenario.duration_s} s`;
+      await rec?.close({ status: 'aborted', reason });
+      let runDir = rec?.dir;
+      if (rec && out) {
+        await rename(rec.dir, out);
+        runDir = out;
+      }
+      if (showProgress) process.stderr.write('\n');
+      console.error(
+        `gridloop simulate: ${scenario.name} ${reason}; no verdict${
+          runDir ? `; what was recorded is kept in ${relative(process.cwd(), runDir) || '.'}` : ''
+        }`,
+      );
+      return ExitCode.interrupted;
     }
     const assertions = assertionResults(result.assertions, result.simulated_s);
     let runDir: string | undefined;
