@@ -6,6 +6,18 @@ export type ElementLocator = (kind: keyof Grid, index: number, field?: string) =
 const noLines: ElementLocator = () => ({});
 
 /**
+ * The one place an infinite number means something: a unit's reactive limit (MATPOWER's QMAX = Inf,
+ * QMIN = -Inf: no limit on that side). NaN never does.
+ */
+function unlimited(kind: keyof Grid, field: string, value: number): boolean {
+  if (kind !== 'generators' && kind !== 'ders') return false;
+  return (
+    (field === 'qmax_mvar' && value === Number.POSITIVE_INFINITY) ||
+    (field === 'qmin_mvar' && value === Number.NEGATIVE_INFINITY)
+  );
+}
+
+/**
  * Checks a grid for what the solver cannot use: duplicate or unknown bus ids, non-finite numbers,
  * zero-impedance branches, bad bases. Throws GridInputError naming file, line and path.
  */
@@ -23,7 +35,7 @@ export function validateGrid(grid: Grid, file: string, locate: ElementLocator = 
   const checkNumbers = (kind: keyof Grid, list: readonly object[]) => {
     list.forEach((element, index) => {
       for (const [field, value] of Object.entries(element)) {
-        if (typeof value === 'number' && !Number.isFinite(value)) {
+        if (typeof value === 'number' && !Number.isFinite(value) && !unlimited(kind, field, value)) {
           fail(kind, index, field, `${field} is ${value}; every number must be finite`);
         }
       }
