@@ -77,6 +77,21 @@ export class IslandModel {
   deltaP = 0;
   /** Sum of participation factors of the island's in-service units (0: single slack). */
   participationTotal = 0;
+  /**
+   * Node whose units take the imbalance ΔP when no unit has a participation factor: the reference
+   * node, until Q limits turn it into a PQ node and the slack role moves on (MATPOWER's runpf
+   * rule; the angle reference stays where it was).
+   */
+  slackNode: number;
+  /** Active power (pu) a node keeps from the time it held the slack role; 0 elsewhere. */
+  readonly heldP: Float64Array;
+  /** In-service units at each node (after the last assembleInjections). */
+  readonly unitCount: Int32Array;
+  /** Scratch for sharing a node's reactive power among its units (PowerFlowSolver). */
+  readonly qShareNeeded: Float64Array;
+  readonly qShareMin: Float64Array;
+  readonly qShareMax: Float64Array;
+  readonly qProxy: Float64Array;
 
   /** Elements of the island and their local nodes. */
   readonly loads: Int32Array;
@@ -170,6 +185,13 @@ export class IslandModel {
     this.vcQmax = new Float64Array(m);
     this.vcCount = new Int32Array(m);
     this.qLimited = new Int8Array(m);
+    this.slackNode = island.referenceNode;
+    this.heldP = new Float64Array(m);
+    this.unitCount = new Int32Array(m);
+    this.qShareNeeded = new Float64Array(m);
+    this.qShareMin = new Float64Array(m);
+    this.qShareMax = new Float64Array(m);
+    this.qProxy = new Float64Array(m);
     for (let i = 0; i < m; i++) {
       const bus = island.nodeBus[i]!;
       this.vm[i] = net.busVm0[bus]! > 0 ? net.busVm0[bus]! : 1;
@@ -211,6 +233,8 @@ export class IslandModel {
     vcQmin.fill(0);
     vcQmax.fill(0);
     vcCount.fill(0);
+    const unitCount = this.unitCount;
+    unitCount.fill(0);
     const bus = this.island.buses;
     for (let k = 0; k < bus.length; k++) {
       const node = this.island.busNode[k]!;
@@ -241,6 +265,7 @@ export class IslandModel {
       const u = this.units[k]!;
       if (!net.unitInService[u]) continue;
       const node = this.unitNode[k]!;
+      unitCount[node]!++;
       pSched[node]! += net.unitP_mw[u]! / base;
       const share = net.unitParticipation[u]!;
       if (share > 0) {
@@ -262,18 +287,34 @@ export class IslandModel {
     if (participation > 0) {
       for (let i = 0; i < m; i++) alpha[i] = alpha[i]! / participation;
     } else {
-      alpha[ref] = 1;
+      alpha[this.slackNode] = 1;
     }
+    for (let i = 0; i < m; i++) pSched[i]! += this.heldP[i]!;
     if (!hasVoltageControl[ref]) vset[ref] = net.busVm0[this.island.nodeBus[ref]!]! || 1;
     for (let i = 0; i < m; i++) {
       let mode: number = NodeMode.pq;
-      if (i === ref) mode = NodeMode.reference;
+      // A Q-limited reference keeps the angle (and, with distributed slack, its ΔP slot) as a PQ node.
+      if (i === ref) mode = this.qLimited[i] === 0 ? NodeMode.reference : NodeMode.pq;
       else if (hasVoltageControl[i] && this.qLimited[i] === 0) mode = NodeMode.pv;
       this.mode[i] = mode;
       const limited = this.qLimited[i]!;
       qSched[i] = qFixed[i]! + (limited > 0 ? vcQmax[i]! : limited < 0 ? vcQmin[i]! : 0);
       if (mode !== NodeMode.pq) this.vm[i] = vset[i]!;
     }
+  }
+
+  /**
+   * Hands the slack role back to the reference node (ΔP keeps its total) and lets every node
+   * regulate again: the state MATPOWER's runpf starts each run from.
+   */
+  restoreSlack(): void {
+    if (this.slackNode === this.referenceNode) return;
+    for (let i = 0; i < this.m; i++) {
+      this.deltaP += this.heldP[i]!;
+      this.heldP[i] = 0;
+    }
+    this.slackNode = this.referenceNode;
+    this.qLimited.fill(0);
   }
 
   /** Rectangular voltages from polar. */
