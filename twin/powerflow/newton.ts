@@ -39,11 +39,19 @@ export class NewtonSolver {
   private useScalar = false;
   private readonly pattern: CscPattern;
   private readonly columnOrder: Int32Array;
+  private readonly nodeOrder: Int32Array;
+  /**
+   * Step-size control: each Newton step is cut by halves (down to 1/256) until the largest
+   * mismatch falls, instead of being taken whole. Slower per iteration, but it keeps a start far
+   * from the solution (a flat start on a stressed grid) from overshooting into divergence.
+   */
+  stepControl = false;
   private readonly rhs: Float64Array;
   private readonly saveVm: Float64Array;
   private readonly saveVa: Float64Array;
   private readonly stepVm: Float64Array;
   private readonly stepVa: Float64Array;
+  private readonly correction: Float64Array;
   /** Iterations and final mismatch of the last run. */
   iterations = 0;
   maxMismatch = 0;
@@ -156,12 +164,14 @@ export class NewtonSolver {
     }
     this.pattern = pattern;
     this.block = new BlockLU2(pattern, nodeOrder);
+    this.nodeOrder = nodeOrder;
     this.rhs = new Float64Array(2 * m);
     this.saveVm = new Float64Array(m);
     this.saveVa = new Float64Array(m);
     this.factorModes = new Uint8Array(m);
     this.stepVm = new Float64Array(m);
     this.stepVa = new Float64Array(m);
+    this.correction = new Float64Array(2 * m);
   }
 
   /** Makes the next run start with a fresh Jacobian instead of the stored factors. */
@@ -191,6 +201,87 @@ export class NewtonSolver {
       }
     }
     return plausible;
+  }
+
+  /**
+   * Takes the Newton correction in `rhs` scaled by 1, 1/2, 1/4 … until the largest mismatch
+   * falls below `worst` (or the last, smallest step); leaves the new mismatch in `rhs` and
+   * returns its largest entry.
+   */
+  private controlledStep(rhs: Float64Array, worst: number): number {
+    const model = this.model;
+    const { vm, va } = model;
+    const { stepVm, stepVa } = this;
+    const correction = this.correction;
+    correction.set(rhs);
+    stepVm.set(vm);
+    stepVa.set(va);
+    const startDeltaP = model.deltaP;
+    let scale = 1;
+    for (let attempt = 0; ; attempt++) {
+      for (let i = 0; i < rhs.length; i++) rhs[i] = correction[i]! * scale;
+      const plausible = this.applyCorrection(rhs);
+      model.updateRectangular();
+      model.computePower();
+      model.mismatch(rhs);
+      const next = plausible ? model.worstMismatch : Number.POSITIVE_INFINITY;
+      if (next < worst || attempt === 8) return plausible ? next : Number.POSITIVE_INFINITY;
+      vm.set(stepVm);
+      va.set(stepVa);
+      model.deltaP = startDeltaP;
+      scale /= 2;
+    }
+  }
+
+  /**
+   * DC power-flow angles as a start (Bθ = P with b = 1/(x·tap) per branch, phase shifts as
+   * injections, the reference angle held), magnitudes left as they are. For flat starts that
+   * plain Newton cannot take: the angles carry most of the nonlinearity on large grids.
+   */
+  setDcAngles(): boolean {
+    const model = this.model;
+    const { m, yPtr, yIdx, referenceNode, net, island, nodeOfBus } = model;
+    const values = new Float64Array(yIdx.length);
+    const rhs = new Float64Array(m);
+    for (let i = 0; i < m; i++) rhs[i] = model.pSched[i]!;
+    const slot = (i: number, k: number) => {
+      let p = yPtr[i]!;
+      while (yIdx[p] !== k) p++;
+      return p;
+    };
+    for (const k of island.branches) {
+      const f = nodeOfBus[net.branchFrom[k]!]!;
+      const t = nodeOfBus[net.branchTo[k]!]!;
+      if (f === t || net.branchX[k] === 0) continue;
+      const b = 1 / (net.branchX[k]! * net.branchTap[k]!);
+      values[slot(f, f)]! += b;
+      values[slot(t, t)]! += b;
+      values[slot(f, t)]! -= b;
+      values[slot(t, f)]! -= b;
+      const shift = net.branchShift_rad[k]!;
+      rhs[f]! += b * shift;
+      rhs[t]! -= b * shift;
+    }
+    // θ_ref fixed: its row becomes the identity and its column moves to the right-hand side.
+    const thetaRef = model.va[referenceNode]!;
+    for (let i = 0; i < m; i++) {
+      for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
+        const k = yIdx[p]!;
+        if (i === referenceNode) values[p] = k === i ? 1 : 0;
+        else if (k === referenceNode) {
+          rhs[i]! -= values[p]! * thetaRef;
+          values[p] = 0;
+        }
+      }
+    }
+    rhs[referenceNode] = thetaRef;
+    // Ybus is structurally symmetric, so its row lists serve as the CSC columns of B.
+    const lu = new SparseLU({ n: m, colPtr: yPtr, rowIdx: yIdx }, { columnOrder: this.nodeOrder });
+    if (lu.factor(values) !== 'ok') return false;
+    lu.solve(rhs);
+    if (!rhs.every(Number.isFinite)) return false;
+    model.va.set(rhs);
+    return true;
   }
 
   /** Factorisation counters: block LU, and the scalar fallback if it was ever needed. */
@@ -334,6 +425,10 @@ export class NewtonSolver {
       this.factorsValid = true;
       this.factorModes.set(model.mode);
       this.solveWithFactors(rhs);
+      if (this.stepControl) {
+        worst = this.controlledStep(rhs, worst);
+        continue;
+      }
       if (!this.applyCorrection(rhs)) {
         outcome = 'diverged';
         break;

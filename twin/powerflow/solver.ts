@@ -74,11 +74,20 @@ export interface IslandResult {
   /** Q-limit passes that switched at least one node. */
   qLimitSwitches: number;
   /**
+   * Where the last solve started: 'previous' (the file's voltages or the last solution), or, from
+   * a flat profile (flatStart, resetVoltages(true)), the start that was used last: 'flat' (plain
+   * Newton), 'dc-angles' (DC power-flow angles, after flat failed) or 'dc-angles+step-control'
+   * (DC angles and Newton steps cut until the mismatch falls).
+   */
+  start: IslandStart;
+  /**
    * Bus whose units took the imbalance at the end: the reference bus, or the PV bus that became
    * the slack when Q limits turned the reference into a PQ bus (-1 for islands not solved).
    */
   slackBus: number;
 }
+
+export type IslandStart = 'previous' | 'flat' | 'dc-angles' | 'dc-angles+step-control';
 
 /** One branch's flows (PowerFlowSolver.branchFlow): into the branch at each end, and series losses. */
 export interface BranchFlow {
@@ -115,6 +124,8 @@ interface IslandRuntime {
   newton: NewtonSolver | undefined;
   sweep: RadialSweepSolver | undefined;
   radial: boolean;
+  /** The island starts from a flat profile (flatStart or resetVoltages(true)) at its next solve. */
+  flatPending: boolean;
 }
 
 /**
@@ -247,7 +258,10 @@ export class PowerFlowSolver {
       model.deltaP = 0;
       model.qLimited.fill(0);
     }
-    for (const runtime of this.runtimes) runtime.newton?.forgetFactors();
+    for (const runtime of this.runtimes) {
+      runtime.newton?.forgetFactors();
+      runtime.flatPending = flat;
+    }
   }
 
   /** Lets every Q-limited unit regulate voltage again at the next solve. */
@@ -268,7 +282,14 @@ export class PowerFlowSolver {
     this.runtimes = islands.map((island) => {
       for (const bus of island.buses) this.busIsland[bus] = island.index;
       if (island.kind !== 'energised') {
-        return { island, model: undefined, newton: undefined, sweep: undefined, radial: false };
+        return {
+          island,
+          model: undefined,
+          newton: undefined,
+          sweep: undefined,
+          radial: false,
+          flatPending: false,
+        };
       }
       const model = new IslandModel(net, island);
       for (let i = 0; i < model.m; i++) {
@@ -289,7 +310,8 @@ export class PowerFlowSolver {
           `the sweep method needs radial islands; island ${island.index} (reference bus '${net.busIds[island.referenceBus]}') has loops`,
         );
       }
-      return { island, model, newton: undefined, sweep: undefined, radial };
+      const flatPending = this.options.flatStart && this.firstBuild;
+      return { island, model, newton: undefined, sweep: undefined, radial, flatPending };
     });
     this.results = islands.map((island) => ({
       index: island.index,
@@ -301,6 +323,7 @@ export class PowerFlowSolver {
       slackP_mw: 0,
       qLimitSwitches: 0,
       slackBus: island.referenceBus,
+      start: 'previous',
     }));
     this.result.islands = this.results;
     this.topologyDirty = false;
@@ -335,6 +358,7 @@ export class PowerFlowSolver {
     result.factorizations = 0;
     result.qLimitSwitches = 0;
     result.slackP_mw = 0;
+    if (!runtime.flatPending) result.start = 'previous';
     result.maxMismatch_pu = 0;
     const { tolerance_pu, enforceQLimits } = this.options;
     if (!model) {
@@ -360,6 +384,7 @@ export class PowerFlowSolver {
         runtime.sweep ??= new RadialSweepSolver(model);
         outcome = runtime.sweep.run(tolerance_pu, this.options.maxSweepIterations);
         result.method = 'sweep';
+        if (runtime.flatPending) result.start = 'flat';
         result.iterations += runtime.sweep.iterations;
         result.maxMismatch_pu = runtime.sweep.maxMismatch;
       } else {
@@ -369,12 +394,12 @@ export class PowerFlowSolver {
           );
         }
         runtime.newton ??= new NewtonSolver(model);
-        outcome = runtime.newton.run(tolerance_pu, this.options.maxIterations);
         result.method = 'nr';
-        result.iterations += runtime.newton.iterations;
-        result.factorizations += runtime.newton.iterations - runtime.newton.chordSteps;
-        result.maxMismatch_pu = runtime.newton.maxMismatch;
+        outcome = runtime.flatPending
+          ? this.robustStart(runtime.newton, model, result)
+          : this.newtonRun(runtime.newton, result, this.options.maxIterations);
       }
+      runtime.flatPending = false;
       result.status = outcome as IslandStatus;
       if (outcome !== 'converged' || !enforceQLimits || pass >= 2 * model.m) break;
       const limited = this.limitReactivePower(model);
@@ -390,6 +415,47 @@ export class PowerFlowSolver {
     result.slackBus = runtime.island.nodeBus[model.slackNode]!;
     this.writeIsland(runtime);
     return result;
+  }
+
+  private newtonRun(newton: NewtonSolver, result: IslandResult, maxIterations: number): string {
+    const outcome = newton.run(this.options.tolerance_pu, maxIterations);
+    result.iterations += newton.iterations;
+    result.factorizations += newton.iterations - newton.chordSteps;
+    result.maxMismatch_pu = newton.maxMismatch;
+    return outcome;
+  }
+
+  /**
+   * From a flat profile: plain Newton first (what MATPOWER does); if it fails, Newton from the DC
+   * power-flow angles; if that fails too, from the DC angles with step-size control and three
+   * times the iterations. result.start names the start that was used last.
+   */
+  private robustStart(newton: NewtonSolver, model: IslandModel, result: IslandResult): string {
+    const flatVm = Float64Array.from(model.vm);
+    const flatVa = Float64Array.from(model.va);
+    const { maxIterations } = this.options;
+    const restart = () => {
+      model.vm.set(flatVm);
+      model.va.set(flatVa);
+      model.deltaP = 0;
+      newton.forgetFactors();
+    };
+    result.start = 'flat';
+    let outcome = this.newtonRun(newton, result, maxIterations);
+    if (outcome === 'converged') return outcome;
+    restart();
+    if (!newton.setDcAngles()) return outcome;
+    const dcVa = Float64Array.from(model.va);
+    result.start = 'dc-angles';
+    outcome = this.newtonRun(newton, result, maxIterations);
+    if (outcome === 'converged') return outcome;
+    restart();
+    model.va.set(dcVa);
+    result.start = 'dc-angles+step-control';
+    newton.stepControl = true;
+    outcome = this.newtonRun(newton, result, 3 * maxIterations);
+    newton.stepControl = false;
+    return outcome;
   }
 
   private injectionsFinite(model: IslandModel): boolean {
