@@ -427,8 +427,8 @@ export class PowerFlowSolver {
 
   /**
    * From a flat profile: plain Newton first (what MATPOWER does); if it fails, Newton from the DC
-   * power-flow angles; if that fails too, from the DC angles with step-size control and three
-   * times the iterations. result.start names the start that was used last.
+   * power-flow angles; if that fails too, from the DC angles with step-size control.
+   * result.start names the start that was used last (each start gets maxIterations).
    */
   private robustStart(newton: NewtonSolver, model: IslandModel, result: IslandResult): string {
     const flatVm = Float64Array.from(model.vm);
@@ -453,7 +453,7 @@ export class PowerFlowSolver {
     model.va.set(dcVa);
     result.start = 'dc-angles+step-control';
     newton.stepControl = true;
-    outcome = this.newtonRun(newton, result, 3 * maxIterations);
+    outcome = this.newtonRun(newton, result, maxIterations);
     newton.stepControl = false;
     return outcome;
   }
