@@ -106,3 +106,46 @@ describe.each([
     else expect(largest).toBeGreaterThan(1e-3);
   });
 });
+
+describe('PEGASE-style infinite reactive limits (QMAX = Inf, QMIN = -Inf)', () => {
+  const text = readFileSync(new URL('../grids/matpower/case14.m', import.meta.url), 'utf8');
+  // The slack machine without limits, plus a second machine at the slack bus with ±50 Mvar.
+  const pegaseStyle = text.replace(
+    '\t1\t232.4\t-16.9\t10\t0\t1.06\t100\t1\t332.4\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0;',
+    '\t1\t232.4\t-16.9\tInf\t-Inf\t1.06\t100\t1\t332.4\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0;\n' +
+      '\t1\t0\t0\t50\t-50\t1.06\t100\t1\t100\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0;',
+  );
+
+  it('are read, never switch the slack, and give the result of an unlimited slack', () => {
+    const grid = parseMatpower(pegaseStyle, 'case14-inf.m').grid;
+    expect(grid.generators[0]!.qmax_mvar).toBe(Number.POSITIVE_INFINITY);
+    const pf = new PowerFlowSolver(grid, { method: 'nr', enforceQLimits: true });
+    const r = pf.solve();
+    expect(r.converged).toBe(true);
+    expect(r.islands[0]!.slackBus).toBe(0);
+    expect(pf.busQLimit[0]).toBe(0);
+    const legacy = new PowerFlowSolver(parseMatpower(pegaseStyle, 'x.m').grid, {
+      method: 'nr',
+      enforceQLimits: true,
+      limitReferenceQ: false,
+    });
+    legacy.solve();
+    for (let i = 0; i < grid.buses.length; i++)
+      expect(Math.abs(pf.vm_pu[i]! - legacy.vm_pu[i]!)).toBeLessThan(1e-12);
+  });
+
+  it("share the bus's reactive power as MATPOWER's pfsoln does (finite proxy M for ±Inf)", () => {
+    const grid = parseMatpower(pegaseStyle, 'case14-inf.m').grid;
+    const pf = new PowerFlowSolver(grid, { method: 'nr', enforceQLimits: true });
+    pf.solve();
+    const total = pf.unitQOut_mvar[0]! + pf.unitQOut_mvar[1]!;
+    // pfsoln: equal shares X/2 first; M = Σ over the bus's machines of |X/2| + |finite limits|;
+    // ±Inf → ±M; then Qg = Qmin + (X − ΣQmin)/(ΣQmax − ΣQmin)·(Qmax − Qmin) per machine.
+    const m = 2 * Math.abs(total / 2) + 100;
+    const [minA, maxA, minB, maxB] = [-m, m, -50, 50];
+    const fraction = (total - (minA + minB)) / (maxA + maxB - (minA + minB));
+    expect(pf.unitQOut_mvar[0]).toBeCloseTo(minA + fraction * (maxA - minA), 9);
+    expect(pf.unitQOut_mvar[1]).toBeCloseTo(minB + fraction * (maxB - minB), 9);
+    expect(Number.isFinite(total)).toBe(true);
+  });
+});
