@@ -69,10 +69,17 @@ describe('gridloop powerflow', { timeout: 120_000 }, () => {
     const text = readFileSync(join(root, 'grids/matpower/case14.m'), 'utf8');
     const unlimited = join(work, 'case14-inf.m');
     writeFileSync(unlimited, text.replace('\t2\t40\t42.4\t50\t-40\t', '\t2\t40\t42.4\tInf\t-Inf\t'));
-    let r = gridloop(unlimited, '--json', '--enforce-q-limits');
+    const exported = join(work, 'case14-inf.yaml');
+    let r = gridloop(unlimited, '--json', '--enforce-q-limits', '--export-yaml', exported);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).converged).toBe(true);
+    const fromMatpower = JSON.parse(r.stdout);
+    expect(fromMatpower.converged).toBe(true);
+    // The YAML export writes the unlimited side as .inf / -.inf and reads back to the same result.
+    expect(readFileSync(exported, 'utf8')).toMatch(/"qmax_mvar":\.inf,"qmin_mvar":-\.inf/);
+    r = gridloop(exported, '--json', '--enforce-q-limits');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).buses).toEqual(fromMatpower.buses);
     const bad = join(work, 'case14-inf-pg.m');
     writeFileSync(bad, text.replace('\t2\t40\t42.4\t50\t-40\t', '\t2\tInf\t42.4\t50\t-40\t'));
     r = gridloop(bad);
