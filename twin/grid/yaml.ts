@@ -287,7 +287,9 @@ export function gridToYaml(grid: Grid, options: GridYamlOptions = {}): string {
     lines.push(`${key}:`);
     // JSON has no infinity; YAML's .inf / -.inf (a unit's unlimited Q) read back as ±Infinity.
     const text = (row: Row) =>
-      JSON.stringify(row, (_, v) => (v === Number.POSITIVE_INFINITY ? INF : v === Number.NEGATIVE_INFINITY ? MINUS_INF : v))
+      JSON.stringify(row, (_, v) =>
+        v === Number.POSITIVE_INFINITY ? INF : v === Number.NEGATIVE_INFINITY ? MINUS_INF : v,
+      )
         .replaceAll(`"${INF}"`, '.inf')
         .replaceAll(`"${MINUS_INF}"`, '-.inf');
     for (const row of rows) lines.push(`  - ${text(row)}`);
