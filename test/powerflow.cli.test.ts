@@ -51,6 +51,45 @@ describe('gridloop powerflow', { timeout: budget(120_000) }, () => {
     expect(json.islands[0].method).toBe('nr');
   });
 
+  it('--enforce-q-limits follows MATPOWER (slack limited, new slack named); --unlimited-slack-q keeps the slack', () => {
+    let r = gridloop('grids/matpower/case14.m', '--json', '--enforce-q-limits');
+    expect(r.code).toBe(0);
+    let island = JSON.parse(r.stdout).islands[0];
+    // MATPOWER 8.1 runpf (grids/matpower-results/case14_case_q1_legacy.txt): bus 1 → PQ, bus 2 ref.
+    expect(island).toMatchObject({ reference: '1', slack_bus: '2', start: 'previous' });
+    expect(island.switched_to_pq).toEqual([{ bus: '1', limit: 'qmin' }]);
+    r = gridloop('grids/matpower/case14.m', '--json', '--enforce-q-limits', '--unlimited-slack-q');
+    expect(r.code).toBe(0);
+    island = JSON.parse(r.stdout).islands[0];
+    expect(island).toMatchObject({ reference: '1', slack_bus: '1', switched_to_pq: [] });
+    r = gridloop('grids/matpower/case14.m', '--enforce-q-limits');
+    expect(r.stdout).toMatch(/Q limits: 1 at qmin switched to PQ; bus 2 became the slack/);
+  });
+
+  it('a MATPOWER file with QMAX = Inf / QMIN = -Inf (PEGASE style) solves; Inf elsewhere exits 2', () => {
+    const text = readFileSync(join(root, 'grids/matpower/case14.m'), 'utf8');
+    const unlimited = join(work, 'case14-inf.m');
+    writeFileSync(unlimited, text.replace('\t2\t40\t42.4\t50\t-40\t', '\t2\t40\t42.4\tInf\t-Inf\t'));
+    const exported = join(work, 'case14-inf.yaml');
+    let r = gridloop(unlimited, '--json', '--enforce-q-limits', '--export-yaml', exported);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const fromMatpower = JSON.parse(r.stdout);
+    expect(fromMatpower.converged).toBe(true);
+    // The YAML export writes the unlimited side as .inf / -.inf and reads back to the same result.
+    expect(readFileSync(exported, 'utf8')).toMatch(/"qmax_mvar":\.inf,"qmin_mvar":-\.inf/);
+    r = gridloop(exported, '--json', '--enforce-q-limits');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).buses).toEqual(fromMatpower.buses);
+    const bad = join(work, 'case14-inf-pg.m');
+    writeFileSync(bad, text.replace('\t2\t40\t42.4\t50\t-40\t', '\t2\tInf\t42.4\t50\t-40\t'));
+    r = gridloop(bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      new RegExp(`${bad}:45 \\(at /mpc/gen/1\\): 'Inf' in mpc\\.gen: values must be finite`),
+    );
+  });
+
   it('non-convergence exits 3 and still prints the result with a finite mismatch', () => {
     const r = gridloop('grids/matpower/case118.m', '--json', '--flat-start', '--max-iterations', '1');
     expect(r.code).toBe(3);

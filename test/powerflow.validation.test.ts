@@ -20,9 +20,14 @@ const load = (name: string) => {
   return parseMatpower(readFileSync(file, 'utf8'), `${name}.m`).grid;
 };
 
-function solveAndSummarise(name: string, method: PowerFlowMethod, enforceQLimits = false) {
+function solveAndSummarise(
+  name: string,
+  method: PowerFlowMethod,
+  enforceQLimits = false,
+  limitReferenceQ = true,
+) {
   const grid = load(name);
-  const pf = new PowerFlowSolver(grid, { method, enforceQLimits });
+  const pf = new PowerFlowSolver(grid, { method, enforceQLimits, limitReferenceQ });
   const result = pf.solve();
   const n = grid.branches.length;
   const flows = {
@@ -82,8 +87,11 @@ describe.each([
   // gives 0.985. It is the one bus excluded; the other 117 are checked.
   { name: 'case118', skip: ['30'] },
 ])('IEEE $name stored solution', ({ name, skip }) => {
-  it('voltage magnitudes within 2e-3 pu with Q limits enforced', () => {
-    const s = solveAndSummarise(name, 'nr', true);
+  // The CDF solutions were computed with the slack free of reactive limits (case14's slack gives
+  // -16.9 Mvar against a 0 Mvar minimum), so they are compared with the slack left unlimited;
+  // MATPOWER's rule (slack limited too) is checked in powerflow.matpower-qlimits.test.ts.
+  it('voltage magnitudes within 2e-3 pu with Q limits enforced (slack unlimited, as the CDF)', () => {
+    const s = solveAndSummarise(name, 'nr', true, false);
     expect(s.result.converged).toBe(true);
     let checked = 0;
     s.grid.buses.forEach((bus, i) => {

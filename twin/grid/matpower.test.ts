@@ -111,6 +111,25 @@ describe('parseMatpower', () => {
         /^bad\.m:6 .*'5x0' in mpc\.bus: not a number/,
       );
     });
+    it('±Inf only where MATPOWER means "no limit": gen QMAX = Inf, QMIN = -Inf (PEGASE cases)', () => {
+      const unlimited = parseMatpower(tiny.replace('0\t0\t100\t-100', '0\t0\tInf\t-Inf'), 'ok.m').grid;
+      expect(unlimited.generators[0]).toMatchObject({
+        qmax_mvar: Number.POSITIVE_INFINITY,
+        qmin_mvar: Number.NEGATIVE_INFINITY,
+      });
+      // Wrong sign, NaN, or any other column: still refused, with the column named.
+      const wrongSign = errorOf(tiny.replace('0\t0\t100\t-100', '0\t0\t-Inf\t-Inf'));
+      expect(wrongSign.message).toMatch(
+        /^bad\.m:9 .*'-Inf' in mpc\.gen: values must be finite \(QMAX may be Inf/,
+      );
+      expect(wrongSign.where.path).toBe('/mpc/gen/3');
+      expect(errorOf(tiny.replace('0\t0\t100\t-100', '0\t0\tNaN\t-100')).message).toMatch(
+        /^bad\.m:9 .*'NaN' in mpc\.gen: values must be finite/,
+      );
+      expect(errorOf(tiny.replace('0\t0\t100\t-100', 'Inf\t0\t100\t-100')).message).toMatch(
+        /^bad\.m:9 .*'Inf' in mpc\.gen: values must be finite \(only QMAX = Inf and QMIN = -Inf/,
+      );
+    });
     it('truncated file', () => {
       const cut = tiny.slice(0, tiny.indexOf('mpc.branch') + 30);
       const err = errorOf(cut);

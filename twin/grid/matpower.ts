@@ -39,7 +39,16 @@ function stripComment(line: string): string {
   return line;
 }
 
-function parseNumber(token: string, file: string, line: number, block: string): number {
+/**
+ * Columns where MATPOWER gives ±Inf a meaning: a generator's reactive limits, QMAX = Inf and
+ * QMIN = -Inf for a machine without that limit (the PEGASE cases have them). Everywhere else an
+ * infinite value is an error.
+ */
+const INFINITE_ALLOWED: Record<string, Record<number, { sign: 1 | -1; name: string }>> = {
+  gen: { 3: { sign: 1, name: 'QMAX' }, 4: { sign: -1, name: 'QMIN' } },
+};
+
+function parseNumber(token: string, file: string, line: number, block: string, column = -1): number {
   const lowered = token.toLowerCase();
   let value: number;
   if (lowered === 'inf' || lowered === '+inf') value = Number.POSITIVE_INFINITY;
@@ -47,8 +56,22 @@ function parseNumber(token: string, file: string, line: number, block: string): 
   else if (lowered === 'nan') value = Number.NaN;
   else value = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(token) ? Number(token) : Number.NaN;
   if (!Number.isFinite(value)) {
-    const why = /^[+-]?(inf|nan)$/i.test(token) ? 'values must be finite' : 'not a number';
-    throw new GridInputError(`'${token}' in mpc.${block}: ${why}`, { file, line, path: `/mpc/${block}` });
+    const allowed = INFINITE_ALLOWED[block]?.[column];
+    if (allowed && value === allowed.sign * Number.POSITIVE_INFINITY) return value;
+    const path = column >= 0 ? `/mpc/${block}/${column}` : `/mpc/${block}`;
+    if (!/^[+-]?(inf|nan)$/i.test(token)) {
+      throw new GridInputError(`'${token}' in mpc.${block}: not a number`, { file, line, path });
+    }
+    const hint = allowed
+      ? ` (${allowed.name} may be ${allowed.sign > 0 ? 'Inf' : '-Inf'}: no limit)`
+      : block === 'gen'
+        ? ' (only QMAX = Inf and QMIN = -Inf mean "no limit")'
+        : '';
+    throw new GridInputError(`'${token}' in mpc.${block}: values must be finite${hint}`, {
+      file,
+      line,
+      path,
+    });
   }
   return value;
 }
@@ -98,7 +121,7 @@ export function parseMatpower(text: string, file: string): MatpowerImport {
           open.strings.push(m[1]!.replace(/''/g, "'"));
         } else {
           const tokens = row.split(/[\s,]+/).filter((t) => t !== '');
-          open.rows.push(tokens.map((t) => parseNumber(t, file, lineNo, open!.name)));
+          open.rows.push(tokens.map((t, column) => parseNumber(t, file, lineNo, open!.name, column)));
           open.rowLines.push(lineNo);
         }
       }

@@ -11,7 +11,7 @@ const noLines: ElementLocator = () => ({});
  */
 export function infinityAllowed(kind: string, field: string, value: number): boolean {
   return (
-    kind === 'generators' &&
+    (kind === 'generators' || kind === 'ders') &&
     ((field === 'qmin_mvar' && value === Number.NEGATIVE_INFINITY) ||
       (field === 'qmax_mvar' && value === Number.POSITIVE_INFINITY))
   );

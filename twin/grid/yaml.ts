@@ -277,6 +277,9 @@ export interface GridYamlOptions {
   header?: string;
 }
 
+const INF = '@@gridloop+inf@@';
+const MINUS_INF = '@@gridloop-inf@@';
+
 /**
  * Writes a grid in the YAML format: one flow mapping per element (JSON syntax, valid YAML), so a
  * 10,000-bus case stays a readable, line-per-element file.
@@ -291,7 +294,14 @@ export function gridToYaml(grid: Grid, options: GridYamlOptions = {}): string {
   const section = (key: string, rows: Row[]) => {
     if (rows.length === 0) return;
     lines.push(`${key}:`);
-    for (const row of rows) lines.push(`  - ${JSON.stringify(row)}`);
+    // JSON has no infinity; YAML's .inf / -.inf (a unit's unlimited Q) read back as ±Infinity.
+    const text = (row: Row) =>
+      JSON.stringify(row, (_, v) =>
+        v === Number.POSITIVE_INFINITY ? INF : v === Number.NEGATIVE_INFINITY ? MINUS_INF : v,
+      )
+        .replaceAll(`"${INF}"`, '.inf')
+        .replaceAll(`"${MINUS_INF}"`, '-.inf');
+    for (const row of rows) lines.push(`  - ${text(row)}`);
   };
   section(
     'buses',

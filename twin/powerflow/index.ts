@@ -55,6 +55,7 @@ export { compileNetwork, findIslands, UnitControl } from './network.ts';
 export type {
   BranchFlow,
   IslandResult,
+  IslandStart,
   IslandStatus,
   PowerFlowMethod,
   PowerFlowOptions,

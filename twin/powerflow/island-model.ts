@@ -77,6 +77,21 @@ export class IslandModel {
   deltaP = 0;
   /** Sum of participation factors of the island's in-service units (0: single slack). */
   participationTotal = 0;
+  /**
+   * Node whose units take the imbalance ΔP when no unit has a participation factor: the reference
+   * node, until Q limits turn it into a PQ node and the slack role moves on (MATPOWER's runpf
+   * rule; the angle reference stays where it was).
+   */
+  slackNode: number;
+  /** Active power (pu) a node keeps from the time it held the slack role; 0 elsewhere. */
+  readonly heldP: Float64Array;
+  /** In-service units at each node (after the last assembleInjections). */
+  readonly unitCount: Int32Array;
+  /** Scratch for sharing a node's reactive power among its units (PowerFlowSolver). */
+  readonly qShareNeeded: Float64Array;
+  readonly qShareMin: Float64Array;
+  readonly qShareMax: Float64Array;
+  readonly qProxy: Float64Array;
 
   /** Elements of the island and their local nodes. */
   readonly loads: Int32Array;
@@ -87,7 +102,8 @@ export class IslandModel {
   readonly fidNodeA: Int32Array;
   readonly fidSidesB: Int32Array;
   readonly fidNodeB: Int32Array;
-  readonly nodeOfBus: Map<number, number>;
+  /** Local node of each grid bus, -1 for buses outside this island. */
+  readonly nodeOfBus: Int32Array;
   /** Local series branches (distinct end nodes) for tree tests and the radial sweep. */
   readonly seriesBranches: Int32Array;
 
@@ -98,45 +114,52 @@ export class IslandModel {
     const m = island.nodeCount;
     this.m = m;
     this.referenceNode = island.referenceNode;
-    const nodeOfBus = new Map<number, number>();
-    for (let k = 0; k < island.buses.length; k++) nodeOfBus.set(island.buses[k]!, island.busNode[k]!);
+    const nodeOfBus = new Int32Array(net.busIds.length).fill(-1);
+    for (let k = 0; k < island.buses.length; k++) nodeOfBus[island.buses[k]!] = island.busNode[k]!;
     this.nodeOfBus = nodeOfBus;
 
-    // Ybus: stamp every in-service branch (MATPOWER's makeYbus model) and the bus shunts.
-    const rows: number[] = [];
-    const cols: number[] = [];
-    const g: number[] = [];
-    const b: number[] = [];
-    const add = (i: number, k: number, re: number, im: number) => {
-      rows.push(i);
-      cols.push(k);
-      g.push(re);
-      b.push(im);
-    };
-    for (let i = 0; i < m; i++) add(i, i, 0, 0);
-    island.buses.forEach((bus, k) => {
-      add(island.busNode[k]!, island.busNode[k]!, net.busShuntG[bus]!, net.busShuntB[bus]!);
-    });
-    const series: number[] = [];
-    const stamp = new Float64Array(8);
-    for (const k of island.branches) {
-      const from = nodeOfBus.get(net.branchFrom[k]!)!;
-      const to = nodeOfBus.get(net.branchTo[k]!)!;
-      branchAdmittances(net, k, stamp);
-      add(from, from, stamp[0]!, stamp[1]!);
-      add(from, to, stamp[2]!, stamp[3]!);
-      add(to, from, stamp[4]!, stamp[5]!);
-      add(to, to, stamp[6]!, stamp[7]!);
-      if (from !== to) series.push(k);
+    // Ybus: stamp every in-service branch (MATPOWER's makeYbus model) and the bus shunts, as
+    // coordinates (row, column, G, B); duplicates are summed below.
+    const count = m + island.buses.length + 4 * island.branches.length;
+    const rows = new Int32Array(count);
+    const cols = new Int32Array(count);
+    const g = new Float64Array(count);
+    const b = new Float64Array(count);
+    let c = 0;
+    for (let i = 0; i < m; i++) {
+      rows[c] = cols[c] = i;
+      c++;
     }
-    this.seriesBranches = Int32Array.from(series);
+    for (let k = 0; k < island.buses.length; k++) {
+      const bus = island.buses[k]!;
+      rows[c] = cols[c] = island.busNode[k]!;
+      g[c] = net.busShuntG[bus]!;
+      b[c++] = net.busShuntB[bus]!;
+    }
+    const series = new Int32Array(island.branches.length);
+    let seriesCount = 0;
+    const stamp = new Float64Array(8);
+    for (let q = 0; q < island.branches.length; q++) {
+      const k = island.branches[q]!;
+      const from = nodeOfBus[net.branchFrom[k]!]!;
+      const to = nodeOfBus[net.branchTo[k]!]!;
+      branchAdmittances(net, k, stamp);
+      for (let s = 0; s < 4; s++) {
+        rows[c] = s < 2 ? from : to;
+        cols[c] = s === 0 || s === 2 ? from : to;
+        g[c] = stamp[2 * s]!;
+        b[c++] = stamp[2 * s + 1]!;
+      }
+      if (from !== to) series[seriesCount++] = k;
+    }
+    this.seriesBranches = series.slice(0, seriesCount);
     // Row-major: build "CSC" of the transpose, so each column of it is a row of Ybus.
     const { pattern, slotOf } = patternFromCoordinates(m, cols, rows);
     this.yPtr = pattern.colPtr;
     this.yIdx = pattern.rowIdx;
     this.yG = new Float64Array(pattern.rowIdx.length);
     this.yB = new Float64Array(pattern.rowIdx.length);
-    for (let k = 0; k < g.length; k++) {
+    for (let k = 0; k < count; k++) {
       this.yG[slotOf[k]!]! += g[k]!;
       this.yB[slotOf[k]!]! += b[k]!;
     }
@@ -162,6 +185,13 @@ export class IslandModel {
     this.vcQmax = new Float64Array(m);
     this.vcCount = new Int32Array(m);
     this.qLimited = new Int8Array(m);
+    this.slackNode = island.referenceNode;
+    this.heldP = new Float64Array(m);
+    this.unitCount = new Int32Array(m);
+    this.qShareNeeded = new Float64Array(m);
+    this.qShareMin = new Float64Array(m);
+    this.qShareMax = new Float64Array(m);
+    this.qProxy = new Float64Array(m);
     for (let i = 0; i < m; i++) {
       const bus = island.nodeBus[i]!;
       this.vm[i] = net.busVm0[bus]! > 0 ? net.busVm0[bus]! : 1;
@@ -169,23 +199,23 @@ export class IslandModel {
     }
 
     const loads: number[] = [];
-    for (let l = 0; l < net.loadIds.length; l++) if (nodeOfBus.has(net.loadBus[l]!)) loads.push(l);
+    for (let l = 0; l < net.loadIds.length; l++) if (nodeOfBus[net.loadBus[l]!]! >= 0) loads.push(l);
     this.loads = Int32Array.from(loads);
-    this.loadNode = Int32Array.from(loads, (l) => nodeOfBus.get(net.loadBus[l]!)!);
+    this.loadNode = Int32Array.from(loads, (l) => nodeOfBus[net.loadBus[l]!]!);
     const units: number[] = [];
-    for (let u = 0; u < net.unitIds.length; u++) if (nodeOfBus.has(net.unitBus[u]!)) units.push(u);
+    for (let u = 0; u < net.unitIds.length; u++) if (nodeOfBus[net.unitBus[u]!]! >= 0) units.push(u);
     this.units = Int32Array.from(units);
-    this.unitNode = Int32Array.from(units, (u) => nodeOfBus.get(net.unitBus[u]!)!);
+    this.unitNode = Int32Array.from(units, (u) => nodeOfBus[net.unitBus[u]!]!);
     const sidesA: number[] = [];
     const sidesB: number[] = [];
     for (let k = 0; k < net.fidIds.length; k++) {
-      if (nodeOfBus.has(net.fidBusA[k]!)) sidesA.push(k);
-      if (nodeOfBus.has(net.fidBusB[k]!)) sidesB.push(k);
+      if (nodeOfBus[net.fidBusA[k]!]! >= 0) sidesA.push(k);
+      if (nodeOfBus[net.fidBusB[k]!]! >= 0) sidesB.push(k);
     }
     this.fidSidesA = Int32Array.from(sidesA);
-    this.fidNodeA = Int32Array.from(sidesA, (k) => nodeOfBus.get(net.fidBusA[k]!)!);
+    this.fidNodeA = Int32Array.from(sidesA, (k) => nodeOfBus[net.fidBusA[k]!]!);
     this.fidSidesB = Int32Array.from(sidesB);
-    this.fidNodeB = Int32Array.from(sidesB, (k) => nodeOfBus.get(net.fidBusB[k]!)!);
+    this.fidNodeB = Int32Array.from(sidesB, (k) => nodeOfBus[net.fidBusB[k]!]!);
   }
 
   /**
@@ -203,6 +233,8 @@ export class IslandModel {
     vcQmin.fill(0);
     vcQmax.fill(0);
     vcCount.fill(0);
+    const unitCount = this.unitCount;
+    unitCount.fill(0);
     const bus = this.island.buses;
     for (let k = 0; k < bus.length; k++) {
       const node = this.island.busNode[k]!;
@@ -233,6 +265,7 @@ export class IslandModel {
       const u = this.units[k]!;
       if (!net.unitInService[u]) continue;
       const node = this.unitNode[k]!;
+      unitCount[node]!++;
       pSched[node]! += net.unitP_mw[u]! / base;
       const share = net.unitParticipation[u]!;
       if (share > 0) {
@@ -254,18 +287,34 @@ export class IslandModel {
     if (participation > 0) {
       for (let i = 0; i < m; i++) alpha[i] = alpha[i]! / participation;
     } else {
-      alpha[ref] = 1;
+      alpha[this.slackNode] = 1;
     }
+    for (let i = 0; i < m; i++) pSched[i]! += this.heldP[i]!;
     if (!hasVoltageControl[ref]) vset[ref] = net.busVm0[this.island.nodeBus[ref]!]! || 1;
     for (let i = 0; i < m; i++) {
       let mode: number = NodeMode.pq;
-      if (i === ref) mode = NodeMode.reference;
+      // A Q-limited reference keeps the angle (and, with distributed slack, its ΔP slot) as a PQ node.
+      if (i === ref) mode = this.qLimited[i] === 0 ? NodeMode.reference : NodeMode.pq;
       else if (hasVoltageControl[i] && this.qLimited[i] === 0) mode = NodeMode.pv;
       this.mode[i] = mode;
       const limited = this.qLimited[i]!;
       qSched[i] = qFixed[i]! + (limited > 0 ? vcQmax[i]! : limited < 0 ? vcQmin[i]! : 0);
       if (mode !== NodeMode.pq) this.vm[i] = vset[i]!;
     }
+  }
+
+  /**
+   * Hands the slack role back to the reference node (ΔP keeps its total) and lets every node
+   * regulate again: the state MATPOWER's runpf starts each run from.
+   */
+  restoreSlack(): void {
+    if (this.slackNode === this.referenceNode) return;
+    for (let i = 0; i < this.m; i++) {
+      this.deltaP += this.heldP[i]!;
+      this.heldP[i] = 0;
+    }
+    this.slackNode = this.referenceNode;
+    this.qLimited.fill(0);
   }
 
   /** Rectangular voltages from polar. */

@@ -74,16 +74,64 @@ export interface CompiledNetwork {
 
 const DEG = Math.PI / 180;
 
-/** Compiles a validated grid. Indices follow the grid's element order. */
-export function compileNetwork(grid: Grid): CompiledNetwork {
+// Typed columns from element lists with a plain loop: TypedArray.from(list, map) goes through the
+// iterator protocol and costs several times more on grids of thousands of elements.
+function floats<T>(list: readonly T[], value: (element: T) => number): Float64Array {
+  const out = new Float64Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = value(list[i]!);
+  return out;
+}
+function ints<T>(list: readonly T[], value: (element: T) => number): Int32Array {
+  const out = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = value(list[i]!);
+  return out;
+}
+function flags<T>(list: readonly T[], value: (element: T) => number): Uint8Array {
+  const out = new Uint8Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = value(list[i]!);
+  return out;
+}
+
+/**
+ * Bus index by id. MATPOWER ids are small integers written in decimal: those go through a
+ * plain array (no hashing); any other id set through a Map.
+ */
+function busLookup(grid: Grid): (id: string) => number {
   const nb = grid.buses.length;
-  const busIndexOf = new Map<string, number>();
-  for (const [i, b] of grid.buses.entries()) busIndexOf.set(b.id, i);
-  const busOf = (id: string) => {
-    const index = busIndexOf.get(id);
+  let largest = -1;
+  for (let i = 0; i < nb; i++) {
+    const id = grid.buses[i]!.id;
+    const value = Number(id);
+    if (!(Number.isInteger(value) && value >= 0 && String(value) === id && value <= 16 * nb + 1024)) {
+      largest = -1;
+      break;
+    }
+    if (value > largest) largest = value;
+  }
+  if (largest >= 0) {
+    const indexOf = new Int32Array(largest + 1).fill(-1);
+    for (let i = 0; i < nb; i++) indexOf[Number(grid.buses[i]!.id)] = i;
+    return (id: string) => {
+      const value = Number(id);
+      const index = Number.isInteger(value) && String(value) === id ? (indexOf[value] ?? -1) : -1;
+      if (index < 0) throw new RangeError(`unknown bus id '${id}'`);
+      return index;
+    };
+  }
+  const map = new Map<string, number>();
+  for (let i = 0; i < nb; i++) map.set(grid.buses[i]!.id, i);
+  return (id: string) => {
+    const index = map.get(id);
     if (index === undefined) throw new RangeError(`unknown bus id '${id}'`);
     return index;
   };
+}
+
+/** Compiles a validated grid. Indices follow the grid's element order. */
+export function compileNetwork(grid: Grid): CompiledNetwork {
+  const nb = grid.buses.length;
+  const busOf = busLookup(grid);
+  let busIndexOf: Map<string, number> | undefined;
   const busShuntG = new Float64Array(nb);
   const busShuntB = new Float64Array(nb);
   for (const s of grid.shunts) {
@@ -127,50 +175,57 @@ export function compileNetwork(grid: Grid): CompiledNetwork {
   return {
     baseMVA: grid.baseMVA,
     busIds: grid.buses.map((b) => b.id),
-    busIndexOf,
-    busVm0: Float64Array.from(grid.buses, (b) => b.vm_pu),
-    busVa0_rad: Float64Array.from(grid.buses, (b) => b.va_deg * DEG),
-    busIsSlack: Uint8Array.from(grid.buses, (b) => (b.kind === 'slack' ? 1 : 0)),
-    busIsolated: Uint8Array.from(grid.buses, (b) => (b.kind === 'isolated' ? 1 : 0)),
+    // Built on first use: a Map of thousands of string keys costs more than the rest of compiling.
+    get busIndexOf() {
+      if (!busIndexOf) {
+        busIndexOf = new Map<string, number>();
+        for (let i = 0; i < nb; i++) busIndexOf.set(grid.buses[i]!.id, i);
+      }
+      return busIndexOf;
+    },
+    busVm0: floats(grid.buses, (b) => b.vm_pu),
+    busVa0_rad: floats(grid.buses, (b) => b.va_deg * DEG),
+    busIsSlack: flags(grid.buses, (b) => (b.kind === 'slack' ? 1 : 0)),
+    busIsolated: flags(grid.buses, (b) => (b.kind === 'isolated' ? 1 : 0)),
     busShuntG,
     busShuntB,
     branchIds: grid.branches.map((b) => b.id),
-    branchFrom: Int32Array.from(grid.branches, (b) => busOf(b.from)),
-    branchTo: Int32Array.from(grid.branches, (b) => busOf(b.to)),
-    branchR: Float64Array.from(grid.branches, (b) => b.r_pu),
-    branchX: Float64Array.from(grid.branches, (b) => b.x_pu),
-    branchB: Float64Array.from(grid.branches, (b) => b.b_pu),
-    branchTap: Float64Array.from(grid.branches, (b) => b.tap),
-    branchShift_rad: Float64Array.from(grid.branches, (b) => b.shift_deg * DEG),
-    branchInService: Uint8Array.from(grid.branches, (b) => (b.inService ? 1 : 0)),
+    branchFrom: ints(grid.branches, (b) => busOf(b.from)),
+    branchTo: ints(grid.branches, (b) => busOf(b.to)),
+    branchR: floats(grid.branches, (b) => b.r_pu),
+    branchX: floats(grid.branches, (b) => b.x_pu),
+    branchB: floats(grid.branches, (b) => b.b_pu),
+    branchTap: floats(grid.branches, (b) => b.tap),
+    branchShift_rad: floats(grid.branches, (b) => b.shift_deg * DEG),
+    branchInService: flags(grid.branches, (b) => (b.inService ? 1 : 0)),
     switchIds: grid.switches.map((s) => s.id),
-    switchFrom: Int32Array.from(grid.switches, (s) => busOf(s.from)),
-    switchTo: Int32Array.from(grid.switches, (s) => busOf(s.to)),
-    switchClosed: Uint8Array.from(grid.switches, (s) => (s.closed ? 1 : 0)),
+    switchFrom: ints(grid.switches, (s) => busOf(s.from)),
+    switchTo: ints(grid.switches, (s) => busOf(s.to)),
+    switchClosed: flags(grid.switches, (s) => (s.closed ? 1 : 0)),
     loadIds: grid.loads.map((l) => l.id),
-    loadBus: Int32Array.from(grid.loads, (l) => busOf(l.bus)),
-    loadP_mw: Float64Array.from(grid.loads, (l) => l.p_mw),
-    loadQ_mvar: Float64Array.from(grid.loads, (l) => l.q_mvar),
-    loadInService: Uint8Array.from(grid.loads, (l) => (l.inService ? 1 : 0)),
+    loadBus: ints(grid.loads, (l) => busOf(l.bus)),
+    loadP_mw: floats(grid.loads, (l) => l.p_mw),
+    loadQ_mvar: floats(grid.loads, (l) => l.q_mvar),
+    loadInService: flags(grid.loads, (l) => (l.inService ? 1 : 0)),
     unitIds: units.map((u) => u.id),
-    unitBus: Int32Array.from(units, (u) => busOf(u.bus)),
-    unitP_mw: Float64Array.from(units, (u) => u.p),
-    unitQ_mvar: Float64Array.from(units, (u) => u.q),
-    unitQmin_mvar: Float64Array.from(units, (u) => u.qmin),
-    unitQmax_mvar: Float64Array.from(units, (u) => u.qmax),
-    unitVset_pu: Float64Array.from(units, (u) => u.vset),
-    unitParticipation: Float64Array.from(units, (u) => u.participation),
-    unitControl: Uint8Array.from(units, (u) => u.control),
-    unitGridForming: Uint8Array.from(units, (u) => (u.gridForming ? 1 : 0)),
-    unitInService: Uint8Array.from(units, (u) => (u.inService ? 1 : 0)),
+    unitBus: ints(units, (u) => busOf(u.bus)),
+    unitP_mw: floats(units, (u) => u.p),
+    unitQ_mvar: floats(units, (u) => u.q),
+    unitQmin_mvar: floats(units, (u) => u.qmin),
+    unitQmax_mvar: floats(units, (u) => u.qmax),
+    unitVset_pu: floats(units, (u) => u.vset),
+    unitParticipation: floats(units, (u) => u.participation),
+    unitControl: flags(units, (u) => u.control),
+    unitGridForming: flags(units, (u) => (u.gridForming ? 1 : 0)),
+    unitInService: flags(units, (u) => (u.inService ? 1 : 0)),
     fidIds: grid.fids.map((f) => f.id),
-    fidBusA: Int32Array.from(grid.fids, (f) => busOf(f.busA)),
-    fidBusB: Int32Array.from(grid.fids, (f) => busOf(f.busB)),
-    fidP_mw: Float64Array.from(grid.fids, (f) => f.p_ab_mw),
-    fidQA_mvar: Float64Array.from(grid.fids, (f) => f.qA_mvar),
-    fidQB_mvar: Float64Array.from(grid.fids, (f) => f.qB_mvar),
-    fidLossFraction: Float64Array.from(grid.fids, (f) => f.lossFraction),
-    fidInService: Uint8Array.from(grid.fids, (f) => (f.inService ? 1 : 0)),
+    fidBusA: ints(grid.fids, (f) => busOf(f.busA)),
+    fidBusB: ints(grid.fids, (f) => busOf(f.busB)),
+    fidP_mw: floats(grid.fids, (f) => f.p_ab_mw),
+    fidQA_mvar: floats(grid.fids, (f) => f.qA_mvar),
+    fidQB_mvar: floats(grid.fids, (f) => f.qB_mvar),
+    fidLossFraction: floats(grid.fids, (f) => f.lossFraction),
+    fidInService: flags(grid.fids, (f) => (f.inService ? 1 : 0)),
     busExtraP_mw: new Float64Array(nb),
     busExtraQ_mvar: new Float64Array(nb),
   };
@@ -205,7 +260,8 @@ export interface Island {
 class UnionFind {
   readonly parent: Int32Array;
   constructor(n: number) {
-    this.parent = Int32Array.from({ length: n }, (_, i) => i);
+    this.parent = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.parent[i] = i;
   }
   find(i: number): number {
     const p = this.parent;
@@ -250,70 +306,93 @@ export function findIslands(net: CompiledNetwork): Island[] {
     if (net.busIsolated[a] || net.busIsolated[b]) continue;
     islandsUf.union(a, b);
   }
-  const islandOfRoot = new Map<number, number>();
-  const members: number[][] = [];
+  // Island of each bus (numbered by lowest bus), then buses and branches bucketed per island.
+  const islandOfRoot = new Int32Array(nb).fill(-1);
+  const islandOf = new Int32Array(nb).fill(-1);
+  let islandCount = 0;
   for (let i = 0; i < nb; i++) {
     if (net.busIsolated[i]) continue;
     const root = islandsUf.find(i);
-    let index = islandOfRoot.get(root);
-    if (index === undefined) {
-      index = members.length;
-      islandOfRoot.set(root, index);
-      members.push([]);
-    }
-    members[index]!.push(i);
+    if (islandOfRoot[root]! < 0) islandOfRoot[root] = islandCount++;
+    islandOf[i] = islandOfRoot[root]!;
   }
-  const branchLists: number[][] = members.map(() => []);
+  const busStart = new Int32Array(islandCount + 1);
+  for (let i = 0; i < nb; i++) if (islandOf[i]! >= 0) busStart[islandOf[i]! + 1]!++;
+  for (let k = 0; k < islandCount; k++) busStart[k + 1]! += busStart[k]!;
+  const busesSorted = new Int32Array(busStart[islandCount]!);
+  const busFill = busStart.slice(0, islandCount);
+  for (let i = 0; i < nb; i++) if (islandOf[i]! >= 0) busesSorted[busFill[islandOf[i]!]!++] = i;
+  const branchIsland = new Int32Array(net.branchIds.length).fill(-1);
+  const branchStart = new Int32Array(islandCount + 1);
   for (let k = 0; k < net.branchIds.length; k++) {
     if (!net.branchInService[k]) continue;
     const a = net.branchFrom[k]!;
     if (net.busIsolated[a] || net.busIsolated[net.branchTo[k]!]) continue;
-    branchLists[islandOfRoot.get(islandsUf.find(a))!]!.push(k);
+    branchIsland[k] = islandOf[a]!;
+    branchStart[islandOf[a]! + 1]!++;
   }
-  const hasUnit = new Uint8Array(nb);
-  const bestFormer = new Map<number, { bus: number; weight: number }>();
+  for (let k = 0; k < islandCount; k++) branchStart[k + 1]! += branchStart[k]!;
+  const branchesSorted = new Int32Array(branchStart[islandCount]!);
+  const branchFill = branchStart.slice(0, islandCount);
+  for (let k = 0; k < net.branchIds.length; k++) {
+    if (branchIsland[k]! >= 0) branchesSorted[branchFill[branchIsland[k]!]!++] = k;
+  }
+  const hasUnit = new Uint8Array(islandCount);
+  const bestFormerBus = new Int32Array(islandCount).fill(-1);
+  const bestFormerWeight = new Float64Array(islandCount);
   for (let u = 0; u < net.unitIds.length; u++) {
     if (!net.unitInService[u]) continue;
     const bus = net.unitBus[u]!;
     if (net.busIsolated[bus]) continue;
-    hasUnit[bus] = 1;
+    const island = islandOf[bus]!;
+    hasUnit[island] = 1;
     if (net.unitGridForming[u]) {
-      const island = islandOfRoot.get(islandsUf.find(bus))!;
       const weight = net.unitParticipation[u]!;
-      const best = bestFormer.get(island);
-      if (!best || weight > best.weight) bestFormer.set(island, { bus, weight });
+      if (bestFormerBus[island]! < 0 || weight > bestFormerWeight[island]!) {
+        bestFormerBus[island] = bus;
+        bestFormerWeight[island] = weight;
+      }
     }
   }
-  return members.map((busList, index) => {
-    const buses = Int32Array.from(busList);
-    const localOfRoot = new Map<number, number>();
-    const nodeBusList: number[] = [];
+  // Local node numbers: buses joined by closed switches share one (node roots are unique per island).
+  const localOfRoot = new Int32Array(nb).fill(-1);
+  const islands: Island[] = [];
+  for (let index = 0; index < islandCount; index++) {
+    const buses = busesSorted.slice(busStart[index]!, busStart[index + 1]!);
     const busNode = new Int32Array(buses.length);
-    buses.forEach((bus, k) => {
+    const nodeBusList: number[] = [];
+    let referenceBus = -1;
+    let referencePosition = -1;
+    for (let k = 0; k < buses.length; k++) {
+      const bus = buses[k]!;
       const root = nodesUf.find(bus);
-      let local = localOfRoot.get(root);
-      if (local === undefined) {
-        local = nodeBusList.length;
-        localOfRoot.set(root, local);
+      if (localOfRoot[root]! < 0) {
+        localOfRoot[root] = nodeBusList.length;
         nodeBusList.push(bus);
       }
-      busNode[k] = local;
-    });
-    let referenceBus = busList.find((b) => net.busIsSlack[b]) ?? -1;
-    if (referenceBus < 0) referenceBus = bestFormer.get(index)?.bus ?? -1;
-    const anySource = busList.some((b) => hasUnit[b]);
-    const kind: IslandKind = referenceBus >= 0 ? 'energised' : anySource ? 'no-reference' : 'de-energised';
-    const referenceNode = referenceBus >= 0 ? busNode[busList.indexOf(referenceBus)]! : -1;
-    return {
+      busNode[k] = localOfRoot[root]!;
+      if (referenceBus < 0 && net.busIsSlack[bus]) {
+        referenceBus = bus;
+        referencePosition = k;
+      }
+    }
+    if (referenceBus < 0 && bestFormerBus[index]! >= 0) {
+      referenceBus = bestFormerBus[index]!;
+      referencePosition = buses.indexOf(referenceBus);
+    }
+    const kind: IslandKind =
+      referenceBus >= 0 ? 'energised' : hasUnit[index] ? 'no-reference' : 'de-energised';
+    islands.push({
       index,
       kind,
       buses,
       nodeCount: nodeBusList.length,
       busNode,
       nodeBus: Int32Array.from(nodeBusList),
-      referenceNode: kind === 'energised' ? referenceNode : -1,
+      referenceNode: kind === 'energised' ? busNode[referencePosition]! : -1,
       referenceBus: kind === 'energised' ? referenceBus : -1,
-      branches: Int32Array.from(branchLists[index]!),
-    };
-  });
+      branches: branchesSorted.slice(branchStart[index]!, branchStart[index + 1]!),
+    });
+  }
+  return islands;
 }

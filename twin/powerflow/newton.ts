@@ -10,9 +10,8 @@
 
 import { BlockLU2 } from '../sparse/block-lu.ts';
 import type { CscPattern } from '../sparse/csc.ts';
-import { patternFromCoordinates } from '../sparse/csc.ts';
 import { SparseLU } from '../sparse/lu.ts';
-import { minimumDegreeOrderOfGraph } from '../sparse/ordering.ts';
+import { minimumDegreeOrderOfAdjacency } from '../sparse/ordering.ts';
 import { type IslandModel, NodeMode } from './island-model.ts';
 
 export type IterationOutcome = 'converged' | 'max-iterations' | 'diverged' | 'singular';
@@ -40,11 +39,19 @@ export class NewtonSolver {
   private useScalar = false;
   private readonly pattern: CscPattern;
   private readonly columnOrder: Int32Array;
+  private readonly nodeOrder: Int32Array;
+  /**
+   * Step-size control: each Newton step is cut by halves (down to 1/256) until the largest
+   * mismatch falls, instead of being taken whole. Slower per iteration, but it keeps a start far
+   * from the solution (a flat start on a stressed grid) from overshooting into divergence.
+   */
+  stepControl = false;
   private readonly rhs: Float64Array;
   private readonly saveVm: Float64Array;
   private readonly saveVa: Float64Array;
   private readonly stepVm: Float64Array;
   private readonly stepVa: Float64Array;
+  private readonly correction: Float64Array;
   /** Iterations and final mismatch of the last run. */
   iterations = 0;
   maxMismatch = 0;
@@ -58,68 +65,98 @@ export class NewtonSolver {
     const { m, yPtr, yIdx, referenceNode } = model;
     const nnzY = yIdx.length;
     // Candidate slack participants: every node with a unit, plus the reference.
-    const alphaSet = new Set<number>([referenceNode]);
-    for (const node of model.unitNode) alphaSet.add(node);
-    this.alphaNodes = Int32Array.from([...alphaSet].sort((a, b) => a - b));
-    const count = 4 * nnzY + this.alphaNodes.length;
-    const rows = new Int32Array(count);
-    const cols = new Int32Array(count);
-    let c = 0;
+    const isAlpha = new Uint8Array(m);
+    isAlpha[referenceNode] = 1;
+    for (const node of model.unitNode) isAlpha[node] = 1;
+    let alphaCount = 0;
+    for (let i = 0; i < m; i++) alphaCount += isAlpha[i]!;
+    this.alphaNodes = new Int32Array(alphaCount);
+    for (let i = 0, a = 0; i < m; i++) if (isAlpha[i]) this.alphaNodes[a++] = i;
+
+    // Ybus is structurally symmetric (every branch stamps both ways), so column k of Ybus has the
+    // pattern of row k. transposed[p] is the position of entry (i, k) within row k.
+    const transposed = new Int32Array(nnzY);
+    const cursor = yPtr.slice(0, m);
     for (let i = 0; i < m; i++) {
       for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
         const k = yIdx[p]!;
-        rows[c] = 2 * i;
-        cols[c++] = 2 * k;
-        rows[c] = 2 * i;
-        cols[c++] = 2 * k + 1;
-        rows[c] = 2 * i + 1;
-        cols[c++] = 2 * k;
-        rows[c] = 2 * i + 1;
-        cols[c++] = 2 * k + 1;
+        const q = cursor[k]!++;
+        if (yIdx[q] !== i) throw new RangeError('Ybus pattern is not structurally symmetric');
+        transposed[p] = q;
       }
     }
-    for (const node of this.alphaNodes) {
-      rows[c] = 2 * node;
-      cols[c++] = 2 * referenceNode;
+    // Jacobian pattern, column by column: the θ and |V| columns of node k hold rows (P_i, Q_i) for
+    // every i in column k of Ybus; the reference's θ column (the slack power ΔP) also holds the
+    // P rows of every candidate participant.
+    const refExtra: number[] = [];
+    {
+      const adjacentToRef = new Uint8Array(m);
+      for (let p = yPtr[referenceNode]!; p < yPtr[referenceNode + 1]!; p++) adjacentToRef[yIdx[p]!] = 1;
+      for (const a of this.alphaNodes) if (!adjacentToRef[a]) refExtra.push(a);
     }
-    const { pattern, slotOf } = patternFromCoordinates(2 * m, rows, cols);
+    const colPtr = new Int32Array(2 * m + 1);
+    for (let k = 0; k < m; k++) {
+      const degree = yPtr[k + 1]! - yPtr[k]!;
+      colPtr[2 * k + 1] = colPtr[2 * k]! + 2 * degree + (k === referenceNode ? refExtra.length : 0);
+      colPtr[2 * k + 2] = colPtr[2 * k + 1]! + 2 * degree;
+    }
+    const rowIdx = new Int32Array(colPtr[2 * m]!);
+    for (let k = 0; k < m; k++) {
+      let t = colPtr[2 * k + 1]!;
+      for (let p = yPtr[k]!; p < yPtr[k + 1]!; p++) {
+        rowIdx[t++] = 2 * yIdx[p]!;
+        rowIdx[t++] = 2 * yIdx[p]! + 1;
+      }
+      if (k !== referenceNode) rowIdx.copyWithin(colPtr[2 * k]!, colPtr[2 * k + 1]!, colPtr[2 * k + 2]!);
+    }
+    // The reference's θ column: its Ybus rows merged with the extra participants' P rows.
+    const refColumn: number[] = [];
+    for (let p = yPtr[referenceNode]!; p < yPtr[referenceNode + 1]!; p++) {
+      refColumn.push(2 * yIdx[p]!, 2 * yIdx[p]! + 1);
+    }
+    for (const a of refExtra) refColumn.push(2 * a);
+    refColumn.sort((x, y) => x - y);
+    rowIdx.set(refColumn, colPtr[2 * referenceNode]!);
+    const pattern: CscPattern = { n: 2 * m, colPtr, rowIdx };
+    // Slot of Ybus entry p = (i, k) in the four Jacobian blocks: position t of row i in column k.
     this.slotPT = new Int32Array(nnzY);
     this.slotPV = new Int32Array(nnzY);
     this.slotQT = new Int32Array(nnzY);
     this.slotQV = new Int32Array(nnzY);
-    for (let p = 0; p < nnzY; p++) {
-      this.slotPT[p] = slotOf[4 * p]!;
-      this.slotPV[p] = slotOf[4 * p + 1]!;
-      this.slotQT[p] = slotOf[4 * p + 2]!;
-      this.slotQV[p] = slotOf[4 * p + 3]!;
-    }
-    this.slotAlpha = slotOf.slice(4 * nnzY);
-    this.jValues = new Float64Array(pattern.rowIdx.length);
-    // Order nodes (the graph of Ybus plus the slack column's couplings), then keep each node's
-    // two unknowns together.
-    const adjacency: Set<number>[] = Array.from({ length: m }, () => new Set<number>());
+    const refSlot = new Map<number, number>();
+    for (let q = colPtr[2 * referenceNode]!; q < colPtr[2 * referenceNode + 1]!; q++)
+      refSlot.set(rowIdx[q]!, q);
     for (let i = 0; i < m; i++) {
       for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
         const k = yIdx[p]!;
-        if (k !== i) {
-          adjacency[i]!.add(k);
-          adjacency[k]!.add(i);
-        }
+        const t = transposed[p]! - yPtr[k]!;
+        this.slotPT[p] = k === referenceNode ? refSlot.get(2 * i)! : colPtr[2 * k]! + 2 * t;
+        this.slotQT[p] = k === referenceNode ? refSlot.get(2 * i + 1)! : colPtr[2 * k]! + 2 * t + 1;
+        this.slotPV[p] = colPtr[2 * k + 1]! + 2 * t;
+        this.slotQV[p] = colPtr[2 * k + 1]! + 2 * t + 1;
       }
     }
-    for (const node of this.alphaNodes) {
-      if (node !== referenceNode) {
-        adjacency[node]!.add(referenceNode);
-        adjacency[referenceNode]!.add(node);
-      }
+    this.slotAlpha = Int32Array.from(this.alphaNodes, (a) => refSlot.get(2 * a)!);
+    this.jValues = new Float64Array(rowIdx.length);
+    // Order nodes (the graph of Ybus plus the slack column's couplings), then keep each node's
+    // two unknowns together.
+    const adjPtr = new Int32Array(m + 1);
+    for (let i = 0; i < m; i++) adjPtr[i + 1] = yPtr[i + 1]! - yPtr[i]! - 1;
+    adjPtr[referenceNode + 1]! += refExtra.length;
+    for (const a of refExtra) adjPtr[a + 1]!++;
+    for (let i = 0; i < m; i++) adjPtr[i + 1]! += adjPtr[i]!;
+    const adjIdx = new Int32Array(adjPtr[m]!);
+    const fill = adjPtr.slice(0, m);
+    for (let i = 0; i < m; i++) {
+      for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) if (yIdx[p] !== i) adjIdx[fill[i]!++] = yIdx[p]!;
+    }
+    for (const a of refExtra) {
+      adjIdx[fill[a]!++] = referenceNode;
+      adjIdx[fill[referenceNode]!++] = a;
     }
     // The reference node's slot holds the slack power, coupled to every participating node:
     // eliminate it last (it is the hub, and its Schur complement is then well defined).
-    const ordered = minimumDegreeOrderOfGraph(adjacency);
-    const nodeOrder = new Int32Array(m);
-    let k = 0;
-    for (const node of ordered) if (node !== referenceNode) nodeOrder[k++] = node;
-    nodeOrder[k] = referenceNode;
+    const nodeOrder = minimumDegreeOrderOfAdjacency(m, adjPtr, adjIdx, referenceNode);
     this.columnOrder = new Int32Array(2 * m);
     for (let j = 0; j < m; j++) {
       this.columnOrder[2 * j] = 2 * nodeOrder[j]!;
@@ -127,12 +164,14 @@ export class NewtonSolver {
     }
     this.pattern = pattern;
     this.block = new BlockLU2(pattern, nodeOrder);
+    this.nodeOrder = nodeOrder;
     this.rhs = new Float64Array(2 * m);
     this.saveVm = new Float64Array(m);
     this.saveVa = new Float64Array(m);
     this.factorModes = new Uint8Array(m);
     this.stepVm = new Float64Array(m);
     this.stepVa = new Float64Array(m);
+    this.correction = new Float64Array(2 * m);
   }
 
   /** Makes the next run start with a fresh Jacobian instead of the stored factors. */
@@ -162,6 +201,87 @@ export class NewtonSolver {
       }
     }
     return plausible;
+  }
+
+  /**
+   * Takes the Newton correction in `rhs` scaled by 1, 1/2, 1/4 … until the largest mismatch
+   * falls below `worst` (or the last, smallest step); leaves the new mismatch in `rhs` and
+   * returns its largest entry.
+   */
+  private controlledStep(rhs: Float64Array, worst: number): number {
+    const model = this.model;
+    const { vm, va } = model;
+    const { stepVm, stepVa } = this;
+    const correction = this.correction;
+    correction.set(rhs);
+    stepVm.set(vm);
+    stepVa.set(va);
+    const startDeltaP = model.deltaP;
+    let scale = 1;
+    for (let attempt = 0; ; attempt++) {
+      for (let i = 0; i < rhs.length; i++) rhs[i] = correction[i]! * scale;
+      const plausible = this.applyCorrection(rhs);
+      model.updateRectangular();
+      model.computePower();
+      model.mismatch(rhs);
+      const next = plausible ? model.worstMismatch : Number.POSITIVE_INFINITY;
+      if (next < worst || attempt === 8) return plausible ? next : Number.POSITIVE_INFINITY;
+      vm.set(stepVm);
+      va.set(stepVa);
+      model.deltaP = startDeltaP;
+      scale /= 2;
+    }
+  }
+
+  /**
+   * DC power-flow angles as a start (Bθ = P with b = 1/(x·tap) per branch, phase shifts as
+   * injections, the reference angle held), magnitudes left as they are. For flat starts that
+   * plain Newton cannot take: the angles carry most of the nonlinearity on large grids.
+   */
+  setDcAngles(): boolean {
+    const model = this.model;
+    const { m, yPtr, yIdx, referenceNode, net, island, nodeOfBus } = model;
+    const values = new Float64Array(yIdx.length);
+    const rhs = new Float64Array(m);
+    for (let i = 0; i < m; i++) rhs[i] = model.pSched[i]!;
+    const slot = (i: number, k: number) => {
+      let p = yPtr[i]!;
+      while (yIdx[p] !== k) p++;
+      return p;
+    };
+    for (const k of island.branches) {
+      const f = nodeOfBus[net.branchFrom[k]!]!;
+      const t = nodeOfBus[net.branchTo[k]!]!;
+      if (f === t || net.branchX[k] === 0) continue;
+      const b = 1 / (net.branchX[k]! * net.branchTap[k]!);
+      values[slot(f, f)]! += b;
+      values[slot(t, t)]! += b;
+      values[slot(f, t)]! -= b;
+      values[slot(t, f)]! -= b;
+      const shift = net.branchShift_rad[k]!;
+      rhs[f]! += b * shift;
+      rhs[t]! -= b * shift;
+    }
+    // θ_ref fixed: its row becomes the identity and its column moves to the right-hand side.
+    const thetaRef = model.va[referenceNode]!;
+    for (let i = 0; i < m; i++) {
+      for (let p = yPtr[i]!; p < yPtr[i + 1]!; p++) {
+        const k = yIdx[p]!;
+        if (i === referenceNode) values[p] = k === i ? 1 : 0;
+        else if (k === referenceNode) {
+          rhs[i]! -= values[p]! * thetaRef;
+          values[p] = 0;
+        }
+      }
+    }
+    rhs[referenceNode] = thetaRef;
+    // Ybus is structurally symmetric, so its row lists serve as the CSC columns of B.
+    const lu = new SparseLU({ n: m, colPtr: yPtr, rowIdx: yIdx }, { columnOrder: this.nodeOrder });
+    if (lu.factor(values) !== 'ok') return false;
+    lu.solve(rhs);
+    if (!rhs.every(Number.isFinite)) return false;
+    model.va.set(rhs);
+    return true;
   }
 
   /** Factorisation counters: block LU, and the scalar fallback if it was ever needed. */
@@ -305,6 +425,10 @@ export class NewtonSolver {
       this.factorsValid = true;
       this.factorModes.set(model.mode);
       this.solveWithFactors(rhs);
+      if (this.stepControl) {
+        worst = this.controlledStep(rhs, worst);
+        continue;
+      }
       if (!this.applyCorrection(rhs)) {
         outcome = 'diverged';
         break;

@@ -19,8 +19,19 @@ export interface PowerFlowOptions {
   maxIterations?: number;
   /** Sweep iterations per solve. @default 200 */
   maxSweepIterations?: number;
-  /** Switch voltage-regulating units to fixed Q at their limits (PV→PQ), and back. @default false */
+  /**
+   * Switch voltage-regulating units to fixed Q at their limits (PV→PQ), and back, by MATPOWER's
+   * runpf rules (ENFORCE_Q_LIMS = 1): every violating node at once, the reference included; when
+   * the reference turns PQ its active power stays at its last value and the first remaining PV node
+   * (grid bus order) takes the imbalance, while angles stay referred to the original reference.
+   * @default false
+   */
   enforceQLimits?: boolean;
+  /**
+   * With enforceQLimits: also limit the reference (slack) bus, as MATPOWER does. false keeps the
+   * reference regulating whatever reactive power it takes (gridloop before 2026-12). @default true
+   */
+  limitReferenceQ?: boolean;
   /** Start from 1 pu / reference angle instead of the voltages stored in the grid. @default false */
   flatStart?: boolean;
 }
@@ -29,6 +40,9 @@ export interface PowerFlowOptions {
  * Status of one island after a solve.
  * - converged: mismatch below tolerance.
  * - max-iterations / diverged / singular: not solved; voltages are those the solve started from.
+ * - q-limits-infeasible: every remaining voltage-regulating node violates the same reactive limit
+ *   (MATPOWER's "INFEASIBLE PROBLEM"), or none is left to take the slack; voltages are those of
+ *   the last Q-limit pass.
  * - invalid-input: a scheduled injection or set-point is NaN or infinite; nothing was computed.
  * - de-energised: no source; voltages 0.
  * - no-reference: has generation but neither a slack bus nor a grid-forming unit; voltages 0.
@@ -38,6 +52,7 @@ export type IslandStatus =
   | 'max-iterations'
   | 'diverged'
   | 'singular'
+  | 'q-limits-infeasible'
   | 'invalid-input'
   | 'de-energised'
   | 'no-reference';
@@ -58,7 +73,21 @@ export interface IslandResult {
   slackP_mw: number;
   /** Q-limit passes that switched at least one node. */
   qLimitSwitches: number;
+  /**
+   * Where the last solve started: 'previous' (the file's voltages or the last solution), or, from
+   * a flat profile (flatStart, resetVoltages(true)), the start that was used last: 'flat' (plain
+   * Newton), 'dc-angles' (DC power-flow angles, after flat failed) or 'dc-angles+step-control'
+   * (DC angles and Newton steps cut until the mismatch falls).
+   */
+  start: IslandStart;
+  /**
+   * Bus whose units took the imbalance at the end: the reference bus, or the PV bus that became
+   * the slack when Q limits turned the reference into a PQ bus (-1 for islands not solved).
+   */
+  slackBus: number;
 }
+
+export type IslandStart = 'previous' | 'flat' | 'dc-angles' | 'dc-angles+step-control';
 
 /** One branch's flows (PowerFlowSolver.branchFlow): into the branch at each end, and series losses. */
 export interface BranchFlow {
@@ -95,6 +124,8 @@ interface IslandRuntime {
   newton: NewtonSolver | undefined;
   sweep: RadialSweepSolver | undefined;
   radial: boolean;
+  /** The island starts from a flat profile (flatStart or resetVoltages(true)) at its next solve. */
+  flatPending: boolean;
 }
 
 /**
@@ -111,6 +142,11 @@ export class PowerFlowSolver {
   readonly unitQOut_mvar: Float64Array;
   /** Island of each bus (-1 for isolated buses), valid after the last topology build. */
   readonly busIsland: Int32Array;
+  /**
+   * Q-limit state of each bus after the last solve with enforceQLimits: +1 held at its units'
+   * maximum, -1 at their minimum (switched to PQ), 0 otherwise.
+   */
+  readonly busQLimit: Int8Array;
   private options: Required<PowerFlowOptions>;
   private runtimes: IslandRuntime[] = [];
   private results: IslandResult[] = [];
@@ -133,6 +169,7 @@ export class PowerFlowSolver {
       maxIterations: options.maxIterations ?? 20,
       maxSweepIterations: options.maxSweepIterations ?? 200,
       enforceQLimits: options.enforceQLimits ?? false,
+      limitReferenceQ: options.limitReferenceQ ?? true,
       flatStart: options.flatStart ?? false,
     };
     if (!['nr', 'sweep', 'auto'].includes(this.options.method)) {
@@ -143,6 +180,7 @@ export class PowerFlowSolver {
     this.vm_pu = new Float64Array(nb);
     this.va_deg = new Float64Array(nb);
     this.busIsland = new Int32Array(nb).fill(-1);
+    this.busQLimit = new Int8Array(nb);
     this.unitPOut_mw = new Float64Array(this.net.unitIds.length);
     this.unitQOut_mvar = new Float64Array(this.net.unitIds.length);
     this.rebuildTopology();
@@ -216,15 +254,22 @@ export class PowerFlowSolver {
         model.vm[i] = flat || !(net.busVm0[bus]! > 0) ? 1 : net.busVm0[bus]!;
         model.va[i] = flat ? net.busVa0_rad[island.referenceBus]! : net.busVa0_rad[bus]!;
       }
+      model.restoreSlack();
       model.deltaP = 0;
       model.qLimited.fill(0);
     }
-    for (const runtime of this.runtimes) runtime.newton?.forgetFactors();
+    for (const runtime of this.runtimes) {
+      runtime.newton?.forgetFactors();
+      runtime.flatPending = flat;
+    }
   }
 
   /** Lets every Q-limited unit regulate voltage again at the next solve. */
   resetQLimits(): void {
-    for (const r of this.runtimes) r.model?.qLimited.fill(0);
+    for (const r of this.runtimes) {
+      r.model?.restoreSlack();
+      r.model?.qLimited.fill(0);
+    }
   }
 
   private rebuildTopology(): void {
@@ -237,7 +282,14 @@ export class PowerFlowSolver {
     this.runtimes = islands.map((island) => {
       for (const bus of island.buses) this.busIsland[bus] = island.index;
       if (island.kind !== 'energised') {
-        return { island, model: undefined, newton: undefined, sweep: undefined, radial: false };
+        return {
+          island,
+          model: undefined,
+          newton: undefined,
+          sweep: undefined,
+          radial: false,
+          flatPending: false,
+        };
       }
       const model = new IslandModel(net, island);
       for (let i = 0; i < model.m; i++) {
@@ -258,7 +310,8 @@ export class PowerFlowSolver {
           `the sweep method needs radial islands; island ${island.index} (reference bus '${net.busIds[island.referenceBus]}') has loops`,
         );
       }
-      return { island, model, newton: undefined, sweep: undefined, radial };
+      const flatPending = this.options.flatStart && this.firstBuild;
+      return { island, model, newton: undefined, sweep: undefined, radial, flatPending };
     });
     this.results = islands.map((island) => ({
       index: island.index,
@@ -269,6 +322,8 @@ export class PowerFlowSolver {
       maxMismatch_pu: 0,
       slackP_mw: 0,
       qLimitSwitches: 0,
+      slackBus: island.referenceBus,
+      start: 'previous',
     }));
     this.result.islands = this.results;
     this.topologyDirty = false;
@@ -303,12 +358,15 @@ export class PowerFlowSolver {
     result.factorizations = 0;
     result.qLimitSwitches = 0;
     result.slackP_mw = 0;
+    if (!runtime.flatPending) result.start = 'previous';
     result.maxMismatch_pu = 0;
     const { tolerance_pu, enforceQLimits } = this.options;
     if (!model) {
       this.writeDeadIsland(runtime.island);
       return result;
     }
+    // A slack role moved by the last solve's Q limits goes back to the reference first.
+    model.restoreSlack();
     model.assembleInjections();
     if (enforceQLimits && this.releaseReactiveLimits(model)) model.assembleInjections();
     if (!this.injectionsFinite(model)) {
@@ -326,6 +384,7 @@ export class PowerFlowSolver {
         runtime.sweep ??= new RadialSweepSolver(model);
         outcome = runtime.sweep.run(tolerance_pu, this.options.maxSweepIterations);
         result.method = 'sweep';
+        if (runtime.flatPending) result.start = 'flat';
         result.iterations += runtime.sweep.iterations;
         result.maxMismatch_pu = runtime.sweep.maxMismatch;
       } else {
@@ -335,21 +394,68 @@ export class PowerFlowSolver {
           );
         }
         runtime.newton ??= new NewtonSolver(model);
-        outcome = runtime.newton.run(tolerance_pu, this.options.maxIterations);
         result.method = 'nr';
-        result.iterations += runtime.newton.iterations;
-        result.factorizations += runtime.newton.iterations - runtime.newton.chordSteps;
-        result.maxMismatch_pu = runtime.newton.maxMismatch;
+        outcome = runtime.flatPending
+          ? this.robustStart(runtime.newton, model, result)
+          : this.newtonRun(runtime.newton, result, this.options.maxIterations);
       }
+      runtime.flatPending = false;
       result.status = outcome as IslandStatus;
-      if (outcome !== 'converged' || !enforceQLimits || pass >= 10) break;
-      if (!this.limitReactivePower(model)) break;
+      if (outcome !== 'converged' || !enforceQLimits || pass >= 2 * model.m) break;
+      const limited = this.limitReactivePower(model);
+      if (limited === 'none') break;
+      if (limited === 'infeasible') {
+        result.status = 'q-limits-infeasible';
+        break;
+      }
       result.qLimitSwitches++;
       model.assembleInjections();
     }
     result.slackP_mw = model.deltaP * this.net.baseMVA;
+    result.slackBus = runtime.island.nodeBus[model.slackNode]!;
     this.writeIsland(runtime);
     return result;
+  }
+
+  private newtonRun(newton: NewtonSolver, result: IslandResult, maxIterations: number): string {
+    const outcome = newton.run(this.options.tolerance_pu, maxIterations);
+    result.iterations += newton.iterations;
+    result.factorizations += newton.iterations - newton.chordSteps;
+    result.maxMismatch_pu = newton.maxMismatch;
+    return outcome;
+  }
+
+  /**
+   * From a flat profile: plain Newton first (what MATPOWER does); if it fails, Newton from the DC
+   * power-flow angles; if that fails too, from the DC angles with step-size control.
+   * result.start names the start that was used last (each start gets maxIterations).
+   */
+  private robustStart(newton: NewtonSolver, model: IslandModel, result: IslandResult): string {
+    const flatVm = Float64Array.from(model.vm);
+    const flatVa = Float64Array.from(model.va);
+    const { maxIterations } = this.options;
+    const restart = () => {
+      model.vm.set(flatVm);
+      model.va.set(flatVa);
+      model.deltaP = 0;
+      newton.forgetFactors();
+    };
+    result.start = 'flat';
+    let outcome = this.newtonRun(newton, result, maxIterations);
+    if (outcome === 'converged') return outcome;
+    restart();
+    if (!newton.setDcAngles()) return outcome;
+    const dcVa = Float64Array.from(model.va);
+    result.start = 'dc-angles';
+    outcome = this.newtonRun(newton, result, maxIterations);
+    if (outcome === 'converged') return outcome;
+    restart();
+    model.va.set(dcVa);
+    result.start = 'dc-angles+step-control';
+    newton.stepControl = true;
+    outcome = this.newtonRun(newton, result, maxIterations);
+    newton.stepControl = false;
+    return outcome;
   }
 
   private injectionsFinite(model: IslandModel): boolean {
@@ -362,25 +468,48 @@ export class PowerFlowSolver {
   }
 
   /**
-   * PV→PQ for every regulating node whose units' reactive output is beyond their limits (all at
-   * once, as MATPOWER's ENFORCE_Q_LIMS = 1). Within one solve a node never switches back, so the
-   * passes cannot oscillate. Returns whether any node changed.
+   * PV→PQ for every regulating node whose units' reactive output is beyond their limits, all at
+   * once, as MATPOWER's runpf with ENFORCE_Q_LIMS = 1 (same violation tolerance, 5e-6 Mvar;
+   * unless limitReferenceQ is false, the reference too). Within one solve a node never switches
+   * back, so the passes cannot oscillate. When the slack node turns PQ it keeps the active power it
+   * has now and the first remaining PV node takes the imbalance (MATPOWER's bustypes choice).
+   * 'infeasible' as runpf: every remaining regulating node violates, all on the same side.
    */
-  private limitReactivePower(model: IslandModel): boolean {
-    let changed = false;
-    const margin = 1e-9;
+  private limitReactivePower(model: IslandModel): 'none' | 'switched' | 'infeasible' {
+    const margin = 5e-6 / this.net.baseMVA;
+    const skipReference = !this.options.limitReferenceQ;
+    let remaining = 0;
+    let above = 0;
+    let below = 0;
     for (let i = 0; i < model.m; i++) {
-      if (!model.hasVoltageControl[i] || i === model.referenceNode || model.qLimited[i] !== 0) continue;
+      if (!model.hasVoltageControl[i] || model.qLimited[i] !== 0) continue;
+      if (skipReference && i === model.referenceNode) continue;
+      remaining++;
       const qUnits = model.qCalc[i]! - model.qFixed[i]!;
-      if (qUnits > model.vcQmax[i]! + margin) {
-        model.qLimited[i] = 1;
-        changed = true;
-      } else if (qUnits < model.vcQmin[i]! - margin) {
-        model.qLimited[i] = -1;
-        changed = true;
-      }
+      if (qUnits > model.vcQmax[i]! + margin) above++;
+      else if (qUnits < model.vcQmin[i]! - margin) below++;
     }
-    return changed;
+    if (above + below === 0) return 'none';
+    if (above + below === remaining && (above === 0 || below === 0)) return 'infeasible';
+    for (let i = 0; i < model.m; i++) {
+      if (!model.hasVoltageControl[i] || model.qLimited[i] !== 0) continue;
+      if (skipReference && i === model.referenceNode) continue;
+      const qUnits = model.qCalc[i]! - model.qFixed[i]!;
+      if (qUnits > model.vcQmax[i]! + margin) model.qLimited[i] = 1;
+      else if (qUnits < model.vcQmin[i]! - margin) model.qLimited[i] = -1;
+    }
+    const slack = model.slackNode;
+    if (model.participationTotal === 0 && model.qLimited[slack] !== 0) {
+      let next = -1;
+      for (let i = 0; i < model.m && next < 0; i++) {
+        if (model.hasVoltageControl[i] && model.qLimited[i] === 0 && i !== model.referenceNode) next = i;
+      }
+      if (next < 0) return 'infeasible';
+      model.heldP[slack]! += model.deltaP;
+      model.deltaP = 0;
+      model.slackNode = next;
+    }
+    return 'switched';
   }
 
   /**
@@ -429,13 +558,12 @@ export class PowerFlowSolver {
     }
     const net = this.net;
     const base = net.baseMVA;
-    const { units, unitNode } = model;
-    // Count regulating units per node and units on the reference, for even shares.
-    const refNode = model.referenceNode;
-    let refUnits = 0;
-    for (let k = 0; k < units.length; k++) {
-      if (net.unitInService[units[k]!] && unitNode[k] === refNode) refUnits++;
+    const { units, unitNode, unitCount, heldP } = model;
+    for (let k = 0; k < island.buses.length; k++) {
+      this.busQLimit[island.buses[k]!] = model.qLimited[island.busNode[k]!]!;
     }
+    const slackNode = model.slackNode;
+    const { qNeeded, qRangeMin, qRangeMax } = this.unitQShares(model);
     for (let k = 0; k < units.length; k++) {
       const u = units[k]!;
       if (!net.unitInService[u]) {
@@ -446,21 +574,66 @@ export class PowerFlowSolver {
       const node = unitNode[k]!;
       let share = 0;
       if (model.participationTotal > 0) share = net.unitParticipation[u]! / model.participationTotal;
-      else if (node === refNode) share = 1 / refUnits;
-      this.unitPOut_mw[u] = net.unitP_mw[u]! + share * model.deltaP * base;
+      else if (node === slackNode) share = 1 / unitCount[node]!;
+      this.unitPOut_mw[u] =
+        net.unitP_mw[u]! + share * model.deltaP * base + (heldP[node]! * base) / unitCount[node]!;
       if (net.unitControl[u] !== UnitControl.voltage) {
         this.unitQOut_mvar[u] = net.unitQ_mvar[u]!;
         continue;
       }
-      // Regulating units at a node share its reactive output in proportion to their Q ranges.
-      const needed = (model.qCalc[node]! - model.qFixed[node]!) * base;
-      const range = (model.vcQmax[node]! - model.vcQmin[node]!) * base;
-      const unitRange = net.unitQmax_mvar[u]! - net.unitQmin_mvar[u]!;
+      // Regulating units at a node share its reactive output in proportion to their Q ranges
+      // (MATPOWER's pfsoln, with its finite stand-in for an infinite limit).
+      const range = qRangeMax[node]! - qRangeMin[node]!;
+      const unitMin = this.finiteLimit(net.unitQmin_mvar[u]!, model.qProxy[node]!);
+      const unitMax = this.finiteLimit(net.unitQmax_mvar[u]!, model.qProxy[node]!);
       this.unitQOut_mvar[u] =
-        range > 0
-          ? net.unitQmin_mvar[u]! + ((needed - model.vcQmin[node]! * base) * unitRange) / range
-          : needed / model.vcCount[node]!;
+        Math.abs(range) > 1e-9
+          ? unitMin + ((qNeeded[node]! - qRangeMin[node]!) * (unitMax - unitMin)) / range
+          : qNeeded[node]! / model.vcCount[node]!;
     }
+  }
+
+  /** An infinite reactive limit replaced by ±M, MATPOWER's proxy for proportional sharing. */
+  private finiteLimit(limit: number, proxy: number): number {
+    return limit === Number.POSITIVE_INFINITY ? proxy : limit === Number.NEGATIVE_INFINITY ? -proxy : limit;
+  }
+
+  /**
+   * Per node: the reactive power its regulating units give (Mvar), MATPOWER's proxy M for their
+   * infinite limits (Σ over the node's units of |equal share| + |finite limits|), and the sums of
+   * their (proxied) limits.
+   */
+  private unitQShares(model: IslandModel) {
+    const net = this.net;
+    const base = net.baseMVA;
+    const { units, unitNode, qCalc, qFixed, vcCount } = model;
+    const qNeeded = model.qShareNeeded;
+    const qRangeMin = model.qShareMin;
+    const qRangeMax = model.qShareMax;
+    const proxy = model.qProxy;
+    for (let i = 0; i < model.m; i++) qNeeded[i] = (qCalc[i]! - qFixed[i]!) * base;
+    proxy.fill(0);
+    qRangeMin.fill(0);
+    qRangeMax.fill(0);
+    for (let k = 0; k < units.length; k++) {
+      const u = units[k]!;
+      if (!net.unitInService[u] || net.unitControl[u] !== UnitControl.voltage) continue;
+      const node = unitNode[k]!;
+      const qmin = net.unitQmin_mvar[u]!;
+      const qmax = net.unitQmax_mvar[u]!;
+      proxy[node]! +=
+        Math.abs(qNeeded[node]! / vcCount[node]!) +
+        (Number.isFinite(qmax) ? Math.abs(qmax) : 0) +
+        (Number.isFinite(qmin) ? Math.abs(qmin) : 0);
+    }
+    for (let k = 0; k < units.length; k++) {
+      const u = units[k]!;
+      if (!net.unitInService[u] || net.unitControl[u] !== UnitControl.voltage) continue;
+      const node = unitNode[k]!;
+      qRangeMin[node]! += this.finiteLimit(net.unitQmin_mvar[u]!, proxy[node]!);
+      qRangeMax[node]! += this.finiteLimit(net.unitQmax_mvar[u]!, proxy[node]!);
+    }
+    return { qNeeded, qRangeMin, qRangeMax };
   }
 
   /**

@@ -49,8 +49,8 @@ export class RadialSweepSolver {
     const { m, net, referenceNode, nodeOfBus, yDiag, yG, yB } = model;
     const neighbours: { node: number; branch: number }[][] = Array.from({ length: m }, () => []);
     for (const k of model.seriesBranches) {
-      const a = nodeOfBus.get(net.branchFrom[k]!)!;
-      const b = nodeOfBus.get(net.branchTo[k]!)!;
+      const a = nodeOfBus[net.branchFrom[k]!]!;
+      const b = nodeOfBus[net.branchTo[k]!]!;
       neighbours[a]!.push({ node: b, branch: k });
       neighbours[b]!.push({ node: a, branch: k });
     }
@@ -79,7 +79,7 @@ export class RadialSweepSolver {
         order.push(c);
         this.parent[c] = p;
         branchAdmittances(net, k, stamp);
-        const parentIsFrom = nodeOfBus.get(net.branchFrom[k]!) === p;
+        const parentIsFrom = nodeOfBus[net.branchFrom[k]!] === p;
         // stamp: [Yff, Yft, Ytf, Ytt]
         const [pp, pc, cp, cc] = parentIsFrom ? [0, 2, 4, 6] : [6, 4, 2, 0];
         this.ypp[2 * c] = stamp[pp]!;

@@ -9,7 +9,13 @@
  * fixed once per topology. Without row exchanges it can meet a tiny diagonal block; it then
  * reports 'singular' and the caller falls back to SparseLU, which pivots.
  */
-import type { CscPattern } from './csc.ts';
+import { type CscPattern, patternFromCoordinates } from './csc.ts';
+
+function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(2 * a.length);
+  b.set(a);
+  return b;
+}
 
 export type BlockLuStatus = 'ok' | 'singular';
 
@@ -50,75 +56,86 @@ export class BlockLU2 {
     if (this.position.some((p) => p < 0)) throw new RangeError('node order is not a permutation');
     const pos = this.position;
 
-    // Block pattern of A (permuted), made symmetric so the symbolic factorisation below holds.
-    const neighbours: Set<number>[] = Array.from({ length: nodes }, (_, k) => new Set<number>([k]));
+    // Block pattern of A (permuted), made symmetric so the symbolic factorisation below holds:
+    // the distinct blocks of each block column and their mirrors, merged by patternFromCoordinates.
     const { colPtr, rowIdx } = pattern;
-    for (let c = 0; c < pattern.n; c++) {
-      const bj = pos[c >> 1]!;
-      for (let p = colPtr[c]!; p < colPtr[c + 1]!; p++) {
+    const nnz = rowIdx.length;
+    const bRows = new Int32Array(2 * nnz + nodes);
+    const bCols = new Int32Array(2 * nnz + nodes);
+    const seen = new Int32Array(nodes).fill(-1);
+    let c2 = 0;
+    for (let bj = 0; bj < nodes; bj++) {
+      bRows[c2] = bCols[c2] = bj;
+      c2++;
+      seen[bj] = bj;
+      const node = this.nodeAt[bj]!;
+      for (let p = colPtr[2 * node]!; p < colPtr[2 * node + 2]!; p++) {
         const bi = pos[rowIdx[p]! >> 1]!;
-        neighbours[bj]!.add(bi);
-        neighbours[bi]!.add(bj);
+        if (seen[bi] === bj) continue;
+        seen[bi] = bj;
+        bRows[c2] = bi;
+        bCols[c2++] = bj;
+        bRows[c2] = bj;
+        bCols[c2++] = bi;
       }
     }
-    const aCols = neighbours.map((s) => Int32Array.from(s).sort());
-    this.ap = new Int32Array(nodes + 1);
-    for (let j = 0; j < nodes; j++) this.ap[j + 1] = this.ap[j]! + aCols[j]!.length;
-    this.ai = new Int32Array(this.ap[nodes]!);
-    for (let j = 0; j < nodes; j++) this.ai.set(aCols[j]!, this.ap[j]!);
+    const blockPattern = patternFromCoordinates(nodes, bRows.subarray(0, c2), bCols.subarray(0, c2)).pattern;
+    this.ap = blockPattern.colPtr;
+    this.ai = blockPattern.rowIdx;
     this.ax = new Float64Array(4 * this.ai.length);
-    this.slotOf = new Int32Array(rowIdx.length);
-    for (let c = 0; c < pattern.n; c++) {
-      const bj = pos[c >> 1]!;
-      for (let p = colPtr[c]!; p < colPtr[c + 1]!; p++) {
-        const r = rowIdx[p]!;
-        const bi = pos[r >> 1]!;
-        const start = this.ap[bj]!;
-        let q = start;
-        while (this.ai[q] !== bi) q++;
-        this.slotOf[p] = 4 * q + 2 * (r & 1) + (c & 1);
+    this.slotOf = new Int32Array(nnz);
+    // Where each block row sits in the current block column (valid for that column only).
+    const slotInColumn = new Int32Array(nodes);
+    for (let bj = 0; bj < nodes; bj++) {
+      for (let q = this.ap[bj]!; q < this.ap[bj + 1]!; q++) slotInColumn[this.ai[q]!] = q;
+      const node = this.nodeAt[bj]!;
+      for (let c = 2 * node; c <= 2 * node + 1; c++) {
+        for (let p = colPtr[c]!; p < colPtr[c + 1]!; p++) {
+          const r = rowIdx[p]!;
+          this.slotOf[p] = 4 * slotInColumn[pos[r >> 1]!]! + 2 * (r & 1) + (c & 1);
+        }
       }
     }
 
     // Symbolic factorisation (column patterns of L, strictly below the diagonal) along the
-    // elimination tree: L(:, j) = A(j+1:, j) ∪ children's patterns minus j.
-    const parent = new Int32Array(nodes).fill(-1);
+    // elimination tree: L(:, j) = A(j+1:, j) ∪ children's patterns minus j. Columns are appended
+    // to one buffer in order, so a child's pattern is always there when its parent needs it.
     const childrenHead = new Int32Array(nodes).fill(-1);
     const nextChild = new Int32Array(nodes).fill(-1);
     const mark = new Int32Array(nodes).fill(-1);
-    const lCols: Int32Array[] = new Array(nodes);
-    const scratch: number[] = [];
+    this.lp = new Int32Array(nodes + 1);
+    let li = new Int32Array(Math.max(16, 2 * this.ai.length));
+    let top = 0;
     for (let j = 0; j < nodes; j++) {
-      scratch.length = 0;
       mark[j] = j;
+      const start = top;
       for (let p = this.ap[j]!; p < this.ap[j + 1]!; p++) {
         const i = this.ai[p]!;
         if (i > j && mark[i] !== j) {
           mark[i] = j;
-          scratch.push(i);
+          if (top === li.length) li = grown(li);
+          li[top++] = i;
         }
       }
       for (let c = childrenHead[j]!; c >= 0; c = nextChild[c]!) {
-        for (const i of lCols[c]!) {
+        for (let q = this.lp[c]!; q < this.lp[c + 1]!; q++) {
+          const i = li[q]!;
           if (i > j && mark[i] !== j) {
             mark[i] = j;
-            scratch.push(i);
+            if (top === li.length) li = grown(li);
+            li[top++] = i;
           }
         }
       }
-      const col = Int32Array.from(scratch).sort();
-      lCols[j] = col;
-      if (col.length > 0) {
-        const pj = col[0]!;
-        parent[j] = pj;
+      li.subarray(start, top).sort();
+      this.lp[j + 1] = top;
+      if (top > start) {
+        const pj = li[start]!;
         nextChild[j] = childrenHead[pj]!;
         childrenHead[pj] = j;
       }
     }
-    this.lp = new Int32Array(nodes + 1);
-    for (let j = 0; j < nodes; j++) this.lp[j + 1] = this.lp[j]! + lCols[j]!.length;
-    this.li = new Int32Array(this.lp[nodes]!);
-    for (let j = 0; j < nodes; j++) this.li.set(lCols[j]!, this.lp[j]!);
+    this.li = li.slice(0, top);
     this.lx = new Float64Array(4 * this.li.length);
     // U's pattern is L's transposed; walking L by increasing column leaves each U column sorted.
     this.up = new Int32Array(nodes + 1);

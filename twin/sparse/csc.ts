@@ -28,6 +28,9 @@ export function patternFromCoordinates(
 ): { pattern: CscPattern; slotOf: Int32Array } {
   const count = rows.length;
   if (cols.length !== count) throw new RangeError('rows and cols differ in length');
+  // Two stable counting sorts (by row, then by column) put the entries in column-major order with
+  // rows ascending in O(count + n); duplicates are then adjacent and share one slot.
+  const perRow = new Int32Array(n + 1);
   const perColumn = new Int32Array(n + 1);
   for (let k = 0; k < count; k++) {
     const i = rows[k]!;
@@ -35,31 +38,39 @@ export function patternFromCoordinates(
     if (!(i >= 0 && i < n && j >= 0 && j < n) || !Number.isInteger(i) || !Number.isInteger(j)) {
       throw new RangeError(`coordinate (${i}, ${j}) outside a ${n}x${n} matrix`);
     }
+    perRow[i + 1]!++;
     perColumn[j + 1]!++;
   }
-  for (let j = 0; j < n; j++) perColumn[j + 1]! += perColumn[j]!;
-  // Bucket entries by column, then sort each column by row and merge duplicates.
+  for (let j = 0; j < n; j++) {
+    perRow[j + 1]! += perRow[j]!;
+    perColumn[j + 1]! += perColumn[j]!;
+  }
+  const byRow = new Int32Array(count);
+  for (let k = 0; k < count; k++) byRow[perRow[rows[k]!]!++] = k;
   const order = new Int32Array(count);
   const fill = perColumn.slice(0, n);
-  for (let k = 0; k < count; k++) order[fill[cols[k]!]!++] = k;
+  for (let q = 0; q < count; q++) {
+    const k = byRow[q]!;
+    order[fill[cols[k]!]!++] = k;
+  }
   const colPtr = new Int32Array(n + 1);
-  const rowList: number[] = [];
+  const rowIdx = new Int32Array(count);
   const slotOf = new Int32Array(count);
+  let slots = 0;
   for (let j = 0; j < n; j++) {
-    const segment = Array.from(order.subarray(perColumn[j]!, perColumn[j + 1]!));
-    segment.sort((a, b) => rows[a]! - rows[b]! || a - b);
     let last = -1;
-    for (const k of segment) {
+    for (let q = perColumn[j]!; q < perColumn[j + 1]!; q++) {
+      const k = order[q]!;
       const i = rows[k]!;
       if (i !== last) {
-        rowList.push(i);
+        rowIdx[slots++] = i;
         last = i;
       }
-      slotOf[k] = rowList.length - 1;
+      slotOf[k] = slots - 1;
     }
-    colPtr[j + 1] = rowList.length;
+    colPtr[j + 1] = slots;
   }
-  return { pattern: { n, colPtr, rowIdx: Int32Array.from(rowList) }, slotOf };
+  return { pattern: { n, colPtr, rowIdx: rowIdx.slice(0, slots) }, slotOf };
 }
 
 /** Builds a CSC matrix from coordinates and values, summing duplicates. */

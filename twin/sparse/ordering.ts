@@ -69,29 +69,113 @@ class DegreeHeap {
 /** Minimum-degree elimination order of an undirected graph given as neighbour sets (consumed). */
 export function minimumDegreeOrderOfGraph(adjacency: Set<number>[]): Int32Array {
   const n = adjacency.length;
+  const ptr = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) ptr[i + 1] = ptr[i]! + adjacency[i]!.size;
+  const idx = new Int32Array(ptr[n]!);
+  for (let i = 0; i < n; i++) {
+    idx.set(Array.from(adjacency[i]!), ptr[i]!);
+    adjacency[i]!.clear();
+  }
+  return minimumDegreeOrderOfAdjacency(n, ptr, idx);
+}
+
+/**
+ * Minimum-degree elimination order of an undirected graph in adjacency-list form: the neighbours
+ * of node i are idx[ptr[i]] … idx[ptr[i+1] - 1] (no self loops, no repeats; not modified).
+ * Ties break on the lower node index, so the order does not depend on the neighbours' order.
+ *
+ * `last`, if given, is a hub eliminated after every other node (the power flow's slack column,
+ * coupled to every generator). Its edges count in the degrees as usual but are kept as one flag
+ * per node instead of in a list, so a hub of thousands of neighbours costs nothing extra; the
+ * order is the same as with the hub in the graph and moved to the end.
+ */
+export function minimumDegreeOrderOfAdjacency(
+  n: number,
+  ptr: Int32Array,
+  idx: Int32Array,
+  last = -1,
+): Int32Array {
   const order = new Int32Array(n);
   const eliminated = new Uint8Array(n);
+  // The elimination graph in one typed buffer: node i's neighbours are space[start[i] …
+  // start[i] + size[i] - 1], with room for capacity[i]. A list that outgrows its room moves to
+  // the end of the buffer (the old segment is simply abandoned): no per-node objects for the GC.
+  const start = new Int32Array(n);
+  const size = new Int32Array(n);
+  const capacity = new Int32Array(n);
+  let space = new Int32Array(2 * idx.length + 4 * n);
+  let end = 0;
+  // touchesHub[i]: node i is adjacent to `last` (one more in its degree).
+  const touchesHub = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    start[i] = end;
+    if (i === last) continue;
+    for (let p = ptr[i]!; p < ptr[i + 1]!; p++) {
+      const j = idx[p]!;
+      if (j === last) touchesHub[i] = 1;
+      else space[end + size[i]!++] = j;
+    }
+    capacity[i] = 2 * size[i]! + 2;
+    end += capacity[i]!;
+  }
+  const mark = new Int32Array(n);
+  let stamp = 0;
   const heap = new DegreeHeap();
-  for (let i = 0; i < n; i++) heap.push(adjacency[i]!.size, i);
+  for (let i = 0; i < n; i++) if (i !== last) heap.push(size[i]! + touchesHub[i]!, i);
   let k = 0;
-  while (k < n) {
+  const count = last >= 0 ? n - 1 : n;
+  while (k < count) {
     const v = heap.pop();
     if (v < 0) break;
-    if (eliminated[v] || heap.lastKey !== adjacency[v]!.size) continue;
+    if (eliminated[v] || heap.lastKey !== size[v]! + touchesHub[v]!) continue;
     eliminated[v] = 1;
     order[k++] = v;
-    const neighbours = Array.from(adjacency[v]!);
-    for (const a of neighbours) adjacency[a]!.delete(v);
-    for (let x = 0; x < neighbours.length; x++) {
-      const a = neighbours[x]!;
-      const set = adjacency[a]!;
-      for (let y = 0; y < neighbours.length; y++) {
-        if (x !== y) set.add(neighbours[y]!);
+    const vStart = start[v]!;
+    const vSize = size[v]!;
+    const vHub = touchesHub[v]!;
+    // Eliminating v joins its neighbours into a clique (element order within a list is free:
+    // ties break on node numbers, so v is removed by moving the last element into its place).
+    for (let x = 0; x < vSize; x++) {
+      const a = space[vStart + x]!;
+      let aStart = start[a]!;
+      let aSize = size[a]!;
+      let at = aStart;
+      while (space[at] !== v) at++;
+      space[at] = space[aStart + aSize - 1]!;
+      aSize--;
+      if (vSize > 1) {
+        stamp++;
+        for (let y = aStart; y < aStart + aSize; y++) mark[space[y]!] = stamp;
+        mark[a] = stamp;
+        for (let y = 0; y < vSize; y++) {
+          const b = space[vStart + y]!;
+          if (mark[b] === stamp) continue;
+          mark[b] = stamp;
+          if (aSize === capacity[a]!) {
+            const room = 2 * aSize + 4;
+            if (end + room > space.length) {
+              const bigger = new Int32Array(2 * (end + room));
+              bigger.set(space.subarray(0, end));
+              space = bigger;
+            }
+            space.copyWithin(end, aStart, aStart + aSize);
+            aStart = start[a] = end;
+            capacity[a] = room;
+            end += room;
+          }
+          space[aStart + aSize++] = b;
+        }
       }
+      size[a] = aSize;
+      if (vHub) touchesHub[a] = 1;
     }
-    for (const a of neighbours) heap.push(adjacency[a]!.size, a);
-    adjacency[v]!.clear();
+    for (let x = 0; x < vSize; x++) {
+      const a = space[vStart + x]!;
+      heap.push(size[a]! + touchesHub[a]!, a);
+    }
+    size[v] = 0;
   }
+  if (last >= 0) order[k] = last;
   return order;
 }
 

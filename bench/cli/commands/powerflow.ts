@@ -21,11 +21,20 @@ order with their ids as in the file.
 Options:
   --json                 print one JSON object:
                          {converged, iterations, islands, buses:[{id, vm, va_deg}],
-                          losses:{p_mw, q_mvar}, max_mismatch}
-  --enforce-q-limits     switch generators to fixed Q at their reactive limits (PV→PQ)
+                          losses:{p_mw, q_mvar}, max_mismatch}; each island says which start
+                         was used, which buses Q limits switched to PQ and which bus became
+                         the slack (docs/cli.md)
+  --enforce-q-limits     switch generators to fixed Q at their reactive limits (PV→PQ) by
+                         MATPOWER's rules: the slack bus too; when it is switched, the first
+                         remaining PV bus becomes the slack and angles stay on the original
+                         reference
+  --unlimited-slack-q    with --enforce-q-limits, never limit the slack bus (the behaviour
+                         before MATPOWER's rules; IEEE CDF solutions were computed this way)
   --method M             nr (Newton–Raphson), sweep (radial backward/forward sweep) or auto
                          (sweep where an island is radial with one source; default)
-  --flat-start           start from 1 pu instead of the voltages stored in the file
+  --flat-start           start from 1 pu / reference angle instead of the voltages stored in the
+                         file; if Newton fails from there, from DC power-flow angles, then with
+                         step-size control
   --tolerance PU         largest acceptable P/Q mismatch, pu (default 1e-8)
   --max-iterations N     Newton iterations (default 20)
   --export-yaml FILE     also write the grid to FILE in the YAML grid format
@@ -43,6 +52,7 @@ export const powerflowCommand: Command = {
     const { values, positionals } = parseCommandArgs('powerflow', argv, {
       json: { type: 'boolean' },
       'enforce-q-limits': { type: 'boolean' },
+      'unlimited-slack-q': { type: 'boolean' },
       method: { type: 'string' },
       'flat-start': { type: 'boolean' },
       tolerance: { type: 'string' },
@@ -92,6 +102,7 @@ export const powerflowCommand: Command = {
         tolerance_pu,
         maxIterations: Math.round(maxIterations),
         enforceQLimits: values['enforce-q-limits'] === true,
+        limitReferenceQ: values['unlimited-slack-q'] !== true,
         flatStart: values['flat-start'] === true,
       });
     } catch (err) {
@@ -117,13 +128,19 @@ export const powerflowCommand: Command = {
     const losses = pf.branchFlows(flows);
     const islands = pf.islands.map((island) => {
       const r = result.islands[island.index]!;
+      const switched = Array.from(island.buses)
+        .filter((b) => pf.busQLimit[b] !== 0)
+        .map((b) => ({ bus: grid.buses[b]!.id, limit: pf.busQLimit[b]! > 0 ? 'qmax' : 'qmin' }));
       return {
         reference: island.referenceBus >= 0 ? grid.buses[island.referenceBus]!.id : null,
+        slack_bus: r.slackBus >= 0 ? grid.buses[r.slackBus]!.id : null,
         status: r.status,
         method: r.method,
+        start: r.start,
         iterations: r.iterations,
         buses: island.buses.length,
         slack_p_mw: r.slackP_mw,
+        switched_to_pq: switched,
         max_mismatch: Number.isFinite(r.maxMismatch_pu) ? r.maxMismatch_pu : null,
       };
     });
@@ -146,9 +163,15 @@ export const powerflowCommand: Command = {
       );
       for (const island of islands) {
         console.log(
-          `  island ref ${island.reference ?? '-'}: ${island.status} (${island.method}, ${island.iterations} it, ` +
-            `${island.buses} buses, slack ${round(island.slack_p_mw, 4)} MW)`,
+          `  island ref ${island.reference ?? '-'}: ${island.status} (${island.method}, ${island.start} start, ` +
+            `${island.iterations} it, ${island.buses} buses, slack ${round(island.slack_p_mw, 4)} MW)`,
         );
+        if (island.switched_to_pq.length > 0) {
+          console.log(
+            `    Q limits: ${island.switched_to_pq.map((s) => `${s.bus} at ${s.limit}`).join(', ')} switched to PQ` +
+              (island.slack_bus !== island.reference ? `; bus ${island.slack_bus} became the slack` : ''),
+          );
+        }
       }
       console.log(`  losses ${round(losses.p_mw, 6)} MW, ${round(losses.q_mvar, 6)} Mvar`);
       console.log('  bus        vm (pu)   va (deg)');
