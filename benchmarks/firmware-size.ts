@@ -25,7 +25,9 @@ for (const cpu of TARGET_CPUS) {
   console.log(`${cpu}:`);
   console.log('  module           text   data    bss');
   for (const [name, s] of Object.entries(r.modules)) {
-    console.log(`  ${name.padEnd(14)} ${[s.text, s.data, s.bss].map((n) => String(n).padStart(6)).join(' ')}`);
+    console.log(
+      `  ${name.padEnd(14)} ${[s.text, s.data, s.bss].map((n) => String(n).padStart(6)).join(' ')}`,
+    );
   }
   console.log(`  protocol library flash ${r.library.flash} B (budget ${TARGET_BUDGETS.libraryFlash})`);
   console.log(`  link context RAM ${r.linkContextRam} B (budget ${TARGET_BUDGETS.linkContextRam})`);
