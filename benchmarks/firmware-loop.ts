@@ -1,5 +1,5 @@
 /**
- * The Cortex-M4 board image under QEMU (mps2-an386) in the real-time loop at the demo's exchange
+ * The board image under QEMU (Cortex-M3 on lm3s6965evb) in the real-time loop at the demo's exchange
  * rate (100 Hz), next to the host-built board: each in turn on a socat pseudo-terminal pair, the
  * loop running --seconds (default 60) of the demo microgrid. Target: no missed and no late exchange
  * over 60 s on a quiet machine (docs/firmware.md). Also the bare round trip of each board through a
@@ -113,7 +113,7 @@ console.log(
     seconds: SECONDS,
     exchange_hz: 1000 / EXCHANGE_MS,
     load_1min: Number(loadBefore.toFixed(2)),
-    qemu_mps2_an386: qemu,
+    qemu_lm3s6965evb: qemu,
     host_board: host,
     qemu_sustains_rate: sustained,
   }),

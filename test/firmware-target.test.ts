@@ -1,8 +1,8 @@
 /**
  * The reference firmware on Cortex-M (firmware-protocol/c/target, docs/firmware.md): warning-free
- * builds for Cortex-M4 and Cortex-M0+ within the size and stack budgets, the golden vectors run by
- * glp-tool on QEMU's mps2-an386 (M4) and microbit (M0), and the M4 board image under QEMU in the
- * real-time loop — HELLO, measurements, set-points, signing, link supervision across a hung, a
+ * builds for Cortex-M4, M3 and M0+ within the size and stack budgets, the golden vectors run by
+ * glp-tool on QEMU's mps2-an386 (M4), lm3s6965evb (M3) and microbit (M0), and the board image under
+ * QEMU (M3 on lm3s6965evb; the M4 one on mps2-an386 too) in the real-time loop — HELLO, measurements, set-points, signing, link supervision across a hung, a
  * stopped and a faulting board.
  */
 import { execFile } from 'node:child_process';
@@ -60,7 +60,7 @@ async function qemuBoard(kind: 'battery' | 'inverter', options: Parameters<typeo
 }
 
 describe('Cortex-M builds (arm-none-eabi-gcc, -Werror)', { timeout: 240_000 }, () => {
-  it('library and both boards build for Cortex-M4 and Cortex-M0+ within the flash, RAM and stack budgets', () => {
+  it('library and both boards build for Cortex-M4, M3 and M0+ within the flash, RAM and stack budgets', () => {
     expect(targetBudgetViolations(report)).toEqual([]);
     for (const cpu of TARGET_CPUS) {
       const r = report[cpu];
@@ -156,45 +156,51 @@ describe('QEMU runs that go wrong end the run, never the suite', { timeout: 60_0
   });
 });
 
-describe('the Cortex-M4 board image under QEMU, on a serial port', { timeout: 90_000 }, () => {
-  it('HELLO, measurement → state, set-point ACK and NACK, like the host build', async () => {
-    const pair = await openPtyPair();
-    cleanups.push(() => pair.stop());
-    await qemuBoard('battery', { device: pair.b, deviceId: 9, helloIntervalMs: 100 });
-    const bat = await SerialBoardLink.open(pair.a, { deviceId: 9 });
-    cleanups.push(() => bat.close());
-    const hello = await bat.next('HELLO', () => true, 20_000);
-    expect(hello.ratedActivePowerW).toBe(5000);
-    // The board talked before the port was opened: the first bytes read may be a frame's tail.
-    const errorsAtAttach = bat.stats.errorCount;
-    // Droop with R = 5 % on 5 kW: 0.1 Hz low → +200 W (battery.c, as on the host).
-    await bat.send({
-      type: 'MEASUREMENT',
-      step: 1,
-      twinTimeS: 0.01,
-      voltagePu: 1,
-      voltageAngleRad: 0,
-      frequencyHz: 49.9,
-      rocofHzPerS: 0,
-    });
-    const state = await bat.next('DEVICE_STATE', (m) => m.step === 1, 20_000);
-    expect(state.activePowerW).toBeCloseTo(200, 1);
-    const setpoint = {
-      type: 'SETPOINT' as const,
-      fields: SetpointField.ACTIVE_POWER,
-      mode: 0,
-      enabledFunctions: 0,
-      reactivePowerVar: 0,
-      activePowerMaxW: 0,
-      activePowerMinW: 0,
-      reactivePowerMaxVar: 0,
-    };
-    await bat.send({ ...setpoint, activePowerW: 1000 });
-    expect((await bat.next('ACK', () => true, 20_000)).messageId).toBe(0x04);
-    await bat.send({ ...setpoint, activePowerW: 9000 });
-    expect((await bat.next('NACK', () => true, 20_000)).reason).toBe(NackReason.OUT_OF_RANGE);
-    expect(bat.stats.errorCount).toBe(errorsAtAttach);
-  });
+describe('the board images under QEMU, on a serial port', { timeout: 90_000 }, () => {
+  it.each([
+    ['cortex-m3', 'lm3s6965evb'],
+    ['cortex-m4', 'mps2-an386'],
+  ] as const)(
+    '%s on %s: HELLO, measurement → state, set-point ACK and NACK, like the host build',
+    async (cpu, _machine) => {
+      const pair = await openPtyPair();
+      cleanups.push(() => pair.stop());
+      await qemuBoard('battery', { cpu, device: pair.b, deviceId: 9, helloIntervalMs: 100 });
+      const bat = await SerialBoardLink.open(pair.a, { deviceId: 9 });
+      cleanups.push(() => bat.close());
+      const hello = await bat.next('HELLO', () => true, 20_000);
+      expect(hello.ratedActivePowerW).toBe(5000);
+      // The board talked before the port was opened: the first bytes read may be a frame's tail.
+      const errorsAtAttach = bat.stats.errorCount;
+      // Droop with R = 5 % on 5 kW: 0.1 Hz low → +200 W (battery.c, as on the host).
+      await bat.send({
+        type: 'MEASUREMENT',
+        step: 1,
+        twinTimeS: 0.01,
+        voltagePu: 1,
+        voltageAngleRad: 0,
+        frequencyHz: 49.9,
+        rocofHzPerS: 0,
+      });
+      const state = await bat.next('DEVICE_STATE', (m) => m.step === 1, 20_000);
+      expect(state.activePowerW).toBeCloseTo(200, 1);
+      const setpoint = {
+        type: 'SETPOINT' as const,
+        fields: SetpointField.ACTIVE_POWER,
+        mode: 0,
+        enabledFunctions: 0,
+        reactivePowerVar: 0,
+        activePowerMaxW: 0,
+        activePowerMinW: 0,
+        reactivePowerMaxVar: 0,
+      };
+      await bat.send({ ...setpoint, activePowerW: 1000 });
+      expect((await bat.next('ACK', () => true, 20_000)).messageId).toBe(0x04);
+      await bat.send({ ...setpoint, activePowerW: 9000 });
+      expect((await bat.next('NACK', () => true, 20_000)).reason).toBe(NackReason.OUT_OF_RANGE);
+      expect(bat.stats.errorCount).toBe(errorsAtAttach);
+    },
+  );
 });
 
 describe('the QEMU board in the real-time loop, through the device mapping', { timeout: 180_000 }, () => {

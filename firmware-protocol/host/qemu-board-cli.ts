@@ -1,13 +1,14 @@
 /**
- * Starts the Cortex-M4 board image under QEMU (mps2-an386) and prints the serial port the bench opens,
- * like plugging in a USB board:
- *   npm run board:qemu -- battery|inverter [--device PATH] [--device-id N] [--key HEX64] [--link-id N]
- *                         [--require-signed] [--hello-ms N] [--heartbeat-ms N] [--watchdog-ms N]
+ * Starts a board image under QEMU (the Cortex-M3 build on lm3s6965evb, or --cpu cortex-m4 on
+ * mps2-an386) and prints the serial port the bench opens, like plugging in a USB board:
+ *   npm run board:qemu -- battery|inverter [--cpu cortex-m3|cortex-m4] [--device PATH] [--device-id N]
+ *                         [--key HEX64] [--link-id N] [--require-signed] [--hello-ms N]
+ *                         [--heartbeat-ms N] [--watchdog-ms N]
  * prints `PTY /dev/pts/N` (or `DEVICE PATH` with --device), then runs until Ctrl-C. Point the bench
  * at it: gridloop run scenarios/<s>.yaml --device bess-hw=/dev/pts/N (docs/firmware.md).
  */
 import { parseArgs } from 'node:util';
-import { startQemuBoard } from './target.ts';
+import { LOOP_BOARD_CPU, QEMU_MACHINE, startQemuBoard } from './target.ts';
 
 function fail(message: string): never {
   console.error(`board:qemu: ${message}`);
@@ -19,6 +20,7 @@ const { values, positionals } = (() => {
     return parseArgs({
       allowPositionals: true,
       options: {
+        cpu: { type: 'string' },
         device: { type: 'string' },
         'device-id': { type: 'string' },
         key: { type: 'string' },
@@ -52,7 +54,11 @@ if (values.key !== undefined) {
 }
 if (values['require-signed'] && !key) fail('--require-signed needs --key');
 
+const cpu = values.cpu ?? LOOP_BOARD_CPU;
+if (cpu !== 'cortex-m3' && cpu !== 'cortex-m4') fail(`--cpu ${cpu}: expected cortex-m3 or cortex-m4`);
+
 const board = await startQemuBoard(kind, {
+  cpu,
   device: values.device,
   deviceId: int('device-id', 0, 65534),
   key,
@@ -63,7 +69,7 @@ const board = await startQemuBoard(kind, {
   watchdogMs: int('watchdog-ms', 1, 3600000),
 });
 console.log(`${values.device ? 'DEVICE' : 'PTY'} ${board.path}`);
-console.error(`QEMU mps2-an386 (pid ${board.pid}) runs the ${kind} board; Ctrl-C stops it`);
+console.error(`QEMU ${QEMU_MACHINE[cpu]} (pid ${board.pid}) runs the ${kind} board; Ctrl-C stops it`);
 const stop = () => void board.stop();
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -8,11 +8,11 @@
  *   const out = await runOnTarget('cortex-m0plus', images.dir, ['decode'], input);  // glp-tool on QEMU
  *   const board = await startQemuBoard('battery', { device: pair.b });  // the board image in the loop
  *
- * Machines: cortex-m4 runs on `mps2-an386` (Arm's MPS2 with the AN386 Cortex-M4 image: a CMSDK UART
- * with a receive interrupt, SysTick, Arm's own reference design that QEMU models closely);
- * cortex-m0plus runs on `microbit` (nRF51, Cortex-M0: the same ARMv6-M instruction set — Thumb-1, no
- * hardware divide — as the M0+ the code is built for). The M0+ board images are built and sized, the
- * vectors run on both machines, the board in the loop is the M4 image.
+ * Machines (docs/firmware.md says why): cortex-m4 runs on `mps2-an386` (Arm's MPS2 with the AN386
+ * Cortex-M4 image, CMSDK UART); cortex-m3 on `lm3s6965evb` (TI Stellaris, a PL011 UART with a receive
+ * FIFO: the board in the loop); cortex-m0plus on `microbit` (nRF51, Cortex-M0: the same ARMv6-M
+ * instruction set — Thumb-1, no hardware divide — as the M0+ the code is built for). The vectors run
+ * on all three; the M0+ board images are built and sized.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,16 +25,25 @@ import { makeTarget } from './make.ts';
 
 const execFileAsync = promisify(execFile);
 
-export type TargetCpu = 'cortex-m4' | 'cortex-m0plus';
-export const TARGET_CPUS: readonly TargetCpu[] = ['cortex-m4', 'cortex-m0plus'];
+export type TargetCpu = 'cortex-m4' | 'cortex-m3' | 'cortex-m0plus';
+export const TARGET_CPUS: readonly TargetCpu[] = ['cortex-m4', 'cortex-m3', 'cortex-m0plus'];
 /** The QEMU machine each CPU's images run on. */
 export const QEMU_MACHINE: Record<TargetCpu, string> = {
   'cortex-m4': 'mps2-an386',
+  'cortex-m3': 'lm3s6965evb',
   'cortex-m0plus': 'microbit',
 };
+/** The UART driver each CPU's board images are linked with (the Makefile's UART_<cpu>). */
+const UART_MODULE: Record<TargetCpu, string> = {
+  'cortex-m4': 'uart_cmsdk',
+  'cortex-m3': 'uart_pl011',
+  'cortex-m0plus': 'uart_cmsdk',
+};
+/** The board in the loop: its machine's UART takes bytes into a FIFO without waiting for the CPU. */
+export const LOOP_BOARD_CPU: TargetCpu = 'cortex-m3';
 
 export const LIBRARY_MODULES = ['glp_codec', 'glp_link', 'glp_sha256'] as const;
-export const BOARD_MODULES = ['board', 'battery', 'inverter', 'startup', 'semihosting', 'hal_mps2'] as const;
+export const BOARD_MODULES = ['board', 'battery', 'inverter', 'startup', 'semihosting', 'hal_qemu'] as const;
 
 /** Budgets, stated in docs/firmware.md (a test holds the two in step). Bytes. */
 export const TARGET_BUDGETS = {
@@ -159,7 +168,7 @@ export async function targetReport(images: TargetImages): Promise<TargetReport> 
   const out = {} as TargetReport;
   for (const cpu of TARGET_CPUS) {
     const dir = join(images.dir, cpu);
-    const names = [...LIBRARY_MODULES, ...BOARD_MODULES, 'main_battery', 'main_inverter'];
+    const names = [...LIBRARY_MODULES, ...BOARD_MODULES, UART_MODULE[cpu], 'main_battery', 'main_inverter'];
     const sizes = await berkeleySizes(names.map((n) => join(dir, `${n}.o`)));
     const modules = Object.fromEntries(names.map((n, i) => [n, sizes[i]]));
     const lib = LIBRARY_MODULES.map((n) => modules[n]);
@@ -416,6 +425,8 @@ export interface StartQemuBoardOptions {
   watchdogMs?: number;
   /** Tests: the board executes an undefined instruction this long after boot. */
   crashAfterMs?: number;
+  /** Which build runs. @default LOOP_BOARD_CPU (cortex-m3 on lm3s6965evb) */
+  cpu?: Exclude<TargetCpu, 'cortex-m0plus'>;
   /** Time for QEMU to start and the firmware to report ready. @default 20000 */
   startTimeoutMs?: number;
   /** A prebuilt set of images (default: build or take from the cache). */
@@ -456,19 +467,21 @@ function boardArgs(o: StartQemuBoardOptions): string[] {
 }
 
 /**
- * Starts a board image (Cortex-M4) under QEMU's mps2-an386 with its UART0 on a tty; resolves once the
- * firmware reports ready (its first semihosting line) and the tty is known.
+ * Starts a board image under QEMU (Cortex-M3 on lm3s6965evb unless `cpu` says otherwise) with its
+ * UART0 on a tty; resolves once the firmware reports ready (its first semihosting line) and the tty
+ * is known.
  */
 export async function startQemuBoard(
   kind: BoardKind,
   options: StartQemuBoardOptions = {},
 ): Promise<QemuBoard> {
   const images = options.images ?? (await buildTargetImages());
-  const elf = images.elf('cortex-m4', kind);
+  const cpu = options.cpu ?? LOOP_BOARD_CPU;
+  const elf = images.elf(cpu, kind);
   const serial = options.device
     ? ['-chardev', `serial,id=uart0,path=${options.device}`, '-serial', 'chardev:uart0']
     : ['-serial', 'pty'];
-  const child = spawn('qemu-system-arm', [...qemuArgs('cortex-m4', elf, boardArgs(options)), ...serial], {
+  const child = spawn('qemu-system-arm', [...qemuArgs(cpu, elf, boardArgs(options)), ...serial], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

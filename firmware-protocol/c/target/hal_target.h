@@ -1,5 +1,5 @@
 /* Start-up of a Cortex-M board: what main_target.c needs beyond hal.h (clock, UART and interrupts
- * started, the provisioning read). Implemented per machine: hal_mps2.c for QEMU's mps2-an386. */
+ * started, the provisioning read). Implemented by hal_qemu.c for QEMU's machines. */
 #ifndef GLP_HAL_TARGET_H
 #define GLP_HAL_TARGET_H
 

@@ -2,7 +2,7 @@
 
 #include "target.h"
 
-enum { SYS_WRITE0 = 0x04, SYS_TIME = 0x11, SYS_GET_CMDLINE = 0x15, SYS_EXIT = 0x18 };
+enum { SYS_WRITE0 = 0x04, SYS_TIME = 0x11, SYS_GET_CMDLINE = 0x15, SYS_EXIT = 0x18, SYS_ELAPSED = 0x30 };
 enum { ADP_STOPPED_APPLICATION_EXIT = 0x20026, ADP_STOPPED_RUNTIME_ERROR = 0x20023 };
 
 static int semihost_call(int op, void *arg) {
@@ -24,6 +24,12 @@ int semihost_cmdline(char *buf, size_t cap) {
 }
 
 uint32_t semihost_time(void) { return (uint32_t)semihost_call(SYS_TIME, NULL); }
+
+uint64_t semihost_elapsed_ns(void) {
+  uint32_t ticks[2] = {0, 0};
+  if (semihost_call(SYS_ELAPSED, ticks) != 0) return 0;
+  return (uint64_t)ticks[1] << 32 | ticks[0];
+}
 
 void semihost_exit(int success) {
   (void)semihost_call(SYS_EXIT, (void *)(uintptr_t)(success ? ADP_STOPPED_APPLICATION_EXIT : ADP_STOPPED_RUNTIME_ERROR));

@@ -12,6 +12,8 @@ void semihost_write(const char *text);
 int semihost_cmdline(char *buf, size_t cap);
 /* Host wall-clock time, seconds since 1970 (the emulated board's real-time clock at boot). */
 uint32_t semihost_time(void);
+/* Host time since QEMU started, ns (SYS_ELAPSED; QEMU counts in nanoseconds). */
+uint64_t semihost_elapsed_ns(void);
 /* Ends the emulation: QEMU exits with status 0 (success) or 1. */
 void semihost_exit(int success) __attribute__((noreturn));
 

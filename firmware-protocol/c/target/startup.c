@@ -2,7 +2,8 @@
  * Cortex-M startup for the gridloop images (M0/M0+ and M3/M4 alike): the vector table, the reset
  * handler (FPU on, .data copied from flash, .bss zeroed, main) and the fault
  * handler. Interrupt handlers are weak: a HAL defines the ones it uses (SysTick_Handler,
- * UART0_RX_IRQHandler for the mps2 CMSDK UART at IRQ 0).
+ * UART0_RX_IRQHandler: UART0's receive interrupt, IRQ 0 on mps2-an386, IRQ 5 on lm3s6965evb; each
+ * machine leaves the other's slot disabled).
  */
 #include <stdint.h>
 
@@ -86,12 +87,12 @@ __attribute__((section(".vectors"), used)) const vector_t vector_table[16 + 8] =
     0,
     PendSV_Handler,
     SysTick_Handler,
-    UART0_RX_IRQHandler, /* IRQ 0: mps2 UART0 RX */
+    UART0_RX_IRQHandler, /* IRQ 0: mps2-an386 UART0 RX */
     unexpected_interrupt,
     unexpected_interrupt,
     unexpected_interrupt,
     unexpected_interrupt,
-    unexpected_interrupt,
+    UART0_RX_IRQHandler, /* IRQ 5: lm3s6965evb UART0 */
     unexpected_interrupt,
     unexpected_interrupt,
 };

@@ -1,13 +1,15 @@
 /*
- * HAL of the emulated board: QEMU's mps2-an386 machine (Arm MPS2 with the AN386 Cortex-M4 image).
- *   UART: CMSDK APB UART0 at 0x40004000; every received byte raises IRQ 0, whose handler moves it
- *         into a ring buffer (the deframer reads from there); TX is polled.
- *   Tick: SysTick at the 25 MHz core clock, one interrupt per millisecond; hal_now_us adds the
- *         counter's progress within the millisecond.
+ * HAL of the emulated boards under QEMU (mps2-an386, lm3s6965evb, microbit memory map):
+ *   UART: the machine's UART driver (uart_cmsdk.c, uart_pl011.c; see uart.h) hands every received
+ *         byte to uart_rx_byte from its receive interrupt; they wait in a ring buffer for the main
+ *         loop's deframer. TX is polled.
+ *   Tick: SysTick, one interrupt per millisecond; hal_now_us adds the counter's progress within the
+ *         millisecond. The SysTick clock is measured at boot against the host's clock (semihosting
+ *         SYS_ELAPSED): QEMU's machines differ in what clocks it, a real port knows its clock tree.
  *   Provisioning: device id, signing key and intervals come from the command line QEMU passes
  *         through semihosting (-semihosting-config arg=...), the wall clock from semihosting's
  *         SYS_TIME at boot. A real board reads these from its key store and RTC instead.
- * Everything chip-specific of a port lives in a file like this one (docs/firmware.md, porting).
+ * Everything chip-specific of a port lives in files like these (docs/firmware.md, porting).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +17,21 @@
 #include "hal.h"
 #include "hal_target.h"
 #include "semihosting.h"
+#include "uart.h"
 
 #define REG32(addr) (*(volatile uint32_t *)(addr))
-
-#define UART0_BASE 0x40004000u
-#define UART_DATA REG32(UART0_BASE + 0x00u)
-#define UART_STATE REG32(UART0_BASE + 0x04u)
-#define UART_CTRL REG32(UART0_BASE + 0x08u)
-#define UART_INTCLEAR REG32(UART0_BASE + 0x0Cu)
-#define UART_BAUDDIV REG32(UART0_BASE + 0x10u)
-#define UART_STATE_TX_FULL 0x1u
-#define UART_STATE_RX_FULL 0x2u
-#define UART_CTRL_TX_EN 0x1u
-#define UART_CTRL_RX_EN 0x2u
-#define UART_CTRL_RX_INT_EN 0x8u
-#define UART_INT_RX 0x2u
-
 #define SYST_CSR REG32(0xE000E010u)
 #define SYST_RVR REG32(0xE000E014u)
 #define SYST_CVR REG32(0xE000E018u)
-#define NVIC_ISER0 REG32(0xE000E100u)
-
-#define CORE_CLOCK_HZ 25000000u
-#define TICKS_PER_MS (CORE_CLOCK_HZ / 1000u)
-#define UART0_RX_IRQ 0u
+#define SYST_CSR_ENABLE 0x1u
+#define SYST_CSR_TICKINT 0x2u
+#define SYST_CSR_CORE_CLOCK 0x4u
 
 /* Power of two, larger than a whole signed frame, so one exchange never wraps it. */
 #define RX_RING_SIZE 1024u
 
 static volatile uint32_t ms_ticks;
+static uint32_t ticks_per_ms = 1000u;
 static uint8_t rx_ring[RX_RING_SIZE];
 static volatile uint32_t rx_head; /* written by the interrupt */
 static uint32_t rx_tail;          /* written by the main loop */
@@ -53,17 +41,13 @@ static bool verbose_log;
 
 void SysTick_Handler(void) { ms_ticks++; }
 
-void UART0_RX_IRQHandler(void) {
-  UART_INTCLEAR = UART_INT_RX;
-  while (UART_STATE & UART_STATE_RX_FULL) {
-    uint8_t byte = (uint8_t)UART_DATA;
-    uint32_t head = rx_head;
-    if (head - rx_tail < RX_RING_SIZE) {
-      rx_ring[head % RX_RING_SIZE] = byte;
-      rx_head = head + 1u;
-    } else {
-      rx_overruns++; /* dropped: the deframer resynchronises at the next delimiter */
-    }
+void uart_rx_byte(uint8_t byte) {
+  uint32_t head = rx_head;
+  if (head - rx_tail < RX_RING_SIZE) {
+    rx_ring[head % RX_RING_SIZE] = byte;
+    rx_head = head + 1u;
+  } else {
+    rx_overruns++; /* dropped: the deframer resynchronises at the next delimiter */
   }
 }
 
@@ -73,7 +57,7 @@ uint64_t hal_now_us(void) {
     ms = ms_ticks;
     counter = SYST_CVR;
   } while (ms != ms_ticks);
-  return (uint64_t)ms * 1000u + (TICKS_PER_MS - 1u - counter) / (TICKS_PER_MS / 1000u);
+  return (uint64_t)ms * 1000u + (uint64_t)(ticks_per_ms - 1u - counter) * 1000u / ticks_per_ms;
 }
 
 uint64_t hal_signing_time(void) { return boot_signing_time + hal_now_us() / 10u; }
@@ -88,11 +72,7 @@ void hal_log(const char *message) {
 }
 
 size_t hal_uart_write(const uint8_t *data, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    while (UART_STATE & UART_STATE_TX_FULL) {
-    }
-    UART_DATA = data[i];
-  }
+  for (size_t i = 0; i < len; i++) uart_tx_byte(data[i]);
   return len;
 }
 
@@ -175,6 +155,39 @@ static void parse_config(char *line, target_config_t *c) {
   if (c->require_signed && !c->has_key) fail("--require-signed needs --key", NULL);
 }
 
+/* Reads SysTick's counter with the host time around it; false when QEMU was descheduled between the
+ * two host readings (the pair would not belong together). */
+static bool timed_count(uint64_t *t, uint32_t *count) {
+  uint64_t before = semihost_elapsed_ns();
+  *count = SYST_CVR;
+  uint64_t after = semihost_elapsed_ns();
+  *t = before + (after - before) / 2u;
+  return after - before < 50000u;
+}
+
+/* SysTick's counting rate on `clock` (core or reference clock), measured over 20 ms of host time and
+ * rounded to 100 kHz (QEMU derives it from the host clock, so only the readings can be off); 0 when
+ * that clock does not run. */
+static uint32_t systick_hz(uint32_t clock) {
+  SYST_CSR = 0;
+  SYST_RVR = 0xFFFFFFu;
+  SYST_CVR = 0;
+  SYST_CSR = clock | SYST_CSR_ENABLE;
+  for (int attempt = 0; attempt < 50; attempt++) {
+    uint64_t t0, t1;
+    uint32_t c0, c1;
+    if (!timed_count(&t0, &c0)) continue;
+    do {
+      (void)timed_count(&t1, &c1);
+    } while (t1 - t0 < 20000000u);
+    if (!timed_count(&t1, &c1) || t1 - t0 > 200000000u) continue; /* 24-bit counter: wraps past 80 MHz x 0.2 s */
+    uint64_t counts = (c0 - c1) & 0xFFFFFFu;
+    uint64_t hz = counts * 1000000000u / (t1 - t0);
+    return (uint32_t)((hz + 50000u) / 100000u * 100000u);
+  }
+  return 0;
+}
+
 void hal_target_init(target_config_t *config) {
   memset(config, 0, sizeof *config);
   config->device_id = 1;
@@ -189,14 +202,26 @@ void hal_target_init(target_config_t *config) {
   uint32_t unix_s = semihost_time();
   boot_signing_time = unix_s > epoch_2015_unix_s ? (uint64_t)(unix_s - epoch_2015_unix_s) * 100000u : 0u;
 
-  SYST_RVR = TICKS_PER_MS - 1u;
+  uint32_t clock = SYST_CSR_CORE_CLOCK;
+  ticks_per_ms = systick_hz(clock) / 1000u;
+  if (ticks_per_ms == 0u) {
+    clock = 0u; /* the machine clocks SysTick from its reference clock only */
+    ticks_per_ms = systick_hz(clock) / 1000u;
+  }
+  if (ticks_per_ms == 0u) fail("SysTick does not count", NULL);
+  SYST_CSR = 0;
+  SYST_RVR = ticks_per_ms - 1u;
   SYST_CVR = 0;
-  SYST_CSR = 0x7u; /* core clock, interrupt, enable */
+  SYST_CSR = clock | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
 
-  UART_BAUDDIV = CORE_CLOCK_HZ / 115200u; /* QEMU ignores the rate but needs a valid divisor (>= 16) */
-  UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INT_EN;
-  NVIC_ISER0 = 1u << UART0_RX_IRQ;
-  semihost_write("GLP BOARD READY\n");
+  uart_init();
+  char hz[12];
+  char *digit = hz + sizeof hz - 1;
+  *digit = '\0';
+  for (uint32_t v = ticks_per_ms * 1000u; v != 0u || digit == hz + sizeof hz - 1; v /= 10u) *--digit = (char)('0' + v % 10u);
+  semihost_write("GLP BOARD READY, SysTick ");
+  semihost_write(digit);
+  semihost_write(" Hz\n");
 }
 
 void hal_target_poll(const target_config_t *config) {
