@@ -4,10 +4,13 @@
  * loop running --seconds (default 60) of the demo microgrid. Target: no missed and no late exchange
  * over 60 s on a quiet machine (docs/firmware.md). Also the bare round trip of each board through a
  * minimal client (benchmarks/board-rtt.ts).
- *   npm run bench:firmware-loop [-- --seconds 60 --exchange-ms 10 --samples 400]
+ *   npm run bench:firmware-loop [-- --seconds 60 --exchange-ms 10 --samples 400 --rt-priority 50]
+ * --rt-priority runs QEMU (every thread), the pty relay and the loop process SCHED_FIFO (root or
+ * CAP_SYS_NICE): what the boards sustain when they get the CPU they ask for, on a busy machine.
  * Ends with one JSON line: per board exchanges, missed, late, outages, loop RTT p50/p99/max and bare
  * RTT p50/p99, µs.
  */
+import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import { createSerialTransport } from '../bench/devices/tty-serial-transport.ts';
@@ -30,6 +33,13 @@ function arg(name: string, fallback: number): number {
 const SECONDS = arg('seconds', 60);
 const EXCHANGE_MS = Math.round(arg('exchange-ms', 10));
 const SAMPLES = Math.round(arg('samples', 400));
+const RT_PRIORITY = process.argv.includes('--rt-priority') ? Math.round(arg('rt-priority', 50)) : undefined;
+
+/** SCHED_FIFO for every thread of `pid` (no-op without --rt-priority). */
+function realtime(pid: number): void {
+  if (RT_PRIORITY === undefined || pid <= 0) return;
+  execFileSync('chrt', ['-f', '-a', '-p', String(RT_PRIORITY), String(pid)]);
+}
 
 const percentile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -56,6 +66,8 @@ async function measure(kind: 'qemu' | 'host') {
       ? await startQemuBoard('battery', { device: pair.b })
       : await startEmulatedBoard('battery', { device: pair.b });
   try {
+    realtime(pair.pid);
+    realtime(board.pid);
     const bare = await bareRtt(pair.a);
     const run = new RealtimeRun({
       twin: { grid: 'grids/demo-33bw-microgrids.yaml', seed: 1, dt_s: 0.001 },
@@ -72,6 +84,7 @@ async function measure(kind: 'qemu' | 'host') {
       snapshotEvery: 100,
       overrunPolicy: 'continue',
       duration_s: SECONDS,
+      ...(RT_PRIORITY === undefined ? {} : { realtime: { priority: RT_PRIORITY } }),
     });
     let worstRtt = 0;
     run.on('message', (m: WorkerToMain) => {
@@ -79,7 +92,7 @@ async function measure(kind: 'qemu' | 'host') {
     });
     await run.ready;
     const end = await run.finished;
-    if (end.type !== 'stopped') throw new Error(`${kind} run ended with ${end.type}`);
+    if (end.type !== 'stopped') throw new Error(`${kind} run ended with ${JSON.stringify(end).slice(0, 400)}`);
     const link: LinkStats = end.links[0];
     const figures = {
       exchanges: link.framesTx,
@@ -112,6 +125,7 @@ console.log(
     bench: 'firmware-loop',
     seconds: SECONDS,
     exchange_hz: 1000 / EXCHANGE_MS,
+    rt_priority: RT_PRIORITY ?? null,
     load_1min: Number(loadBefore.toFixed(2)),
     qemu_lm3s6965evb: qemu,
     host_board: host,
