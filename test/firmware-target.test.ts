@@ -21,6 +21,7 @@ import {
   QEMU_MACHINE,
   type QemuBoard,
   runOnTarget,
+  stackReport,
   startQemuBoard,
   TARGET_BUDGETS,
   TARGET_CPUS,
@@ -87,6 +88,39 @@ describe('Cortex-M builds (arm-none-eabi-gcc, -Werror)', { timeout: 240_000 }, (
       `cortex-m4 inverter worst-case stack: ${TARGET_BUDGETS.stack + 8} bytes, budget ${TARGET_BUDGETS.stack}`,
       `cortex-m0plus protocol library flash: ${TARGET_BUDGETS.libraryFlash + 1} bytes, budget ${TARGET_BUDGETS.libraryFlash}`,
     ]);
+  });
+
+  it('the stack figure: deepest chain + deepest interrupt + exception frame; recursion and dynamic frames refused', () => {
+    // gcc -fcallgraph-info=su text, the shapes the report reads.
+    const node = (title: string, name: string, bytes: number, kind = 'static') =>
+      `node: { title: "${title}" label: "${name}\\nx.c:1:1\\n${bytes} bytes (${kind})" }\n`;
+    const edge = (from: string, to: string) => `edge: { sourcename: "${from}" targetname: "${to}" }\n`;
+    const image = (fBytes: string, extra = '') =>
+      [
+        ['startup', node('Reset_Handler', 'Reset_Handler', 8) + edge('Reset_Handler', 'main')],
+        ['main_battery', node('main', 'main', 16) + edge('main', 'f')],
+        ['glp_codec', fBytes + edge('f', 'memcpy') + extra],
+        [
+          'hal_qemu',
+          node('SysTick_Handler', 'SysTick_Handler', 0) +
+            node('UART0_RX_IRQHandler', 'UART0_RX_IRQHandler', 8) +
+            node('target_fault', 'target_fault', 24),
+        ],
+      ] as [string, string][];
+    const report = stackReport(image(node('f', 'f', 100)), 'cortex-m3');
+    // Reset 8 + main 16 + f 100 + a C library call 128; target_fault 24; 8-word frame 36 (hand sum).
+    expect(report.mainBytes).toBe(252);
+    expect(report.worst).toBe(252 + 24 + 36);
+    expect(report.mainPath).toEqual(['Reset_Handler', 'main', 'f', 'memcpy (C library)']);
+    expect(() =>
+      stackReport(
+        image(node('f', 'f', 100), node('g', 'g', 4) + edge('f', 'g') + edge('g', 'f')),
+        'cortex-m3',
+      ),
+    ).toThrow(/recursion in the firmware: .*f → g → f/);
+    expect(() => stackReport(image(node('f', 'f', 100, 'dynamic')), 'cortex-m3')).toThrow(
+      /f has a dynamic stack frame/,
+    );
   });
 
   it('the Cortex-M0+ objects are ARMv6-M Thumb-1 code with no hardware divide', async () => {

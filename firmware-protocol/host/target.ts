@@ -176,7 +176,7 @@ export async function targetReport(images: TargetImages): Promise<TargetReport> 
       images.elf(cpu, 'battery'),
       images.elf(cpu, 'inverter'),
     ]);
-    const graph = await loadCallGraph(dir, [...names]);
+    const graphs = await loadCallGraphs(dir, [...names]);
     out[cpu] = {
       modules,
       library: {
@@ -186,8 +186,8 @@ export async function targetReport(images: TargetImages): Promise<TargetReport> 
       boards: { battery, inverter },
       linkContextRam: await symbolSize(images.elf(cpu, 'battery'), 'board'),
       stack: {
-        battery: worstStack(graph, 'main_battery', cpu),
-        inverter: worstStack(graph, 'main_inverter', cpu),
+        battery: stackReport(graphs.battery, cpu),
+        inverter: stackReport(graphs.inverter, cpu),
       },
     };
   }
@@ -241,17 +241,24 @@ const INDIRECT_TARGET_MODULES: Record<string, string[]> = {
   glp_codec: ['board'],
 };
 
-async function loadCallGraph(dir: string, modules: string[]): Promise<Map<string, CallGraph>> {
-  // One graph per main: the modules linked into that image.
+/** The .ci texts of the modules linked into each board image, as [module, text]. */
+async function loadCallGraphs(
+  dir: string,
+  modules: string[],
+): Promise<Record<BoardKind, [string, string][]>> {
   const perModule = new Map<string, string>();
   for (const m of modules) perModule.set(m, await readFile(join(dir, `${m}.ci`), 'utf8'));
-  const graphs = new Map<string, CallGraph>();
-  for (const main of ['main_battery', 'main_inverter']) {
-    const other = main === 'main_battery' ? ['main_inverter', 'inverter'] : ['main_battery', 'battery'];
-    const linked = modules.filter((m) => !other.includes(m));
-    graphs.set(main, parseCallGraphs(linked.map((m) => [m, perModule.get(m) ?? ''])));
-  }
-  return graphs;
+  const linked = (other: string[]) =>
+    modules.filter((m) => !other.includes(m)).map((m): [string, string] => [m, perModule.get(m) ?? '']);
+  return { battery: linked(['main_inverter', 'inverter']), inverter: linked(['main_battery', 'battery']) };
+}
+
+/**
+ * Worst-case stack of an image from its modules' -fcallgraph-info=su texts ([module name, .ci text]).
+ * Throws on recursion or a dynamic frame, which no fixed stack bounds.
+ */
+export function stackReport(callGraphs: [string, string][], cpu: TargetCpu): StackReport {
+  return worstStack(parseCallGraphs(callGraphs), cpu);
 }
 
 function parseCallGraphs(texts: [string, string][]): CallGraph {
@@ -293,9 +300,7 @@ function parseCallGraphs(texts: [string, string][]): CallGraph {
   return { frame, module, callees, addressTaken };
 }
 
-function worstStack(graphs: Map<string, CallGraph>, main: string, cpu: TargetCpu): StackReport {
-  const g = graphs.get(main);
-  if (!g) throw new Error(`no call graph for ${main}`);
+function worstStack(g: CallGraph, cpu: TargetCpu): StackReport {
   const indirectTargets = (fn: string): string[] => {
     const from = INDIRECT_TARGET_MODULES[g.module.get(fn) ?? ''];
     if (!from) throw new Error(`${fn}: indirect call from a module with no known targets`);
@@ -326,6 +331,7 @@ function worstStack(graphs: Map<string, CallGraph>, main: string, cpu: TargetCpu
     return { bytes: own + best.bytes, path: best.path };
   };
   const root = (fn: string): Deepest => {
+    if (!g.frame.has(fn)) throw new Error(`no ${fn} in the call graph`);
     const r = deepest(fn, []);
     if (!r) throw new Error(`no stack figure for ${fn}`);
     return r;
