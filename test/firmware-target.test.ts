@@ -233,6 +233,30 @@ describe('the board images under QEMU, on a serial port', { timeout: 90_000 }, (
       await bat.send({ ...setpoint, activePowerW: 9000 });
       expect((await bat.next('NACK', () => true, 20_000)).reason).toBe(NackReason.OUT_OF_RANGE);
       expect(bat.stats.errorCount).toBe(errorsAtAttach);
+      // The millisecond tick keeps time. The board reads its uptime somewhere between our request and
+      // its answer, so over two such brackets the true uptime/wall ratio lies between the bounds below
+      // whatever the latency; it must be consistent with 1 ± 10 %.
+      const heartbeat = {
+        type: 'HEARTBEAT' as const,
+        uptimeMs: 0,
+        rxFrames: 0,
+        rxErrors: 0,
+        txFrames: 0,
+        state: 0,
+      };
+      const sample = async () => {
+        const mark = bat.mark();
+        const sent = performance.now();
+        await bat.send(heartbeat);
+        const { uptimeMs } = await bat.next('HEARTBEAT', () => true, 20_000, mark);
+        return { sent, received: performance.now(), uptimeMs };
+      };
+      const first = await sample();
+      await sleep(2000);
+      const second = await sample();
+      const uptime = second.uptimeMs - first.uptimeMs;
+      expect(uptime / (second.sent - first.received)).toBeGreaterThan(0.9); // the most the ratio can be
+      expect(uptime / (second.received - first.sent)).toBeLessThan(1.1); // the least it can be
     },
   );
 });

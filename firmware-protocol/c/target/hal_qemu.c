@@ -3,9 +3,12 @@
  *   UART: the machine's UART driver (uart_cmsdk.c, uart_pl011.c; see uart.h) hands every received
  *         byte to uart_rx_byte from its receive interrupt; they wait in a ring buffer for the main
  *         loop's deframer. TX is polled.
- *   Tick: SysTick, one interrupt per millisecond; hal_now_us adds the counter's progress within the
- *         millisecond. The SysTick clock is measured at boot against the host's clock (semihosting
- *         SYS_ELAPSED): QEMU's machines differ in what clocks it, a real port knows its clock tree.
+ *   Tick: SysTick, one interrupt per millisecond, wakes the main loop. Its clock per machine
+ *         (SYSTICK_HZ, SYSTICK_CORE_CLOCK, set by the Makefile): mps2-an386 the 25 MHz core clock;
+ *         lm3s6965evb the reference clock, 12.5 MHz under QEMU 7.2.
+ *   Time: hal_now_us reads the host's clock (semihosting SYS_ELAPSED). QEMU on a busy host delivers
+ *         a late timer interrupt once for several periods, so counting ticks loses time there; on a
+ *         real part the tick count (or a free-running timer) is the clock.
  *   Provisioning: device id, signing key and intervals come from the command line QEMU passes
  *         through semihosting (-semihosting-config arg=...), the wall clock from semihosting's
  *         SYS_TIME at boot. A real board reads these from its key store and RTC instead.
@@ -30,8 +33,11 @@
 /* Power of two, larger than a whole signed frame, so one exchange never wraps it. */
 #define RX_RING_SIZE 1024u
 
-static volatile uint32_t ms_ticks;
-static uint32_t ticks_per_ms = 1000u;
+#if !defined(SYSTICK_HZ) || !defined(SYSTICK_CORE_CLOCK)
+#error "define SYSTICK_HZ (SysTick's input clock) and SYSTICK_CORE_CLOCK (1: core clock, 0: reference clock)"
+#endif
+
+static const uint32_t ticks_per_ms = SYSTICK_HZ / 1000u;
 static uint8_t rx_ring[RX_RING_SIZE];
 static volatile uint32_t rx_head; /* written by the interrupt */
 static uint32_t rx_tail;          /* written by the main loop */
@@ -39,7 +45,10 @@ static volatile uint32_t rx_overruns;
 static uint64_t boot_signing_time; /* 10 us units since 2015-01-01 at boot */
 static bool verbose_log;
 
-void SysTick_Handler(void) { ms_ticks++; }
+void SysTick_Handler(void) {
+  /* Nothing to count (hal_now_us reads the host's clock): taking the interrupt ends the main loop's
+   * WFI, so the board's duties run at least once a millisecond. */
+}
 
 void uart_rx_byte(uint8_t byte) {
   uint32_t head = rx_head;
@@ -51,14 +60,7 @@ void uart_rx_byte(uint8_t byte) {
   }
 }
 
-uint64_t hal_now_us(void) {
-  uint32_t ms, counter;
-  do { /* re-read when the millisecond rolled over between the two reads */
-    ms = ms_ticks;
-    counter = SYST_CVR;
-  } while (ms != ms_ticks);
-  return (uint64_t)ms * 1000u + (uint64_t)(ticks_per_ms - 1u - counter) * 1000u / ticks_per_ms;
-}
+uint64_t hal_now_us(void) { return semihost_elapsed_ns() / 1000u; }
 
 uint64_t hal_signing_time(void) { return boot_signing_time + hal_now_us() / 10u; }
 
@@ -77,8 +79,8 @@ size_t hal_uart_write(const uint8_t *data, size_t len) {
 }
 
 size_t hal_uart_read(uint8_t *buf, size_t cap, uint32_t timeout_ms) {
-  uint32_t start = ms_ticks;
-  while (rx_head == rx_tail && ms_ticks - start < timeout_ms) {
+  uint64_t start = hal_now_us();
+  while (rx_head == rx_tail && hal_now_us() - start < (uint64_t)timeout_ms * 1000u) {
     __asm__ volatile("wfi"); /* sleeps until the next byte or tick */
   }
   size_t n = 0;
@@ -155,39 +157,6 @@ static void parse_config(char *line, target_config_t *c) {
   if (c->require_signed && !c->has_key) fail("--require-signed needs --key", NULL);
 }
 
-/* Reads SysTick's counter with the host time around it; false when QEMU was descheduled between the
- * two host readings (the pair would not belong together). */
-static bool timed_count(uint64_t *t, uint32_t *count) {
-  uint64_t before = semihost_elapsed_ns();
-  *count = SYST_CVR;
-  uint64_t after = semihost_elapsed_ns();
-  *t = before + (after - before) / 2u;
-  return after - before < 50000u;
-}
-
-/* SysTick's counting rate on `clock` (core or reference clock), measured over 20 ms of host time and
- * rounded to 100 kHz (QEMU derives it from the host clock, so only the readings can be off); 0 when
- * that clock does not run. */
-static uint32_t systick_hz(uint32_t clock) {
-  SYST_CSR = 0;
-  SYST_RVR = 0xFFFFFFu;
-  SYST_CVR = 0;
-  SYST_CSR = clock | SYST_CSR_ENABLE;
-  for (int attempt = 0; attempt < 50; attempt++) {
-    uint64_t t0, t1;
-    uint32_t c0, c1;
-    if (!timed_count(&t0, &c0)) continue;
-    do {
-      (void)timed_count(&t1, &c1);
-    } while (t1 - t0 < 20000000u);
-    if (!timed_count(&t1, &c1) || t1 - t0 > 200000000u) continue; /* 24-bit counter: wraps past 80 MHz x 0.2 s */
-    uint64_t counts = (c0 - c1) & 0xFFFFFFu;
-    uint64_t hz = counts * 1000000000u / (t1 - t0);
-    return (uint32_t)((hz + 50000u) / 100000u * 100000u);
-  }
-  return 0;
-}
-
 void hal_target_init(target_config_t *config) {
   memset(config, 0, sizeof *config);
   config->device_id = 1;
@@ -202,17 +171,10 @@ void hal_target_init(target_config_t *config) {
   uint32_t unix_s = semihost_time();
   boot_signing_time = unix_s > epoch_2015_unix_s ? (uint64_t)(unix_s - epoch_2015_unix_s) * 100000u : 0u;
 
-  uint32_t clock = SYST_CSR_CORE_CLOCK;
-  ticks_per_ms = systick_hz(clock) / 1000u;
-  if (ticks_per_ms == 0u) {
-    clock = 0u; /* the machine clocks SysTick from its reference clock only */
-    ticks_per_ms = systick_hz(clock) / 1000u;
-  }
-  if (ticks_per_ms == 0u) fail("SysTick does not count", NULL);
   SYST_CSR = 0;
   SYST_RVR = ticks_per_ms - 1u;
   SYST_CVR = 0;
-  SYST_CSR = clock | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+  SYST_CSR = (SYSTICK_CORE_CLOCK ? SYST_CSR_CORE_CLOCK : 0u) | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
 
   uart_init();
   char hz[12];
@@ -225,7 +187,7 @@ void hal_target_init(target_config_t *config) {
 }
 
 void hal_target_poll(const target_config_t *config) {
-  if (config->crash_after_ms != 0 && ms_ticks >= config->crash_after_ms) {
+  if (config->crash_after_ms != 0 && hal_now_us() >= (uint64_t)config->crash_after_ms * 1000u) {
     __asm__ volatile("udf #0"); /* fault injection for the tests: an undefined instruction */
   }
 }
