@@ -92,7 +92,8 @@ async function measure(kind: 'qemu' | 'host') {
     });
     await run.ready;
     const end = await run.finished;
-    if (end.type !== 'stopped') throw new Error(`${kind} run ended with ${JSON.stringify(end).slice(0, 400)}`);
+    if (end.type !== 'stopped')
+      throw new Error(`${kind} run ended with ${JSON.stringify(end).slice(0, 400)}`);
     const link: LinkStats = end.links[0];
     const figures = {
       exchanges: link.framesTx,
