@@ -15,6 +15,9 @@ declare -A probes=(
   [victoria-metrics]=victoria-metrics # InfluxDB v2 write API on loopback
   [chromium]=chromium            # headless browser tests
   [tshark]=tshark                # Wireshark's dissectors read a run's frame capture (Modbus RTU)
+  [gcc-arm-none-eabi]=arm-none-eabi-gcc # Cortex-M builds of the reference firmware (docs/firmware.md)
+  [libnewlib-arm-none-eabi]=/usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon.a # newlib(-nano), semihosting
+  [qemu-system-arm]=qemu-system-arm # the Cortex-M images on emulated boards (mps2-an386, microbit)
 )
 
 missing=()

@@ -18,6 +18,13 @@
 
 #include "glp.h"
 
+/* Debian's arm-none-eabi-gcc pairs GCC's own stdint.h with newlib's inttypes.h, which then leaves out
+ * the 64-bit format macros; uint64_t is unsigned long long there. */
+#ifndef PRIu64
+#define PRIu64 "llu"
+#define PRIx64 "llx"
+#endif
+
 typedef enum { K_U8, K_U16, K_U32, K_U64, K_F32, K_F64, K_F32X4, K_TEXT } kind_t;
 typedef struct {
   const char *name;
@@ -209,7 +216,12 @@ static uint64_t zero_time(void *user) {
   return 0;
 }
 
-static char line[1 << 16];
+/* Longest input line. The host default takes any frame; a microcontroller build (firmware-protocol/c/target)
+ * lowers it to fit its RAM: a wire frame is at most ~600 hex digits. */
+#ifndef GLP_TOOL_LINE_MAX
+#define GLP_TOOL_LINE_MAX (1 << 16)
+#endif
+static char line[GLP_TOOL_LINE_MAX];
 
 static int do_decode(int argc, char **argv) {
   static glp_link_t link;
@@ -230,7 +242,7 @@ static int do_decode(int argc, char **argv) {
 #if GLP_ENABLE_SIGNING
   if (has_key) glp_link_set_signing(&link, key, 0, false, require);
 #endif
-  static uint8_t wire[1 << 15];
+  static uint8_t wire[GLP_TOOL_LINE_MAX / 2];
   while (fgets(line, sizeof line, stdin)) {
     long n = parse_hex(line, wire, sizeof wire - 1);
     if (n < 0) {
