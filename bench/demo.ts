@@ -1,12 +1,13 @@
 import { readdirSync } from 'node:fs';
-import { basename, isAbsolute, resolve, sep } from 'node:path';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
-import { InfluxSink, RunRecorder } from './recording/index.ts';
+import { assertionResults, InfluxSink, RunRecorder } from './recording/index.ts';
+import { securityRefusal } from './runtime/loop-scenarios.ts';
 import type {
   DeviceLinkConfig,
   LoopConfig,
@@ -14,7 +15,7 @@ import type {
   Snapshot,
   WorkerToMain,
 } from './runtime/messages.ts';
-import { RealtimeRun } from './runtime/realtime-run.ts';
+import { LoopNotReadyError, RealtimeRun } from './runtime/realtime-run.ts';
 import {
   deviceMicrogrids,
   linkStatsToPoints,
@@ -25,6 +26,7 @@ import {
 import type { AuditEntry } from './server/api.ts';
 import {
   CommandInvalidError,
+  CommandNotReadyError,
   CommandUnavailableError,
   type LiveServer,
   startLiveServer,
@@ -173,6 +175,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       } catch (err) {
         throw usageError(`gridloop ${commandName}: ${(err as Error).message}`);
       }
+      const why = securityRefusal(scenarioFile);
+      if (why) throw usageError(`gridloop ${commandName}: cannot play ${scenarioFile.name}: ${why}`);
     }
     const grid = scenarioFile?.grid ?? options.grid ?? DEFAULT_DEMO_GRID;
     let loaded: Awaited<ReturnType<typeof loadGridFile>>;
@@ -197,15 +201,16 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         onAudit: (entry) => audit(entry),
         scenarios: () => scenarioNamesIn(options.scenariosDir ?? 'scenarios'),
         onCommand: async (command) => {
-          if (!run) throw new CommandUnavailableError('the real-time loop is not running yet');
+          if (!run?.isReady) throw new CommandNotReadyError(new LoopNotReadyError().message);
           if (command.type === 'scenario') {
             if (command.action === 'start' && !command.name)
               throw new CommandInvalidError('scenario start needs a name');
-            const file =
-              command.action === 'start'
-                ? scenarioFileOf(options.scenariosDir ?? 'scenarios', command.name!)
-                : undefined;
-            const event = await run.scenario(command.action, file);
+            const dir = options.scenariosDir ?? 'scenarios';
+            const file = command.action === 'start' ? scenarioFileOf(dir, command.name!) : undefined;
+            // A refusal names the file as the client named it, never by its path on this disk.
+            const event = await run.scenario(command.action, file).catch((err: Error) => {
+              throw file ? new Error(err.message.split(file).join(relative(resolve(dir), file))) : err;
+            });
             commandEvents.add(eventKey(event));
             return { message: event.message, event };
           }
@@ -378,7 +383,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         const result: DemoStopResult =
           end.type === 'error' ? { reason: 'error', message: end.message } : { reason: end.reason };
         status(end.type === 'error' ? 'failed' : 'stopped');
-        await recorder.close({ status: end.type === 'error' ? 'failed' : 'complete', reason: result.reason });
+        // A scenario run that stopped before its end has no verdict on its assertions: it did not pass.
+        const unjudged = end.type === 'stopped' && options.scenario !== undefined && !end.assertions;
+        await recorder.close({
+          status: end.type === 'error' ? 'failed' : unjudged ? 'aborted' : 'complete',
+          reason: unjudged ? `${result.reason}: stopped before the scenario ended` : result.reason,
+          ...(end.type === 'stopped' && end.assertions
+            ? { assertions: assertionResults(end.assertions, end.steps * options.dt_s) }
+            : {}),
+        });
         await board?.stop();
         await server.close();
         return result;

@@ -10,6 +10,9 @@
  * Reports the loop's lateness and overruns for both runs, the delivery latency, and the main
  * thread's event-loop delay. Ends with one JSON line.
  *
+ * Also reports, half-way through, what the server says it delivered to each client
+ * (LiveServer.stats) and how long a newcomer waits for its welcome.
+ *
  * Options (environment): VIEWERS (200), RATE_HZ (20), RUN_S (10 per run).
  */
 import { execFileSync, fork } from 'node:child_process';
@@ -143,7 +146,9 @@ interface LoopFigures {
   stateBytes: number;
 }
 
-async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; clients?: ClientReport }> {
+async function measureRun(
+  withViewers: boolean,
+): Promise<{ loop: LoopFigures; clients?: ClientReport; served?: ServedFigures }> {
   // Children inherit affinity at fork: free the bench before it forks the loop.
   if (pinned) pinned = pin(process.pid, ALL_CPUS);
   const { grid, config } = await loadGridFile(GRID);
@@ -219,7 +224,30 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
   clients?.send({ type: 'start' });
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
+  // Half-way: how long a newcomer waits for its welcome, and the server's own per-client figures.
+  let served: ServedFigures | undefined;
+  const halfway = setTimeout(
+    async () => {
+      const connect_ms = await timeToWelcome(server.url, viewerToken);
+      const rates = server
+        .stats()
+        .map((c) => c.delivered_hz)
+        .filter(Number.isFinite)
+        .sort((a, b) => a - b);
+      served = {
+        connect_ms,
+        clients: rates.length,
+        delivered_hz: {
+          min: rates[0] ?? Number.NaN,
+          p50: quantile(rates, 0.5),
+          mean: rates.reduce((a, b) => a + b, 0) / rates.length,
+        },
+      };
+    },
+    (RUN_S * 1000) / 2,
+  );
   const end = await run.finished;
+  clearTimeout(halfway);
   const cpu = process.cpuUsage(cpu0);
   const mainCpu_ms_per_s = (cpu.user + cpu.system) / 1000 / ((performance.now() - wall0) / 1000);
   delay.disable();
@@ -274,7 +302,34 @@ async function measureRun(withViewers: boolean): Promise<{ loop: LoopFigures; cl
         mainCpu_ms_per_s,
         stateBytes,
       };
-  return { loop, clients: clientReport };
+  return { loop, clients: clientReport, served };
+}
+
+/** What the server reports of its clients (LiveServer.stats) and a newcomer's wait, mid-run. */
+interface ServedFigures {
+  /** A new client's wait from connect() to its welcome, ms. */
+  connect_ms: number;
+  clients: number;
+  /** States each client was sent per second, as the server counts them. */
+  delivered_hz: { min: number; p50: number; mean: number };
+}
+
+function timeToWelcome(url: string, token: string): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = connect(url, {
+      transports: ['websocket'],
+      auth: { token },
+      reconnection: false,
+      forceNew: true,
+    });
+    const done = (ms: number) => {
+      socket.close();
+      resolve(ms);
+    };
+    socket.once('welcome', () => done(performance.now() - started));
+    socket.once('connect_error', () => done(Number.NaN));
+  });
 }
 
 const round = (x: number, digits = 1) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
@@ -314,6 +369,12 @@ async function main(): Promise<void> {
   console.log(
     `  main process CPU ${round(withViewers.loop.mainCpu_ms_per_s)} ms/s (server: one encode per rate, one frame write per viewer)`,
   );
+  const served = withViewers.served;
+  if (served) {
+    console.log(
+      `  server's count: ${served.clients} clients sent min ${round(served.delivered_hz.min)} Hz, median ${round(served.delivered_hz.p50)} Hz, mean ${round(served.delivered_hz.mean)} Hz (of ${RATE_HZ} asked); a new client waited ${round(served.connect_ms)} ms for its welcome`,
+    );
+  }
   const added = withViewers.loop.overruns - without.loop.overruns;
   console.log(added <= 0 ? 'target met: no added overruns' : `target MISSED: ${added} added overruns`);
   console.log(
@@ -330,6 +391,10 @@ async function main(): Promise<void> {
       per_client_rate_hz: round(c.perClientRate_hz.mean, 2),
       min_client_rate_hz: round(c.perClientRate_hz.min, 2),
       disconnects: c.disconnects,
+      served_min_rate_hz: round(served?.delivered_hz.min ?? Number.NaN, 2),
+      served_median_rate_hz: round(served?.delivered_hz.p50 ?? Number.NaN, 2),
+      served_mean_rate_hz: round(served?.delivered_hz.mean ?? Number.NaN, 2),
+      new_client_connect_ms: round(served?.connect_ms ?? Number.NaN),
       client_delay_p99_ms: round(c.clientDelay_p99_ms, 1),
       overruns_without: without.loop.overruns,
       overruns_with: withViewers.loop.overruns,

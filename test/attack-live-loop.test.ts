@@ -3,6 +3,7 @@
  * command) through the real-time loop process to a real emulated C board over a pty: the board is
  * told a false frequency, its droop answers with real power, and the attack ends on its own.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import type { Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
@@ -11,11 +12,12 @@ import { validateCommand } from '../bench/server/commands.ts';
 import { toTwinCommand } from '../bench/server/twin-bridge.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinCommand, TwinEvent } from '../twin/api.ts';
+import { budget } from './support/machine-speed.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DEVICE = 'bess-hw';
 
-describe('live attack through the loop to a C board', { timeout: 90_000 }, () => {
+describe('live attack through the loop to a C board', { timeout: budget(90_000) }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});
@@ -71,6 +73,11 @@ describe('live attack through the loop to a C board', { timeout: 90_000 }, () =>
     await waitFor('board discharging by droop', () => Math.abs(p() - 0.2) < 0.03);
     // The attack ends after 1.5 s of twin time; the board sees the real ≈ 50 Hz again.
     await waitFor('attack over', () => Math.abs(p()) < 0.05, 8000);
+    // Ended by its duration, the attack logs its own attack-stop (the live run's ground truth).
+    await waitFor('attack-stop logged', () => events.some((e) => e.kind === 'attack-stop'), 3000);
+    const stop = events.find((e) => e.kind === 'attack-stop')!;
+    expect(stop).toMatchObject({ target: 'false-49', message: 'attack false-49 ended after its 1.5 s' });
+    expect(stop.t_s - started.t_s).toBeCloseTo(1.5, 2);
     await expect(
       run.command({
         kind: 'attack',

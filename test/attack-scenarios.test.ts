@@ -4,6 +4,7 @@
  * board. Each must pass its own expectations (written in the YAML against the ground-truth labels),
  * and the figures the issue names are asserted here as well.
  */
+
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import {
   runSecurityScenario,
   type SecurityRunResult,
 } from '../twin/attacks/security.ts';
+import { budget } from './support/machine-speed.ts';
 
 const DIR = join(import.meta.dirname, '../scenarios/attacks');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
@@ -41,7 +43,7 @@ const DETECTED = [
 ];
 const OWN_TEST = ['fdia-bias-voltage', 'fdia-stealthy', 'replay-signed-link', 'replay-unsigned-link'];
 
-describe('attack scenario library', { timeout: 120_000 }, () => {
+describe('attack scenario library', { timeout: budget(120_000) }, () => {
   it('every shipped attack scenario is run by a test here', () => {
     const names = files.map((f) => f.replace(/\.yaml$/, '')).sort();
     expect([...DETECTED, ...OWN_TEST].sort()).toEqual(names);

@@ -3,12 +3,14 @@
  * no key) to the C emulated battery board over a pseudo-terminal. An unsigned board obeys it; a
  * board that requires signed frames ignores it and keeps following the bench.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { AttackedTransport } from '../bench/attacks/link-attack.ts';
 import { FirmwareLink } from '../bench/devices/firmware-link.ts';
 import { openPtyPair, SerialTransport } from '../bench/devices/transport.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { encodeFrame, OperatingMode, SetpointField } from '../firmware-protocol/ts/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const KEY = new Uint8Array(32).map((_, i) => (i * 13 + 5) & 0xff);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -28,7 +30,7 @@ const forged = encodeFrame(
   { seq: 4242, deviceId: 1 },
 );
 
-describe('spoofed set-points on a pty link with the C board', { timeout: 60_000 }, () => {
+describe('spoofed set-points on a pty link with the C board', { timeout: budget(60_000) }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});

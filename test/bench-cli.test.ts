@@ -2,12 +2,15 @@
  * gridloop devices / probe / run as a user runs them (node bin/gridloop.mjs), against the C
  * emulated battery board on a real pseudo-terminal.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../bench/recording/index.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import { budget } from './support/machine-speed.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'gridloop-bench-cli-'));
@@ -19,7 +22,7 @@ function gridloop(...args: string[]): Promise<{ code: number | null; stdout: str
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), budget(60_000));
     child.on('exit', (code) => {
       clearTimeout(timer);
       done({ code, stdout, stderr });
@@ -47,7 +50,7 @@ function scenario(name: string, minNadir: number): string {
   return file;
 }
 
-describe('gridloop devices, probe and run', { timeout: 120_000 }, () => {
+describe('gridloop devices, probe and run', { timeout: budget(120_000) }, () => {
   let board: EmulatedBoard;
   beforeAll(async () => {
     board = await startEmulatedBoard('battery', { deviceId: 1 });
@@ -103,6 +106,12 @@ describe('gridloop devices, probe and run', { timeout: 120_000 }, () => {
     const result = JSON.parse(ok.stdout.trim().split('\n').at(-1)!);
     expect(result.passed).toBe(true);
     expect(result.reason).toBe('duration');
+    // The run's one verdict, in its manifest too (what `gridloop report` reads), the assertion once.
+    const manifest = await readManifest(result.runDir);
+    expect(manifest.verdict).toMatchObject({ passed: true, assertions: 1 });
+    expect(manifest.assertions?.map((a) => [a.name, a.passed, a.span_s])).toEqual([
+      ['frequency-nadir island=MG2 min_hz=49', true, [0, 1.5]],
+    ]);
     expect(result.timing.steps).toBe(1500);
     // The board answered (whether it is still online at the last step depends on machine load).
     expect(result.links[0]).toMatchObject({ deviceId: 'bess-hw', badFrames: 0 });

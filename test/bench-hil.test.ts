@@ -3,6 +3,7 @@
  * links and the C emulated boards (firmware-protocol/c) on their far ends, the loop in its own
  * process (RealtimeRun), the demo grid's islanded microgrid MG2 with the hardware battery at bus 18.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair, type PtyPair, SerialTransport } from '../bench/devices/transport.ts';
 import type {
@@ -16,6 +17,7 @@ import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { createTwin } from '../bench/runtime/twin-factory.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinEvent } from '../twin/api.ts';
+import { budget } from './support/machine-speed.ts';
 
 const GRID = 'grids/demo-33bw-microgrids.yaml';
 const DEVICE = 'bess-hw';
@@ -83,7 +85,9 @@ async function referenceWithoutBattery(duration_s: number, at_s: number) {
   return { nadir, islandId, fAt };
 }
 
-describe('real-time HIL loop with emulated boards over socat pseudo-terminals', { timeout: 90_000 }, () => {
+describe('real-time HIL loop with emulated boards over socat pseudo-terminals', {
+  timeout: budget(90_000),
+}, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});

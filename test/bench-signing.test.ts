@@ -2,17 +2,19 @@
  * Signed firmware-protocol links with the C emulated board over a socat pseudo-terminal pair: the
  * board signs its frames and requires signed ones; the bench's FirmwareLink signs and verifies.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { FirmwareLink } from '../bench/devices/firmware-link.ts';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import { budget } from './support/machine-speed.ts';
 
 const KEY = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
 const KEY_HEX = Buffer.from(KEY).toString('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const m = (step: number) => ({ step, t_s: step * 0.01, vm_pu: 1, va_deg: 0, f_hz: 49.9, rocof_hz_s: 0 });
 
-describe('signed links with the C board', { timeout: 60_000 }, () => {
+describe('signed links with the C board', { timeout: budget(60_000) }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});

@@ -5,6 +5,7 @@
  * of the three base addresses; late and garbled answers counted and never decoded; and the
  * Modbus frames of a real `gridloop run` in the run's frames.pcap.gz.
  */
+
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { SunSpecLink } from '../bench/devices/sunspec-link.ts';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
 import { readRunFrames } from '../bench/recording/index.ts';
 import type { LinkEvent } from '../bench/runtime/messages.ts';
+import { budget } from './support/machine-speed.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -39,7 +41,7 @@ function gridloop(args: string[]): Promise<{ code: number | null; stdout: string
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), budget(60_000));
     child.on('exit', (code) => {
       clearTimeout(timer);
       done({ code, stdout, stderr });
@@ -67,7 +69,7 @@ function writesTo(slave: SunSpecSlave, model: number, offset: number): number[][
   return slave.state.writes.filter((w) => w.address === at).map((w) => w.values);
 }
 
-describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: 60_000 }, () => {
+describe('SunSpec Modbus RTU devices over pseudo-terminals', { timeout: budget(60_000) }, () => {
   let pair: PtyPair | undefined;
   let slave: SunSpecSlave | undefined;
   let link: SunSpecLink | undefined;

@@ -1,9 +1,11 @@
 /** The `gridloop` command as a user's shell sees it: help, unknown commands, closed pipes. */
+
 import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../bench/cli/commands/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const bin = join(import.meta.dirname, '../bin/gridloop.mjs');
 const run = promisify(execFile);
@@ -26,13 +28,13 @@ describe('gridloop CLI', () => {
     expect(stdout).toMatch(/0 ok, 1 scenario assertions failed, 2 usage or input error, 3 runtime failure/);
   });
 
-  it('gives every command its own --help', async () => {
+  it('gives every command its own --help', { timeout: budget(60_000) }, async () => {
     for (const command of commands) {
       const { code, stdout } = await gridloop(command.name, '--help');
       expect(code, command.name).toBe(0);
       expect(stdout, command.name).toMatch(/Usage|usage/);
     }
-  }, 60_000);
+  });
 
   it('exits 2 naming an unknown command, and 2 with no command at all', async () => {
     const unknown = await gridloop('frobnicate');
@@ -41,7 +43,7 @@ describe('gridloop CLI', () => {
     expect((await gridloop()).code).toBe(2);
   });
 
-  it('ends quietly when its reader closes the pipe early', () => {
+  it('ends quietly when its reader closes the pipe early', { timeout: budget(30_000) }, () => {
     const result = spawnSync(
       'bash',
       ['-c', `"${process.execPath}" "${bin}" powerflow grids/matpower/case300.m | head -1`],
@@ -52,5 +54,5 @@ describe('gridloop CLI', () => {
     );
     expect(result.stdout.split('\n')[0]).toMatch(/case300/);
     expect(result.stderr).not.toMatch(/EPIPE|Error/);
-  }, 30_000);
+  });
 });

@@ -26,6 +26,7 @@ import {
 } from '../dashboards/schema.ts';
 import { allQueries, type Json, readGenerated } from './dashboards-structure.ts';
 import { type Influxdb1Server, type InfluxQLSeries, startInfluxdb1 } from './servers/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RECORDED_DB = 'gridloop';
@@ -214,7 +215,7 @@ beforeAll(async () => {
   for (let i = 0; i < lines.length; i += 5000)
     await write(RECORDED_DB, `${lines.slice(i, i + 5000).join('\n')}\n`);
   await write(SYNTHETIC_DB, syntheticPoints());
-}, 120_000);
+}, budget(120_000));
 
 afterAll(async () => {
   await influx?.dispose();

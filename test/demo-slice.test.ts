@@ -3,6 +3,7 @@
  * a real emulated board on a pseudo-terminal opened through serialport, real recording, a real
  * socket.io connection), then the recorded run is read back.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -12,6 +13,7 @@ import { io as connect } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRunPoints } from '../bench/recording/index.ts';
 import type { LiveState } from '../bench/server/api.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -37,7 +39,7 @@ function startCli(args: string[]) {
     exited,
     output: () => ({ stdout, stderr }),
     async waitFor(pattern: RegExp, timeout_ms = 45_000): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + timeout_ms;
+      const deadline = Date.now() + budget(timeout_ms);
       while (Date.now() < deadline) {
         const match = stdout.match(pattern);
         if (match) return match;
@@ -61,7 +63,9 @@ afterAll(() => {
 });
 
 describe('gridloop start (the demo slice)', () => {
-  it('streams state over socket.io, records frequency and power, and stops cleanly on SIGINT', async () => {
+  it('streams state over socket.io, records frequency and power, and stops cleanly on SIGINT', {
+    timeout: budget(90_000),
+  }, async () => {
     const runsDir = tempRunsDir();
     const cli = startCli(['start', '--port', '0', '--runs-dir', runsDir]);
     const [, url] = await cli.waitFor(/running: (http:\/\/\S+)/);
@@ -96,9 +100,11 @@ describe('gridloop start (the demo slice)', () => {
     expect(frequency.length).toBeGreaterThan(0);
     expect(boardPower.length).toBeGreaterThan(0);
     expect(boardPower.some((p) => p.fields.online === true)).toBe(true);
-  }, 90_000);
+  });
 
-  it('fails with a clear message, not a stack trace, when the port is taken (e.g. started twice)', async () => {
+  it('fails with a clear message, not a stack trace, when the port is taken (e.g. started twice)', {
+    timeout: budget(60_000),
+  }, async () => {
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
@@ -111,11 +117,11 @@ describe('gridloop start (the demo slice)', () => {
     } finally {
       blocker.close();
     }
-  }, 60_000);
+  });
 
-  it('rejects a bad option with exit code 2 and names it', async () => {
+  it('rejects a bad option with exit code 2 and names it', { timeout: budget(30_000) }, async () => {
     const cli = startCli(['start', '--port', 'eighty']);
     expect(await cli.exited).toBe(2);
     expect(cli.output().stderr).toMatch(/--port/);
-  }, 30_000);
+  });
 });

@@ -31,6 +31,7 @@ import {
   SetpointField,
   SignatureVerifier,
 } from '../firmware-protocol/ts/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -67,13 +68,13 @@ async function socat(): Promise<SocatPair> {
 }
 
 async function board(kind: 'battery' | 'inverter', options: Parameters<typeof startEmulatedBoard>[1]) {
-  const b = await startEmulatedBoard(kind, options);
+  const b = await startEmulatedBoard(kind, { startTimeoutMs: budget(10_000), ...options });
   cleanups.push(() => b.stop());
   return b;
 }
 
 async function link(path: string, options: SerialBoardLinkOptions) {
-  const l = await SerialBoardLink.open(path, options);
+  const l = await SerialBoardLink.open(path, { nextTimeoutMs: budget(3000), ...options });
   cleanups.push(() => l.close());
   return l;
 }

@@ -3,6 +3,7 @@
  * -Wall -Wextra -Werror with gcc and clang, compile-time configuration checks, and bounded
  * libFuzzer runs of the decoder and of the device models.
  */
+
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { C_SOURCE_DIR, makeBuildDir, makeTarget } from '../firmware-protocol/host/make.ts';
 import { loadGoldenVectors } from '../firmware-protocol/ts/test-support.ts';
+import { budget } from './support/machine-speed.ts';
 
 const execFileAsync = promisify(execFile);
 let buildDir: string;
@@ -95,7 +97,9 @@ describe('libFuzzer harnesses (bounded runs)', () => {
     return stderr;
   }
 
-  it('the C decoder, from the golden-vector seeds: no crash, every event counted', async () => {
+  it('the C decoder, from the golden-vector seeds: no crash, every event counted', {
+    timeout: budget(90_000),
+  }, async () => {
     await makeTarget('fuzz', buildDir);
     const corpus = join(buildDir, 'corpus-decoder');
     await mkdir(corpus, { recursive: true });
@@ -114,14 +118,16 @@ describe('libFuzzer harnesses (bounded runs)', () => {
     const stderr = await fuzz('fuzz-decoder', corpus, 4);
     expect(stderr).toMatch(/Done \d+ runs/);
     expect(stderr).not.toMatch(/ERROR: (AddressSanitizer|libFuzzer)|runtime error/);
-  }, 90_000);
+  });
 
-  it('the device models: outputs stay finite and within ratings, SoC within [0, 1]', async () => {
+  it('the device models: outputs stay finite and within ratings, SoC within [0, 1]', {
+    timeout: budget(90_000),
+  }, async () => {
     await makeTarget('fuzz', buildDir);
     const corpus = join(buildDir, 'corpus-models');
     await mkdir(corpus, { recursive: true });
     const stderr = await fuzz('fuzz-models', corpus, 3);
     expect(stderr).toMatch(/Done \d+ runs/);
     expect(stderr).not.toMatch(/ERROR: (AddressSanitizer|libFuzzer)|runtime error/);
-  }, 90_000);
+  });
 });

@@ -11,6 +11,7 @@
  * (20)²·(1 − leverage) ≫ the χ² threshold, so every evaluation under attack fails and the alarm
  * rises at the third (≈ 0.3 s of twin time); the test allows 1.5 s.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import type { Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
@@ -20,6 +21,7 @@ import { liveEventOf, toTwinCommand } from '../bench/server/twin-bridge.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinCommand, TwinEvent } from '../twin/api.ts';
 import type { DetectorSample } from '../twin/detection/alarms.ts';
+import { budget } from './support/machine-speed.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DEVICE = 'bess-hw';
@@ -55,7 +57,7 @@ async function liveRun(cleanups: (() => Promise<unknown>)[]) {
   return { run, events, samples, now: () => latest?.t_s ?? 0 };
 }
 
-describe('live detectors in the real-time loop', { timeout: 60_000 }, () => {
+describe('live detectors in the real-time loop', { timeout: budget(60_000) }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => {});

@@ -3,6 +3,7 @@
  * bench's own HTTP server, open to the admin token only, with the gridloop nodes preinstalled.
  * Runs in its own file: Node-RED allows one runtime per process.
  */
+
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import type { LiveState } from '../bench/server/api.ts';
 import { exampleFlow, setTabEnv, until } from './node-red-helpers.ts';
+import { budget } from './support/machine-speed.ts';
 import { launchChromium, watchErrors } from './web-browser.ts';
 
 /** The parts of the editor's global `RED` used here. */
@@ -148,7 +150,9 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
     expect(bare.headers.location).toBe('/flows/');
   });
 
-  it('has the gridloop nodes preinstalled, and a flow deployed through the admin API commands the twin', async () => {
+  it('has the gridloop nodes preinstalled, and a flow deployed through the admin API commands the twin', {
+    timeout: budget(90_000),
+  }, async () => {
     const auth = { authorization: `Bearer ${admin}` };
     const nodes = JSON.parse(
       (await http(`${demo.flowsUrl}nodes`, { headers: { ...auth, accept: 'application/json' } })).body,
@@ -197,9 +201,11 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
     } finally {
       viewer.disconnect();
     }
-  }, 90_000);
+  });
 
-  it('the editor shows the gridloop nodes with their help, and its forms flag invalid values', async () => {
+  it('the editor shows the gridloop nodes with their help, and its forms flag invalid values', {
+    timeout: budget(90_000),
+  }, async () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
@@ -218,7 +224,7 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
         () => (window as unknown as { RED?: EditorRED }).RED?.nodes?.getType?.('gridloop-state'),
         null,
         {
-          timeout: 30_000,
+          timeout: budget(30_000),
         },
       );
       const help = await page.evaluate(() =>
@@ -278,7 +284,7 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
     } finally {
       await browser.close();
     }
-  }, 90_000);
+  });
 
   it('stopping the bench stops Node-RED and leaves no connection or server behind', async () => {
     await demo.stop();
@@ -294,7 +300,9 @@ describe('gridloop start --node-red (the command)', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
-  it('prints the editor link with the admin token, and the link opens the editor', async () => {
+  it('prints the editor link with the admin token, and the link opens the editor', {
+    timeout: budget(90_000),
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gridloop-nre-cli-'));
     const child = cli(
       [
@@ -331,7 +339,7 @@ describe('gridloop start --node-red (the command)', () => {
       expect(await exited).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  });
 
   it('refuses --node-red-dir without --node-red (exit 2)', async () => {
     const child = cli(['--node-red-dir', 'x'], repoRoot);

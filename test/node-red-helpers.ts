@@ -3,10 +3,12 @@
  * the link on purpose and count connections), flow loading, and message collection from nodes of
  * a running flow.
  */
+
 import { readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { FlowNode, NodeRedRuntime } from '../bench/node-red/node-red.ts';
+import { until as untilScaled } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 
@@ -103,19 +105,13 @@ export function collect(runtime: NodeRedRuntime, id: string): Msg[] {
   return seen;
 }
 
-/** Waits until `probe` returns a value other than undefined/false. */
-export async function until<T>(
+/** Waits until `probe` returns a value other than undefined/false (budget scaled to the machine). */
+export function until<T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeout_ms = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeout_ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return untilScaled(what, probe, timeout_ms, 50);
 }
 
 /** The gridloop-server config node's link, as the nodes see it. */

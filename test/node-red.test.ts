@@ -4,6 +4,7 @@
  * demo bench (twin in its real-time loop, emulated board, recording). All Node-RED traffic to the
  * bench goes through a loopback TCP proxy so a test can cut the link and count connections.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
@@ -26,6 +27,7 @@ import {
   until,
   watchStatuses,
 } from './node-red-helpers.ts';
+import { budget } from './support/machine-speed.ts';
 
 const require = createRequire(import.meta.url);
 const protocol = require('../flows/nodes/protocol.js') as {
@@ -127,7 +129,9 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     },
   );
 
-  it('peak shaving: the flow dispatches the battery from the streamed PCC power, and the recorded import settles at the limit', async () => {
+  it('peak shaving: the flow dispatches the battery from the streamed PCC power, and the recorded import settles at the limit', {
+    timeout: budget(90_000),
+  }, async () => {
     const recorded = async (measurement: string, tag: string, id: string) =>
       (await readRunPoints(demo.runDir)).filter(
         (p) => p.measurement === measurement && p.tags[tag] === id && typeof p.fields.p_mw === 'number',
@@ -170,7 +174,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     );
     expect(import0 - (settled.fields.p_mw as number)).toBeGreaterThan(0.15);
     await nodeRed.deploy([]);
-  }, 90_000);
+  });
 
   it('a microgrid state node emits PCC power, EMS mode and islanded, and says so when the microgrid is unknown', async () => {
     const statuses = watchStatuses(nodeRed);
@@ -396,7 +400,9 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     await nodeRed.deploy([]);
   });
 
-  it('a dropped bench connection reconnects, and the alarms flow reports the loss and the return', async () => {
+  it('a dropped bench connection reconnects, and the alarms flow reports the loss and the return', {
+    timeout: budget(90_000),
+  }, async () => {
     const flow = exampleFlow('alarms', proxy.url, operatorToken);
     flow.push(
       {
@@ -430,9 +436,11 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const lost = notifications.find((m) => (m.event as { kind: string }).kind === 'link-lost') as Msg;
     expect(lost.topic).toBe(`gridloop alarm: link-lost http://127.0.0.1:${proxy.port}`);
     await nodeRed.deploy([]);
-  }, 90_000);
+  });
 
-  it('classroom: the button plays the island-transition scenario on the bench, and the narration tells the islanding of MG1, reconnection and the verdict', async () => {
+  it('classroom: the button plays the island-transition scenario on the bench, and the narration tells the islanding of MG1, reconnection and the verdict', {
+    timeout: budget(120_000),
+  }, async () => {
     const classroom = exampleFlow('classroom', proxy.url, operatorToken);
     setTabEnv(classroom, 'ISLAND_SECONDS', '2');
     await nodeRed.deploy(classroom);
@@ -465,9 +473,11 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     // The bench played it: the flow's own fallback never sent an island command.
     expect(island).toEqual([]);
     await nodeRed.deploy([]);
-  }, 120_000);
+  });
 
-  it('alarms: an unplanned islanding trips the anti-islanding DERs, and the trips reach the notification output', async () => {
+  it('alarms: an unplanned islanding trips the anti-islanding DERs, and the trips reach the notification output', {
+    timeout: budget(90_000),
+  }, async () => {
     await nodeRed.deploy(exampleFlow('alarms', proxy.url, operatorToken));
     const notifications = collect(nodeRed, 'al-notify');
     await until('connected', () => linkOf(nodeRed, 'gridloop-bench')?.state === 'connected');
@@ -501,7 +511,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
       operator.disconnect();
     }
     await nodeRed.deploy([]);
-  }, 90_000);
+  });
 
   it('command nodes: a viewer token is refused by the bench, a bad payload is refused locally', async () => {
     const viewerToken = demo.tokens.find((t) => t.role === 'viewer')!.token;

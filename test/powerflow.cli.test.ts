@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseGridYaml } from '../twin/grid/yaml.ts';
+import { budget } from './support/machine-speed.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'gridloop-pf-cli-'));
@@ -13,12 +14,12 @@ function gridloop(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/gridloop.mjs', 'powerflow', ...args], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: budget(60_000),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('gridloop powerflow', { timeout: 120_000 }, () => {
+describe('gridloop powerflow', { timeout: budget(120_000) }, () => {
   it('--json: buses in file order with file ids, losses, convergence; and exports YAML', () => {
     const out = join(work, 'case33bw.yaml');
     const r = gridloop('grids/matpower/case33bw.m', '--json', '--export-yaml', out);

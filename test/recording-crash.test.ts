@@ -2,12 +2,14 @@
  * A recording process killed with SIGKILL leaves readable files holding everything flushed
  * before the kill, and a manifest that still says the run is incomplete.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readManifest, readRunEvents, readRunFrames, readRunPoints } from '../bench/recording/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const tempDirs: string[] = [];
 afterAll(async () => {
@@ -15,7 +17,9 @@ afterAll(async () => {
 });
 
 describe('recording survives SIGKILL', () => {
-  it('keeps every point, frame and event flushed before the kill, and the manifest says incomplete', async () => {
+  it('keeps every point, frame and event flushed before the kill, and the manifest says incomplete', {
+    timeout: budget(60_000),
+  }, async () => {
     const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-crash-'));
     tempDirs.push(runsDir);
     const child = spawn(
@@ -70,5 +74,5 @@ describe('recording survives SIGKILL', () => {
     expect(events.filter((e) => e.kind === 'tick').length).toBeGreaterThanOrEqual(
       Math.floor(lastFlush.frames / 10),
     );
-  }, 60_000);
+  });
 });

@@ -2,6 +2,7 @@
  * Real COMTRADE fault records drive the twin's main grid (binary and ASCII data files), and the
  * waveform processing is checked against the relay's own phasor channels in the same record.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildDriveSeries, interpolate, loadFaultRecord, slidingRms } from '../bench/faultrecords/index.ts';
 import { readManifest, readRunPoints } from '../bench/recording/index.ts';
 import { Twin } from '../twin/twin.ts';
+import { budget } from './support/machine-speed.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'comtrade');
 const repoRoot = join(import.meta.dirname, '..');
@@ -35,7 +37,9 @@ function cli(args: string[]) {
 }
 
 describe('fault-record replay into the twin', () => {
-  it('binary (1999, C60 relay): waveform RMS agrees with the relay phasor magnitude, and the twin follows the record', async () => {
+  it('binary (1999, C60 relay): waveform RMS agrees with the relay phasor magnitude, and the twin follows the record', {
+    timeout: budget(60_000),
+  }, async () => {
     const record = await loadFaultRecord(join(fixtures, 'wisp_c60_binary_1999', '3.cfg'));
     expect(record.comtrade?.config.format).toBe('BINARY');
     const va = record.signals.get('F5-VA')!;
@@ -83,9 +87,11 @@ describe('fault-record replay into the twin', () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(15);
-  }, 60_000);
+  });
 
-  it('ASCII (2013 IED record, 60 Hz): the phase-current waveform sets the main grid frequency, scaled to the twin', async () => {
+  it('ASCII (2013 IED record, 60 Hz): the phase-current waveform sets the main grid frequency, scaled to the twin', {
+    timeout: budget(60_000),
+  }, async () => {
     const record = await loadFaultRecord(join(fixtures, 'pycomtrade_sample_ascii_2013', 'sample_ascii.cfg'));
     expect(record.comtrade?.config.format).toBe('ASCII');
     expect(record.nominal_hz).toBe(60);
@@ -107,9 +113,11 @@ describe('fault-record replay into the twin', () => {
     for (let k = 1; k < trace.t_s.length + 20; k++) state = twin.step([]);
     const connected = state.islands.find((i) => i.gridConnected)!;
     expect(connected.f_hz).toBeCloseTo(trace.f_hz[trace.f_hz.length - 1], 2);
-  }, 60_000);
+  });
 
-  it('gridloop replay <record.cfg> records a run whose main grid follows the record; bad channels exit 2', async () => {
+  it('gridloop replay <record.cfg> records a run whose main grid follows the record; bad channels exit 2', {
+    timeout: budget(150_000),
+  }, async () => {
     const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-fault-cli-'));
     tempDirs.push(runsDir);
     const record = join(fixtures, 'wisp_c60_binary_1999', '3.cfg');
@@ -165,5 +173,5 @@ describe('fault-record replay into the twin', () => {
     ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.cfg: cannot read/);
-  }, 150_000);
+  });
 });

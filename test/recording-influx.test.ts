@@ -3,6 +3,7 @@
  * (read back with InfluxQL) and VictoriaMetrics through the v2 write API of
  * @influxdata/influxdb-client (read back through its export API). Round trip, then outages.
  */
+
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import {
   startVictoriaMetrics,
   type VictoriaMetricsServer,
 } from './servers/index.ts';
+import { budget } from './support/machine-speed.ts';
 
 const DB = 'gridloop';
 let influx: Influxdb1Server;
@@ -136,7 +138,9 @@ function vmMismatches(expected: Map<string, number>, actual: Map<string, number>
 }
 
 describe('recorder → real InfluxDB 1.x (v1 write) and VictoriaMetrics (v2 write API)', () => {
-  it('round trip: file, InfluxDB and VictoriaMetrics hold the same points and values', async () => {
+  it('round trip: file, InfluxDB and VictoriaMetrics hold the same points and values', {
+    timeout: budget(60_000),
+  }, async () => {
     const rec = await RunRecorder.open({
       runsDir: await runsDir(),
       scenario: 'roundtrip',
@@ -189,7 +193,7 @@ describe('recorder → real InfluxDB 1.x (v1 write) and VictoriaMetrics (v2 writ
       ['influx1', manifest.counts!.points, 0],
       ['vm', manifest.counts!.points, 0],
     ]);
-  }, 60_000);
+  });
 
   it("points.lp.gz imports as-is with InfluxDB's own CLI (influx -import -compressed)", async () => {
     const rec = await RunRecorder.open({
@@ -236,7 +240,9 @@ describe('recorder → real InfluxDB 1.x (v1 write) and VictoriaMetrics (v2 writ
   });
 
   for (const which of ['influxdb 1.x', 'victoria-metrics'] as const) {
-    it(`outage: ${which} killed mid-run and restarted; every point arrives (spool + back-fill)`, async () => {
+    it(`outage: ${which} killed mid-run and restarted; every point arrives (spool + back-fill)`, {
+      timeout: budget(60_000),
+    }, async () => {
       const server = which === 'influxdb 1.x' ? influx : vm;
       const sink =
         which === 'influxdb 1.x'
@@ -316,6 +322,6 @@ describe('recorder → real InfluxDB 1.x (v1 write) and VictoriaMetrics (v2 writ
       const events = filePoints.filter((p) => p.measurement === 'event').map((p) => p.tags.kind);
       expect(events, JSON.stringify(stats)).toContain('sink-down');
       expect(events).toContain('sink-up');
-    }, 60_000);
+    });
   }
 });

@@ -4,6 +4,7 @@
  * `gridloop replay` rebuild the twin without hardware and get bit-identical outputs (SHA-256
  * checkpoints), and a one-ulp change in one recorded input is caught at the next checkpoint.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { ReplayLogWriter, RunRecorder, readRunFrames, replayRun } from '../bench
 import type { DeviceLinkConfig } from '../bench/runtime/messages.ts';
 import { createTwin } from '../bench/runtime/twin-factory.ts';
 import type { DeviceInput, TwinCommand } from '../twin/api.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const grid = join(repoRoot, 'grids', 'demo-33bw-microgrids.yaml');
@@ -87,16 +89,18 @@ function cli(args: string[], stdin = '') {
 describe('deterministic replay', () => {
   let dir: string;
 
-  it('replays bit-identically (every checkpoint hash equal)', async () => {
+  it('replays bit-identically (every checkpoint hash equal)', { timeout: budget(60_000) }, async () => {
     dir = await recordRun();
     const result = await replayRun(dir);
     expect(result.steps).toBe(STEPS);
     expect(result.checkpoints).toBe(STEPS / 500);
     expect(result.divergence).toBeUndefined();
     expect(result.identical).toBe(true);
-  }, 60_000);
+  });
 
-  it('detects a one-ulp change in one recorded device input at the next checkpoint', async () => {
+  it('detects a one-ulp change in one recorded device input at the next checkpoint', {
+    timeout: budget(60_000),
+  }, async () => {
     const path = join(dir, 'replay.jsonl.gz');
     const lines = gunzipSync(await readFile(path))
       .toString()
@@ -116,9 +120,11 @@ describe('deterministic replay', () => {
     const result = await replayRun(tampered);
     expect(result.identical).toBe(false);
     expect(result.divergence?.step).toBe(1499);
-  }, 60_000);
+  });
 
-  it('gridloop replay: exit 0 when identical, single-steps from standard input, exit 2 without a replay log', async () => {
+  it('gridloop replay: exit 0 when identical, single-steps from standard input, exit 2 without a replay log', {
+    timeout: budget(150_000),
+  }, async () => {
     const ok = await cli(['replay', dir, '--every', '0.5']);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
@@ -142,9 +148,11 @@ describe('deterministic replay', () => {
     const missing = await cli(['replay', empty]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/replay\.jsonl\.gz: no replay log/);
-  }, 150_000);
+  });
 
-  it('a real-time demo run (emulated board on a pseudo-terminal) replays bit-identically without the board', async () => {
+  it('a real-time demo run (emulated board on a pseudo-terminal) replays bit-identically without the board', {
+    timeout: budget(150_000),
+  }, async () => {
     const runsDir = await mkdtemp(join(tmpdir(), 'gridloop-replay-demo-'));
     tempDirs.push(runsDir);
     const run = await cli(['start', '--port', '0', '--runs-dir', runsDir, '--duration', '2']);
@@ -160,5 +168,5 @@ describe('deterministic replay', () => {
     const replayed = await cli(['replay', runDir!, '--every', '1']);
     expect(replayed.code).toBe(0);
     expect(replayed.stdout).toMatch(/bit-identical: yes \(2 checkpoints/);
-  }, 150_000);
+  });
 });

@@ -4,7 +4,8 @@
  * and when it is paused; bad names and unplayable files are refused with reasons; the recorded
  * run replays bit for bit, scenario actions included.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import { readRunEvents, replayRun } from '../bench/recording/index.ts';
 import type { LiveEvent, RunStatus } from '../bench/server/api.ts';
 import { client, closeClients, send, type TestClient, until, welcomed } from './socket-api-helpers.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const grid = join(repoRoot, 'grids/demo-33bw-microgrids.yaml');
@@ -21,29 +23,32 @@ grid: ${grid}
 seed: 1
 ${body}`;
 
-describe('scenario player on the running bench', { timeout: 90_000 }, () => {
+describe('scenario player on the running bench', { timeout: budget(90_000) }, () => {
   const dirs: string[] = [];
   let demo: RunningDemo;
   let operator: TestClient;
   let viewer: TestClient;
   const events: LiveEvent[] = [];
   const statuses: RunStatus[] = [];
+  let scenariosDir = '';
 
   beforeAll(async () => {
     const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-scn-runs-'));
-    const scenariosDir = mkdtempSync(join(tmpdir(), 'gridloop-scn-'));
+    scenariosDir = mkdtempSync(join(tmpdir(), 'gridloop-scn-'));
     dirs.push(runsDir, scenariosDir);
     writeFileSync(
       join(scenariosDir, 'short-step.yaml'),
       scenario(
         'short-step',
-        `duration_s: 3
+        // 5.8 s between the events: the pause must land between them even when a loaded machine
+        // takes seconds to carry the command.
+        `duration_s: 6.5
 events:
   - { at: 0.2, action: fid-setpoint, fid: fid-25-29, p_mw: 0.2 }
-  - { at: 2.0, action: load-step, bus: '14', delta_mw: 0.05 }
+  - { at: 6.0, action: load-step, bus: '14', delta_mw: 0.05 }
 assertions:
   - { type: event-occurs, kind: fid-setpoint, target: fid-25-29, after: 0.19, until: 0.21 }
-  - { type: event-occurs, kind: load-step, after: 1.99, until: 2.01 }
+  - { type: event-occurs, kind: load-step, after: 5.99, until: 6.01 }
   - { type: frequency-nadir, min_hz: 49.0 }
 `,
       ),
@@ -56,6 +61,21 @@ assertions:
       ),
     );
     writeFileSync(join(scenariosDir, 'morning.yaml'), scenario('morning', 'startHour: 7\nduration_s: 1\n'));
+    mkdirSync(join(scenariosDir, 'attacks'));
+    writeFileSync(
+      join(scenariosDir, 'attacks', 'fdia-bias.yaml'),
+      scenario(
+        'fdia-bias',
+        `duration_s: 3
+security:
+  estimation: { island: MG2, every_steps: 10, alpha: 0.05 }
+  attacks:
+    - { id: bias-v14, kind: bias, target: se.vm_pu.14, start_s: 1, stop_s: 2, bias: 0.04 }
+  expect:
+    - { type: detected, attack: bias-v14, by: state-estimation, within_s: 1 }
+`,
+      ),
+    );
     writeFileSync(
       join(scenariosDir, 'broken.yaml'),
       scenario(
@@ -96,10 +116,16 @@ assertions:
       code: 'invalid',
       reason: expect.stringMatching(/relative path inside the scenario folder/),
     });
+    // Named as the client named it: no path of the server's disk in a reply.
     expect(await send(operator, { type: 'scenario', action: 'start', name: 'absent' })).toMatchObject({
       ok: false,
       code: 'failed',
-      reason: expect.stringMatching(/absent\.yaml/),
+      reason: 'absent.yaml: cannot read scenario: ENOENT',
+    });
+    expect(await send(operator, { type: 'scenario', action: 'start', name: 'sub/absent' })).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason: 'sub/absent.yaml: cannot read scenario: ENOENT',
     });
     expect(await send(operator, { type: 'scenario', action: 'start', name: 'morning' })).toMatchObject({
       ok: false,
@@ -109,12 +135,34 @@ assertions:
     expect(await send(operator, { type: 'scenario', action: 'start', name: 'broken' })).toMatchObject({
       ok: false,
       code: 'failed',
-      reason: expect.stringMatching(/broken\.yaml:6 \(at \/events\/0\/delta_mw\): must be number/),
+      reason: expect.stringMatching(/^broken\.yaml:6 \(at \/events\/0\/delta_mw\): must be number/),
+    });
+    // An attack scenario is refused, with the reason and the command that runs it.
+    expect(
+      await send(operator, { type: 'scenario', action: 'start', name: 'attacks/fdia-bias' }),
+    ).toMatchObject({
+      ok: false,
+      code: 'failed',
+      reason:
+        'cannot play fdia-bias: it has a security section (attacks, detectors and the verdict they must reach), which the live player does not run: run it with `gridloop attack attacks/fdia-bias.yaml`',
     });
     expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({
       ok: false,
       reason: 'no scenario is playing',
     });
+    // The same for a run's own scenario: refused before anything starts.
+    await expect(
+      startDemo({
+        host: '127.0.0.1',
+        port: 0,
+        runsDir: scenariosDir,
+        scenario: join(scenariosDir, 'attacks', 'fdia-bias.yaml'),
+        seed: 1,
+        dt_s: 0.002,
+        record_hz: 20,
+        command: 'run',
+      }),
+    ).rejects.toThrow(/^gridloop run: cannot play fdia-bias: it has a security section/);
   });
 
   it('plays, pauses, resumes and gives its verdict; the status follows', async () => {
@@ -127,22 +175,28 @@ assertions:
       reason: expect.stringMatching(/short-step is playing: stop it first/),
     });
     await until(() => events.some((e) => e.kind === 'fid-setpoint'), 10_000, 'the first scenario event');
-    expect(await send(operator, { type: 'scenario', action: 'pause' })).toMatchObject({ ok: true });
+    const paused = await send(operator, { type: 'scenario', action: 'pause' });
+    expect(paused).toMatchObject({ ok: true });
     await until(() => statuses.at(-1)?.state === 'paused', 5000, 'paused status');
     const pausedAt = statuses.at(-1)!;
     expect(pausedAt.scenario).toBe('short-step');
-    // Paused by 2.0 s of scenario time at the latest: the load step would fall in these 2.5 s.
+    expect(events.some((e) => e.kind === 'load-step')).toBe(false);
+    // Paused before 6.0 s of scenario time: the load step would fall in these 2.5 s.
     await new Promise((r) => setTimeout(r, 2500));
     expect(events.some((e) => e.kind === 'load-step' || e.kind === 'scenario-verdict')).toBe(false);
-    expect(await send(operator, { type: 'scenario', action: 'resume' })).toMatchObject({ ok: true });
-    await until(() => events.some((e) => e.kind === 'scenario-verdict'), 15_000, 'the verdict');
+    const resumed = await send(operator, { type: 'scenario', action: 'resume' });
+    expect(resumed).toMatchObject({ ok: true });
+    await until(() => events.some((e) => e.kind === 'scenario-verdict'), 20_000, 'the verdict');
     const verdict = events.find((e) => e.kind === 'scenario-verdict')!;
     expect(verdict.message).toBe('short-step passed (3/3 assertions)');
     expect(verdict.data).toMatchObject({ scenario: 'short-step', passed: true });
     const step = events.find((e) => e.kind === 'load-step')!;
     const fid = events.find((e) => e.kind === 'fid-setpoint' && e.target === 'fid-25-29')!;
-    // 1.8 s of scenario time between the events, plus the pause on the twin's clock.
-    expect(step.t_s - fid.t_s).toBeGreaterThan(1.8 + 2.5);
+    // 5.8 s of scenario time between the events, plus the pause on the twin's clock (measured on
+    // that clock: a loaded machine runs the twin slower than the wall clock).
+    const pause_s = (resumed.ok ? resumed.event!.t_s : 0) - (paused.ok ? paused.event!.t_s : 0);
+    expect(pause_s).toBeGreaterThan(0);
+    expect(step.t_s - fid.t_s).toBeGreaterThan(5.8 + pause_s - 0.01);
     await until(() => statuses.at(-1)?.scenario === undefined && statuses.at(-1)?.state === 'running');
   });
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Socket as TcpSocket, connect as tcpConnect } from 'node:net';
 import fc from 'fast-check';
+import { io as ioClient } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../bench/server/api.ts';
 import { type LiveServer, type LiveServerOptions, startLiveServer } from '../bench/server/live-server.ts';
@@ -52,10 +53,24 @@ async function start(options: Partial<LiveServerOptions> = {}) {
 afterEach(async () => {
   clearInterval(publisher);
   for (const raw of rawSockets.splice(0)) raw.destroy();
+  for (const c of extraClients.splice(0)) c.close();
   closeClients();
   await server?.close();
   server = undefined;
 });
+
+/** A client whose handshake carries `auth` as given (fields besides the token included). */
+function connectWithAuth(url: string, auth: Record<string, unknown>): TestClient {
+  const socket: TestClient = ioClient(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    auth,
+  });
+  extraClients.push(socket);
+  return socket;
+}
+const extraClients: TestClient[] = [];
 
 /** A bystander that must keep working whatever the others do. */
 async function healthy(url: string): Promise<TestClient> {
@@ -104,14 +119,64 @@ describe('abusive clients', () => {
     await welcomed(client(url, TOKENS.viewer));
   });
 
-  it('disconnects a client that sends a message over the size limit', async () => {
+  it('disconnects a client that sends a message over the size limit, and audits it as too large', async () => {
     const { url } = await start({ limits: { maxMessageBytes: 16 * 1024 } });
     const bystander = await healthy(url);
     const big = client(url, TOKENS.operator);
     await welcomed(big);
     const gone = disconnected(big);
     big.emit('command', { type: 'breaker', id: 'x'.repeat(100_000), closed: true } as never, () => {});
-    expect(await gone).toMatch(/transport (close|error)/);
+    expect(await gone).toMatch(/io server disconnect|transport (close|error)/);
+    await until(() => audit.some((e) => e.code === 'too-large'), 3000, 'the too-large audit line');
+    expect(audit.find((e) => e.code === 'too-large')).toMatchObject({
+      action: 'disconnect',
+      actor: { role: 'operator' },
+      reason: expect.stringMatching(/^message of \d+ bytes; messages are at most 16384$/),
+    });
+    await stillServes(bystander);
+  });
+
+  it('refuses a 100 kB token, or a handshake over the size limit, with a connect_error giving the reason', async () => {
+    const { url } = await start();
+    const bystander = await healthy(url);
+    const hugeToken = await refused(client(url, 'x'.repeat(100_000)));
+    expect(hugeToken.message).toBe('unauthenticated: token of 100000 characters; tokens have at most 512');
+    const hugeAuth = connectWithAuth(url, { token: TOKENS.viewer, note: 'y'.repeat(100_000) });
+    expect((await refused(hugeAuth)).message).toMatch(
+      /^too-large: handshake of \d+ bytes; messages are at most 65536$/,
+    );
+    expect(JSON.stringify(audit)).not.toContain('xxxxxxxx');
+    expect(audit.filter((e) => e.action === 'connect' && e.result === 'rejected').map((e) => e.code)).toEqual(
+      ['unauthenticated', 'too-large'],
+    );
+    await stillServes(bystander);
+  });
+
+  it('a viewer flooding forbidden commands with junk is audited in bounded lines without the junk, then disconnected', async () => {
+    const { url } = await start({ limits: { packetsPerSecond: 1000, packetBurst: 1000 } });
+    const bystander = await healthy(url);
+    const viewer = client(url, TOKENS.viewer);
+    await welcomed(viewer);
+    const gone = disconnected(viewer);
+    const junk = 'j'.repeat(60_000);
+    const started = performance.now();
+    for (let i = 0; i < 100 && viewer.connected; i++) {
+      viewer.emit('command', { type: 'breaker', id: 'pcc1', closed: false, junk } as never, () => {});
+      await sleep(10);
+    }
+    expect(await gone).toBe('io server disconnect');
+    const elapsed_s = (performance.now() - started) / 1000;
+    const forbidden = audit.filter((e) => e.code === 'forbidden');
+    // At most one line a second for the refusals, whatever the client sends.
+    expect(forbidden.length).toBeGreaterThanOrEqual(1);
+    expect(forbidden.length).toBeLessThanOrEqual(2 + Math.ceil(elapsed_s));
+    expect(forbidden[0].command).toEqual({ type: 'breaker', id: 'pcc1', closed: false, otherFields: 1 });
+    expect(JSON.stringify(audit)).not.toContain('jjjjjjjj');
+    expect(JSON.stringify(audit).length).toBeLessThan(10_000);
+    expect(audit.find((e) => e.action === 'disconnect' && e.code === 'flood')).toMatchObject({
+      actor: { role: 'viewer' },
+      reason: 'kept sending commands role viewer may not send',
+    });
     await stillServes(bystander);
   });
 

@@ -2,12 +2,14 @@
  * Tokens as `gridloop start` takes them: from the environment, from the file GRIDLOOP_TOKEN_FILE
  * names, or generated; a bad token file stops the start with exit code 2 and says where.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { client, closeClients, refused, send, welcomed } from './socket-api-helpers.ts';
+import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'gridloop-token-cli-'));
@@ -38,16 +40,20 @@ function start(env: Record<string, string>) {
 }
 
 describe('gridloop start tokens', () => {
-  it('refuses a bad token file with exit code 2, naming file, line and field', async () => {
+  it('refuses a bad token file with exit code 2, naming file, line and field', {
+    timeout: budget(30_000),
+  }, async () => {
     const path = join(dir, 'tokens.yaml');
     writeFileSync(path, 'tokens:\n  - role: operator\n    token: short\n');
     const { out, exited } = start({ GRIDLOOP_TOKEN_FILE: path });
     expect(await exited).toBe(2);
     expect(out.stderr).toContain(`${path}:2 (at /tokens/0)/token: token must be 12..512 characters, got 5`);
     expect(out.stderr).not.toMatch(/\n\s+at /);
-  }, 30_000);
+  });
 
-  it('uses the operator token from the environment and a named holder from the token file', async () => {
+  it('uses the operator token from the environment and a named holder from the token file', {
+    timeout: budget(60_000),
+  }, async () => {
     const path = join(dir, 'named.yaml');
     writeFileSync(path, 'tokens:\n  - { role: viewer, token: class-of-2026-token, name: class-2026 }\n');
     const operatorToken = 'env-operator-token-123456';
@@ -70,5 +76,5 @@ describe('gridloop start tokens', () => {
     await refused(client(url, 'generated-tokens-are-random'));
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
-  }, 60_000);
+  });
 });

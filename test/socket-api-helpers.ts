@@ -1,4 +1,5 @@
 /** Shared pieces of the socket.io API suites: tokens, a small grid topology, typed clients. */
+
 import { type Socket as ClientSocket, io as connect } from 'socket.io-client';
 import type {
   ApiCommand,
@@ -9,6 +10,7 @@ import type {
   ServerToClientEvents,
   Welcome,
 } from '../bench/server/api.ts';
+import { waitFor } from './support/machine-speed.ts';
 
 export const TOKENS = {
   viewer: 'viewer-token-0123456789',
@@ -127,10 +129,7 @@ export function disconnected(socket: TestClient, timeout_ms = 5000): Promise<str
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `check()` holds (budget scaled to the machine). */
 export async function until(check: () => boolean, timeout_ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeout_ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  await waitFor(what, check, timeout_ms);
 }

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiCommand, AuditEntry, LiveEvent } from '../bench/server/api.ts';
 import {
+  CommandNotReadyError,
   CommandUnavailableError,
   type LiveServer,
   type LiveServerOptions,
@@ -254,6 +255,26 @@ describe('commands', () => {
     ]);
   });
 
+  it('a command while the bench is starting is refused at once as not-ready, audited, nothing done', async () => {
+    const { url } = await start({
+      onCommand: async () => {
+        throw new CommandNotReadyError('the real-time loop is still starting');
+      },
+    });
+    const operator = client(url, TOKENS.operator);
+    await welcomed(operator);
+    const result = await send(operator, { type: 'emergency-stop' });
+    expect(result).toMatchObject({
+      ok: false,
+      code: 'not-ready',
+      reason: 'the real-time loop is still starting',
+    });
+    expect(audit.find((e) => e.action === 'command')).toMatchObject({
+      result: 'rejected',
+      code: 'not-ready',
+    });
+  });
+
   it('an admin rotates the viewer token: old viewers are dropped, the old token refused, the new accepted', async () => {
     const { url } = await start();
     const oldViewer = client(url, TOKENS.viewer);
@@ -349,6 +370,52 @@ describe('rate limiting', () => {
   });
 });
 
+describe('audit counts on the right line', () => {
+  it('refused tokens are counted on a later refused-token line, never on a "server full" line', async () => {
+    const { url } = await start({ limits: { maxClients: 1 } });
+    // 30 bad tokens: 20 written (the burst), the rest counted.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => refused(client(url, `wrong-token-${i}`))));
+    const first = client(url, TOKENS.viewer);
+    await welcomed(first);
+    const full = await refused(client(url, TOKENS.viewer));
+    expect(full.message).toBe('server full: 1 clients connected');
+    first.close();
+    await until(() => server!.clients().viewer === 0, 3000, 'the viewer gone');
+    await sleep(600);
+    await refused(client(url, 'one-more-wrong-token'));
+    const rejected = audit.filter((e) => e.action === 'connect' && e.result === 'rejected');
+    const serverFull = rejected.filter((e) => e.reason?.startsWith('server full'));
+    const badToken = rejected.filter((e) => e.code === 'unauthenticated');
+    // Each kind accounts for its own refusals: 1 server full, 31 bad tokens.
+    expect(serverFull.reduce((sum, e) => sum + 1 + (e.suppressed ?? 0), 0)).toBe(1);
+    expect(badToken.reduce((sum, e) => sum + 1 + (e.suppressed ?? 0), 0)).toBe(31);
+  });
+
+  it('rate-limited commands are counted on rate-limited lines, never on an invalid command’s line', async () => {
+    const { url } = await start({
+      limits: { commandsPerSecond: 1, commandBurst: 1, maxPendingCommands: 50 },
+    });
+    const operator = client(url, TOKENS.operator);
+    await welcomed(operator);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => send(operator, { type: 'breaker', id: 'pcc1', closed: true })),
+    );
+    const limited = results.filter((r) => !r.ok && r.code === 'rate-limited').length;
+    expect(limited).toBeGreaterThanOrEqual(8);
+    await sleep(1100);
+    expect(await send(operator, { type: 'breaker', id: 'pcc1', closed: 'yes' })).toMatchObject({
+      ok: false,
+      code: 'invalid',
+    });
+    const invalid = audit.find((e) => e.code === 'invalid')!;
+    expect(invalid.suppressed).toBeUndefined();
+    operator.close();
+    await until(() => audit.filter((e) => e.code === 'rate-limited').length === 2, 3000, 'summary entry');
+    const rateLines = audit.filter((e) => e.code === 'rate-limited');
+    expect(rateLines.reduce((sum, e) => sum + (e.suppressed ?? 0), 0)).toBe(limited - 1);
+  });
+});
+
 describe('state stream', () => {
   it('decimates state to each client’s chosen rate and sends only new states', async () => {
     const s = await start();
@@ -384,6 +451,36 @@ describe('state stream', () => {
     const before = counts.fast;
     await sleep(300);
     expect(counts.fast).toBe(before);
+  });
+
+  it('reports, per client, the rate it chose and the rate it was actually sent', async () => {
+    const s = await start();
+    const slow = client(s.url, TOKENS.viewer);
+    const fast = client(s.url, TOKENS.operator);
+    const [slowWelcome, fastWelcome] = await Promise.all([welcomed(slow), welcomed(fast)]);
+    slow.emit('subscribe', { rate_hz: 5 });
+    fast.emit('subscribe', { rate_hz: 50 });
+    let received = 0;
+    fast.on('state', () => received++);
+    const started = performance.now();
+    let t = 0;
+    // Publish at ~500 Hz for 2.3 s: the server's last whole second is inside it.
+    while (performance.now() - started < 2300) {
+      t += 0.002;
+      s.publishState(sampleState(t));
+      await sleep(2);
+    }
+    const elapsed_s = (performance.now() - started) / 1000;
+    const stats = s.stats();
+    const of = (id: string) => stats.find((c) => c.clientId === id)!;
+    expect(of(slowWelcome.clientId)).toMatchObject({ role: 'viewer', name: 'student', rate_hz: 5 });
+    expect(of(fastWelcome.clientId)).toMatchObject({ role: 'operator', rate_hz: 50 });
+    // Delivered: never above the chosen rate (+1 for the window's edge), and what the client got.
+    expect(of(slowWelcome.clientId).delivered_hz).toBeGreaterThanOrEqual(1);
+    expect(of(slowWelcome.clientId).delivered_hz).toBeLessThanOrEqual(6);
+    expect(of(fastWelcome.clientId).delivered_hz).toBeGreaterThan(of(slowWelcome.clientId).delivered_hz);
+    expect(of(fastWelcome.clientId).delivered_hz).toBeLessThanOrEqual(51);
+    expect(of(fastWelcome.clientId).delivered_hz).toBeLessThanOrEqual(received / (elapsed_s - 1) + 2);
   });
 
   it('clamps absurd or malformed rates instead of failing', async () => {

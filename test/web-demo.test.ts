@@ -4,6 +4,7 @@
  * operator opens the PCC breaker of microgrid MG1 on the diagram and sees MG1 split off as its own
  * island and its frequency leave the main grid's; the command is in the run's audit log.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRunEvents } from '../bench/recording/index.ts';
+import { budget } from './support/machine-speed.ts';
 import { launchChromium, screenshot, watchErrors } from './web-browser.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -34,7 +36,7 @@ assertions:
 );
 
 async function waitFor(pattern: RegExp, timeout_ms = 45_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeout_ms;
+  const deadline = Date.now() + budget(timeout_ms);
   while (Date.now() < deadline) {
     const match = stdout.match(pattern);
     if (match) return match;
@@ -86,7 +88,7 @@ const readouts = (page: Page) =>
   );
 
 describe('live page on the running demo', () => {
-  it('a viewer sees the diagram and charts but has no way to act', async () => {
+  it('a viewer sees the diagram and charts but has no way to act', { timeout: budget(90_000) }, async () => {
     const [, link] = await waitFor(/viewer link: (\S+)/);
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const errors = watchErrors(page);
@@ -103,9 +105,11 @@ describe('live page on the running demo', () => {
     await screenshot(page, 'demo-viewer');
     expect(errors).toEqual([]);
     await page.close();
-  }, 90_000);
+  });
 
-  it('an operator opens the PCC breaker and sees MG1 split off and its frequency diverge', async () => {
+  it('an operator opens the PCC breaker and sees MG1 split off and its frequency diverge', {
+    timeout: budget(120_000),
+  }, async () => {
     const [, url] = await waitFor(/running: (http:\/\/\S+)/);
     const [, token] = await waitFor(/operator token: (\S+)/);
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -193,7 +197,7 @@ describe('live page on the running demo', () => {
       () =>
         /fid-nudge passed \(1\/1 assertions\)/.test(document.querySelector('#timeline')?.textContent ?? ''),
       undefined,
-      { timeout: 30_000 },
+      { timeout: budget(30_000) },
     );
     expect(await page.getAttribute('#run-status', 'data-state')).toBe('running');
     expect(errors).toEqual([]);
@@ -209,5 +213,5 @@ describe('live page on the running demo', () => {
       actor: { role: 'operator' },
       command: { type: 'breaker', id: 'pcc-mg1', closed: false },
     });
-  }, 120_000);
+  });
 });

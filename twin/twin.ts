@@ -312,6 +312,8 @@ export class Twin implements TwinLike {
   private readonly ctx: UnitContext;
   private readonly events: TwinEvent[] = [];
   private schedule: ScheduledAction[] = [];
+  /** Set by the emergency stop, for the rest of the run (see refuseWhileStopped). */
+  private emergencyStopped = false;
   private scheduleSeq = 0;
   private faults: PendingFault[] = [];
   private readonly measureChannels = new Map<string, Channel[]>();
@@ -1140,7 +1142,7 @@ export class Twin implements TwinLike {
   private onUnitTrip(u: DerUnit, cause: string): void {
     u.onTrip();
     this.tripLog.push({ t_s: this.t, unit: u.id, cause });
-    this.emit('der-trip', `${u.id} tripped: ${cause}`, u.id);
+    this.emit('der-trip', `${u.id} tripped: ${cause}`, u.id).data = { cause };
     this.topologyDirty = true;
   }
 
@@ -1608,6 +1610,15 @@ export class Twin implements TwinLike {
     return this.apply(command);
   }
 
+  /**
+   * After an emergency stop every unit and FID stays out of service for the rest of the run: a
+   * set-point is refused (as a hardware device's latched stop refuses it) rather than accepted
+   * and ignored.
+   */
+  private refuseWhileStopped(): void {
+    if (this.emergencyStopped) throw new TypeError('set-point refused: emergency stop is latched');
+  }
+
   /** Queues an action at twin time `t_s` (applied at the start of the first step ending after it). */
   scheduleAt(t_s: number, action: TwinAction): void {
     this.schedule.push({ t_s, action, seq: this.scheduleSeq++ });
@@ -1618,7 +1629,14 @@ export class Twin implements TwinLike {
     const tNext = this.t + this.dt_s;
     while (this.schedule.length > 0 && this.schedule[0].t_s < tNext - 1e-9) {
       const item = this.schedule.shift()!;
-      this.apply(item.action);
+      try {
+        this.apply(item.action);
+      } catch (err) {
+        // A scheduled action the twin refuses now (a set-point after the emergency stop) is an
+        // event on the timeline: the step goes on.
+        if (!(err instanceof TypeError)) throw err;
+        this.emit('action-refused', `${item.action.kind}: ${err.message}`);
+      }
     }
   }
 
@@ -1629,6 +1647,7 @@ export class Twin implements TwinLike {
         this.setBreaker(action.id, action.closed);
         return this.emit('breaker', `${action.id} ${action.closed ? 'closed' : 'opened'}`, action.id);
       case 'setpoint': {
+        this.refuseWhileStopped();
         const u = this.unitById.get(action.deviceId);
         if (u) {
           if (action.p_mw !== undefined) {
@@ -1648,6 +1667,7 @@ export class Twin implements TwinLike {
         throw new TypeError(`setpoint: unknown device '${action.deviceId}'`);
       }
       case 'fid-setpoint': {
+        this.refuseWhileStopped();
         const fid = this.fids.find((f) => f.id === action.fidId);
         if (!fid) throw new TypeError(`fid-setpoint: unknown FID '${action.fidId}'`);
         if (!Number.isFinite(action.p_mw) || Math.abs(action.p_mw) > fid.params.rating_mva) {
@@ -1695,6 +1715,7 @@ export class Twin implements TwinLike {
           }
         }
         for (const f of this.fids) f.inService = false;
+        this.emergencyStopped = true;
         this.topologyDirty = true;
         return this.emit('emergency-stop', 'emergency stop: all simulated units and FIDs out of service');
       }

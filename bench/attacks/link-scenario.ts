@@ -11,6 +11,7 @@ import { startEmulatedBoard } from '../../firmware-protocol/host/boards.ts';
 import {
   Deframer,
   type FrameErrorCode,
+  type FrameSink,
   SignatureVerifier,
   signingTimestampFromUnixMs,
 } from '../../firmware-protocol/ts/index.ts';
@@ -120,13 +121,15 @@ export async function runLinkAttackScenario(
         : {},
     );
     const rejectedBy = new Map<string, number>();
-    mitm.on('data', (chunk) => {
-      for (const e of tap.push(chunk)) {
-        if (e.ok) continue;
-        const reason = AUTH_REASON[e.error.code];
+    const tapSink: FrameSink = {
+      frame: () => {},
+      reject: (rejection) => {
+        const reason = AUTH_REASON[rejection.code];
         if (reason) rejectedBy.set(reason, (rejectedBy.get(reason) ?? 0) + 1);
-      }
-    });
+      },
+    };
+    // feed(), not push(): a flood attack must not cost an Error per rejected frame here either.
+    mitm.on('data', (chunk) => tap.feed(chunk, tapSink));
     const auth: LinkRunResult['auth'] = [];
     const a = link.attack;
     const id = a.id ?? `link-${a.kind}@${link.device}`;

@@ -5,7 +5,9 @@
  * LiveDetectors, the same bias attack on both (offline through an AttackEngine, live through the
  * twin's `attack` command as an operator sends it).
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
+import { budget } from '../../test/support/machine-speed.ts';
 import type { TwinEvent } from '../../twin/api.ts';
 import { AttackEngine } from '../../twin/attacks/engine.ts';
 import { AlarmLog, type DetectorSample } from '../../twin/detection/alarms.ts';
@@ -23,7 +25,7 @@ const OPTIONS: SeDetectorOptions = {
 const STEPS = 2000;
 const ATTACK_AT_STEP = 800;
 
-describe('LiveDetectors', { timeout: 30_000 }, () => {
+describe('LiveDetectors', { timeout: budget(30_000) }, () => {
   let live: LiveDetectors | undefined;
   afterEach(async () => {
     await live?.close();

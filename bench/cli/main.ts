@@ -1,3 +1,4 @@
+import { echo, echoMessage } from '../../twin/echo.ts';
 import type { Command } from './command.ts';
 import { commands } from './commands/index.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command: Command | undefined = commands.find((c) => c.name === name);
   if (!command) {
-    console.error(`gridloop: unknown command '${name}'. Run 'gridloop --help' for the list.`);
+    console.error(`gridloop: unknown command '${echo(name)}'. Run 'gridloop --help' for the list.`);
     return ExitCode.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -37,10 +38,13 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof CliError) {
-      console.error(err.message);
+      // Messages echo file names and arguments: a path of any length must not become a huge message.
+      console.error(echoMessage(err.message));
       return err.exitCode;
     }
-    console.error(`gridloop ${name}: unexpected failure: ${(err as Error)?.stack ?? String(err)}`);
+    console.error(
+      echoMessage(`gridloop ${name}: unexpected failure: ${(err as Error)?.stack ?? String(err)}`),
+    );
     return ExitCode.runtime;
   }
 }

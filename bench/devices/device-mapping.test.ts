@@ -151,3 +151,21 @@ describe('device mapping schema (device-mapping.schema.json)', () => {
     ).toHaveLength(1);
   });
 });
+
+describe('hostile mapping files', () => {
+  it('a YAML alias bomb is refused as a mapping error with its line, not a crash (issue 17)', () => {
+    const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++)
+      levels.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    expect(() => parseDeviceMapping(`devices: []\n${levels.join('\n')}\n`, 'lab.yaml')).toThrow(
+      /^lab\.yaml:3: too many YAML aliases/,
+    );
+    expect(() => parseDeviceMapping(`devices: []\n${levels.join('\n')}\n`, 'lab.yaml')).toThrow(
+      DeviceMappingError,
+    );
+  });
+});

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
+import { YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
 import type { DeviceLinkConfig } from '../runtime/messages.ts';
 
 const SCHEMA_URL = new URL('./device-mapping.schema.json', import.meta.url);
@@ -68,7 +69,14 @@ export function parseDeviceMapping(text: string, file: string): DeviceLinkConfig
     const e = doc.errors[0];
     throw new DeviceMappingError(`${file}:${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`);
   }
-  const data = doc.toJS() as unknown;
+  let data: unknown;
+  try {
+    data = yamlToJs(doc, text);
+  } catch (err) {
+    if (err instanceof YamlSourceError)
+      throw new DeviceMappingError(`${file}${err.line === undefined ? '' : `:${err.line}`}: ${err.reason}`);
+    throw err;
+  }
   const lineOf = (path: (string | number)[]) => {
     const node = (path.length === 0 ? doc.contents : doc.getIn(path, true)) as
       | { range?: [number, number, number] }

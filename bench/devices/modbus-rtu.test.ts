@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { budget } from '../../test/support/machine-speed.ts';
 import {
   crc16modbus,
   hasValidCrc,
@@ -196,7 +197,9 @@ describe('Modbus RTU master over a Transport', () => {
 });
 
 describe('Modbus RTU master under line noise (property)', () => {
-  it('never resolves a read with anything but the device’s true registers, whatever noise, corruption or stray frames surround the answers', async () => {
+  it('never resolves a read with anything but the device’s true registers, whatever noise, corruption or stray frames surround the answers', {
+    timeout: budget(60_000),
+  }, async () => {
     const answerKind = fc.oneof(
       fc.record({ kind: fc.constant('clean' as const) }),
       fc.record({
@@ -283,5 +286,5 @@ describe('Modbus RTU master under line noise (property)', () => {
       }),
       { numRuns: 60 },
     );
-  }, 60_000);
+  });
 });

@@ -121,6 +121,12 @@ interface Transaction {
 }
 
 const MAX_ADU = 256;
+/**
+ * Bytes of one unsolicited burst kept for the frame capture. Longer bursts (a flooded line that
+ * never falls quiet for t3.5) are accounted and captured in pieces of this size: memory stays
+ * bounded, nothing is dropped from the capture.
+ */
+const STRAY_LIMIT = 4096;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ModbusRtuMaster {
@@ -138,7 +144,9 @@ export class ModbusRtuMaster {
   private readonly onFrame: ModbusRtuMasterOptions['onFrame'];
   private readonly onData = (chunk: Uint8Array) => this.receive(chunk);
   private pending: Transaction | undefined;
-  private stray: Uint8Array[] = [];
+  /** The unsolicited burst being collected, `stray[0, strayLength)`. */
+  private readonly stray = new Uint8Array(STRAY_LIMIT);
+  private strayLength = 0;
   private strayTimer: NodeJS.Timeout | undefined;
   private lastLineActivity = Number.NEGATIVE_INFINITY;
   /** After a timeout: the line must be quiet this long (ms) before the next request. */
@@ -201,7 +209,7 @@ export class ModbusRtuMaster {
     for (;;) {
       const quiet = Math.max(this.gap_ms, this.quietNeeded);
       const wait = quiet - (this.now() - this.lastLineActivity);
-      if (wait <= 0 && this.stray.length === 0) break;
+      if (wait <= 0 && this.strayLength === 0) break;
       await sleep(Math.max(1, Math.ceil(wait)));
     }
     this.quietNeeded = 0;
@@ -242,7 +250,7 @@ export class ModbusRtuMaster {
         this.quietNeeded = this.timeout_ms;
         this.lastLineActivity = this.now();
         // Whatever part of an answer came is noise now.
-        if (transaction.filled > 0) this.stray.push(transaction.buffer.slice(0, transaction.filled));
+        if (transaction.filled > 0) this.appendStray(transaction.buffer.subarray(0, transaction.filled));
         this.settle(
           transaction,
           new ModbusLinkError('timeout', `no answer within ${Math.round(wait_ms)} ms`),
@@ -311,26 +319,40 @@ export class ModbusRtuMaster {
     return 'done';
   }
 
+  /**
+   * Noise and late answers arrive here chunk by chunk (at line rate on a flooded line): no
+   * allocation per chunk, one timer re-armed rather than a new one each time.
+   */
   private collectStray(bytes: Uint8Array): void {
-    this.stray.push(bytes.slice());
-    clearTimeout(this.strayTimer);
+    this.appendStray(bytes);
     // Timers fire no sooner than 1 ms; a burst ends after t3.5 without a byte.
-    this.strayTimer = setTimeout(() => this.closeStray(), Math.max(1, Math.ceil(this.gap_ms)));
+    if (this.strayTimer) this.strayTimer.refresh();
+    else this.strayTimer = setTimeout(() => this.closeStray(), Math.max(1, Math.ceil(this.gap_ms)));
   }
 
-  /** Accounts for a burst nobody asked for: a late answer (valid frame) or noise. */
+  private appendStray(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.strayLength === STRAY_LIMIT) this.accountStray();
+      const n = Math.min(bytes.length - at, STRAY_LIMIT - this.strayLength);
+      this.stray.set(bytes.subarray(at, at + n), this.strayLength);
+      this.strayLength += n;
+      at += n;
+    }
+  }
+
+  /** Ends the burst nobody asked for (line quiet, or link gone) and accounts for it. */
   private closeStray(): void {
     clearTimeout(this.strayTimer);
     this.strayTimer = undefined;
-    if (this.stray.length === 0) return;
-    const total = this.stray.reduce((n, b) => n + b.length, 0);
-    const burst = new Uint8Array(total);
-    let at = 0;
-    for (const b of this.stray) {
-      burst.set(b, at);
-      at += b.length;
-    }
-    this.stray = [];
+    this.accountStray();
+  }
+
+  /** Counts the collected burst as a late answer (a valid frame) or noise, and captures it. */
+  private accountStray(): void {
+    if (this.strayLength === 0) return;
+    const burst = this.stray.slice(0, this.strayLength);
+    this.strayLength = 0;
     this.onFrame?.('rx', burst);
     if (hasValidCrc(burst)) {
       this.counters.framesRx++;

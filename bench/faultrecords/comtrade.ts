@@ -60,6 +60,8 @@ export interface ComtradeConfig {
   nanosecondTimestamps: boolean;
   timeCode?: string;
   localCode?: string;
+  /** What was read leniently (a non-standard revision year…), for the person replaying it. */
+  warnings: string[];
 }
 
 export interface ComtradeRecord {
@@ -71,6 +73,8 @@ export interface ComtradeRecord {
   digital: Uint8Array[];
   /** Header (.hdr) text when one was found. */
   header?: string;
+  /** What was read leniently (the configuration's warnings, then the data's). */
+  warnings: string[];
 }
 
 export class ComtradeError extends Error {
@@ -117,6 +121,26 @@ function parseTimestamp(
   return { ns: BigInt(ms) * 1_000_000n + fraction, nanos: frac.length > 6 };
 }
 
+const KNOWN_REVISIONS: readonly ComtradeRevision[] = ['1991', '1999', '2013'];
+
+/**
+ * The revision to read a record as. Recorders write years the standard never had (1997, 2000,
+ * 2001…): those are read as the closest known revision, with a warning; an empty field is 1991.
+ */
+function revisionOf(field: string, where: string, warnings: string[]): ComtradeRevision {
+  if (field === '') return '1991';
+  if ((KNOWN_REVISIONS as readonly string[]).includes(field)) return field as ComtradeRevision;
+  if (!/^\d{4}$/.test(field))
+    throw new ComtradeError(where, `revision year '${field}' is not a year (1991, 1999 or 2013)`);
+  const year = Number(field);
+  // Ties go to the later revision (it reads everything the earlier one wrote).
+  const closest = KNOWN_REVISIONS.reduce((best, r) =>
+    Math.abs(Number(r) - year) <= Math.abs(Number(best) - year) ? r : best,
+  );
+  warnings.push(`${where}: revision year ${field} is not a standard one; read as ${closest}`);
+  return closest;
+}
+
 /** Parses configuration text. `name` (file name) prefixes errors with `name:line`. */
 export function parseComtradeConfig(text: string, name = 'record.cfg'): ComtradeConfig {
   const lines = text.split(/\r?\n/);
@@ -141,11 +165,8 @@ export function parseComtradeConfig(text: string, name = 'record.cfg'): Comtrade
   const station = head[0] ?? '';
   const device = head[1] ?? '';
   const rev = head[2] ?? '';
-  let revision: ComtradeRevision;
-  if (rev === '') revision = '1991';
-  else if (rev === '1999' || rev === '2000' || rev === '1997') revision = '1999';
-  else if (rev === '2013') revision = '2013';
-  else throw new ComtradeError(where(), `revision year '${rev}' is not 1991, 1999 or 2013`);
+  const warnings: string[] = [];
+  const revision = revisionOf(rev, where(), warnings);
 
   const counts = next('channel count');
   const total = parseNumber(counts[0] ?? '', where(), 'channel count');
@@ -243,6 +264,7 @@ export function parseComtradeConfig(text: string, name = 'record.cfg'): Comtrade
     nanosecondTimestamps: start.nanos,
     timeCode,
     localCode,
+    warnings,
   };
 }
 
@@ -258,23 +280,44 @@ function sampleCount(config: ComtradeConfig): number {
  * writers leave stamps at 0 or in a unit that does not match the rate. So stamps are used when
  * the rate is 0, or when their median step inside each rate segment is within 10 % of 1/rate;
  * times count from the first sample (stamp offsets differ between writers).
+ *
+ * Stamps that go back are usually a counter that wrapped (16-bit counters at 65,535; 32-bit
+ * nanosecond stamps after ≈ 4.29 s). The standard makes stamps optional when the rate table is
+ * valid, so the rate table is used then, with a warning; without one, the wrap is undone.
  */
-function sampleTimes(config: ComtradeConfig, stamps: Float64Array, name: string): Float64Array {
+function sampleTimes(
+  config: ComtradeConfig,
+  stamps: Float64Array,
+  name: string,
+  warnings: string[],
+): Float64Array {
   const n = stamps.length;
-  const time = new Float64Array(n);
   const unit = (config.nanosecondTimestamps ? 1e-9 : 1e-6) * config.timeMultiplier;
-  if (config.rates.some((r) => r.rate_hz <= 0) || stampsMatchRates(config, stamps, unit)) {
-    for (let i = 0; i < n; i++) time[i] = (stamps[i] - stamps[0]) * unit;
-    for (let i = 1; i < n; i++) {
-      if (!(time[i] >= time[i - 1])) {
+  const rateTableValid = config.rates.length > 0 && config.rates.every((r) => r.rate_hz > 0);
+  if (!rateTableValid || stampsMatchRates(config, stamps, unit)) {
+    const back = firstStepBack(stamps);
+    if (back < 0) return timesFromStamps(stamps, unit);
+    if (rateTableValid) {
+      warnings.push(
+        `${name}: sample ${back + 1}: time stamp ${stamps[back]} goes back from ${stamps[back - 1]} (a wrapped counter?); times taken from the sampling-rate table`,
+      );
+    } else {
+      const unwrapped = unwrap(stamps);
+      const again = unwrapped ? firstStepBack(unwrapped.stamps) : back;
+      if (!unwrapped || again >= 0) {
+        const i = again >= 0 ? again : back;
         throw new ComtradeError(
           `${name}: sample ${i + 1}`,
-          `time stamp ${stamps[i]} goes back from ${stamps[i - 1]}`,
+          `time stamp ${stamps[i]} goes back from ${stamps[i - 1]}, and there is no sampling-rate table to fall back on`,
         );
       }
+      warnings.push(
+        `${name}: sample ${back + 1}: time stamps wrap at ${unwrapped.modulus} (a ${unwrapped.modulus === 65536 ? 16 : 32}-bit counter); unwrapped`,
+      );
+      return timesFromStamps(unwrapped.stamps, unit);
     }
-    return time;
   }
+  const time = new Float64Array(n);
   let t = 0;
   let segment = 0;
   for (let i = 0; i < n; i++) {
@@ -283,6 +326,36 @@ function sampleTimes(config: ComtradeConfig, stamps: Float64Array, name: string)
     t += 1 / config.rates[segment].rate_hz;
   }
   return time;
+}
+
+function timesFromStamps(stamps: Float64Array, unit: number): Float64Array {
+  const time = new Float64Array(stamps.length);
+  for (let i = 0; i < stamps.length; i++) time[i] = (stamps[i] - stamps[0]) * unit;
+  return time;
+}
+
+/** Index of the first stamp that is lower than (or not comparable with) the one before, else −1. */
+function firstStepBack(stamps: Float64Array): number {
+  for (let i = 1; i < stamps.length; i++) if (!(stamps[i] >= stamps[i - 1])) return i;
+  return -1;
+}
+
+/** Undoes counter wrap-around: 16-bit when every stamp fits in 16 bits, else 32-bit. */
+function unwrap(stamps: Float64Array): { stamps: Float64Array; modulus: number } | undefined {
+  let max = 0;
+  for (const s of stamps) {
+    if (!Number.isFinite(s) || s < 0) return undefined;
+    if (s > max) max = s;
+  }
+  const modulus = max < 65536 ? 65536 : 2 ** 32;
+  const out = new Float64Array(stamps.length);
+  let offset = 0;
+  out[0] = stamps[0];
+  for (let i = 1; i < stamps.length; i++) {
+    if (stamps[i] < stamps[i - 1]) offset += modulus;
+    out[i] = stamps[i] + offset;
+  }
+  return { stamps: out, modulus };
 }
 
 function stampsMatchRates(config: ComtradeConfig, stamps: Float64Array, unit: number): boolean {
@@ -345,7 +418,9 @@ export function parseComtradeAsciiData(
       out.digital[d][i] = raw === '1' ? 1 : 0;
     }
   }
-  return { config, time_s: sampleTimes(config, out.stamps, name), analog: out.analog, digital: out.digital };
+  const warnings = [...config.warnings];
+  const time_s = sampleTimes(config, out.stamps, name, warnings);
+  return { config, time_s, analog: out.analog, digital: out.digital, warnings };
 }
 
 /** Parses BINARY / BINARY32 / FLOAT32 data (little-endian, digital words of 16 channels). */
@@ -398,7 +473,9 @@ export function parseComtradeBinaryData(
       out.digital[d][i] = (word >> (d & 15)) & 1;
     }
   }
-  return { config, time_s: sampleTimes(config, out.stamps, name), analog: out.analog, digital: out.digital };
+  const warnings = [...config.warnings];
+  const time_s = sampleTimes(config, out.stamps, name, warnings);
+  return { config, time_s, analog: out.analog, digital: out.digital, warnings };
 }
 
 export function parseComtrade(

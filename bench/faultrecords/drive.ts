@@ -24,6 +24,8 @@ export interface Signal {
   /** Seconds from the record's first sample, non-decreasing. */
   time_s: Float64Array;
   values: Float64Array;
+  /** Sample ranges [start, end) each recorded at one rate (a COMTRADE rate table), when known. */
+  segments?: readonly { start: number; end: number }[];
 }
 
 export class FaultRecordError extends Error {
@@ -36,8 +38,23 @@ export class FaultRecordError extends Error {
 /** Signals of a COMTRADE record's analog channels, named by channel id (also `A<n>` by index). */
 export function comtradeSignals(record: ComtradeRecord): Map<string, Signal> {
   const signals = new Map<string, Signal>();
+  const { rates } = record.config;
+  let start = 0;
+  const segments = rates.every((r) => r.rate_hz > 0)
+    ? rates.map(({ endSample }) => {
+        const segment = { start, end: Math.min(endSample, record.time_s.length) };
+        start = segment.end;
+        return segment;
+      })
+    : undefined;
   record.config.analog.forEach((channel, i) => {
-    const signal = { name: channel.id, unit: channel.unit, time_s: record.time_s, values: record.analog[i] };
+    const signal: Signal = {
+      name: channel.id,
+      unit: channel.unit,
+      time_s: record.time_s,
+      values: record.analog[i],
+      ...(segments ? { segments } : {}),
+    };
     signals.set(`A${i + 1}`, signal);
     if (!signals.has(channel.id)) signals.set(channel.id, signal);
   });
@@ -166,6 +183,158 @@ export function zeroCrossingFrequency(signal: Signal, nominal_hz: number): Signa
   };
 }
 
+/** Fewest samples per cycle a waveform needs for a one-cycle RMS and zero crossings to mean anything. */
+export const MIN_SAMPLES_PER_CYCLE = 8;
+
+/** A stretch of a signal sampled at one rate, without gaps: samples [start, end). */
+export interface SignalPiece {
+  start: number;
+  end: number;
+  /** Median sampling rate inside the piece, Hz (0 for a lone sample). */
+  rate_hz: number;
+}
+
+/**
+ * Splits a signal's samples into its recorded segments (the rate table, when the record has one),
+ * and further where the sampling step changes by more than 20 % or jumps over a gap: a one-cycle
+ * window must never straddle two rates or a gap.
+ */
+export function samplingPieces(
+  time_s: Float64Array,
+  segments: readonly { start: number; end: number }[] = [{ start: 0, end: time_s.length }],
+): SignalPiece[] {
+  return segments.flatMap((segment) =>
+    splitByStep(time_s.subarray(segment.start, segment.end)).map((p) => ({
+      ...p,
+      start: p.start + segment.start,
+      end: p.end + segment.start,
+    })),
+  );
+}
+
+function splitByStep(time_s: Float64Array): SignalPiece[] {
+  const pieces: SignalPiece[] = [];
+  const n = time_s.length;
+  let start = 0;
+  const close = (end: number) => {
+    const steps: number[] = [];
+    for (let i = start + 1; i < end; i++) steps.push(time_s[i] - time_s[i - 1]);
+    steps.sort((a, b) => a - b);
+    const median = steps[steps.length >> 1];
+    pieces.push({ start, end, rate_hz: median && median > 0 ? 1 / median : 0 });
+    start = end;
+  };
+  for (let i = 2; i < n; i++) {
+    if (i - 1 <= start) continue;
+    const reference = time_s[start + 1] - time_s[start];
+    const step = time_s[i] - time_s[i - 1];
+    if (Math.abs(step / reference - 1) > 0.2) close(i);
+  }
+  if (n > 0) close(n);
+  return pieces;
+}
+
+/**
+ * Refuses a waveform analysis over a record stretch sampled too slowly for it (a multi-rate
+ * record's slow segments, e.g. one sample per cycle), naming the stretch and what to do instead.
+ */
+function checkWaveformRate(signal: Signal, pieces: readonly SignalPiece[], nominal_hz: number, role: string) {
+  const slow = pieces.filter((p) => p.end - p.start > 1 && p.rate_hz / nominal_hz < MIN_SAMPLES_PER_CYCLE);
+  if (slow.length === 0) return;
+  const t = signal.time_s;
+  const list = slow
+    .slice(0, 3)
+    .map(
+      (p) =>
+        `samples ${p.start + 1}-${p.end} (${t[p.start]!.toFixed(3)}-${t[p.end - 1]!.toFixed(3)} s) at ${p.rate_hz.toFixed(p.rate_hz < 10 ? 2 : 0)} Hz = ${(p.rate_hz / nominal_hz).toFixed(1)} samples per cycle`,
+    )
+    .join('; ');
+  throw new FaultRecordError(
+    `${role} from waveform '${signal.name}' needs at least ${MIN_SAMPLES_PER_CYCLE} samples per ${nominal_hz} Hz cycle, but the record has ${slow.length} slower stretch(es): ${list}${slow.length > 3 ? '; …' : ''}. A waveform sampled that slowly cannot give RMS or frequency: drive from a channel that holds them ('value' mode), or replay a record of the fast segments only`,
+  );
+}
+
+/** Applies a waveform analysis piece by piece (each at its own rate), holding values over lone samples. */
+function perPiece(
+  signal: Signal,
+  pieces: readonly SignalPiece[],
+  analyse: (piece: Signal) => Signal,
+): Signal {
+  const times: number[] = [];
+  const values: number[] = [];
+  let name = signal.name;
+  let failure: unknown;
+  for (const p of pieces) {
+    if (p.end - p.start < 2) continue;
+    let part: Signal;
+    try {
+      part = analyse({
+        ...signal,
+        time_s: signal.time_s.subarray(p.start, p.end),
+        values: signal.values.subarray(p.start, p.end),
+      });
+    } catch (err) {
+      // A piece too short for a cycle gives nothing; the values around it are held.
+      if (!(err instanceof FaultRecordError)) throw err;
+      failure ??= err;
+      continue;
+    }
+    name = part.name;
+    for (let i = 0; i < part.time_s.length; i++) {
+      times.push(part.time_s[i]!);
+      values.push(part.values[i]!);
+    }
+  }
+  if (times.length === 0)
+    throw failure ?? new FaultRecordError(`'${signal.name}' has no two samples in a row`);
+  return { name, unit: signal.unit, time_s: Float64Array.from(times), values: Float64Array.from(values) };
+}
+
+/**
+ * What a grid replay may plausibly ask of the twin. Beyond these the record was almost certainly
+ * read wrong (wrong channel, base, nominal frequency or sampling rate), and replaying it would
+ * only trip every DER: the replay stops with the reason instead.
+ */
+export const PLAUSIBLE_DRIVE = {
+  /** Frequency within ± this fraction of nominal. */
+  frequencyBand: 0.15,
+  /** Voltage never above this, pu. */
+  vMax_pu: 2,
+  /** Voltage above vHigh_pu for no longer than vHighFor_s at a stretch. */
+  vHigh_pu: 1.3,
+  vHighFor_s: 0.5,
+} as const;
+
+/** Throws FaultRecordError when a drive leaves PLAUSIBLE_DRIVE (see there). */
+export function checkPlausibleDrive(series: DriveSeries, nominal_hz: number): void {
+  const { frequencyBand, vMax_pu, vHigh_pu, vHighFor_s } = PLAUSIBLE_DRIVE;
+  const [fLow, fHigh] = [nominal_hz * (1 - frequencyBand), nominal_hz * (1 + frequencyBand)];
+  let highSince = -1;
+  const hint =
+    "check the channel, --voltage-base, the nominal frequency (--frequency-scale) and the record's sampling rates";
+  for (let k = 0; k < series.t_s.length; k++) {
+    const [t, f, v] = [series.t_s[k]!, series.f_hz[k]!, series.v_pu[k]!];
+    if (f < fLow || f > fHigh) {
+      throw new FaultRecordError(
+        `implausible replay: frequency ${f.toFixed(2)} Hz at t = ${t.toFixed(3)} s is outside ${fLow.toFixed(1)}-${fHigh.toFixed(1)} Hz (nominal ${nominal_hz} Hz ± ${frequencyBand * 100} %); ${hint}`,
+      );
+    }
+    if (v > vMax_pu) {
+      throw new FaultRecordError(
+        `implausible replay: voltage ${v.toFixed(3)} pu at t = ${t.toFixed(3)} s is above ${vMax_pu} pu; ${hint}`,
+      );
+    }
+    if (v > vHigh_pu) {
+      if (highSince < 0) highSince = t;
+      if (t - highSince > vHighFor_s) {
+        throw new FaultRecordError(
+          `implausible replay: voltage above ${vHigh_pu} pu for more than ${vHighFor_s} s (from t = ${highSince.toFixed(3)} s, ${v.toFixed(3)} pu); ${hint}`,
+        );
+      }
+    } else highSince = -1;
+  }
+}
+
 /** Resamples the spec'd channels on a uniform grid of step dt_s into frequency (Hz) and voltage (pu). */
 export function buildDriveSeries(
   signals: Map<string, Signal>,
@@ -184,7 +353,11 @@ export function buildDriveSeries(
   if (spec.frequency) {
     const raw = lookup(signals, spec.frequency.channel, 'frequency');
     end = Math.max(end, raw.time_s[raw.time_s.length - 1] ?? 0);
-    frequency = spec.frequency.from === 'waveform' ? zeroCrossingFrequency(raw, f0) : raw;
+    if (spec.frequency.from === 'waveform') {
+      const pieces = samplingPieces(raw.time_s, raw.segments);
+      checkWaveformRate(raw, pieces, f0, 'frequency');
+      frequency = perPiece(raw, pieces, (piece) => zeroCrossingFrequency(piece, f0));
+    } else frequency = raw;
   }
   let voltage: Signal | undefined;
   if (spec.voltage) {
@@ -192,7 +365,11 @@ export function buildDriveSeries(
       throw new FaultRecordError(`voltage base must be > 0, got ${spec.voltage.base}`);
     const raw = lookup(signals, spec.voltage.channel, 'voltage');
     end = Math.max(end, raw.time_s[raw.time_s.length - 1] ?? 0);
-    voltage = spec.voltage.from === 'waveform' ? slidingRms(raw, f0) : raw;
+    if (spec.voltage.from === 'waveform') {
+      const pieces = samplingPieces(raw.time_s, raw.segments);
+      checkWaveformRate(raw, pieces, f0, 'voltage');
+      voltage = perPiece(raw, pieces, (piece) => slidingRms(piece, f0));
+    } else voltage = raw;
   }
   end -= offset;
   const n = Math.max(1, Math.floor(end / dt_s + 1e-9) + 1);
@@ -221,6 +398,7 @@ export function buildDriveSeries(
       );
     }
   }
+  checkPlausibleDrive(series, f0 * fScale);
   return series;
 }
 

@@ -1,7 +1,7 @@
 import { Twin } from '../../twin/twin.ts';
 import { RunRecorder } from '../recording/index.ts';
 import { snapshotOfState, snapshotToPoints, updateBusIslands } from '../runtime/snapshot-points.ts';
-import { buildDriveSeries, type DriveSpec } from './drive.ts';
+import { buildDriveSeries, checkPlausibleDrive, type DriveSpec } from './drive.ts';
 import { loadFaultRecord } from './index.ts';
 
 export interface FaultRunOptions {
@@ -23,11 +23,13 @@ export interface FaultRunOptions {
  */
 export async function runFaultRecord(
   options: FaultRunOptions,
-): Promise<{ runDir: string; steps: number; duration_s: number }> {
+): Promise<{ runDir: string; steps: number; duration_s: number; warnings: string[] }> {
   const dt_s = options.dt_s ?? 0.001;
   const record = await loadFaultRecord(options.record);
   const trace = buildDriveSeries(record.signals, options.spec, dt_s, record.nominal_hz);
   const twin = await Twin.fromFiles({ grid: options.grid, seed: options.seed ?? 1, dt_s, gridTrace: trace });
+  // Judged against the grid it drives (a --frequency-scale can move a record to another nominal).
+  checkPlausibleDrive(trace, twin.f0_hz);
   const rec = await RunRecorder.open({
     runsDir: options.runsDir,
     scenario: 'fault-record',
@@ -42,6 +44,8 @@ export async function runFaultRecord(
   try {
     const every = Math.max(1, Math.round(1 / ((options.record_hz ?? 100) * dt_s)));
     const steps = trace.t_s.length + Math.round((options.tail_s ?? 0) / dt_s);
+    const warnings = record.comtrade?.warnings ?? [];
+    for (const message of warnings) rec.event({ kind: 'warning', message, source: 'scenario', t_s: 0 });
     rec.event({
       kind: 'fault-record',
       message: `main grid driven from ${options.record}`,
@@ -73,7 +77,7 @@ export async function runFaultRecord(
       if (step % 5000 === 0) await new Promise((r) => setImmediate(r));
     }
     await rec.close({ status: 'complete' });
-    return { runDir: rec.dir, steps, duration_s: steps * dt_s };
+    return { runDir: rec.dir, steps, duration_s: steps * dt_s, warnings };
   } catch (err) {
     await rec.close({ status: 'failed', reason: (err as Error).message });
     throw err;

@@ -150,12 +150,13 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
     };
     if (options.credentialSecret) settings.credentialSecret = options.credentialSecret;
     red.init(upgrades, settings);
-    const firstStart = flowsStarted(red);
-    await red.start();
     // RED.start resolves before the stored flows have started; wait for them. Flows that cannot
-    // start (e.g. a node type not installed) do not stop the editor: Node-RED has logged why, and
-    // the user fixes it there.
-    await firstStart.catch(() => {});
+    // start (e.g. a node type not installed) or start late do not stop the editor: Node-RED has
+    // logged why, and the user fixes it there. Handled at once, so that a failing RED.start leaves
+    // no rejection behind.
+    const firstStart = flowsStarted(red).catch(() => {});
+    await red.start();
+    await firstStart;
 
     const nodeRoot = `${adminRoot}/api`;
     const strip = (req: IncomingMessage, prefix: string) => {

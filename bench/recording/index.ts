@@ -15,6 +15,9 @@
  *   rec.assertion({ name: 'f within 49.5..50.5', passed: true, value: 49.93 });
  *   await rec.close({ status: 'complete' });   // or 'failed' / 'aborted', with a reason
  *
+ * close() judges the run once (verdict.ts: complete and every assertion passed) and writes the
+ * verdict to the manifest, the `verdict` point and the run-end event.
+ *
  * The `run` tag is added to every point. Numbers are written as floats, bigints as integers
  * (`1n` → `1i`), booleans and strings as such (see docs/influx-schema.md for the schema).
  * Queued data is compressed and appended at least every `flushInterval_ms` (250 ms by default,
@@ -85,3 +88,4 @@ export {
   RunRecorder,
   type RunRecorderOptions,
 } from './run-recorder.ts';
+export { assertionResults, judgeRun, type RunVerdict } from './verdict.ts';

@@ -3,6 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { RunVerdict } from './verdict.ts';
 
 const execFileAsync = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,6 +35,8 @@ export interface AssertionResult {
   message?: string;
   /** Time the assertion was judged, seconds of twin time. */
   t_s?: number;
+  /** The span of scenario time the assertion watched, s (JUnit's `time` is its length). */
+  span_s?: [number, number];
 }
 
 /** What the caller tells the recorder about a run; anything else it adds is kept verbatim. */
@@ -91,6 +94,8 @@ export interface RunManifest extends ManifestInput {
   };
   sinks?: Record<string, unknown>[];
   assertions?: AssertionResult[];
+  /** The run's one verdict (bench/recording/verdict.ts), written when the run is closed. */
+  verdict?: RunVerdict;
 }
 
 async function packageVersion(path: string): Promise<string | null> {

@@ -125,10 +125,17 @@ describe('RunRecorder', () => {
     };
     const rec = await RunRecorder.open({ runsDir: await tempRunsDir(), scenario: 's', sinks: [sink] });
     rec.point('loop', {}, { work_us: 1 }, 5n);
-    await rec.close();
+    const manifest = await rec.close({
+      status: 'complete',
+      assertions: [{ name: 'nadir', passed: false, t_s: 0 }],
+    });
     const sent = received.join('');
     expect(sent).toContain(`loop,run=${rec.id} work_us=1 5`);
     expect(sent).toMatch(/event,run=[^ ]*,kind=run-end/);
+    // The run's verdict reaches InfluxDB as it is in the manifest; the assertion once.
+    expect(manifest.verdict).toMatchObject({ passed: false, failed: ['nadir'] });
+    expect(sent).toMatch(/\nverdict,run=[^ ]* passed=false,status="complete",assertions=1i,failures=1i,/);
+    expect(sent.match(/\nassertion,/g)).toHaveLength(1);
     const events = await readRunEvents(rec.dir);
     expect(events.map((e) => e.kind)).toEqual(['run-start', 'run-end', 'sink-up']);
   });

@@ -17,6 +17,7 @@ import {
   writeManifest,
 } from './manifest.ts';
 import { REPLAY_FILE, type ReplayRecord, replayLines } from './replay-log.ts';
+import { judgeRun } from './verdict.ts';
 
 /**
  * Somewhere else the recorder copies its line protocol to (an InfluxDB server). `write` must
@@ -329,7 +330,10 @@ export class RunRecorder {
     this.counts.replayRecords += records.length;
   }
 
-  /** Records a judged scenario assertion (point, event and manifest entry). */
+  /**
+   * Records a judged scenario assertion (an `assertion` point and a manifest entry). Give each
+   * assertion once: here or in `close({ assertions })`, not both.
+   */
   assertion(result: AssertionResult): void {
     if (!this.accepting) return;
     this.assertions.push(result);
@@ -433,9 +437,27 @@ export class RunRecorder {
     clearInterval(this.timer);
     const end_ns = this.now_ns();
     for (const a of outcome.assertions ?? []) this.assertion(a);
+    // Judged with what is known now; judged again below should closing the files fail.
+    const verdict = judgeRun({ ...outcome, assertions: this.assertions });
+    const judgedAt = this.assertions.reduce(
+      (latest, a) => (a.t_s !== undefined && this.timeOf(a.t_s) > latest ? this.timeOf(a.t_s) : latest),
+      end_ns,
+    );
+    this.point(
+      'verdict',
+      {},
+      {
+        passed: verdict.passed,
+        status: outcome.status,
+        assertions: BigInt(verdict.assertions),
+        failures: BigInt(verdict.failed.length),
+        summary: verdict.summary,
+      },
+      judgedAt,
+    );
     this.event({
       kind: 'run-end',
-      message: `run ${this.id} ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}`,
+      message: `run ${this.id} ${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}; ${verdict.summary}`,
       source: 'recorder',
       time_ns: end_ns,
     });
@@ -461,11 +483,13 @@ export class RunRecorder {
       if (result.status === 'rejected') this.noteError((result.reason as Error).message);
     }
     const stats = this.stats();
+    const status = this.errors.length > 0 && outcome.status === 'complete' ? 'failed' : outcome.status;
+    const reason = [outcome.reason, ...this.errors].filter(Boolean).join('; ');
     const manifest: RunManifest = {
       ...this.manifest,
       end: new Date(Number(end_ns / 1_000_000n)).toISOString(),
       end_ns: String(end_ns),
-      status: this.errors.length > 0 && outcome.status === 'complete' ? 'failed' : outcome.status,
+      status,
       counts: {
         points: stats.points,
         frames: stats.frames,
@@ -481,8 +505,9 @@ export class RunRecorder {
         framesFileBytes: this.framesFile.stats.fileBytes,
       },
       assertions: this.assertions,
+      verdict:
+        status === outcome.status ? verdict : judgeRun({ status, reason, assertions: this.assertions }),
     };
-    const reason = [outcome.reason, ...this.errors].filter(Boolean).join('; ');
     if (reason) manifest.reason = reason;
     if (this.sinks.length > 0) manifest.sinks = this.sinks.map((s) => ({ name: s.name, ...s.stats() }));
     await writeManifest(this.dir, manifest);

@@ -5,7 +5,7 @@
  */
 
 import { securitySection } from '../attacks/report-section.ts';
-import type { RunManifest } from '../recording/index.ts';
+import type { RunManifest, RunVerdict } from '../recording/index.ts';
 import type { ComplianceCheck } from './ieee1547-checks.ts';
 import type { RunData, Series } from './run-data.ts';
 
@@ -180,6 +180,7 @@ h3{font-size:15px;margin:16px 0 4px}
 table{border-collapse:collapse;width:100%;margin:6px 0}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5} td.ok{color:#2e7d32;font-weight:600} td.bad{color:#c62828;font-weight:600}
+td.info{color:#555} .note{color:#555;font-size:13px}
 svg{width:100%;height:auto;display:block}
 .frame{fill:#fff;stroke:#999}.grid{stroke:#eee}.line{fill:none;stroke-width:1.3}
 .event{stroke:#e65100;stroke-dasharray:4 3;stroke-width:1.2}
@@ -193,8 +194,10 @@ svg{width:100%;height:auto;display:block}
 export interface ReportModel {
   manifest: RunManifest;
   data: RunData;
+  /** IEEE 1547 checks on the recording: information, shown apart from the verdict. */
   checks: ComplianceCheck[];
-  passed: boolean;
+  /** The run's one verdict: the badge, and the first table lists what it rests on. */
+  verdict: RunVerdict;
   generatedAt: string;
 }
 
@@ -218,17 +221,20 @@ export function renderHtml(model: ReportModel): string {
       `${m.versions.gridloop} · node ${m.versions.node} · commit ${m.git.commit ?? 'unknown'}${m.git.dirty ? ' (modified)' : ''}`,
     ],
   ];
-  const assertions =
-    data.assertions.length === 0
-      ? '<p class="empty">no assertions recorded</p>'
-      : `<table><tr><th>assertion</th><th>result</th><th>value</th><th>expected</th><th>message</th></tr>${data.assertions
-          .map(
-            (a) =>
-              `<tr><td>${escapeHtml(a.name)}</td>${status(a.passed)}<td>${a.value ?? ''}</td><td>${escapeHtml(a.expected ?? '')}</td><td>${escapeHtml(a.message ?? '')}</td></tr>`,
-          )
-          .join('')}</table>`;
-  const compliance = `<table><tr><th>check</th><th>result</th><th>detail</th></tr>${checks
-    .map((c) => `<tr><td>${escapeHtml(c.name)}</td>${status(c.passed)}<td>${escapeHtml(c.detail)}</td></tr>`)
+  const span = (a: RunData['assertions'][number]) =>
+    a.span_s ? `${a.span_s[0].toFixed(3)}..${a.span_s[1].toFixed(3)}` : '';
+  // The verdict's table: the run reaching its end, then every assertion, each once.
+  const verdictTable = `<table><tr><th>what</th><th>result</th><th>value</th><th>expected</th><th>span [s]</th><th>message</th></tr><tr><td>run completed</td>${status(m.status === 'complete')}<td>${escapeHtml(m.status)}</td><td>complete</td><td>${`0.000..${data.duration_s.toFixed(3)}`}</td><td>${escapeHtml(m.reason ?? '')}</td></tr>${data.assertions
+    .map(
+      (a) =>
+        `<tr><td>${escapeHtml(a.name)}</td>${status(a.passed)}<td>${a.value ?? ''}</td><td>${escapeHtml(a.expected ?? '')}</td><td>${span(a)}</td><td>${escapeHtml(a.message ?? '')}</td></tr>`,
+    )
+    .join('')}</table>${data.assertions.length === 0 ? '<p class="empty">no assertions recorded</p>' : ''}`;
+  const compliance = `<table><tr><th>check</th><th>observed</th><th>detail</th></tr>${checks
+    .map(
+      (c) =>
+        `<tr><td>${escapeHtml(c.name)}</td><td class="info">${c.passed ? 'met' : 'not met'}</td><td>${escapeHtml(c.detail)}</td></tr>`,
+    )
     .join('')}</table>`;
   const events =
     data.events.length === 0
@@ -249,10 +255,12 @@ export function renderHtml(model: ReportModel): string {
 <title>gridloop report · ${escapeHtml(m.id)}</title><style>${STYLE}</style></head>
 <body>
 <h1>gridloop run report</h1>
-<p><span class="verdict ${model.passed ? 'pass' : 'fail'}">${model.passed ? 'PASSED' : 'FAILED'}</span> · generated ${escapeHtml(model.generatedAt)}</p>
+<p><span class="verdict ${model.verdict.passed ? 'pass' : 'fail'}">${model.verdict.passed ? 'PASSED' : 'FAILED'}</span> ${escapeHtml(model.verdict.summary)} · generated ${escapeHtml(model.generatedAt)}</p>
 <dl>${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
-<h2>Assertions</h2>${assertions}
-<h2>IEEE 1547-2018 checks</h2>${compliance}
+<h2>Verdict</h2>${verdictTable}
+<h2>IEEE 1547-2018 checks (information, not part of the verdict)</h2>
+<p class="note">Judged on the recording alone, which cannot tell the scenario's own disturbance (a scripted fault or trip) from the device under test; "not met" for a range means the run left it, which the standard then allows a device to trip for. A scenario that wants IEEE 1547 behaviour judged asks for the <code>ieee1547-compliance</code> assertion.</p>
+${compliance}
 ${securitySection(data.events)}
 <h2>Plots</h2>
 ${svgPlot('Frequency', 'Hz', data.frequency, data)}

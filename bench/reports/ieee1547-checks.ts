@@ -3,13 +3,23 @@
  * frequencies, ROCOF and bus voltages, and at the devices' trip/online changes. Thresholds come
  * from twin/ieee1547/settings.ts (Tables 11–15 and 21, 60 Hz basis, scaled by f0/60).
  *
+ * They are information, never the run's verdict (bench/recording/verdict.ts): the first three
+ * describe the disturbance the run applied (a scripted fault or generator trip takes voltage,
+ * frequency or ROCOF out of these ranges on purpose: the standard then allows a trip, it is no
+ * failure), and the recording does not say which device sits in which island. A scenario that
+ * wants IEEE 1547 behaviour judged asks for the `ieee1547-compliance` assertion.
+ *
  * - continuous-operation ranges: frequency within UF1..OF1, voltage within 0.88..1.10 pu;
- * - ROCOF within the category's ride-through capability (Table 21);
+ * - ROCOF, as the mean over a window of at least 0.1 s (§6.5.2.5), within the category's
+ *   ride-through capability (Table 21);
  * - mandatory trip: when an excursion beyond a trip threshold lasted longer than its clearing
  *   time, some device tripped or went offline by then (plus 100 ms of measurement latency);
  * - no trip inside the continuous-operation region: a device that tripped while every recorded
  *   frequency and voltage was inside it failed to ride through (trips within 2 s after an island
  *   lost the grid are anti-islanding, allowed).
+ *
+ * Trips the scenario or an operator commanded (`DeviceTransition.commanded`) count for neither of
+ * the last two: they are the stimulus, not the device's protection.
  *
  * Which device sits in which island is not part of the recording; a run with several DERs in
  * different islands is judged with all of them together.
@@ -33,6 +43,26 @@ export interface ComplianceCheck {
 const CONTINUOUS_V_PU: [number, number] = [0.88, 1.1];
 const TRIP_LATENCY_S = 0.1;
 const ANTI_ISLANDING_GRACE_S = 2;
+/** IEEE 1547-2018 §6.5.2.5: ROCOF is averaged over a window of at least 0.1 s. */
+const ROCOF_WINDOW_S = 0.1;
+
+/** Steepest mean slope over windows of at least `window_s` (the shortest the samples allow). */
+function steepestMeanSlope(
+  series: Series,
+  window_s: number,
+): { slope: number; from_s: number; to_s: number } {
+  let best = { slope: 0, from_s: Number.NaN, to_s: Number.NaN };
+  let j = 0;
+  for (let i = 1; i < series.t_s.length; i++) {
+    while (j + 1 < i && series.t_s[i] - series.t_s[j + 1] >= window_s - 1e-9) j++;
+    const span = series.t_s[i] - series.t_s[j];
+    if (span < window_s - 1e-9) continue;
+    const slope = (series.values[i] - series.values[j]) / span;
+    if (Number.isNaN(best.from_s) || Math.abs(slope) > Math.abs(best.slope))
+      best = { slope, from_s: series.t_s[j], to_s: series.t_s[i] };
+  }
+  return best;
+}
 
 /** Longest stretch where `beyond(value)` holds (time from first to first-not-beyond sample). */
 function longestExcursion(
@@ -124,25 +154,35 @@ export function ieee1547Checks(
     });
   }
   const rocofLimit = scaleFrequency(ROCOF_RIDE_THROUGH_HZ_S[category], f0_hz);
-  for (const r of data.rocof) {
+  for (const f of data.frequency) {
+    // The instantaneous figure (the twin's per-step df/dt) is shown beside the standard's mean.
+    const r = data.rocof.find((x) => x.name === f.name);
     let peak = 0;
     let at = 0;
-    for (let i = 0; i < r.values.length; i++) {
+    for (let i = 0; r && i < r.values.length; i++) {
       if (Math.abs(r.values[i]) > Math.abs(peak)) {
         peak = r.values[i];
         at = r.t_s[i];
       }
     }
+    const mean = steepestMeanSlope(f, ROCOF_WINDOW_S);
     checks.push({
-      name: `ROCOF within category ${category} ride-through (${fmt(rocofLimit, 2)} Hz/s), island ${r.name}`,
-      passed: Math.abs(peak) <= rocofLimit,
-      detail: `peak ${fmt(peak)} Hz/s at t = ${fmt(at)} s`,
+      name: `ROCOF (${ROCOF_WINDOW_S} s mean) within category ${category} ride-through (${fmt(rocofLimit, 2)} Hz/s), island ${f.name}`,
+      passed: Math.abs(mean.slope) <= rocofLimit,
+      detail: `${
+        Number.isNaN(mean.from_s)
+          ? 'samples too few for a 0.1 s mean'
+          : `steepest ${ROCOF_WINDOW_S} s mean ${fmt(mean.slope)} Hz/s over t = ${fmt(mean.from_s)}..${fmt(mean.to_s)} s`
+      }${r ? `; instantaneous peak ${fmt(peak)} Hz/s at t = ${fmt(at)} s` : ''}`,
     });
   }
 
   // Mandatory trip: excursion longer than the clearing time → a device must have tripped by then.
-  // A link going offline is a communication fault, not a protective trip: only `tripped` counts.
-  const tripTimes = data.transitions.filter((d) => d.kind === 'tripped').map((d) => d.t_s);
+  // A link going offline is a communication fault, not a protective trip: only `tripped` counts,
+  // and only a trip the device's protection made (not one the scenario or an operator commanded).
+  const protectionTrips = data.transitions.filter((d) => d.kind === 'tripped' && !d.commanded);
+  const commandedTrips = data.transitions.filter((d) => d.kind === 'tripped' && d.commanded);
+  const tripTimes = protectionTrips.map((d) => d.t_s);
   const mustTrip: { fn: TripFunction; series: Series[]; beyond: (v: number) => boolean; unit: string }[] = [
     { fn: 'OF2', series: data.frequency, beyond: (v) => v > hz('OF2'), unit: 'Hz' },
     { fn: 'UF2', series: data.frequency, beyond: (v) => v < hz('UF2'), unit: 'Hz' },
@@ -189,8 +229,7 @@ export function ieee1547Checks(
     for (let i = 1; i < g.values.length; i++)
       if (g.values[i - 1] === 1 && g.values[i] === 0) islandingTimes.push(g.t_s[i]);
   }
-  const unjustified = data.transitions.filter((tr) => {
-    if (tr.kind !== 'tripped') return false;
+  const unjustified = protectionTrips.filter((tr) => {
     if (islandingTimes.some((t) => tr.t_s >= t && tr.t_s <= t + ANTI_ISLANDING_GRACE_S)) return false;
     const look = Math.max(0, tr.t_s - TRIP_LATENCY_S);
     const fOk = data.frequency.every((f) => {
@@ -208,8 +247,12 @@ export function ieee1547Checks(
     passed: unjustified.length === 0,
     detail:
       unjustified.length === 0
-        ? `${tripTimes.length} device trip(s), all justified`
+        ? `${tripTimes.length} device trip(s) by protection, all justified`
         : unjustified.map((t) => `${t.device} ${t.kind} at ${fmt(t.t_s)} s`).join('; '),
   });
+  if (commandedTrips.length > 0) {
+    const last = checks[checks.length - 1];
+    last.detail += `; commanded, not judged: ${commandedTrips.map((t) => `${t.device} at ${fmt(t.t_s)} s`).join(', ')}`;
+  }
   return checks;
 }

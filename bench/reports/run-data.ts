@@ -1,3 +1,4 @@
+import { COMMANDED_TRIP_CAUSES } from '../../twin/scenario/assertions.ts';
 import type { AssertionResult, Point, RecordedEvent, RecordedRun } from '../recording/index.ts';
 
 /** One plotted or checked quantity: times in seconds from the run start. */
@@ -12,6 +13,11 @@ export interface DeviceTransition {
   device: string;
   t_s: number;
   kind: 'tripped' | 'offline' | 'back';
+  /**
+   * A trip the scenario or an operator commanded (a `der-trip` event whose cause is a command,
+   * e.g. a scripted generator trip), not the device's protection operating.
+   */
+  commanded?: boolean;
 }
 
 export interface RunData {
@@ -27,6 +33,9 @@ export interface RunData {
   events: (RecordedEvent & { rel_s: number })[];
   assertions: AssertionResult[];
 }
+
+/** How far before the sample that shows a trip its commanding event may lie (≥ one record interval). */
+const COMMANDED_TRIP_MATCH_S = 1;
 
 function push(map: Map<string, Series>, name: string, t: number, value: number) {
   let series = map.get(name);
@@ -107,6 +116,17 @@ export function extractRunData(run: RecordedRun): RunData {
         break;
       }
     }
+  }
+  // A commanded trip shows in the device's points at the first sample after its der-trip event.
+  const commandedTrips = run.events.filter(
+    (e) => e.kind === 'der-trip' && COMMANDED_TRIP_CAUSES.has(String(e.data?.cause)),
+  );
+  for (const tr of transitions) {
+    if (tr.kind !== 'tripped') continue;
+    tr.commanded = commandedTrips.some((e) => {
+      const t = rel(e.time_ns);
+      return e.target === tr.device && t <= tr.t_s + 1e-9 && t > tr.t_s - COMMANDED_TRIP_MATCH_S;
+    });
   }
   const end_ns = run.manifest.end_ns ? BigInt(run.manifest.end_ns) : undefined;
   return {

@@ -1,10 +1,13 @@
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { DeviceInput, TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import { endedLiveAttacks } from '../../twin/attacks/live.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
+import type { TwinAction } from '../../twin/twin.ts';
 import { LiveDetectors } from '../attacks/live-detectors.ts';
 import { createDeviceLink } from '../devices/create-link.ts';
 import type { DeviceLink } from '../devices/device-link.ts';
+import type { LimitResult } from '../devices/safety.ts';
 import { SimulatedLink } from '../devices/simulated-link.ts';
 import { ReplayLogWriter } from '../recording/replay-log.ts';
 import { LoopScenarios } from './loop-scenarios.ts';
@@ -168,31 +171,54 @@ async function run(config: LoopConfig): Promise<void> {
   );
   // Commands wait for the next step boundary, so a step never sees a half-applied change.
   const pendingCommands: { id: number; command: TwinCommand }[] = [];
-  process.on('message', (message: MainToWorker) => {
-    if (message?.type === 'stop') pacer.stop();
-    else if (message?.type === 'command') pendingCommands.push(message);
+  let stopRequested = false;
+  handleMessage = (message) => {
+    if (message?.type === 'stop') {
+      stopRequested = true;
+      pacer.stop();
+    } else if (message?.type === 'command') pendingCommands.push(message);
     else if (message?.type === 'scenario') scenarios.request(message);
-  });
+  };
+  for (const message of earlyMessages.splice(0)) handleMessage(message);
 
   const byId = new Map(devices.map((d) => [d.link.id, d]));
-  const applyCommand = (command: TwinCommand): TwinEvent => {
-    if (command.kind === 'setpoint') {
-      const device = byId.get(command.deviceId);
-      if (device) {
-        const result = device.link.setpoint({ p_mw: command.p_mw, q_mvar: command.q_mvar });
-        device.shadow?.setpoint({ p_mw: command.p_mw, q_mvar: command.q_mvar });
-        const event = twin.command(command);
-        if (result.limited.length > 0) event.message += ` (safety: ${result.limited.join('; ')})`;
-        return event;
-      }
+  /**
+   * The device side of an operator command or a scenario action, one path for both: set-points
+   * to linked devices go to the link (limits enforced there) and its simulated shadow, the
+   * emergency stop to every link. Throws a TypeError when a device refuses (latched stop).
+   */
+  const toDevices = (action: TwinAction): LimitResult | undefined => {
+    if (action.kind === 'setpoint') {
+      const device = byId.get(action.deviceId);
+      if (!device) return undefined;
+      const setpoint = { p_mw: action.p_mw, q_mvar: action.q_mvar };
+      const result = device.link.setpoint(setpoint);
+      device.shadow?.setpoint(setpoint);
+      return result;
     }
-    if (command.kind === 'emergency-stop') {
+    if (action.kind === 'emergency-stop') {
       for (const { link, shadow } of devices) {
         link.emergencyStop();
         shadow?.emergencyStop();
       }
     }
-    return twin.command(command);
+    return undefined;
+  };
+  const applyCommand = (command: TwinCommand): TwinEvent => {
+    const result = toDevices(command);
+    const event = twin.command(command);
+    if (result && result.limited.length > 0) event.message += ` (safety: ${result.limited.join('; ')})`;
+    return event;
+  };
+  /** A scenario's action, due this step: the twin has it scheduled; its devices get it now. */
+  const scenarioToDevices = (action: TwinAction) => {
+    try {
+      toDevices(action);
+    } catch (err) {
+      const target = action.kind === 'setpoint' ? action.deviceId : undefined;
+      const t_s = twin.state.t_s;
+      events.push({ t_s, kind: 'setpoint-refused', message: `${target}: ${(err as Error).message}`, target });
+    }
   };
   const applyCommands = (step: number) => {
     for (const { id, command } of pendingCommands) {
@@ -239,69 +265,72 @@ async function run(config: LoopConfig): Promise<void> {
   const cpuStart = process.cpuUsage();
   const wallStart = performance.now();
 
-  await pacer.run(
-    (step) => {
-      if (pendingCommands.length > 0) applyCommands(step);
-      if (scenarios.hasPending) scenarios.applyPending(events);
-      scenarios.beforeStep(step, replayLog);
-      for (let i = 0; i < devices.length; i++) {
-        const { link, shadow } = devices[i];
-        const input = link.input();
-        inputs[i] = input.online || !shadow ? input : shadow.input();
-      }
-      replayLog.inputs(step, inputs);
-      const state = twin.step(inputs);
-      replayLog.state(step, state);
-      lastState = state;
-      if (state.events.length > 0) events.push(...state.events);
-      detectors?.afterStep(state);
-      scenarios.afterStep(state, events);
-      for (let i = 0; i < devices.length; i++) {
-        const { link, every, shadow } = devices[i];
-        if (step % every !== 0) continue;
-        const m = twin.measurementFor(link.id);
-        link.exchange(m);
-        shadow?.exchange(m);
-      }
-      const ownEnded = scenarios.ownEnded;
-      if (ownEnded) {
-        stopReason = ownEnded === 'finished' ? 'duration' : 'requested';
-        return false;
-      }
-      if (step + 1 >= maxSteps) {
-        stopReason = 'duration';
-        return false;
-      }
-      return true;
-    },
-    (timing) => {
-      lateness.add(timing.lateness_us);
-      work.add(timing.work_us);
-      if (timing.lateness_us > worstSteps[worstSteps.length - 1].lateness_us) {
-        worstSteps[worstSteps.length - 1] = {
-          step: timing.step,
-          lateness_us: timing.lateness_us,
-          work_us: timing.work_us,
-          previousWork_us: previousWork_us,
-        };
-        worstSteps.sort((a, b) => b.lateness_us - a.lateness_us);
-      }
-      previousWork_us = timing.work_us;
-      if (lastState && timing.step % config.snapshotEvery === 0) {
-        const snapshot = copySnapshotOfState(lastState, timing);
-        if (lastState.islands !== islandsSent) {
-          snapshot.islandBuses = lastState.islands.map((island) => [...island.buses]);
-          islandsSent = lastState.islands;
+  // A stop that came while the loop was starting ends the run before its first step.
+  if (!stopRequested)
+    await pacer.run(
+      (step) => {
+        if (pendingCommands.length > 0) applyCommands(step);
+        if (scenarios.hasPending) scenarios.applyPending(events);
+        scenarios.beforeStep(step, replayLog, scenarioToDevices);
+        for (let i = 0; i < devices.length; i++) {
+          const { link, shadow } = devices[i];
+          const input = link.input();
+          inputs[i] = input.online || !shadow ? input : shadow.input();
         }
-        if (!busIdsSent) {
-          snapshot.busIds = [...lastState.busIds];
-          busIdsSent = true;
+        replayLog.inputs(step, inputs);
+        const state = twin.step(inputs);
+        replayLog.state(step, state);
+        lastState = state;
+        if (state.events.length > 0) events.push(...state.events);
+        for (const ended of endedLiveAttacks(twin, state.t_s)) events.push(ended);
+        detectors?.afterStep(state);
+        scenarios.afterStep(state, events);
+        for (let i = 0; i < devices.length; i++) {
+          const { link, every, shadow } = devices[i];
+          if (step % every !== 0) continue;
+          const m = twin.measurementFor(link.id);
+          link.exchange(m);
+          shadow?.exchange(m);
         }
-        snapshots.push(snapshot);
-      }
-      if (performance.now() - lastBatch >= BATCH_PERIOD_MS) flush();
-    },
-  );
+        const ownEnded = scenarios.ownEnded;
+        if (ownEnded) {
+          stopReason = ownEnded === 'finished' ? 'duration' : 'requested';
+          return false;
+        }
+        if (step + 1 >= maxSteps) {
+          stopReason = 'duration';
+          return false;
+        }
+        return true;
+      },
+      (timing) => {
+        lateness.add(timing.lateness_us);
+        work.add(timing.work_us);
+        if (timing.lateness_us > worstSteps[worstSteps.length - 1].lateness_us) {
+          worstSteps[worstSteps.length - 1] = {
+            step: timing.step,
+            lateness_us: timing.lateness_us,
+            work_us: timing.work_us,
+            previousWork_us: previousWork_us,
+          };
+          worstSteps.sort((a, b) => b.lateness_us - a.lateness_us);
+        }
+        previousWork_us = timing.work_us;
+        if (lastState && timing.step % config.snapshotEvery === 0) {
+          const snapshot = copySnapshotOfState(lastState, timing);
+          if (lastState.islands !== islandsSent) {
+            snapshot.islandBuses = lastState.islands.map((island) => [...island.buses]);
+            islandsSent = lastState.islands;
+          }
+          if (!busIdsSent) {
+            snapshot.busIds = [...lastState.busIds];
+            busIdsSent = true;
+          }
+          snapshots.push(snapshot);
+        }
+        if (performance.now() - lastBatch >= BATCH_PERIOD_MS) flush();
+      },
+    );
   const wall_s = (performance.now() - wallStart) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   if (config.overrunPolicy === 'stop' && pacer.stats.overruns > 0 && stopReason !== 'duration') {
@@ -337,10 +366,23 @@ async function run(config: LoopConfig): Promise<void> {
   });
 }
 
+/**
+ * The first message is the config; the rest wait in `earlyMessages` until the loop can take them
+ * (a message with no listener would be lost: a stop sent while the loop starts must still stop it).
+ */
+const earlyMessages: MainToWorker[] = [];
+let handleMessage: ((message: MainToWorker) => void) | undefined;
+let configured = false;
 // The parent going away (even by SIGKILL) closes the IPC channel: never outlive it.
 process.on('disconnect', () => process.exit(0));
-process.once('message', (config: LoopConfig) => {
-  run(config)
+process.on('message', (message: LoopConfig | MainToWorker) => {
+  if (configured) {
+    if (handleMessage) handleMessage(message as MainToWorker);
+    else earlyMessages.push(message as MainToWorker);
+    return;
+  }
+  configured = true;
+  run(message as LoopConfig)
     .catch((err: unknown) => {
       post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
     })

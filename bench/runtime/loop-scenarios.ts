@@ -8,11 +8,23 @@ import type { TwinEvent, TwinState } from '../../twin/api.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
 import { ScenarioPlayer, unplayableReason, verdictEvent } from '../../twin/scenario/player.ts';
-import type { Twin } from '../../twin/twin.ts';
+import type { Twin, TwinAction } from '../../twin/twin.ts';
 import type { ReplayLogWriter } from '../recording/replay-log.ts';
 import type { MainToWorker, ScenarioAction, ScenarioStatus, WorkerToMain } from './messages.ts';
 
 type ScenarioRequest = Extract<MainToWorker, { type: 'scenario' }>;
+
+/**
+ * Why a bench refuses to play a scenario live although its twin could: a `security:` section.
+ * Its verdict depends on detectors configured as the file says, watching from the first step with
+ * nothing but the scripted attacks acting, and judged over the whole run (detection delay, false
+ * alarms); a live bench has its own detectors, already running, and operators acting at will, so
+ * a verdict there would not be the one the file promises. `gridloop attack` runs it.
+ */
+export function securityRefusal(s: Scenario): string | undefined {
+  if ((s as Scenario & { security?: unknown }).security === undefined) return undefined;
+  return `it has a security section (attacks, detectors and the verdict they must reach), which the live player does not run: run it with \`gridloop attack ${s.file}\``;
+}
 
 export class LoopScenarios {
   private player: ScenarioPlayer | undefined;
@@ -42,7 +54,7 @@ export class LoopScenarios {
     const refuse = (error: string) => this.post({ type: 'command-result', id: message.id, ok: false, error });
     loadScenario(message.file ?? '').then(
       (loaded) => {
-        const why = unplayableReason(loaded, this.runGrid);
+        const why = unplayableReason(loaded, this.runGrid) ?? securityRefusal(loaded);
         if (why) refuse(`cannot play ${loaded.name}: ${why}`);
         else this.pending.push({ ...message, loaded });
       },
@@ -69,11 +81,18 @@ export class LoopScenarios {
     this.pending.length = 0;
   }
 
-  /** Before a step: schedules what the scenario has due in it, and logs it for replay. */
-  beforeStep(step: number, replayLog: ReplayLogWriter): void {
+  /**
+   * Before a step: schedules on the twin what the scenario has due in it, logs it for replay, and
+   * hands each action to `toDevices` (the loop's path to the device links, shared with operator
+   * commands), so a scenario's set-point for a hardware device reaches the hardware.
+   */
+  beforeStep(step: number, replayLog: ReplayLogWriter, toDevices: (action: TwinAction) => void): void {
     if (this.player?.state !== 'playing') return;
     const t_s = this.twin.state.t_s;
-    for (const action of this.player.scheduleDue(this.twin)) replayLog.action(step, t_s, action);
+    for (const action of this.player.scheduleDue(this.twin)) {
+      replayLog.action(step, t_s, action);
+      toDevices(action);
+    }
   }
 
   /** After a step: feeds the scenario's assertions; its verdict, when it ends, becomes an event. */

@@ -3,6 +3,14 @@ import { EventEmitter } from 'node:events';
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
 import type { LoopConfig, MainToWorker, ScenarioAction, WorkerToMain } from './messages.ts';
 
+/** A command or scenario request made before the loop is stepping: refused, nothing done. */
+export class LoopNotReadyError extends Error {
+  constructor() {
+    super('the real-time loop is still starting: nothing was done; send it again once the run is running');
+    this.name = 'LoopNotReadyError';
+  }
+}
+
 export interface RealtimeRunEvents {
   message: [WorkerToMain];
 }
@@ -56,6 +64,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
       const onMessage = (message: WorkerToMain) => {
         if (message.type === 'ready') {
           this.off('message', onMessage);
+          this.loopReady = true;
           resolve();
         }
       };
@@ -68,7 +77,13 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
   }
 
   private nextCommandId = 1;
+  private loopReady = false;
   private loopEnded = false;
+
+  /** True once the loop is stepping (after `ready`): commands are taken from then on. */
+  get isReady(): boolean {
+    return this.loopReady;
+  }
   private readonly pendingCommands = new Map<
     number,
     { resolve: (event: TwinEvent) => void; reject: (err: Error) => void }
@@ -76,7 +91,8 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
 
   /**
    * Applies a command at the next step boundary. Resolves with the event the twin raised;
-   * rejects with the twin's reason when it refuses (unknown id, value out of range).
+   * rejects with the twin's reason when it refuses (unknown id, value out of range), and at once
+   * with a LoopNotReadyError before the loop is ready.
    */
   command(command: TwinCommand): Promise<TwinEvent> {
     return this.request((id) => ({ type: 'command', id, command }));
@@ -96,6 +112,11 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
     return new Promise((resolve, reject) => {
       if (this.loopEnded) {
         reject(new Error('the real-time loop has stopped'));
+        return;
+      }
+      // Refused at once rather than queued behind a start that may take seconds (or fail).
+      if (!this.loopReady) {
+        reject(new LoopNotReadyError());
         return;
       }
       this.pendingCommands.set(id, { resolve, reject });
@@ -125,10 +146,13 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
     if (this.child.connected) this.child.send(message);
   }
 
-  /** Asks the loop to stop and waits for it; kills it if it does not stop within 5 s. */
+  /**
+   * Asks the loop to stop and waits for it; kills it if it does not stop within 5 s (30 s while
+   * it is still starting: loading, building the twin and opening ports come before it can stop).
+   */
   async stop(): Promise<void> {
     this.post({ type: 'stop' });
-    const timeout = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const timeout = setTimeout(() => this.child.kill('SIGKILL'), this.loopReady ? 5000 : 30_000);
     await this.finished;
     if (this.child.exitCode === null && this.child.signalCode === null) {
       await new Promise((resolve) => this.child.once('exit', resolve));

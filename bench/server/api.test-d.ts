@@ -80,7 +80,7 @@ describe('commands', () => {
     type Refused = Extract<CommandResult, { ok: false }>;
     expectTypeOf<Refused['reason']>().toEqualTypeOf<string>();
     expectTypeOf<Refused['code']>().toEqualTypeOf<
-      'unauthenticated' | 'forbidden' | 'invalid' | 'rate-limited' | 'unavailable' | 'failed'
+      'unauthenticated' | 'forbidden' | 'invalid' | 'rate-limited' | 'unavailable' | 'not-ready' | 'failed'
     >();
     expectTypeOf<Extract<CommandResult, { ok: true }>>().not.toHaveProperty('reason');
   });

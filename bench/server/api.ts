@@ -169,6 +169,8 @@ export type CommandErrorCode =
   | 'invalid'
   | 'rate-limited'
   | 'unavailable'
+  /** The bench is still starting (status `starting`): nothing was done; send it again once `running`. */
+  | 'not-ready'
   | 'failed';
 
 export type CommandResult =

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
   createServer,
@@ -26,9 +26,16 @@ import type {
   RunStatus,
   ServerToClientEvents,
 } from './api.ts';
-import { commandsFor, requiredRole, roleAllows, unknownReference, validateCommand } from './commands.ts';
-import { TokenBucket } from './rate-limit.ts';
-import { type AccessToken, resolveAccessTokens, TokenRegistry } from './tokens.ts';
+import {
+  commandSchema,
+  commandsFor,
+  requiredRole,
+  roleAllows,
+  unknownReference,
+  validateCommand,
+} from './commands.ts';
+import { AuditThrottle, TokenBucket } from './rate-limit.ts';
+import { type AccessToken, MAX_TOKEN_LENGTH, resolveAccessTokens, TokenRegistry } from './tokens.ts';
 
 const require = createRequire(import.meta.url);
 const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
@@ -129,7 +136,23 @@ export interface LiveServer {
   mount(prefix: string, app: MountedApp): () => void;
   /** Connected clients by role. */
   clients(): Record<'viewer' | 'operator' | 'admin', number>;
+  /** What each client asked for and what it was actually sent (see ClientDelivery). */
+  stats(): ClientDelivery[];
   close(): Promise<void>;
+}
+
+/**
+ * One client's state stream: the rate it chose and the rate it was sent over the last whole
+ * second. Below the chosen rate, the server (or the client's connection) cannot keep up: states
+ * it could not write at once were dropped (volatile), never queued.
+ */
+export interface ClientDelivery {
+  clientId: string;
+  role: 'viewer' | 'operator' | 'admin';
+  name: string;
+  rate_hz: number;
+  /** States written to this client per second, over the last whole second; NaN in its first second. */
+  delivered_hz: number;
 }
 
 export interface MountedApp {
@@ -145,6 +168,17 @@ export class CommandUnavailableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CommandUnavailableError';
+  }
+}
+
+/**
+ * Thrown by a command handler while the bench is still starting (the loop not yet stepping): the
+ * client gets code 'not-ready' at once, and nothing is queued or done.
+ */
+export class CommandNotReadyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandNotReadyError';
   }
 }
 
@@ -208,18 +242,51 @@ function listen(http: HttpServer, host: string, port: number): Promise<number> {
   });
 }
 
-/** Keeps what a client sent small enough for the audit log. */
+/** Every field some command may carry (the schema's properties): nothing else reaches the audit log. */
+const COMMAND_FIELDS = new Set(
+  commandSchema.oneOf.flatMap((branch) => Object.keys(branch.properties as Record<string, unknown>)),
+);
+
+/**
+ * What the audit log keeps of what a client sent: the fields commands have, each value cut to
+ * 128 characters when it is a string and left out when it is anything bigger than a number or a
+ * boolean; other fields are only counted (`otherFields`), so junk a client adds never fills the disk.
+ */
 function auditable(value: unknown): unknown {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    return '[unserialisable]';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return typeof value === 'string' ? { notAnObject: value.slice(0, 128) } : { notAnObject: typeof value };
   }
-  if (text === undefined) return null;
-  return text.length <= 1024
-    ? JSON.parse(text)
-    : { truncated: `${text.slice(0, 1024)}…`, bytes: text.length };
+  const kept: Record<string, unknown> = {};
+  let otherFields = 0;
+  for (const [key, v] of Object.entries(value)) {
+    if (!COMMAND_FIELDS.has(key)) otherFields++;
+    else if (typeof v === 'string') kept[key] = v.length <= 128 ? v : `${v.slice(0, 128)}…`;
+    else if (typeof v === 'number' || typeof v === 'boolean' || v === null) kept[key] = v;
+    else kept[key] = `[${Array.isArray(v) ? 'array' : typeof v}]`;
+  }
+  return otherFields > 0 ? { ...kept, otherFields } : kept;
+}
+
+/** Top-level directories of this machine: an absolute path starts with one, a JSON path does not. */
+const ROOT_ENTRIES = new Set(
+  (() => {
+    try {
+      return readdirSync('/');
+    } catch {
+      return [];
+    }
+  })(),
+);
+
+/**
+ * A reason as a client may read it: absolute paths on the server become their last part, so
+ * replies never tell a client how the bench's disk is laid out (the audit log keeps them whole).
+ * JSON paths in reasons (`/events/0/at`) are left alone.
+ */
+export function clientReason(reason: string): string {
+  return reason.replace(/(?<![\w.~-])\/([^\s/:'"`()]+)((?:\/[^\s/:'"`()]+)*)/g, (path, first, rest) =>
+    ROOT_ENTRIES.has(first) ? (rest ? rest.slice(rest.lastIndexOf('/') + 1) : first) : path,
+  );
 }
 
 const EVENT_HISTORY = 200;
@@ -228,6 +295,27 @@ const EVENT_FLUSH_MS = 100;
 const SLOW_CHECK_MS = 250;
 /** Refused connections are audited at most this often (per second, with a burst), the rest counted. */
 const REFUSED_AUDIT_RATE = 2;
+/**
+ * Largest message the transport takes at all. Between `maxMessageBytes` and this the server reads
+ * the message far enough to refuse it with a reason (a `connect_error`, or an audited eviction);
+ * beyond it the transport closes the connection without one.
+ */
+const TRANSPORT_LIMIT_BYTES = 1024 * 1024;
+/** Forbidden commands a client may send (per second, with a burst) before it is disconnected. */
+const FORBIDDEN_PER_SECOND = 1;
+const FORBIDDEN_BURST = 10;
+
+interface EnginePacket {
+  type: string;
+  data?: unknown;
+}
+
+/** Size of an engine.io message, bytes; exact only when it could exceed `limit`. */
+function messageBytes(data: unknown, limit: number): number {
+  if (typeof data === 'string') return data.length * 3 <= limit ? data.length : Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  return 0;
+}
 
 type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
 
@@ -269,7 +357,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   const port = await listen(http, host, options.port ?? 7410);
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>(http, {
     serveClient: true,
-    maxHttpBufferSize: limits.maxMessageBytes,
+    maxHttpBufferSize: Math.max(limits.maxMessageBytes, TRANSPORT_LIMIT_BYTES),
   });
 
   let latest: LiveState | undefined;
@@ -332,13 +420,27 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   });
 
   /** Drops a client now, even when its transport is blocked by a full TCP window. */
-  const evict = (socket: LiveSocket, code: 'flood' | 'slow-client', reason: string) => {
+  const evict = (socket: LiveSocket, code: 'flood' | 'slow-client' | 'too-large', reason: string) => {
     if (!socket.connected) return;
     audit({ action: 'disconnect', actor: actorOf(socket), result: 'rejected', code, reason });
     socket.disconnect(true);
     socket.conn.close(true);
     (socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket?.terminate?.();
   };
+
+  // States written to each client, counted as engine.io creates the packet (a volatile state a
+  // client could not take at once never gets that far), and the rate over the last second.
+  const delivery = new Map<
+    string,
+    { rate_hz: number; sent: number; counted: number; delivered_hz: number }
+  >();
+  const STATE_PACKET = '2["state"';
+  const rateTimer = setInterval(() => {
+    for (const d of delivery.values()) {
+      d.delivered_hz = d.sent - d.counted;
+      d.counted = d.sent;
+    }
+  }, 1000);
 
   const slowTimer = setInterval(() => {
     for (const socket of io.sockets.sockets.values()) {
@@ -349,45 +451,57 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     }
   }, SLOW_CHECK_MS);
 
-  const refusedAudit = new TokenBucket(REFUSED_AUDIT_RATE, 20);
-  let refusedSuppressed = 0;
+  // Refused connections are audited per kind (server full, bad token, too large), each line
+  // carrying the count of its own kind's unwritten refusals.
+  const refusedConnections = new AuditThrottle(() => new TokenBucket(REFUSED_AUDIT_RATE, 20));
+  /** Engine connections whose last message was over `maxMessageBytes`, and its size. */
+  const oversized = new WeakMap<object, number>();
+  io.engine.on('connection', (conn: { on(event: 'packet', fn: (packet: EnginePacket) => void): void }) => {
+    conn.on('packet', (packet) => {
+      if (packet.type !== 'message') return;
+      const bytes = messageBytes(packet.data, limits.maxMessageBytes);
+      if (bytes > limits.maxMessageBytes) oversized.set(conn, bytes);
+    });
+  });
   io.use((socket, next) => {
-    if (io.sockets.sockets.size >= limits.maxClients) {
-      if (refusedAudit.take()) {
+    const refuse = (code: 'flood' | 'unauthenticated' | 'too-large', reason: string) => {
+      const { write, suppressed } = refusedConnections.admit(code);
+      if (write) {
         audit({
           action: 'connect',
           actor: { clientId: socket.id, role: null, name: 'anonymous', address: socket.handshake.address },
           result: 'rejected',
-          code: 'flood',
-          reason: `server full: ${limits.maxClients} clients connected`,
-          suppressed: refusedSuppressed || undefined,
+          code,
+          reason,
+          ...(suppressed ? { suppressed } : {}),
         });
-        refusedSuppressed = 0;
-      } else {
-        refusedSuppressed++;
       }
-      next(new Error(`server full: ${limits.maxClients} clients connected`));
+      next(new Error(`${code === 'flood' ? '' : `${code}: `}${reason}`));
+    };
+    if (io.sockets.sockets.size >= limits.maxClients) {
+      refuse('flood', `server full: ${limits.maxClients} clients connected`);
       return;
     }
     const auth = socket.handshake.auth as Record<string, unknown> | undefined;
     const token = auth && typeof auth === 'object' ? auth.token : undefined;
+    if (typeof token === 'string' && token.length > MAX_TOKEN_LENGTH) {
+      refuse(
+        'unauthenticated',
+        `token of ${token.length} characters; tokens have at most ${MAX_TOKEN_LENGTH}`,
+      );
+      return;
+    }
+    const handshakeBytes = oversized.get(socket.conn);
+    if (handshakeBytes !== undefined) {
+      refuse(
+        'too-large',
+        `handshake of ${handshakeBytes} bytes; messages are at most ${limits.maxMessageBytes}`,
+      );
+      return;
+    }
     const holder = registry.authenticate(token);
     if (!holder) {
-      const reason = token === undefined ? 'no token in auth.token' : 'unknown token';
-      if (refusedAudit.take()) {
-        audit({
-          action: 'connect',
-          actor: { clientId: socket.id, role: null, name: 'anonymous', address: socket.handshake.address },
-          result: 'rejected',
-          code: 'unauthenticated',
-          reason,
-          suppressed: refusedSuppressed || undefined,
-        });
-        refusedSuppressed = 0;
-      } else {
-        refusedSuppressed++;
-      }
-      next(new Error(`unauthenticated: ${reason}`));
+      refuse('unauthenticated', token === undefined ? 'no token in auth.token' : 'unknown token');
       return;
     }
     socket.data = {
@@ -405,12 +519,33 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     const packets = new TokenBucket(limits.packetsPerSecond, limits.packetBurst);
     const commands = new TokenBucket(limits.commandsPerSecond, limits.commandBurst);
     let pending = 0;
-    let rateLimitedSuppressed = 0;
-    let lastRateLimited_ms = Number.NEGATIVE_INFINITY;
+    // Refusals are audited at most once a second per kind; the next line of a kind carries the
+    // count of its unwritten ones, and the rest are summarised when the client leaves.
+    const refusals = new AuditThrottle(() => new TokenBucket(1, 1));
+    const forbidden = new TokenBucket(FORBIDDEN_PER_SECOND, FORBIDDEN_BURST);
 
     socket.use((_packet, next) => {
-      if (packets.take()) next();
+      const bytes = oversized.get(socket.conn);
+      if (bytes !== undefined) {
+        oversized.delete(socket.conn);
+        evict(
+          socket,
+          'too-large',
+          `message of ${bytes} bytes; messages are at most ${limits.maxMessageBytes}`,
+        );
+      } else if (packets.take()) next();
       else evict(socket, 'flood', `more than ${limits.packetsPerSecond} messages per second`);
+    });
+
+    const delivered = { rate_hz: 0, sent: 0, counted: 0, delivered_hz: Number.NaN };
+    delivery.set(socket.id, delivered);
+    socket.conn.on('packetCreate', (packet: EnginePacket) => {
+      if (
+        packet.type === 'message' &&
+        typeof packet.data === 'string' &&
+        packet.data.startsWith(STATE_PACKET)
+      )
+        delivered.sent++;
     });
 
     let rate = 0;
@@ -421,6 +556,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       const previous = rate;
       if (previous) socket.leave(roomOf(previous));
       rate = next;
+      delivered.rate_hz = rate;
       ensureRate(rate);
       socket.join(roomOf(rate));
       if (previous) releaseRate(previous);
@@ -451,15 +587,13 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     });
 
     const refuse = (raw: unknown, code: CommandErrorCode, reason: string): CommandResult => {
-      if (code === 'rate-limited') {
-        // At most one audit line per second per client; the next line carries the count.
-        const now = performance.now();
-        if (now - lastRateLimited_ms > 1000) lastRateLimited_ms = now;
-        else {
-          rateLimitedSuppressed++;
-          return { ok: false, auditId: '', code, reason };
-        }
+      const reply = clientReason(reason);
+      if (code === 'forbidden' && !forbidden.take()) {
+        evict(socket, 'flood', `kept sending commands role ${socket.data.role} may not send`);
+        return { ok: false, auditId: '', code, reason: reply };
       }
+      const { write, suppressed } = refusals.admit(code);
+      if (!write) return { ok: false, auditId: '', code, reason: reply };
       const auditId = audit({
         action: 'command',
         actor: actorOf(socket),
@@ -467,10 +601,9 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         result: 'rejected',
         code,
         reason,
-        suppressed: rateLimitedSuppressed || undefined,
+        ...(suppressed ? { suppressed } : {}),
       });
-      rateLimitedSuppressed = 0;
-      return { ok: false, auditId, code, reason };
+      return { ok: false, auditId, code, reason: reply };
     };
 
     const execute = async (raw: unknown): Promise<CommandResult> => {
@@ -541,6 +674,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         if (err instanceof CommandUnavailableError) return refuse(command, 'unavailable', reason);
+        if (err instanceof CommandNotReadyError) return refuse(command, 'not-ready', reason);
         if (err instanceof CommandInvalidError) return refuse(command, 'invalid', reason);
         const auditId = audit({
           action: 'command',
@@ -550,7 +684,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
           code: 'failed',
           reason,
         });
-        return { ok: false, auditId, code: 'failed', reason };
+        return { ok: false, auditId, code: 'failed', reason: clientReason(reason) };
       } finally {
         clearTimeout(timer);
         pending--;
@@ -568,17 +702,18 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     });
 
     socket.on('disconnect', () => {
-      if (rateLimitedSuppressed > 0) {
+      for (const [code, suppressed] of refusals.drain()) {
         audit({
           action: 'command',
           actor: actorOf(socket),
           result: 'rejected',
-          code: 'rate-limited',
-          reason: 'rate-limited commands not logged individually',
-          suppressed: rateLimitedSuppressed,
+          code: code as CommandErrorCode,
+          reason: `${code} commands not logged individually`,
+          suppressed,
         });
       }
       if (rate) releaseRate(rate);
+      delivery.delete(socket.id);
     });
   });
 
@@ -617,7 +752,33 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       for (const socket of io.sockets.sockets.values()) counts[socket.data.role]++;
       return counts;
     },
+    stats() {
+      const out: ClientDelivery[] = [];
+      for (const socket of io.sockets.sockets.values()) {
+        const d = delivery.get(socket.id);
+        if (!d) continue;
+        out.push({
+          clientId: socket.id,
+          role: socket.data.role,
+          name: socket.data.name,
+          rate_hz: d.rate_hz,
+          delivered_hz: d.delivered_hz,
+        });
+      }
+      return out;
+    },
     async close() {
+      clearInterval(rateTimer);
+      for (const [code, suppressed] of refusedConnections.drain()) {
+        audit({
+          action: 'connect',
+          actor: { clientId: '', role: null, name: 'anonymous', address: '' },
+          result: 'rejected',
+          code: code as 'flood' | 'unauthenticated' | 'too-large',
+          reason: `${code} refusals not logged individually`,
+          suppressed,
+        });
+      }
       for (const { timer } of rateTimers.values()) clearInterval(timer);
       rateTimers.clear();
       clearInterval(eventTimer);

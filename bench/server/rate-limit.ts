@@ -24,3 +24,39 @@ export class TokenBucket {
     return true;
   }
 }
+
+/**
+ * Audit lines for floods of similar refusals: each key (a refusal code) gets a token bucket; a
+ * refusal that finds it empty is not written but counted, and the next line written for the same
+ * key carries the count as `suppressed`, so every refusal is accounted for on the right line.
+ */
+export class AuditThrottle {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly counts = new Map<string, number>();
+
+  /** `bucketFor` is asked once per key; return one shared bucket to bound all keys together. */
+  constructor(private readonly bucketFor: (key: string) => TokenBucket) {}
+
+  /** Whether to write this refusal's line, and the count of the same key's unwritten ones to put on it. */
+  admit(key: string): { write: boolean; suppressed?: number } {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = this.bucketFor(key);
+      this.buckets.set(key, bucket);
+    }
+    const count = this.counts.get(key) ?? 0;
+    if (!bucket.take()) {
+      this.counts.set(key, count + 1);
+      return { write: false };
+    }
+    this.counts.delete(key);
+    return count > 0 ? { write: true, suppressed: count } : { write: true };
+  }
+
+  /** The counts not yet written, by key (for a closing summary line each); clears them. */
+  drain(): [string, number][] {
+    const left = [...this.counts];
+    this.counts.clear();
+    return left;
+  }
+}

@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
+import { YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
 import { ROLES, type Role } from './api.ts';
 
 export interface AccessToken {
@@ -95,7 +96,14 @@ export function parseTokenFile(text: string, path: string): AccessToken[] {
   }
   const lineOf = (offset: number | undefined) =>
     offset === undefined ? '' : `:${text.slice(0, offset).split('\n').length}`;
-  const root = doc.toJS() as unknown;
+  let root: unknown;
+  try {
+    root = yamlToJs(doc, text);
+  } catch (err) {
+    if (err instanceof YamlSourceError)
+      throw new TokenConfigError(`${path}${err.line === undefined ? '' : `:${err.line}`}: ${err.reason}`);
+    throw err;
+  }
   const list = (root as { tokens?: unknown } | null)?.tokens;
   if (!Array.isArray(list)) throw new TokenConfigError(`${path} (at /tokens): expected a list of tokens`);
   const nodes = (doc.get('tokens', true) as { items?: { range?: [number] }[] } | undefined)?.items ?? [];

@@ -25,6 +25,8 @@ export interface SerialBoardLinkOptions extends DeframerOptions {
   signing?: { key: Uint8Array; linkId: number };
   /** Signing clock (10 µs units since 2015). @default wall clock */
   signingTime?: () => number;
+  /** How long next() waits when the call names no time (tests scale it to the machine). @default 3000 */
+  nextTimeoutMs?: number;
 }
 
 type Waiter = { match: (f: Frame) => boolean; resolve: (f: Frame) => void };
@@ -92,7 +94,7 @@ export class SerialBoardLink {
   next<T extends MessageType>(
     type: T,
     match: (m: MessageOf<T>, f: Frame) => boolean = () => true,
-    timeoutMs = 3000,
+    timeoutMs = this.options.nextTimeoutMs ?? 3000,
     since = 0,
   ): Promise<MessageOf<T>> {
     const test = (f: Frame) => f.message.type === type && match(f.message as MessageOf<T>, f);

@@ -1,14 +1,30 @@
 /**
  * Incremental deframer: feed it whatever the serial port delivers, get whole decoded frames and
- * typed errors back. Keeps leftovers between chunks, resynchronises on the next 0x00 after garbage,
+ * rejections back. Keeps leftovers between chunks, resynchronises on the next 0x00 after garbage,
  * and rejects a frame as OVERSIZE as soon as it outgrows the largest legal frame (then skips to the
  * next delimiter), so its memory is bounded whatever arrives.
+ *
+ * Two ways in, one implementation: `feed(chunk, sink)` is the hot path (a bad frame costs a counter
+ * and a `FrameRejection` written in place: no allocation, so a flood of garbage cannot stall a
+ * real-time loop); `push`/`pushInto` wrap it for tools and tests, turning each rejection into a
+ * `FrameError` with its message.
  */
 import { MAX_ENCODED_FRAME_LENGTH } from './constants.ts';
-import { FRAME_ERROR_CODES, FrameError, type FrameErrorCode } from './errors.ts';
+import { FRAME_ERROR_CODES, type FrameError, type FrameErrorCode, FrameRejection } from './errors.ts';
 import { type DecodeOptions, decodeStuffed, type Frame } from './frame.ts';
 
 export type DeframerEvent = { ok: true; frame: Frame } | { ok: false; error: FrameError };
+
+/** Receives what `Deframer.feed` finds, in stream order. */
+export interface FrameSink {
+  /** A frame decoded and accepted. */
+  frame(frame: Frame): void;
+  /**
+   * A frame rejected (already counted in `stats`). `rejection` is overwritten by the next one:
+   * read what you need now, or keep `rejection.toError()`.
+   */
+  reject(rejection: FrameRejection): void;
+}
 
 export interface DeframerStats {
   /** Bytes pushed in total. */
@@ -31,6 +47,13 @@ export class Deframer {
   /** Discarding an oversize frame until the next delimiter. */
   private discarding = false;
   private readonly options: DeframerOptions | undefined;
+  private readonly rejection = new FrameRejection();
+  /** Where `pushInto` is collecting events. */
+  private events: DeframerEvent[] = [];
+  private readonly eventSink: FrameSink = {
+    frame: (frame) => this.events.push({ ok: true, frame }),
+    reject: (rejection) => this.events.push({ ok: false, error: rejection.toError() }),
+  };
   readonly stats: DeframerStats;
 
   constructor(options?: DeframerOptions) {
@@ -47,8 +70,15 @@ export class Deframer {
     return events;
   }
 
-  /** Like push, appending to `events` (lets a hot loop reuse one array). */
+  /** Like push, appending to `events`. */
   pushInto(chunk: Uint8Array, events: DeframerEvent[]): void {
+    this.events = events;
+    this.feed(chunk, this.eventSink);
+    this.events = [];
+  }
+
+  /** Feeds bytes; hands the frames and rejections they complete to `sink`, in stream order. */
+  feed(chunk: Uint8Array, sink: FrameSink): void {
     const base = this.stats.bytes;
     this.stats.bytes += chunk.length;
     let i = 0;
@@ -66,14 +96,8 @@ export class Deframer {
       }
       const segmentLength = segmentEnd - i;
       if (this.pendingLength + segmentLength > MAX_ENCODED_FRAME_LENGTH) {
-        this.emitError(
-          events,
-          new FrameError(
-            'OVERSIZE',
-            `more than ${MAX_ENCODED_FRAME_LENGTH} bytes before a delimiter`,
-            this.pendingLength > 0 ? this.pendingStart : base + i,
-          ),
-        );
+        const offset = this.pendingLength > 0 ? this.pendingStart : base + i;
+        this.reject(sink, this.rejection.set('OVERSIZE', offset, 0, MAX_ENCODED_FRAME_LENGTH, 0));
         this.pendingLength = 0;
         if (zero === -1) {
           this.discarding = true;
@@ -91,12 +115,16 @@ export class Deframer {
       }
       if (this.pendingLength === 0) {
         // Whole frame inside this chunk: decode in place, no copy.
-        if (segmentLength > 0) this.emit(events, decodeStuffed(chunk, i, zero, base + i, this.options));
+        if (segmentLength > 0)
+          this.deliver(sink, decodeStuffed(chunk, i, zero, base + i, this.options, this.rejection));
       } else {
         this.pending.set(chunk.subarray(i, zero), this.pendingLength);
         const total = this.pendingLength + segmentLength;
         this.pendingLength = 0;
-        this.emit(events, decodeStuffed(this.pending, 0, total, this.pendingStart, this.options));
+        this.deliver(
+          sink,
+          decodeStuffed(this.pending, 0, total, this.pendingStart, this.options, this.rejection),
+        );
       }
       i = zero + 1;
       this.pendingStart = base + i;
@@ -109,17 +137,18 @@ export class Deframer {
     this.discarding = false;
   }
 
-  private emit(events: DeframerEvent[], result: Frame | FrameError): void {
-    if (result instanceof FrameError) this.emitError(events, result);
-    else {
-      this.stats.frames++;
-      events.push({ ok: true, frame: result });
+  private deliver(sink: FrameSink, frame: Frame | null): void {
+    if (frame === null) {
+      this.reject(sink, this.rejection);
+      return;
     }
+    this.stats.frames++;
+    sink.frame(frame);
   }
 
-  private emitError(events: DeframerEvent[], error: FrameError): void {
-    this.stats.errors[error.code]++;
+  private reject(sink: FrameSink, rejection: FrameRejection): void {
+    this.stats.errors[rejection.code]++;
     this.stats.errorCount++;
-    events.push({ ok: false, error });
+    sink.reject(rejection);
   }
 }

@@ -12,15 +12,15 @@ import {
   MIN_RAW_FRAME_LENGTH,
   PROTOCOL_VERSION,
   SIGNATURE_BLOCK_LENGTH,
-  SIGNATURE_LENGTH,
 } from './constants.ts';
 import { crc32c } from './crc32c.ts';
-import { FrameError } from './errors.ts';
+import { FrameError, FrameRejection } from './errors.ts';
 import { type Message, messageTypeOf, PAYLOAD_LENGTH, readPayload, writePayload } from './messages/index.ts';
 import {
   computeSignature,
   type FrameAuthenticator,
   MAX_SIGNING_TIMESTAMP,
+  readSignatureBlock,
   type SignatureBlock,
   type SigningParams,
 } from './signing.ts';
@@ -133,8 +133,10 @@ const DECODE_SCRATCH = new Uint8Array(MAX_RAW_FRAME_LENGTH);
 const DECODE_VIEW = new DataView(DECODE_SCRATCH.buffer);
 
 /**
- * Decodes one COBS-stuffed frame `src[start, end)` (delimiter excluded). Returns the frame or the
- * error describing why it was rejected; never throws on bad input.
+ * Decodes one COBS-stuffed frame `src[start, end)` (delimiter excluded). Returns the frame, or null
+ * with the reason written into `rejection`; never throws on bad input and allocates nothing for a
+ * bad frame, so a receiver can reject garbage at line rate (`rejection.toError()` when a person
+ * is to read why).
  */
 export function decodeStuffed(
   src: Uint8Array,
@@ -142,13 +144,27 @@ export function decodeStuffed(
   end: number,
   streamOffset: number,
   options: DecodeOptions | undefined,
-): Frame | FrameError {
+  rejection: FrameRejection,
+): Frame | null {
   const rawLength = cobsDecodeInto(src, start, end, DECODE_SCRATCH);
-  if (rawLength === -1) return new FrameError('COBS_INVALID', 'malformed COBS block', streamOffset);
-  if (rawLength === -2) {
-    return new FrameError('OVERSIZE', `decodes to more than ${MAX_RAW_FRAME_LENGTH} bytes`, streamOffset);
+  if (rawLength === -1) {
+    rejection.set('COBS_INVALID', streamOffset);
+    return null;
   }
-  return decodeRaw(DECODE_SCRATCH, DECODE_VIEW, rawLength, streamOffset, options);
+  if (rawLength === -2) {
+    rejection.set('OVERSIZE', streamOffset, 0, MAX_RAW_FRAME_LENGTH, 1);
+    return null;
+  }
+  return decodeRaw(DECODE_SCRATCH, DECODE_VIEW, rawLength, streamOffset, options, rejection);
+}
+
+/** Marks a rejection of a frame whose header was trusted (its CRC passed). */
+function withHeader(rejection: FrameRejection, messageId: number, seq: number, deviceId: number): null {
+  rejection.hasHeader = true;
+  rejection.messageId = messageId;
+  rejection.seq = seq;
+  rejection.deviceId = deviceId;
+  return null;
 }
 
 function decodeRaw(
@@ -157,19 +173,18 @@ function decodeRaw(
   length: number,
   streamOffset: number,
   options: DecodeOptions | undefined,
-): Frame | FrameError {
+  rejection: FrameRejection,
+): Frame | null {
   if (length < MIN_RAW_FRAME_LENGTH) {
-    return new FrameError('TOO_SHORT', `${length} bytes, minimum ${MIN_RAW_FRAME_LENGTH}`, streamOffset);
+    rejection.set('TOO_SHORT', streamOffset, length, MIN_RAW_FRAME_LENGTH);
+    return null;
   }
   const crcEnd = length - CRC_LENGTH;
   const expected = view.getUint32(crcEnd, true);
   const actual = crc32c(raw, 0, crcEnd);
   if (expected !== actual) {
-    return new FrameError(
-      'CRC_MISMATCH',
-      `CRC-32C 0x${actual.toString(16).padStart(8, '0')}, frame says 0x${expected.toString(16).padStart(8, '0')}`,
-      streamOffset,
-    );
+    rejection.set('CRC_MISMATCH', streamOffset, actual, expected);
+    return null;
   }
   const version = raw[0];
   const incompatFlags = raw[1];
@@ -177,62 +192,41 @@ function decodeRaw(
   const seq = view.getUint16(4, true);
   const deviceId = view.getUint16(6, true);
   if (version !== PROTOCOL_VERSION) {
-    return new FrameError('BAD_VERSION', `version ${version}, expected ${PROTOCOL_VERSION}`, streamOffset, {
-      messageId,
-      seq,
-      deviceId,
-    });
+    rejection.set('BAD_VERSION', streamOffset, version, PROTOCOL_VERSION);
+    return withHeader(rejection, messageId, seq, deviceId);
   }
   if ((incompatFlags & ~KNOWN_INCOMPAT_FLAGS) !== 0) {
-    return new FrameError(
-      'UNKNOWN_INCOMPAT_FLAG',
-      `incompatible flags 0x${incompatFlags.toString(16)}`,
-      streamOffset,
-      { messageId, seq, deviceId },
-    );
+    rejection.set('UNKNOWN_INCOMPAT_FLAG', streamOffset, incompatFlags);
+    return withHeader(rejection, messageId, seq, deviceId);
   }
   const payloadLength = raw[8];
   const signed = (incompatFlags & IncompatFlag.SIGNED) !== 0;
   const expectedLength = HEADER_LENGTH + payloadLength + (signed ? SIGNATURE_BLOCK_LENGTH : 0) + CRC_LENGTH;
   if (length !== expectedLength) {
-    return new FrameError(
+    rejection.set(
       'LENGTH_MISMATCH',
-      `frame is ${length} bytes, header declares ${expectedLength} (payload ${payloadLength}${signed ? ', signed' : ''})`,
       streamOffset,
-      { messageId, seq, deviceId },
+      length,
+      expectedLength,
+      payloadLength + (signed ? 256 : 0),
     );
+    return withHeader(rejection, messageId, seq, deviceId);
   }
-  let signature: SignatureBlock | null = null;
   const payloadEnd = HEADER_LENGTH + payloadLength;
-  if (signed) {
-    signature = {
-      linkId: raw[payloadEnd],
-      timestamp: view.getUint32(payloadEnd + 1, true) + view.getUint16(payloadEnd + 5, true) * 0x100000000,
-      signature: raw.slice(payloadEnd + 7, payloadEnd + 7 + SIGNATURE_LENGTH),
-    };
-  }
   const authenticator = options?.authenticator;
-  if (authenticator) {
-    const failure = authenticator.check(deviceId, raw, payloadEnd + 7, signature);
-    if (failure)
-      return new FrameError(failure.code, failure.detail, streamOffset, { messageId, seq, deviceId });
+  if (authenticator && !authenticator.check(deviceId, raw, payloadEnd, signed, rejection)) {
+    rejection.streamOffset = streamOffset;
+    return withHeader(rejection, messageId, seq, deviceId);
   }
   const type = messageTypeOf(messageId);
   if (type === undefined) {
-    return new FrameError('UNKNOWN_MESSAGE', `message id 0x${messageId.toString(16)}`, streamOffset, {
-      messageId,
-      seq,
-      deviceId,
-    });
+    rejection.set('UNKNOWN_MESSAGE', streamOffset);
+    return withHeader(rejection, messageId, seq, deviceId);
   }
   const layoutLength = PAYLOAD_LENGTH[type];
   if (payloadLength < layoutLength) {
-    return new FrameError(
-      'PAYLOAD_TOO_SHORT',
-      `${type} payload is ${payloadLength} bytes, layout needs ${layoutLength}`,
-      streamOffset,
-      { messageId, seq, deviceId },
-    );
+    rejection.set('PAYLOAD_TOO_SHORT', streamOffset, payloadLength, layoutLength);
+    return withHeader(rejection, messageId, seq, deviceId);
   }
   const frame: Frame = {
     version,
@@ -242,7 +236,7 @@ function decodeRaw(
     seq,
     deviceId,
     message: readPayload(type, view, HEADER_LENGTH),
-    signature,
+    signature: signed ? readSignatureBlock(raw, payloadEnd) : null,
     streamOffset,
   };
   if (options?.keepRaw) frame.raw = raw.slice(0, length);
@@ -258,9 +252,10 @@ export function decodeFrame(bytes: Uint8Array, options?: DecodeOptions): Frame {
   if (end > MAX_ENCODED_FRAME_LENGTH) {
     throw new FrameError('OVERSIZE', `${end} stuffed bytes, maximum ${MAX_ENCODED_FRAME_LENGTH}`);
   }
-  const result = decodeStuffed(bytes, 0, end, 0, options);
-  if (result instanceof FrameError) throw result;
-  return result;
+  const rejection = new FrameRejection();
+  const frame = decodeStuffed(bytes, 0, end, 0, options, rejection);
+  if (frame === null) throw rejection.toError();
+  return frame;
 }
 
 /** Decodes the un-stuffed bytes header…CRC. Throws FrameError. */
@@ -269,7 +264,8 @@ export function decodeRawFrame(raw: Uint8Array, options?: DecodeOptions): Frame 
     throw new FrameError('OVERSIZE', `${raw.length} bytes, maximum ${MAX_RAW_FRAME_LENGTH}`);
   }
   const copy = raw.slice();
-  const result = decodeRaw(copy, new DataView(copy.buffer), copy.length, 0, options);
-  if (result instanceof FrameError) throw result;
-  return result;
+  const rejection = new FrameRejection();
+  const frame = decodeRaw(copy, new DataView(copy.buffer), copy.length, 0, options, rejection);
+  if (frame === null) throw rejection.toError();
+  return frame;
 }

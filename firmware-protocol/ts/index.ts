@@ -8,6 +8,9 @@
  *          event is `{ ok: true, frame }` (frame.message is a typed `Message`, discriminated by
  *          `type`) or `{ ok: false, error }` (a `FrameError` with `code`, `streamOffset`, and the
  *          header when known). `d.stats` counts frames and errors by code.
+ *          Hot path (a receive loop that only counts bad frames): `d.feed(chunk, { frame, reject })`
+ *          hands each rejection over as a `FrameRejection` written in place (code, offset, header,
+ *          figures) — no allocation, no stack trace; `rejection.toError()` when a person reads it.
  *          `decodeFrame(bytes)` decodes one frame and throws `FrameError`.
  * Signing: `new SignatureVerifier({ keyFor: id => ({ key, required }) , now })` as the deframer's
  *          `authenticator`; sign with `encodeFrame(m, { …, signing: { key, linkId, timestamp } })`.

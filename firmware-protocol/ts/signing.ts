@@ -10,7 +10,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { SIGNATURE_LENGTH } from './constants.ts';
-import type { FrameErrorCode } from './errors.ts';
+import type { FrameRejection } from './errors.ts';
 
 /** MAVLink's signing epoch, 2015-01-01T00:00:00Z, in Unix milliseconds. */
 export const SIGNING_EPOCH_UNIX_MS = Date.UTC(2015, 0, 1);
@@ -43,11 +43,10 @@ export function computeSignature(key: Uint8Array, signed: Uint8Array): Uint8Arra
   return new Uint8Array(mac.buffer, mac.byteOffset, SIGNATURE_LENGTH).slice();
 }
 
-/** Constant-time comparison of two signatures. */
-export function signaturesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
+/** Constant-time comparison of a computed signature with the one at `frame[at, at + SIGNATURE_LENGTH)`. */
+export function signatureMatches(expected: Uint8Array, frame: Uint8Array, at: number): boolean {
   let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  for (let i = 0; i < SIGNATURE_LENGTH; i++) diff |= expected[i] ^ frame[at + i];
   return diff === 0;
 }
 
@@ -57,23 +56,36 @@ export interface DeviceKey {
   required: boolean;
 }
 
-export interface AuthenticationFailure {
-  code: FrameErrorCode;
-  detail: string;
-}
-
 /** What the frame decoder asks before accepting a frame. */
 export interface FrameAuthenticator {
   /**
-   * `raw[0, signedEnd)` is header ‖ payload ‖ link id ‖ timestamp. `signature` is null for an
-   * unsigned frame. Returns null to accept.
+   * `raw[0, payloadEnd)` is header ‖ payload; when `signed`, the signature block (link id,
+   * timestamp, truncated HMAC) follows it. Returns true to accept; to refuse, returns false after
+   * `rejection.set(code, 0, …figures)` (see `describeRejection`). Runs for every frame, so it must
+   * not allocate on refusal.
    */
   check(
     deviceId: number,
     raw: Uint8Array,
-    signedEnd: number,
-    signature: SignatureBlock | null,
-  ): AuthenticationFailure | null;
+    payloadEnd: number,
+    signed: boolean,
+    rejection: FrameRejection,
+  ): boolean;
+}
+
+/** The 48-bit little-endian signing timestamp at `raw[at, at + 6)`. */
+function timestampAt(raw: Uint8Array, at: number): number {
+  const low = (raw[at] | (raw[at + 1] << 8) | (raw[at + 2] << 16) | (raw[at + 3] << 24)) >>> 0;
+  return low + (raw[at + 4] | (raw[at + 5] << 8)) * 0x100000000;
+}
+
+/** The signature block of a signed frame whose payload ends at `payloadEnd` (copies the HMAC). */
+export function readSignatureBlock(raw: Uint8Array, payloadEnd: number): SignatureBlock {
+  return {
+    linkId: raw[payloadEnd],
+    timestamp: timestampAt(raw, payloadEnd + 1),
+    signature: raw.slice(payloadEnd + 7, payloadEnd + 7 + SIGNATURE_LENGTH),
+  };
 }
 
 export interface SignatureVerifierOptions {
@@ -113,37 +125,42 @@ export class SignatureVerifier implements FrameAuthenticator {
   check(
     deviceId: number,
     raw: Uint8Array,
-    signedEnd: number,
-    signature: SignatureBlock | null,
-  ): AuthenticationFailure | null {
+    payloadEnd: number,
+    signed: boolean,
+    rejection: FrameRejection,
+  ): boolean {
     const entry = this.options.keyFor(deviceId);
-    if (signature === null) {
-      if (entry?.required) return { code: 'UNSIGNED', detail: `device ${deviceId} requires signed frames` };
-      return null;
+    if (!signed) {
+      if (entry?.required) {
+        rejection.set('UNSIGNED', 0);
+        return false;
+      }
+      return true;
     }
-    if (!entry) return { code: 'NO_KEY', detail: `no signing key provisioned for device ${deviceId}` };
-    const expected = computeSignature(entry.key, raw.subarray(0, signedEnd));
-    if (!signaturesEqual(expected, signature.signature)) {
-      return { code: 'BAD_SIGNATURE', detail: 'HMAC mismatch (tampered frame or wrong key)' };
+    if (!entry) {
+      rejection.set('NO_KEY', 0);
+      return false;
     }
-    const streamKey = deviceId * 256 + signature.linkId;
-    const ts = signature.timestamp;
+    const signedEnd = payloadEnd + 7;
+    if (!signatureMatches(computeSignature(entry.key, raw.subarray(0, signedEnd)), raw, signedEnd)) {
+      rejection.set('BAD_SIGNATURE', 0);
+      return false;
+    }
+    const linkId = raw[payloadEnd];
+    const ts = timestampAt(raw, payloadEnd + 1);
+    const streamKey = deviceId * 256 + linkId;
     let stream = this.streams.get(streamKey);
     if (stream) {
       if (ts <= stream.newest) {
-        if (stream.recent.includes(ts)) {
-          return { code: 'REPLAY', detail: `timestamp ${ts} already accepted on link ${signature.linkId}` };
-        }
-        return {
-          code: 'REORDERED',
-          detail: `timestamp ${ts} older than newest ${stream.newest} on link ${signature.linkId}`,
-        };
+        rejection.set(stream.recent.includes(ts) ? 'REPLAY' : 'REORDERED', 0, ts, stream.newest, linkId);
+        return false;
       }
       this.streams.delete(streamKey); // re-insert: Map order is the LRU order
     } else {
       const now = this.options.now?.();
       if (now !== undefined && ts < now - this.staleWindow) {
-        return { code: 'STALE', detail: `first timestamp ${ts} is more than ${this.staleWindow} old` };
+        rejection.set('STALE', 0, ts, this.staleWindow);
+        return false;
       }
       if (this.streams.size >= this.maxStreams) {
         const oldest = this.streams.keys().next().value;
@@ -155,6 +172,6 @@ export class SignatureVerifier implements FrameAuthenticator {
     stream.recent[stream.next] = ts;
     stream.next = (stream.next + 1) % stream.recent.length;
     this.streams.set(streamKey, stream);
-    return null;
+    return true;
   }
 }

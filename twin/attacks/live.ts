@@ -4,13 +4,37 @@
  * for `duration_s` or until stopped; the twin's event log records `attack-start` / `attack-stop`
  * with the attack's id, which is the ground truth of a live run.
  */
-import type { TwinCommand } from '../api.ts';
+import type { TwinCommand, TwinEvent } from '../api.ts';
 import type { SeDetector } from '../detection/state-estimation.ts';
 import type { Twin } from '../twin.ts';
 import { ATTACK_KINDS, type AttackKind, type AttackSpec } from './attacks.ts';
 import { AttackEngine } from './engine.ts';
 
 const engines = new WeakMap<Twin, AttackEngine>();
+/** Live attacks with a `duration_s` that have not ended yet, per twin (for their `attack-stop`). */
+const timed = new WeakMap<Twin, { id: string; stop_s: number; duration_s: number }[]>();
+
+/**
+ * The `attack-stop` events of live attacks whose `duration_s` has run out by `t_s` (each once);
+ * an attack stopped by command logs its own. Call after every step of a live run.
+ */
+export function endedLiveAttacks(twin: Twin, t_s: number): TwinEvent[] {
+  const open = timed.get(twin);
+  if (!open || open.length === 0) return [];
+  const ended: TwinEvent[] = [];
+  for (let i = open.length - 1; i >= 0; i--) {
+    const a = open[i];
+    if (t_s < a.stop_s - 1e-9) continue;
+    open.splice(i, 1);
+    ended.push({
+      t_s,
+      kind: 'attack-stop',
+      message: `attack ${a.id} ended after its ${a.duration_s} s`,
+      target: a.id,
+    });
+  }
+  return ended.reverse();
+}
 
 /** The engine of a twin (created on first use). */
 export function liveAttackEngine(twin: Twin): AttackEngine {
@@ -43,6 +67,9 @@ export function applyAttackCommand(
   if (command.action === 'stop') {
     if (!command.id) throw new TypeError('attack stop needs the id of the attack');
     if (!engine.stop(command.id, now)) throw new TypeError(`no running attack '${command.id}'`);
+    const open = timed.get(twin);
+    const at = open?.findIndex((a) => a.id === command.id) ?? -1;
+    if (at >= 0) open!.splice(at, 1);
     return { kind: 'attack-stop', message: `attack ${command.id} stopped`, target: command.id };
   }
   const a = command.attack;
@@ -63,6 +90,11 @@ export function applyAttackCommand(
     ...(duration_s !== undefined ? { stop_s: now + duration_s } : {}),
   } as AttackSpec;
   engine.launch(spec);
+  if (duration_s !== undefined) {
+    const open = timed.get(twin) ?? [];
+    open.push({ id, stop_s: now + duration_s, duration_s });
+    timed.set(twin, open);
+  }
   return {
     kind: 'attack-start',
     message: `attack ${id}: ${a.kind} on ${a.target}${duration_s !== undefined ? ` for ${duration_s} s` : ''}`,

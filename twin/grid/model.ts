@@ -8,6 +8,8 @@
  * elements refer to buses by bus id.
  */
 
+import { echo, echoMessage } from '../echo.ts';
+
 export type BusKind = 'pq' | 'pv' | 'slack' | 'isolated';
 
 export interface Bus {
@@ -186,13 +188,13 @@ export class GridInputError extends Error {
     readonly reason: string,
     readonly where: SourceLocation,
   ) {
-    super(`${formatLocation(where)}: ${reason}`);
+    super(`${formatLocation(where)}: ${echoMessage(reason)}`);
     this.name = 'GridInputError';
   }
 }
 
 export function formatLocation(where: SourceLocation): string {
-  let text = where.file;
+  let text = echo(where.file);
   if (where.line !== undefined) text += `:${where.line}`;
   if (where.path !== undefined) text += ` (at ${where.path})`;
   return text;

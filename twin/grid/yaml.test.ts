@@ -206,3 +206,105 @@ describe('MATPOWER → YAML export', () => {
     expect(Array.from(b.vm_pu)).toEqual(Array.from(a.vm_pu));
   });
 });
+
+describe('hostile grid files are refused with file, line and path (issue 17)', () => {
+  const refused = (from: string, to: string, path: string, message: RegExp, needle = to) => {
+    expect(docsExample).toContain(from);
+    const text = docsExample.replace(from, to);
+    const err = errorOf(text);
+    expect(err.where.path).toBe(path);
+    // The last occurrence: a duplicate is reported where it repeats.
+    expect(err.where.line).toBe(text.slice(0, text.lastIndexOf(needle)).split('\n').length);
+    expect(err.message).toMatch(message);
+  };
+
+  it.each([
+    ['branch', '{ id: mg2-line,', '{ id: mg1-line,', '/branches/3/id', /duplicate branch id 'mg1-line'/],
+    ['load', '{ id: school,', '{ id: house1,', '/loads/1/id', /duplicate load id 'house1'/],
+    [
+      'FID',
+      '  - { id: fid12, busA: mg1-pcc, busB: mg2-pcc, rating_mva: 0.1, p_ab_mw: 0.01 }',
+      '  - { id: fid12, busA: mg1-pcc, busB: mg2-pcc, rating_mva: 0.1, p_ab_mw: 0.01 }\n  - { id: fid12, busA: mg1-a, busB: mg2-a, rating_mva: 0.1 }',
+      '/fids/1/id',
+      /duplicate FID id 'fid12'/,
+    ],
+    [
+      'branch and switch (both breakers)',
+      '{ id: mg2-line,',
+      '{ id: mg2-breaker,',
+      '/switches/1/id',
+      /duplicate switch id 'mg2-breaker' \(already used by branches\[3\]\)/,
+    ],
+    [
+      'generator and DER (both units)',
+      'id: mg2-wind',
+      'id: utility',
+      '/ders/3/id',
+      /duplicate DER id 'utility'/,
+    ],
+  ])('duplicate %s ids', (_what, from, to, path, message) => {
+    const needle = to.includes('\n') ? to.split('\n')[1]! : to;
+    refused(from, to, path, message, needle);
+  });
+
+  it('negative resistance of a line', () => {
+    refused(
+      'r_ohm: 0.02, x_ohm: 0.01 }\n  - { id: mg2-line',
+      'r_ohm: -0.02, x_ohm: 0.01 }\n  - { id: mg2-line',
+      '/branches/2/r_pu',
+      /line 'mg1-line' has negative resistance/,
+      'r_ohm: -0.02',
+    );
+  });
+
+  it('non-finite numbers, wherever they are', () => {
+    refused(
+      'p_mw: 0.12',
+      'p_mw: .inf',
+      '/loads/0/p_mw',
+      /\.inf is not allowed here: every number must be finite/,
+    );
+    refused('h_s: 1.2', 'h_s: .nan', '/ders/2/params/h_s', /\.nan is not allowed/);
+    refused('baseMVA: 10', 'baseMVA: .inf', '/baseMVA', /\.inf is not allowed/);
+    refused('qmin_mvar: -10', 'qmin_mvar: .inf', '/generators/0/qmin_mvar', /\.inf is not allowed/);
+  });
+
+  it('non-positive ratings and limits the wrong way round', () => {
+    refused('rating_mva: 0.1, p_ab_mw', 'rating_mva: 0, p_ab_mw', '/fids/0/rating_mva', /must be > 0/);
+    refused('rating_mva: 0.05', 'rating_mva: -0.05', '/ders/3/rating_mva', /must be > 0/);
+    refused(
+      'qmin_mvar: -10, qmax_mvar: 10',
+      'qmin_mvar: 10, qmax_mvar: -10',
+      '/generators/0/qmin_mvar',
+      /qmin_mvar 10 is above qmax_mvar -10/,
+    );
+  });
+
+  it('what real data legitimately carries is accepted', () => {
+    // A series capacitor (negative x), a transformer's star-point leg (negative r and x), and
+    // a generator without reactive limits (MATPOWER's ±Inf).
+    const text = docsExample
+      .replace(
+        'r_ohm: 0.02, x_ohm: 0.01 }\n  - { id: mg2-line',
+        'r_ohm: 0.02, x_ohm: -0.01 }\n  - { id: mg2-line',
+      )
+      .replace('r_pu: 0.01, x_pu: 0.06, tap', 'r_pu: -0.001, x_pu: -0.006, tap')
+      .replace('qmin_mvar: -10, qmax_mvar: 10', 'qmin_mvar: -.inf, qmax_mvar: .inf');
+    const { grid } = parseGridYaml(text, 'ok.yaml');
+    expect(grid.generators[0]).toMatchObject({ qmin_mvar: -Infinity, qmax_mvar: Infinity });
+    expect(grid.branches[1]!.r_pu).toBe(-0.001);
+  });
+
+  it('a YAML alias bomb is refused at its first alias', () => {
+    const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++)
+      levels.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    const err = errorOf(`baseMVA: 1\nbuses: [{ id: 1, baseKV: 1 }]\n${levels.join('\n')}\n`);
+    expect(err.message).toContain('too many YAML aliases');
+    expect(err.where.line).toBe(4);
+  });
+});

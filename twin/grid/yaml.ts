@@ -6,11 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import {
+  findNonFinite,
+  pointerOf,
+  readYaml,
+  type YamlSource,
+  YamlSourceError,
+  yamlSpelling,
+} from '../yaml-source.ts';
 import type { Branch, Bus, Der, Fid, Generator, Grid, Load, Microgrid, Shunt, Switch } from './model.ts';
 import { emptyGrid, GridInputError } from './model.ts';
 import { microsiemensToPu, ohmsToPu } from './per-unit.ts';
-import { type ElementLocator, validateGrid } from './validate.ts';
+import { type ElementLocator, infinityAllowed, validateGrid } from './validate.ts';
 
 export const GRID_FORMAT = 'gridloop-grid/1';
 
@@ -80,27 +87,29 @@ function mostUseful(errors: ErrorObject[]): ErrorObject {
 
 /** Parses and validates a YAML grid file's text. `file` names it in error messages. */
 export function parseGridYaml(text: string, file: string): YamlGridImport {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
-    throw new GridInputError(`YAML syntax: ${e.message.split('\n')[0]}`, { file, line });
+  let source: YamlSource;
+  try {
+    source = readYaml(text);
+  } catch (err) {
+    if (err instanceof YamlSourceError) throw new GridInputError(err.reason, { file, line: err.line });
+    throw err;
   }
-  const lineOf = (path: readonly (string | number)[]): number | undefined => {
-    // Walk down as far as the document goes: a missing field points at its parent.
-    for (let depth = path.length; depth >= 0; depth--) {
-      const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const { data, lineOf } = source;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new GridInputError('a grid file must be a YAML mapping with format, baseMVA and buses', {
       file,
       line: 1,
     });
+  }
+  const bad = findNonFinite(
+    data,
+    (path, value) => path.length === 3 && infinityAllowed(String(path[0]), String(path[2]), value),
+  );
+  if (bad) {
+    throw new GridInputError(
+      `${yamlSpelling(bad.value)} is not allowed here: every number must be finite (docs/grid-format.md)`,
+      { file, line: lineOf(bad.path), path: pointerOf(bad.path) },
+    );
   }
   const check = validate();
   if (!check(data)) {

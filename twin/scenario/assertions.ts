@@ -17,6 +17,11 @@ export interface AssertionOutcome {
   /** The measured figure the assertion is about (nadir Hz, settling time s, …). */
   value?: number | string;
   detail: string;
+  /**
+   * The span of scenario time the assertion watched, s: its `after`..`until` window (or up to
+   * `at`) within the part of the scenario that was run.
+   */
+  span_s?: [number, number];
 }
 
 interface Tracker {
@@ -43,8 +48,14 @@ function nameOf(a: ScenarioAssertion): string {
   return `${a.type}${parts.length ? ` ${parts.join(' ')}` : ''}`;
 }
 
-/** Causes that are commands, not protection operating. */
-const COMMANDED = new Set(['manual trip', 'emergency-stop']);
+/** Trip causes that are commands (a scenario's or an operator's), not protection operating. */
+export const COMMANDED_TRIP_CAUSES: ReadonlySet<string> = new Set(['manual trip', 'emergency-stop']);
+const COMMANDED = COMMANDED_TRIP_CAUSES;
+
+/** An assertion that saw no sample checked nothing: that is a failure, never a pass. */
+function checkedNothing(name: string, a: ScenarioAssertion, why: string): AssertionOutcome {
+  return { name, type: a.type, passed: false, value: 'nothing checked', detail: `checked nothing: ${why}` };
+}
 
 function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker {
   const name = nameOf(a);
@@ -121,18 +132,22 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
     }
     case 'rocof-max': {
       let worst = 0;
+      let seen = false;
       return {
         update(s) {
           if (!inWindow(a, s.t_s)) return;
           for (let i = 0; i < s.islands.length; i++) {
             const isl = s.islands[i];
             if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
+            seen = true;
             const r = Math.abs(isl.rocof_hz_s);
             if (r > worst) worst = r;
           }
         },
         finish() {
           const limit = a.max_hz_s as number;
+          if (!seen)
+            return checkedNothing(name, a, `island ${island ?? '(any)'} never energised in the window`);
           return {
             name,
             type: a.type,
@@ -252,6 +267,7 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
           }
         },
         finish() {
+          if (lo > hi) return checkedNothing(name, a, 'no energised bus in the window');
           const passed = lo >= min && hi <= max;
           return {
             name,
@@ -522,6 +538,8 @@ export class AssertionSet {
   private readonly timeOf: ((t_s: number) => number) | undefined;
   /** The state on the scenario's clock (reused: only t_s and events differ from the twin's). */
   private view: TwinState | undefined;
+  /** Scenario time of the first state fed, s (the start of every assertion's span). */
+  private first_s: number | undefined;
 
   constructor(
     readonly assertions: readonly ScenarioAssertion[],
@@ -549,11 +567,19 @@ export class AssertionSet {
 
   update(state: TwinState, twin: Twin): void {
     const s = this.onScenarioClock(state);
+    this.first_s ??= s.t_s - twin.dt_s;
     for (let i = 0; i < this.trackers.length; i++) this.trackers[i].update(s, twin);
   }
 
   finish(state: TwinState, twin: Twin): AssertionOutcome[] {
     const s = this.onScenarioClock(state);
-    return this.trackers.map((t) => t.finish(s, twin));
+    const start = Math.max(0, this.first_s ?? s.t_s);
+    return this.trackers.map((t, i) => {
+      const a = this.assertions[i];
+      const from = Math.min(s.t_s, Math.max(start, (a.after as number | undefined) ?? start));
+      const to = Math.max(from, Math.min(s.t_s, ((a.until ?? a.at) as number | undefined) ?? s.t_s));
+      // Rounded to the ns: accumulated steps leave 1.4999999999 where the scenario said 1.5.
+      return { ...t.finish(s, twin), span_s: [Number(from.toFixed(9)), Number(to.toFixed(9))] };
+    });
   }
 }

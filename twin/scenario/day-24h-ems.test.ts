@@ -5,12 +5,14 @@
  * least 99 % of the samples, and no cycle shorter than 10 minutes in the battery's set-point
  * (before the fix: 1,077 samples above 1.224 MW, max 1.725 MW, the set-point reversing every 60 s).
  */
+
 import { describe, expect, it } from 'vitest';
+import { budget } from '../../test/support/machine-speed.ts';
 import { shortCycles } from '../dynamics/short-cycles.ts';
 import { loadScenario } from './load.ts';
 import { runScenario } from './runner.ts';
 
-describe('day-24h-ems', { timeout: 900_000 }, () => {
+describe('day-24h-ems', { timeout: budget(900_000) }, () => {
   it('passes; MG1 holds 1.2 MW within 2 % in ≥ 99 % of samples; bess-25 set-point without cycles under 10 min', async () => {
     const s = await loadScenario('scenarios/day-24h-ems.yaml');
     const every = Math.round(10 / s.dt_s);

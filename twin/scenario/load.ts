@@ -6,10 +6,18 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { ChannelSpec } from '../channels/channel.ts';
 import type { EmsMode } from '../dynamics/ems.ts';
+import { echo, echoMessage } from '../echo.ts';
 import type { HardwareSpec, TwinConfig } from '../twin.ts';
+import {
+  findNonFinite,
+  pointerOf,
+  readYaml,
+  type YamlSource,
+  YamlSourceError,
+  yamlSpelling,
+} from '../yaml-source.ts';
 
 const require = createRequire(import.meta.url);
 export const SCENARIO_SCHEMA = require('./scenario.schema.json') as Record<string, unknown>;
@@ -55,7 +63,9 @@ export class ScenarioError extends Error {
     readonly line?: number,
     readonly path?: string,
   ) {
-    super(`${file}${line !== undefined ? `:${line}` : ''}${path ? ` (at ${path})` : ''}: ${reason}`);
+    super(
+      `${echo(file)}${line !== undefined ? `:${line}` : ''}${path ? ` (at ${echo(path)})` : ''}: ${echoMessage(reason)}`,
+    );
     this.name = 'ScenarioError';
   }
 }
@@ -127,22 +137,26 @@ function describe(e: ErrorObject): string {
 
 /** Parses and validates scenario text. `file` is used for messages and to resolve the grid path. */
 export function parseScenario(text: string, file: string): Scenario {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    throw new ScenarioError(`YAML syntax error: ${e.message.split('\n')[0]}`, file, e.linePos?.[0]?.line);
+  let source: YamlSource;
+  try {
+    source = readYaml(text);
+  } catch (err) {
+    if (err instanceof YamlSourceError) throw new ScenarioError(err.reason, file, err.line);
+    throw err;
   }
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  const lineOf = (segs: (string | number)[]): number | undefined => {
-    for (let n = segs.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(segs.slice(0, n), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
+  const { data, lineOf } = source;
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
     throw new ScenarioError('a scenario must be a YAML mapping', file, 1);
+  }
+  // No scenario number means "unbounded": an open window or limit is written by leaving it out.
+  const bad = findNonFinite(data);
+  if (bad) {
+    throw new ScenarioError(
+      `${yamlSpelling(bad.value)} is not allowed: every number must be finite (leave a bound out to leave it open)`,
+      file,
+      lineOf(bad.path),
+      pointerOf(bad.path),
+    );
   }
   if (!validate(data)) {
     const e = pickError(validate.errors ?? [], data);
@@ -169,6 +183,47 @@ export function parseScenario(text: string, file: string): Scenario {
       );
     }
   }
+  const fail = (reason: string, segs: (string | number)[]): never => {
+    throw new ScenarioError(reason, file, lineOf(segs), pointerOf(segs));
+  };
+  assertions.forEach((a, i) => {
+    // An assertion whose window holds no sample of the run would check nothing and "pass".
+    const after = a.after as number | undefined;
+    const until = a.until as number | undefined;
+    if (after !== undefined && after > s.duration_s)
+      fail(`window starts at ${after} s, after the end of the run (${s.duration_s} s)`, [
+        'assertions',
+        i,
+        'after',
+      ]);
+    if (after !== undefined && until !== undefined && until < after)
+      fail(`window ends at ${until} s, before it starts (${after} s)`, ['assertions', i, 'until']);
+    if (typeof a.at === 'number' && a.at > s.duration_s)
+      fail(`checks the state at ${a.at} s, after the end of the run (${s.duration_s} s)`, [
+        'assertions',
+        i,
+        'at',
+      ]);
+    if (typeof a.by === 'number' && a.by > s.duration_s)
+      fail(`asks to settle by ${a.by} s, after the end of the run (${s.duration_s} s)`, [
+        'assertions',
+        i,
+        'by',
+      ]);
+    const [lo, hi] = [a.min_pu ?? a.min, a.max_pu ?? a.max] as (number | undefined)[];
+    if (lo !== undefined && hi !== undefined && lo > hi)
+      fail(`lower bound ${lo} is above upper bound ${hi}`, ['assertions', i]);
+  });
+  const hardwareIds = new Map<string, number>();
+  (s.hardware ?? []).forEach((h, i) => {
+    if (hardwareIds.has(h.id))
+      fail(`duplicate hardware id '${h.id}' (also /hardware/${hardwareIds.get(h.id)})`, [
+        'hardware',
+        i,
+        'id',
+      ]);
+    hardwareIds.set(h.id, i);
+  });
   return {
     ...s,
     grid: resolve(dirname(file), s.grid),

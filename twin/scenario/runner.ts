@@ -122,7 +122,17 @@ export function checkReferences(s: Scenario, twin: Twin): void {
       if (!twin.breakers.has(b)) fail(`unknown breaker '${b}'`, i, 'clearBy', 'events');
     }
   });
+  // Island ids are a microgrid id, microgrids joined by '+' while connected, or bus-<id> (twin.ts).
+  const knownIsland = (id: string) =>
+    id.split('+').every((part) => microgrids.has(part)) || (id.startsWith('bus-') && buses.has(id.slice(4)));
   s.assertions.forEach((a, i) => {
+    if (typeof a.island === 'string' && !knownIsland(a.island))
+      fail(
+        `unknown island '${a.island}'; islands are named by microgrid (${[...microgrids].join(', ') || 'none in this grid'}), joined by '+' when connected, or bus-<bus id>`,
+        i,
+        'island',
+        'assertions',
+      );
     if (typeof a.unit === 'string' && !devices.has(a.unit))
       fail(`unknown unit '${a.unit}'`, i, 'unit', 'assertions');
     if (typeof a.load === 'string' && !loads.has(a.load))

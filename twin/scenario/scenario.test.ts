@@ -183,3 +183,116 @@ describe('shipped scenarios', () => {
     expect(r.assertions[0].detail).toMatch(/nadir 49\.\d+ Hz/);
   });
 });
+
+describe('hostile scenario files are input errors (issue 17)', () => {
+  it.each([
+    ['duration_s: .inf', base.replace('duration_s: 2', 'duration_s: .inf'), '/duration_s', 3],
+    [
+      'an event step of -.inf',
+      `${base}events:\n  - { at: 1, action: load-step, bus: '14', delta_mw: -.inf }\n`,
+      '/events/0/delta_mw',
+      5,
+    ],
+    [
+      'an event time of -.inf',
+      `${base}events:\n  - { at: -.inf, action: load-step, bus: '14', delta_mw: 0.1 }\n`,
+      '/events/0/at',
+      5,
+    ],
+    [
+      'an assertion bound of .inf',
+      `${base}assertions:\n  - { type: frequency-nadir, min_hz: .inf }\n`,
+      '/assertions/0/min_hz',
+      5,
+    ],
+    [
+      'an assertion bound of .nan',
+      `${base}assertions:\n  - { type: rocof-max, max_hz_s: .nan }\n`,
+      '/assertions/0/max_hz_s',
+      5,
+    ],
+  ])('%s is refused with file:line and path', (_what, text, path, line) => {
+    const e = errorOf(text);
+    expect(e.path).toBe(path);
+    expect(e.line).toBe(line);
+    expect(e.message).toMatch(/must be finite/);
+  });
+
+  it('a window that starts after the run ends is refused, not passed as Infinity..-Infinity', () => {
+    const e = errorOf(
+      `${base}assertions:\n  - { type: voltage-range, min_pu: 0.9, max_pu: 1.1, after: 5 }\n`,
+    );
+    expect(e.path).toBe('/assertions/0/after');
+    expect(e.line).toBe(5);
+    expect(e.message).toContain('after the end of the run');
+  });
+
+  it('a window that holds no sample at run time fails as "checked nothing", never passes', async () => {
+    // The loader refuses such windows; a run cut shorter than its file (as --dt or a player may
+    // do) must still not turn an empty window into a pass.
+    const s = parseScenario(
+      `${base}dt_s: 0.01\nassertions:\n  - { type: voltage-range, min_pu: 0.9, max_pu: 1.1, after: 1 }\n  - { type: rocof-max, island: bus-1, max_hz_s: 1, after: 1 }\n`,
+      FILE,
+    );
+    s.duration_s = 0.05;
+    const result = await runScenario(s);
+    expect(result.assertions.map((a) => [a.passed, a.value])).toEqual([
+      [false, 'nothing checked'],
+      [false, 'nothing checked'],
+    ]);
+    expect(result.passed).toBe(false);
+  });
+
+  it('an assertion naming an unknown island is an input error (exit 2), not a failed assertion', async () => {
+    const s = parseScenario(
+      `${base}assertions:\n  - { type: frequency-nadir, island: NOPE, min_hz: 49 }\n`,
+      FILE,
+    );
+    const e = await buildScenarioTwin(s).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(ScenarioError);
+    expect((e as ScenarioError).path).toBe('/assertions/0/island');
+    expect((e as ScenarioError).line).toBe(5);
+    expect((e as ScenarioError).message).toContain("unknown island 'NOPE'");
+  });
+
+  it('islands joined while connected, and bus-named islands, are known', async () => {
+    const s = parseScenario(
+      `${base}assertions:\n  - { type: frequency-nadir, island: MG1+MG3, min_hz: 49 }\n  - { type: rocof-max, island: bus-1, max_hz_s: 9 }\n`,
+      FILE,
+    );
+    await expect(buildScenarioTwin(s)).resolves.toBeDefined();
+  });
+
+  it('duplicate hardware ids are refused', () => {
+    const e = errorOf(`${base}hardware:\n  - { id: inv1, bus: '14' }\n  - { id: inv1, bus: '15' }\n`);
+    expect(e.path).toBe('/hardware/1/id');
+    expect(e.line).toBe(6);
+  });
+
+  it('a YAML alias bomb is refused with a line, not expanded', () => {
+    const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++)
+      levels.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    const e = errorOf(`${base}${levels.join('\n')}\n`);
+    expect(e.message).toContain('too many YAML aliases');
+    expect(e.line).toBe(5);
+  });
+
+  it('a 200,000-character grid path is echoed cut, not whole', async () => {
+    const s = parseScenario(`name: t\ngrid: ${'a'.repeat(200_000)}.yaml\nduration_s: 1\n`, FILE);
+    const e = await buildScenarioTwin(s).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    expect(e).toBeInstanceOf(ScenarioError);
+    expect(e!.message.length).toBeLessThan(1000);
+    expect(e!.message).toMatch(/…a+\.yaml \(\d+ characters\)/);
+  });
+});

@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { budget } from '../../test/support/machine-speed.ts';
 import { loadScenario } from './load.ts';
 import { buildScenarioTwin, runScenario } from './runner.ts';
 
@@ -16,7 +17,7 @@ describe('shipped scenarios', () => {
 
   it.each(shipped.filter((f) => f !== DAY))(
     '%s runs at its own step and passes every assertion it makes',
-    { timeout: 120_000 },
+    { timeout: budget(120_000) },
     async (file) => {
       const result = await runScenario(await loadScenario(`scenarios/${file}`));
       expect(result.assertions.length).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
 import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
 import { recordSecurity } from '../../attacks/record.ts';
-import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
+import { assertionResults, RunRecorder } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -91,7 +91,14 @@ export const attackCommand: Command = {
     let stepIndex = 0;
     const onStep = (state: TwinState) => {
       for (const e of state.events)
-        rec.event({ kind: e.kind, message: e.message, target: e.target, source: 'twin', t_s: e.t_s });
+        rec.event({
+          kind: e.kind,
+          message: e.message,
+          target: e.target,
+          source: 'twin',
+          t_s: e.t_s,
+          data: e.data,
+        });
       if (stepIndex++ % everySteps !== 0) return;
       updateBusIslands(
         state.islands,
@@ -126,15 +133,8 @@ export const attackCommand: Command = {
           rec.timeOf(0) + BigInt(Math.round(a.t_s * 1e9)),
         );
     }
-    const outcomes: AssertionResult[] = [...result.assertions, ...result.expectations].map((a) => ({
-      name: a.name,
-      passed: a.passed,
-      ...(typeof a.value === 'number' ? { value: a.value } : {}),
-      message: a.detail,
-      t_s: scenario.duration_s,
-    }));
-    for (const a of outcomes) rec.assertion(a);
-    await rec.close({ status: 'complete', assertions: outcomes });
+    const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
+    const verdict = (await rec.close({ status: 'complete', assertions: outcomes })).verdict!;
     let runDir = rec.dir;
     if (out) {
       await rename(rec.dir, out);
@@ -144,7 +144,8 @@ export const attackCommand: Command = {
       console.log(
         JSON.stringify({
           scenario: scenario.name,
-          passed: result.passed,
+          passed: verdict.passed,
+          verdict: verdict.summary,
           runDir: relative(process.cwd(), runDir),
           metrics: result.metrics,
           outcomes,
@@ -165,8 +166,9 @@ export const attackCommand: Command = {
           `  detector ${d.detector}: ${d.evaluations} evaluations, false alarms ${d.falseAlarms} (${d.falseAlarmsPerHour.toFixed(1)}/h, ${(100 * d.falseAlarmFraction).toFixed(2)} % of attack-free evaluations)`,
         );
       for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
+      console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
       console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
     }
-    return result.passed ? ExitCode.ok : ExitCode.assertionsFailed;
+    return verdict.passed ? ExitCode.ok : ExitCode.assertionsFailed;
   },
 };

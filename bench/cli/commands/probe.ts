@@ -3,6 +3,7 @@ import {
   DeviceFunction,
   DeviceType,
   encodeFrame,
+  type FrameSink,
   type Hello,
   LinkFlag,
   type Message,
@@ -85,18 +86,22 @@ async function probeFirmware(
   let hello: (Hello & { deviceId: number; signed: boolean }) | undefined;
   const answers = new Map<number, number>();
   let badFrames = 0;
-  transport.on('data', (chunk) => {
-    const now = performance.now();
-    for (const e of deframer.push(chunk)) {
-      if (!e.ok) {
-        badFrames++;
-        continue;
-      }
-      const m = e.frame.message;
-      if (m.type === 'HELLO')
-        hello = { ...m, deviceId: e.frame.deviceId, signed: e.frame.signature !== null };
+  let now = 0;
+  // Bad frames are only counted: feed() rejects them without building errors, so a noisy line
+  // does not skew the round-trip times measured here.
+  const sink: FrameSink = {
+    frame: (frame) => {
+      const m = frame.message;
+      if (m.type === 'HELLO') hello = { ...m, deviceId: frame.deviceId, signed: frame.signature !== null };
       else if (m.type === 'DEVICE_STATE' && !answers.has(m.step)) answers.set(m.step, now);
-    }
+    },
+    reject: () => {
+      badFrames++;
+    },
+  };
+  transport.on('data', (chunk) => {
+    now = performance.now();
+    deframer.feed(chunk, sink);
   });
   let seq = 0;
   let lastTs = 0;

@@ -86,6 +86,7 @@ async function replayFaultRecord(
       record_hz: numberOption('replay', 'record-hz', str('record-hz'), 100, 0.1, 100_000),
       tail_s: numberOption('replay', 'tail', str('tail'), 0, 0, 86_400),
     });
+    for (const warning of result.warnings) console.error(`gridloop replay: warning: ${warning}`);
     console.log(
       `fault record ${path}: ${result.steps} steps (${result.duration_s.toFixed(3)} s of twin time)`,
     );

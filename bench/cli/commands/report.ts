@@ -7,18 +7,19 @@ import { ExitCode, usageError } from '../exit-codes.ts';
 
 const help = `Usage: gridloop report <run-folder> [options]
 
-Writes a self-contained HTML report (plots of frequency, bus voltages, device power and SoC with
-events marked; the assertion table; IEEE 1547-2018 checks; the event log) and a JUnit XML file
-for CI into the run folder, and prints where they are.
+Writes a self-contained HTML report (the run's verdict and the assertions it rests on; IEEE
+1547-2018 checks on the recording, as information; plots of frequency, bus voltages, device power
+and SoC with events marked; the event log) and a JUnit XML file for CI into the run folder, and
+prints where they are. The verdict is the one the run recorded in manifest.json (the same as the
+exit code of the simulate, attack or run command that made it), not judged again.
 
 Options:
   --out DIR              write report.html and junit.xml to DIR instead of the run folder
   --category I|II|III    IEEE 1547 performance category for the checks (default: the manifest's
                          ieee1547Category, else II)
-  --no-ieee1547-gate     report IEEE 1547 check failures without failing the verdict
 
-Exit codes: 0 the run completed and every assertion (and IEEE 1547 check) passed,
-1 something failed or the run is incomplete, 2 not a run folder or a damaged file (named).`;
+Exit codes: 0 the run's verdict is passed (it completed and every assertion passed), 1 it failed
+or the run is incomplete, 2 not a run folder or a damaged file (named).`;
 
 export const reportCommand: Command = {
   name: 'report',
@@ -28,7 +29,6 @@ export const reportCommand: Command = {
     const { values, positionals } = parseCommandArgs('report', argv, {
       out: { type: 'string' },
       category: { type: 'string' },
-      'no-ieee1547-gate': { type: 'boolean' },
     });
     if (positionals.length !== 1) {
       throw usageError(
@@ -46,7 +46,6 @@ export const reportCommand: Command = {
       result = await generateReport(resolve(positionals[0]!), {
         outDir: values.out === undefined ? undefined : resolve(values.out),
         category,
-        gateOnIeee1547: !values['no-ieee1547-gate'],
       });
     } catch (err) {
       if (err instanceof RunFolderError || (err as Error).name === 'LineProtocolError') {
@@ -57,7 +56,7 @@ export const reportCommand: Command = {
     console.log(`report: ${result.htmlPath}`);
     console.log(`junit:  ${result.junitPath}`);
     console.log(
-      `${result.passed ? 'PASSED' : 'FAILED'}: ${result.tests} tests, ${result.failures} failures, ${result.errors} errors`,
+      `${result.passed ? 'PASSED' : 'FAILED'} (${result.verdict.summary}): ${result.tests} tests, ${result.failures} failures, ${result.errors} errors`,
     );
     return result.passed ? ExitCode.ok : ExitCode.assertionsFailed;
   },

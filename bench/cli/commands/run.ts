@@ -6,6 +6,7 @@ import {
   mergeDeviceMappings,
   parseDeviceOption,
 } from '../../devices/device-mapping.ts';
+import { readManifest } from '../../recording/index.ts';
 import type { DeviceLinkConfig } from '../../runtime/messages.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -35,8 +36,10 @@ Options:
   --duration S       stop after S seconds of twin time (default: the scenario's duration)
   --json             print the result (assertions, timing, links) as one JSON line
 
-Exit codes: 0 assertions passed, 1 an assertion failed, 2 bad option or input file,
-3 runtime failure (a device that cannot be opened, the loop failed).`;
+Exit codes: 0 the run's verdict is passed (it reached the scenario's end and every assertion
+passed; the same verdict as manifest.json and gridloop report), 1 an assertion failed or the run
+was stopped before the scenario's end (Ctrl-C), 2 bad option or input file, 3 runtime failure (a
+device that cannot be opened, the loop failed or stopped before the scenario's end).`;
 
 export const runCommand: Command = {
   name: 'run',
@@ -111,7 +114,9 @@ export const runCommand: Command = {
       return ExitCode.runtime;
     }
     const assertions = end.assertions ?? [];
-    const passed = assertions.every((a) => a.passed);
+    // The recorder judged the run when it closed it (bench/recording/verdict.ts).
+    const verdict = (await readManifest(demo.runDir)).verdict!;
+    const passed = verdict.passed;
     if (values.json) {
       console.log(
         JSON.stringify({
@@ -119,6 +124,7 @@ export const runCommand: Command = {
           reason: end.reason,
           runDir: demo.runDir,
           passed,
+          verdict: verdict.summary,
           assertions,
           timing: end.timing,
           links: end.links,
@@ -137,8 +143,12 @@ export const runCommand: Command = {
       if (end.assertions === undefined)
         console.log('  assertions not judged: the scenario did not run to its end');
       for (const a of assertions) console.log(`  ${a.passed ? 'PASS' : 'FAIL'} ${a.name}: ${a.detail}`);
+      console.log(passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
     }
-    if (end.assertions === undefined) return outcome === 'signal' ? ExitCode.ok : ExitCode.runtime;
-    return passed ? ExitCode.ok : ExitCode.assertionsFailed;
+    if (passed) return ExitCode.ok;
+    // Stopped early by the loop itself (an overrun policy, a duration shorter than the scenario):
+    // the verdict is failed, and the cause a runtime one.
+    if (end.assertions === undefined && outcome !== 'signal') return ExitCode.runtime;
+    return ExitCode.assertionsFailed;
   },
 };

@@ -5,7 +5,7 @@ import type { TwinState } from '../../../twin/api.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
 import { runScenario } from '../../../twin/scenario/runner.ts';
-import { type AssertionResult, RunRecorder } from '../../recording/index.ts';
+import { assertionResults, judgeRun, RunRecorder } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -112,7 +112,14 @@ export const simulateCommand: Command = {
       if (!rec) return;
       busIds = state.busIds;
       for (const e of state.events)
-        rec.event({ kind: e.kind, message: e.message, target: e.target, source: 'twin', t_s: e.t_s });
+        rec.event({
+          kind: e.kind,
+          message: e.message,
+          target: e.target,
+          source: 'twin',
+          t_s: e.t_s,
+          data: e.data,
+        });
       if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
       updateBusIslands(
         state.islands,
@@ -148,17 +155,13 @@ export const simulateCommand: Command = {
       if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
       throw runtimeError(`gridloop simulate: ${scenario.name} failed: ${(err as Error).message}`);
     }
-    const assertionResults: AssertionResult[] = result.assertions.map((a) => ({
-      name: a.name,
-      passed: a.passed,
-      ...(typeof a.value === 'number' ? { value: a.value } : {}),
-      message: a.detail,
-      t_s: result.simulated_s,
-    }));
+    const assertions = assertionResults(result.assertions, result.simulated_s);
     let runDir: string | undefined;
+    // The recorder judges a recorded run (and writes the verdict everywhere); the same function
+    // judges an unrecorded one.
+    let verdict = judgeRun({ status: 'complete', assertions });
     if (rec) {
-      for (const a of assertionResults) rec.assertion(a);
-      await rec.close({ status: 'complete', assertions: assertionResults });
+      verdict = (await rec.close({ status: 'complete', assertions })).verdict ?? verdict;
       runDir = rec.dir;
       if (out) {
         await rename(rec.dir, out);
@@ -167,7 +170,8 @@ export const simulateCommand: Command = {
     }
     const summary = {
       scenario: scenario.name,
-      passed: result.passed,
+      passed: verdict.passed,
+      verdict: verdict.summary,
       runDir: runDir ? relative(process.cwd(), runDir) || '.' : null,
       steps: result.steps,
       simulated_s: result.simulated_s,
@@ -183,9 +187,9 @@ export const simulateCommand: Command = {
       );
       for (const a of result.assertions)
         console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.detail}`);
-      console.log(result.passed ? 'all assertions passed' : 'ASSERTIONS FAILED');
+      console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
       if (runDir) console.log(`run recorded in ${summary.runDir}`);
     }
-    return result.passed ? ExitCode.ok : ExitCode.assertionsFailed;
+    return verdict.passed ? ExitCode.ok : ExitCode.assertionsFailed;
   },
 };
