@@ -429,7 +429,7 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
             detail:
               steps === 0
                 ? 'no step inside the window'
-                : `${powerLabel(a)} ${lo.toFixed(4)}..${hi.toFixed(4)} MW, inside ${min}..${max} MW in ${(100 * share).toFixed(2)} % of ${steps} steps (required ${(100 * fraction).toFixed(2)} %)${firstOut >= 0 ? `; first outside at ${firstOut.toFixed(3)} s` : ''}`,
+                : `${powerLabel(a)} ${lo.toFixed(4)}..${hi.toFixed(4)} MW, inside ${rangeText(min, max)} in ${(100 * share).toFixed(2)} % of ${steps} steps (required ${(100 * fraction).toFixed(2)} %)${firstOut >= 0 ? `; first outside at ${firstOut.toFixed(3)} s` : ''}`,
           };
         },
       };
@@ -495,6 +495,12 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
     default:
       throw new TypeError(`unknown assertion type '${a.type}'`);
   }
+}
+
+function rangeText(min: number, max: number): string {
+  if (!Number.isFinite(min)) return `≤ ${max} MW`;
+  if (!Number.isFinite(max)) return `≥ ${min} MW`;
+  return `${min}..${max} MW`;
 }
 
 /** What a power-range assertion reads each step, MW. */
