@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMatpower } from '../grid/matpower.ts';
 import { type Bus, type Der, emptyGrid, type Generator, type Grid } from '../grid/model.ts';
-import { checkIslandReferences, PowerFlowSolver } from './index.ts';
+import { checkIslandReferences, compileNetwork, findIslands, PowerFlowSolver } from './index.ts';
+import { IslandModel, NodeMode } from './island-model.ts';
+import { NewtonSolver } from './newton.ts';
 
 function bus(id: string, kind: Bus['kind'] = 'pq', vm = 1): Bus {
   return { id, kind, baseKV: 10, vm_pu: vm, va_deg: 0, vmin_pu: 0.9, vmax_pu: 1.1 };
@@ -355,5 +357,57 @@ mpc.branch = [
     const pf = new PowerFlowSolver(grid);
     expect(pf.solve().converged).toBe(true);
     expect(pf.vm_pu[2]).toBeCloseTo(1.01, 12);
+  });
+});
+
+describe('robust start pieces', () => {
+  const case118 = () =>
+    parseMatpower(
+      readFileSync(new URL('../../grids/matpower/case118.m', import.meta.url), 'utf8'),
+      'case118.m',
+    ).grid;
+  function flatModel() {
+    const net = compileNetwork(case118());
+    const island = findIslands(net)[0]!;
+    const model = new IslandModel(net, island);
+    model.assembleInjections();
+    for (let i = 0; i < model.m; i++) {
+      if (model.mode[i] === NodeMode.pq) model.vm[i] = 1;
+      model.va[i] = net.busVa0_rad[island.referenceBus]!; // the reference keeps its angle (30°)
+    }
+    return model;
+  }
+  const solved = () => {
+    const pf = new PowerFlowSolver(case118(), { method: 'nr' });
+    pf.solve();
+    return pf;
+  };
+
+  it('Newton with step-size control reaches the same solution from a flat start', () => {
+    const model = flatModel();
+    const newton = new NewtonSolver(model);
+    newton.stepControl = true;
+    expect(newton.run(1e-8, 30)).toBe('converged');
+    const pf = solved();
+    for (let i = 0; i < model.m; i++) {
+      expect(Math.abs(model.vm[i]! - pf.vm_pu[model.island.nodeBus[i]!]!)).toBeLessThan(1e-8);
+    }
+  });
+
+  it('DC angles lie close to the AC angles (a start, not a solution)', () => {
+    const model = flatModel();
+    const newton = new NewtonSolver(model);
+    expect(newton.setDcAngles()).toBe(true);
+    const pf = solved();
+    let worst = 0;
+    for (let i = 0; i < model.m; i++) {
+      worst = Math.max(
+        worst,
+        Math.abs((model.va[i]! * 180) / Math.PI - pf.va_deg[model.island.nodeBus[i]!]!),
+      );
+    }
+    // case118's angles span about 40°; the DC approximation stays within a few degrees.
+    expect(worst).toBeGreaterThan(0.01);
+    expect(worst).toBeLessThan(5);
   });
 });

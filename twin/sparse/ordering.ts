@@ -8,61 +8,58 @@
  */
 import type { CscPattern } from './csc.ts';
 
-/** Min-heap of (degree, node) with lazy deletion: stale entries are skipped when popped. */
+/**
+ * Min-heap of (degree, node) with lazy deletion: stale entries are skipped when popped. Each entry
+ * is one number, degree · n + node, so comparing two is one comparison and ties go to the lower
+ * node; the numbers live in a growable Float64Array.
+ */
 class DegreeHeap {
-  private keys: number[] = [];
-  private nodes: number[] = [];
+  private items: Float64Array;
+  private size = 0;
+  constructor(private readonly n: number) {
+    this.items = new Float64Array(Math.max(16, 4 * n));
+  }
 
   push(key: number, node: number): void {
-    const keys = this.keys;
-    const nodes = this.nodes;
-    let i = keys.length;
-    keys.push(key);
-    nodes.push(node);
+    if (this.size === this.items.length) {
+      const bigger = new Float64Array(2 * this.size);
+      bigger.set(this.items);
+      this.items = bigger;
+    }
+    const items = this.items;
+    const item = key * this.n + node;
+    let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (keys[parent]! < key || (keys[parent] === key && nodes[parent]! < node)) break;
-      keys[i] = keys[parent]!;
-      nodes[i] = nodes[parent]!;
+      if (items[parent]! < item) break;
+      items[i] = items[parent]!;
       i = parent;
     }
-    keys[i] = key;
-    nodes[i] = node;
+    items[i] = item;
   }
 
   /** Removes the smallest entry and returns its node, or -1 when empty. `lastKey` holds its key. */
   lastKey = 0;
   pop(): number {
-    const keys = this.keys;
-    const nodes = this.nodes;
-    if (keys.length === 0) return -1;
-    const topNode = nodes[0]!;
-    this.lastKey = keys[0]!;
-    const key = keys.pop()!;
-    const node = nodes.pop()!;
-    const size = keys.length;
-    if (size > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= size) break;
-        const right = left + 1;
-        let child = left;
-        if (
-          right < size &&
-          (keys[right]! < keys[left]! || (keys[right] === keys[left] && nodes[right]! < nodes[left]!))
-        ) {
-          child = right;
-        }
-        if (key < keys[child]! || (key === keys[child] && node < nodes[child]!)) break;
-        keys[i] = keys[child]!;
-        nodes[i] = nodes[child]!;
-        i = child;
-      }
-      keys[i] = key;
-      nodes[i] = node;
+    if (this.size === 0) return -1;
+    const items = this.items;
+    const top = items[0]!;
+    const node = top % this.n;
+    this.lastKey = (top - node) / this.n;
+    const item = items[--this.size]!;
+    const size = this.size;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= size) break;
+      const right = left + 1;
+      const child = right < size && items[right]! < items[left]! ? right : left;
+      if (item < items[child]!) break;
+      items[i] = items[child]!;
+      i = child;
     }
-    return topNode;
+    items[i] = item;
+    return node;
   }
 }
 
@@ -120,7 +117,7 @@ export function minimumDegreeOrderOfAdjacency(
   }
   const mark = new Int32Array(n);
   let stamp = 0;
-  const heap = new DegreeHeap();
+  const heap = new DegreeHeap(n);
   for (let i = 0; i < n; i++) if (i !== last) heap.push(size[i]! + touchesHub[i]!, i);
   let k = 0;
   const count = last >= 0 ? n - 1 : n;
