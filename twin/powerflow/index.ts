@@ -34,6 +34,16 @@
  * by participation (distributed slack: Pᵢ = Pᵢ,sched + αᵢ ΔP); otherwise the reference takes it all.
  * Frequency is not modelled here: the caller turns ΔP into frequency dynamics.
  *
+ * Q limits (enforceQLimits): MATPOWER's runpf rules — every violating voltage-regulating node
+ * becomes PQ at its limit, the reference included (limitReferenceQ: false exempts it); a switched
+ * slack keeps its P and the first remaining PV node takes the imbalance (IslandResult.slackBus),
+ * angles stay referred to the original reference; pf.busQLimit[b] tells which buses switched.
+ * Infinite unit limits (MATPOWER's Inf) mean "no limit". Each solve starts again from the
+ * reference as slack.
+ *
+ * Flat start (flatStart, resetVoltages(true)): plain Newton, then DC power-flow angles, then step-
+ * size control; IslandResult.start names the start used.
+ *
  * Results never hold NaN: a failed island (max-iterations, diverged, singular) keeps the voltages it
  * started from and reports its final finite mismatch; invalid-input (NaN/Inf injections) computes
  * nothing; de-energised and no-reference islands get 0 pu.
