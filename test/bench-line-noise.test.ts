@@ -105,21 +105,18 @@ describe('line noise on a real pseudo-terminal link', () => {
     expect(f.links[0].badFrames).toBeGreaterThan(0.5 * flooded.framesWritten);
     expect(q.links[0].badFrames).toBe(0);
 
-    // Pace, in the loop's own CPU time: the flooded loop's CPU beyond the quiet loop's for the
-    // same steps, per rejected frame, against the CPU of one quiet step. CPU time rather than wall
-    // time, because on a machine saturated by other work the wall clock measures the scheduler:
-    // there each loop gets a few percent of a core, and the real-time factors of two loops side by
-    // side, both fixed, were seen anywhere from 0.35 to 1.0 apart (logged above, not asserted). On
-    // an idle machine both loops spin between steps, so the difference only shows a flooded loop
-    // that fell behind. Measured here (load average 22–34 on 2 cores): 3.7 % of a step per
-    // rejected frame before the fix (7.5 µs), 0.4–1.2 % after.
+    // Pace: the flooded loop's real-time factor against the quiet loop's, both on the machine at
+    // the same moment. Before the fix a flooded loop spent ~7.5 µs of CPU on each of ~90,000
+    // rejected frames a second and fell to 0.09–0.36 of the quiet loop; after it, 0.98–1.25.
+    // The CPU per rejected frame is logged, not asserted: a loop that spins between steps makes
+    // CPU time follow the wall clock, so on a loaded machine it measures the scheduler.
     const cpu = (e: Stopped) => (e.timing.cpu_user_us + e.timing.cpu_system_us) / 1e6;
     const quietStep = cpu(q) / q.steps;
     const perRejected = (cpu(f) - quietStep * f.steps) / f.links[0].badFrames;
     console.log(
       `a rejected frame costs the flooded loop ${((perRejected / quietStep) * 100).toFixed(2)} % of a step`,
     );
-    expect(perRejected).toBeLessThan(0.02 * quietStep);
+    expect(f.timing.realTimeFactor / q.timing.realTimeFactor).toBeGreaterThan(0.6);
     // No more than a few extra overruns: on a shared machine a step overruns whenever the scheduler
     // takes the core away, so both may count thousands; on an idle machine a loop busy rejecting
     // frames falls behind and overruns on nearly every step.

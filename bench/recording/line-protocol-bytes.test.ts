@@ -177,7 +177,9 @@ describe('byte line encoder', () => {
       const lines = gunzipSync(await readFile(join(rec.dir, 'points.lp.gz')))
         .toString('utf8')
         .split('\n');
-      const recorded = lines.filter((l) => l !== '' && !l.startsWith('#') && !/^(event|recorder),/.test(l));
+      const recorded = lines.filter(
+        (l) => l !== '' && !l.startsWith('#') && !/^(event|recorder|verdict),/.test(l),
+      );
       const expected = referenceBytes(points, runTag)
         .toString('utf8')
         .split('\n')
