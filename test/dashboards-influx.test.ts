@@ -282,6 +282,13 @@ describe('dashboard variables', () => {
     const values = async (run: string, database: string) =>
       (await influx.query(substitute(f0.query, { run }), database))[0]?.values.map(([, v]) => v);
     expect(await values(runId, RECORDED_DB)).toEqual([50]);
+    // With it, the frequency panel plots the demo's normal operation inside its ±0.5 Hz band.
+    const frequency = queries.find((q) => q.where.includes("'Frequency deviation"))!;
+    const deviations = (
+      await influx.query(substitute(frequency.query, { run: runId, f0: '50' }), RECORDED_DB)
+    ).flatMap((s) => s.values.map(([, v]) => v).filter((v) => v !== null) as number[]);
+    expect(deviations.length).toBeGreaterThan(0);
+    for (const df of deviations) expect(Math.abs(df)).toBeLessThan(0.5);
     // A 60 Hz run that starts slightly off nominal and later sags: the first sample decides.
     const run60 = 'synthetic-60-hz';
     await influx.createDatabase('sixty');
