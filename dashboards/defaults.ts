@@ -25,6 +25,9 @@ export const GRAFANA_DATASOURCE: common.DataSourceRef = { type: 'grafana', uid: 
 /** Tag every generated dashboard carries, for the dashboard list and search. */
 export const DASHBOARD_TAG = 'gridloop';
 
+/** Grafana has no per-unit unit: a custom suffix unit puts "pu" on axes, legends and tooltips. */
+export const PER_UNIT = 'suffix: pu';
+
 /** Grid units (24 columns wide). */
 export const FULL_WIDTH = 24;
 export const HALF_WIDTH = 12;
@@ -69,6 +72,23 @@ export function microgridVariable(): dashboard.QueryVariableBuilder {
     .multi(true)
     .includeAll(true)
     .allValue('.*');
+}
+
+/**
+ * The nominal frequency variable `f0`, read from the chosen run: the recorder writes no nominal
+ * frequency (docs/influx-schema.md), but every run starts at it (the twin's islands start at f0),
+ * so the run's first frequency sample rounded to a whole hertz is 50 or 60. Panels subtract it to
+ * show deviations, so their thresholds hold for 50 and 60 Hz systems alike.
+ */
+export function nominalFrequencyVariable(): dashboard.QueryVariableBuilder {
+  const query = 'SELECT round(first("f_hz")) FROM "island" WHERE "run" = \'$run\'';
+  return new dashboard.QueryVariableBuilder('f0')
+    .label('Nominal frequency, Hz')
+    .description("The run's nominal frequency: its first frequency sample, rounded to a whole hertz")
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnDashboardLoad);
 }
 
 export const MICROGRID = { tag: 'microgrid', matches: '$microgrid' } as const;

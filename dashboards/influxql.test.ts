@@ -17,6 +17,15 @@ describe('influxql', () => {
     );
   });
 
+  it('subtracts a number or a dashboard variable from an aggregate, and refuses anything else', () => {
+    const deviation = (minus: number | `$${string}`, fn?: 'mean') =>
+      influxql({ from: 'island', fields: [{ field: 'f_hz', fn, minus }], interval: fn ? undefined : false });
+    expect(deviation('$f0', 'mean')).toMatch(/^SELECT mean\("f_hz"\) - \$f0 AS "f_hz" FROM "island"/);
+    expect(deviation(50, 'mean')).toMatch(/^SELECT mean\("f_hz"\) - 50 AS "f_hz" /);
+    expect(() => deviation('$f0')).toThrow(/field 'f_hz': minus needs an aggregate/);
+    expect(() => deviation('$f0; DROP' as `$${string}`, 'mean')).toThrow(/minus needs an aggregate/);
+  });
+
   it('renders raw selections with tag columns and a limit, for annotations', () => {
     expect(
       influxql({

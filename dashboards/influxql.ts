@@ -61,6 +61,11 @@ export interface FieldSelection<M extends Measurement> {
   fn?: Aggregate;
   /** Column name in the result; defaults to the field name. */
   as?: string;
+  /**
+   * Subtracted from the aggregate: a number or a dashboard variable (`$f0`), so a panel can show a
+   * deviation from a value only known per run.
+   */
+  minus?: number | `$${string}`;
 }
 
 /**
@@ -157,8 +162,14 @@ export function influxql<M extends Measurement>(selection: Selection<M>): string
       );
     }
   }
-  const columns = selection.fields.map(({ field, fn, as }) => {
-    const expression = fn === undefined ? quoteIdentifier(field) : `${fn}(${quoteIdentifier(field)})`;
+  const columns = selection.fields.map(({ field, fn, as, minus }) => {
+    if (minus !== undefined && (fn === undefined || !/^(\$\w+|-?\d+(\.\d+)?)$/.test(String(minus)))) {
+      throw new TypeError(
+        `influxql: measurement '${selection.from}': field '${field}': minus needs an aggregate and a number or a $variable`,
+      );
+    }
+    const call = fn === undefined ? quoteIdentifier(field) : `${fn}(${quoteIdentifier(field)})`;
+    const expression = minus === undefined ? call : `${call} - ${minus}`;
     return fn === undefined && as === undefined
       ? expression
       : `${expression} AS ${quoteIdentifier(as ?? field)}`;

@@ -144,7 +144,7 @@ function shapeOf(query: string): QueryShape {
   const tags: string[] = [];
   const columns: string[] = [];
   for (const item of select.split(', ')) {
-    const call = /^\w+\("(\w+)"\) AS "([^"]+)"$/.exec(item);
+    const call = /^\w+\("(\w+)"\)(?: - (?:\$\w+|-?[\d.]+))? AS "([^"]+)"$/.exec(item);
     const plain = /^"(\w+)"$/.exec(item);
     if (call) {
       fields.push(call[1]);
@@ -276,6 +276,30 @@ describe('dashboard variables', () => {
     const series = await influx.query(substitute(microgrid.query, { run: runId }), SYNTHETIC_DB);
     expect(series[0]?.values.map(([, value]) => value)).toEqual(['microgrid-1', 'microgrid-2']);
   });
+
+  it('the nominal frequency variable f0 reads 50 Hz from the recorded demo and 60 Hz from a 60 Hz run', async () => {
+    const f0 = dashboards.flatMap(({ json }) => json.templating.list).find((v: Json) => v.name === 'f0');
+    const values = async (run: string, database: string) =>
+      (await influx.query(substitute(f0.query, { run }), database))[0]?.values.map(([, v]) => v);
+    expect(await values(runId, RECORDED_DB)).toEqual([50]);
+    // With it, the frequency panel plots the demo's normal operation inside its ±0.5 Hz band.
+    const frequency = queries.find((q) => q.where.includes("'Frequency deviation"))!;
+    const deviations = (
+      await influx.query(substitute(frequency.query, { run: runId, f0: '50' }), RECORDED_DB)
+    ).flatMap((s) => s.values.map(([, v]) => v).filter((v) => v !== null) as number[]);
+    expect(deviations.length).toBeGreaterThan(0);
+    for (const df of deviations) expect(Math.abs(df)).toBeLessThan(0.5);
+    // A 60 Hz run that starts slightly off nominal and later sags: the first sample decides.
+    const run60 = 'synthetic-60-hz';
+    await influx.createDatabase('sixty');
+    await write(
+      'sixty',
+      [59.98, 59.4, 59.2]
+        .map((f, i) => `island,run=${run60},island=MG1 f_hz=${f} ${range.from_ns + BigInt(i) * 1_000_000n}`)
+        .join('\n'),
+    );
+    expect(await values(run60, 'sixty')).toEqual([60]);
+  });
 });
 
 describe('every dashboard query on InfluxDB 1.x', () => {
@@ -297,14 +321,17 @@ describe('every dashboard query on InfluxDB 1.x', () => {
       const shape = shapeOf(q.query);
       const awaited = awaitedNames(shape);
       const synthetic = await influx.query(
-        substitute(q.query, { run: runId, microgrid: 'microgrid-1' }),
+        substitute(q.query, { run: runId, microgrid: 'microgrid-1', f0: '50' }),
         SYNTHETIC_DB,
       );
       expect(resultProblems(synthetic, shape), 'synthetic').toEqual([]);
       // Until devices carry a microgrid tag, the microgrid variable's "All" (regex .*) still matches
       // every device, since a missing tag compares as the empty string: those panels work on real data.
       if (awaited.length === 0 || (awaited.length === 1 && awaited[0] === 'microgrid')) {
-        const real = await influx.query(substitute(q.query, { run: runId, microgrid: '.*' }), RECORDED_DB);
+        const real = await influx.query(
+          substitute(q.query, { run: runId, microgrid: '.*', f0: '50' }),
+          RECORDED_DB,
+        );
         expect(resultProblems(real, shape), 'recorded run').toEqual([]);
       }
     },
@@ -326,7 +353,7 @@ describe('every dashboard query on InfluxDB 1.x', () => {
       'Detector statistic vs threshold',
       'EMS mode',
       'FID flows',
-      'Frequency per island',
+      'Frequency deviation from $f0 Hz per island',
       'Island membership per bus',
       'Island state',
       'Link errors',

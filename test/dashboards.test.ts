@@ -163,6 +163,91 @@ describe('generated dashboards', () => {
   });
 });
 
+/** The panel titled `title` (a prefix is enough) of a generated dashboard. */
+function panelOf(file: string, title: string): Json {
+  const json = readGenerated().find((d) => d.file === file)!.json;
+  const panel = allPanels(json).find((p) => p.type !== 'row' && String(p.title).startsWith(title));
+  expect(panel, `${file}: panel '${title}'`).toBeDefined();
+  return panel;
+}
+
+/** The unit Grafana shows for a field: an override by name or regex wins over the panel default. */
+function fieldConfigFor(panel: Json, displayName: string, property: string): Json {
+  let value = panel.fieldConfig.defaults[property];
+  for (const o of panel.fieldConfig.overrides ?? []) {
+    const { id, options } = o.matcher;
+    const hit =
+      id === 'byName' ? options === displayName : id === 'byRegexp' && new RegExp(options).test(displayName);
+    const prop = hit ? o.properties.find((p: Json) => p.id === property) : undefined;
+    if (prop) value = prop.value;
+  }
+  return value;
+}
+
+/** Colour of `value` against absolute thresholds: the last step whose value is at or below it. */
+function thresholdColour(panel: Json, value: number): string {
+  const steps = panel.fieldConfig.defaults.thresholds.steps as { value: number | null; color: string }[];
+  return steps.filter((s) => s.value === null || s.value <= value).at(-1)!.color;
+}
+
+describe('units, frequency band and island state (issue 22)', () => {
+  it('voltages are in pu (a custom suffix unit) and the detector statistic is a plain number', () => {
+    expect(panelOf('gridloop-voltages.json', 'Voltage envelope').fieldConfig.defaults.unit).toBe(
+      'suffix: pu',
+    );
+    expect(panelOf('gridloop-voltages.json', 'Bus voltage magnitude').fieldConfig.defaults.unit).toBe(
+      'suffix: pu',
+    );
+    // χ² is dimensionless; "short" would print 1530 as "1.53 K".
+    const detector = panelOf('gridloop-security.json', 'Detector statistic vs threshold');
+    expect(detector.fieldConfig.defaults.unit).toBe('none');
+  });
+
+  it("the frequency band follows the run's nominal frequency: 50 and 60 Hz runs alike", () => {
+    const json = readGenerated().find((d) => d.file === 'gridloop-grid-overview.json')!.json;
+    const f0 = json.templating.list.find((v: Json) => v.name === 'f0');
+    expect(f0?.query).toMatch(/FROM "island" WHERE "run" = '\$run'/);
+    const panel = panelOf('gridloop-grid-overview.json', 'Frequency');
+    // What the panel plots for a measured frequency, with $f0 as Grafana substitutes it.
+    const [query] = panel.targets.map((t: Json) => t.query as string);
+    const plotted = (f_hz: number, nominal: number) => {
+      const select = /^SELECT (.+?) AS /.exec(query.replaceAll('$f0', String(nominal)))![1];
+      const offset = /^mean\("f_hz"\)(?: - (\d+))?$/.exec(select);
+      expect(offset, select).not.toBeNull();
+      return f_hz - Number(offset![1] ?? 0);
+    };
+    const colour = (f_hz: number, nominal: number) => thresholdColour(panel, plotted(f_hz, nominal));
+    // Normal operation: ±0.5 Hz around nominal (49.5/50.5 Hz and 59.5/60.5 Hz) is not red.
+    for (const nominal of [50, 60]) {
+      for (const f of [nominal - 0.4, nominal, nominal + 0.4])
+        expect(colour(f, nominal), `${f} Hz`).not.toBe('red');
+      for (const f of [nominal - 0.6, nominal + 0.6]) expect(colour(f, nominal), `${f} Hz`).toBe('red');
+    }
+    expect(panel.title).toContain('$f0 Hz');
+  });
+
+  it('an islanded microgrid is a normal state; only a de-energised island is red', () => {
+    const panel = panelOf('gridloop-grid-overview.json', 'Island state');
+    const state = (displayName: string, value: boolean) => {
+      const mappings = fieldConfigFor(panel, displayName, 'mappings') as Json[];
+      return mappings.find((m) => m.type === 'value')!.options[String(value)];
+    };
+    // Display names follow the target's alias 'island $tag_island $col'.
+    const alias = panel.targets[0].alias as string;
+    const name = (island: string, column: string) =>
+      alias.replace('$tag_island', island).replace('$col', column);
+    // MG2 and MG3 of the demo are islanded by design: not red, and not called "no".
+    expect(state(name('MG2', 'grid connected'), false)).toMatchObject({ text: 'islanded' });
+    expect(state(name('MG2', 'grid connected'), false).color).not.toBe('red');
+    expect(state(name('MG1', 'grid connected'), true)).toMatchObject({
+      text: 'grid-connected',
+      color: 'green',
+    });
+    expect(state(name('MG3', 'energised'), true)).toMatchObject({ text: 'energised', color: 'green' });
+    expect(state(name('MG3', 'energised'), false)).toMatchObject({ text: 'de-energised', color: 'red' });
+  });
+});
+
 describe("dashboards/schema.ts against the recorder's published schema (docs/influx-schema.md)", () => {
   const doc = readFileSync(join(ROOT, 'docs', 'influx-schema.md'), 'utf8');
   /** Table rows of a section: first cell → [tags cell, fields cell]. */

@@ -3,20 +3,29 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import { HALF_WIDTH, type Row, RUN, target, thresholdLines, timeseriesPanel } from '../defaults.ts';
 
-/** Each island runs at its own frequency; a merged island shows one line. */
+/**
+ * Bands around the run's nominal frequency (variable `f0`): ±0.5 Hz, so 49.5/50.5 Hz on a 50 Hz
+ * system such as the demo and 59.5/60.5 Hz on a 60 Hz one.
+ */
+export const FREQUENCY_BAND_HZ = 0.5;
+
+/**
+ * Each island runs at its own frequency; a merged island shows one line. Grafana thresholds are
+ * fixed numbers, so the panel draws the deviation from nominal and the band is the same for any f0.
+ */
 export function frequencyPerIsland() {
   return timeseriesPanel(
     2,
-    'Frequency per island',
-    'Mean island frequency per interval; 49.5 and 50.5 Hz marked (50 Hz systems such as the demo).',
+    'Frequency deviation from $f0 Hz per island',
+    `Mean island frequency minus the run's nominal frequency (variable f0) per interval; ±${FREQUENCY_BAND_HZ} Hz marked.`,
   )
     .unit('hertz')
     .decimals(3)
     .span(HALF_WIDTH)
     .thresholds(
       thresholdLines('red', [
-        { value: 49.5, color: 'transparent' },
-        { value: 50.5, color: 'red' },
+        { value: -FREQUENCY_BAND_HZ, color: 'transparent' },
+        { value: FREQUENCY_BAND_HZ, color: 'red' },
       ]),
     )
     .thresholdsStyle(
@@ -25,7 +34,12 @@ export function frequencyPerIsland() {
     .withTarget(
       target(
         'A',
-        { from: 'island', fields: [{ field: 'f_hz', fn: 'mean' }], where: [RUN], groupByTags: ['island'] },
+        {
+          from: 'island',
+          fields: [{ field: 'f_hz', fn: 'mean', minus: '$f0', as: 'Δf' }],
+          where: [RUN],
+          groupByTags: ['island'],
+        },
         'island $tag_island',
       ),
     );

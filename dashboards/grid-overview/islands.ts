@@ -42,17 +42,37 @@ export function busIslandMembership() {
     ]);
 }
 
-/** Energised and grid-connected flags per island. */
-export function islandState() {
-  return timeline(22, 'Island state', 'Grid-connected, islanded or de-energised, per island.')
-    .mappings([
+/** A boolean lane's two states: text and colour for true and for false. */
+function booleanStates(yes: { text: string; color: string }, no: { text: string; color: string }) {
+  return {
+    id: 'mappings',
+    value: [
       {
         type: dashboard.MappingType.ValueToText,
-        options: {
-          true: { text: 'yes', color: 'green', index: 0 },
-          false: { text: 'no', color: 'red', index: 1 },
-        },
+        options: { true: { ...yes, index: 0 }, false: { ...no, index: 1 } },
       },
+    ],
+  };
+}
+
+/**
+ * Energised and grid-connected flags per island. Islanded operation is a normal state (the demo's
+ * MG2 and MG3 are islanded by design), so "not grid-connected" reads "islanded" in blue; only a
+ * de-energised island is red. The recorder does not say which islands are islanded by design
+ * (docs/grafana.md), so an unplanned islanding shows as the same blue lane, with the breaker event
+ * as an annotation and the PCC power dropping to zero.
+ */
+export function islandState() {
+  return timeline(
+    22,
+    'Island state',
+    'Grid-connected or islanded (both normal), energised or de-energised, per island.',
+  )
+    .overrideByRegexp('.* grid connected$', [
+      booleanStates({ text: 'grid-connected', color: 'green' }, { text: 'islanded', color: 'blue' }),
+    ])
+    .overrideByRegexp('.* energised$', [
+      booleanStates({ text: 'energised', color: 'green' }, { text: 'de-energised', color: 'red' }),
     ])
     .withTarget(
       target(

@@ -13,14 +13,19 @@ import {
   timeseriesPanel,
 } from '../defaults.ts';
 
-/** For the χ² bad-data test the threshold is the χ²(m−n) quantile at 1−α; an alarm is statistic > threshold. */
+/**
+ * For the χ² bad-data test the threshold is the χ²(m−n) quantile at 1−α; an alarm is statistic > threshold.
+ * The statistic is a sum of squared normalised residuals, a pure number: unit `none` prints it as
+ * is ("short" would abbreviate 1530 to "1.53 K", as if it had a kilo-unit).
+ */
 export function detectorStatistic() {
   return timeseriesPanel(
     2,
     'Detector statistic vs threshold',
-    'Largest statistic and threshold per detector.',
+    'Largest statistic and threshold per detector (dimensionless: for χ², the sum of squared normalised residuals).',
   )
-    .unit('short')
+    .unit('none')
+    .decimals(1)
     .withTarget(
       target(
         'A',

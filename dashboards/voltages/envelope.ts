@@ -1,7 +1,7 @@
 /** Voltages, row "Envelope": the lowest and highest bus voltage against the 0.88/1.10 pu limits. */
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import { FULL_WIDTH, type Row, RUN, target, thresholdLines, timeseriesPanel } from '../defaults.ts';
+import { FULL_WIDTH, PER_UNIT, type Row, RUN, target, thresholdLines, timeseriesPanel } from '../defaults.ts';
 
 /** IEEE 1547 category limits the twin trips on first (UV1 0.88 pu, OV1 1.10 pu). */
 export const UNDERVOLTAGE_PU = 0.88;
@@ -9,7 +9,7 @@ export const OVERVOLTAGE_PU = 1.1;
 
 export function voltageEnvelope() {
   return timeseriesPanel(11, 'Voltage envelope', 'Lowest and highest bus voltage of the run per interval.')
-    .unit('none')
+    .unit(PER_UNIT)
     .decimals(3)
     .span(FULL_WIDTH)
     .axisSoftMin(0.85)

@@ -2,7 +2,7 @@
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as heatmap from '@grafana/grafana-foundation-sdk/heatmap';
-import { DATASOURCE, FULL_WIDTH, type Row, RUN, target } from '../defaults.ts';
+import { DATASOURCE, FULL_WIDTH, PER_UNIT, type Row, RUN, target } from '../defaults.ts';
 
 /**
  * The heatmap is not calculated by Grafana: each bus is one series, joined on time into a wide
@@ -18,7 +18,7 @@ export function busVoltageHeatmap() {
     .height(12)
     .span(FULL_WIDTH)
     .calculate(false)
-    .unit('none')
+    .unit(PER_UNIT)
     .decimals(3)
     .color(
       new heatmap.HeatmapColorOptionsBuilder()
