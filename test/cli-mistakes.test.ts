@@ -55,6 +55,10 @@ describe.concurrent('gridloop CLI mistakes', () => {
     const run = await gridloop(['run', 'nope.yaml', '--device', 'bess-hw=simulated']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/gridloop run: scenario file 'nope\.yaml' does not exist/);
+    const report = await gridloop(['report', 'runs/no-such-run']);
+    expect(report.code).toBe(2);
+    expect(report.stderr).toMatch(/gridloop report: run folder 'runs\/no-such-run' does not exist.*ls runs/);
+    expectClean(report.stderr);
   });
 
   it('names an unknown option cleanly and points to the command help', { timeout }, async () => {

@@ -126,21 +126,38 @@ export const dtSecondsAlias: Record<string, DeprecatedOption> = {
 };
 
 /**
- * Checks that the scenario file the user named exists and is a scenario, before the YAML loader
- * would report ENOENT or a grid file's syntax as a scenario error. Messages name the file as typed.
+ * Checks that an input the user named exists and is a file (or a folder, for a run folder), before
+ * a loader would report a bare ENOENT. Messages name the input as typed and say where to look.
  */
-export function checkScenarioFile(command: string, typed: string, path: string): void {
+export function checkInputPath(
+  command: string,
+  what: 'scenario file' | 'run folder',
+  typed: string,
+  path: string,
+): void {
+  const where =
+    what === 'scenario file'
+      ? 'the shipped scenarios are in scenarios/, e.g. scenarios/island-transition.yaml'
+      : 'runs are recorded under runs/ (or the --runs-dir given to the run); list them with ls runs';
   if (!existsSync(path)) {
     throw usageError(
-      `gridloop ${command}: scenario file '${typed}' does not exist. Check the path (relative to ${process.cwd()}); the shipped scenarios are in scenarios/, e.g. scenarios/island-transition.yaml.`,
+      `gridloop ${command}: ${what} '${typed}' does not exist. Check the path (relative to ${process.cwd()}); ${where}.`,
     );
   }
-  if (statSync(path).isDirectory()) {
+  const isFolder = statSync(path).isDirectory();
+  if (what === 'scenario file' && isFolder) {
     throw usageError(
       `gridloop ${command}: '${typed}' is a folder, not a scenario file; give one .yaml file in it.`,
     );
   }
+  if (what === 'run folder' && !isFolder) {
+    throw usageError(`gridloop ${command}: '${typed}' is a file, not a run folder; ${where}.`);
+  }
 }
+
+/** checkInputPath for a scenario file. */
+export const checkScenarioFile = (command: string, typed: string, path: string) =>
+  checkInputPath(command, 'scenario file', typed, path);
 
 /**
  * When a scenario failed to load, says so plainly if the file is a grid (MATPOWER case or gridloop
