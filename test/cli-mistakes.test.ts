@@ -131,6 +131,9 @@ describe.concurrent('gridloop CLI mistakes', () => {
       ['start', '--port', '0', '--runs-dir', join(scratch, 'runs'), '--duration', '0.1'],
       { CC: 'gridloop-no-such-cc' },
     );
+    expect(r.stderr).toMatch(
+      /^gridloop start: starting the twin, the emulated battery board and the live page…\n/,
+    );
     expect(r.stderr).toMatch(/gridloop start: building the emulated battery board \(gridloop-no-such-cc\)/);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(

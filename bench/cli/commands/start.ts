@@ -56,6 +56,8 @@ export const startCommand: Command = {
       throw usageError('gridloop start: --node-red-dir needs --node-red');
     }
     const dt_ms = numberOption('start', 'dt-ms', values['dt-ms'], 1, 0.05, 1000);
+    const started = performance.now();
+    console.error('gridloop start: starting the twin, the emulated battery board and the live page…');
     const demo = await startDemo({
       onStatus: (message) => console.error(`gridloop start: ${message}`),
       port: numberOption('start', 'port', values.port, 7410, 0, 65535),
@@ -74,6 +76,7 @@ export const startCommand: Command = {
         ? resolve(values['node-red-dir'] ?? join('.gridloop', 'node-red'))
         : undefined,
     });
+    console.error(`gridloop start: ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     console.log(`gridloop demo running: ${demo.url}`);
     console.log(`  board ${demo.boardPath} · recording to ${demo.runDir}`);
     const tokenOf = (role: string) => demo.tokens.find((t) => t.role === role)?.token ?? '';
