@@ -64,6 +64,8 @@ export interface DemoOptions {
    * most buses (demoDetectors); `{}`: none.
    */
   loop?: Pick<LoopConfig, 'pacer' | 'realtime' | 'detectors'>;
+  /** Told what slow start-up work is under way (compiling the emulated board). */
+  onStatus?: (message: string) => void;
 }
 
 /**
@@ -227,7 +229,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     }
     cleanups.push(() => server.close());
 
-    const board = options.devices ? undefined : await startEmulatedBoard('battery', {});
+    let board: Awaited<ReturnType<typeof startEmulatedBoard>> | undefined;
+    try {
+      if (!options.devices) board = await startEmulatedBoard('battery', { onStatus: options.onStatus });
+    } catch (err) {
+      throw runtimeError(`gridloop ${commandName}: ${(err as Error).message}`);
+    }
     if (board) cleanups.push(() => board.stop());
     const devices: DeviceLinkConfig[] = options.devices ?? [
       {

@@ -231,6 +231,6 @@ describe('run reports', () => {
     expect(failed.stdout).toContain(join(runsDir, 'out', 'junit.xml'));
     const missing = await cli(['report', join(runsDir, 'nope')]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/manifest\.json: cannot read the run manifest/);
+    expect(missing.stderr).toMatch(/run folder '.*nope' does not exist/);
   });
 });

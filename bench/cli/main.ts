@@ -1,4 +1,5 @@
 import { echo, echoMessage } from '../../twin/echo.ts';
+import { closest } from './args.ts';
 import type { Command } from './command.ts';
 import { commands } from './commands/index.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
@@ -27,7 +28,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command: Command | undefined = commands.find((c) => c.name === name);
   if (!command) {
-    console.error(`gridloop: unknown command '${echo(name)}'. Run 'gridloop --help' for the list.`);
+    const suggestion = closest(
+      name,
+      commands.map((c) => c.name),
+    );
+    console.error(
+      `gridloop: unknown command '${echo(name)}'.${
+        suggestion ? ` Did you mean 'gridloop ${suggestion}'?` : ''
+      } Run 'gridloop --help' to list the commands.`,
+    );
     return ExitCode.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

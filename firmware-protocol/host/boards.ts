@@ -68,6 +68,8 @@ export interface BuildOptions {
   cacheDir?: string;
   /** Build with AddressSanitizer and UBSan (tests): any finding aborts the board. @default false */
   sanitize?: boolean;
+  /** Told when a board is compiled (not when cached): a build takes tens of seconds on a slow machine. */
+  onStatus?: (message: string) => void;
 }
 
 export interface BoardBinaries {
@@ -129,8 +131,11 @@ async function doBuild(options: BuildOptions): Promise<BoardBinaries> {
     const sources = [...LIB_SOURCES, ...FIRMWARE_SOURCES, MAIN_SOURCE[kind]].map((s) =>
       join(C_SOURCE_DIR, s),
     );
+    const started = performance.now();
+    options.onStatus?.(`building the emulated ${kind} board (${compiler}), once per source change…`);
     try {
       await execFileAsync(compiler, [...flags, '-o', temp, ...sources, '-lm'], { maxBuffer: 4 << 20 });
+      options.onStatus?.(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (err) {
       await rm(temp, { force: true });
       const e = err as { code?: string; stderr?: string; message: string };

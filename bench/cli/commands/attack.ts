@@ -18,7 +18,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../../runtime/snapshot-points.ts';
-import { parseCommandArgs } from '../args.ts';
+import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
 
@@ -52,6 +52,7 @@ export const attackCommand: Command = {
     if (positionals.length !== 1)
       throw usageError('gridloop attack: give exactly one scenario file (see --help)');
     const file = resolve(positionals[0]);
+    checkScenarioFile('attack', positionals[0], file);
     let scenario: SecurityScenario;
     try {
       scenario = await loadSecurityScenario(file);

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { buildDataset } from '../../attacks/dataset.ts';
 import { RunFolderError, readManifest, readRunPoints } from '../../recording/index.ts';
-import { parseCommandArgs } from '../args.ts';
+import { checkInputPath, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
 
@@ -32,6 +32,7 @@ export const exportDatasetCommand: Command = {
     if (positionals.length !== 1)
       throw usageError('gridloop export-dataset: give exactly one run folder (see --help)');
     const dir = resolve(positionals[0]);
+    checkInputPath('export-dataset', 'run folder', positionals[0], dir);
     let csv: ReturnType<typeof buildDataset>;
     try {
       const manifest = await readManifest(dir);

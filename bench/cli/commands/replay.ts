@@ -2,7 +2,7 @@ import { extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ComtradeError, type DriveSpec, FaultRecordError, runFaultRecord } from '../../faultrecords/index.ts';
 import { RunFolderError, replayRun } from '../../recording/index.ts';
-import { numberOption, parseCommandArgs } from '../args.ts';
+import { checkInputPath, numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
 
@@ -184,6 +184,7 @@ export const replayCommand: Command = {
     let nextPrint = 0;
     let stoppedAt: number | undefined;
     try {
+      checkInputPath('replay', 'run folder', positionals[0]!, resolve(positionals[0]!));
       const result = await replayRun(resolve(positionals[0]!), {
         async beforeStep(step) {
           const t = step * dt_s;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { RunFolderError } from '../../recording/index.ts';
 import { generateReport } from '../../reports/index.ts';
-import { parseCommandArgs } from '../args.ts';
+import { checkInputPath, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
 
@@ -43,6 +43,7 @@ export const reportCommand: Command = {
     }
     let result: Awaited<ReturnType<typeof generateReport>>;
     try {
+      checkInputPath('report', 'run folder', positionals[0]!, resolve(positionals[0]!));
       result = await generateReport(resolve(positionals[0]!), {
         outDir: values.out === undefined ? undefined : resolve(values.out),
         category,

@@ -8,7 +8,13 @@ import {
 } from '../../devices/device-mapping.ts';
 import { readManifest } from '../../recording/index.ts';
 import type { DeviceLinkConfig } from '../../runtime/messages.ts';
-import { numberOption, parseCommandArgs } from '../args.ts';
+import {
+  checkScenarioFile,
+  dtSecondsAlias,
+  gridGivenAsScenario,
+  numberOption,
+  parseCommandArgs,
+} from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
 
@@ -30,7 +36,7 @@ Options:
   --host ADDR        address to bind (default 127.0.0.1)
   --runs-dir DIR     where run folders go (default ./runs)
   --seed N           random seed (default: the scenario's)
-  --dt-ms N          twin step, milliseconds (default: the scenario's)
+  --dt-ms N          twin step, milliseconds (default: the scenario's; --dt S is its deprecated old name)
   --record-hz N      recorded samples per second (default 100)
   --scenarios DIR    where scenario start commands from the page or API find <name>.yaml (default ./scenarios)
   --duration S       stop after S seconds of twin time (default: the scenario's duration)
@@ -46,21 +52,27 @@ export const runCommand: Command = {
   summary: 'run a scenario in real time with devices on serial links; exit code = assertions',
   help,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs('run', argv, {
-      device: { type: 'string', multiple: true },
-      devices: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'runs-dir': { type: 'string' },
-      seed: { type: 'string' },
-      'dt-ms': { type: 'string' },
-      'record-hz': { type: 'string' },
-      scenarios: { type: 'string' },
-      duration: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values, positionals } = parseCommandArgs(
+      'run',
+      argv,
+      {
+        device: { type: 'string', multiple: true },
+        devices: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'runs-dir': { type: 'string' },
+        seed: { type: 'string' },
+        'dt-ms': { type: 'string' },
+        'record-hz': { type: 'string' },
+        scenarios: { type: 'string' },
+        duration: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      dtSecondsAlias,
+    );
     if (positionals.length !== 1) throw usageError('gridloop run: give exactly one scenario file');
     const scenarioFile = resolve(positionals[0]);
+    checkScenarioFile('run', positionals[0], scenarioFile);
     let devices: DeviceLinkConfig[];
     try {
       const fromFile = values.devices ? await loadDeviceMapping(values.devices) : [];
@@ -78,7 +90,9 @@ export const runCommand: Command = {
     try {
       scenario = await loadScenario(scenarioFile);
     } catch (err) {
-      throw usageError(`gridloop run: ${(err as Error).message}`);
+      throw usageError(
+        gridGivenAsScenario('run', positionals[0], scenarioFile) ?? `gridloop run: ${(err as Error).message}`,
+      );
     }
     const dt_ms = numberOption('run', 'dt-ms', values['dt-ms'], scenario.dt_s * 1000, 0.05, 1000);
     const demo = await startDemo({

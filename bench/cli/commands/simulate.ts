@@ -12,7 +12,13 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../../runtime/snapshot-points.ts';
-import { numberOption, parseCommandArgs } from '../args.ts';
+import {
+  checkScenarioFile,
+  dtSecondsAlias,
+  gridGivenAsScenario,
+  numberOption,
+  parseCommandArgs,
+} from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
 
@@ -32,7 +38,11 @@ Options:
                        else 0.01 s or every step if the step is longer)
   --no-record          do not write a run folder
   --json               print one JSON object with the result instead of text
-  --dt S               override the scenario's step, s
+  --dt-ms N            override the scenario's step, milliseconds (as for start, run and replay;
+                       --dt S, in seconds, is its deprecated old name)
+  --progress S         when stderr is not a terminal (CI, a pipe, a log file), print a progress
+                       line every S seconds of wall time (default 5; 0 for none). On a terminal,
+                       a progress bar.
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad arguments or scenario file
 (named with file:line and JSON path), 3 the run failed, 130 interrupted (Ctrl-C, SIGINT).`;
@@ -45,25 +55,37 @@ export const simulateCommand: Command = {
   summary: 'run a scenario on the twin as fast as possible and record it',
   help,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs('simulate', argv, {
-      out: { type: 'string' },
-      'runs-dir': { type: 'string' },
-      'record-every': { type: 'string' },
-      'no-record': { type: 'boolean' },
-      json: { type: 'boolean' },
-      dt: { type: 'string' },
-    });
+    const { values, positionals } = parseCommandArgs(
+      'simulate',
+      argv,
+      {
+        out: { type: 'string' },
+        'runs-dir': { type: 'string' },
+        'record-every': { type: 'string' },
+        'no-record': { type: 'boolean' },
+        json: { type: 'boolean' },
+        'dt-ms': { type: 'string' },
+        progress: { type: 'string' },
+      },
+      dtSecondsAlias,
+    );
     if (positionals.length !== 1)
       throw usageError('gridloop simulate: give exactly one scenario file (see --help)');
     const file = resolve(positionals[0]);
+    checkScenarioFile('simulate', positionals[0], file);
     let scenario: Awaited<ReturnType<typeof loadScenario>>;
     try {
       scenario = await loadScenario(file);
     } catch (err) {
-      if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
+      if (err instanceof ScenarioError) {
+        throw usageError(
+          gridGivenAsScenario('simulate', positionals[0], file) ?? `gridloop simulate: ${err.message}`,
+        );
+      }
       throw err;
     }
-    const dt = numberOption('simulate', 'dt', values.dt, scenario.dt_s, 1e-6, 1);
+    const dt = numberOption('simulate', 'dt-ms', values['dt-ms'], scenario.dt_s * 1000, 1e-3, 1000) / 1000;
+    const progressEvery_s = numberOption('simulate', 'progress', values.progress, 5, 0);
     const every = numberOption(
       'simulate',
       'record-every',
@@ -118,7 +140,29 @@ export const simulateCommand: Command = {
         throw usageError(`gridloop simulate: ${(err as Error).message}`);
       }
     }
+    // A bar on a terminal; elsewhere (CI logs, pipes) a line every few seconds, so a long run is
+    // visibly alive without filling the log.
     const showProgress = !values.json && process.stderr.isTTY;
+    const progressLines =
+      !showProgress && progressEvery_s > 0 && (!values.json || values.progress !== undefined);
+    const started = performance.now();
+    let lastLine = started;
+    const progressBar = (f: number) => {
+      const width = 30;
+      const done = Math.round(f * width);
+      process.stderr.write(
+        `\r[${'#'.repeat(done)}${' '.repeat(width - done)}] ${(f * 100).toFixed(0).padStart(3)}% ${scenario.name}`,
+      );
+      if (f >= 1) process.stderr.write('\n');
+    };
+    const progressLine = (f: number) => {
+      const now = performance.now();
+      if (f >= 1 || now - lastLine < progressEvery_s * 1000) return;
+      lastLine = now;
+      process.stderr.write(
+        `gridloop simulate: ${scenario.name} ${(f * 100).toFixed(0)}% (t = ${(f * scenario.duration_s).toFixed(1)} s of ${scenario.duration_s} s, ${((now - started) / 1000).toFixed(1)} s elapsed)\n`,
+      );
+    };
     const replayLog = new ReplayLogWriter();
     const onStep = (state: TwinState) => {
       if (!rec) return;
@@ -159,16 +203,7 @@ export const simulateCommand: Command = {
         dt_s: dt,
         signal: interrupt.signal,
         onStep,
-        onProgress: showProgress
-          ? (f) => {
-              const width = 30;
-              const done = Math.round(f * width);
-              process.stderr.write(
-                `\r[${'#'.repeat(done)}${' '.repeat(width - done)}] ${(f * 100).toFixed(0).padStart(3)}% ${scenario.name}`,
-              );
-              if (f >= 1) process.stderr.write('\n');
-            }
-          : undefined,
+        onProgress: showProgress ? progressBar : progressLines ? progressLine : undefined,
       });
     } catch (err) {
       process.removeListener('SIGINT', onSigint);

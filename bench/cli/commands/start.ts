@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { startDemo } from '../../demo.ts';
-import { numberOption, parseCommandArgs } from '../args.ts';
+import { dtSecondsAlias, numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
 
@@ -16,7 +16,7 @@ Options:
   --runs-dir DIR     where run folders go (default ./runs)
   --grid FILE        grid file (default grids/demo-33bw-microgrids.yaml)
   --seed N           random seed (default 1)
-  --dt-ms N          twin step, milliseconds (default 1)
+  --dt-ms N          twin step, milliseconds (default 1; --dt S is its deprecated old name)
   --record-hz N      recorded samples per second (default 100)
   --scenarios DIR    where scenario start commands from the page or API find <name>.yaml (default ./scenarios)
   --duration S       stop after S seconds of twin time (default: run until Ctrl-C)
@@ -31,19 +31,24 @@ export const startCommand: Command = {
   summary: 'start the demo: real-time twin, emulated board, recording, live page',
   help,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs('start', argv, {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'runs-dir': { type: 'string' },
-      grid: { type: 'string' },
-      seed: { type: 'string' },
-      'dt-ms': { type: 'string' },
-      'record-hz': { type: 'string' },
-      scenarios: { type: 'string' },
-      duration: { type: 'string' },
-      'node-red': { type: 'boolean' },
-      'node-red-dir': { type: 'string' },
-    });
+    const { values, positionals } = parseCommandArgs(
+      'start',
+      argv,
+      {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'runs-dir': { type: 'string' },
+        grid: { type: 'string' },
+        seed: { type: 'string' },
+        'dt-ms': { type: 'string' },
+        'record-hz': { type: 'string' },
+        scenarios: { type: 'string' },
+        duration: { type: 'string' },
+        'node-red': { type: 'boolean' },
+        'node-red-dir': { type: 'string' },
+      },
+      dtSecondsAlias,
+    );
     if (positionals.length > 0) {
       throw usageError(`gridloop start: unexpected argument '${positionals[0]}'`);
     }
@@ -51,7 +56,10 @@ export const startCommand: Command = {
       throw usageError('gridloop start: --node-red-dir needs --node-red');
     }
     const dt_ms = numberOption('start', 'dt-ms', values['dt-ms'], 1, 0.05, 1000);
+    const started = performance.now();
+    console.error('gridloop start: starting the twin, the emulated battery board and the live page…');
     const demo = await startDemo({
+      onStatus: (message) => console.error(`gridloop start: ${message}`),
       port: numberOption('start', 'port', values.port, 7410, 0, 65535),
       host: values.host ?? '127.0.0.1',
       runsDir: resolve(values['runs-dir'] ?? 'runs'),
@@ -68,6 +76,7 @@ export const startCommand: Command = {
         ? resolve(values['node-red-dir'] ?? join('.gridloop', 'node-red'))
         : undefined,
     });
+    console.error(`gridloop start: ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     console.log(`gridloop demo running: ${demo.url}`);
     console.log(`  board ${demo.boardPath} · recording to ${demo.runDir}`);
     const tokenOf = (role: string) => demo.tokens.find((t) => t.role === role)?.token ?? '';
