@@ -1054,10 +1054,12 @@ export class Twin implements TwinLike {
         net.unitQ_mvar[k] = u.on ? u.q_mvar : 0;
         net.unitParticipation[k] = !rt.gridConnected && u.on ? u.inertia_mws_hz : 0;
         // Only the island's reference holds its voltage; other formers follow their Q–V droop.
+        // Transmission generators (a grid file's generators) keep their AVR set-point, as in the
+        // power flow: as PQ units a meshed transmission grid has no voltage support and diverges.
         if (this.unitRegulates[rt.unitNet[i]]) {
-          const atReference = u.busIndex === rt.referenceBus;
-          net.unitControl[k] = atReference ? UnitControl.voltage : UnitControl.pq;
-          if (atReference) net.unitVset_pu[k] = this.unitVset(u) + rt.voltageOffset_pu;
+          const holds = u.busIndex === rt.referenceBus || u.technology === 'generator';
+          net.unitControl[k] = holds ? UnitControl.voltage : UnitControl.pq;
+          if (holds) net.unitVset_pu[k] = this.unitVset(u) + rt.voltageOffset_pu;
         }
       }
     }
