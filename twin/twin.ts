@@ -1068,7 +1068,7 @@ export class Twin implements TwinLike {
       if (net.busIsSlack[net.unitBus[u]]) net.unitVset_pu[u] = v;
     }
     const stats = this.solverStats;
-    let result = pf.solve();
+    const result = pf.solve();
     this.countRebuilds();
     stats.networkSolves++;
     this.countWork(result);
