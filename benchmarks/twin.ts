@@ -42,16 +42,10 @@ function positive(text: string | undefined, name: string, fallback: number): num
   return v;
 }
 
-// GC pauses seen while the measured steps run.
-let gcCount = 0;
-let gcMs = 0;
-let measuring = false;
+// GC pauses (start, duration in ms, performance.now() clock); entries arrive asynchronously.
+const gcPauses: { start: number; duration: number }[] = [];
 new PerformanceObserver((list) => {
-  if (!measuring) return;
-  for (const e of list.getEntries()) {
-    gcCount++;
-    gcMs += e.duration;
-  }
+  for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, duration: e.duration });
 }).observe({ entryTypes: ['gc'] });
 
 interface Measured {
@@ -90,9 +84,6 @@ async function measure(
   for (let i = 0; i < warmup; i++) twin.step(inputs);
   const before = twin.stats;
   const times = new Float64Array(steps);
-  gcCount = 0;
-  gcMs = 0;
-  measuring = true;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
@@ -103,9 +94,9 @@ async function measure(
   }
   const total_ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  // GC entries are delivered asynchronously.
-  await new Promise((r) => setImmediate(r));
-  measuring = false;
+  await new Promise((r) => setTimeout(r, 100));
+  const pauses = gcPauses.filter((g) => g.start >= t0 && g.start <= t0 + total_ms);
+  const gcMs = pauses.reduce((sum, g) => sum + g.duration, 0);
   const after = twin.stats;
   const sorted = Float64Array.from(times).sort();
   const mean_us = (total_ms * 1000) / steps;
@@ -132,7 +123,7 @@ async function measure(
     rebuilds: after.structureRebuilds - before.structureRebuilds,
     rebuilds_by_cause: byCause,
     failed_solves: after.failedSolves - before.failedSolves,
-    gc_count: gcCount,
+    gc_count: pauses.length,
     gc_ms: round(gcMs, 2),
   };
   console.log(
