@@ -4,7 +4,7 @@
  * own topologyBuilds and the twin's stats.
  */
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Twin } from './twin.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -79,6 +79,34 @@ describe('twin solver structure reuse', () => {
     expect(twin.pf.topologyBuilds).toBe(2);
     expect(twin.stats.rebuildsByCause).toEqual({ initial: 1, 'unit-reference': 1 });
     expect(twin.islandRuntimes.find((r) => r.id === 'MG2')!.referenceBus).not.toBe(refBus);
+  });
+
+  it('retries an island that did not converge without rebuilding the structure', async () => {
+    const twin = await Twin.fromFiles({ grid: CASE118, seed: 1, dt_s: 0.001 });
+    run(twin, 10);
+    const vmBefore = Float64Array.from(twin.state.vm_pu);
+    // One solve reports the island diverged (as after a fault, from a warm start outside
+    // Newton's basin); the twin must retry it from a flat start with the structure kept.
+    const solve = twin.pf.solve.bind(twin.pf);
+    const spy = vi.spyOn(twin.pf, 'solve').mockImplementationOnce(() => {
+      const result = solve();
+      result.converged = false;
+      result.islands[0].status = 'diverged';
+      return result;
+    });
+    run(twin, 1);
+    expect(spy).toHaveBeenCalled();
+    expect(twin.pf.topologyBuilds).toBe(1);
+    const stats = twin.stats;
+    expect(stats.retriedIslands).toBe(1);
+    expect(stats.failedSolves).toBe(0);
+    expect(twin.pf.topologyBuilds).toBe(1);
+    expect(stats.structureRebuilds).toBe(1);
+    // The flat-start retry lands on the same operating point (within the twin's 1e-5 pu tolerance).
+    let worst = 0;
+    for (let b = 0; b < vmBefore.length; b++)
+      worst = Math.max(worst, Math.abs(twin.state.vm_pu[b] - vmBefore[b]));
+    expect(worst).toBeLessThan(1e-3);
   });
 
   it('books a breaker operation as one rebuild caused by the breaker', async () => {
