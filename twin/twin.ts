@@ -65,7 +65,7 @@ import { type GridDisturbance, type GridTrace, MainGrid } from './dynamics/main-
 import { IslandFrequency, wrapAngle } from './dynamics/swing.ts';
 import { defaultFidParams, type FidMode, FlexibleInterconnection } from './fid/fid.ts';
 import type { Grid } from './grid/model.ts';
-import { PowerFlowSolver, UnitControl } from './powerflow/index.ts';
+import { type Island, type PowerFlowResult, PowerFlowSolver, UnitControl } from './powerflow/index.ts';
 import {
   assignSheddingStages,
   defaultUflsStages,
@@ -135,6 +135,27 @@ export interface TwinConfig {
   hardware?: HardwareSpec[];
   /** Main grid voltage set-point, pu. @default the slack unit's vset */
   mainGridVoltage_pu?: number;
+}
+
+/**
+ * Network-solver work since the twin was built. The solver's structure (islands, Ybus, symbolic
+ * analysis and ordering) is rebuilt only when the network really changed: a breaker or switch, a
+ * fault's shunt, or a unit trip that takes away an island's reference (or energises a dead one).
+ * Injection changes (unit trips elsewhere, start/stop, set-points) only refactorise numerically.
+ */
+export interface TwinSolverStats {
+  /** Network solves (every island solved once, retries not counted separately). */
+  networkSolves: number;
+  /** Newton iterations and numeric LU factorisations summed over islands and solves. */
+  newtonIterations: number;
+  factorizations: number;
+  /** Structure rebuilds, the first one ('initial') included, and their count by cause. */
+  structureRebuilds: number;
+  rebuildsByCause: Record<string, number>;
+  /** Islands that did not converge from their warm start and were retried from a flat start. */
+  retriedIslands: number;
+  /** Network solves that left an island not converged after the retry. */
+  failedSolves: number;
 }
 
 export interface TwinOptions {
@@ -305,6 +326,20 @@ export class Twin implements TwinLike {
   private readonly baseRef: Float64Array;
   private islands: IslandRuntime[] = [];
   private topologyDirty = true;
+  /** A unit's service state changed (trip, enter service, standby): injections, maybe structure. */
+  private unitServiceDirty = false;
+  private readonly solverStats: TwinSolverStats = {
+    networkSolves: 0,
+    newtonIterations: 0,
+    factorizations: 0,
+    structureRebuilds: 0,
+    rebuildsByCause: {},
+    retriedIslands: 0,
+    failedSolves: 0,
+  };
+  /** Why the solver's structure is stale (first cause wins), for the next rebuild's count. */
+  private rebuildCause: string | null = 'initial';
+  private seenTopologyBuilds = 0;
   private t = 0;
   private stepCount = 0;
   private readonly maxSubstep_s: number;
@@ -622,22 +657,82 @@ export class Twin implements TwinLike {
     return this.islands;
   }
 
+  /** Network-solver work so far (a copy). */
+  get stats(): TwinSolverStats {
+    this.countRebuilds();
+    return { ...this.solverStats, rebuildsByCause: { ...this.solverStats.rebuildsByCause } };
+  }
+
+  private markStructure(cause: string): void {
+    this.rebuildCause ??= cause;
+    this.topologyDirty = true;
+  }
+
+  /** Books the solver's structure rebuilds since the last look under the pending cause. */
+  private countRebuilds(): void {
+    const builds = this.pf.topologyBuilds;
+    if (builds === this.seenTopologyBuilds) return;
+    const cause = this.rebuildCause ?? 'other';
+    const stats = this.solverStats;
+    stats.structureRebuilds += builds - this.seenTopologyBuilds;
+    stats.rebuildsByCause[cause] = (stats.rebuildsByCause[cause] ?? 0) + builds - this.seenTopologyBuilds;
+    this.seenTopologyBuilds = builds;
+    this.rebuildCause = null;
+  }
+
+  /**
+   * Writes the units' service state into the network. Returns true, and marks the solver's
+   * structure stale, only when that moves or removes an island's reference or may energise a dead
+   * island; any other trip or start changes injections only.
+   */
+  private syncUnitService(): boolean {
+    const pf = this.pf;
+    const net = pf.net;
+    this.unitServiceDirty = false;
+    const islands = pf.topologyStale ? null : pf.islands;
+    let structural = false;
+    for (let i = 0; i < this.units.length; i++) {
+      const u = this.units[i];
+      const want = u.inService && !u.tripped && u.running ? 1 : 0;
+      const k = this.unitNetIndex[i];
+      this.unitNetInService[i] = want;
+      if (net.unitInService[k] === want) continue;
+      if (islands && !structural && (this.unitRegulates[i] || net.unitGridForming[k]))
+        structural = this.changesStructure(islands, k, want === 1);
+      net.unitInService[k] = want;
+    }
+    if (structural) {
+      pf.invalidateTopology();
+      this.markStructure('unit-reference');
+    }
+    return structural;
+  }
+
+  private changesStructure(islands: readonly Island[], k: number, inService: boolean): boolean {
+    const net = this.pf.net;
+    const bus = net.unitBus[k];
+    const index = this.pf.busIsland[bus];
+    if (index < 0) return false;
+    const island = islands[index];
+    if (island.kind !== 'energised') return true;
+    // A unit joining a live island leaves the reference where it is.
+    if (inService || !net.unitGridForming[k] || bus !== island.referenceBus || net.busIsSlack[bus])
+      return false;
+    for (let u = 0; u < net.unitIds.length; u++)
+      if (u !== k && net.unitBus[u] === bus && net.unitGridForming[u] && net.unitInService[u]) return false;
+    return true;
+  }
+
   // ---------------------------------------------------------------- topology
 
   private rebuildIslands(): void {
     const pf = this.pf;
     const net = pf.net;
-    for (let i = 0; i < this.units.length; i++) {
-      const u = this.units[i];
-      const want = u.inService && !u.tripped && u.running ? 1 : 0;
-      const k = this.unitNetIndex[i];
-      if (this.unitRegulates?.[i] || net.unitGridForming[k]) pf.setUnitInService(k, want === 1);
-      else net.unitInService[k] = want;
-      this.unitNetInService[i] = want;
-    }
+    this.syncUnitService();
     const old = this.islands;
     const oldOfBus = Int32Array.from(this.busIslandRuntime);
     const islands = pf.islands;
+    this.countRebuilds();
     const runtimes: IslandRuntime[] = [];
     this.busIslandRuntime.fill(-1);
     for (const island of islands) {
@@ -832,6 +927,7 @@ export class Twin implements TwinLike {
     this.runSchedule();
     this.updateFaults();
     if (this.topologyDirty) this.rebuildIslands();
+    else if (this.unitServiceDirty && this.syncUnitService()) this.rebuildIslands();
 
     const n = dt > this.maxSubstep_s ? Math.ceil(dt / this.maxSubstep_s - 1e-9) : 1;
     const h = dt / n;
@@ -844,6 +940,10 @@ export class Twin implements TwinLike {
     this.control(dt);
     if (this.topologyDirty) {
       this.rebuildIslands();
+      this.solveNetwork();
+    } else if (this.unitServiceDirty) {
+      // A trip or start shows in this step's voltages; the structure is kept unless it moved a reference.
+      if (this.syncUnitService()) this.rebuildIslands();
       this.solveNetwork();
     }
     this.publish();
@@ -954,10 +1054,12 @@ export class Twin implements TwinLike {
         net.unitQ_mvar[k] = u.on ? u.q_mvar : 0;
         net.unitParticipation[k] = !rt.gridConnected && u.on ? u.inertia_mws_hz : 0;
         // Only the island's reference holds its voltage; other formers follow their Q–V droop.
+        // Transmission generators (a grid file's generators) keep their AVR set-point, as in the
+        // power flow: as PQ units a meshed transmission grid has no voltage support and diverges.
         if (this.unitRegulates[rt.unitNet[i]]) {
-          const atReference = u.busIndex === rt.referenceBus;
-          net.unitControl[k] = atReference ? UnitControl.voltage : UnitControl.pq;
-          if (atReference) net.unitVset_pu[k] = this.unitVset(u) + rt.voltageOffset_pu;
+          const holds = u.busIndex === rt.referenceBus || u.technology === 'generator';
+          net.unitControl[k] = holds ? UnitControl.voltage : UnitControl.pq;
+          if (holds) net.unitVset_pu[k] = this.unitVset(u) + rt.voltageOffset_pu;
         }
       }
     }
@@ -965,26 +1067,26 @@ export class Twin implements TwinLike {
     for (let u = 0; u < net.unitIds.length; u++) {
       if (net.busIsSlack[net.unitBus[u]]) net.unitVset_pu[u] = v;
     }
-    let result = pf.solve();
+    const stats = this.solverStats;
+    const result = pf.solve();
+    this.countRebuilds();
+    stats.networkSolves++;
+    this.countWork(result);
     if (!result.converged) {
       // Retry islands that failed from a flat start (a warm start from a faulted state can lie
-      // outside Newton's basin once the fault is gone). The solver warm-starts a topology
-      // rebuild from its published voltages, so flatten those for the failed islands.
-      let retry = false;
+      // outside Newton's basin once the fault is gone), keeping their structure.
       for (const r of result.islands) {
         if (r.status === 'converged' || r.status === 'de-energised' || r.status === 'no-reference') continue;
-        const island = pf.islands[r.index];
-        const ref = island.referenceBus >= 0 ? pf.va_deg[island.referenceBus] : 0;
-        for (const b of island.buses) {
-          pf.vm_pu[b] = 1;
-          pf.va_deg[b] = ref;
-        }
-        retry = true;
+        pf.flatStartIsland(r.index);
+        stats.retriedIslands++;
+        const again = pf.solveIsland(r.index);
+        stats.newtonIterations += again.iterations;
+        stats.factorizations += again.factorizations;
       }
-      if (retry) {
-        pf.invalidateTopology();
-        result = pf.solve();
-      }
+      result.converged = result.islands.every(
+        (r) => r.status === 'converged' || r.status === 'de-energised' || r.status === 'no-reference',
+      );
+      if (!result.converged) stats.failedSolves++;
     }
     this.vm.set(pf.vm_pu);
     // Losses per island: sum of all injections.
@@ -1022,6 +1124,13 @@ export class Twin implements TwinLike {
         if (net.unitParticipation[k] > 0 || net.unitControl[k] === UnitControl.voltage)
           u.p_mw = pf.unitPOut_mw[k] * s2;
       }
+    }
+  }
+
+  private countWork(result: PowerFlowResult): void {
+    for (const r of result.islands) {
+      this.solverStats.newtonIterations += r.iterations;
+      this.solverStats.factorizations += r.factorizations;
     }
   }
 
@@ -1071,7 +1180,7 @@ export class Twin implements TwinLike {
         if (cause) this.onUnitTrip(u, `IEEE 1547 ${cause}`);
         else if (wasTripped && !p.tripped) {
           this.emit('der-enter-service', `${u.id} enters service`, u.id);
-          this.topologyDirty = true;
+          this.unitServiceDirty = true;
         }
       }
       // Anti-islanding: DERs flagged for it trip after the detection time on unplanned islanding.
@@ -1143,7 +1252,7 @@ export class Twin implements TwinLike {
     u.onTrip();
     this.tripLog.push({ t_s: this.t, unit: u.id, cause });
     this.emit('der-trip', `${u.id} tripped: ${cause}`, u.id).data = { cause };
-    this.topologyDirty = true;
+    this.unitServiceDirty = true;
   }
 
   // ---------------------------------------------------------------- control
@@ -1233,7 +1342,7 @@ export class Twin implements TwinLike {
         ) {
           u.stop();
           this.emit('unit-standby', `${u.id} to standby`, u.id);
-          this.topologyDirty = true;
+          this.unitServiceDirty = true;
         }
       }
       rt.secondaryOffset_mw = 0;
@@ -1595,7 +1704,7 @@ export class Twin implements TwinLike {
       for (let i = 0; i < this.ocBranch.length; i++)
         if (this.overcurrent.settings[i].branch === id) this.overcurrent.rearm(i);
     }
-    this.topologyDirty = true;
+    this.markStructure('breaker');
   }
 
   isBreakerClosed(id: string): boolean {
@@ -1791,7 +1900,7 @@ export class Twin implements TwinLike {
         this.pf.net.busShuntG[bus] += g;
         this.pf.net.busShuntB[bus] += b;
         this.pf.invalidateTopology();
-        this.topologyDirty = true;
+        this.markStructure('fault');
         this.faults.push({
           bus,
           g_pu: g,
@@ -1873,7 +1982,7 @@ export class Twin implements TwinLike {
     this.pf.net.busShuntG[f.bus] -= f.g_pu;
     this.pf.net.busShuntB[f.bus] -= f.b_pu;
     this.pf.invalidateTopology();
-    this.topologyDirty = true;
+    this.markStructure('fault-cleared');
     this.faults.splice(i, 1);
     for (const id of open) this.setBreaker(id, false);
     this.emit(

@@ -103,6 +103,8 @@ export interface RunManifest extends ManifestInput {
   assertions?: AssertionResult[];
   /** The run's one verdict (bench/recording/verdict.ts), written when the run is closed. */
   verdict?: RunVerdict;
+  /** Simulated runs: the twin's network-solver work (twin/twin.ts TwinSolverStats). */
+  twinSolver?: Record<string, unknown>;
 }
 
 async function packageVersion(path: string): Promise<string | null> {

@@ -89,6 +89,8 @@ export interface RunOutcome {
   status: Exclude<RunStatus, 'incomplete'>;
   reason?: string;
   assertions?: AssertionResult[];
+  /** Simulated runs: the twin's network-solver work, kept in the manifest. */
+  twinSolver?: Record<string, unknown>;
 }
 
 /** How often the recorder writes its own `recorder` point (queue depth, backlog), ns. */
@@ -544,6 +546,7 @@ export class RunRecorder {
         status === outcome.status ? verdict : judgeRun({ status, reason, assertions: this.assertions }),
     };
     if (reason) manifest.reason = reason;
+    if (outcome.twinSolver) manifest.twinSolver = outcome.twinSolver;
     if (this.sinks.length > 0) manifest.sinks = this.sinks.map((s) => ({ name: s.name, ...s.stats() }));
     await writeManifest(this.dir, manifest);
     Object.assign(this.manifest, manifest);

@@ -236,6 +236,10 @@ export class PowerFlowSolver {
       this.topologyDirty = true;
     }
   }
+  /** True when the next solve rebuilds islands and symbolic factorisations. */
+  get topologyStale(): boolean {
+    return this.topologyDirty;
+  }
   /** Marks the topology for rebuilding after direct edits of branch data (impedance, tap). */
   invalidateTopology(): void {
     this.topologyDirty = true;
@@ -262,6 +266,24 @@ export class PowerFlowSolver {
       runtime.newton?.forgetFactors();
       runtime.flatPending = flat;
     }
+  }
+
+  /**
+   * Restarts one island from 1 pu at its reference angle at the next solve, keeping its symbolic
+   * structure (a failed warm start is retried without a topology rebuild).
+   */
+  flatStartIsland(index: number): void {
+    if (this.topologyDirty) this.rebuildTopology();
+    const runtime = this.runtimes[index];
+    const model = runtime?.model;
+    if (!model) return;
+    const angle = model.va[model.referenceNode]!;
+    model.vm.fill(1);
+    model.va.fill(angle);
+    model.restoreSlack();
+    model.deltaP = 0;
+    model.qLimited.fill(0);
+    runtime.newton?.forgetFactors();
   }
 
   /** Lets every Q-limited unit regulate voltage again at the next solve. */

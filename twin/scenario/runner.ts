@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { DeviceInput, TwinState } from '../api.ts';
 import { loadGridFile } from '../files.ts';
 import { GridInputError } from '../grid/model.ts';
-import { Twin, type TwinAction } from '../twin.ts';
+import { Twin, type TwinAction, type TwinSolverStats } from '../twin.ts';
 import { type AssertionOutcome, AssertionSet } from './assertions.ts';
 import { parseGridTrace, type Scenario, ScenarioError, type ScenarioEvent } from './load.ts';
 
@@ -20,6 +20,8 @@ export interface ScenarioRunResult {
   eventCount: number;
   /** The run was stopped through `options.signal` before its end (steps = those run). */
   interrupted: boolean;
+  /** Network-solver work of the run: solves, factorisations, structure rebuilds by cause. */
+  solver: TwinSolverStats;
 }
 
 export interface RunOptions {
@@ -271,5 +273,6 @@ export async function runScenario(s: Scenario, options: RunOptions = {}): Promis
     wall_s,
     eventCount,
     interrupted: k < steps,
+    solver: twin.stats,
   };
 }

@@ -51,6 +51,14 @@ assertions:
     const manifest = await readManifest(runDir);
     expect(manifest).toMatchObject({ scenario: 'cli-test', status: 'complete', seed: 5, mode: 'simulate' });
     expect(manifest.assertions?.[0].passed).toBe(true);
+    // The twin's solver work: one structure build, no failed solve, a solve per step (issue 24).
+    expect(summary.solver).toMatchObject({
+      structureRebuilds: 1,
+      rebuildsByCause: { initial: 1 },
+      failedSolves: 0,
+    });
+    expect(summary.solver.networkSolves).toBeGreaterThanOrEqual(1500);
+    expect(manifest.twinSolver).toEqual(summary.solver);
     const points = await readRunPoints(runDir);
     const islands = points.filter((p) => p.measurement === 'island' && p.tags.island === 'MG2');
     expect(islands.length).toBeGreaterThanOrEqual(59);

@@ -216,7 +216,7 @@ export const simulateCommand: Command = {
     rec?.replay(replayLog.drain());
     if (result.interrupted) {
       const reason = `interrupted (SIGINT) at t = ${result.simulated_s.toFixed(3)} s of ${scenario.duration_s} s`;
-      await rec?.close({ status: 'aborted', reason });
+      await rec?.close({ status: 'aborted', reason, twinSolver: { ...result.solver } });
       let runDir = rec?.dir;
       if (rec && out) {
         await rename(rec.dir, out);
@@ -236,7 +236,9 @@ export const simulateCommand: Command = {
     // judges an unrecorded one.
     let verdict = judgeRun({ status: 'complete', assertions });
     if (rec) {
-      verdict = (await rec.close({ status: 'complete', assertions })).verdict ?? verdict;
+      verdict =
+        (await rec.close({ status: 'complete', assertions, twinSolver: { ...result.solver } })).verdict ??
+        verdict;
       runDir = rec.dir;
       if (out) {
         await rename(rec.dir, out);
@@ -253,6 +255,7 @@ export const simulateCommand: Command = {
       wall_s: Number(result.wall_s.toFixed(3)),
       realtimeFactor: Number((result.simulated_s / Math.max(result.wall_s, 1e-9)).toFixed(2)),
       assertions: result.assertions,
+      solver: result.solver,
     };
     if (values.json) {
       console.log(JSON.stringify(summary));
