@@ -70,6 +70,7 @@ export {
   readRunPoints,
 } from './read-run.ts';
 export {
+  REPLAY_BATCH_STEPS,
   REPLAY_FILE,
   type ReplayControl,
   ReplayLogWriter,

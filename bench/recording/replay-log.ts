@@ -115,6 +115,12 @@ function sameInput(a: DeviceInput | undefined, b: DeviceInput): boolean {
 }
 
 /** Collects replay records inside the loop: call inputs() and command() before, state() after each step. */
+/**
+ * Steps between two hand-overs of replay records to the recorder by the as-fast-as-possible
+ * runners (simulate, attack); each batch ends with a checkpoint, so a crash loses at most one.
+ */
+export const REPLAY_BATCH_STEPS = 1000;
+
 export class ReplayLogWriter {
   private records: ReplayRecord[] = [];
   private readonly last = new Map<string, DeviceInput>();

@@ -11,7 +11,7 @@ import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
 import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
 import { recordSecurity } from '../../attacks/record.ts';
-import { assertionResults, ReplayLogWriter, RunRecorder } from '../../recording/index.ts';
+import { assertionResults, REPLAY_BATCH_STEPS, ReplayLogWriter, RunRecorder } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -103,16 +103,8 @@ export const attackCommand: Command = {
     const onStep = (state: TwinState, inputs: readonly DeviceInput[]) => {
       replayLog.inputs(stepIndex, inputs);
       replayLog.state(stepIndex, state);
-      if (stepIndex % 1000 === 999) rec.replay(replayLog.drain());
-      for (const e of state.events)
-        rec.event({
-          kind: e.kind,
-          message: e.message,
-          target: e.target,
-          source: 'twin',
-          t_s: e.t_s,
-          data: e.data,
-        });
+      if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
+      for (const e of state.events) rec.event({ ...e, source: 'twin' });
       if (stepIndex++ % everySteps !== 0) return;
       updateBusIslands(
         state.islands,

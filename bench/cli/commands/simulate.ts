@@ -5,7 +5,13 @@ import type { TwinState } from '../../../twin/api.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
 import { runScenario } from '../../../twin/scenario/runner.ts';
-import { assertionResults, judgeRun, ReplayLogWriter, RunRecorder } from '../../recording/index.ts';
+import {
+  assertionResults,
+  judgeRun,
+  REPLAY_BATCH_STEPS,
+  ReplayLogWriter,
+  RunRecorder,
+} from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -46,9 +52,6 @@ Options:
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad arguments or scenario file
 (named with file:line and JSON path), 3 the run failed, 130 interrupted (Ctrl-C, SIGINT).`;
-
-/** Steps between two hand-overs of replay records to the recorder (each ends with a checkpoint). */
-const REPLAY_BATCH_STEPS = 1000;
 
 export const simulateCommand: Command = {
   name: 'simulate',
@@ -170,15 +173,7 @@ export const simulateCommand: Command = {
       // Handed over as the loop process does with each batch, so a crash loses at most one flush.
       if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
       busIds = state.busIds;
-      for (const e of state.events)
-        rec.event({
-          kind: e.kind,
-          message: e.message,
-          target: e.target,
-          source: 'twin',
-          t_s: e.t_s,
-          data: e.data,
-        });
+      for (const e of state.events) rec.event({ ...e, source: 'twin' });
       if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
       updateBusIslands(
         state.islands,
