@@ -151,9 +151,8 @@ async function doBuild(options: BuildOptions): Promise<BoardBinaries> {
   return result;
 }
 
-export interface StartBoardOptions extends BuildOptions {
-  /** Attach to this existing tty instead of creating a pseudo-terminal. */
-  device?: string;
+/** The link options every build of the example boards takes (host build and Cortex-M images). */
+export interface BoardLinkOptions {
   /** Device id in frame headers. @default 1 */
   deviceId?: number;
   /** 32-byte signing key: the board signs its frames. */
@@ -168,6 +167,11 @@ export interface StartBoardOptions extends BuildOptions {
   heartbeatIntervalMs?: number;
   /** Watchdog, ms. @default 2000 */
   watchdogMs?: number;
+}
+
+export interface StartBoardOptions extends BuildOptions, BoardLinkOptions {
+  /** Attach to this existing tty instead of creating a pseudo-terminal. */
+  device?: string;
   /** @default 50 */
   nominalFrequencyHz?: number;
   ratedPowerW?: number;
@@ -198,11 +202,15 @@ export interface EmulatedBoard {
   stop(): Promise<void>;
 }
 
-function boardArgs(o: StartBoardOptions): string[] {
-  const args = o.device ? ['--device', o.device] : ['--pty'];
-  const num = (flag: string, v: number | undefined) => {
-    if (v !== undefined) args.push(flag, String(v));
-  };
+/** Appends `--flag value` when the value is given. */
+function pushNumber(args: string[], flag: string, v: number | undefined): void {
+  if (v !== undefined) args.push(flag, String(v));
+}
+
+/** Command-line arguments for the link options, as every board build reads them. */
+export function boardLinkArgs(o: BoardLinkOptions): string[] {
+  const args: string[] = [];
+  const num = (flag: string, v: number | undefined) => pushNumber(args, flag, v);
   num('--device-id', o.deviceId);
   if (o.key) {
     if (o.key.length !== 32) throw new TypeError(`signing key must be 32 bytes, got ${o.key.length}`);
@@ -213,6 +221,12 @@ function boardArgs(o: StartBoardOptions): string[] {
   num('--hello-ms', o.helloIntervalMs);
   num('--heartbeat-ms', o.heartbeatIntervalMs);
   num('--watchdog-ms', o.watchdogMs);
+  return args;
+}
+
+function boardArgs(o: StartBoardOptions): string[] {
+  const args = [...(o.device ? ['--device', o.device] : ['--pty']), ...boardLinkArgs(o)];
+  const num = (flag: string, v: number | undefined) => pushNumber(args, flag, v);
   num('--nominal-hz', o.nominalFrequencyHz);
   num('--rated-w', o.ratedPowerW);
   num('--capacity-wh', o.capacityWh);

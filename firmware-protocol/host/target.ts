@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { type BoardKind, C_SOURCE_DIR } from './boards.ts';
+import { type BoardKind, type BoardLinkOptions, boardLinkArgs, C_SOURCE_DIR } from './boards.ts';
 import { makeTarget } from './make.ts';
 
 const execFileAsync = promisify(execFile);
@@ -419,16 +419,9 @@ export function runOnTarget(
   });
 }
 
-export interface StartQemuBoardOptions {
+export interface StartQemuBoardOptions extends BoardLinkOptions {
   /** Attach the board's UART to this existing tty (one end of a pty pair); default: QEMU's own pty. */
   device?: string;
-  deviceId?: number;
-  key?: Uint8Array;
-  linkId?: number;
-  requireSigned?: boolean;
-  helloIntervalMs?: number;
-  heartbeatIntervalMs?: number;
-  watchdogMs?: number;
   /** Tests: the board executes an undefined instruction this long after boot. */
   crashAfterMs?: number;
   /** Which build runs. @default LOOP_BOARD_CPU (cortex-m3 on lm3s6965evb) */
@@ -454,21 +447,8 @@ export interface QemuBoard {
 }
 
 function boardArgs(o: StartQemuBoardOptions): string[] {
-  const args: string[] = [];
-  const num = (flag: string, v: number | undefined) => {
-    if (v !== undefined) args.push(flag, String(v));
-  };
-  num('--device-id', o.deviceId);
-  if (o.key) {
-    if (o.key.length !== 32) throw new TypeError(`signing key must be 32 bytes, got ${o.key.length}`);
-    args.push('--key', Buffer.from(o.key).toString('hex'));
-  }
-  num('--link-id', o.linkId);
-  if (o.requireSigned) args.push('--require-signed');
-  num('--hello-ms', o.helloIntervalMs);
-  num('--heartbeat-ms', o.heartbeatIntervalMs);
-  num('--watchdog-ms', o.watchdogMs);
-  num('--crash-after-ms', o.crashAfterMs);
+  const args = boardLinkArgs(o);
+  if (o.crashAfterMs !== undefined) args.push('--crash-after-ms', String(o.crashAfterMs));
   return args;
 }
 
