@@ -7,7 +7,6 @@
  * no stack trace). The test prints which fields it covered.
  */
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { parseScenario, ScenarioError } from '../twin/scenario/load.ts';
 import { buildScenarioTwin, checkReferences } from '../twin/scenario/runner.ts';
 import type { Twin } from '../twin/twin.ts';
 import { findNonFinite } from '../twin/yaml-source.ts';
+import { runGridloop } from './support/cli.ts';
 import { budget } from './support/machine-speed.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -248,21 +248,7 @@ describe('fuzzed scenario files (every shipped scenario, every numeric and refer
   });
 });
 
-/** Runs the real CLI. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'gridloop.mjs'), ...args], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runGridloop(args);
 
 describe('bad files through the real CLI process', () => {
   const dirs: string[] = [];

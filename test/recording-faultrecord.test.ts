@@ -3,7 +3,6 @@
  * waveform processing is checked against the relay's own phasor channels in the same record.
  */
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildDriveSeries, interpolate, loadFaultRecord, slidingRms } from '../bench/faultrecords/index.ts';
 import { readManifest, readRunPoints } from '../bench/recording/index.ts';
 import { Twin } from '../twin/twin.ts';
+import { runGridloop } from './support/cli.ts';
 import { budget } from './support/machine-speed.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'comtrade');
@@ -21,20 +21,7 @@ afterAll(async () => {
   for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/gridloop.mjs'), ...args], { cwd: repoRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runGridloop(args);
 
 describe('fault-record replay into the twin', () => {
   it('binary (1999, C60 relay): waveform RMS agrees with the relay phasor magnitude, and the twin follows the record', {

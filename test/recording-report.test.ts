@@ -4,7 +4,6 @@
  * checked with libxml2's xmllint); `gridloop report` exits 0 / 1 / 2.
  */
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateXML } from 'xmllint-wasm';
 import { RunRecorder, readRun } from '../bench/recording/index.ts';
 import { extractRunData, generateReport, ieee1547Checks } from '../bench/reports/index.ts';
+import { runGridloop } from './support/cli.ts';
 import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -89,20 +89,7 @@ const extractRunDataShape = {
   assertions: [],
 };
 
-function cli(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/gridloop.mjs'), ...args], { cwd: repoRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runGridloop(args);
 
 describe('run reports', () => {
   it('IEEE 1547 checks: excursions, mandatory trip and ride-through judged against hand-computed thresholds', async () => {
