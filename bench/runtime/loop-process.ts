@@ -282,7 +282,8 @@ async function run(config: LoopConfig): Promise<void> {
         replayLog.state(step, state);
         lastState = state;
         if (state.events.length > 0) events.push(...state.events);
-        for (const ended of endedLiveAttacks(twin, state.t_s)) events.push(ended);
+        const ended = endedLiveAttacks(twin, state.t_s);
+        for (let i = 0; i < ended.length; i++) events.push(ended[i]);
         detectors?.afterStep(state);
         scenarios.afterStep(state, events);
         for (let i = 0; i < devices.length; i++) {

@@ -14,13 +14,16 @@ const engines = new WeakMap<Twin, AttackEngine>();
 /** Live attacks with a `duration_s` that have not ended yet, per twin (for their `attack-stop`). */
 const timed = new WeakMap<Twin, { id: string; stop_s: number; duration_s: number }[]>();
 
+const NO_EVENTS: readonly TwinEvent[] = Object.freeze([]);
+
 /**
  * The `attack-stop` events of live attacks whose `duration_s` has run out by `t_s` (each once);
  * an attack stopped by command logs its own. Call after every step of a live run.
  */
-export function endedLiveAttacks(twin: Twin, t_s: number): TwinEvent[] {
+export function endedLiveAttacks(twin: Twin, t_s: number): readonly TwinEvent[] {
   const open = timed.get(twin);
-  if (!open || open.length === 0) return [];
+  // Called after every step of the loop: nothing to end allocates nothing.
+  if (!open || open.length === 0) return NO_EVENTS;
   const ended: TwinEvent[] = [];
   for (let i = open.length - 1; i >= 0; i--) {
     const a = open[i];
