@@ -1,0 +1,167 @@
+/**
+ * The controller contract: how anything that steers the twin (the built-in EMS, secondary and
+ * tertiary control, a virtual power plant, a P2P market, an operator) attaches to it from outside.
+ *
+ * A controller is a small lifecycle over the twin's published state: every `period_s` of twin time
+ * it receives the state and writes actions; it never touches the twin's internals. Who may drive
+ * what is declared up front (`claims`) and checked when the run is built, so two controllers can
+ * never fight over one actuator. The same controller runs deterministically inside `simulate`
+ * (called between steps on the twin's clock) and on the real-time bench off the step path (state in,
+ * actions out between steps): its speed can delay its own actions, never the loop.
+ *
+ * This file is types only: the twin implements them (twin/control/), the bench hosts them
+ * (bench/runtime/), rooms such as vpp/ and market/ provide controllers.
+ */
+import type { TwinEvent, TwinState } from '../api.ts';
+
+/** The kinds of thing a controller can drive. */
+export type ActuatorKind = 'der' | 'fid' | 'breaker' | 'load';
+
+/** One actuator: a DER (set-points), a FID (transfer set-point), a breaker, a controllable load. */
+export interface ActuatorRef {
+  kind: ActuatorKind;
+  /** Id as in the grid file (DER, FID, switch/branch or load id). */
+  id: string;
+}
+
+/** `kind:id`, e.g. `der:bess1`: the key under which ownership is recorded. */
+export type ActuatorKey = `${ActuatorKind}:${string}`;
+
+export function actuatorKey(ref: ActuatorRef): ActuatorKey {
+  return `${ref.kind}:${ref.id}`;
+}
+
+/**
+ * What a controller asks for. Powers in MW/Mvar, generator convention; a set-point outside the
+ * actuator's limits is clamped by the twin and reported, never passed through; NaN is refused.
+ */
+export type ControllerAction =
+  | { kind: 'der-setpoint'; id: string; p_mw?: number; q_mvar?: number }
+  | { kind: 'fid-setpoint'; id: string; p_mw: number }
+  | { kind: 'breaker'; id: string; closed: boolean }
+  /** Fraction of the load's demand shed, 0 (none) to 1 (all). */
+  | { kind: 'load-curtail'; id: string; fraction: number };
+
+/** The actuator an action drives (for the ownership check). */
+export function actuatorOf(action: ControllerAction): ActuatorRef {
+  switch (action.kind) {
+    case 'der-setpoint':
+      return { kind: 'der', id: action.id };
+    case 'fid-setpoint':
+      return { kind: 'fid', id: action.id };
+    case 'breaker':
+      return { kind: 'breaker', id: action.id };
+    case 'load-curtail':
+      return { kind: 'load', id: action.id };
+  }
+}
+
+/** A DER as a controller sees it when it is attached (static facts; live values are in TwinState). */
+export interface DerInfo {
+  id: string;
+  technology: string;
+  bus: string;
+  /** Microgrid id of its bus, when the bus belongs to one. */
+  microgrid?: string;
+  rating_mva: number;
+  /** Capability at attach time, MW (live capability follows weather and state). */
+  pmin_mw: number;
+  pmax_mw: number;
+  /** Storage energy capacity, MWh (batteries only). */
+  capacity_mwh?: number;
+  /** Marginal cost, currency/MWh. */
+  cost_per_mwh: number;
+  dispatchable: boolean;
+  /** The hardware slot (a real board through the device link). */
+  hardware: boolean;
+}
+
+export interface FidInfo {
+  id: string;
+  busA: string;
+  busB: string;
+  rating_mw: number;
+}
+
+export interface LoadInfo {
+  id: string;
+  bus: string;
+  microgrid?: string;
+  /** Whether demand response may curtail it. */
+  controllable: boolean;
+}
+
+/** What the twin tells a controller once, when it is attached: the actuators that exist. */
+export interface TwinCatalog {
+  f0_hz: number;
+  dt_s: number;
+  busIds: readonly string[];
+  microgrids: readonly { id: string; buses: readonly string[] }[];
+  ders: readonly DerInfo[];
+  fids: readonly FidInfo[];
+  loads: readonly LoadInfo[];
+  /** Switch and branch ids usable as breakers. */
+  breakers: readonly string[];
+}
+
+/** Why an action was not applied (reported back to the controller and into the run's events). */
+export interface RefusedAction {
+  action: ControllerAction;
+  reason: 'not-owner' | 'latched' | 'unknown-actuator' | 'invalid-value';
+  message: string;
+}
+
+/** A controller: period, what it may drive, and one decision per period. */
+export interface Controller {
+  /** Unique within the run, e.g. `ems:mg1`, `vpp`, `market`. */
+  readonly id: string;
+  /** Twin time between decisions, s (≥ the twin's dt_s; rounded up to whole steps). */
+  readonly period_s: number;
+  /** Actuators it will drive; checked against every other controller's when the run is built. */
+  readonly claims: readonly ActuatorRef[];
+  /** Called once before the first step with the twin's catalog. */
+  attach?(catalog: TwinCatalog): void;
+  /**
+   * One decision. `state` is the twin's state at the end of the last step (read-only; copy what you
+   * keep). Push actions into `actions` (reused between calls). On the bench this may run on another
+   * thread: the state is then a snapshot, and the actions apply between two later steps.
+   */
+  decide(state: Readonly<TwinState>, actions: ControllerAction[]): void;
+  /** Actions the twin refused since the last call, and events it raised about this controller. */
+  feedback?(refused: readonly RefusedAction[], events: readonly TwinEvent[]): void;
+  /** Called once when the run ends or the controller is detached. */
+  detach?(): void;
+}
+
+/**
+ * Who owns each actuator. A conflicting claim is refused when the run is built; hand-over is
+ * explicit; an emergency stop latches every controller (all their actions are refused) until the
+ * operator releases it.
+ */
+export interface ActuatorOwnership {
+  /** Claims every actuator for `controllerId`; throws `OwnershipConflict` if another holds one. */
+  claim(controllerId: string, actuators: readonly ActuatorRef[]): void;
+  /** Moves one actuator from one controller to another (both named: no implicit take-over). */
+  handOver(actuator: ActuatorRef, from: string, to: string): void;
+  /** Gives up the controller's claims (detach). */
+  release(controllerId: string): void;
+  ownerOf(actuator: ActuatorRef): string | undefined;
+  /** Latches every controller (emergency stop); `unlatch` is the operator's explicit release. */
+  latch(reason: string): void;
+  unlatch(): void;
+  readonly latched: boolean;
+  /** Undefined when `controllerId` may apply `action` now, else why not. */
+  check(controllerId: string, action: ControllerAction): RefusedAction | undefined;
+}
+
+/** Thrown when the run is built with two controllers claiming one actuator. */
+export class OwnershipConflict extends Error {
+  constructor(
+    readonly actuator: ActuatorKey,
+    readonly holder: string,
+    readonly claimant: string,
+  ) {
+    super(`${claimant} cannot claim ${actuator}: it is driven by ${holder} (hand it over explicitly)`);
+    this.name = 'OwnershipConflict';
+  }
+}
