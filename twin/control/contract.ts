@@ -165,3 +165,19 @@ export class OwnershipConflict extends Error {
     this.name = 'OwnershipConflict';
   }
 }
+
+/**
+ * The twin's side of the contract. In-line controllers (`attach`) run on the twin's clock inside
+ * `step()` — deterministic, what `simulate` uses. A host off the step path (the bench's) calls
+ * `catalog()` once, decides elsewhere, and hands the actions over with `applyActions` between steps.
+ */
+export interface ControllableTwin {
+  catalog(): TwinCatalog;
+  readonly ownership: ActuatorOwnership;
+  /** Claims the controller's actuators (throws `OwnershipConflict`) and runs it every period. */
+  attach(controller: Controller): void;
+  /** Stops running it and releases its claims. */
+  detach(controllerId: string): void;
+  /** Applies actions decided off the step path, before the next step; returns what was refused. */
+  applyActions(controllerId: string, actions: readonly ControllerAction[]): RefusedAction[];
+}
