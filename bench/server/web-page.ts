@@ -28,8 +28,8 @@ import { fileURLToPath } from 'node:url';
 import { buildSync, version as esbuildVersion } from 'esbuild';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The page's sources: TypeScript modules, the HTML shell and the style sheet. */
-export const webSources = join(repoRoot, 'bench', 'web');
+/** The page's sources in a checkout: TypeScript modules, the HTML shell and the style sheet. */
+const WEB_SOURCES = join('bench', 'web');
 /** Served as they are, beside the bundle. */
 const STATIC_FILES = ['index.html', 'style.css'];
 /** Bundles older than this that are not the current one are removed (a running server may still use one). */
@@ -51,20 +51,28 @@ export class WebPageBuildError extends Error {
 let built: string | undefined;
 
 /**
- * The folder holding the bundled page (`index.html`, `app.js`, `app.js.map`, `style.css`), built
- * if its sources changed since the last build. Throws a `WebPageBuildError` naming file and line
- * when the page does not compile.
+ * The folder holding this checkout's bundled page (`index.html`, `app.js`, `app.js.map`,
+ * `style.css`), built if its sources changed since the last build; once per process.
  */
 export function webPageRoot(): string {
-  if (built && existsSync(built)) return built;
-  const cache = cacheFolder();
+  if (!built || !existsSync(built)) built = buildWebPage(repoRoot, cacheFolder());
+  return built;
+}
+
+/**
+ * Bundles the page of the checkout at `root` into a folder under `cache`, unless the last build
+ * there was made from the same sources; returns the folder. Throws a `WebPageBuildError` naming
+ * file, line and column when esbuild cannot bundle the page.
+ */
+export function buildWebPage(root: string, cache: string): string {
+  const webSources = join(root, WEB_SOURCES);
+  mkdirSync(cache, { recursive: true });
   const manifestFile = join(cache, 'manifest.json');
   const previous = readManifest(manifestFile);
-  if (previous && upToDate(previous) && existsSync(join(cache, previous.key, 'app.js'))) {
-    built = join(cache, previous.key);
-    return built;
+  if (previous && upToDate(root, previous) && existsSync(join(cache, previous.key, 'app.js'))) {
+    return join(cache, previous.key);
   }
-  const { outputs, inputs } = bundle();
+  const { outputs, inputs } = bundle(root);
   const key = keyOf(inputs);
   const target = join(cache, key);
   if (!existsSync(join(target, 'app.js'))) {
@@ -83,8 +91,7 @@ export function webPageRoot(): string {
   writeFileSync(staged, `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(staged, manifestFile);
   prune(cache, key);
-  built = target;
-  return built;
+  return target;
 }
 
 /** `node_modules/.cache` of the checkout, as build tools use it; the temporary folder if that is read-only. */
@@ -101,12 +108,13 @@ function cacheFolder(): string {
   throw new WebPageBuildError('no writable cache folder (node_modules/.cache or the temporary folder)');
 }
 
-function bundle() {
+function bundle(root: string) {
+  const webSources = join(root, WEB_SOURCES);
   let result: ReturnType<typeof buildSync>;
   try {
     result = buildSync({
       entryPoints: [join(webSources, 'app.ts')],
-      absWorkingDir: repoRoot,
+      absWorkingDir: root,
       tsconfig: join(webSources, 'tsconfig.json'),
       bundle: true,
       format: 'esm',
@@ -124,10 +132,10 @@ function bundle() {
   }
   const sources = [
     ...Object.keys(result.metafile?.inputs ?? {}),
-    ...STATIC_FILES.map((name) => join('bench', 'web', name)),
+    ...STATIC_FILES.map((name) => join(WEB_SOURCES, name)),
   ];
   const inputs: Record<string, string> = {};
-  for (const source of sources.sort()) inputs[source] = hashOf(join(repoRoot, source));
+  for (const source of sources.sort()) inputs[source] = hashOf(join(root, source));
   return { outputs: result.outputFiles ?? [], inputs };
 }
 
@@ -151,13 +159,13 @@ function readManifest(file: string): Manifest | undefined {
 }
 
 /** True while every source the last build read is unchanged (a new import changes its importer). */
-function upToDate(manifest: Manifest): boolean {
+function upToDate(root: string, manifest: Manifest): boolean {
   if (typeof manifest.key !== 'string' || typeof manifest.inputs !== 'object' || !manifest.inputs)
     return false;
   if (keyOf(manifest.inputs) !== manifest.key) return false;
   return Object.entries(manifest.inputs).every(([source, sha]) => {
     try {
-      return hashOf(join(repoRoot, source)) === sha;
+      return hashOf(join(root, source)) === sha;
     } catch {
       return false;
     }
