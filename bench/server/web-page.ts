@@ -9,8 +9,10 @@
  * complete folder, because a folder appears only by an atomic rename.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
+  accessSync,
+  constants,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -87,7 +89,7 @@ export function buildWebPage(root: string, cache: string): string {
     }
   }
   const manifest: Manifest = { key, inputs };
-  const staged = `${manifestFile}.${process.pid}`;
+  const staged = `${manifestFile}.${process.pid}.${randomUUID()}`;
   writeFileSync(staged, `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(staged, manifestFile);
   prune(cache, key);
@@ -102,6 +104,7 @@ function cacheFolder(): string {
   ]) {
     try {
       mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
       return dir;
     } catch {}
   }
