@@ -84,6 +84,14 @@ export {
 } from './replay-log.ts';
 export { replayRun } from './replay-run.ts';
 export {
+  type LineSink,
+  type RecorderEvent,
+  type RecorderStats,
+  type RunOutcome,
+  RunRecorder,
+  type RunRecorderOptions,
+} from './run-recorder.ts';
+export {
   type FieldType,
   type Measurement,
   type MeasurementSchema,
@@ -93,12 +101,4 @@ export {
   type PointTags,
   RECORDED_SCHEMA,
 } from './schema.ts';
-export {
-  type LineSink,
-  type RecorderEvent,
-  type RecorderStats,
-  type RunOutcome,
-  RunRecorder,
-  type RunRecorderOptions,
-} from './run-recorder.ts';
 export { assertionResults, judgeRun, type RunVerdict } from './verdict.ts';
