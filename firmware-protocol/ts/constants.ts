@@ -28,6 +28,7 @@ export const CompatFlag = {
   ACK_REQUESTED: 0x01,
 } as const;
 
+// generated:message-ids:begin (generated from messages.yaml by `npm run generate:protocol`; do not edit)
 export const MessageId = {
   HELLO: 0x01,
   MEASUREMENT: 0x02,
@@ -40,6 +41,7 @@ export const MessageId = {
   ACK: 0x09,
   NACK: 0x0a,
 } as const;
+// generated:message-ids:end
 export type MessageType = keyof typeof MessageId;
 
 /** Device id a bench uses to address every device on a link. */
