@@ -1,4 +1,7 @@
-/** Wire constants. SPEC.md is the authority; the C header `glp_protocol.h` mirrors these numbers. */
+/**
+ * Wire constants. SPEC.md is the authority; the C header `glp.h` mirrors these numbers. The message ids
+ * (like every payload layout) are generated from ../messages.yaml.
+ */
 
 /** Protocol major version carried in every header. A frame with another major version is discarded. */
 export const PROTOCOL_VERSION = 1;
