@@ -19,7 +19,8 @@ import {
 const ROOT = join(import.meta.dirname, '..');
 const PROTOCOL = join(ROOT, 'firmware-protocol');
 const definition = readFileSync(DEFINITION_FILE, 'utf8');
-const messages = parseDefinition(definition);
+const parsed = parseDefinition(definition);
+const messages = parsed.messages;
 const disk = (file: string) => readFileSync(file, 'utf8');
 const byName = (name: string) => messages.find((m) => m.name === name) as MessageDefinition;
 
@@ -29,7 +30,7 @@ describe('generated protocol files (npm run generate:protocol)', () => {
   });
 
   it('generate the TS modules, ts/constants.ts, glp.h, glp_codec.c and SPEC.md', () => {
-    const files = [...generatedFiles(messages).keys()].map((f) => f.slice(PROTOCOL.length + 1)).sort();
+    const files = [...generatedFiles(parsed).keys()].map((f) => f.slice(PROTOCOL.length + 1)).sort();
     expect(files).toEqual([
       'SPEC.md',
       'c/include/glp.h',
@@ -112,6 +113,23 @@ describe('the definition (firmware-protocol/messages.yaml)', () => {
     expect(spec).toMatch(/binary32 except\s+`twin_time_s` \(binary64/);
   });
 
+  it("names the same values in a field's meaning (SPEC.md) as in its enum (the codecs' constants)", () => {
+    const pairs: [string, string, string][] = [
+      ['DEVICE_STATE', 'inverter_state', 'InverterState'],
+      ['DEVICE_STATE', 'charge_state', 'ChargeState'],
+      ['NACK', 'reason', 'NackReason'],
+      ['ALARM', 'severity', 'AlarmSeverity'],
+    ];
+    for (const [message, field, enumName] of pairs) {
+      const meaning = byName(message).fields.find((f) => f.name === field)!.meaning;
+      const values = new Map(parsed.enums.find((e) => e.ts === enumName)!.values);
+      const named = [...meaning.matchAll(/(\d+) ([A-Z][A-Z_]+)/g)];
+      expect(named.length, `${message}.${field}`).toBeGreaterThan(3);
+      for (const [, n, name] of named)
+        expect(values.get(name), `${message}.${field} ${name}`).toBe(Number(n));
+    }
+  });
+
   const broken = (from: string, to: string) => () => parseDefinition(definition.replace(from, to));
   it.each([
     [
@@ -143,6 +161,14 @@ describe('the definition (firmware-protocol/messages.yaml)', () => {
       ),
       /messages\[8\]\.fields\[2\]: does not match NACK's field at offset 2/,
     ],
+    [
+      'an enum that is both a C enum and bit masks',
+      broken(
+        'c: { enum: glp_device_type, prefix: GLP_DEVICE_ }',
+        'c: { enum: glp_device_type, prefix: GLP_DEVICE_ }\n    bits: true',
+      ),
+      /enums\[0\]\.c: an enum name, or `bits: true`/,
+    ],
     ['text that is not YAML', broken('messages:', 'messages: ['), /messages\.yaml:\d+: not YAML/],
   ])('rejects %s, naming the line and path', (_, parse, message) => {
     expect(parse).toThrow(ProtocolDefinitionError);
@@ -153,7 +179,7 @@ describe('the definition (firmware-protocol/messages.yaml)', () => {
 describe('the golden-vector generator stays independent of the definition', () => {
   const text = disk(join(PROTOCOL, 'vectors', 'generate.py'));
   /** The program without its docstring (which may name the specification it was written from). */
-  const source = text.replace(/^[^]*?"""[^]*?"""/, '');
+  const source = text.replace(/^[\s\S]*?"""[\s\S]*?"""/, '');
 
   it('reads no file and imports only the standard library it names', () => {
     expect(source).not.toMatch(/\bopen\(|\bPath\(|read_text|messages\.yaml|SPEC\.md|glp\.h|\.ts\b/);

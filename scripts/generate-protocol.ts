@@ -70,6 +70,23 @@ export interface MessageDefinition {
   length: number;
 }
 
+/** Named values of fields: a TS `as const` object and a C enum (or, for `bits`, C bit masks). */
+export interface EnumDefinition {
+  ts: string;
+  doc: string;
+  cEnum?: string;
+  cPrefix: string;
+  hex: boolean;
+  /** Values are bit numbers: C gets `#define <prefix><NAME> (1ul << n)` masks. */
+  bits: boolean;
+  values: [string, number][];
+}
+
+export interface Definition {
+  messages: MessageDefinition[];
+  enums: EnumDefinition[];
+}
+
 export class ProtocolDefinitionError extends Error {
   override name = 'ProtocolDefinitionError';
 }
@@ -77,7 +94,7 @@ export class ProtocolDefinitionError extends Error {
 const camel = (snake: string) => snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Parses and checks the definition; errors name the file, line and path of the offending value. */
-export function parseDefinition(text: string, file = DEFINITION_FILE): MessageDefinition[] {
+export function parseDefinition(text: string, file = DEFINITION_FILE): Definition {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const where = (path: (string | number)[]) => {
@@ -119,7 +136,7 @@ export function parseDefinition(text: string, file = DEFINITION_FILE): MessageDe
   };
   if (!isObject(data) || !Array.isArray(data.messages))
     return fail([], 'expected a mapping with a `messages` list');
-  onlyKeys(data, [], ['messages']);
+  onlyKeys(data, [], ['messages', 'enums']);
   const messages: MessageDefinition[] = [];
   for (const [i, raw] of (data.messages as unknown[]).entries()) {
     const path = ['messages', i];
@@ -237,7 +254,43 @@ export function parseDefinition(text: string, file = DEFINITION_FILE): MessageDe
         fail(['messages', i, 'fields', k], `does not match ${host.name}'s field at offset ${f.offset}`);
     }
   }
-  return messages;
+  const enums: EnumDefinition[] = [];
+  if (data.enums !== undefined && !Array.isArray(data.enums)) fail(['enums'], 'expected a list');
+  for (const [i, raw] of ((data.enums as unknown[]) ?? []).entries()) {
+    const path = ['enums', i];
+    if (!isObject(raw)) return fail(path, 'expected a mapping');
+    onlyKeys(raw, path, ['ts', 'doc', 'c', 'hex', 'bits', 'values']);
+    if (!isObject(raw.c)) return fail([...path, 'c'], 'expected { enum?, prefix }');
+    onlyKeys(raw.c, [...path, 'c'], ['enum', 'prefix']);
+    for (const flag of ['hex', 'bits'] as const)
+      if (raw[flag] !== undefined && typeof raw[flag] !== 'boolean')
+        fail([...path, flag], 'expected true or false');
+    if (!isObject(raw.values) || Object.keys(raw.values).length === 0)
+      return fail([...path, 'values'], 'expected name: value pairs');
+    const values: [string, number][] = [];
+    for (const [name, value] of Object.entries(raw.values)) {
+      text_(name, [...path, 'values', name], /^[A-Z][A-Z0-9_]*$/);
+      const limit = raw.bits ? 31 : 0xffffffff;
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > limit)
+        fail([...path, 'values', name], `expected an integer 0…${limit}`);
+      values.push([name, value as number]);
+    }
+    const e: EnumDefinition = {
+      ts: text_(raw.ts, [...path, 'ts'], /^[A-Z]\w*$/),
+      doc: text_(raw.doc, [...path, 'doc']),
+      cEnum:
+        raw.c.enum === undefined ? undefined : text_(raw.c.enum, [...path, 'c', 'enum'], /^glp_[a-z0-9_]+$/),
+      cPrefix: text_(raw.c.prefix, [...path, 'c', 'prefix'], /^GLP_[A-Z0-9_]*_$/),
+      hex: raw.hex === true,
+      bits: raw.bits === true,
+      values,
+    };
+    if (e.bits === (e.cEnum !== undefined))
+      fail([...path, 'c'], 'an enum name, or `bits: true` (bit masks), not both');
+    if (enums.some((o) => o.ts === e.ts)) fail([...path, 'ts'], `${e.ts} defined twice`);
+    enums.push(e);
+  }
+  return { messages, enums };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +445,15 @@ function tsMessageIds(messages: MessageDefinition[]): string {
   ].join('');
 }
 
+function tsEnums(enums: EnumDefinition[]): string {
+  return enums
+    .map((e) => {
+      const values = e.values.map(([name, value]) => `  ${name}: ${e.hex ? hex(value) : value},\n`).join('');
+      return `${tsDoc(e.doc)}export const ${e.ts} = {\n${values}} as const;\n`;
+    })
+    .join('\n');
+}
+
 /** Formats TypeScript (imports sorted) as `biome check` wants it, so generated files pass the house check. */
 const formatted = new Map<string, string>();
 function formatTs(file: string, source: string): string {
@@ -450,6 +512,17 @@ function cHeader(messages: MessageDefinition[]): string {
   for (const m of messages) out.push(`    glp_${m.c}_t ${m.c};\n`);
   out.push('  } u;\n} glp_message_t;\n');
   return out.join('');
+}
+
+function cEnums(enums: EnumDefinition[]): string {
+  return enums
+    .map((e) => {
+      const doc = `/* ${e.doc} */\n`;
+      if (e.bits) return doc + e.values.map(([n, v]) => `#define ${e.cPrefix}${n} (1ul << ${v})\n`).join('');
+      const values = e.values.map(([n, v]) => `  ${e.cPrefix}${n} = ${e.hex ? hex(v) : v}`).join(',\n');
+      return `${doc}enum ${e.cEnum} {\n${values}\n};\n`;
+    })
+    .join('\n');
 }
 
 const cAt = (offset: number) => (offset === 0 ? 'p' : `p + ${offset}`);
@@ -573,15 +646,19 @@ function replaceRegion(file: string, text: string, name: string, body: string): 
 
 /** Every generated file's expected content, from the definition and the files as they are. */
 export function generatedFiles(
-  messages: MessageDefinition[],
+  { messages, enums }: Definition,
   read: (file: string) => string = (f) => readFileSync(f, 'utf8'),
 ): Map<string, string> {
   const files = new Map<string, string>();
   for (const [file, source] of tsModules(messages)) files.set(file, formatTs(file, source));
   const constants = join(PROTOCOL, 'ts', 'constants.ts');
-  files.set(constants, replaceRegion(constants, read(constants), 'message-ids', tsMessageIds(messages)));
+  let ts = replaceRegion(constants, read(constants), 'message-ids', tsMessageIds(messages));
+  ts = replaceRegion(constants, ts, 'enums', tsEnums(enums));
+  files.set(constants, formatTs(constants, ts));
   const header = join(PROTOCOL, 'c', 'include', 'glp.h');
-  files.set(header, replaceRegion(header, read(header), 'layouts', cHeader(messages)));
+  let h = replaceRegion(header, read(header), 'layouts', cHeader(messages));
+  h = replaceRegion(header, h, 'enums', cEnums(enums));
+  files.set(header, h);
   const codec = join(PROTOCOL, 'c', 'src', 'glp_codec.c');
   files.set(codec, replaceRegion(codec, read(codec), 'payload-codec', cCodec(messages)));
   const specFile = join(PROTOCOL, 'SPEC.md');

@@ -50,7 +50,12 @@ export type MessageType = keyof typeof MessageId;
 /** Device id a bench uses to address every device on a link. */
 export const BROADCAST_DEVICE_ID = 0xffff;
 
-export const DeviceType = { INVERTER: 1, BATTERY: 2 } as const;
+// generated:enums:begin (generated from messages.yaml by `npm run generate:protocol`; do not edit)
+/** HELLO `device_type`. */
+export const DeviceType = {
+  INVERTER: 1,
+  BATTERY: 2,
+} as const;
 
 /** Supported (HELLO) and enabled (SETPOINT) functions. */
 export const DeviceFunction = {
@@ -68,7 +73,11 @@ export const LinkFlag = {
 } as const;
 
 /** Operating mode in DEVICE_STATE and SETPOINT (mirrors SunSpec 701 DERMode bits 0 and 1). */
-export const OperatingMode = { OFF: 0, GRID_FOLLOWING: 1, GRID_FORMING: 2 } as const;
+export const OperatingMode = {
+  OFF: 0,
+  GRID_FOLLOWING: 1,
+  GRID_FORMING: 2,
+} as const;
 
 /** SunSpec model 701 `InvSt`. */
 export const InverterState = {
@@ -82,7 +91,7 @@ export const InverterState = {
   STANDBY: 7,
 } as const;
 
-/** SunSpec model 701 `Alrm` bit numbers. */
+/** SunSpec model 701 `Alrm` bit numbers (C: the bit masks). */
 export const InverterAlarmBit = {
   GROUND_FAULT: 0,
   DC_OVER_VOLT: 1,
@@ -115,7 +124,7 @@ export const ChargeState = {
   TESTING: 7,
 } as const;
 
-/** SunSpec model 802 `Evt1` bit numbers (BMS alarms and warnings). */
+/** SunSpec model 802 `Evt1` bit numbers (BMS alarms and warnings; C: the bit masks). */
 export const BmsEventBit = {
   COMMUNICATION_ERROR: 0,
   OVER_TEMP_ALARM: 1,
@@ -161,5 +170,20 @@ export const NackReason = {
   WRONG_STATE: 9,
 } as const;
 
-export const AlarmSeverity = { DEBUG: 0, INFO: 1, WARNING: 2, ALARM: 3, CRITICAL: 4 } as const;
-export const AlarmSource = { DEVICE: 0, INVERTER: 1, BMS: 2, PROTOCOL: 3 } as const;
+/** ALARM `severity`. */
+export const AlarmSeverity = {
+  DEBUG: 0,
+  INFO: 1,
+  WARNING: 2,
+  ALARM: 3,
+  CRITICAL: 4,
+} as const;
+
+/** ALARM `source`. */
+export const AlarmSource = {
+  DEVICE: 0,
+  INVERTER: 1,
+  BMS: 2,
+  PROTOCOL: 3,
+} as const;
+// generated:enums:end

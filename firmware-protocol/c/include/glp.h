@@ -205,8 +205,14 @@ typedef struct {
 } glp_message_t;
 /* generated:layouts:end */
 
-enum glp_device_type { GLP_DEVICE_INVERTER = 1, GLP_DEVICE_BATTERY = 2 };
+/* generated:enums:begin (named field values: generated from messages.yaml by `npm run generate:protocol`; do not edit) */
+/* HELLO `device_type`. */
+enum glp_device_type {
+  GLP_DEVICE_INVERTER = 1,
+  GLP_DEVICE_BATTERY = 2
+};
 
+/* Supported (HELLO) and enabled (SETPOINT) functions. */
 enum glp_function {
   GLP_FN_FREQ_WATT = 0x01,
   GLP_FN_VOLT_VAR = 0x02,
@@ -215,10 +221,20 @@ enum glp_function {
   GLP_FN_CONSTANT_POWER = 0x10
 };
 
-enum glp_link_flag { GLP_LINK_SIGNING_SUPPORTED = 0x01, GLP_LINK_SIGNING_REQUIRED = 0x02 };
-enum glp_mode { GLP_MODE_OFF = 0, GLP_MODE_GRID_FOLLOWING = 1, GLP_MODE_GRID_FORMING = 2 };
+/* HELLO link flags. */
+enum glp_link_flag {
+  GLP_LINK_SIGNING_SUPPORTED = 0x01,
+  GLP_LINK_SIGNING_REQUIRED = 0x02
+};
 
-/* SunSpec 701 InvSt */
+/* Operating mode in DEVICE_STATE and SETPOINT (mirrors SunSpec 701 DERMode bits 0 and 1). */
+enum glp_mode {
+  GLP_MODE_OFF = 0,
+  GLP_MODE_GRID_FOLLOWING = 1,
+  GLP_MODE_GRID_FORMING = 2
+};
+
+/* SunSpec model 701 `InvSt`. */
 enum glp_inv_state {
   GLP_INVST_OFF = 0,
   GLP_INVST_SLEEPING = 1,
@@ -230,15 +246,26 @@ enum glp_inv_state {
   GLP_INVST_STANDBY = 7
 };
 
-/* SunSpec 701 Alrm bits */
+/* SunSpec model 701 `Alrm` bit numbers (C: the bit masks). */
+#define GLP_ALRM_GROUND_FAULT (1ul << 0)
+#define GLP_ALRM_DC_OVER_VOLT (1ul << 1)
+#define GLP_ALRM_AC_DISCONNECT (1ul << 2)
+#define GLP_ALRM_DC_DISCONNECT (1ul << 3)
 #define GLP_ALRM_GRID_DISCONNECT (1ul << 4)
+#define GLP_ALRM_CABINET_OPEN (1ul << 5)
 #define GLP_ALRM_MANUAL_SHUTDOWN (1ul << 6)
+#define GLP_ALRM_OVER_TEMP (1ul << 7)
 #define GLP_ALRM_OVER_FREQUENCY (1ul << 8)
 #define GLP_ALRM_UNDER_FREQUENCY (1ul << 9)
 #define GLP_ALRM_AC_OVER_VOLT (1ul << 10)
 #define GLP_ALRM_AC_UNDER_VOLT (1ul << 11)
+#define GLP_ALRM_BLOWN_STRING_FUSE (1ul << 12)
+#define GLP_ALRM_UNDER_TEMP (1ul << 13)
+#define GLP_ALRM_MEMORY_LOSS (1ul << 14)
+#define GLP_ALRM_HW_TEST_FAILURE (1ul << 15)
+#define GLP_ALRM_MANUFACTURER_ALRM (1ul << 16)
 
-/* SunSpec 802 ChaSt */
+/* SunSpec model 802 `ChaSt` (0 = not a storage device). */
 enum glp_cha_state {
   GLP_CHAST_NOT_APPLICABLE = 0,
   GLP_CHAST_OFF = 1,
@@ -250,18 +277,38 @@ enum glp_cha_state {
   GLP_CHAST_TESTING = 7
 };
 
-/* SunSpec 802 Evt1 bits */
+/* SunSpec model 802 `Evt1` bit numbers (BMS alarms and warnings; C: the bit masks). */
 #define GLP_BMS_COMMUNICATION_ERROR (1ul << 0)
+#define GLP_BMS_OVER_TEMP_ALARM (1ul << 1)
+#define GLP_BMS_OVER_TEMP_WARNING (1ul << 2)
+#define GLP_BMS_UNDER_TEMP_ALARM (1ul << 3)
+#define GLP_BMS_UNDER_TEMP_WARNING (1ul << 4)
 #define GLP_BMS_OVER_CHARGE_CURRENT_ALARM (1ul << 5)
 #define GLP_BMS_OVER_CHARGE_CURRENT_WARNING (1ul << 6)
 #define GLP_BMS_OVER_DISCHARGE_CURRENT_ALARM (1ul << 7)
 #define GLP_BMS_OVER_DISCHARGE_CURRENT_WARNING (1ul << 8)
+#define GLP_BMS_OVER_VOLT_ALARM (1ul << 9)
+#define GLP_BMS_OVER_VOLT_WARNING (1ul << 10)
+#define GLP_BMS_UNDER_VOLT_ALARM (1ul << 11)
+#define GLP_BMS_UNDER_VOLT_WARNING (1ul << 12)
 #define GLP_BMS_UNDER_SOC_MIN_ALARM (1ul << 13)
 #define GLP_BMS_UNDER_SOC_MIN_WARNING (1ul << 14)
 #define GLP_BMS_OVER_SOC_MAX_ALARM (1ul << 15)
 #define GLP_BMS_OVER_SOC_MAX_WARNING (1ul << 16)
+#define GLP_BMS_VOLTAGE_IMBALANCE_WARNING (1ul << 17)
+#define GLP_BMS_TEMPERATURE_IMBALANCE_ALARM (1ul << 18)
+#define GLP_BMS_TEMPERATURE_IMBALANCE_WARNING (1ul << 19)
+#define GLP_BMS_CONTACTOR_ERROR (1ul << 20)
+#define GLP_BMS_FAN_ERROR (1ul << 21)
+#define GLP_BMS_GROUND_FAULT (1ul << 22)
+#define GLP_BMS_OPEN_DOOR_ERROR (1ul << 23)
+#define GLP_BMS_CURRENT_IMBALANCE_WARNING (1ul << 24)
+#define GLP_BMS_OTHER_ALARM (1ul << 25)
+#define GLP_BMS_OTHER_WARNING (1ul << 26)
 #define GLP_BMS_CONFIGURATION_ALARM (1ul << 28)
+#define GLP_BMS_CONFIGURATION_WARNING (1ul << 29)
 
+/* NACK reason codes. */
 enum glp_nack_reason {
   GLP_NACK_UNKNOWN_MESSAGE = 1,
   GLP_NACK_BAD_LENGTH = 2,
@@ -274,8 +321,23 @@ enum glp_nack_reason {
   GLP_NACK_WRONG_STATE = 9
 };
 
-enum glp_alarm_severity { GLP_SEV_DEBUG = 0, GLP_SEV_INFO, GLP_SEV_WARNING, GLP_SEV_ALARM, GLP_SEV_CRITICAL };
-enum glp_alarm_source { GLP_SRC_DEVICE = 0, GLP_SRC_INVERTER, GLP_SRC_BMS, GLP_SRC_PROTOCOL };
+/* ALARM `severity`. */
+enum glp_alarm_severity {
+  GLP_SEV_DEBUG = 0,
+  GLP_SEV_INFO = 1,
+  GLP_SEV_WARNING = 2,
+  GLP_SEV_ALARM = 3,
+  GLP_SEV_CRITICAL = 4
+};
+
+/* ALARM `source`. */
+enum glp_alarm_source {
+  GLP_SRC_DEVICE = 0,
+  GLP_SRC_INVERTER = 1,
+  GLP_SRC_BMS = 2,
+  GLP_SRC_PROTOCOL = 3
+};
+/* generated:enums:end */
 
 /* ---- status codes: the same set, in the same order, as the TypeScript FrameErrorCode ---- */
 typedef enum {
