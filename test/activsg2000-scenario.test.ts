@@ -1,5 +1,5 @@
 /**
- * The shipped transmission-scale scenario (scenarios/activsg2000-generator-trip.yaml): the
+ * The shipped transmission-scale scenario (scenarios/transmission-activsg2000-trip.yaml): the
  * 2,000-bus synthetic Texas grid with 220 DERs loses its largest unit. Run as a user runs it
  * (`gridloop simulate`, a real process), its verdict must pass, and its frequency response must
  * match the closed forms computed here from the grid file's parameters and the documented unit
@@ -17,7 +17,7 @@ import { loadGrid } from '../twin/grid/load.ts';
 import { repoRoot, runGridloop } from './support/cli.ts';
 import { budget } from './support/machine-speed.ts';
 
-const SCENARIO = 'scenarios/activsg2000-generator-trip.yaml';
+const SCENARIO = 'scenarios/transmission-activsg2000-trip.yaml';
 const TRIPPED = 'gen380';
 const TRIP_AT_S = 2;
 
@@ -52,7 +52,7 @@ function readRecording(runDir: string) {
   };
 }
 
-describe('scenarios/activsg2000-generator-trip.yaml (2,000 buses, 220 DERs, 60 Hz)', () => {
+describe('scenarios/transmission-activsg2000-trip.yaml (2,000 buses, 220 DERs, 60 Hz)', () => {
   const grid = loadGrid(join(repoRoot, 'grids/activsg2000-ders.yaml'));
   let run: ReturnType<typeof readRecording>;
 

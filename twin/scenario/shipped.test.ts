@@ -6,7 +6,7 @@ import { buildScenarioTwin, runScenario } from './runner.ts';
 
 const shipped = readdirSync('scenarios').filter((f) => f.endsWith('.yaml'));
 /** Run in full in their own files (day-24h-ems.test.ts, test/activsg2000-scenario.test.ts). */
-const OWN_FILE = ['day-24h-ems.yaml', 'activsg2000-generator-trip.yaml'];
+const OWN_FILE = ['day-24h-ems.yaml', 'transmission-activsg2000-trip.yaml'];
 
 /** Every shipped scenario passes: none is shipped to fail. Attack scenarios: test/attack-scenarios.test.ts. */
 describe('shipped scenarios', () => {
