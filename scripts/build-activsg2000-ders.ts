@@ -36,8 +36,8 @@ for (const bus of grid.buses) {
 
 // DERs on the largest loads' buses, one per bus, technologies interleaved so every kind is spread
 // over the whole state. Sizes are distribution-scale plants; clouds and turbulence are left at
-// their defaults. Expected output at noon: PV ≈ 85 % of rating (clear sky, NOCT derating), wind at
-// 10 m/s mean ≈ 55 %, gensets 50 %, batteries idle.
+// their defaults. The `p` given here is only a start: the twin's initial balance loads every
+// former (generators, gensets, grid-forming batteries) to the same fraction of its rating.
 const mix: { technology: DerTechnology; count: number; rating: number; p: number; params: Der['params'] }[] =
   [
     { technology: 'pv', count: 80, rating: 8, p: 0, params: {} },
