@@ -46,6 +46,17 @@ import {
   MEASUREMENT_SIGNALS,
   specFor,
 } from './channels/channel.ts';
+import type {
+  ActuatorRef,
+  ControllableTwin,
+  Controller,
+  ControllerAction,
+  DerInfo,
+  RefusedAction,
+  TwinCatalog,
+} from './control/contract.ts';
+import { OPERATOR, Ownership } from './control/ownership.ts';
+import { ControllerRunner } from './control/runner.ts';
 import { BatteryUnit } from './der/battery.ts';
 import { createDerUnit, createGeneratorUnit } from './der/factory.ts';
 import { SynchronousGenset } from './der/genset.ts';
@@ -172,6 +183,12 @@ export interface TwinOptions {
   networkEvery?: number;
   /** Main-grid frequency/voltage trace to replay instead of the nominal source. */
   gridTrace?: GridTrace;
+  /**
+   * Controllers declared with the run (docs/twin.md, "Controllers"): attached when the twin is
+   * built. What they claim is handed over from the built-in EMS and secondary control (which then
+   * leave it alone); two declared controllers claiming one actuator is an OwnershipConflict.
+   */
+  controllers?: readonly Controller[];
 }
 
 /** Actions scenarios schedule (superset of the operator's TwinCommand). */
@@ -213,6 +230,9 @@ interface IslandRuntime {
   buses: Int32Array;
   units: DerUnit[];
   unitNet: Int32Array;
+  /** The units the built-in EMS and secondary control drive (`units` unless a controller took some). */
+  emsUnits: DerUnit[];
+  emsUnitNet: Int32Array;
   loads: Int32Array;
   hardware: HardwareDevice[];
   energised: boolean;
@@ -289,7 +309,10 @@ const NO_INDICES = new Int32Array(0);
 
 const DEG = 180 / Math.PI;
 
-export class Twin implements TwinLike {
+/** Built-in controller of units outside every microgrid (secondary control only). */
+const SECONDARY = 'secondary';
+
+export class Twin implements TwinLike, ControllableTwin {
   readonly dt_s: number;
   readonly seed: number;
   readonly grid: Grid;
@@ -364,6 +387,17 @@ export class Twin implements TwinLike {
   private readonly pccEstimatorByMicrogrid = new Map<string, PccImportEstimator>();
   private readonly pccMeters: PccMeter[] = [];
   private readonly flow = { pf_mw: 0, qf_mvar: 0, pt_mw: 0, qt_mvar: 0, lossP_mw: 0, lossQ_mvar: 0 };
+  readonly ownership = new Ownership();
+  private readonly controllers: ControllerRunner;
+  private readonly unitIndexById = new Map<string, number>();
+  /** 1 where the built-in EMS / secondary control drives the unit (or load): not taken by a controller. */
+  private builtInUnits: Uint8Array = new Uint8Array(0);
+  private builtInLoads: Uint8Array = new Uint8Array(0);
+  private catalogCache: TwinCatalog | undefined;
+  /** Events of actions applied between steps (applyActions), for the next step's state. */
+  private readonly eventsBetweenSteps: TwinEvent[] = [];
+  private readonly applyForController = (id: string, action: ControllerAction) =>
+    this.applyControllerAction(id, action);
   /** Number of DER trips so far, by cause. */
   readonly tripLog: { t_s: number; unit: string; cause: string }[] = [];
 
@@ -376,6 +410,7 @@ export class Twin implements TwinLike {
     this.config = options.config ?? {};
     this.f0_hz = grid.frequency_hz;
     this.maxSubstep_s = options.maxSubstep_s ?? 0.025;
+    this.controllers = new ControllerRunner(this.dt_s, this.ownership);
     this.networkEvery = Math.max(1, Math.floor(options.networkEvery ?? 1));
     // Newton everywhere: the radial sweep does not converge with a low-impedance fault shunt.
     this.pf = new PowerFlowSolver(grid, { method: 'nr', tolerance_pu: 1e-5, maxIterations: 15 });
@@ -608,6 +643,7 @@ export class Twin implements TwinLike {
         state,
       });
     }
+    this.claimBuiltIns();
     const breakers: Record<string, boolean> = {};
     for (const id of this.breakers.keys()) breakers[id] = this.isBreakerClosed(id);
     this.state = {
@@ -634,6 +670,7 @@ export class Twin implements TwinLike {
     let interval = Number.POSITIVE_INFINITY;
     for (const s of this.emsByMicrogrid.values()) interval = Math.min(interval, s.dispatchInterval_s);
     this.nextDispatch_s = Number.isFinite(interval) ? interval : 60;
+    this.attachDeclared(options.controllers ?? []);
   }
 
   /** Builds a twin from a grid file: `await Twin.fromFiles({ grid: 'grids/demo-33bw-microgrids.yaml', seed, dt_s })`. */
@@ -644,6 +681,7 @@ export class Twin implements TwinLike {
   private addUnit(unit: DerUnit, bus: string): void {
     if (this.unitById.has(unit.id)) throw new TypeError(`duplicate unit id '${unit.id}'`);
     unit.busIndex = this.pf.net.busIndexOf.get(bus)!;
+    this.unitIndexById.set(unit.id, this.units.length);
     this.units.push(unit);
     this.unitById.set(unit.id, unit);
   }
@@ -816,6 +854,8 @@ export class Twin implements TwinLike {
         buses: island.buses,
         units,
         unitNet: Int32Array.from(unitNet),
+        emsUnits: units,
+        emsUnitNet: NO_INDICES,
         loads: Int32Array.from(loads),
         hardware,
         energised,
@@ -842,6 +882,8 @@ export class Twin implements TwinLike {
         zenith_hz: zenith,
         unplannedSince_s: unplanned,
       };
+      rt.emsUnitNet = rt.unitNet;
+      this.splitBuiltInUnits(rt);
       runtimes.push(rt);
     }
     this.islands = runtimes;
@@ -922,6 +964,10 @@ export class Twin implements TwinLike {
   step(inputs: readonly DeviceInput[]): TwinState {
     const dt = this.dt_s;
     this.events.length = 0;
+    if (this.eventsBetweenSteps.length > 0) {
+      for (const e of this.eventsBetweenSteps) this.events.push(e);
+      this.eventsBetweenSteps.length = 0;
+    }
     for (let i = 0; i < this.units.length; i++) this.units[i].refresh();
     this.applyInputs(inputs);
     this.runSchedule();
@@ -947,6 +993,7 @@ export class Twin implements TwinLike {
       this.solveNetwork();
     }
     this.publish();
+    this.controllers.runDue(this.stepCount, this.state, this.applyForController, this.events);
     return this.state;
   }
 
@@ -1272,16 +1319,16 @@ export class Twin implements TwinLike {
       if (!rt.energised || rt.gridConnected || sec.enabled === false) continue;
       // Secondary frequency restoration: integral of the frequency error, shared by participation.
       let cap = 0;
-      for (const u of rt.units)
+      for (const u of rt.emsUnits)
         if (u.on && u.dispatchable && u.kind !== 'grid-following') cap += u.participation;
       if (cap <= 0) continue;
       const err = (rt.fTarget_hz - rt.freq.f_hz) / this.f0_hz;
       // While resynchronising, secondary control works 4× faster to follow the synchroniser.
       rt.secondaryOffset_mw += (rt.resyncing ? 4 : 1) * kiF * err * cap * dt;
-      for (let i = 0; i < rt.units.length; i++) {
-        const u = rt.units[i];
+      for (let i = 0; i < rt.emsUnits.length; i++) {
+        const u = rt.emsUnits[i];
         if (!u.on || !u.dispatchable || u.kind === 'grid-following') continue;
-        u.setReference(this.baseRef[rt.unitNet[i]] + (rt.secondaryOffset_mw * u.participation) / cap);
+        u.setReference(this.baseRef[rt.emsUnitNet[i]] + (rt.secondaryOffset_mw * u.participation) / cap);
       }
       // Secondary voltage restoration: mean bus voltage back to 1 pu through the formers' set-points.
       let vs = 0;
@@ -1306,11 +1353,15 @@ export class Twin implements TwinLike {
     for (let r = 0; r < this.islands.length; r++) {
       const rt = this.islands[r];
       if (!rt.energised || !rt.ems) continue;
-      const units = rt.units;
+      const units = rt.emsUnits;
       if (this.emsRefs.length < units.length) continue;
       let demand = rt.losses_mw;
       for (const l of rt.loads) demand += this.loads.p[l];
-      for (const u of units) if (u.on && !u.dispatchable) demand -= u.p_mw;
+      // Units a controller took are not the EMS's to dispatch: their output is given, like a PV's.
+      for (let i = 0; i < rt.units.length; i++) {
+        const u = rt.units[i];
+        if (u.on && (!u.dispatchable || !this.builtInUnits[rt.unitNet[i]])) demand -= u.p_mw;
+      }
       for (const h of rt.hardware) demand -= h.p_mw;
       for (let k = 0; k < this.fids.length; k++) {
         if (this.busIslandRuntime[this.fidBusA[k]] === r) demand -= this.fids[k].pA_mw;
@@ -1330,7 +1381,7 @@ export class Twin implements TwinLike {
       for (let i = 0; i < units.length; i++) {
         const ref = refs[i];
         if (Number.isNaN(ref)) continue;
-        this.baseRef[rt.unitNet[i]] = ref;
+        this.baseRef[rt.emsUnitNet[i]] = ref;
         units[i].setReference(ref);
         // Standby power: gensets stop while the grid is there.
         const u = units[i];
@@ -1362,7 +1413,7 @@ export class Twin implements TwinLike {
     let controllable = 0;
     let curtailed = 0;
     for (const l of rt.loads) {
-      if (!this.loads.controllable[l] || !this.loads.connected[l]) continue;
+      if (!this.loads.controllable[l] || !this.loads.connected[l] || !this.builtInLoads[l]) continue;
       const full = this.loads.nominal(l, this.ctx.hourOfDay);
       controllable += full;
       curtailed += full * (1 - this.loads.curtail[l]);
@@ -1372,7 +1423,7 @@ export class Twin implements TwinLike {
     const fraction = shortfall > 0 ? Math.min(1, shortfall / controllable) : 0;
     let changed = false;
     for (const l of rt.loads) {
-      if (!this.loads.controllable[l]) continue;
+      if (!this.loads.controllable[l] || !this.builtInLoads[l]) continue;
       const c = 1 - fraction;
       if (Math.abs(this.loads.curtail[l] - c) > 1e-9) changed = true;
       this.loads.curtail[l] = c;
@@ -1395,7 +1446,7 @@ export class Twin implements TwinLike {
     const threshold = this.config.plannedIslanding?.threshold_mw ?? 0.05;
     if (rt) {
       // Bring the exchange to zero: raise (or lower) dispatchable references by the import.
-      const units = rt.units.filter((u) => u.on && u.dispatchable && u.kind !== 'grid-following');
+      const units = rt.emsUnits.filter((u) => u.on && u.dispatchable && u.kind !== 'grid-following');
       const cap = units.reduce((a, u) => a + u.participation, 0);
       if (cap > 0 && Math.abs(rt.pccImport_mw) > threshold * 0.5) {
         const gain = Math.min(1, this.dt_s * 2);
@@ -1753,11 +1804,14 @@ export class Twin implements TwinLike {
   apply(action: TwinAction): TwinEvent {
     switch (action.kind) {
       case 'breaker':
+        this.checkOperator({ kind: 'breaker', id: action.id, closed: action.closed });
         this.setBreaker(action.id, action.closed);
         return this.emit('breaker', `${action.id} ${action.closed ? 'closed' : 'opened'}`, action.id);
       case 'setpoint': {
         this.refuseWhileStopped();
         const u = this.unitById.get(action.deviceId);
+        if (u || this.hardwareById.has(action.deviceId))
+          this.checkOperator({ kind: 'der-setpoint', id: action.deviceId, p_mw: action.p_mw });
         if (u) {
           if (action.p_mw !== undefined) {
             if (!Number.isFinite(action.p_mw)) throw new TypeError(`setpoint: p_mw must be finite`);
@@ -1779,6 +1833,7 @@ export class Twin implements TwinLike {
         this.refuseWhileStopped();
         const fid = this.fids.find((f) => f.id === action.fidId);
         if (!fid) throw new TypeError(`fid-setpoint: unknown FID '${action.fidId}'`);
+        this.checkOperator({ kind: 'fid-setpoint', id: fid.id, p_mw: action.p_mw });
         if (!Number.isFinite(action.p_mw) || Math.abs(action.p_mw) > fid.params.rating_mva) {
           throw new TypeError(`fid-setpoint: p_mw must be within ±${fid.params.rating_mva} MW`);
         }
@@ -1796,6 +1851,8 @@ export class Twin implements TwinLike {
         const breaker = mgId ? this.microgridPcc.get(mgId) : undefined;
         if (!mgId || !breaker)
           throw new TypeError(`island: microgrid '${action.microgrid ?? ''}' has no PCC breaker`);
+        // Planned islanding and resynchronisation are the EMS's: not while a controller holds the PCC.
+        this.checkOperator({ kind: 'breaker', id: breaker.id, closed: !action.islanded });
         if (action.islanded) {
           this.planned = {
             microgrid: mgId,
@@ -1825,6 +1882,7 @@ export class Twin implements TwinLike {
         }
         for (const f of this.fids) f.inService = false;
         this.emergencyStopped = true;
+        this.ownership.latch('emergency stop');
         this.topologyDirty = true;
         return this.emit('emergency-stop', 'emergency stop: all simulated units and FIDs out of service');
       }
@@ -1941,6 +1999,7 @@ export class Twin implements TwinLike {
           throw new TypeError(`load-curtail: load '${action.load}' is not controllable`);
         if (!(action.fraction >= 0 && action.fraction <= 1))
           throw new TypeError('load-curtail: fraction must be in [0, 1]');
+        this.checkOperator({ kind: 'load-curtail', id: action.load, fraction: action.fraction });
         this.loads.curtail[i] = 1 - action.fraction;
         return this.emit(
           'load-curtail',
@@ -1969,6 +2028,273 @@ export class Twin implements TwinLike {
         return this.emit('ems-mode', `${action.microgrid} EMS mode ${action.mode}`, action.microgrid);
       }
     }
+  }
+
+  // ---------------------------------------------------------------- controllers
+
+  /** Refuses an operator command on an actuator an attached controller holds. */
+  private checkOperator(action: ControllerAction): void {
+    const refused = this.ownership.check(OPERATOR, action);
+    if (refused) throw new TypeError(refused.message);
+  }
+
+  /**
+   * The built-in controllers' claims: each microgrid's EMS (`ems:<id>`: tertiary dispatch, demand
+   * response, standby, secondary control, planned islanding and resynchronisation) holds its
+   * dispatchable units, controllable loads and PCC breaker; `secondary` holds the dispatchable
+   * units outside microgrids. The operator may override them (supervised).
+   */
+  private claimBuiltIns(): void {
+    const claims = new Map<string, ActuatorRef[]>();
+    const add = (owner: string, ref: ActuatorRef) => {
+      if (!claims.has(owner)) claims.set(owner, []);
+      claims.get(owner)!.push(ref);
+    };
+    for (const mg of this.grid.microgrids) claims.set(`ems:${mg.id}`, []);
+    for (const u of this.units) {
+      if (!u.dispatchable) continue;
+      const mg = this.microgridOfBus[u.busIndex];
+      add(mg ? `ems:${mg}` : SECONDARY, { kind: 'der', id: u.id });
+    }
+    for (let l = 0; l < this.loads.n; l++) {
+      const mg = this.microgridOfBus[this.loads.bus[l]];
+      if (mg && this.loads.controllable[l]) add(`ems:${mg}`, { kind: 'load', id: this.loads.ids[l] });
+    }
+    for (const [mg, breaker] of this.microgridPcc) add(`ems:${mg}`, { kind: 'breaker', id: breaker.id });
+    for (const [owner, refs] of claims) {
+      this.ownership.supervise(owner);
+      this.ownership.claim(owner, refs);
+    }
+    this.refreshBuiltIns();
+    this.ownership.onChange = () => this.refreshBuiltIns();
+  }
+
+  /** Recomputes what the built-ins still drive (after a claim, hand-over or release). */
+  private refreshBuiltIns(): void {
+    const own = this.ownership;
+    const builtIn = (key: `${'der' | 'load'}:${string}`) => {
+      const holder = own.ownerOfKey(key);
+      return holder === undefined || holder === SECONDARY || holder.startsWith('ems:') ? 1 : 0;
+    };
+    this.builtInUnits = Uint8Array.from(this.units, (u) => builtIn(`der:${u.id}`));
+    this.builtInLoads = Uint8Array.from(this.loads.ids, (id) => builtIn(`load:${id}`));
+    for (const rt of this.islands) this.splitBuiltInUnits(rt);
+  }
+
+  private splitBuiltInUnits(rt: IslandRuntime): void {
+    let all = true;
+    for (let i = 0; i < rt.unitNet.length; i++) if (!this.builtInUnits[rt.unitNet[i]]) all = false;
+    if (all) {
+      rt.emsUnits = rt.units;
+      rt.emsUnitNet = rt.unitNet;
+      return;
+    }
+    const keep = Array.from(rt.unitNet).filter((k) => this.builtInUnits[k]);
+    rt.emsUnits = keep.map((k) => this.units[k]);
+    rt.emsUnitNet = Int32Array.from(keep);
+  }
+
+  /** Declared controllers take what they claim from the built-ins, then attach (see TwinOptions). */
+  private attachDeclared(controllers: readonly Controller[]): void {
+    for (const c of controllers) {
+      for (const ref of c.claims) {
+        const holder = this.ownership.ownerOf(ref);
+        if (holder === SECONDARY || holder?.startsWith('ems:')) {
+          this.ownership.handOver(ref, holder, c.id);
+          this.emit('hand-over', `${ref.kind}:${ref.id} handed over from ${holder} to ${c.id}`, ref.id).data =
+            {
+              from: holder,
+              to: c.id,
+            };
+        }
+      }
+      this.attach(c);
+    }
+  }
+
+  /** The actuators that exist, for controllers (computed once). */
+  catalog(): TwinCatalog {
+    if (this.catalogCache) return this.catalogCache;
+    const grid = this.grid;
+    const net = this.pf.net;
+    const ders: DerInfo[] = this.units.map((u) => ({
+      id: u.id,
+      technology: u.technology,
+      bus: net.busIds[u.busIndex],
+      microgrid: this.microgridOfBus[u.busIndex],
+      rating_mva: u.rating_mva,
+      pmin_mw: u.pmin_mw,
+      pmax_mw: u.pmax_mw,
+      capacity_mwh: u instanceof BatteryUnit ? u.params.energy_mwh : undefined,
+      cost_per_mwh: u.cost_per_mwh,
+      dispatchable: u.dispatchable,
+      hardware: false,
+    }));
+    for (const h of this.hardware)
+      ders.push({
+        id: h.id,
+        technology: 'hardware',
+        bus: net.busIds[h.busIndex],
+        microgrid: this.microgridOfBus[h.busIndex],
+        rating_mva: h.rating_mva,
+        pmin_mw: -h.rating_mva,
+        pmax_mw: h.rating_mva,
+        cost_per_mwh: 0,
+        dispatchable: true,
+        hardware: true,
+      });
+    this.catalogCache = {
+      f0_hz: this.f0_hz,
+      dt_s: this.dt_s,
+      busIds: net.busIds,
+      microgrids: grid.microgrids.map((m) => ({
+        id: m.id,
+        buses: grid.buses.filter((b) => b.microgrid === m.id).map((b) => b.id),
+      })),
+      ders,
+      fids: grid.fids.map((f) => ({ id: f.id, busA: f.busA, busB: f.busB, rating_mw: f.rating_mva })),
+      loads: this.loads.ids.map((id, l) => ({
+        id,
+        bus: net.busIds[this.loads.bus[l]],
+        microgrid: this.microgridOfBus[this.loads.bus[l]],
+        controllable: this.loads.controllable[l] === 1,
+      })),
+      breakers: [...this.breakers.keys()],
+    };
+    return this.catalogCache;
+  }
+
+  /** Runs `controller` every period from the next step (throws OwnershipConflict on a taken actuator). */
+  attach(controller: Controller): void {
+    if (controller.id === OPERATOR || this.isBuiltIn(controller.id))
+      throw new TypeError(`controller id '${controller.id}' is reserved`);
+    for (const ref of controller.claims) {
+      if (!this.actuatorExists(ref))
+        throw new TypeError(
+          `controller '${controller.id}' claims ${ref.kind}:${ref.id}, which does not exist`,
+        );
+    }
+    this.controllers.add(controller, this.catalog(), this.stepCount);
+  }
+
+  detach(controllerId: string): void {
+    if (!this.controllers.remove(controllerId))
+      throw new TypeError(`detach: no controller '${controllerId}' attached`);
+  }
+
+  /** Ids of the attached controllers, in the order they run. */
+  get controllerIds(): string[] {
+    return this.controllers.ids;
+  }
+
+  applyActions(controllerId: string, actions: readonly ControllerAction[]): RefusedAction[] {
+    const refused: RefusedAction[] = [];
+    const first = this.events.length;
+    for (const a of actions) {
+      const r = this.applyControllerAction(controllerId, a);
+      if (r) refused.push(r);
+    }
+    // Their refusals and clamps show in the next step's events.
+    for (let i = first; i < this.events.length; i++) this.eventsBetweenSteps.push(this.events[i]);
+    this.events.length = first;
+    return refused;
+  }
+
+  private isBuiltIn(id: string): boolean {
+    return id === SECONDARY || id.startsWith('ems:');
+  }
+
+  private actuatorExists(ref: ActuatorRef): boolean {
+    switch (ref.kind) {
+      case 'der':
+        return this.unitById.has(ref.id) || this.hardwareById.has(ref.id);
+      case 'fid':
+        return this.fids.some((f) => f.id === ref.id);
+      case 'breaker':
+        return this.breakers.has(ref.id);
+      case 'load':
+        return this.loads.ids.includes(ref.id);
+    }
+  }
+
+  /** Applies one controller action, clamped to the actuator's limits; refusals become events. */
+  private applyControllerAction(controllerId: string, action: ControllerAction): RefusedAction | undefined {
+    const refused = this.ownership.check(controllerId, action) ?? this.actuate(controllerId, action);
+    if (refused) {
+      this.emit('action-refused', refused.message, action.id).data = {
+        controller: controllerId,
+        reason: refused.reason,
+      };
+    }
+    return refused;
+  }
+
+  private actuate(controllerId: string, action: ControllerAction): RefusedAction | undefined {
+    const invalid = (message: string): RefusedAction => ({ action, reason: 'invalid-value', message });
+    const unknown = (): RefusedAction => ({
+      action,
+      reason: 'unknown-actuator',
+      message: `${controllerId}: no ${action.kind.replace('-setpoint', '').replace('-curtail', '')} '${action.id}'`,
+    });
+    switch (action.kind) {
+      case 'der-setpoint': {
+        const { p_mw, q_mvar } = action;
+        if (Number.isNaN(p_mw) || Number.isNaN(q_mvar))
+          return invalid(`${controllerId}: ${action.id} set-point is NaN`);
+        const i = this.unitIndexById.get(action.id);
+        if (i === undefined) return this.hardwareById.has(action.id) ? undefined : unknown();
+        if (p_mw === undefined) return undefined;
+        const u = this.units[i];
+        const p = this.clamped(controllerId, action.id, p_mw, u.pmin_mw, u.pmax_mw);
+        this.baseRef[i] = p;
+        u.setReference(p);
+        return undefined;
+      }
+      case 'fid-setpoint': {
+        const fid = this.fids.find((f) => f.id === action.id);
+        if (!fid) return unknown();
+        if (Number.isNaN(action.p_mw)) return invalid(`${controllerId}: ${action.id} set-point is NaN`);
+        const r = fid.params.rating_mva;
+        fid.setTransfer(this.clamped(controllerId, action.id, action.p_mw, -r, r));
+        return undefined;
+      }
+      case 'breaker':
+        if (!this.breakers.has(action.id)) return unknown();
+        if (this.isBreakerClosed(action.id) !== action.closed) {
+          this.setBreaker(action.id, action.closed);
+          this.emit(
+            'breaker',
+            `${action.id} ${action.closed ? 'closed' : 'opened'} by ${controllerId}`,
+            action.id,
+          );
+        }
+        return undefined;
+      case 'load-curtail': {
+        const l = this.loads.ids.indexOf(action.id);
+        if (l < 0) return unknown();
+        if (!this.loads.controllable[l])
+          return invalid(`${controllerId}: load '${action.id}' is not controllable`);
+        if (Number.isNaN(action.fraction)) return invalid(`${controllerId}: ${action.id} curtailment is NaN`);
+        this.loads.curtail[l] = 1 - this.clamped(controllerId, action.id, action.fraction, 0, 1);
+        return undefined;
+      }
+    }
+  }
+
+  /** `value` within [lo, hi]; a clamp is reported as an event. */
+  private clamped(controllerId: string, target: string, value: number, lo: number, hi: number): number {
+    const v = Math.max(lo, Math.min(hi, value));
+    if (v !== value)
+      this.emit(
+        'action-clamped',
+        `${controllerId}: ${target} set-point ${value} clamped to ${v}`,
+        target,
+      ).data = {
+        controller: controllerId,
+        asked: value,
+        applied: v,
+      };
+    return v;
   }
 
   private updateFaults(): void {
