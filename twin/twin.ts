@@ -27,6 +27,8 @@
  *
  * Model and validity range: docs/twin.md.
  */
+
+import type { ExtensionCommand, ExtensionCommandHandler, TwinAddOnHost } from './addons.ts';
 import type {
   BusMeasurement,
   DeviceInput,
@@ -37,7 +39,6 @@ import type {
   TwinLike,
   TwinState,
 } from './api.ts';
-import { applyAttackCommand } from './attacks/live.ts';
 import {
   buildChannel,
   type Channel,
@@ -312,7 +313,7 @@ const DEG = 180 / Math.PI;
 /** Built-in controller of units outside every microgrid (secondary control only). */
 const SECONDARY = 'secondary';
 
-export class Twin implements TwinLike, ControllableTwin {
+export class Twin implements TwinLike, ControllableTwin, TwinAddOnHost {
   readonly dt_s: number;
   readonly seed: number;
   readonly grid: Grid;
@@ -394,6 +395,8 @@ export class Twin implements TwinLike, ControllableTwin {
   private builtInUnits: Uint8Array = new Uint8Array(0);
   private builtInLoads: Uint8Array = new Uint8Array(0);
   private catalogCache: TwinCatalog | undefined;
+  /** Handlers of commands that add-ons bring (`attack`: twin/attacks/live.ts), registered from outside. */
+  private readonly extensionCommands = new Map<string, ExtensionCommandHandler>();
   /** Events of actions applied between steps (applyActions), for the next step's state. */
   private readonly eventsBetweenSteps: TwinEvent[] = [];
   private readonly applyForController = (id: string, action: ControllerAction) =>
@@ -1771,6 +1774,21 @@ export class Twin implements TwinLike, ControllableTwin {
   }
 
   /**
+   * Registers the handler of a command an add-on brings (the twin itself knows nothing of it):
+   * `enableLiveAttacks(twin)` registers `attack`. One handler per kind.
+   */
+  handleCommand(kind: ExtensionCommand['kind'], handler: ExtensionCommandHandler): void {
+    if (this.extensionCommands.has(kind))
+      throw new TypeError(`a '${kind}' command handler is already registered`);
+    this.extensionCommands.set(kind, handler);
+  }
+
+  /** The handler registered for `kind`, if any. */
+  commandHandler(kind: ExtensionCommand['kind']): ExtensionCommandHandler | undefined {
+    return this.extensionCommands.get(kind);
+  }
+
+  /**
    * After an emergency stop every unit and FID stays out of service for the rest of the run: a
    * set-point is refused (as a hardware device's latched stop refuses it) rather than accepted
    * and ignored.
@@ -1869,7 +1887,12 @@ export class Twin implements TwinLike, ControllableTwin {
         return this.emit('reconnect-requested', `${mgId}: resynchronising`, mgId);
       }
       case 'attack': {
-        const e = applyAttackCommand(this, action);
+        const handler = this.extensionCommands.get(action.kind);
+        if (!handler)
+          throw new TypeError(
+            'attack: live attacks are not enabled on this twin (twin/attacks/live.ts enableLiveAttacks)',
+          );
+        const e = handler.apply(action);
         return this.emit(e.kind, e.message, e.target);
       }
       case 'emergency-stop': {
@@ -2318,6 +2341,8 @@ export class Twin implements TwinLike, ControllableTwin {
     );
   }
 }
+
+export type { ExtensionCommand, ExtensionCommandHandler } from './addons.ts';
 
 export interface TwinFileOptions extends Omit<TwinOptions, 'config'> {
   /** Grid file: MATPOWER .m or YAML (with an optional `twin:` section). */

@@ -88,7 +88,7 @@ describe('controllers attached to the twin', () => {
     });
     // The EMS (grid-connected, low cost: batteries at 0) leaves it to the VPP through its dispatches.
     twin.step([]);
-    twin.command({ kind: 'ems-mode', microgrid: 'MG1', mode: 'low-cost' });
+    twin.apply({ kind: 'ems-mode', microgrid: 'MG1', mode: 'low-cost' });
     for (let k = 0; k < 200; k++) twin.step([]);
     expect(vpp.decisions).toBe(1);
     expect(twin.state.devices['bess-25'].p_mw).toBeCloseTo(0.2, 2);
