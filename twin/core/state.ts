@@ -12,14 +12,15 @@ import { Ownership } from '../control/ownership.ts';
 import { ControllerRunner } from '../control/runner.ts';
 import { createDerUnit, createGeneratorUnit } from '../der/factory.ts';
 import { HardwareDevice } from '../der/hardware.ts';
-import { defaultLoadModel, LoadBank, type LoadModel } from '../der/load.ts';
+import type { LoadBank } from '../der/load.ts';
 import type { DerUnit, UnitContext } from '../der/unit.ts';
 import { defaultEmsSettings, type EmsSettings, PccImportEstimator } from '../dynamics/ems.ts';
 import { MainGrid } from '../dynamics/main-grid.ts';
-import { defaultFidParams, FlexibleInterconnection } from '../fid/fid.ts';
+import type { FlexibleInterconnection } from '../fid/fid.ts';
 import type { Grid } from '../grid/model.ts';
 import { PowerFlowSolver, UnitControl } from '../powerflow/index.ts';
-import { assignSheddingStages, defaultUflsStages, OvercurrentRelays } from '../protection/protection.ts';
+import type { OvercurrentRelays } from '../protection/protection.ts';
+import { buildBreakers, buildFids, buildLoadBank, buildOvercurrent } from './build.ts';
 import {
   type Breaker,
   type HardwareSpec,
@@ -52,7 +53,7 @@ export class TwinCore {
   readonly loads: LoadBank;
   readonly mainGrid: MainGrid;
   readonly config: TwinConfig;
-  readonly breakers = new Map<string, Breaker>();
+  readonly breakers: Map<string, Breaker>;
   readonly overcurrent: OvercurrentRelays;
   readonly state: TwinState;
 
@@ -148,7 +149,59 @@ export class TwinCore {
     this.busIslandRuntime = new Int32Array(nb).fill(-1);
     this.microgridOfBus = grid.buses.map((b) => b.microgrid);
 
-    // Units: non-slack generators and every DER. Slack generators are the main grid.
+    this.slackBus = this.buildUnits();
+    this.unitNetIndex = Int32Array.from(this.units, (u) => this.pf.unitIndex(u.id));
+    this.unitNetInService = Uint8Array.from(this.unitNetIndex, (k) => net.unitInService[k]);
+    this.unitRegulates = Uint8Array.from(this.unitNetIndex, (k) =>
+      net.unitControl[k] === UnitControl.voltage ? 1 : 0,
+    );
+    this.baseRef = Float64Array.from(this.units, (u) => u.reference_mw);
+    // Slack generators carry the main grid; give them no participation so they take all imbalance.
+    for (let u = 0; u < net.unitIds.length; u++) net.unitParticipation[u] = 0;
+    this.buildHardware([...(this.config.hardware ?? []), ...(options.hardware ?? [])]);
+    this.loads = buildLoadBank(grid, this.config, net);
+    this.fids.push(...buildFids(grid, this.config, net));
+    this.fidBusA = Int32Array.from(grid.fids, (f) => net.busIndexOf.get(f.busA)!);
+    this.fidBusB = Int32Array.from(grid.fids, (f) => net.busIndexOf.get(f.busB)!);
+    this.breakers = buildBreakers(grid, net);
+    for (const mg of grid.microgrids) {
+      if (mg.pccSwitch && this.breakers.has(mg.pccSwitch))
+        this.microgridPcc.set(mg.id, this.breakers.get(mg.pccSwitch)!);
+      this.emsByMicrogrid.set(mg.id, defaultEmsSettings(this.config.ems?.[mg.id] ?? {}));
+      this.pccEstimatorByMicrogrid.set(mg.id, new PccImportEstimator());
+    }
+    const relays = buildOvercurrent(grid, this.config.overcurrent ?? [], net);
+    this.overcurrent = relays.relays;
+    this.ocBranch = relays.branch;
+    this.ocCurrent = relays.current_a;
+    this.ocBaseKa = relays.baseKa;
+    // Main grid.
+    const slackUnit = grid.generators.find((g) => net.busIsSlack[net.busIndexOf.get(g.bus)!]);
+    this.mainGrid = new MainGrid(
+      this.f0_hz,
+      this.config.mainGridVoltage_pu ?? slackUnit?.vset_pu ?? 1,
+      options.gridTrace,
+    );
+
+    this.buildChannels(options.channels);
+    this.ctx = {
+      t_s: 0,
+      hourOfDay: this.config.startHour ?? 12,
+      f_hz: this.f0_hz,
+      f0_hz: this.f0_hz,
+      rocof_hz_s: 0,
+      vm_pu: 1,
+      gridConnected: false,
+    };
+
+    this.state = this.buildPublishedState();
+  }
+
+  /** Units: non-slack generators and every DER (slack generators are the main grid). Returns the slack buses. */
+  private buildUnits(): Int32Array {
+    const grid = this.grid;
+    const net = this.pf.net;
+    const nb = net.busIds.length;
     const slack: number[] = [];
     for (const g of grid.generators) {
       const bus = net.busIndexOf.get(g.bus)!;
@@ -159,22 +212,16 @@ export class TwinCore {
       this.addUnit(createGeneratorUnit(g, { f0_hz: this.f0_hz, seed: this.seed }), g.bus);
     }
     for (let b = 0; b < nb; b++) if (net.busIsSlack[b] && !slack.includes(b)) slack.push(b);
-    this.slackBus = Int32Array.from(slack);
     for (const der of grid.ders)
       this.addUnit(createDerUnit(der, { f0_hz: this.f0_hz, seed: this.seed }), der.bus);
-    this.unitNetIndex = Int32Array.from(this.units, (u) => this.pf.unitIndex(u.id));
-    this.unitNetInService = Uint8Array.from(this.unitNetIndex, (k) => net.unitInService[k]);
-    this.unitRegulates = Uint8Array.from(this.unitNetIndex, (k) =>
-      net.unitControl[k] === UnitControl.voltage ? 1 : 0,
-    );
-    this.baseRef = Float64Array.from(this.units, (u) => u.reference_mw);
-    // Slack generators carry the main grid; give them no participation so they take all imbalance.
-    for (let u = 0; u < net.unitIds.length; u++) net.unitParticipation[u] = 0;
+    return Int32Array.from(slack);
+  }
 
-    // Hardware devices.
+  /** Devices that are real boards, at their buses (a later spec of one id wins). */
+  private buildHardware(specs: readonly HardwareSpec[]): void {
+    const net = this.pf.net;
     const hardwareSpecs = new Map<string, HardwareSpec>();
-    for (const spec of [...(this.config.hardware ?? []), ...(options.hardware ?? [])])
-      hardwareSpecs.set(spec.id, spec);
+    for (const spec of specs) hardwareSpecs.set(spec.id, spec);
     for (const spec of hardwareSpecs.values()) {
       if (this.unitById.has(spec.id)) {
         throw new TypeError(`hardware device '${spec.id}': id already used`);
@@ -187,131 +234,21 @@ export class TwinCore {
       this.hardwareById.set(spec.id, dev);
       this.hardwareBus.set(spec.id, bus);
     }
+  }
 
-    // Loads.
-    const loadCfg = this.config.loads ?? {};
-    const models = grid.loads.map((l) => {
-      const m: LoadModel = {
-        ...defaultLoadModel(),
-        ...(loadCfg.default ?? {}),
-        ...(loadCfg.byId?.[l.id] ?? {}),
-      };
-      if (loadCfg.byId?.[l.id]?.critical) m.sheddingStage = -1;
-      return m;
-    });
-    const uflsStages = this.config.ufls?.stages ?? defaultUflsStages(this.f0_hz);
-    // Stages are assigned within each microgrid, so every islanded microgrid can shed its share.
-    const groups = new Map<string, number[]>();
-    grid.loads.forEach((l, i) => {
-      const key = grid.buses[net.busIndexOf.get(l.bus)!].microgrid ?? '';
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key)!.push(i);
-    });
-    for (const members of groups.values()) {
-      const stages = assignSheddingStages(
-        members.map((i) => grid.loads[i].p_mw),
-        members.map((i) => models[i].sheddingStage),
-        this.config.ufls?.enabled === false ? [] : uflsStages,
-      );
-      members.forEach((i, k) => {
-        models[i].sheddingStage = stages[k];
-      });
-    }
-    this.loads = new LoadBank(
-      grid.loads.map((l) => l.id),
-      grid.loads.map((l) => net.busIndexOf.get(l.bus)!),
-      grid.loads.map((l) => l.p_mw),
-      grid.loads.map((l) => l.q_mvar),
-      models,
-    );
-    for (let i = 0; i < grid.loads.length; i++) if (!grid.loads[i].inService) this.loads.connected[i] = 0;
-
-    // FIDs: the twin injects their powers itself (sending side pays the losses).
-    for (let k = 0; k < grid.fids.length; k++) {
-      const f = grid.fids[k];
-      const c = this.config.fids?.[f.id] ?? {};
-      const fid = new FlexibleInterconnection(
-        f.id,
-        defaultFidParams({
-          rating_mva: f.rating_mva,
-          p_ab_mw: f.p_ab_mw,
-          qA_mvar: f.qA_mvar,
-          qB_mvar: f.qB_mvar,
-          lossFraction: f.lossFraction,
-          ...c,
-        }),
-      );
-      fid.inService = f.inService;
-      fid.params.emergencyBelow_hz = c.emergencyBelow_hz ?? this.f0_hz * 0.99;
-      fid.params.donorFloor_hz = c.donorFloor_hz ?? this.f0_hz * 0.996;
-      this.fids.push(fid);
-      net.fidInService[k] = 0;
-    }
-    this.fidBusA = Int32Array.from(grid.fids, (f) => net.busIndexOf.get(f.busA)!);
-    this.fidBusB = Int32Array.from(grid.fids, (f) => net.busIndexOf.get(f.busB)!);
-
-    // Breakers: every switch and every branch, by id.
-    grid.switches.forEach((s, i) => {
-      this.breakers.set(s.id, {
-        id: s.id,
-        kind: 'switch',
-        index: i,
-        from: net.switchFrom[i],
-        to: net.switchTo[i],
-      });
-    });
-    grid.branches.forEach((b, i) => {
-      if (!this.breakers.has(b.id)) {
-        this.breakers.set(b.id, {
-          id: b.id,
-          kind: 'branch',
-          index: i,
-          from: net.branchFrom[i],
-          to: net.branchTo[i],
-        });
-      }
-    });
-    for (const mg of grid.microgrids) {
-      if (mg.pccSwitch && this.breakers.has(mg.pccSwitch))
-        this.microgridPcc.set(mg.id, this.breakers.get(mg.pccSwitch)!);
-      this.emsByMicrogrid.set(mg.id, defaultEmsSettings(this.config.ems?.[mg.id] ?? {}));
-      this.pccEstimatorByMicrogrid.set(mg.id, new PccImportEstimator());
-    }
-
-    // Over-current relays.
-    const oc = this.config.overcurrent ?? [];
-    this.overcurrent = new OvercurrentRelays(oc);
-    this.ocBranch = Int32Array.from(oc, (s) => {
-      const i = net.branchIds.indexOf(s.branch);
-      if (i < 0) throw new TypeError(`over-current relay: unknown branch '${s.branch}'`);
-      return i;
-    });
-    this.ocCurrent = new Float64Array(oc.length);
-    this.ocBaseKa = Float64Array.from(this.ocBranch, (k) => {
-      const kv = grid.buses[net.branchFrom[k]].baseKV || 1;
-      return grid.baseMVA / (Math.sqrt(3) * kv);
-    });
-
-    // Main grid.
-    const slackUnit = grid.generators.find((g) => net.busIsSlack[net.busIndexOf.get(g.bus)!]);
-    this.mainGrid = new MainGrid(
-      this.f0_hz,
-      this.config.mainGridVoltage_pu ?? slackUnit?.vset_pu ?? 1,
-      options.gridTrace,
-    );
-
-    // Channels for hardware devices.
+  /** Measurement and command channels of every hardware device. */
+  private buildChannels(channels: TwinOptions['channels']): void {
     for (const dev of this.hardware) {
       this.measureChannels.set(
         dev.id,
         MEASUREMENT_SIGNALS.map((s) =>
-          buildChannel(`${dev.id}.${s}`, specFor(options.channels, dev.id, s), this.seed, this.dt_s),
+          buildChannel(`${dev.id}.${s}`, specFor(channels, dev.id, s), this.seed, this.dt_s),
         ),
       );
       this.commandChannels.set(
         dev.id,
         COMMAND_SIGNALS.map((s) =>
-          buildChannel(`${dev.id}.${s}`, specFor(options.channels, dev.id, s), this.seed, this.dt_s),
+          buildChannel(`${dev.id}.${s}`, specFor(channels, dev.id, s), this.seed, this.dt_s),
         ),
       );
       this.measurements.set(dev.id, {
@@ -323,17 +260,12 @@ export class TwinCore {
         step: 0,
       });
     }
+  }
 
-    this.ctx = {
-      t_s: 0,
-      hourOfDay: this.config.startHour ?? 12,
-      f_hz: this.f0_hz,
-      f0_hz: this.f0_hz,
-      rocof_hz_s: 0,
-      vm_pu: 1,
-      gridConnected: false,
-    };
-
+  /** The published state (updated in place every step) and the PCC meters that fill it. */
+  private buildPublishedState(): TwinState {
+    const grid = this.grid;
+    const net = this.pf.net;
     const devices: TwinState['devices'] = {};
     for (const u of this.units) devices[u.id] = { p_mw: 0, q_mvar: 0, online: true, tripped: false };
     for (const h of this.hardware) devices[h.id] = { p_mw: 0, q_mvar: 0, online: false };
@@ -371,13 +303,13 @@ export class TwinCore {
     }
     const breakers: Record<string, boolean> = {};
     for (const id of this.breakers.keys()) breakers[id] = this.isBreakerClosed(id);
-    this.state = {
+    return {
       t_s: 0,
       step: 0,
       islands: [],
       busIds: net.busIds,
       vm_pu: this.vm,
-      va_deg: new Float64Array(nb),
+      va_deg: new Float64Array(net.busIds.length),
       devices,
       fids: Object.fromEntries(this.fids.map((f) => [f.id, { p_a_mw: 0, p_b_mw: 0, loss_mw: 0 }])),
       microgrids,
