@@ -84,46 +84,51 @@ export function substep(tw: TwinCore, tSub: number, h: number): void {
   // Loads at last solved voltages and present frequency.
   tw.loads.evaluate(tw.vm, tw.busDfPu, ctx.hourOfDay);
   // Swing per island.
-  for (let r = 0; r < tw.islands.length; r++) {
-    const rt = tw.islands[r];
-    if (!rt.energised) continue;
-    let pAcc = -rt.losses_mw;
-    let m = 0;
-    for (let i = 0; i < rt.units.length; i++) {
-      const u = rt.units[i];
-      if (!u.on) continue;
-      pAcc += u.pDrive_mw;
-      m += u.inertia_mws_hz;
-    }
-    for (let i = 0; i < rt.hardware.length; i++) pAcc += rt.hardware[i].pDrive_mw;
-    for (let i = 0; i < rt.loads.length; i++) pAcc -= tw.loads.p[rt.loads[i]];
-    for (let k = 0; k < tw.fids.length; k++) {
-      if (tw.busIslandRuntime[tw.fidBusA[k]] === r) pAcc += tw.fids[k].pA_mw;
-      if (tw.busIslandRuntime[tw.fidBusB[k]] === r) pAcc += tw.fids[k].pB_mw;
-    }
-    rt.inertia = m;
-    let rocof: number;
-    if (rt.gridConnected) {
-      rt.freq.follow(tw.mainGrid.f_hz, tw.mainGrid.theta_rad, h);
-      rocof = tw.mainGrid.rocof_hz_s;
-      rt.freq.rocof_hz_s = rocof;
-      // The grid absorbs the imbalance, inertial responses included.
-      let inertial = 0;
-      for (let i = 0; i < rt.units.length; i++)
-        if (rt.units[i].on) inertial += rt.units[i].inertia_mws_hz * rocof;
-      rt.pccImport_mw = -(pAcc - inertial);
-    } else if (m > 0) {
-      rocof = rt.freq.advance(pAcc, m, h);
-    } else {
-      rocof = 0;
-    }
-    rt.rocofFiltered = lagStep(rt.rocofFiltered, rocof, 0.05, h);
-    const df = (rt.gridConnected ? tw.mainGrid.f_hz : rt.freq.f_hz) / tw.f0_hz - 1;
-    for (let i = 0; i < rt.buses.length; i++) tw.busDfPu[rt.buses[i]] = df;
-    for (let i = 0; i < rt.units.length; i++) {
-      const u = rt.units[i];
-      u.settle(rocof);
-      u.account(h);
-    }
+  for (let r = 0; r < tw.islands.length; r++) if (tw.islands[r].energised) swing(tw, r, h);
+}
+
+/**
+ * An energised island's frequency over h: a grid-connected one follows the main grid (which
+ * absorbs the imbalance, reported as PCC import); an islanded one integrates its swing equation.
+ */
+function swing(tw: TwinCore, r: number, h: number): void {
+  const rt = tw.islands[r];
+  let pAcc = -rt.losses_mw;
+  let m = 0;
+  for (let i = 0; i < rt.units.length; i++) {
+    const u = rt.units[i];
+    if (!u.on) continue;
+    pAcc += u.pDrive_mw;
+    m += u.inertia_mws_hz;
+  }
+  for (let i = 0; i < rt.hardware.length; i++) pAcc += rt.hardware[i].pDrive_mw;
+  for (let i = 0; i < rt.loads.length; i++) pAcc -= tw.loads.p[rt.loads[i]];
+  for (let k = 0; k < tw.fids.length; k++) {
+    if (tw.busIslandRuntime[tw.fidBusA[k]] === r) pAcc += tw.fids[k].pA_mw;
+    if (tw.busIslandRuntime[tw.fidBusB[k]] === r) pAcc += tw.fids[k].pB_mw;
+  }
+  rt.inertia = m;
+  let rocof: number;
+  if (rt.gridConnected) {
+    rt.freq.follow(tw.mainGrid.f_hz, tw.mainGrid.theta_rad, h);
+    rocof = tw.mainGrid.rocof_hz_s;
+    rt.freq.rocof_hz_s = rocof;
+    // The grid absorbs the imbalance, inertial responses included.
+    let inertial = 0;
+    for (let i = 0; i < rt.units.length; i++)
+      if (rt.units[i].on) inertial += rt.units[i].inertia_mws_hz * rocof;
+    rt.pccImport_mw = -(pAcc - inertial);
+  } else if (m > 0) {
+    rocof = rt.freq.advance(pAcc, m, h);
+  } else {
+    rocof = 0;
+  }
+  rt.rocofFiltered = lagStep(rt.rocofFiltered, rocof, 0.05, h);
+  const df = (rt.gridConnected ? tw.mainGrid.f_hz : rt.freq.f_hz) / tw.f0_hz - 1;
+  for (let i = 0; i < rt.buses.length; i++) tw.busDfPu[rt.buses[i]] = df;
+  for (let i = 0; i < rt.units.length; i++) {
+    const u = rt.units[i];
+    u.settle(rocof);
+    u.account(h);
   }
 }

@@ -8,8 +8,13 @@ import { type PowerFlowResult, UnitControl } from '../powerflow/index.ts';
 
 /** Writes injections into the power flow and solves every island. */
 export function solveNetwork(tw: TwinCore): void {
-  const pf = tw.pf;
-  const net = pf.net;
+  writeInjections(tw);
+  readBack(tw, solveWithRetry(tw));
+}
+
+/** Loads, FIDs, hardware and units into the power flow's inputs; who holds each island's voltage. */
+function writeInjections(tw: TwinCore): void {
+  const net = tw.pf.net;
   for (let l = 0; l < tw.loads.n; l++) {
     net.loadP_mw[l] = tw.loads.p[l];
     net.loadQ_mvar[l] = tw.loads.q[l];
@@ -50,6 +55,11 @@ export function solveNetwork(tw: TwinCore): void {
   for (let u = 0; u < net.unitIds.length; u++) {
     if (net.busIsSlack[net.unitBus[u]]) net.unitVset_pu[u] = v;
   }
+}
+
+/** One solve of every island; islands that failed are retried from a flat start. */
+function solveWithRetry(tw: TwinCore): PowerFlowResult {
+  const pf = tw.pf;
   const stats = tw.solverStats;
   const result = pf.solve();
   tw.countRebuilds();
@@ -71,6 +81,13 @@ export function solveNetwork(tw: TwinCore): void {
     );
     if (!result.converged) stats.failedSolves++;
   }
+  return result;
+}
+
+/** Voltages, losses per island (current limiting applied) and the units' solved outputs. */
+function readBack(tw: TwinCore, result: PowerFlowResult): void {
+  const pf = tw.pf;
+  const net = pf.net;
   tw.vm.set(pf.vm_pu);
   // Losses per island: sum of all injections.
   const inj = tw.busInj;

@@ -1,6 +1,6 @@
 /** Topology stage: islands from breaker states and unit service, rebuilt only when the network really changed. */
 import type { TwinCore } from '../core/state.ts';
-import { type IslandRuntime, NO_INDICES } from '../core/types.ts';
+import type { IslandRuntime } from '../core/types.ts';
 import { SynchronousGenset } from '../der/genset.ts';
 import type { DerUnit } from '../der/unit.ts';
 import { IslandFrequency } from '../dynamics/swing.ts';
@@ -57,9 +57,127 @@ export function changesStructure(
   return true;
 }
 
+/** What an island holds: its units (and their twin indices), loads, hardware, microgrids. */
+function islandMembers(tw: TwinCore, island: Island) {
+  const pf = tw.pf;
+  const units: DerUnit[] = [];
+  const unitNet: number[] = [];
+  for (let i = 0; i < tw.units.length; i++) {
+    if (pf.busIsland[tw.units[i].busIndex] === island.index) {
+      units.push(tw.units[i]);
+      unitNet.push(i);
+    }
+  }
+  const loads: number[] = [];
+  for (let l = 0; l < tw.loads.n; l++) if (pf.busIsland[tw.loads.bus[l]] === island.index) loads.push(l);
+  const hardware = tw.hardware.filter((h) => pf.busIsland[h.busIndex] === island.index);
+  let gridConnected = false;
+  for (const b of tw.slackBus) if (pf.busIsland[b] === island.index) gridConnected = true;
+  const microgrids: string[] = [];
+  for (const b of island.buses) {
+    const mg = tw.microgridOfBus[b];
+    if (mg && !microgrids.includes(mg)) microgrids.push(mg);
+  }
+  return {
+    units,
+    unitNet: Int32Array.from(unitNet),
+    loads: Int32Array.from(loads),
+    hardware,
+    gridConnected,
+    microgrids,
+  };
+}
+
+/** The old island that held most of this island's inertia (the grid outweighs any), or undefined. */
+function predecessor(
+  island: Island,
+  old: readonly IslandRuntime[],
+  oldOfBus: Int32Array,
+): IslandRuntime | undefined {
+  let best = -1;
+  let bestWeight = -1;
+  for (const b of island.buses) {
+    const o = oldOfBus[b];
+    if (o < 0 || !old[o]?.energised) continue;
+    const w = old[o].inertia + (old[o].gridConnected ? 1e9 : 0);
+    if (w > bestWeight) {
+      bestWeight = w;
+      best = o;
+    }
+  }
+  return best >= 0 ? old[best] : undefined;
+}
+
+/**
+ * A new island's runtime; it inherits frequency, phase, secondary-control, UFLS and
+ * anti-islanding state from its predecessor.
+ */
+function islandRuntime(
+  tw: TwinCore,
+  island: Island,
+  index: number,
+  from: IslandRuntime | undefined,
+): IslandRuntime {
+  const net = tw.pf.net;
+  const m = islandMembers(tw, island);
+  const mgs = m.microgrids;
+  const id = mgs.length > 0 ? mgs.join('+') : `bus-${net.busIds[island.buses[0]]}`;
+  let unplanned = from ? from.unplannedSince_s : -1;
+  if (from?.gridConnected && !m.gridConnected && unplanned < 0) unplanned = tw.planned ? -1 : tw.t;
+  if (m.gridConnected) unplanned = -1;
+  const freq = new IslandFrequency(tw.f0_hz);
+  freq.f_hz = from ? from.freq.f_hz : tw.f0_hz;
+  freq.theta_rad = from ? from.freq.theta_rad : 0;
+  freq.rocof_hz_s = from ? from.freq.rocof_hz_s : 0;
+  const energised = island.kind === 'energised';
+  const ufls =
+    tw.config.ufls?.enabled === false ? [] : (tw.config.ufls?.stages ?? defaultUflsStages(tw.f0_hz));
+  const rt: IslandRuntime = {
+    index,
+    id,
+    referenceBus: island.referenceBus,
+    vScale: 1,
+    state: {
+      id,
+      energised,
+      gridConnected: m.gridConnected,
+      f_hz: energised ? freq.f_hz : 0,
+      rocof_hz_s: 0,
+      buses: Array.from(island.buses, (b) => net.busIds[b]),
+    },
+    freq,
+    buses: island.buses,
+    units: m.units,
+    unitNet: m.unitNet,
+    emsUnits: m.units,
+    emsUnitNet: m.unitNet,
+    loads: m.loads,
+    hardware: m.hardware,
+    energised,
+    gridConnected: m.gridConnected,
+    inertia: 0,
+    losses_mw: 0,
+    pccImport_mw: 0,
+    secondaryOffset_mw: m.gridConnected || !from ? 0 : from.secondaryOffset_mw,
+    voltageOffset_pu: m.gridConnected || !from ? 0 : from.voltageOffset_pu,
+    rocofFiltered: 0,
+    ufls: from ? from.ufls : new UnderFrequencyShedding(ufls),
+    microgrids: mgs,
+    ems: mgs.length > 0 ? tw.emsByMicrogrid.get(mgs[0]) : undefined,
+    pccEstimator: mgs.length > 0 ? tw.pccEstimatorByMicrogrid.get(mgs[0]) : undefined,
+    fTarget_hz: tw.f0_hz,
+    resyncing: false,
+    nadir_hz: from ? from.nadir_hz : Number.POSITIVE_INFINITY,
+    zenith_hz: from ? from.zenith_hz : Number.NEGATIVE_INFINITY,
+    unplannedSince_s: unplanned,
+  };
+  splitBuiltInUnits(tw, rt);
+  return rt;
+}
+
+/** New island runtimes after a topology change; breaker positions, PCC meters and standby follow. */
 export function rebuildIslands(tw: TwinCore): void {
   const pf = tw.pf;
-  const net = pf.net;
   syncUnitService(tw);
   const old = tw.islands;
   const oldOfBus = Int32Array.from(tw.busIslandRuntime);
@@ -70,112 +188,7 @@ export function rebuildIslands(tw: TwinCore): void {
   for (const island of islands) {
     const idx = runtimes.length;
     for (const b of island.buses) tw.busIslandRuntime[b] = idx;
-    const units: DerUnit[] = [];
-    const unitNet: number[] = [];
-    for (let i = 0; i < tw.units.length; i++) {
-      if (pf.busIsland[tw.units[i].busIndex] === island.index) {
-        units.push(tw.units[i]);
-        unitNet.push(i);
-      }
-    }
-    const loads: number[] = [];
-    for (let l = 0; l < tw.loads.n; l++) if (pf.busIsland[tw.loads.bus[l]] === island.index) loads.push(l);
-    const hardware = tw.hardware.filter((h) => pf.busIsland[h.busIndex] === island.index);
-    let gridConnected = false;
-    for (const b of tw.slackBus) if (pf.busIsland[b] === island.index) gridConnected = true;
-    const mgs: string[] = [];
-    for (const b of island.buses) {
-      const mg = tw.microgridOfBus[b];
-      if (mg && !mgs.includes(mg)) mgs.push(mg);
-    }
-    const id = mgs.length > 0 ? mgs.join('+') : `bus-${net.busIds[island.buses[0]]}`;
-    // Inherit frequency from the old island that held most of this island's inertia.
-    let f = tw.f0_hz;
-    let theta = 0;
-    let rocof = 0;
-    let best = -1;
-    let bestWeight = -1;
-    let secondary = 0;
-    let vOffset = 0;
-    let unplanned = -1;
-    let ufls: UnderFrequencyShedding | undefined;
-    let nadir = Number.POSITIVE_INFINITY;
-    let zenith = Number.NEGATIVE_INFINITY;
-    for (const b of island.buses) {
-      const o = oldOfBus[b];
-      if (o < 0 || !old[o]?.energised) continue;
-      const w = old[o].inertia + (old[o].gridConnected ? 1e9 : 0);
-      if (w > bestWeight) {
-        bestWeight = w;
-        best = o;
-      }
-    }
-    if (best >= 0) {
-      const o = old[best];
-      f = o.freq.f_hz;
-      theta = o.freq.theta_rad;
-      rocof = o.freq.rocof_hz_s;
-      secondary = o.secondaryOffset_mw;
-      vOffset = o.voltageOffset_pu;
-      unplanned = o.unplannedSince_s;
-      ufls = o.ufls;
-      nadir = o.nadir_hz;
-      zenith = o.zenith_hz;
-      if (o.gridConnected && !gridConnected && unplanned < 0) unplanned = tw.planned ? -1 : tw.t;
-    }
-    if (gridConnected) unplanned = -1;
-    const freq = new IslandFrequency(tw.f0_hz);
-    freq.f_hz = f;
-    freq.theta_rad = theta;
-    freq.rocof_hz_s = rocof;
-    const ems = mgs.length > 0 ? tw.emsByMicrogrid.get(mgs[0]) : undefined;
-    const energised = island.kind === 'energised';
-    const rt: IslandRuntime = {
-      index: idx,
-      id,
-      referenceBus: island.referenceBus,
-      vScale: 1,
-      state: {
-        id,
-        energised,
-        gridConnected,
-        f_hz: energised ? f : 0,
-        rocof_hz_s: 0,
-        buses: Array.from(island.buses, (b) => net.busIds[b]),
-      },
-      freq,
-      buses: island.buses,
-      units,
-      unitNet: Int32Array.from(unitNet),
-      emsUnits: units,
-      emsUnitNet: NO_INDICES,
-      loads: Int32Array.from(loads),
-      hardware,
-      energised,
-      gridConnected,
-      inertia: 0,
-      losses_mw: best >= 0 ? 0 : 0,
-      pccImport_mw: 0,
-      secondaryOffset_mw: gridConnected ? 0 : secondary,
-      voltageOffset_pu: gridConnected ? 0 : vOffset,
-      rocofFiltered: 0,
-      ufls:
-        ufls ??
-        new UnderFrequencyShedding(
-          tw.config.ufls?.enabled === false ? [] : (tw.config.ufls?.stages ?? defaultUflsStages(tw.f0_hz)),
-        ),
-      microgrids: mgs,
-      ems,
-      pccEstimator: mgs.length > 0 ? tw.pccEstimatorByMicrogrid.get(mgs[0]) : undefined,
-      fTarget_hz: tw.f0_hz,
-      resyncing: false,
-      nadir_hz: nadir,
-      zenith_hz: zenith,
-      unplannedSince_s: unplanned,
-    };
-    rt.emsUnitNet = rt.unitNet;
-    splitBuiltInUnits(tw, rt);
-    runtimes.push(rt);
+    runtimes.push(islandRuntime(tw, island, idx, predecessor(island, old, oldOfBus)));
   }
   tw.islands = runtimes;
   tw.state.islands = runtimes.map((r) => r.state);
