@@ -13,17 +13,24 @@
  *     V/θ/f/ROCOF through the measurement channels.
  *   options.channels: impairments per channel, keys `device.signal`, `device.*`, `*.signal`, `*`.
  *
- * EACH STEP (step(inputs) → TwinState, arrays reused):
- *   1. device inputs through command channels; due scheduled actions (scenarios) applied;
- *   2. topology from breaker states (islands rebuilt only when something switched);
- *   3. per island (sub-stepped at ≤ maxSubstep_s): units advance (governors, resources, IEEE 1547
- *      functions), FIDs, loads (ZIP + frequency); a grid-connected island follows the main grid,
- *      an islanded one integrates its aggregate swing equation M·df/dt = ΣP − P_load − P_loss;
- *      inertial units deliver P_m − M_i·df/dt;
- *   4. AC power flow per island with distributed slack (twin/powerflow) → V, θ, losses;
- *   5. protection (IEEE 1547 DER trips, UFLS, over-current, anti-islanding), secondary control,
- *      tertiary dispatch every N s, planned islanding and synchro-check reconnection;
- *   6. measurement channels for hardware devices.
+ * EACH STEP (step(inputs) → TwinState, arrays reused): `Twin` only orders the stages
+ * (twin/stages/), functions over one state object, TwinCore (twin/core/state.ts):
+ *   1. metering.applyInputs: device inputs through command channels; commands.runSchedule: due
+ *      scheduled actions (scenarios); faults.updateFaults;
+ *   2. topology: islands from breaker states (rebuilt only when something switched);
+ *   3. dynamics.substep, per island (sub-stepped at ≤ maxSubstep_s): units advance (governors,
+ *      resources, IEEE 1547 functions), FIDs, loads (ZIP + frequency); a grid-connected island
+ *      follows the main grid, an islanded one integrates M·df/dt = ΣP − P_load − P_loss;
+ *   4. network.solveNetwork: AC power flow per island with distributed slack → V, θ, losses;
+ *   5. protection.protect (IEEE 1547 DER trips, anti-islanding, UFLS, over-current);
+ *   6. control, the built-in controllers: ems.control (secondary control, tertiary dispatch every
+ *      N s, demand response, standby) and islanding (planned islanding, synchro-check reconnection);
+ *   7. publish (+ metering: PCC power, hardware measurement channels);
+ *   8. attached controllers due this step decide on the published state (twin/control/runner.ts);
+ *      their actions (stages/actuators.ts, through ownership) take effect in the next step.
+ *
+ * Commands: a handler per action kind (stages/commands.ts); add-ons register theirs
+ * (`attack`: twin/attacks/live.ts enableLiveAttacks).
  *
  * Model and validity range: docs/twin.md.
  */
