@@ -44,7 +44,8 @@ export function availabilityAt(profile: readonly number[] | undefined, hourOfDay
 
 /**
  * What one member can do now: its limits scaled by availability, zero when offline, storage
- * limited by the energy it holds (over `interval_h`). Without a live status the declared limits apply.
+ * limited by the energy it holds over `interval_h` (Infinity: no energy limit, the schedule's energy
+ * rows take care of it). Without a live status the declared limits apply.
  */
 export function memberLimits(
   member: VppMember,
@@ -61,9 +62,11 @@ export function memberLimits(
       status?.p_mw !== undefined && member.technology !== 'battery' ? Math.max(status.p_mw, 0) : available;
     pmin_mw = Math.min(pmin_mw, pmax_mw);
   }
-  if (member.capacity_mwh !== undefined && status?.soc !== undefined) {
-    const dischargeable = ((status.soc - member.soc_min) * member.capacity_mwh) / interval_h;
-    const chargeable = ((member.soc_max - status.soc) * member.capacity_mwh) / interval_h;
+  if (member.capacity_mwh !== undefined && Number.isFinite(interval_h)) {
+    // Without a live state of charge, the middle of the allowed band (as the schedule assumes).
+    const soc = status?.soc ?? (member.soc_min + member.soc_max) / 2;
+    const dischargeable = ((soc - member.soc_min) * member.capacity_mwh) / interval_h;
+    const chargeable = ((member.soc_max - soc) * member.capacity_mwh) / interval_h;
     pmax_mw = Math.min(pmax_mw, Math.max(dischargeable, 0));
     pmin_mw = Math.max(pmin_mw, -Math.max(chargeable, 0));
   }
