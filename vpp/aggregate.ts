@@ -57,9 +57,9 @@ export function memberLimits(
   let { pmin_mw, pmax_mw } = member;
   if (member.availability) {
     const available = member.pmax_mw * availabilityAt(member.availability, hourOfDay);
-    // A weather-driven unit's live output is the best estimate of what the weather allows now.
-    pmax_mw =
-      status?.p_mw !== undefined && member.technology !== 'battery' ? Math.max(status.p_mw, 0) : available;
+    // Live output shows at least what the weather allows now (it may be curtailed below it, so
+    // the profile's estimate stays the ceiling otherwise).
+    pmax_mw = Math.max(available, status?.p_mw ?? 0);
     pmin_mw = Math.min(pmin_mw, pmax_mw);
   }
   if (member.capacity_mwh !== undefined && Number.isFinite(interval_h)) {

@@ -17,11 +17,6 @@ export async function twinWithCatalog(
   const { grid, config } = await loadGridFile(gridFile);
   const twin = new Twin(grid, { config, dt_s, seed: 1 });
   const microgridOf = new Map(grid.buses.map((b) => [b.id, b.microgrid]));
-  const critical = new Set(
-    Object.entries(config.loads?.byId ?? {})
-      .filter(([, v]) => v.critical)
-      .map(([k]) => k),
-  );
   const catalog: TwinCatalog = {
     f0_hz: grid.frequency_hz ?? 50,
     dt_s,
@@ -40,7 +35,8 @@ export async function twinWithCatalog(
         bus: d.bus,
         microgrid: microgridOf.get(d.bus),
         rating_mva: d.rating_mva,
-        pmin_mw: battery ? -ratingMw : 0,
+        // Running units' capability (a genset's minimum stable loading, a battery's charge rate).
+        pmin_mw: battery ? -ratingMw : unit.pmin_mw,
         pmax_mw: ratingMw,
         ...(battery ? { capacity_mwh: Number(d.params.energy_mwh ?? ratingMw * 2) } : {}),
         cost_per_mwh: unit.cost_per_mwh,
@@ -53,7 +49,7 @@ export async function twinWithCatalog(
       id: l.id,
       bus: l.bus,
       microgrid: microgridOf.get(l.bus),
-      controllable: !critical.has(l.id),
+      controllable: twin.loads.controllable[twin.loads.ids.indexOf(l.id)] === 1,
     })),
     breakers: [...grid.switches.map((s) => s.id), ...grid.branches.map((b) => b.id)],
   };

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import type { ControllerAction } from '../twin/control/contract.ts';
+import type { Twin } from '../twin/twin.ts';
+import { VppController, type VppStatus } from '../vpp/controller.ts';
+import { bindPortfolio, loadPortfolio, parsePortfolio } from '../vpp/portfolio.ts';
+import { DEMO_PORTFOLIO, twinWithCatalog } from './support/vpp-catalog.ts';
+
+const MG1 = `format: gridloop-vpp/1
+vpps:
+  - id: mg1
+    period_s: 5
+    members:
+      - { der: chp-4, cost: { a_per_mw2h: 40, b_per_mwh: 80 }, ramp_mw_per_min: 6 }
+      - { der: fc-20, cost: { a_per_mw2h: 60, b_per_mwh: 95 } }
+      - { der: bess-25, cost: { a_per_mw2h: 30, b_per_mwh: 20 } }
+`;
+
+describe('VPP on a real twin (demo grid)', () => {
+  it('the demo portfolio binds to the demo grid', async () => {
+    const { catalog } = await twinWithCatalog();
+    const [vpp] = bindPortfolio(loadPortfolio(DEMO_PORTFOLIO), catalog);
+    expect(vpp!.members.map((m) => m.id)).toHaveLength(15);
+  });
+
+  /**
+   * Drives a real twin with the controller in-line: decide() every period between twin.step()
+   * calls, actions applied with the twin's own set-point command (until Twin.attach/applyActions
+   * of the controller redesign are merged, this is what `simulate` will do for it).
+   */
+  async function run(
+    target: (t: number) => number,
+    options: {
+      seconds: number;
+      structure?: 'central' | 'admm' | 'consensus';
+      at?: (t: number, twin: Twin) => void;
+    },
+  ) {
+    const { twin, catalog } = await twinWithCatalog();
+    const [vpp] = bindPortfolio(parsePortfolio(MG1, 'mg1.yaml'), catalog);
+    const ctl = new VppController({ vpp: vpp!, target, structure: options.structure });
+    ctl.attach(catalog);
+    const limits = new Map(catalog.ders.map((d) => [d.id, d]));
+    const periodSteps = Math.round(ctl.period_s / twin.dt_s);
+    const decisions: { t: number; status: VppStatus; actions: ControllerAction[] }[] = [];
+    let state = twin.step([]);
+    const steps = Math.round(options.seconds / twin.dt_s);
+    for (let k = 0; k < steps; k++) {
+      options.at?.(state.t_s, twin);
+      if (k % periodSteps === 0) {
+        const actions: ControllerAction[] = [];
+        ctl.decide(state, actions);
+        for (const a of actions) {
+          if (a.kind !== 'der-setpoint') throw new Error(`unexpected ${a.kind}`);
+          const d = limits.get(a.id)!;
+          // Never NaN, never outside the unit's limits.
+          expect(Number.isFinite(a.p_mw)).toBe(true);
+          expect(a.p_mw!).toBeGreaterThanOrEqual(d.pmin_mw - 1e-12);
+          expect(a.p_mw!).toBeLessThanOrEqual(d.pmax_mw + 1e-12);
+          twin.command({ kind: 'setpoint', deviceId: a.id, p_mw: a.p_mw });
+        }
+        decisions.push({ t: state.t_s, status: structuredClone(ctl.status), actions });
+      }
+      state = twin.step([]);
+    }
+    return decisions;
+  }
+
+  const near = (decisions: Awaited<ReturnType<typeof run>>, t: number) =>
+    decisions.reduce((best, d) => (Math.abs(d.t - t) < Math.abs(best.t - t) ? d : best));
+
+  it('tracks a changing target within 2 % once the units have followed (central, ADMM, consensus)', async () => {
+    for (const structure of ['central', 'admm', 'consensus'] as const) {
+      const decisions = await run((t) => (t < 20 ? 0.6 : 0.9), { seconds: 40, structure });
+      for (const t of [18, 38]) {
+        const d = near(decisions, t);
+        expect(d.status.ok).toBe(true);
+        expect(Math.abs(d.status.delivered_mw - d.status.target_mw)).toBeLessThan(0.02 * d.status.target_mw);
+      }
+    }
+  });
+
+  it('an infeasible target keeps the last feasible dispatch, says why, and recovers', async () => {
+    const decisions = await run((t) => (t >= 20 && t < 30 ? 5 : 0.9), { seconds: 45 });
+    const before = near(decisions, 15);
+    const during = near(decisions, 25);
+    expect(during.status.ok).toBe(false);
+    expect(during.status.reason).toMatch(/target 5 MW is outside the available range \[[-\d.]+, 1\.300\] MW/);
+    expect(during.actions).toEqual(before.actions);
+    const after = near(decisions, 40);
+    expect(after.status.ok).toBe(true);
+    expect(Math.abs(after.status.delivered_mw - 0.9)).toBeLessThan(0.02 * 0.9);
+  });
+
+  it('a member that trips is re-dispatched around at the next period', async () => {
+    let tripped = false;
+    // 1.0 MW needs the fuel cell (by hand: chp 0.375, fc 0.125 at equal incremental cost 110).
+    const decisions = await run(() => 1.0, {
+      seconds: 45,
+      at: (t, twin) => {
+        if (!tripped && t >= 17) {
+          twin.apply({ kind: 'generator-trip', unit: 'fc-20' });
+          tripped = true;
+        }
+      },
+    });
+    const before = near(decisions, 15);
+    expect(before.status.dispatch['fc-20']).toBeCloseTo(0.125, 6);
+    expect(before.status.lambda).toBeCloseTo(110, 6);
+    const next = decisions.find((d) => d.t > 17)!;
+    expect(next.t - 17).toBeLessThanOrEqual(5);
+    expect(next.status.dispatch['fc-20']).toBeUndefined();
+    const sum = Object.values(next.status.dispatch).reduce((s, x) => s + x, 0);
+    expect(sum).toBeCloseTo(1.0, 9);
+    const later = near(decisions, 40);
+    expect(Math.abs(later.status.delivered_mw - 1.0)).toBeLessThan(0.02);
+  });
+});
