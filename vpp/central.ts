@@ -12,9 +12,16 @@
  * ratings (a transport model: lossless, no voltages) — the balance duals are then zonal (nodal)
  * prices, which split when a FID limit binds. Without zones there is one balance per interval.
  */
-import loadHighs, { type Highs } from 'highs';
+import type { Highs } from 'highs';
+import * as highsPackage from 'highs';
 import { type MemberStatus, memberLimits } from './aggregate.ts';
 import type { VppMember } from './portfolio.ts';
+
+/**
+ * The loader. Node imports the package's ES build, whose default export is the loader; its types
+ * describe the CommonJS build, which TypeScript (NodeNext) then sees as the module object.
+ */
+const loadHighs = highsPackage.default as unknown as () => Promise<Highs>;
 
 let loading: Promise<Highs> | undefined;
 /** The HiGHS runtime, loaded once per process (compiling the wasm takes ~0.3 s). */
