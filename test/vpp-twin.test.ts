@@ -4,11 +4,12 @@ import type { Twin } from '../twin/twin.ts';
 import { admmDispatch } from '../vpp/admm.ts';
 import { memberLimits } from '../vpp/aggregate.ts';
 import { loadSolver, solveSchedule } from '../vpp/central.ts';
+import { forecastAvailability, MeasurementHistory } from '../vpp/commercial.ts';
 import { smallWorld } from '../vpp/comms.ts';
 import { consensusDispatch } from '../vpp/consensus.ts';
 import { VppController, type VppStatus } from '../vpp/controller.ts';
 import { bindPortfolio, loadPortfolio, parsePortfolio } from '../vpp/portfolio.ts';
-import { DEMO_PORTFOLIO, twinWithCatalog } from './support/vpp-catalog.ts';
+import { DEMO_GRID, DEMO_PORTFOLIO, twinWithCatalog } from './support/vpp-catalog.ts';
 
 const MG1 = `format: gridloop-vpp/1
 vpps:
@@ -66,6 +67,36 @@ describe('VPP on a real twin (demo grid)', () => {
       expect(a.iterations).toBeLessThanOrEqual(500);
       expect(Math.abs(a.cost - ref.cost) / ref.cost).toBeLessThan(1e-3);
     }
+  });
+
+  it('a forecast made at gate closure cannot see the twin after it (a cloud later changes nothing)', async () => {
+    const recordRun = async (seconds: number, cloudAt?: number) => {
+      const { twin, catalog } = await twinWithCatalog(DEMO_GRID, 0.1);
+      const [vpp] = bindPortfolio(loadPortfolio(DEMO_PORTFOLIO), catalog);
+      const members = vpp!.members.filter((m) => m.technology === 'pv' || m.technology === 'wind');
+      const history = new MeasurementHistory();
+      let state = twin.step([]);
+      while (state.t_s < seconds) {
+        if (cloudAt !== undefined && Math.abs(state.t_s - cloudAt) < twin.dt_s / 2) {
+          twin.apply({ kind: 'irradiance', scale: 0.2 });
+        }
+        for (const m of members) history.record(m.id, state.t_s, state.devices[m.id]!.p_mw);
+        state = twin.step([]);
+      }
+      return { members, history, pvAfter: state.devices['pv-24']!.p_mw };
+    };
+    const gate = 20;
+    const options = { startHour: 12, from_s: gate, intervals: 8, interval_s: 900, sigma0: 0.1, seed: 4 };
+    const upToGate = await recordRun(gate);
+    const beyond = await recordRun(45, 25);
+    // The cloud after the gate really changed the twin: PV output fell.
+    expect(beyond.pvAfter).toBeLessThan(0.5 * upToGate.pvAfter);
+    const a = forecastAvailability(upToGate.members, upToGate.history.closedAt(gate), options);
+    const b = forecastAvailability(beyond.members, beyond.history.closedAt(gate), options);
+    expect([...b]).toEqual([...a]);
+    expect(() =>
+      forecastAvailability(beyond.members, beyond.history.closedAt(gate), { ...options, from_s: 10 }),
+    ).toThrow(/cannot start before its gate closure/);
   });
 
   /**
