@@ -46,6 +46,8 @@ export interface VppStatus {
   iterations?: number;
   solveTime_ms: number;
   refused: RefusedAction[];
+  /** Members taken out of the dispatch because the twin refused their set-points (not owner). */
+  excluded: string[];
 }
 
 export class VppController implements Controller {
@@ -57,6 +59,7 @@ export class VppController implements Controller {
   private readonly structure: ControlStructure;
   private lastDispatch: Float64Array | undefined;
   private graph: Graph | undefined;
+  private readonly excluded = new Set<string>();
 
   constructor(private readonly options: VppControllerOptions) {
     const { vpp } = options;
@@ -77,6 +80,7 @@ export class VppController implements Controller {
       ok: true,
       solveTime_ms: 0,
       refused: [],
+      excluded: [],
     };
   }
 
@@ -97,6 +101,11 @@ export class VppController implements Controller {
     const hour = (this.options.startHour ?? 12) + state.t_s / 3600;
     const period_h = this.period_s / 3600;
     const limits: MemberLimits[] = members.map((m) => {
+      if (this.excluded.has(m.id)) {
+        // Driven by its owner: its measured output counts, the others cover the rest.
+        const p = statuses.get(m.id)?.p_mw ?? 0;
+        return { pmin_mw: p, pmax_mw: p };
+      }
       const lim = memberLimits(m, hour, statuses.get(m.id), period_h);
       const last = this.lastDispatch?.[members.indexOf(m)];
       if (m.ramp_mw_s !== undefined && last !== undefined && statuses.get(m.id)?.online !== false) {
@@ -133,8 +142,20 @@ export class VppController implements Controller {
     this.emit(solved.p, limits, statuses, actions);
   }
 
+  /**
+   * A set-point the twin refused because another controller owns the actuator (or it does not
+   * exist) takes that member out of the dispatch from the next period on: the others cover for it,
+   * and the VPP never keeps sending to an actuator it does not own.
+   */
   feedback(refused: readonly RefusedAction[]): void {
     this.status.refused = [...refused];
+    for (const r of refused) {
+      if (r.reason !== 'not-owner' && r.reason !== 'unknown-actuator') continue;
+      const id =
+        r.action.kind === 'der-setpoint' || r.action.kind === 'load-curtail' ? r.action.id : undefined;
+      if (id !== undefined && this.members.some((m) => m.id === id)) this.excluded.add(id);
+    }
+    this.status.excluded = [...this.excluded];
   }
 
   private solve(
@@ -181,7 +202,8 @@ export class VppController implements Controller {
     const dispatch: Record<string, number> = {};
     for (const [i, m] of this.members.entries()) {
       const value = p[i]!;
-      if (!Number.isFinite(value) || statuses.get(m.id)?.online === false) continue;
+      if (!Number.isFinite(value) || statuses.get(m.id)?.online === false || this.excluded.has(m.id))
+        continue;
       const lim = limits[i]!;
       const setpoint = Math.min(Math.max(value, lim.pmin_mw), lim.pmax_mw);
       dispatch[m.id] = setpoint;
