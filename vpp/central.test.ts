@@ -229,6 +229,50 @@ describe('prices from duals satisfy complementary slackness (hand-solved cases)'
   });
 });
 
+describe('network-aware dispatch (TVPP, FID transport model)', () => {
+  it('an island held by its load and a rated FID; the grid-connected zone takes the rest (by hand)', () => {
+    // By hand: island B needs 6 MW = b + f, f ≤ 2 → b ≥ 4; the VPP's total a + b = 7; cheapest is
+    // b = 4 (it costs 30 against 10), f = 2, a = 3 — A then exports 1 MW to the grid.
+    const units = [unit('a', 0, 10, 0, 10, { microgrid: 'A' }), unit('b', 0, 10, 0, 30, { microgrid: 'B' })];
+    const r = solveSchedule(highs, {
+      members: units,
+      target_mw: [7],
+      interval_h: 1,
+      startHour: 0,
+      linear: true,
+      zones: {
+        ids: ['A', 'B'],
+        target_mw: [0, 6],
+        links: [{ id: 'fid', from: 'A', to: 'B', rating_mw: 2 }],
+        gridZones: ['A'],
+      },
+    });
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.p_mw[0]).toBeCloseTo(3, 9);
+    expect(r.p_mw[1]).toBeCloseTo(4, 9);
+    expect(r.flow_mw[0]).toBeCloseTo(2, 9);
+    // One more MW of island load must come from b (the FID is full) and, the VPP's total being
+    // fixed, a gives one up: the island's price is 30 − 10 = 20; A's is 0 (the grid balances it).
+    expect(r.price[1]).toBeCloseTo(20, 9);
+    expect(r.price[0]).toBeCloseTo(0, 9);
+  });
+
+  it('an island the FID cannot supply enough: infeasible, naming the island balance and the FID', () => {
+    const units = [unit('a', 0, 10, 0, 10, { microgrid: 'A' }), unit('b', 0, 3, 0, 30, { microgrid: 'B' })];
+    const r = solveSchedule(highs, {
+      members: units,
+      target_mw: [7],
+      interval_h: 1,
+      startHour: 0,
+      linear: true,
+      zones: { ids: ['A', 'B'], target_mw: [0, 6], links: [{ id: 'fid', from: 'A', to: 'B', rating_mw: 2 }], gridZones: ['A'] },
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.binding).toMatch(/balance_0_B/);
+  });
+});
+
 describe('central dispatch reports what it cannot do', () => {
   it('a target above the available range names the interval and the range', () => {
     const r = solveSchedule(highs, {

@@ -36,11 +36,16 @@ export interface NetworkZones {
   /** Target per zone and interval (row-major: t·Z + z), MW; replaces the problem's total target. */
   target_mw: readonly number[];
   links: readonly { id: string; from: string; to: string; rating_mw: number }[];
+  /**
+   * Zones connected to the main grid: their balance has a free grid-exchange term, and the VPP's
+   * total (`target_mw` of the problem) is then required over all members.
+   */
+  gridZones?: readonly string[];
 }
 
 export interface ScheduleProblem {
   members: readonly VppMember[];
-  /** Target of the whole VPP per interval, MW (ignored with zones). */
+  /** Target of the whole VPP per interval, MW (with zones: only with `gridZones`). */
   target_mw: readonly number[];
   interval_h: number;
   /** Hour of day at the start of the first interval (availability profiles). */
@@ -52,6 +57,8 @@ export interface ScheduleProblem {
   /** Costs are b only (an LP), a ignored. */
   linear?: boolean;
   zones?: NetworkZones;
+  /** Limits of the first interval, by member (replacing those from availability and status). */
+  limits?: readonly { pmin_mw: number; pmax_mw: number }[];
   /** Solver time limit, s. */
   timeLimit_s?: number;
 }
@@ -89,7 +96,10 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
   const L = zones ? zones.links.length : 0;
   const storage = members.flatMap((m, i) => (m.capacity_mwh !== undefined ? [i] : []));
   const S = storage.length;
-  const numCols = T * N + T * S + T * L;
+  const gridZone = zones ? zones.ids.map((id) => zones.gridZones?.includes(id) ?? false) : [];
+  const G = gridZone.filter(Boolean).length;
+  const numCols = T * N + T * S + T * L + T * G;
+  const gCol = (t: number, g: number) => T * N + T * S + T * L + t * G + g;
   const eCol = (t: number, s: number) => T * N + t * S + s;
   const fCol = (t: number, l: number) => T * N + T * S + t * L + l;
   const colLower = new Float64Array(numCols);
@@ -118,7 +128,10 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
     for (const [i, m] of members.entries()) {
       // Energy is limited by the storage rows below, not by a per-interval bound.
       const status = t === 0 ? problem.statuses?.get(m.id) : undefined;
-      const lim = memberLimits(m, problem.startHour + t * dt, status, Number.POSITIVE_INFINITY);
+      const lim =
+        t === 0 && problem.limits
+          ? problem.limits[i]!
+          : memberLimits(m, problem.startHour + t * dt, status, Number.POSITIVE_INFINITY);
       let pmin = lim.pmin_mw;
       let pmax = lim.pmax_mw;
       const p0 = problem.initial_p_mw?.get(m.id);
@@ -140,7 +153,7 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
       lo += pmin;
       hi += Math.max(pmin, pmax);
     }
-    const target = zones ? sumZones(zones.target_mw, t, Z) : problem.target_mw[t]!;
+    const target = zones && G === 0 ? sumZones(zones.target_mw, t, Z) : problem.target_mw[t]!;
     if (!Number.isFinite(target))
       return { ok: false, reason: `interval ${t}: target is not a finite number` };
     if (target < lo - 1e-9 || target > hi + 1e-9) {
@@ -161,9 +174,24 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
         if (link.to === zones!.ids[z]) terms.push([fCol(t, l), 1]);
         if (link.from === zones!.ids[z]) terms.push([fCol(t, l), -1]);
       }
+      if (gridZone[z]) terms.push([gCol(t, gridZone.slice(0, z).filter(Boolean).length), 1]);
       const target = zones ? zones.target_mw[t * Z + z]! : problem.target_mw[t]!;
       addRow(`balance_${t}_${zones ? zones.ids[z] : 'vpp'}`, target, target, terms);
     }
+  }
+  for (let t = 0; t < T && G > 0; t++) {
+    // The main grid takes what the grid-connected zones do not balance; the VPP's total is its target.
+    for (let g = 0; g < G; g++) {
+      colLower[gCol(t, g)] = Number.NEGATIVE_INFINITY;
+      colUpper[gCol(t, g)] = Number.POSITIVE_INFINITY;
+    }
+    const total = problem.target_mw[t]!;
+    addRow(
+      `total_${t}`,
+      total,
+      total,
+      members.map((_, i) => [t * N + i, 1] as [number, number]),
+    );
   }
   for (let t = 0; t < T; t++) {
     for (let l = 0; l < L; l++) {
@@ -246,7 +274,7 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
     for (let k = 0; k < T * Z; k++) price[k] = sol.rowDual[k]! / dt;
     const reducedCost = new Float64Array(T * N);
     for (let k = 0; k < T * N; k++) reducedCost[k] = sol.colDual[k]! / dt;
-    const flow = sol.colValue.slice(T * N + T * S);
+    const flow = sol.colValue.slice(T * N + T * S, T * N + T * S + T * L);
     let cost = 0;
     for (let t = 0; t < T; t++) {
       for (const [i, m] of members.entries()) {
