@@ -265,7 +265,12 @@ describe('network-aware dispatch (TVPP, FID transport model)', () => {
       interval_h: 1,
       startHour: 0,
       linear: true,
-      zones: { ids: ['A', 'B'], target_mw: [0, 6], links: [{ id: 'fid', from: 'A', to: 'B', rating_mw: 2 }], gridZones: ['A'] },
+      zones: {
+        ids: ['A', 'B'],
+        target_mw: [0, 6],
+        links: [{ id: 'fid', from: 'A', to: 'B', rating_mw: 2 }],
+        gridZones: ['A'],
+      },
     });
     expect(r.ok).toBe(false);
     if (r.ok) return;

@@ -4,6 +4,8 @@
  * always finite and inside each member's limits. A failed or infeasible solve keeps the last
  * feasible dispatch and says why (`status.reason`); the next period tries again.
  */
+
+import type { Highs } from 'highs';
 import type { TwinState } from '../twin/api.ts';
 import type {
   ActuatorRef,
@@ -14,7 +16,7 @@ import type {
 } from '../twin/control/contract.ts';
 import { admmDispatch } from './admm.ts';
 import { type MemberLimits, memberLimits, statusesFrom } from './aggregate.ts';
-import { dispatchInterval } from './central.ts';
+import { dispatchInterval, type NetworkZones, solveSchedule } from './central.ts';
 import { type Graph, smallWorld } from './comms.ts';
 import { consensusDispatch } from './consensus.ts';
 import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
@@ -29,6 +31,13 @@ export interface VppControllerOptions {
   structure?: ControlStructure;
   /** Communication graph of the consensus agents (member order). @default small world, degree 6 */
   graph?: Graph;
+  /**
+   * Network-aware dispatch (TVPP, central only): microgrids as zones, the FIDs between them as
+   * rated links the VPP also drives (a lossless transport model: no voltages, no line flows inside
+   * a microgrid). Islanded microgrids must be balanced by their members and the FIDs; grid-connected
+   * ones exchange with the main grid. Solved with HiGHS.
+   */
+  network?: { highs: Highs; catalog: TwinCatalog };
 }
 
 /** What the VPP did at its last decision (for the operator, the recorder and tests). */
@@ -48,6 +57,8 @@ export interface VppStatus {
   refused: RefusedAction[];
   /** Members taken out of the dispatch because the twin refused their set-points (not owner). */
   excluded: string[];
+  /** FID transfer set-points in force (TVPP), MW from side A to side B. */
+  fids: Record<string, number>;
 }
 
 export class VppController implements Controller {
@@ -60,6 +71,7 @@ export class VppController implements Controller {
   private lastDispatch: Float64Array | undefined;
   private graph: Graph | undefined;
   private readonly excluded = new Set<string>();
+  private links: NetworkZones['links'] = [];
 
   constructor(private readonly options: VppControllerOptions) {
     const { vpp } = options;
@@ -69,7 +81,12 @@ export class VppController implements Controller {
     // A member shared with another VPP is set by whoever owns the actuator; this VPP drives only
     // what it holds whole.
     this.members = vpp.members.filter((m) => m.share === 1);
-    this.claims = this.members.map((m) => ({ kind: m.kind, id: m.id }));
+    const claims: ActuatorRef[] = this.members.map((m) => ({ kind: m.kind, id: m.id }));
+    if (options.network) {
+      this.links = linksOf(options.network.catalog);
+      for (const l of this.links) claims.push({ kind: 'fid', id: l.id });
+    }
+    this.claims = claims;
     this.graph = options.graph;
     this.status = {
       t_s: 0,
@@ -81,6 +98,7 @@ export class VppController implements Controller {
       solveTime_ms: 0,
       refused: [],
       excluded: [],
+      fids: {},
     };
   }
 
@@ -125,13 +143,16 @@ export class VppController implements Controller {
     s.delivered_mw = delivered;
     s.iterations = undefined;
 
-    const solved = this.solve(limits, target);
+    const solved = this.options.network
+      ? this.solveNetwork(state, limits, target, hour)
+      : this.solve(limits, target);
     s.solveTime_ms = performance.now() - t0;
     if (!solved.ok) {
       s.ok = false;
       s.reason = solved.reason;
       // Keep the last feasible dispatch, but never a set-point the member can no longer take.
       if (this.lastDispatch) this.emit(this.lastDispatch, limits, statuses, actions);
+      if (this.lastFlows) this.emitFlows(this.lastFlows, actions);
       return;
     }
     s.ok = true;
@@ -140,6 +161,69 @@ export class VppController implements Controller {
     s.iterations = solved.iterations;
     this.lastDispatch = solved.p;
     this.emit(solved.p, limits, statuses, actions);
+    if (solved.flows) {
+      this.lastFlows = solved.flows;
+      this.emitFlows(solved.flows, actions);
+    }
+  }
+
+  private lastFlows: Float64Array | undefined;
+
+  /**
+   * TVPP: one interval over the microgrids as zones. Each zone's members must cover what the zone
+   * consumes (measured: its units' output plus what the FIDs inject into it) less what non-member
+   * units produce; grid-connected zones trade the difference with the main grid.
+   */
+  private solveNetwork(
+    state: Readonly<TwinState>,
+    limits: MemberLimits[],
+    target: number,
+    hour: number,
+  ): Solved {
+    const { highs, catalog } = this.options.network!;
+    if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
+    const ids = catalog.microgrids.map((m) => m.id);
+    const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
+    const demand = new Map(ids.map((id) => [id, 0]));
+    const memberIds = new Set(this.members.map((m) => m.id));
+    // What the members of a zone must cover = its consumption (all units' output + FID injections,
+    // measured) less what non-member units produce = members' output + FID injections.
+    for (const d of catalog.ders) {
+      const z = d.microgrid;
+      if (z === undefined || !demand.has(z) || !memberIds.has(d.id)) continue;
+      demand.set(z, demand.get(z)! + (state.devices[d.id]?.p_mw ?? 0));
+    }
+    for (const f of catalog.fids) {
+      const s = state.fids?.[f.id];
+      if (!s) continue;
+      const za = zoneOfBus.get(f.busA);
+      const zb = zoneOfBus.get(f.busB);
+      if (za !== undefined) demand.set(za, demand.get(za)! + s.p_a_mw);
+      if (zb !== undefined) demand.set(zb, demand.get(zb)! + s.p_b_mw);
+    }
+    const gridZones = ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false));
+    const result = solveSchedule(highs, {
+      members: this.members,
+      target_mw: [target],
+      interval_h: this.period_s / 3600,
+      startHour: hour,
+      limits,
+      zones: { ids, target_mw: ids.map((id) => demand.get(id)!), links: this.links, gridZones },
+    });
+    if (!result.ok) return { ok: false, reason: result.reason };
+    return { ok: true, p: result.p_mw, lambda: Number.NaN, flows: result.flow_mw };
+  }
+
+  private emitFlows(flows: Float64Array, actions: ControllerAction[]): void {
+    const fids: Record<string, number> = {};
+    for (const [l, link] of this.links.entries()) {
+      const f = flows[l]!;
+      if (!Number.isFinite(f)) continue;
+      const p_mw = Math.min(Math.max(f, -link.rating_mw), link.rating_mw);
+      fids[link.id] = p_mw;
+      actions.push({ kind: 'fid-setpoint', id: link.id, p_mw });
+    }
+    this.status.fids = fids;
   }
 
   /**
@@ -158,10 +242,7 @@ export class VppController implements Controller {
     this.status.excluded = [...this.excluded];
   }
 
-  private solve(
-    limits: MemberLimits[],
-    target: number,
-  ): { ok: true; p: Float64Array; lambda: number; iterations?: number } | { ok: false; reason: string } {
+  private solve(limits: MemberLimits[], target: number): Solved {
     const members = this.members;
     if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
     const curves = members.map((m, i) => ({ a: m.a, b: m.b, ...limits[i]! }));
@@ -218,3 +299,19 @@ export class VppController implements Controller {
     this.status.dispatch = dispatch;
   }
 }
+
+/** FIDs whose two sides lie in two different microgrids: the links of the transport model. */
+function linksOf(catalog: TwinCatalog): NetworkZones['links'] {
+  const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
+  return catalog.fids.flatMap((f) => {
+    const from = zoneOfBus.get(f.busA);
+    const to = zoneOfBus.get(f.busB);
+    return from !== undefined && to !== undefined && from !== to
+      ? [{ id: f.id, from, to, rating_mw: f.rating_mw }]
+      : [];
+  });
+}
+
+type Solved =
+  | { ok: true; p: Float64Array; lambda: number; iterations?: number; flows?: Float64Array }
+  | { ok: false; reason: string };
