@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
 import type { ControllerAction, TwinCatalog } from '../twin/control/contract.ts';
+import { graphFromEdges } from './comms.ts';
 import { VppController } from './controller.ts';
 import { bindPortfolio, parsePortfolio } from './portfolio.ts';
 
@@ -109,6 +110,17 @@ describe('VppController (unit)', () => {
     expect(ctl.status.ok).toBe(false);
     expect(ctl.status.reason).toMatch(/not a finite number/);
     expect(actions).toEqual(first);
+  });
+
+  it('a solver that throws (consensus over a disconnected graph) fails the period, never the controller', () => {
+    const [vpp] = bindPortfolio(parsePortfolio(text, 'v.yaml'), catalog);
+    const graph = graphFromEdges(2, []);
+    const ctl = new VppController({ vpp: vpp!, target: () => 1, structure: 'consensus', graph });
+    const actions: ControllerAction[] = [];
+    expect(() => ctl.decide(state(0, 0.5, 0.5), actions)).not.toThrow();
+    expect(ctl.status.ok).toBe(false);
+    expect(ctl.status.reason).toMatch(/communication graph is disconnected/);
+    expect(actions).toEqual([]);
   });
 
   it('attach refuses a member the twin does not have', () => {

@@ -143,9 +143,15 @@ export class VppController implements Controller {
     s.delivered_mw = delivered;
     s.iterations = undefined;
 
-    const solved = this.options.network
-      ? this.solveNetwork(state, limits, target, hour)
-      : this.solve(limits, target);
+    let solved: Solved;
+    try {
+      solved = this.options.network
+        ? this.solveNetwork(state, limits, target, hour)
+        : this.solve(limits, target);
+    } catch (err) {
+      // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
+      solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };
+    }
     s.solveTime_ms = performance.now() - t0;
     if (!solved.ok) {
       s.ok = false;
