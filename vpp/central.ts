@@ -241,8 +241,8 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
     rowLower: Float64Array.from(rowLower),
     rowUpper: Float64Array.from(rowUpper),
     matrix: toCsc(entries, numRows, numCols),
-    rowNames,
   };
+  // Row names only for the infeasibility analysis (passing them costs time on every solve).
   const model = highs.createModel(hessian ? { ...data, hessian } : data);
   try {
     model.options.set({
@@ -261,7 +261,7 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
       const name = Object.entries(codes).find(([, v]) => v === status)?.[0] ?? String(status);
       let binding: string | undefined;
       if (status === codes.infeasible || status === codes.unboundedOrInfeasible)
-        binding = conflictRows(highs, data);
+        binding = conflictRows(highs, { ...data, rowNames });
       return {
         ok: false,
         reason: `solver status '${name}'${binding ? `: conflicting constraints ${binding}` : ''}`,
