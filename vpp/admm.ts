@@ -33,6 +33,8 @@ export interface AdmmResult {
   cost: number;
   mismatch_mw: number;
   messages: NetworkStats;
+  /** Simulated time to converge: two exchanges (members → aggregator → members) per round, ms. */
+  time_ms: number;
 }
 
 export function admmDispatch(curves: readonly CostCurve[], options: AdmmOptions): AdmmResult {
@@ -117,5 +119,6 @@ export function admmDispatch(curves: readonly CostCurve[], options: AdmmOptions)
     cost,
     mismatch_mw: total - T,
     messages: net.stats,
+    time_ms: 2 * iterations * (options.network?.round_ms ?? 10),
   };
 }

@@ -67,6 +67,8 @@ export interface ConsensusResult {
   cost: number;
   mismatch_mw: number;
   messages: NetworkStats;
+  /** Simulated time to converge (or to give up): rounds × the network's round duration, ms. */
+  time_ms: number;
   /** Agents reported as lying (and isolated) by their neighbours. */
   isolated: number[];
 }
@@ -245,6 +247,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     cost,
     mismatch_mw: total - options.target_mw,
     messages: net.stats,
+    time_ms: iterations * (options.network?.round_ms ?? 10),
     isolated: [...isolated].sort((x, y) => x - y),
   };
 }

@@ -80,6 +80,7 @@ describe('fully distributed consensus (Yang, Tan & Xu 2013)', () => {
     expect(lossy.converged).toBe(true);
     expect(lossy.iterations).toBeLessThanOrEqual(500);
     expect(lossy.messages.lost / lossy.messages.sent).toBeCloseTo(0.2, 1);
+    expect(lossy.time_ms).toBe(lossy.iterations * 10);
     expect(rel(lossy.cost, ref.cost)).toBeLessThan(1e-3);
   });
 
