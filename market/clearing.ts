@@ -90,7 +90,6 @@ interface Node {
   askPart: number;
   bidK: number;
   bidPart: number;
-  fill: Map<Order, number>;
 }
 
 const byAskMerit = (x: Order, y: Order) => x.price - y.price || x.t_s - y.t_s || cmp(x.id, y.id);
@@ -122,7 +121,6 @@ export function clear(
     askPart: 0,
     bidK: 0,
     bidPart: 0,
-    fill: new Map(),
   }));
   const nodeOf = (o: Order): number => {
     if (!network) return 0;
@@ -156,35 +154,49 @@ export function clear(
   };
 
   const N = nodes.length;
-  const parentLink = new Int32Array(N);
-  const seen = new Uint8Array(N);
+  // reach[u·N + v]: v reachable from u over FIDs with spare capacity; parent[u·N + v]: last link on
+  // that path. Recomputed only after flow crossed a FID.
+  const reach = new Uint8Array(N * N);
+  const parent = new Int32Array(N * N);
   const queue = new Int32Array(N);
+  let reachStale = true;
   let volume = 0;
   let welfare = 0;
   for (;;) {
     // Best (cheapest ask, dearest reachable bid) pair; ties: earlier ask, then earlier bid.
-    let best: { from: number; to: number; ask: Order; bid: Order } | undefined;
+    let from = -1;
+    let to = -1;
+    let ask: Order | undefined;
+    let bid: Order | undefined;
+    if (reachStale) {
+      for (let u = 0; u < N; u++) bfs(u);
+      reachStale = false;
+    }
     for (let u = 0; u < N; u++) {
-      const ask = nodes[u].asks[nodes[u].askK];
-      if (!ask) continue;
-      const reach = reachable(u);
+      const a = nodes[u].asks[nodes[u].askK];
+      if (!a) continue;
       for (let v = 0; v < N; v++) {
-        if (!reach[v]) continue;
-        const bid = nodes[v].bids[nodes[v].bidK];
-        if (!bid || bid.price < ask.price) continue;
-        if (!best || better(ask, bid, best.ask, best.bid)) best = { from: u, to: v, ask, bid };
+        if (!reach[u * N + v]) continue;
+        const b = nodes[v].bids[nodes[v].bidK];
+        if (!b || b.price < a.price) continue;
+        if (!ask || better(a, b, ask, bid!)) {
+          from = u;
+          to = v;
+          ask = a;
+          bid = b;
+        }
       }
     }
-    if (!best) break;
-    const { from, to, ask, bid } = best;
+    if (!ask || !bid) break;
     const na = nodes[from];
     const nb = nodes[to];
     let amount = Math.min(ask.qty_wh - na.askPart, bid.qty_wh - nb.bidPart);
-    const path = pathLinks(from, to);
-    for (const [k, dir] of path) amount = Math.min(amount, residual(k, dir));
-    for (const [k, dir] of path) flow[k] += dir === linkEnds[k][0] ? amount : -amount;
-    na.fill.set(ask, (na.fill.get(ask) ?? 0) + amount);
-    nb.fill.set(bid, (nb.fill.get(bid) ?? 0) + amount);
+    if (from !== to) {
+      const path = pathLinks(from, to);
+      for (const [k, dir] of path) amount = Math.min(amount, residual(k, dir));
+      for (const [k, dir] of path) flow[k] += dir === linkEnds[k][0] ? amount : -amount;
+      reachStale = true;
+    }
     na.askPart += amount;
     if (na.askPart === ask.qty_wh) {
       na.askK++;
@@ -199,12 +211,20 @@ export function clear(
     welfare += amount * (bid.price - ask.price);
   }
 
+  // The filled orders are each side's merit-order prefix.
+  const filledOf = new Map<Order, number>();
+  for (const n of nodes) {
+    for (let i = 0; i < n.askK; i++) filledOf.set(n.asks[i], n.asks[i].qty_wh);
+    if (n.askPart > 0) filledOf.set(n.asks[n.askK], n.askPart);
+    for (let i = 0; i < n.bidK; i++) filledOf.set(n.bids[i], n.bids[i].qty_wh);
+    if (n.bidPart > 0) filledOf.set(n.bids[n.bidK], n.bidPart);
+  }
   const prices = nodalPrices(nodes, links, linkEnds, flow, config);
   const fills: Fill[] = [];
   let pool = 0;
   for (const o of orders) {
     const ni = nodeOf(o);
-    const filled = nodes[ni].fill.get(o) ?? 0;
+    const filled = filledOf.get(o) ?? 0;
     const price = config.pricing === 'pay-as-bid' ? o.price : prices[ni].price;
     const unmatched = o.qty_wh - filled;
     const buy = o.side === 'buy';
@@ -222,11 +242,10 @@ export function clear(
       gridAmount: unmatched * (buy ? config.retailPrice : config.feedInPrice),
     });
   }
-  for (let i = 0; i < N; i++) {
-    for (const [o, q] of nodes[i].fill) {
-      if (o.side === 'buy') prices[i].bought_wh += q;
-      else prices[i].sold_wh += q;
-    }
+  for (const f of fills) {
+    const p = prices[index.get(f.microgrid) ?? 0];
+    if (f.side === 'buy') p.bought_wh += f.filled_wh;
+    else p.sold_wh += f.filled_wh;
   }
   const linkFlows: LinkFlow[] = links.map((l, k) => {
     const f = flow[k];
@@ -246,33 +265,32 @@ export function clear(
   });
   return { volume_wh: volume, welfare, prices, links: linkFlows, fills, pool };
 
-  function reachable(u: number): Uint8Array {
-    seen.fill(0);
-    parentLink.fill(-1);
+  function bfs(u: number): void {
+    const row = u * N;
+    reach.fill(0, row, row + N);
+    parent.fill(-1, row, row + N);
     let head = 0;
     let tail = 0;
     queue[tail++] = u;
-    seen[u] = 1;
+    reach[row + u] = 1;
     while (head < tail) {
       const x = queue[head++];
       for (let k = 0; k < links.length; k++) {
         const [a, b] = linkEnds[k];
         const y = x === a ? b : x === b ? a : -1;
-        if (y < 0 || seen[y] || residual(k, x) <= 0) continue;
-        seen[y] = 1;
-        parentLink[y] = k;
+        if (y < 0 || reach[row + y] || residual(k, x) <= 0) continue;
+        reach[row + y] = 1;
+        parent[row + y] = k;
         queue[tail++] = y;
       }
     }
-    return seen;
   }
 
-  /** Links on the BFS path from u to v as [link, node it leaves from]; needs reachable(u) just before. */
+  /** Links on the BFS path from u to v as [link, node it leaves from]. */
   function pathLinks(u: number, v: number): [number, number][] {
-    reachable(u);
     const path: [number, number][] = [];
     for (let y = v; y !== u; ) {
-      const k = parentLink[y];
+      const k = parent[u * N + y];
       const [a, b] = linkEnds[k];
       const x = y === a ? b : a;
       path.push([k, x]);
