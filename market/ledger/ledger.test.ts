@@ -1,0 +1,177 @@
+/**
+ * The ledger on a real Ethereum engine: three Clique authorities on @ethereumjs, each with its own
+ * chain database and state, each re-executing every block. Every figure is read back from every
+ * authority's contract storage and compared with a hand calculation.
+ */
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { clear } from '../clearing.ts';
+import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../orders.ts';
+import { bytesToHex, keccak } from './abi.ts';
+import { ARTIFACT_PATH, compile } from './compile.ts';
+import { MarketLedger, participantAddress, resultHash, settlementOf } from './ledger.ts';
+
+const RULES = {
+  retailPrice: 250,
+  feedInPrice: 50,
+  toleranceWh: 10,
+  tolerancePermille: 50,
+  penaltyPerWh: 100,
+};
+const PEOPLE = ['alice', 'bob', 'carol'];
+
+describe('MarketLedger.json', () => {
+  it('is what solc compiles from MarketLedger.sol today', () => {
+    const committed = JSON.parse(readFileSync(ARTIFACT_PATH, 'utf8'));
+    const fresh = compile();
+    expect(fresh.bytecode).toBe(committed.bytecode);
+    expect(fresh.abi).toEqual(committed.abi);
+    expect(fresh.solc).toBe(committed.solc);
+  }, 120_000);
+});
+
+describe('ledger on a 3-authority Clique chain', () => {
+  let ledger: MarketLedger;
+  const minted = 3_000_000n;
+
+  beforeAll(async () => {
+    ledger = await MarketLedger.deploy(3, RULES, 'ledger-test');
+    await ledger.credit(new Map(PEOPLE.map((p) => [p, 1_000_000n])));
+    await ledger.lockDeposits(
+      new Map([
+        ['alice', 50_000n],
+        ['bob', 50_000n],
+        ['carol', 100_000n],
+      ]),
+    );
+  }, 120_000);
+
+  /** Σ balances + Σ deposits + pool + grid, on one authority. */
+  async function total(i: number) {
+    const a = ledger.chain.authorities[i];
+    let sum = (await ledger.read(a, 'pool()')) + (await ledger.read(a, 'grid()'));
+    for (const p of PEOPLE) {
+      sum += await ledger.read(a, 'balanceOf(address)', [participantAddress(p)]);
+      sum += await ledger.read(a, 'depositOf(address)', [participantAddress(p)]);
+    }
+    return { sum, minted: await ledger.read(a, 'minted()') };
+  }
+
+  it('refuses an order commitment whose deposit is too small, naming the reason', async () => {
+    await expect(
+      ledger.commitOrders(1n, [
+        { hash: bytesToHex(keccak(new Uint8Array([1]))), participant: 'bob', deposit: 10n ** 9n },
+      ]),
+    ).rejects.toThrow(/deposit too small/);
+  });
+
+  it('accepts the majority hash, settles against meters with penalties, conserves money exactly', async () => {
+    const participants = new Map<string, Participant>(
+      PEOPLE.map((id) => [id, { id, microgrid: 'mg1', deposit: 0 }]),
+    );
+    const orders: Order[] = [
+      { id: 'a1', participant: 'alice', side: 'sell', qty_wh: 1000, price: 100, t_s: 0 },
+      { id: 'b1', participant: 'bob', side: 'buy', qty_wh: 600, price: 200, t_s: 0 },
+      { id: 'c1', participant: 'carol', side: 'buy', qty_wh: 600, price: 150, t_s: 1 },
+    ];
+    const interval = 7n;
+    await ledger.commitOrders(
+      interval,
+      orders.map((o) => ({
+        hash: bytesToHex(keccak(new TextEncoder().encode(JSON.stringify(o)))),
+        participant: o.participant,
+        deposit: 40_000n,
+      })),
+    );
+    const cfg = { ...DEFAULT_MARKET_CONFIG, retailPrice: RULES.retailPrice, feedInPrice: RULES.feedInPrice };
+    const settlement = settlementOf(Number(interval), clear(orders, participants, cfg));
+    const honest = resultHash(settlement);
+    // The contract's own abi.encode + keccak agrees with ours.
+    const [a0, a1, a2] = ledger.chain.authorities;
+    // Settling before any vote is refused.
+    await expect(ledger.settle(settlement, new Map())).rejects.toThrow(/no accepted clearing/);
+    // One authority submits a conflicting result; the two others agree: the majority wins.
+    const forged = bytesToHex(keccak(new TextEncoder().encode('forged')));
+    const voting = await ledger.vote(
+      interval,
+      new Map([
+        [a0, forged],
+        [a1, honest],
+        [a2, honest],
+      ]),
+    );
+    expect(voting.acceptedBy).toHaveLength(3);
+    for (const a of ledger.chain.authorities) {
+      expect(await ledger.readBytes32(a, 'accepted(uint64)', [interval])).toBe(honest);
+    }
+    // A settlement that is not the accepted one is refused.
+    const tampered = { ...settlement, lines: settlement.lines.map((l) => ({ ...l })) };
+    tampered.lines[0].trade += 1n;
+    tampered.poolShare -= 1n;
+    await expect(ledger.settle(tampered, new Map())).rejects.toThrow(/not the accepted clearing/);
+
+    // Meters: alice delivers 900 of 1000 Wh, bob exactly 600, carol draws 2600 instead of 600.
+    const metered = new Map([
+      ['alice', 900n],
+      ['bob', -600n],
+      ['carol', -2600n],
+    ]);
+    const done = await ledger.settle(settlement, metered);
+    expect(done.acceptedBy).toHaveLength(3);
+    await expect(ledger.settle(settlement, metered)).rejects.toThrow(/already settled/);
+
+    // Hand calculation (docs/market.md): clearing price 150 (carol's bid is marginal);
+    // alice +150 000, bob −90 000, carol −60 000 and her unmatched 200 Wh at retail −50 000.
+    // alice: shortfall 100 Wh at retail −25 000; tolerance 10 + 5 % × 1000 = 60 → 40 Wh × 100 = 4 000.
+    // carol: 2000 Wh at retail −500 000; tolerance 10 + 30 = 40 → 1960 × 100 = 196 000 penalty,
+    // 100 000 from the deposit, 96 000 debt.
+    const expected = {
+      alice: { balance: 950_000n + 150_000n - 25_000n, deposit: 46_000n, debt: 0n },
+      bob: { balance: 950_000n - 90_000n, deposit: 50_000n, debt: 0n },
+      carol: { balance: 900_000n - 110_000n - 500_000n, deposit: 0n, debt: 96_000n },
+    };
+    for (const p of PEOPLE) {
+      const views = await ledger.accountOnEvery(p);
+      expect(views).toHaveLength(3);
+      for (const v of views)
+        expect({ ...v, authority: undefined }).toEqual({
+          authority: undefined,
+          ...expected[p as keyof typeof expected],
+        });
+    }
+    for (let i = 0; i < 3; i++) {
+      const a = ledger.chain.authorities[i];
+      expect(await ledger.read(a, 'pool()')).toBe(104_000n);
+      expect(await ledger.read(a, 'grid()')).toBe(50_000n + 25_000n + 500_000n);
+      expect(await ledger.read(a, 'reputationOf(address)', [participantAddress('bob')])).toBe(1n);
+      expect(await total(i)).toEqual({ sum: minted, minted });
+    }
+    // Every block was re-executed by every authority, and they agree on the state.
+    for (const o of ledger.chain.log) expect(o.acceptedBy).toHaveLength(3);
+    const roots = await Promise.all(ledger.chain.authorities.map((a) => a.stateRoot()));
+    expect(new Set(roots).size).toBe(1);
+  }, 120_000);
+
+  it('rejects the next block of an authority whose state was corrupted, and goes on without it', async () => {
+    const n = ledger.chain.authorities.length;
+    const height = (await ledger.chain.authorities[0].head()).header.number + 1n;
+    const culprit = ledger.chain.authorities[Number(height % BigInt(n))];
+    // Corrupt the culprit's copy of bob's balance directly in its state trie.
+    const slotKey = new Uint8Array(32);
+    slotKey[31] = 0x42;
+    await culprit.vm.stateManager.putStorage(ledger.contract, slotKey, new Uint8Array([0x01, 0x00]));
+    const outcome = await ledger.credit(new Map([['bob', 5n]]));
+    expect(ledger.chain.refused.at(-1)?.proposer).toBe(culprit.name);
+    const rejections = ledger.chain.refused.at(-1)!.rejectedBy;
+    expect(rejections).toHaveLength(n - 1);
+    for (const r of rejections) expect(r.reason).toMatch(/stateRoot|state root/i);
+    // The next authority sealed the block out of turn; the honest ones hold it.
+    expect(outcome.proposer).not.toBe(culprit.name);
+    expect(outcome.block.header.difficulty).toBe(1n);
+    const honest = ledger.chain.authorities.filter((a) => a !== culprit);
+    for (const a of honest) {
+      expect(await ledger.read(a, 'balanceOf(address)', [participantAddress('bob')])).toBe(860_005n);
+    }
+    expect(outcome.rejectedBy.map((r) => r.authority)).toEqual([culprit.name]);
+  }, 120_000);
+});
