@@ -227,7 +227,34 @@ export class PoaChain {
   /** Proposals the majority refused (e.g. from an authority with a corrupted state). */
   readonly refused: BlockOutcome[] = [];
 
+  /** Authorities that are down: they neither seal nor validate until they come back. */
+  private readonly offline = new Set<Authority>();
+
   private constructor(readonly authorities: Authority[]) {}
+
+  /**
+   * Takes an authority down or brings it back; on its return it catches up by importing (and
+   * re-executing) every block it missed. Returns the blocks it refused while catching up.
+   */
+  async setOnline(a: Authority, online: boolean): Promise<BlockVerdict[]> {
+    if (!online) {
+      this.offline.add(a);
+      return [];
+    }
+    this.offline.delete(a);
+    const have = (await a.head()).header.number;
+    const refused: BlockVerdict[] = [];
+    for (const o of this.log) {
+      if (o.block.header.number <= have) continue;
+      const verdict = await a.importBlock(o.block);
+      if (!verdict.ok) refused.push(verdict);
+    }
+    return refused;
+  }
+
+  isOnline(a: Authority): boolean {
+    return !this.offline.has(a);
+  }
 
   static async create(count: number, seed = 'gridloop'): Promise<PoaChain> {
     if (!Number.isInteger(count) || count < 3)
@@ -254,12 +281,17 @@ export class PoaChain {
    */
   async commit(calls: readonly ChainCall[]): Promise<BlockOutcome> {
     const n = this.authorities.length;
-    const height = (await this.authorities[0].head()).header.number + 1n;
+    const height = BigInt(this.log.length) + 1n;
+    const online = this.authorities.filter((a) => this.isOnline(a)).length;
+    if (online < this.quorum)
+      throw new LedgerError(
+        `the chain cannot make progress: ${online} of ${n} authorities online, ${this.quorum} needed`,
+      );
     const first = Number(height % BigInt(n));
     const reasons: string[] = [];
     for (let k = 0; k < n; k++) {
       const proposer = this.authorities[(first + k) % n];
-      if (this.signedRecently(proposer, height)) continue;
+      if (!this.isOnline(proposer) || this.signedRecently(proposer, height)) continue;
       // Each authority's own state before this height (a corrupted one keeps its corruption).
       const before = new Map<Authority, Uint8Array>();
       for (const a of this.authorities) before.set(a, await a.vm.stateManager.getStateRoot());
@@ -279,7 +311,7 @@ export class PoaChain {
         rejectedBy: [],
       };
       for (const a of this.authorities) {
-        if (a === proposer) continue;
+        if (a === proposer || !this.isOnline(a)) continue;
         const verdict = await a.importBlock(block);
         if (verdict.ok) outcome.acceptedBy.push(a.name);
         else outcome.rejectedBy.push({ authority: a.name, reason: verdict.reason });

@@ -175,3 +175,23 @@ describe('ledger on a 3-authority Clique chain', () => {
     expect(outcome.rejectedBy.map((r) => r.authority)).toEqual([culprit.name]);
   }, 120_000);
 });
+
+describe('authorities going offline', () => {
+  it('reports a chain that cannot make progress; a returning authority catches up by re-executing', async () => {
+    const ledger = await MarketLedger.deploy(3, RULES, 'offline-test');
+    const [a, b, c] = ledger.chain.authorities;
+    await ledger.chain.setOnline(b, false);
+    await ledger.chain.setOnline(c, false);
+    await expect(ledger.credit(new Map([['dave', 7n]]))).rejects.toThrow(
+      /cannot make progress: 1 of 3 authorities online, 2 needed/,
+    );
+    expect(await ledger.chain.setOnline(b, true)).toEqual([]);
+    const outcome = await ledger.credit(new Map([['dave', 7n]]));
+    expect(outcome.acceptedBy.sort()).toEqual([a.name, b.name].sort());
+    // c missed the block; back online it imports and re-executes it, then agrees.
+    expect(await ledger.read(c, 'balanceOf(address)', [participantAddress('dave')])).toBe(0n);
+    expect(await ledger.chain.setOnline(c, true)).toEqual([]);
+    for (const x of ledger.chain.authorities)
+      expect(await ledger.read(x, 'balanceOf(address)', [participantAddress('dave')])).toBe(7n);
+  }, 120_000);
+});
