@@ -81,7 +81,8 @@ contract MarketLedger {
     function lockDeposit(address[] calldata who, int256[] calldata amount) external onlyAuthority {
         require(who.length == amount.length, "length mismatch");
         for (uint256 i = 0; i < who.length; i++) {
-            require(amount[i] > 0 && balanceOf[who[i]] >= amount[i], "balance too small");
+            require(amount[i] > 0, "deposit must be positive");
+            require(balanceOf[who[i]] >= amount[i], "balance too small");
             balanceOf[who[i]] -= amount[i];
             depositOf[who[i]] += amount[i];
         }

@@ -195,3 +195,78 @@ describe('authorities going offline', () => {
       expect(await ledger.read(x, 'balanceOf(address)', [participantAddress('dave')])).toBe(7n);
   }, 120_000);
 });
+
+describe('money conservation over random intervals (chain)', () => {
+  it('per interval: payments in = payments out + grid + penalties to the pool, on every authority', async () => {
+    const ledger = await MarketLedger.deploy(3, RULES, 'conservation-test');
+    const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'];
+    const participants = new Map<string, Participant>(
+      people.map((id) => [id, { id, microgrid: 'mg', deposit: 0 }]),
+    );
+    await ledger.credit(new Map(people.map((p) => [p, 5_000_000n])));
+    await ledger.lockDeposits(new Map(people.map((p, i) => [p, BigInt(1000 * (i + 1))])));
+    // A small deterministic generator (so a failure replays).
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const [a0] = ledger.chain.authorities;
+    const sumOf = async (sig: string) => {
+      let s = 0n;
+      for (const p of people) s += await ledger.read(a0, sig, [participantAddress(p)]);
+      return s;
+    };
+    for (let interval = 1n; interval <= 3n; interval++) {
+      const orders: Order[] = people.map((p, i) => ({
+        id: `o${interval}-${i}`,
+        participant: p,
+        side: rnd(2) ? 'buy' : 'sell',
+        qty_wh: rnd(800),
+        price: 40 + rnd(5) * 20,
+        t_s: rnd(3),
+      }));
+      const settlement = settlementOf(
+        Number(interval),
+        clear(orders, participants, { ...DEFAULT_MARKET_CONFIG, ...RULES }),
+      );
+      const hash = resultHash(settlement);
+      await ledger.vote(interval, new Map(ledger.chain.authorities.map((a) => [a, hash])));
+      const metered = new Map(
+        settlement.lines.map((l) => [l.participant, l.clearedWh + BigInt(rnd(400) - 200)]),
+      );
+      const before = {
+        balances: await sumOf('balanceOf(address)'),
+        deposits: await sumOf('depositOf(address)'),
+        pool: await ledger.read(a0, 'pool()'),
+        grid: await ledger.read(a0, 'grid()'),
+      };
+      await ledger.settle(settlement, metered);
+      const after = {
+        balances: await sumOf('balanceOf(address)'),
+        deposits: await sumOf('depositOf(address)'),
+        pool: await ledger.read(a0, 'pool()'),
+        grid: await ledger.read(a0, 'grid()'),
+      };
+      // Participants' money moved out (payments in − payments out) went to the grid and the pool.
+      const outOfParticipants = before.balances + before.deposits - (after.balances + after.deposits);
+      expect(outOfParticipants).toBe(after.grid - before.grid + (after.pool - before.pool));
+      // The penalties moved to the pool are exactly what left the deposits.
+      expect(after.pool - before.pool - settlement.poolShare).toBe(before.deposits - after.deposits);
+    }
+    // The penalty and debt paths were exercised.
+    expect(await sumOf('debtOf(address)')).toBeGreaterThan(0n);
+    // Every authority holds the same figures, and the total is what was minted.
+    const pool = await ledger.read(a0, 'pool()');
+    expect(pool).toBeGreaterThan(0n);
+    for (const a of ledger.chain.authorities) {
+      let total = (await ledger.read(a, 'pool()')) + (await ledger.read(a, 'grid()'));
+      for (const p of people) {
+        total += await ledger.read(a, 'balanceOf(address)', [participantAddress(p)]);
+        total += await ledger.read(a, 'depositOf(address)', [participantAddress(p)]);
+      }
+      expect(total).toBe(await ledger.read(a, 'minted()'));
+      expect(await ledger.read(a, 'pool()')).toBe(pool);
+    }
+  }, 120_000);
+});
