@@ -123,8 +123,8 @@ export class Authority {
     return (await this.vm.stateManager.getAccount(address))?.nonce ?? 0n;
   }
 
-  /** Builds and seals the next block on its own chain and state. */
-  async propose(txs: readonly LegacyTx[], inTurn: boolean): Promise<Block> {
+  /** Builds and seals the next block on its own state; `keep`: also put it on its own chain. */
+  async propose(txs: readonly LegacyTx[], inTurn: boolean, keep = true): Promise<Block> {
     const parent = await this.head();
     const builder = await buildBlock(this.vm, {
       parentBlock: parent,
@@ -138,7 +138,7 @@ export class Authority {
       },
       blockOpts: {
         cliqueSigner: this.key,
-        putBlockIntoBlockchain: true,
+        putBlockIntoBlockchain: keep,
         calcDifficultyFromHeader: undefined,
       },
     });
@@ -250,6 +250,31 @@ export class PoaChain {
       if (!verdict.ok) refused.push(verdict);
     }
     return refused;
+  }
+
+  /** The signer set of the genesis (for a node that follows the chain without being an authority). */
+  get signers(): Address[] {
+    return this.authorities.map((a) => a.address);
+  }
+
+  /**
+   * A block arriving from elsewhere (a node outside the authority set, an equivocating authority):
+   * every online authority validates and re-executes it; kept only if a majority accept it.
+   */
+  async receive(
+    block: Block,
+  ): Promise<{ acceptedBy: string[]; rejectedBy: { authority: string; reason: string }[] }> {
+    const acceptedBy: string[] = [];
+    const rejectedBy: { authority: string; reason: string }[] = [];
+    for (const a of this.authorities) {
+      if (!this.isOnline(a)) continue;
+      const v = await a.importBlock(block);
+      if (v.ok) acceptedBy.push(a.name);
+      else rejectedBy.push({ authority: a.name, reason: v.reason });
+    }
+    if (acceptedBy.length >= this.quorum)
+      this.log.push({ block, proposer: 'external', acceptedBy, rejectedBy });
+    return { acceptedBy, rejectedBy };
   }
 
   isOnline(a: Authority): boolean {

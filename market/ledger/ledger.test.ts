@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { clear } from '../clearing.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../orders.ts';
 import { bytesToHex, keccak } from './abi.ts';
+import { Authority, authorityKey } from './chain.ts';
 import { ARTIFACT_PATH, compile } from './compile.ts';
 import { MarketLedger, participantAddress, resultHash, settlementOf } from './ledger.ts';
 
@@ -268,5 +269,46 @@ describe('money conservation over random intervals (chain)', () => {
       expect(total).toBe(await ledger.read(a, 'minted()'));
       expect(await ledger.read(a, 'pool()')).toBe(pool);
     }
+  }, 120_000);
+});
+
+describe('consensus under attack', () => {
+  it('rejects a block sealed by a non-authority and a second block from an equivocating authority', async () => {
+    const ledger = await MarketLedger.deploy(3, RULES, 'attack-test');
+    await ledger.credit(new Map([['erin', 100n]]));
+    const chain = ledger.chain;
+    // A node that follows the chain (same genesis, same signer set) but holds a key outside it.
+    const outsider = await Authority.create('outsider', authorityKey('somebody-else', 0), chain.signers);
+    for (const o of chain.log) expect(await outsider.importBlock(o.block)).toEqual({ ok: true });
+    // Sealed without its own chain's consent (which would refuse it) and sent to the authorities.
+    const forged = await outsider.propose([], true, false);
+    const v1 = await chain.receive(forged);
+    expect(v1.acceptedBy).toEqual([]);
+    expect(v1.rejectedBy).toHaveLength(3);
+    // Clique refuses it: the sealer is not in the signer set (so never in turn, never a valid seal).
+    for (const r of v1.rejectedBy)
+      expect(r.reason).toMatch(/invalid clique difficulty|invalid PoA block signature/);
+
+    // Out of turn (difficulty 1) it gets as far as the seal check.
+    const v1b = await chain.receive(await outsider.propose([], false, false));
+    expect(v1b.acceptedBy).toEqual([]);
+    for (const r of v1b.rejectedBy) expect(r.reason).toMatch(/invalid PoA block signature \(clique\)/);
+
+    // An equivocating authority: the one in turn seals two different blocks at one height.
+    const height = BigInt(chain.log.length) + 1n;
+    const turn = chain.authorities[Number(height % 3n)];
+    const copy = await Authority.create('copy-of-culprit', turn.key, chain.signers);
+    for (const o of chain.log) await copy.importBlock(o.block);
+    const a = await ledger.credit(new Map([['erin', 1n]]));
+    expect(a.proposer).toBe(turn.name);
+    expect(a.acceptedBy).toHaveLength(3);
+    const second = await copy.propose([], true);
+    expect(second.header.number).toBe(a.block.header.number);
+    expect(second.hash()).not.toEqual(a.block.hash());
+    const v2 = await chain.receive(second);
+    expect(v2.acceptedBy).toEqual([]);
+    for (const r of v2.rejectedBy) expect(r.reason).toMatch(/does not extend its head/);
+    for (const x of chain.authorities)
+      expect(await ledger.read(x, 'balanceOf(address)', [participantAddress('erin')])).toBe(101n);
   }, 120_000);
 });
