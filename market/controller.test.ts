@@ -65,7 +65,7 @@ describe('market controller', () => {
     m.decide(state(0, 2, -1), actions);
     // 1 MW over 15 min = 250 000 Wh flows from mg2 (side B) to mg1 (side A): A→B = −1 MW.
     expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
-    const r = m.history[0].result;
+    const r = m.history[0].result!;
     expect(r.volume_wh).toBe(250_000);
     expect(r.links[0].binding).toBe(false);
     // Next interval: the FID now carries 1 MW B→A, the PCCs show the rest; the schedule holds.
@@ -79,7 +79,7 @@ describe('market controller', () => {
     const actions: ControllerAction[] = [];
     m.decide(state(0, 2, -1), actions);
     expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -0.5 }]);
-    const link = m.history[0].result.links[0];
+    const link = m.history[0].result!.links[0];
     expect(link.binding).toBe(true);
     expect(link.message).toBe('fid1 at its 125000 Wh rating from mg2 to mg1: price 200 in mg1 vs 100 in mg2');
   });
@@ -87,5 +87,34 @@ describe('market controller', () => {
   it('refuses a FID that does not join two microgrids', () => {
     const m = new MarketController({ fids: ['nope'], participants, bidder: () => [] });
     expect(() => m.attach(catalog(1))).toThrow(/FID nope is not in the twin's catalog/);
+  });
+});
+
+describe('market controller while the ledger cannot make progress', () => {
+  it('keeps the last cleared schedule for one interval, then returns to zero exchange, and says so', () => {
+    let live = true;
+    const m = new MarketController({
+      fids: ['fid1'],
+      participants,
+      bidder: microgridAgents({ buyPrice: 200, sellPrice: 100 }),
+      ledgerLive: () => live,
+    });
+    m.attach(catalog(2));
+    const actions: ControllerAction[] = [];
+    m.decide(state(0, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    live = false;
+    actions.length = 0;
+    m.decide(state(900, 1, 0, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    expect(m.history[1].note).toMatch(/keep the last cleared schedule/);
+    actions.length = 0;
+    m.decide(state(1800, 1, 0, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: 0 }]);
+    expect(m.history[2].note).toMatch(/return to zero exchange/);
+    live = true;
+    actions.length = 0;
+    m.decide(state(2700, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
   });
 });

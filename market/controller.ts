@@ -35,11 +35,20 @@ export interface MarketControllerOptions {
   config?: Partial<MarketConfig>;
   /** Controller id. @default 'market' */
   id?: string;
+  /**
+   * Whether the ledger can make progress (a majority of authorities online). While it cannot, no new
+   * clearing is scheduled: the FIDs keep the last cleared schedule for one interval, then return to
+   * zero exchange. @default always true
+   */
+  ledgerLive?: () => boolean;
 }
 
 export interface IntervalRecord {
   intervalStart_s: number;
-  result: ClearingResult;
+  /** Absent when the ledger could not make progress and nothing was cleared. */
+  result?: ClearingResult;
+  /** What the run says about this interval when it is not a normal clearing. */
+  note?: string;
   refused: Refusal[];
   actions: ControllerAction[];
 }
@@ -87,6 +96,10 @@ export class MarketController implements Controller {
   decide(state: Readonly<TwinState>, actions: ControllerAction[]): void {
     if (!this.catalog || !this.network) throw new Error('market: decide() before attach()');
     const start = state.t_s + this.config.gateClosure_s;
+    if (this.options.ledgerLive && !this.options.ledgerLive()) {
+      this.holdOrRelease(start, actions);
+      return;
+    }
     const book = new OrderBook(start, this.options.participants, this.config);
     for (const order of this.options.bidder(state, start, { catalog: this.catalog, config: this.config }))
       book.submit(order);
@@ -100,6 +113,20 @@ export class MarketController implements Controller {
     }));
     actions.push(...mine);
     this.history.push({ intervalStart_s: start, result, refused: [...book.refused], actions: mine });
+  }
+
+  /** Ledger down: keep the last schedule for one interval, then zero exchange. */
+  private holdOrRelease(start: number, actions: ControllerAction[]): void {
+    const last = this.history.at(-1);
+    const holding = last?.result !== undefined;
+    const mine: ControllerAction[] = holding
+      ? last.actions.map((a) => ({ ...a }))
+      : this.options.fids.map((id) => ({ kind: 'fid-setpoint' as const, id, p_mw: 0 }));
+    const note = holding
+      ? 'ledger cannot make progress: FIDs keep the last cleared schedule for this interval'
+      : 'ledger cannot make progress: FIDs return to zero exchange';
+    actions.push(...mine);
+    this.history.push({ intervalStart_s: start, note, refused: [], actions: mine });
   }
 
   feedback(refused: readonly RefusedAction[]): void {
