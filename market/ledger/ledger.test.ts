@@ -236,6 +236,13 @@ describe('money conservation over random intervals (chain)', () => {
       const metered = new Map(
         settlement.lines.map((l) => [l.participant, l.clearedWh + BigInt(rnd(400) - 200)]),
       );
+      // p0's meter is offline this interval: settled as delivered exactly (no deviation, no penalty).
+      if (interval === 2n) metered.delete('p0');
+      const p0 = participantAddress('p0');
+      const p0Before = [
+        await ledger.read(a0, 'depositOf(address)', [p0]),
+        await ledger.read(a0, 'reputationOf(address)', [p0]),
+      ];
       const before = {
         balances: await sumOf('balanceOf(address)'),
         deposits: await sumOf('depositOf(address)'),
@@ -243,6 +250,11 @@ describe('money conservation over random intervals (chain)', () => {
         grid: await ledger.read(a0, 'grid()'),
       };
       await ledger.settle(settlement, metered);
+      if (interval === 2n)
+        expect([
+          await ledger.read(a0, 'depositOf(address)', [p0]),
+          await ledger.read(a0, 'reputationOf(address)', [p0]),
+        ]).toEqual([p0Before[0], p0Before[1] + 1n]);
       const after = {
         balances: await sumOf('balanceOf(address)'),
         deposits: await sumOf('depositOf(address)'),
