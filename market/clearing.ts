@@ -155,7 +155,7 @@ export function clear(
 
   const N = nodes.length;
   // reach[u·N + v]: v reachable from u over FIDs with spare capacity; parent[u·N + v]: last link on
-  // that path. Recomputed only after flow crossed a FID.
+  // that path. Recomputed only when a FID's spare capacity in some direction hits or leaves 0.
   const reach = new Uint8Array(N * N);
   const parent = new Int32Array(N * N);
   const queue = new Int32Array(N);
@@ -194,8 +194,13 @@ export function clear(
     if (from !== to) {
       const path = pathLinks(from, to);
       for (const [k, dir] of path) amount = Math.min(amount, residual(k, dir));
-      for (const [k, dir] of path) flow[k] += dir === linkEnds[k][0] ? amount : -amount;
-      reachStale = true;
+      for (const [k, dir] of path) {
+        // Reachability changes only when a FID's spare capacity in some direction hits or leaves 0.
+        const other = linkEnds[k][0] === dir ? linkEnds[k][1] : linkEnds[k][0];
+        if (residual(k, other) === 0) reachStale = true;
+        flow[k] += dir === linkEnds[k][0] ? amount : -amount;
+        if (residual(k, dir) === 0) reachStale = true;
+      }
     }
     na.askPart += amount;
     if (na.askPart === ask.qty_wh) {
