@@ -52,6 +52,7 @@ import { SynchronousGenset } from './der/genset.ts';
 import { HardwareDevice, type HardwareFallback } from './der/hardware.ts';
 import { InverterSource } from './der/inverter.ts';
 import { defaultLoadModel, LoadBank, type LoadModel } from './der/load.ts';
+import type { DerTechnology } from './der/technologies.ts';
 import type { DerUnit, UnitContext } from './der/unit.ts';
 import {
   defaultEmsSettings,
@@ -172,6 +173,8 @@ export interface TwinOptions {
   networkEvery?: number;
   /** Main-grid frequency/voltage trace to replay instead of the nominal source. */
   gridTrace?: GridTrace;
+  /** The DER technologies the grid's DERs are built from. @default DER_TECHNOLOGIES */
+  derTechnologies?: readonly DerTechnology[];
 }
 
 /** Actions scenarios schedule (superset of the operator's TwinCommand). */
@@ -400,7 +403,10 @@ export class Twin implements TwinLike {
     for (let b = 0; b < nb; b++) if (net.busIsSlack[b] && !slack.includes(b)) slack.push(b);
     this.slackBus = Int32Array.from(slack);
     for (const der of grid.ders)
-      this.addUnit(createDerUnit(der, { f0_hz: this.f0_hz, seed: this.seed }), der.bus);
+      this.addUnit(
+        createDerUnit(der, { f0_hz: this.f0_hz, seed: this.seed, technologies: options.derTechnologies }),
+        der.bus,
+      );
     this.unitNetIndex = Int32Array.from(this.units, (u) => this.pf.unitIndex(u.id));
     this.unitNetInService = Uint8Array.from(this.unitNetIndex, (k) => net.unitInService[k]);
     this.unitRegulates = Uint8Array.from(this.unitNetIndex, (k) =>

@@ -21,14 +21,32 @@ import { type ElementLocator, infinityAllowed, validateGrid } from './validate.t
 
 export const GRID_FORMAT = 'gridloop-grid/1';
 
+/** Where the published schema is (its DER technologies are generated: `npm run schema:grid`). */
+export const GRID_SCHEMA_URL = new URL('./grid.schema.json', import.meta.url);
+
 let validator: ValidateFunction | undefined;
 /** The published schema, as an object. */
 export function gridSchema(): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL('./grid.schema.json', import.meta.url), 'utf8'));
+  return JSON.parse(readFileSync(GRID_SCHEMA_URL, 'utf8'));
 }
-function validate(): ValidateFunction {
-  if (!validator) validator = new Ajv({ allErrors: true, strict: false }).compile(gridSchema());
-  return validator;
+const compiled = new WeakMap<object, ValidateFunction>();
+function validate(schema?: Record<string, unknown>): ValidateFunction {
+  const compile = (s: Record<string, unknown>) => new Ajv({ allErrors: true, strict: false }).compile(s);
+  if (!schema) {
+    validator ??= compile(gridSchema());
+    return validator;
+  }
+  const known = compiled.get(schema) ?? compile(schema);
+  compiled.set(schema, known);
+  return known;
+}
+
+export interface GridParseOptions {
+  /**
+   * The schema to validate with instead of the published one: gridSchemaWith(technologies) for a
+   * grid with DER technologies of one's own (twin/der/technologies.ts).
+   */
+  schema?: Record<string, unknown>;
 }
 
 export interface YamlGridImport {
@@ -86,7 +104,7 @@ function mostUseful(errors: ErrorObject[]): ErrorObject {
 }
 
 /** Parses and validates a YAML grid file's text. `file` names it in error messages. */
-export function parseGridYaml(text: string, file: string): YamlGridImport {
+export function parseGridYaml(text: string, file: string, options: GridParseOptions = {}): YamlGridImport {
   let source: YamlSource;
   try {
     source = readYaml(text);
@@ -111,7 +129,7 @@ export function parseGridYaml(text: string, file: string): YamlGridImport {
       { file, line: lineOf(bad.path), path: pointerOf(bad.path) },
     );
   }
-  const check = validate();
+  const check = validate(options.schema);
   if (!check(data)) {
     const { path, message } = describeError(mostUseful(check.errors!));
     const segments = path
