@@ -6,14 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import {
-  findNonFinite,
-  pointerOf,
-  readYaml,
-  type YamlSource,
-  YamlSourceError,
-  yamlSpelling,
-} from '../yaml-source.ts';
+import { readYamlMapping } from '../yaml-source.ts';
 import type { Branch, Bus, Der, Fid, Generator, Grid, Load, Microgrid, Shunt, Switch } from './model.ts';
 import { emptyGrid, GridInputError } from './model.ts';
 import { microsiemensToPu, ohmsToPu } from './per-unit.ts';
@@ -105,30 +98,15 @@ function mostUseful(errors: ErrorObject[]): ErrorObject {
 
 /** Parses and validates a YAML grid file's text. `file` names it in error messages. */
 export function parseGridYaml(text: string, file: string, options: GridParseOptions = {}): YamlGridImport {
-  let source: YamlSource;
-  try {
-    source = readYaml(text);
-  } catch (err) {
-    if (err instanceof YamlSourceError) throw new GridInputError(err.reason, { file, line: err.line });
-    throw err;
-  }
-  const { data, lineOf } = source;
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new GridInputError('a grid file must be a YAML mapping with format, baseMVA and buses', {
-      file,
-      line: 1,
-    });
-  }
-  const bad = findNonFinite(
-    data,
+  const { data, lineOf } = readYamlMapping(
+    text,
+    ({ reason, line, path }) => new GridInputError(reason, { file, line, ...(path ? { path } : {}) }),
+    {
+      notMapping: 'a grid file must be a YAML mapping with format, baseMVA and buses',
+      nonFinite: 'is not allowed here: every number must be finite (docs/grid-format.md)',
+    },
     (path, value) => path.length === 3 && infinityAllowed(String(path[0]), String(path[2]), value),
   );
-  if (bad) {
-    throw new GridInputError(
-      `${yamlSpelling(bad.value)} is not allowed here: every number must be finite (docs/grid-format.md)`,
-      { file, line: lineOf(bad.path), path: pointerOf(bad.path) },
-    );
-  }
   const check = validate(options.schema);
   if (!check(data)) {
     const { path, message } = describeError(mostUseful(check.errors!));
