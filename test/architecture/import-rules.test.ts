@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,9 @@ import {
   type ImportEdge,
   importEdges,
   importSpecifiers,
+  ROOM_RULES,
   readSourceTree,
+  TWIN_CONTRACT_FILES,
 } from './import-rules.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -89,6 +91,15 @@ describe('import rules on the project tree', () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatch(/^import cycle between folders .*twin\/attacks.*twin\/channels/);
     expect(findings[0]).toContain("twin/channels/replay.ts:1 imports '../attacks/engine.ts'");
+  });
+});
+
+describe('docs/architecture.md', () => {
+  it('states every room rule and names the twin contract files', () => {
+    const doc = readFileSync(path.join(PROJECT_ROOT, 'docs/architecture.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('## Import rules'));
+    for (const rule of ROOM_RULES) expect(table).toContain(`\`${rule.room}\``);
+    for (const file of TWIN_CONTRACT_FILES) expect(table).toContain(`\`${file}\``);
   });
 });
 
