@@ -10,7 +10,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { InfluxQueryBuilder, type Selection } from './influxql.ts';
-import type { Measurement } from './schema.ts';
+import type { Measurement, TagOf } from './schema.ts';
 
 /**
  * The InfluxDB data source every panel and variable reads. Its uid is fixed so that provisioned
@@ -170,6 +170,18 @@ export function target<M extends Measurement>(
 ): InfluxQueryBuilder {
   const query = InfluxQueryBuilder.select(selection).refId(refId).datasource(DATASOURCE);
   return alias === undefined ? query : query.alias(alias);
+}
+
+/** Query A over this run: `fields` of one measurement, a series per value of `tag` ("<value> <column>"). */
+export function seriesPerTag<M extends Measurement>(
+  from: M,
+  fields: Selection<M>['fields'],
+  tag: TagOf<M>,
+): InfluxQueryBuilder {
+  // Every recorded measurement carries the run tag; TypeScript cannot see that for a generic M.
+  const where = [RUN] as unknown as Selection<M>['where'];
+  const selection: Selection<M> = { from, fields, where, groupByTags: [tag] };
+  return target('A', selection, `$tag_${tag} $col`);
 }
 
 /** Legend shown as a table with the usual statistics. */

@@ -8,6 +8,7 @@ import {
   HALF_WIDTH,
   type Row,
   RUN,
+  seriesPerTag,
   TIMELINE_HEIGHT,
   target,
   timeseriesPanel,
@@ -21,18 +22,13 @@ export function linkRtt() {
   )
     .unit('µs')
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'link',
-          fields: [
-            { field: 'rtt_us', fn: 'mean', as: 'mean' },
-            { field: 'rtt_us', fn: 'max', as: 'max' },
-          ],
-          where: [RUN],
-          groupByTags: ['device'],
-        },
-        '$tag_device $col',
+      seriesPerTag(
+        'link',
+        [
+          { field: 'rtt_us', fn: 'mean', as: 'mean' },
+          { field: 'rtt_us', fn: 'max', as: 'max' },
+        ],
+        'device',
       ),
     );
 }
@@ -43,19 +39,14 @@ export function linkErrors() {
     .unit('short')
     .decimals(0)
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'link',
-          fields: [
-            { field: 'crc_errors', fn: 'max', as: 'CRC errors' },
-            { field: 'dropped', fn: 'max', as: 'dropped' },
-            { field: 'late', fn: 'max', as: 'late' },
-          ],
-          where: [RUN],
-          groupByTags: ['device'],
-        },
-        '$tag_device $col',
+      seriesPerTag(
+        'link',
+        [
+          { field: 'crc_errors', fn: 'max', as: 'CRC errors' },
+          { field: 'dropped', fn: 'max', as: 'dropped' },
+          { field: 'late', fn: 'max', as: 'late' },
+        ],
+        'device',
       ),
     );
 }

@@ -8,6 +8,7 @@ import {
   HALF_WIDTH,
   type Row,
   RUN,
+  seriesPerTag,
   TIMELINE_HEIGHT,
   target,
   timeseriesPanel,
@@ -27,18 +28,13 @@ export function detectorStatistic() {
     .unit('none')
     .decimals(1)
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'detector',
-          fields: [
-            { field: 'statistic', fn: 'max', as: 'statistic' },
-            { field: 'threshold', fn: 'max', as: 'threshold' },
-          ],
-          where: [RUN],
-          groupByTags: ['detector'],
-        },
-        '$tag_detector $col',
+      seriesPerTag(
+        'detector',
+        [
+          { field: 'statistic', fn: 'max', as: 'statistic' },
+          { field: 'threshold', fn: 'max', as: 'threshold' },
+        ],
+        'detector',
       ),
     )
     .overrideByRegexp('.*threshold.*', [
