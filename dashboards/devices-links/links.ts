@@ -2,17 +2,7 @@
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
-import {
-  DATASOURCE,
-  HALF_WIDTH,
-  type Row,
-  RUN,
-  seriesPerTag,
-  TIMELINE_HEIGHT,
-  target,
-  timeseriesPanel,
-} from '../defaults.ts';
+import { type Row, RUN, seriesPerTag, target, timelinePanel, timeseriesPanel } from '../defaults.ts';
 
 export function linkRtt() {
   return timeseriesPanel(
@@ -52,15 +42,8 @@ export function linkErrors() {
 }
 
 export function linkState() {
-  return new statetimeline.PanelBuilder()
-    .id(4)
-    .title('Link state')
-    .description('Supervision state of each device link.')
-    .datasource(DATASOURCE)
-    .height(TIMELINE_HEIGHT)
-    .span(HALF_WIDTH)
+  return timelinePanel(4, 'Link state', 'Supervision state of each device link.')
     .showValue(common.VisibilityMode.Auto)
-    .mergeValues(true)
     .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.PaletteClassic))
     .withTarget(
       target(
