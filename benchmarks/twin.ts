@@ -16,7 +16,7 @@
  *   BENCH_TWIN_SKIP_24H=1   skip the 24 h run
  */
 import { basename, join, resolve } from 'node:path';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { DeviceInput } from '../twin/api.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
