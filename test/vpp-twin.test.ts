@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ControllerAction } from '../twin/control/contract.ts';
-import type { Twin } from '../twin/twin.ts';
+import { loadGridFile } from '../twin/files.ts';
+import { Twin } from '../twin/twin.ts';
 import { admmDispatch } from '../vpp/admm.ts';
 import { memberLimits } from '../vpp/aggregate.ts';
 import { loadSolver, solveSchedule } from '../vpp/central.ts';
@@ -191,6 +192,33 @@ describe('VPP on a real twin (demo grid)', () => {
         expect(Math.abs(d.status.delivered_mw - d.status.target_mw)).toBeLessThan(0.02 * d.status.target_mw);
       }
     }
+  });
+
+  it('plugs into the twin through the contract alone: declared with the run, the EMS hands over its members, the VPP tracks', async () => {
+    // Only the twin's side of the contract: its own catalog, a declared controller, no set-point
+    // commands from the test. The twin runs the VPP in-line every period (as simulate does).
+    const { grid, config } = await loadGridFile(DEMO_GRID);
+    const catalog = new Twin(grid, { config, dt_s: 0.05, seed: 1 }).catalog();
+    const [vpp] = bindPortfolio(parsePortfolio(MG1, 'mg1.yaml'), catalog);
+    const ctl = new VppController({ vpp: vpp!, target: (t) => (t < 20 ? 0.6 : 0.9) });
+    const twin = new Twin(grid, { config, dt_s: 0.05, seed: 1, controllers: [ctl] });
+    expect(twin.controllerIds).toContain(ctl.id);
+    for (const claim of ctl.claims) expect(twin.ownership.ownerOf(claim)).toBe(ctl.id);
+    const membersOutput = () => vpp!.members.reduce((sum, m) => sum + state.devices[m.id]!.p_mw, 0);
+    let state = twin.step([]);
+    const handOvers = state.events.filter((e) => e.kind === 'hand-over').map((e) => e.target);
+    let beforeChange = Number.NaN;
+    while (state.t_s < 40) {
+      state = twin.step([]);
+      for (const e of state.events) expect(e.kind).not.toMatch(/action-refused|controller-error/);
+      if (Number.isNaN(beforeChange) && state.t_s >= 19.9) beforeChange = membersOutput();
+    }
+    expect(handOvers.length).toBeGreaterThan(0);
+    expect(ctl.status.ok).toBe(true);
+    // What the twin measured, not what the VPP believes: the members' output meets each target
+    // within 2 % once the slowest member (the fuel cell's lag) has followed.
+    expect(Math.abs(beforeChange - 0.6)).toBeLessThan(0.02 * 0.6);
+    expect(Math.abs(membersOutput() - 0.9)).toBeLessThan(0.02 * 0.9);
   });
 
   it('an infeasible target keeps the last feasible dispatch, says why, and recovers', async () => {

@@ -193,11 +193,14 @@ export class Twin extends TwinCore implements TwinLike, ControllableTwin, TwinAd
         const holder = this.ownership.ownerOf(ref);
         if (holder === SECONDARY || holder?.startsWith('ems:')) {
           this.ownership.handOver(ref, holder, c.id);
-          this.emit('hand-over', `${ref.kind}:${ref.id} handed over from ${holder} to ${c.id}`, ref.id).data =
-            {
-              from: holder,
-              to: c.id,
-            };
+          const e = this.emit(
+            'hand-over',
+            `${ref.kind}:${ref.id} handed over from ${holder} to ${c.id}`,
+            ref.id,
+          );
+          e.data = { from: holder, to: c.id };
+          // Raised while the run is built: reported again with the first step, so recorders see it.
+          this.eventsBetweenSteps.push(e);
         }
       }
       this.attach(c);

@@ -119,8 +119,18 @@ export interface GridTopology {
     to: string;
     closed: boolean;
   }[];
-  /** DERs and other controllable devices; `hardware` marks a real board closing the loop. */
-  ders: { id: string; bus: string; technology: string; rating_mva: number; hardware?: boolean }[];
+  /**
+   * DERs and other controllable devices; `hardware` marks a real board closing the loop; `glyph` is
+   * the technology's diagram symbol from the DER registry (twin/der/technologies.ts).
+   */
+  ders: {
+    id: string;
+    bus: string;
+    technology: string;
+    glyph?: string;
+    rating_mva: number;
+    hardware?: boolean;
+  }[];
   loads: { id: string; bus: string; p_mw: number }[];
   fids: { id: string; busA: string; busB: string; rating_mva: number }[];
   microgrids: { id: string; name?: string; pccSwitch?: string }[];

@@ -258,7 +258,7 @@ export class Diagram {
       el('line', { x1: 0, y1: -11, x2: 0, y2: 0 }, g);
       el('circle', { cx: 0, cy: 9, r: 9 }, g);
       const glyph = el('text', { x: 0, y: 13, class: 'der-glyph' }, g);
-      glyph.textContent = GLYPHS[der.technology] ?? '~';
+      glyph.textContent = der.glyph ?? '~';
       // Name, power and state of charge stacked under the symbol: narrow enough for neighbours.
       const text = el('text', { x: 0, y: 30, class: 'der-name' }, g);
       text.textContent = der.hardware ? `${der.id} ⚙` : der.id;
@@ -350,17 +350,6 @@ export class Diagram {
     return islandOfBus;
   }
 }
-
-const GLYPHS: Record<string, string> = {
-  pv: '☀',
-  wind: '✢',
-  battery: '▮',
-  'diesel-genset': 'G',
-  'gas-genset': 'G',
-  'micro-turbine': 'T',
-  'fuel-cell': 'F',
-  chp: 'C',
-};
 
 /** Smallest distance between distinct values, ignoring jitter below 1/200 of the span. */
 function smallestGap(values: number[], span: number): number {

@@ -149,7 +149,7 @@ export class TwinCore {
     this.busIslandRuntime = new Int32Array(nb).fill(-1);
     this.microgridOfBus = grid.buses.map((b) => b.microgrid);
 
-    this.slackBus = this.buildUnits();
+    this.slackBus = this.buildUnits(options.derTechnologies);
     this.unitNetIndex = Int32Array.from(this.units, (u) => this.pf.unitIndex(u.id));
     this.unitNetInService = Uint8Array.from(this.unitNetIndex, (k) => net.unitInService[k]);
     this.unitRegulates = Uint8Array.from(this.unitNetIndex, (k) =>
@@ -198,7 +198,7 @@ export class TwinCore {
   }
 
   /** Units: non-slack generators and every DER (slack generators are the main grid). Returns the slack buses. */
-  private buildUnits(): Int32Array {
+  private buildUnits(technologies: TwinOptions['derTechnologies']): Int32Array {
     const grid = this.grid;
     const net = this.pf.net;
     const nb = net.busIds.length;
@@ -213,7 +213,7 @@ export class TwinCore {
     }
     for (let b = 0; b < nb; b++) if (net.busIsSlack[b] && !slack.includes(b)) slack.push(b);
     for (const der of grid.ders)
-      this.addUnit(createDerUnit(der, { f0_hz: this.f0_hz, seed: this.seed }), der.bus);
+      this.addUnit(createDerUnit(der, { f0_hz: this.f0_hz, seed: this.seed, technologies }), der.bus);
     return Int32Array.from(slack);
   }
 

@@ -4,6 +4,7 @@ import type { ChannelSpec } from '../channels/channel.ts';
 import type { Controller } from '../control/contract.ts';
 import type { HardwareDevice, HardwareFallback } from '../der/hardware.ts';
 import type { LoadModel } from '../der/load.ts';
+import type { DerTechnology } from '../der/technologies.ts';
 import type { DerUnit } from '../der/unit.ts';
 import type { EmsMode, EmsSettings, PccImportEstimator } from '../dynamics/ems.ts';
 import type { GridDisturbance, GridTrace } from '../dynamics/main-grid.ts';
@@ -114,6 +115,8 @@ export interface TwinOptions {
    * leave it alone); two declared controllers claiming one actuator is an OwnershipConflict.
    */
   controllers?: readonly Controller[];
+  /** The DER technologies the grid's DERs are built from. @default DER_TECHNOLOGIES */
+  derTechnologies?: readonly DerTechnology[];
 }
 
 /** Actions scenarios schedule (superset of the operator's TwinCommand). */

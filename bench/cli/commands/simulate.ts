@@ -10,7 +10,7 @@ import {
   judgeRun,
   REPLAY_BATCH_STEPS,
   ReplayLogWriter,
-  RunRecorder,
+  type RunRecorder,
 } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
@@ -27,6 +27,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+import { openScenarioRun } from '../scenario-run.ts';
 
 const help = `Usage: gridloop simulate <scenario.yaml> [options]
 
@@ -104,29 +105,14 @@ export const simulateCommand: Command = {
 
     let recorder: RunRecorder | undefined;
     if (record) {
-      try {
-        recorder = await RunRecorder.open({
-          runsDir,
-          scenario: scenario.name,
-          manifest: {
-            grid: relative(process.cwd(), scenario.grid),
-            scenario: scenario.name,
-            scenarioFile: relative(process.cwd(), file),
-            seed: scenario.seed,
-            dt_s: dt,
-            mode: 'simulate',
-            devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
-            // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
-            loop: {
-              twin: { grid: scenario.grid, scenario: file, seed: scenario.seed, dt_s: dt },
-              devices: [],
-              runner: 'simulate',
-            },
-          },
-        });
-      } catch (err) {
-        throw runtimeError(`gridloop simulate: cannot open the run folder: ${(err as Error).message}`);
-      }
+      // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
+      recorder = await openScenarioRun('simulate', runsDir, {
+        scenario,
+        file,
+        dt_s: dt,
+        devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+        loop: { devices: [], runner: 'simulate' },
+      });
     }
     const rec = recorder;
     const everySteps = Math.max(1, Math.round(every / dt));
