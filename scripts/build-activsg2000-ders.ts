@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMatpower } from '../twin/grid/matpower.ts';
-import type { Der, DerTechnology } from '../twin/grid/model.ts';
+import type { Der } from '../twin/grid/model.ts';
 import { gridToYaml } from '../twin/grid/yaml.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -38,14 +38,19 @@ for (const bus of grid.buses) {
 // over the whole state. Sizes are distribution-scale plants; clouds and turbulence are left at
 // their defaults. The `p` given here is only a start: the twin's initial balance loads every
 // former (generators, gensets, grid-forming batteries) to the same fraction of its rating.
-const mix: { technology: DerTechnology; count: number; rating: number; p: number; params: Der['params'] }[] =
-  [
-    { technology: 'pv', count: 80, rating: 8, p: 0, params: {} },
-    { technology: 'wind', count: 60, rating: 10, p: 0, params: { meanSpeed_m_s: 10 } },
-    { technology: 'battery', count: 40, rating: 10, p: 0, params: { energy_mwh: 20, soc0: 0.6 } },
-    { technology: 'diesel-genset', count: 20, rating: 4, p: 2, params: {} },
-    { technology: 'gas-genset', count: 20, rating: 6, p: 3, params: {} },
-  ];
+const mix: {
+  technology: Der['technology'];
+  count: number;
+  rating: number;
+  p: number;
+  params: Der['params'];
+}[] = [
+  { technology: 'pv', count: 80, rating: 8, p: 0, params: {} },
+  { technology: 'wind', count: 60, rating: 10, p: 0, params: { meanSpeed_m_s: 10 } },
+  { technology: 'battery', count: 40, rating: 10, p: 0, params: { energy_mwh: 20, soc0: 0.6 } },
+  { technology: 'diesel-genset', count: 20, rating: 4, p: 2, params: {} },
+  { technology: 'gas-genset', count: 20, rating: 6, p: 3, params: {} },
+];
 const loadBuses = [...grid.loads].sort((a, b) => b.p_mw - a.p_mw).map((l) => l.bus);
 const buses = [...new Set(loadBuses)];
 const total = mix.reduce((n, m) => n + m.count, 0);
