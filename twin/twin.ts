@@ -87,6 +87,9 @@ export class Twin extends TwinCore implements TwinLike, ControllableTwin, TwinAd
     rebuildIslands(this);
     for (let k = 0; k < this.fids.length; k++)
       this.fids[k].step(this.f0_hz, this.f0_hz, true, true, this.f0_hz, 0);
+    // The first solve needs the loads: from zero load a large meshed grid diverges, and every warm
+    // start after it begins from the diverged voltages (case_ACTIVSg10k).
+    this.loads.evaluate(this.vm, this.busDfPu, this.ctx.hourOfDay);
     solveNetwork(this);
     initialiseBalance(this);
     solveNetwork(this);
