@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
-import type { DeviceLinkConfig } from '../runtime/messages.ts';
+import type { DeviceLinkConfig } from './link-config.ts';
 
 const SCHEMA_URL = new URL('./device-mapping.schema.json', import.meta.url);
 

@@ -13,8 +13,8 @@ import {
   signingTimestampFromUnixMs,
 } from '../../firmware-protocol/ts/index.ts';
 import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
 import type { DeviceLink, TwinSetpoint } from './device-link.ts';
+import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from './link-config.ts';
 import { type LimitResult, SetpointLimiter } from './safety.ts';
 import { LinkSupervisor } from './supervision.ts';
 import { type Transport, WriteQueue } from './transport.ts';

@@ -2,8 +2,8 @@ import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
 import { BatteryUnit } from '../../twin/der/battery.ts';
 import type { UnitContext } from '../../twin/der/unit.ts';
 import { DEFAULT_FREQUENCY_DROOP, DEFAULT_VOLT_VAR } from '../../twin/ieee1547/settings.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
 import type { DeviceLink, TwinSetpoint } from './device-link.ts';
+import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from './link-config.ts';
 import { type LimitResult, SetpointLimiter } from './safety.ts';
 import { LinkSupervisor } from './supervision.ts';
 

@@ -19,8 +19,8 @@
  * the twin's bus measurement is not sent to it: the lab's grid simulator (if any) does that.
  */
 import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
 import type { DeviceLink, TwinSetpoint } from './device-link.ts';
+import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from './link-config.ts';
 import { ModbusException, ModbusRtuMaster } from './modbus-rtu.ts';
 import { type LimitResult, SetpointLimiter } from './safety.ts';
 import {
