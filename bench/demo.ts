@@ -11,9 +11,9 @@ import { securityRefusal } from './runtime/loop-scenarios.ts';
 import type {
   DeviceLinkConfig,
   LoopConfig,
+  LoopToHost,
   ScenarioStatus,
   Snapshot,
-  WorkerToMain,
 } from './runtime/messages.ts';
 import { LoopNotReadyError, RealtimeRun } from './runtime/realtime-run.ts';
 import {
@@ -300,7 +300,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     let latest: Snapshot | undefined;
     const recordPoint: PointSink = (m, tags, fields, t) => recorder.point(m, tags, fields, t);
     let scenarioNow: ScenarioStatus | undefined;
-    run.on('message', (message: WorkerToMain) => {
+    run.on('message', (message: LoopToHost) => {
       if (message.type === 'scenario-status') {
         scenarioNow = message.status;
         recorder.event({

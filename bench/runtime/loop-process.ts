@@ -13,12 +13,12 @@ import { ReplayLogWriter } from '../recording/replay-log.ts';
 import { LoopScenarios } from './loop-scenarios.ts';
 import type {
   CapturedFrame,
+  HostToLoop,
   LinkEvent,
   LoopConfig,
-  MainToWorker,
+  LoopToHost,
   Snapshot,
   TimingSummary,
-  WorkerToMain,
 } from './messages.ts';
 import { Pacer } from './pacer.ts';
 import { copySnapshotOfState } from './snapshot-points.ts';
@@ -32,9 +32,9 @@ import { createRunTwin } from './twin-factory.ts';
  * collection and page serving off the loop's core.
  */
 if (!process.send) throw new Error('loop-process must be forked with an IPC channel (RealtimeRun does this)');
-const post = (message: WorkerToMain) => process.send?.(message);
+const post = (message: LoopToHost) => process.send?.(message);
 
-/** Batches go to the main thread at ~50 Hz whatever the step. */
+/** Batches go to the bench process at ~50 Hz whatever the step. */
 const BATCH_PERIOD_MS = 20;
 
 /** chrt/taskset on this process; returns what was done or why not. */
@@ -371,15 +371,15 @@ async function run(config: LoopConfig): Promise<void> {
  * The first message is the config; the rest wait in `earlyMessages` until the loop can take them
  * (a message with no listener would be lost: a stop sent while the loop starts must still stop it).
  */
-const earlyMessages: MainToWorker[] = [];
-let handleMessage: ((message: MainToWorker) => void) | undefined;
+const earlyMessages: HostToLoop[] = [];
+let handleMessage: ((message: HostToLoop) => void) | undefined;
 let configured = false;
 // The parent going away (even by SIGKILL) closes the IPC channel: never outlive it.
 process.on('disconnect', () => process.exit(0));
-process.on('message', (message: LoopConfig | MainToWorker) => {
+process.on('message', (message: LoopConfig | HostToLoop) => {
   if (configured) {
-    if (handleMessage) handleMessage(message as MainToWorker);
-    else earlyMessages.push(message as MainToWorker);
+    if (handleMessage) handleMessage(message as HostToLoop);
+    else earlyMessages.push(message as HostToLoop);
     return;
   }
   configured = true;

@@ -1,7 +1,7 @@
 /**
  * Messages between the bench process and its real-time loop process. The loop owns the twin and
- * the device links (so a frame goes from serial port to twin without crossing threads); the bench
- * thread owns everything slow: recording, the web server, the CLI.
+ * the device links (so a frame goes from serial port to twin without crossing processes); the bench
+ * process (the host) owns everything slow: recording, the web server, the CLI.
  */
 import type { TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
@@ -19,7 +19,7 @@ export interface LoopConfig {
    */
   twin: { grid: string; scenario?: string; seed: number; dt_s: number };
   devices: DeviceLinkConfig[];
-  /** Send a snapshot to the main thread every this many steps (recording and live view). */
+  /** Send a snapshot to the bench process every this many steps (recording and live view). */
   snapshotEvery: number;
   overrunPolicy: OverrunPolicy;
   /** Stop after this many seconds of twin time; run until told to stop when absent. */
@@ -97,7 +97,7 @@ export type {
   SimulatedDeviceConfig,
 } from '../devices/link-config.ts';
 
-export type WorkerToMain =
+export type LoopToHost =
   | { type: 'ready' }
   | {
       type: 'batch';
@@ -140,7 +140,7 @@ export interface ScenarioStatus {
   passed?: boolean;
 }
 
-export type MainToWorker =
+export type HostToLoop =
   | { type: 'stop' }
   | { type: 'command'; id: number; command: TwinCommand }
   /** Scenario control; `file` (start only) is a scenario file path the loop process can read. */
