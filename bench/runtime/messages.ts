@@ -8,8 +8,10 @@ import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import type { SeDetectorOptions } from '../../twin/detection/state-estimation.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import type { TwinAction } from '../../twin/twin.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../devices/link-config.ts';
+import type { CapturedFrame, DeviceLinkConfig, LinkStats } from '../devices/link-config.ts';
 import type { ReplayRecord } from '../recording/replay-log.ts';
+import type { HostedControllerStats } from './controllers/host.ts';
+import type { ControllerSpec } from './controllers/spec.ts';
 import type { OverrunPolicy } from './pacer.ts';
 
 export interface LoopConfig {
@@ -43,6 +45,11 @@ export interface LoopConfig {
    * Absent: no detector runs.
    */
   detectors?: { estimation?: SeDetectorOptions };
+  /**
+   * Controllers hosted off the step path, each in a worker thread (controllers/host.ts,
+   * docs/bench.md "Controllers"); modules resolved to absolute paths (controllers/spec.ts).
+   */
+  controllers?: ControllerSpec[];
 }
 
 /** Distribution of the loop's per-step timing over a whole run. */
@@ -117,6 +124,8 @@ export type LoopToHost =
       overruns: number;
       timing: TimingSummary;
       links: LinkStats[];
+      /** What each hosted controller did (LoopConfig.controllers). */
+      controllers?: HostedControllerStats[];
       /** Scenario assertion outcomes (scenario runs that reached their end). */
       assertions?: AssertionOutcome[];
     }

@@ -10,8 +10,8 @@ import {
   type ActuatorRef,
   actuatorKey,
   actuatorOf,
-  type Controller,
   type ControllableTwin,
+  type Controller,
   type ControllerAction,
   OwnershipConflict,
   type RefusedAction,
@@ -83,8 +83,8 @@ export class ActuatorLedger implements ActuatorOwnership {
   }
 }
 
-/** The twin action a controller action becomes. */
-function twinActionOf(action: ControllerAction): TwinAction {
+/** The twin action a controller action is (what the replay log and the device links take). */
+export function twinActionOf(action: ControllerAction): TwinAction {
   switch (action.kind) {
     case 'der-setpoint':
       return { kind: 'setpoint', deviceId: action.id, p_mw: action.p_mw, q_mvar: action.q_mvar };

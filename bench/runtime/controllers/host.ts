@@ -26,6 +26,8 @@ export interface HostedControllerStats {
   id: string;
   /** Decisions applied (empty ones included). */
   decisions: number;
+  /** Actions the twin accepted. */
+  applied: number;
   /** Periods skipped because the previous decision was still running. */
   skipped: number;
   /** Decisions dropped: decide() threw, or answered garbage. */
@@ -67,7 +69,9 @@ export function actionsProblem(value: unknown): string | undefined {
       a.kind === 'der-setpoint'
         ? (finite('p_mw', false) ??
           finite('q_mvar', false) ??
-          (a.p_mw === undefined && a.q_mvar === undefined ? `${at} (der-setpoint ${a.id}): no p_mw or q_mvar` : undefined))
+          (a.p_mw === undefined && a.q_mvar === undefined
+            ? `${at} (der-setpoint ${a.id}): no p_mw or q_mvar`
+            : undefined))
         : a.kind === 'fid-setpoint'
           ? finite('p_mw', true)
           : a.kind === 'breaker'
@@ -91,6 +95,8 @@ class HostedController {
   private nextDue_s = 0;
   private answer: Extract<ControllerToHost, { type: 'decided' | 'threw' }> | undefined;
   private readonly lastReport = new Map<string, { at: number; suppressed: number }>();
+  private readonly onExit = (code: number) =>
+    this.stop('controller-failed', `its worker exited (code ${code})`);
 
   constructor(
     readonly spec: ControllerSpec,
@@ -101,7 +107,15 @@ class HostedController {
     private readonly notices: TwinEvent[],
     private readonly now_s: () => number,
   ) {
-    this.stats = { id: spec.id, decisions: 0, skipped: 0, dropped: 0, refused: 0, decide_ms_max: 0 };
+    this.stats = {
+      id: spec.id,
+      decisions: 0,
+      applied: 0,
+      skipped: 0,
+      dropped: 0,
+      refused: 0,
+      decide_ms_max: 0,
+    };
     worker.on('message', (message: ControllerToHost) => {
       if (this.stats.stopped) return;
       if ((message.type === 'decided' || message.type === 'threw') && message.seq === this.seq) {
@@ -110,7 +124,7 @@ class HostedController {
       }
     });
     worker.on('error', (err) => this.stop('controller-failed', `its worker failed: ${err.message}`));
-    worker.on('exit', (code) => this.stop('controller-failed', `its worker exited (code ${code})`));
+    worker.on('exit', this.onExit);
   }
 
   get hasAnswer(): boolean {
@@ -158,6 +172,7 @@ class HostedController {
     this.stats.decisions++;
     if (answer.actions.length === 0) return;
     const refused = twin.applyActions(this.spec.id, answer.actions);
+    this.stats.applied += answer.actions.length - refused.length;
     if (refused.length === 0) {
       for (let i = 0; i < answer.actions.length; i++) onApplied(answer.actions[i]);
       return;
@@ -184,7 +199,7 @@ class HostedController {
   async close(): Promise<void> {
     if (this.stats.stopped) return;
     this.stats.stopped = 'run ended';
-    this.worker.removeAllListeners('exit');
+    this.worker.off('exit', this.onExit);
     this.post({ type: 'detach' });
     // detach() gets a moment to finish; a controller still deciding is cut off.
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
@@ -234,19 +249,25 @@ async function startWorker(
   const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData });
   worker.unref();
   const ready = await new Promise<Extract<ControllerToHost, { type: 'ready' }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const onMessage = (m: ControllerToHost) => {
+      if (m.type === 'ready') settle(undefined, m);
+      else if (m.type === 'failed') settle(new Error(m.message));
+    };
+    const onError = (err: Error) => settle(err);
+    const onExit = (code: number) =>
+      settle(new Error(`its worker exited (code ${code}) before it was ready`));
+    const timer = setTimeout(
+      () => settle(new Error(`not ready within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
+    // Only our own listeners come off: removeAllListeners() would also cut the worker's message port.
     const settle = (err?: Error, message?: Extract<ControllerToHost, { type: 'ready' }>) => {
       clearTimeout(timer);
-      worker.removeAllListeners();
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
       if (err) reject(err);
       else resolve(message!);
     };
-    worker.on('message', (m: ControllerToHost) => {
-      if (m.type === 'ready') settle(undefined, m);
-      else if (m.type === 'failed') settle(new Error(m.message));
-    });
-    worker.on('error', (err) => settle(err));
-    worker.on('exit', (code) => settle(new Error(`its worker exited (code ${code}) before it was ready`)));
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
   }).catch(async (err: Error) => {
     await worker.terminate();
     throw err;
@@ -269,7 +290,8 @@ export class ControllerHost {
   static async start(specs: readonly ControllerSpec[], twin: ControllableTwin): Promise<ControllerHost> {
     const host = new ControllerHost(twin);
     const started = await Promise.allSettled(specs.map((spec) => startWorker(spec, twin)));
-    const stopAll = () => Promise.all(started.map((s) => s.status === 'fulfilled' && s.value.worker.terminate()));
+    const stopAll = () =>
+      Promise.all(started.map((s) => s.status === 'fulfilled' && s.value.worker.terminate()));
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i];
       const s = started[i];
@@ -288,7 +310,15 @@ export class ControllerHost {
       }
       const timeout_ms = (spec.timeout_s ?? Math.max(2, 10 * s.value.period_s)) * 1000;
       host.hosted.push(
-        new HostedController(spec, s.value.worker, s.value.period_s, s.value.claims, timeout_ms, host.notices, () => host.t_s),
+        new HostedController(
+          spec,
+          s.value.worker,
+          s.value.period_s,
+          s.value.claims,
+          timeout_ms,
+          host.notices,
+          () => host.t_s,
+        ),
       );
     }
     return host;

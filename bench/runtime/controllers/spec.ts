@@ -70,18 +70,31 @@ export function checkControllerSpecs(
     const e = entry as Record<string, unknown>;
     for (const key of Object.keys(e)) {
       if (!['module', 'id', 'options', 'timeout_s'].includes(key))
-        throw new ControllerSpecError(`${where(i, key)}: unknown key '${key}' (module, id, options, timeout_s)`);
+        throw new ControllerSpecError(
+          `${where(i, key)}: unknown key '${key}' (module, id, options, timeout_s)`,
+        );
     }
     if (typeof e.id !== 'string' || !ID_PATTERN.test(e.id))
-      throw new ControllerSpecError(`${where(i, 'id')}: id must be a non-empty string of letters, digits, _ . : -`);
-    if (seen.has(e.id)) throw new ControllerSpecError(`${where(i, 'id')}: controller '${e.id}' is declared twice`);
+      throw new ControllerSpecError(
+        `${where(i, 'id')}: id must be a non-empty string of letters, digits, _ . : -`,
+      );
+    if (seen.has(e.id))
+      throw new ControllerSpecError(`${where(i, 'id')}: controller '${e.id}' is declared twice`);
     seen.add(e.id);
     if (typeof e.module !== 'string' || e.module === '')
       throw new ControllerSpecError(`${where(i, 'module')}: module must be a registered name or a file path`);
-    if (e.options !== undefined && (typeof e.options !== 'object' || e.options === null || Array.isArray(e.options)))
+    if (
+      e.options !== undefined &&
+      (typeof e.options !== 'object' || e.options === null || Array.isArray(e.options))
+    )
       throw new ControllerSpecError(`${where(i, 'options')}: options must be an object`);
-    if (e.timeout_s !== undefined && !(typeof e.timeout_s === 'number' && e.timeout_s > 0 && Number.isFinite(e.timeout_s)))
-      throw new ControllerSpecError(`${where(i, 'timeout_s')}: timeout_s must be a positive number of seconds`);
+    if (
+      e.timeout_s !== undefined &&
+      !(typeof e.timeout_s === 'number' && e.timeout_s > 0 && Number.isFinite(e.timeout_s))
+    )
+      throw new ControllerSpecError(
+        `${where(i, 'timeout_s')}: timeout_s must be a positive number of seconds`,
+      );
     const module = resolveControllerModule(e.module, baseDir);
     if (!module) {
       throw new ControllerSpecError(

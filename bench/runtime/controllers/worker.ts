@@ -3,8 +3,9 @@
  * module, then answers each state snapshot with its actions. However long `decide` takes, or
  * whatever it throws, the loop's thread never waits for it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+
 import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Controller, ControllerAction } from '../../../twin/control/contract.ts';
 import type { ControllerToHost, ControllerWorkerData, HostToController } from './messages.ts';
 import type { ControllerFactory } from './spec.ts';
@@ -17,12 +18,15 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 async function build(): Promise<Controller> {
   const imported = (await import(pathToFileURL(data.module).href)) as { default?: unknown };
   if (typeof imported.default !== 'function')
-    throw new TypeError(`${data.module}: the default export must be a function (options, { id }) → Controller`);
+    throw new TypeError(
+      `${data.module}: the default export must be a function (options, { id }) → Controller`,
+    );
   const controller = await (imported.default as ControllerFactory)(data.options, { id: data.id });
   if (typeof controller?.decide !== 'function')
     throw new TypeError(`${data.module}: the factory returned no controller (an object with decide())`);
   if (!(controller.period_s > 0)) throw new TypeError(`${data.module}: period_s must be a positive number`);
-  if (!Array.isArray(controller.claims)) throw new TypeError(`${data.module}: claims must be a list of actuators`);
+  if (!Array.isArray(controller.claims))
+    throw new TypeError(`${data.module}: claims must be a list of actuators`);
   controller.attach?.(data.catalog);
   return controller;
 }
