@@ -7,6 +7,7 @@ import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { assertionResults, InfluxSink, RunRecorder } from './recording/index.ts';
+import type { ControllerSpec } from './runtime/controllers/spec.ts';
 import { securityRefusal } from './runtime/loop-scenarios.ts';
 import type {
   DeviceLinkConfig,
@@ -52,6 +53,8 @@ export interface DemoOptions {
   nodeRedDir?: string;
   /** Devices to link (gridloop run); without them the demo starts its own emulated battery board. */
   devices?: DeviceLinkConfig[];
+  /** Controllers hosted off the loop's step path (run config `controllers`, docs/bench.md). */
+  controllers?: ControllerSpec[];
   /** Scenario file (gridloop run): its grid, initial state, events and assertions drive the run. */
   scenario?: string;
   /** Where `scenario start <name>` commands find `<name>.yaml`. @default ./scenarios */
@@ -286,6 +289,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
       detectors: demoDetectors(loaded.grid, options.dt_s),
+      ...(options.controllers?.length ? { controllers: options.controllers } : {}),
       ...options.loop,
     });
     const loop = run;
