@@ -16,11 +16,17 @@ import { copySnapshotOfState } from './snapshot-points.ts';
 const BATCH_PERIOD_MS = 20;
 
 export class LoopOutbox {
-  /** Events of the current batch: anything in the loop that raises one pushes it here. */
-  events: TwinEvent[] = [];
-  private snapshots: Snapshot[] = [];
-  private frames: CapturedFrame[] = [];
-  private detectorSamples: DetectorSample[] = [];
+  /**
+   * Events of the current batch: anything in the loop that raises one pushes it here. This and the
+   * other lists are emptied, not replaced, after each post: process.send() serialises at once, so
+   * they and the snapshots in `pool` are free again as soon as it returns.
+   */
+  readonly events: TwinEvent[] = [];
+  private readonly snapshots: Snapshot[] = [];
+  private readonly frames: CapturedFrame[] = [];
+  private readonly detectorSamples: DetectorSample[] = [];
+  /** Snapshots reused batch after batch (the first `snapshots.length` are in the current one). */
+  private readonly pool: Snapshot[] = [];
   private lastBatch = performance.now();
   private busIdsSent = false;
   // The twin replaces its islands array only when topology changed: send membership then.
@@ -42,7 +48,9 @@ export class LoopOutbox {
   }
 
   private snapshotOf(state: TwinState, timing: StepTiming): Snapshot {
-    const snapshot = copySnapshotOfState(state, timing);
+    const used = this.snapshots.length;
+    const snapshot = copySnapshotOfState(state, timing, this.pool[used]);
+    if (used === this.pool.length) this.pool.push(snapshot);
     if (state.islands !== this.islandsSent) {
       snapshot.islandBuses = state.islands.map((island) => [...island.buses]);
       this.islandsSent = state.islands;
@@ -69,10 +77,10 @@ export class LoopOutbox {
       replay: this.replayLog.drain(),
       ...(detectors ? { detectorSamples: this.detectorSamples } : {}),
     });
-    this.snapshots = [];
-    this.events = [];
-    this.frames = [];
-    this.detectorSamples = [];
+    this.snapshots.length = 0;
+    this.events.length = 0;
+    this.frames.length = 0;
+    this.detectorSamples.length = 0;
     this.lastBatch = performance.now();
   }
 }
