@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { loadRunConfig } from '../../config/run-config.ts';
-import { startDemo } from '../../demo.ts';
 import { DeviceMappingError, mergeDeviceMappings, parseDeviceOption } from '../../devices/device-mapping.ts';
 import { readManifest } from '../../recording/index.ts';
 import type { ControllerSpec } from '../../runtime/controllers/spec.ts';
 import type { DeviceLinkConfig } from '../../runtime/messages.ts';
+import { startBench } from '../../start-bench.ts';
 import {
   checkScenarioFile,
   dtSecondsAlias,
@@ -95,7 +95,7 @@ export const runCommand: Command = {
       );
     }
     const dt_ms = numberOption('run', 'dt-ms', values['dt-ms'], scenario.dt_s * 1000, 0.05, 1000);
-    const demo = await startDemo({
+    const demo = await startBench({
       command: 'run',
       scenario: scenarioFile,
       devices,

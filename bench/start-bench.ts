@@ -40,7 +40,7 @@ export const DEFAULT_DEMO_GRID = 'grids/demo-33bw-microgrids.yaml';
 /** The device id the demo grid reserves for a hardware battery controller. */
 export const DEMO_BOARD_DEVICE = 'bess-hw';
 
-export interface DemoOptions {
+export interface BenchOptions {
   host: string;
   port: number;
   runsDir: string;
@@ -123,12 +123,12 @@ export function scenarioNamesIn(dir: string): string[] {
   }
 }
 
-export interface DemoStopResult {
+export interface BenchStopResult {
   reason: 'requested' | 'duration' | 'overrun' | 'error';
   message?: string;
 }
 
-export interface RunningDemo {
+export interface RunningBench {
   url: string;
   boardPath: string;
   runDir: string;
@@ -141,14 +141,16 @@ export interface RunningDemo {
   finished: Promise<'ended'>;
   /** The loop's final message: timing, link statistics and scenario assertion outcomes. */
   loopEnd: RealtimeRun['finished'];
-  stop(): Promise<DemoStopResult>;
+  stop(): Promise<BenchStopResult>;
 }
 
 /**
- * Composes the default demo. Each part started is stopped again if a later part fails, so a
- * failed start leaves no process, port or half-written run behind.
+ * The bench's main wiring, behind `gridloop start`, `gridloop run` and `bench:loop`: the live
+ * server, the devices (or the demo's emulated board), the run folder, the real-time loop process
+ * and Node-RED, composed. Each part started is stopped again if a later part fails, so a failed
+ * start leaves no process, port or half-written run behind.
  */
-export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+export async function startBench(options: BenchOptions): Promise<RunningBench> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanUp = async () => {
     for (const undo of cleanups.reverse()) await undo().catch(() => {});
@@ -384,14 +386,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       cleanups.push(() => embedded.close());
     }
 
-    let stopped: Promise<DemoStopResult> | undefined;
+    let stopped: Promise<BenchStopResult> | undefined;
     const stop = () => {
-      stopped ??= (async (): Promise<DemoStopResult> => {
+      stopped ??= (async (): Promise<BenchStopResult> => {
         // Flows first, so no dispatcher commands a twin that is shutting down.
         await flows?.close();
         await run.stop();
         const end = await run.finished;
-        const result: DemoStopResult =
+        const result: BenchStopResult =
           end.type === 'error' ? { reason: 'error', message: end.message } : { reason: end.reason };
         status(end.type === 'error' ? 'failed' : 'stopped');
         // A scenario run that stopped before its end has no verdict on its assertions: it did not pass.
