@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { budget } from '../../../test/support/machine-speed.ts';
+import { budget, waitFor } from '../../../test/support/machine-speed.ts';
 import type { TwinEvent } from '../../../twin/api.ts';
 import type { ReplayRecord } from '../../recording/replay-log.ts';
 import type { LoopConfig, LoopToHost } from '../messages.ts';
@@ -126,6 +126,38 @@ describe('controllers on the live bench', { timeout: budget(120_000) }, () => {
     expect(byId.get('garbler')?.decisions).toBe(0);
     expect(byId.get('intruder')?.refused).toBeGreaterThan(5);
     expect(byId.get('schedule')?.decisions).toBeGreaterThan(5);
+  });
+
+  it('an emergency stop latches every controller: its actions are refused from then on', async () => {
+    const run = new RealtimeRun(
+      config(3, {
+        controllers: controllers([
+          {
+            module: './test-controllers/busy.ts',
+            id: 'eager',
+            options: { fid: 'fid-25-29', busy_ms: 0, period_s: 0.05 },
+          },
+        ]),
+      }),
+    );
+    const events: TwinEvent[] = [];
+    let applied = 0;
+    run.on('message', (m: LoopToHost) => {
+      if (m.type !== 'batch') return;
+      events.push(...m.events);
+      applied += (m.replay ?? []).filter((r) => r.k === 'act').length;
+    });
+    try {
+      await run.ready;
+      await waitFor('a first decision applied', () => applied > 0);
+      await run.command({ kind: 'emergency-stop' });
+      await waitFor('a latched refusal', () => events.some((e) => e.kind === 'controller-refused'));
+      expect(events.find((e) => e.kind === 'controller-refused')?.message).toMatch(
+        /controllers are latched: emergency stop/,
+      );
+    } finally {
+      await run.stop();
+    }
   });
 
   it('refuses to start a run whose controllers claim one actuator, or cannot be built', async () => {
