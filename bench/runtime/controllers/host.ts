@@ -182,7 +182,9 @@ class HostedController {
     this.stats.refused += refused.length;
     this.report(
       'controller-refused',
-      refused.map((r: RefusedAction) => `${r.action.kind} ${r.action.id}: ${r.message}`).join('; '),
+      refused
+        .map((r: RefusedAction) => `${r.action.kind} ${r.action.id}: ${r.reason}: ${r.message}`)
+        .join('; '),
     );
     this.post({ type: 'feedback', refused, events: [] });
   }
