@@ -99,7 +99,7 @@ describe('controllers on the live bench', { timeout: budget(120_000) }, () => {
             id: 'intruder',
             options: { mode: 'foreign', fid: 'fid-18-33' },
           },
-          { module: 'setpoint-schedule', id: 'schedule', options: { der: 'bess-25', schedule: [[0, 0.2]] } },
+          { module: 'setpoint-schedule', id: 'schedule', options: { der: 'pv-24', schedule: [[0, 0.2]] } },
         ]),
       }),
     );
@@ -120,7 +120,7 @@ describe('controllers on the live bench', { timeout: budget(120_000) }, () => {
     expect(about('thrower').length).toBeLessThanOrEqual(3);
     // The well-behaved one was applied, and nothing the others asked for was.
     expect(acted.map((r) => r.a)).toEqual([
-      { kind: 'setpoint', deviceId: 'bess-25', p_mw: 0.2, q_mvar: undefined },
+      { kind: 'setpoint', deviceId: 'pv-24', p_mw: 0.2, q_mvar: undefined },
     ]);
     const byId = new Map(end.controllers?.map((s) => [s.id, s]));
     expect(byId.get('hanger')?.stopped).toMatch(/no decision/);
