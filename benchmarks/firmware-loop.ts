@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { openPtyPair } from '../bench/devices/transport.ts';
 import { createSerialTransport } from '../bench/devices/tty-serial-transport.ts';
-import type { LinkStats, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LinkStats, LoopToHost } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { buildTargetImages, startQemuBoard } from '../firmware-protocol/host/target.ts';
@@ -87,7 +87,7 @@ async function measure(kind: 'qemu' | 'host') {
       ...(RT_PRIORITY === undefined ? {} : { realtime: { priority: RT_PRIORITY } }),
     });
     let worstRtt = 0;
-    run.on('message', (m: WorkerToMain) => {
+    run.on('message', (m: LoopToHost) => {
       if (m.type === 'batch' && m.links[0]) worstRtt = Math.max(worstRtt, m.links[0].rtt_us_max || 0);
     });
     await run.ready;

@@ -17,7 +17,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { FirmwareLink } from '../bench/devices/firmware-link.ts';
 import { MockTransport, openPtyPair } from '../bench/devices/transport.ts';
-import type { CapturedFrame, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { CapturedFrame, LoopToHost } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { garbageFrames, LINE_RATE_921600, startLineNoise } from '../firmware-protocol/host/line-noise.ts';
@@ -71,7 +71,7 @@ async function rejectRate(): Promise<{ rejected_per_cpu_s: number; us_per_reject
   return { rejected_per_cpu_s: Math.round(rejected / spent), us_per_rejected: (spent / rejected) * 1e6 };
 }
 
-type Stopped = Extract<WorkerToMain, { type: 'stopped' }>;
+type Stopped = Extract<LoopToHost, { type: 'stopped' }>;
 
 /** The loop against the battery board on a pty pair, quiet or flooded. */
 async function loopRun(flood: boolean) {

@@ -17,10 +17,10 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemo } from '../bench/demo.ts';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
 import { createSerialTransport } from '../bench/devices/tty-serial-transport.ts';
 import type { DeviceLinkConfig } from '../bench/runtime/messages.ts';
+import { startBench } from '../bench/start-bench.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { boardRoundTrips } from './board-rtt.ts';
 
@@ -150,7 +150,7 @@ try {
   ];
   const cpuBench0 = process.cpuUsage();
   const runSteal = stealCounter();
-  const demo = await startDemo({
+  const demo = await startBench({
     command: 'bench:loop',
     host: '127.0.0.1',
     port: 0,

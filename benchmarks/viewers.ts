@@ -20,7 +20,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io as connect } from 'socket.io-client';
-import type { Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LoopToHost, Snapshot } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import type { LiveState } from '../bench/server/api.ts';
 import { startLiveServer } from '../bench/server/live-server.ts';
@@ -196,7 +196,7 @@ async function measureRun(
   });
   // The loop has forked with every core; the bench (server, state building) moves to core 0.
   if (pinned) pinned = pin(process.pid, '0');
-  run.on('message', (message: WorkerToMain) => {
+  run.on('message', (message: LoopToHost) => {
     if (message.type !== 'batch') return;
     let latest: Snapshot | undefined;
     for (const snapshot of message.snapshots) {

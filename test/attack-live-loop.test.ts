@@ -6,7 +6,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../bench/devices/transport.ts';
-import type { Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LoopToHost, Snapshot } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { validateCommand } from '../bench/server/commands.ts';
 import { toTwinCommand } from '../bench/server/twin-bridge.ts';
@@ -37,7 +37,7 @@ describe('live attack through the loop to a C board', { timeout: budget(90_000) 
     let latest: Snapshot | undefined;
     let online = false;
     const events: TwinEvent[] = [];
-    run.on('message', (m: WorkerToMain) => {
+    run.on('message', (m: LoopToHost) => {
       if (m.type !== 'batch') return;
       latest = m.snapshots.at(-1) ?? latest;
       online = m.links[0]?.online ?? online;

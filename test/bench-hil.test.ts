@@ -10,8 +10,8 @@ import type {
   DeviceLinkConfig,
   LinkStats,
   LoopConfig,
+  LoopToHost,
   Snapshot,
-  WorkerToMain,
 } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { createTwin } from '../bench/runtime/twin-factory.ts';
@@ -42,7 +42,7 @@ interface Collected {
 
 function collect(run: RealtimeRun): Collected {
   const out: Collected = { snapshots: [], events: [], links: [] };
-  run.on('message', (m: WorkerToMain) => {
+  run.on('message', (m: LoopToHost) => {
     if (m.type !== 'batch') return;
     out.snapshots.push(...m.snapshots);
     out.events.push(...m.events);

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
-import type { LoopConfig, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LoopConfig, LoopToHost } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { LINE_RATE_921600, startLineNoise } from '../firmware-protocol/host/line-noise.ts';
@@ -28,7 +28,7 @@ function loopConfig(path: string): LoopConfig {
   };
 }
 
-type Stopped = Extract<WorkerToMain, { type: 'stopped' }>;
+type Stopped = Extract<LoopToHost, { type: 'stopped' }>;
 
 describe('line noise on a real pseudo-terminal link', () => {
   const cleanups: (() => unknown)[] = [];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSunSpecSlave } from '../bench/devices/sunspec-emulator.ts';
 import { openPtyPair } from '../bench/devices/transport.ts';
-import type { LinkStats, Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LinkStats, LoopToHost, Snapshot } from '../bench/runtime/messages.ts';
 import { LoopNotReadyError, RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import type { TwinEvent } from '../twin/api.ts';
@@ -52,7 +52,7 @@ describe('loop commands and fallback with an emulated board', { timeout: budget(
     let latest: Snapshot | undefined;
     let links: LinkStats[] = [];
     const events: TwinEvent[] = [];
-    run.on('message', (m: WorkerToMain) => {
+    run.on('message', (m: LoopToHost) => {
       if (m.type !== 'batch') return;
       latest = m.snapshots.at(-1) ?? latest;
       links = m.links;
@@ -182,7 +182,7 @@ events:
     cleanups.push(() => run.stop());
     let latest: Snapshot | undefined;
     const events: TwinEvent[] = [];
-    run.on('message', (m: WorkerToMain) => {
+    run.on('message', (m: LoopToHost) => {
       if (m.type !== 'batch') return;
       latest = m.snapshots.at(-1) ?? latest;
       events.push(...m.events);

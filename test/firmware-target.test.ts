@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
-import type { LinkStats, LoopConfig, Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LinkStats, LoopConfig, LoopToHost, Snapshot } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { makeBuildDir, makeTarget } from '../firmware-protocol/host/make.ts';
 import { SerialBoardLink } from '../firmware-protocol/host/serial-link.ts';
@@ -297,7 +297,7 @@ describe('the QEMU board in the real-time loop, through the device mapping', { t
     const events: TwinEvent[] = [];
     let links: LinkStats[] = [];
     let last: Snapshot | undefined;
-    run.on('message', (m: WorkerToMain) => {
+    run.on('message', (m: LoopToHost) => {
       if (m.type !== 'batch') return;
       events.push(...m.events);
       links = m.links;

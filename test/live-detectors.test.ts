@@ -14,7 +14,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair } from '../bench/devices/transport.ts';
-import type { Snapshot, WorkerToMain } from '../bench/runtime/messages.ts';
+import type { LoopToHost, Snapshot } from '../bench/runtime/messages.ts';
 import { RealtimeRun } from '../bench/runtime/realtime-run.ts';
 import { validateCommand } from '../bench/server/commands.ts';
 import { liveEventOf, toTwinCommand } from '../bench/server/twin-bridge.ts';
@@ -47,7 +47,7 @@ async function liveRun(cleanups: (() => Promise<unknown>)[]) {
   const events: TwinEvent[] = [];
   const samples: DetectorSample[] = [];
   let latest: Snapshot | undefined;
-  run.on('message', (m: WorkerToMain) => {
+  run.on('message', (m: LoopToHost) => {
     if (m.type !== 'batch') return;
     latest = m.snapshots.at(-1) ?? latest;
     events.push(...m.events);
@@ -119,7 +119,7 @@ describe('live detectors in the real-time loop', { timeout: budget(60_000) }, ()
     cleanups.push(() => run.stop());
     const events: TwinEvent[] = [];
     let samples = 0;
-    run.on('message', (m: WorkerToMain) => {
+    run.on('message', (m: LoopToHost) => {
       if (m.type !== 'batch') return;
       events.push(...m.events);
       samples += m.detectorSamples?.length ?? 0;

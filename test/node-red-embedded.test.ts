@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import type { LiveState } from '../bench/server/api.ts';
+import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { exampleFlow, setTabEnv, until } from './node-red-helpers.ts';
 import { budget } from './support/machine-speed.ts';
 import { launchChromium, watchErrors } from './web-browser.ts';
@@ -81,7 +81,7 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 
 describe('gridloop start --node-red: the flow editor inside the bench', () => {
   const dirs: string[] = [];
-  let demo: RunningDemo;
+  let demo: RunningBench;
   let admin: string;
   let operator: string;
   let tcpBefore: number;
@@ -94,7 +94,7 @@ describe('gridloop start --node-red: the flow editor inside the bench', () => {
     const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-nre-runs-'));
     const nodeRedDir = mkdtempSync(join(tmpdir(), 'gridloop-nre-user-'));
     dirs.push(runsDir, nodeRedDir);
-    demo = await startDemo({
+    demo = await startBench({
       host: '127.0.0.1',
       port: 0,
       runsDir,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDemo, startDemo } from '../bench/demo.ts';
+import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { type NodeRedRuntime, startNodeRed } from '../bench/node-red/node-red.ts';
 import { readRunPoints } from '../bench/recording/index.ts';
 import {
@@ -33,7 +33,7 @@ interface Library {
 
 describe('gridloop nodes in a real Node-RED, against the running demo bench', () => {
   const dirs: string[] = [];
-  let demo: RunningDemo;
+  let demo: RunningBench;
   let proxy: LinkProxy;
   let nodeRed: NodeRedRuntime;
   let operatorToken: string;
@@ -46,7 +46,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-runs-'));
     const userDir = mkdtempSync(join(tmpdir(), 'gridloop-nr-user-'));
     dirs.push(runsDir, userDir);
-    demo = await startDemo({ host: '127.0.0.1', port: 0, runsDir, seed: 1, dt_s: 0.002, record_hz: 20 });
+    demo = await startBench({ host: '127.0.0.1', port: 0, runsDir, seed: 1, dt_s: 0.002, record_hz: 20 });
     operatorToken = demo.tokens.find((t) => t.role === 'operator')!.token;
     proxy = await startLinkProxy(benchPort());
     tcpBeforeNodeRed = tcpHandles();

@@ -9,9 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import { readRunEvents, replayRun } from '../bench/recording/index.ts';
 import type { LiveEvent, RunStatus } from '../bench/server/api.ts';
+import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { client, closeClients, send, type TestClient, until, welcomed } from './socket-api-helpers.ts';
 import { budget } from './support/machine-speed.ts';
 
@@ -25,7 +25,7 @@ ${body}`;
 
 describe('scenario player on the running bench', { timeout: budget(90_000) }, () => {
   const dirs: string[] = [];
-  let demo: RunningDemo;
+  let demo: RunningBench;
   let operator: TestClient;
   let viewer: TestClient;
   const events: LiveEvent[] = [];
@@ -83,7 +83,7 @@ security:
         'duration_s: 1\nevents:\n  - { at: 0.1, action: load-step, bus: 14, delta_mw: lots }\n',
       ),
     );
-    demo = await startDemo({
+    demo = await startBench({
       host: '127.0.0.1',
       port: 0,
       runsDir,
@@ -152,7 +152,7 @@ security:
     });
     // The same for a run's own scenario: refused before anything starts.
     await expect(
-      startDemo({
+      startBench({
         host: '127.0.0.1',
         port: 0,
         runsDir: scenariosDir,

@@ -1,12 +1,12 @@
-import type { DemoStopResult, RunningDemo } from '../demo.ts';
+import type { BenchStopResult, RunningBench } from '../demo.ts';
 
 /**
  * Lets the bench run until it ends on its own or the user stops it (SIGINT, SIGTERM), then stops it;
  * says which happened.
  */
 export async function runUntilStopped(
-  demo: Pick<RunningDemo, 'finished' | 'stop'>,
-): Promise<{ outcome: 'ended' | 'signal'; result: DemoStopResult }> {
+  demo: Pick<RunningBench, 'finished' | 'stop'>,
+): Promise<{ outcome: 'ended' | 'signal'; result: BenchStopResult }> {
   const stopOnSignal = new Promise<'signal'>((resolveSignal) => {
     const onSignal = () => resolveSignal('signal');
     process.once('SIGINT', onSignal);

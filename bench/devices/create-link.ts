@@ -1,6 +1,6 @@
-import type { DeviceLinkConfig } from '../runtime/messages.ts';
 import type { DeviceLink } from './device-link.ts';
 import { FirmwareLink } from './firmware-link.ts';
+import type { DeviceLinkConfig } from './link-config.ts';
 import { SimulatedLink } from './simulated-link.ts';
 import { SunSpecLink } from './sunspec-link.ts';
 

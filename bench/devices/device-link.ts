@@ -1,5 +1,5 @@
 import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
-import type { CapturedFrame, DeviceDriver, LinkEvent, LinkStats } from '../runtime/messages.ts';
+import type { CapturedFrame, DeviceDriver, LinkEvent, LinkStats } from './link-config.ts';
 import type { LimitResult } from './safety.ts';
 
 /** A set-point in twin units; the link converts it through the device mapping. */

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
-import type { DeviceLinkConfig } from '../runtime/messages.ts';
+import type { DeviceLinkConfig } from './link-config.ts';
 
 const SCHEMA_URL = new URL('./device-mapping.schema.json', import.meta.url);
 
@@ -61,8 +61,22 @@ function checkDevices(devices: DeviceLinkConfig[], where: (index: number, key?: 
   });
 }
 
+/** Names a list entry (or the list) of a run config file in errors: `file:line (at /list/i/key)`. */
+export type EntryLocator = (list: string) => (index?: number, key?: string) => string;
+
 /** Parses a mapping file's text; `file` names it in errors. */
 export function parseDeviceMapping(text: string, file: string): DeviceLinkConfig[] {
+  return readRunConfigDocument(text, file).data.devices;
+}
+
+/**
+ * Parses and validates a run config file's text against the schema (devices and controllers),
+ * checks the devices, and returns the data with a locator for errors about its entries.
+ */
+export function readRunConfigDocument(
+  text: string,
+  file: string,
+): { data: { devices: DeviceLinkConfig[]; controllers?: unknown }; at: EntryLocator } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length > 0) {
@@ -100,15 +114,22 @@ export function parseDeviceMapping(text: string, file: string): DeviceLinkConfig
     const at = `${err.instancePath}${extra ? `/${extra}` : ''}` || '/';
     throw new DeviceMappingError(`${file}${line ? `:${line}` : ''} (at ${at}): ${describeError(err)}`);
   }
-  const devices = (data as { devices: DeviceLinkConfig[] }).devices;
-  checkDevices(devices, (i, key) => {
-    const line = lineOf(['devices', i, key ?? 'id']) ?? lineOf(['devices', i]);
-    return `${file}${line ? `:${line}` : ''} (at /devices/${i}${key ? `/${key}` : ''})`;
-  });
-  return devices;
+  const parsed = data as { devices: DeviceLinkConfig[]; controllers?: unknown };
+  const at: EntryLocator = (list) => (i, key) => {
+    const path = i === undefined ? [list] : [list, i, key ?? 'id'];
+    const line = lineOf(path) ?? lineOf(path.slice(0, 2));
+    return `${file}${line ? `:${line}` : ''} (at /${path.slice(0, key ? 3 : 2).join('/')})`;
+  };
+  checkDevices(parsed.devices, at('devices'));
+  return { data: parsed, at };
 }
 
 export async function loadDeviceMapping(file: string): Promise<DeviceLinkConfig[]> {
+  return parseDeviceMapping(await readMappingFile(file), file);
+}
+
+/** A run config file's text; a DeviceMappingError naming the file when it cannot be read. */
+export async function readMappingFile(file: string): Promise<string> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -117,7 +138,7 @@ export async function loadDeviceMapping(file: string): Promise<DeviceLinkConfig[
       `${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  return parseDeviceMapping(text, file);
+  return text;
 }
 
 /**

@@ -9,8 +9,8 @@ import {
   signingTimestampFromUnixMs,
 } from '../../firmware-protocol/ts/index.ts';
 import type { BusMeasurement } from '../../twin/api.ts';
-import type { LinkEvent } from '../runtime/messages.ts';
 import { FirmwareLink } from './firmware-link.ts';
+import type { LinkEvent } from './link-config.ts';
 import { createLoopbackPair, type LoopbackTransport, MockTransport } from './transport.ts';
 
 const KEY_HEX = '11'.repeat(32);

@@ -12,21 +12,13 @@ import {
   type SigningParams,
   signingTimestampFromUnixMs,
 } from '../../firmware-protocol/ts/index.ts';
-import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
-import type { DeviceLink, TwinSetpoint } from './device-link.ts';
-import { type LimitResult, SetpointLimiter } from './safety.ts';
-import { LinkSupervisor } from './supervision.ts';
+import type { BusMeasurement } from '../../twin/api.ts';
+import { PortLink } from './link-base.ts';
+import type { DeviceLinkConfig, LinkStats } from './link-config.ts';
 import { type Transport, WriteQueue } from './transport.ts';
 import { createSerialTransport } from './tty-serial-transport.ts';
 
-/** How often a lost port is tried again, ms. */
-const REOPEN_PERIOD_MS = 250;
 const DEG_TO_RAD = Math.PI / 180;
-/** Frames captured per device between drains, at most (the rest are counted, not kept). */
-const CAPTURE_LIMIT = 4096;
-
-const wallClock_ns = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
 export interface FirmwareLinkOptions {
   /** Makes the transport for each (re)open. @default `createSerialTransport` on config.path (reads on the loop thread) */
@@ -51,12 +43,7 @@ export function parseSigningKey(deviceId: string, hex: string): Uint8Array {
  * Missing answers, a closed port or garbage never stop the loop: the device goes offline (the twin
  * applies the fallback) and comes back when it answers.
  */
-export class FirmwareLink implements DeviceLink {
-  readonly id: string;
-  readonly driver = 'firmware' as const;
-  readonly supervisor: LinkSupervisor;
-  private readonly config: DeviceLinkConfig;
-  private readonly makeTransport: () => Transport;
+export class FirmwareLink extends PortLink {
   private readonly deframer: Deframer;
   /** Where the deframer hands what it finds: frames are handled, rejections only counted. */
   private readonly sink: FrameSink = {
@@ -64,28 +51,23 @@ export class FirmwareLink implements DeviceLink {
     reject: (rejection) => this.countRejected(rejection),
   };
   private readonly writes = new WriteQueue(undefined);
-  private readonly limiter: SetpointLimiter;
   private readonly signingKey: Uint8Array | undefined;
   private lastSigningTimestamp = 0;
-  private transport: Transport | undefined;
-  private closing = false;
-  private reopenTimer: NodeJS.Timeout | undefined;
   private seq = 0;
-  private readonly frames: CapturedFrame[] = [];
   hello: Hello | undefined;
 
   constructor(config: DeviceLinkConfig, options: FirmwareLinkOptions = {}) {
-    this.id = config.id;
-    this.config = config;
     const path = config.path;
-    this.makeTransport =
+    super(
+      config,
+      'firmware',
       options.transport ??
-      (() => {
-        if (!path) throw new TypeError(`device ${config.id}: firmware driver needs a port path`);
-        return createSerialTransport({ path, baudRate: config.baud ?? 921600 });
-      });
-    this.supervisor = new LinkSupervisor(config, 'firmware', options.now);
-    this.limiter = new SetpointLimiter(config.limits);
+        (() => {
+          if (!path) throw new TypeError(`device ${config.id}: firmware driver needs a port path`);
+          return createSerialTransport({ path, baudRate: config.baud ?? 921600 });
+        }),
+      options.now,
+    );
     const deviceId = config.protocolDeviceId ?? 1;
     if (config.signing) {
       const key = parseSigningKey(config.id, config.signing.keyHex);
@@ -106,35 +88,9 @@ export class FirmwareLink implements DeviceLink {
     return this.openTransport();
   }
 
-  private async openTransport(): Promise<void> {
-    const transport = this.makeTransport();
-    await transport.open();
-    this.transport = transport;
+  protected attach(transport: Transport | undefined): void {
     this.writes.attach(transport);
-    transport.on('data', (chunk) => this.receive(chunk));
-    transport.once('close', (error) => {
-      if (this.transport !== transport) return;
-      this.transport = undefined;
-      this.writes.attach(undefined);
-      if (this.closing) return;
-      this.supervisor.portLost(error?.message ?? 'port closed');
-      this.scheduleReopen();
-    });
-  }
-
-  /** Keeps trying to reopen the port (a replugged board reappears under the same path). */
-  private scheduleReopen(): void {
-    if (this.closing || this.reopenTimer) return;
-    this.reopenTimer = setInterval(() => {
-      if (this.transport || this.closing) return;
-      this.openTransport()
-        .then(() => {
-          clearInterval(this.reopenTimer);
-          this.reopenTimer = undefined;
-          this.supervisor.event('link-port-reopened', `${this.config.path ?? 'port'} open again`);
-        })
-        .catch(() => {});
-    }, REOPEN_PERIOD_MS);
+    transport?.on('data', (chunk) => this.receive(chunk));
   }
 
   private signing(): SigningParams | undefined {
@@ -154,18 +110,6 @@ export class FirmwareLink implements DeviceLink {
     if (!this.writes.push(bytes)) return;
     this.supervisor.counters.framesTx++;
     this.capture('tx', bytes);
-  }
-
-  /** Keeps `bytes` for the frame capture; `copy` when the caller's buffer is reused (received chunks). */
-  private capture(direction: 'tx' | 'rx', bytes: Uint8Array, copy = false): void {
-    if (this.frames.length < CAPTURE_LIMIT) {
-      this.frames.push({
-        time_ns: wallClock_ns(),
-        direction,
-        deviceId: this.id,
-        bytes: copy ? bytes.slice() : bytes,
-      });
-    }
   }
 
   exchange(m: BusMeasurement): void {
@@ -200,18 +144,6 @@ export class FirmwareLink implements DeviceLink {
     this.supervisor.counters.setpointsSent++;
   }
 
-  setpoint(setpoint: TwinSetpoint): LimitResult {
-    const result = this.limiter.request({
-      p_w: setpoint.p_mw === undefined ? undefined : this.supervisor.deviceW(setpoint.p_mw),
-      q_var: setpoint.q_mvar === undefined ? undefined : this.supervisor.deviceW(setpoint.q_mvar),
-    });
-    if (result.limited.length > 0) {
-      this.supervisor.counters.setpointsLimited++;
-      this.supervisor.event('setpoint-limited', result.limited.join('; '));
-    }
-    return result;
-  }
-
   emergencyStop(): void {
     this.limiter.emergencyStop();
     this.sendSetpoint(0, 0, OperatingMode.OFF);
@@ -219,7 +151,8 @@ export class FirmwareLink implements DeviceLink {
   }
 
   private receive(chunk: Uint8Array): void {
-    this.capture('rx', chunk, true);
+    // Received chunks are the transport's buffers, reused: the capture keeps a copy.
+    this.capture('rx', chunk.slice());
     this.deframer.feed(chunk, this.sink);
   }
 
@@ -283,31 +216,8 @@ export class FirmwareLink implements DeviceLink {
     }
   }
 
-  input(): DeviceInput {
-    return this.supervisor.input;
-  }
-
-  drainFrames(into: CapturedFrame[]): void {
-    for (const frame of this.frames) into.push(frame);
-    this.frames.length = 0;
-  }
-
-  drainEvents(into: LinkEvent[]): void {
-    this.supervisor.drainEvents(into);
-  }
-
-  stats(): LinkStats {
+  override stats(): LinkStats {
     this.supervisor.counters.dropped = this.writes.dropped;
-    return this.supervisor.stats();
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.reopenTimer);
-    this.reopenTimer = undefined;
-    const transport = this.transport;
-    this.transport = undefined;
-    this.writes.attach(undefined);
-    await transport?.close();
+    return super.stats();
   }
 }

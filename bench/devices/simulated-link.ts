@@ -1,11 +1,9 @@
-import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
+import type { BusMeasurement } from '../../twin/api.ts';
 import { BatteryUnit } from '../../twin/der/battery.ts';
 import type { UnitContext } from '../../twin/der/unit.ts';
 import { DEFAULT_FREQUENCY_DROOP, DEFAULT_VOLT_VAR } from '../../twin/ieee1547/settings.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
-import type { DeviceLink, TwinSetpoint } from './device-link.ts';
-import { type LimitResult, SetpointLimiter } from './safety.ts';
-import { LinkSupervisor } from './supervision.ts';
+import { LinkBase } from './link-base.ts';
+import type { DeviceLinkConfig } from './link-config.ts';
 
 /**
  * A device simulated in-process with the twin's own battery model (grid-following, IEEE 1547
@@ -13,20 +11,14 @@ import { LinkSupervisor } from './supervision.ts';
  * hardware. Stands in for a board during development, and is the 'simulated' fallback of a real
  * link while that link is down.
  */
-export class SimulatedLink implements DeviceLink {
-  readonly id: string;
-  readonly driver = 'simulated' as const;
-  readonly supervisor: LinkSupervisor;
+export class SimulatedLink extends LinkBase {
   readonly unit: BatteryUnit;
-  private readonly limiter: SetpointLimiter;
   private readonly ctx: UnitContext;
   private lastT_s = Number.NaN;
   private stopped = false;
 
   constructor(config: DeviceLinkConfig) {
-    this.id = config.id;
-    this.supervisor = new LinkSupervisor(config, 'simulated');
-    this.limiter = new SetpointLimiter(config.limits);
+    super(config, 'simulated');
     const sim = config.simulated ?? {};
     const rating_mw = (sim.rating_w ?? 10_000) / 1e6;
     const f0 = sim.f0_hz ?? 50;
@@ -93,37 +85,11 @@ export class SimulatedLink implements DeviceLink {
     this.supervisor.answered(m.step >>> 0, p_w, q_var, this.unit.soc);
   }
 
-  input(): DeviceInput {
-    return this.supervisor.input;
-  }
-
-  setpoint(setpoint: TwinSetpoint): LimitResult {
-    const result = this.limiter.request({
-      p_w: setpoint.p_mw === undefined ? undefined : this.supervisor.deviceW(setpoint.p_mw),
-      q_var: setpoint.q_mvar === undefined ? undefined : this.supervisor.deviceW(setpoint.q_mvar),
-    });
-    if (result.limited.length > 0) {
-      this.supervisor.counters.setpointsLimited++;
-      this.supervisor.event('setpoint-limited', result.limited.join('; '));
-    }
-    return result;
-  }
-
   emergencyStop(): void {
     this.limiter.emergencyStop();
     this.stopped = true;
     this.unit.setReference(0);
     this.supervisor.event('emergency-stop', 'simulated device stopped');
-  }
-
-  drainFrames(_into: CapturedFrame[]): void {}
-
-  drainEvents(into: LinkEvent[]): void {
-    this.supervisor.drainEvents(into);
-  }
-
-  stats(): LinkStats {
-    return this.supervisor.stats();
   }
 
   async close(): Promise<void> {}

@@ -3,7 +3,7 @@
  * slave emulator as the pseudo-terminal suite (test/bench-sunspec.test.ts), wired back to back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CapturedFrame } from '../runtime/messages.ts';
+import type { CapturedFrame } from './link-config.ts';
 import { hasValidCrc } from './modbus-rtu.ts';
 import { type SunSpecSlave, startSunSpecSlave } from './sunspec-emulator.ts';
 import { SunSpecLink } from './sunspec-link.ts';

@@ -18,11 +18,12 @@
  * `badFrames`, `crcErrors`) and never decoded. A SunSpec device measures its own terminals, so
  * the twin's bus measurement is not sent to it: the lab's grid simulator (if any) does that.
  */
-import type { BusMeasurement, DeviceInput } from '../../twin/api.ts';
-import type { CapturedFrame, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
-import type { DeviceLink, TwinSetpoint } from './device-link.ts';
+import type { BusMeasurement } from '../../twin/api.ts';
+import type { TwinSetpoint } from './device-link.ts';
+import { PortLink } from './link-base.ts';
+import type { DeviceLinkConfig } from './link-config.ts';
 import { ModbusException, ModbusRtuMaster } from './modbus-rtu.ts';
-import { type LimitResult, SetpointLimiter } from './safety.ts';
+import type { LimitResult } from './safety.ts';
 import {
   END_MODEL_ID,
   encodePoint,
@@ -33,13 +34,11 @@ import {
   SUNS_MARKER,
   SUNSPEC_BASES,
 } from './sunspec-map.ts';
-import { LinkSupervisor } from './supervision.ts';
 import type { Transport } from './transport.ts';
 import { createSerialTransport } from './tty-serial-transport.ts';
 
+/** How often a lost port is tried again, ms (the map is read again each time). */
 const REOPEN_PERIOD_MS = 500;
-/** Frames captured between drains, at most (the rest are counted, not kept). */
-const CAPTURE_LIMIT = 4096;
 /** Models this driver reads or writes. */
 const USED_MODELS = new Set([1, 701, 702, 704, 711, 802, 103, 121, 123, 124]);
 /** Model 704 WSetMod / VarSetMod values: absolute watts, absolute vars. */
@@ -50,8 +49,6 @@ const VARPCT_MOD_WMAX = 1;
 /** StorCtl_Mod bits (model 124). */
 const STOR_CHARGE = 1;
 const STOR_DISCHARGE = 2;
-
-const wallClock_ns = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
 export interface SunSpecModelBlock {
   id: number;
@@ -87,24 +84,14 @@ interface Block {
   regs: number[];
 }
 
-export class SunSpecLink implements DeviceLink {
-  readonly id: string;
-  readonly driver = 'sunspec' as const;
-  readonly supervisor: LinkSupervisor;
+export class SunSpecLink extends PortLink {
   identity: SunSpecIdentity | undefined;
-  private readonly config: DeviceLinkConfig;
-  private readonly limiter: SetpointLimiter;
-  private readonly makeTransport: () => Transport;
   private readonly modbus: ModbusRtuMaster;
   private readonly unit: number;
   private readonly blocks = new Map<number, Block>();
-  private readonly frames: CapturedFrame[] = [];
-  private transport: Transport | undefined;
   private polling = false;
   /** The map has been (re)discovered on the open transport: polls may run. */
   private ready = false;
-  private closing = false;
-  private reopenTimer: NodeJS.Timeout | undefined;
   private pendingWrites: (() => Promise<unknown>)[] = [];
   /** Which parts of a set-point the twin has asked for, and what was last queued (device units). */
   private pRequested = false;
@@ -112,15 +99,17 @@ export class SunSpecLink implements DeviceLink {
   private readonly lastSent = { p_w: Number.NaN, q_var: Number.NaN };
 
   constructor(config: DeviceLinkConfig, options: SunSpecLinkOptions = {}) {
-    this.id = config.id;
-    this.config = config;
     const baud = config.baud ?? 19200;
     const path = config.path;
     if (!options.transport && !path)
       throw new TypeError(`device ${config.id}: sunspec driver needs a port path`);
-    this.makeTransport = options.transport ?? (() => createSerialTransport({ path: path!, baudRate: baud }));
-    this.supervisor = new LinkSupervisor(config, 'sunspec', options.now);
-    this.limiter = new SetpointLimiter(config.limits);
+    super(
+      config,
+      'sunspec',
+      options.transport ?? (() => createSerialTransport({ path: path!, baudRate: baud })),
+      options.now,
+      REOPEN_PERIOD_MS,
+    );
     this.unit = config.protocolDeviceId ?? 1;
     this.modbus = new ModbusRtuMaster({
       baud,
@@ -136,34 +125,24 @@ export class SunSpecLink implements DeviceLink {
     await this.discover();
   }
 
-  private where(): string {
-    return this.config.path ?? this.transport?.path ?? 'link';
+  protected override openFailure(err: Error, transport: Transport): Error {
+    return new Error(`device ${this.id}: cannot open ${this.config.path ?? transport.path}: ${err.message}`);
   }
 
-  private async openTransport(): Promise<void> {
-    const transport = this.makeTransport();
-    try {
-      await transport.open();
-    } catch (err) {
-      throw new Error(
-        `device ${this.id}: cannot open ${this.config.path ?? transport.path}: ${(err as Error).message}`,
-      );
-    }
-    this.transport = transport;
+  protected attach(transport: Transport | undefined): void {
     this.modbus.attach(transport);
-    transport.once('close', (error) => {
-      if (this.transport !== transport) return;
-      this.transport = undefined;
-      this.modbus.attach(undefined);
-      if (this.closing) return;
-      this.portLost(error?.message ?? 'port closed');
-    });
   }
 
-  private capture(direction: 'tx' | 'rx', bytes: Uint8Array): void {
-    if (this.frames.length < CAPTURE_LIMIT) {
-      this.frames.push({ time_ns: wallClock_ns(), direction, deviceId: this.id, bytes });
-    }
+  protected override async afterReopen(): Promise<void> {
+    await this.discover();
+  }
+
+  protected override onPortLost(): void {
+    this.ready = false;
+  }
+
+  protected override beforeClose(): Promise<void> {
+    return this.modbus.idle();
   }
 
   private async read(address: number, count: number): Promise<number[]> {
@@ -342,28 +321,6 @@ export class SunSpecLink implements DeviceLink {
     return pct === undefined ? undefined : pct / 100;
   }
 
-  private portLost(reason: string): void {
-    this.ready = false;
-    this.supervisor.portLost(reason);
-    if (this.closing || this.reopenTimer) return;
-    this.reopenTimer = setInterval(() => {
-      if (this.closing || this.transport) return;
-      this.openTransport()
-        .then(() => this.discover())
-        .then(() => {
-          clearInterval(this.reopenTimer);
-          this.reopenTimer = undefined;
-          this.supervisor.event('link-port-reopened', `${this.where()} open again`);
-        })
-        .catch(() => {
-          const transport = this.transport;
-          this.transport = undefined;
-          this.modbus.attach(undefined);
-          transport?.close().catch(() => {});
-        });
-    }, REOPEN_PERIOD_MS);
-  }
-
   /**
    * Queues the writes for a set-point (device units) for the next poll: only the parts the twin
    * asked for (a P-only request leaves the device's reactive power alone) and that changed.
@@ -499,18 +456,10 @@ export class SunSpecLink implements DeviceLink {
     return out;
   }
 
-  setpoint(setpoint: TwinSetpoint): LimitResult {
+  override setpoint(setpoint: TwinSetpoint): LimitResult {
     if (setpoint.p_mw !== undefined) this.pRequested = true;
     if (setpoint.q_mvar !== undefined) this.qRequested = true;
-    const result = this.limiter.request({
-      p_w: setpoint.p_mw === undefined ? undefined : this.supervisor.deviceW(setpoint.p_mw),
-      q_var: setpoint.q_mvar === undefined ? undefined : this.supervisor.deviceW(setpoint.q_mvar),
-    });
-    if (result.limited.length > 0) {
-      this.supervisor.counters.setpointsLimited++;
-      this.supervisor.event('setpoint-limited', result.limited.join('; '));
-    }
-    return result;
+    return super.setpoint(setpoint);
   }
 
   emergencyStop(): void {
@@ -569,33 +518,5 @@ export class SunSpecLink implements DeviceLink {
         });
     }
     this.supervisor.event('emergency-stop', message);
-  }
-
-  input(): DeviceInput {
-    return this.supervisor.input;
-  }
-
-  drainFrames(into: CapturedFrame[]): void {
-    for (const frame of this.frames) into.push(frame);
-    this.frames.length = 0;
-  }
-
-  drainEvents(into: LinkEvent[]): void {
-    this.supervisor.drainEvents(into);
-  }
-
-  stats(): LinkStats {
-    return this.supervisor.stats();
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.reopenTimer);
-    this.reopenTimer = undefined;
-    await this.modbus.idle();
-    const transport = this.transport;
-    this.transport = undefined;
-    this.modbus.attach(undefined);
-    await transport?.close();
   }
 }

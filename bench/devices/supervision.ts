@@ -5,7 +5,7 @@
  * become `LinkEvent`s the loop stamps with twin time and records.
  */
 import type { DeviceInput } from '../../twin/api.ts';
-import type { DeviceDriver, DeviceLinkConfig, LinkEvent, LinkStats } from '../runtime/messages.ts';
+import type { DeviceDriver, DeviceLinkConfig, LinkEvent, LinkStats } from './link-config.ts';
 
 const RTT_WINDOW = 2048;
 /** Recently sent exchanges remembered to tell a late answer from a stray one. */

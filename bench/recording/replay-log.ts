@@ -36,19 +36,31 @@ export type ReplayRecord =
  */
 export class TwinStateHasher {
   private hash: Hash = createHash('sha256');
-  /** One step's bytes, assembled here and hashed with a single update (cheap enough per step). */
-  private buffer = new Uint8Array(4096);
+  /**
+   * Steps' bytes, assembled here and hashed in chunks of up to FLUSH_BYTES (SHA-256 is a stream:
+   * the digest does not depend on how the bytes were split), so a step allocates nothing.
+   */
+  private buffer = new Uint8Array(64 * 1024);
   private view = new DataView(this.buffer.buffer);
   private used = 0;
   private readonly encoded = new Map<string, Uint8Array>();
   private readonly encoder = new TextEncoder();
+  /** Device ids in hashing order, kept while the state's device set stays the same. */
+  private deviceIds: string[] = [];
+
+  private static readonly FLUSH_BYTES = 48 * 1024;
 
   private reserve(bytes: number): void {
     if (this.used + bytes <= this.buffer.length) return;
-    const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.used + bytes));
-    bigger.set(this.buffer.subarray(0, this.used));
-    this.buffer = bigger;
-    this.view = new DataView(bigger.buffer);
+    this.flush();
+    if (bytes <= this.buffer.length) return;
+    this.buffer = new Uint8Array(bytes * 2);
+    this.view = new DataView(this.buffer.buffer);
+  }
+  private flush(): void {
+    if (this.used === 0) return;
+    this.hash.update(this.buffer.subarray(0, this.used));
+    this.used = 0;
   }
   private f64(x: number): void {
     this.reserve(8);
@@ -66,6 +78,19 @@ export class TwinStateHasher {
     this.used += bytes.length;
   }
 
+  /**
+   * The state's device ids, sorted; sorted again only for another record (the twin builds its
+   * device record once and updates its entries in place).
+   */
+  private sortedDeviceIds(devices: TwinState['devices']): string[] {
+    if (devices !== this.devicesSeen) {
+      this.deviceIds = Object.keys(devices).sort();
+      this.devicesSeen = devices;
+    }
+    return this.deviceIds;
+  }
+  private devicesSeen: TwinState['devices'] | undefined;
+
   add(state: TwinState): void {
     this.f64(state.t_s);
     this.f64(state.step);
@@ -79,7 +104,9 @@ export class TwinStateHasher {
       this.f64(island.rocof_hz_s);
       this.f64((island.energised ? 1 : 0) + (island.gridConnected ? 2 : 0));
     }
-    for (const id of Object.keys(state.devices).sort()) {
+    const ids = this.sortedDeviceIds(state.devices);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
       const d = state.devices[id];
       this.text(id);
       this.f64(d.p_mw);
@@ -92,12 +119,12 @@ export class TwinStateHasher {
       this.text(e.message);
       this.text(e.target ?? '');
     }
-    this.hash.update(this.buffer.subarray(0, this.used));
-    this.used = 0;
+    if (this.used >= TwinStateHasher.FLUSH_BYTES) this.flush();
   }
 
   /** The hash of everything added so far (the running hash continues). */
   digest(): string {
+    this.flush();
     return this.hash.copy().digest('hex');
   }
 }

@@ -10,9 +10,9 @@ import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
 import { ScenarioPlayer, unplayableReason, verdictEvent } from '../../twin/scenario/player.ts';
 import type { Twin, TwinAction } from '../../twin/twin.ts';
 import type { ReplayLogWriter } from '../recording/replay-log.ts';
-import type { MainToWorker, ScenarioAction, ScenarioStatus, WorkerToMain } from './messages.ts';
+import type { HostToLoop, LoopToHost, ScenarioAction, ScenarioStatus } from './messages.ts';
 
-type ScenarioRequest = Extract<MainToWorker, { type: 'scenario' }>;
+type ScenarioRequest = Extract<HostToLoop, { type: 'scenario' }>;
 
 /**
  * Why a bench refuses to play a scenario live although its twin could: a `security:` section.
@@ -39,7 +39,7 @@ export class LoopScenarios {
     private readonly own: { scenario: Scenario; file: string } | undefined,
     /** The grid file the twin was built from (resolved path): scenarios must be written for it. */
     private readonly runGrid: string,
-    private readonly post: (message: WorkerToMain) => void,
+    private readonly post: (message: LoopToHost) => void,
   ) {
     this.player = own ? new ScenarioPlayer(own.scenario, twin) : undefined;
     this.file = own?.file ?? '';

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
-import type { LoopConfig, MainToWorker, ScenarioAction, WorkerToMain } from './messages.ts';
+import type { HostToLoop, LoopConfig, LoopToHost, ScenarioAction } from './messages.ts';
 
 /** A command or scenario request made before the loop is stepping: refused, nothing done. */
 export class LoopNotReadyError extends Error {
@@ -12,7 +12,7 @@ export class LoopNotReadyError extends Error {
 }
 
 export interface RealtimeRunEvents {
-  message: [WorkerToMain];
+  message: [LoopToHost];
 }
 
 /**
@@ -23,7 +23,7 @@ export interface RealtimeRunEvents {
 export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
   private readonly child: ChildProcess;
   /** Resolves with the loop's final message ('stopped' or 'error'). */
-  readonly finished: Promise<Extract<WorkerToMain, { type: 'stopped' | 'error' }>>;
+  readonly finished: Promise<Extract<LoopToHost, { type: 'stopped' | 'error' }>>;
   /** Resolves once the twin is built and the device links are open. */
   readonly ready: Promise<void>;
 
@@ -38,7 +38,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
     this.finished = new Promise((resolve) => {
       let settled = false;
       this.child.on('message', (raw) => {
-        const message = raw as WorkerToMain;
+        const message = raw as LoopToHost;
         this.emit('message', message);
         this.settleCommands(message);
         if (!settled && (message.type === 'stopped' || message.type === 'error')) {
@@ -61,7 +61,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
     });
     this.finished.then(() => this.failPendingCommands());
     this.ready = new Promise((resolve, reject) => {
-      const onMessage = (message: WorkerToMain) => {
+      const onMessage = (message: LoopToHost) => {
         if (message.type === 'ready') {
           this.off('message', onMessage);
           this.loopReady = true;
@@ -107,7 +107,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
     return this.request((id) => ({ type: 'scenario', id, action, ...(file === undefined ? {} : { file }) }));
   }
 
-  private request(message: (id: number) => MainToWorker): Promise<TwinEvent> {
+  private request(message: (id: number) => HostToLoop): Promise<TwinEvent> {
     const id = this.nextCommandId++;
     return new Promise((resolve, reject) => {
       if (this.loopEnded) {
@@ -125,7 +125,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
   }
 
   /** Settles the command a result belongs to; at the loop's end, fails every command still waiting. */
-  private settleCommands(message: WorkerToMain): void {
+  private settleCommands(message: LoopToHost): void {
     if (message.type === 'command-result') {
       const pending = this.pendingCommands.get(message.id);
       if (!pending) return;
@@ -142,7 +142,7 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
     this.pendingCommands.clear();
   }
 
-  private post(message: MainToWorker): void {
+  private post(message: HostToLoop): void {
     if (this.child.connected) this.child.send(message);
   }
 

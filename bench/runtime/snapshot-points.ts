@@ -145,37 +145,123 @@ export function snapshotOfState(state: TwinState, loop: Snapshot['loop']): Snaps
 }
 
 /**
- * A twin state copied into a snapshot that outlives the step, for posting from the loop process
- * to the bench (the twin reuses its arrays every step).
+ * Keys of the twin's state records (devices, FIDs, microgrids, breakers), listed once per record:
+ * `for…in` over a record with many keys (dictionary mode) allocates a key list every time. The
+ * twin builds these records once and updates them in place, so their keys never change.
+ */
+const recordKeys = new WeakMap<object, string[]>();
+function keysOf(record: object): string[] {
+  let keys = recordKeys.get(record);
+  if (!keys) {
+    keys = Object.keys(record);
+    recordKeys.set(record, keys);
+  }
+  return keys;
+}
+
+/**
+ * Copies `from`'s entries into `into`, reusing its entries: created once as copies, then updated
+ * field by field by `update` (named stores: a double stored into an existing field of the same
+ * shape is written in place, where a generic keyed store boxes a new number each time).
+ */
+function copyRecord<T extends object>(
+  into: Record<string, T>,
+  from: Readonly<Record<string, T>>,
+  update: (to: T, from: T) => void,
+): Record<string, T> {
+  const ids = keysOf(from);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    const target = into[id];
+    if (target) update(target, from[id]);
+    else into[id] = { ...from[id] };
+  }
+  return into;
+}
+
+type DeviceEntry = Snapshot['devices'][string];
+type FidEntry = NonNullable<TwinState['fids']>[string];
+type MicrogridEntry = NonNullable<TwinState['microgrids']>[string];
+
+function updateDevice(to: DeviceEntry, from: DeviceEntry): void {
+  to.p_mw = from.p_mw;
+  to.q_mvar = from.q_mvar;
+  to.online = from.online;
+  if (from.soc !== undefined) to.soc = from.soc;
+  if (from.tripped !== undefined) to.tripped = from.tripped;
+}
+
+function updateFid(to: FidEntry, from: FidEntry): void {
+  to.p_a_mw = from.p_a_mw;
+  to.p_b_mw = from.p_b_mw;
+  to.loss_mw = from.loss_mw;
+}
+
+function updateMicrogrid(to: MicrogridEntry, from: MicrogridEntry): void {
+  to.pcc_p_mw = from.pcc_p_mw;
+  to.pcc_q_mvar = from.pcc_q_mvar;
+  to.ems = from.ems;
+  to.islanded = from.islanded;
+}
+
+function copyNumbers(into: number[], from: ArrayLike<number>): number[] {
+  for (let i = 0; i < from.length; i++) into[i] = from[i];
+  into.length = from.length;
+  return into;
+}
+
+/**
+ * A copy of the state that outlives the step (the twin reuses its arrays and records), for posting
+ * to the bench process. With `into` (a snapshot already posted, so free again) the copy is written
+ * over it in place and allocates nothing once its entries exist; entries are never removed (the
+ * twin's sets of islands' fields, devices, FIDs, microgrids and breakers are fixed at build time).
  */
 export function copySnapshotOfState(
   state: TwinState,
   loop: { lateness_us: number; work_us: number; overruns: number },
+  into?: Snapshot,
 ): Snapshot {
-  const devices: Snapshot['devices'] = {};
-  for (const [id, d] of Object.entries(state.devices)) devices[id] = { ...d };
-  return {
-    t_s: state.t_s,
-    step: state.step,
-    islands: state.islands.map((i) => ({
-      id: i.id,
-      f_hz: i.f_hz,
-      rocof_hz_s: i.rocof_hz_s,
-      energised: i.energised,
-      gridConnected: i.gridConnected,
-    })),
-    vm_pu: Array.from(state.vm_pu),
-    va_deg: Array.from(state.va_deg),
-    devices,
-    ...(state.fids
-      ? { fids: Object.fromEntries(Object.entries(state.fids).map(([id, f]) => [id, { ...f }])) }
-      : {}),
-    ...(state.microgrids
-      ? {
-          microgrids: Object.fromEntries(Object.entries(state.microgrids).map(([id, m]) => [id, { ...m }])),
-        }
-      : {}),
-    ...(state.breakers ? { breakers: { ...state.breakers } } : {}),
-    loop: { lateness_us: loop.lateness_us, work_us: loop.work_us, overruns: loop.overruns },
+  const s: Snapshot = into ?? {
+    t_s: 0,
+    step: 0,
+    islands: [],
+    vm_pu: [],
+    va_deg: [],
+    devices: {},
+    loop: { lateness_us: 0, work_us: 0, overruns: 0 },
   };
+  s.t_s = state.t_s;
+  s.step = state.step;
+  const islands = s.islands;
+  for (let i = 0; i < state.islands.length; i++) {
+    const from = state.islands[i];
+    let to = islands[i];
+    if (!to) {
+      to = { id: '', f_hz: 0, rocof_hz_s: 0, energised: false, gridConnected: false };
+      islands.push(to);
+    }
+    to.id = from.id;
+    to.f_hz = from.f_hz;
+    to.rocof_hz_s = from.rocof_hz_s;
+    to.energised = from.energised;
+    to.gridConnected = from.gridConnected;
+  }
+  islands.length = state.islands.length;
+  copyNumbers(s.vm_pu, state.vm_pu);
+  copyNumbers(s.va_deg, state.va_deg);
+  copyRecord(s.devices, state.devices, updateDevice);
+  if (state.fids) s.fids = copyRecord(s.fids ?? {}, state.fids, updateFid);
+  if (state.microgrids) s.microgrids = copyRecord(s.microgrids ?? {}, state.microgrids, updateMicrogrid);
+  if (state.breakers) {
+    s.breakers ??= {};
+    const breakers = s.breakers;
+    const ids = keysOf(state.breakers);
+    for (let i = 0; i < ids.length; i++) breakers[ids[i]] = state.breakers[ids[i]];
+  }
+  s.islandBuses = undefined;
+  s.busIds = undefined;
+  s.loop.lateness_us = loop.lateness_us;
+  s.loop.work_us = loop.work_us;
+  s.loop.overruns = loop.overruns;
+  return s;
 }

@@ -1,7 +1,7 @@
 /**
  * Between the real-time loop and the live server: turns loop snapshots into LiveStates for the
  * page, twin events into timeline entries, and API commands into twin commands. Pure: the
- * composer (bench/demo.ts) owns the loop and the server and calls these.
+ * composer (bench/start-bench.ts) owns the loop and the server and calls these.
  */
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
 import type { Snapshot } from '../runtime/messages.ts';

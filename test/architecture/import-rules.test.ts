@@ -39,7 +39,7 @@ describe('import rules on the project tree', () => {
   });
 
   it.each([
-    ['twin/new-stage.ts', "import { startDemo } from '../bench/demo.ts';\n", 'twin/ rule'],
+    ['twin/new-stage.ts', "import { startBench } from '../bench/start-bench.ts';\n", 'twin/ rule'],
     [
       'twin/der/new-der.ts',
       "import { encodeFrame } from '../../firmware-protocol/ts/frame.ts';\n",
@@ -52,7 +52,7 @@ describe('import rules on the project tree', () => {
     ],
     [
       'firmware-protocol/ts/messages/new.ts',
-      "export { startDemo } from '../../../bench/demo.ts';\n",
+      "export { startBench } from '../../../bench/start-bench.ts';\n",
       'firmware-protocol/ts/ rule',
     ],
     [
@@ -64,7 +64,7 @@ describe('import rules on the project tree', () => {
     ['flows/nodes/new-node.js', "const { Twin } = require('../../twin/twin.ts');\n", 'flows/ rule'],
     ['vpp/aggregate.ts', "import { Twin } from '../twin/twin.ts';\n", 'vpp/ rule'],
     ['vpp/aggregate.ts', "import { DerUnit } from '../twin/der/unit.ts';\n", 'vpp/ rule'],
-    ['market/clear.ts', "const demo = await import('../bench/demo.ts');\n", 'market/ rule'],
+    ['market/clear.ts', "const demo = await import('../bench/start-bench.ts');\n", 'market/ rule'],
   ])('a new %s that imports %j is refused (%s)', (file, text, rule) => {
     // (twin/ → bench/ also closes a cycle, bench/ importing the twin: that finding is checked below)
     const findings = checkWith({ [file]: text }).filter((f) => !f.startsWith('import cycle'));

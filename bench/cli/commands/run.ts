@@ -1,13 +1,10 @@
 import { resolve } from 'node:path';
-import { startDemo } from '../../demo.ts';
-import {
-  DeviceMappingError,
-  loadDeviceMapping,
-  mergeDeviceMappings,
-  parseDeviceOption,
-} from '../../devices/device-mapping.ts';
+import { loadRunConfig } from '../../config/run-config.ts';
+import { DeviceMappingError, mergeDeviceMappings, parseDeviceOption } from '../../devices/device-mapping.ts';
 import { readManifest } from '../../recording/index.ts';
+import type { ControllerSpec } from '../../runtime/controllers/spec.ts';
 import type { DeviceLinkConfig } from '../../runtime/messages.ts';
+import { startBench } from '../../start-bench.ts';
 import {
   checkScenarioFile,
   dtSecondsAlias,
@@ -31,8 +28,9 @@ does (or on Ctrl-C) and reports the scenario's assertions.
   --device bess-hw=simulated               the twin's battery model in-process
 
 Options:
-  --devices FILE     device mapping file (YAML, docs/bench.md): bus, power scaling, sign
-                     convention, fallback, safety limits, signing; --device entries override it
+  --devices FILE     run config file (YAML, docs/bench.md): the device mapping (bus, power
+                     scaling, sign convention, fallback, safety limits, signing; --device entries
+                     override it) and the controllers hosted beside the loop
   --port N           HTTP port of the live page (default 7410; 0 picks a free one)
   --host ADDR        address to bind (default 127.0.0.1)
   --runs-dir DIR     where run folders go (default ./runs)
@@ -75,9 +73,11 @@ export const runCommand: Command = {
     const scenarioFile = resolve(positionals[0]);
     checkScenarioFile('run', positionals[0], scenarioFile);
     let devices: DeviceLinkConfig[];
+    let controllers: ControllerSpec[] = [];
     try {
-      const fromFile = values.devices ? await loadDeviceMapping(values.devices) : [];
-      devices = mergeDeviceMappings(fromFile, (values.device ?? []).map(parseDeviceOption));
+      const fromFile = values.devices ? await loadRunConfig(values.devices) : undefined;
+      controllers = fromFile?.controllers ?? [];
+      devices = mergeDeviceMappings(fromFile?.devices ?? [], (values.device ?? []).map(parseDeviceOption));
     } catch (err) {
       if (err instanceof DeviceMappingError) throw usageError(`gridloop run: ${err.message}`);
       throw err;
@@ -96,10 +96,11 @@ export const runCommand: Command = {
       );
     }
     const dt_ms = numberOption('run', 'dt-ms', values['dt-ms'], scenario.dt_s * 1000, 0.05, 1000);
-    const demo = await startDemo({
+    const demo = await startBench({
       command: 'run',
       scenario: scenarioFile,
       devices,
+      controllers,
       port: numberOption('run', 'port', values.port, 7410, 0, 65535),
       host: values.host ?? '127.0.0.1',
       runsDir: resolve(values['runs-dir'] ?? 'runs'),

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { startDemo } from '../../demo.ts';
+import { startBench } from '../../start-bench.ts';
 import { dtSecondsAlias, numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
@@ -59,7 +59,7 @@ export const startCommand: Command = {
     const dt_ms = numberOption('start', 'dt-ms', values['dt-ms'], 1, 0.05, 1000);
     const started = performance.now();
     console.error('gridloop start: starting the twin, the emulated battery board and the live page…');
-    const demo = await startDemo({
+    const demo = await startBench({
       onStatus: (message) => console.error(`gridloop start: ${message}`),
       port: numberOption('start', 'port', values.port, 7410, 0, 65535),
       host: values.host ?? '127.0.0.1',

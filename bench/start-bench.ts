@@ -7,13 +7,14 @@ import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { assertionResults, InfluxSink, RunRecorder } from './recording/index.ts';
+import type { ControllerSpec } from './runtime/controllers/spec.ts';
 import { securityRefusal } from './runtime/loop-scenarios.ts';
 import type {
   DeviceLinkConfig,
   LoopConfig,
+  LoopToHost,
   ScenarioStatus,
   Snapshot,
-  WorkerToMain,
 } from './runtime/messages.ts';
 import { LoopNotReadyError, RealtimeRun } from './runtime/realtime-run.ts';
 import {
@@ -39,7 +40,7 @@ export const DEFAULT_DEMO_GRID = 'grids/demo-33bw-microgrids.yaml';
 /** The device id the demo grid reserves for a hardware battery controller. */
 export const DEMO_BOARD_DEVICE = 'bess-hw';
 
-export interface DemoOptions {
+export interface BenchOptions {
   host: string;
   port: number;
   runsDir: string;
@@ -52,6 +53,8 @@ export interface DemoOptions {
   nodeRedDir?: string;
   /** Devices to link (gridloop run); without them the demo starts its own emulated battery board. */
   devices?: DeviceLinkConfig[];
+  /** Controllers hosted off the loop's step path (run config `controllers`, docs/bench.md). */
+  controllers?: ControllerSpec[];
   /** Scenario file (gridloop run): its grid, initial state, events and assertions drive the run. */
   scenario?: string;
   /** Where `scenario start <name>` commands find `<name>.yaml`. @default ./scenarios */
@@ -120,12 +123,12 @@ export function scenarioNamesIn(dir: string): string[] {
   }
 }
 
-export interface DemoStopResult {
+export interface BenchStopResult {
   reason: 'requested' | 'duration' | 'overrun' | 'error';
   message?: string;
 }
 
-export interface RunningDemo {
+export interface RunningBench {
   url: string;
   boardPath: string;
   runDir: string;
@@ -138,14 +141,16 @@ export interface RunningDemo {
   finished: Promise<'ended'>;
   /** The loop's final message: timing, link statistics and scenario assertion outcomes. */
   loopEnd: RealtimeRun['finished'];
-  stop(): Promise<DemoStopResult>;
+  stop(): Promise<BenchStopResult>;
 }
 
 /**
- * Composes the default demo. Each part started is stopped again if a later part fails, so a
- * failed start leaves no process, port or half-written run behind.
+ * The bench's main wiring, behind `gridloop start`, `gridloop run` and `bench:loop`: the live
+ * server, the devices (or the demo's emulated board), the run folder, the real-time loop process
+ * and Node-RED, composed. Each part started is stopped again if a later part fails, so a failed
+ * start leaves no process, port or half-written run behind.
  */
-export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+export async function startBench(options: BenchOptions): Promise<RunningBench> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanUp = async () => {
     for (const undo of cleanups.reverse()) await undo().catch(() => {});
@@ -286,6 +291,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
       detectors: demoDetectors(loaded.grid, options.dt_s),
+      ...(options.controllers?.length ? { controllers: options.controllers } : {}),
       ...options.loop,
     });
     const loop = run;
@@ -300,7 +306,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     let latest: Snapshot | undefined;
     const recordPoint: PointSink = (m, tags, fields, t) => recorder.point(m, tags, fields, t);
     let scenarioNow: ScenarioStatus | undefined;
-    run.on('message', (message: WorkerToMain) => {
+    run.on('message', (message: LoopToHost) => {
       if (message.type === 'scenario-status') {
         scenarioNow = message.status;
         recorder.event({
@@ -380,14 +386,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       cleanups.push(() => embedded.close());
     }
 
-    let stopped: Promise<DemoStopResult> | undefined;
+    let stopped: Promise<BenchStopResult> | undefined;
     const stop = () => {
-      stopped ??= (async (): Promise<DemoStopResult> => {
+      stopped ??= (async (): Promise<BenchStopResult> => {
         // Flows first, so no dispatcher commands a twin that is shutting down.
         await flows?.close();
         await run.stop();
         const end = await run.finished;
-        const result: DemoStopResult =
+        const result: BenchStopResult =
           end.type === 'error' ? { reason: 'error', message: end.message } : { reason: end.reason };
         status(end.type === 'error' ? 'failed' : 'stopped');
         // A scenario run that stopped before its end has no verdict on its assertions: it did not pass.

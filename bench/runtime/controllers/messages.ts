@@ -1,0 +1,36 @@
+/**
+ * Messages between the loop process and one controller's worker thread (host.ts ↔ worker.ts).
+ * Everything crosses by structured clone: the worker never shares memory with the loop.
+ */
+import type { TwinEvent, TwinState } from '../../../twin/api.ts';
+import type {
+  ActuatorRef,
+  ControllerAction,
+  RefusedAction,
+  TwinCatalog,
+} from '../../../twin/control/contract.ts';
+
+/** The worker's start-up data. */
+export interface ControllerWorkerData {
+  /** Absolute file path of the module whose default export is the ControllerFactory. */
+  module: string;
+  id: string;
+  options: Record<string, unknown>;
+  catalog: TwinCatalog;
+}
+
+export type HostToController =
+  | { type: 'decide'; seq: number; state: TwinState }
+  | { type: 'feedback'; refused: RefusedAction[]; events: TwinEvent[] }
+  /** The run ends: detach and let the thread end. */
+  | { type: 'detach' };
+
+export type ControllerToHost =
+  /** Built and attached: what it claims and how often it decides. */
+  | { type: 'ready'; period_s: number; claims: ActuatorRef[] }
+  /** The module could not be loaded or the controller built or attached. */
+  | { type: 'failed'; message: string }
+  /** One decision: `actions` as the controller wrote them (unchecked: the host checks). */
+  | { type: 'decided'; seq: number; actions: ControllerAction[]; decide_ms: number }
+  /** decide() threw (or its actions could not be posted). */
+  | { type: 'threw'; seq: number; message: string };

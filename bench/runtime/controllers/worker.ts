@@ -1,0 +1,65 @@
+/**
+ * One hosted controller, in a worker thread of the loop process (host.ts): builds it from its
+ * module, then answers each state snapshot with its actions. However long `decide` takes, or
+ * whatever it throws, the loop's thread never waits for it.
+ */
+
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Controller, ControllerAction } from '../../../twin/control/contract.ts';
+import type { ControllerToHost, ControllerWorkerData, HostToController } from './messages.ts';
+import type { ControllerFactory } from './spec.ts';
+
+const data = workerData as ControllerWorkerData;
+const port = parentPort!;
+const post = (message: ControllerToHost) => port.postMessage(message);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+async function build(): Promise<Controller> {
+  const imported = (await import(pathToFileURL(data.module).href)) as { default?: unknown };
+  if (typeof imported.default !== 'function')
+    throw new TypeError(
+      `${data.module}: the default export must be a function (options, { id }) → Controller`,
+    );
+  const controller = await (imported.default as ControllerFactory)(data.options, { id: data.id });
+  if (typeof controller?.decide !== 'function')
+    throw new TypeError(`${data.module}: the factory returned no controller (an object with decide())`);
+  if (!(controller.period_s > 0)) throw new TypeError(`${data.module}: period_s must be a positive number`);
+  if (!Array.isArray(controller.claims))
+    throw new TypeError(`${data.module}: claims must be a list of actuators`);
+  controller.attach?.(data.catalog);
+  return controller;
+}
+
+try {
+  const controller = await build();
+  const actions: ControllerAction[] = [];
+  port.on('message', (message: HostToController) => {
+    if (message.type === 'detach') {
+      try {
+        controller.detach?.();
+      } finally {
+        process.exit(0);
+      }
+    }
+    if (message.type === 'feedback') {
+      try {
+        controller.feedback?.(message.refused, message.events);
+      } catch {
+        // A feedback hook that throws loses only its own bookkeeping.
+      }
+      return;
+    }
+    const start = performance.now();
+    actions.length = 0;
+    try {
+      controller.decide(message.state, actions);
+      post({ type: 'decided', seq: message.seq, actions, decide_ms: performance.now() - start });
+    } catch (err) {
+      post({ type: 'threw', seq: message.seq, message: messageOf(err) });
+    }
+  });
+  post({ type: 'ready', period_s: controller.period_s, claims: [...controller.claims] });
+} catch (err) {
+  post({ type: 'failed', message: messageOf(err) });
+}
