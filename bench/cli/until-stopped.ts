@@ -1,4 +1,4 @@
-import type { BenchStopResult, RunningBench } from '../demo.ts';
+import type { BenchStopResult, RunningBench } from '../start-bench.ts';
 
 /**
  * Lets the bench run until it ends on its own or the user stops it (SIGINT, SIGTERM), then stops it;
