@@ -117,6 +117,22 @@ export async function startFixtureServer(): Promise<FixtureServer> {
           },
         };
       }
+      if (command.type === 'island' && command.microgrid) {
+        const pcc = grid.microgrids.find((m) => m.id === command.microgrid)?.pccSwitch;
+        if (!pcc) throw new Error(`no microgrid ${command.microgrid}`);
+        switches[pcc] = !command.islanded;
+        if (command.islanded) openedAt.set(pcc, t);
+        else openedAt.delete(pcc);
+        return {
+          message: `${command.microgrid} ${command.islanded ? 'islanded' : 'reconnected'}`,
+          event: {
+            t_s: t,
+            kind: 'island',
+            message: `${command.microgrid} islanded`,
+            target: command.microgrid,
+          },
+        };
+      }
       return { message: `${command.type} accepted` };
     },
   });

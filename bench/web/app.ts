@@ -18,7 +18,8 @@ import {
   type Severity,
   type Welcome,
 } from '../server/api.ts';
-import { PALETTE, StreamChart } from './charts.ts';
+import { StreamChart } from './charts.ts';
+import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
 
 /** The socket.io client comes as a global from the server's own script (/socket.io/socket.io.min.js). */
@@ -77,21 +78,26 @@ const diagram = new Diagram($('diagram') as unknown as SVGSVGElement, {
     command({ type: 'breaker', id: sw.id, closed: sw.closed }, `${sw.closed ? 'close' : 'open'} ${sw.id}`),
 });
 
-const islandColour = (name: string) => diagram.islandColour?.(name.replace(/^island /, '')) ?? PALETTE[0];
+/** Series are named by area (`grid`, a microgrid id), so each keeps its area's colour. */
+const areaColour = (area: string) => diagram.colours.of(area);
 const frequencyChart = new StreamChart($('frequency-chart'), {
   unit: 'Hz',
-  colours: islandColour,
+  colours: areaColour,
   decimals: 3,
   minSpan: 0.1,
 });
-const voltageChart = new StreamChart($('voltage-chart'), { unit: 'pu', decimals: 3, minSpan: 0.01 });
+const voltageChart = new StreamChart($('voltage-chart'), {
+  unit: 'pu',
+  colours: areaColour,
+  decimals: 3,
+  minSpan: 0.01,
+});
 const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3, minSpan: 0.02 });
 const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, minSpan: 20 });
 const charts = [frequencyChart, voltageChart, fidChart, loopChart];
 page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
 
 let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
-let lastIslandIds = '';
 function connect() {
   const token = sessionStorage.getItem('gridloop-token');
   if (!token) {
@@ -118,12 +124,6 @@ function connect() {
   current.on('events', (events) => addEvents(events));
   current.on('state', (state) => {
     page.states++;
-    // A new island needs its colour before its chart series is created.
-    const ids = state.islands.map((i) => i.id).join();
-    if (ids !== lastIslandIds) {
-      lastIslandIds = ids;
-      diagram.update(state);
-    }
     page.lastState = state;
     pending = state;
     pushCharts(state);
@@ -224,16 +224,14 @@ function addEvents(events: LiveEvent[]): void {
 }
 
 function pushCharts(state: LiveState): void {
-  const freq: Record<string, number | null> = {};
-  for (const island of state.islands) freq[`island ${island.id}`] = island.energised ? island.f_hz : null;
-  frequencyChart.push(state.t_s, freq);
+  frequencyChart.push(state.t_s, frequencyByArea(state));
 
   const t = page.topology;
   const vm_pu = state.vm_pu;
   if (t && vm_pu && vm_pu.length === t.buses.length) {
     const lowest: Record<string, number> = {};
     t.buses.forEach((bus, i) => {
-      const area = bus.microgrid ?? 'feeder';
+      const area = bus.microgrid ?? GRID_AREA;
       const v = vm_pu[i];
       if (v > 0.05 && (lowest[area] === undefined || v < lowest[area])) lowest[area] = v;
     });
@@ -246,6 +244,27 @@ function pushCharts(state: LiveState): void {
   }
   if (Object.keys(flows).length > 0) fidChart.push(state.t_s, flows);
   loopChart.push(state.t_s, { lateness: state.loop.lateness_us, work: state.loop.work_us });
+}
+
+/**
+ * Frequency of the main grid and of every microgrid: a microgrid in the grid's island shows the
+ * grid's frequency, an islanded one its own, under the same series name (and colour) throughout.
+ */
+function frequencyByArea(state: LiveState): Record<string, number | null> {
+  const colours = diagram.colours;
+  const f = (island: LiveState['islands'][number]) => (island.energised ? island.f_hz : null);
+  const out: Record<string, number | null> = {};
+  const main = state.islands.find((i) => i.gridConnected);
+  if (main) out[GRID_AREA] = f(main);
+  for (const island of state.islands) {
+    const area = colours.areaOfIsland(island);
+    if (area !== GRID_AREA) out[area] = f(island);
+  }
+  for (const m of page.topology?.microgrids ?? []) {
+    const island = state.islands.find((i) => i.id.split('+').includes(m.id)) ?? main;
+    if (island) out[m.id] = f(island);
+  }
+  return out;
 }
 
 let pending: LiveState | null = null;
@@ -287,7 +306,7 @@ function render(state: LiveState): void {
       const card = document.createElement('div');
       card.className = 'readout';
       card.dataset.island = island.id;
-      card.style.setProperty('--c', diagram.islandColour?.(island.id) ?? PALETTE[0]);
+      card.style.setProperty('--c', diagram.colours.island(island));
       const nominal = page.topology?.frequency_hz ?? 50;
       card.classList.toggle('off-nominal', island.energised && Math.abs(island.f_hz - nominal) > 0.1);
       const label = document.createElement('div');

@@ -1,5 +1,6 @@
 // Streaming charts on uPlot: a rolling window of twin time, series added as they first appear.
 import type UPlot from 'uplot';
+import { PALETTE } from './colours.ts';
 
 /** uPlot comes as a global from its own script (/vendor/uPlot.iife.min.js, served from node_modules). */
 declare const uPlot: typeof UPlot;
@@ -151,14 +152,3 @@ export class StreamChart {
     return time.length ? time[time.length - 1] : null;
   }
 }
-
-export const PALETTE = [
-  '#4ea1ff',
-  '#3ecf8e',
-  '#f5a524',
-  '#b38cff',
-  '#f25f5c',
-  '#2dd4bf',
-  '#ff7eb6',
-  '#c9d23a',
-];

@@ -1,5 +1,6 @@
 // Single-line diagram drawn as SVG from the server's GridTopology, recoloured from each LiveState.
 import type { GridTopology, LiveState } from '../server/api.ts';
+import { AreaColours, DEAD, GRID_AREA } from './colours.ts';
 
 /** A breaker the operator can toggle: a switch, or a branch drawn with a breaker symbol. */
 export interface Breaker {
@@ -16,17 +17,6 @@ interface Point {
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
-export const ISLAND_COLOURS = [
-  '#4ea1ff',
-  '#3ecf8e',
-  '#f5a524',
-  '#b38cff',
-  '#f25f5c',
-  '#2dd4bf',
-  '#ff7eb6',
-  '#c9d23a',
-];
-const DEAD = '#5b6675';
 
 function el<K extends keyof SVGElementTagNameMap>(
   name: K,
@@ -79,8 +69,8 @@ export class Diagram {
   switchState = new Map<string, boolean>();
   canOperate = false;
   breakers: Breaker[] = [];
-  /** Colour of an island, once a state has been drawn (the charts colour islands alike). */
-  islandColour?: (islandId: string | undefined) => string;
+  /** Colours per area (main grid, microgrids), set with the topology; the page shares them. */
+  colours = new AreaColours(null);
   pos?: Map<string, Point>;
   lineEls = new Map<string, SVGPathElement>();
   busEls?: Map<string, SVGGElement>;
@@ -103,6 +93,7 @@ export class Diagram {
 
   setTopology(topology: GridTopology): void {
     this.topology = topology;
+    this.colours = new AreaColours(topology);
     this.breakers = breakersOf(topology);
     this.switchState = new Map(this.breakers.map((s) => [s.id, s.closed]));
     this.draw();
@@ -290,22 +281,24 @@ export class Diagram {
         for (const bus of group) islandOfBus.set(bus, id);
       }
     }
-    const order = [...new Set(islandOfBus.values())].sort(naturalCompare);
-    const colourOf = (islandId: string | undefined) => {
+    // A bus keeps its area's colour (main grid or its microgrid) whatever island it is in, so a
+    // microgrid is recognisable before and after islanding; a dead island greys out.
+    const areaOfBus = new Map(t.buses.map((b) => [b.id, b.microgrid ?? GRID_AREA]));
+    const colourOfBus = (bus: string) => {
+      const islandId = islandOfBus.get(bus);
       const island = islandId === undefined ? undefined : islandById.get(islandId);
       if (island && !island.energised) return DEAD;
-      return ISLAND_COLOURS[Math.max(0, order.indexOf(islandId as string)) % ISLAND_COLOURS.length];
+      return this.colours.of(areaOfBus.get(bus) ?? GRID_AREA);
     };
-    this.islandColour = colourOf;
     for (const [id, g] of this.busEls) {
       const island = islandOfBus.get(id);
-      g.style.setProperty('--c', colourOf(island));
+      g.style.setProperty('--c', colourOfBus(id));
       g.dataset.island = island ?? '';
     }
     for (const line of t.lines) {
       const path = this.lineEls.get(line.id);
       if (!path) continue;
-      path.style.stroke = colourOf(islandOfBus.get(line.from));
+      path.style.stroke = colourOfBus(line.from);
     }
     for (const sw of this.breakers) {
       const g = this.switchEls.get(sw.id);
@@ -315,7 +308,7 @@ export class Diagram {
       g.dataset.closed = String(isClosed);
       const line = this.svg.querySelector<SVGPathElement>(`[data-switch-line="${CSS.escape(sw.id)}"]`);
       if (line) {
-        line.style.stroke = isClosed ? colourOf(islandOfBus.get(sw.from)) : DEAD;
+        line.style.stroke = isClosed ? colourOfBus(sw.from) : DEAD;
         line.classList.toggle('open', !isClosed);
       }
     }
