@@ -133,6 +133,20 @@ export async function startFixtureServer(): Promise<FixtureServer> {
           },
         };
       }
+      if (command.type === 'attack') {
+        // The twin's attack-start/attack-stop events, worded as twin/attacks/live.ts words them.
+        const id = command.id ?? `${command.kind}@${command.target}#1`;
+        const event =
+          command.action === 'start'
+            ? {
+                t_s: t,
+                kind: 'attack-start',
+                message: `attack ${id}: ${command.kind} on ${command.target}`,
+                target: id,
+              }
+            : { t_s: t, kind: 'attack-stop', message: `attack ${id} stopped`, target: id };
+        return { message: event.message, event };
+      }
       return { message: `${command.type} accepted` };
     },
   });

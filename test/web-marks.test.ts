@@ -29,6 +29,33 @@ afterAll(async () => {
   await fixture?.close();
 });
 
+/** Sends one command over the socket API from inside the page, as any client could. */
+function sendCommand(p: Page, token: string, command: object) {
+  return p.evaluate(
+    async ([token, command]) => {
+      const w = window as never as {
+        io: (o: object) => {
+          emitWithAck: (...a: unknown[]) => Promise<unknown>;
+          close(): void;
+          once(e: string, f: () => void): void;
+        };
+      };
+      const socket = w.io({ transports: ['websocket'], auth: { token }, forceNew: true });
+      await new Promise<void>((resolve) => socket.once('welcome', resolve));
+      const answer = await socket.emitWithAck('command', command);
+      socket.close();
+      return answer;
+    },
+    [token, command] as const,
+  );
+}
+
+const gridloop = <T>(p: Page, pick: string) =>
+  p.evaluate(
+    (expr) => new Function('g', `return ${expr}`)((window as never as { __gridloop: unknown }).__gridloop),
+    pick,
+  ) as Promise<T>;
+
 /** Colour per area as drawn: diagram buses, chart legends (frequency, voltage), readout cards. */
 function coloursShown(p: Page) {
   return p.evaluate(() => {
@@ -74,24 +101,11 @@ describe('live page marks', () => {
   it('a microgrid keeps its colour everywhere, before and after islanding it', async () => {
     const before = await coloursShown(page);
     await screenshot(page, 'colours-before-islanding');
-    const result = await page.evaluate(async (token) => {
-      const w = window as never as {
-        io: (o: object) => {
-          emitWithAck: (...a: unknown[]) => Promise<unknown>;
-          close(): void;
-          once(e: string, f: () => void): void;
-        };
-      };
-      const socket = w.io({ transports: ['websocket'], auth: { token }, forceNew: true });
-      await new Promise<void>((resolve) => socket.once('welcome', resolve));
-      const answer = await socket.emitWithAck('command', {
-        type: 'island',
-        microgrid: 'mg1',
-        islanded: true,
-      });
-      socket.close();
-      return answer;
-    }, TOKENS.operator);
+    const result = await sendCommand(page, TOKENS.operator, {
+      type: 'island',
+      microgrid: 'mg1',
+      islanded: true,
+    });
     expect(result).toMatchObject({ ok: true });
     await page.waitForFunction(
       () => document.querySelector('#diagram [data-bus="20"]')?.getAttribute('data-island') === 'mg1',
@@ -118,6 +132,76 @@ describe('live page marks', () => {
     expect(before.cards['1']).toBe(before.diagram.grid);
     expect(after.cards['1']).toBe(before.diagram.grid);
     expect(after.cards.mg1).toBe(before.diagram.mg1);
+    expect(errors).toEqual([]);
+  });
+
+  it('an attack shows a banner, the attacked device on the diagram and shaded spans on the charts', async () => {
+    expect(await page.locator('#attack-banner').isHidden()).toBe(true);
+    const started = await sendCommand(page, TOKENS.admin, {
+      type: 'attack',
+      action: 'start',
+      id: 'a1',
+      kind: 'bias',
+      target: 'bess-hw.f_hz',
+      bias: 0.5,
+    });
+    expect(started).toMatchObject({ ok: true });
+    await page.waitForSelector('#attack-banner:not([hidden])');
+    const banner = () => page.textContent('#attack-banner');
+    expect(await banner()).toMatch(/ATTACK: bias on bess-hw\.f_hz\s*since t = \d+\.\d s/);
+    expect(await banner()).toMatch(/no detector alarm yet/);
+    // The attacked device and its bus are marked on the diagram, nothing else.
+    const marked = () =>
+      page.$$eval('#diagram .attacked', (els) =>
+        els.map((el) => (el as SVGElement).dataset.der ?? `bus ${(el as SVGElement).dataset.bus}`).sort(),
+      );
+    expect(await marked()).toEqual(['bess-hw', 'bus 25']);
+    // Every chart shades the attack period.
+    await page.waitForFunction(() =>
+      Object.values(
+        (window as never as { __gridloop: { charts: Record<string, { drawnSpans: number }> } }).__gridloop
+          .charts,
+      ).every((c) => c.drawnSpans === 1),
+    );
+
+    // The χ² detector raises its alarm: the banner says so, and an alarm span starts.
+    const t_s = await gridloop<number>(page, 'g.lastState.t_s');
+    fixture.server.publishEvent({
+      t_s,
+      kind: 'alarm',
+      message: 'chi2: J = 412.0 > 21.7, largest residual se.vm_pu.25',
+      severity: 'alarm',
+      source: 'twin',
+      target: 'se.vm_pu.25',
+      data: { detector: 'chi2', statistic: 412, threshold: 21.7 },
+    });
+    await page.waitForFunction(() =>
+      /detector alarm at/.test(document.querySelector('#attack-banner')?.textContent ?? ''),
+    );
+    expect(await banner()).toMatch(new RegExp(`detector alarm at t = ${t_s.toFixed(1)} s \\(chi2\\)`));
+    await page.waitForFunction(() =>
+      Object.values(
+        (window as never as { __gridloop: { charts: Record<string, { drawnSpans: number }> } }).__gridloop
+          .charts,
+      ).every((c) => c.drawnSpans === 2),
+    );
+    // The shading is really drawn: the plot area has the attack's red under the frequency line.
+    await page.waitForTimeout(300);
+    await screenshot(page, 'attack-active');
+
+    const stopped = await sendCommand(page, TOKENS.admin, { type: 'attack', action: 'stop', id: 'a1' });
+    expect(stopped).toMatchObject({ ok: true });
+    await page.waitForSelector('#attack-banner[hidden]', { state: 'attached' });
+    expect(await marked()).toEqual([]);
+    // The periods stay shaded on the charts, now closed at the attack's end.
+    const spans = await gridloop<{ kind: string; from_s: number; to_s?: number }[]>(
+      page,
+      'g.charts.frequency.spans',
+    );
+    expect(spans.map((s) => s.kind)).toEqual(['attack', 'alarm']);
+    expect(spans[0].to_s).toBeGreaterThan(spans[0].from_s);
+    expect(spans[1]).toMatchObject({ from_s: t_s, to_s: spans[0].to_s });
+    await screenshot(page, 'attack-ended');
     expect(errors).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import {
   type Severity,
   type Welcome,
 } from '../server/api.ts';
+import { AttackLog } from './attacks.ts';
 import { StreamChart } from './charts.ts';
 import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
@@ -40,6 +41,7 @@ interface PageState {
   scenarios?: string[];
   status?: RunStatus;
   charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop', StreamChart>;
+  attacks: AttackLog;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -70,6 +72,7 @@ const page: PageState = {
   lastState: null,
   events: [],
   lastResult: null,
+  attacks: new AttackLog(),
 };
 (window as unknown as { __gridloop: PageState }).__gridloop = page;
 
@@ -158,6 +161,7 @@ function onWelcome(welcome: Welcome): void {
   else setStatus('connected', 'connected');
   $('timeline').replaceChildren();
   page.events = [];
+  page.attacks.reset();
   addEvents(welcome.recentEvents);
   socket?.emit('subscribe', { rate_hz: Number(params.get('rate')) || 20 });
   buildControls();
@@ -169,6 +173,7 @@ function setTopology(topology: GridTopology): void {
   diagram.setTopology(topology);
   diagram.setOperable(page.commands.includes('breaker'));
   buildControls();
+  showAttacks();
 }
 
 function onStatus(status: RunStatus): void {
@@ -187,6 +192,7 @@ function addEvents(events: LiveEvent[]): void {
   const list = $('timeline');
   for (const event of events) {
     page.events.push(event);
+    page.attacks.add(event);
     const key = `${event.source}|${event.kind}|${event.message}`;
     // A flapping link or a repeated alarm shows once, with a count, at its latest time.
     const recent = ([...list.children] as HTMLElement[]).slice(0, 12).find((li) => li.dataset.key === key);
@@ -219,6 +225,7 @@ function addEvents(events: LiveEvent[]): void {
     li.append(time, icon, text);
     list.prepend(li);
   }
+  showAttacks();
   while (list.children.length > 300) list.lastChild!.remove();
   if (page.events.length > 1000) page.events.splice(0, page.events.length - 1000);
 }
@@ -296,9 +303,14 @@ function pccLines(state: LiveState, island: LiveState['islands'][number]): HTMLD
     });
 }
 
+let bannerAt = Number.NEGATIVE_INFINITY;
 function render(state: LiveState): void {
   $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
   diagram.update(state);
+  if (Math.abs(state.t_s - bannerAt) >= 1 && page.attacks.active().length > 0) {
+    bannerAt = state.t_s;
+    showAttacks();
+  }
   const readouts = $('frequency-readouts');
   const islands = [...state.islands].sort((a, b) => naturalCompare(a.id, b.id));
   readouts.replaceChildren(
@@ -345,6 +357,41 @@ function render(state: LiveState): void {
   );
   $('loop-timing').textContent =
     `lateness ${state.loop.lateness_us.toFixed(1)} µs · work ${state.loop.work_us.toFixed(1)} µs · overruns ${state.loop.overruns}`;
+}
+
+/** Banner, diagram marks and chart spans from the attack log (also on replayed runs' events). */
+function showAttacks(): void {
+  const log = page.attacks;
+  const active = log.active();
+  const banner = $('attack-banner');
+  banner.hidden = active.length === 0;
+  const now = page.lastState?.t_s;
+  banner.replaceChildren(
+    ...active.map((attack) => {
+      const line = document.createElement('div');
+      line.className = 'attack';
+      line.dataset.attack = attack.id;
+      const what = document.createElement('span');
+      what.className = 'attack-what';
+      what.textContent = `⚠ ATTACK: ${attack.kind} on ${attack.channel}`;
+      const since = document.createElement('span');
+      since.className = 'attack-since';
+      since.textContent = `since t = ${attack.from_s.toFixed(1)} s${
+        now !== undefined && now >= attack.from_s ? ` (${(now - attack.from_s).toFixed(0)} s ago)` : ''
+      }`;
+      const alarms = log.alarmsDuring(attack);
+      const detector = document.createElement('span');
+      detector.className = `attack-detector${alarms.length ? ' alarmed' : ''}`;
+      detector.textContent = alarms.length
+        ? `detector alarm at t = ${alarms[0].t_s.toFixed(1)} s (${alarms[0].detector})`
+        : 'no detector alarm yet';
+      line.append(what, since, detector);
+      return line;
+    }),
+  );
+  diagram.setAttacked(active.map((a) => a.channel));
+  const spans = log.spans();
+  for (const chart of charts) chart.setSpans(spans);
 }
 
 // ---- operator controls: built only for roles that may send commands ----

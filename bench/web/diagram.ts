@@ -1,5 +1,6 @@
 // Single-line diagram drawn as SVG from the server's GridTopology, recoloured from each LiveState.
 import type { GridTopology, LiveState } from '../server/api.ts';
+import { channelTarget } from './attacks.ts';
 import { AreaColours, DEAD, GRID_AREA } from './colours.ts';
 
 /** A breaker the operator can toggle: a switch, or a branch drawn with a breaker symbol. */
@@ -256,6 +257,21 @@ export class Diagram {
       const value = el('text', { x: 0, y: 42, class: 'der-value' }, g);
       const soc = el('text', { x: 0, y: 54, class: 'der-value der-soc' }, g);
       this.derEls.set(der.id, { g, value, soc });
+    }
+  }
+
+  /** Marks what the channels attacked now belong to (bus, line or device and its bus). */
+  setAttacked(channels: string[]): void {
+    const t = this.topology;
+    if (!t) return;
+    for (const node of this.svg.querySelectorAll('.attacked')) node.classList.remove('attacked');
+    for (const channel of channels) {
+      const { bus, line, device } = channelTarget(channel);
+      const der = device === undefined ? undefined : t.ders.find((d) => d.id === device);
+      if (der) this.derEls.get(der.id)?.g.classList.add('attacked');
+      const busId = bus ?? der?.bus;
+      if (busId !== undefined) this.busEls?.get(busId)?.classList.add('attacked');
+      if (line !== undefined) this.lineEls.get(line)?.classList.add('attacked');
     }
   }
 
