@@ -110,11 +110,10 @@ describe('live page on the running demo', () => {
   it('an operator opens the PCC breaker and sees MG1 split off and its frequency diverge', {
     timeout: budget(120_000),
   }, async () => {
-    const [, url] = await waitFor(/running: (http:\/\/\S+)/);
-    const [, token] = await waitFor(/operator token: (\S+)/);
+    const [, link] = await waitFor(/operator link: (\S+)/);
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const errors = watchErrors(page);
-    await page.goto(`${url}?token=${token}`);
+    await page.goto(link);
     await page.waitForSelector('#controls:not([hidden])');
     await page.waitForFunction(
       () => (window as never as { __gridloop: { states: number } }).__gridloop.states > 10,

@@ -204,4 +204,15 @@ describe('live page marks', () => {
     await screenshot(page, 'attack-ended');
     expect(errors).toEqual([]);
   });
+
+  it('a link with the token in its fragment signs in, and the token leaves the address bar', async () => {
+    const viewer = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    try {
+      await viewer.goto(`${fixture.server.url}#token=${TOKENS.viewer}`);
+      await viewer.waitForFunction(() => document.querySelector('#role')?.textContent === 'viewer · student');
+      expect(viewer.url()).toBe(fixture.server.url);
+    } finally {
+      await viewer.close();
+    }
+  });
 });

@@ -47,13 +47,18 @@ interface PageState {
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 
-// The token comes in the link; keep it for this tab only and take it out of the address bar, so it
-// is not on the projector screen or in the browser history.
-if (params.has('token')) {
-  sessionStorage.setItem('gridloop-token', params.get('token')!);
+// The token comes in the link, in the fragment (`#token=`, never sent to the server, so never in
+// its logs) or, from older links, the query; keep it for this tab only and take it out of the
+// address bar, so it is not on the projector screen or in the browser history.
+const fragment = new URLSearchParams(location.hash.slice(1));
+const linkToken = fragment.get('token') ?? params.get('token');
+if (linkToken !== null) {
+  sessionStorage.setItem('gridloop-token', linkToken);
   params.delete('token');
+  fragment.delete('token');
   const rest = params.toString();
-  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  const hash = fragment.toString();
+  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${hash ? `#${hash}` : ''}`);
 }
 if (params.get('view') === 'projector' || localStorage.getItem('gridloop-view') === 'projector') {
   document.body.classList.add('projector');
@@ -617,7 +622,7 @@ function buildControls(): void {
         // Shown once, here only: the audit log never holds tokens.
         rotated.textContent =
           role.value === 'viewer'
-            ? `${location.origin}/?token=${result.token}`
+            ? `${location.origin}/#token=${result.token}`
             : `new ${role.value} token: ${result.token}`;
       }
     });
