@@ -215,4 +215,19 @@ describe('live page marks', () => {
       await viewer.close();
     }
   });
+
+  it('the answer to a command is in view at 1600×1000, wherever the page is scrolled', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.click('#controls [data-breaker="pcc2"]');
+    await page.waitForFunction(() =>
+      /pcc2 (opened|closed)/.test(document.querySelector('#command-feedback')?.textContent ?? ''),
+    );
+    // Back at the top, where a class watches the diagram (the click scrolled to the button).
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const box = await page.locator('#command-feedback').boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.y).toBeGreaterThanOrEqual(0);
+    expect(box!.y + box!.height).toBeLessThanOrEqual(1000);
+    await screenshot(page, 'command-feedback-1600x1000');
+  });
 });
