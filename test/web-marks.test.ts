@@ -97,6 +97,36 @@ function coloursShown(p: Page) {
   });
 }
 
+/** Pairs of diagram labels (and the FID box) whose boxes intersect on screen by more than 1 px. */
+function overlappingLabels(p: Page) {
+  return p.evaluate(() => {
+    const boxes = [...document.querySelectorAll<SVGGraphicsElement>('#diagram text, #diagram .fid rect')]
+      .filter((el) => el.tagName !== 'text' || (el.textContent ?? '').trim() !== '')
+      .map((el) => {
+        const r = el.getBoundingClientRect();
+        const owner = el.closest<SVGElement>('[data-bus],[data-der],[data-switch],[data-fid],[data-line]');
+        const who = owner ? Object.entries(owner.dataset).map(([k, v]) => `${k}=${v}`)[0] : '';
+        return { name: `${who} ${el.tagName}:${(el.textContent ?? '').trim()}`, owner, r };
+      });
+    const pairs: string[] = [];
+    // A label pushed out of the drawing is clipped: as bad as one covered.
+    const frame = document.querySelector('#diagram')!.getBoundingClientRect();
+    for (const { name, r } of boxes)
+      if (r.bottom > frame.bottom + 1 || r.top < frame.top - 1) pairs.push(`${name} × the diagram's edge`);
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        // The FID's name inside its own box is meant to be there.
+        if (boxes[i].owner && boxes[i].owner === boxes[j].owner && boxes[i].owner.dataset.fid) continue;
+        const a = boxes[i].r;
+        const b = boxes[j].r;
+        const dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (dx > 1 && dy > 1) pairs.push(`${boxes[i].name} × ${boxes[j].name}`);
+      }
+    return pairs;
+  });
+}
+
 describe('live page marks', () => {
   it('a microgrid keeps its colour everywhere, before and after islanding it', async () => {
     const before = await coloursShown(page);
@@ -229,5 +259,19 @@ describe('live page marks', () => {
     expect(box!.y).toBeGreaterThanOrEqual(0);
     expect(box!.y + box!.height).toBeLessThanOrEqual(1000);
     await screenshot(page, 'command-feedback-1600x1000');
+  });
+
+  it('no two labels of the diagram overlap, in laptop and projector view', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    expect(await overlappingLabels(page)).toEqual([]);
+    await page.click('#display-mode');
+    try {
+      await page.waitForFunction(() => document.body.classList.contains('projector'));
+      await page.waitForTimeout(200);
+      await screenshot(page, 'projector-1600x1000');
+      expect(await overlappingLabels(page)).toEqual([]);
+    } finally {
+      await page.click('#display-mode');
+    }
   });
 });

@@ -67,6 +67,11 @@ $('display-mode').addEventListener('click', () => {
   const on = document.body.classList.toggle('projector');
   localStorage.setItem('gridloop-view', on ? 'projector' : 'laptop');
   for (const chart of charts) chart.rebuild();
+  // Labels are placed for the text size they are drawn at.
+  diagram.draw();
+  diagram.setOperable(page.commands.includes('breaker'));
+  if (page.lastState) diagram.update(page.lastState);
+  showAttacks();
 });
 
 const page: PageState = {
