@@ -116,7 +116,8 @@ function overlappingLabels(p: Page) {
     for (let i = 0; i < boxes.length; i++)
       for (let j = i + 1; j < boxes.length; j++) {
         // The FID's name inside its own box is meant to be there.
-        if (boxes[i].owner && boxes[i].owner === boxes[j].owner && boxes[i].owner.dataset.fid) continue;
+        const owner = boxes[i].owner;
+        if (owner && owner === boxes[j].owner && owner.dataset.fid) continue;
         const a = boxes[i].r;
         const b = boxes[j].r;
         const dx = Math.min(a.right, b.right) - Math.max(a.left, b.left);
