@@ -69,7 +69,7 @@ describe('gridloop start (the demo slice)', () => {
     const runsDir = tempRunsDir();
     const cli = startCli(['start', '--port', '0', '--runs-dir', runsDir]);
     const [, url] = await cli.waitFor(/running: (http:\/\/\S+)/);
-    const [, viewerToken] = await cli.waitFor(/viewer link: \S+\?token=(\S+)/);
+    const [, viewerToken] = await cli.waitFor(/viewer link: \S+#token=(\S+)/);
 
     const socket = connect(url, { transports: ['websocket'], auth: { token: viewerToken } });
     const state = await new Promise<LiveState>((resolve, reject) => {

@@ -59,11 +59,13 @@ describe('gridloop start tokens', () => {
     const operatorToken = 'env-operator-token-123456';
     const { child, out } = start({ GRIDLOOP_TOKEN_FILE: path, GRIDLOOP_OPERATOR_TOKEN: operatorToken });
     const deadline = Date.now() + 45_000;
-    while (!/operator token: \S+/.test(out.stdout) && Date.now() < deadline && child.exitCode === null) {
+    while (!/operator link: \S+/.test(out.stdout) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(out.stdout).toContain(`operator token: ${operatorToken}`);
-    expect(out.stdout).toContain('?token=class-of-2026-token');
+    expect(out.stdout).toMatch(new RegExp(`operator link: http://\\S+/#token=${operatorToken} `));
+    expect(out.stdout).toMatch(
+      /viewer link: http:\/\/\S+\/#token=class-of-2026-token {2}<- give this one to students/,
+    );
     const url = out.stdout.match(/running: (http:\/\/\S+)/)![1];
     const viewer = await welcomed(client(url, 'class-of-2026-token'));
     expect(viewer).toMatchObject({ role: 'viewer', name: 'class-2026' });

@@ -90,6 +90,33 @@ describe('authentication', () => {
   });
 });
 
+describe('late joiners', () => {
+  it('are welcomed with the important events however many link events came after them', async () => {
+    const s = await start();
+    const twin = (t_s: number, kind: string, message: string) =>
+      s.publishEvent({ t_s, kind, message, severity: 'info', source: 'twin' });
+    twin(1, 'scenario-start', 'scenario mg1-islanding started');
+    twin(2, 'attack-start', 'attack a1: bias on se.vm_pu.14');
+    twin(3, 'alarm', 'chi2: J = 412.0 > 21.7');
+    twin(4, 'island', 'MG1 islanded');
+    twin(5, 'generator-trip', 'gen30 tripped: UF1');
+    // A flapping link: far more notices than the backlog's 200 latest events.
+    for (let i = 0; i < 1000; i++) twin(6 + i / 1000, 'link', `bess-hw: link lost (${i})`);
+    const late = await welcomed(client(s.url, TOKENS.viewer));
+    const messages = late.recentEvents.map((e) => e.message);
+    expect(messages.slice(0, 5)).toEqual([
+      'scenario mg1-islanding started',
+      'attack a1: bias on se.vm_pu.14',
+      'chi2: J = 412.0 > 21.7',
+      'MG1 islanded',
+      'gen30 tripped: UF1',
+    ]);
+    // Still the latest link notices after them, oldest first, and bounded.
+    expect(messages.at(-1)).toBe('bess-hw: link lost (999)');
+    expect(messages.length).toBe(205);
+  });
+});
+
 describe('commands', () => {
   it('a viewer cannot act: every command is refused as forbidden, audited, never executed', async () => {
     const { url } = await start();

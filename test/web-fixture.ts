@@ -117,6 +117,36 @@ export async function startFixtureServer(): Promise<FixtureServer> {
           },
         };
       }
+      if (command.type === 'island' && command.microgrid) {
+        const pcc = grid.microgrids.find((m) => m.id === command.microgrid)?.pccSwitch;
+        if (!pcc) throw new Error(`no microgrid ${command.microgrid}`);
+        switches[pcc] = !command.islanded;
+        if (command.islanded) openedAt.set(pcc, t);
+        else openedAt.delete(pcc);
+        return {
+          message: `${command.microgrid} ${command.islanded ? 'islanded' : 'reconnected'}`,
+          event: {
+            t_s: t,
+            kind: 'island',
+            message: `${command.microgrid} islanded`,
+            target: command.microgrid,
+          },
+        };
+      }
+      if (command.type === 'attack') {
+        // The twin's attack-start/attack-stop events, worded as twin/attacks/live.ts words them.
+        const id = command.id ?? `${command.kind}@${command.target}#1`;
+        const event =
+          command.action === 'start'
+            ? {
+                t_s: t,
+                kind: 'attack-start',
+                message: `attack ${id}: ${command.kind} on ${command.target}`,
+                target: id,
+              }
+            : { t_s: t, kind: 'attack-stop', message: `attack ${id} stopped`, target: id };
+        return { message: event.message, event };
+      }
       return { message: `${command.type} accepted` };
     },
   });

@@ -151,7 +151,7 @@ describe('live page', () => {
     await page.selectOption('select[name="rotate-role"]', 'viewer');
     await page.click('text=rotate token');
     await page.waitForFunction(() =>
-      /\?token=/.test(document.querySelector('#rotated-token')?.textContent ?? ''),
+      /#token=/.test(document.querySelector('#rotated-token')?.textContent ?? ''),
     );
     const link = (await page.textContent('#rotated-token'))!;
     expect(link.startsWith(fixture.server.url)).toBe(true);

@@ -33,6 +33,7 @@ import {
   unknownReference,
   validateCommand,
 } from './commands.ts';
+import { EventBacklog } from './event-backlog.ts';
 import { AuditThrottle, TokenBucket } from './rate-limit.ts';
 import { type AccessToken, MAX_TOKEN_LENGTH, resolveAccessTokens, TokenRegistry } from './tokens.ts';
 import { webPageRoot } from './web-page.ts';
@@ -289,7 +290,6 @@ export function clientReason(reason: string): string {
   );
 }
 
-const EVENT_HISTORY = 200;
 const EVENTS_PER_BATCH = 100;
 const EVENT_FLUSH_MS = 100;
 const SLOW_CHECK_MS = 250;
@@ -363,7 +363,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   let latest: LiveState | undefined;
   let latestSeq = 0;
   let lastStatus: RunStatus | null = null;
-  const history: LiveEvent[] = [];
+  const backlog = new EventBacklog();
   let pendingEvents: LiveEvent[] = [];
   let droppedEvents = 0;
 
@@ -570,7 +570,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       commands: commandsFor(socket.data.role),
       topology,
       status: lastStatus,
-      recentEvents: history.slice(),
+      recentEvents: backlog.events(),
       ...(options.scenarios ? { scenarios: options.scenarios() } : {}),
       limits: {
         commandsPerSecond: limits.commandsPerSecond,
@@ -719,8 +719,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
 
   const publish = (event: Omit<LiveEvent, 'time'> & { time?: string }) => {
     const full: LiveEvent = { ...event, time: event.time ?? new Date().toISOString() };
-    history.push(full);
-    if (history.length > EVENT_HISTORY) history.shift();
+    backlog.add(full);
     if (pendingEvents.length < EVENTS_PER_BATCH) pendingEvents.push(full);
     else droppedEvents++;
   };

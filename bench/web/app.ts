@@ -18,7 +18,9 @@ import {
   type Severity,
   type Welcome,
 } from '../server/api.ts';
-import { PALETTE, StreamChart } from './charts.ts';
+import { AttackLog } from './attacks.ts';
+import { StreamChart } from './charts.ts';
+import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
 
 /** The socket.io client comes as a global from the server's own script (/socket.io/socket.io.min.js). */
@@ -39,18 +41,24 @@ interface PageState {
   scenarios?: string[];
   status?: RunStatus;
   charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop', StreamChart>;
+  attacks: AttackLog;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 
-// The token comes in the link; keep it for this tab only and take it out of the address bar, so it
-// is not on the projector screen or in the browser history.
-if (params.has('token')) {
-  sessionStorage.setItem('gridloop-token', params.get('token')!);
+// The token comes in the link, in the fragment (`#token=`, never sent to the server, so never in
+// its logs) or, from older links, the query; keep it for this tab only and take it out of the
+// address bar, so it is not on the projector screen or in the browser history.
+const fragment = new URLSearchParams(location.hash.slice(1));
+const linkToken = fragment.get('token') ?? params.get('token');
+if (linkToken !== null) {
+  sessionStorage.setItem('gridloop-token', linkToken);
   params.delete('token');
+  fragment.delete('token');
   const rest = params.toString();
-  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  const hash = fragment.toString();
+  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${hash ? `#${hash}` : ''}`);
 }
 if (params.get('view') === 'projector' || localStorage.getItem('gridloop-view') === 'projector') {
   document.body.classList.add('projector');
@@ -59,6 +67,11 @@ $('display-mode').addEventListener('click', () => {
   const on = document.body.classList.toggle('projector');
   localStorage.setItem('gridloop-view', on ? 'projector' : 'laptop');
   for (const chart of charts) chart.rebuild();
+  // Labels are placed for the text size they are drawn at.
+  diagram.draw();
+  diagram.setOperable(page.commands.includes('breaker'));
+  if (page.lastState) diagram.update(page.lastState);
+  showAttacks();
 });
 
 const page: PageState = {
@@ -69,6 +82,7 @@ const page: PageState = {
   lastState: null,
   events: [],
   lastResult: null,
+  attacks: new AttackLog(),
 };
 (window as unknown as { __gridloop: PageState }).__gridloop = page;
 
@@ -77,21 +91,26 @@ const diagram = new Diagram($('diagram') as unknown as SVGSVGElement, {
     command({ type: 'breaker', id: sw.id, closed: sw.closed }, `${sw.closed ? 'close' : 'open'} ${sw.id}`),
 });
 
-const islandColour = (name: string) => diagram.islandColour?.(name.replace(/^island /, '')) ?? PALETTE[0];
+/** Series are named by area (`grid`, a microgrid id), so each keeps its area's colour. */
+const areaColour = (area: string) => diagram.colours.of(area);
 const frequencyChart = new StreamChart($('frequency-chart'), {
   unit: 'Hz',
-  colours: islandColour,
+  colours: areaColour,
   decimals: 3,
   minSpan: 0.1,
 });
-const voltageChart = new StreamChart($('voltage-chart'), { unit: 'pu', decimals: 3, minSpan: 0.01 });
+const voltageChart = new StreamChart($('voltage-chart'), {
+  unit: 'pu',
+  colours: areaColour,
+  decimals: 3,
+  minSpan: 0.01,
+});
 const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3, minSpan: 0.02 });
 const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, minSpan: 20 });
 const charts = [frequencyChart, voltageChart, fidChart, loopChart];
 page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
 
 let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
-let lastIslandIds = '';
 function connect() {
   const token = sessionStorage.getItem('gridloop-token');
   if (!token) {
@@ -118,12 +137,6 @@ function connect() {
   current.on('events', (events) => addEvents(events));
   current.on('state', (state) => {
     page.states++;
-    // A new island needs its colour before its chart series is created.
-    const ids = state.islands.map((i) => i.id).join();
-    if (ids !== lastIslandIds) {
-      lastIslandIds = ids;
-      diagram.update(state);
-    }
     page.lastState = state;
     pending = state;
     pushCharts(state);
@@ -158,6 +171,7 @@ function onWelcome(welcome: Welcome): void {
   else setStatus('connected', 'connected');
   $('timeline').replaceChildren();
   page.events = [];
+  page.attacks.reset();
   addEvents(welcome.recentEvents);
   socket?.emit('subscribe', { rate_hz: Number(params.get('rate')) || 20 });
   buildControls();
@@ -169,6 +183,7 @@ function setTopology(topology: GridTopology): void {
   diagram.setTopology(topology);
   diagram.setOperable(page.commands.includes('breaker'));
   buildControls();
+  showAttacks();
 }
 
 function onStatus(status: RunStatus): void {
@@ -187,6 +202,7 @@ function addEvents(events: LiveEvent[]): void {
   const list = $('timeline');
   for (const event of events) {
     page.events.push(event);
+    page.attacks.add(event);
     const key = `${event.source}|${event.kind}|${event.message}`;
     // A flapping link or a repeated alarm shows once, with a count, at its latest time.
     const recent = ([...list.children] as HTMLElement[]).slice(0, 12).find((li) => li.dataset.key === key);
@@ -219,21 +235,20 @@ function addEvents(events: LiveEvent[]): void {
     li.append(time, icon, text);
     list.prepend(li);
   }
+  showAttacks();
   while (list.children.length > 300) list.lastChild!.remove();
   if (page.events.length > 1000) page.events.splice(0, page.events.length - 1000);
 }
 
 function pushCharts(state: LiveState): void {
-  const freq: Record<string, number | null> = {};
-  for (const island of state.islands) freq[`island ${island.id}`] = island.energised ? island.f_hz : null;
-  frequencyChart.push(state.t_s, freq);
+  frequencyChart.push(state.t_s, frequencyByArea(state));
 
   const t = page.topology;
   const vm_pu = state.vm_pu;
   if (t && vm_pu && vm_pu.length === t.buses.length) {
     const lowest: Record<string, number> = {};
     t.buses.forEach((bus, i) => {
-      const area = bus.microgrid ?? 'feeder';
+      const area = bus.microgrid ?? GRID_AREA;
       const v = vm_pu[i];
       if (v > 0.05 && (lowest[area] === undefined || v < lowest[area])) lowest[area] = v;
     });
@@ -246,6 +261,27 @@ function pushCharts(state: LiveState): void {
   }
   if (Object.keys(flows).length > 0) fidChart.push(state.t_s, flows);
   loopChart.push(state.t_s, { lateness: state.loop.lateness_us, work: state.loop.work_us });
+}
+
+/**
+ * Frequency of the main grid and of every microgrid: a microgrid in the grid's island shows the
+ * grid's frequency, an islanded one its own, under the same series name (and colour) throughout.
+ */
+function frequencyByArea(state: LiveState): Record<string, number | null> {
+  const colours = diagram.colours;
+  const f = (island: LiveState['islands'][number]) => (island.energised ? island.f_hz : null);
+  const out: Record<string, number | null> = {};
+  const main = state.islands.find((i) => i.gridConnected);
+  if (main) out[GRID_AREA] = f(main);
+  for (const island of state.islands) {
+    const area = colours.areaOfIsland(island);
+    if (area !== GRID_AREA) out[area] = f(island);
+  }
+  for (const m of page.topology?.microgrids ?? []) {
+    const island = state.islands.find((i) => i.id.split('+').includes(m.id)) ?? main;
+    if (island) out[m.id] = f(island);
+  }
+  return out;
 }
 
 let pending: LiveState | null = null;
@@ -277,9 +313,14 @@ function pccLines(state: LiveState, island: LiveState['islands'][number]): HTMLD
     });
 }
 
+let bannerAt = Number.NEGATIVE_INFINITY;
 function render(state: LiveState): void {
   $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
   diagram.update(state);
+  if (Math.abs(state.t_s - bannerAt) >= 1 && page.attacks.active().length > 0) {
+    bannerAt = state.t_s;
+    showAttacks();
+  }
   const readouts = $('frequency-readouts');
   const islands = [...state.islands].sort((a, b) => naturalCompare(a.id, b.id));
   readouts.replaceChildren(
@@ -287,7 +328,7 @@ function render(state: LiveState): void {
       const card = document.createElement('div');
       card.className = 'readout';
       card.dataset.island = island.id;
-      card.style.setProperty('--c', diagram.islandColour?.(island.id) ?? PALETTE[0]);
+      card.style.setProperty('--c', diagram.colours.island(island));
       const nominal = page.topology?.frequency_hz ?? 50;
       card.classList.toggle('off-nominal', island.energised && Math.abs(island.f_hz - nominal) > 0.1);
       const label = document.createElement('div');
@@ -326,6 +367,41 @@ function render(state: LiveState): void {
   );
   $('loop-timing').textContent =
     `lateness ${state.loop.lateness_us.toFixed(1)} µs · work ${state.loop.work_us.toFixed(1)} µs · overruns ${state.loop.overruns}`;
+}
+
+/** Banner, diagram marks and chart spans from the attack log (also on replayed runs' events). */
+function showAttacks(): void {
+  const log = page.attacks;
+  const active = log.active();
+  const banner = $('attack-banner');
+  banner.hidden = active.length === 0;
+  const now = page.lastState?.t_s;
+  banner.replaceChildren(
+    ...active.map((attack) => {
+      const line = document.createElement('div');
+      line.className = 'attack';
+      line.dataset.attack = attack.id;
+      const what = document.createElement('span');
+      what.className = 'attack-what';
+      what.textContent = `⚠ ATTACK: ${attack.kind} on ${attack.channel}`;
+      const since = document.createElement('span');
+      since.className = 'attack-since';
+      since.textContent = `since t = ${attack.from_s.toFixed(1)} s${
+        now !== undefined && now >= attack.from_s ? ` (${(now - attack.from_s).toFixed(0)} s ago)` : ''
+      }`;
+      const alarms = log.alarmsDuring(attack);
+      const detector = document.createElement('span');
+      detector.className = `attack-detector${alarms.length ? ' alarmed' : ''}`;
+      detector.textContent = alarms.length
+        ? `detector alarm at t = ${alarms[0].t_s.toFixed(1)} s (${alarms[0].detector})`
+        : 'no detector alarm yet';
+      line.append(what, since, detector);
+      return line;
+    }),
+  );
+  diagram.setAttacked(active.map((a) => a.channel));
+  const spans = log.spans();
+  for (const chart of charts) chart.setSpans(spans);
 }
 
 // ---- operator controls: built only for roles that may send commands ----
@@ -551,7 +627,7 @@ function buildControls(): void {
         // Shown once, here only: the audit log never holds tokens.
         rotated.textContent =
           role.value === 'viewer'
-            ? `${location.origin}/?token=${result.token}`
+            ? `${location.origin}/#token=${result.token}`
             : `new ${role.value} token: ${result.token}`;
       }
     });

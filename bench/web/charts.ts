@@ -1,5 +1,7 @@
 // Streaming charts on uPlot: a rolling window of twin time, series added as they first appear.
 import type UPlot from 'uplot';
+import type { Span } from './attacks.ts';
+import { PALETTE } from './colours.ts';
 
 /** uPlot comes as a global from its own script (/vendor/uPlot.iife.min.js, served from node_modules). */
 declare const uPlot: typeof UPlot;
@@ -23,6 +25,10 @@ export class StreamChart {
   chart: UPlot | null = null;
   dirty = false;
   lastWidth = 0;
+  /** Shaded periods of twin time (attacks, alarms), drawn behind the series. */
+  spans: Span[] = [];
+  /** Spans the last draw shaded (visible in the window): the browser tests read it. */
+  drawnSpans = 0;
 
   constructor(
     readonly el: HTMLElement,
@@ -56,6 +62,31 @@ export class StreamChart {
     if (drop > 0) for (const col of this.columns) col.splice(0, drop);
     if (added || !this.chart) this.rebuild();
     else this.dirty = true;
+  }
+
+  setSpans(spans: Span[]): void {
+    this.spans = spans;
+    this.dirty = true;
+  }
+
+  /** Shades the spans inside the plotting area, under the series (uPlot's drawClear hook). */
+  private drawSpans(u: UPlot): void {
+    const [min, max] = [u.scales.x.min, u.scales.x.max];
+    let drawn = 0;
+    if (min != null && max != null) {
+      const { top, height } = u.bbox;
+      for (const span of this.spans) {
+        const from = Math.max(span.from_s, min);
+        const to = Math.min(span.to_s ?? max, max);
+        if (to <= from) continue;
+        const x0 = u.valToPos(from, 'x', true);
+        const x1 = u.valToPos(to, 'x', true);
+        u.ctx.fillStyle = SPAN_FILL[span.kind];
+        u.ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
+        drawn++;
+      }
+    }
+    this.drawnSpans = drawn;
   }
 
   /** Redraws at most once per animation frame, however fast states arrive. */
@@ -109,6 +140,7 @@ export class StreamChart {
           },
         },
         legend: { live: true },
+        hooks: { drawClear: [(u: UPlot) => this.drawSpans(u)] },
         cursor: { drag: { x: false, y: false } },
         axes: [
           { stroke: axis, grid: { stroke: grid }, font, label: 'twin time (s)', labelFont: font },
@@ -152,13 +184,8 @@ export class StreamChart {
   }
 }
 
-export const PALETTE = [
-  '#4ea1ff',
-  '#3ecf8e',
-  '#f5a524',
-  '#b38cff',
-  '#f25f5c',
-  '#2dd4bf',
-  '#ff7eb6',
-  '#c9d23a',
-];
+/** Attack periods red, alarm periods amber, light enough for the series to read through. */
+const SPAN_FILL: Record<Span['kind'], string> = {
+  attack: 'rgba(242, 95, 92, 0.18)',
+  alarm: 'rgba(245, 165, 36, 0.28)',
+};

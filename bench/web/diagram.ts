@@ -1,5 +1,7 @@
 // Single-line diagram drawn as SVG from the server's GridTopology, recoloured from each LiveState.
 import type { GridTopology, LiveState } from '../server/api.ts';
+import { channelTarget } from './attacks.ts';
+import { AreaColours, DEAD, GRID_AREA } from './colours.ts';
 
 /** A breaker the operator can toggle: a switch, or a branch drawn with a breaker symbol. */
 export interface Breaker {
@@ -16,17 +18,6 @@ interface Point {
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
-export const ISLAND_COLOURS = [
-  '#4ea1ff',
-  '#3ecf8e',
-  '#f5a524',
-  '#b38cff',
-  '#f25f5c',
-  '#2dd4bf',
-  '#ff7eb6',
-  '#c9d23a',
-];
-const DEAD = '#5b6675';
 
 function el<K extends keyof SVGElementTagNameMap>(
   name: K,
@@ -79,8 +70,8 @@ export class Diagram {
   switchState = new Map<string, boolean>();
   canOperate = false;
   breakers: Breaker[] = [];
-  /** Colour of an island, once a state has been drawn (the charts colour islands alike). */
-  islandColour?: (islandId: string | undefined) => string;
+  /** Colours per area (main grid, microgrids), set with the topology; the page shares them. */
+  colours = new AreaColours(null);
   pos?: Map<string, Point>;
   lineEls = new Map<string, SVGPathElement>();
   busEls?: Map<string, SVGGElement>;
@@ -103,6 +94,7 @@ export class Diagram {
 
   setTopology(topology: GridTopology): void {
     this.topology = topology;
+    this.colours = new AreaColours(topology);
     this.breakers = breakersOf(topology);
     this.switchState = new Map(this.breakers.map((s) => [s.id, s.closed]));
     this.draw();
@@ -218,26 +210,37 @@ export class Diagram {
       this.switchEls.set(sw.id, g);
     }
     this.fidEls = new Map();
+    const fidPlacements: { g: SVGGElement; value: SVGTextElement; place: (off: number) => void }[] = [];
     for (const fid of t.fids) {
       const a = pos.get(fid.busA);
       const b = pos.get(fid.busB);
       if (!a || !b) continue;
       const g = el('g', { class: 'fid', 'data-fid': fid.id }, layers.fids);
-      // The converter box sits off the straight path between its buses, so it hides neither.
       const dx = b.x - a.x;
       const dy = b.y - a.y;
       const len = Math.hypot(dx, dy) || 1;
-      const off = 46;
-      const box = { x: (a.x + b.x) / 2 + (-dy / len) * off, y: (a.y + b.y) / 2 + (dx / len) * off };
-      el('path', { d: `M${a.x},${a.y} L${box.x},${box.y} L${b.x},${b.y}`, class: 'fid-path' }, g);
-      const boxG = el('g', { transform: `translate(${box.x},${box.y})` }, g);
+      const path = el('path', { class: 'fid-path' }, g);
+      const boxG = el('g', {}, g);
       el('rect', { x: -22, y: -12, width: 44, height: 24, rx: 4, class: 'fid-box' }, boxG);
       const name = el('text', { x: 0, y: 4, class: 'fid-name' }, boxG);
       name.textContent = 'FID';
       const arrow = el('path', { class: 'fid-arrow', d: 'M-8,-6 L8,0 L-8,6 Z' }, g);
-      const value = el('text', { x: box.x, y: box.y + 28, class: 'fid-value' }, g);
+      const value = el('text', { class: 'fid-value' }, g);
+      value.textContent = '0.000 MW';
       const angle = (Math.atan2(dy, dx) * 180) / Math.PI;
-      this.fidEls.set(fid.id, { g, arrow, value, mid: { x: box.x, y: box.y - 22 }, angle });
+      const entry = { g, arrow, value, mid: { x: 0, y: 0 }, angle };
+      // The converter box sits off the straight path between its buses, so it hides neither.
+      const place = (off: number) => {
+        const box = { x: (a.x + b.x) / 2 + (-dy / len) * off, y: (a.y + b.y) / 2 + (dx / len) * off };
+        path.setAttribute('d', `M${a.x},${a.y} L${box.x},${box.y} L${b.x},${b.y}`);
+        boxG.setAttribute('transform', `translate(${box.x},${box.y})`);
+        value.setAttribute('x', String(box.x));
+        value.setAttribute('y', String(box.y + 28));
+        entry.mid = { x: box.x, y: box.y - 22 };
+      };
+      fidPlacements.push({ g: boxG, value, place });
+      place(46);
+      this.fidEls.set(fid.id, entry);
     }
     this.derEls = new Map();
     const perBus = new Map<string, number>();
@@ -260,11 +263,94 @@ export class Diagram {
       const glyph = el('text', { x: 0, y: 13, class: 'der-glyph' }, g);
       glyph.textContent = der.glyph ?? '~';
       // Name, power and state of charge stacked under the symbol: narrow enough for neighbours.
-      const text = el('text', { x: 0, y: 30, class: 'der-name' }, g);
+      // Lines spaced in em, so larger projector text does not run them together.
+      const labels = el('g', { class: 'der-labels' }, g);
+      const text = el('text', { x: 0, y: '2.9em', class: 'der-name' }, labels);
       text.textContent = der.hardware ? `${der.id} ⚙` : der.id;
-      const value = el('text', { x: 0, y: 42, class: 'der-value' }, g);
-      const soc = el('text', { x: 0, y: 54, class: 'der-value der-soc' }, g);
+      const value = el('text', { x: 0, y: '4.1em', class: 'der-value' }, labels);
+      const soc = el('text', { x: 0, y: '5.3em', class: 'der-value der-soc' }, labels);
+      // Widest values they will show, so the FID boxes below are placed clear of them.
+      value.textContent = '-0.000 MW';
+      if (der.technology === 'battery') soc.textContent = 'SoC 100%';
       this.derEls.set(der.id, { g, value, soc });
+    }
+    this.staggerDerLabels();
+    for (const fid of fidPlacements) this.placeClear(fid);
+    // Labels moved down may hang below the grid: the drawing grows to show them.
+    const content = svg.getBBox();
+    const bottom = Math.ceil(content.y + content.height + 8);
+    if (bottom > height) svg.setAttribute('viewBox', `0 0 ${width} ${bottom}`);
+  }
+
+  /** Moves a DER's labels down (a longer stem) while they would run into a neighbour's. */
+  private staggerDerLabels(): void {
+    // Everything else already drawn (bus and switch labels, DER symbols) is in the way too.
+    const placed: DOMRect[] = [...this.svg.querySelectorAll<SVGGraphicsElement>('text, circle, rect')]
+      .filter((e) => !e.closest('.der-labels, .fid'))
+      .map((e) => e.getBoundingClientRect())
+      .filter((r) => r.width > 0);
+    const overlaps = (r: DOMRect) =>
+      placed.some(
+        (o) =>
+          Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1 &&
+          Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1,
+      );
+    for (const { g } of this.derEls.values()) {
+      const labels = g.querySelector<SVGGElement>('.der-labels');
+      const stem = g.querySelector('line');
+      if (!labels || !stem) continue;
+      const height = labels.getBoundingClientRect().height;
+      const scale = height / (labels.getBBox().height || height || 1) || 1;
+      let best = 0;
+      for (let step = 0; step < 6; step++) {
+        labels.setAttribute('transform', `translate(0,${(step * height) / scale})`);
+        const r = labels.getBoundingClientRect();
+        if (!overlaps(r)) {
+          best = step;
+          break;
+        }
+      }
+      const down = (best * height) / scale;
+      labels.setAttribute('transform', `translate(0,${down})`);
+      // A leader from the symbol to its moved labels, so they still read as its own.
+      if (down > 0) el('line', { x1: 0, y1: 18, x2: 0, y2: 18 + down, class: 'der-leader' }, g);
+      placed.push(labels.getBoundingClientRect());
+    }
+  }
+
+  /** Moves a FID box (and its value) away from its buses until it covers no other label. */
+  private placeClear(fid: { g: SVGGElement; value: SVGTextElement; place: (off: number) => void }): void {
+    const others = [
+      ...this.svg.querySelectorAll<SVGGraphicsElement>('text, .der circle, .bus rect, .switch rect'),
+    ]
+      .filter((e) => !e.closest('.fid'))
+      .map((e) => e.getBoundingClientRect())
+      .filter((r) => r.width > 0);
+    const hits = (r: DOMRect) =>
+      others.some(
+        (o) =>
+          Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1 &&
+          Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1,
+      );
+    for (const off of [46, -46, 80, -80, 120, -120, 160, -160]) {
+      fid.place(off);
+      if (!hits(fid.g.getBoundingClientRect()) && !hits(fid.value.getBoundingClientRect())) return;
+    }
+    fid.place(46);
+  }
+
+  /** Marks what the channels attacked now belong to (bus, line or device and its bus). */
+  setAttacked(channels: string[]): void {
+    const t = this.topology;
+    if (!t) return;
+    for (const node of this.svg.querySelectorAll('.attacked')) node.classList.remove('attacked');
+    for (const channel of channels) {
+      const { bus, line, device } = channelTarget(channel);
+      const der = device === undefined ? undefined : t.ders.find((d) => d.id === device);
+      if (der) this.derEls.get(der.id)?.g.classList.add('attacked');
+      const busId = bus ?? der?.bus;
+      if (busId !== undefined) this.busEls?.get(busId)?.classList.add('attacked');
+      if (line !== undefined) this.lineEls.get(line)?.classList.add('attacked');
     }
   }
 
@@ -290,22 +376,24 @@ export class Diagram {
         for (const bus of group) islandOfBus.set(bus, id);
       }
     }
-    const order = [...new Set(islandOfBus.values())].sort(naturalCompare);
-    const colourOf = (islandId: string | undefined) => {
+    // A bus keeps its area's colour (main grid or its microgrid) whatever island it is in, so a
+    // microgrid is recognisable before and after islanding; a dead island greys out.
+    const areaOfBus = new Map(t.buses.map((b) => [b.id, b.microgrid ?? GRID_AREA]));
+    const colourOfBus = (bus: string) => {
+      const islandId = islandOfBus.get(bus);
       const island = islandId === undefined ? undefined : islandById.get(islandId);
       if (island && !island.energised) return DEAD;
-      return ISLAND_COLOURS[Math.max(0, order.indexOf(islandId as string)) % ISLAND_COLOURS.length];
+      return this.colours.of(areaOfBus.get(bus) ?? GRID_AREA);
     };
-    this.islandColour = colourOf;
     for (const [id, g] of this.busEls) {
       const island = islandOfBus.get(id);
-      g.style.setProperty('--c', colourOf(island));
+      g.style.setProperty('--c', colourOfBus(id));
       g.dataset.island = island ?? '';
     }
     for (const line of t.lines) {
       const path = this.lineEls.get(line.id);
       if (!path) continue;
-      path.style.stroke = colourOf(islandOfBus.get(line.from));
+      path.style.stroke = colourOfBus(line.from);
     }
     for (const sw of this.breakers) {
       const g = this.switchEls.get(sw.id);
@@ -315,7 +403,7 @@ export class Diagram {
       g.dataset.closed = String(isClosed);
       const line = this.svg.querySelector<SVGPathElement>(`[data-switch-line="${CSS.escape(sw.id)}"]`);
       if (line) {
-        line.style.stroke = isClosed ? colourOf(islandOfBus.get(sw.from)) : DEAD;
+        line.style.stroke = isClosed ? colourOfBus(sw.from) : DEAD;
         line.classList.toggle('open', !isClosed);
       }
     }

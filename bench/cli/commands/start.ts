@@ -81,8 +81,13 @@ export const startCommand: Command = {
     console.log(`gridloop demo running: ${demo.url}`);
     console.log(`  board ${demo.boardPath} · recording to ${demo.runDir}`);
     const tokenOf = (role: string) => demo.tokens.find((t) => t.role === role)?.token ?? '';
-    console.log(`  viewer link: ${demo.url}?token=${tokenOf('viewer')}`);
-    console.log(`  operator token: ${tokenOf('operator')}`);
+    // Tokens in the fragment: browsers never send it, so no server or proxy log holds them.
+    console.log(
+      `  viewer link: ${demo.url}#token=${tokenOf('viewer')}  <- give this one to students (watch only)`,
+    );
+    console.log(
+      `  operator link: ${demo.url}#token=${tokenOf('operator')}  <- lab staff only: it opens breakers and starts scenarios`,
+    );
     if (demo.flowsUrl) console.log(`  flow editor (admin): ${demo.flowsUrl}?token=${tokenOf('admin')}`);
     console.log('  press Ctrl-C to stop');
 
