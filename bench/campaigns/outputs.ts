@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { escapeHtml } from '../reports/html.ts';
 import { generateReport } from '../reports/index.ts';
@@ -150,10 +151,17 @@ export function renderCampaignJunit(campaign: Campaign, results: readonly RunRes
           : '';
     return `    <testcase classname="${xmlEscape(cls)}" name="${xmlEscape(`${r.id}${params ? ` (${params})` : ''}`)}" time="${r.wall_s.toFixed(3)}">${body}</testcase>`;
   });
+  const timestamp = new Date().toISOString().slice(0, 19);
   return `<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="${xmlEscape(campaign.name)}" tests="${results.length}" failures="${failures}" errors="${errors}" time="${time.toFixed(3)}">
-  <testsuite name="${xmlEscape(cls)}" tests="${results.length}" failures="${failures}" errors="${errors}" skipped="0" time="${time.toFixed(3)}">
+<testsuites>
+  <testsuite name="${xmlEscape(cls)}" package="gridloop.campaign" id="0" timestamp="${timestamp}" hostname="${xmlEscape(hostname() || 'localhost')}" tests="${results.length}" failures="${failures}" errors="${errors}" skipped="0" time="${time.toFixed(3)}">
+    <properties>
+      <property name="campaign" value="${xmlEscape(campaign.name)}"/>
+      <property name="runs" value="${campaign.runs.length}"/>
+    </properties>
 ${cases.join('\n')}
+    <system-out/>
+    <system-err/>
   </testsuite>
 </testsuites>
 `;
