@@ -99,17 +99,20 @@ export class RedisBackend implements RunBackend {
     private readonly options: RedisBackendOptions,
     private readonly queue: Queue<JobData, RunResult>,
     private readonly events: QueueEvents,
+    /** BullMQ leaves connections it was given open: closed here. */
+    private readonly connections: Redis[],
   ) {}
 
   static async connect(options: RedisBackendOptions): Promise<RedisBackend> {
     await checkRedis(options.url);
-    const queue = new Queue<JobData, RunResult>(QUEUE, { connection: connection(options.url) });
-    const events = new QueueEvents(QUEUE, { connection: connection(options.url) });
+    const connections = [connection(options.url), connection(options.url)];
+    const queue = new Queue<JobData, RunResult>(QUEUE, { connection: connections[0]! });
+    const events = new QueueEvents(QUEUE, { connection: connections[1]! });
     queue.on('error', () => {});
     events.on('error', () => {});
     await queue.waitUntilReady();
     await events.waitUntilReady();
-    return new RedisBackend(options, queue, events);
+    return new RedisBackend(options, queue, events, connections);
   }
 
   private jobId(id: string): string {
@@ -224,6 +227,7 @@ export class RedisBackend implements RunBackend {
     this.wake?.();
     await this.events.close().catch(() => {});
     await this.queue.close().catch(() => {});
+    for (const c of this.connections) c.disconnect();
   }
 }
 
@@ -255,6 +259,7 @@ export async function startRedisWorker(
   const workDir = resolve(options.dir);
   const pool = new WorkerPool({ workDir, columns: [], workers: concurrency });
   const where = `${hostname()}/${process.pid}`;
+  const redis = connection(options.url);
   const worker = new Worker<JobData, RunResult>(
     QUEUE,
     async (job: Job<JobData, RunResult>) => {
@@ -269,7 +274,7 @@ export async function startRedisWorker(
       return { ...reply, runDir: reply.runDir ? `${hostname()}:${join(workDir, reply.runDir)}` : undefined };
     },
     {
-      connection: connection(options.url),
+      connection: redis,
       concurrency,
       lockDuration: stall_ms,
       stalledInterval: stall_ms,
@@ -287,6 +292,7 @@ export async function startRedisWorker(
     async close() {
       await worker.close();
       await pool.close();
+      redis.disconnect();
     },
   };
 }
