@@ -95,6 +95,7 @@ export class WorkerPool implements RunBackend {
     spec: RunSpec,
     attempt: number,
     where: { workDir: string; columns: string[] } = this.options,
+    onHandedOver?: () => void,
   ): Promise<RunResult | { died: string }> {
     while (this.slots.length < this.size) this.slots.push(this.spawn());
     for (;;) {
@@ -121,6 +122,7 @@ export class WorkerPool implements RunBackend {
             columns: where.columns,
             attempt,
           } satisfies PoolRequest);
+          onHandedOver?.();
         });
       } finally {
         slot.claimed = false;
@@ -139,8 +141,9 @@ export class WorkerPool implements RunBackend {
       for (;;) {
         const next = queue.shift();
         if (!next || this.closed) return;
-        hooks.onStart(next.spec.id);
-        const reply = await this.runOne(next.spec, next.attempt);
+        const reply = await this.runOne(next.spec, next.attempt, this.options, () =>
+          hooks.onStart(next.spec.id),
+        );
         if (this.closed) return;
         if (!('died' in reply)) {
           await hooks.onResult(reply);
