@@ -82,6 +82,12 @@ export class WorkerPool implements RunBackend {
     return slot;
   }
 
+  /** Starts every worker process and waits until each is ready (tsx has compiled the sources). */
+  async warm(): Promise<void> {
+    while (this.slots.length < this.size) this.slots.push(this.spawn());
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
   /** The pool's worker processes (tests kill one to see its run retried). */
   get pids(): number[] {
     return this.slots.map((s) => s.child.pid!).filter(Boolean);

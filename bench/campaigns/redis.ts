@@ -258,6 +258,8 @@ export async function startRedisWorker(
   const log = options.log ?? (() => {});
   const workDir = resolve(options.dir);
   const pool = new WorkerPool({ workDir, columns: [], workers: concurrency });
+  // Its processes ready before the first job: a job's time is the run's, not a process start.
+  await pool.warm();
   const where = `${hostname()}/${process.pid}`;
   const redis = connection(options.url);
   const worker = new Worker<JobData, RunResult>(
