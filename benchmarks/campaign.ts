@@ -130,8 +130,11 @@ try {
     version,
   });
   const t0 = performance.now();
-  await runCampaign(campaign, { dir: join(tmp, 'redis'), backend, version });
+  const outcome = await runCampaign(campaign, { dir: join(tmp, 'redis'), backend, version });
   viaRedis = RUNS / ((performance.now() - t0) / 1000);
+  // A refused or failed run is not throughput: say so rather than print a flattering figure.
+  if (outcome.verdict.errorRuns > 0)
+    throw new Error(`${outcome.verdict.errorRuns} runs via Redis could not run`);
   await backend.close();
   for (const w of workers) w.kill('SIGTERM');
   console.log(`BullMQ on local Redis, 2 gridloop worker processes: ${viaRedis.toFixed(2)} runs/s`);

@@ -154,3 +154,15 @@ axes:
     );
   });
 });
+
+describe('shipped campaigns', () => {
+  it('every campaign in campaigns/ loads and expands', async () => {
+    const { readdir } = await import('node:fs/promises');
+    const dir = join(import.meta.dirname, '..', '..', 'campaigns');
+    const { loadCampaign } = await import('./load.ts');
+    for (const name of (await readdir(dir)).filter((n) => n.endsWith('.yaml'))) {
+      const c = await loadCampaign(join(dir, name));
+      expect(c.runs.length, name).toBeGreaterThan(1);
+    }
+  });
+});

@@ -88,7 +88,12 @@ export interface RedisBackendOptions {
   version: string;
   /** @default DEFAULT_STALL_S */
   stall_s?: number;
+  /** Jobs queued in Redis at once. @default DEFAULT_WINDOW */
+  window?: number;
 }
+
+/** Jobs the coordinator keeps queued at once (more are added as results come in). */
+export const DEFAULT_WINDOW = 2000;
 
 /** The coordinator's side: jobs in, results out. */
 export class RedisBackend implements RunBackend {
@@ -142,7 +147,16 @@ export class RedisBackend implements RunBackend {
     specs: readonly RunSpec[],
     hooks: { onStart(id: string): void; onResult(result: RunResult): Promise<void> },
   ): Promise<void> {
-    const pending = new Map(specs.map((s) => [this.jobId(s.id), s]));
+    // Jobs in Redis at once: each carries its scenario and grid (~20 kB for the demo grid), so a
+    // 100,000-run campaign is fed in a window rather than queued whole (docs/campaigns.md).
+    const window = this.options.window ?? DEFAULT_WINDOW;
+    const waiting = [...specs];
+    const pending = new Map<string, RunSpec>();
+    const topUp = async () => {
+      const batch = waiting.splice(0, Math.max(0, window - pending.size));
+      for (const spec of batch) pending.set(this.jobId(spec.id), spec);
+      if (batch.length) await this.add(batch);
+    };
     const columns = this.options.campaign.figureColumns;
     const started = new Set<string>();
     // Jobs to look at: those an event named, and every pending one on a full sweep (events are a
@@ -163,7 +177,7 @@ export class RedisBackend implements RunBackend {
     this.events.on('completed', onFinished);
     this.events.on('failed', onFinished);
     this.events.on('active', onActive);
-    await this.add(specs);
+    await topUp();
     let lastSweep = performance.now();
     const harvest = async (ids: string[]) => {
       for (let i = 0; i < ids.length; i += 200) {
@@ -202,13 +216,17 @@ export class RedisBackend implements RunBackend {
         if (missing.length) await this.add(missing);
       }
     };
-    while (pending.size > 0 && !this.closed) {
+    while ((pending.size > 0 || waiting.length > 0) && !this.closed) {
+      await topUp();
       const sweep = performance.now() - lastSweep > 2000;
       const ids = sweep ? [...pending.keys()] : [...named];
       named.clear();
       if (sweep) lastSweep = performance.now();
       await harvest(ids);
-      if (pending.size === 0 || named.size > 0) continue;
+      if (pending.size < window || named.size > 0) {
+        if (waiting.length > 0 || named.size > 0) continue;
+        if (pending.size === 0) break;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 500);
         this.wake = () => {
