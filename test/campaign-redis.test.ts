@@ -150,6 +150,32 @@ describe('campaigns on Redis (BullMQ)', () => {
     budget(120_000),
   );
 
+  it('a Redis restart mid-campaign (without persistence: its jobs are gone) loses no run and duplicates none', async () => {
+    const w = startWorker('worker-d');
+    await until('worker takes jobs', () => /taking jobs/.test(w.stderr()), 60_000, 50);
+    const out = join(tmp, 'restart-campaign');
+    const coordinator = runGridloop(
+      ['campaign', campaignFile, '--redis', redis.redisUrl, '--stall-s', '2', '--out', out, '--json'],
+      { timeout_ms: 240_000 },
+    );
+    // Once the first result is stored, Redis crashes and comes back empty.
+    await until(
+      'a first result',
+      async () => (await readdir(join(out, 'results')).catch(() => [])).some((n) => n.endsWith('.json')),
+      120_000,
+      50,
+    );
+    await redis.kill();
+    await redis.restart();
+    const done = await coordinator;
+    w.child.kill('SIGTERM');
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ runs: 4, missing: 0, errorRuns: 0 });
+    const campaign = await loadCampaign(campaignFile);
+    const results = await storedResults(out);
+    expect(results.map((r) => r.id).sort()).toEqual(campaign.runs.map((r) => r.id).sort());
+  }, 400_000);
+
   it('an unreachable Redis is a clear error (exit 3) naming the URL and what to do', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     const r = await runGridloop(['campaign', campaignFile, '--redis', url, '--out', join(tmp, 'none')]);
