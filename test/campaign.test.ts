@@ -12,6 +12,7 @@ import { validateXML } from 'xmllint-wasm';
 import type { RunResult } from '../bench/campaigns/execute.ts';
 import { loadCampaign } from '../bench/campaigns/load.ts';
 import { WorkerPool } from '../bench/campaigns/pool.ts';
+import { startInfluxdb1 } from './servers/index.ts';
 import { repoRoot, runGridloop } from './support/cli.ts';
 
 const campaignFile = join(repoRoot, 'test', 'fixtures', 'campaigns', 'small.yaml');
@@ -118,6 +119,38 @@ describe('gridloop campaign (embedded pool)', () => {
     expect(results.every((r) => r.status !== 'error')).toBe(true);
     expect(results.find((r) => r.id === runs[0]!.id)!.attempts).toBe(2);
   }, 200_000);
+
+  it('writes one campaign_run point per run to InfluxDB (1.x on loopback) with its parameters and figures', async () => {
+    const influx = await startInfluxdb1();
+    try {
+      await influx.createDatabase('gridloop');
+      const out = join(tmp, 'influx');
+      const r = await runGridloop(['campaign', campaignFile, '--workers', '2', '--out', out, '--json'], {
+        timeout_ms: 180_000,
+        env: { GRIDLOOP_INFLUX_URL: influx.url, GRIDLOOP_INFLUX_API: 'v1', GRIDLOOP_INFLUX_DB: 'gridloop' },
+      });
+      expect(r.code).toBe(0);
+      const series = await influx.query(
+        'SELECT "passed", "frequency-nadir", "p_load_mw", "run" FROM "campaign_run" WHERE "campaign" = \'small-sweep\'',
+        'gridloop',
+      );
+      const rows = series[0]!.values;
+      expect(rows).toHaveLength(4);
+      const table = (await readFile(join(out, 'results.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as RunResult);
+      const col = (name: string) => series[0]!.columns.indexOf(name);
+      for (const row of rows) {
+        const result = table.find((t) => t.id === row[col('run')])!;
+        expect(row[col('passed')]).toBe(result.status === 'passed');
+        expect(row[col('frequency-nadir')]).toBeCloseTo(result.figures['frequency-nadir']!, 6);
+        expect(row[col('p_load_mw')]).toBe(String(result.params.load_mw));
+      }
+    } finally {
+      await influx.dispose();
+    }
+  }, 300_000);
 
   it('bad input: exit 2 with file:line and what to do', async () => {
     const bad = join(repoRoot, 'test', 'fixtures', 'campaigns', `.bad-${process.pid}.yaml`);

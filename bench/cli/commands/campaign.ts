@@ -1,11 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { campaignInflux } from '../../campaigns/influx.ts';
 import { CampaignError, loadCampaign } from '../../campaigns/load.ts';
 import { WorkerPool } from '../../campaigns/pool.ts';
 import { terminalProgress } from '../../campaigns/progress.ts';
 import { RedisBackend, RedisSetupError } from '../../campaigns/redis.ts';
 import { runCampaign } from '../../campaigns/run.ts';
 import { codeVersion } from '../../campaigns/version.ts';
+import { InfluxConfigError } from '../../config/influx-env.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -33,6 +35,9 @@ Options:
                    retried elsewhere (default 30, BullMQ's own default; see docs/campaigns.md)
   --progress S     progress line every S seconds when stderr is not a terminal (default 5; 0 none)
   --json           print one JSON object with the verdict and counts at the end
+
+With GRIDLOOP_INFLUX_URL (and its companions, docs/cli.md) set, one campaign_run point per run
+goes to InfluxDB as results arrive (docs/campaigns.md).
 
 Exit codes: 0 the campaign passed its criteria, 1 it did not, 2 bad arguments or campaign file
 (file:line and what to do), 3 a runtime failure (Redis unreachable, folder not writable).`;
@@ -73,6 +78,13 @@ export const campaignCommand: Command = {
     }
     const dir = resolve(values.out ?? `runs/campaigns/${campaign.name}`);
     const version = codeVersion();
+    let influx: Awaited<ReturnType<typeof campaignInflux>>;
+    try {
+      influx = await campaignInflux(campaign, dir);
+    } catch (err) {
+      if (err instanceof InfluxConfigError) throw usageError(`gridloop campaign: ${err.message}`);
+      throw err;
+    }
     let backend: WorkerPool | RedisBackend;
     if (values.redis) {
       try {
@@ -109,12 +121,13 @@ export const campaignCommand: Command = {
     };
     process.once('SIGINT', stop);
     try {
-      outcome = await runCampaign(campaign, { dir, backend, version, onProgress });
+      outcome = await runCampaign(campaign, { dir, backend, version, onProgress, onResult: influx?.write });
     } catch (err) {
       throw runtimeError(`gridloop campaign: ${campaign.name} failed: ${(err as Error).message}`);
     } finally {
       process.removeListener('SIGINT', stop);
       await backend.close();
+      await influx?.close();
     }
     const v = outcome.verdict;
     if (values.json) {
