@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InfluxSink, RunRecorder } from '../bench/recording/index.ts';
 import type { Snapshot } from '../bench/runtime/messages.ts';
-import { type PointFields, snapshotToPoints } from '../bench/runtime/snapshot-points.ts';
+import { type PointSink, snapshotToPoints } from '../bench/runtime/snapshot-points.ts';
 import { startInfluxdb1, startVictoriaMetrics } from '../test/servers/index.ts';
 
 const FILE_POINTS = Number(process.env.BENCH_FILE_POINTS ?? 2_000_000);
@@ -58,8 +58,7 @@ const POINTS_PER_SNAPSHOT = 3 + BUSES + 10 + 1;
 async function recordPoints(rec: RunRecorder, total: number): Promise<number> {
   let written = 0;
   let step = 0;
-  const sink = (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) =>
-    rec.point(m, tags, fields, t);
+  const sink: PointSink = (m, tags, fields, t) => rec.point(m, tags, fields, t);
   const t0 = performance.now();
   while (written < total) {
     // Yield now and then, as the main thread does between worker batches, so timers can flush.
@@ -207,8 +206,7 @@ async function main() {
       scenario: 'bench-loop',
       sinks: [new InfluxSink({ name: 'influx1', target: { api: 'v1', url: influx.url, database: 'bench' } })],
     });
-    const sink = (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) =>
-      rec.point(m, tags, fields, t);
+    const sink: PointSink = (m, tags, fields, t) => rec.point(m, tags, fields, t);
     const recording = await benchLoop(runsDir, (steps) => {
       for (const step of steps) snapshotToPoints(snapshot(step), busIds, rec.start_ns, sink);
     });
@@ -219,8 +217,7 @@ async function main() {
     );
     // The demo's default: a snapshot every 10 steps (100 Hz), to file only.
     const rec100 = await RunRecorder.open({ runsDir, scenario: 'bench-loop-100hz' });
-    const sink100 = (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) =>
-      rec100.point(m, tags, fields, t);
+    const sink100: PointSink = (m, tags, fields, t) => rec100.point(m, tags, fields, t);
     const recording100 = await benchLoop(runsDir, (steps) => {
       for (const step of steps)
         if (step % 10 === 0) snapshotToPoints(snapshot(step), busIds, rec100.start_ns, sink100);

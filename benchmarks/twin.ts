@@ -1,7 +1,9 @@
 /**
  * Twin benchmark (npm run bench:twin): per-step cost of the twin on a grid or a scenario, with the
  * network-solver work (solves, numeric factorisations, structure rebuilds by cause, failed
- * solves) and garbage collection during the measured steps. Ends with one JSON line.
+ * solves) and garbage collection during the measured steps: pauses, scavenges (minor GCs: the
+ * step path allocating), major GCs, and heap growth over the run. Ends with one JSON line. The
+ * built-in controllers (each microgrid's EMS, secondary control) are attached, as in every run.
  *
  *   npm run bench:twin                         demo system (33 buses, 15 DERs, 1 ms steps, with
  *                                              disturbances), case_ACTIVSg2000, and the 24 h scenario
@@ -14,7 +16,7 @@
  *   BENCH_TWIN_SKIP_24H=1   skip the 24 h run
  */
 import { basename, join, resolve } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { DeviceInput } from '../twin/api.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
@@ -42,10 +44,18 @@ function positive(text: string | undefined, name: string, fallback: number): num
   return v;
 }
 
-// GC pauses (start, duration in ms, performance.now() clock); entries arrive asynchronously.
-const gcPauses: { start: number; duration: number }[] = [];
+// GC pauses (start, duration in ms, performance.now() clock, minor = scavenge); entries arrive
+// asynchronously.
+const gcPauses: { start: number; duration: number; minor: boolean }[] = [];
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, duration: e.duration });
+  for (const e of list.getEntries()) {
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    gcPauses.push({
+      start: e.startTime,
+      duration: e.duration,
+      minor: kind === constants.NODE_PERFORMANCE_GC_MINOR,
+    });
+  }
 }).observe({ entryTypes: ['gc'] });
 
 interface Measured {
@@ -68,6 +78,11 @@ interface Measured {
   failed_solves: number;
   gc_count: number;
   gc_ms: number;
+  /** Scavenges (minor GCs) during the measured steps: 0 when the step path allocates nothing. */
+  gc_scavenges: number;
+  gc_major: number;
+  /** heapUsed after − before the measured steps, kB (what survived, not what was allocated). */
+  heap_growth_kb: number;
 }
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
@@ -84,6 +99,7 @@ async function measure(
   for (let i = 0; i < warmup; i++) twin.step(inputs);
   const before = twin.stats;
   const times = new Float64Array(steps);
+  const heap0 = process.memoryUsage().heapUsed;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
@@ -94,6 +110,7 @@ async function measure(
   }
   const total_ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const heapGrowth = process.memoryUsage().heapUsed - heap0;
   await new Promise((r) => setTimeout(r, 100));
   const pauses = gcPauses.filter((g) => g.start >= t0 && g.start <= t0 + total_ms);
   const gcMs = pauses.reduce((sum, g) => sum + g.duration, 0);
@@ -125,6 +142,9 @@ async function measure(
     failed_solves: after.failedSolves - before.failedSolves,
     gc_count: pauses.length,
     gc_ms: round(gcMs, 2),
+    gc_scavenges: pauses.filter((g) => g.minor).length,
+    gc_major: pauses.filter((g) => !g.minor).length,
+    heap_growth_kb: round(heapGrowth / 1024, 1),
   };
   console.log(
     `${name}: ${m.buses} buses, ${m.ders} units, ${m.islands} islands, ${steps} steps of ${m.dt_s * 1000} ms`,
@@ -133,7 +153,7 @@ async function measure(
     `  median ${m.median_us} µs, p99 ${m.p99_us} µs, max ${m.max_us} µs, mean ${m.mean_us} µs, CPU ${m.cpu_mean_us} µs/step, ${m.realtime_factor}× real time`,
   );
   console.log(
-    `  ${m.network_solves} network solves, ${m.factorizations} factorisations, ${m.rebuilds} structure rebuilds ${JSON.stringify(byCause)}, ${m.failed_solves} failed; GC ${m.gc_count}× ${m.gc_ms} ms`,
+    `  ${m.network_solves} network solves, ${m.factorizations} factorisations, ${m.rebuilds} structure rebuilds ${JSON.stringify(byCause)}, ${m.failed_solves} failed; GC ${m.gc_count}× ${m.gc_ms} ms (${m.gc_scavenges} scavenges, ${m.gc_major} major), heap ${m.heap_growth_kb} kB`,
   );
   return m;
 }
@@ -211,6 +231,8 @@ console.log(
     mean_us: first.mean_us,
     cpu_mean_us: first.cpu_mean_us,
     realtime_factor: first.realtime_factor,
+    gc_scavenges: first.gc_scavenges,
+    heap_growth_kb: first.heap_growth_kb,
     day_24h_wall_s: day_s === null ? null : round(day_s, 2),
     day_24h_cpu_s: dayCpu_s === null ? null : round(dayCpu_s, 2),
     runs,

@@ -8,9 +8,10 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { InfluxQueryBuilder, type Selection } from './influxql.ts';
-import type { Measurement } from './schema.ts';
+import type { Measurement, TagOf } from './schema.ts';
 
 /**
  * The InfluxDB data source every panel and variable reads. Its uid is fixed so that provisioned
@@ -172,6 +173,18 @@ export function target<M extends Measurement>(
   return alias === undefined ? query : query.alias(alias);
 }
 
+/** Query A over this run: `fields` of one measurement, a series per value of `tag` ("<value> <column>"). */
+export function seriesPerTag<M extends Measurement>(
+  from: M,
+  fields: Selection<M>['fields'],
+  tag: TagOf<M>,
+): InfluxQueryBuilder {
+  // Every recorded measurement carries the run tag; TypeScript cannot see that for a generic M.
+  const where = [RUN] as unknown as Selection<M>['where'];
+  const selection: Selection<M> = { from, fields, where, groupByTags: [tag] };
+  return target('A', selection, `$tag_${tag} $col`);
+}
+
 /** Legend shown as a table with the usual statistics. */
 export function tableLegend(): common.VizLegendOptionsBuilder {
   return new common.VizLegendOptionsBuilder()
@@ -187,21 +200,52 @@ export function sharedTooltip(): common.VizTooltipOptionsBuilder {
     .sort(common.SortOrder.Descending);
 }
 
-/** A time series panel with the shared look; callers add targets, unit and thresholds. */
-export function timeseriesPanel(id: number, title: string, description: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
+/** What every half-width panel builder sets the same way (each method returns the builder). */
+interface PanelHead<B> {
+  id(id: number): B;
+  title(title: string): B;
+  description(description: string): B;
+  datasource(datasource: common.DataSourceRef): B;
+  height(height: number): B;
+  span(span: number): B;
+}
+
+/** A half-width panel on the InfluxDB source with its id, title and description. */
+function panelHead<B extends PanelHead<B>>(
+  builder: B,
+  id: number,
+  title: string,
+  description: string,
+  height: number,
+): B {
+  return builder
     .id(id)
     .title(title)
     .description(description)
     .datasource(DATASOURCE)
-    .height(PANEL_HEIGHT)
-    .span(HALF_WIDTH)
+    .height(height)
+    .span(HALF_WIDTH);
+}
+
+/** A time series panel with the shared look; callers add targets, unit and thresholds. */
+export function timeseriesPanel(id: number, title: string, description: string): timeseries.PanelBuilder {
+  return panelHead(new timeseries.PanelBuilder(), id, title, description, PANEL_HEIGHT)
     .lineWidth(1)
     .fillOpacity(0)
     .showPoints(common.VisibilityMode.Never)
     .spanNulls(false)
     .legend(tableLegend())
     .tooltip(sharedTooltip());
+}
+
+/** A state timeline (one lane per series, runs of equal values merged); callers add value display and mappings. */
+export function timelinePanel(
+  id: number,
+  title: string,
+  description: string,
+  height = TIMELINE_HEIGHT,
+): statetimeline.PanelBuilder {
+  return panelHead(new statetimeline.PanelBuilder(), id, title, description, height).mergeValues(true);
 }
 
 /** Absolute thresholds drawn as dashed lines: `base` below the first step, then each step. */

@@ -6,7 +6,6 @@
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDemo, startDemo } from '../bench/demo.ts';
 import { type NodeRedRuntime, startNodeRed } from '../bench/node-red/node-red.ts';
 import { readRunPoints } from '../bench/recording/index.ts';
-import { type ClientToServerEvents, COMMAND_ROLES, type ServerToClientEvents } from '../bench/server/api.ts';
 import {
   collect,
   exampleFlow,
@@ -29,34 +27,9 @@ import {
 } from './node-red-helpers.ts';
 import { budget } from './support/machine-speed.ts';
 
-const require = createRequire(import.meta.url);
-const protocol = require('../flows/nodes/protocol.js') as {
-  SERVER_EVENTS: string[];
-  CLIENT_EVENTS: string[];
-  COMMAND_ROLES: Record<string, string>;
-};
-
 interface Library {
   getEntry(opts: { library: string; type: string; path: string }): Promise<(string | { fn: string })[]>;
 }
-
-// Exhaustive by type: adding or removing an event in api.ts fails type-checking here.
-const serverEvents: Record<keyof ServerToClientEvents, true> = {
-  welcome: true,
-  topology: true,
-  state: true,
-  status: true,
-  events: true,
-};
-const clientEvents: Record<keyof ClientToServerEvents, true> = { subscribe: true, command: true };
-
-describe('the node package copy of the socket.io API', () => {
-  it('names the same events and command roles as bench/server/api.ts', () => {
-    expect([...protocol.SERVER_EVENTS].sort()).toEqual(Object.keys(serverEvents).sort());
-    expect([...protocol.CLIENT_EVENTS].sort()).toEqual(Object.keys(clientEvents).sort());
-    expect(protocol.COMMAND_ROLES).toEqual(COMMAND_ROLES);
-  });
-});
 
 describe('gridloop nodes in a real Node-RED, against the running demo bench', () => {
   const dirs: string[] = [];

@@ -30,7 +30,7 @@ let seq = 0;
 let frames = 0;
 const burst = () => {
   for (let i = 0; i < 500; i++) {
-    rec.point(
+    rec.line(
       'loop',
       {},
       { seq: BigInt(seq), lateness_us: seq % 97 },

@@ -114,3 +114,43 @@ export function findNonFinite(
 export function yamlSpelling(value: number): string {
   return Number.isNaN(value) ? '.nan' : value > 0 ? '.inf' : '-.inf';
 }
+
+/** A problem in a YAML input and where it is, for the caller to raise as its own error type. */
+export interface YamlProblem {
+  reason: string;
+  line: number | undefined;
+  path?: string;
+}
+
+/**
+ * Reads a YAML document that must be a mapping whose numbers are all finite (but those `allowed`),
+ * raising the first problem as the caller's error: `fail` builds it, `messages` say what the
+ * document must be and, after the offending value's spelling, why a non-finite number is refused.
+ */
+export function readYamlMapping(
+  text: string,
+  fail: (problem: YamlProblem) => Error,
+  messages: { notMapping: string; nonFinite: string },
+  allowed?: (path: YamlPath, value: number) => boolean,
+): YamlSource & { data: Record<string, unknown> } {
+  let source: YamlSource;
+  try {
+    source = readYaml(text);
+  } catch (err) {
+    if (err instanceof YamlSourceError) throw fail({ reason: err.reason, line: err.line });
+    throw err;
+  }
+  const { data, lineOf } = source;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw fail({ reason: messages.notMapping, line: 1 });
+  }
+  const bad = findNonFinite(data, allowed);
+  if (bad) {
+    throw fail({
+      reason: `${yamlSpelling(bad.value)} ${messages.nonFinite}`,
+      line: lineOf(bad.path),
+      path: pointerOf(bad.path),
+    });
+  }
+  return { data: data as Record<string, unknown>, lineOf };
+}

@@ -7,6 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseScenario } from '../../twin/scenario/load.ts';
+import { openScenarioRun } from '../cli/scenario-run.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import { FigureCollector } from './figures.ts';
 import type { RunSpec } from './load.ts';
@@ -68,10 +69,16 @@ export async function executeRun(
     const figures = new FigureCollector(spec.collect);
     const dt = scenario.dt_s;
     const { result, verdict, runDir } = await simulateRecorded(scenario, {
-      file: scenarioFile,
       dt_s: dt,
       every_s: scenario.record?.every_s ?? Math.max(0.01, dt),
-      runsDir: join(workDir, 'runs', '.recording'),
+      open: () =>
+        openScenarioRun('campaign', join(workDir, 'runs', '.recording'), {
+          scenario,
+          file: scenarioFile,
+          dt_s: dt,
+          devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+          loop: { devices: [], runner: 'simulate' },
+        }),
       out,
       onStep: (state) => figures.step(state),
     });

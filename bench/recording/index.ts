@@ -18,6 +18,8 @@
  * close() judges the run once (verdict.ts: complete and every assertion passed) and writes the
  * verdict to the manifest, the `verdict` point and the run-end event.
  *
+ * `point()` takes the measurements, tags and fields of the published schema (schema.ts, the one
+ * place they are written; docs/influx-schema.md); `line()` any point, for tests of the format.
  * The `run` tag is added to every point. Numbers are written as floats, bigints as integers
  * (`1n` → `1i`), booleans and strings as such (see docs/influx-schema.md for the schema).
  * Queued data is compressed and appended at least every `flushInterval_ms` (250 ms by default,
@@ -89,4 +91,14 @@ export {
   RunRecorder,
   type RunRecorderOptions,
 } from './run-recorder.ts';
+export {
+  type FieldType,
+  type Measurement,
+  type MeasurementSchema,
+  measurementSchema,
+  type PointFields,
+  type PointSink,
+  type PointTags,
+  RECORDED_SCHEMA,
+} from './schema.ts';
 export { assertionResults, judgeRun, type RunVerdict } from './verdict.ts';

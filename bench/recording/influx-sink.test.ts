@@ -94,7 +94,7 @@ describe('InfluxSink back-fill that ends while the run closes', () => {
         retryInterval_ms: 20,
       });
       const rec = await RunRecorder.open({ runsDir, scenario: 'sink-close', sinks: [sink] });
-      for (let i = 0; i < 100; i++) rec.point('m', {}, { v: i }, rec.timeOf(i * 0.001));
+      for (let i = 0; i < 100; i++) rec.line('m', {}, { v: i }, rec.timeOf(i * 0.001));
       await rec.flush();
       // The server is down when the run closes; it comes back only once close() has begun
       // (a back-fill attempt after close() started was refused), so the back-fill ends, and

@@ -172,7 +172,7 @@ describe('byte line encoder', () => {
         const p = fixedPoints[i % fixedPoints.length];
         points.push([p[0], p[1], { ...p[2], i: BigInt(i), v: i * 0.1 }, p[3] + BigInt(i)]);
       }
-      for (const [m, t, f, time] of points) rec.point(m, t, f, time);
+      for (const [m, t, f, time] of points) rec.line(m, t, f, time);
       await rec.close();
       const lines = gunzipSync(await readFile(join(rec.dir, 'points.lp.gz')))
         .toString('utf8')

@@ -178,6 +178,9 @@ export class LineProtocolError extends Error {
   }
 }
 
+/** A point as encodeLineInto and encodeLine take it, after the output buffer. */
+type PointArguments = Parameters<typeof encodeLineInto> extends [LineBuffer, ...infer Point] ? Point : never;
+
 /**
  * Appends one point as a line, with its trailing newline, to `out`. Non-finite floats have no
  * line protocol form: they are left out and counted in `skipped.nonFinite` so the caller can
@@ -247,16 +250,9 @@ const single = new LineBuffer(4096);
  * Encodes one point as a line (without the trailing newline); see `encodeLineInto`. The text is
  * the UTF-8 bytes decoded, so a lone surrogate comes back as U+FFFD, as it reads from a file.
  */
-export function encodeLine(
-  measurement: string,
-  tags: Tags,
-  fields: Fields,
-  time_ns: bigint,
-  skipped?: { nonFinite: number },
-  fixedTags = '',
-): string {
+export function encodeLine(...point: PointArguments): string {
   single.length = 0;
-  encodeLineInto(single, measurement, tags, fields, time_ns, skipped, fixedTags);
+  encodeLineInto(single, ...point);
   return single.bytes.toString('utf8', 0, single.length - 1);
 }
 

@@ -17,6 +17,7 @@ import {
   writeManifest,
 } from './manifest.ts';
 import { REPLAY_FILE, type ReplayRecord, replayLines } from './replay-log.ts';
+import type { Measurement, PointFields, PointTags } from './schema.ts';
 import { judgeRun } from './verdict.ts';
 
 /**
@@ -254,7 +255,20 @@ export class RunRecorder {
    * Queues one point. The `run` tag is added. A point that cannot be written (no finite field,
    * empty name) is not thrown at the caller: it is counted and logged as a `recorder-error` event.
    */
-  point(measurement: string, tags: Tags, fields: Fields, time_ns: bigint): void {
+  point<M extends Measurement>(
+    measurement: M,
+    tags: PointTags<M>,
+    fields: PointFields<M>,
+    time_ns: bigint,
+  ): void {
+    this.line(measurement, tags as Tags, fields as Fields, time_ns);
+  }
+
+  /**
+   * Queues one point of any measurement, outside the published schema (bench/recording/schema.ts):
+   * for tests of the line format and for tools that record their own measurements.
+   */
+  line(measurement: string, tags: Tags, fields: Fields, time_ns: bigint): void {
     if (!this.accepting) return;
     time_ns = this.distinctTime(measurement, tags, time_ns);
     try {
@@ -333,9 +347,8 @@ export class RunRecorder {
     }
     this.eventsFile.append(`${json}\n`);
     this.counts.events++;
-    const tags: Tags = { kind: event.kind };
-    if (event.source !== undefined) tags.source = event.source;
-    const fields: Fields = { message: event.message };
+    const tags: PointTags<'event'> = { kind: event.kind, source: event.source };
+    const fields: PointFields<'event'> = { message: event.message };
     if (event.target !== undefined) fields.target = event.target;
     this.point('event', tags, fields, time_ns);
   }
@@ -372,7 +385,7 @@ export class RunRecorder {
     if (!this.accepting) return;
     this.assertions.push(result);
     const time_ns = result.t_s !== undefined ? this.timeOf(result.t_s) : this.now_ns();
-    const fields: Fields = { passed: result.passed };
+    const fields: PointFields<'assertion'> = { passed: result.passed };
     if (result.value !== undefined && Number.isFinite(result.value)) fields.value = result.value;
     if (result.message !== undefined) fields.message = result.message;
     this.point('assertion', { name: result.name }, fields, time_ns);
@@ -413,9 +426,9 @@ export class RunRecorder {
       now,
     );
     for (const sink of this.sinks) {
-      const fields: Fields = {};
-      for (const [key, value] of Object.entries(sink.stats())) fields[key] = value;
-      if (Object.keys(fields).length > 0) this.point('sink', { sink: sink.name }, fields, now);
+      // InfluxSink's figures are the `sink` fields of the schema; other sinks may report others.
+      const fields: Fields = { ...sink.stats() };
+      if (Object.keys(fields).length > 0) this.line('sink', { sink: sink.name }, fields, now);
     }
   }
 

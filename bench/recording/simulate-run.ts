@@ -4,7 +4,6 @@
  * are exactly the runs `simulate` would record.
  */
 import { rename } from 'node:fs/promises';
-import { relative } from 'node:path';
 import type { TwinState } from '../../twin/api.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
@@ -16,18 +15,19 @@ import {
   updateBusIslands,
 } from '../runtime/snapshot-points.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
-import { RunRecorder } from './run-recorder.ts';
+import type { RunRecorder } from './run-recorder.ts';
 import { assertionResults, judgeRun, type RunVerdict } from './verdict.ts';
 
 export interface SimulateRunOptions {
-  /** The scenario file as the user named it (manifest, replay). */
-  file: string;
   /** Step, s. */
   dt_s: number;
   /** Recording interval, s of twin time. */
   every_s: number;
-  /** Parent folder of run folders; no recording without it. */
-  runsDir?: string;
+  /**
+   * Opens the run's folder (the CLI's openScenarioRun, which writes the manifest `gridloop
+   * replay` needs); no recording without it.
+   */
+  open?: () => Promise<RunRecorder>;
   /** Rename the finished run folder to exactly this path. */
   out?: string;
   signal?: AbortSignal;
@@ -43,48 +43,23 @@ export interface SimulateRunResult {
   runDir?: string;
 }
 
-/** The run folder could not be opened (disk, permissions): a runtime failure, not bad input. */
-export class RunFolderError extends Error {}
-
 /**
  * Runs `scenario` and records it under `runsDir`. Throws ScenarioError for a scenario the twin
- * cannot run (unknown ids, bad grid), RunFolderError when the folder cannot be opened; any other
- * error is a run failure (the run folder is closed as failed first).
+ * cannot run (unknown ids, bad grid), what `open` throws when the folder cannot be opened; any
+ * other error is a run failure (the run folder is closed as failed first).
  */
 export async function simulateRecorded(
   scenario: Scenario,
   options: SimulateRunOptions,
 ): Promise<SimulateRunResult> {
-  const { file, dt_s: dt } = options;
+  const dt = options.dt_s;
   const includeBuses = scenario.record?.buses ?? true;
   let rec: RunRecorder | undefined;
   let deviceMicrogrid: Map<string, string> | undefined;
-  if (options.runsDir) {
+  if (options.open) {
     const loaded = await loadGridFile(scenario.grid);
     deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
-    try {
-      rec = await RunRecorder.open({
-        runsDir: options.runsDir,
-        scenario: scenario.name,
-        manifest: {
-          grid: relative(process.cwd(), scenario.grid),
-          scenario: scenario.name,
-          scenarioFile: relative(process.cwd(), file),
-          seed: scenario.seed,
-          dt_s: dt,
-          mode: 'simulate',
-          devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
-          // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
-          loop: {
-            twin: { grid: scenario.grid, scenario: file, seed: scenario.seed, dt_s: dt },
-            devices: [],
-            runner: 'simulate',
-          },
-        },
-      });
-    } catch (err) {
-      throw new RunFolderError(`cannot open the run folder: ${(err as Error).message}`);
-    }
+    rec = await options.open();
   }
   const everySteps = Math.max(1, Math.round(options.every_s / dt));
   const loop = { lateness_us: 0, work_us: 0, overruns: 0 };

@@ -5,17 +5,20 @@ import type { LinkStats, Snapshot } from './messages.ts';
 import {
   copySnapshotOfState,
   linkStatsToPoints,
-  type PointFields,
+  type PointSink,
   snapshotOfState,
   snapshotToPoints,
   updateBusIslands,
 } from './snapshot-points.ts';
 
-type Point = { m: string; tags: Record<string, string>; fields: PointFields; t: bigint };
+type Point = {
+  m: string;
+  tags: Readonly<Record<string, string | undefined>>;
+  fields: Readonly<Record<string, unknown>>;
+  t: bigint;
+};
 
-function collect(
-  fn: (sink: (m: string, tags: Record<string, string>, fields: PointFields, t: bigint) => void) => void,
-) {
+function collect(fn: (sink: PointSink) => void) {
   const points: Point[] = [];
   fn((m, tags, fields, t) => points.push({ m, tags, fields, t }));
   return points;

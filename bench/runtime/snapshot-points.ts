@@ -1,14 +1,9 @@
 import type { EmsModeName, TwinState } from '../../twin/api.ts';
 import type { Grid } from '../../twin/grid/model.ts';
+import type { PointFields, PointSink, PointTags } from '../recording/schema.ts';
 import type { LinkStats, Snapshot } from './messages.ts';
 
-export type PointFields = Record<string, number | bigint | boolean | string>;
-export type PointSink = (
-  measurement: string,
-  tags: Record<string, string>,
-  fields: PointFields,
-  time_ns: bigint,
-) => void;
+export type { PointSink };
 
 export interface SnapshotPointOptions {
   /** Write the per-bus `bus` points (the many, slow ones). @default true */
@@ -57,13 +52,12 @@ export function snapshotToPoints(
   if (options.includeBuses ?? true) {
     for (let i = 0; i < busIds.length && i < snapshot.vm_pu.length; i++) {
       const island = options.busIsland?.get(busIds[i]);
-      const tags: Record<string, string> =
-        island === undefined ? { bus: busIds[i] } : { bus: busIds[i], island };
+      const tags: PointTags<'bus'> = island === undefined ? { bus: busIds[i] } : { bus: busIds[i], island };
       sink('bus', tags, { vm_pu: snapshot.vm_pu[i], va_deg: snapshot.va_deg[i] }, t);
     }
   }
   for (const [device, d] of Object.entries(snapshot.devices)) {
-    const fields: PointFields = { p_mw: d.p_mw, q_mvar: d.q_mvar, online: d.online };
+    const fields: PointFields<'device'> = { p_mw: d.p_mw, q_mvar: d.q_mvar, online: d.online };
     if (d.soc !== undefined) fields.soc = d.soc;
     if (d.tripped !== undefined) fields.tripped = d.tripped;
     const microgrid = options.deviceMicrogrid?.get(device);
@@ -104,7 +98,7 @@ export function updateBusIslands(
 /** One `link` point per device link, from the loop's link statistics (docs/influx-schema.md). */
 export function linkStatsToPoints(links: readonly LinkStats[], time_ns: bigint, sink: PointSink): void {
   for (const link of links) {
-    const fields: PointFields = {
+    const fields: PointFields<'link'> = {
       crc_errors: BigInt(link.crcErrors),
       dropped: BigInt(link.dropped),
       late: BigInt(link.late),

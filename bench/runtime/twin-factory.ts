@@ -1,3 +1,4 @@
+import { enableLiveAttacks } from '../../twin/attacks/live.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import { loadScenario, type Scenario } from '../../twin/scenario/load.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
@@ -39,11 +40,14 @@ export async function createTwin(
   devices: readonly DeviceLinkConfig[] = [],
 ): Promise<Twin> {
   const loaded = await loadGridFile(config.grid);
-  return new Twin(loaded.grid, {
+  const twin = new Twin(loaded.grid, {
     seed: config.seed,
     dt_s: config.dt_s,
     config: { ...loaded.config, hardware: hardwareFor(loaded.config.hardware ?? [], devices, config.grid) },
   });
+  // Operators may launch attacks on a live run (the `attack` command is the attacks' own).
+  enableLiveAttacks(twin);
+  return twin;
 }
 
 export interface RunTwin {
@@ -76,5 +80,6 @@ export async function createRunTwin(
     hardware: hardwareFor(declared, devices, config.scenario),
   };
   const twin = await buildScenarioTwin(s, config.dt_s, { script: false });
+  enableLiveAttacks(twin);
   return { twin, scenario: s };
 }

@@ -10,6 +10,7 @@ import type { RecordedEmsMode } from '../runtime/snapshot-points.ts';
 import type {
   ApiCommand,
   AuditEntry,
+  CLIENT_EVENTS,
   ClientData,
   ClientToServerEvents,
   COMMAND_ROLES,
@@ -19,6 +20,9 @@ import type {
   LiveMicrogrid,
   LiveState,
   Role,
+  SCENARIO_ACTIONS,
+  SERVER_EVENTS,
+  SEVERITIES,
   ServerToClientEvents,
   Welcome,
 } from './api.ts';
@@ -51,6 +55,20 @@ describe('socket.io event maps', () => {
     // @ts-expect-error: breaker needs its position
     client.emit('command', { type: 'breaker', id: 'pcc1' }, () => {});
     client.on('welcome', (w) => expectTypeOf(w).toEqualTypeOf<Welcome>());
+  });
+});
+
+describe('names clients check against (the Node-RED package cannot import the types)', () => {
+  it('event name lists are exactly the keys of the event maps', () => {
+    expectTypeOf<(typeof SERVER_EVENTS)[number]>().toEqualTypeOf<keyof ServerToClientEvents>();
+    expectTypeOf<(typeof CLIENT_EVENTS)[number]>().toEqualTypeOf<keyof ClientToServerEvents>();
+  });
+
+  it('severities and scenario actions are the ones events and commands carry', () => {
+    expectTypeOf<(typeof SEVERITIES)[number]>().toEqualTypeOf<LiveEvent['severity']>();
+    expectTypeOf<(typeof SCENARIO_ACTIONS)[number]>().toEqualTypeOf<
+      Extract<ApiCommand, { type: 'scenario' }>['action']
+    >();
   });
 });
 

@@ -1,7 +1,9 @@
 /**
- * The socket.io API between the bench and its clients (live page, Node-RED, tools).
- * Documented in docs/socket-api.md; these maps are the single source of truth, and
- * `api.test-d.ts` keeps them honest.
+ * The socket.io API between the bench and its clients (live page, Node-RED, tools): every event,
+ * command and role, written once. The server (`bench/server/`) and the live page (`bench/web/`)
+ * import it; the Node-RED package (`flows/`) installs on its own, so test/socket-contract.test.ts
+ * checks every command and event it uses against this module. Documented in docs/socket-api.md;
+ * `api.test-d.ts` keeps the maps honest.
  */
 import type { TwinEvent } from '../../twin/api.ts';
 import type { AttackParameters } from '../../twin/attacks/attacks.ts';
@@ -71,9 +73,13 @@ export interface RunStatus {
   scenario?: string;
 }
 
+/** How serious a live event is, least first: clients filter "at least warning" by this order. */
+export const SEVERITIES = ['info', 'warning', 'alarm'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
 /** A twin event, an operator action or a bench notice, as the event timeline shows it. */
 export interface LiveEvent extends TwinEvent {
-  severity: 'info' | 'warning' | 'alarm';
+  severity: Severity;
   source: 'twin' | 'operator' | 'bench';
   /** Wall-clock time, ISO 8601. */
   time: string;
@@ -113,18 +119,32 @@ export interface GridTopology {
     to: string;
     closed: boolean;
   }[];
-  /** DERs and other controllable devices; `hardware` marks a real board closing the loop. */
-  ders: { id: string; bus: string; technology: string; rating_mva: number; hardware?: boolean }[];
+  /**
+   * DERs and other controllable devices; `hardware` marks a real board closing the loop; `glyph` is
+   * the technology's diagram symbol from the DER registry (twin/der/technologies.ts).
+   */
+  ders: {
+    id: string;
+    bus: string;
+    technology: string;
+    glyph?: string;
+    rating_mva: number;
+    hardware?: boolean;
+  }[];
   loads: { id: string; bus: string; p_mw: number }[];
   fids: { id: string; busA: string; busB: string; rating_mva: number }[];
   microgrids: { id: string; name?: string; pccSwitch?: string }[];
 }
 
+/** What a `scenario` command asks of the scenario player. */
+export const SCENARIO_ACTIONS = ['start', 'stop', 'pause', 'resume'] as const;
+export type ScenarioAction = (typeof SCENARIO_ACTIONS)[number];
+
 /** Commands a client may send; each is validated against a JSON Schema (`commands.ts`). */
 export type ApiCommand =
   | { type: 'breaker'; id: string; closed: boolean }
   | { type: 'island'; microgrid?: string; islanded: boolean }
-  | { type: 'scenario'; action: 'start' | 'stop' | 'pause' | 'resume'; name?: string }
+  | { type: 'scenario'; action: ScenarioAction; name?: string }
   | { type: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
   | { type: 'fid-setpoint'; fidId: string; p_mw: number }
   | { type: 'emergency-stop' }
@@ -218,6 +238,26 @@ export interface ClientToServerEvents {
   /** Sends a command; `ack` always receives a result, refused or not. */
   command: (command: ApiCommand, ack: (result: CommandResult) => void) => void;
 }
+
+/**
+ * The names of an event map, checked both ways: leaving an event out or naming one the map does
+ * not have fails type-checking, so these lists cannot drift from the maps above.
+ */
+function eventNames<Events>(names: Record<keyof Events, true>): (keyof Events & string)[] {
+  return Object.keys(names) as (keyof Events & string)[];
+}
+
+/** Every event the server sends. */
+export const SERVER_EVENTS = eventNames<ServerToClientEvents>({
+  welcome: true,
+  topology: true,
+  state: true,
+  status: true,
+  events: true,
+});
+
+/** Every event a client may send. */
+export const CLIENT_EVENTS = eventNames<ClientToServerEvents>({ subscribe: true, command: true });
 
 /** Per-socket data the server keeps (socket.io `SocketData`). */
 export interface ClientData {

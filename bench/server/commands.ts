@@ -14,6 +14,7 @@ import {
   ROLE_RANK,
   ROLES,
   type Role,
+  SCENARIO_ACTIONS,
 } from './api.ts';
 
 const id = { type: 'string', minLength: 1, maxLength: 128 } as const;
@@ -40,11 +41,9 @@ export const commandSchema = {
   oneOf: [
     command('breaker', { id, closed: { type: 'boolean' } }, ['id', 'closed']),
     command('island', { microgrid: id, islanded: { type: 'boolean' } }, ['islanded']),
-    command(
-      'scenario',
-      { action: { enum: ['start', 'stop', 'pause', 'resume'] }, name: { ...id, maxLength: 256 } },
-      ['action'],
-    ),
+    command('scenario', { action: { enum: [...SCENARIO_ACTIONS] }, name: { ...id, maxLength: 256 } }, [
+      'action',
+    ]),
     {
       ...command('setpoint', { deviceId: id, p_mw: power, q_mvar: power }, ['deviceId']),
       anyOf: [{ required: ['p_mw'] }, { required: ['q_mvar'] }],

@@ -7,9 +7,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { Server, type Socket } from 'socket.io';
 import type { TwinEvent } from '../../twin/api.ts';
 import type {
@@ -36,9 +35,10 @@ import {
 } from './commands.ts';
 import { AuditThrottle, TokenBucket } from './rate-limit.ts';
 import { type AccessToken, MAX_TOKEN_LENGTH, resolveAccessTokens, TokenRegistry } from './tokens.ts';
+import { webPageRoot } from './web-page.ts';
 
 const require = createRequire(import.meta.url);
-const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
+const webRoot = webPageRoot();
 /** Browser libraries served from node_modules, so the page works offline. */
 const vendorFiles: Record<string, string> = {
   '/vendor/uPlot.iife.min.js': require.resolve('uplot/dist/uPlot.iife.min.js'),

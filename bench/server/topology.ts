@@ -2,6 +2,7 @@
  * Derives the diagram payload (`GridTopology`) from the twin's grid model, laying buses out
  * automatically when the grid file did not give every bus coordinates.
  */
+import { derGlyph } from '../../twin/der/technologies.ts';
 import type { Grid } from '../../twin/grid/model.ts';
 import type { GridTopology } from './api.ts';
 
@@ -52,7 +53,8 @@ export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): Gri
       ...grid.ders.map((d) => ({
         id: d.id,
         bus: d.bus,
-        technology: d.technology as string,
+        technology: d.technology,
+        glyph: derGlyph(d.technology),
         rating_mva: d.rating_mva,
         ...(hardware.has(d.id) ? { hardware: true } : {}),
       })),
@@ -60,6 +62,7 @@ export function topologyFromGrid(grid: Grid, options: TopologyOptions = {}): Gri
         id: h.id,
         bus: h.bus,
         technology: 'hardware',
+        glyph: derGlyph('hardware'),
         rating_mva: h.rating_mva ?? 1,
         hardware: true,
       })),

@@ -2,16 +2,7 @@
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
-import {
-  DATASOURCE,
-  HALF_WIDTH,
-  type Row,
-  RUN,
-  TIMELINE_HEIGHT,
-  target,
-  timeseriesPanel,
-} from '../defaults.ts';
+import { type Row, RUN, seriesPerTag, target, timelinePanel, timeseriesPanel } from '../defaults.ts';
 
 export function linkRtt() {
   return timeseriesPanel(
@@ -21,18 +12,13 @@ export function linkRtt() {
   )
     .unit('µs')
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'link',
-          fields: [
-            { field: 'rtt_us', fn: 'mean', as: 'mean' },
-            { field: 'rtt_us', fn: 'max', as: 'max' },
-          ],
-          where: [RUN],
-          groupByTags: ['device'],
-        },
-        '$tag_device $col',
+      seriesPerTag(
+        'link',
+        [
+          { field: 'rtt_us', fn: 'mean', as: 'mean' },
+          { field: 'rtt_us', fn: 'max', as: 'max' },
+        ],
+        'device',
       ),
     );
 }
@@ -43,33 +29,21 @@ export function linkErrors() {
     .unit('short')
     .decimals(0)
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'link',
-          fields: [
-            { field: 'crc_errors', fn: 'max', as: 'CRC errors' },
-            { field: 'dropped', fn: 'max', as: 'dropped' },
-            { field: 'late', fn: 'max', as: 'late' },
-          ],
-          where: [RUN],
-          groupByTags: ['device'],
-        },
-        '$tag_device $col',
+      seriesPerTag(
+        'link',
+        [
+          { field: 'crc_errors', fn: 'max', as: 'CRC errors' },
+          { field: 'dropped', fn: 'max', as: 'dropped' },
+          { field: 'late', fn: 'max', as: 'late' },
+        ],
+        'device',
       ),
     );
 }
 
 export function linkState() {
-  return new statetimeline.PanelBuilder()
-    .id(4)
-    .title('Link state')
-    .description('Supervision state of each device link.')
-    .datasource(DATASOURCE)
-    .height(TIMELINE_HEIGHT)
-    .span(HALF_WIDTH)
+  return timelinePanel(4, 'Link state', 'Supervision state of each device link.')
     .showValue(common.VisibilityMode.Auto)
-    .mergeValues(true)
     .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.PaletteClassic))
     .withTarget(
       target(

@@ -2,19 +2,11 @@
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
-import { DATASOURCE, HALF_WIDTH, PANEL_HEIGHT, type Row, RUN, target } from '../defaults.ts';
+import type * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import { PANEL_HEIGHT, type Row, RUN, target, timelinePanel } from '../defaults.ts';
 
 function timeline(id: number, title: string, description: string): statetimeline.PanelBuilder {
-  return new statetimeline.PanelBuilder()
-    .id(id)
-    .title(title)
-    .description(description)
-    .datasource(DATASOURCE)
-    .height(PANEL_HEIGHT)
-    .span(HALF_WIDTH)
-    .showValue(common.VisibilityMode.Auto)
-    .mergeValues(true);
+  return timelinePanel(id, title, description, PANEL_HEIGHT).showValue(common.VisibilityMode.Auto);
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Grid overview, row "Point of common coupling": power exchanged with the main grid. */
 
-import { FULL_WIDTH, type Row, RUN, target, timeseriesPanel } from '../defaults.ts';
+import { FULL_WIDTH, type Row, seriesPerTag, timeseriesPanel } from '../defaults.ts';
 
 /** Positive when the microgrid imports from the main grid (docs/grafana.md, measurement `pcc`). */
 export function pccPower() {
@@ -13,18 +13,13 @@ export function pccPower() {
     .decimals(3)
     .span(FULL_WIDTH)
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'pcc',
-          fields: [
-            { field: 'p_mw', fn: 'mean', as: 'P' },
-            { field: 'q_mvar', fn: 'mean', as: 'Q' },
-          ],
-          where: [RUN],
-          groupByTags: ['microgrid'],
-        },
-        '$tag_microgrid $col',
+      seriesPerTag(
+        'pcc',
+        [
+          { field: 'p_mw', fn: 'mean', as: 'P' },
+          { field: 'q_mvar', fn: 'mean', as: 'Q' },
+        ],
+        'microgrid',
       ),
     );
 }

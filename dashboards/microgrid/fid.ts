@@ -1,6 +1,6 @@
 /** Microgrid detail, row "FID flows": transfers through the flexible interconnection devices. */
 
-import { type Row, RUN, target, timeseriesPanel } from '../defaults.ts';
+import { type Row, seriesPerTag, timeseriesPanel } from '../defaults.ts';
 
 /**
  * An FID joins two microgrids, so its flows are shown whatever microgrid is chosen: side A and B
@@ -15,19 +15,14 @@ export function fidFlows() {
     .unit('MW')
     .decimals(3)
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'fid',
-          fields: [
-            { field: 'p_a_mw', fn: 'mean', as: 'side A' },
-            { field: 'p_b_mw', fn: 'mean', as: 'side B' },
-            { field: 'loss_mw', fn: 'mean', as: 'loss' },
-          ],
-          where: [RUN],
-          groupByTags: ['fid'],
-        },
-        '$tag_fid $col',
+      seriesPerTag(
+        'fid',
+        [
+          { field: 'p_a_mw', fn: 'mean', as: 'side A' },
+          { field: 'p_b_mw', fn: 'mean', as: 'side B' },
+          { field: 'loss_mw', fn: 'mean', as: 'loss' },
+        ],
+        'fid',
       ),
     );
 }

@@ -2,16 +2,7 @@
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
-import {
-  DATASOURCE,
-  HALF_WIDTH,
-  type Row,
-  RUN,
-  TIMELINE_HEIGHT,
-  target,
-  timeseriesPanel,
-} from '../defaults.ts';
+import { type Row, RUN, seriesPerTag, target, timelinePanel, timeseriesPanel } from '../defaults.ts';
 
 /**
  * For the χ² bad-data test the threshold is the χ²(m−n) quantile at 1−α; an alarm is statistic > threshold.
@@ -27,18 +18,13 @@ export function detectorStatistic() {
     .unit('none')
     .decimals(1)
     .withTarget(
-      target(
-        'A',
-        {
-          from: 'detector',
-          fields: [
-            { field: 'statistic', fn: 'max', as: 'statistic' },
-            { field: 'threshold', fn: 'max', as: 'threshold' },
-          ],
-          where: [RUN],
-          groupByTags: ['detector'],
-        },
-        '$tag_detector $col',
+      seriesPerTag(
+        'detector',
+        [
+          { field: 'statistic', fn: 'max', as: 'statistic' },
+          { field: 'threshold', fn: 'max', as: 'threshold' },
+        ],
+        'detector',
       ),
     )
     .overrideByRegexp('.*threshold.*', [
@@ -48,15 +34,8 @@ export function detectorStatistic() {
 }
 
 export function detectorAlarms() {
-  return new statetimeline.PanelBuilder()
-    .id(3)
-    .title('Detector alarms')
-    .description('Whether each detector was raising an alarm.')
-    .datasource(DATASOURCE)
-    .height(TIMELINE_HEIGHT)
-    .span(HALF_WIDTH)
+  return timelinePanel(3, 'Detector alarms', 'Whether each detector was raising an alarm.')
     .showValue(common.VisibilityMode.Never)
-    .mergeValues(true)
     .mappings([
       {
         type: dashboard.MappingType.ValueToText,

@@ -1,4 +1,7 @@
-/** Wire constants. SPEC.md is the authority; the C header `glp_protocol.h` mirrors these numbers. */
+/**
+ * Wire constants. SPEC.md is the authority; the C header `glp.h` mirrors these numbers. The message ids
+ * (like every payload layout) are generated from ../messages.yaml.
+ */
 
 /** Protocol major version carried in every header. A frame with another major version is discarded. */
 export const PROTOCOL_VERSION = 1;
@@ -28,6 +31,7 @@ export const CompatFlag = {
   ACK_REQUESTED: 0x01,
 } as const;
 
+// generated:message-ids:begin (generated from messages.yaml by `npm run generate:protocol`; do not edit)
 export const MessageId = {
   HELLO: 0x01,
   MEASUREMENT: 0x02,
@@ -40,12 +44,18 @@ export const MessageId = {
   ACK: 0x09,
   NACK: 0x0a,
 } as const;
+// generated:message-ids:end
 export type MessageType = keyof typeof MessageId;
 
 /** Device id a bench uses to address every device on a link. */
 export const BROADCAST_DEVICE_ID = 0xffff;
 
-export const DeviceType = { INVERTER: 1, BATTERY: 2 } as const;
+// generated:enums:begin (generated from messages.yaml by `npm run generate:protocol`; do not edit)
+/** HELLO `device_type`. */
+export const DeviceType = {
+  INVERTER: 1,
+  BATTERY: 2,
+} as const;
 
 /** Supported (HELLO) and enabled (SETPOINT) functions. */
 export const DeviceFunction = {
@@ -63,7 +73,11 @@ export const LinkFlag = {
 } as const;
 
 /** Operating mode in DEVICE_STATE and SETPOINT (mirrors SunSpec 701 DERMode bits 0 and 1). */
-export const OperatingMode = { OFF: 0, GRID_FOLLOWING: 1, GRID_FORMING: 2 } as const;
+export const OperatingMode = {
+  OFF: 0,
+  GRID_FOLLOWING: 1,
+  GRID_FORMING: 2,
+} as const;
 
 /** SunSpec model 701 `InvSt`. */
 export const InverterState = {
@@ -77,7 +91,7 @@ export const InverterState = {
   STANDBY: 7,
 } as const;
 
-/** SunSpec model 701 `Alrm` bit numbers. */
+/** SunSpec model 701 `Alrm` bit numbers (C: the bit masks). */
 export const InverterAlarmBit = {
   GROUND_FAULT: 0,
   DC_OVER_VOLT: 1,
@@ -110,7 +124,7 @@ export const ChargeState = {
   TESTING: 7,
 } as const;
 
-/** SunSpec model 802 `Evt1` bit numbers (BMS alarms and warnings). */
+/** SunSpec model 802 `Evt1` bit numbers (BMS alarms and warnings; C: the bit masks). */
 export const BmsEventBit = {
   COMMUNICATION_ERROR: 0,
   OVER_TEMP_ALARM: 1,
@@ -156,5 +170,20 @@ export const NackReason = {
   WRONG_STATE: 9,
 } as const;
 
-export const AlarmSeverity = { DEBUG: 0, INFO: 1, WARNING: 2, ALARM: 3, CRITICAL: 4 } as const;
-export const AlarmSource = { DEVICE: 0, INVERTER: 1, BMS: 2, PROTOCOL: 3 } as const;
+/** ALARM `severity`. */
+export const AlarmSeverity = {
+  DEBUG: 0,
+  INFO: 1,
+  WARNING: 2,
+  ALARM: 3,
+  CRITICAL: 4,
+} as const;
+
+/** ALARM `source`. */
+export const AlarmSource = {
+  DEVICE: 0,
+  INVERTER: 1,
+  BMS: 2,
+  PROTOCOL: 3,
+} as const;
+// generated:enums:end

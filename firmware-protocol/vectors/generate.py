@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Golden vectors for the gridloop firmware protocol, computed independently of both codecs.
 
-Written from SPEC.md's tables with Python's struct, a bitwise CRC-32C, a textbook COBS and the
+Written by hand from SPEC.md with Python's struct, a bitwise CRC-32C, a textbook COBS and the
 standard library's HMAC-SHA256. The TypeScript and C codecs must reproduce these bytes exactly.
+It reads no file. In particular it must never read firmware-protocol/messages.yaml (the layouts'
+definition) or anything generated from it (the codecs' message modules, glp.h, SPEC.md's tables):
+its layouts below are a second, hand-written reading of the specification, which is what makes
+the vectors a check of the codecs (scripts/generate-protocol.test.ts keeps it so).
 Run: python3 firmware-protocol/vectors/generate.py > firmware-protocol/vectors/frames.json
 """
 import hashlib

@@ -155,3 +155,4 @@ module.exports = function register(RED) {
 };
 
 module.exports.buildCommand = buildCommand;
+module.exports.KINDS = KINDS;

@@ -11,6 +11,9 @@ const NAME = /^[A-Za-z0-9._/-]{1,128}$/;
 /** Scenario events: scenario-start, -pause, -resume, -stop and scenario-verdict (docs/socket-api.md). */
 const isScenarioEvent = (event) => /^scenario-/.test(event.kind);
 
+/** The command for an action on a scenario (the name is optional but for start). */
+const scenarioCommand = (action, name) => ({ type: 'scenario', action, ...(name ? { name } : {}) });
+
 module.exports = function register(RED) {
   function GridloopScenarioNode(config) {
     RED.nodes.createNode(this, config);
@@ -65,7 +68,7 @@ module.exports = function register(RED) {
         done(new Error(`scenario name '${name}' has characters other than letters, digits and . _ / -`));
         return;
       }
-      const command = { type: 'scenario', action, ...(name ? { name } : {}) };
+      const command = scenarioCommand(action, name);
       this.server.command(command).then((result) => {
         msg.command = command;
         msg.payload = result;
@@ -86,3 +89,5 @@ module.exports = function register(RED) {
   }
   RED.nodes.registerType('gridloop-scenario', GridloopScenarioNode);
 };
+
+module.exports.scenarioCommand = scenarioCommand;

@@ -1,26 +1,15 @@
 /**
- * The slice of the gridloop socket.io API these nodes use, copied so the package installs on its
- * own (docs/socket-api.md; the repository's test/node-red.test.ts compares it against the bench's
- * bench/server/api.ts).
+ * The few values of the gridloop socket.io API (docs/socket-api.md) these nodes need at run time,
+ * held here because the package installs on its own, without the bench's code. The API itself,
+ * events, commands and the role each needs, is written once, in the bench's bench/server/api.ts;
+ * the repository's test/socket-contract.test.ts checks every event these nodes use, every command
+ * they build and these values against it.
  */
 'use strict';
 
-/** Events the bench sends. */
-const SERVER_EVENTS = ['welcome', 'topology', 'state', 'status', 'events'];
-/** Events a client sends. */
-const CLIENT_EVENTS = ['subscribe', 'command'];
-/** Command types and the least role that may send each. */
-const COMMAND_ROLES = {
-  breaker: 'operator',
-  island: 'operator',
-  scenario: 'operator',
-  setpoint: 'operator',
-  'fid-setpoint': 'operator',
-  'emergency-stop': 'operator',
-  'rotate-token': 'admin',
-  attack: 'admin',
-};
+/** Event severities, least first (`SEVERITIES` in the API). */
 const SEVERITIES = ['info', 'warning', 'alarm'];
+/** What a scenario command may ask (`SCENARIO_ACTIONS` in the API). */
 const SCENARIO_ACTIONS = ['start', 'stop', 'pause', 'resume'];
 /** The bench clamps state rates to this range (Hz); nodes thin the stream further themselves. */
 const SERVER_RATE_HZ = { min: 1, max: 50 };
@@ -55,9 +44,6 @@ function rateProblem(rate) {
 }
 
 module.exports = {
-  SERVER_EVENTS,
-  CLIENT_EVENTS,
-  COMMAND_ROLES,
   SEVERITIES,
   SCENARIO_ACTIONS,
   SERVER_RATE_HZ,

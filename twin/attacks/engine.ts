@@ -7,10 +7,11 @@
  *   engine.launch({ kind: 'bias', target: 'se.vm_pu.14', start_s: 10, stop_s: 20, bias: 0.04 });
  *   ... after each twin step: engine.update(t_s)
  */
+
+import type { TwinAddOnHost as Twin } from '../addons.ts';
 import { type Channel, COMMAND_SIGNALS, MEASUREMENT_SIGNALS } from '../channels/channel.ts';
 import type { SeDetector } from '../detection/state-estimation.ts';
 import { deriveSeed, Random } from '../random.ts';
-import type { Twin } from '../twin.ts';
 import {
   ATTACK_KINDS,
   type AttackSpec,

@@ -1,12 +1,26 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { twinFromFiles } from '../twin.ts';
+import { enableLiveAttacks } from './live.ts';
 
 const grid = join(import.meta.dirname, '../../grids/demo-33bw-microgrids.yaml');
 
 describe('live attacks through Twin.command', () => {
+  it('are an add-on: a twin without them refuses the command and names the fix', async () => {
+    const twin = await twinFromFiles({ grid, seed: 1, dt_s: 0.01 });
+    const start = {
+      kind: 'attack',
+      action: 'start',
+      attack: { kind: 'spoof', target: 'bess-hw.vm_pu', value: 0.5 },
+    } as const;
+    expect(() => twin.command(start)).toThrow(/live attacks are not enabled on this twin/);
+    expect(enableLiveAttacks(twin)).toBe(enableLiveAttacks(twin));
+    expect(twin.command(start).kind).toBe('attack-start');
+  });
+
   it('a bias on the frequency a board receives, for 0.5 s, then gone; events label it', async () => {
     const twin = await twinFromFiles({ grid, seed: 1, dt_s: 0.01 });
+    enableLiveAttacks(twin);
     for (let k = 0; k < 10; k++) twin.step([]);
     const clean = () => twin.state.islands.find((i) => i.buses.includes('18'))!.f_hz;
     const start = twin.command({
@@ -24,6 +38,7 @@ describe('live attacks through Twin.command', () => {
 
   it('stop ends an open-ended attack; bad commands are refused with a reason', async () => {
     const twin = await twinFromFiles({ grid, seed: 1, dt_s: 0.01 });
+    enableLiveAttacks(twin);
     twin.command({
       kind: 'attack',
       action: 'start',

@@ -5,7 +5,6 @@
  * measures detection against the labels and checks both the scenario's assertions and the
  * security expectations.
  */
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
@@ -15,7 +14,7 @@ import { Check, type CheckSpec } from '../detection/checks.ts';
 import { computeMetrics, ImpactMeter, type SecurityMetrics } from '../detection/metrics.ts';
 import { SeDetector, type SeDetectorOptions } from '../detection/state-estimation.ts';
 import { type AssertionOutcome, AssertionSet } from '../scenario/assertions.ts';
-import { parseScenario, type Scenario, ScenarioError } from '../scenario/load.ts';
+import { parseScenario, readScenarioFile, type Scenario, ScenarioError } from '../scenario/load.ts';
 import { buildScenarioTwin } from '../scenario/runner.ts';
 import type { Twin } from '../twin.ts';
 import type { AttackSpec } from './attacks.ts';
@@ -117,16 +116,7 @@ export function parseSecurityScenario(text: string, file: string): SecurityScena
 }
 
 export async function loadSecurityScenario(file: string): Promise<SecurityScenario> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ScenarioError(
-      `cannot read scenario: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      file,
-    );
-  }
-  return parseSecurityScenario(text, file);
+  return parseSecurityScenario(await readScenarioFile(file), file);
 }
 
 /** Everything a security run needs, wired to one twin; the bench drives `afterStep` itself. */

@@ -5,9 +5,10 @@
  * frequency droop, integrates its SoC and reports power and SoC. A compromised board reports
  * `falseReport` instead of the truth while injecting the true power.
  */
+
+import type { TwinAddOnHost as Twin } from '../addons.ts';
 import type { DeviceInput } from '../api.ts';
 import { Channel } from '../channels/channel.ts';
-import type { Twin } from '../twin.ts';
 
 export interface SimulatedBoardSpec {
   device: string;

@@ -3,7 +3,6 @@ import { DEFAULT_FREQUENCY_DROOP, DEFAULT_VOLT_VAR } from '../ieee1547/settings.
 import { Random } from '../random.ts';
 import { BatteryUnit } from './battery.ts';
 import { GENSET_DEFAULTS } from './defaults.ts';
-import { LIBRARY_TECHNOLOGIES } from './factory.ts';
 import {
   DispatchableInverter,
   PhotovoltaicUnit,
@@ -12,6 +11,7 @@ import {
   windParams,
   windPowerCurve,
 } from './inverter.ts';
+import { DER_TECHNOLOGIES } from './technologies.ts';
 import type { UnitContext } from './unit.ts';
 
 const ctx: UnitContext = {
@@ -193,7 +193,7 @@ describe('library coverage', () => {
       'wind',
       'battery',
     ]) {
-      expect(LIBRARY_TECHNOLOGIES).toContain(t);
+      expect(DER_TECHNOLOGIES.map((tech) => tech.name)).toContain(t);
     }
     for (const g of Object.values(GENSET_DEFAULTS)) {
       expect(g.h_s).toBeGreaterThan(0);

@@ -2,7 +2,7 @@ import { clamp, lagStep, rampToward } from '../dynamics/lag.ts';
 import { FrequencyWatt, VoltVar } from '../ieee1547/functions.ts';
 import type { FrequencyDroopSettings, VoltVarSettings } from '../ieee1547/settings.ts';
 import type { Random } from '../random.ts';
-import { FUEL_CELL_DEFAULTS, MICRO_TURBINE_DEFAULTS, PV_DEFAULTS, WIND_DEFAULTS } from './defaults.ts';
+import { type InverterSourceDefaults, PV_DEFAULTS, WIND_DEFAULTS } from './defaults.ts';
 import { DerUnit, type UnitContext } from './unit.ts';
 
 /**
@@ -317,12 +317,11 @@ export class DispatchableInverter extends InverterSource {
 }
 
 export function dispatchableParams(
-  technology: 'fuel-cell' | 'micro-turbine',
+  defaults: InverterSourceDefaults,
   rating_mw: number,
   rating_mva: number,
   initial_mw: number,
   over: Record<string, unknown>,
 ): DispatchableInverterParams {
-  const d = technology === 'fuel-cell' ? FUEL_CELL_DEFAULTS : MICRO_TURBINE_DEFAULTS;
-  return { ...d, rating_mw, rating_mva, initial_mw, ...(over as Partial<DispatchableInverterParams>) };
+  return { ...defaults, rating_mw, rating_mva, initial_mw, ...(over as Partial<DispatchableInverterParams>) };
 }

@@ -18,9 +18,10 @@
  *   watchdog               a channel whose value has not changed for timeout_s (a noisy signal
  *                          always changes, so a frozen one means no fresh samples: DoS, a lost link).
  */
+
+import type { TwinAddOnHost as Twin } from '../addons.ts';
 import type { TwinState } from '../api.ts';
 import type { Channel, ChannelTransform } from '../channels/channel.ts';
-import type { Twin } from '../twin.ts';
 import { type AlarmLog, Persistence } from './alarms.ts';
 import type { SeDetector } from './state-estimation.ts';
 

@@ -5,9 +5,10 @@
  * alarms; per hour is over the attack-free time. For detectors that evaluate periodically the
  * false-alarm fraction is the share of attack-free evaluations with the alarm on.
  */
+
+import type { TwinAddOnHost as Twin } from '../addons.ts';
 import type { TwinState } from '../api.ts';
 import type { AttackInterval } from '../attacks/engine.ts';
-import type { Twin } from '../twin.ts';
 import type { AlarmLog } from './alarms.ts';
 
 export interface AttackMetrics extends AttackInterval {

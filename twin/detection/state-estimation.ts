@@ -15,11 +15,12 @@
  * on the same compiled network the twin's power flow uses (topology frozen when the detector is
  * built), so they are the twin's injections and flows to the power-flow tolerance.
  */
+
+import type { TwinAddOnHost as Twin } from '../addons.ts';
 import type { TwinState } from '../api.ts';
 import { type Channel, NoiseTransform, Channel as SignalChannel } from '../channels/channel.ts';
 import { type SeMeasurement, type SeResult, StateEstimator } from '../estimation/wls.ts';
 import { deriveSeed, Random } from '../random.ts';
-import type { Twin } from '../twin.ts';
 import { type AlarmLog, Persistence } from './alarms.ts';
 
 export interface SeDetectorOptions {

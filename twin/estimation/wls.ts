@@ -11,22 +11,24 @@
  *   const r = se.estimate(z, { alpha: 0.05 });   // z[i] in the order of `measurements`
  *   r.alarm, r.objective, r.threshold, r.largestNormalisedResidual
  */
+import type { CompiledNetwork } from '../powerflow/network.ts';
 import { chi2Quantile } from './chi2.ts';
 
-/** The network data the estimator needs (a subset of twin/powerflow's CompiledNetwork). */
-export interface SeNetwork {
-  baseMVA: number;
-  busShuntG: Float64Array;
-  busShuntB: Float64Array;
-  branchFrom: Int32Array;
-  branchTo: Int32Array;
-  branchR: Float64Array;
-  branchX: Float64Array;
-  branchB: Float64Array;
-  branchTap: Float64Array;
-  branchShift_rad: Float64Array;
-  branchInService: Uint8Array;
-}
+/** The network data the estimator needs: the admittance part of the compiled network. */
+export type SeNetwork = Pick<
+  CompiledNetwork,
+  | 'baseMVA'
+  | 'busShuntG'
+  | 'busShuntB'
+  | 'branchFrom'
+  | 'branchTo'
+  | 'branchR'
+  | 'branchX'
+  | 'branchB'
+  | 'branchTap'
+  | 'branchShift_rad'
+  | 'branchInService'
+>;
 
 export type SeMeasurementKind = 'vm' | 'p_inj' | 'q_inj' | 'p_flow' | 'q_flow';
 

@@ -102,17 +102,6 @@ export interface Generator {
   gridForming: boolean;
 }
 
-/** DER technologies of the source review's Table 1. */
-export type DerTechnology =
-  | 'pv'
-  | 'wind'
-  | 'battery'
-  | 'diesel-genset'
-  | 'gas-genset'
-  | 'micro-turbine'
-  | 'fuel-cell'
-  | 'chp';
-
 export type DerControl = 'pq' | 'pv' | 'grid-forming';
 
 /** Technology-specific parameters, free-form here; the YAML schema constrains each technology. */
@@ -121,7 +110,8 @@ export type DerParams = Record<string, number | string | boolean | number[]>;
 export interface Der {
   id: string;
   bus: string;
-  technology: DerTechnology;
+  /** A technology of the DER registry (twin/der/technologies.ts), checked by the grid schema. */
+  technology: string;
   control: DerControl;
   rating_mva: number;
   p_mw: number;

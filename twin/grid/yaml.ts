@@ -6,14 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import {
-  findNonFinite,
-  pointerOf,
-  readYaml,
-  type YamlSource,
-  YamlSourceError,
-  yamlSpelling,
-} from '../yaml-source.ts';
+import { readYamlMapping } from '../yaml-source.ts';
 import type { Branch, Bus, Der, Fid, Generator, Grid, Load, Microgrid, Shunt, Switch } from './model.ts';
 import { emptyGrid, GridInputError } from './model.ts';
 import { microsiemensToPu, ohmsToPu } from './per-unit.ts';
@@ -21,14 +14,32 @@ import { type ElementLocator, infinityAllowed, validateGrid } from './validate.t
 
 export const GRID_FORMAT = 'gridloop-grid/1';
 
+/** Where the published schema is (its DER technologies are generated: `npm run schema:grid`). */
+export const GRID_SCHEMA_URL = new URL('./grid.schema.json', import.meta.url);
+
 let validator: ValidateFunction | undefined;
 /** The published schema, as an object. */
 export function gridSchema(): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL('./grid.schema.json', import.meta.url), 'utf8'));
+  return JSON.parse(readFileSync(GRID_SCHEMA_URL, 'utf8'));
 }
-function validate(): ValidateFunction {
-  if (!validator) validator = new Ajv({ allErrors: true, strict: false }).compile(gridSchema());
-  return validator;
+const compiled = new WeakMap<object, ValidateFunction>();
+function validate(schema?: Record<string, unknown>): ValidateFunction {
+  const compile = (s: Record<string, unknown>) => new Ajv({ allErrors: true, strict: false }).compile(s);
+  if (!schema) {
+    validator ??= compile(gridSchema());
+    return validator;
+  }
+  const known = compiled.get(schema) ?? compile(schema);
+  compiled.set(schema, known);
+  return known;
+}
+
+export interface GridParseOptions {
+  /**
+   * The schema to validate with instead of the published one: gridSchemaWith(technologies) for a
+   * grid with DER technologies of one's own (twin/der/technologies.ts).
+   */
+  schema?: Record<string, unknown>;
 }
 
 export interface YamlGridImport {
@@ -86,32 +97,17 @@ function mostUseful(errors: ErrorObject[]): ErrorObject {
 }
 
 /** Parses and validates a YAML grid file's text. `file` names it in error messages. */
-export function parseGridYaml(text: string, file: string): YamlGridImport {
-  let source: YamlSource;
-  try {
-    source = readYaml(text);
-  } catch (err) {
-    if (err instanceof YamlSourceError) throw new GridInputError(err.reason, { file, line: err.line });
-    throw err;
-  }
-  const { data, lineOf } = source;
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new GridInputError('a grid file must be a YAML mapping with format, baseMVA and buses', {
-      file,
-      line: 1,
-    });
-  }
-  const bad = findNonFinite(
-    data,
+export function parseGridYaml(text: string, file: string, options: GridParseOptions = {}): YamlGridImport {
+  const { data, lineOf } = readYamlMapping(
+    text,
+    ({ reason, line, path }) => new GridInputError(reason, { file, line, ...(path ? { path } : {}) }),
+    {
+      notMapping: 'a grid file must be a YAML mapping with format, baseMVA and buses',
+      nonFinite: 'is not allowed here: every number must be finite (docs/grid-format.md)',
+    },
     (path, value) => path.length === 3 && infinityAllowed(String(path[0]), String(path[2]), value),
   );
-  if (bad) {
-    throw new GridInputError(
-      `${yamlSpelling(bad.value)} is not allowed here: every number must be finite (docs/grid-format.md)`,
-      { file, line: lineOf(bad.path), path: pointerOf(bad.path) },
-    );
-  }
-  const check = validate();
+  const check = validate(options.schema);
   if (!check(data)) {
     const { path, message } = describeError(mostUseful(check.errors!));
     const segments = path

@@ -16,6 +16,25 @@ import { type IslandModel, NodeMode } from './island-model.ts';
 
 export type IterationOutcome = 'converged' | 'max-iterations' | 'diverged' | 'singular';
 
+/**
+ * The verdict at the head of an iterative solver's loop on its worst mismatch: 'diverged' when it
+ * is not finite, 'converged' under the tolerance, 'max-iterations' once the budget is spent; else
+ * undefined, with the new iteration counted. `maxMismatch` keeps the last finite mismatch.
+ */
+export function nextIteration(
+  solver: { iterations: number; maxMismatch: number },
+  worst: number,
+  tolerance: number,
+  maxIterations: number,
+): IterationOutcome | undefined {
+  if (!Number.isFinite(worst)) return 'diverged';
+  solver.maxMismatch = worst;
+  if (worst < tolerance) return 'converged';
+  if (solver.iterations >= maxIterations) return 'max-iterations';
+  solver.iterations++;
+  return undefined;
+}
+
 /** Chord steps (reusing the previous factors) tried before refactoring, while each halves the mismatch. */
 const MAX_CHORD_STEPS = 6;
 
@@ -369,7 +388,7 @@ export class NewtonSolver {
     model.computePower();
     model.mismatch(rhs);
     let worst = model.worstMismatch;
-    let lastFinite = worst;
+    this.maxMismatch = worst;
     this.iterations = 0;
     this.chordSteps = 0;
     let outcome: IterationOutcome = 'max-iterations';
@@ -406,17 +425,11 @@ export class NewtonSolver {
       }
     }
     for (;;) {
-      if (!Number.isFinite(worst)) {
-        outcome = 'diverged';
+      const stop = nextIteration(this, worst, tolerance, maxIterations);
+      if (stop) {
+        outcome = stop;
         break;
       }
-      lastFinite = worst;
-      if (worst < tolerance) {
-        outcome = 'converged';
-        break;
-      }
-      if (this.iterations >= maxIterations) break;
-      this.iterations++;
       this.fillJacobian();
       if (!this.factor()) {
         outcome = 'singular';
@@ -438,7 +451,6 @@ export class NewtonSolver {
       model.mismatch(rhs);
       worst = model.worstMismatch;
     }
-    this.maxMismatch = lastFinite;
     if (outcome === 'diverged' || outcome === 'singular') {
       vm.set(this.saveVm);
       va.set(this.saveVa);

@@ -8,7 +8,7 @@
  * exactly as Newton–Raphson reports it, is below tolerance; so both methods answer to one criterion.
  */
 import { branchAdmittances, type IslandModel } from './island-model.ts';
-import type { IterationOutcome } from './newton.ts';
+import { type IterationOutcome, nextIteration } from './newton.ts';
 
 export class RadialSweepSolver {
   /** Non-root nodes in breadth-first order from the root. */
@@ -117,19 +117,13 @@ export class RadialSweepSolver {
     let outcome: IterationOutcome = 'max-iterations';
     this.measure();
     let worst = this.model.worstMismatch;
-    let lastFinite = worst;
+    this.maxMismatch = worst;
     for (;;) {
-      if (!Number.isFinite(worst)) {
-        outcome = 'diverged';
+      const stop = nextIteration(this, worst, tolerance, maxIterations);
+      if (stop) {
+        outcome = stop;
         break;
       }
-      lastFinite = worst;
-      if (worst < tolerance) {
-        outcome = 'converged';
-        break;
-      }
-      if (this.iterations >= maxIterations) break;
-      this.iterations++;
       // Backward: children before parents. upRe/upIm accumulate, per node, the current its child
       // branches draw at its end.
       upRe.fill(0);
@@ -184,7 +178,6 @@ export class RadialSweepSolver {
         worst = this.model.worstMismatch;
       }
     }
-    this.maxMismatch = lastFinite;
     if (outcome === 'diverged') {
       vm.set(this.saveVm);
       va.set(this.saveVa);

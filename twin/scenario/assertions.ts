@@ -3,7 +3,7 @@
  * settling, ROCOF, DER trips, IEEE 1547 compliance, voltage range, island state, events, SoC,
  * power range (PCC import, unit output, FID transfer) and set-point oscillation.
  */
-import type { TwinEvent, TwinState } from '../api.ts';
+import type { IslandState, TwinEvent, TwinState } from '../api.ts';
 import { BatteryUnit } from '../der/battery.ts';
 import { defaultIeee1547, Ieee1547Protection } from '../ieee1547/functions.ts';
 import { TRIP_FUNCTIONS } from '../ieee1547/settings.ts';
@@ -52,6 +52,21 @@ function nameOf(a: ScenarioAssertion): string {
 export const COMMANDED_TRIP_CAUSES: ReadonlySet<string> = new Set(['manual trip', 'emergency-stop']);
 const COMMANDED = COMMANDED_TRIP_CAUSES;
 
+/** Whether an assertion watches this island: energised, and the one it names if it names one. */
+const watches = (island: string | undefined, isl: IslandState): boolean =>
+  isl.energised && (island === undefined || isl.id === island);
+
+/** Calls visit(island, t) for every island the assertion watches in this sample, inside its window. */
+function eachWatchedIsland(
+  a: ScenarioAssertion,
+  island: string | undefined,
+  s: TwinState,
+  visit: (isl: IslandState, t_s: number) => void,
+): void {
+  if (!inWindow(a, s.t_s)) return;
+  for (let i = 0; i < s.islands.length; i++) if (watches(island, s.islands[i])) visit(s.islands[i], s.t_s);
+}
+
 /** An assertion that saw no sample checked nothing: that is a failure, never a pass. */
 function checkedNothing(name: string, a: ScenarioAssertion, why: string): AssertionOutcome {
   return { name, type: a.type, passed: false, value: 'nothing checked', detail: `checked nothing: ${why}` };
@@ -66,19 +81,15 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
       const low = a.type === 'frequency-nadir';
       let extreme = low ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
       let at = 0;
+      const visit = (isl: IslandState, t_s: number): void => {
+        const f = isl.f_hz;
+        if (low ? f < extreme : f > extreme) {
+          extreme = f;
+          at = t_s;
+        }
+      };
       return {
-        update(s) {
-          if (!inWindow(a, s.t_s)) return;
-          for (let i = 0; i < s.islands.length; i++) {
-            const isl = s.islands[i];
-            if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
-            const f = isl.f_hz;
-            if (low ? f < extreme : f > extreme) {
-              extreme = f;
-              at = s.t_s;
-            }
-          }
-        },
+        update: (s) => eachWatchedIsland(a, island, s, visit),
         finish() {
           const limit = (low ? a.min_hz : a.max_hz) as number;
           const seen = Number.isFinite(extreme);
@@ -106,7 +117,7 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
           let any = false;
           for (let i = 0; i < s.islands.length; i++) {
             const isl = s.islands[i];
-            if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
+            if (!watches(island, isl)) continue;
             any = true;
             if (Math.abs(isl.f_hz - target) > band) inside = false;
           }
@@ -133,17 +144,12 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
     case 'rocof-max': {
       let worst = 0;
       let seen = false;
+      const visit = (isl: IslandState): void => {
+        seen = true;
+        worst = Math.max(worst, Math.abs(isl.rocof_hz_s));
+      };
       return {
-        update(s) {
-          if (!inWindow(a, s.t_s)) return;
-          for (let i = 0; i < s.islands.length; i++) {
-            const isl = s.islands[i];
-            if (!isl.energised || (island !== undefined && isl.id !== island)) continue;
-            seen = true;
-            const r = Math.abs(isl.rocof_hz_s);
-            if (r > worst) worst = r;
-          }
-        },
+        update: (s) => eachWatchedIsland(a, island, s, visit),
         finish() {
           const limit = a.max_hz_s as number;
           if (!seen)

@@ -10,14 +10,7 @@ import type { ChannelSpec } from '../channels/channel.ts';
 import type { EmsMode } from '../dynamics/ems.ts';
 import { echo, echoMessage } from '../echo.ts';
 import type { HardwareSpec, TwinConfig } from '../twin.ts';
-import {
-  findNonFinite,
-  pointerOf,
-  readYaml,
-  type YamlSource,
-  YamlSourceError,
-  yamlSpelling,
-} from '../yaml-source.ts';
+import { pointerOf, readYamlMapping } from '../yaml-source.ts';
 
 const require = createRequire(import.meta.url);
 export const SCENARIO_SCHEMA = require('./scenario.schema.json') as Record<string, unknown>;
@@ -137,27 +130,15 @@ function describe(e: ErrorObject): string {
 
 /** Parses and validates scenario text. `file` is used for messages and to resolve the grid path. */
 export function parseScenario(text: string, file: string): Scenario {
-  let source: YamlSource;
-  try {
-    source = readYaml(text);
-  } catch (err) {
-    if (err instanceof YamlSourceError) throw new ScenarioError(err.reason, file, err.line);
-    throw err;
-  }
-  const { data, lineOf } = source;
-  if (!data || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ScenarioError('a scenario must be a YAML mapping', file, 1);
-  }
   // No scenario number means "unbounded": an open window or limit is written by leaving it out.
-  const bad = findNonFinite(data);
-  if (bad) {
-    throw new ScenarioError(
-      `${yamlSpelling(bad.value)} is not allowed: every number must be finite (leave a bound out to leave it open)`,
-      file,
-      lineOf(bad.path),
-      pointerOf(bad.path),
-    );
-  }
+  const { data, lineOf } = readYamlMapping(
+    text,
+    ({ reason, line, path }) => new ScenarioError(reason, file, line, path),
+    {
+      notMapping: 'a scenario must be a YAML mapping',
+      nonFinite: 'is not allowed: every number must be finite (leave a bound out to leave it open)',
+    },
+  );
   if (!validate(data)) {
     const e = pickError(validate.errors ?? [], data);
     let segs = pathSegments(e.instancePath);
@@ -240,17 +221,20 @@ export function parseScenario(text: string, file: string): Scenario {
   };
 }
 
-export async function loadScenario(file: string): Promise<Scenario> {
-  let text: string;
+/** A scenario file's text; a file that cannot be read is a ScenarioError naming it. */
+export async function readScenarioFile(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     throw new ScenarioError(
       `cannot read scenario: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       file,
     );
   }
-  return parseScenario(text, file);
+}
+
+export async function loadScenario(file: string): Promise<Scenario> {
+  return parseScenario(await readScenarioFile(file), file);
 }
 
 /**

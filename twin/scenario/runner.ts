@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { DeviceInput, TwinState } from '../api.ts';
+import { type Controller, OwnershipConflict } from '../control/contract.ts';
 import { loadGridFile } from '../files.ts';
 import { GridInputError } from '../grid/model.ts';
 import { Twin, type TwinAction, type TwinSolverStats } from '../twin.ts';
@@ -29,6 +30,11 @@ export interface RunOptions {
   onProgress?: (fraction: number) => void;
   /** Override the scenario's step. */
   dt_s?: number;
+  /**
+   * Controllers attached to the run (docs/twin.md, "Controllers"), made fresh for it: they run on
+   * the twin's clock inside the step, so the run stays deterministic.
+   */
+  controllers?: () => readonly Controller[];
   /** Simulated controllers: device inputs for the next step, given the twin (default: none). */
   inputs?: (twin: Twin) => readonly DeviceInput[];
   /**
@@ -169,7 +175,7 @@ export function checkReferences(s: Scenario, twin: Twin): void {
 export async function buildScenarioTwin(
   s: Scenario,
   dt_s = s.dt_s,
-  options: { script?: boolean } = {},
+  options: { script?: boolean; controllers?: () => readonly Controller[] } = {},
 ): Promise<Twin> {
   let loaded: Awaited<ReturnType<typeof loadGridFile>>;
   try {
@@ -205,8 +211,10 @@ export async function buildScenarioTwin(
       channels: s.channels,
       hardware: s.hardware,
       gridTrace,
+      controllers: options.controllers?.(),
     });
   } catch (err) {
+    if (err instanceof OwnershipConflict) throw err;
     throw new ScenarioError(`cannot build the twin: ${(err as Error).message}`, s.file);
   }
   checkReferences(s, twin);
@@ -238,7 +246,7 @@ export function initialActions(s: Scenario): TwinAction[] {
 }
 
 export async function runScenario(s: Scenario, options: RunOptions = {}): Promise<ScenarioRunResult> {
-  const twin = await buildScenarioTwin(s, options.dt_s ?? s.dt_s);
+  const twin = await buildScenarioTwin(s, options.dt_s ?? s.dt_s, { controllers: options.controllers });
   const assertions = new AssertionSet(s.assertions, twin);
   const steps = Math.round(s.duration_s / twin.dt_s);
   const progressEvery = Math.max(1, Math.floor(steps / 100));

@@ -11,7 +11,7 @@ import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
 import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
 import { recordSecurity } from '../../attacks/record.ts';
-import { assertionResults, REPLAY_BATCH_STEPS, ReplayLogWriter, RunRecorder } from '../../recording/index.ts';
+import { assertionResults, REPLAY_BATCH_STEPS, ReplayLogWriter } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
   snapshotOfState,
@@ -21,6 +21,7 @@ import {
 import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+import { openScenarioRun } from '../scenario-run.ts';
 
 const help = `Usage: gridloop attack <scenario.yaml> [options]
 
@@ -67,33 +68,20 @@ export const attackCommand: Command = {
       throw usageError(`gridloop attack: ${err.message}`);
     });
     const link = (scenario.security as { link?: { device: string } }).link;
-    let rec: RunRecorder;
-    try {
-      rec = await RunRecorder.open({
-        runsDir,
-        scenario: scenario.name,
-        manifest: {
-          grid: relative(process.cwd(), scenario.grid),
-          scenario: scenario.name,
-          scenarioFile: relative(process.cwd(), file),
-          seed: scenario.seed,
-          dt_s: scenario.dt_s,
-          mode: 'simulate',
-          devices: link ? [{ id: link.device, transport: 'pty' }] : [],
-          // What \`gridloop replay\` needs: the scenario (twin, script, attacks, detectors) and the
-          // devices whose inputs replay.jsonl.gz holds (the board on the link, or the simulated ones).
-          loop: {
-            twin: { grid: scenario.grid, scenario: file, seed: scenario.seed, dt_s: scenario.dt_s },
-            devices: link
-              ? [{ id: link.device }]
-              : (scenario.security.boards ?? []).map((b) => ({ id: b.device })),
-            runner: 'attack',
-          },
-        },
-      });
-    } catch (err) {
-      throw runtimeError(`gridloop attack: cannot open the run folder: ${(err as Error).message}`);
-    }
+    // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the devices
+    // whose inputs replay.jsonl.gz holds (the board on the link, or the simulated ones).
+    const rec = await openScenarioRun('attack', runsDir, {
+      scenario,
+      file,
+      dt_s: scenario.dt_s,
+      devices: link ? [{ id: link.device, transport: 'pty' }] : [],
+      loop: {
+        devices: link
+          ? [{ id: link.device }]
+          : (scenario.security.boards ?? []).map((b) => ({ id: b.device })),
+        runner: 'attack',
+      },
+    });
     const deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
     const everySteps = Math.max(1, Math.round(Math.max(0.01, scenario.dt_s) / scenario.dt_s));
     const busIsland = new Map<string, string>();

@@ -17,6 +17,7 @@ import {
 } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
+import { runUntilStopped } from '../until-stopped.ts';
 
 const help = `Usage: gridloop run <scenario.yaml> --device <name>=[driver:]<port>[:baud] ... [options]
 
@@ -115,13 +116,7 @@ export const runCommand: Command = {
       console.log(`gridloop run ${scenario.name}: ${demo.url} · recording to ${demo.runDir}`);
       for (const d of devices) console.log(`  ${d.id} ← ${d.driver ?? 'firmware'} ${d.path ?? ''}`);
     }
-    const stopOnSignal = new Promise<'signal'>((resolveSignal) => {
-      const onSignal = () => resolveSignal('signal');
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-    });
-    const outcome = await Promise.race([demo.finished, stopOnSignal]);
-    const result = await demo.stop();
+    const { outcome, result } = await runUntilStopped(demo);
     const end = await demo.loopEnd;
     if (end.type === 'error') {
       console.error(`gridloop run: ${end.message}`);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { GridInputError } from '../../../twin/grid/model.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
-import { RunFolderError, type SimulateRunResult, simulateRecorded } from '../../recording/simulate-run.ts';
+import { type SimulateRunResult, simulateRecorded } from '../../recording/simulate-run.ts';
 import {
   checkScenarioFile,
   dtSecondsAlias,
@@ -11,7 +11,8 @@ import {
   parseCommandArgs,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+import { CliError, ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+import { openScenarioRun } from '../scenario-run.ts';
 
 const help = `Usage: gridloop simulate <scenario.yaml> [options]
 
@@ -115,10 +116,19 @@ export const simulateCommand: Command = {
     let run: SimulateRunResult;
     try {
       run = await simulateRecorded(scenario, {
-        file,
         dt_s: dt,
         every_s: every,
-        runsDir: record ? runsDir : undefined,
+        // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
+        open: record
+          ? () =>
+              openScenarioRun('simulate', runsDir, {
+                scenario,
+                file,
+                dt_s: dt,
+                devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+                loop: { devices: [], runner: 'simulate' },
+              })
+          : undefined,
         out,
         signal: interrupt.signal,
         onProgress: showProgress ? progressBar : progressLines ? progressLine : undefined,
@@ -126,7 +136,7 @@ export const simulateCommand: Command = {
     } catch (err) {
       if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
       if (err instanceof GridInputError) throw usageError(`gridloop simulate: ${err.message}`);
-      if (err instanceof RunFolderError) throw runtimeError(`gridloop simulate: ${err.message}`);
+      if (err instanceof CliError) throw err;
       throw runtimeError(`gridloop simulate: ${scenario.name} failed: ${(err as Error).message}`);
     } finally {
       process.removeListener('SIGINT', onSigint);

@@ -3,6 +3,7 @@ import { startDemo } from '../../demo.ts';
 import { dtSecondsAlias, numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, usageError } from '../exit-codes.ts';
+import { runUntilStopped } from '../until-stopped.ts';
 
 const help = `Usage: gridloop start [options]
 
@@ -85,13 +86,7 @@ export const startCommand: Command = {
     if (demo.flowsUrl) console.log(`  flow editor (admin): ${demo.flowsUrl}?token=${tokenOf('admin')}`);
     console.log('  press Ctrl-C to stop');
 
-    const stopOnSignal = new Promise<'signal'>((resolveSignal) => {
-      const onSignal = () => resolveSignal('signal');
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-    });
-    const outcome = await Promise.race([demo.finished, stopOnSignal]);
-    const result = await demo.stop();
+    const { outcome, result } = await runUntilStopped(demo);
     console.log(
       `gridloop demo stopped (${outcome === 'signal' ? 'signal' : result.reason}); run saved in ${demo.runDir}`,
     );

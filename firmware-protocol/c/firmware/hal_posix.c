@@ -318,3 +318,25 @@ void host_close(void) {
   uart_fd = -1;
   pty_slave_fd = -1;
 }
+
+int host_board_main(int argc, char **argv, const char *program, const board_app_t *app, void *model,
+                    void (*init_model)(void *model, const host_options_t *options)) {
+  host_options_t o;
+  if (!host_parse_args(argc, argv, program, &o)) return 2;
+  static board_t board;
+  init_model(model, &o);
+  board_options_t bo = {o.device_id, o.hello_interval_ms, o.heartbeat_interval_ms, o.watchdog_ms};
+  if (!host_open(&o)) return 3;
+  board_init(&board, app, model, &bo);
+#if GLP_ENABLE_SIGNING
+  if (o.has_key) glp_link_set_signing(&board.link, o.key, o.link_id, true, o.require_signed);
+#else
+  if (o.has_key) {
+    fprintf(stderr, "%s: built without signing (GLP_ENABLE_SIGNING=0)\n", argv[0]);
+    return 2;
+  }
+#endif
+  board_run(&board);
+  host_close();
+  return 0;
+}

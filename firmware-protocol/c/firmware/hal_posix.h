@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "board.h"
 #include "glp.h"
 
 typedef struct {
@@ -30,5 +31,11 @@ bool host_parse_args(int argc, char **argv, const char *program, host_options_t 
  * handlers and the stdin watch. Returns false (after printing why) on failure. */
 bool host_open(const host_options_t *options);
 void host_close(void);
+
+/* The whole main() of a host board: parses the options, builds the device model with init_model,
+ * opens the port and runs the board until it is stopped. Returns the process's exit status (2: bad
+ * arguments, 3: the port did not open). */
+int host_board_main(int argc, char **argv, const char *program, const board_app_t *app, void *model,
+                    void (*init_model)(void *model, const host_options_t *options));
 
 #endif

@@ -1,6 +1,4 @@
 /* Host build of the inverter controller firmware. */
-#include <stdio.h>
-
 #include "inverter.h"
 #include "board.h"
 #include "hal_posix.h"
@@ -14,25 +12,12 @@ static void state(const void *m, glp_device_state_t *s) { inverter_state((const 
 
 static const board_app_t APP = {hello, on_measurement, on_setpoint, on_config, safe_state, state};
 
+static void init_model(void *m, const host_options_t *o) {
+  inverter_params_t params = {o->rated_power_w, o->available_power_w, o->nominal_frequency_hz};
+  inverter_init((inverter_t *)m, &params);
+}
+
 int main(int argc, char **argv) {
-  host_options_t o;
-  if (!host_parse_args(argc, argv, "inverter-board", &o)) return 2;
-  inverter_params_t params = {o.rated_power_w, o.available_power_w, o.nominal_frequency_hz};
   static inverter_t inverter;
-  static board_t board;
-  inverter_init(&inverter, &params);
-  board_options_t bo = {o.device_id, o.hello_interval_ms, o.heartbeat_interval_ms, o.watchdog_ms};
-  if (!host_open(&o)) return 3;
-  board_init(&board, &APP, &inverter, &bo);
-#if GLP_ENABLE_SIGNING
-  if (o.has_key) glp_link_set_signing(&board.link, o.key, o.link_id, true, o.require_signed);
-#else
-  if (o.has_key) {
-    fprintf(stderr, "%s: built without signing (GLP_ENABLE_SIGNING=0)\n", argv[0]);
-    return 2;
-  }
-#endif
-  board_run(&board);
-  host_close();
-  return 0;
+  return host_board_main(argc, argv, "inverter-board", &APP, &inverter, init_model);
 }

@@ -36,6 +36,7 @@ extern "C" {
 #define GLP_KNOWN_INCOMPAT_FLAGS GLP_INCOMPAT_SIGNED
 #define GLP_COMPAT_ACK_REQUESTED 0x01u
 
+/* generated:layouts:begin (message ids, payload lengths, field bits and structs: generated from messages.yaml by `npm run generate:protocol`; do not edit) */
 enum glp_msg_id {
   GLP_MSG_HELLO = 0x01,
   GLP_MSG_MEASUREMENT = 0x02,
@@ -57,12 +58,161 @@ enum glp_msg_id {
 #define GLP_HEARTBEAT_LEN 20u
 #define GLP_TIME_SYNC_LEN 28u
 #define GLP_ALARM_TEXT_LEN 24u
-#define GLP_ALARM_LEN (20u + GLP_ALARM_TEXT_LEN)
+#define GLP_ALARM_LEN 44u
 #define GLP_ACK_LEN 4u
 #define GLP_NACK_LEN 8u
 
-enum glp_device_type { GLP_DEVICE_INVERTER = 1, GLP_DEVICE_BATTERY = 2 };
+/* SETPOINT `fields` bits. */
+#define GLP_SP_ACTIVE_POWER 0x01u
+#define GLP_SP_REACTIVE_POWER 0x02u
+#define GLP_SP_ACTIVE_POWER_LIMITS 0x04u
+#define GLP_SP_REACTIVE_POWER_LIMIT 0x08u
+#define GLP_SP_MODE 0x10u
+#define GLP_SP_FUNCTIONS 0x20u
 
+/* CONFIG `fields` bits. */
+#define GLP_CFG_FREQUENCY_DROOP 0x01u
+#define GLP_CFG_VOLT_VAR 0x02u
+#define GLP_CFG_SOC_LIMITS 0x04u
+#define GLP_CFG_CATEGORY 0x08u
+#define GLP_CFG_WATCHDOG 0x10u
+
+/* HELLO / CAPABILITIES (device → bench), sent at start and repeated until the bench answers. */
+typedef struct {
+  uint8_t device_type;
+  uint8_t protocol_major;
+  uint8_t protocol_minor;
+  uint8_t firmware_major;
+  uint8_t firmware_minor;
+  uint8_t firmware_patch;
+  uint8_t link_flags;
+  uint8_t ieee1547_categories;
+  uint32_t functions;
+  float rated_active_power_w;
+  float rated_reactive_power_var;
+  float rated_apparent_power_va;
+  float rated_energy_wh;
+  float nominal_voltage_v;
+  float nominal_frequency_hz;
+  uint32_t serial_number;
+} glp_hello_t;
+
+/* MEASUREMENT (twin → device), once per step; the device answers with DEVICE_STATE. */
+typedef struct {
+  uint32_t step;
+  double twin_time_s;
+  float voltage_pu;
+  float voltage_angle_rad;
+  float frequency_hz;
+  float rocof_hz_per_s;
+} glp_measurement_t;
+
+/* DEVICE_STATE (device → twin), the answer to a MEASUREMENT. */
+typedef struct {
+  uint32_t step;
+  float active_power_w;
+  float reactive_power_var;
+  float state_of_charge;
+  uint8_t mode;
+  uint8_t inverter_state;
+  uint8_t charge_state;
+  uint32_t inverter_alarms;
+  uint32_t bms_events;
+} glp_device_state_t;
+
+/* SETPOINT (twin or operator → device). Only the fields whose bit is set in `fields` apply. */
+typedef struct {
+  uint16_t fields;
+  uint8_t mode;
+  uint32_t enabled_functions;
+  float active_power_w;
+  float reactive_power_var;
+  float active_power_max_w;
+  float active_power_min_w;
+  float reactive_power_max_var;
+} glp_setpoint_t;
+
+/* CONFIG (twin or operator → device). Only the fields whose bit is set in `fields` apply. */
+typedef struct {
+  uint16_t fields;
+  uint8_t ieee1547_category;
+  float droop_pu;
+  float frequency_deadband_hz;
+  float volt_var_v_pu[4];
+  float volt_var_q_pu[4];
+  float state_of_charge_min;
+  float state_of_charge_max;
+  uint32_t watchdog_ms;
+} glp_config_t;
+
+/* HEARTBEAT (both ways), once a second, and while a run is paused. */
+typedef struct {
+  uint32_t uptime_ms;
+  uint32_t rx_frames;
+  uint32_t rx_errors;
+  uint32_t tx_frames;
+  uint8_t state;
+} glp_heartbeat_t;
+
+/* TIME_SYNC, an NTP-style exchange: offset = ((t2 − t1) + (t3 − t4)) / 2, delay = (t4 − t1) − (t3 − t2). */
+typedef struct {
+  uint8_t phase;
+  uint64_t origin_us;
+  uint64_t receive_us;
+  uint64_t transmit_us;
+} glp_time_sync_t;
+
+/* ALARM / LOG (device → bench), an event with severity, codes and a short ASCII text. */
+typedef struct {
+  uint8_t severity;
+  uint8_t source;
+  uint16_t code;
+  uint32_t inverter_alarms;
+  uint32_t bms_events;
+  float value;
+  uint32_t uptime_ms;
+  char text[GLP_ALARM_TEXT_LEN + 1]; /* NUL-terminated here; NUL-padded on the wire */
+} glp_alarm_t;
+
+/* ACK (both ways), the frame `seq` of message `msg_id` was applied. */
+typedef struct {
+  uint8_t message_id;
+  uint16_t seq;
+} glp_ack_t;
+
+/* NACK (both ways), the frame `seq` of message `msg_id` was refused, and why. */
+typedef struct {
+  uint8_t message_id;
+  uint8_t reason;
+  uint16_t seq;
+  uint32_t detail;
+} glp_nack_t;
+
+typedef struct {
+  uint8_t id; /* enum glp_msg_id: selects the union member */
+  union {
+    glp_hello_t hello;
+    glp_measurement_t measurement;
+    glp_device_state_t device_state;
+    glp_setpoint_t setpoint;
+    glp_config_t config;
+    glp_heartbeat_t heartbeat;
+    glp_time_sync_t time_sync;
+    glp_alarm_t alarm;
+    glp_ack_t ack;
+    glp_nack_t nack;
+  } u;
+} glp_message_t;
+/* generated:layouts:end */
+
+/* generated:enums:begin (named field values: generated from messages.yaml by `npm run generate:protocol`; do not edit) */
+/* HELLO `device_type`. */
+enum glp_device_type {
+  GLP_DEVICE_INVERTER = 1,
+  GLP_DEVICE_BATTERY = 2
+};
+
+/* Supported (HELLO) and enabled (SETPOINT) functions. */
 enum glp_function {
   GLP_FN_FREQ_WATT = 0x01,
   GLP_FN_VOLT_VAR = 0x02,
@@ -71,10 +221,20 @@ enum glp_function {
   GLP_FN_CONSTANT_POWER = 0x10
 };
 
-enum glp_link_flag { GLP_LINK_SIGNING_SUPPORTED = 0x01, GLP_LINK_SIGNING_REQUIRED = 0x02 };
-enum glp_mode { GLP_MODE_OFF = 0, GLP_MODE_GRID_FOLLOWING = 1, GLP_MODE_GRID_FORMING = 2 };
+/* HELLO link flags. */
+enum glp_link_flag {
+  GLP_LINK_SIGNING_SUPPORTED = 0x01,
+  GLP_LINK_SIGNING_REQUIRED = 0x02
+};
 
-/* SunSpec 701 InvSt */
+/* Operating mode in DEVICE_STATE and SETPOINT (mirrors SunSpec 701 DERMode bits 0 and 1). */
+enum glp_mode {
+  GLP_MODE_OFF = 0,
+  GLP_MODE_GRID_FOLLOWING = 1,
+  GLP_MODE_GRID_FORMING = 2
+};
+
+/* SunSpec model 701 `InvSt`. */
 enum glp_inv_state {
   GLP_INVST_OFF = 0,
   GLP_INVST_SLEEPING = 1,
@@ -86,15 +246,26 @@ enum glp_inv_state {
   GLP_INVST_STANDBY = 7
 };
 
-/* SunSpec 701 Alrm bits */
+/* SunSpec model 701 `Alrm` bit numbers (C: the bit masks). */
+#define GLP_ALRM_GROUND_FAULT (1ul << 0)
+#define GLP_ALRM_DC_OVER_VOLT (1ul << 1)
+#define GLP_ALRM_AC_DISCONNECT (1ul << 2)
+#define GLP_ALRM_DC_DISCONNECT (1ul << 3)
 #define GLP_ALRM_GRID_DISCONNECT (1ul << 4)
+#define GLP_ALRM_CABINET_OPEN (1ul << 5)
 #define GLP_ALRM_MANUAL_SHUTDOWN (1ul << 6)
+#define GLP_ALRM_OVER_TEMP (1ul << 7)
 #define GLP_ALRM_OVER_FREQUENCY (1ul << 8)
 #define GLP_ALRM_UNDER_FREQUENCY (1ul << 9)
 #define GLP_ALRM_AC_OVER_VOLT (1ul << 10)
 #define GLP_ALRM_AC_UNDER_VOLT (1ul << 11)
+#define GLP_ALRM_BLOWN_STRING_FUSE (1ul << 12)
+#define GLP_ALRM_UNDER_TEMP (1ul << 13)
+#define GLP_ALRM_MEMORY_LOSS (1ul << 14)
+#define GLP_ALRM_HW_TEST_FAILURE (1ul << 15)
+#define GLP_ALRM_MANUFACTURER_ALRM (1ul << 16)
 
-/* SunSpec 802 ChaSt */
+/* SunSpec model 802 `ChaSt` (0 = not a storage device). */
 enum glp_cha_state {
   GLP_CHAST_NOT_APPLICABLE = 0,
   GLP_CHAST_OFF = 1,
@@ -106,18 +277,38 @@ enum glp_cha_state {
   GLP_CHAST_TESTING = 7
 };
 
-/* SunSpec 802 Evt1 bits */
+/* SunSpec model 802 `Evt1` bit numbers (BMS alarms and warnings; C: the bit masks). */
 #define GLP_BMS_COMMUNICATION_ERROR (1ul << 0)
+#define GLP_BMS_OVER_TEMP_ALARM (1ul << 1)
+#define GLP_BMS_OVER_TEMP_WARNING (1ul << 2)
+#define GLP_BMS_UNDER_TEMP_ALARM (1ul << 3)
+#define GLP_BMS_UNDER_TEMP_WARNING (1ul << 4)
 #define GLP_BMS_OVER_CHARGE_CURRENT_ALARM (1ul << 5)
 #define GLP_BMS_OVER_CHARGE_CURRENT_WARNING (1ul << 6)
 #define GLP_BMS_OVER_DISCHARGE_CURRENT_ALARM (1ul << 7)
 #define GLP_BMS_OVER_DISCHARGE_CURRENT_WARNING (1ul << 8)
+#define GLP_BMS_OVER_VOLT_ALARM (1ul << 9)
+#define GLP_BMS_OVER_VOLT_WARNING (1ul << 10)
+#define GLP_BMS_UNDER_VOLT_ALARM (1ul << 11)
+#define GLP_BMS_UNDER_VOLT_WARNING (1ul << 12)
 #define GLP_BMS_UNDER_SOC_MIN_ALARM (1ul << 13)
 #define GLP_BMS_UNDER_SOC_MIN_WARNING (1ul << 14)
 #define GLP_BMS_OVER_SOC_MAX_ALARM (1ul << 15)
 #define GLP_BMS_OVER_SOC_MAX_WARNING (1ul << 16)
+#define GLP_BMS_VOLTAGE_IMBALANCE_WARNING (1ul << 17)
+#define GLP_BMS_TEMPERATURE_IMBALANCE_ALARM (1ul << 18)
+#define GLP_BMS_TEMPERATURE_IMBALANCE_WARNING (1ul << 19)
+#define GLP_BMS_CONTACTOR_ERROR (1ul << 20)
+#define GLP_BMS_FAN_ERROR (1ul << 21)
+#define GLP_BMS_GROUND_FAULT (1ul << 22)
+#define GLP_BMS_OPEN_DOOR_ERROR (1ul << 23)
+#define GLP_BMS_CURRENT_IMBALANCE_WARNING (1ul << 24)
+#define GLP_BMS_OTHER_ALARM (1ul << 25)
+#define GLP_BMS_OTHER_WARNING (1ul << 26)
 #define GLP_BMS_CONFIGURATION_ALARM (1ul << 28)
+#define GLP_BMS_CONFIGURATION_WARNING (1ul << 29)
 
+/* NACK reason codes. */
 enum glp_nack_reason {
   GLP_NACK_UNKNOWN_MESSAGE = 1,
   GLP_NACK_BAD_LENGTH = 2,
@@ -130,21 +321,23 @@ enum glp_nack_reason {
   GLP_NACK_WRONG_STATE = 9
 };
 
-enum glp_alarm_severity { GLP_SEV_DEBUG = 0, GLP_SEV_INFO, GLP_SEV_WARNING, GLP_SEV_ALARM, GLP_SEV_CRITICAL };
-enum glp_alarm_source { GLP_SRC_DEVICE = 0, GLP_SRC_INVERTER, GLP_SRC_BMS, GLP_SRC_PROTOCOL };
+/* ALARM `severity`. */
+enum glp_alarm_severity {
+  GLP_SEV_DEBUG = 0,
+  GLP_SEV_INFO = 1,
+  GLP_SEV_WARNING = 2,
+  GLP_SEV_ALARM = 3,
+  GLP_SEV_CRITICAL = 4
+};
 
-#define GLP_SP_ACTIVE_POWER 0x01u
-#define GLP_SP_REACTIVE_POWER 0x02u
-#define GLP_SP_ACTIVE_POWER_LIMITS 0x04u
-#define GLP_SP_REACTIVE_POWER_LIMIT 0x08u
-#define GLP_SP_MODE 0x10u
-#define GLP_SP_FUNCTIONS 0x20u
-
-#define GLP_CFG_FREQUENCY_DROOP 0x01u
-#define GLP_CFG_VOLT_VAR 0x02u
-#define GLP_CFG_SOC_LIMITS 0x04u
-#define GLP_CFG_CATEGORY 0x08u
-#define GLP_CFG_WATCHDOG 0x10u
+/* ALARM `source`. */
+enum glp_alarm_source {
+  GLP_SRC_DEVICE = 0,
+  GLP_SRC_INVERTER = 1,
+  GLP_SRC_BMS = 2,
+  GLP_SRC_PROTOCOL = 3
+};
+/* generated:enums:end */
 
 /* ---- status codes: the same set, in the same order, as the TypeScript FrameErrorCode ---- */
 typedef enum {
@@ -172,91 +365,6 @@ typedef enum {
 
 /** Name of a status code ("CRC_MISMATCH"), matching the TypeScript codes. */
 const char *glp_status_name(glp_status_t status);
-
-/* ---- messages ---- */
-typedef struct {
-  uint8_t device_type, protocol_major, protocol_minor, firmware_major, firmware_minor, firmware_patch;
-  uint8_t link_flags, ieee1547_categories;
-  uint32_t functions;
-  float rated_active_power_w, rated_reactive_power_var, rated_apparent_power_va, rated_energy_wh;
-  float nominal_voltage_v, nominal_frequency_hz;
-  uint32_t serial_number;
-} glp_hello_t;
-
-typedef struct {
-  uint32_t step;
-  double twin_time_s;
-  float voltage_pu, voltage_angle_rad, frequency_hz, rocof_hz_per_s;
-} glp_measurement_t;
-
-typedef struct {
-  uint32_t step;
-  float active_power_w, reactive_power_var, state_of_charge;
-  uint8_t mode, inverter_state, charge_state;
-  uint32_t inverter_alarms, bms_events;
-} glp_device_state_t;
-
-typedef struct {
-  uint16_t fields;
-  uint8_t mode;
-  uint32_t enabled_functions;
-  float active_power_w, reactive_power_var, active_power_max_w, active_power_min_w, reactive_power_max_var;
-} glp_setpoint_t;
-
-typedef struct {
-  uint16_t fields;
-  uint8_t ieee1547_category;
-  float droop_pu, frequency_deadband_hz;
-  float volt_var_v_pu[4], volt_var_q_pu[4];
-  float state_of_charge_min, state_of_charge_max;
-  uint32_t watchdog_ms;
-} glp_config_t;
-
-typedef struct {
-  uint32_t uptime_ms, rx_frames, rx_errors, tx_frames;
-  uint8_t state;
-} glp_heartbeat_t;
-
-typedef struct {
-  uint8_t phase; /* 0 request, 1 response */
-  uint64_t origin_us, receive_us, transmit_us;
-} glp_time_sync_t;
-
-typedef struct {
-  uint8_t severity, source;
-  uint16_t code;
-  uint32_t inverter_alarms, bms_events;
-  float value;
-  uint32_t uptime_ms;
-  char text[GLP_ALARM_TEXT_LEN + 1]; /* NUL-terminated here; NUL-padded on the wire */
-} glp_alarm_t;
-
-typedef struct {
-  uint8_t message_id;
-  uint16_t seq;
-} glp_ack_t;
-
-typedef struct {
-  uint8_t message_id, reason;
-  uint16_t seq;
-  uint32_t detail;
-} glp_nack_t;
-
-typedef struct {
-  uint8_t id; /* enum glp_msg_id: selects the union member */
-  union {
-    glp_hello_t hello;
-    glp_measurement_t measurement;
-    glp_device_state_t device_state;
-    glp_setpoint_t setpoint;
-    glp_config_t config;
-    glp_heartbeat_t heartbeat;
-    glp_time_sync_t time_sync;
-    glp_alarm_t alarm;
-    glp_ack_t ack;
-    glp_nack_t nack;
-  } u;
-} glp_message_t;
 
 typedef struct {
   uint8_t version, incompat_flags, compat_flags, message_id;

@@ -123,6 +123,7 @@ static double get_f64(const uint8_t *p) {
   return d;
 }
 
+/* generated:payload-codec:begin (generated from messages.yaml by `npm run generate:protocol`; do not edit) */
 size_t glp_payload_len(uint8_t message_id) {
   switch (message_id) {
     case GLP_MSG_HELLO: return GLP_HELLO_LEN;
@@ -145,23 +146,23 @@ size_t glp_encode_payload(const glp_message_t *m, uint8_t *p, size_t cap) {
   memset(p, 0, len);
   switch (m->id) {
     case GLP_MSG_HELLO: {
-      const glp_hello_t *h = &m->u.hello;
-      p[0] = h->device_type;
-      p[1] = h->protocol_major;
-      p[2] = h->protocol_minor;
-      p[3] = h->firmware_major;
-      p[4] = h->firmware_minor;
-      p[5] = h->firmware_patch;
-      p[6] = h->link_flags;
-      p[7] = h->ieee1547_categories;
-      put_u32(p + 8, h->functions);
-      put_f32(p + 12, h->rated_active_power_w);
-      put_f32(p + 16, h->rated_reactive_power_var);
-      put_f32(p + 20, h->rated_apparent_power_va);
-      put_f32(p + 24, h->rated_energy_wh);
-      put_f32(p + 28, h->nominal_voltage_v);
-      put_f32(p + 32, h->nominal_frequency_hz);
-      put_u32(p + 36, h->serial_number);
+      const glp_hello_t *x = &m->u.hello;
+      p[0] = x->device_type;
+      p[1] = x->protocol_major;
+      p[2] = x->protocol_minor;
+      p[3] = x->firmware_major;
+      p[4] = x->firmware_minor;
+      p[5] = x->firmware_patch;
+      p[6] = x->link_flags;
+      p[7] = x->ieee1547_categories;
+      put_u32(p + 8, x->functions);
+      put_f32(p + 12, x->rated_active_power_w);
+      put_f32(p + 16, x->rated_reactive_power_var);
+      put_f32(p + 20, x->rated_apparent_power_va);
+      put_f32(p + 24, x->rated_energy_wh);
+      put_f32(p + 28, x->nominal_voltage_v);
+      put_f32(p + 32, x->nominal_frequency_hz);
+      put_u32(p + 36, x->serial_number);
       break;
     }
     case GLP_MSG_MEASUREMENT: {
@@ -175,85 +176,89 @@ size_t glp_encode_payload(const glp_message_t *m, uint8_t *p, size_t cap) {
       break;
     }
     case GLP_MSG_DEVICE_STATE: {
-      const glp_device_state_t *s = &m->u.device_state;
-      put_u32(p, s->step);
-      put_f32(p + 4, s->active_power_w);
-      put_f32(p + 8, s->reactive_power_var);
-      put_f32(p + 12, s->state_of_charge);
-      p[16] = s->mode;
-      p[17] = s->inverter_state;
-      p[18] = s->charge_state;
-      put_u32(p + 20, s->inverter_alarms);
-      put_u32(p + 24, s->bms_events);
+      const glp_device_state_t *x = &m->u.device_state;
+      put_u32(p, x->step);
+      put_f32(p + 4, x->active_power_w);
+      put_f32(p + 8, x->reactive_power_var);
+      put_f32(p + 12, x->state_of_charge);
+      p[16] = x->mode;
+      p[17] = x->inverter_state;
+      p[18] = x->charge_state;
+      put_u32(p + 20, x->inverter_alarms);
+      put_u32(p + 24, x->bms_events);
       break;
     }
     case GLP_MSG_SETPOINT: {
-      const glp_setpoint_t *s = &m->u.setpoint;
-      put_u16(p, s->fields);
-      p[2] = s->mode;
-      put_u32(p + 4, s->enabled_functions);
-      put_f32(p + 8, s->active_power_w);
-      put_f32(p + 12, s->reactive_power_var);
-      put_f32(p + 16, s->active_power_max_w);
-      put_f32(p + 20, s->active_power_min_w);
-      put_f32(p + 24, s->reactive_power_max_var);
+      const glp_setpoint_t *x = &m->u.setpoint;
+      put_u16(p, x->fields);
+      p[2] = x->mode;
+      put_u32(p + 4, x->enabled_functions);
+      put_f32(p + 8, x->active_power_w);
+      put_f32(p + 12, x->reactive_power_var);
+      put_f32(p + 16, x->active_power_max_w);
+      put_f32(p + 20, x->active_power_min_w);
+      put_f32(p + 24, x->reactive_power_max_var);
       break;
     }
     case GLP_MSG_CONFIG: {
-      const glp_config_t *c = &m->u.config;
-      put_u16(p, c->fields);
-      p[2] = c->ieee1547_category;
-      put_f32(p + 4, c->droop_pu);
-      put_f32(p + 8, c->frequency_deadband_hz);
-      for (int i = 0; i < 4; i++) put_f32(p + 12 + 4 * i, c->volt_var_v_pu[i]);
-      for (int i = 0; i < 4; i++) put_f32(p + 28 + 4 * i, c->volt_var_q_pu[i]);
-      put_f32(p + 44, c->state_of_charge_min);
-      put_f32(p + 48, c->state_of_charge_max);
-      put_u32(p + 52, c->watchdog_ms);
+      const glp_config_t *x = &m->u.config;
+      put_u16(p, x->fields);
+      p[2] = x->ieee1547_category;
+      put_f32(p + 4, x->droop_pu);
+      put_f32(p + 8, x->frequency_deadband_hz);
+      for (int i = 0; i < 4; i++) put_f32(p + 12 + 4 * i, x->volt_var_v_pu[i]);
+      for (int i = 0; i < 4; i++) put_f32(p + 28 + 4 * i, x->volt_var_q_pu[i]);
+      put_f32(p + 44, x->state_of_charge_min);
+      put_f32(p + 48, x->state_of_charge_max);
+      put_u32(p + 52, x->watchdog_ms);
       break;
     }
     case GLP_MSG_HEARTBEAT: {
-      const glp_heartbeat_t *h = &m->u.heartbeat;
-      put_u32(p, h->uptime_ms);
-      put_u32(p + 4, h->rx_frames);
-      put_u32(p + 8, h->rx_errors);
-      put_u32(p + 12, h->tx_frames);
-      p[16] = h->state;
+      const glp_heartbeat_t *x = &m->u.heartbeat;
+      put_u32(p, x->uptime_ms);
+      put_u32(p + 4, x->rx_frames);
+      put_u32(p + 8, x->rx_errors);
+      put_u32(p + 12, x->tx_frames);
+      p[16] = x->state;
       break;
     }
     case GLP_MSG_TIME_SYNC: {
-      const glp_time_sync_t *t = &m->u.time_sync;
-      p[0] = t->phase;
-      put_u64(p + 4, t->origin_us);
-      put_u64(p + 12, t->receive_us);
-      put_u64(p + 20, t->transmit_us);
+      const glp_time_sync_t *x = &m->u.time_sync;
+      p[0] = x->phase;
+      put_u64(p + 4, x->origin_us);
+      put_u64(p + 12, x->receive_us);
+      put_u64(p + 20, x->transmit_us);
       break;
     }
     case GLP_MSG_ALARM: {
-      const glp_alarm_t *a = &m->u.alarm;
-      p[0] = a->severity;
-      p[1] = a->source;
-      put_u16(p + 2, a->code);
-      put_u32(p + 4, a->inverter_alarms);
-      put_u32(p + 8, a->bms_events);
-      put_f32(p + 12, a->value);
-      put_u32(p + 16, a->uptime_ms);
-      for (size_t i = 0; i < GLP_ALARM_TEXT_LEN && a->text[i] != '\0'; i++) {
-        uint8_t c = (uint8_t)a->text[i];
+      const glp_alarm_t *x = &m->u.alarm;
+      p[0] = x->severity;
+      p[1] = x->source;
+      put_u16(p + 2, x->code);
+      put_u32(p + 4, x->inverter_alarms);
+      put_u32(p + 8, x->bms_events);
+      put_f32(p + 12, x->value);
+      put_u32(p + 16, x->uptime_ms);
+      for (size_t i = 0; i < GLP_ALARM_TEXT_LEN && x->text[i] != '\0'; i++) {
+        uint8_t c = (uint8_t)x->text[i];
         p[20 + i] = c < 0x80 ? c : (uint8_t)'?';
       }
       break;
     }
-    case GLP_MSG_ACK:
-      p[0] = m->u.ack.message_id;
-      put_u16(p + 2, m->u.ack.seq);
+    case GLP_MSG_ACK: {
+      const glp_ack_t *x = &m->u.ack;
+      p[0] = x->message_id;
+      put_u16(p + 2, x->seq);
       break;
-    case GLP_MSG_NACK:
-      p[0] = m->u.nack.message_id;
-      p[1] = m->u.nack.reason;
-      put_u16(p + 2, m->u.nack.seq);
-      put_u32(p + 4, m->u.nack.detail);
+    }
+    case GLP_MSG_NACK: {
+      const glp_nack_t *x = &m->u.nack;
+      p[0] = x->message_id;
+      p[1] = x->reason;
+      put_u16(p + 2, x->seq);
+      put_u32(p + 4, x->detail);
       break;
+    }
     default:
       return 0;
   }
@@ -268,23 +273,23 @@ glp_status_t glp_decode_payload(uint8_t message_id, const uint8_t *p, size_t len
   m->id = message_id;
   switch (message_id) {
     case GLP_MSG_HELLO: {
-      glp_hello_t *h = &m->u.hello;
-      h->device_type = p[0];
-      h->protocol_major = p[1];
-      h->protocol_minor = p[2];
-      h->firmware_major = p[3];
-      h->firmware_minor = p[4];
-      h->firmware_patch = p[5];
-      h->link_flags = p[6];
-      h->ieee1547_categories = p[7];
-      h->functions = get_u32(p + 8);
-      h->rated_active_power_w = get_f32(p + 12);
-      h->rated_reactive_power_var = get_f32(p + 16);
-      h->rated_apparent_power_va = get_f32(p + 20);
-      h->rated_energy_wh = get_f32(p + 24);
-      h->nominal_voltage_v = get_f32(p + 28);
-      h->nominal_frequency_hz = get_f32(p + 32);
-      h->serial_number = get_u32(p + 36);
+      glp_hello_t *x = &m->u.hello;
+      x->device_type = p[0];
+      x->protocol_major = p[1];
+      x->protocol_minor = p[2];
+      x->firmware_major = p[3];
+      x->firmware_minor = p[4];
+      x->firmware_patch = p[5];
+      x->link_flags = p[6];
+      x->ieee1547_categories = p[7];
+      x->functions = get_u32(p + 8);
+      x->rated_active_power_w = get_f32(p + 12);
+      x->rated_reactive_power_var = get_f32(p + 16);
+      x->rated_apparent_power_va = get_f32(p + 20);
+      x->rated_energy_wh = get_f32(p + 24);
+      x->nominal_voltage_v = get_f32(p + 28);
+      x->nominal_frequency_hz = get_f32(p + 32);
+      x->serial_number = get_u32(p + 36);
       break;
     }
     case GLP_MSG_MEASUREMENT: {
@@ -298,91 +303,96 @@ glp_status_t glp_decode_payload(uint8_t message_id, const uint8_t *p, size_t len
       break;
     }
     case GLP_MSG_DEVICE_STATE: {
-      glp_device_state_t *s = &m->u.device_state;
-      s->step = get_u32(p);
-      s->active_power_w = get_f32(p + 4);
-      s->reactive_power_var = get_f32(p + 8);
-      s->state_of_charge = get_f32(p + 12);
-      s->mode = p[16];
-      s->inverter_state = p[17];
-      s->charge_state = p[18];
-      s->inverter_alarms = get_u32(p + 20);
-      s->bms_events = get_u32(p + 24);
+      glp_device_state_t *x = &m->u.device_state;
+      x->step = get_u32(p);
+      x->active_power_w = get_f32(p + 4);
+      x->reactive_power_var = get_f32(p + 8);
+      x->state_of_charge = get_f32(p + 12);
+      x->mode = p[16];
+      x->inverter_state = p[17];
+      x->charge_state = p[18];
+      x->inverter_alarms = get_u32(p + 20);
+      x->bms_events = get_u32(p + 24);
       break;
     }
     case GLP_MSG_SETPOINT: {
-      glp_setpoint_t *s = &m->u.setpoint;
-      s->fields = get_u16(p);
-      s->mode = p[2];
-      s->enabled_functions = get_u32(p + 4);
-      s->active_power_w = get_f32(p + 8);
-      s->reactive_power_var = get_f32(p + 12);
-      s->active_power_max_w = get_f32(p + 16);
-      s->active_power_min_w = get_f32(p + 20);
-      s->reactive_power_max_var = get_f32(p + 24);
+      glp_setpoint_t *x = &m->u.setpoint;
+      x->fields = get_u16(p);
+      x->mode = p[2];
+      x->enabled_functions = get_u32(p + 4);
+      x->active_power_w = get_f32(p + 8);
+      x->reactive_power_var = get_f32(p + 12);
+      x->active_power_max_w = get_f32(p + 16);
+      x->active_power_min_w = get_f32(p + 20);
+      x->reactive_power_max_var = get_f32(p + 24);
       break;
     }
     case GLP_MSG_CONFIG: {
-      glp_config_t *c = &m->u.config;
-      c->fields = get_u16(p);
-      c->ieee1547_category = p[2];
-      c->droop_pu = get_f32(p + 4);
-      c->frequency_deadband_hz = get_f32(p + 8);
-      for (int i = 0; i < 4; i++) c->volt_var_v_pu[i] = get_f32(p + 12 + 4 * i);
-      for (int i = 0; i < 4; i++) c->volt_var_q_pu[i] = get_f32(p + 28 + 4 * i);
-      c->state_of_charge_min = get_f32(p + 44);
-      c->state_of_charge_max = get_f32(p + 48);
-      c->watchdog_ms = get_u32(p + 52);
+      glp_config_t *x = &m->u.config;
+      x->fields = get_u16(p);
+      x->ieee1547_category = p[2];
+      x->droop_pu = get_f32(p + 4);
+      x->frequency_deadband_hz = get_f32(p + 8);
+      for (int i = 0; i < 4; i++) x->volt_var_v_pu[i] = get_f32(p + 12 + 4 * i);
+      for (int i = 0; i < 4; i++) x->volt_var_q_pu[i] = get_f32(p + 28 + 4 * i);
+      x->state_of_charge_min = get_f32(p + 44);
+      x->state_of_charge_max = get_f32(p + 48);
+      x->watchdog_ms = get_u32(p + 52);
       break;
     }
     case GLP_MSG_HEARTBEAT: {
-      glp_heartbeat_t *h = &m->u.heartbeat;
-      h->uptime_ms = get_u32(p);
-      h->rx_frames = get_u32(p + 4);
-      h->rx_errors = get_u32(p + 8);
-      h->tx_frames = get_u32(p + 12);
-      h->state = p[16];
+      glp_heartbeat_t *x = &m->u.heartbeat;
+      x->uptime_ms = get_u32(p);
+      x->rx_frames = get_u32(p + 4);
+      x->rx_errors = get_u32(p + 8);
+      x->tx_frames = get_u32(p + 12);
+      x->state = p[16];
       break;
     }
     case GLP_MSG_TIME_SYNC: {
-      glp_time_sync_t *t = &m->u.time_sync;
-      t->phase = p[0];
-      t->origin_us = get_u64(p + 4);
-      t->receive_us = get_u64(p + 12);
-      t->transmit_us = get_u64(p + 20);
+      glp_time_sync_t *x = &m->u.time_sync;
+      x->phase = p[0];
+      x->origin_us = get_u64(p + 4);
+      x->receive_us = get_u64(p + 12);
+      x->transmit_us = get_u64(p + 20);
       break;
     }
     case GLP_MSG_ALARM: {
-      glp_alarm_t *a = &m->u.alarm;
-      a->severity = p[0];
-      a->source = p[1];
-      a->code = get_u16(p + 2);
-      a->inverter_alarms = get_u32(p + 4);
-      a->bms_events = get_u32(p + 8);
-      a->value = get_f32(p + 12);
-      a->uptime_ms = get_u32(p + 16);
+      glp_alarm_t *x = &m->u.alarm;
+      x->severity = p[0];
+      x->source = p[1];
+      x->code = get_u16(p + 2);
+      x->inverter_alarms = get_u32(p + 4);
+      x->bms_events = get_u32(p + 8);
+      x->value = get_f32(p + 12);
+      x->uptime_ms = get_u32(p + 16);
       for (size_t i = 0; i < GLP_ALARM_TEXT_LEN; i++) {
         uint8_t c = p[20 + i];
         if (c == 0) break;
-        a->text[i] = (char)(c < 0x80 ? c : '?');
+        x->text[i] = (char)(c < 0x80 ? c : '?');
       }
       break;
     }
-    case GLP_MSG_ACK:
-      m->u.ack.message_id = p[0];
-      m->u.ack.seq = get_u16(p + 2);
+    case GLP_MSG_ACK: {
+      glp_ack_t *x = &m->u.ack;
+      x->message_id = p[0];
+      x->seq = get_u16(p + 2);
       break;
-    case GLP_MSG_NACK:
-      m->u.nack.message_id = p[0];
-      m->u.nack.reason = p[1];
-      m->u.nack.seq = get_u16(p + 2);
-      m->u.nack.detail = get_u32(p + 4);
+    }
+    case GLP_MSG_NACK: {
+      glp_nack_t *x = &m->u.nack;
+      x->message_id = p[0];
+      x->reason = p[1];
+      x->seq = get_u16(p + 2);
+      x->detail = get_u32(p + 4);
       break;
+    }
     default:
       return GLP_ERR_UNKNOWN_MESSAGE;
   }
   return GLP_OK;
 }
+/* generated:payload-codec:end */
 
 size_t glp_build_raw_frame(const glp_message_t *m, uint16_t seq, uint16_t device_id, uint8_t compat_flags,
                            const glp_sign_params_t *sign, uint8_t *out, size_t cap) {

@@ -1,35 +1,36 @@
-/** ALARM / LOG (device → bench): an event with severity, codes and a short ASCII text. */
+/** ALARM: payload layouts, generated from firmware-protocol/messages.yaml by `npm run generate:protocol`; do not edit. */
 
+/** ALARM / LOG (device → bench), an event with severity, codes and a short ASCII text. */
 export interface Alarm {
   type: 'ALARM';
-  /** `AlarmSeverity`. */
+  /** 0 DEBUG, 1 INFO, 2 WARNING, 3 ALARM, 4 CRITICAL */
   severity: number;
-  /** `AlarmSource`. */
+  /** 0 device, 1 inverter, 2 BMS, 3 protocol */
   source: number;
-  /** Device-specific event code. */
+  /** device-specific event code */
   code: number;
-  /** SunSpec 701 `Alrm` bits at the time of the event. */
+  /** 701 `Alrm` bits at the event */
   inverterAlarms: number;
-  /** SunSpec 802 `Evt1` bits at the time of the event. */
+  /** 802 `Evt1` bits at the event */
   bmsEvents: number;
-  /** The measured value that triggered the event (NaN if none). */
+  /** the value that triggered it, or NaN */
   value: number;
   uptimeMs: number;
-  /** ASCII, at most 24 bytes; longer text is truncated, non-ASCII replaced by '?'. */
+  /** ASCII, NUL-padded (no terminator when all 24 bytes are used); bytes ≥ 0x80 read as `?` */
   text: string;
 }
 export const ALARM_TEXT_LENGTH = 24;
-export const ALARM_LENGTH = 20 + ALARM_TEXT_LENGTH;
+export const ALARM_LENGTH = 44;
 
-export function writeAlarm(view: DataView, offset: number, a: Alarm): number {
-  view.setUint8(offset, a.severity);
-  view.setUint8(offset + 1, a.source);
-  view.setUint16(offset + 2, a.code, true);
-  view.setUint32(offset + 4, a.inverterAlarms >>> 0, true);
-  view.setUint32(offset + 8, a.bmsEvents >>> 0, true);
-  view.setFloat32(offset + 12, a.value, true);
-  view.setUint32(offset + 16, a.uptimeMs >>> 0, true);
-  const text = a.text;
+export function writeAlarm(view: DataView, offset: number, m: Alarm): number {
+  view.setUint8(offset, m.severity);
+  view.setUint8(offset + 1, m.source);
+  view.setUint16(offset + 2, m.code, true);
+  view.setUint32(offset + 4, m.inverterAlarms >>> 0, true);
+  view.setUint32(offset + 8, m.bmsEvents >>> 0, true);
+  view.setFloat32(offset + 12, m.value, true);
+  view.setUint32(offset + 16, m.uptimeMs >>> 0, true);
+  const text = m.text;
   for (let i = 0; i < ALARM_TEXT_LENGTH; i++) {
     const c = i < text.length ? text.charCodeAt(i) : 0;
     view.setUint8(offset + 20 + i, c > 0 && c < 0x80 ? c : c === 0 ? 0 : 0x3f);

@@ -1,5 +1,6 @@
-/** SETPOINT and CONFIG (twin or operator → device). Only fields whose bit is set in `fields` apply. */
+/** SETPOINT, CONFIG: payload layouts, generated from firmware-protocol/messages.yaml by `npm run generate:protocol`; do not edit. */
 
+/** SETPOINT `fields` bits. */
 export const SetpointField = {
   ACTIVE_POWER: 0x01,
   REACTIVE_POWER: 0x02,
@@ -9,35 +10,38 @@ export const SetpointField = {
   FUNCTIONS: 0x20,
 } as const;
 
+/** SETPOINT (twin or operator → device). Only the fields whose bit is set in `fields` apply. */
 export interface Setpoint {
   type: 'SETPOINT';
-  /** `SetpointField` bits: which of the fields below the device applies. */
+  /** bit mask of the fields below */
   fields: number;
-  /** `OperatingMode`. */
+  /** operating mode (as DEVICE_STATE) */
   mode: number;
-  /** `DeviceFunction` bits to enable (others disabled). */
+  /** functions to enable; all others disabled */
   enabledFunctions: number;
+  /** dispatch set-point P, W (battery: + discharge; inverter: ≤ available power) */
   activePowerW: number;
+  /** set-point Q, var */
   reactivePowerVar: number;
-  /** Upper active-power limit, W (export / discharge). */
+  /** upper P limit, W (inverter: available primary power) */
   activePowerMaxW: number;
-  /** Lower active-power limit, W (negative = import / charge). */
+  /** lower P limit, W (negative: charge / import) */
   activePowerMinW: number;
-  /** Reactive-power magnitude limit, var. */
+  /** |Q| limit, var */
   reactivePowerMaxVar: number;
 }
 export const SETPOINT_LENGTH = 28;
 
-export function writeSetpoint(view: DataView, offset: number, s: Setpoint): number {
-  view.setUint16(offset, s.fields, true);
-  view.setUint8(offset + 2, s.mode);
+export function writeSetpoint(view: DataView, offset: number, m: Setpoint): number {
+  view.setUint16(offset, m.fields, true);
+  view.setUint8(offset + 2, m.mode);
   view.setUint8(offset + 3, 0);
-  view.setUint32(offset + 4, s.enabledFunctions >>> 0, true);
-  view.setFloat32(offset + 8, s.activePowerW, true);
-  view.setFloat32(offset + 12, s.reactivePowerVar, true);
-  view.setFloat32(offset + 16, s.activePowerMaxW, true);
-  view.setFloat32(offset + 20, s.activePowerMinW, true);
-  view.setFloat32(offset + 24, s.reactivePowerMaxVar, true);
+  view.setUint32(offset + 4, m.enabledFunctions >>> 0, true);
+  view.setFloat32(offset + 8, m.activePowerW, true);
+  view.setFloat32(offset + 12, m.reactivePowerVar, true);
+  view.setFloat32(offset + 16, m.activePowerMaxW, true);
+  view.setFloat32(offset + 20, m.activePowerMinW, true);
+  view.setFloat32(offset + 24, m.reactivePowerMaxVar, true);
   return SETPOINT_LENGTH;
 }
 
@@ -55,6 +59,7 @@ export function readSetpoint(view: DataView, offset: number): Setpoint {
   };
 }
 
+/** CONFIG `fields` bits. */
 export const ConfigField = {
   FREQUENCY_DROOP: 0x01,
   VOLT_VAR: 0x02,
@@ -63,53 +68,65 @@ export const ConfigField = {
   WATCHDOG: 0x10,
 } as const;
 
+/** CONFIG (twin or operator → device). Only the fields whose bit is set in `fields` apply. */
 export interface Config {
   type: 'CONFIG';
-  /** `ConfigField` bits. */
+  /** bit mask */
   fields: number;
-  /** IEEE 1547 category: low nibble normal (1 A, 2 B), high nibble abnormal (1 I, 2 II, 3 III). */
+  /** low nibble normal (1 A, 2 B), high nibble abnormal (1 I, 2 II, 3 III) */
   ieee1547Category: number;
-  /** Frequency droop R, per unit (0.05 = 5 %: rated power change per 5 % frequency change). */
+  /** frequency droop R (0.05 = 5 %: rated power per 5 % frequency deviation) */
   droopPu: number;
-  /** Frequency-watt dead band, Hz (each side of nominal). */
+  /** dead band each side of nominal, Hz */
   frequencyDeadbandHz: number;
-  /** Volt-var curve voltages V1…V4, per unit. */
+  /** volt-var curve voltages V1…V4, p.u., non-decreasing */
   voltVarVoltagesPu: [number, number, number, number];
-  /** Volt-var curve reactive powers Q1…Q4, fraction of rated reactive power (positive = injection). */
+  /** Q1…Q4, fraction of rated reactive power, + injection */
   voltVarReactivePu: [number, number, number, number];
+  /** 0…1 */
   stateOfChargeMin: number;
+  /** 0…1, > min */
   stateOfChargeMax: number;
-  /** Device watchdog: safe state after this long without a valid frame from the bench. */
+  /** device watchdog (§10) */
   watchdogMs: number;
 }
 export const CONFIG_LENGTH = 56;
 
-export function writeConfig(view: DataView, offset: number, c: Config): number {
-  view.setUint16(offset, c.fields, true);
-  view.setUint8(offset + 2, c.ieee1547Category);
+export function writeConfig(view: DataView, offset: number, m: Config): number {
+  view.setUint16(offset, m.fields, true);
+  view.setUint8(offset + 2, m.ieee1547Category);
   view.setUint8(offset + 3, 0);
-  view.setFloat32(offset + 4, c.droopPu, true);
-  view.setFloat32(offset + 8, c.frequencyDeadbandHz, true);
-  for (let i = 0; i < 4; i++) view.setFloat32(offset + 12 + 4 * i, c.voltVarVoltagesPu[i], true);
-  for (let i = 0; i < 4; i++) view.setFloat32(offset + 28 + 4 * i, c.voltVarReactivePu[i], true);
-  view.setFloat32(offset + 44, c.stateOfChargeMin, true);
-  view.setFloat32(offset + 48, c.stateOfChargeMax, true);
-  view.setUint32(offset + 52, c.watchdogMs >>> 0, true);
+  view.setFloat32(offset + 4, m.droopPu, true);
+  view.setFloat32(offset + 8, m.frequencyDeadbandHz, true);
+  for (let i = 0; i < 4; i++) view.setFloat32(offset + 12 + 4 * i, m.voltVarVoltagesPu[i], true);
+  for (let i = 0; i < 4; i++) view.setFloat32(offset + 28 + 4 * i, m.voltVarReactivePu[i], true);
+  view.setFloat32(offset + 44, m.stateOfChargeMin, true);
+  view.setFloat32(offset + 48, m.stateOfChargeMax, true);
+  view.setUint32(offset + 52, m.watchdogMs >>> 0, true);
   return CONFIG_LENGTH;
 }
 
 export function readConfig(view: DataView, offset: number): Config {
-  const f = (i: number) => view.getFloat32(offset + i, true);
   return {
     type: 'CONFIG',
     fields: view.getUint16(offset, true),
     ieee1547Category: view.getUint8(offset + 2),
-    droopPu: f(4),
-    frequencyDeadbandHz: f(8),
-    voltVarVoltagesPu: [f(12), f(16), f(20), f(24)],
-    voltVarReactivePu: [f(28), f(32), f(36), f(40)],
-    stateOfChargeMin: f(44),
-    stateOfChargeMax: f(48),
+    droopPu: view.getFloat32(offset + 4, true),
+    frequencyDeadbandHz: view.getFloat32(offset + 8, true),
+    voltVarVoltagesPu: [
+      view.getFloat32(offset + 12, true),
+      view.getFloat32(offset + 16, true),
+      view.getFloat32(offset + 20, true),
+      view.getFloat32(offset + 24, true),
+    ],
+    voltVarReactivePu: [
+      view.getFloat32(offset + 28, true),
+      view.getFloat32(offset + 32, true),
+      view.getFloat32(offset + 36, true),
+      view.getFloat32(offset + 40, true),
+    ],
+    stateOfChargeMin: view.getFloat32(offset + 44, true),
+    stateOfChargeMax: view.getFloat32(offset + 48, true),
     watchdogMs: view.getUint32(offset + 52, true),
   };
 }

@@ -1,48 +1,56 @@
-/** HELLO / CAPABILITIES (device → bench), sent at start and repeated until the bench answers. */
+/** HELLO: payload layouts, generated from firmware-protocol/messages.yaml by `npm run generate:protocol`; do not edit. */
 
+/** HELLO / CAPABILITIES (device → bench), sent at start and repeated until the bench answers. */
 export interface Hello {
   type: 'HELLO';
-  /** `DeviceType`. */
+  /** 1 inverter, 2 battery */
   deviceType: number;
+  /** 1 */
   protocolMajor: number;
+  /** 0 */
   protocolMinor: number;
   firmwareMajor: number;
   firmwareMinor: number;
   firmwarePatch: number;
-  /** `LinkFlag` bits. */
+  /** bit 0 signing supported, bit 1 signing required (the device rejects unsigned frames) */
   linkFlags: number;
-  /** IEEE 1547 categories supported: bit0 A, bit1 B (normal); bit4 I, bit5 II, bit6 III (abnormal). */
+  /** supported IEEE 1547-2018 categories: bit 0 A, bit 1 B (normal performance); bit 4 I, bit 5 II, bit 6 III (abnormal) */
   ieee1547Categories: number;
-  /** `DeviceFunction` bits the device implements. */
+  /** supported functions (table below) */
   functions: number;
+  /** W */
   ratedActivePowerW: number;
+  /** var */
   ratedReactivePowerVar: number;
+  /** VA */
   ratedApparentPowerVa: number;
-  /** Usable energy, Wh; 0 for devices without storage. */
+  /** usable energy, Wh; 0 without storage */
   ratedEnergyWh: number;
+  /** V */
   nominalVoltageV: number;
+  /** Hz */
   nominalFrequencyHz: number;
   serialNumber: number;
 }
 export const HELLO_LENGTH = 40;
 
-export function writeHello(view: DataView, offset: number, h: Hello): number {
-  view.setUint8(offset, h.deviceType);
-  view.setUint8(offset + 1, h.protocolMajor);
-  view.setUint8(offset + 2, h.protocolMinor);
-  view.setUint8(offset + 3, h.firmwareMajor);
-  view.setUint8(offset + 4, h.firmwareMinor);
-  view.setUint8(offset + 5, h.firmwarePatch);
-  view.setUint8(offset + 6, h.linkFlags);
-  view.setUint8(offset + 7, h.ieee1547Categories);
-  view.setUint32(offset + 8, h.functions >>> 0, true);
-  view.setFloat32(offset + 12, h.ratedActivePowerW, true);
-  view.setFloat32(offset + 16, h.ratedReactivePowerVar, true);
-  view.setFloat32(offset + 20, h.ratedApparentPowerVa, true);
-  view.setFloat32(offset + 24, h.ratedEnergyWh, true);
-  view.setFloat32(offset + 28, h.nominalVoltageV, true);
-  view.setFloat32(offset + 32, h.nominalFrequencyHz, true);
-  view.setUint32(offset + 36, h.serialNumber >>> 0, true);
+export function writeHello(view: DataView, offset: number, m: Hello): number {
+  view.setUint8(offset, m.deviceType);
+  view.setUint8(offset + 1, m.protocolMajor);
+  view.setUint8(offset + 2, m.protocolMinor);
+  view.setUint8(offset + 3, m.firmwareMajor);
+  view.setUint8(offset + 4, m.firmwareMinor);
+  view.setUint8(offset + 5, m.firmwarePatch);
+  view.setUint8(offset + 6, m.linkFlags);
+  view.setUint8(offset + 7, m.ieee1547Categories);
+  view.setUint32(offset + 8, m.functions >>> 0, true);
+  view.setFloat32(offset + 12, m.ratedActivePowerW, true);
+  view.setFloat32(offset + 16, m.ratedReactivePowerVar, true);
+  view.setFloat32(offset + 20, m.ratedApparentPowerVa, true);
+  view.setFloat32(offset + 24, m.ratedEnergyWh, true);
+  view.setFloat32(offset + 28, m.nominalVoltageV, true);
+  view.setFloat32(offset + 32, m.nominalFrequencyHz, true);
+  view.setUint32(offset + 36, m.serialNumber >>> 0, true);
   return HELLO_LENGTH;
 }
 

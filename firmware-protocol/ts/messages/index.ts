@@ -1,4 +1,4 @@
-/** Message registry: id ↔ type, payload encode/decode dispatch. */
+/** Message registry: id ↔ type, payload encode/decode dispatch; generated from firmware-protocol/messages.yaml by `npm run generate:protocol`; do not edit. */
 import { MessageId, type MessageType } from '../constants.ts';
 import { ALARM_LENGTH, type Alarm, readAlarm, writeAlarm } from './alarm.ts';
 import {

@@ -1,26 +1,30 @@
-/** Link housekeeping: HEARTBEAT, TIME_SYNC, ACK and NACK. */
+/** HEARTBEAT, TIME_SYNC, ACK, NACK: payload layouts, generated from firmware-protocol/messages.yaml by `npm run generate:protocol`; do not edit. */
 
+/** HEARTBEAT (both ways), once a second, and while a run is paused. */
 export interface Heartbeat {
   type: 'HEARTBEAT';
+  /** sender uptime */
   uptimeMs: number;
-  /** Valid frames the sender has received. */
+  /** valid frames received */
   rxFrames: number;
-  /** Bad frames the sender has counted (CRC, COBS, length, version, flags, signature, unknown id). */
+  /** bad frames counted (every rejection of §11) */
   rxErrors: number;
+  /** frames sent */
   txFrames: number;
-  /** SunSpec 701 `InvSt` of a device; 0 from the bench. */
+  /** device: SunSpec 701 `InvSt`; bench: 0 */
   state: number;
 }
 export const HEARTBEAT_LENGTH = 20;
 
-export function writeHeartbeat(view: DataView, offset: number, h: Heartbeat): number {
-  view.setUint32(offset, h.uptimeMs >>> 0, true);
-  view.setUint32(offset + 4, h.rxFrames >>> 0, true);
-  view.setUint32(offset + 8, h.rxErrors >>> 0, true);
-  view.setUint32(offset + 12, h.txFrames >>> 0, true);
-  view.setUint8(offset + 16, h.state);
+export function writeHeartbeat(view: DataView, offset: number, m: Heartbeat): number {
+  view.setUint32(offset, m.uptimeMs >>> 0, true);
+  view.setUint32(offset + 4, m.rxFrames >>> 0, true);
+  view.setUint32(offset + 8, m.rxErrors >>> 0, true);
+  view.setUint32(offset + 12, m.txFrames >>> 0, true);
+  view.setUint8(offset + 16, m.state);
   view.setUint8(offset + 17, 0);
-  view.setUint16(offset + 18, 0, true);
+  view.setUint8(offset + 18, 0);
+  view.setUint8(offset + 19, 0);
   return HEARTBEAT_LENGTH;
 }
 
@@ -35,29 +39,34 @@ export function readHeartbeat(view: DataView, offset: number): Heartbeat {
   };
 }
 
-export const TimeSyncPhase = { REQUEST: 0, RESPONSE: 1 } as const;
+/** TIME_SYNC `phase`. */
+export const TimeSyncPhase = {
+  REQUEST: 0,
+  RESPONSE: 1,
+} as const;
 
-/** NTP-style exchange: offset = ((t2 − t1) + (t3 − t4)) / 2, delay = (t4 − t1) − (t3 − t2). */
+/** TIME_SYNC, an NTP-style exchange: offset = ((t2 − t1) + (t3 − t4)) / 2, delay = (t4 − t1) − (t3 − t2). */
 export interface TimeSync {
   type: 'TIME_SYNC';
-  /** `TimeSyncPhase`. */
+  /** 0 request, 1 response */
   phase: number;
-  /** Requester's clock when the request left, µs. */
+  /** requester's clock when the request left (copied into the response) */
   originUs: bigint;
-  /** Responder's clock when the request arrived, µs (0 in a request). */
+  /** responder's clock when the request arrived (0 in a request) */
   receiveUs: bigint;
-  /** Responder's clock when the response left, µs (0 in a request). */
+  /** responder's clock when the response left (0 in a request) */
   transmitUs: bigint;
 }
 export const TIME_SYNC_LENGTH = 28;
 
-export function writeTimeSync(view: DataView, offset: number, t: TimeSync): number {
-  view.setUint8(offset, t.phase);
+export function writeTimeSync(view: DataView, offset: number, m: TimeSync): number {
+  view.setUint8(offset, m.phase);
   view.setUint8(offset + 1, 0);
-  view.setUint16(offset + 2, 0, true);
-  view.setBigUint64(offset + 4, t.originUs, true);
-  view.setBigUint64(offset + 12, t.receiveUs, true);
-  view.setBigUint64(offset + 20, t.transmitUs, true);
+  view.setUint8(offset + 2, 0);
+  view.setUint8(offset + 3, 0);
+  view.setBigUint64(offset + 4, m.originUs, true);
+  view.setBigUint64(offset + 12, m.receiveUs, true);
+  view.setBigUint64(offset + 20, m.transmitUs, true);
   return TIME_SYNC_LENGTH;
 }
 
@@ -71,19 +80,20 @@ export function readTimeSync(view: DataView, offset: number): TimeSync {
   };
 }
 
+/** ACK (both ways), the frame `seq` of message `msg_id` was applied. */
 export interface Ack {
   type: 'ACK';
-  /** Message id of the acknowledged frame. */
+  /** id of the frame answered */
   messageId: number;
-  /** Sequence number of the acknowledged frame. */
+  /** `seq` of the frame answered */
   seq: number;
 }
 export const ACK_LENGTH = 4;
 
-export function writeAck(view: DataView, offset: number, a: Ack): number {
-  view.setUint8(offset, a.messageId);
+export function writeAck(view: DataView, offset: number, m: Ack): number {
+  view.setUint8(offset, m.messageId);
   view.setUint8(offset + 1, 0);
-  view.setUint16(offset + 2, a.seq, true);
+  view.setUint16(offset + 2, m.seq, true);
   return ACK_LENGTH;
 }
 
@@ -91,22 +101,25 @@ export function readAck(view: DataView, offset: number): Ack {
   return { type: 'ACK', messageId: view.getUint8(offset), seq: view.getUint16(offset + 2, true) };
 }
 
+/** NACK (both ways), the frame `seq` of message `msg_id` was refused, and why. */
 export interface Nack {
   type: 'NACK';
+  /** id of the frame answered */
   messageId: number;
-  /** `NackReason`. */
+  /** 1 UNKNOWN_MESSAGE, 2 BAD_LENGTH, 3 OUT_OF_RANGE, 4 UNSUPPORTED_FUNCTION, 5 UNSIGNED, 6 BAD_SIGNATURE, 7 REPLAY, 8 BUSY, 9 WRONG_STATE */
   reason: number;
+  /** `seq` of the frame answered */
   seq: number;
-  /** Reason-specific detail (e.g. the offending field bit for OUT_OF_RANGE). */
+  /** reason-specific (e.g. the offending field bit) */
   detail: number;
 }
 export const NACK_LENGTH = 8;
 
-export function writeNack(view: DataView, offset: number, n: Nack): number {
-  view.setUint8(offset, n.messageId);
-  view.setUint8(offset + 1, n.reason);
-  view.setUint16(offset + 2, n.seq, true);
-  view.setUint32(offset + 4, n.detail >>> 0, true);
+export function writeNack(view: DataView, offset: number, m: Nack): number {
+  view.setUint8(offset, m.messageId);
+  view.setUint8(offset + 1, m.reason);
+  view.setUint16(offset + 2, m.seq, true);
+  view.setUint32(offset + 4, m.detail >>> 0, true);
   return NACK_LENGTH;
 }
 

@@ -1,17 +1,19 @@
-/** MEASUREMENT (twin → device) and DEVICE_STATE (device → twin): the per-step exchange. */
+/** MEASUREMENT, DEVICE_STATE: payload layouts, generated from firmware-protocol/messages.yaml by `npm run generate:protocol`; do not edit. */
 
+/** MEASUREMENT (twin → device), once per step; the device answers with DEVICE_STATE. */
 export interface Measurement {
   type: 'MEASUREMENT';
-  /** Twin step index this measurement belongs to; the device echoes it in DEVICE_STATE. */
+  /** twin step index; echoed in DEVICE_STATE */
   step: number;
-  /** Twin time in seconds since the start of the run. */
+  /** twin time since the start of the run, s */
   twinTimeS: number;
-  /** Bus voltage magnitude, per unit of the device's nominal voltage. */
+  /** bus voltage magnitude, per unit of the device's nominal voltage */
   voltagePu: number;
-  /** Bus voltage angle, radians. */
+  /** bus voltage angle, rad */
   voltageAngleRad: number;
+  /** island frequency, Hz */
   frequencyHz: number;
-  /** Rate of change of frequency, Hz/s. */
+  /** rate of change of frequency, Hz/s */
   rocofHzPerS: number;
 }
 export const MEASUREMENT_LENGTH = 28;
@@ -38,40 +40,41 @@ export function readMeasurement(view: DataView, offset: number): Measurement {
   };
 }
 
+/** DEVICE_STATE (device → twin), the answer to a MEASUREMENT. */
 export interface DeviceState {
   type: 'DEVICE_STATE';
-  /** Step index of the MEASUREMENT this state answers (0 before the first one). */
+  /** step of the MEASUREMENT this answers (0 before the first) */
   step: number;
-  /** Active power, W, generator convention (positive = export / discharge). */
+  /** W, generator convention: + export / discharge */
   activePowerW: number;
-  /** Reactive power, var, positive = injection. */
+  /** var, + injection */
   reactivePowerVar: number;
-  /** State of charge 0…1; NaN for devices without storage. */
+  /** 0…1; NaN without storage */
   stateOfCharge: number;
-  /** `OperatingMode`. */
+  /** 0 off, 1 grid-following, 2 grid-forming (SunSpec 701 `DERMode` bits 0/1) */
   mode: number;
-  /** SunSpec 701 `InvSt` (`InverterState`). */
+  /** SunSpec 701 `InvSt`: 0 OFF, 1 SLEEPING, 2 STARTING, 3 RUNNING, 4 THROTTLED, 5 SHUTTING_DOWN, 6 FAULT, 7 STANDBY */
   inverterState: number;
-  /** SunSpec 802 `ChaSt` (`ChargeState`), 0 when not a storage device. */
+  /** SunSpec 802 `ChaSt`: 1 OFF, 2 EMPTY, 3 DISCHARGING, 4 CHARGING, 5 FULL, 6 HOLDING, 7 TESTING; 0 = no storage */
   chargeState: number;
-  /** SunSpec 701 `Alrm` bitfield. */
+  /** SunSpec 701 `Alrm` bitfield (bit 0 GROUND_FAULT … 8 OVER_FREQUENCY, 9 UNDER_FREQUENCY, 10 AC_OVER_VOLT, 11 AC_UNDER_VOLT … 16 MANUFACTURER_ALRM) */
   inverterAlarms: number;
-  /** SunSpec 802 `Evt1` bitfield (BMS alarms and warnings). */
+  /** SunSpec 802 `Evt1` bitfield (bit 0 COMMUNICATION_ERROR, 5/6 OVER_CHARGE_CURRENT alarm/warning, 7/8 OVER_DISCHARGE_CURRENT, 13/14 UNDER_SOC_MIN, 15/16 OVER_SOC_MAX, … 28/29 CONFIGURATION) */
   bmsEvents: number;
 }
 export const DEVICE_STATE_LENGTH = 28;
 
-export function writeDeviceState(view: DataView, offset: number, s: DeviceState): number {
-  view.setUint32(offset, s.step >>> 0, true);
-  view.setFloat32(offset + 4, s.activePowerW, true);
-  view.setFloat32(offset + 8, s.reactivePowerVar, true);
-  view.setFloat32(offset + 12, s.stateOfCharge, true);
-  view.setUint8(offset + 16, s.mode);
-  view.setUint8(offset + 17, s.inverterState);
-  view.setUint8(offset + 18, s.chargeState);
+export function writeDeviceState(view: DataView, offset: number, m: DeviceState): number {
+  view.setUint32(offset, m.step >>> 0, true);
+  view.setFloat32(offset + 4, m.activePowerW, true);
+  view.setFloat32(offset + 8, m.reactivePowerVar, true);
+  view.setFloat32(offset + 12, m.stateOfCharge, true);
+  view.setUint8(offset + 16, m.mode);
+  view.setUint8(offset + 17, m.inverterState);
+  view.setUint8(offset + 18, m.chargeState);
   view.setUint8(offset + 19, 0);
-  view.setUint32(offset + 20, s.inverterAlarms >>> 0, true);
-  view.setUint32(offset + 24, s.bmsEvents >>> 0, true);
+  view.setUint32(offset + 20, m.inverterAlarms >>> 0, true);
+  view.setUint32(offset + 24, m.bmsEvents >>> 0, true);
   return DEVICE_STATE_LENGTH;
 }
 

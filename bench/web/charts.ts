@@ -1,27 +1,38 @@
 // Streaming charts on uPlot: a rolling window of twin time, series added as they first appear.
-/* global uPlot */
+import type UPlot from 'uplot';
+
+/** uPlot comes as a global from its own script (/vendor/uPlot.iife.min.js, served from node_modules). */
+declare const uPlot: typeof UPlot;
 
 export const WINDOW_S = 30;
 const MAX_POINTS = 3000;
 
+export interface StreamChartOptions {
+  unit: string;
+  colours?: (name: string, index: number) => string;
+  decimals?: number;
+  /** Smallest span of the y axis, in the unit: a flat series still reads as flat. */
+  minSpan?: number;
+}
+
 export class StreamChart {
-  /**
-   * @param {HTMLElement} el
-   * @param {{ unit: string, colours?: (name: string, index: number) => string, decimals?: number, minSpan?: number }} options
-   */
-  constructor(el, options) {
-    this.el = el;
-    this.options = options;
-    this.names = [];
-    this.columns = [[]];
-    this.chart = null;
-    this.dirty = false;
-    this.lastWidth = 0;
+  /** Series names, in column order (the e2e tests read them). */
+  names: string[] = [];
+  /** Twin time, then one column per series; null leaves a gap. */
+  columns: (number | null)[][] = [[]];
+  chart: UPlot | null = null;
+  dirty = false;
+  lastWidth = 0;
+
+  constructor(
+    readonly el: HTMLElement,
+    readonly options: StreamChartOptions,
+  ) {
     new ResizeObserver(() => this.resize()).observe(el);
   }
 
   /** Appends one sample: `values` maps series name to value (missing or null leaves a gap). */
-  push(t_s, values) {
+  push(t_s: number, values: Record<string, number | null | undefined>): void {
     let added = false;
     for (const name of Object.keys(values)) {
       if (!this.names.includes(name)) {
@@ -30,7 +41,7 @@ export class StreamChart {
         added = true;
       }
     }
-    const time = this.columns[0];
+    const time = this.columns[0] as number[];
     // A new run (or a replay jump) starts the window again.
     if (time.length > 0 && t_s < time[time.length - 1]) {
       for (const col of this.columns) col.length = 0;
@@ -48,21 +59,21 @@ export class StreamChart {
   }
 
   /** Redraws at most once per animation frame, however fast states arrive. */
-  render() {
+  render(): void {
     if (this.dirty && this.chart) {
-      this.chart.setData(this.columns);
+      this.chart.setData(this.columns as UPlot.AlignedData);
       // Without a cursor on the chart the legend shows the newest values.
-      if (!(this.chart.cursor.left >= 0)) this.chart.setLegend({ idx: this.length - 1 });
+      if (!((this.chart.cursor.left ?? -1) >= 0)) this.chart.setLegend({ idx: this.length - 1 });
       this.dirty = false;
     }
   }
 
-  size() {
+  size(): { width: number; height: number } {
     const width = Math.max(280, this.el.clientWidth || 600);
     return { width, height: Math.max(180, Math.min(320, Math.round(width * 0.42))) };
   }
 
-  resize() {
+  resize(): void {
     const { width, height } = this.size();
     if (this.chart && Math.abs(width - this.lastWidth) > 4) {
       this.lastWidth = width;
@@ -70,7 +81,7 @@ export class StreamChart {
     }
   }
 
-  rebuild() {
+  rebuild(): void {
     this.chart?.destroy();
     const { width, height } = this.size();
     this.lastWidth = width;
@@ -108,11 +119,11 @@ export class StreamChart {
             size: 80,
             label: this.options.unit,
             labelFont: font,
-            values: (_u, ticks) => ticks.map((v) => v.toFixed(Math.min(decimals, 3))),
+            values: (_u: UPlot, ticks: number[]) => ticks.map((v) => v.toFixed(Math.min(decimals, 3))),
           },
         ],
         series: [
-          { label: 't (s)', value: (_u, v) => (v == null ? '–' : v.toFixed(2)) },
+          { label: 't (s)', value: (_u: UPlot, v: number | null) => (v == null ? '–' : v.toFixed(2)) },
           ...this.names.map((name, i) => ({
             label: name,
             stroke: this.options.colours?.(name, i) ?? PALETTE[i % PALETTE.length],
@@ -120,22 +131,22 @@ export class StreamChart {
             spanGaps: false,
             // Lines only: sparse windows (a slow link, a late joiner) would otherwise grow dots.
             points: { show: false },
-            value: (_u, v) => (v == null ? '–' : v.toFixed(decimals)),
+            value: (_u: UPlot, v: number | null) => (v == null ? '–' : v.toFixed(decimals)),
           })),
         ],
       },
-      this.columns,
+      this.columns as UPlot.AlignedData,
       this.el,
     );
     this.dirty = false;
   }
 
   /** Number of samples in the window (the e2e tests watch it advance). */
-  get length() {
+  get length(): number {
     return this.columns[0].length;
   }
 
-  get lastTime() {
+  get lastTime(): number | null {
     const time = this.columns[0];
     return time.length ? time[time.length - 1] : null;
   }

@@ -1,16 +1,53 @@
 // Live page: connects with the token from the link, draws the diagram, charts and timeline, and
 // offers controls only to roles that may use them (the server checks again: the page is a courtesy).
-/* global io */
-import { PALETTE, StreamChart } from './charts.js';
-import { Diagram, naturalCompare } from './diagram.js';
+import type { io as connectSocket, Socket } from 'socket.io-client';
+import {
+  type ApiCommand,
+  type ClientToServerEvents,
+  type CommandResult,
+  type CommandType,
+  type GridTopology,
+  type LiveEvent,
+  type LiveMicrogrid,
+  type LiveState,
+  ROLES,
+  type Role,
+  type RunStatus,
+  type ScenarioAction,
+  type ServerToClientEvents,
+  type Severity,
+  type Welcome,
+} from '../server/api.ts';
+import { PALETTE, StreamChart } from './charts.ts';
+import { Diagram, naturalCompare } from './diagram.ts';
 
-const $ = (id) => document.getElementById(id);
+/** The socket.io client comes as a global from the server's own script (/socket.io/socket.io.min.js). */
+declare const io: typeof connectSocket;
+
+/** A command that got no answer: the page's own refusal, with no audit entry behind it. */
+type PageResult = CommandResult | { ok: false; code: 'failed'; reason: string };
+
+/** What the page knows, exposed as `window.__gridloop` for the browser tests. */
+interface PageState {
+  role: Role | null;
+  commands: CommandType[];
+  topology: GridTopology | null;
+  states: number;
+  lastState: LiveState | null;
+  events: LiveEvent[];
+  lastResult: PageResult | null;
+  scenarios?: string[];
+  status?: RunStatus;
+  charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop', StreamChart>;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 
 // The token comes in the link; keep it for this tab only and take it out of the address bar, so it
 // is not on the projector screen or in the browser history.
 if (params.has('token')) {
-  sessionStorage.setItem('gridloop-token', params.get('token'));
+  sessionStorage.setItem('gridloop-token', params.get('token')!);
   params.delete('token');
   const rest = params.toString();
   history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
@@ -24,7 +61,7 @@ $('display-mode').addEventListener('click', () => {
   for (const chart of charts) chart.rebuild();
 });
 
-const page = {
+const page: PageState = {
   role: null,
   commands: [],
   topology: null,
@@ -33,14 +70,14 @@ const page = {
   events: [],
   lastResult: null,
 };
-window.__gridloop = page;
+(window as unknown as { __gridloop: PageState }).__gridloop = page;
 
-const diagram = new Diagram($('diagram'), {
+const diagram = new Diagram($('diagram') as unknown as SVGSVGElement, {
   onSwitch: (sw) =>
     command({ type: 'breaker', id: sw.id, closed: sw.closed }, `${sw.closed ? 'close' : 'open'} ${sw.id}`),
 });
 
-const islandColour = (name) => diagram.islandColour?.(name.replace(/^island /, '')) ?? PALETTE[0];
+const islandColour = (name: string) => diagram.islandColour?.(name.replace(/^island /, '')) ?? PALETTE[0];
 const frequencyChart = new StreamChart($('frequency-chart'), {
   unit: 'Hz',
   colours: islandColour,
@@ -53,7 +90,7 @@ const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, m
 const charts = [frequencyChart, voltageChart, fidChart, loopChart];
 page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
 
-let socket;
+let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
 let lastIslandIds = '';
 function connect() {
   const token = sessionStorage.getItem('gridloop-token');
@@ -62,20 +99,24 @@ function connect() {
     return;
   }
   socket?.close();
-  socket = io({ transports: ['websocket'], auth: { token } });
-  socket.on('connect_error', (err) => {
+  const current: Socket<ServerToClientEvents, ClientToServerEvents> = io({
+    transports: ['websocket'],
+    auth: { token },
+  });
+  socket = current;
+  current.on('connect_error', (err) => {
     setStatus('disconnected', 'not connected');
     if (/unauthenticated/.test(err.message)) {
-      socket.close();
+      socket?.close();
       showLogin(`Access refused (${err.message.replace(/^unauthenticated: /, '')}).`);
     }
   });
-  socket.on('disconnect', () => setStatus('disconnected', 'disconnected'));
-  socket.on('welcome', onWelcome);
-  socket.on('topology', (topology) => setTopology(topology));
-  socket.on('status', onStatus);
-  socket.on('events', (events) => addEvents(events));
-  socket.on('state', (state) => {
+  current.on('disconnect', () => setStatus('disconnected', 'disconnected'));
+  current.on('welcome', onWelcome);
+  current.on('topology', (topology) => setTopology(topology));
+  current.on('status', onStatus);
+  current.on('events', (events) => addEvents(events));
+  current.on('state', (state) => {
     page.states++;
     // A new island needs its colour before its chart series is created.
     const ids = state.islands.map((i) => i.id).join();
@@ -89,23 +130,23 @@ function connect() {
   });
 }
 
-function showLogin(reason) {
+function showLogin(reason: string): void {
   $('login').hidden = false;
   $('login-reason').textContent = reason;
 }
 $('login').addEventListener('submit', (e) => {
   e.preventDefault();
-  sessionStorage.setItem('gridloop-token', $('login-token').value.trim());
+  sessionStorage.setItem('gridloop-token', $<HTMLInputElement>('login-token').value.trim());
   $('login').hidden = true;
   connect();
 });
 
-function setStatus(state, text) {
+function setStatus(state: string, text: string): void {
   $('run-status').dataset.state = state;
   $('run-status').textContent = text;
 }
 
-function onWelcome(welcome) {
+function onWelcome(welcome: Welcome): void {
   page.role = welcome.role;
   page.commands = welcome.commands;
   page.scenarios = welcome.scenarios ?? [];
@@ -118,11 +159,11 @@ function onWelcome(welcome) {
   $('timeline').replaceChildren();
   page.events = [];
   addEvents(welcome.recentEvents);
-  socket.emit('subscribe', { rate_hz: Number(params.get('rate')) || 20 });
+  socket?.emit('subscribe', { rate_hz: Number(params.get('rate')) || 20 });
   buildControls();
 }
 
-function setTopology(topology) {
+function setTopology(topology: GridTopology): void {
   page.topology = topology;
   $('grid-name').textContent = topology.name;
   diagram.setTopology(topology);
@@ -130,7 +171,7 @@ function setTopology(topology) {
   buildControls();
 }
 
-function onStatus(status) {
+function onStatus(status: RunStatus): void {
   page.status = status;
   setStatus(
     status.state,
@@ -138,23 +179,23 @@ function onStatus(status) {
   );
 }
 
-const SEVERITY_ICON = { info: '•', warning: '▲', alarm: '■' };
+const SEVERITY_ICON: Record<Severity, string> = { info: '•', warning: '▲', alarm: '■' };
 /** A message repeating within this many twin seconds updates its line instead of adding one. */
 const REPEAT_WINDOW_S = 30;
 
-function addEvents(events) {
+function addEvents(events: LiveEvent[]): void {
   const list = $('timeline');
   for (const event of events) {
     page.events.push(event);
     const key = `${event.source}|${event.kind}|${event.message}`;
     // A flapping link or a repeated alarm shows once, with a count, at its latest time.
-    const recent = [...list.children].slice(0, 12).find((li) => li.dataset.key === key);
+    const recent = ([...list.children] as HTMLElement[]).slice(0, 12).find((li) => li.dataset.key === key);
     if (recent && event.t_s - Number(recent.dataset.t) <= REPEAT_WINDOW_S) {
       const count = Number(recent.dataset.count) + 1;
       recent.dataset.count = String(count);
       recent.dataset.t = String(event.t_s);
-      recent.querySelector('.event-time').textContent = `${event.t_s.toFixed(3)} s`;
-      recent.querySelector('.event-count').textContent = `×${count}`;
+      recent.querySelector('.event-time')!.textContent = `${event.t_s.toFixed(3)} s`;
+      recent.querySelector('.event-count')!.textContent = `×${count}`;
       list.prepend(recent);
       continue;
     }
@@ -178,26 +219,27 @@ function addEvents(events) {
     li.append(time, icon, text);
     list.prepend(li);
   }
-  while (list.children.length > 300) list.lastChild.remove();
+  while (list.children.length > 300) list.lastChild!.remove();
   if (page.events.length > 1000) page.events.splice(0, page.events.length - 1000);
 }
 
-function pushCharts(state) {
-  const freq = {};
+function pushCharts(state: LiveState): void {
+  const freq: Record<string, number | null> = {};
   for (const island of state.islands) freq[`island ${island.id}`] = island.energised ? island.f_hz : null;
   frequencyChart.push(state.t_s, freq);
 
   const t = page.topology;
-  if (t && state.vm_pu && state.vm_pu.length === t.buses.length) {
-    const lowest = {};
+  const vm_pu = state.vm_pu;
+  if (t && vm_pu && vm_pu.length === t.buses.length) {
+    const lowest: Record<string, number> = {};
     t.buses.forEach((bus, i) => {
       const area = bus.microgrid ?? 'feeder';
-      const v = state.vm_pu[i];
+      const v = vm_pu[i];
       if (v > 0.05 && (lowest[area] === undefined || v < lowest[area])) lowest[area] = v;
     });
     voltageChart.push(state.t_s, lowest);
   }
-  const flows = {};
+  const flows: Record<string, number> = {};
   for (const fid of t?.fids ?? []) {
     const p = state.fids?.[fid.id]?.p_mw ?? state.devices[fid.id]?.p_mw;
     if (typeof p === 'number') flows[fid.id] = p;
@@ -206,8 +248,8 @@ function pushCharts(state) {
   loopChart.push(state.t_s, { lateness: state.loop.lateness_us, work: state.loop.work_us });
 }
 
-let pending = null;
-function frame() {
+let pending: LiveState | null = null;
+function frame(): void {
   if (pending) {
     render(pending);
     pending = null;
@@ -218,13 +260,13 @@ function frame() {
 requestAnimationFrame(frame);
 
 /** One line per microgrid of the island that has a PCC: power through it (import positive), EMS mode. */
-function pccLines(state, island) {
+function pccLines(state: LiveState, island: LiveState['islands'][number]): HTMLDivElement[] {
   const withPcc = new Set((page.topology?.microgrids ?? []).filter((m) => m.pccSwitch).map((m) => m.id));
   return island.id
     .split('+')
     .filter((id) => withPcc.has(id) && state.microgrids?.[id])
     .map((id) => {
-      const m = state.microgrids[id];
+      const m = state.microgrids![id] as LiveMicrogrid;
       const line = document.createElement('div');
       line.className = 'label';
       line.dataset.pcc = id;
@@ -235,7 +277,7 @@ function pccLines(state, island) {
     });
 }
 
-function render(state) {
+function render(state: LiveState): void {
   $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
   diagram.update(state);
   const readouts = $('frequency-readouts');
@@ -261,7 +303,7 @@ function render(state) {
       return card;
     }),
   );
-  $('devices').tBodies[0].replaceChildren(
+  $<HTMLTableElement>('devices').tBodies[0].replaceChildren(
     ...Object.entries(state.devices)
       .sort(([a], [b]) => naturalCompare(a, b))
       .map(([id, d]) => {
@@ -288,17 +330,23 @@ function render(state) {
 
 // ---- operator controls: built only for roles that may send commands ----
 
-function feedback(text, ok) {
+/** The scenario buttons, in the order an operator uses them. */
+const SCENARIO_BUTTONS: readonly ScenarioAction[] = ['start', 'pause', 'resume', 'stop'];
+
+function feedback(text: string, ok: boolean): void {
   const el = $('command-feedback');
   if (!el) return;
   el.textContent = text;
   el.className = ok ? 'ok' : 'bad';
 }
 
-async function command(cmd, label) {
-  if (!socket?.connected) return feedback('not connected', false);
+async function command(cmd: ApiCommand, label: string): Promise<PageResult | undefined> {
+  if (!socket?.connected) {
+    feedback('not connected', false);
+    return undefined;
+  }
   feedback(`${label}…`, true);
-  let result;
+  let result: PageResult;
   try {
     result = await socket.timeout(10_000).emitWithAck('command', cmd);
   } catch {
@@ -314,7 +362,7 @@ async function command(cmd, label) {
   return result;
 }
 
-function button(text, onClick, className = '') {
+function button(text: string, onClick: () => void, className = ''): HTMLButtonElement {
   const b = document.createElement('button');
   b.type = 'button';
   b.textContent = text;
@@ -323,7 +371,7 @@ function button(text, onClick, className = '') {
   return b;
 }
 
-function group(title, ...children) {
+function group(title: string, ...children: HTMLElement[]): HTMLFieldSetElement {
   const fieldset = document.createElement('fieldset');
   const legend = document.createElement('legend');
   legend.textContent = title;
@@ -331,7 +379,10 @@ function group(title, ...children) {
   return fieldset;
 }
 
-function select(name, options) {
+function select(
+  name: string,
+  options: { value: string; label: string; disabled?: boolean }[],
+): HTMLSelectElement {
   const s = document.createElement('select');
   s.name = name;
   for (const { value, label, disabled } of options) {
@@ -344,7 +395,7 @@ function select(name, options) {
   return s;
 }
 
-function numberInput(name, placeholder) {
+function numberInput(name: string, placeholder: string): HTMLInputElement {
   const i = document.createElement('input');
   i.type = 'number';
   i.step = 'any';
@@ -354,9 +405,9 @@ function numberInput(name, placeholder) {
   return i;
 }
 
-function buildControls() {
+function buildControls(): void {
   const box = $('controls');
-  const can = (type) => page.commands.includes(type);
+  const can = (type: CommandType) => page.commands.includes(type);
   if (page.commands.length === 0) {
     // Viewers get no controls at all, not disabled ones.
     box.replaceChildren();
@@ -365,7 +416,7 @@ function buildControls() {
   }
   box.hidden = false;
   const t = page.topology;
-  const parts = [];
+  const parts: HTMLFieldSetElement[] = [];
   if (can('emergency-stop')) {
     let armed = 0;
     const stop = button(
@@ -424,11 +475,11 @@ function buildControls() {
   }
   if (can('scenario')) {
     // The bench lists its scenario folder; a free name is still possible when it lists nothing.
-    let name;
-    if (page.scenarios?.length > 0) {
+    let name: HTMLSelectElement | HTMLInputElement;
+    if ((page.scenarios?.length ?? 0) > 0) {
       name = select(
         'scenario',
-        page.scenarios.map((s) => ({ value: s, label: s })),
+        page.scenarios!.map((s) => ({ value: s, label: s })),
       );
     } else {
       name = document.createElement('input');
@@ -436,7 +487,7 @@ function buildControls() {
       name.placeholder = 'scenario name';
       name.size = 14;
     }
-    const act = (action) => () =>
+    const act = (action: ScenarioAction) => () =>
       command(
         {
           type: 'scenario',
@@ -445,9 +496,7 @@ function buildControls() {
         },
         `scenario ${action}${action === 'start' ? ` ${name.value.trim()}` : ''}`,
       );
-    parts.push(
-      group('Scenario', name, ...['start', 'pause', 'resume', 'stop'].map((a) => button(a, act(a)))),
-    );
+    parts.push(group('Scenario', name, ...SCENARIO_BUTTONS.map((a) => button(a, act(a)))));
   }
   if (can('setpoint') && t && t.ders.length > 0) {
     const admin = page.role === 'admin';
@@ -462,7 +511,7 @@ function buildControls() {
     const p = numberInput('p_mw', 'P MW');
     const q = numberInput('q_mvar', 'Q Mvar');
     const send = button('set', () => {
-      const cmd = { type: 'setpoint', deviceId: device.value };
+      const cmd: Extract<ApiCommand, { type: 'setpoint' }> = { type: 'setpoint', deviceId: device.value };
       if (p.value !== '') cmd.p_mw = Number(p.value);
       if (q.value !== '') cmd.q_mvar = Number(q.value);
       command(cmd, `set-point ${device.value}`);
@@ -489,12 +538,15 @@ function buildControls() {
   if (can('rotate-token')) {
     const role = select(
       'rotate-role',
-      ['viewer', 'operator', 'admin'].map((r) => ({ value: r, label: r })),
+      ROLES.map((r) => ({ value: r, label: r })),
     );
     const rotated = document.createElement('output');
     rotated.id = 'rotated-token';
     const rotate = button('rotate token', async () => {
-      const result = await command({ type: 'rotate-token', role: role.value }, `rotate ${role.value} token`);
+      const result = await command(
+        { type: 'rotate-token', role: role.value as Role },
+        `rotate ${role.value} token`,
+      );
       if (result?.ok && result.token) {
         // Shown once, here only: the audit log never holds tokens.
         rotated.textContent =

@@ -1,4 +1,20 @@
 // Single-line diagram drawn as SVG from the server's GridTopology, recoloured from each LiveState.
+import type { GridTopology, LiveState } from '../server/api.ts';
+
+/** A breaker the operator can toggle: a switch, or a branch drawn with a breaker symbol. */
+export interface Breaker {
+  id: string;
+  kind: string;
+  from: string;
+  to: string;
+  closed: boolean;
+}
+
+interface Point {
+  x: number;
+  y: number;
+}
+
 const SVG = 'http://www.w3.org/2000/svg';
 export const ISLAND_COLOURS = [
   '#4ea1ff',
@@ -12,7 +28,11 @@ export const ISLAND_COLOURS = [
 ];
 const DEAD = '#5b6675';
 
-function el(name, attrs = {}, parent) {
+function el<K extends keyof SVGElementTagNameMap>(
+  name: K,
+  attrs: Record<string, string | number> = {},
+  parent?: Element,
+): SVGElementTagNameMap[K] {
   const node = document.createElementNS(SVG, name);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   parent?.append(node);
@@ -20,31 +40,31 @@ function el(name, attrs = {}, parent) {
 }
 
 /** Connected components through in-service lines and closed switches (FIDs never merge islands). */
-export function components(topology, switchClosed) {
+export function components(topology: GridTopology, switchClosed: (sw: Breaker) => boolean): string[][] {
   const parent = new Map(topology.buses.map((b) => [b.id, b.id]));
-  const find = (x) => {
+  const find = (x: string) => {
     while (parent.get(x) !== x) {
-      parent.set(x, parent.get(parent.get(x)));
-      x = parent.get(x);
+      parent.set(x, parent.get(parent.get(x)!)!);
+      x = parent.get(x)!;
     }
     return x;
   };
-  const join = (a, b) => {
+  const join = (a: string, b: string) => {
     if (parent.has(a) && parent.has(b)) parent.set(find(a), find(b));
   };
   for (const line of topology.lines) if (line.inService && !line.breaker) join(line.from, line.to);
   for (const sw of breakersOf(topology)) if (switchClosed(sw)) join(sw.from, sw.to);
-  const byRoot = new Map();
+  const byRoot = new Map<string, string[]>();
   for (const bus of topology.buses) {
     const root = find(bus.id);
     if (!byRoot.has(root)) byRoot.set(root, []);
-    byRoot.get(root).push(bus.id);
+    byRoot.get(root)!.push(bus.id);
   }
   return [...byRoot.values()];
 }
 
 /** Switches, and branches drawn with a breaker (ties, microgrid boundaries): all operable by id. */
-export function breakersOf(topology) {
+export function breakersOf(topology: GridTopology): Breaker[] {
   return [
     ...topology.switches,
     ...topology.lines
@@ -54,24 +74,34 @@ export function breakersOf(topology) {
 }
 
 export class Diagram {
-  /**
-   * @param {SVGSVGElement} svg
-   * @param {{ onSwitch?: (sw: {id: string, closed: boolean}) => void }} handlers
-   */
-  constructor(svg, handlers = {}) {
-    this.svg = svg;
-    this.handlers = handlers;
-    this.topology = null;
-    this.switchState = new Map();
-    this.canOperate = false;
-  }
+  topology: GridTopology | null = null;
+  /** Breaker id -> closed, from the state stream or a command result. */
+  switchState = new Map<string, boolean>();
+  canOperate = false;
+  breakers: Breaker[] = [];
+  /** Colour of an island, once a state has been drawn (the charts colour islands alike). */
+  islandColour?: (islandId: string | undefined) => string;
+  pos?: Map<string, Point>;
+  lineEls = new Map<string, SVGPathElement>();
+  busEls?: Map<string, SVGGElement>;
+  switchEls = new Map<string, SVGGElement>();
+  fidEls = new Map<
+    string,
+    { g: SVGGElement; arrow: SVGPathElement; value: SVGTextElement; mid: Point; angle: number }
+  >();
+  derEls = new Map<string, { g: SVGGElement; value: SVGTextElement; soc: SVGTextElement }>();
 
-  setOperable(yes) {
+  constructor(
+    readonly svg: SVGSVGElement,
+    readonly handlers: { onSwitch?: (sw: { id: string; closed: boolean }) => void } = {},
+  ) {}
+
+  setOperable(yes: boolean): void {
     this.canOperate = yes;
     this.svg.classList.toggle('operable', yes);
   }
 
-  setTopology(topology) {
+  setTopology(topology: GridTopology): void {
     this.topology = topology;
     this.breakers = breakersOf(topology);
     this.switchState = new Map(this.breakers.map((s) => [s.id, s.closed]));
@@ -79,11 +109,11 @@ export class Diagram {
   }
 
   /** Remembers a switch position learnt from a command result when the state stream lacks it. */
-  setSwitch(id, closed) {
+  setSwitch(id: string, closed: boolean): void {
     this.switchState.set(id, closed);
   }
 
-  draw() {
+  draw(): void {
     const t = this.topology;
     const svg = this.svg;
     svg.replaceChildren();
@@ -137,7 +167,7 @@ export class Diagram {
     }
     this.busEls = new Map();
     for (const bus of t.buses) {
-      const p = pos.get(bus.id);
+      const p = pos.get(bus.id)!;
       const g = el(
         'g',
         { class: 'bus', 'data-bus': bus.id, transform: `translate(${p.x},${p.y})` },
@@ -210,7 +240,7 @@ export class Diagram {
       this.fidEls.set(fid.id, { g, arrow, value, mid: { x: box.x, y: box.y - 22 }, angle });
     }
     this.derEls = new Map();
-    const perBus = new Map();
+    const perBus = new Map<string, number>();
     for (const der of t.ders) {
       const p = pos.get(der.bus);
       if (!p) continue;
@@ -228,7 +258,7 @@ export class Diagram {
       el('line', { x1: 0, y1: -11, x2: 0, y2: 0 }, g);
       el('circle', { cx: 0, cy: 9, r: 9 }, g);
       const glyph = el('text', { x: 0, y: 13, class: 'der-glyph' }, g);
-      glyph.textContent = GLYPHS[der.technology] ?? '~';
+      glyph.textContent = der.glyph ?? '~';
       // Name, power and state of charge stacked under the symbol: narrow enough for neighbours.
       const text = el('text', { x: 0, y: 30, class: 'der-name' }, g);
       text.textContent = der.hardware ? `${der.id} ⚙` : der.id;
@@ -239,14 +269,14 @@ export class Diagram {
   }
 
   /** Recolours the diagram from a state; returns the island each bus is in. */
-  update(state) {
+  update(state: LiveState): Map<string, string> | undefined {
     const t = this.topology;
     if (!t || !this.busEls) return;
     if (state.switches)
       for (const [id, closed] of Object.entries(state.switches)) this.switchState.set(id, closed);
-    const closed = (sw) => this.switchState.get(sw.id) ?? sw.closed;
+    const closed = (sw: Breaker) => this.switchState.get(sw.id) ?? sw.closed;
     // Prefer the twin's islands; otherwise derive them from switch positions.
-    const islandOfBus = new Map();
+    const islandOfBus = new Map<string, string>();
     const islandById = new Map(state.islands.map((i) => [i.id, i]));
     if (state.islands.some((i) => i.buses)) {
       for (const island of state.islands)
@@ -261,10 +291,10 @@ export class Diagram {
       }
     }
     const order = [...new Set(islandOfBus.values())].sort(naturalCompare);
-    const colourOf = (islandId) => {
-      const island = islandById.get(islandId);
+    const colourOf = (islandId: string | undefined) => {
+      const island = islandId === undefined ? undefined : islandById.get(islandId);
       if (island && !island.energised) return DEAD;
-      return ISLAND_COLOURS[Math.max(0, order.indexOf(islandId)) % ISLAND_COLOURS.length];
+      return ISLAND_COLOURS[Math.max(0, order.indexOf(islandId as string)) % ISLAND_COLOURS.length];
     };
     this.islandColour = colourOf;
     for (const [id, g] of this.busEls) {
@@ -283,7 +313,7 @@ export class Diagram {
       const isClosed = closed(sw);
       g.classList.toggle('open', !isClosed);
       g.dataset.closed = String(isClosed);
-      const line = this.svg.querySelector(`[data-switch-line="${CSS.escape(sw.id)}"]`);
+      const line = this.svg.querySelector<SVGPathElement>(`[data-switch-line="${CSS.escape(sw.id)}"]`);
       if (line) {
         line.style.stroke = isClosed ? colourOf(islandOfBus.get(sw.from)) : DEAD;
         line.classList.toggle('open', !isClosed);
@@ -321,19 +351,8 @@ export class Diagram {
   }
 }
 
-const GLYPHS = {
-  pv: '☀',
-  wind: '✢',
-  battery: '▮',
-  'diesel-genset': 'G',
-  'gas-genset': 'G',
-  'micro-turbine': 'T',
-  'fuel-cell': 'F',
-  chp: 'C',
-};
-
 /** Smallest distance between distinct values, ignoring jitter below 1/200 of the span. */
-function smallestGap(values, span) {
+function smallestGap(values: number[], span: number): number {
   const sorted = [...new Set(values)].sort((a, b) => a - b);
   let gap = span;
   for (let i = 1; i < sorted.length; i++) {
@@ -343,17 +362,17 @@ function smallestGap(values, span) {
   return gap;
 }
 
-export function naturalCompare(a, b) {
+export function naturalCompare(a: string, b: string): number {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
 /** Horizontal then vertical: how feeders are usually drawn. */
-function elbow(a, b) {
+function elbow(a: Point, b: Point): string {
   if (a.y === b.y || a.x === b.x) return `M${a.x},${a.y} L${b.x},${b.y}`;
   return `M${a.x},${a.y} L${a.x},${b.y} L${b.x},${b.y}`;
 }
 
-function elbowMid(a, b) {
+function elbowMid(a: Point, b: Point): Point {
   if (a.y === b.y || a.x === b.x) return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
   return { x: (a.x + b.x) / 2, y: b.y };
 }

@@ -1,0 +1,164 @@
+/**
+ * The recorded time-series schema: every measurement, tag and field a run records (points.lp.gz and
+ * InfluxDB), written once. The recorder's `point()` only accepts what is listed here (a misspelt
+ * name or a field of the wrong type is a compile error), the Grafana dashboards (dashboards/) build
+ * their queries from it, and docs/influx-schema.md documents it (schema.test.ts checks the two agree).
+ *
+ * It lives with the recorder, which publishes it, and imports nothing, so the dashboards can read it
+ * without depending on the recorder's code (or, through it, on the twin).
+ *
+ * Every point carries the tag `run` (added by the recorder); it is listed in every `tags` so the
+ * table reads as the stored series do. Field types follow the JavaScript type at the recorder's API:
+ * float ← number, integer ← bigint, boolean, string. Names and types here are stable: add, never change.
+ */
+
+export type FieldType = 'float' | 'integer' | 'boolean' | 'string';
+
+export interface MeasurementSchema {
+  readonly tags: readonly string[];
+  readonly fields: Readonly<Record<string, FieldType>>;
+}
+
+/** The tag the recorder adds to every point: the run id (the run folder's name). */
+export const RUN_TAG = 'run';
+
+export const RECORDED_SCHEMA = {
+  island: {
+    tags: ['run', 'island'],
+    fields: { f_hz: 'float', rocof_hz_s: 'float', energised: 'boolean', grid_connected: 'boolean' },
+  },
+  bus: {
+    tags: ['run', 'bus', 'island'],
+    fields: { vm_pu: 'float', va_deg: 'float' },
+  },
+  device: {
+    tags: ['run', 'device', 'microgrid'],
+    fields: { p_mw: 'float', q_mvar: 'float', online: 'boolean', soc: 'float', tripped: 'boolean' },
+  },
+  fid: {
+    tags: ['run', 'fid'],
+    fields: { p_a_mw: 'float', p_b_mw: 'float', loss_mw: 'float' },
+  },
+  pcc: {
+    tags: ['run', 'microgrid'],
+    fields: { p_mw: 'float', q_mvar: 'float' },
+  },
+  ems: {
+    tags: ['run', 'microgrid'],
+    fields: { mode: 'string' },
+  },
+  link: {
+    tags: ['run', 'device'],
+    fields: { rtt_us: 'float', crc_errors: 'integer', dropped: 'integer', late: 'integer', state: 'string' },
+  },
+  detector: {
+    tags: ['run', 'detector'],
+    fields: { statistic: 'float', threshold: 'float', alarm: 'boolean' },
+  },
+  loop: {
+    tags: ['run'],
+    fields: { lateness_us: 'float', work_us: 'float', overruns: 'float' },
+  },
+  event: {
+    tags: ['run', 'kind', 'source'],
+    fields: { message: 'string', target: 'string' },
+  },
+  assertion: {
+    tags: ['run', 'name'],
+    fields: { passed: 'boolean', value: 'float', message: 'string' },
+  },
+  verdict: {
+    tags: ['run'],
+    fields: {
+      passed: 'boolean',
+      status: 'string',
+      assertions: 'integer',
+      failures: 'integer',
+      summary: 'string',
+    },
+  },
+  recorder: {
+    tags: ['run'],
+    fields: {
+      queue_bytes: 'float',
+      max_queue_bytes: 'float',
+      max_flush_ms: 'float',
+      points: 'float',
+      frames: 'float',
+      rejected_points: 'float',
+    },
+  },
+  sink: {
+    tags: ['run', 'sink'],
+    fields: {
+      sent_points: 'float',
+      spooled_points: 'float',
+      backfilled_points: 'float',
+      refused_points: 'float',
+      lost_points: 'float',
+      failures: 'float',
+      backlog_points: 'float',
+      max_backlog_points: 'float',
+      spool_files: 'float',
+      state: 'string',
+      last_error: 'string',
+    },
+  },
+  attack: {
+    tags: ['run', 'attack', 'kind'],
+    fields: { target: 'string', end_ms: 'integer' },
+  },
+  auth: {
+    tags: ['run', 'device', 'reason'],
+    fields: { rejected: 'integer' },
+  },
+  detection: {
+    tags: ['run', 'attack', 'detector'],
+    fields: {
+      detected: 'boolean',
+      time_to_detect_s: 'float',
+      false_alarms_per_h: 'float',
+      max_abs_df_hz: 'float',
+      min_v_pu: 'float',
+      energy_not_served_mwh: 'float',
+      devices_tripped: 'integer',
+    },
+  },
+} as const satisfies Record<string, MeasurementSchema>;
+
+type Schema = typeof RECORDED_SCHEMA;
+
+export type Measurement = keyof Schema;
+export type FieldOf<M extends Measurement> = keyof Schema[M]['fields'] & string;
+export type TagOf<M extends Measurement> = Schema[M]['tags'][number];
+
+/** The JavaScript type the recorder takes for a field type. */
+interface JsTypeOf {
+  float: number;
+  integer: bigint;
+  boolean: boolean;
+  string: string;
+}
+
+/** Tags a caller gives for a point of `M` (the recorder adds `run`); each may be left out. */
+export type PointTags<M extends Measurement> = { readonly [T in Exclude<TagOf<M>, 'run'>]?: string };
+
+/** Fields of a point of `M`, each with its recorded type; each may be left out. */
+export type PointFields<M extends Measurement> = {
+  [F in FieldOf<M>]?: JsTypeOf[Schema[M]['fields'][F] & FieldType];
+};
+
+/** Takes points of the schema: `RunRecorder.point`, and the writers that feed it. */
+export type PointSink = <M extends Measurement>(
+  measurement: M,
+  tags: PointTags<M>,
+  fields: PointFields<M>,
+  time_ns: bigint,
+) => void;
+
+/** Tags and fields of a measurement; undefined when the schema has no such measurement. */
+export function measurementSchema(measurement: string): MeasurementSchema | undefined {
+  return Object.hasOwn(RECORDED_SCHEMA, measurement)
+    ? RECORDED_SCHEMA[measurement as Measurement]
+    : undefined;
+}

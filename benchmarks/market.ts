@@ -1,0 +1,129 @@
+/**
+ * P2P market clearing speed.
+ *   npm run bench:market [-- --runs 20]
+ * Clears a random book of 10,000 orders (half bids, half asks, coarse prices so ties are common)
+ * in one community and across three microgrids joined by two FIDs, and reports the median and the
+ * worst wall time per clearing and the median CPU time (the machine is shared: CPU time is the
+ * steadier figure). Then settles one interval of 1,000 prosumers on the embedded 3-authority chain
+ * (votes + settlement, every authority re-executing). Ends with one JSON line. Targets: ≤ 20 ms for
+ * 10,000 orders; ≤ 10 s for the settlement.
+ */
+import { loadavg } from 'node:os';
+import { clear, type MarketNetwork } from '../market/clearing.ts';
+import { MarketLedger, resultHash, settlementOf } from '../market/ledger/ledger.ts';
+import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
+
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 20;
+if (!(RUNS >= 1)) {
+  console.error('bench:market: --runs must be a number ≥ 1');
+  process.exit(2);
+}
+const ORDERS = 10_000;
+const MICROGRIDS = ['mg1', 'mg2', 'mg3'];
+
+/** Deterministic pseudo-random numbers (mulberry32), so every run clears the same book. */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = rng(20);
+const participants = new Map<string, Participant>();
+const orders: Order[] = [];
+for (let i = 0; i < ORDERS; i++) {
+  const id = `p${i}`;
+  participants.set(id, { id, microgrid: MICROGRIDS[i % 3], deposit: 0 });
+  const buy = random() < 0.5;
+  orders.push({
+    id: `o${i}`,
+    participant: id,
+    side: buy ? 'buy' : 'sell',
+    qty_wh: 100 + Math.floor(random() * 5000),
+    price: Math.floor((buy ? 80 : 40) + random() * 160),
+    t_s: Math.floor(random() * 600),
+  });
+}
+const network: MarketNetwork = {
+  microgrids: MICROGRIDS,
+  links: [
+    { id: 'fid12', a: 'mg1', b: 'mg2', cap_wh: 500_000 },
+    { id: 'fid23', a: 'mg2', b: 'mg3', cap_wh: 300_000 },
+  ],
+};
+
+function measure(run: () => unknown) {
+  const times: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < RUNS + 3; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    run();
+    if (i < 3) continue; // the first runs warm the JIT
+    times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  const median = (xs: number[]) => round(xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+  return { median_ms: median(times), max_ms: round(Math.max(...times)), cpu_median_ms: median(cpu) };
+}
+const round = (x: number) => Math.round(x * 100) / 100;
+
+const single = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG));
+const grid = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG, network));
+const r = clear(orders, participants, DEFAULT_MARKET_CONFIG, network);
+
+// Settling one interval of 1,000 prosumers on the embedded 3-authority Clique chain: from the end of
+// the interval (clearing known, meters read) to every authority holding the settled balances.
+const PROSUMERS = 1000;
+const book = orders.slice(0, PROSUMERS);
+const bookResult = clear(book, participants, DEFAULT_MARKET_CONFIG);
+const settlement = settlementOf(1, bookResult);
+const ledger = await MarketLedger.deploy(3, {
+  retailPrice: DEFAULT_MARKET_CONFIG.retailPrice,
+  feedInPrice: DEFAULT_MARKET_CONFIG.feedInPrice,
+  toleranceWh: 10,
+  tolerancePermille: 50,
+  penaltyPerWh: 100,
+});
+const who = settlement.lines.map((l) => l.participant);
+await ledger.credit(new Map(who.map((w) => [w, 10_000_000_000n])));
+await ledger.lockDeposits(new Map(who.map((w) => [w, 1_000_000n])));
+const metered = new Map(
+  settlement.lines.map((l, i) => [l.participant, l.clearedWh + BigInt((i % 7) * 20 - 60)]),
+);
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+const hash = resultHash(settlement);
+await ledger.vote(1n, new Map(ledger.chain.authorities.map((a) => [a, hash])));
+const settled = await ledger.settle(settlement, metered);
+const settleMs = performance.now() - t0;
+const settleCpu = process.cpuUsage(c0);
+const gasUsed = Number(settled.block.header.gasUsed);
+console.log(
+  JSON.stringify({
+    bench: 'market',
+    orders: ORDERS,
+    runs: RUNS,
+    clear_single_median_ms: single.median_ms,
+    clear_single_max_ms: single.max_ms,
+    clear_single_cpu_median_ms: single.cpu_median_ms,
+    clear_3mg_median_ms: grid.median_ms,
+    clear_3mg_max_ms: grid.max_ms,
+    clear_3mg_cpu_median_ms: grid.cpu_median_ms,
+    volume_wh: r.volume_wh,
+    binding_fids: r.links.filter((l) => l.binding).map((l) => l.id),
+    target_ms: 20,
+    settle_prosumers: PROSUMERS,
+    settle_authorities: settled.acceptedBy.length,
+    settle_s: round(settleMs / 1000),
+    settle_cpu_s: round((settleCpu.user + settleCpu.system) / 1e6),
+    settle_gas: gasUsed,
+    settle_target_s: 10,
+    loadavg_1m: round(loadavg()[0]),
+  }),
+);

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { TwinState } from '../twin/api.ts';
+import type { ControllerAction, TwinCatalog } from '../twin/control/contract.ts';
+import { MarketController, microgridAgents } from './controller.ts';
+import type { Participant } from './orders.ts';
+
+const catalog = (rating_mw: number): TwinCatalog => ({
+  f0_hz: 50,
+  dt_s: 0.1,
+  busIds: ['b1', 'b2', 'b3'],
+  microgrids: [
+    { id: 'mg1', buses: ['b1', 'b2'] },
+    { id: 'mg2', buses: ['b3'] },
+  ],
+  ders: [],
+  fids: [{ id: 'fid1', busA: 'b2', busB: 'b3', rating_mw }],
+  loads: [],
+  breakers: [],
+});
+
+function state(t_s: number, pcc1: number, pcc2: number, fid_ab_mw = 0): TwinState {
+  return {
+    t_s,
+    step: 0,
+    islands: [],
+    busIds: ['b1', 'b2', 'b3'],
+    vm_pu: new Float64Array(3),
+    va_deg: new Float64Array(3),
+    devices: {},
+    // A→B transfer: side A (mg1) gets −p, side B (mg2) +p (losses left out).
+    fids: { fid1: { p_a_mw: -fid_ab_mw, p_b_mw: fid_ab_mw, loss_mw: 0 } },
+    microgrids: {
+      mg1: { pcc_p_mw: pcc1, pcc_q_mvar: 0, ems: 'low-cost', islanded: false },
+      mg2: { pcc_p_mw: pcc2, pcc_q_mvar: 0, ems: 'low-cost', islanded: false },
+    },
+    events: [],
+  };
+}
+
+const participants = new Map<string, Participant>([
+  ['mg1', { id: 'mg1', microgrid: 'mg1', deposit: 1e12 }],
+  ['mg2', { id: 'mg2', microgrid: 'mg2', deposit: 1e12 }],
+]);
+
+function market(rating_mw: number) {
+  const m = new MarketController({
+    fids: ['fid1'],
+    participants,
+    bidder: microgridAgents({ buyPrice: 200, sellPrice: 100 }),
+  });
+  m.attach(catalog(rating_mw));
+  return m;
+}
+
+describe('market controller', () => {
+  it('claims its FIDs and clears every 15 min by default', () => {
+    const m = market(2);
+    expect(m.claims).toEqual([{ kind: 'fid', id: 'fid1' }]);
+    expect(m.period_s).toBe(900);
+  });
+
+  it('schedules the FID to carry the cleared exchange (mg2 exports 1 MW, mg1 imports 2 MW)', () => {
+    const m = market(2);
+    const actions: ControllerAction[] = [];
+    m.decide(state(0, 2, -1), actions);
+    // 1 MW over 15 min = 250 000 Wh flows from mg2 (side B) to mg1 (side A): A→B = −1 MW.
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    const r = m.history[0].result!;
+    expect(r.volume_wh).toBe(250_000);
+    expect(r.links[0].binding).toBe(false);
+    // Next interval: the FID now carries 1 MW B→A, the PCCs show the rest; the schedule holds.
+    actions.length = 0;
+    m.decide(state(900, 1, 0, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+  });
+
+  it('limits the exchange to the FID rating and reports the binding constraint', () => {
+    const m = market(0.5);
+    const actions: ControllerAction[] = [];
+    m.decide(state(0, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -0.5 }]);
+    const link = m.history[0].result!.links[0];
+    expect(link.binding).toBe(true);
+    expect(link.message).toBe('fid1 at its 125000 Wh rating from mg2 to mg1: price 200 in mg1 vs 100 in mg2');
+  });
+
+  it('refuses a FID that does not join two microgrids', () => {
+    const m = new MarketController({ fids: ['nope'], participants, bidder: () => [] });
+    expect(() => m.attach(catalog(1))).toThrow(/FID nope is not in the twin's catalog/);
+  });
+});
+
+describe('market controller while the ledger cannot make progress', () => {
+  it('keeps the last cleared schedule for one interval, then returns to zero exchange, and says so', () => {
+    let live = true;
+    const m = new MarketController({
+      fids: ['fid1'],
+      participants,
+      bidder: microgridAgents({ buyPrice: 200, sellPrice: 100 }),
+      ledgerLive: () => live,
+    });
+    m.attach(catalog(2));
+    const actions: ControllerAction[] = [];
+    m.decide(state(0, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    live = false;
+    actions.length = 0;
+    m.decide(state(900, 1, 0, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    expect(m.history[1].note).toMatch(/keep the last cleared schedule/);
+    actions.length = 0;
+    m.decide(state(1800, 1, 0, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: 0 }]);
+    expect(m.history[2].note).toMatch(/return to zero exchange/);
+    live = true;
+    actions.length = 0;
+    m.decide(state(2700, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+  });
+});

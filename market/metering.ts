@@ -1,0 +1,162 @@
+/**
+ * Signed meter readings and the authority's register of them (docs/market.md, "Metering").
+ *
+ * A meter signs each interval's reading with its own Ed25519 key. The participant's microgrid
+ * authority accepts a reading only when it comes from a registered meter for that participant,
+ * carries a valid signature, is the first for its (meter, interval) and arrives before the interval's
+ * late limit. The raw reading stays with that authority; what it publishes is a commitment
+ * (keccak256 of the reading and a salt), and the reading can be proven against it on demand.
+ */
+import { createHmac, type KeyObject, sign, verify } from 'node:crypto';
+import { bytesToHex, keccak } from './ledger/abi.ts';
+
+export interface MeterReading {
+  meter: string;
+  participant: string;
+  /** Interval number (start = interval × interval_s). */
+  interval: number;
+  /** Net energy over the interval, Wh: export positive, import negative. */
+  energy_wh: number;
+  /** When the meter closed the reading, s (twin time). */
+  t_s: number;
+}
+
+export interface SignedReading {
+  reading: MeterReading;
+  /** Ed25519 signature over the canonical bytes, hex. */
+  signature: string;
+}
+
+export type ReadingRefusal =
+  | 'malformed'
+  | 'unknown-meter'
+  | 'wrong-participant'
+  | 'bad-signature'
+  | 'replayed'
+  | 'late';
+
+export type ReadingVerdict =
+  | { ok: true; commitment: string }
+  | { ok: false; reason: ReadingRefusal; message: string };
+
+/** The bytes that are signed and committed: fixed field order, no whitespace. */
+export function canonicalReading(r: MeterReading): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify([r.meter, r.participant, r.interval, r.energy_wh, r.t_s]));
+}
+
+export function signReading(reading: MeterReading, privateKey: KeyObject): SignedReading {
+  return {
+    reading: { ...reading },
+    signature: sign(null, canonicalReading(reading), privateKey).toString('hex'),
+  };
+}
+
+export function commitmentOf(reading: MeterReading, salt: string): string {
+  const r = canonicalReading(reading);
+  const s = new TextEncoder().encode(salt);
+  const both = new Uint8Array(r.length + s.length);
+  both.set(r);
+  both.set(s, r.length);
+  return bytesToHex(keccak(both));
+}
+
+export class MeterRegister {
+  private readonly meters = new Map<string, { participant: string; key: KeyObject }>();
+  /** Accepted raw readings (private to this authority), by `${meter}#${interval}`. */
+  private readonly readings = new Map<string, { reading: MeterReading; salt: string; commitment: string }>();
+  readonly refused: { reason: ReadingRefusal; message: string }[] = [];
+
+  constructor(
+    /** Secret of this authority: salts commitments so a reading cannot be guessed from its hash. */
+    private readonly secret: string,
+    readonly interval_s = 900,
+    /** A reading arriving later than this after its interval ends is refused. @default 300 */
+    readonly lateAfter_s = 300,
+  ) {}
+
+  register(meter: string, participant: string, publicKey: KeyObject): void {
+    this.meters.set(meter, { participant, key: publicKey });
+  }
+
+  /** Checks and stores a reading received at `now_s`; never throws, whatever `input` is. */
+  accept(input: unknown, now_s: number): ReadingVerdict {
+    const verdict = this.check(input, now_s);
+    if (!verdict.ok) this.refused.push({ reason: verdict.reason, message: verdict.message });
+    return verdict;
+  }
+
+  private check(input: unknown, now_s: number): ReadingVerdict {
+    const refuse = (reason: ReadingRefusal, message: string): ReadingVerdict => ({
+      ok: false,
+      reason,
+      message,
+    });
+    const s = input as Partial<SignedReading> | null;
+    const r = s?.reading as Partial<MeterReading> | undefined;
+    if (
+      !r ||
+      typeof r !== 'object' ||
+      typeof s?.signature !== 'string' ||
+      !/^[0-9a-f]+$/.test(s.signature) ||
+      typeof r.meter !== 'string' ||
+      typeof r.participant !== 'string' ||
+      !Number.isSafeInteger(r.interval) ||
+      !Number.isSafeInteger(r.energy_wh) ||
+      typeof r.t_s !== 'number' ||
+      !Number.isFinite(r.t_s)
+    )
+      return refuse(
+        'malformed',
+        'reading: expected {reading: {meter, participant, interval, energy_wh, t_s}, signature}',
+      );
+    const reading = r as MeterReading;
+    const meter = this.meters.get(reading.meter);
+    if (!meter) return refuse('unknown-meter', `meter ${reading.meter} is not registered`);
+    if (meter.participant !== reading.participant)
+      return refuse(
+        'wrong-participant',
+        `meter ${reading.meter} belongs to ${meter.participant}, not ${reading.participant}`,
+      );
+    if (!verify(null, canonicalReading(reading), meter.key, Buffer.from(s.signature as string, 'hex')))
+      return refuse(
+        'bad-signature',
+        `meter ${reading.meter}, interval ${reading.interval}: signature does not verify`,
+      );
+    const key = `${reading.meter}#${reading.interval}`;
+    if (this.readings.has(key))
+      return refuse(
+        'replayed',
+        `meter ${reading.meter}, interval ${reading.interval}: already has a reading`,
+      );
+    const deadline = (reading.interval + 1) * this.interval_s + this.lateAfter_s;
+    if (now_s > deadline)
+      return refuse(
+        'late',
+        `meter ${reading.meter}, interval ${reading.interval}: received at ${now_s} s, after ${deadline} s`,
+      );
+    const salt = createHmac('sha256', this.secret).update(key).digest('hex');
+    const commitment = commitmentOf(reading, salt);
+    this.readings.set(key, { reading: { ...reading }, salt, commitment });
+    return { ok: true, commitment };
+  }
+
+  /**
+   * Metered energy per participant for one interval. A participant whose meter sent nothing is
+   * absent: the settlement then takes its cleared position as delivered (the documented default).
+   */
+  meteredFor(interval: number): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    for (const { reading } of this.readings.values())
+      if (reading.interval === interval)
+        out.set(reading.participant, (out.get(reading.participant) ?? 0n) + BigInt(reading.energy_wh));
+    return out;
+  }
+
+  /** The raw reading and salt behind a commitment, for a proof on demand. */
+  prove(
+    meter: string,
+    interval: number,
+  ): { reading: MeterReading; salt: string; commitment: string } | undefined {
+    return this.readings.get(`${meter}#${interval}`);
+  }
+}

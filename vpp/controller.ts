@@ -1,0 +1,323 @@
+/**
+ * The VPP as a controller (twin/control/contract.ts): it claims its members, re-dispatches them
+ * every `period_s` of twin time with the selected control structure, and sends set-points that are
+ * always finite and inside each member's limits. A failed or infeasible solve keeps the last
+ * feasible dispatch and says why (`status.reason`); the next period tries again.
+ */
+
+import type { Highs } from 'highs';
+import type { TwinState } from '../twin/api.ts';
+import type {
+  ActuatorRef,
+  Controller,
+  ControllerAction,
+  RefusedAction,
+  TwinCatalog,
+} from '../twin/control/contract.ts';
+import { admmDispatch } from './admm.ts';
+import { type MemberLimits, memberLimits, statusesFrom } from './aggregate.ts';
+import { dispatchInterval, type NetworkZones, solveSchedule } from './central.ts';
+import { type Graph, smallWorld } from './comms.ts';
+import { consensusDispatch } from './consensus.ts';
+import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
+
+export interface VppControllerOptions {
+  vpp: BoundVpp;
+  /** The VPP's target output at twin time t, MW (generator convention, all members together). */
+  target(t_s: number): number;
+  /** Hour of day at t = 0 (availability profiles). @default 12 */
+  startHour?: number;
+  /** Overrides the portfolio's structure. */
+  structure?: ControlStructure;
+  /** Communication graph of the consensus agents (member order). @default small world, degree 6 */
+  graph?: Graph;
+  /**
+   * Network-aware dispatch (TVPP, central only): microgrids as zones, the FIDs between them as
+   * rated links the VPP also drives (a lossless transport model: no voltages, no line flows inside
+   * a microgrid). Islanded microgrids must be balanced by their members and the FIDs; grid-connected
+   * ones exchange with the main grid. Solved with HiGHS.
+   */
+  network?: { highs: Highs; catalog: TwinCatalog };
+}
+
+/** What the VPP did at its last decision (for the operator, the recorder and tests). */
+export interface VppStatus {
+  t_s: number;
+  target_mw: number;
+  /** Sum of the members' measured outputs, MW. */
+  delivered_mw: number;
+  /** Set-points in force, MW per member (the last feasible dispatch). */
+  dispatch: Record<string, number>;
+  lambda: number;
+  /** False when the last solve failed (the previous dispatch was kept). */
+  ok: boolean;
+  reason?: string;
+  iterations?: number;
+  solveTime_ms: number;
+  refused: RefusedAction[];
+  /** Members taken out of the dispatch because the twin refused their set-points (not owner). */
+  excluded: string[];
+  /** FID transfer set-points in force (TVPP), MW from side A to side B. */
+  fids: Record<string, number>;
+}
+
+export class VppController implements Controller {
+  readonly id: string;
+  readonly period_s: number;
+  readonly claims: readonly ActuatorRef[];
+  readonly status: VppStatus;
+  private readonly members: VppMember[];
+  private readonly structure: ControlStructure;
+  private lastDispatch: Float64Array | undefined;
+  private graph: Graph | undefined;
+  private readonly excluded = new Set<string>();
+  private links: NetworkZones['links'] = [];
+
+  constructor(private readonly options: VppControllerOptions) {
+    const { vpp } = options;
+    this.id = `vpp:${vpp.id}`;
+    this.period_s = vpp.period_s;
+    this.structure = options.structure ?? vpp.structure;
+    // A member shared with another VPP is set by whoever owns the actuator; this VPP drives only
+    // what it holds whole.
+    this.members = vpp.members.filter((m) => m.share === 1);
+    const claims: ActuatorRef[] = this.members.map((m) => ({ kind: m.kind, id: m.id }));
+    if (options.network) {
+      this.links = linksOf(options.network.catalog);
+      for (const l of this.links) claims.push({ kind: 'fid', id: l.id });
+    }
+    this.claims = claims;
+    this.graph = options.graph;
+    this.status = {
+      t_s: 0,
+      target_mw: 0,
+      delivered_mw: 0,
+      dispatch: {},
+      lambda: Number.NaN,
+      ok: true,
+      solveTime_ms: 0,
+      refused: [],
+      excluded: [],
+      fids: {},
+    };
+  }
+
+  attach(catalog: TwinCatalog): void {
+    const ders = new Set(catalog.ders.map((d) => d.id));
+    const loads = new Set(catalog.loads.map((l) => l.id));
+    for (const m of this.members) {
+      if (!(m.kind === 'der' ? ders : loads).has(m.id)) {
+        throw new TypeError(`${this.id}: member '${m.id}' is not a ${m.kind} of this twin`);
+      }
+    }
+  }
+
+  decide(state: Readonly<TwinState>, actions: ControllerAction[]): void {
+    const t0 = performance.now();
+    const members = this.members;
+    const statuses = statusesFrom(members, state);
+    const hour = (this.options.startHour ?? 12) + state.t_s / 3600;
+    const period_h = this.period_s / 3600;
+    const limits: MemberLimits[] = members.map((m) => {
+      if (this.excluded.has(m.id)) {
+        // Driven by its owner: its measured output counts, the others cover the rest.
+        const p = statuses.get(m.id)?.p_mw ?? 0;
+        return { pmin_mw: p, pmax_mw: p };
+      }
+      const lim = memberLimits(m, hour, statuses.get(m.id), period_h);
+      const last = this.lastDispatch?.[members.indexOf(m)];
+      if (m.ramp_mw_s !== undefined && last !== undefined && statuses.get(m.id)?.online !== false) {
+        const step = m.ramp_mw_s * this.period_s;
+        const lo = Math.max(lim.pmin_mw, last - step);
+        const hi = Math.min(lim.pmax_mw, last + step);
+        if (lo <= hi) return { pmin_mw: lo, pmax_mw: hi };
+      }
+      return lim;
+    });
+    const target = this.options.target(state.t_s);
+    let delivered = 0;
+    for (const m of members) delivered += statuses.get(m.id)?.p_mw ?? 0;
+    const s = this.status;
+    s.t_s = state.t_s;
+    s.target_mw = target;
+    s.delivered_mw = delivered;
+    s.iterations = undefined;
+
+    let solved: Solved;
+    try {
+      solved = this.options.network
+        ? this.solveNetwork(state, limits, target, hour)
+        : this.solve(limits, target);
+    } catch (err) {
+      // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
+      solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };
+    }
+    s.solveTime_ms = performance.now() - t0;
+    if (!solved.ok) {
+      s.ok = false;
+      s.reason = solved.reason;
+      // Keep the last feasible dispatch, but never a set-point the member can no longer take.
+      if (this.lastDispatch) this.emit(this.lastDispatch, limits, statuses, actions);
+      if (this.lastFlows) this.emitFlows(this.lastFlows, actions);
+      return;
+    }
+    s.ok = true;
+    s.reason = undefined;
+    s.lambda = solved.lambda;
+    s.iterations = solved.iterations;
+    this.lastDispatch = solved.p;
+    this.emit(solved.p, limits, statuses, actions);
+    if (solved.flows) {
+      this.lastFlows = solved.flows;
+      this.emitFlows(solved.flows, actions);
+    }
+  }
+
+  private lastFlows: Float64Array | undefined;
+
+  /**
+   * TVPP: one interval over the microgrids as zones. Each zone's members must cover what the zone
+   * consumes (measured: its units' output plus what the FIDs inject into it) less what non-member
+   * units produce; grid-connected zones trade the difference with the main grid.
+   */
+  private solveNetwork(
+    state: Readonly<TwinState>,
+    limits: MemberLimits[],
+    target: number,
+    hour: number,
+  ): Solved {
+    const { highs, catalog } = this.options.network!;
+    if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
+    const ids = catalog.microgrids.map((m) => m.id);
+    const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
+    const demand = new Map(ids.map((id) => [id, 0]));
+    const memberIds = new Set(this.members.map((m) => m.id));
+    // What the members of a zone must cover = its consumption (all units' output + FID injections,
+    // measured) less what non-member units produce = members' output + FID injections.
+    for (const d of catalog.ders) {
+      const z = d.microgrid;
+      if (z === undefined || !demand.has(z) || !memberIds.has(d.id)) continue;
+      demand.set(z, demand.get(z)! + (state.devices[d.id]?.p_mw ?? 0));
+    }
+    for (const f of catalog.fids) {
+      const s = state.fids?.[f.id];
+      if (!s) continue;
+      const za = zoneOfBus.get(f.busA);
+      const zb = zoneOfBus.get(f.busB);
+      if (za !== undefined) demand.set(za, demand.get(za)! + s.p_a_mw);
+      if (zb !== undefined) demand.set(zb, demand.get(zb)! + s.p_b_mw);
+    }
+    const gridZones = ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false));
+    const result = solveSchedule(highs, {
+      members: this.members,
+      target_mw: [target],
+      interval_h: this.period_s / 3600,
+      startHour: hour,
+      limits,
+      zones: { ids, target_mw: ids.map((id) => demand.get(id)!), links: this.links, gridZones },
+    });
+    if (!result.ok) return { ok: false, reason: result.reason };
+    return { ok: true, p: result.p_mw, lambda: Number.NaN, flows: result.flow_mw };
+  }
+
+  private emitFlows(flows: Float64Array, actions: ControllerAction[]): void {
+    const fids: Record<string, number> = {};
+    for (const [l, link] of this.links.entries()) {
+      const f = flows[l]!;
+      if (!Number.isFinite(f)) continue;
+      const p_mw = Math.min(Math.max(f, -link.rating_mw), link.rating_mw);
+      fids[link.id] = p_mw;
+      actions.push({ kind: 'fid-setpoint', id: link.id, p_mw });
+    }
+    this.status.fids = fids;
+  }
+
+  /**
+   * A set-point the twin refused because another controller owns the actuator (or it does not
+   * exist) takes that member out of the dispatch from the next period on: the others cover for it,
+   * and the VPP never keeps sending to an actuator it does not own.
+   */
+  feedback(refused: readonly RefusedAction[]): void {
+    this.status.refused = [...refused];
+    for (const r of refused) {
+      if (r.reason !== 'not-owner' && r.reason !== 'unknown-actuator') continue;
+      const id =
+        r.action.kind === 'der-setpoint' || r.action.kind === 'load-curtail' ? r.action.id : undefined;
+      if (id !== undefined && this.members.some((m) => m.id === id)) this.excluded.add(id);
+    }
+    this.status.excluded = [...this.excluded];
+  }
+
+  private solve(limits: MemberLimits[], target: number): Solved {
+    const members = this.members;
+    if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
+    const curves = members.map((m, i) => ({ a: m.a, b: m.b, ...limits[i]! }));
+    if (this.structure === 'central') {
+      const r = dispatchInterval(curves, curves, target);
+      return r.ok ? { ok: true, p: r.p_mw, lambda: r.lambda } : { ok: false, reason: r.reason! };
+    }
+    let lo = 0;
+    let hi = 0;
+    for (const l of limits) {
+      lo += l.pmin_mw;
+      hi += l.pmax_mw;
+    }
+    if (target < lo - 1e-9 || target > hi + 1e-9) {
+      return {
+        ok: false,
+        reason: `target ${target} MW is outside the available range [${lo.toFixed(3)}, ${hi.toFixed(3)}] MW`,
+      };
+    }
+    if (this.structure === 'admm') {
+      const r = admmDispatch(curves, { target_mw: target, tolerance: 1e-5 });
+      if (!r.converged) return { ok: false, reason: `ADMM did not converge in ${r.iterations} rounds` };
+      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations };
+    }
+    this.graph ??= smallWorld(members.length, 6, 0.1, 1);
+    const r = consensusDispatch(curves, { target_mw: target, graph: this.graph, tolerance: 1e-5 });
+    if (!r.converged) return { ok: false, reason: `consensus did not converge in ${r.iterations} rounds` };
+    return { ok: true, p: r.p_mw, lambda: r.lambda[0]!, iterations: r.iterations };
+  }
+
+  /** Set-points, each clamped into the member's limits now; offline members and NaN get nothing. */
+  private emit(
+    p: Float64Array,
+    limits: MemberLimits[],
+    statuses: ReturnType<typeof statusesFrom>,
+    actions: ControllerAction[],
+  ): void {
+    const dispatch: Record<string, number> = {};
+    for (const [i, m] of this.members.entries()) {
+      const value = p[i]!;
+      if (!Number.isFinite(value) || statuses.get(m.id)?.online === false || this.excluded.has(m.id))
+        continue;
+      const lim = limits[i]!;
+      const setpoint = Math.min(Math.max(value, lim.pmin_mw), lim.pmax_mw);
+      dispatch[m.id] = setpoint;
+      if (m.kind === 'der') actions.push({ kind: 'der-setpoint', id: m.id, p_mw: setpoint });
+      else
+        actions.push({
+          kind: 'load-curtail',
+          id: m.id,
+          fraction: m.load_mw! > 0 ? setpoint / m.load_mw! : 0,
+        });
+    }
+    this.status.dispatch = dispatch;
+  }
+}
+
+/** FIDs whose two sides lie in two different microgrids: the links of the transport model. */
+function linksOf(catalog: TwinCatalog): NetworkZones['links'] {
+  const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
+  return catalog.fids.flatMap((f) => {
+    const from = zoneOfBus.get(f.busA);
+    const to = zoneOfBus.get(f.busB);
+    return from !== undefined && to !== undefined && from !== to
+      ? [{ id: f.id, from, to, rating_mw: f.rating_mw }]
+      : [];
+  });
+}
+
+type Solved =
+  | { ok: true; p: Float64Array; lambda: number; iterations?: number; flows?: Float64Array }
+  | { ok: false; reason: string };
