@@ -18,6 +18,7 @@ declare -A probes=(
   [gcc-arm-none-eabi]=arm-none-eabi-gcc # Cortex-M builds of the reference firmware (docs/firmware.md)
   [libnewlib-arm-none-eabi]=/usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon.a # newlib(-nano), semihosting
   [qemu-system-arm]=qemu-system-arm # the Cortex-M images on emulated boards (mps2-an386, microbit)
+  [redis-server]=redis-server    # BullMQ campaign queue on loopback (docs/campaigns.md)
 )
 
 missing=()

@@ -13,7 +13,7 @@ import type { RunManifest, RunVerdict } from '../recording/index.ts';
 import type { ComplianceCheck } from './ieee1547-checks.ts';
 import type { RunData } from './run-data.ts';
 
-function xmlEscape(text: string): string {
+export function xmlEscape(text: string): string {
   // Characters XML 1.0 cannot hold at all are dropped; the rest escaped.
   return text
     .replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '')

@@ -51,8 +51,10 @@ export interface LaunchSpec {
   /** Prepares the data dir (config files) for this port; called before the first start. */
   prepare?(dir: string, port: number): Promise<void>;
   args(dir: string, port: number): string[];
-  /** Path answered with 2xx once the server is ready, e.g. /ping. */
-  readyPath: string;
+  /** Path answered with 2xx once the server is ready, e.g. /ping (HTTP servers). */
+  readyPath?: string;
+  /** For servers that do not speak HTTP (Redis): resolves true once the server answers. */
+  isReady?(port: number): Promise<boolean>;
   /** @default 30000 */
   readyTimeout_ms?: number;
 }
@@ -143,11 +145,15 @@ class ServerHandle implements LoopbackServer {
     while (Date.now() < deadline) {
       if (exitInfo) throw new Error(`${this.name} on port ${this.port} ${exitInfo}\n${this.output}`);
       try {
-        const response = await fetch(`${this.url}${this.spec.readyPath}`, {
-          signal: AbortSignal.timeout(1000),
-        });
-        await response.arrayBuffer();
-        if (response.ok) return;
+        if (this.spec.isReady) {
+          if (await this.spec.isReady(this.port)) return;
+        } else {
+          const response = await fetch(`${this.url}${this.spec.readyPath ?? '/'}`, {
+            signal: AbortSignal.timeout(1000),
+          });
+          await response.arrayBuffer();
+          if (response.ok) return;
+        }
       } catch {
         // not listening yet
       }
@@ -155,7 +161,7 @@ class ServerHandle implements LoopbackServer {
     }
     await this.kill();
     throw new Error(
-      `${this.name} on port ${this.port} did not answer ${this.spec.readyPath} in time\n${this.output}`,
+      `${this.name} on port ${this.port} did not answer ${this.spec.readyPath ?? 'its readiness probe'} in time\n${this.output}`,
     );
   }
 

@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { attackCommand } from './attack.ts';
+import { campaignCommand } from './campaign.ts';
 import { devicesCommand } from './devices.ts';
 import { exportDatasetCommand } from './export-dataset.ts';
 import { powerflowCommand } from './powerflow.ts';
@@ -9,6 +10,7 @@ import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { simulateCommand } from './simulate.ts';
 import { startCommand } from './start.ts';
+import { workerCommand } from './worker.ts';
 
 /** Every CLI command, in the order `gridloop --help` lists them. */
 export const commands: Command[] = [
@@ -22,4 +24,6 @@ export const commands: Command[] = [
   probeCommand,
   attackCommand,
   exportDatasetCommand,
+  campaignCommand,
+  workerCommand,
 ];

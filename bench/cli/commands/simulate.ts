@@ -1,23 +1,8 @@
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
-import type { TwinState } from '../../../twin/api.ts';
-import { loadGridFile } from '../../../twin/files.ts';
+import { GridInputError } from '../../../twin/grid/model.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
-import { runScenario } from '../../../twin/scenario/runner.ts';
-import {
-  assertionResults,
-  judgeRun,
-  REPLAY_BATCH_STEPS,
-  ReplayLogWriter,
-  type RunRecorder,
-} from '../../recording/index.ts';
-import {
-  deviceMicrogrids,
-  snapshotOfState,
-  snapshotToPoints,
-  updateBusIslands,
-} from '../../runtime/snapshot-points.ts';
+import { type SimulateRunResult, simulateRecorded } from '../../recording/simulate-run.ts';
 import {
   checkScenarioFile,
   dtSecondsAlias,
@@ -26,7 +11,7 @@ import {
   parseCommandArgs,
 } from '../args.ts';
 import type { Command } from '../command.ts';
-import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
+import { CliError, ExitCode, runtimeError, usageError } from '../exit-codes.ts';
 import { openScenarioRun } from '../scenario-run.ts';
 
 const help = `Usage: gridloop simulate <scenario.yaml> [options]
@@ -101,34 +86,6 @@ export const simulateCommand: Command = {
     if (out && existsSync(out)) throw usageError(`gridloop simulate: --out ${values.out} already exists`);
     const record = !values['no-record'];
     const runsDir = out ? dirname(out) : resolve(values['runs-dir'] ?? 'runs');
-    const includeBuses = scenario.record?.buses ?? true;
-
-    let recorder: RunRecorder | undefined;
-    if (record) {
-      // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
-      recorder = await openScenarioRun('simulate', runsDir, {
-        scenario,
-        file,
-        dt_s: dt,
-        devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
-        loop: { devices: [], runner: 'simulate' },
-      });
-    }
-    const rec = recorder;
-    const everySteps = Math.max(1, Math.round(every / dt));
-    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
-    let stepIndex = 0;
-    let busIds: readonly string[] = [];
-    const busIsland = new Map<string, string>();
-    let deviceMicrogrid: Map<string, string> | undefined;
-    if (rec) {
-      try {
-        const loaded = await loadGridFile(scenario.grid);
-        deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
-      } catch (err) {
-        throw usageError(`gridloop simulate: ${(err as Error).message}`);
-      }
-    }
     // A bar on a terminal; elsewhere (CI logs, pipes) a line every few seconds, so a long run is
     // visibly alive without filling the log.
     const showProgress = !values.json && process.stderr.isTTY;
@@ -152,79 +109,48 @@ export const simulateCommand: Command = {
         `gridloop simulate: ${scenario.name} ${(f * 100).toFixed(0)}% (t = ${(f * scenario.duration_s).toFixed(1)} s of ${scenario.duration_s} s, ${((now - started) / 1000).toFixed(1)} s elapsed)\n`,
       );
     };
-    const replayLog = new ReplayLogWriter();
-    const onStep = (state: TwinState) => {
-      if (!rec) return;
-      replayLog.state(stepIndex, state);
-      // Handed over as the loop process does with each batch, so a crash loses at most one flush.
-      if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
-      busIds = state.busIds;
-      for (const e of state.events) rec.event({ ...e, source: 'twin' });
-      if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
-      updateBusIslands(
-        state.islands,
-        state.islands.map((island) => island.buses),
-        busIsland,
-      );
-      snapshotToPoints(
-        snapshotOfState(state, loop),
-        busIds,
-        rec.timeOf(0),
-        (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
-        { includeBuses, busIsland, deviceMicrogrid },
-      );
-    };
     // Ctrl-C stops the run at the next step and closes it as interrupted; a second one kills.
     const interrupt = new AbortController();
     const onSigint = () => interrupt.abort();
     process.once('SIGINT', onSigint);
-    let result: Awaited<ReturnType<typeof runScenario>>;
+    let run: SimulateRunResult;
     try {
-      result = await runScenario(scenario, {
+      run = await simulateRecorded(scenario, {
         dt_s: dt,
+        every_s: every,
+        // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
+        open: record
+          ? () =>
+              openScenarioRun('simulate', runsDir, {
+                scenario,
+                file,
+                dt_s: dt,
+                devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+                loop: { devices: [], runner: 'simulate' },
+              })
+          : undefined,
+        out,
         signal: interrupt.signal,
-        onStep,
         onProgress: showProgress ? progressBar : progressLines ? progressLine : undefined,
       });
     } catch (err) {
-      process.removeListener('SIGINT', onSigint);
-      await rec?.close({ status: 'failed', reason: (err as Error).message });
       if (err instanceof ScenarioError) throw usageError(`gridloop simulate: ${err.message}`);
+      if (err instanceof GridInputError) throw usageError(`gridloop simulate: ${err.message}`);
+      if (err instanceof CliError) throw err;
       throw runtimeError(`gridloop simulate: ${scenario.name} failed: ${(err as Error).message}`);
+    } finally {
+      process.removeListener('SIGINT', onSigint);
     }
-    process.removeListener('SIGINT', onSigint);
-    replayLog.finish();
-    rec?.replay(replayLog.drain());
+    const { result, verdict } = run;
+    const runDir = run.runDir;
     if (result.interrupted) {
-      const reason = `interrupted (SIGINT) at t = ${result.simulated_s.toFixed(3)} s of ${scenario.duration_s} s`;
-      await rec?.close({ status: 'aborted', reason, twinSolver: { ...result.solver } });
-      let runDir = rec?.dir;
-      if (rec && out) {
-        await rename(rec.dir, out);
-        runDir = out;
-      }
       if (showProgress) process.stderr.write('\n');
       console.error(
-        `gridloop simulate: ${scenario.name} ${reason}; no verdict${
+        `gridloop simulate: ${scenario.name} interrupted (SIGINT) at t = ${result.simulated_s.toFixed(3)} s of ${scenario.duration_s} s; no verdict${
           runDir ? `; what was recorded is kept in ${relative(process.cwd(), runDir) || '.'}` : ''
         }`,
       );
       return ExitCode.interrupted;
-    }
-    const assertions = assertionResults(result.assertions, result.simulated_s);
-    let runDir: string | undefined;
-    // The recorder judges a recorded run (and writes the verdict everywhere); the same function
-    // judges an unrecorded one.
-    let verdict = judgeRun({ status: 'complete', assertions });
-    if (rec) {
-      verdict =
-        (await rec.close({ status: 'complete', assertions, twinSolver: { ...result.solver } })).verdict ??
-        verdict;
-      runDir = rec.dir;
-      if (out) {
-        await rename(rec.dir, out);
-        runDir = out;
-      }
     }
     const summary = {
       scenario: scenario.name,

@@ -1,0 +1,323 @@
+/**
+ * Campaigns on Redis with BullMQ (docs/campaigns.md § Distributed): the coordinator adds each run
+ * as a job on the queue `gridloop-runs` (job id = campaign key + run id, so adding twice is a no-op)
+ * and stores results as they complete; `gridloop worker` processes on any machine take jobs.
+ *
+ * Exactly-once results rest on three things. A job's id is fixed by the campaign and the run's
+ * parameters. A worker renews its lock while it runs; when it dies (SIGKILL, power cut) the lock
+ * lapses after `stall_s` and BullMQ's stalled-job check puts the job back for another worker. The
+ * coordinator writes each result once (CampaignStore.put is create-only), removes the job only
+ * after the result is on disk, and re-adds any pending run Redis no longer knows (a Redis restart
+ * without persistence), so a result is neither lost nor duplicated.
+ */
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { errorResult, type RunResult } from './execute.ts';
+import type { Campaign, RunSpec } from './load.ts';
+import { type RunBackend, WorkerPool } from './pool.ts';
+import { codeVersion } from './version.ts';
+
+/** The one queue every campaign's runs go to; workers serve any campaign of their version. */
+export const QUEUE = 'gridloop-runs';
+
+/** Default stall time, s: BullMQ's own default lock duration (30 s), stated rather than inherited. */
+export const DEFAULT_STALL_S = 30;
+
+/** What a job carries: the run, the figure columns and the coordinator's code version. */
+export interface JobData {
+  spec: RunSpec;
+  columns: string[];
+  version: string;
+}
+
+/** Redis cannot be used: unreachable, or configured so that BullMQ could lose jobs. */
+export class RedisSetupError extends Error {}
+
+/** A connection as BullMQ needs it: commands wait through reconnects instead of failing. */
+function connection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+/**
+ * Checks that Redis answers and keeps every key (maxmemory-policy noeviction): an evicting Redis
+ * may drop a job silently. Throws RedisSetupError saying what to do.
+ */
+export async function checkRedis(url: string): Promise<void> {
+  let probe: Redis;
+  try {
+    probe = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: 3000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+  } catch (err) {
+    throw new RedisSetupError(
+      `--redis ${url}: not a Redis URL (${(err as Error).message}); e.g. redis://127.0.0.1:6379`,
+    );
+  }
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+  } catch (err) {
+    probe.disconnect();
+    throw new RedisSetupError(
+      `cannot reach Redis at ${url} (${(err as Error).message}): start it (Debian: apt-get install redis-server) or check the --redis URL`,
+    );
+  }
+  try {
+    const [, policy] = ((await probe.config('GET', 'maxmemory-policy')) as string[]) ?? [];
+    if (policy && policy !== 'noeviction')
+      throw new RedisSetupError(
+        `Redis at ${url} has maxmemory-policy ${policy}: it may evict queued jobs. Set it to noeviction (redis-cli -u ${url} config set maxmemory-policy noeviction, and in redis.conf)`,
+      );
+  } catch (err) {
+    if (err instanceof RedisSetupError) throw err;
+    // CONFIG disabled (managed Redis): BullMQ warns about the policy itself.
+  } finally {
+    probe.disconnect();
+  }
+}
+
+export interface RedisBackendOptions {
+  url: string;
+  campaign: Campaign;
+  dir: string;
+  version: string;
+  /** @default DEFAULT_STALL_S */
+  stall_s?: number;
+  /** Jobs queued in Redis at once. @default DEFAULT_WINDOW */
+  window?: number;
+}
+
+/** Jobs the coordinator keeps queued at once (more are added as results come in). */
+export const DEFAULT_WINDOW = 2000;
+
+/** The coordinator's side: jobs in, results out. */
+export class RedisBackend implements RunBackend {
+  private closed = false;
+  private wake?: () => void;
+
+  private constructor(
+    private readonly options: RedisBackendOptions,
+    private readonly queue: Queue<JobData, RunResult>,
+    private readonly events: QueueEvents,
+    /** BullMQ leaves connections it was given open: closed here. */
+    private readonly connections: Redis[],
+  ) {}
+
+  static async connect(options: RedisBackendOptions): Promise<RedisBackend> {
+    await checkRedis(options.url);
+    const connections = [connection(options.url), connection(options.url)];
+    const queue = new Queue<JobData, RunResult>(QUEUE, { connection: connections[0]! });
+    const events = new QueueEvents(QUEUE, { connection: connections[1]! });
+    queue.on('error', () => {});
+    events.on('error', () => {});
+    await queue.waitUntilReady();
+    await events.waitUntilReady();
+    return new RedisBackend(options, queue, events, connections);
+  }
+
+  private jobId(id: string): string {
+    return `${this.options.campaign.key}-${id}`;
+  }
+
+  private async add(specs: readonly RunSpec[]): Promise<void> {
+    const attempts = this.options.campaign.retries + 1;
+    for (let i = 0; i < specs.length; i += 500) {
+      await this.queue.addBulk(
+        specs.slice(i, i + 500).map((spec) => ({
+          name: spec.campaign,
+          data: { spec, columns: this.options.campaign.figureColumns, version: this.options.version },
+          opts: {
+            jobId: this.jobId(spec.id),
+            attempts,
+            backoff: { type: 'fixed', delay: 200 },
+            removeOnComplete: false,
+            removeOnFail: false,
+          },
+        })),
+      );
+    }
+  }
+
+  async run(
+    specs: readonly RunSpec[],
+    hooks: { onStart(id: string): void; onResult(result: RunResult): Promise<void> },
+  ): Promise<void> {
+    // Jobs in Redis at once: each carries its scenario and grid (~20 kB for the demo grid), so a
+    // 100,000-run campaign is fed in a window rather than queued whole (docs/campaigns.md).
+    const window = this.options.window ?? DEFAULT_WINDOW;
+    const waiting = [...specs];
+    const pending = new Map<string, RunSpec>();
+    const topUp = async () => {
+      const batch = waiting.splice(0, Math.max(0, window - pending.size));
+      for (const spec of batch) pending.set(this.jobId(spec.id), spec);
+      if (batch.length) await this.add(batch);
+    };
+    const columns = this.options.campaign.figureColumns;
+    const started = new Set<string>();
+    // Jobs to look at: those an event named, and every pending one on a full sweep (events are a
+    // stream a reconnect can miss; the job's own state in Redis is the truth).
+    const named = new Set<string>();
+    const onFinished = ({ jobId }: { jobId: string }) => {
+      if (!pending.has(jobId)) return;
+      named.add(jobId);
+      this.wake?.();
+    };
+    const onActive = ({ jobId }: { jobId: string }) => {
+      const spec = pending.get(jobId);
+      if (spec && !started.has(jobId)) {
+        started.add(jobId);
+        hooks.onStart(spec.id);
+      }
+    };
+    this.events.on('completed', onFinished);
+    this.events.on('failed', onFinished);
+    this.events.on('active', onActive);
+    await topUp();
+    let lastSweep = performance.now();
+    const harvest = async (ids: string[]) => {
+      for (let i = 0; i < ids.length; i += 200) {
+        const batch = ids.slice(i, i + 200);
+        const jobs = await Promise.all(batch.map((id) => this.queue.getJob(id)));
+        const missing: RunSpec[] = [];
+        for (const [k, job] of jobs.entries()) {
+          const id = batch[k]!;
+          const spec = pending.get(id);
+          if (!spec) continue;
+          if (!job) {
+            missing.push(spec);
+            continue;
+          }
+          if (!job.finishedOn) continue;
+          const state = await job.getState();
+          let result: RunResult | undefined;
+          if (state === 'completed' && job.returnvalue)
+            result = { ...job.returnvalue, attempts: job.attemptsMade };
+          else if (state === 'failed')
+            result = errorResult(
+              spec,
+              columns,
+              `failed on every attempt: ${job.failedReason}`,
+              'redis',
+              job.attemptsMade,
+            );
+          if (!result) continue;
+          await hooks.onResult(result);
+          pending.delete(id);
+          // Only once the result is on disk: a crash before this leaves the job to harvest again.
+          await job.remove().catch(() => {});
+        }
+        // A run Redis no longer knows (restarted without its data) is added again; BullMQ leaves
+        // known ids alone, so this never duplicates a job.
+        if (missing.length) await this.add(missing);
+      }
+    };
+    while ((pending.size > 0 || waiting.length > 0) && !this.closed) {
+      await topUp();
+      const sweep = performance.now() - lastSweep > 2000;
+      const ids = sweep ? [...pending.keys()] : [...named];
+      named.clear();
+      if (sweep) lastSweep = performance.now();
+      await harvest(ids);
+      if (pending.size < window || named.size > 0) {
+        if (waiting.length > 0 || named.size > 0) continue;
+        if (pending.size === 0) break;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 500);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.events.off('completed', onFinished);
+    this.events.off('failed', onFinished);
+    this.events.off('active', onActive);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    await this.events.close().catch(() => {});
+    await this.queue.close().catch(() => {});
+    for (const c of this.connections) c.disconnect();
+  }
+}
+
+export interface RedisWorkerOptions {
+  url: string;
+  /** Where the run folders go (the worker's own disk). */
+  dir: string;
+  /** Runs at once. @default 1 */
+  concurrency?: number;
+  /** @default DEFAULT_STALL_S */
+  stall_s?: number;
+  /** Called for each job taken, refused or finished (for the terminal). */
+  log?: (line: string) => void;
+}
+
+/**
+ * A worker taking campaign jobs: each run goes to a child process (the embedded pool's worker),
+ * so the twin's computation never blocks the lock renewal that tells BullMQ this worker is alive.
+ * A job built by another gridloop version is refused (failed without retry, saying which versions).
+ */
+export async function startRedisWorker(
+  options: RedisWorkerOptions,
+): Promise<{ close(): Promise<void>; version: string }> {
+  await checkRedis(options.url);
+  const version = codeVersion();
+  const stall_ms = (options.stall_s ?? DEFAULT_STALL_S) * 1000;
+  const concurrency = options.concurrency ?? 1;
+  const log = options.log ?? (() => {});
+  const workDir = resolve(options.dir);
+  const pool = new WorkerPool({ workDir, columns: [], workers: concurrency });
+  // Its processes ready before the first job: a job's time is the run's, not a process start.
+  await pool.warm();
+  const where = `${hostname()}/${process.pid}`;
+  const redis = connection(options.url);
+  const worker = new Worker<JobData, RunResult>(
+    QUEUE,
+    async (job: Job<JobData, RunResult>) => {
+      const { spec, columns } = job.data;
+      if (job.data.version !== version)
+        throw new UnrecoverableError(
+          `refused by worker ${where}: it runs gridloop version ${version}, the campaign was made by version ${job.data.version}; bring the worker's checkout to the coordinator's commit (git pull && npm ci) and restart it`,
+        );
+      log(`run ${spec.id} (${spec.campaign}, attempt ${job.attemptsMade + 1})`);
+      const reply = await poolRun(pool, workDir, spec, columns, job.attemptsMade + 1);
+      if ('died' in reply) throw new Error(reply.died);
+      return { ...reply, runDir: reply.runDir ? `${hostname()}:${join(workDir, reply.runDir)}` : undefined };
+    },
+    {
+      connection: redis,
+      concurrency,
+      lockDuration: stall_ms,
+      stalledInterval: stall_ms,
+      // A run whose worker dies is retried as often as one that fails.
+      maxStalledCount: 3,
+    },
+  );
+  worker.on('error', (err) => log(`redis: ${err.message}`));
+  worker.on('failed', (job, err) => {
+    if (job) log(`run ${job.data.spec.id}: ${err.message}`);
+  });
+  await worker.waitUntilReady();
+  return {
+    version,
+    async close() {
+      await worker.close();
+      await pool.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** The pool with this job's figure columns (the pool's own are per campaign; a worker serves many). */
+function poolRun(pool: WorkerPool, workDir: string, spec: RunSpec, columns: string[], attempt: number) {
+  return pool.runOne(spec, attempt, { workDir, columns });
+}
