@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { type NodeRedRuntime, startNodeRed } from '../bench/node-red/node-red.ts';
 import { readRunPoints } from '../bench/recording/index.ts';
+import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import {
   collect,
   exampleFlow,
