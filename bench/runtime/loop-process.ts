@@ -15,8 +15,8 @@ import type { ControllerAction } from '../../twin/control/contract.ts';
 import type { Twin, TwinAction } from '../../twin/twin.ts';
 import { LiveDetectors } from '../attacks/live-detectors.ts';
 import { ReplayLogWriter } from '../recording/replay-log.ts';
-import { controllableTwin, twinActionOf } from './controllers/command-twin.ts';
 import { ControllerHost } from './controllers/host.ts';
+import { twinActionOf } from './controllers/twin-action.ts';
 import { LoopDevices } from './loop-devices.ts';
 import { LoopOutbox } from './loop-outbox.ts';
 import { LoopScenarios } from './loop-scenarios.ts';
@@ -90,11 +90,9 @@ async function runLoop(config: LoopConfig): Promise<void> {
   const devices = new LoopDevices(config.devices);
   await devices.open(twin);
   const { detectors, problem: detectorProblem } = startDetectors(twin, config);
-  const controllable = controllableTwin(twin);
   let controllers: ControllerHost | undefined;
   try {
-    if (config.controllers?.length)
-      controllers = await ControllerHost.start(config.controllers, controllable);
+    if (config.controllers?.length) controllers = await ControllerHost.start(config.controllers, twin);
   } catch (err) {
     await devices.close();
     await detectors?.close();
@@ -119,7 +117,7 @@ async function runLoop(config: LoopConfig): Promise<void> {
 
   /** Every device request goes through here: an emergency stop also latches the controllers. */
   const toDevices = (action: TwinAction) => {
-    if (action.kind === 'emergency-stop') controllable.ownership.latch('emergency stop');
+    if (action.kind === 'emergency-stop') twin.ownership.latch('emergency stop');
     return devices.apply(action);
   };
   const commands = new CommandQueue(twin, toDevices, replayLog);

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { OwnershipConflict } from '../../../twin/control/contract.ts';
-import { ActuatorLedger } from './command-twin.ts';
 import { actionsProblem } from './host.ts';
 import { checkControllerSpecs } from './spec.ts';
 
@@ -45,31 +43,5 @@ describe('actions a controller answers with', () => {
       /closed must be true or false/,
     );
     expect(actionsProblem([{ kind: 'load-curtail', id: 'l', fraction: 1.5 }])).toMatch(/within 0…1/);
-  });
-});
-
-describe('actuator ownership (the bench-side ledger)', () => {
-  it('refuses a conflicting claim whole, hands over only explicitly, and latches everyone', () => {
-    const ledger = new ActuatorLedger();
-    ledger.claim('ems', [{ kind: 'der', id: 'bess-25' }]);
-    expect(() =>
-      ledger.claim('vpp', [
-        { kind: 'der', id: 'pv-24' },
-        { kind: 'der', id: 'bess-25' },
-      ]),
-    ).toThrow(OwnershipConflict);
-    // All or nothing: the refused claim left pv-24 unowned.
-    expect(ledger.ownerOf({ kind: 'der', id: 'pv-24' })).toBeUndefined();
-    const setpoint = { kind: 'der-setpoint', id: 'bess-25', p_mw: 0.1 } as const;
-    expect(ledger.check('ems', setpoint)).toBeUndefined();
-    expect(ledger.check('vpp', setpoint)?.reason).toBe('not-owner');
-    expect(() => ledger.handOver({ kind: 'der', id: 'bess-25' }, 'vpp', 'market')).toThrow(OwnershipConflict);
-    ledger.handOver({ kind: 'der', id: 'bess-25' }, 'ems', 'vpp');
-    expect(ledger.check('vpp', setpoint)).toBeUndefined();
-    ledger.latch('emergency stop');
-    expect(ledger.check('vpp', setpoint)?.reason).toBe('latched');
-    ledger.unlatch();
-    ledger.release('vpp');
-    expect(ledger.ownerOf({ kind: 'der', id: 'bess-25' })).toBeUndefined();
   });
 });
