@@ -97,11 +97,22 @@ export const MICROGRID = { tag: 'microgrid', matches: '$microgrid' } as const;
 /** Every selection of a dashboard is restricted to the chosen run. */
 export const RUN = { tag: 'run', equals: '$run' } as const;
 
+/** …and every selection of the Campaign dashboard to the chosen campaign. */
+export const CAMPAIGN = { tag: 'campaign', equals: '$campaign' } as const;
+
 /**
- * Starts a dashboard with the shared settings: stable uid, tags, a shared crosshair, live refresh,
- * the run variable and the events annotation.
+ * Starts a run dashboard with the shared settings (`sharedSettings`), the run variable and the
+ * events annotation.
  */
 export function baseDashboard(uid: string, title: string, description: string): dashboard.DashboardBuilder {
+  return sharedSettings(uid, title, description).withVariable(runVariable()).annotation(eventsAnnotation());
+}
+
+/**
+ * What every gridloop dashboard shares: stable uid, tags, a shared crosshair, live refresh, links
+ * to the others and Grafana's own annotations.
+ */
+export function sharedSettings(uid: string, title: string, description: string): dashboard.DashboardBuilder {
   return new dashboard.DashboardBuilder(title)
     .uid(uid)
     .description(description)
@@ -112,7 +123,7 @@ export function baseDashboard(uid: string, title: string, description: string): 
     .timezone('browser')
     .refresh('5s')
     .link(
-      // The other gridloop dashboards, keeping the chosen run and time range.
+      // The other gridloop dashboards, keeping the chosen variables and time range.
       new dashboard.DashboardLinkBuilder('gridloop dashboards')
         .type(dashboard.DashboardLinkType.Dashboards)
         .tags([DASHBOARD_TAG])
@@ -120,7 +131,6 @@ export function baseDashboard(uid: string, title: string, description: string): 
         .includeVars(true)
         .keepTime(true),
     )
-    .withVariable(runVariable())
     .annotation(
       new dashboard.AnnotationQueryBuilder()
         .name('Annotations & Alerts')
@@ -130,8 +140,7 @@ export function baseDashboard(uid: string, title: string, description: string): 
         .hide(true)
         .iconColor('rgba(0, 211, 255, 1)')
         .type('dashboard'),
-    )
-    .annotation(eventsAnnotation());
+    );
 }
 
 /** Twin and bench events (breaker operations, trips, operator commands) as annotations. */
@@ -201,7 +210,7 @@ export function sharedTooltip(): common.VizTooltipOptionsBuilder {
 }
 
 /** What every half-width panel builder sets the same way (each method returns the builder). */
-interface PanelHead<B> {
+export interface PanelHead<B> {
   id(id: number): B;
   title(title: string): B;
   description(description: string): B;
@@ -210,8 +219,8 @@ interface PanelHead<B> {
   span(span: number): B;
 }
 
-/** A half-width panel on the InfluxDB source with its id, title and description. */
-function panelHead<B extends PanelHead<B>>(
+/** A half-width panel on the InfluxDB source with its id, title and description (any panel builder). */
+export function panelHead<B extends PanelHead<B>>(
   builder: B,
   id: number,
   title: string,

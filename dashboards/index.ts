@@ -4,6 +4,7 @@
  */
 
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { campaign } from './campaign/dashboard.ts';
 import { devicesAndLinks } from './devices-links/dashboard.ts';
 import { gridOverview } from './grid-overview/dashboard.ts';
 import { microgridDetail } from './microgrid/dashboard.ts';
@@ -16,6 +17,7 @@ export const dashboards: readonly (() => dashboard.DashboardBuilder)[] = [
   microgridDetail,
   devicesAndLinks,
   security,
+  campaign,
 ];
 
 /** The dashboard as Grafana stores it: plain JSON, keys in a stable order. */

@@ -76,6 +76,9 @@ export type TagCondition<M extends Measurement> =
   | { tag: TagOf<M>; equals: string }
   | { tag: TagOf<M>; matches: string };
 
+/** `interval` for one aggregate over the dashboard's whole time range: no GROUP BY time, no fill. */
+export const WHOLE_RANGE = 'whole-range';
+
 export type Fill = 'null' | 'none' | 'previous' | 'linear' | number;
 
 export interface Selection<M extends Measurement> {
@@ -90,9 +93,10 @@ export interface Selection<M extends Measurement> {
   where?: readonly TagCondition<M>[];
   /**
    * Bucket width for aggregated selections. Defaults to Grafana's `$__interval`; `false` makes a
-   * raw selection (every point, no aggregate).
+   * raw selection (every point, no aggregate); `WHOLE_RANGE` aggregates over the whole time range
+   * (one value per group, e.g. a count of runs for a stat panel).
    */
-  interval?: string | false;
+  interval?: string | false | typeof WHOLE_RANGE;
   groupByTags?: readonly TagOf<M>[];
   /** Defaults to `null` so gaps stay gaps on time series panels. */
   fill?: Fill;
@@ -145,13 +149,14 @@ function checkNames<M extends Measurement>(selection: Selection<M>): void {
 export function influxql<M extends Measurement>(selection: Selection<M>): string {
   checkNames(selection);
   const raw = selection.interval === false;
+  const bucketed = !raw && selection.interval !== WHOLE_RANGE;
   const aggregated = selection.fields.filter((f) => f.fn !== undefined).length;
   if (raw && aggregated > 0) {
     throw new TypeError(`influxql: measurement '${selection.from}': raw selection with an aggregate`);
   }
   if (!raw && aggregated !== selection.fields.length) {
     throw new TypeError(
-      `influxql: measurement '${selection.from}': every field needs an aggregate when grouping by time`,
+      `influxql: measurement '${selection.from}': every field needs an aggregate when aggregating`,
     );
   }
   if (!raw && selection.tagColumns?.length) {
@@ -185,10 +190,10 @@ export function influxql<M extends Measurement>(selection: Selection<M>): string
 
   let text = `SELECT ${columns.join(', ')} FROM ${quoteIdentifier(selection.from)} WHERE ${conditions.join(' AND ')}`;
   const groups: string[] = [];
-  if (!raw) groups.push(`time(${selection.interval ?? '$__interval'})`);
+  if (bucketed) groups.push(`time(${selection.interval ?? '$__interval'})`);
   for (const tag of selection.groupByTags ?? []) groups.push(quoteIdentifier(tag));
   if (groups.length > 0) text += ` GROUP BY ${groups.join(', ')}`;
-  if (!raw) text += ` fill(${selection.fill ?? 'null'})`;
+  if (bucketed) text += ` fill(${selection.fill ?? 'null'})`;
   if (selection.limit !== undefined) {
     if (!Number.isInteger(selection.limit) || selection.limit <= 0) {
       throw new TypeError(`influxql: measurement '${selection.from}': limit must be a positive integer`);

@@ -8,10 +8,16 @@ import { join } from 'node:path';
 import { influxTargetFromEnv } from '../config/influx-env.ts';
 import { InfluxSink } from '../recording/influx-sink.ts';
 import { encodeLine } from '../recording/line-protocol.ts';
+import type { FieldOf, Measurement } from '../recording/schema.ts';
 import type { RunResult } from './execute.ts';
+import type { FigureName } from './figures.ts';
 import type { Campaign } from './load.ts';
 
-export const CAMPAIGN_MEASUREMENT = 'campaign_run';
+/** Listed in the published schema (bench/recording/schema.ts), which the Campaign dashboard reads. */
+export const CAMPAIGN_MEASUREMENT = 'campaign_run' satisfies Measurement;
+
+// A figure missing from the schema would be written but never shown by the dashboard: a compile error.
+true satisfies FigureName extends FieldOf<typeof CAMPAIGN_MEASUREMENT> ? true : false;
 
 /** One result as a line of line protocol at `time_ns` (when it was stored). */
 export function campaignPoint(campaign: Campaign, r: RunResult, time_ns: bigint): string {

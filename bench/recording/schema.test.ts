@@ -52,9 +52,10 @@ function documentedSchema(text: string): Map<string, Documented> {
     if (name === undefined) throw new Error(`${DOC}:${i + 1}: first cell is not one measurement name`);
     const tags = [...withoutRemarks(cells[2]).matchAll(/`(\w+)`/g)].map((m) => m[1]);
     const fields: Record<string, FieldType> = {};
-    for (const m of cells[3].matchAll(/((?:`\w+`, )*`\w+`) \((?:all )?(float|integer|bool|string)\)/g))
-      for (const f of m[1].matchAll(/`(\w+)`/g)) fields[f[1]] = TYPE_WORDS[m[2]];
-    for (const m of cells[3].matchAll(/`(\w+)` (float|integer|bool|string)\b/g))
+    // Field names may hold '-' (campaign figures such as `frequency-nadir`).
+    for (const m of cells[3].matchAll(/((?:`[\w-]+`, )*`[\w-]+`) \((?:all )?(float|integer|bool|string)\)/g))
+      for (const f of m[1].matchAll(/`([\w-]+)`/g)) fields[f[1]] = TYPE_WORDS[m[2]];
+    for (const m of cells[3].matchAll(/`([\w-]+)` (float|integer|bool|string)\b/g))
       fields[m[1]] = TYPE_WORDS[m[2]];
     if (result.has(name)) throw new Error(`${DOC}:${i + 1}: ${name} documented twice`);
     result.set(name, { line: i + 1, tags, fields });

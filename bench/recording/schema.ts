@@ -124,6 +124,24 @@ export const RECORDED_SCHEMA = {
       devices_tripped: 'integer',
     },
   },
+  /**
+   * Written by `gridloop campaign` (bench/campaigns/influx.ts), not by a run's recorder: one point
+   * per run result, `run` being the campaign run's id. Besides these, each point carries a tag
+   * `p_<column>` per parameter axis and a field `<figure>.<island>` per island-bound figure: names
+   * the campaign file chooses, so they cannot be listed here.
+   */
+  campaign_run: {
+    tags: ['run', 'campaign', 'scenario', 'status'],
+    fields: {
+      passed: 'boolean',
+      wall_s: 'float',
+      'frequency-nadir': 'float',
+      'frequency-peak': 'float',
+      'rocof-max': 'float',
+      'voltage-min': 'float',
+      'voltage-max': 'float',
+    },
+  },
 } as const satisfies Record<string, MeasurementSchema>;
 
 type Schema = typeof RECORDED_SCHEMA;
