@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResult } from '../bench/campaigns/execute.ts';
+import { CAMPAIGN_MEASUREMENT, campaignPoint } from '../bench/campaigns/influx.ts';
+import type { Campaign } from '../bench/campaigns/load.ts';
 import {
   awaiting,
   type FieldType,
@@ -24,13 +27,16 @@ import {
   measurementSchema,
   recorded,
 } from '../dashboards/schema.ts';
-import { allQueries, type Json, readGenerated } from './dashboards-structure.ts';
+import { allQueries, type Json, type QueryShape, readGenerated, shapeOf } from './dashboards-structure.ts';
 import { type Influxdb1Server, type InfluxQLSeries, startInfluxdb1 } from './servers/index.ts';
 import { budget } from './support/machine-speed.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RECORDED_DB = 'gridloop';
 const SYNTHETIC_DB = 'synthetic';
+/** Campaign results written by bench/campaigns' own writer (`campaignPoint`). */
+const CAMPAIGN_DB = 'campaign';
+const CAMPAIGN_NAME = 'fault-sweep';
 /** Twin seconds recorded; long enough for several points per series at the default 100 Hz. */
 const DEMO_SECONDS = 3;
 
@@ -112,6 +118,49 @@ function syntheticPoints(): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A run result as the campaign coordinator stores it; only what `campaignPoint` reads matters. */
+function campaignResult(
+  id: string,
+  status: RunResult['status'],
+  figures: RunResult['figures'],
+  clearing_s: number,
+): RunResult {
+  return {
+    id,
+    index: 0,
+    specHash: 'spec',
+    params: { clearing_s },
+    scenario: 'fault-mg1',
+    status,
+    verdict: status,
+    assertions: [],
+    figures,
+    worker: 'host/1',
+    attempts: 1,
+    wall_s: 1.5 + clearing_s,
+  };
+}
+
+/** Hand-written figures (no island-free figure left out) for five runs of a campaign: 3 passed, 1 failed, 1 error. */
+const CAMPAIGN_RESULTS: RunResult[] = [
+  campaignResult('r1', 'passed', fig(49.8, 50.05, 0.4, 0.97, 1.02), 0.1),
+  campaignResult('r2', 'passed', fig(49.7, 50.08, 0.6, 0.95, 1.03), 0.2),
+  campaignResult('r3', 'passed', fig(49.6, 50.1, 0.9, 0.93, 1.04), 0.3),
+  campaignResult('r4', 'failed', fig(49.1, 50.2, 1.8, 0.86, 1.08), 0.4),
+  campaignResult('r5', 'error', fig(null, null, null, null, null), 0.5),
+];
+function fig(...[nadir, peak, rocof, vmin, vmax]: (number | null)[]): RunResult['figures'] {
+  return {
+    'frequency-nadir': nadir,
+    'frequency-peak': peak,
+    'rocof-max': rocof,
+    'voltage-min': vmin,
+    'voltage-max': vmax,
+    // A figure bound to an island: a name the campaign file chooses, beside the schema's.
+    'frequency-nadir.MG1': nadir,
+  };
+}
+
 /** What Grafana sends for `query` with the given variable values: macros and variables replaced. */
 function substitute(query: string, variables: Record<string, string>): string {
   const from_ms = range.from_ns / 1_000_000n;
@@ -122,46 +171,14 @@ function substitute(query: string, variables: Record<string, string>): string {
     .replace(/\$(\w+)/g, (whole, name: string) => variables[name] ?? whole);
 }
 
-interface QueryShape {
-  measurement: string;
-  /** Fields named by the query. */
-  fields: string[];
-  /** Tags named in WHERE, GROUP BY or as columns. */
-  tags: string[];
-  groupByTags: string[];
-  /** Result columns after `time`, in order. */
-  columns: string[];
-}
+const isCampaignQuery = (shape: QueryShape) => shape.measurement === CAMPAIGN_MEASUREMENT;
 
-/** Reads back the shape of a query written by dashboards/influxql.ts (its fixed layout only). */
-function shapeOf(query: string): QueryShape {
-  const parts =
-    /^SELECT (.+) FROM "(\w+)" WHERE (.+?)(?: GROUP BY (.+?))?(?: fill\(.+\))?(?: LIMIT \d+)?$/.exec(query);
-  if (!parts) throw new Error(`not a query of the dashboards' builder: ${query}`);
-  const [, select, measurement, where, groupBy = ''] = parts;
-  const schema = measurementSchema(measurement);
-  const fields: string[] = [];
-  const tags: string[] = [];
-  const columns: string[] = [];
-  for (const item of select.split(', ')) {
-    const call = /^\w+\("(\w+)"\)(?: - (?:\$\w+|-?[\d.]+))? AS "([^"]+)"$/.exec(item);
-    const plain = /^"(\w+)"$/.exec(item);
-    if (call) {
-      fields.push(call[1]);
-      columns.push(call[2]);
-    } else if (plain) {
-      (schema?.tags.includes(plain[1]) ? tags : fields).push(plain[1]);
-      columns.push(plain[1]);
-    } else throw new Error(`unexpected select item ${item} in ${query}`);
-  }
-  for (const m of where.matchAll(/"(\w+)" =~? /g)) tags.push(m[1]);
-  const groupByTags = [...groupBy.matchAll(/"(\w+)"/g)].map((m) => m[1]);
-  tags.push(...groupByTags);
-  return { measurement, fields, tags, groupByTags, columns };
-}
-
-/** The names of a query the recorder does not write yet (the measurement's name when it is missing). */
+/**
+ * The names of a query the recorder does not write yet (the measurement's name when it is missing).
+ * Campaign queries wait for nothing: `gridloop campaign` writes their points, checked on CAMPAIGN_DB.
+ */
 function awaitedNames(shape: QueryShape): string[] {
+  if (isCampaignQuery(shape)) return [];
   if (isAwaiting(shape.measurement)) return [shape.measurement];
   return [...new Set([...shape.fields, ...shape.tags])].filter((n) => isAwaiting(shape.measurement, n));
 }
@@ -215,6 +232,13 @@ beforeAll(async () => {
   for (let i = 0; i < lines.length; i += 5000)
     await write(RECORDED_DB, `${lines.slice(i, i + 5000).join('\n')}\n`);
   await write(SYNTHETIC_DB, syntheticPoints());
+  await influx.createDatabase(CAMPAIGN_DB);
+  const campaign = { name: CAMPAIGN_NAME } as Campaign;
+  const step = (range.to_ns - range.from_ns) / BigInt(CAMPAIGN_RESULTS.length);
+  await write(
+    CAMPAIGN_DB,
+    `${CAMPAIGN_RESULTS.map((r, i) => campaignPoint(campaign, r, range.from_ns + BigInt(i) * step)).join('\n')}\n`,
+  );
 }, budget(120_000));
 
 afterAll(async () => {
@@ -262,7 +286,9 @@ describe('the recorded demo run against the schema the dashboards read', () => {
 
 describe('dashboard variables', () => {
   it('the run variable offers the recorded run', async () => {
-    for (const { json } of dashboards) {
+    const runDashboards = dashboards.filter(({ json }) => json.uid !== 'gridloop-campaign');
+    expect(runDashboards).toHaveLength(5);
+    for (const { json } of runDashboards) {
       const run = json.templating.list.find((v: Json) => v.name === 'run');
       const series = await influx.query(substitute(run.query, {}), RECORDED_DB);
       expect(series[0]?.values.map(([, value]) => value)).toContain(runId);
@@ -303,8 +329,8 @@ describe('dashboard variables', () => {
 });
 
 describe('every dashboard query on InfluxDB 1.x', () => {
-  it('covers all five dashboards and reads only names of the published schema', () => {
-    expect(new Set(queries.map((q) => q.file)).size).toBe(5);
+  it('covers all six dashboards and reads only names of the published schema', () => {
+    expect(new Set(queries.map((q) => q.file)).size).toBe(6);
     for (const q of queries) {
       const shape = shapeOf(q.query);
       const schema = measurementSchema(shape.measurement);
@@ -321,10 +347,15 @@ describe('every dashboard query on InfluxDB 1.x', () => {
       const shape = shapeOf(q.query);
       const awaited = awaitedNames(shape);
       const synthetic = await influx.query(
-        substitute(q.query, { run: runId, microgrid: 'microgrid-1', f0: '50' }),
+        substitute(q.query, { run: runId, microgrid: 'microgrid-1', f0: '50', campaign: 'campaign-1' }),
         SYNTHETIC_DB,
       );
       expect(resultProblems(synthetic, shape), 'synthetic').toEqual([]);
+      if (isCampaignQuery(shape)) {
+        const written = await influx.query(substitute(q.query, { campaign: CAMPAIGN_NAME }), CAMPAIGN_DB);
+        expect(resultProblems(written, shape), 'campaign points').toEqual([]);
+        return;
+      }
       // Until devices carry a microgrid tag, the microgrid variable's "All" (regex .*) still matches
       // every device, since a missing tag compares as the empty string: those panels work on real data.
       if (awaited.length === 0 || (awaited.length === 1 && awaited[0] === 'microgrid')) {
@@ -340,6 +371,7 @@ describe('every dashboard query on InfluxDB 1.x', () => {
   it('these panels are checked against the recorded run today (the rest wait for the recorder)', () => {
     const onRecordedData = queries
       .filter((q) => {
+        if (isCampaignQuery(shapeOf(q.query))) return false;
         const awaited = awaitedNames(shapeOf(q.query));
         return awaited.length === 0 || (awaited.length === 1 && awaited[0] === 'microgrid');
       })
@@ -378,5 +410,58 @@ describe('every dashboard query on InfluxDB 1.x', () => {
       const title = /'([^']+)'/.exec(where)![1];
       expect(doc, `docs/grafana.md should list "${title}" as waiting`).toContain(title);
     }
+  });
+});
+
+describe('the Campaign dashboard on points written by `gridloop campaign` (bench/campaigns/influx.ts)', () => {
+  const campaignQueries = queries.filter((q) => q.file === 'gridloop-campaign.json');
+  const panel = (title: string) => campaignQueries.find((q) => q.where.includes(`'${title}'`))!.query;
+  const run = (query: string) => influx.query(substitute(query, { campaign: CAMPAIGN_NAME }), CAMPAIGN_DB);
+
+  it('every query reads campaign_run, restricted to the chosen campaign', () => {
+    expect(campaignQueries.length).toBeGreaterThanOrEqual(9);
+    for (const q of campaignQueries) {
+      expect(shapeOf(q.query).measurement, q.where).toBe(CAMPAIGN_MEASUREMENT);
+      expect(q.query, q.where).toContain(`"campaign" = '$campaign'`);
+    }
+  });
+
+  it('the campaign variable offers the campaign', async () => {
+    const variable = readGenerated()
+      .find(({ json }) => json.uid === 'gridloop-campaign')!
+      .json.templating.list.find((v: Json) => v.name === 'campaign');
+    const series = await influx.query(variable.query, CAMPAIGN_DB);
+    expect(series[0]?.values.map(([, value]) => value)).toEqual([CAMPAIGN_NAME]);
+  });
+
+  it('runs by status counts the results written: 3 passed, 1 failed, 1 error', async () => {
+    const series = await run(panel('Runs by status'));
+    const counts = Object.fromEntries(series.map((s) => [s.tags?.status, s.values[0][1]]));
+    expect(counts).toEqual({ passed: 3, failed: 1, error: 1 });
+    const overTime = (await run(panel('Runs over time'))).flatMap((s) =>
+      s.values.map(([, n]) => n as number),
+    );
+    expect(overTime.reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
+  it('the figure histograms get one value per run that has the figure (the errored run has none)', async () => {
+    const values = async (title: string) =>
+      (await run(panel(title))).flatMap((s) => s.values.map(([, v]) => v)).sort();
+    expect(await values('Frequency nadir per run')).toEqual([49.1, 49.6, 49.7, 49.8]);
+    expect(await values('ROCOF per run')).toEqual([0.4, 0.6, 0.9, 1.8]);
+    expect(await values('Lowest voltage per run')).toEqual([0.86, 0.93, 0.95, 0.97]);
+    expect(await values('Wall time per run')).toEqual([1.6, 1.7, 1.8, 1.9, 2]);
+  });
+
+  it('the runs table has one line per run with its id, scenario, status and figures', async () => {
+    const [series] = await run(panel('Runs'));
+    const rows = series.values.map((row) => Object.fromEntries(series.columns.map((c, i) => [c, row[i]])));
+    expect(rows.map((r) => [r.run, r.scenario, r.status, r['frequency-nadir']])).toEqual([
+      ['r1', 'fault-mg1', 'passed', 49.8],
+      ['r2', 'fault-mg1', 'passed', 49.7],
+      ['r3', 'fault-mg1', 'passed', 49.6],
+      ['r4', 'fault-mg1', 'failed', 49.1],
+      ['r5', 'fault-mg1', 'error', null],
+    ]);
   });
 });

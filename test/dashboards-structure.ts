@@ -5,6 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { measurementSchema } from '../dashboards/schema.ts';
 
 export const GENERATED_DIR = join(import.meta.dirname, '..', 'dashboards', 'generated');
 
@@ -161,4 +162,43 @@ export function structuralProblems(dashboard: Json, datasourceUids: ReadonlySet<
     }
   }
   return problems;
+}
+
+export interface QueryShape {
+  measurement: string;
+  /** Fields named by the query. */
+  fields: string[];
+  /** Tags named in WHERE, GROUP BY or as columns. */
+  tags: string[];
+  groupByTags: string[];
+  /** Result columns after `time`, in order. */
+  columns: string[];
+}
+
+/** Reads back the shape of a query written by dashboards/influxql.ts (its fixed layout only). */
+export function shapeOf(query: string): QueryShape {
+  const parts =
+    /^SELECT (.+) FROM "(\w+)" WHERE (.+?)(?: GROUP BY (.+?))?(?: fill\(.+\))?(?: LIMIT \d+)?$/.exec(query);
+  if (!parts) throw new Error(`not a query of the dashboards' builder: ${query}`);
+  const [, select, measurement, where, groupBy = ''] = parts;
+  const schema = measurementSchema(measurement);
+  const fields: string[] = [];
+  const tags: string[] = [];
+  const columns: string[] = [];
+  for (const item of select.split(', ')) {
+    // Field names may hold '-' and '.' (campaign figures such as "frequency-nadir").
+    const call = /^\w+\("([^"]+)"\)(?: - (?:\$\w+|-?[\d.]+))? AS "([^"]+)"$/.exec(item);
+    const plain = /^"([^"]+)"$/.exec(item);
+    if (call) {
+      fields.push(call[1]);
+      columns.push(call[2]);
+    } else if (plain) {
+      (schema?.tags.includes(plain[1]) ? tags : fields).push(plain[1]);
+      columns.push(plain[1]);
+    } else throw new Error(`unexpected select item ${item} in ${query}`);
+  }
+  for (const m of where.matchAll(/"(\w+)" =~? /g)) tags.push(m[1]);
+  const groupByTags = [...groupBy.matchAll(/"(\w+)"/g)].map((m) => m[1]);
+  tags.push(...groupByTags);
+  return { measurement, fields, tags, groupByTags, columns };
 }

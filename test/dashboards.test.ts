@@ -20,6 +20,7 @@ import {
   GENERATED_DIR,
   type Json,
   readGenerated,
+  shapeOf,
   structuralProblems,
 } from './dashboards-structure.ts';
 
@@ -84,19 +85,25 @@ describe('generated dashboards', () => {
     ]);
   });
 
-  it('are the five dashboards of the issue, with stable uids and the run variable', () => {
+  it('are the five run dashboards with the run variable and the Campaign dashboard (issue 21), with stable uids', () => {
     const byUid = new Map(readGenerated().map(({ json }) => [json.uid, json]));
     expect([...byUid.keys()].sort()).toEqual([
+      'gridloop-campaign',
       'gridloop-devices-links',
       'gridloop-grid-overview',
       'gridloop-microgrid',
       'gridloop-security',
       'gridloop-voltages',
     ]);
-    for (const json of byUid.values()) {
-      expect(json.templating.list.map((v: Json) => v.name)).toContain('run');
+    for (const [uid, json] of byUid) {
+      if (uid !== 'gridloop-campaign') expect(json.templating.list.map((v: Json) => v.name)).toContain('run');
       expect(json.tags).toContain('gridloop');
     }
+    const campaign = byUid.get('gridloop-campaign');
+    expect(campaign.templating.list.map((v: Json) => v.name)).toEqual(['campaign']);
+    expect(allPanels(campaign).map((p) => p.type)).toEqual(
+      expect.arrayContaining(['stat', 'timeseries', 'histogram', 'table']),
+    );
     expect(byUid.get('gridloop-microgrid').templating.list.map((v: Json) => v.name)).toEqual([
       'run',
       'microgrid',
@@ -109,14 +116,39 @@ describe('generated dashboards', () => {
     expect(attack.target).toMatchObject({ fromAnnotations: true, timeEndColumn: 'end_ms' });
   });
 
-  it('every query is raw InfluxQL restricted to the chosen run and the time range', () => {
+  it('every query is raw InfluxQL restricted to the chosen run (campaign results: campaign) and the time range', () => {
     for (const { file, json } of readGenerated()) {
       for (const q of allQueries(json)) {
         expect(q.query, `${file} ${q.where}`).toMatch(
-          /^SELECT .+ FROM "\w+" WHERE "run" = '\$run' .*\$timeFilter/,
+          q.query.includes('FROM "campaign_run"')
+            ? /^SELECT .+ FROM "campaign_run" WHERE "campaign" = '\$campaign' .*\$timeFilter/
+            : /^SELECT .+ FROM "\w+" WHERE "run" = '\$run' .*\$timeFilter/,
         );
       }
     }
+  });
+
+  it("every query names only measurements, fields and tags of the recorder's published schema", () => {
+    let checked = 0;
+    for (const { file, json } of readGenerated()) {
+      for (const q of allQueries(json)) {
+        const where = `${file} ${q.where}`;
+        const shape = shapeOf(q.query);
+        const schema = RECORDED_SCHEMA[shape.measurement as keyof typeof RECORDED_SCHEMA] as
+          | MeasurementSchema
+          | undefined;
+        expect(schema, where).toBeDefined();
+        for (const field of shape.fields) expect(Object.keys(schema!.fields), where).toContain(field);
+        for (const tag of shape.tags) expect(schema!.tags, where).toContain(tag);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+    // The check reads field names with '-' (campaign figures) and rejects a name outside the schema.
+    expect(shapeOf('SELECT "frequency-nadir" FROM "campaign_run" WHERE $timeFilter').fields).toEqual([
+      'frequency-nadir',
+    ]);
+    expect(Object.keys(RECORDED_SCHEMA.campaign_run.fields)).not.toContain('frequency-nadir.MG1');
   });
 
   it('pass the structural check: unique panel ids, provisioned datasource uids, valid grid positions', () => {
