@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { InfluxQueryBuilder, influxql, quoteIdentifier, quoteString, type Selection } from './influxql.ts';
+import {
+  InfluxQueryBuilder,
+  influxql,
+  quoteIdentifier,
+  quoteString,
+  type Selection,
+  WHOLE_RANGE,
+} from './influxql.ts';
 import type { Measurement } from './schema.ts';
 
 describe('influxql', () => {
@@ -24,6 +31,23 @@ describe('influxql', () => {
     expect(deviation(50, 'mean')).toMatch(/^SELECT mean\("f_hz"\) - 50 AS "f_hz" /);
     expect(() => deviation('$f0')).toThrow(/field 'f_hz': minus needs an aggregate/);
     expect(() => deviation('$f0; DROP' as `$${string}`, 'mean')).toThrow(/minus needs an aggregate/);
+  });
+
+  it('aggregates over the whole time range (no GROUP BY time, no fill), still requiring aggregates', () => {
+    expect(
+      influxql({
+        from: 'campaign_run',
+        fields: [{ field: 'wall_s', fn: 'count', as: 'runs' }],
+        where: [{ tag: 'campaign', equals: '$campaign' }],
+        interval: WHOLE_RANGE,
+        groupByTags: ['status'],
+      }),
+    ).toBe(
+      `SELECT count("wall_s") AS "runs" FROM "campaign_run" WHERE "campaign" = '$campaign' AND $timeFilter GROUP BY "status"`,
+    );
+    expect(() =>
+      influxql({ from: 'campaign_run', fields: [{ field: 'wall_s' }], interval: WHOLE_RANGE }),
+    ).toThrow(/every field needs an aggregate/);
   });
 
   it('renders raw selections with tag columns and a limit, for annotations', () => {
