@@ -1,8 +1,8 @@
 /**
  * Campaign, row "Figures": the distribution over the campaign's runs of each figure it collected
  * (docs/campaigns.md § Figures), one value per run. A campaign that does not collect a figure
- * leaves its panel empty; figures bound to an island (`<figure>.<island>`) are in the Runs table's
- * source only, since their names come from the campaign file.
+ * leaves its panel empty. Figures bound to an island (fields `<figure>.<island>`) have no panel:
+ * their names come from the campaign file, not the schema (docs/grafana.md says how to add one).
  */
 
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
