@@ -4,6 +4,7 @@ import type { IslandRuntime } from '../core/types.ts';
 import { BatteryUnit } from '../der/battery.ts';
 import { SynchronousGenset } from '../der/genset.ts';
 import type { DerUnit } from '../der/unit.ts';
+import { hypot2 } from '../hypot.ts';
 import { type PowerFlowResult, UnitControl } from '../powerflow/index.ts';
 
 /** Writes injections into the power flow and solves every island. */
@@ -145,7 +146,7 @@ export function currentLimitScale(tw: TwinCore, rt: IslandRuntime): number {
     // Sustained fault current: ~3 pu for a synchronous machine, ~1.5 pu for an inverter.
     limit += u.rating_mva * (u.kind === 'synchronous' ? 3 : 1.5);
     const k = tw.unitNetIndex[rt.unitNet[i]];
-    apparent += Math.hypot(pf.unitPOut_mw[k], pf.unitQOut_mvar[k]);
+    apparent += hypot2(pf.unitPOut_mw[k], pf.unitQOut_mvar[k]);
   }
   const v = rt.referenceBus >= 0 ? pf.vm_pu[rt.referenceBus] : 1;
   if (!(limit > 0) || !(v > 0)) return 1;
