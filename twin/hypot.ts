@@ -10,7 +10,7 @@ export function hypot2(a: number, b: number): number {
   const y = Math.abs(b);
   if (x === Number.POSITIVE_INFINITY || y === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
   if (Number.isNaN(x) || Number.isNaN(y)) return Number.NaN;
-  const max = x > y ? x : y;
+  const max = Math.max(x, y);
   if (max === 0) return 0;
   const nx = x / max;
   const ny = y / max;
