@@ -17,6 +17,19 @@ export interface UnitContext {
 }
 
 /**
+ * A unit's per-step numbers, one object shape for every technology. The step loops run over units
+ * of five or more classes: `u.p_mw` there is a megamorphic load, and V8 boxes a double read or
+ * written that way (a heap allocation per access, per unit, per step); `u.io.p_mw` loads a
+ * pointer megamorphically and the double from one map, unboxed.
+ */
+export class UnitIo {
+  p_mw = 0;
+  q_mvar = 0;
+  pDrive_mw = 0;
+  inertia_mws_hz = 0;
+}
+
+/**
  * One generating or storage unit. Subclasses model the prime mover / resource and controls; the
  * twin aggregates inertia and power per island. Inertial units (synchronous machines, virtual
  * synchronous machines) deliver P_e = P_m − M·df/dt; grid-following units deliver their command.
@@ -24,13 +37,35 @@ export interface UnitContext {
 export abstract class DerUnit {
   /** Bus index in the twin's bus order (set by the twin). */
   busIndex = -1;
+  /** The step's numbers (see UnitIo); the step loops read `io`, everything else the accessors. */
+  readonly io = new UnitIo();
   /** Electrical output, MW / Mvar (generator convention). */
-  p_mw = 0;
-  q_mvar = 0;
+  get p_mw(): number {
+    return this.io.p_mw;
+  }
+  set p_mw(v: number) {
+    this.io.p_mw = v;
+  }
+  get q_mvar(): number {
+    return this.io.q_mvar;
+  }
+  set q_mvar(v: number) {
+    this.io.q_mvar = v;
+  }
   /** Mechanical (inertial units) or commanded (grid-following) active power, MW. */
-  pDrive_mw = 0;
+  get pDrive_mw(): number {
+    return this.io.pDrive_mw;
+  }
+  set pDrive_mw(v: number) {
+    this.io.pDrive_mw = v;
+  }
   /** 2·H·S/f0 while running, MW·s/Hz. */
-  inertia_mws_hz = 0;
+  get inertia_mws_hz(): number {
+    return this.io.inertia_mws_hz;
+  }
+  set inertia_mws_hz(v: number) {
+    this.io.inertia_mws_hz = v;
+  }
   inService = true;
   protection: Ieee1547Protection | null = null;
   /** Share of secondary-control corrections this unit takes (0 = none). */
@@ -80,12 +115,13 @@ export abstract class DerUnit {
 
   /** After the island's swing step: electrical output including the inertial response. */
   settle(rocof_hz_s: number): void {
+    const io = this.io;
     if (!this.on) {
-      this.p_mw = 0;
-      this.q_mvar = 0;
+      io.p_mw = 0;
+      io.q_mvar = 0;
       return;
     }
-    this.p_mw = this.pDrive_mw - this.inertia_mws_hz * rocof_hz_s;
+    io.p_mw = io.pDrive_mw - io.inertia_mws_hz * rocof_hz_s;
   }
 
   /** Called when the unit trips: drop output and reset dynamic states to zero output. */

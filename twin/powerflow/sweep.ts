@@ -7,6 +7,7 @@
  * Forward: node voltages from the root down. Converges when the power mismatch, computed on Ybus
  * exactly as Newton–Raphson reports it, is below tolerance; so both methods answer to one criterion.
  */
+import { hypot2 } from '../hypot.ts';
 import { branchAdmittances, type IslandModel } from './island-model.ts';
 import { type IterationOutcome, nextIteration } from './newton.ts';
 
@@ -185,7 +186,7 @@ export class RadialSweepSolver {
       model.computePower();
     } else {
       for (let i = 0; i < m; i++) {
-        vm[i] = Math.hypot(e[i]!, f[i]!);
+        vm[i] = hypot2(e[i]!, f[i]!);
         va[i] = Math.atan2(f[i]!, e[i]!);
       }
     }

@@ -98,8 +98,8 @@ function swing(tw: TwinCore, r: number, h: number): void {
   for (let i = 0; i < rt.units.length; i++) {
     const u = rt.units[i];
     if (!u.on) continue;
-    pAcc += u.pDrive_mw;
-    m += u.inertia_mws_hz;
+    pAcc += u.io.pDrive_mw;
+    m += u.io.inertia_mws_hz;
   }
   for (let i = 0; i < rt.hardware.length; i++) pAcc += rt.hardware[i].pDrive_mw;
   for (let i = 0; i < rt.loads.length; i++) pAcc -= tw.loads.p[rt.loads[i]];
@@ -116,7 +116,7 @@ function swing(tw: TwinCore, r: number, h: number): void {
     // The grid absorbs the imbalance, inertial responses included.
     let inertial = 0;
     for (let i = 0; i < rt.units.length; i++)
-      if (rt.units[i].on) inertial += rt.units[i].inertia_mws_hz * rocof;
+      if (rt.units[i].on) inertial += rt.units[i].io.inertia_mws_hz * rocof;
     rt.pccImport_mw = -(pAcc - inertial);
   } else if (m > 0) {
     rocof = rt.freq.advance(pAcc, m, h);

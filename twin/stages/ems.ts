@@ -15,7 +15,7 @@ export function control(tw: TwinCore, dt: number): void {
     if (rt.energised && rt.gridConnected && rt.pccEstimator) {
       let base = rt.pccImport_mw;
       for (let i = 0; i < rt.units.length; i++)
-        if (rt.units[i].on && rt.units[i].dispatchable) base += rt.units[i].p_mw;
+        if (rt.units[i].on && rt.units[i].dispatchable) base += rt.units[i].io.p_mw;
       rt.pccEstimator.update(base, tw.t, dt);
     }
     if (!rt.energised || rt.gridConnected || sec.enabled === false) continue;
@@ -62,7 +62,7 @@ export function tertiary(tw: TwinCore): void {
     // Units a controller took are not the EMS's to dispatch: their output is given, like a PV's.
     for (let i = 0; i < rt.units.length; i++) {
       const u = rt.units[i];
-      if (u.on && (!u.dispatchable || !tw.builtInUnits[rt.unitNet[i]])) demand -= u.p_mw;
+      if (u.on && (!u.dispatchable || !tw.builtInUnits[rt.unitNet[i]])) demand -= u.io.p_mw;
     }
     for (const h of rt.hardware) demand -= h.p_mw;
     for (let k = 0; k < tw.fids.length; k++) {

@@ -4,6 +4,7 @@ import type { IslandRuntime } from '../core/types.ts';
 import { BatteryUnit } from '../der/battery.ts';
 import { SynchronousGenset } from '../der/genset.ts';
 import type { DerUnit } from '../der/unit.ts';
+import { hypot2 } from '../hypot.ts';
 import { type PowerFlowResult, UnitControl } from '../powerflow/index.ts';
 
 /** Writes injections into the power flow and solves every island. */
@@ -37,10 +38,11 @@ function writeInjections(tw: TwinCore): void {
     const rt = tw.islands[r];
     for (let i = 0; i < rt.units.length; i++) {
       const u = rt.units[i];
+      const io = u.io;
       const k = tw.unitNetIndex[rt.unitNet[i]];
-      net.unitP_mw[k] = u.on ? u.p_mw : 0;
-      net.unitQ_mvar[k] = u.on ? u.q_mvar : 0;
-      net.unitParticipation[k] = !rt.gridConnected && u.on ? u.inertia_mws_hz : 0;
+      net.unitP_mw[k] = u.on ? io.p_mw : 0;
+      net.unitQ_mvar[k] = u.on ? io.q_mvar : 0;
+      net.unitParticipation[k] = !rt.gridConnected && u.on ? io.inertia_mws_hz : 0;
       // Only the island's reference holds its voltage; other formers follow their Q–V droop.
       // Transmission generators (a grid file's generators) keep their AVR set-point, as in the
       // power flow: as PQ units a meshed transmission grid has no voltage support and diverges.
@@ -120,9 +122,9 @@ function readBack(tw: TwinCore, result: PowerFlowResult): void {
       const u = rt.units[i];
       const k = tw.unitNetIndex[rt.unitNet[i]];
       if (!u.on) continue;
-      if (net.unitControl[k] === UnitControl.voltage) u.q_mvar = pf.unitQOut_mvar[k] * s2;
+      if (net.unitControl[k] === UnitControl.voltage) u.io.q_mvar = pf.unitQOut_mvar[k] * s2;
       if (net.unitParticipation[k] > 0 || net.unitControl[k] === UnitControl.voltage)
-        u.p_mw = pf.unitPOut_mw[k] * s2;
+        u.io.p_mw = pf.unitPOut_mw[k] * s2;
     }
   }
 }
@@ -145,7 +147,7 @@ export function currentLimitScale(tw: TwinCore, rt: IslandRuntime): number {
     // Sustained fault current: ~3 pu for a synchronous machine, ~1.5 pu for an inverter.
     limit += u.rating_mva * (u.kind === 'synchronous' ? 3 : 1.5);
     const k = tw.unitNetIndex[rt.unitNet[i]];
-    apparent += Math.hypot(pf.unitPOut_mw[k], pf.unitQOut_mvar[k]);
+    apparent += hypot2(pf.unitPOut_mw[k], pf.unitQOut_mvar[k]);
   }
   const v = rt.referenceBus >= 0 ? pf.vm_pu[rt.referenceBus] : 1;
   if (!(limit > 0) || !(v > 0)) return 1;

@@ -1,6 +1,7 @@
 /** Protection stage: IEEE 1547 DER trips, anti-islanding, UFLS, over-current relays. */
 import type { TwinCore } from '../core/state.ts';
 import { DEG, type IslandRuntime } from '../core/types.ts';
+import { hypot2 } from '../hypot.ts';
 
 /** Every protection function, once per step after the network solve. */
 export function protect(tw: TwinCore, dt: number): void {
@@ -87,8 +88,8 @@ function overcurrent(tw: TwinCore, dt: number): void {
     const at = tw.pf.va_deg[t] / DEG;
     const dr = vm[f] * Math.cos(af) - vm[t] * Math.cos(at);
     const di = vm[f] * Math.sin(af) - vm[t] * Math.sin(at);
-    const z = Math.hypot(net.branchR[k], net.branchX[k]);
-    tw.ocCurrent[i] = (Math.hypot(dr, di) / z) * tw.ocBaseKa[i] * 1000;
+    const z = hypot2(net.branchR[k], net.branchX[k]);
+    tw.ocCurrent[i] = (hypot2(dr, di) / z) * tw.ocBaseKa[i] * 1000;
   }
   const tripped = tw.overcurrent.update(tw.ocCurrent, dt);
   if (tripped >= 0) {

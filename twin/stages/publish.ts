@@ -26,8 +26,8 @@ export function publish(tw: TwinCore): void {
   for (let i = 0; i < tw.units.length; i++) {
     const u = tw.units[i];
     const d = devices[u.id];
-    d.p_mw = u.on ? u.p_mw : 0;
-    d.q_mvar = u.on ? u.q_mvar : 0;
+    d.p_mw = u.on ? u.io.p_mw : 0;
+    d.q_mvar = u.on ? u.io.q_mvar : 0;
     d.online = u.on;
     d.tripped = u.tripped;
     if (u instanceof BatteryUnit) d.soc = u.soc;
