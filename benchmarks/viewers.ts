@@ -35,7 +35,8 @@ const RUN_S = Number(process.env.RUN_S ?? 10);
 const GRID = join(import.meta.dirname, '..', 'grids', 'demo-33bw-microgrids.yaml');
 const DT_S = 0.001;
 
-const wallNow = () => performance.timeOrigin + performance.now();
+/** The wall clock the server stamps `sent_ms` with (timeOrigin + now() drifts from it over a run). */
+const wallNow = () => Date.now();
 
 /**
  * CPU affinity (taskset, every thread of `pid`). The bench and the viewer stand-ins share core 0

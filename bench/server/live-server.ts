@@ -380,7 +380,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         // A slow client gets the newest state or nothing: volatile drops instead of queueing.
         io.to(roomOf(rate)).volatile.emit('state', {
           ...latest,
-          sent_ms: performance.timeOrigin + performance.now(),
+          // The wall clock, as documented: timeOrigin + now() drifts from Date.now() over a long run.
+          sent_ms: Date.now(),
         });
       }, 1000 / rate),
     };
