@@ -3,6 +3,7 @@
  * slave emulator as the pseudo-terminal suite (test/bench-sunspec.test.ts), wired back to back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/support/machine-speed.ts';
 import type { CapturedFrame } from './link-config.ts';
 import { hasValidCrc } from './modbus-rtu.ts';
 import { type SunSpecSlave, startSunSpecSlave } from './sunspec-emulator.ts';
@@ -82,8 +83,10 @@ describe('SunSpec driver over the in-process loopback transport', () => {
     link = new SunSpecLink({ id: 'slow', driver: 'sunspec', baud: 115200 }, { transport: () => master });
     await link.open();
     await exchangeUntil(link, () => link!.input().online);
-    // Let the last poll of that loop finish (or time out, 250 ms) so only ours can be counted.
-    await sleep(400);
+    // Let the last poll of that loop finish (or time out, 250 ms) so only ours can be counted: a
+    // fixed sleep was not enough on a loaded machine (the earlier poll still ran, and our first
+    // exchange was then counted missed too).
+    await waitFor('the earlier poll to end', () => !link!['polling']);
     const before = link.stats();
     // An answer 60 ms late (within the 250 ms timeout): the poll outlives the next exchange.
     slave.delayAnswers(60, 1);
