@@ -35,6 +35,16 @@ export function pointerOf(path: YamlPath): string {
     : `/${path.map((s) => String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
 }
 
+/** The path a JSON Pointer names (ajv's instancePath), array indices as numbers: pointerOf's inverse. */
+export function pathOfPointer(pointer: string): (string | number)[] {
+  if (!pointer || pointer === '/') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
 /** Parses YAML text to plain data. Throws YamlSourceError. */
 export function readYaml(text: string): YamlSource {
   const lineCounter = new LineCounter();

@@ -13,6 +13,7 @@ import { echo, echoMessage } from '../../twin/echo.ts';
 import { parseScenario, ScenarioError } from '../../twin/scenario/load.ts';
 import {
   findNonFinite,
+  pathOfPointer,
   pointerOf,
   readYaml,
   type YamlPath,
@@ -124,18 +125,9 @@ function describe(e: ErrorObject): string {
   return e.message ?? 'invalid';
 }
 
-function segments(instancePath: string): (string | number)[] {
-  if (!instancePath) return [];
-  return instancePath
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
 /** JSON Pointer → segments ('/events/0/at' → ['events', 0, 'at']). */
 export function pointerSegments(pointer: string): (string | number)[] {
-  return segments(pointer);
+  return pathOfPointer(pointer);
 }
 
 /** Parses and expands a campaign file. Throws CampaignError. */
@@ -175,9 +167,9 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
     if (axisError)
       fail(
         'an axis needs exactly one of: path with values, path with range (from, to and step or count), seeds, or name with variants',
-        segments(axisError.instancePath),
+        pathOfPointer(axisError.instancePath),
       );
-    let segs = segments(e.instancePath);
+    let segs = pathOfPointer(e.instancePath);
     if (e.keyword === 'additionalProperties')
       segs = [...segs, (e.params as { additionalProperty: string }).additionalProperty];
     fail(`${pointerOf(segs)}: ${describe(e)}`, segs);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import { YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
+import { pathOfPointer, YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
 import type { DeviceLinkConfig } from './link-config.ts';
 
 const SCHEMA_URL = new URL('./device-mapping.schema.json', import.meta.url);
@@ -101,10 +101,7 @@ export function readRunConfigDocument(
   const check = validate();
   if (!check(data)) {
     const err = check.errors![0];
-    const segments = err.instancePath
-      .split('/')
-      .slice(1)
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+    const segments = pathOfPointer(err.instancePath);
     const extra = (err.params as { additionalProperty?: string }).additionalProperty;
     const path = extra ? [...segments, extra] : segments;
     // The offending node, or the nearest ancestor the document has (a missing key: its object).

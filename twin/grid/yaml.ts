@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { readYamlMapping } from '../yaml-source.ts';
+import { pathOfPointer, readYamlMapping } from '../yaml-source.ts';
 import type { Branch, Bus, Der, Fid, Generator, Grid, Load, Microgrid, Shunt, Switch } from './model.ts';
 import { emptyGrid, GridInputError } from './model.ts';
 import { microsiemensToPu, ohmsToPu } from './per-unit.ts';
@@ -110,10 +110,7 @@ export function parseGridYaml(text: string, file: string, options: GridParseOpti
   const check = validate(options.schema);
   if (!check(data)) {
     const { path, message } = describeError(mostUseful(check.errors!));
-    const segments = path
-      .split('/')
-      .slice(1)
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+    const segments = pathOfPointer(path);
     throw new GridInputError(message, { file, line: lineOf(segments), path: path || '/' });
   }
   const grid = gridFromDocument(data as Row, file);

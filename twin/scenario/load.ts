@@ -10,7 +10,7 @@ import type { ChannelSpec } from '../channels/channel.ts';
 import type { EmsMode } from '../dynamics/ems.ts';
 import { echo, echoMessage } from '../echo.ts';
 import type { HardwareSpec, TwinConfig } from '../twin.ts';
-import { pointerOf, readYamlMapping } from '../yaml-source.ts';
+import { pathOfPointer, pointerOf, readYamlMapping } from '../yaml-source.ts';
 
 const require = createRequire(import.meta.url);
 export const SCENARIO_SCHEMA = require('./scenario.schema.json') as Record<string, unknown>;
@@ -65,15 +65,6 @@ export class ScenarioError extends Error {
 
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
 const validate = ajv.compile(SCENARIO_SCHEMA);
-
-function pathSegments(instancePath: string): (string | number)[] {
-  if (!instancePath) return [];
-  return instancePath
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
 type UnionBranch = { properties: Record<string, { const?: string; enum?: string[] }> };
 const UNIONS = SCENARIO_SCHEMA.definitions as Record<'event' | 'assertion', { oneOf: UnionBranch[] }>;
@@ -141,7 +132,7 @@ export function parseScenario(text: string, file: string): Scenario {
   );
   if (!validate(data)) {
     const e = pickError(validate.errors ?? [], data);
-    let segs = pathSegments(e.instancePath);
+    let segs = pathOfPointer(e.instancePath);
     if (e.keyword === 'additionalProperties') {
       segs = [...segs, (e.params as { additionalProperty: string }).additionalProperty];
     }
