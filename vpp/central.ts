@@ -79,7 +79,7 @@ export type ScheduleResult =
     }
   | { ok: false; reason: string; binding?: string };
 
-interface Triplet {
+export interface Triplet {
   row: number;
   col: number;
   value: number;
@@ -381,7 +381,7 @@ function sumZones(values: readonly number[], t: number, Z: number): number {
 }
 
 /** ½xᵀQx with Q = diag(2·a·dt) over the member columns (lower-triangular CSC). */
-function diagonalHessian(members: readonly VppMember[], T: number, numCols: number, dt: number) {
+export function diagonalHessian(members: readonly VppMember[], T: number, numCols: number, dt: number) {
   const N = members.length;
   const starts = new Int32Array(numCols + 1);
   const indices: number[] = [];
@@ -407,7 +407,7 @@ function diagonalHessian(members: readonly VppMember[], T: number, numCols: numb
   };
 }
 
-function toCsc(entries: Triplet[], numRows: number, numCols: number) {
+export function toCsc(entries: readonly Triplet[], numRows: number, numCols: number) {
   const starts = new Int32Array(numCols + 1);
   for (const e of entries) starts[e.col + 1]!++;
   for (let c = 0; c < numCols; c++) starts[c + 1]! += starts[c]!;
@@ -426,7 +426,7 @@ function toCsc(entries: Triplet[], numRows: number, numCols: number) {
  * Names of the rows in an irreducible infeasible subset. Feasibility does not depend on the costs,
  * so the IIS is sought on the LP without the quadratic term (HiGHS finds IISs for LPs).
  */
-function conflictRows(
+export function conflictRows(
   highs: Highs,
   data: Parameters<Highs['createModel']>[0] & { rowNames: string[] },
 ): string | undefined {

@@ -16,10 +16,11 @@ import type {
 } from '../twin/control/contract.ts';
 import { admmDispatch } from './admm.ts';
 import { type MemberLimits, memberLimits, statusesFrom } from './aggregate.ts';
-import { dispatchInterval, type NetworkZones, solveSchedule } from './central.ts';
+import { dispatchInterval } from './central.ts';
 import { type Graph, smallWorld } from './comms.ts';
 import { consensusDispatch } from './consensus.ts';
 import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
+import { dispatchTechnical, type NetworkReport, type TechnicalLink } from './technical.ts';
 
 export interface VppControllerOptions {
   vpp: BoundVpp;
@@ -33,11 +34,19 @@ export interface VppControllerOptions {
   graph?: Graph;
   /**
    * Network-aware dispatch (TVPP, central only): microgrids as zones, the FIDs between them as
-   * rated links the VPP also drives (a lossless transport model: no voltages, no line flows inside
-   * a microgrid). Islanded microgrids must be balanced by their members and the FIDs; grid-connected
-   * ones exchange with the main grid. Solved with HiGHS.
+   * rated links the VPP also drives. Islanded microgrids must be balanced by their members and the
+   * FIDs; grid-connected ones exchange with the main grid. When the catalog carries the network
+   * model, bus voltage limits and branch ratings are kept with power-flow sensitivities at the
+   * published state, re-linearised every period (vpp/technical.ts, vpp/network.ts). Solved with HiGHS.
    */
-  network?: { highs: Highs; catalog: TwinCatalog };
+  network?: {
+    highs: Highs;
+    catalog: TwinCatalog;
+    /** Kept away from each voltage limit, pu. @default 0.002 */
+    voltageMargin_pu?: number;
+    /** Fraction of each branch rating kept free. @default 0.01 */
+    ratingMargin?: number;
+  };
 }
 
 /** What the VPP did at its last decision (for the operator, the recorder and tests). */
@@ -59,6 +68,8 @@ export interface VppStatus {
   excluded: string[];
   /** FID transfer set-points in force (TVPP), MW from side A to side B. */
   fids: Record<string, number>;
+  /** TVPP: the network limits honoured, binding and violated at the last successful solve. */
+  network?: NetworkReport;
 }
 
 export class VppController implements Controller {
@@ -71,7 +82,7 @@ export class VppController implements Controller {
   private lastDispatch: Float64Array | undefined;
   private graph: Graph | undefined;
   private readonly excluded = new Set<string>();
-  private links: NetworkZones['links'] = [];
+  private links: TechnicalLink[] = [];
 
   constructor(private readonly options: VppControllerOptions) {
     const { vpp } = options;
@@ -146,7 +157,7 @@ export class VppController implements Controller {
     let solved: Solved;
     try {
       solved = this.options.network
-        ? this.solveNetwork(state, limits, target, hour)
+        ? this.solveNetwork(state, limits, target)
         : this.solve(limits, target);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
@@ -163,6 +174,10 @@ export class VppController implements Controller {
     }
     s.ok = true;
     s.reason = undefined;
+    if (solved.report) {
+      s.network = solved.report;
+      s.reason = notHonoured(solved.report);
+    }
     s.lambda = solved.lambda;
     s.iterations = solved.iterations;
     this.lastDispatch = solved.p;
@@ -178,16 +193,11 @@ export class VppController implements Controller {
   /**
    * TVPP: one interval over the microgrids as zones. Each zone's members must cover what the zone
    * consumes (measured: its units' output plus what the FIDs inject into it) less what non-member
-   * units produce; grid-connected zones trade the difference with the main grid.
+   * units produce; grid-connected zones trade the difference with the main grid. With the catalog's
+   * network model, bus voltage limits and branch ratings are kept too (vpp/technical.ts).
    */
-  private solveNetwork(
-    state: Readonly<TwinState>,
-    limits: MemberLimits[],
-    target: number,
-    hour: number,
-  ): Solved {
+  private solveNetwork(state: Readonly<TwinState>, limits: MemberLimits[], target: number): Solved {
     const { highs, catalog } = this.options.network!;
-    if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
     const ids = catalog.microgrids.map((m) => m.id);
     const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
     const demand = new Map(ids.map((id) => [id, 0]));
@@ -207,17 +217,24 @@ export class VppController implements Controller {
       if (za !== undefined) demand.set(za, demand.get(za)! + s.p_a_mw);
       if (zb !== undefined) demand.set(zb, demand.get(zb)! + s.p_b_mw);
     }
-    const gridZones = ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false));
-    const result = solveSchedule(highs, {
+    const result = dispatchTechnical(highs, {
       members: this.members,
-      target_mw: [target],
-      interval_h: this.period_s / 3600,
-      startHour: hour,
       limits,
-      zones: { ids, target_mw: ids.map((id) => demand.get(id)!), links: this.links, gridZones },
+      p0_mw: this.members.map((m) => state.devices[m.id]?.p_mw ?? 0),
+      target_mw: target,
+      zones: {
+        ids,
+        demand_mw: ids.map((id) => demand.get(id)!),
+        gridZones: ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false)),
+      },
+      links: this.links,
+      f0_mw: this.links.map((l) => -(state.fids?.[l.id]?.p_a_mw ?? 0)),
+      network: catalog.network ? { model: catalog.network, state } : undefined,
+      voltageMargin_pu: this.options.network!.voltageMargin_pu,
+      ratingMargin: this.options.network!.ratingMargin,
     });
     if (!result.ok) return { ok: false, reason: result.reason };
-    return { ok: true, p: result.p_mw, lambda: Number.NaN, flows: result.flow_mw };
+    return { ok: true, p: result.p_mw, lambda: Number.NaN, flows: result.flow_mw, report: result.report };
   }
 
   private emitFlows(flows: Float64Array, actions: ControllerAction[]): void {
@@ -306,18 +323,37 @@ export class VppController implements Controller {
   }
 }
 
+/** What the TVPP could not honour and why, in words (undefined when it honoured everything). */
+function notHonoured(report: NetworkReport): string | undefined {
+  const parts: string[] = [];
+  for (const v of report.violated)
+    parts.push(`cannot honour ${v.constraint}: ${v.predicted.toFixed(4)} against a limit of ${v.limit}`);
+  if (Math.abs(report.shortfall_mw) > 1e-6) {
+    const why = report.binding.length ? `binding: ${report.binding.join(', ')}` : 'members at their limits';
+    parts.push(`target missed by ${report.shortfall_mw.toFixed(4)} MW (${why})`);
+  }
+  return parts.length ? parts.join('; ') : undefined;
+}
+
 /** FIDs whose two sides lie in two different microgrids: the links of the transport model. */
-function linksOf(catalog: TwinCatalog): NetworkZones['links'] {
+function linksOf(catalog: TwinCatalog): TechnicalLink[] {
   const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
   return catalog.fids.flatMap((f) => {
     const from = zoneOfBus.get(f.busA);
     const to = zoneOfBus.get(f.busB);
     return from !== undefined && to !== undefined && from !== to
-      ? [{ id: f.id, from, to, rating_mw: f.rating_mw }]
+      ? [{ id: f.id, from, to, busA: f.busA, busB: f.busB, rating_mw: f.rating_mw }]
       : [];
   });
 }
 
 type Solved =
-  | { ok: true; p: Float64Array; lambda: number; iterations?: number; flows?: Float64Array }
+  | {
+      ok: true;
+      p: Float64Array;
+      lambda: number;
+      iterations?: number;
+      flows?: Float64Array;
+      report?: NetworkReport;
+    }
   | { ok: false; reason: string };
