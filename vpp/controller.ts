@@ -22,6 +22,9 @@ import { consensusDispatch } from './consensus.ts';
 import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
 import { dispatchTechnical, type NetworkReport, type TechnicalLink } from './technical.ts';
 
+/** How far (fraction of pmax) a weather-driven member's ceiling may rise above its output per period. */
+const WEATHER_PROBE = 0.05;
+
 export interface VppControllerOptions {
   vpp: BoundVpp;
   /** The VPP's target output at twin time t, MW (generator convention, all members together). */
@@ -137,6 +140,15 @@ export class VppController implements Controller {
       }
       const lim = memberLimits(m, hour, statuses.get(m.id), period_h);
       const last = this.lastDispatch?.[members.indexOf(m)];
+      const measured = statuses.get(m.id)?.p_mw;
+      if (m.availability && last !== undefined && measured !== undefined) {
+        // A weather-driven member below its set-point is at what the weather gives it now: plan
+        // with that (the profile would overstate what flows through the network), and let the
+        // ceiling rise again by a step per period while it follows its set-point.
+        const cap = measured < last - 1e-3 ? measured : measured + WEATHER_PROBE * m.pmax_mw;
+        const pmax = Math.max(lim.pmin_mw, Math.min(lim.pmax_mw, cap));
+        return { pmin_mw: Math.min(lim.pmin_mw, pmax), pmax_mw: pmax };
+      }
       if (m.ramp_mw_s !== undefined && last !== undefined && statuses.get(m.id)?.online !== false) {
         const step = m.ramp_mw_s * this.period_s;
         const lo = Math.max(lim.pmin_mw, last - step);
@@ -156,9 +168,7 @@ export class VppController implements Controller {
 
     let solved: Solved;
     try {
-      solved = this.options.network
-        ? this.solveNetwork(state, limits, target)
-        : this.solve(limits, target);
+      solved = this.options.network ? this.solveNetwork(state, limits, target) : this.solve(limits, target);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
       solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };
@@ -228,7 +238,11 @@ export class VppController implements Controller {
         gridZones: ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false)),
       },
       links: this.links,
-      f0_mw: this.links.map((l) => -(state.fids?.[l.id]?.p_a_mw ?? 0)),
+      // The transfer as the set-point counts it: what the receiving side gets.
+      f0_mw: this.links.map((l) => {
+        const f = state.fids?.[l.id];
+        return !f ? 0 : f.p_b_mw >= 0 ? f.p_b_mw : -f.p_a_mw;
+      }),
       network: catalog.network ? { model: catalog.network, state } : undefined,
       voltageMargin_pu: this.options.network!.voltageMargin_pu,
       ratingMargin: this.options.network!.ratingMargin,

@@ -235,9 +235,8 @@ export function linearise(
           // MVA per MW: S and dS are pu, the column per MW.
           const magnitude = Math.hypot(S.re, S.im);
           dS_dP[j] =
-            (magnitude > 1e-9
-              ? (S.re * dS.re + S.im * dS.im) / magnitude
-              : Math.hypot(dS.re, dS.im)) * network.baseMVA;
+            (magnitude > 1e-9 ? (S.re * dS.re + S.im * dS.im) / magnitude : Math.hypot(dS.re, dS.im)) *
+            network.baseMVA;
         }
         branches.push({ id: br.id, end, rating_mva: br.rating_mva, s_mva: s, dS_dP });
       }

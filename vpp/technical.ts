@@ -210,15 +210,7 @@ export function dispatchTechnical(highs: Highs, problem: TechnicalProblem): Tech
     }
     for (const e of lin.branches) {
       const sens = toColumns((j) => e.dS_dP[j]!);
-      addLimit(
-        `line:${e.id}`,
-        1,
-        e.rating_mva,
-        (1 - sMargin) * e.rating_mva,
-        e.s_mva,
-        sens,
-        RATING_PENALTY,
-      );
+      addLimit(`line:${e.id}`, 1, e.rating_mva, (1 - sMargin) * e.rating_mva, e.s_mva, sens, RATING_PENALTY);
     }
   }
 
