@@ -21,7 +21,7 @@ import type { Highs } from 'highs';
 import type { TwinState } from '../twin/api.ts';
 import type { NetworkModel } from '../twin/control/contract.ts';
 import type { MemberLimits } from './aggregate.ts';
-import { conflictRows, diagonalHessian, type Triplet, toCsc } from './central.ts';
+import { conflictRows, diagonalHessian, Triplets, toCsc } from './central.ts';
 import { type LinearNetwork, linearise } from './network.ts';
 import type { VppMember } from './portfolio.ts';
 
@@ -126,13 +126,13 @@ export function dispatchTechnical(highs: Highs, problem: TechnicalProblem): Tech
   const sMinus = G > 0 ? addCol(0, Infinity, TARGET_PENALTY) : -1;
 
   const rows = { lower: [] as number[], upper: [] as number[], names: [] as string[] };
-  const entries: Triplet[] = [];
+  const entries = new Triplets();
   const addRow = (name: string, lo: number, hi: number, terms: [number, number][]) => {
     const row = rows.lower.length;
     rows.lower.push(lo);
     rows.upper.push(hi);
     rows.names.push(name);
-    for (const [col, value] of terms) if (value !== 0) entries.push({ row, col, value });
+    for (const [col, value] of terms) if (value !== 0) entries.push(row, col, value);
     return row;
   };
   for (let z = 0; z < Z; z++) {
