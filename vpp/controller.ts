@@ -230,7 +230,10 @@ export class VppController implements Controller {
     const result = dispatchTechnical(highs, {
       members: this.members,
       limits,
-      p0_mw: this.members.map((m) => state.devices[m.id]?.p_mw ?? 0),
+      // A load member's curtailment is not published: the one in force is the last dispatch.
+      p0_mw: this.members.map((m, i) =>
+        m.kind === 'load' ? (this.lastDispatch?.[i] ?? 0) : (state.devices[m.id]?.p_mw ?? 0),
+      ),
       target_mw: target,
       zones: {
         ids,
