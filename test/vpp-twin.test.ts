@@ -97,7 +97,7 @@ describe('VPP on a real twin (demo grid)', () => {
     ).toThrow(/cannot start before its gate closure/);
   });
 
-  it('TVPP (FID transport model): islands held by their members and FIDs, FID set-points within ratings, target met', async () => {
+  it('TVPP: islands held by their members and FIDs, FID set-points within ratings, target met', async () => {
     const highs = await loadSolver();
     const { twin, catalog } = await twinWithCatalog();
     const [vpp] = bindPortfolio(loadPortfolio(DEMO_PORTFOLIO), catalog);
