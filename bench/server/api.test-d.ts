@@ -81,7 +81,7 @@ describe('commands', () => {
   it('every command type has a least role, and roles are a closed set', () => {
     expectTypeOf<keyof typeof COMMAND_ROLES>().toEqualTypeOf<CommandType>();
     expectTypeOf<(typeof COMMAND_ROLES)[CommandType]>().toEqualTypeOf<Role>();
-    expectTypeOf<Role>().toEqualTypeOf<'viewer' | 'operator' | 'admin'>();
+    expectTypeOf<Role>().toEqualTypeOf<'viewer' | 'operator' | 'admin' | 'prosumer'>();
   });
 
   it('twin-bound commands carry what the twin command needs', () => {
