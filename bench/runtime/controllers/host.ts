@@ -20,6 +20,7 @@ import type {
   ControllerTelemetry,
   RefusedAction,
 } from '../../../twin/control/contract.ts';
+import { isBuiltIn } from '../../../twin/stages/actuators.ts';
 import type { ControllerToHost, ControllerWorkerData, HostToController } from './messages.ts';
 import type { ControllerSpec } from './spec.ts';
 
@@ -326,6 +327,19 @@ export class ControllerHost {
         throw new TypeError(`${name}: ${(s.reason as Error).message}`);
       }
       try {
+        // As in `simulate` (twin.ts attachDeclared): a declared controller takes what it claims
+        // from the built-ins (the microgrids' EMS, secondary control); from another declared one, never.
+        for (const ref of s.value.claims) {
+          const holder = twin.ownership.ownerOf(ref);
+          if (holder === undefined || !isBuiltIn(holder)) continue;
+          twin.ownership.handOver(ref, holder, spec.id);
+          host.notices.push({
+            t_s: 0,
+            kind: 'hand-over',
+            message: `${ref.kind}:${ref.id} handed over from ${holder} to ${spec.id}`,
+            target: ref.id,
+          });
+        }
         twin.ownership.claim(spec.id, s.value.claims);
       } catch (err) {
         await stopAll();
