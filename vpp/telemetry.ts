@@ -102,7 +102,7 @@ const PREFERENCE_FIELDS = ['flexible_window', 'battery_reserve', 'opt_out'];
 export function checkPreferences(value: unknown): PreferencesCheck {
   const fail = (reason: string): PreferencesCheck => ({ ok: false, reason });
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return fail(`/: preferences must be an object { flexible_window?, battery_reserve?, opt_out? }`);
+    return fail('/: must be an object { flexible_window?, battery_reserve?, opt_out? }');
   const v = value as Record<string, unknown>;
   for (const key of Object.keys(v))
     if (!PREFERENCE_FIELDS.includes(key))
