@@ -24,6 +24,7 @@ import type {
 } from '../bench/server/api.ts';
 import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import { allQueries, readGenerated, shapeOf } from './dashboards-structure.ts';
 import { type Influxdb1Server, startInfluxdb1 } from './servers/index.ts';
 import { budget, until, waitFor } from './support/machine-speed.ts';
 
@@ -331,6 +332,41 @@ describe('VPP on the live bench', { timeout: budget(180_000) }, () => {
     expect(
       await count(`SELECT count(setpoint_mw) FROM vpp_member WHERE member = 'bess-hw' AND hardware = true`),
     ).toBe(hw.filter((m) => m.fields.setpoint_mw !== undefined).length);
+
+    // The VPP dashboard on these points: every panel query, substituted as Grafana does, returns
+    // series of the measurement it names, with its columns, none all null.
+    const vppDashboard = readGenerated().find((d) => d.file === 'gridloop-vpp.json')!;
+    const queries = allQueries(vppDashboard.json);
+    // Eight panels and the Run events annotation.
+    expect(queries.length).toBe(9);
+    const run = runDir.slice(runDir.lastIndexOf('/') + 1);
+    const times = points.map((p) => p.time_ns);
+    const from_ms = times.reduce((a, b) => (a < b ? a : b)) / 1_000_000n;
+    const to_ms = times.reduce((a, b) => (a > b ? a : b)) / 1_000_000n + 1n;
+    for (const q of queries) {
+      const shape = shapeOf(q.query);
+      for (const prosumer of ['.*', 'house-24']) {
+        const sql = q.query
+          .replaceAll('$timeFilter', `time >= ${from_ms}ms and time <= ${to_ms}ms`)
+          .replaceAll('$__interval', '500ms')
+          .replaceAll('$run', run)
+          .replaceAll('$prosumer', prosumer);
+        const series = await influx.query(sql, 'gridloop');
+        expect(series.length, `${q.where}: ${sql}`).toBeGreaterThan(0);
+        for (const s of series) {
+          expect(s.name).toBe(shape.measurement);
+          expect(s.columns).toEqual(['time', ...shape.columns]);
+          for (let i = 1; i < s.columns.length; i++)
+            expect(
+              s.values.some((row) => row[i] !== null),
+              `${q.where} column ${s.columns[i]}`,
+            ).toBe(true);
+        }
+        // Narrowed to a prosumer, the member panels show that prosumer's units only.
+        if (shape.measurement === 'vpp_member' && prosumer === 'house-24')
+          expect(series.map((s) => s.tags?.member).sort()).toEqual(['load-24', 'pv-24']);
+      }
+    }
   });
 });
 
