@@ -340,9 +340,9 @@ describe('VPP on the live bench', { timeout: budget(180_000) }, () => {
     // Eight panels and the Run events annotation.
     expect(queries.length).toBe(9);
     const run = runDir.slice(runDir.lastIndexOf('/') + 1);
-    const times = points.map((p) => p.time_ns);
-    const from_ms = times.reduce((a, b) => (a < b ? a : b)) / 1_000_000n;
-    const to_ms = times.reduce((a, b) => (a > b ? a : b)) / 1_000_000n + 1n;
+    const times = points.map((p) => p.time_ns).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const from_ms = times[0]! / 1_000_000n;
+    const to_ms = times.at(-1)! / 1_000_000n + 1n;
     for (const q of queries) {
       const shape = shapeOf(q.query);
       for (const prosumer of ['.*', 'house-24']) {

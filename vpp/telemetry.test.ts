@@ -93,7 +93,8 @@ describe('VPP telemetry', () => {
     expect(first.flexibility.storage_room_mwh).toBeCloseTo(0.35, 12);
 
     // The next decision: tracking error = measured now − the set-point in force since the last one.
-    ctl.decide(state(60, 0.02, 0.45), ((actions.length = 0), actions));
+    actions.length = 0;
+    ctl.decide(state(60, 0.02, 0.45), actions);
     const b1 = ctl.telemetry()!.members.find((m) => m.id === 'b1')!;
     expect(b1.tracking_error_mw).toBeCloseTo(0.45 - 0.5, 9);
   });
@@ -111,7 +112,8 @@ describe('VPP telemetry', () => {
     expect(t.preferences).toEqual({ h1: { opt_out: true } });
     // Each message is the whole set: opting back in.
     prefs(ctl, {});
-    ctl.decide(state(60, 0.3, 0.1), ((actions.length = 0), actions));
+    actions.length = 0;
+    ctl.decide(state(60, 0.3, 0.1), actions);
     expect(actions.map((a) => a.id).sort()).toEqual(['b1', 'g1', 'l1']);
   });
 
