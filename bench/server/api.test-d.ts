@@ -128,3 +128,16 @@ describe('live state', () => {
     expectTypeOf<LiveState['switches']>().toEqualTypeOf<Record<string, boolean> | undefined>();
   });
 });
+
+describe('prosumers', () => {
+  it('prosumer tokens are not rotated by command; preferences are the VPP’s own type', () => {
+    type Rotate = Extract<import('./api.ts').ApiCommand, { type: 'rotate-token' }>;
+    expectTypeOf<Rotate['role']>().toEqualTypeOf<'viewer' | 'operator' | 'admin'>();
+    expectTypeOf<import('./api.ts').ProsumerPreferences>().toEqualTypeOf<
+      import('../../vpp/telemetry.ts').ProsumerPreferences
+    >();
+    expectTypeOf<Parameters<import('./api.ts').ServerToClientEvents['prosumer']>[0]>().toEqualTypeOf<
+      import('./api.ts').ProsumerView
+    >();
+  });
+});
