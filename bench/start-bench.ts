@@ -3,6 +3,7 @@ import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
+import { isVppTelemetry, type PreferencesInput } from '../vpp/telemetry.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
@@ -24,6 +25,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from './runtime/snapshot-points.ts';
+import { vppTelemetryToPoints } from './runtime/vpp-points.ts';
 import type { AuditEntry } from './server/api.ts';
 import {
   CommandInvalidError,
@@ -35,6 +37,7 @@ import {
 import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
 import { topologyFromGrid } from './server/topology.ts';
 import { LiveStateBuilder, liveEventOf, toTwinCommand } from './server/twin-bridge.ts';
+import { ProsumerFeed, vppLiveViewOf } from './server/vpp-views.ts';
 
 export const DEFAULT_DEMO_GRID = 'grids/demo-33bw-microgrids.yaml';
 /** The device id the demo grid reserves for a hardware battery controller. */
@@ -199,6 +202,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
     const commandEvents = new Set<string>();
     const eventKey = (e: { t_s: number; kind: string; target?: string }) => `${e.t_s}|${e.kind}|${e.target}`;
     let run: RealtimeRun | undefined;
+    const prosumerFeed = new ProsumerFeed();
     try {
       server = await startLiveServer({
         host: options.host,
@@ -207,6 +211,15 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
         topology,
         onAudit: (entry) => audit(entry),
         scenarios: () => scenarioNamesIn(options.scenariosDir ?? 'scenarios'),
+        onPreferences: async (prosumer, preferences) => {
+          if (!run?.isReady) throw new CommandNotReadyError(new LoopNotReadyError().message);
+          if (!prosumerFeed.prosumers().includes(prosumer))
+            throw new CommandUnavailableError(`no VPP of this run has a unit of prosumer '${prosumer}'`);
+          const input: PreferencesInput = { type: 'prosumer-preferences', prosumer, preferences };
+          if (!run.controllerInput(input))
+            throw new CommandUnavailableError('the real-time loop has stopped');
+          return `preferences of ${prosumer} sent to the VPP (in force from its next decision)`;
+        },
         onCommand: async (command) => {
           if (!run?.isReady) throw new CommandNotReadyError(new LoopNotReadyError().message);
           if (command.type === 'scenario') {
@@ -306,6 +319,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
     let latest: Snapshot | undefined;
     const recordPoint: PointSink = (m, tags, fields, t) => recorder.point(m, tags, fields, t);
     let scenarioNow: ScenarioStatus | undefined;
+    let prosumersSentAt = 0;
     run.on('message', (message: LoopToHost) => {
       if (message.type === 'scenario-status') {
         scenarioNow = message.status;
@@ -349,8 +363,25 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
         recorder.frame(frame.direction, frame.deviceId, frame.bytes, BigInt(frame.time_ns));
       }
       if (message.replay) recorder.replay(message.replay);
+      let vppDecided = false;
+      for (const { telemetry } of message.controllerTelemetry ?? []) {
+        if (!isVppTelemetry(telemetry)) continue;
+        vppTelemetryToPoints(telemetry, recorder.timeOf(telemetry.t_s), recordPoint);
+        prosumerFeed.absorb(telemetry);
+        server.publishVpp(vppLiveViewOf(telemetry));
+        vppDecided = true;
+      }
       if (latest) {
         server.publishState(liveStates.build(latest));
+      }
+      // Prosumers' meters follow the live state, at most twice a second (and at each decision).
+      const now = performance.now();
+      if (vppDecided || now - prosumersSentAt >= 500) {
+        prosumersSentAt = now;
+        for (const id of prosumerFeed.prosumers()) {
+          const view = prosumerFeed.viewOf(id, latest?.devices, latest?.t_s);
+          if (view) server.publishProsumer(view);
+        }
       }
     });
 

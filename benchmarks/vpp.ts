@@ -9,6 +9,9 @@
  *   |λ_i − λ*| < 1e-3·λ*: rounds, messages, CPU time; and ADMM on the same portfolio;
  * - consensus on the demo portfolio at 20 % message loss;
  * - one TVPP decision with network limits on (linearisation + QP) on the running demo twin.
+ * - loop overruns and step times on the live bench with the VPP re-dispatching vs without
+ *   (benchmarks/vpp-live.ts; `--live-s <s>` per run, default 10, 0 skips it; `--live-pairs <n>`,
+ *   default 2; `--vpp-period-s <s>`, default 1; `--live-only` runs only this).
  *
  * Medians of repeated runs (the first, with JIT warm-up, excluded). Prints one JSON line.
  */
@@ -25,6 +28,42 @@ import { consensusDispatch } from '../vpp/consensus.ts';
 import { VppController } from '../vpp/controller.ts';
 import { generatePortfolio } from '../vpp/generate.ts';
 import { bindPortfolio, loadPortfolio } from '../vpp/portfolio.ts';
+import { liveOverruns } from './vpp-live.ts';
+
+function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!(v >= 0)) {
+    console.error(`bench:vpp: --${name} must be a number ≥ 0`);
+    process.exit(2);
+  }
+  return v;
+}
+const live = {
+  seconds: numberArg('live-s', 10),
+  pairs: Math.max(1, Math.round(numberArg('live-pairs', 2))),
+  vppPeriod_s: numberArg('vpp-period-s', 1) || 1,
+};
+const runLive = async () => {
+  const figures = await liveOverruns(live);
+  console.log(
+    `live bench, ${live.pairs}×${live.seconds} s at 1 kHz: overruns ${figures.without_vpp.overruns} without the VPP, ${figures.with_vpp.overruns} with it re-dispatching every ${live.vppPeriod_s} s`,
+  );
+  return { seconds_per_run: live.seconds, vpp_period_s: live.vppPeriod_s, ...figures };
+};
+if (process.argv.includes('--live-only')) {
+  const figures = await runLive();
+  console.log(
+    JSON.stringify({
+      bench: 'vpp',
+      cpus: cpus().length,
+      load1: Number(loadavg()[0]!.toFixed(2)),
+      live: figures,
+    }),
+  );
+  process.exit(0);
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -189,6 +228,8 @@ console.log(
   `consensus, demo portfolio at 20 % loss: ${lossyDefault.iterations} rounds (default gain), ${lossy.iterations} (former global gain)`,
 );
 
+const liveFigures = live.seconds > 0 ? await runLive() : undefined;
+
 console.log(
   JSON.stringify({
     bench: 'vpp',
@@ -239,6 +280,7 @@ console.log(
       iterations_default_gain: lossyDefault.iterations,
       iterations_global_gain: lossy.iterations,
     },
+    ...(liveFigures ? { live: liveFigures } : {}),
   }),
 );
 

@@ -10,6 +10,7 @@ import { gridOverview } from './grid-overview/dashboard.ts';
 import { microgridDetail } from './microgrid/dashboard.ts';
 import { security } from './security/dashboard.ts';
 import { voltages } from './voltages/dashboard.ts';
+import { vpp } from './vpp/dashboard.ts';
 
 export const dashboards: readonly (() => dashboard.DashboardBuilder)[] = [
   gridOverview,
@@ -18,6 +19,7 @@ export const dashboards: readonly (() => dashboard.DashboardBuilder)[] = [
   devicesAndLinks,
   security,
   campaign,
+  vpp,
 ];
 
 /** The dashboard as Grafana stores it: plain JSON, keys in a stable order. */

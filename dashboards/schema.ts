@@ -35,6 +35,9 @@ const NOT_IN_DEMO_RUN = [
   'assertion',
   'sink',
   'campaign_run',
+  // Runs hosting a VPP controller write these (test/vpp-live.test.ts runs the VPP dashboard on them).
+  'vpp',
+  'vpp_member',
 ] as const satisfies readonly Measurement[];
 type NotInDemoRun = (typeof NOT_IN_DEMO_RUN)[number];
 

@@ -287,7 +287,7 @@ describe('the recorded demo run against the schema the dashboards read', () => {
 describe('dashboard variables', () => {
   it('the run variable offers the recorded run', async () => {
     const runDashboards = dashboards.filter(({ json }) => json.uid !== 'gridloop-campaign');
-    expect(runDashboards).toHaveLength(5);
+    expect(runDashboards).toHaveLength(6);
     for (const { json } of runDashboards) {
       const run = json.templating.list.find((v: Json) => v.name === 'run');
       const series = await influx.query(substitute(run.query, {}), RECORDED_DB);
@@ -329,8 +329,8 @@ describe('dashboard variables', () => {
 });
 
 describe('every dashboard query on InfluxDB 1.x', () => {
-  it('covers all six dashboards and reads only names of the published schema', () => {
-    expect(new Set(queries.map((q) => q.file)).size).toBe(6);
+  it('covers all seven dashboards and reads only names of the published schema', () => {
+    expect(new Set(queries.map((q) => q.file)).size).toBe(7);
     for (const q of queries) {
       const shape = shapeOf(q.query);
       const schema = measurementSchema(shape.measurement);
@@ -347,7 +347,13 @@ describe('every dashboard query on InfluxDB 1.x', () => {
       const shape = shapeOf(q.query);
       const awaited = awaitedNames(shape);
       const synthetic = await influx.query(
-        substitute(q.query, { run: runId, microgrid: 'microgrid-1', f0: '50', campaign: 'campaign-1' }),
+        substitute(q.query, {
+          run: runId,
+          microgrid: 'microgrid-1',
+          f0: '50',
+          campaign: 'campaign-1',
+          prosumer: 'prosumer-1',
+        }),
         SYNTHETIC_DB,
       );
       expect(resultProblems(synthetic, shape), 'synthetic').toEqual([]);

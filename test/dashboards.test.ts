@@ -85,7 +85,7 @@ describe('generated dashboards', () => {
     ]);
   });
 
-  it('are the five run dashboards with the run variable and the Campaign dashboard (issue 21), with stable uids', () => {
+  it('are the six run dashboards with the run variable and the Campaign dashboard (issue 21), with stable uids', () => {
     const byUid = new Map(readGenerated().map(({ json }) => [json.uid, json]));
     expect([...byUid.keys()].sort()).toEqual([
       'gridloop-campaign',
@@ -94,6 +94,7 @@ describe('generated dashboards', () => {
       'gridloop-microgrid',
       'gridloop-security',
       'gridloop-voltages',
+      'gridloop-vpp',
     ]);
     for (const [uid, json] of byUid) {
       if (uid !== 'gridloop-campaign') expect(json.templating.list.map((v: Json) => v.name)).toContain('run');
@@ -108,6 +109,7 @@ describe('generated dashboards', () => {
       'run',
       'microgrid',
     ]);
+    expect(byUid.get('gridloop-vpp').templating.list.map((v: Json) => v.name)).toEqual(['run', 'prosumer']);
     const types = (uid: string) => allPanels(byUid.get(uid)).map((p) => p.type);
     expect(types('gridloop-grid-overview')).toContain('state-timeline');
     expect(types('gridloop-voltages')).toContain('heatmap');

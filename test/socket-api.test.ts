@@ -82,7 +82,7 @@ describe('authentication', () => {
     expect(admin.commands).toContain('rotate-token');
     expect(viewer.topology?.switches.map((x) => x.id)).toEqual(['pcc1', 'pcc2']);
     expect(viewer.recentEvents.map((e) => e.message)).toEqual(['pv3 tripped']);
-    expect(s.clients()).toEqual({ viewer: 1, operator: 1, admin: 1 });
+    expect(s.clients()).toEqual({ viewer: 1, operator: 1, admin: 1, prosumer: 0 });
     const connects = audit
       .filter((e) => e.action === 'connect' && e.result === 'ok')
       .map((e) => e.actor.name);

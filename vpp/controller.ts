@@ -11,6 +11,7 @@ import type {
   ActuatorRef,
   Controller,
   ControllerAction,
+  ControllerInput,
   RefusedAction,
   TwinCatalog,
 } from '../twin/control/contract.ts';
@@ -24,6 +25,13 @@ import { dispatchTechnical, type NetworkReport, type TechnicalLink } from './tec
 
 /** How far (fraction of pmax) a weather-driven member's ceiling may rise above its output per period. */
 const WEATHER_PROBE = 0.05;
+import {
+  checkPreferences,
+  inWindow,
+  type ProsumerPreferences,
+  type VppMemberTelemetry,
+  type VppTelemetry,
+} from './telemetry.ts';
 
 export interface VppControllerOptions {
   vpp: BoundVpp;
@@ -86,6 +94,10 @@ export class VppController implements Controller {
   private graph: Graph | undefined;
   private readonly excluded = new Set<string>();
   private links: TechnicalLink[] = [];
+  private readonly preferences = new Map<string, ProsumerPreferences>();
+  /** Members whose prosumer opted out, at the last decision. */
+  private readonly optedOut = new Set<string>();
+  private lastTelemetry: VppTelemetry | undefined;
 
   constructor(private readonly options: VppControllerOptions) {
     const { vpp } = options;
@@ -127,18 +139,126 @@ export class VppController implements Controller {
   }
 
   decide(state: Readonly<TwinState>, actions: ControllerAction[]): void {
+    const inForce = this.status.dispatch;
+    const { limits, statuses } = this.decideOnce(state, actions);
+    this.lastTelemetry = this.telemetryOf(state, limits, statuses, inForce);
+  }
+
+  /** The report of the last decision (recorded and shown live by the bench). */
+  telemetry(): VppTelemetry | undefined {
+    return this.lastTelemetry;
+  }
+
+  /**
+   * A prosumer's preferences (`{ type: 'prosumer-preferences', prosumer, preferences }`), in force
+   * from the next decision. Other inputs are ignored; bad preferences throw a TypeError naming the
+   * field. A prosumer this VPP has no unit of is ignored (another VPP may have it).
+   */
+  input(message: Readonly<ControllerInput>): void {
+    if (message.type !== 'prosumer-preferences') return;
+    const prosumer = message.prosumer;
+    if (typeof prosumer !== 'string')
+      throw new TypeError(`${this.id}: prosumer-preferences: /prosumer must be a string`);
+    if (!this.members.some((m) => m.prosumer === prosumer)) return;
+    const checked = checkPreferences(message.preferences);
+    if (!checked.ok) throw new TypeError(`${this.id}: preferences of ${prosumer}: ${checked.reason}`);
+    this.preferences.set(prosumer, checked.preferences);
+  }
+
+  private telemetryOf(
+    state: Readonly<TwinState>,
+    limits: MemberLimits[],
+    statuses: ReturnType<typeof statusesFrom>,
+    inForce: Record<string, number>,
+  ): VppTelemetry {
+    const s = this.status;
+    const flexibility = {
+      pmin_mw: 0,
+      pmax_mw: 0,
+      ramp_mw_s: 0 as number | null,
+      stored_energy_mwh: 0,
+      storage_room_mwh: 0,
+      members_online: 0,
+      members: this.members.length,
+    };
+    const members = this.members.map((m, i): VppMemberTelemetry => {
+      const status = statuses.get(m.id);
+      const lim = limits[i]!;
+      const measured = status?.p_mw ?? 0;
+      if (status?.online !== false) {
+        flexibility.members_online++;
+        flexibility.pmin_mw += lim.pmin_mw;
+        flexibility.pmax_mw += lim.pmax_mw;
+        flexibility.ramp_mw_s =
+          m.ramp_mw_s === undefined || flexibility.ramp_mw_s === null
+            ? null
+            : flexibility.ramp_mw_s + m.ramp_mw_s;
+        if (m.capacity_mwh !== undefined && status?.soc !== undefined) {
+          flexibility.stored_energy_mwh += Math.max(status.soc - m.soc_min, 0) * m.capacity_mwh;
+          flexibility.storage_room_mwh += Math.max(m.soc_max - status.soc, 0) * m.capacity_mwh;
+        }
+      }
+      const previous = inForce[m.id];
+      return {
+        id: m.id,
+        kind: m.kind,
+        operator: m.operator,
+        ...(m.prosumer === undefined ? {} : { prosumer: m.prosumer }),
+        ...(m.hardware ? { hardware: true } : {}),
+        setpoint_mw: s.dispatch[m.id] ?? null,
+        measured_mw: measured,
+        tracking_error_mw: previous === undefined ? null : measured - previous,
+        pmin_mw: lim.pmin_mw,
+        pmax_mw: lim.pmax_mw,
+        ...(status?.soc === undefined ? {} : { soc: status.soc }),
+        ...(this.optedOut.has(m.id) ? { opted_out: true } : {}),
+      };
+    });
+    return {
+      kind: 'vpp',
+      vpp: this.options.vpp.id,
+      t_s: state.t_s,
+      target_mw: s.target_mw,
+      delivered_mw: s.delivered_mw,
+      price_per_mwh: Number.isFinite(s.lambda) ? s.lambda : null,
+      ok: s.ok,
+      ...(s.reason === undefined ? {} : { reason: s.reason }),
+      solve_ms: s.solveTime_ms,
+      ...(s.iterations === undefined ? {} : { iterations: s.iterations }),
+      flexibility,
+      members,
+      preferences: Object.fromEntries(this.preferences),
+    };
+  }
+
+  private decideOnce(
+    state: Readonly<TwinState>,
+    actions: ControllerAction[],
+  ): { limits: MemberLimits[]; statuses: ReturnType<typeof statusesFrom> } {
     const t0 = performance.now();
     const members = this.members;
     const statuses = statusesFrom(members, state);
     const hour = (this.options.startHour ?? 12) + state.t_s / 3600;
     const period_h = this.period_s / 3600;
+    this.optedOut.clear();
     const limits: MemberLimits[] = members.map((m) => {
-      if (this.excluded.has(m.id)) {
-        // Driven by its owner: its measured output counts, the others cover the rest.
+      const prefs = m.prosumer === undefined ? undefined : this.preferences.get(m.prosumer);
+      if (prefs?.opt_out) this.optedOut.add(m.id);
+      if (this.excluded.has(m.id) || prefs?.opt_out) {
+        // Driven by its owner (or its prosumer opted out): its measured output counts, the others
+        // cover the rest.
         const p = statuses.get(m.id)?.p_mw ?? 0;
         return { pmin_mw: p, pmax_mw: p };
       }
-      const lim = memberLimits(m, hour, statuses.get(m.id), period_h);
+      // A flexible load outside its prosumer's window is not curtailed.
+      if (m.kind === 'load' && prefs?.flexible_window && !inWindow(prefs.flexible_window, hour))
+        return { pmin_mw: 0, pmax_mw: 0 };
+      const reserve = prefs?.battery_reserve;
+      const member =
+        reserve !== undefined && m.capacity_mwh !== undefined && reserve > m.soc_min
+          ? { ...m, soc_min: Math.min(reserve, m.soc_max) }
+          : m;
+      const lim = memberLimits(member, hour, statuses.get(m.id), period_h);
       const last = this.lastDispatch?.[members.indexOf(m)];
       const measured = statuses.get(m.id)?.p_mw;
       if (m.availability && last !== undefined && measured !== undefined) {
@@ -180,7 +300,7 @@ export class VppController implements Controller {
       // Keep the last feasible dispatch, but never a set-point the member can no longer take.
       if (this.lastDispatch) this.emit(this.lastDispatch, limits, statuses, actions);
       if (this.lastFlows) this.emitFlows(this.lastFlows, actions);
-      return;
+      return { limits, statuses };
     }
     s.ok = true;
     s.reason = undefined;
@@ -196,6 +316,7 @@ export class VppController implements Controller {
       this.lastFlows = solved.flows;
       this.emitFlows(solved.flows, actions);
     }
+    return { limits, statuses };
   }
 
   private lastFlows: Float64Array | undefined;
@@ -323,7 +444,12 @@ export class VppController implements Controller {
     const dispatch: Record<string, number> = {};
     for (const [i, m] of this.members.entries()) {
       const value = p[i]!;
-      if (!Number.isFinite(value) || statuses.get(m.id)?.online === false || this.excluded.has(m.id))
+      if (
+        !Number.isFinite(value) ||
+        statuses.get(m.id)?.online === false ||
+        this.excluded.has(m.id) ||
+        this.optedOut.has(m.id)
+      )
         continue;
       const lim = limits[i]!;
       const setpoint = Math.min(Math.max(value, lim.pmin_mw), lim.pmax_mw);

@@ -35,6 +35,7 @@ export interface MemberDecl {
   der?: string;
   load?: string;
   operator?: string;
+  prosumer?: string;
   share: number;
   cost?: { a_per_mw2h?: number; b_per_mwh?: number };
   ramp_mw_per_min?: number;
@@ -77,6 +78,8 @@ export interface VppMember {
   id: string;
   kind: 'der' | 'load';
   operator: string;
+  /** The prosumer it belongs to (portfolio `prosumer`): who sees its data and sets its preferences. */
+  prosumer?: string;
   share: number;
   technology: string;
   bus: string;
@@ -259,6 +262,7 @@ export function bindPortfolio(portfolio: Portfolio, catalog: TwinCatalog): Bound
           id,
           kind: 'der',
           operator,
+          ...(decl.prosumer === undefined ? {} : { prosumer: decl.prosumer }),
           share: decl.share,
           technology: der.technology,
           bus: der.bus,
@@ -290,6 +294,7 @@ export function bindPortfolio(portfolio: Portfolio, catalog: TwinCatalog): Bound
         id,
         kind: 'load',
         operator,
+        ...(decl.prosumer === undefined ? {} : { prosumer: decl.prosumer }),
         share: decl.share,
         technology: 'load',
         bus: load.bus,

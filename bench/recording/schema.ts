@@ -59,6 +59,38 @@ export const RECORDED_SCHEMA = {
     tags: ['run'],
     fields: { lateness_us: 'float', work_us: 'float', overruns: 'float' },
   },
+  /** One point per VPP decision on the live bench (vpp/telemetry.ts, docs/vpp.md "Telemetry"). */
+  vpp: {
+    tags: ['run', 'vpp'],
+    fields: {
+      target_mw: 'float',
+      delivered_mw: 'float',
+      price_per_mwh: 'float',
+      ok: 'boolean',
+      reason: 'string',
+      solve_ms: 'float',
+      flex_pmin_mw: 'float',
+      flex_pmax_mw: 'float',
+      flex_ramp_mw_s: 'float',
+      stored_energy_mwh: 'float',
+      storage_room_mwh: 'float',
+      members_online: 'float',
+    },
+  },
+  /** One point per VPP member and decision. */
+  vpp_member: {
+    tags: ['run', 'vpp', 'member', 'prosumer'],
+    fields: {
+      setpoint_mw: 'float',
+      measured_mw: 'float',
+      tracking_error_mw: 'float',
+      pmin_mw: 'float',
+      pmax_mw: 'float',
+      soc: 'float',
+      opted_out: 'boolean',
+      hardware: 'boolean',
+    },
+  },
   event: {
     tags: ['run', 'kind', 'source'],
     fields: { message: 'string', target: 'string' },

@@ -7,6 +7,7 @@ import type { TwinEvent, TwinState } from '../../twin/api.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import type { LiveDetectors } from '../attacks/live-detectors.ts';
 import type { ReplayLogWriter } from '../recording/replay-log.ts';
+import type { ControllerHost, HostedTelemetry } from './controllers/host.ts';
 import type { LoopDevices } from './loop-devices.ts';
 import type { CapturedFrame, LoopToHost, Snapshot } from './messages.ts';
 import type { StepTiming } from './pacer.ts';
@@ -25,6 +26,7 @@ export class LoopOutbox {
   private readonly snapshots: Snapshot[] = [];
   private readonly frames: CapturedFrame[] = [];
   private readonly detectorSamples: DetectorSample[] = [];
+  private readonly controllerTelemetry: HostedTelemetry[] = [];
   /** Snapshots reused batch after batch (the first `snapshots.length` are in the current one). */
   private readonly pool: Snapshot[] = [];
   private lastBatch = performance.now();
@@ -39,6 +41,7 @@ export class LoopOutbox {
     private readonly detectors: LiveDetectors | undefined,
     /** Take a snapshot every this many steps. */
     private readonly snapshotEvery: number,
+    private readonly controllers?: ControllerHost,
   ) {}
 
   /** After a step's timing is known: takes the step's snapshot when one is due, posts when due. */
@@ -68,6 +71,7 @@ export class LoopOutbox {
     this.devices.drainFrames(this.frames);
     const detectors = this.detectors;
     detectors?.drain(this.events, this.detectorSamples, t_s);
+    this.controllers?.drainTelemetry(this.controllerTelemetry);
     this.post({
       type: 'batch',
       snapshots: this.snapshots,
@@ -76,7 +80,9 @@ export class LoopOutbox {
       links: this.devices.stats(),
       replay: this.replayLog.drain(),
       ...(detectors ? { detectorSamples: this.detectorSamples } : {}),
+      ...(this.controllerTelemetry.length > 0 ? { controllerTelemetry: this.controllerTelemetry } : {}),
     });
+    this.controllerTelemetry.length = 0;
     this.snapshots.length = 0;
     this.events.length = 0;
     this.frames.length = 0;

@@ -100,7 +100,7 @@ async function runLoop(config: LoopConfig): Promise<void> {
   }
   // What the twin was fed, stamped with steps, and hashes of its outputs: `gridloop replay`.
   const replayLog = new ReplayLogWriter();
-  const outbox = new LoopOutbox(post, devices, replayLog, detectors, config.snapshotEvery);
+  const outbox = new LoopOutbox(post, devices, replayLog, detectors, config.snapshotEvery, controllers);
   const pacer = new Pacer({
     period_ms: config.twin.dt_s * 1000,
     overrunPolicy: config.overrunPolicy,
@@ -153,6 +153,7 @@ async function runLoop(config: LoopConfig): Promise<void> {
       pacer.stop();
     } else if (message?.type === 'command') commands.push(message);
     else if (message?.type === 'scenario') scenarios.request(message);
+    else if (message?.type === 'controller-input') controllers?.input(message.message);
   };
   for (const message of earlyMessages.splice(0)) handleMessage(message);
 

@@ -4,13 +4,14 @@
  * process (the host) owns everything slow: recording, the web server, the CLI.
  */
 import type { TwinCommand, TwinEvent, TwinState } from '../../twin/api.ts';
+import type { ControllerInput } from '../../twin/control/contract.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import type { SeDetectorOptions } from '../../twin/detection/state-estimation.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import type { TwinAction } from '../../twin/twin.ts';
 import type { CapturedFrame, DeviceLinkConfig, LinkStats } from '../devices/link-config.ts';
 import type { ReplayRecord } from '../recording/replay-log.ts';
-import type { HostedControllerStats } from './controllers/host.ts';
+import type { HostedControllerStats, HostedTelemetry } from './controllers/host.ts';
 import type { ControllerSpec } from './controllers/spec.ts';
 import type { OverrunPolicy } from './pacer.ts';
 
@@ -116,6 +117,8 @@ export type LoopToHost =
       replay?: ReplayRecord[];
       /** Evaluations of the live detectors (LoopConfig.detectors) since the previous batch. */
       detectorSamples?: DetectorSample[];
+      /** Reports of the hosted controllers after their decisions (`Controller.telemetry`). */
+      controllerTelemetry?: HostedTelemetry[];
     }
   | {
       type: 'stopped';
@@ -152,5 +155,7 @@ export interface ScenarioStatus {
 export type HostToLoop =
   | { type: 'stop' }
   | { type: 'command'; id: number; command: TwinCommand }
+  /** A message for the hosted controllers (`Controller.input`), e.g. a prosumer's preferences. */
+  | { type: 'controller-input'; message: ControllerInput }
   /** Scenario control; `file` (start only) is a scenario file path the loop process can read. */
   | { type: 'scenario'; id: number; action: ScenarioAction; file?: string };

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
+import type { ControllerInput } from '../../twin/control/contract.ts';
 import type { HostToLoop, LoopConfig, LoopToHost, ScenarioAction } from './messages.ts';
 
 /** A command or scenario request made before the loop is stepping: refused, nothing done. */
@@ -105,6 +106,17 @@ export class RealtimeRun extends EventEmitter<RealtimeRunEvents> {
    */
   scenario(action: ScenarioAction, file?: string): Promise<TwinEvent> {
     return this.request((id) => ({ type: 'scenario', id, action, ...(file === undefined ? {} : { file }) }));
+  }
+
+  /**
+   * Hands a message to the hosted controllers (`Controller.input`, e.g. a prosumer's preferences).
+   * Not acknowledged: a controller that refuses it says so in the run's events. Ignored before the
+   * loop is ready or after it ended (returns false then).
+   */
+  controllerInput(message: ControllerInput): boolean {
+    if (!this.loopReady || this.loopEnded) return false;
+    this.post({ type: 'controller-input', message });
+    return true;
   }
 
   private request(message: (id: number) => HostToLoop): Promise<TwinEvent> {

@@ -81,7 +81,7 @@ describe('commands', () => {
   it('every command type has a least role, and roles are a closed set', () => {
     expectTypeOf<keyof typeof COMMAND_ROLES>().toEqualTypeOf<CommandType>();
     expectTypeOf<(typeof COMMAND_ROLES)[CommandType]>().toEqualTypeOf<Role>();
-    expectTypeOf<Role>().toEqualTypeOf<'viewer' | 'operator' | 'admin'>();
+    expectTypeOf<Role>().toEqualTypeOf<'viewer' | 'operator' | 'admin' | 'prosumer'>();
   });
 
   it('twin-bound commands carry what the twin command needs', () => {
@@ -126,5 +126,18 @@ describe('live state', () => {
 
   it('switches are breaker positions by id', () => {
     expectTypeOf<LiveState['switches']>().toEqualTypeOf<Record<string, boolean> | undefined>();
+  });
+});
+
+describe('prosumers', () => {
+  it('prosumer tokens are not rotated by command; preferences are the VPP’s own type', () => {
+    type Rotate = Extract<import('./api.ts').ApiCommand, { type: 'rotate-token' }>;
+    expectTypeOf<Rotate['role']>().toEqualTypeOf<'viewer' | 'operator' | 'admin'>();
+    expectTypeOf<import('./api.ts').ProsumerPreferences>().toEqualTypeOf<
+      import('../../vpp/telemetry.ts').ProsumerPreferences
+    >();
+    expectTypeOf<Parameters<import('./api.ts').ServerToClientEvents['prosumer']>[0]>().toEqualTypeOf<
+      import('./api.ts').ProsumerView
+    >();
   });
 });

@@ -7,13 +7,22 @@
  */
 import type { TwinEvent } from '../../twin/api.ts';
 import type { AttackParameters } from '../../twin/attacks/attacks.ts';
+import type { ProsumerPreferences } from '../../vpp/telemetry.ts';
 
-/** Who a client is, decided by the token it presents in the handshake (`auth.token`). */
-export type Role = 'viewer' | 'operator' | 'admin';
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+/**
+ * Who a client is, decided by the token it presents in the handshake (`auth.token`). A `prosumer`
+ * token belongs to one prosumer id (a household or site, named by the VPP portfolio's members and
+ * any market data): that client receives only its own data (`prosumer` events) and sets its
+ * preferences, nothing else.
+ */
+export type Role = 'viewer' | 'operator' | 'admin' | 'prosumer';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin', 'prosumer'];
+/** The roles that see the whole bench (a token for each is generated when none is configured). */
+export type StaffRole = Exclude<Role, 'prosumer'>;
+export const STAFF_ROLES: readonly StaffRole[] = ['viewer', 'operator', 'admin'];
 
-/** Ranks roles so "at least operator" is one comparison. */
-export const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 0, operator: 1, admin: 2 };
+/** Ranks roles so "at least operator" is one comparison (a prosumer ranks below a viewer). */
+export const ROLE_RANK: Readonly<Record<Role, number>> = { prosumer: -1, viewer: 0, operator: 1, admin: 2 };
 
 /** A decimated view of one twin step, sent to clients at their chosen rate. */
 export interface LiveState {
@@ -62,6 +71,68 @@ export interface LiveMicrogrid {
   /** True while the microgrid is not connected to the main grid. */
   islanded: boolean;
 }
+
+/**
+ * The VPP as its operator sees it, after each of its decisions (vpp/telemetry.ts; the same figures
+ * are recorded as `vpp` and `vpp_member`, docs/influx-schema.md). Powers MW, generator convention.
+ */
+export interface VppLiveView {
+  vpp: string;
+  t_s: number;
+  target_mw: number;
+  /** Sum of the members' measured outputs. */
+  delivered_mw: number;
+  /** The VPP's internal price (incremental cost λ), currency/MWh; null when the structure gives none. */
+  price_per_mwh: number | null;
+  /** False when the last solve failed and the last feasible dispatch was kept (`reason`). */
+  ok: boolean;
+  reason?: string;
+  /** Aggregate flexibility the decision used. */
+  flexibility: {
+    pmin_mw: number;
+    pmax_mw: number;
+    stored_energy_mwh: number;
+    storage_room_mwh: number;
+    members_online: number;
+    members: number;
+  };
+  members: {
+    id: string;
+    prosumer?: string;
+    hardware?: boolean;
+    /** Set-point in force (null: none sent). */
+    setpoint_mw: number | null;
+    measured_mw: number;
+    /** Measured minus the set-point in force over the period just ended. */
+    tracking_error_mw: number | null;
+    opted_out?: boolean;
+  }[];
+}
+
+/** What a prosumer may ask of the VPP for its own units (`preferences`): the VPP's own type. */
+export type { ProsumerPreferences } from '../../vpp/telemetry.ts';
+
+/**
+ * Everything a prosumer client receives: its own units only, filtered by the server (a prosumer
+ * socket gets no `state`, `events`, `topology` or `vpp`).
+ */
+export interface ProsumerView {
+  prosumer: string;
+  t_s: number;
+  /** Its units' measured output, MW (generator convention), and their sum: its meter. */
+  meter: { p_mw: number; units: Record<string, { p_mw: number; soc?: number }> };
+  /** The price it is paid or charged now (the VPP's internal price), currency/MWh; null when none. */
+  price_per_mwh: number | null;
+  /** Set-points the VPP gave its units, MW (null: none; opted out or not dispatched). */
+  schedule: Record<string, number | null>;
+  /** The preferences the VPP has in force for it (absent until the VPP has them). */
+  preferences?: ProsumerPreferences;
+}
+
+/** The answer to a `preferences` message. */
+export type PreferencesResult =
+  | { ok: true; auditId: string; message: string }
+  | { ok: false; auditId: string; code: CommandErrorCode; reason: string };
 
 export interface RunStatus {
   runId: string;
@@ -148,7 +219,8 @@ export type ApiCommand =
   | { type: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
   | { type: 'fid-setpoint'; fidId: string; p_mw: number }
   | { type: 'emergency-stop' }
-  | { type: 'rotate-token'; role: Role }
+  /** Prosumer tokens are not rotated this way (each belongs to one prosumer: edit the token file). */
+  | { type: 'rotate-token'; role: StaffRole }
   | ({
       type: 'attack';
       action: 'start' | 'stop';
@@ -211,6 +283,8 @@ export interface Welcome {
   role: Role;
   /** Display name of the token's holder, if the token config gave one. */
   name?: string;
+  /** The prosumer id of a `prosumer` client (its token's). */
+  prosumer?: string;
   /** Commands this client may send. */
   commands: CommandType[];
   topology: GridTopology | null;
@@ -230,6 +304,10 @@ export interface ServerToClientEvents {
   status: (status: RunStatus) => void;
   /** Events and alarms, batched (at most 10 batches per second). */
   events: (events: LiveEvent[]) => void;
+  /** The VPP after each decision (runs hosting a VPP controller); not sent to prosumers. */
+  vpp: (view: VppLiveView) => void;
+  /** A prosumer's own data (sent only to that prosumer's clients). */
+  prosumer: (view: ProsumerView) => void;
 }
 
 export interface ClientToServerEvents {
@@ -237,6 +315,8 @@ export interface ClientToServerEvents {
   subscribe: (options: { rate_hz: number }) => void;
   /** Sends a command; `ack` always receives a result, refused or not. */
   command: (command: ApiCommand, ack: (result: CommandResult) => void) => void;
+  /** A prosumer's preferences for its own units (prosumer role only); `ack` always answers. */
+  preferences: (preferences: ProsumerPreferences, ack: (result: PreferencesResult) => void) => void;
 }
 
 /**
@@ -254,10 +334,16 @@ export const SERVER_EVENTS = eventNames<ServerToClientEvents>({
   state: true,
   status: true,
   events: true,
+  vpp: true,
+  prosumer: true,
 });
 
 /** Every event a client may send. */
-export const CLIENT_EVENTS = eventNames<ClientToServerEvents>({ subscribe: true, command: true });
+export const CLIENT_EVENTS = eventNames<ClientToServerEvents>({
+  subscribe: true,
+  command: true,
+  preferences: true,
+});
 
 /** Per-socket data the server keeps (socket.io `SocketData`). */
 export interface ClientData {
@@ -265,6 +351,8 @@ export interface ClientData {
   name: string;
   address: string;
   tokenFingerprint: string;
+  /** A prosumer client's prosumer id. */
+  prosumer?: string;
 }
 
 /** The identity a command handler and the audit log see. */
@@ -281,7 +369,7 @@ export interface AuditEntry {
   id: string;
   /** ISO 8601 wall-clock time. */
   time: string;
-  action: 'connect' | 'command' | 'disconnect';
+  action: 'connect' | 'command' | 'disconnect' | 'preferences';
   actor: Actor;
   /** The command as received (validated or not, truncated when huge). */
   command?: unknown;

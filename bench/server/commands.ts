@@ -12,9 +12,9 @@ import {
   type CommandType,
   type GridTopology,
   ROLE_RANK,
-  ROLES,
   type Role,
   SCENARIO_ACTIONS,
+  STAFF_ROLES,
 } from './api.ts';
 
 const id = { type: 'string', minLength: 1, maxLength: 128 } as const;
@@ -50,7 +50,7 @@ export const commandSchema = {
     },
     command('fid-setpoint', { fidId: id, p_mw: power }, ['fidId', 'p_mw']),
     command('emergency-stop'),
-    command('rotate-token', { role: { enum: [...ROLES] } }, ['role']),
+    command('rotate-token', { role: { enum: [...STAFF_ROLES] } }, ['role']),
     command(
       'attack',
       {

@@ -11,6 +11,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'socket.io';
 import type { TwinEvent } from '../../twin/api.ts';
+import { checkPreferences } from '../../vpp/telemetry.ts';
 import type {
   Actor,
   ApiCommand,
@@ -22,8 +23,13 @@ import type {
   GridTopology,
   LiveEvent,
   LiveState,
+  PreferencesResult,
+  ProsumerPreferences,
+  ProsumerView,
+  Role,
   RunStatus,
   ServerToClientEvents,
+  VppLiveView,
 } from './api.ts';
 import {
   commandSchema,
@@ -116,6 +122,11 @@ export interface LiveServerOptions {
   onCommand?: (command: ApiCommand, actor: Actor) => Promise<CommandOutcome>;
   /** Receives every audit entry (the composer writes them to the run's audit log). */
   onAudit?: (entry: AuditEntry) => void;
+  /**
+   * Carries out a prosumer's validated preferences (the composer hands them to the VPP). Throw to
+   * refuse: the error's message becomes the reason. Absent: preferences are refused as unavailable.
+   */
+  onPreferences?: (prosumer: string, preferences: ProsumerPreferences, actor: Actor) => Promise<string>;
   /** Scenario names offered to clients in their welcome (read at each connect). */
   scenarios?: () => string[];
   limits?: Partial<ServerLimits>;
@@ -129,6 +140,10 @@ export interface LiveServer {
   publishStatus(status: RunStatus): void;
   /** Adds to the event timeline; `time` defaults to now. */
   publishEvent(event: Omit<LiveEvent, 'time'> & { time?: string }): void;
+  /** The VPP after a decision: to every client but prosumers. */
+  publishVpp(view: VppLiveView): void;
+  /** One prosumer's own data: to that prosumer's clients only (and kept for the next to connect). */
+  publishProsumer(view: ProsumerView): void;
   setTopology(topology: GridTopology): void;
   /**
    * Hands requests (and WebSocket upgrades) whose path is `prefix` or starts with `prefix/` to
@@ -136,7 +151,7 @@ export interface LiveServer {
    */
   mount(prefix: string, app: MountedApp): () => void;
   /** Connected clients by role. */
-  clients(): Record<'viewer' | 'operator' | 'admin', number>;
+  clients(): Record<Role, number>;
   /** What each client asked for and what it was actually sent (see ClientDelivery). */
   stats(): ClientDelivery[];
   close(): Promise<void>;
@@ -149,7 +164,7 @@ export interface LiveServer {
  */
 export interface ClientDelivery {
   clientId: string;
-  role: 'viewer' | 'operator' | 'admin';
+  role: Role;
   name: string;
   rate_hz: number;
   /** States written to this client per second, over the last whole second; NaN in its first second. */
@@ -317,6 +332,10 @@ function messageBytes(data: unknown, limit: number): number {
   return 0;
 }
 
+/** The room of every prosumer client: broadcasts of the whole bench leave it out. */
+const PROSUMERS_ROOM = 'prosumers';
+const prosumerRoom = (prosumer: string) => `prosumer:${prosumer}`;
+
 type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
 
 /** Starts the HTTP server with the live page and the socket.io API. */
@@ -363,6 +382,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   let latest: LiveState | undefined;
   let latestSeq = 0;
   let lastStatus: RunStatus | null = null;
+  let lastVpp: VppLiveView | undefined;
+  const lastProsumer = new Map<string, ProsumerView>();
   const backlog = new EventBacklog();
   let pendingEvents: LiveEvent[] = [];
   let droppedEvents = 0;
@@ -410,7 +431,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       });
       droppedEvents = 0;
     }
-    io.emit('events', batch);
+    // Events name devices and operators of the whole bench: never to a prosumer.
+    io.except(PROSUMERS_ROOM).emit('events', batch);
   }, EVENT_FLUSH_MS);
 
   const actorOf = (socket: LiveSocket): Actor => ({
@@ -510,6 +532,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       name: holder.name,
       address: socket.handshake.address,
       tokenFingerprint: holder.fingerprint,
+      ...(holder.prosumer === undefined ? {} : { prosumer: holder.prosumer }),
     };
     next();
   });
@@ -549,8 +572,11 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         delivered.sent++;
     });
 
+    const prosumer = socket.data.role === 'prosumer' ? socket.data.prosumer : undefined;
     let rate = 0;
     const subscribe = (requested: unknown) => {
+      // A prosumer gets its own view only, never the whole state stream.
+      if (socket.data.role === 'prosumer') return;
       const raw = typeof requested === 'number' ? requested : Number.NaN;
       const next = Number.isFinite(raw) ? Math.min(limits.maxRate_hz, Math.max(1, Math.round(raw))) : 20;
       if (next === rate) return;
@@ -564,14 +590,20 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     };
     subscribe(Math.min(20, limits.maxRate_hz));
 
+    if (prosumer !== undefined) {
+      socket.join(PROSUMERS_ROOM);
+      socket.join(prosumerRoom(prosumer));
+    }
     socket.emit('welcome', {
       clientId: socket.id,
       role: socket.data.role,
       name: socket.data.name,
+      ...(prosumer === undefined ? {} : { prosumer }),
       commands: commandsFor(socket.data.role),
-      topology,
+      // The grid and the timeline show everyone's units: not for a prosumer.
+      topology: prosumer === undefined ? topology : null,
       status: lastStatus,
-      recentEvents: backlog.events(),
+      recentEvents: prosumer === undefined ? backlog.events() : [],
       ...(options.scenarios ? { scenarios: options.scenarios() } : {}),
       limits: {
         commandsPerSecond: limits.commandsPerSecond,
@@ -580,6 +612,10 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
         maxRate_hz: limits.maxRate_hz,
       },
     });
+
+    if (prosumer === undefined && lastVpp) socket.emit('vpp', lastVpp);
+    const ownView = prosumer === undefined ? undefined : lastProsumer.get(prosumer);
+    if (ownView) socket.emit('prosumer', ownView);
 
     socket.on('subscribe', (opts) => {
       subscribe(
@@ -692,6 +728,68 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       }
     };
 
+    /** A prosumer's preferences: checked, handed to the composer, audited; never throws. */
+    const setPreferences = async (raw: unknown): Promise<PreferencesResult> => {
+      const refusePreferences = (code: CommandErrorCode, reason: string): PreferencesResult => {
+        const auditId = audit({
+          action: 'preferences',
+          actor: actorOf(socket),
+          command: auditable(raw),
+          result: 'rejected',
+          code,
+          reason,
+        });
+        return { ok: false, auditId, code, reason: clientReason(reason) };
+      };
+      if (prosumer === undefined) {
+        if (!forbidden.take()) {
+          evict(socket, 'flood', `kept sending preferences role ${socket.data.role} may not send`);
+          return {
+            ok: false,
+            auditId: '',
+            code: 'forbidden',
+            reason: 'preferences are for prosumer clients',
+          };
+        }
+        return refusePreferences(
+          'forbidden',
+          `preferences are for prosumer clients; this client is ${socket.data.role}`,
+        );
+      }
+      if (!commands.take())
+        return refusePreferences('rate-limited', `more than ${limits.commandsPerSecond} messages per second`);
+      const checked = checkPreferences(raw);
+      if (!checked.ok) return refusePreferences('invalid', `preferences${checked.reason}`);
+      if (!options.onPreferences)
+        return refusePreferences('unavailable', 'this run has no VPP to take preferences');
+      try {
+        const message = await options.onPreferences(prosumer, checked.preferences, actorOf(socket));
+        const auditId = audit({
+          action: 'preferences',
+          actor: actorOf(socket),
+          command: checked.preferences,
+          result: 'ok',
+          reason: message,
+        });
+        return { ok: true, auditId, message };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        if (err instanceof CommandNotReadyError) return refusePreferences('not-ready', reason);
+        if (err instanceof CommandUnavailableError) return refusePreferences('unavailable', reason);
+        return refusePreferences('failed', reason);
+      }
+    };
+
+    socket.on('preferences', (raw: unknown, ack: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as (result: PreferencesResult) => void) : () => {};
+      setPreferences(raw).then(
+        (result) => {
+          if (socket.connected) reply(result);
+        },
+        () => {},
+      );
+    });
+
     socket.on('command', (raw: unknown, ack: unknown) => {
       const reply = typeof ack === 'function' ? (ack as (result: CommandResult) => void) : () => {};
       execute(raw).then(
@@ -739,7 +837,15 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     publishEvent: publish,
     setTopology(next) {
       topology = next;
-      io.emit('topology', next);
+      io.except(PROSUMERS_ROOM).emit('topology', next);
+    },
+    publishVpp(view) {
+      lastVpp = view;
+      io.except(PROSUMERS_ROOM).emit('vpp', view);
+    },
+    publishProsumer(view) {
+      lastProsumer.set(view.prosumer, view);
+      io.to(prosumerRoom(view.prosumer)).emit('prosumer', view);
     },
     mount(prefix, app) {
       mounts.set(prefix, app);
@@ -748,7 +854,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       };
     },
     clients() {
-      const counts = { viewer: 0, operator: 0, admin: 0 };
+      const counts = { viewer: 0, operator: 0, admin: 0, prosumer: 0 };
       for (const socket of io.sockets.sockets.values()) counts[socket.data.role]++;
       return counts;
     },

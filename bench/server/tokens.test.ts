@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   fingerprint,
   loadTokenFile,
+  parseTokenFile,
   resolveAccessTokens,
   TokenConfigError,
   TokenRegistry,
@@ -65,7 +66,7 @@ describe('loadTokenFile', () => {
     [
       'bad role',
       'tokens:\n  - role: viewer\n    token: fine-viewer-token\n  - role: root\n    token: fine-root-token1\n',
-      /bad role\.yaml:4 \(at \/tokens\/1\)\/role: must be one of viewer, operator, admin, got "root"/,
+      /bad role\.yaml:4 \(at \/tokens\/1\)\/role: must be one of viewer, operator, admin, prosumer, got "root"/,
     ],
     [
       'short token',
@@ -129,5 +130,57 @@ describe('TokenRegistry', () => {
     expect(r.authenticate('viewer-token-two-2')).toBeUndefined();
     expect(r.authenticate(fresh)?.role).toBe('viewer');
     expect(r.authenticate('admin-token-three-3')?.role).toBe('admin');
+  });
+});
+
+describe('prosumer tokens', () => {
+  it('a prosumer token names its prosumer; it authenticates as that prosumer', () => {
+    const tokens = parseTokenFile(
+      'tokens:\n  - { role: prosumer, token: house-24-token-abc, prosumer: house-24 }\n  - { role: viewer, token: viewer-token-abcdef }\n',
+      't.yaml',
+    );
+    expect(tokens[0]).toEqual({
+      role: 'prosumer',
+      token: 'house-24-token-abc',
+      prosumer: 'house-24',
+      name: undefined,
+    });
+    const holder = new TokenRegistry(tokens).authenticate('house-24-token-abc');
+    expect(holder).toMatchObject({ role: 'prosumer', prosumer: 'house-24' });
+    expect(holder?.name).toBe(`prosumer-house-24-${fingerprint('house-24-token-abc')}`);
+  });
+
+  it('refuses a prosumer token without a valid prosumer id, and a prosumer id on any other role', () => {
+    expect(() =>
+      parseTokenFile(
+        'tokens:\n  - { role: viewer, token: viewer-token-abcdef }\n  - { role: prosumer, token: house-24-token-abc }\n',
+        't.yaml',
+      ),
+    ).toThrow(
+      /^t\.yaml:3 \(at \/tokens\/1\)\/prosumer: a prosumer token names its prosumer id .*got undefined/,
+    );
+    expect(() =>
+      parseTokenFile(
+        'tokens:\n  - { role: prosumer, token: house-24-token-abc, prosumer: "a b" }\n',
+        't.yaml',
+      ),
+    ).toThrow(/\/prosumer: a prosumer token names its prosumer id/);
+    expect(() =>
+      parseTokenFile(
+        'tokens:\n  - { role: operator, token: operator-token-abc, prosumer: house-24 }\n',
+        't.yaml',
+      ),
+    ).toThrow(
+      /^t\.yaml:2 \(at \/tokens\/0\)\/prosumer: only a prosumer token names a prosumer \(role is operator\)/,
+    );
+    expect(() => new TokenRegistry([{ role: 'prosumer', token: 'house-24-token-abc' }])).toThrow(
+      /prosumer id is required/,
+    );
+  });
+
+  it('no prosumer token is ever generated; staff roles still are', () => {
+    const { tokens, generated } = resolveAccessTokens({});
+    expect(generated).toEqual(['viewer', 'operator', 'admin']);
+    expect(tokens.some((t) => t.role === 'prosumer')).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Access tokens: one or more per role, from a token file (GRIDLOOP_TOKEN_FILE), the environment
  * (GRIDLOOP_VIEWER_TOKEN, GRIDLOOP_OPERATOR_TOKEN, GRIDLOOP_ADMIN_TOKEN), or generated at start.
+ * Prosumer tokens (one per prosumer id) come from the token file only: none is ever generated.
  * Tokens are compared through their SHA-256 digests in constant time and never logged: the audit
  * log names a holder by `name` or by a short fingerprint.
  */
@@ -9,14 +10,19 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { YamlSourceError, yamlToJs } from '../../twin/yaml-source.ts';
-import { ROLES, type Role } from './api.ts';
+import { ROLES, type Role, STAFF_ROLES, type StaffRole } from './api.ts';
 
 export interface AccessToken {
   token: string;
   role: Role;
   /** Who holds it (shown in the audit log); defaults to `<role>-<fingerprint>`. */
   name?: string;
+  /** Role `prosumer` only (required there): the prosumer whose data the holder sees. */
+  prosumer?: string;
 }
+
+/** A prosumer id: what VPP portfolios and market data name a prosumer by. */
+export const PROSUMER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Tokens shorter than this are refused: they would be guessable. */
 export const MIN_TOKEN_LENGTH = 12;
@@ -25,7 +31,7 @@ export const MAX_TOKEN_LENGTH = 512;
 /** Names a token file (YAML or JSON, see parseTokenFile). */
 export const TOKEN_FILE_ENV = 'GRIDLOOP_TOKEN_FILE';
 
-export const TOKEN_ENV: Readonly<Record<Role, string>> = {
+export const TOKEN_ENV: Readonly<Record<StaffRole, string>> = {
   viewer: 'GRIDLOOP_VIEWER_TOKEN',
   operator: 'GRIDLOOP_OPERATOR_TOKEN',
   admin: 'GRIDLOOP_ADMIN_TOKEN',
@@ -59,8 +65,8 @@ function checkToken(token: unknown, where: string): string {
 }
 
 /**
- * Reads a token file: YAML or JSON `{ tokens: [{ role, token, name? }] }`. Errors name the file,
- * line and path of the bad entry.
+ * Reads a token file: YAML or JSON `{ tokens: [{ role, token, name?, prosumer? }] }` (`prosumer`:
+ * required for, and only for, role `prosumer`). Errors name the file, line and path of the bad entry.
  */
 export async function loadTokenFile(path: string): Promise<AccessToken[]> {
   let text: string;
@@ -111,7 +117,7 @@ export function parseTokenFile(text: string, path: string): AccessToken[] {
     const where = `${path}${lineOf(nodes[i]?.range?.[0])} (at /tokens/${i})`;
     if (typeof entry !== 'object' || entry === null)
       throw new TokenConfigError(`${where}: expected an object`);
-    const { role, token, name, ...rest } = entry as Record<string, unknown>;
+    const { role, token, name, prosumer, ...rest } = entry as Record<string, unknown>;
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) throw new TokenConfigError(`${where}: unknown field '${unknown}'`);
     if (!ROLES.includes(role as Role)) {
@@ -122,10 +128,21 @@ export function parseTokenFile(text: string, path: string): AccessToken[] {
     if (name !== undefined && (typeof name !== 'string' || name.length > 64)) {
       throw new TokenConfigError(`${where}/name: must be a string of at most 64 characters`);
     }
+    if (role === 'prosumer' && (typeof prosumer !== 'string' || !PROSUMER_ID.test(prosumer))) {
+      throw new TokenConfigError(
+        `${where}/prosumer: a prosumer token names its prosumer id (1–64 letters, digits, _ . : -), got ${JSON.stringify(prosumer)}`,
+      );
+    }
+    if (role !== 'prosumer' && prosumer !== undefined) {
+      throw new TokenConfigError(
+        `${where}/prosumer: only a prosumer token names a prosumer (role is ${role})`,
+      );
+    }
     return {
       role: role as Role,
       token: checkToken(token, `${where}/token`),
       name: name as string | undefined,
+      ...(prosumer === undefined ? {} : { prosumer: prosumer as string }),
     };
   });
 }
@@ -133,7 +150,7 @@ export function parseTokenFile(text: string, path: string): AccessToken[] {
 export interface ResolvedTokens {
   tokens: AccessToken[];
   /** Roles that had no configured token and got a generated one. */
-  generated: Role[];
+  generated: StaffRole[];
 }
 
 /**
@@ -145,14 +162,14 @@ export function resolveAccessTokens(
   fileTokens: readonly AccessToken[] = tokenFileFromEnv(env),
 ): ResolvedTokens {
   const tokens = [...fileTokens];
-  for (const role of ROLES) {
+  for (const role of STAFF_ROLES) {
     const value = env[TOKEN_ENV[role]];
     if (value !== undefined && value !== '') {
       tokens.push({ role, token: checkToken(value, `environment variable ${TOKEN_ENV[role]}`) });
     }
   }
-  const generated: Role[] = [];
-  for (const role of ROLES) {
+  const generated: StaffRole[] = [];
+  for (const role of STAFF_ROLES) {
     if (!tokens.some((t) => t.role === role)) {
       tokens.push({ role, token: generateToken() });
       generated.push(role);
@@ -165,6 +182,8 @@ export interface TokenHolder {
   role: Role;
   name: string;
   fingerprint: string;
+  /** The prosumer a prosumer token belongs to. */
+  prosumer?: string;
 }
 
 /** The server's live set of tokens; admins can rotate a role's tokens while it runs. */
@@ -177,10 +196,19 @@ export class TokenRegistry {
 
   private add(t: AccessToken): void {
     checkToken(t.token, `token for ${t.role}`);
+    if ((t.role === 'prosumer') !== (t.prosumer !== undefined && PROSUMER_ID.test(t.prosumer)))
+      throw new TokenConfigError(
+        `token for ${t.role}: a prosumer id is required for, and only for, role prosumer`,
+      );
     const print = fingerprint(t.token);
     this.entries.push({
       digest: digest(t.token),
-      holder: { role: t.role, name: t.name ?? `${t.role}-${print}`, fingerprint: print },
+      holder: {
+        role: t.role,
+        name: t.name ?? `${t.role === 'prosumer' ? `prosumer-${t.prosumer}` : t.role}-${print}`,
+        fingerprint: print,
+        ...(t.prosumer === undefined ? {} : { prosumer: t.prosumer }),
+      },
     });
   }
 
@@ -196,7 +224,7 @@ export class TokenRegistry {
   }
 
   /** Replaces every token of `role` with one new token, which is returned. */
-  rotate(role: Role): string {
+  rotate(role: StaffRole): string {
     const token = generateToken();
     this.entries = this.entries.filter((e) => e.holder.role !== role);
     this.add({ role, token });

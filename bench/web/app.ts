@@ -10,18 +10,21 @@ import {
   type LiveEvent,
   type LiveMicrogrid,
   type LiveState,
-  ROLES,
   type Role,
   type RunStatus,
   type ScenarioAction,
   type ServerToClientEvents,
   type Severity,
+  STAFF_ROLES,
+  type StaffRole,
   type Welcome,
 } from '../server/api.ts';
 import { AttackLog } from './attacks.ts';
 import { StreamChart } from './charts.ts';
 import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
+import { ProsumerPanel } from './prosumer-panel.ts';
+import { VppPanel } from './vpp-panel.ts';
 
 /** The socket.io client comes as a global from the server's own script (/socket.io/socket.io.min.js). */
 declare const io: typeof connectSocket;
@@ -42,6 +45,8 @@ interface PageState {
   status?: RunStatus;
   charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop', StreamChart>;
   attacks: AttackLog;
+  vpp?: VppPanel;
+  prosumer?: ProsumerPanel;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -110,6 +115,14 @@ const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, m
 const charts = [frequencyChart, voltageChart, fidChart, loopChart];
 page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
 
+const vppPanel = new VppPanel($('vpp'));
+const prosumerPanel = new ProsumerPanel($('prosumer'), (preferences, done) => {
+  if (socket?.connected) socket.emit('preferences', preferences, done);
+  else done({ ok: false, auditId: '', code: 'unavailable', reason: 'not connected' });
+});
+page.vpp = vppPanel;
+page.prosumer = prosumerPanel;
+
 let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
 function connect() {
   const token = sessionStorage.getItem('gridloop-token');
@@ -135,6 +148,8 @@ function connect() {
   current.on('topology', (topology) => setTopology(topology));
   current.on('status', onStatus);
   current.on('events', (events) => addEvents(events));
+  current.on('vpp', (view) => vppPanel.update(view));
+  current.on('prosumer', (view) => prosumerPanel.update(view));
   current.on('state', (state) => {
     page.states++;
     page.lastState = state;
@@ -165,6 +180,9 @@ function onWelcome(welcome: Welcome): void {
   page.scenarios = welcome.scenarios ?? [];
   $('login').hidden = true;
   $('role').dataset.role = welcome.role;
+  // A prosumer sees its own panel only: the grid, charts and timeline are the whole bench's.
+  document.body.dataset.role = welcome.role;
+  if (welcome.prosumer) prosumerPanel.show(welcome.prosumer);
   $('role').textContent = `${welcome.role}${welcome.name ? ` · ${welcome.name}` : ''}`;
   if (welcome.topology) setTopology(welcome.topology);
   if (welcome.status) onStatus(welcome.status);
@@ -614,13 +632,13 @@ function buildControls(): void {
   if (can('rotate-token')) {
     const role = select(
       'rotate-role',
-      ROLES.map((r) => ({ value: r, label: r })),
+      STAFF_ROLES.map((r) => ({ value: r, label: r })),
     );
     const rotated = document.createElement('output');
     rotated.id = 'rotated-token';
     const rotate = button('rotate token', async () => {
       const result = await command(
-        { type: 'rotate-token', role: role.value as Role },
+        { type: 'rotate-token', role: role.value as StaffRole },
         `rotate ${role.value} token`,
       );
       if (result?.ok && result.token) {

@@ -176,6 +176,28 @@ export interface Controller {
   feedback?(refused: readonly RefusedAction[], events: readonly TwinEvent[]): void;
   /** Called once when the run ends or the controller is detached. */
   detach?(): void;
+  /**
+   * What the controller reports about its last decision (recorded and shown live by the bench),
+   * read right after each `decide`. Plain JSON-like data; `kind` says how to read it (e.g. `vpp`).
+   */
+  telemetry?(): ControllerTelemetry | undefined;
+  /**
+   * A message from outside the twin between decisions (e.g. a prosumer's preferences), JSON-like.
+   * A controller ignores kinds it does not know; throws a TypeError naming the field for a bad one.
+   */
+  input?(message: Readonly<ControllerInput>): void;
+}
+
+/** A controller's report after a decision: `kind` names the record's shape. */
+export interface ControllerTelemetry {
+  readonly kind: string;
+  readonly [field: string]: unknown;
+}
+
+/** A message to the controllers from outside the twin: `type` names its shape. */
+export interface ControllerInput {
+  readonly type: string;
+  readonly [field: string]: unknown;
 }
 
 /**

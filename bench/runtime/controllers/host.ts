@@ -16,8 +16,11 @@ import type {
   ActuatorRef,
   ControllableTwin,
   ControllerAction,
+  ControllerInput,
+  ControllerTelemetry,
   RefusedAction,
 } from '../../../twin/control/contract.ts';
+import { isBuiltIn } from '../../../twin/stages/actuators.ts';
 import type { ControllerToHost, ControllerWorkerData, HostToController } from './messages.ts';
 import type { ControllerSpec } from './spec.ts';
 
@@ -38,6 +41,12 @@ export interface HostedControllerStats {
   decide_ms_max: number;
   /** Why it was stopped during the run (hung, its worker died); absent while it ran to the end. */
   stopped?: string;
+}
+
+/** A hosted controller's report after one applied decision (`Controller.telemetry`). */
+export interface HostedTelemetry {
+  controller: string;
+  telemetry: ControllerTelemetry;
 }
 
 /** How long a controller may take to load and attach before the run refuses to start. */
@@ -106,6 +115,7 @@ class HostedController {
     private readonly timeout_ms: number,
     private readonly notices: TwinEvent[],
     private readonly now_s: () => number,
+    private readonly telemetry: HostedTelemetry[],
   ) {
     this.stats = {
       id: spec.id,
@@ -118,6 +128,10 @@ class HostedController {
     };
     worker.on('message', (message: ControllerToHost) => {
       if (this.stats.stopped) return;
+      if (message.type === 'input-refused') {
+        this.report('controller-input-refused', `input refused: ${message.message}`);
+        return;
+      }
       if ((message.type === 'decided' || message.type === 'threw') && message.seq === this.seq) {
         this.answer = message;
         this.askedAt = undefined;
@@ -170,6 +184,9 @@ class HostedController {
       return;
     }
     this.stats.decisions++;
+    // Bounded: at most one record per decision, drained with every batch (~50 Hz).
+    if (answer.telemetry && this.telemetry.length < 1000)
+      this.telemetry.push({ controller: this.spec.id, telemetry: answer.telemetry });
     if (answer.actions.length === 0) return;
     const refused = twin.applyActions(this.spec.id, answer.actions);
     this.stats.applied += answer.actions.length - refused.length;
@@ -187,6 +204,11 @@ class HostedController {
         .join('; '),
     );
     this.post({ type: 'feedback', refused, events: [] });
+  }
+
+  /** Hands a message from outside the twin to the controller (`Controller.input`). */
+  input(message: ControllerInput): void {
+    if (!this.stats.stopped) this.post({ type: 'input', message });
   }
 
   /** Stops the controller for the rest of the run (hung, or its worker died) and says why. */
@@ -279,6 +301,7 @@ async function startWorker(
 
 export class ControllerHost {
   private readonly notices: TwinEvent[] = [];
+  private readonly telemetry: HostedTelemetry[] = [];
   private readonly hosted: HostedController[] = [];
   private t_s = 0;
 
@@ -304,6 +327,19 @@ export class ControllerHost {
         throw new TypeError(`${name}: ${(s.reason as Error).message}`);
       }
       try {
+        // As in `simulate` (twin.ts attachDeclared): a declared controller takes what it claims
+        // from the built-ins (the microgrids' EMS, secondary control); from another declared one, never.
+        for (const ref of s.value.claims) {
+          const holder = twin.ownership.ownerOf(ref);
+          if (holder === undefined || !isBuiltIn(holder)) continue;
+          twin.ownership.handOver(ref, holder, spec.id);
+          host.notices.push({
+            t_s: 0,
+            kind: 'hand-over',
+            message: `${ref.kind}:${ref.id} handed over from ${holder} to ${spec.id}`,
+            target: ref.id,
+          });
+        }
         twin.ownership.claim(spec.id, s.value.claims);
       } catch (err) {
         await stopAll();
@@ -320,6 +356,7 @@ export class ControllerHost {
           timeout_ms,
           host.notices,
           () => host.t_s,
+          host.telemetry,
         ),
       );
     }
@@ -345,6 +382,17 @@ export class ControllerHost {
   afterStep(state: TwinState): void {
     this.t_s = state.t_s;
     for (let i = 0; i < this.hosted.length; i++) this.hosted[i].afterStep(state);
+  }
+
+  /** Moves the controllers' telemetry since the last call into `out` (the loop's next batch). */
+  drainTelemetry(out: HostedTelemetry[]): void {
+    for (let i = 0; i < this.telemetry.length; i++) out.push(this.telemetry[i]);
+    this.telemetry.length = 0;
+  }
+
+  /** Hands a message from outside the twin to every controller (each ignores kinds it does not know). */
+  input(message: ControllerInput): void {
+    for (const h of this.hosted) h.input(message);
   }
 
   get stats(): HostedControllerStats[] {

@@ -6,6 +6,8 @@ import type { TwinEvent, TwinState } from '../../../twin/api.ts';
 import type {
   ActuatorRef,
   ControllerAction,
+  ControllerInput,
+  ControllerTelemetry,
   RefusedAction,
   TwinCatalog,
 } from '../../../twin/control/contract.ts';
@@ -22,6 +24,8 @@ export interface ControllerWorkerData {
 export type HostToController =
   | { type: 'decide'; seq: number; state: TwinState }
   | { type: 'feedback'; refused: RefusedAction[]; events: TwinEvent[] }
+  /** A message from outside the twin (a prosumer's preferences): `Controller.input`. */
+  | { type: 'input'; message: ControllerInput }
   /** The run ends: detach and let the thread end. */
   | { type: 'detach' };
 
@@ -31,6 +35,15 @@ export type ControllerToHost =
   /** The module could not be loaded or the controller built or attached. */
   | { type: 'failed'; message: string }
   /** One decision: `actions` as the controller wrote them (unchecked: the host checks). */
-  | { type: 'decided'; seq: number; actions: ControllerAction[]; decide_ms: number }
+  | {
+      type: 'decided';
+      seq: number;
+      actions: ControllerAction[];
+      decide_ms: number;
+      /** `Controller.telemetry()` right after the decision, when it has one. */
+      telemetry?: ControllerTelemetry;
+    }
+  /** `Controller.input` refused a message (threw): why, for the run's events. */
+  | { type: 'input-refused'; message: string }
   /** decide() threw (or its actions could not be posted). */
   | { type: 'threw'; seq: number; message: string };

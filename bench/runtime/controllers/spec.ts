@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Controller } from '../../../twin/control/contract.ts';
+import type { Controller, TwinCatalog } from '../../../twin/control/contract.ts';
 
 /**
  * What a controller module's default export is: builds the controller from its declaration's
@@ -14,7 +14,8 @@ import type { Controller } from '../../../twin/control/contract.ts';
  */
 export type ControllerFactory = (
   options: Readonly<Record<string, unknown>>,
-  context: { id: string },
+  /** `catalog`: the twin's actuators, as `attach` will also receive them. */
+  context: { id: string; catalog: TwinCatalog },
 ) => Controller | Promise<Controller>;
 
 /** One controller of a run: `controllers: [{ module, id, options }]` in the run config. */
@@ -39,6 +40,7 @@ export interface ControllerSpec {
 /** Controllers the bench ships, by name. */
 export const REGISTERED_CONTROLLERS: Readonly<Record<string, string>> = {
   'setpoint-schedule': fileURLToPath(new URL('./builtin/setpoint-schedule.ts', import.meta.url)),
+  vpp: fileURLToPath(new URL('./builtin/vpp.ts', import.meta.url)),
 };
 
 export class ControllerSpecError extends TypeError {

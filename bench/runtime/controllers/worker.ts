@@ -21,7 +21,10 @@ async function build(): Promise<Controller> {
     throw new TypeError(
       `${data.module}: the default export must be a function (options, { id }) → Controller`,
     );
-  const controller = await (imported.default as ControllerFactory)(data.options, { id: data.id });
+  const controller = await (imported.default as ControllerFactory)(data.options, {
+    id: data.id,
+    catalog: data.catalog,
+  });
   if (typeof controller?.decide !== 'function')
     throw new TypeError(`${data.module}: the factory returned no controller (an object with decide())`);
   if (!(controller.period_s > 0)) throw new TypeError(`${data.module}: period_s must be a positive number`);
@@ -42,6 +45,14 @@ try {
         process.exit(0);
       }
     }
+    if (message.type === 'input') {
+      try {
+        controller.input?.(message.message);
+      } catch (err) {
+        post({ type: 'input-refused', message: messageOf(err) });
+      }
+      return;
+    }
     if (message.type === 'feedback') {
       try {
         controller.feedback?.(message.refused, message.events);
@@ -54,7 +65,9 @@ try {
     actions.length = 0;
     try {
       controller.decide(message.state, actions);
-      post({ type: 'decided', seq: message.seq, actions, decide_ms: performance.now() - start });
+      const decide_ms = performance.now() - start;
+      const telemetry = controller.telemetry?.();
+      post({ type: 'decided', seq: message.seq, actions, decide_ms, ...(telemetry ? { telemetry } : {}) });
     } catch (err) {
       post({ type: 'threw', seq: message.seq, message: messageOf(err) });
     }

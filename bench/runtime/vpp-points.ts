@@ -1,0 +1,48 @@
+/**
+ * A VPP's telemetry (vpp/telemetry.ts) as recorded points: one `vpp` point per decision and one
+ * `vpp_member` point per member (docs/influx-schema.md). Null values are left out of the point.
+ */
+import type { VppTelemetry } from '../../vpp/telemetry.ts';
+import type { PointSink } from '../recording/schema.ts';
+
+const orUndefined = (v: number | null | undefined) => (v === null ? undefined : v);
+
+export function vppTelemetryToPoints(t: VppTelemetry, time_ns: bigint, sink: PointSink): void {
+  const f = t.flexibility;
+  sink(
+    'vpp',
+    { vpp: t.vpp },
+    {
+      target_mw: t.target_mw,
+      delivered_mw: t.delivered_mw,
+      price_per_mwh: orUndefined(t.price_per_mwh),
+      ok: t.ok,
+      reason: t.reason,
+      solve_ms: t.solve_ms,
+      flex_pmin_mw: f.pmin_mw,
+      flex_pmax_mw: f.pmax_mw,
+      flex_ramp_mw_s: orUndefined(f.ramp_mw_s),
+      stored_energy_mwh: f.stored_energy_mwh,
+      storage_room_mwh: f.storage_room_mwh,
+      members_online: f.members_online,
+    },
+    time_ns,
+  );
+  for (const m of t.members) {
+    sink(
+      'vpp_member',
+      { vpp: t.vpp, member: m.id, prosumer: m.prosumer },
+      {
+        setpoint_mw: orUndefined(m.setpoint_mw),
+        measured_mw: m.measured_mw,
+        tracking_error_mw: orUndefined(m.tracking_error_mw),
+        pmin_mw: m.pmin_mw,
+        pmax_mw: m.pmax_mw,
+        soc: m.soc,
+        opted_out: m.opted_out,
+        hardware: m.hardware,
+      },
+      time_ns,
+    );
+  }
+}
