@@ -332,6 +332,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
         latest = snapshot;
       }
       if (latest) linkStatsToPoints(message.links, recorder.timeOf(latest.t_s), recordPoint);
+      if (message.detectorSamples) liveStates.absorbDetectorSamples(message.detectorSamples);
       for (const s of message.detectorSamples ?? []) {
         if (!Number.isFinite(s.statistic)) continue;
         recordPoint(

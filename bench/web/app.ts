@@ -40,7 +40,7 @@ interface PageState {
   lastResult: PageResult | null;
   scenarios?: string[];
   status?: RunStatus;
-  charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop', StreamChart>;
+  charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop' | 'detector', StreamChart>;
   attacks: AttackLog;
 }
 
@@ -107,8 +107,22 @@ const voltageChart = new StreamChart($('voltage-chart'), {
 });
 const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3, minSpan: 0.02 });
 const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, minSpan: 20 });
-const charts = [frequencyChart, voltageChart, fidChart, loopChart];
-page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
+/** Each live detector's statistic (`chi2`) and its threshold (`chi2 threshold`), dashed. */
+const detectorChart = new StreamChart($('detector-chart'), {
+  unit: 'χ²',
+  decimals: 1,
+  minSpan: 10,
+  colours: (name) => (name.endsWith(' threshold') ? '#f5a524' : '#c084fc'),
+  dashed: (name) => name.endsWith(' threshold'),
+});
+const charts = [frequencyChart, voltageChart, fidChart, loopChart, detectorChart];
+page.charts = {
+  frequency: frequencyChart,
+  voltage: voltageChart,
+  fid: fidChart,
+  loop: loopChart,
+  detector: detectorChart,
+};
 
 let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
 function connect() {
@@ -261,6 +275,15 @@ function pushCharts(state: LiveState): void {
   }
   if (Object.keys(flows).length > 0) fidChart.push(state.t_s, flows);
   loopChart.push(state.t_s, { lateness: state.loop.lateness_us, work: state.loop.work_us });
+  if (state.detectors) {
+    const shown: Record<string, number> = {};
+    for (const [name, d] of Object.entries(state.detectors)) {
+      shown[name] = d.statistic;
+      shown[`${name} threshold`] = d.threshold;
+    }
+    $('detector-figure').hidden = false;
+    detectorChart.push(state.t_s, shown);
+  }
 }
 
 /**
