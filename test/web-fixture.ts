@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEntry, GridTopology, LiveState } from '../bench/server/api.ts';
+import type { AttackEventData, AuditEntry, GridTopology, LiveState } from '../bench/server/api.ts';
 import { type LiveServer, startLiveServer } from '../bench/server/live-server.ts';
 import { topologyFromGrid } from '../bench/server/topology.ts';
 import { parseMatpower } from '../twin/grid/matpower.ts';
@@ -96,6 +96,7 @@ export async function startFixtureServer(): Promise<FixtureServer> {
   );
   const openedAt = new Map<string, number>();
   const audit: AuditEntry[] = [];
+  const attacks = new Map<string, AttackEventData>();
   let t = 0;
   const server = await startLiveServer({
     port: 0,
@@ -134,8 +135,12 @@ export async function startFixtureServer(): Promise<FixtureServer> {
         };
       }
       if (command.type === 'attack') {
-        // The twin's attack-start/attack-stop events, worded as twin/attacks/live.ts words them.
+        // The twin's attack-start/attack-stop events, worded and with data as twin/attacks/live.ts has them.
         const id = command.id ?? `${command.kind}@${command.target}#1`;
+        if (command.action === 'start')
+          attacks.set(id, { attack: id, kind: command.kind!, channel: command.target!, from_s: t });
+        const data = attacks.get(id);
+        if (!data) throw new Error(`no running attack '${id}'`);
         const event =
           command.action === 'start'
             ? {
@@ -143,8 +148,16 @@ export async function startFixtureServer(): Promise<FixtureServer> {
                 kind: 'attack-start',
                 message: `attack ${id}: ${command.kind} on ${command.target}`,
                 target: id,
+                data: { ...data },
               }
-            : { t_s: t, kind: 'attack-stop', message: `attack ${id} stopped`, target: id };
+            : {
+                t_s: t,
+                kind: 'attack-stop',
+                message: `attack ${id} stopped`,
+                target: id,
+                data: { ...data, to_s: t },
+              };
+        if (command.action === 'stop') attacks.delete(id);
         return { message: event.message, event };
       }
       return { message: `${command.type} accepted` };
@@ -188,6 +201,15 @@ export async function startFixtureServer(): Promise<FixtureServer> {
       switches: { ...switches },
       fids: { fid1: { p_mw: 0.1 * Math.cos(t / 4) } },
       loop: { lateness_us: 4 + Math.random() * 3, work_us: 30 + Math.random() * 10, overruns: 0 },
+      // A scripted χ² statistic: near its degrees of freedom, far above the threshold while attacked.
+      detectors: {
+        chi2: {
+          t_s: t,
+          statistic: attacks.size > 0 ? 412 : 12 + 2 * Math.sin(t),
+          threshold: 21.7,
+          alarm: attacks.size > 0,
+        },
+      },
     });
   }, 20);
   return {

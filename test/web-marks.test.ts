@@ -216,6 +216,19 @@ describe('live page marks', () => {
           .charts,
       ).every((c) => c.drawnSpans === 2),
     );
+    // The χ² chart: the statistic the live state carries, against its threshold, both drawn.
+    expect(await page.locator('#detector-figure').isVisible()).toBe(true);
+    expect(await gridloop<string[]>(page, 'g.charts.detector.names')).toEqual(['chi2', 'chi2 threshold']);
+    await page.waitForFunction(() => {
+      const c = (window as never as { __gridloop: { charts: { detector: { columns: number[][] } } } })
+        .__gridloop.charts.detector.columns;
+      return c[1].at(-1) === 412 && c[2].at(-1) === 21.7;
+    });
+    expect(
+      await page.$$eval('#detector-chart .u-legend .u-series .u-label', (els) =>
+        els.map((el) => el.textContent),
+      ),
+    ).toEqual(['t (s)', 'chi2', 'chi2 threshold']);
     // The shading is really drawn: the plot area has the attack's red under the frequency line.
     await page.waitForTimeout(300);
     await screenshot(page, 'attack-active');
@@ -224,14 +237,28 @@ describe('live page marks', () => {
     expect(stopped).toMatchObject({ ok: true });
     await page.waitForSelector('#attack-banner[hidden]', { state: 'attached' });
     expect(await marked()).toEqual([]);
-    // The periods stay shaded on the charts, now closed at the attack's end.
-    const spans = await gridloop<{ kind: string; from_s: number; to_s?: number }[]>(
-      page,
-      'g.charts.frequency.spans',
+    const spans = () =>
+      gridloop<{ kind: string; from_s: number; to_s?: number }[]>(page, 'g.charts.frequency.spans');
+    // The attack's period is closed at its end; the alarm's lasts until the detector clears it.
+    const ended = await spans();
+    expect(ended.map((s) => s.kind)).toEqual(['attack', 'alarm']);
+    expect(ended[0].to_s).toBeGreaterThan(ended[0].from_s);
+    expect(ended[1]).toEqual({ kind: 'alarm', from_s: t_s });
+    const cleared_s = (await gridloop<number>(page, 'g.lastState.t_s')) + 0.5;
+    fixture.server.publishEvent({
+      t_s: cleared_s,
+      kind: 'alarm-cleared',
+      message: 'chi2: alarm cleared (14.0 ≤ 21.7)',
+      severity: 'info',
+      source: 'twin',
+      data: { detector: 'chi2', statistic: 14, threshold: 21.7 },
+    });
+    await page.waitForFunction(
+      () =>
+        (window as never as { __gridloop: { charts: { frequency: { spans: { to_s?: number }[] } } } })
+          .__gridloop.charts.frequency.spans[1]?.to_s !== undefined,
     );
-    expect(spans.map((s) => s.kind)).toEqual(['attack', 'alarm']);
-    expect(spans[0].to_s).toBeGreaterThan(spans[0].from_s);
-    expect(spans[1]).toMatchObject({ from_s: t_s, to_s: spans[0].to_s });
+    expect((await spans())[1]).toEqual({ kind: 'alarm', from_s: t_s, to_s: cleared_s });
     await screenshot(page, 'attack-ended');
     expect(errors).toEqual([]);
   });

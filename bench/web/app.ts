@@ -415,8 +415,11 @@ function showAttacks(): void {
       const alarms = log.alarmsDuring(attack);
       const detector = document.createElement('span');
       detector.className = `attack-detector${alarms.length ? ' alarmed' : ''}`;
+      const cleared = alarms.at(-1)?.cleared_s;
       detector.textContent = alarms.length
-        ? `detector alarm at t = ${alarms[0].t_s.toFixed(1)} s (${alarms[0].detector})`
+        ? `detector alarm at t = ${alarms[0].t_s.toFixed(1)} s (${alarms[0].detector})${
+            cleared === undefined ? '' : `, cleared at t = ${cleared.toFixed(1)} s`
+          }`
         : 'no detector alarm yet';
       line.append(what, since, detector);
       return line;
