@@ -68,9 +68,8 @@ describe('metrics against ground-truth labels', () => {
   it('each alarm period ends with one cleared event at the first evaluation without the alarm', () => {
     const log = new AlarmLog();
     const flags = [false, true, true, false, false, true, false];
-    flags.forEach((alarm, t) =>
-      log.record({ t_s: t, detector: 'd', statistic: alarm ? 9 : 1, threshold: 5, alarm }, undefined, ''),
-    );
+    for (const [t, alarm] of flags.entries())
+      log.record({ t_s: t, detector: 'd', statistic: alarm ? 9 : 1, threshold: 5, alarm }, undefined, '');
     expect(log.alarms.map((a) => a.t_s)).toEqual([1, 5]);
     expect(log.cleared).toEqual([
       { t_s: 3, detector: 'd', statistic: 1, threshold: 5 },
