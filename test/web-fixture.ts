@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttackEventData, AuditEntry, GridTopology, LiveState } from '../bench/server/api.ts';
 import { type LiveServer, startLiveServer } from '../bench/server/live-server.ts';
-import { topologyFromGrid } from '../bench/server/topology.ts';
+import { type TopologyOptions, topologyFromGrid } from '../bench/server/topology.ts';
 import { parseMatpower } from '../twin/grid/matpower.ts';
 import type { Grid } from '../twin/grid/model.ts';
 import { accessTokens } from './socket-api-helpers.ts';
@@ -88,9 +88,15 @@ export interface FixtureServer {
   close(): Promise<void>;
 }
 
-export async function startFixtureServer(): Promise<FixtureServer> {
-  const grid = fixtureGrid();
-  const topology = topologyFromGrid(grid, { hardwareDevices: ['bess-hw'] });
+/**
+ * The fixture's server, on case33bw with its three cut microgrids, or on `grid` (the demo grid, to
+ * check the page's drawing of it: the state source is the same script).
+ */
+export async function startFixtureServer(
+  grid: Grid = fixtureGrid(),
+  options: TopologyOptions = { hardwareDevices: ['bess-hw'] },
+): Promise<FixtureServer> {
+  const topology = topologyFromGrid(grid, options);
   const switches: Record<string, boolean> = Object.fromEntries(
     topology.switches.map((s) => [s.id, s.closed]),
   );
@@ -199,7 +205,19 @@ export async function startFixtureServer(): Promise<FixtureServer> {
       vm_pu,
       devices,
       switches: { ...switches },
-      fids: { fid1: { p_mw: 0.1 * Math.cos(t / 4) } },
+      fids: Object.fromEntries(topology.fids.map((f) => [f.id, { p_mw: 0.1 * Math.cos(t / 4) }])),
+      // Islanded: a microgrid with no PCC (islanded by design) or with its PCC open.
+      microgrids: Object.fromEntries(
+        grid.microgrids.map((m) => [
+          m.id,
+          {
+            pcc_p_mw: 0,
+            pcc_q_mvar: 0,
+            ems: 'standby' as const,
+            islanded: !m.pccSwitch || switches[m.pccSwitch] === false,
+          },
+        ]),
+      ),
       loop: { lateness_us: 4 + Math.random() * 3, work_us: 30 + Math.random() * 10, overruns: 0 },
       // A scripted χ² statistic: near its degrees of freedom, far above the threshold while attacked.
       detectors: {

@@ -4,8 +4,10 @@
  * an attack is visible while it lasts. One browser and one server for the file; screenshots go to
  * test-artifacts/web/.
  */
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGridFile } from '../twin/files.ts';
 import { TOKENS } from './socket-api-helpers.ts';
 import { launchChromium, screenshot, watchErrors } from './web-browser.ts';
 import { type FixtureServer, startFixtureServer } from './web-fixture.ts';
@@ -124,6 +126,34 @@ function overlappingLabels(p: Page) {
         const dy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
         if (dx > 1 && dy > 1) pairs.push(`${boxes[i].name} × ${boxes[j].name}`);
       }
+    // A line of the network drawn across a label (a tie's leg through a bus label, a feeder through
+    // a switch's name): sampled every 2 px along each line's path, in screen coordinates. (A FID's
+    // thin dashed path may cross a device label where the drawing is crowded.)
+    const texts = boxes.filter((b) => b.name.includes(' text:'));
+    const lines = [...document.querySelectorAll<SVGPathElement>('#diagram path.line')];
+    for (const line of lines) {
+      const ctm = line.getScreenCTM();
+      if (!ctm) continue;
+      const owner = line.closest<SVGElement>('[data-fid]');
+      const name = line.dataset.switchLine
+        ? `switch line ${line.dataset.switchLine}`
+        : owner
+          ? `fid ${owner.dataset.fid} path`
+          : `line from ${line.dataset.from}`;
+      const length = line.getTotalLength();
+      const crossed = new Set<string>();
+      for (let at = 0; at <= length; at += 2) {
+        const p = new DOMPoint(line.getPointAtLength(at).x, line.getPointAtLength(at).y).matrixTransform(ctm);
+        for (const t of texts) {
+          // The FID's path runs into its own box, name included, by design.
+          if (owner && t.owner === owner) continue;
+          const r = t.r;
+          if (p.x > r.left + 1 && p.x < r.right - 1 && p.y > r.top + 1 && p.y < r.bottom - 1)
+            crossed.add(t.name);
+        }
+      }
+      for (const label of crossed) pairs.push(`${name} × ${label}`);
+    }
     return pairs;
   });
 }
@@ -301,5 +331,63 @@ describe('live page marks', () => {
     } finally {
       await page.click('#display-mode');
     }
+  });
+});
+
+describe('the demo grid on the live page', () => {
+  let demo: FixtureServer;
+  let demoPage: Page;
+  beforeAll(async () => {
+    const loaded = await loadGridFile(join(import.meta.dirname, '..', 'grids/demo-33bw-microgrids.yaml'));
+    demo = await startFixtureServer(loaded.grid, {
+      hardware: loaded.config.hardware,
+      hardwareDevices: ['bess-hw'],
+    });
+    demoPage = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await demoPage.goto(`${demo.server.url}#token=${TOKENS.operator}`);
+    await demoPage.waitForFunction(
+      () => (window as never as { __gridloop: { states: number } }).__gridloop.states > 5,
+    );
+  });
+  afterAll(async () => {
+    await demoPage?.close();
+    await demo?.close();
+  });
+
+  it('no label is covered or crossed by a line, in laptop and projector view', async () => {
+    await screenshot(demoPage, 'demo-grid-1600x1000');
+    expect(await overlappingLabels(demoPage)).toEqual([]);
+    await demoPage.click('#display-mode');
+    try {
+      await demoPage.waitForFunction(() => document.body.classList.contains('projector'));
+      await demoPage.waitForTimeout(200);
+      await screenshot(demoPage, 'demo-grid-projector-1600x1000');
+      expect(await overlappingLabels(demoPage)).toEqual([]);
+    } finally {
+      await demoPage.click('#display-mode');
+    }
+  });
+
+  it('the microgrid select names microgrids as the diagram does, with their state now', async () => {
+    const options = () =>
+      demoPage.$$eval('#microgrid-select option', (els) => els.map((o) => o.textContent ?? ''));
+    expect(await options()).toEqual([
+      'MG1 – Feeder head · grid-connected',
+      'MG2 – Main trunk · islanded',
+      'MG3 – Lateral 26-33 · islanded',
+    ]);
+    // The same ids label the frequency legend.
+    const legend = await demoPage.$$eval('#frequency-chart .u-legend .u-series .u-label', (els) =>
+      els.slice(1).map((el) => el.textContent),
+    );
+    for (const id of ['MG1', 'MG2', 'MG3']) expect(legend).toContain(id);
+    expect(
+      await sendCommand(demoPage, TOKENS.operator, { type: 'island', microgrid: 'MG1', islanded: true }),
+    ).toMatchObject({ ok: true });
+    await demoPage.waitForFunction(() =>
+      /^MG1 – Feeder head · islanded$/.test(
+        document.querySelector('#microgrid-select option')?.textContent ?? '',
+      ),
+    );
   });
 });

@@ -336,9 +336,27 @@ function pccLines(state: LiveState, island: LiveState['islands'][number]): HTMLD
     });
 }
 
+/**
+ * A microgrid as the select offers it: its id (as on the diagram), its name, and whether it is
+ * islanded now (the twin's own flag, else its island's grid connection).
+ */
+function microgridLabel(m: GridTopology['microgrids'][number], state: LiveState | null): string {
+  const islanded =
+    state?.microgrids?.[m.id]?.islanded ??
+    (state ? state.islands.find((i) => i.id.split('+').includes(m.id))?.gridConnected === false : undefined);
+  const now = islanded === undefined ? '' : islanded ? ' · islanded' : ' · grid-connected';
+  return `${m.id}${m.name && m.name !== m.id ? ` – ${m.name}` : ''}${now}`;
+}
+
 let bannerAt = Number.NEGATIVE_INFINITY;
 function render(state: LiveState): void {
   $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
+  const select = document.getElementById('microgrid-select') as HTMLSelectElement | null;
+  for (const option of select?.options ?? []) {
+    const m = page.topology?.microgrids.find((x) => x.id === option.value);
+    const label = m ? microgridLabel(m, state) : option.textContent;
+    if (option.textContent !== label) option.textContent = label;
+  }
   diagram.update(state);
   if (Math.abs(state.t_s - bannerAt) >= 1 && page.attacks.active().length > 0) {
     bannerAt = state.t_s;
@@ -558,10 +576,12 @@ function buildControls(): void {
     parts.push(group('Breakers (toggle)', ...buttons));
   }
   if (can('island') && t && t.microgrids.length > 0) {
+    // Named as the diagram and readouts name them, with their state now (updated by each state).
     const mg = select(
       'microgrid',
-      t.microgrids.map((m) => ({ value: m.id, label: m.name ?? m.id })),
+      t.microgrids.map((m) => ({ value: m.id, label: microgridLabel(m, page.lastState) })),
     );
+    mg.id = 'microgrid-select';
     parts.push(
       group(
         'Microgrid',
