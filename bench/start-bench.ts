@@ -22,6 +22,7 @@ import {
   deviceMicrogrids,
   linkStatsToPoints,
   type PointSink,
+  plannedIslands,
   snapshotToPoints,
   updateBusIslands,
 } from './runtime/snapshot-points.ts';
@@ -313,6 +314,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
     let busIds: string[] = [];
     const busIsland = new Map<string, string>();
     const deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
+    const planned = plannedIslands(loaded.grid);
     // Bus voltages change slowly and are many: record them at no more than 10 Hz.
     const busEvery = Math.max(1, Math.round(options.record_hz / 10));
     let snapshotCount = 0;
@@ -342,10 +344,12 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
           includeBuses: snapshotCount++ % busEvery === 0,
           busIsland,
           deviceMicrogrid,
+          plannedIslands: planned,
         });
         latest = snapshot;
       }
       if (latest) linkStatsToPoints(message.links, recorder.timeOf(latest.t_s), recordPoint);
+      if (message.detectorSamples) liveStates.absorbDetectorSamples(message.detectorSamples);
       for (const s of message.detectorSamples ?? []) {
         if (!Number.isFinite(s.statistic)) continue;
         recordPoint(

@@ -61,6 +61,23 @@ describe.concurrent('gridloop CLI mistakes', () => {
     expectClean(report.stderr);
   });
 
+  it('says a missing grid file given to powerflow does not exist, as typed, and where to look', {
+    timeout,
+  }, async () => {
+    const r = await gridloop(['powerflow', 'grids/matpower/case33.m']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /gridloop powerflow: grid file 'grids\/matpower\/case33\.m' does not exist\. Check the path \(relative to .+\); the shipped grids are in grids\/, e\.g\. grids\/demo-33bw-microgrids\.yaml or grids\/matpower\/case33bw\.m\./,
+    );
+    expectClean(r.stderr);
+    const folder = await gridloop(['powerflow', 'grids']);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toMatch(
+      /'grids' is a folder, not a grid file; give one MATPOWER \.m or grid \.yaml file in it/,
+    );
+    expectClean(folder.stderr);
+  });
+
   it('names an unknown option cleanly and points to the command help', { timeout }, async () => {
     const r = await gridloop(['simulate', '--bogus', 'scenarios/island-transition.yaml']);
     expect(r.code).toBe(2);

@@ -261,9 +261,9 @@ describe('units, frequency band and island state (issue 22)', () => {
     expect(panel.title).toContain('$f0 Hz');
   });
 
-  it('an islanded microgrid is a normal state; only a de-energised island is red', () => {
+  it('an island by design is a normal state, an unplanned one stands out; only a de-energised island is red', () => {
     const panel = panelOf('gridloop-grid-overview.json', 'Island state');
-    const state = (displayName: string, value: boolean) => {
+    const state = (displayName: string, value: string | boolean) => {
       const mappings = fieldConfigFor(panel, displayName, 'mappings') as Json[];
       return mappings.find((m) => m.type === 'value')!.options[String(value)];
     };
@@ -271,13 +271,22 @@ describe('units, frequency band and island state (issue 22)', () => {
     const alias = panel.targets[0].alias as string;
     const name = (island: string, column: string) =>
       alias.replace('$tag_island', island).replace('$col', column);
-    // MG2 and MG3 of the demo are islanded by design: not red, and not called "no".
-    expect(state(name('MG2', 'grid connected'), false)).toMatchObject({ text: 'islanded' });
-    expect(state(name('MG2', 'grid connected'), false).color).not.toBe('red');
-    expect(state(name('MG1', 'grid connected'), true)).toMatchObject({
+    // The recorded connection (bench/runtime/snapshot-points.ts islandConnection) is what the lane shows.
+    expect(panel.targets[0].query).toMatch(/last\("connection"\) AS "connection"/);
+    // MG2 and MG3 of the demo are islanded by design: normal, green, and not called "no".
+    expect(state(name('MG2', 'connection'), 'islanded-by-design')).toEqual({
+      text: 'islanded by design',
+      color: 'green',
+      index: 1,
+    });
+    expect(state(name('MG1', 'connection'), 'grid-connected')).toMatchObject({
       text: 'grid-connected',
       color: 'green',
     });
+    // MG1 cut off from the grid it is made to join: not normal, not a fault either.
+    const unplanned = state(name('MG1', 'connection'), 'islanded');
+    expect(unplanned.text).toBe('islanded');
+    expect(['green', 'red']).not.toContain(unplanned.color);
     expect(state(name('MG3', 'energised'), true)).toMatchObject({ text: 'energised', color: 'green' });
     expect(state(name('MG3', 'energised'), false)).toMatchObject({ text: 'de-energised', color: 'red' });
   });

@@ -95,6 +95,39 @@ describe('live detectors in the real-time loop', { timeout: budget(60_000) }, ()
     expect(before.some((s) => s.alarm)).toBe(false);
     expect(samples.length).toBeGreaterThanOrEqual(Math.floor(RUN_S / 0.1) - 1);
     for (const s of samples) expect(s.threshold).toBeGreaterThan(0);
+
+    // The attack's events say what it is in data, not only in words (docs/socket-api.md).
+    expect(started.data).toEqual({
+      attack: 'fdia-v14',
+      kind: 'bias',
+      channel: 'se.vm_pu.14',
+      from_s: started.t_s,
+      duration_s: 2,
+    });
+    const stop = events.find((e) => e.kind === 'attack-stop');
+    expect(stop?.data).toEqual({
+      attack: 'fdia-v14',
+      kind: 'bias',
+      channel: 'se.vm_pu.14',
+      from_s: started.t_s,
+      to_s: stop?.t_s,
+    });
+    // Once the bias is gone the test passes again: 3 passing of the last 5 evaluations release the
+    // 3-of-5 alarm (≈ 0.3 s), well before the run's end 2.5 s after the attack's.
+    const cleared = events.filter((e) => e.kind === 'alarm-cleared');
+    expect(cleared.length).toBeGreaterThanOrEqual(1);
+    const last = cleared.at(-1)!;
+    expect(last.t_s).toBeGreaterThan(stop!.t_s);
+    expect(last.t_s - stop!.t_s).toBeLessThanOrEqual(1);
+    expect(last.data).toMatchObject({ detector: 'state-estimation' });
+    expect((last.data as { statistic: number; threshold: number }).statistic).toBeLessThanOrEqual(
+      (last.data as { threshold: number }).threshold,
+    );
+    // Every alarm is followed by its clearing, in order: the page's alarm spans all end.
+    const edges = events.filter((e) => e.kind === 'alarm' || e.kind === 'alarm-cleared').map((e) => e.kind);
+    expect(edges.length % 2).toBe(0);
+    expect(edges).toEqual(edges.map((_, i) => (i % 2 === 0 ? 'alarm' : 'alarm-cleared')));
+    expect(liveEventOf(last).severity).toBe('info');
   });
 
   it('a clean run of the same length raises no alarm', async () => {

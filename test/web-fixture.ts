@@ -7,9 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEntry, GridTopology, LiveState } from '../bench/server/api.ts';
+import type { AttackEventData, AuditEntry, GridTopology, LiveState } from '../bench/server/api.ts';
 import { type LiveServer, startLiveServer } from '../bench/server/live-server.ts';
-import { topologyFromGrid } from '../bench/server/topology.ts';
+import { type TopologyOptions, topologyFromGrid } from '../bench/server/topology.ts';
 import { parseMatpower } from '../twin/grid/matpower.ts';
 import type { Grid } from '../twin/grid/model.ts';
 import { accessTokens } from './socket-api-helpers.ts';
@@ -88,14 +88,21 @@ export interface FixtureServer {
   close(): Promise<void>;
 }
 
-export async function startFixtureServer(): Promise<FixtureServer> {
-  const grid = fixtureGrid();
-  const topology = topologyFromGrid(grid, { hardwareDevices: ['bess-hw'] });
+/**
+ * The fixture's server, on case33bw with its three cut microgrids, or on `grid` (the demo grid, to
+ * check the page's drawing of it: the state source is the same script).
+ */
+export async function startFixtureServer(
+  grid: Grid = fixtureGrid(),
+  options: TopologyOptions = { hardwareDevices: ['bess-hw'] },
+): Promise<FixtureServer> {
+  const topology = topologyFromGrid(grid, options);
   const switches: Record<string, boolean> = Object.fromEntries(
     topology.switches.map((s) => [s.id, s.closed]),
   );
   const openedAt = new Map<string, number>();
   const audit: AuditEntry[] = [];
+  const attacks = new Map<string, AttackEventData>();
   let t = 0;
   const server = await startLiveServer({
     port: 0,
@@ -134,8 +141,12 @@ export async function startFixtureServer(): Promise<FixtureServer> {
         };
       }
       if (command.type === 'attack') {
-        // The twin's attack-start/attack-stop events, worded as twin/attacks/live.ts words them.
+        // The twin's attack-start/attack-stop events, worded and with data as twin/attacks/live.ts has them.
         const id = command.id ?? `${command.kind}@${command.target}#1`;
+        if (command.action === 'start')
+          attacks.set(id, { attack: id, kind: command.kind!, channel: command.target!, from_s: t });
+        const data = attacks.get(id);
+        if (!data) throw new Error(`no running attack '${id}'`);
         const event =
           command.action === 'start'
             ? {
@@ -143,8 +154,16 @@ export async function startFixtureServer(): Promise<FixtureServer> {
                 kind: 'attack-start',
                 message: `attack ${id}: ${command.kind} on ${command.target}`,
                 target: id,
+                data: { ...data },
               }
-            : { t_s: t, kind: 'attack-stop', message: `attack ${id} stopped`, target: id };
+            : {
+                t_s: t,
+                kind: 'attack-stop',
+                message: `attack ${id} stopped`,
+                target: id,
+                data: { ...data, to_s: t },
+              };
+        if (command.action === 'stop') attacks.delete(id);
         return { message: event.message, event };
       }
       return { message: `${command.type} accepted` };
@@ -186,8 +205,29 @@ export async function startFixtureServer(): Promise<FixtureServer> {
       vm_pu,
       devices,
       switches: { ...switches },
-      fids: { fid1: { p_mw: 0.1 * Math.cos(t / 4) } },
+      fids: Object.fromEntries(topology.fids.map((f) => [f.id, { p_mw: 0.1 * Math.cos(t / 4) }])),
+      // Islanded: a microgrid with no PCC (islanded by design) or with its PCC open.
+      microgrids: Object.fromEntries(
+        grid.microgrids.map((m) => [
+          m.id,
+          {
+            pcc_p_mw: 0,
+            pcc_q_mvar: 0,
+            ems: 'standby' as const,
+            islanded: !m.pccSwitch || switches[m.pccSwitch] === false,
+          },
+        ]),
+      ),
       loop: { lateness_us: 4 + Math.random() * 3, work_us: 30 + Math.random() * 10, overruns: 0 },
+      // A scripted χ² statistic: near its degrees of freedom, far above the threshold while attacked.
+      detectors: {
+        chi2: {
+          t_s: t,
+          statistic: attacks.size > 0 ? 412 : 12 + 2 * Math.sin(t),
+          threshold: 21.7,
+          alarm: attacks.size > 0,
+        },
+      },
     });
   }, 20);
   return {

@@ -14,8 +14,16 @@ import type { PowerFlowSolver } from './powerflow/index.ts';
 export type ExtensionCommand = Extract<TwinCommand, { kind: 'attack' }>;
 
 export interface ExtensionCommandHandler {
-  /** Applies the command (throws a TypeError naming what is wrong); the twin logs the event. */
-  apply(command: ExtensionCommand): { kind: string; message: string; target?: string };
+  /**
+   * Applies the command (throws a TypeError naming what is wrong); the twin logs the event, with
+   * `data` as its structured details.
+   */
+  apply(command: ExtensionCommand): {
+    kind: string;
+    message: string;
+    target?: string;
+    data?: Record<string, unknown>;
+  };
 }
 
 export interface TwinAddOnHost {

@@ -13,7 +13,12 @@
 import { Worker } from 'node:worker_threads';
 import type { TwinEvent, TwinState } from '../../twin/api.ts';
 import { attachLiveDetectors } from '../../twin/attacks/live.ts';
-import { type AlarmEvent, AlarmLog, type DetectorSample } from '../../twin/detection/alarms.ts';
+import {
+  type AlarmClearedEvent,
+  type AlarmEvent,
+  AlarmLog,
+  type DetectorSample,
+} from '../../twin/detection/alarms.ts';
 import { SeDetector, type SeDetectorOptions } from '../../twin/detection/state-estimation.ts';
 import type { SeNetwork } from '../../twin/estimation/wls.ts';
 import type { Twin } from '../../twin/twin.ts';
@@ -33,6 +38,16 @@ export function alarmEventOf(alarm: AlarmEvent): TwinEvent {
     message: `${alarm.detector}: ${alarm.message}`,
     target: alarm.target,
     data: { detector: alarm.detector, statistic: alarm.statistic, threshold: alarm.threshold },
+  };
+}
+
+/** The twin event an alarm's end becomes (kind `alarm-cleared`): the alarm period ends here. */
+export function alarmClearedEventOf(cleared: AlarmClearedEvent): TwinEvent {
+  return {
+    t_s: cleared.t_s,
+    kind: 'alarm-cleared',
+    message: `${cleared.detector}: alarm cleared (${cleared.statistic.toFixed(1)} ≤ ${cleared.threshold.toFixed(1)})`,
+    data: { detector: cleared.detector, statistic: cleared.statistic, threshold: cleared.threshold },
   };
 }
 
@@ -104,7 +119,7 @@ export class LiveDetectors {
   }
 
   /**
-   * Moves the alarms (as twin events) and samples recorded since the last call; a worker that
+   * Moves the alarms and their clearing (as twin events) and samples recorded since the last call; a worker that
    * died becomes one `detector-failed` event (the loop runs on without the detector).
    */
   drain(events: TwinEvent[], samples: DetectorSample[], t_s: number): void {
@@ -118,10 +133,13 @@ export class LiveDetectors {
       this.stopped = true;
     }
     const log = this.log;
-    for (const alarm of log.alarms) events.push(alarmEventOf(alarm));
+    // Rising and falling edges in twin-time order (an alarm can rise and clear in one batch).
+    const edges = [...log.alarms.map(alarmEventOf), ...log.cleared.map(alarmClearedEventOf)];
+    for (const edge of edges.sort((a, b) => a.t_s - b.t_s)) events.push(edge);
     for (const sample of log.samples) samples.push(sample);
     // The log is the live run's only copy of them: keep it from growing for hours.
     log.alarms.length = 0;
+    log.cleared.length = 0;
     log.samples.length = 0;
   }
 

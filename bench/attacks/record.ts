@@ -5,12 +5,14 @@
  *   detector   one point per evaluation: tags detector; fields statistic, threshold, alarm
  *   detection  one point per (attack, detector) at the end: detected, time_to_detect_s,
  *              false_alarms_per_h, max_abs_df_hz, min_v_pu, energy_not_served_mwh, devices_tripped
- * plus events: `attack-start`/`attack-stop` (source scenario) and `alarm` (source detector), and a
+ * plus events: `attack-start`/`attack-stop` (source scenario, data AttackEventData) and `alarm` /
+ * `alarm-cleared` (source detector, data AlarmEventData), and a
  * `security-metrics` event whose data holds the whole metrics object.
  */
 import type { SecurityHarness } from '../../twin/attacks/security.ts';
 import type { SecurityMetrics } from '../../twin/detection/metrics.ts';
 import type { RunRecorder } from '../recording/index.ts';
+import { alarmClearedEventOf, alarmEventOf } from './live-detectors.ts';
 
 /** Writes labels, detector samples and metrics when the run ends. */
 export function recordSecurity(harness: SecurityHarness, metrics: SecurityMetrics, rec: RunRecorder): void {
@@ -24,12 +26,14 @@ export function recordSecurity(harness: SecurityHarness, metrics: SecurityMetric
       { target: a.target, end_ms: ms(a.stop_s) },
       ns(a.start_s),
     );
+    const data = { attack: a.id, kind: a.kind, channel: a.target, from_s: a.start_s };
     rec.event({
       kind: 'attack-start',
       source: 'scenario',
       message: `${a.kind} on ${a.target}`,
       target: a.id,
       t_s: a.start_s,
+      data,
     });
     rec.event({
       kind: 'attack-stop',
@@ -37,18 +41,11 @@ export function recordSecurity(harness: SecurityHarness, metrics: SecurityMetric
       message: `${a.kind} on ${a.target}`,
       target: a.id,
       t_s: a.stop_s,
+      data: { ...data, to_s: a.stop_s },
     });
   }
-  for (const a of harness.log.alarms) {
-    rec.event({
-      kind: 'alarm',
-      source: 'detector',
-      message: a.message,
-      target: a.target,
-      t_s: a.t_s,
-      data: { detector: a.detector, statistic: a.statistic, threshold: a.threshold },
-    });
-  }
+  for (const a of harness.log.alarms) rec.event({ ...alarmEventOf(a), source: 'detector' });
+  for (const c of harness.log.cleared) rec.event({ ...alarmClearedEventOf(c), source: 'detector' });
   for (const s of harness.log.samples) {
     if (!Number.isFinite(s.statistic)) continue;
     rec.point(

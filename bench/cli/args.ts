@@ -131,14 +131,16 @@ export const dtSecondsAlias: Record<string, DeprecatedOption> = {
  */
 export function checkInputPath(
   command: string,
-  what: 'scenario file' | 'run folder',
+  what: 'scenario file' | 'run folder' | 'grid file',
   typed: string,
   path: string,
 ): void {
   const where =
     what === 'scenario file'
       ? 'the shipped scenarios are in scenarios/, e.g. scenarios/island-transition.yaml'
-      : 'runs are recorded under runs/ (or the --runs-dir given to the run); list them with ls runs';
+      : what === 'grid file'
+        ? 'the shipped grids are in grids/, e.g. grids/demo-33bw-microgrids.yaml or grids/matpower/case33bw.m'
+        : 'runs are recorded under runs/ (or the --runs-dir given to the run); list them with ls runs';
   if (!existsSync(path)) {
     throw usageError(
       `gridloop ${command}: ${what} '${typed}' does not exist. Check the path (relative to ${process.cwd()}); ${where}.`,
@@ -148,6 +150,11 @@ export function checkInputPath(
   if (what === 'scenario file' && isFolder) {
     throw usageError(
       `gridloop ${command}: '${typed}' is a folder, not a scenario file; give one .yaml file in it.`,
+    );
+  }
+  if (what === 'grid file' && isFolder) {
+    throw usageError(
+      `gridloop ${command}: '${typed}' is a folder, not a grid file; give one MATPOWER .m or grid .yaml file in it.`,
     );
   }
   if (what === 'run folder' && !isFolder) {

@@ -25,7 +25,13 @@ export const RUN_TAG = 'run';
 export const RECORDED_SCHEMA = {
   island: {
     tags: ['run', 'island'],
-    fields: { f_hz: 'float', rocof_hz_s: 'float', energised: 'boolean', grid_connected: 'boolean' },
+    fields: {
+      f_hz: 'float',
+      rocof_hz_s: 'float',
+      energised: 'boolean',
+      grid_connected: 'boolean',
+      connection: 'string',
+    },
   },
   bus: {
     tags: ['run', 'bus', 'island'],

@@ -10,6 +10,7 @@ import type { Scenario } from '../../twin/scenario/load.ts';
 import { runScenario, type ScenarioRunResult } from '../../twin/scenario/runner.ts';
 import {
   deviceMicrogrids,
+  plannedIslands,
   snapshotOfState,
   snapshotToPoints,
   updateBusIslands,
@@ -56,9 +57,11 @@ export async function simulateRecorded(
   const includeBuses = scenario.record?.buses ?? true;
   let rec: RunRecorder | undefined;
   let deviceMicrogrid: Map<string, string> | undefined;
+  let planned: Set<string> | undefined;
   if (options.open) {
     const loaded = await loadGridFile(scenario.grid);
     deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
+    planned = plannedIslands(loaded.grid);
     rec = await options.open();
   }
   const everySteps = Math.max(1, Math.round(options.every_s / dt));
@@ -83,7 +86,7 @@ export async function simulateRecorded(
       state.busIds,
       rec.timeOf(0),
       (measurement, tags, fields, time) => rec!.point(measurement, tags, fields, time),
-      { includeBuses, busIsland, deviceMicrogrid },
+      { includeBuses, busIsland, deviceMicrogrid, plannedIslands: planned },
     );
   };
   const onStep = options.onStep;

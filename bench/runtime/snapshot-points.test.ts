@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadGridFile } from '../../twin/files.ts';
 import { Twin } from '../../twin/twin.ts';
 import type { LinkStats, Snapshot } from './messages.ts';
 import {
   copySnapshotOfState,
   linkStatsToPoints,
   type PointSink,
+  plannedIslands,
   snapshotOfState,
   snapshotToPoints,
   updateBusIslands,
@@ -112,6 +114,34 @@ describe('snapshot points', () => {
     // A snapshot from a twin without microgrids writes neither.
     const none = collect((sink) => snapshotToPoints(snapshot, ['1', '2', '3'], 0n, sink));
     expect(none.some((p) => p.m === 'pcc' || p.m === 'ems')).toBe(false);
+  });
+
+  it("records each island's connection: MG2 and MG3 of the demo islanded by design, MG1 islanded when cut off", async () => {
+    const grid = join(process.cwd(), 'grids/demo-33bw-microgrids.yaml');
+    const twin = await Twin.fromFiles({ grid, dt_s: 0.01 });
+    const planned = plannedIslands((await loadGridFile(grid)).grid);
+    expect([...planned].sort()).toEqual(['MG2', 'MG3']);
+    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+    const connections = () =>
+      Object.fromEntries(
+        collect((sink) =>
+          snapshotToPoints(snapshotOfState(twin.state, loop), twin.state.busIds, 0n, sink, {
+            plannedIslands: planned,
+          }),
+        )
+          .filter((p) => p.m === 'island')
+          .map((p) => [p.tags.island, p.fields.connection]),
+      );
+    twin.step([]);
+    expect(connections()).toEqual({
+      MG1: 'grid-connected',
+      MG2: 'islanded-by-design',
+      MG3: 'islanded-by-design',
+    });
+    twin.command({ kind: 'breaker', id: 'pcc-mg1', closed: false });
+    twin.step([]);
+    twin.step([]);
+    expect(connections().MG1).toBe('islanded');
   });
 
   it('carries PCC power, EMS mode and breaker positions from the twin, copied so they outlive the step', async () => {

@@ -12,6 +12,29 @@ export interface SnapshotPointOptions {
   busIsland?: ReadonlyMap<string, string>;
   /** Microgrid id of each device: the `microgrid` tag of `device` points. */
   deviceMicrogrid?: ReadonlyMap<string, string>;
+  /** Microgrids islanded by design (plannedIslands): the `connection` field of `island` points. */
+  plannedIslands?: ReadonlySet<string>;
+}
+
+/**
+ * How an island is connected, as the `island` point's `connection` field records it: to the main
+ * grid, islanded by design (every microgrid in it is one the grid file gives no PCC: it never
+ * connects), or islanded (a microgrid that can connect is cut off: islanding, a trip).
+ */
+export type IslandConnection = 'grid-connected' | 'islanded-by-design' | 'islanded';
+
+export function islandConnection(
+  island: { id: string; gridConnected: boolean },
+  planned: ReadonlySet<string> | undefined,
+): IslandConnection {
+  if (island.gridConnected) return 'grid-connected';
+  const members = island.id.split('+');
+  return planned && members.every((id) => planned.has(id)) ? 'islanded-by-design' : 'islanded';
+}
+
+/** The microgrids of a grid islanded by design: those with no PCC switch to the main grid. */
+export function plannedIslands(grid: Pick<Grid, 'microgrids'>): Set<string> {
+  return new Set((grid.microgrids ?? []).filter((m) => !m.pccSwitch).map((m) => m.id));
 }
 
 /** The recorded schema's EMS mode names (docs/influx-schema.md): the twin's `standby-power` is `standby`. */
@@ -45,6 +68,7 @@ export function snapshotToPoints(
         rocof_hz_s: island.rocof_hz_s,
         energised: island.energised,
         grid_connected: island.gridConnected,
+        connection: islandConnection(island, options.plannedIslands),
       },
       t,
     );

@@ -51,10 +51,27 @@ export interface LiveState {
   microgrids?: Record<string, LiveMicrogrid>;
   loop: { lateness_us: number; work_us: number; overruns: number };
   /**
+   * The live attack detectors' latest evaluation, by detector name (`chi2`): its statistic against
+   * its threshold and whether the alarm holds. Absent when the run has no live detector.
+   */
+  detectors?: Record<string, LiveDetector>;
+  /**
    * Wall-clock time the server sent this state, ms since the Unix epoch (set by the server; a
    * client on the same clock can compute delivery latency).
    */
   sent_ms?: number;
+}
+
+/** One detector's latest evaluation (twin/detection/alarms.ts `DetectorSample`). */
+export interface LiveDetector {
+  /** Twin time of the sample evaluated. */
+  t_s: number;
+  /** The test statistic (χ²: the WLS objective J). */
+  statistic: number;
+  /** The threshold it is tested against. */
+  threshold: number;
+  /** The alarm after the persistence rule. */
+  alarm: boolean;
 }
 
 /** A microgrid at its point of common coupling, as the live state streams it. */
@@ -147,6 +164,14 @@ export interface RunStatus {
 /** How serious a live event is, least first: clients filter "at least warning" by this order. */
 export const SEVERITIES = ['info', 'warning', 'alarm'] as const;
 export type Severity = (typeof SEVERITIES)[number];
+
+/**
+ * Structured `data` of the events a page marks (docs/socket-api.md, "Event data"): `attack-start`
+ * / `attack-stop` (and the `command:attack` result) carry AttackEventData, `alarm` /
+ * `alarm-cleared` carry AlarmEventData.
+ */
+export type { AttackEventData } from '../../twin/attacks/live.ts';
+export type { AlarmEventData } from '../../twin/detection/alarms.ts';
 
 /** A twin event, an operator action or a bench notice, as the event timeline shows it. */
 export interface LiveEvent extends TwinEvent {

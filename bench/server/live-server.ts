@@ -704,6 +704,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
           kind: `command:${command.type}`,
           message: `${socket.data.name}: ${outcome.message}`,
           target: outcome.event?.target,
+          ...(outcome.event?.data ? { data: outcome.event.data } : {}),
           severity: command.type === 'emergency-stop' ? 'alarm' : 'info',
           source: 'operator',
         });

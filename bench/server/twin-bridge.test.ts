@@ -68,6 +68,20 @@ describe('LiveStateBuilder', () => {
     expect(state.islands[1].f_hz).toBe(49.87654);
   });
 
+  it("streams each live detector's latest statistic and threshold, and none when the run has no detector", () => {
+    const builder = new LiveStateBuilder(topology);
+    expect(builder.build(snapshot()).detectors).toBeUndefined();
+    builder.absorbDetectorSamples([
+      { t_s: 0.1, detector: 'state-estimation', statistic: 11.23456, threshold: 27.877, alarm: false },
+      { t_s: 0.2, detector: 'state-estimation', statistic: 412.0004, threshold: 27.877, alarm: true },
+      // A non-converged estimate has no statistic to draw: the last drawable one stays.
+      { t_s: 0.3, detector: 'state-estimation', statistic: Number.NaN, threshold: 27.877, alarm: true },
+    ]);
+    expect(builder.build(snapshot()).detectors).toEqual({
+      'state-estimation': { t_s: 0.2, statistic: 412, threshold: 27.877, alarm: true },
+    });
+  });
+
   it('streams the breaker positions the twin reports, only for the breakers the page draws', () => {
     const builder = new LiveStateBuilder(topology);
     builder.absorb(snapshot({ busIds: ['1', '2', '3'], islandBuses: [['1', '2', '3']] }));

@@ -4,9 +4,10 @@
  * composer (bench/start-bench.ts) owns the loop and the server and calls these.
  */
 import type { TwinCommand, TwinEvent } from '../../twin/api.ts';
+import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import type { Snapshot } from '../runtime/messages.ts';
 import { publishedEmsMode } from '../runtime/snapshot-points.ts';
-import type { ApiCommand, GridTopology, LiveEvent, LiveState } from './api.ts';
+import type { ApiCommand, GridTopology, LiveDetector, LiveEvent, LiveState } from './api.ts';
 
 /** Maps an API command onto the twin's; undefined for commands the twin does not handle. */
 export function toTwinCommand(command: ApiCommand): TwinCommand | undefined {
@@ -80,6 +81,8 @@ export class LiveStateBuilder {
   /** The breakers a page draws: the grid's switches and the lines marked as breakers. */
   private readonly breakerIds: string[];
   private readonly fidIds: Set<string>;
+  /** Each live detector's latest evaluation (absent: the run has none). */
+  private detectors: Record<string, LiveDetector> | undefined;
 
   constructor(private readonly topology: GridTopology) {
     this.breakerIds = [
@@ -96,6 +99,21 @@ export class LiveStateBuilder {
       this.busIndex = Int32Array.from(this.topology.buses, (b) => at.get(b.id) ?? -1);
     }
     if (snapshot.islandBuses) this.islandBuses = snapshot.islandBuses;
+  }
+
+  /** Keeps each detector's latest evaluation for the states that follow (the χ² chart). */
+  absorbDetectorSamples(samples: readonly DetectorSample[]): void {
+    for (const s of samples) {
+      // A non-converged estimate has no finite J to draw (its alarm reaches the page as an event).
+      if (!Number.isFinite(s.statistic)) continue;
+      this.detectors ??= {};
+      this.detectors[s.detector] = {
+        t_s: s.t_s,
+        statistic: round(s.statistic, 1e3),
+        threshold: round(s.threshold, 1e3),
+        alarm: s.alarm,
+      };
+    }
   }
 
   /** The LiveState for the newest absorbed snapshot. */
@@ -149,6 +167,7 @@ export class LiveStateBuilder {
         work_us: round(snapshot.loop.work_us, 10),
         overruns: snapshot.loop.overruns,
       },
+      ...(this.detectors ? { detectors: { ...this.detectors } } : {}),
     };
   }
 }

@@ -43,7 +43,7 @@ interface PageState {
   lastResult: PageResult | null;
   scenarios?: string[];
   status?: RunStatus;
-  charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop', StreamChart>;
+  charts?: Record<'frequency' | 'voltage' | 'fid' | 'loop' | 'detector', StreamChart>;
   attacks: AttackLog;
   vpp?: VppPanel;
   prosumer?: ProsumerPanel;
@@ -112,8 +112,22 @@ const voltageChart = new StreamChart($('voltage-chart'), {
 });
 const fidChart = new StreamChart($('fid-chart'), { unit: 'MW', decimals: 3, minSpan: 0.02 });
 const loopChart = new StreamChart($('loop-chart'), { unit: 'µs', decimals: 1, minSpan: 20 });
-const charts = [frequencyChart, voltageChart, fidChart, loopChart];
-page.charts = { frequency: frequencyChart, voltage: voltageChart, fid: fidChart, loop: loopChart };
+/** Each live detector's statistic (`chi2`) and its threshold (`chi2 threshold`), dashed. */
+const detectorChart = new StreamChart($('detector-chart'), {
+  unit: 'χ²',
+  decimals: 1,
+  minSpan: 10,
+  colours: (name) => (name.endsWith(' threshold') ? '#f5a524' : '#c084fc'),
+  dashed: (name) => name.endsWith(' threshold'),
+});
+const charts = [frequencyChart, voltageChart, fidChart, loopChart, detectorChart];
+page.charts = {
+  frequency: frequencyChart,
+  voltage: voltageChart,
+  fid: fidChart,
+  loop: loopChart,
+  detector: detectorChart,
+};
 
 const vppPanel = new VppPanel($('vpp'));
 const prosumerPanel = new ProsumerPanel($('prosumer'), (preferences, done) => {
@@ -279,6 +293,15 @@ function pushCharts(state: LiveState): void {
   }
   if (Object.keys(flows).length > 0) fidChart.push(state.t_s, flows);
   loopChart.push(state.t_s, { lateness: state.loop.lateness_us, work: state.loop.work_us });
+  if (state.detectors) {
+    const shown: Record<string, number> = {};
+    for (const [name, d] of Object.entries(state.detectors)) {
+      shown[name] = d.statistic;
+      shown[`${name} threshold`] = d.threshold;
+    }
+    $('detector-figure').hidden = false;
+    detectorChart.push(state.t_s, shown);
+  }
 }
 
 /**
@@ -331,9 +354,27 @@ function pccLines(state: LiveState, island: LiveState['islands'][number]): HTMLD
     });
 }
 
+/**
+ * A microgrid as the select offers it: its id (as on the diagram), its name, and whether it is
+ * islanded now (the twin's own flag, else its island's grid connection).
+ */
+function microgridLabel(m: GridTopology['microgrids'][number], state: LiveState | null): string {
+  const islanded =
+    state?.microgrids?.[m.id]?.islanded ??
+    (state ? state.islands.find((i) => i.id.split('+').includes(m.id))?.gridConnected === false : undefined);
+  const now = islanded === undefined ? '' : islanded ? ' · islanded' : ' · grid-connected';
+  return `${m.id}${m.name && m.name !== m.id ? ` – ${m.name}` : ''}${now}`;
+}
+
 let bannerAt = Number.NEGATIVE_INFINITY;
 function render(state: LiveState): void {
   $('twin-time').textContent = `t = ${state.t_s.toFixed(2)} s`;
+  const select = document.getElementById('microgrid-select') as HTMLSelectElement | null;
+  for (const option of select?.options ?? []) {
+    const m = page.topology?.microgrids.find((x) => x.id === option.value);
+    const label = m ? microgridLabel(m, state) : option.textContent;
+    if (option.textContent !== label) option.textContent = label;
+  }
   diagram.update(state);
   if (Math.abs(state.t_s - bannerAt) >= 1 && page.attacks.active().length > 0) {
     bannerAt = state.t_s;
@@ -410,8 +451,11 @@ function showAttacks(): void {
       const alarms = log.alarmsDuring(attack);
       const detector = document.createElement('span');
       detector.className = `attack-detector${alarms.length ? ' alarmed' : ''}`;
+      const cleared = alarms.at(-1)?.cleared_s;
       detector.textContent = alarms.length
-        ? `detector alarm at t = ${alarms[0].t_s.toFixed(1)} s (${alarms[0].detector})`
+        ? `detector alarm at t = ${alarms[0].t_s.toFixed(1)} s (${alarms[0].detector})${
+            cleared === undefined ? '' : `, cleared at t = ${cleared.toFixed(1)} s`
+          }`
         : 'no detector alarm yet';
       line.append(what, since, detector);
       return line;
@@ -550,10 +594,12 @@ function buildControls(): void {
     parts.push(group('Breakers (toggle)', ...buttons));
   }
   if (can('island') && t && t.microgrids.length > 0) {
+    // Named as the diagram and readouts name them, with their state now (updated by each state).
     const mg = select(
       'microgrid',
-      t.microgrids.map((m) => ({ value: m.id, label: m.name ?? m.id })),
+      t.microgrids.map((m) => ({ value: m.id, label: microgridLabel(m, page.lastState) })),
     );
+    mg.id = 'microgrid-select';
     parts.push(
       group(
         'Microgrid',

@@ -1,7 +1,8 @@
 // Attacks and detector alarms as the event stream tells them (the twin's `attack-start`/`attack-stop`
-// events, the detectors' `alarm` events; docs/security.md): what is attacked now, since when, and
-// whether a detector has noticed. Live and replayed runs feed the page the same events.
-import type { LiveEvent } from '../server/api.ts';
+// events, the detectors' `alarm`/`alarm-cleared` events, each with structured `data`;
+// docs/socket-api.md): what is attacked now, since when, and whether a detector has noticed. Live
+// and replayed runs feed the page the same events.
+import type { AttackEventData, LiveEvent } from '../server/api.ts';
 
 export interface Attack {
   id: string;
@@ -20,6 +21,8 @@ export interface Alarm {
   statistic?: number;
   threshold?: number;
   message: string;
+  /** Twin time the detector's `alarm-cleared` ended it; absent while it holds. */
+  cleared_s?: number;
 }
 
 /** A shaded period on the charts; `to_s` absent while it lasts. */
@@ -29,40 +32,52 @@ export interface Span {
   to_s?: number;
 }
 
-/** `attack <id>: <kind> on <channel>[ for <d> s]`, the twin's attack-start message (twin/attacks/live.ts). */
-const START = /\battack (\S+): (\S+) on (\S+)/;
-/** `attack <id> stopped` / `attack <id> ended after its <d> s`. */
-const STOP = /\battack (\S+) (?:stopped|ended)/;
-/** An alarm with no attack running to end it is shaded this long. */
-export const LONE_ALARM_S = 1;
+/** The event's AttackEventData, when it carries one (older recordings' events do not). */
+function attackDataOf(event: LiveEvent): AttackEventData | undefined {
+  const d = event.data;
+  if (!d || typeof d.attack !== 'string' || typeof d.kind !== 'string' || typeof d.channel !== 'string')
+    return undefined;
+  if (typeof d.from_s !== 'number') return undefined;
+  return d as unknown as AttackEventData;
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 
 export class AttackLog {
   readonly attacks = new Map<string, Attack>();
   readonly alarms: Alarm[] = [];
 
   add(event: LiveEvent): void {
-    // A live command's outcome arrives as `command:attack` ("<who>: attack …"), the twin's own
-    // (a scripted attack, a duration running out, a replayed run) as attack-start/attack-stop.
-    const fromCommand = event.kind === 'command:attack';
-    const start = event.kind === 'attack-start' || fromCommand ? START.exec(event.message) : null;
-    const stop = event.kind === 'attack-stop' || (fromCommand && STOP.test(event.message));
-    if (start) {
-      const id = event.target ?? start[1];
-      this.attacks.set(id, { id, kind: start[2], channel: start[3], from_s: event.t_s });
-    } else if (stop) {
-      const id = event.target ?? STOP.exec(event.message)?.[1];
-      const attack = id === undefined ? undefined : this.attacks.get(id);
-      if (attack && attack.to_s === undefined) attack.to_s = event.t_s;
+    // A live command's outcome arrives as `command:attack`, the twin's own (a scripted attack, a
+    // duration running out, a replayed run) as attack-start/attack-stop: all carry the same data.
+    if (event.kind === 'attack-start' || event.kind === 'attack-stop' || event.kind === 'command:attack') {
+      const data = attackDataOf(event);
+      if (!data) return;
+      const attack = this.attacks.get(data.attack) ?? {
+        id: data.attack,
+        kind: data.kind,
+        channel: data.channel,
+        from_s: data.from_s,
+      };
+      this.attacks.set(attack.id, attack);
+      const ended = event.kind === 'attack-stop' || data.to_s !== undefined;
+      if (ended && attack.to_s === undefined) attack.to_s = data.to_s ?? event.t_s;
     } else if (event.kind === 'alarm') {
       const data = event.data ?? {};
+      const statistic = num(data.statistic);
+      const threshold = num(data.threshold);
       this.alarms.push({
         t_s: event.t_s,
-        detector: typeof data.detector === 'string' ? data.detector : event.message.split(':')[0],
+        detector: typeof data.detector === 'string' ? data.detector : 'detector',
         ...(event.target === undefined ? {} : { target: event.target }),
-        ...(typeof data.statistic === 'number' ? { statistic: data.statistic } : {}),
-        ...(typeof data.threshold === 'number' ? { threshold: data.threshold } : {}),
+        ...(statistic === undefined ? {} : { statistic }),
+        ...(threshold === undefined ? {} : { threshold }),
         message: event.message,
       });
+    } else if (event.kind === 'alarm-cleared') {
+      const detector = event.data?.detector;
+      const open = this.alarms.findLast((a) => a.detector === detector && a.cleared_s === undefined);
+      if (open) open.cleared_s = event.t_s;
     }
   }
 
@@ -83,7 +98,7 @@ export class AttackLog {
     );
   }
 
-  /** Attack periods, and alarm periods: from the alarm to the end of the attack it caught. */
+  /** Attack periods, and alarm periods: from the alarm until the detector clears it. */
   spans(): Span[] {
     const spans: Span[] = [...this.attacks.values()].map((a) => ({
       kind: 'attack',
@@ -91,11 +106,11 @@ export class AttackLog {
       ...(a.to_s === undefined ? {} : { to_s: a.to_s }),
     }));
     for (const alarm of this.alarms) {
-      const during = [...this.attacks.values()].find(
-        (a) => alarm.t_s >= a.from_s && (a.to_s === undefined || alarm.t_s <= a.to_s),
-      );
-      const to_s = during ? during.to_s : alarm.t_s + LONE_ALARM_S;
-      spans.push({ kind: 'alarm', from_s: alarm.t_s, ...(to_s === undefined ? {} : { to_s }) });
+      spans.push({
+        kind: 'alarm',
+        from_s: alarm.t_s,
+        ...(alarm.cleared_s === undefined ? {} : { to_s: alarm.cleared_s }),
+      });
     }
     return spans;
   }

@@ -15,6 +15,8 @@ export interface StreamChartOptions {
   decimals?: number;
   /** Smallest span of the y axis, in the unit: a flat series still reads as flat. */
   minSpan?: number;
+  /** Series drawn dashed (a threshold beside the value it bounds). */
+  dashed?: (name: string) => boolean;
 }
 
 export class StreamChart {
@@ -160,6 +162,7 @@ export class StreamChart {
             label: name,
             stroke: this.options.colours?.(name, i) ?? PALETTE[i % PALETTE.length],
             width: 2,
+            ...(this.options.dashed?.(name) ? { dash: [8, 6] } : {}),
             spanGaps: false,
             // Lines only: sparse windows (a slow link, a late joiner) would otherwise grow dots.
             points: { show: false },

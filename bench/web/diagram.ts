@@ -127,13 +127,46 @@ export class Diagram {
     const stepY = 110;
     const pad = 50;
     const width = cols * step + 2 * pad;
-    const height = rows * stepY + 2 * pad + 40;
+    let height = rows * stepY + 2 * pad + 40;
     svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
     const pos = new Map(
       t.buses.map((b) => [
         b.id,
         { x: pad + ((b.x - minX) / spanX) * cols * step, y: pad + ((b.y - minY) / spanY) * rows * stepY },
       ]),
+    );
+    // Ties that detour above their row need room there for their symbol and label.
+    const routes = new Map<string, TieRoute>();
+    // Where the FID boxes will go (near the middle between their buses): tie legs keep clear.
+    const fidMids = () =>
+      t.fids.flatMap((f) => {
+        const [a, b] = [pos.get(f.busA), pos.get(f.busB)];
+        return a && b ? [{ x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }] : [];
+      });
+    // The symbols of ties within a row are obstacles too: a tie between rows passes beside them.
+    const rowTieMids = () =>
+      this.breakers.flatMap((sw) => {
+        const [a, b] = [pos.get(sw.from), pos.get(sw.to)];
+        return a && b && a.y === b.y ? [tieRoute(a, b, pos.values(), []).mid] : [];
+      });
+    for (const sw of this.breakers) {
+      const a = pos.get(sw.from);
+      const b = pos.get(sw.to);
+      if (a && b) routes.set(sw.id, tieRoute(a, b, [...pos.values(), ...rowTieMids()], fidMids()));
+    }
+    const detoured = [...routes.values()].filter((r) => r.detour);
+    if (detoured.length > 0) {
+      for (const p of pos.values()) p.y += TIE_DETOUR;
+      for (const sw of this.breakers) {
+        const [a, b] = [pos.get(sw.from), pos.get(sw.to)];
+        if (a && b) routes.set(sw.id, tieRoute(a, b, [...pos.values(), ...rowTieMids()], fidMids()));
+      }
+      height += TIE_DETOUR;
+      svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    }
+    // A tie's leg goes up through where the bus label would be: that label moves aside.
+    const legBuses = new Set(
+      this.breakers.filter((sw) => routes.get(sw.id)?.detour).flatMap((sw) => [sw.from, sw.to]),
     );
     this.pos = pos;
     const layers = {
@@ -166,7 +199,9 @@ export class Diagram {
         layers.buses,
       );
       el('rect', { x: -4, y: -11, width: 8, height: 22, rx: 2 }, g);
-      const label = el('text', { x: 0, y: -16, class: 'bus-label' }, g);
+      const label = legBuses.has(bus.id)
+        ? el('text', { x: 7, y: -14, class: 'bus-label beside' }, g)
+        : el('text', { x: 0, y: -16, class: 'bus-label' }, g);
       label.textContent = bus.name ?? bus.id;
       if (bus.slack) {
         const grid = el('g', { class: 'main-grid', transform: 'translate(-34,0)' }, g);
@@ -181,8 +216,9 @@ export class Diagram {
       const a = pos.get(sw.from);
       const b = pos.get(sw.to);
       if (!a || !b) continue;
-      el('path', { d: elbow(a, b), class: 'line switch-line', 'data-switch-line': sw.id }, layers.lines);
-      const mid = elbowMid(a, b);
+      const route = routes.get(sw.id) ?? tieRoute(a, b, pos.values(), []);
+      el('path', { d: route.d, class: 'line switch-line', 'data-switch-line': sw.id }, layers.lines);
+      const mid = route.mid;
       const g = el(
         'g',
         {
@@ -195,7 +231,8 @@ export class Diagram {
         layers.switches,
       );
       el('rect', { x: -9, y: -9, width: 18, height: 18, rx: 2 }, g);
-      const label = el('text', { x: 0, y: 24, class: 'switch-label' }, g);
+      // Above the symbol of a detoured tie: below it is the row's bus labels.
+      const label = el('text', { x: 0, y: route.detour ? -14 : 24, class: 'switch-label' }, g);
       label.textContent = sw.id;
       const title = el('title', {}, g);
       title.textContent = `${sw.kind} ${sw.id}`;
@@ -210,7 +247,12 @@ export class Diagram {
       this.switchEls.set(sw.id, g);
     }
     this.fidEls = new Map();
-    const fidPlacements: { g: SVGGElement; value: SVGTextElement; place: (off: number) => void }[] = [];
+    const fidPlacements: {
+      g: SVGGElement;
+      value: SVGTextElement;
+      path: SVGPathElement;
+      place: (off: number) => void;
+    }[] = [];
     for (const fid of t.fids) {
       const a = pos.get(fid.busA);
       const b = pos.get(fid.busB);
@@ -238,7 +280,7 @@ export class Diagram {
         value.setAttribute('y', String(box.y + 28));
         entry.mid = { x: box.x, y: box.y - 22 };
       };
-      fidPlacements.push({ g: boxG, value, place });
+      fidPlacements.push({ g: boxG, value, path, place });
       place(46);
       this.fidEls.set(fid.id, entry);
     }
@@ -319,22 +361,44 @@ export class Diagram {
   }
 
   /** Moves a FID box (and its value) away from its buses until it covers no other label. */
-  private placeClear(fid: { g: SVGGElement; value: SVGTextElement; place: (off: number) => void }): void {
-    const others = [
+  private placeClear(fid: {
+    g: SVGGElement;
+    value: SVGTextElement;
+    path: SVGPathElement;
+    place: (off: number) => void;
+  }): void {
+    const elements = [
       ...this.svg.querySelectorAll<SVGGraphicsElement>('text, .der circle, .bus rect, .switch rect'),
-    ]
-      .filter((e) => !e.closest('.fid'))
-      .map((e) => e.getBoundingClientRect())
-      .filter((r) => r.width > 0);
+    ].filter((e) => !e.closest('.fid'));
+    const others = elements.map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0);
+    const labels = elements
+      .filter((e) => e.tagName === 'text' && (e.textContent ?? '').trim() !== '')
+      .map((e) => e.getBoundingClientRect());
     const hits = (r: DOMRect) =>
       others.some(
         (o) =>
           Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1 &&
           Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1,
       );
+    const inside = (p: DOMPoint, r: DOMRect) =>
+      p.x > r.left + 1 && p.x < r.right - 1 && p.y > r.top + 1 && p.y < r.bottom - 1;
+    // The dashed path to the box must not run through another label, nor a line through the box.
+    const crossesLabel = () => pointsOf(fid.path).some((p) => labels.some((r) => inside(p, r)));
+    const linePoints = [...this.svg.querySelectorAll<SVGPathElement>('path.line')].flatMap(pointsOf);
+    const crossedByLine = (r: DOMRect) => linePoints.some((p) => inside(p, r));
     for (const off of [46, -46, 80, -80, 120, -120, 160, -160]) {
       fid.place(off);
-      if (!hits(fid.g.getBoundingClientRect()) && !hits(fid.value.getBoundingClientRect())) return;
+      const box = fid.g.getBoundingClientRect();
+      const value = fid.value.getBoundingClientRect();
+      if (!hits(box) && !hits(value) && !crossesLabel() && !crossedByLine(box) && !crossedByLine(value))
+        return;
+    }
+    // Crowded: a label crossed by the thin dashed path is the lesser evil.
+    for (const off of [46, -46, 80, -80, 120, -120, 160, -160, 200, -200]) {
+      fid.place(off);
+      const box = fid.g.getBoundingClientRect();
+      const value = fid.value.getBoundingClientRect();
+      if (!hits(box) && !hits(value) && !crossedByLine(box) && !crossedByLine(value)) return;
     }
     fid.place(46);
   }
@@ -458,6 +522,83 @@ export function naturalCompare(a: string, b: string): number {
 function elbow(a: Point, b: Point): string {
   if (a.y === b.y || a.x === b.x) return `M${a.x},${a.y} L${b.x},${b.y}`;
   return `M${a.x},${a.y} L${a.x},${b.y} L${b.x},${b.y}`;
+}
+
+/** Points every 3 px along a path, in screen coordinates (to test what it runs through). */
+function pointsOf(path: SVGPathElement): DOMPoint[] {
+  const ctm = path.getScreenCTM();
+  if (!ctm) return [];
+  const points: DOMPoint[] = [];
+  const length = path.getTotalLength();
+  for (let at = 0; at <= length; at += 3) {
+    const q = path.getPointAtLength(at);
+    points.push(new DOMPoint(q.x, q.y).matrixTransform(ctm));
+  }
+  return points;
+}
+
+/** How far above its row a tie detours when a straight path would run over other buses. */
+const TIE_DETOUR = 40;
+/** How far beside its bus a tie between rows runs (half a column: between buses). */
+const TIE_LEG_OFFSET = 36;
+
+/**
+ * A breaker's path and where its symbol goes: an elbow, except between two buses of one row with
+ * buses between them (a normally-open tie along a feeder), which would lie on the feeder and put
+ * the symbol and label on a bus and its lines: that one detours above the row.
+ */
+interface TieRoute {
+  d: string;
+  mid: Point;
+  detour: boolean;
+}
+
+function tieRoute(a: Point, b: Point, buses: Iterable<Point>, avoid: readonly Point[]): TieRoute {
+  const [left, right] = a.x < b.x ? [a.x, b.x] : [b.x, a.x];
+  const over = a.y === b.y && [...buses].some((p) => p.y === a.y && p.x > left + 1 && p.x < right - 1);
+  if (a.y !== b.y) {
+    // Between rows: the vertical leg runs half a column beside one end, clear of the labels and
+    // devices stacked under it, then along the other end's row; of the four such routes, the one
+    // passing fewest other buses.
+    const all = [...buses];
+    const routes = [
+      [a, b, 1],
+      [a, b, -1],
+      [b, a, 1],
+      [b, a, -1],
+    ].map(([from, to, side]) => {
+      const [p, q] = [from as Point, to as Point];
+      const legX = p.x + (side as number) * TIE_LEG_OFFSET;
+      const stubY = p.y + Math.sign(q.y - p.y) * 28;
+      const [lo, hi] = legX < q.x ? [legX, q.x] : [q.x, legX];
+      const [top, bottom] = p.y < q.y ? [p.y, q.y] : [q.y, p.y];
+      const passed = all.filter(
+        (o) =>
+          (o !== p && o !== q && Math.abs(o.y - q.y) < 1 && o.x > lo - 8 && o.x < hi + 8) ||
+          (Math.abs(o.x - legX) < 30 && o.y > top - 1 && o.y < bottom + 1),
+      ).length;
+      // A leg past a FID box's place counts as much as a bus passed.
+      const nearFid = avoid.filter(
+        (f) => Math.abs(f.x - legX) < 60 && f.y > top - 1 && f.y < bottom + 1,
+      ).length;
+      return {
+        passed: passed + nearFid,
+        route: {
+          d: `M${p.x},${p.y} L${legX},${stubY} L${legX},${q.y} L${q.x},${q.y}`,
+          mid: { x: (legX + q.x) / 2, y: q.y },
+          detour: false,
+        },
+      };
+    });
+    return routes.reduce((best, r) => (r.passed < best.passed ? r : best)).route;
+  }
+  if (!over) return { d: elbow(a, b), mid: elbowMid(a, b), detour: false };
+  const y = a.y - TIE_DETOUR;
+  return {
+    d: `M${a.x},${a.y} L${a.x},${y} L${b.x},${y} L${b.x},${b.y}`,
+    mid: { x: (a.x + b.x) / 2, y },
+    detour: true,
+  };
 }
 
 function elbowMid(a: Point, b: Point): Point {

@@ -34,37 +34,45 @@ export function busIslandMembership() {
     ]);
 }
 
-/** A boolean lane's two states: text and colour for true and for false. */
-function booleanStates(yes: { text: string; color: string }, no: { text: string; color: string }) {
+/** A lane's states: text and colour for each recorded value. */
+function valueStates(states: Record<string, { text: string; color: string }>) {
   return {
     id: 'mappings',
     value: [
       {
         type: dashboard.MappingType.ValueToText,
-        options: { true: { ...yes, index: 0 }, false: { ...no, index: 1 } },
+        options: Object.fromEntries(
+          Object.entries(states).map(([value, state], index) => [value, { ...state, index }]),
+        ),
       },
     ],
   };
 }
 
 /**
- * Energised and grid-connected flags per island. Islanded operation is a normal state (the demo's
- * MG2 and MG3 are islanded by design), so "not grid-connected" reads "islanded" in blue; only a
- * de-energised island is red. The recorder does not say which islands are islanded by design
- * (docs/grafana.md), so an unplanned islanding shows as the same blue lane, with the breaker event
- * as an annotation and the PCC power dropping to zero.
+ * Connection and energised state per island. The recorder's `connection` field tells islanded by
+ * design (a microgrid the grid file gives no PCC, like the demo's MG2 and MG3: their normal state,
+ * green) from islanded (a microgrid that can connect is cut off: orange, worth a look); only a
+ * de-energised island is red.
  */
 export function islandState() {
   return timeline(
     22,
     'Island state',
-    'Grid-connected or islanded (both normal), energised or de-energised, per island.',
+    'Grid-connected or islanded by design (both normal), islanded (a connectable microgrid cut off), energised or de-energised, per island.',
   )
-    .overrideByRegexp('.* grid connected$', [
-      booleanStates({ text: 'grid-connected', color: 'green' }, { text: 'islanded', color: 'blue' }),
+    .overrideByRegexp('.* connection$', [
+      valueStates({
+        'grid-connected': { text: 'grid-connected', color: 'green' },
+        'islanded-by-design': { text: 'islanded by design', color: 'green' },
+        islanded: { text: 'islanded', color: 'orange' },
+      }),
     ])
     .overrideByRegexp('.* energised$', [
-      booleanStates({ text: 'energised', color: 'green' }, { text: 'de-energised', color: 'red' }),
+      valueStates({
+        true: { text: 'energised', color: 'green' },
+        false: { text: 'de-energised', color: 'red' },
+      }),
     ])
     .withTarget(
       target(
@@ -72,7 +80,7 @@ export function islandState() {
         {
           from: 'island',
           fields: [
-            { field: 'grid_connected', fn: 'last', as: 'grid connected' },
+            { field: 'connection', fn: 'last', as: 'connection' },
             { field: 'energised', fn: 'last', as: 'energised' },
           ],
           where: [RUN],

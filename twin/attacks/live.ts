@@ -14,6 +14,24 @@ import { AttackEngine } from './engine.ts';
 
 const NO_EVENTS: readonly TwinEvent[] = Object.freeze([]);
 
+/**
+ * The `data` of an `attack-start` / `attack-stop` event, so a reader (the live page, a replay)
+ * needs no message parsing: which attack, its kind, the channel it acts on, when it began and
+ * (on `attack-stop`) when it ended, twin time.
+ */
+export interface AttackEventData {
+  attack: string;
+  /** Attack kind (docs/security.md), e.g. `bias`. */
+  kind: string;
+  /** Channel attacked, e.g. `bess-hw.f_hz` or `se.vm_pu.14`. */
+  channel: string;
+  from_s: number;
+  /** On `attack-stop`: when it ended. */
+  to_s?: number;
+  /** On `attack-start` of a timed attack: how long it will last. */
+  duration_s?: number;
+}
+
 type AttackCommand = Extract<TwinCommand, { kind: 'attack' }>;
 
 /** A twin's live attacks: its engine and the timed attacks that have not ended yet. */
@@ -50,13 +68,31 @@ export class LiveAttacks implements ExtensionCommandHandler {
         kind: 'attack-stop',
         message: `attack ${a.id} ended after its ${a.duration_s} s`,
         target: a.id,
+        data: this.dataOf(a.id, t_s),
       });
     }
     return ended ? ended.reverse() : NO_EVENTS;
   }
 
+  /** The event data of attack `id` (as launched), ended at `to_s` when given. */
+  private dataOf(id: string, to_s?: number): AttackEventData & Record<string, unknown> {
+    const a = this.engine.intervals.find((i) => i.id === id);
+    return {
+      attack: id,
+      kind: a?.kind ?? '',
+      channel: a?.target ?? '',
+      from_s: a?.start_s ?? to_s ?? 0,
+      ...(to_s === undefined ? {} : { to_s }),
+    };
+  }
+
   /** Applies an `attack` command; throws a TypeError naming what is wrong. */
-  apply(command: AttackCommand): { kind: string; message: string; target: string } {
+  apply(command: AttackCommand): {
+    kind: string;
+    message: string;
+    target: string;
+    data: AttackEventData & Record<string, unknown>;
+  } {
     this.used = true;
     const engine = this.engine;
     const now = this.twin.state.t_s;
@@ -65,7 +101,12 @@ export class LiveAttacks implements ExtensionCommandHandler {
       if (!engine.stop(command.id, now)) throw new TypeError(`no running attack '${command.id}'`);
       const at = this.timed.findIndex((a) => a.id === command.id);
       if (at >= 0) this.timed.splice(at, 1);
-      return { kind: 'attack-stop', message: `attack ${command.id} stopped`, target: command.id };
+      return {
+        kind: 'attack-stop',
+        message: `attack ${command.id} stopped`,
+        target: command.id,
+        data: this.dataOf(command.id, now),
+      };
     }
     const a = command.attack;
     if (!a) throw new TypeError('attack start needs the attack (kind, target, parameters)');
@@ -90,6 +131,7 @@ export class LiveAttacks implements ExtensionCommandHandler {
       kind: 'attack-start',
       message: `attack ${id}: ${a.kind} on ${a.target}${duration_s !== undefined ? ` for ${duration_s} s` : ''}`,
       target: id,
+      data: { ...this.dataOf(id), ...(duration_s !== undefined ? { duration_s } : {}) },
     };
   }
 }

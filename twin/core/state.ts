@@ -355,8 +355,9 @@ export class TwinCore {
     return this.grid.ders.find((d) => d.id === id)?.params;
   }
 
-  emit(kind: string, message: string, target?: string): TwinEvent {
+  emit(kind: string, message: string, target?: string, data?: Record<string, unknown>): TwinEvent {
     const e: TwinEvent = { t_s: this.t, kind, message, target };
+    if (data) e.data = data;
     this.events.push(e);
     return e;
   }

@@ -12,6 +12,21 @@ export interface AlarmEvent {
   message: string;
 }
 
+/** An alarm's falling edge: the detector's test passes again (k-of-n persistence released). */
+export interface AlarmClearedEvent {
+  t_s: number;
+  detector: string;
+  statistic: number;
+  threshold: number;
+}
+
+/** The `data` of an `alarm` / `alarm-cleared` event (docs/socket-api.md). */
+export interface AlarmEventData {
+  detector: string;
+  statistic: number;
+  threshold: number;
+}
+
 export interface DetectorSample {
   t_s: number;
   detector: string;
@@ -22,12 +37,14 @@ export interface DetectorSample {
 
 export class AlarmLog {
   readonly alarms: AlarmEvent[] = [];
+  /** Falling edges, in order: where each alarm period ends. */
+  readonly cleared: AlarmClearedEvent[] = [];
   readonly samples: DetectorSample[] = [];
   private readonly raised = new Map<string, boolean>();
   /** Listener for live use (the bench forwards alarms to the recorder and the socket API). */
   onAlarm?: (alarm: AlarmEvent) => void;
 
-  /** Records one evaluation; raises an alarm event when `alarm` turns on. */
+  /** Records one evaluation; raises an alarm event when `alarm` turns on, a cleared one when it turns off. */
   record(sample: DetectorSample, target: string | undefined, message: string): void {
     this.samples.push(sample);
     const was = this.raised.get(sample.detector) ?? false;
@@ -43,6 +60,9 @@ export class AlarmLog {
       };
       this.alarms.push(e);
       this.onAlarm?.(e);
+    } else if (!sample.alarm && was) {
+      const { t_s, detector, statistic, threshold } = sample;
+      this.cleared.push({ t_s, detector, statistic, threshold });
     }
   }
 }

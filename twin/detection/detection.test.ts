@@ -64,4 +64,16 @@ describe('metrics against ground-truth labels', () => {
     expect(d.falseAlarmFraction).toBeCloseTo(2 / 3578, 12);
     expect(d.falseAlarmsPerHour).toBeCloseTo(2 / (3578 / 3600), 9);
   });
+
+  it('each alarm period ends with one cleared event at the first evaluation without the alarm', () => {
+    const log = new AlarmLog();
+    const flags = [false, true, true, false, false, true, false];
+    for (const [t, alarm] of flags.entries())
+      log.record({ t_s: t, detector: 'd', statistic: alarm ? 9 : 1, threshold: 5, alarm }, undefined, '');
+    expect(log.alarms.map((a) => a.t_s)).toEqual([1, 5]);
+    expect(log.cleared).toEqual([
+      { t_s: 3, detector: 'd', statistic: 1, threshold: 5 },
+      { t_s: 6, detector: 'd', statistic: 1, threshold: 5 },
+    ]);
+  });
 });

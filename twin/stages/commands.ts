@@ -137,7 +137,7 @@ const HANDLERS: { [K in TwinAction['kind']]: Handler<K> } = {
         'attack: live attacks are not enabled on this twin (twin/attacks/live.ts enableLiveAttacks)',
       );
     const e = handler.apply(action);
-    return tw.emit(e.kind, e.message, e.target);
+    return tw.emit(e.kind, e.message, e.target, e.data);
   },
   'emergency-stop'(tw) {
     for (const u of tw.units) {

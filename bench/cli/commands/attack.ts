@@ -14,6 +14,7 @@ import { recordSecurity } from '../../attacks/record.ts';
 import { assertionResults, REPLAY_BATCH_STEPS, ReplayLogWriter } from '../../recording/index.ts';
 import {
   deviceMicrogrids,
+  plannedIslands,
   snapshotOfState,
   snapshotToPoints,
   updateBusIslands,
@@ -104,7 +105,7 @@ export const attackCommand: Command = {
         state.busIds,
         rec.timeOf(0),
         (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
-        { includeBuses: true, busIsland, deviceMicrogrid },
+        { includeBuses: true, busIsland, deviceMicrogrid, plannedIslands: plannedIslands(loaded.grid) },
       );
     };
     let result: Awaited<ReturnType<typeof runSecurityScenario>>;

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadGridWithLocations } from '../../../twin/grid/load.ts';
 import { GridInputError } from '../../../twin/grid/model.ts';
 import { gridToYaml } from '../../../twin/grid/yaml.ts';
@@ -8,7 +9,7 @@ import {
   PowerFlowOptionError,
   PowerFlowSolver,
 } from '../../../twin/powerflow/index.ts';
-import { numberOption, parseCommandArgs } from '../args.ts';
+import { checkInputPath, numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
 
@@ -73,6 +74,7 @@ export const powerflowCommand: Command = {
     const tolerance_pu = numberOption('powerflow', 'tolerance', values.tolerance, 1e-8, 1e-14, 1);
     const maxIterations = numberOption('powerflow', 'max-iterations', values['max-iterations'], 20, 1, 1000);
     const file = positionals[0]!;
+    checkInputPath('powerflow', 'grid file', file, resolve(file));
 
     let grid: ReturnType<typeof loadGridWithLocations>['grid'];
     try {

@@ -2,9 +2,11 @@ import { extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ComtradeError, type DriveSpec, FaultRecordError, runFaultRecord } from '../../faultrecords/index.ts';
 import { RunFolderError, replayRun } from '../../recording/index.ts';
+import { ReplayFeed } from '../../server/replay-feed.ts';
+import { type AccessToken, resolveAccessTokens } from '../../server/tokens.ts';
 import { checkInputPath, numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
-import { ExitCode, usageError } from '../exit-codes.ts';
+import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
 
 const help = `Usage: gridloop replay <run-folder> [options]
        gridloop replay <fault-record> --frequency CH | --voltage CH --voltage-base V [options]
@@ -20,6 +22,12 @@ Options:
   --step         start paused; then on standard input: Enter = one step, c = continue,
                  p = pause again (while running), q = stop
   --every S      print the island frequencies every S seconds of twin time (default 1)
+  --serve        show the replay on the live page (watch only): the replayed twin's states and the
+                 run's recorded events and detector evaluations (attack and alarm marks, χ² chart),
+                 at --speed (default 1 with --serve), starting when the first page connects; the
+                 page stays up after the end until Ctrl-C
+  --port N       the page's port with --serve (default 7410; 0 picks a free one)
+  --host H       the address it listens on with --serve (default 127.0.0.1)
 
 A fault record (COMTRADE .cfg/.dat/.cff, or .csv; docs/recording.md § Fault records) drives the
 twin's main grid instead: its frequency and/or voltage follow the record's channels. The twin
@@ -123,6 +131,9 @@ export const replayCommand: Command = {
       'dt-ms': { type: 'string' },
       'record-hz': { type: 'string' },
       tail: { type: 'string' },
+      serve: { type: 'boolean' },
+      port: { type: 'string' },
+      host: { type: 'string' },
     });
     if (positionals.length !== 1) {
       throw usageError(
@@ -134,7 +145,8 @@ export const replayCommand: Command = {
     if (FAULT_RECORD_EXTENSIONS.has(extname(positionals[0]!).toLowerCase())) {
       return replayFaultRecord(positionals[0]!, values);
     }
-    const speed = numberOption('replay', 'speed', values.speed, 0, 0, 1e6);
+    const serve = values.serve === true;
+    const speed = numberOption('replay', 'speed', values.speed, serve ? 1 : 0, 0, 1e6);
     const pauseAt = numberOption('replay', 'pause-at', values['pause-at'], Number.POSITIVE_INFINITY, 0);
     const every = numberOption('replay', 'every', values.every, 1, 1e-6);
 
@@ -179,12 +191,22 @@ export const replayCommand: Command = {
       return true;
     };
 
-    const startWall = performance.now();
+    let startWall = performance.now();
     let dt_s = 0;
     let nextPrint = 0;
     let stoppedAt: number | undefined;
+    let feed: ReplayFeed | undefined;
+    let lastT = 0;
+    let lastYield = 0;
     try {
       checkInputPath('replay', 'run folder', positionals[0]!, resolve(positionals[0]!));
+      if (serve) {
+        feed = await openFeed(resolve(positionals[0]!), values.host, values.port);
+        // A page opened late would miss the run's start: nothing moves until one is watching.
+        console.log('  the replay starts when the first page connects');
+        await feed.firstClient();
+        startWall = performance.now();
+      }
       const result = await replayRun(resolve(positionals[0]!), {
         async beforeStep(step) {
           const t = step * dt_s;
@@ -199,11 +221,21 @@ export const replayCommand: Command = {
           if (speed > 0 && dt_s > 0) {
             const due = startWall + (t / speed) * 1000;
             const wait = due - performance.now();
-            if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+            if (wait > 1) {
+              await new Promise((r) => setTimeout(r, wait));
+              lastYield = performance.now();
+            }
+          }
+          // A replay slower than asked never waits: let the page's server send its states anyway.
+          if (feed && performance.now() - lastYield > 20) {
+            await new Promise((r) => setTimeout(r, 0));
+            lastYield = performance.now();
           }
         },
         afterStep({ step, state }) {
           dt_s = state.t_s / (step + 1);
+          lastT = state.t_s;
+          feed?.afterStep(state);
           if (paused || state.t_s + 1e-12 >= nextPrint) {
             nextPrint = Math.floor(state.t_s / every + 1) * every;
             const islands = state.islands.map((i) => `${i.id} ${i.f_hz.toFixed(4)} Hz`).join(', ');
@@ -220,25 +252,65 @@ export const replayCommand: Command = {
       }
       if (result.identical) {
         console.log(`bit-identical: yes (${result.checkpoints} checkpoints, final hash ${result.finalHash})`);
-        return ExitCode.ok;
-      }
-      if (result.divergence) {
+      } else if (result.divergence) {
         console.log(
           `bit-identical: NO — first difference at step ${result.divergence.step}: recorded ${result.divergence.recorded}, replayed ${result.divergence.replayed}`,
         );
       } else console.log('bit-identical: NO — no checkpoint was compared');
-      return ExitCode.assertionsFailed;
+      if (feed) await keepServing(feed, lastT);
+      return result.identical ? ExitCode.ok : ExitCode.assertionsFailed;
     } catch (err) {
       if (err instanceof StopReplay) {
         console.log(`stopped at step ${stoppedAt}`);
+        if (feed) await keepServing(feed, lastT);
         return ExitCode.ok;
       }
       if (err instanceof RunFolderError) throw usageError(`gridloop replay: ${err.message}`);
       throw err;
     } finally {
       rl?.close();
+      await feed?.close();
     }
   },
 };
 
 class StopReplay extends Error {}
+
+/** Starts the watch-only live page of a replay and prints its links. */
+async function openFeed(
+  dir: string,
+  host: string | undefined,
+  port: string | undefined,
+): Promise<ReplayFeed> {
+  let tokens: readonly AccessToken[];
+  try {
+    tokens = resolveAccessTokens(process.env).tokens;
+  } catch (err) {
+    throw usageError(`gridloop replay: ${(err as Error).message}`);
+  }
+  let feed: ReplayFeed;
+  try {
+    feed = await ReplayFeed.open(dir, {
+      host: host ?? '127.0.0.1',
+      port: numberOption('replay', 'port', port, 7410, 0, 65535),
+      tokens,
+    });
+  } catch (err) {
+    if (err instanceof RunFolderError) throw err;
+    throw runtimeError(`gridloop replay: cannot serve the live page: ${(err as Error).message}`);
+  }
+  const viewer = tokens.find((t) => t.role === 'viewer')?.token ?? '';
+  console.log(`replay on the live page: ${feed.url}`);
+  console.log(`  viewer link: ${feed.url}#token=${viewer}  <- give this one to students (watch only)`);
+  return feed;
+}
+
+/** After the end the page stays up, showing the whole run, until Ctrl-C (SIGINT) or SIGTERM. */
+async function keepServing(feed: ReplayFeed, t_s: number): Promise<void> {
+  feed.finished(t_s);
+  console.log('replay ended; the live page stays up: press Ctrl-C to stop');
+  await new Promise<void>((resolveSignal) => {
+    process.once('SIGINT', () => resolveSignal());
+    process.once('SIGTERM', () => resolveSignal());
+  });
+}
