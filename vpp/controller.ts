@@ -23,8 +23,6 @@ import { consensusDispatch } from './consensus.ts';
 import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
 import { dispatchTechnical, type NetworkReport, type TechnicalLink } from './technical.ts';
 
-/** How far (fraction of pmax) a weather-driven member's ceiling may rise above its output per period. */
-const WEATHER_PROBE = 0.05;
 import {
   checkPreferences,
   inWindow,
@@ -32,6 +30,9 @@ import {
   type VppMemberTelemetry,
   type VppTelemetry,
 } from './telemetry.ts';
+
+/** How far (fraction of pmax) a weather-driven member's ceiling may rise above its output per period. */
+const WEATHER_PROBE = 0.05;
 
 export interface VppControllerOptions {
   vpp: BoundVpp;
