@@ -1,11 +1,11 @@
 /**
  * The few Solidity ABI encodings the market ledger needs: static 32-byte words (uint, int, bytes32,
- * address, bool) and dynamic arrays of them. Enough for MarketLedger.sol's functions; anything else
+ * address, bool), dynamic arrays of them, and `bytes`. Enough for MarketLedger.sol's functions; anything else
  * is refused with a TypeError rather than encoded wrongly.
  */
 import { keccak_256 } from '@noble/hashes/sha3.js';
 
-export type AbiValue = bigint | number | string | boolean | AbiValue[];
+export type AbiValue = bigint | number | string | boolean | Uint8Array | AbiValue[];
 
 const WORD = 32;
 const MOD = 1n << 256n;
@@ -55,7 +55,15 @@ export function encodeArgs(types: readonly string[], values: readonly AbiValue[]
   const tails: Uint8Array[] = [];
   let tailOffset = types.length * WORD;
   types.forEach((type, i) => {
-    if (type.endsWith('[]')) {
+    if (type === 'bytes') {
+      const v = values[i];
+      if (!(v instanceof Uint8Array)) throw new TypeError('bytes: Uint8Array expected');
+      const padded = new Uint8Array(Math.ceil(v.length / WORD) * WORD);
+      padded.set(v);
+      heads.push(word('uint256', tailOffset));
+      tails.push(word('uint256', v.length), padded);
+      tailOffset += WORD + padded.length;
+    } else if (type.endsWith('[]')) {
       const items = values[i];
       if (!Array.isArray(items)) throw new TypeError(`${type}: array expected`);
       const inner = type.slice(0, -2);
