@@ -103,7 +103,7 @@ await ledger.vote(1n, new Map(ledger.chain.authorities.map((a) => [a, hash])));
 const settled = await ledger.settle(settlement, metered);
 const settleMs = performance.now() - t0;
 const settleCpu = process.cpuUsage(c0);
-const gasUsed = Number(settled.block.header.gasUsed);
+const gasUsed = Number(settled.gasUsed);
 console.log(
   JSON.stringify({
     bench: 'market',

@@ -108,7 +108,8 @@ export class RpcEngine implements LedgerEngine {
   ) {}
 
   static async create(options: RpcEngineOptions): Promise<RpcEngine> {
-    if (options.keys.length === 0) throw new LedgerError('a JSON-RPC ledger needs at least one authority key');
+    if (options.keys.length === 0)
+      throw new LedgerError('a JSON-RPC ledger needs at least one authority key');
     const viem = await loadBackend<Viem>('viem');
     const { privateKeyToAccount } = await loadBackend<{
       privateKeyToAccount(key: Hex): { address: Hex };
@@ -131,7 +132,9 @@ export class RpcEngine implements LedgerEngine {
       id: chainId,
       name: `gridloop-${options.kind}`,
       nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
-      rpcUrls: { default: { http: ['url' in options.transport ? options.transport.url : 'http://in-process'] } },
+      rpcUrls: {
+        default: { http: ['url' in options.transport ? options.transport.url : 'http://in-process'] },
+      },
     });
     const client = viem.createPublicClient({ transport, chain });
     const accounts = options.keys.map((k) => privateKeyToAccount(bytesToHex(k) as Hex));
@@ -162,7 +165,10 @@ export class RpcEngine implements LedgerEngine {
         if (!wallet) throw new LedgerError(`no authority ${from}: the chain has ${this.wallets.length}`);
         const nonce =
           nonces.get(from) ??
-          (await this.client.getTransactionCount({ address: this.authorities[from] as Hex, blockTag: 'pending' }));
+          (await this.client.getTransactionCount({
+            address: this.authorities[from] as Hex,
+            blockTag: 'pending',
+          }));
         nonces.set(from, nonce + 1);
         let hash: Hex;
         try {
@@ -313,5 +319,10 @@ export function createJsonRpcEngine(options: {
   keys: readonly Uint8Array[];
   gasPrice?: bigint;
 }): Promise<RpcEngine> {
-  return RpcEngine.create({ kind: 'json-rpc', transport: { url: options.url }, keys: options.keys, gasPrice: options.gasPrice });
+  return RpcEngine.create({
+    kind: 'json-rpc',
+    transport: { url: options.url },
+    keys: options.keys,
+    gasPrice: options.gasPrice,
+  });
 }

@@ -65,7 +65,9 @@ export class EmbeddedEngine implements LedgerEngine {
   constructor(readonly chain: PoaChain) {}
 
   static async create(options: { authorities?: number; seed?: string; blockGasLimit?: bigint } = {}) {
-    return new EmbeddedEngine(await PoaChain.create(options.authorities ?? 3, options.seed, options.blockGasLimit));
+    return new EmbeddedEngine(
+      await PoaChain.create(options.authorities ?? 3, options.seed, options.blockGasLimit),
+    );
   }
 
   get authorities(): string[] {
@@ -104,7 +106,12 @@ export class EmbeddedEngine implements LedgerEngine {
       from = this.chain.authorities[c.from];
       if (!from) throw new LedgerError(`no authority ${c.from}: the chain has ${this.authorities.length}`);
     }
-    return { from, to: c.to === undefined ? undefined : createAddressFromString(c.to), data: c.data, gas: c.gas };
+    return {
+      from,
+      to: c.to === undefined ? undefined : createAddressFromString(c.to),
+      data: c.data,
+      gas: c.gas,
+    };
   }
 }
 

@@ -2,3 +2,4 @@ export { type Influxdb1Server, type InfluxQLSeries, startInfluxdb1 } from './inf
 export { freePort, type LaunchSpec, type LoopbackServer, startLoopbackServer } from './loopback-server.ts';
 export { type RedisServer, startRedis } from './redis.ts';
 export { type ExportedSeries, startVictoriaMetrics, type VictoriaMetricsServer } from './victoria-metrics.ts';
+export { startHardhatNode } from './hardhat-node.ts';
