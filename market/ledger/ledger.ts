@@ -137,6 +137,9 @@ function outcomeOf(blocks: CommittedBlock[]): LedgerOutcome {
 }
 
 export class MarketLedger {
+  /** Ids of every participant the ledger has moved money for (their accounts are on the chain). */
+  readonly participants = new Set<string>();
+
   private constructor(
     readonly engine: LedgerEngine,
     readonly contractAddress: string,
@@ -194,6 +197,7 @@ export class MarketLedger {
 
   credit(amounts: ReadonlyMap<string, bigint>): Promise<LedgerOutcome> {
     const who = [...amounts.keys()];
+    for (const w of who) this.participants.add(w);
     return this.submit([
       [
         this.call('credit(address[],int256[])', [
@@ -251,6 +255,7 @@ export class MarketLedger {
    * drops every slice if one fails, so an interval is never left half settled.
    */
   settle(s: IntervalSettlement, meteredWh: ReadonlyMap<string, bigint>): Promise<LedgerOutcome> {
+    for (const l of s.lines) this.participants.add(l.participant);
     const metered = s.lines.map((l) => meteredWh.get(l.participant) ?? l.clearedWh);
     const perSlice = this.linesPerSlice();
     if (s.lines.length <= perSlice)
