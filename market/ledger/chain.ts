@@ -9,6 +9,8 @@
  */
 import { type Block, type BlockHeader, cliqueSigner, createBlock } from '@ethereumjs/block';
 import { type Blockchain, CliqueConsensus, createBlockchain } from '@ethereumjs/blockchain';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { type Common, ConsensusAlgorithm, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common';
 import { createLegacyTx, type LegacyTx } from '@ethereumjs/tx';
 import {
@@ -16,6 +18,8 @@ import {
   createAddressFromPrivateKey,
   createZeroAddress,
   KECCAK256_RLP,
+  MapDB,
+  ValueEncoding,
 } from '@ethereumjs/util';
 import { buildBlock, createVM, runBlock, type VM } from '@ethereumjs/vm';
 import { bytesToHex, concat, hexToBytes, keccak } from './abi.ts';
@@ -52,7 +56,8 @@ export function makeCommon(): Common {
       hardforks: early.map((name) => ({ name, block: 0 })),
     },
     Mainnet,
-    { hardfork: Hardfork.Berlin },
+    // The WebAssembly keccak for block, transaction and state-trie hashing (abi.ts).
+    { hardfork: Hardfork.Berlin, customCrypto: { keccak256: keccak } },
   );
 }
 
@@ -111,6 +116,19 @@ export class Authority {
     const vm = await createVM({
       common,
       blockchain,
+      // Caches in front of the state trie: without them every account and storage read walks and
+      // RLP-decodes trie nodes (the settlement's hot spot). setStateRoot clears them.
+      // Trie values kept as bytes, not hex strings (every node read converted them back otherwise).
+      stateManager: new MerkleStateManager({
+        common,
+        caches: new Caches(),
+        trie: new MerklePatriciaTrie({
+          useKeyHashing: true,
+          common,
+          db: new MapDB(),
+          valueEncoding: ValueEncoding.Bytes,
+        }),
+      }),
       evmOpts: { cliqueSigner: (h) => cliqueSigner(h as BlockHeader) },
     });
     return new Authority(name, key, createAddressFromPrivateKey(key), common, blockchain, vm, gasLimit);
