@@ -9,9 +9,9 @@
  */
 import { type Block, type BlockHeader, cliqueSigner, createBlock } from '@ethereumjs/block';
 import { type Blockchain, CliqueConsensus, createBlockchain } from '@ethereumjs/blockchain';
+import { type Common, ConsensusAlgorithm, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
-import { type Common, ConsensusAlgorithm, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common';
 import { createLegacyTx, type LegacyTx } from '@ethereumjs/tx';
 import {
   type Address,
