@@ -1,4 +1,4 @@
-// The hardhat node the JSON-RPC ledger adapter is tested against (market/ledger/engines.test.ts):
+// The hardhat node the JSON-RPC ledger adapter is tested against (test/ledger-engines.test.ts):
 // Berlin rules as on the embedded chain, gas price 0 (the authorities' accounts need no funds),
 // automine. GRIDLOOP_LEDGER_GAS_LIMIT sets the block gas limit (a low one exercises split settlement).
 module.exports = {

@@ -7,22 +7,22 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHardhatNode } from '../../test/servers/index.ts';
-import type { LoopbackServer } from '../../test/servers/loopback-server.ts';
-import { clear } from '../clearing.ts';
-import { MeterRegister, signReading } from '../metering.ts';
-import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../orders.ts';
-import { bytesToHex, keccak } from './abi.ts';
-import { authorityKey } from './chain.ts';
-import { EmbeddedEngine, type LedgerEngine } from './engine.ts';
-import { createEdrEngine, createJsonRpcEngine } from './engine-rpc.ts';
+import { clear } from '../market/clearing.ts';
+import { bytesToHex, keccak } from '../market/ledger/abi.ts';
+import { authorityKey } from '../market/ledger/chain.ts';
+import { EmbeddedEngine, type LedgerEngine } from '../market/ledger/engine.ts';
+import { createEdrEngine, createJsonRpcEngine } from '../market/ledger/engine-rpc.ts';
 import {
   type IntervalSettlement,
   MarketLedger,
   participantAddress,
   resultHash,
   settlementOf,
-} from './ledger.ts';
+} from '../market/ledger/ledger.ts';
+import { MeterRegister, signReading } from '../market/metering.ts';
+import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
+import { startHardhatNode } from './servers/index.ts';
+import type { LoopbackServer } from './servers/loopback-server.ts';
 
 const RULES = {
   retailPrice: 250,
