@@ -175,6 +175,7 @@ if (DAY > 0) {
     day_intervals: DAY,
     day_build_s: round(build_s),
     verify_s: round(report.seconds),
+    verify_replay_s: round(report.replaySeconds),
     verify_cpu_s: round((c.user + c.system) / 1e6),
     verify_blocks: report.blocks,
   };

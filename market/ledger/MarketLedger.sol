@@ -300,6 +300,19 @@ contract MarketLedger {
         return accounts[who].reputation;
     }
 
+    /// Balance, deposit, debt and reputation of each participant, flattened (4 words each): one call
+    /// reads every account back (gridloop ledger verify).
+    function accountsOf(address[] calldata who) external view returns (int256[] memory out) {
+        out = new int256[](who.length * 4);
+        for (uint256 i = 0; i < who.length; i++) {
+            Account memory a = accounts[who[i]];
+            out[4 * i] = a.balance;
+            out[4 * i + 1] = a.deposit;
+            out[4 * i + 2] = debtOf[who[i]];
+            out[4 * i + 3] = int256(uint256(a.reputation));
+        }
+    }
+
     /// Money fits an account's 96-bit fields (±3.9·10^28 micro-units); anything else is refused.
     function fit(int256 x) internal pure returns (int96) {
         require(x >= type(int96).min && x <= type(int96).max, "amount out of range");
