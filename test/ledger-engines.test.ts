@@ -172,11 +172,10 @@ describe.each(backends)('MarketLedger on the $name engine', ({ name, create }) =
     for (const b of out.blocks) expect(b.gasUsed).toBeLessThanOrEqual(GAS_LIMIT);
     for (const r of readers()) {
       expect(await ledger.read(r, 'settled(uint64)', [8n])).toBe(1n);
-      for (const l of s.lines) {
-        const who = participantAddress(l.participant);
-        expect(await ledger.read(r, 'balanceOf(address)', [who])).toBe(1_000_000n + l.trade);
-        expect(await ledger.read(r, 'reputationOf(address)', [who])).toBe(1n);
-      }
+      const accounts = await ledger.accountsOf(people, r);
+      expect(accounts.map((a) => [a.balance, a.reputation])).toEqual(
+        s.lines.map((l) => [1_000_000n + l.trade, 1n]),
+      );
       expect((await ledger.read(r, 'pool()')) - poolBefore).toBe(s.poolShare);
     }
   }, 180_000);
@@ -187,18 +186,14 @@ describe.each(backends)('MarketLedger on the $name engine', ({ name, create }) =
     const per = ledger.linesPerSlice();
     // A meter value in the second slice that no account can hold: that slice reverts.
     const bad = s.lines[per + 1].participant;
-    const before = await Promise.all(
-      s.lines.map((l) => ledger.read(0, 'balanceOf(address)', [participantAddress(l.participant)])),
-    );
+    const people = s.lines.map((l) => l.participant);
+    const before = (await ledger.accountsOf(people)).map((a) => a.balance);
     const poolBefore = await ledger.read(0, 'pool()');
     await expect(ledger.settle(s, new Map([[bad, 10n ** 30n]]))).rejects.toThrow(/amount out of range/);
     for (const r of readers()) {
       expect(await ledger.read(r, 'settled(uint64)', [9n])).toBe(0n);
       // The first slice had gone through before the second failed: it was dropped with it.
-      for (const [i, l] of s.lines.entries())
-        expect(await ledger.read(r, 'balanceOf(address)', [participantAddress(l.participant)])).toBe(
-          before[i],
-        );
+      expect((await ledger.accountsOf(people, r)).map((a) => a.balance)).toEqual(before);
       expect(await ledger.read(r, 'pool()')).toBe(poolBefore);
       expect(await ledger.read(r, 'progress(uint64)', [9n])).toBe(0n);
     }

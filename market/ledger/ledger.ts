@@ -371,6 +371,23 @@ export class MarketLedger {
     );
   }
 
+  /** Many participants' accounts from one reader's contract storage, in one call. */
+  async accountsOf(
+    participants: readonly string[],
+    reader: Authority | number = 0,
+  ): Promise<{ balance: bigint; deposit: bigint; debt: bigint; reputation: bigint }[]> {
+    const words = await this.engine.call(
+      this.contractAddress,
+      encodeCall('accountsOf(address[])', [participants.map(participantAddress)]),
+      this.readerIndex(reader),
+    );
+    // After the returned array's offset and length, four words per participant.
+    return participants.map((_, i) => {
+      const [balance, deposit, debt, reputation] = [0, 1, 2, 3].map((f) => decodeWord(words, 2 + 4 * i + f));
+      return { balance, deposit, debt, reputation };
+    });
+  }
+
   /** A participant's balance, deposit and debt as each reader's contract storage holds them. */
   async accountOnEvery(participant: string) {
     const who = participantAddress(participant);

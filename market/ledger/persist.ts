@@ -92,15 +92,16 @@ export async function persistLedger(
     );
   const accounts: AccountsFile = { participants: {}, pool: '', grid: '', minted: '', stateRoot: '' };
   const ids = [...new Set(participants)].sort();
-  const words = await first.call(
-    createAddressFromString(ledger.contractAddress),
-    encodeCall('accountsOf(address[])', [ids.map(participantAddress)]),
-  );
+  const onChain = await ledger.accountsOf(ids);
   ids.forEach((id, i) => {
-    const [balance, deposit, debt, reputation] = [0, 1, 2, 3].map((f) =>
-      String(decodeWord(words, 2 + 4 * i + f)),
-    );
-    accounts.participants[id] = { address: participantAddress(id), balance, deposit, debt, reputation };
+    const a = onChain[i];
+    accounts.participants[id] = {
+      address: participantAddress(id),
+      balance: String(a.balance),
+      deposit: String(a.deposit),
+      debt: String(a.debt),
+      reputation: String(a.reputation),
+    };
   });
   accounts.pool = String(await ledger.read(0, 'pool()'));
   accounts.grid = String(await ledger.read(0, 'grid()'));
