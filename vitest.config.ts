@@ -3,7 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'runs/**', 'flows/node_modules/**'],
+    exclude: [
+      'node_modules/**',
+      'runs/**',
+      'flows/node_modules/**',
+      'market/ledger/backends/node_modules/**',
+    ],
     // Base budgets for a quiet machine; test/support/scaled-timeouts.ts scales them per file to the
     // machine's present speed (up to 5×).
     testTimeout: 30_000,

@@ -5,12 +5,18 @@
  * in one community and across three microgrids joined by two FIDs, and reports the median and the
  * worst wall time per clearing and the median CPU time (the machine is shared: CPU time is the
  * steadier figure). Then settles one interval of 1,000 prosumers on the embedded 3-authority chain
- * (votes + settlement, every authority re-executing). Ends with one JSON line. Targets: ≤ 20 ms for
- * 10,000 orders; ≤ 10 s for the settlement.
+ * (votes + settlement, every authority re-executing) and on EDR (if installed: npm run
+ * ledger:install-backends), and a 24 h market day (96 intervals, --day-intervals N; 0 skips it) of
+ * 1,000 prosumers on the embedded chain, persisted and verified from genesis as `gridloop ledger
+ * verify` does. Ends with one JSON line. Targets: ≤ 20 ms for 10,000 orders; ≤ 10 s for the
+ * settlement; ≤ 60 s for the verification of the day.
  */
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { clear, type MarketNetwork } from '../market/clearing.ts';
 import { MarketLedger, resultHash, settlementOf } from '../market/ledger/ledger.ts';
+import { persistLedger, verifyLedger } from '../market/ledger/persist.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
 
 const runsArg = process.argv.indexOf('--runs');
@@ -77,33 +83,104 @@ const single = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG))
 const grid = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG, network));
 const r = clear(orders, participants, DEFAULT_MARKET_CONFIG, network);
 
-// Settling one interval of 1,000 prosumers on the embedded 3-authority Clique chain: from the end of
-// the interval (clearing known, meters read) to every authority holding the settled balances.
+// Settling one interval of 1,000 prosumers: from the end of the interval (clearing known, meters
+// read) to every authority holding the settled balances (votes + settlement).
 const PROSUMERS = 1000;
-const book = orders.slice(0, PROSUMERS);
-const bookResult = clear(book, participants, DEFAULT_MARKET_CONFIG);
-const settlement = settlementOf(1, bookResult);
-const ledger = await MarketLedger.deploy(3, {
+const RULES = {
   retailPrice: DEFAULT_MARKET_CONFIG.retailPrice,
   feedInPrice: DEFAULT_MARKET_CONFIG.feedInPrice,
   toleranceWh: 10,
   tolerancePermille: 50,
   penaltyPerWh: 100,
-});
-const who = settlement.lines.map((l) => l.participant);
-await ledger.credit(new Map(who.map((w) => [w, 10_000_000_000n])));
-await ledger.lockDeposits(new Map(who.map((w) => [w, 1_000_000n])));
-const metered = new Map(
-  settlement.lines.map((l, i) => [l.participant, l.clearedWh + BigInt((i % 7) * 20 - 60)]),
-);
-const c0 = process.cpuUsage();
-const t0 = performance.now();
-const hash = resultHash(settlement);
-await ledger.vote(1n, new Map(ledger.chain.authorities.map((a) => [a, hash])));
-const settled = await ledger.settle(settlement, metered);
-const settleMs = performance.now() - t0;
-const settleCpu = process.cpuUsage(c0);
-const gasUsed = Number(settled.block.header.gasUsed);
+};
+
+/** The settlement of interval k: a fresh random book of the 1,000 prosumers, cleared. */
+function intervalSettlement(k: number) {
+  const rnd = rng(1000 + k);
+  const book: Order[] = Array.from({ length: PROSUMERS }, (_, i) => {
+    const buy = rnd() < 0.5;
+    return {
+      id: `o${k}-${i}`,
+      participant: `p${i}`,
+      side: buy ? 'buy' : 'sell',
+      qty_wh: 100 + Math.floor(rnd() * 5000),
+      price: Math.floor((buy ? 80 : 40) + rnd() * 160),
+      t_s: Math.floor(rnd() * 600),
+    };
+  });
+  const settlement = settlementOf(k, clear(book, participants, DEFAULT_MARKET_CONFIG));
+  const metered = new Map(
+    settlement.lines.map((l, i) => [l.participant, l.clearedWh + BigInt(((i + k) % 7) * 20 - 60)]),
+  );
+  return { settlement, metered };
+}
+
+async function prepared(ledger: MarketLedger) {
+  const who = Array.from({ length: PROSUMERS }, (_, i) => `p${i}`);
+  await ledger.credit(new Map(who.map((w) => [w, 10_000_000_000n])));
+  await ledger.lockDeposits(new Map(who.map((w) => [w, 1_000_000n])));
+  return ledger;
+}
+
+/** Votes and settles interval k; wall and CPU seconds. */
+async function settleInterval(ledger: MarketLedger, k: number) {
+  const { settlement, metered } = intervalSettlement(k);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const hash = resultHash(settlement);
+  await ledger.vote(BigInt(k), new Map([0, 1, 2].map((a) => [a, hash])));
+  const out = await ledger.settle(settlement, metered);
+  const c = process.cpuUsage(c0);
+  return {
+    s: (performance.now() - t0) / 1000,
+    cpu_s: (c.user + c.system) / 1e6,
+    gas: Number(out.gasUsed),
+    blocks: out.blocks.length,
+  };
+}
+
+const embedded = await prepared(await MarketLedger.deploy(3, RULES, 'bench'));
+const one = await settleInterval(embedded, 1);
+
+// EDR (optional backend): the same interval.
+let edr: Awaited<ReturnType<typeof settleInterval>> | string;
+try {
+  const { createEdrEngine } = await import('../market/ledger/engine-rpc.ts');
+  const ledger = await prepared(await MarketLedger.deployOn(await createEdrEngine({ seed: 'bench' }), RULES));
+  edr = await settleInterval(ledger, 1);
+  await ledger.close();
+} catch (e) {
+  edr = (e as Error).message;
+}
+
+// A 24 h market day (96 intervals of 15 min) of 1,000 prosumers on the embedded chain, persisted
+// to a run folder, then verified from genesis as `gridloop ledger verify` does.
+const dayArg = process.argv.indexOf('--day-intervals');
+const DAY = dayArg > 0 ? Number(process.argv[dayArg + 1]) : 96;
+let day: Record<string, number> | undefined;
+if (DAY > 0) {
+  const ledger = await prepared(await MarketLedger.deploy(3, RULES, 'bench-day'));
+  const t0 = performance.now();
+  for (let k = 1; k <= DAY; k++) await settleInterval(ledger, k);
+  const build_s = (performance.now() - t0) / 1000;
+  const dir = mkdtempSync(join(tmpdir(), 'gridloop-bench-ledger-'));
+  await persistLedger(ledger, dir);
+  const c0 = process.cpuUsage();
+  const report = await verifyLedger(dir);
+  const c = process.cpuUsage(c0);
+  rmSync(dir, { recursive: true, force: true });
+  if (!report.ok)
+    throw new Error(`bench:market: the day's ledger does not verify: ${report.problems.join('; ')}`);
+  day = {
+    day_intervals: DAY,
+    day_build_s: round(build_s),
+    verify_s: round(report.seconds),
+    verify_replay_s: round(report.replaySeconds),
+    verify_cpu_s: round((c.user + c.system) / 1e6),
+    verify_blocks: report.blocks,
+  };
+}
+
 console.log(
   JSON.stringify({
     bench: 'market',
@@ -119,11 +196,15 @@ console.log(
     binding_fids: r.links.filter((l) => l.binding).map((l) => l.id),
     target_ms: 20,
     settle_prosumers: PROSUMERS,
-    settle_authorities: settled.acceptedBy.length,
-    settle_s: round(settleMs / 1000),
-    settle_cpu_s: round((settleCpu.user + settleCpu.system) / 1e6),
-    settle_gas: gasUsed,
+    settle_authorities: 3,
+    settle_s: round(one.s),
+    settle_cpu_s: round(one.cpu_s),
+    settle_gas: one.gas,
     settle_target_s: 10,
+    edr_settle_s: typeof edr === 'string' ? edr : round(edr.s),
+    edr_settle_blocks: typeof edr === 'string' ? undefined : edr.blocks,
+    ...day,
+    verify_target_s: 60,
     loadavg_1m: round(loadavg()[0]),
   }),
 );

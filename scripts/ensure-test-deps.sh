@@ -21,6 +21,14 @@ declare -A probes=(
   [redis-server]=redis-server    # BullMQ campaign queue on loopback (docs/campaigns.md)
 )
 
+# The optional ledger backends (hardhat's EDR, viem, a hardhat node; docs/market.md "Ledger engines"),
+# pinned in their own folder so a plain `npm install` stays fast; the ledger tests exercise them.
+backends="$(dirname "$0")/../market/ledger/backends"
+if [ ! -e "$backends/node_modules/.package-lock.json" ] || [ "$backends/package-lock.json" -nt "$backends/node_modules/.package-lock.json" ]; then
+  echo "gridloop test setup: installing the ledger backends (npm run ledger:install-backends)" >&2
+  npm ci --prefix "$backends" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 missing=()
 for pkg in "${!probes[@]}"; do
   probe=${probes[$pkg]}

@@ -19,12 +19,16 @@ contract MarketLedger {
     /// Penalty per Wh of deviation beyond the tolerance, micro-units.
     int256 public immutable penaltyPerWh;
 
-    mapping(address => int256) public balanceOf;
-    mapping(address => int256) public depositOf;
+    /// A participant's account in one storage slot (one read and one write per settlement line):
+    /// balance and deposit in micro-units, reputation = deliveries within tolerance.
+    struct Account {
+        int96 balance;
+        int96 deposit;
+        uint64 reputation;
+    }
+    mapping(address => Account) private accounts;
     /// Penalties a deposit could not cover.
     mapping(address => int256) public debtOf;
-    /// Deliveries within tolerance (the reward for accurate delivery is reputation).
-    mapping(address => uint256) public reputationOf;
     int256 public pool;
     int256 public grid;
     int256 public minted;
@@ -35,11 +39,25 @@ contract MarketLedger {
     mapping(uint64 => bytes32) public accepted;
     mapping(uint64 => bool) public settled;
 
+    /// A settlement split over several transactions (docs/market.md, "Split settlement"): the result
+    /// hash chained over the lines settled so far, how many, and the sum of their payments.
+    struct Progress {
+        bytes32 linesHash;
+        uint64 lines;
+        int192 tradeSum;
+    }
+    mapping(uint64 => Progress) public progress;
+
+    /// Per interval, per meter (keccak256 of its id): the commitment to its reading (keccak256 of the
+    /// reading's canonical bytes and a salt). The raw reading stays with the authority.
+    mapping(uint64 => mapping(bytes32 => bytes32)) public readingCommitment;
+
     event OrderCommitted(uint64 indexed interval, bytes32 orderHash, address participant, int256 deposit);
     event ClearingVote(uint64 indexed interval, address authority, bytes32 resultHash, uint256 votes);
     event ClearingAccepted(uint64 indexed interval, bytes32 resultHash);
     event Settled(uint64 indexed interval, uint256 participants, int256 penalties);
     event Penalty(uint64 indexed interval, address participant, int256 deviationWh, int256 taken, int256 debt);
+    event ReadingCommitted(uint64 indexed interval, bytes32 meter, bytes32 commitment);
 
     modifier onlyAuthority() {
         require(isAuthority[msg.sender], "not an authority");
@@ -72,7 +90,8 @@ contract MarketLedger {
         require(who.length == amount.length, "length mismatch");
         for (uint256 i = 0; i < who.length; i++) {
             require(amount[i] > 0, "credit must be positive");
-            balanceOf[who[i]] += amount[i];
+            Account storage a = accounts[who[i]];
+            a.balance = fit(a.balance + amount[i]);
             minted += amount[i];
         }
     }
@@ -82,9 +101,10 @@ contract MarketLedger {
         require(who.length == amount.length, "length mismatch");
         for (uint256 i = 0; i < who.length; i++) {
             require(amount[i] > 0, "deposit must be positive");
-            require(balanceOf[who[i]] >= amount[i], "balance too small");
-            balanceOf[who[i]] -= amount[i];
-            depositOf[who[i]] += amount[i];
+            Account storage a = accounts[who[i]];
+            require(a.balance >= amount[i], "balance too small");
+            a.balance = fit(a.balance - amount[i]);
+            a.deposit = fit(a.deposit + amount[i]);
         }
     }
 
@@ -99,7 +119,7 @@ contract MarketLedger {
         require(accepted[interval] == bytes32(0), "gate closed: clearing accepted");
         for (uint256 i = 0; i < who.length; i++) {
             require(orderOwner[interval][orderHash[i]] == address(0), "order already committed");
-            require(depositOf[who[i]] >= need[i], "deposit too small");
+            require(accounts[who[i]].deposit >= need[i], "deposit too small");
             orderOwner[interval][orderHash[i]] = who[i];
             emit OrderCommitted(interval, orderHash[i], who[i], need[i]);
         }
@@ -118,7 +138,9 @@ contract MarketLedger {
         }
     }
 
-    /// The hash authorities vote on: the cleared positions and payments of one interval.
+    /// The hash authorities vote on: the cleared positions and payments of one interval. The lines are
+    /// chained (h = keccak256(h, who, cleared, trade) per line) so that a settlement split over several
+    /// transactions can be checked against it slice by slice.
     function resultHash(
         uint64 interval,
         address[] calldata who,
@@ -127,7 +149,18 @@ contract MarketLedger {
         int256 poolShare,
         int256 gridShare
     ) public pure returns (bytes32) {
-        return keccak256(abi.encode(interval, who, clearedWh, trade, poolShare, gridShare));
+        require(who.length == clearedWh.length && who.length == trade.length, "length mismatch");
+        bytes32 h = bytes32(0);
+        for (uint256 i = 0; i < who.length; i++) h = keccak256(abi.encode(h, who[i], clearedWh[i], trade[i]));
+        return closeHash(interval, who.length, h, poolShare, gridShare);
+    }
+
+    function closeHash(uint64 interval, uint256 lines, bytes32 linesHash, int256 poolShare, int256 gridShare)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(interval, lines, linesHash, poolShare, gridShare));
     }
 
     /// Settles a whole interval in one transaction (all or nothing): the accepted clearing's
@@ -143,45 +176,147 @@ contract MarketLedger {
         int256 gridShare,
         int256[] calldata meteredWh
     ) external onlyAuthority {
+        settleLines(interval, who, clearedWh, trade, meteredWh, poolShare, gridShare, true);
+    }
+
+    /// One slice of an interval's settlement, in order (the lines after those already settled). The
+    /// last slice checks the chained hash against the accepted clearing and the money balance, and
+    /// only then marks the interval settled; a failing last slice reverts, and the ledger submits the
+    /// slices of one interval all or nothing (docs/market.md, "Split settlement").
+    function settleSlice(
+        uint64 interval,
+        address[] calldata who,
+        int256[] calldata clearedWh,
+        int256[] calldata trade,
+        int256[] calldata meteredWh,
+        int256 poolShare,
+        int256 gridShare,
+        bool last
+    ) external onlyAuthority {
+        settleLines(interval, who, clearedWh, trade, meteredWh, poolShare, gridShare, last);
+    }
+
+    function settleLines(
+        uint64 interval,
+        address[] calldata who,
+        int256[] calldata clearedWh,
+        int256[] calldata trade,
+        int256[] calldata meteredWh,
+        int256 poolShare,
+        int256 gridShare,
+        bool last
+    ) internal {
         require(!settled[interval], "interval already settled");
         require(accepted[interval] != bytes32(0), "no accepted clearing");
         require(
-            resultHash(interval, who, clearedWh, trade, poolShare, gridShare) == accepted[interval],
-            "not the accepted clearing"
+            clearedWh.length == who.length && trade.length == who.length && meteredWh.length == who.length,
+            "length mismatch"
         );
-        require(meteredWh.length == who.length, "length mismatch");
-        settled[interval] = true;
-        int256 sum = poolShare + gridShare;
+        Progress memory pr = progress[interval];
+        int256 sum = pr.tradeSum;
         int256 penalties = 0;
-        int256 gridDelta = gridShare;
+        int256 gridDelta = 0;
+        bytes32 h = pr.linesHash;
         for (uint256 i = 0; i < who.length; i++) {
             address p = who[i];
+            h = keccak256(abi.encode(h, p, clearedWh[i], trade[i]));
             sum += trade[i];
             int256 dev = meteredWh[i] - clearedWh[i];
             int256 gridMoney = dev >= 0 ? dev * feedInPrice : dev * retailPrice;
-            int256 bal = balanceOf[p] + trade[i] + gridMoney;
             gridDelta -= gridMoney;
+            Account memory a = accounts[p];
+            a.balance = fit(a.balance + trade[i] + gridMoney);
             int256 absDev = dev >= 0 ? dev : -dev;
             int256 absCleared = clearedWh[i] >= 0 ? clearedWh[i] : -clearedWh[i];
             int256 excess = absDev - toleranceWh - (absCleared * tolerancePermille) / 1000;
             if (excess > 0) {
                 int256 penalty = excess * penaltyPerWh;
-                int256 dep = depositOf[p];
+                int256 dep = a.deposit;
                 int256 taken = penalty <= dep ? penalty : dep;
-                depositOf[p] = dep - taken;
-                debtOf[p] += penalty - taken;
+                a.deposit = fit(dep - taken);
+                if (penalty > taken) debtOf[p] += penalty - taken;
                 penalties += taken;
                 emit Penalty(interval, p, dev, taken, penalty - taken);
             } else {
-                reputationOf[p] += 1;
+                a.reputation += 1;
             }
-            balanceOf[p] = bal;
+            accounts[p] = a;
         }
-        // Conservation of the clearing itself: what buyers pay is what sellers, pool and grid get.
-        require(sum == 0, "clearing does not balance");
-        pool += poolShare + penalties;
+        pr.linesHash = h;
+        pr.lines += uint64(who.length);
+        pr.tradeSum = int192(sum);
+        pool += penalties;
         grid += gridDelta;
-        emit Settled(interval, who.length, penalties);
+        if (!last) {
+            progress[interval] = pr;
+            return;
+        }
+        require(
+            closeHash(interval, pr.lines, h, poolShare, gridShare) == accepted[interval],
+            "not the accepted clearing"
+        );
+        // Conservation of the clearing itself: what buyers pay is what sellers, pool and grid get.
+        require(sum + poolShare + gridShare == 0, "clearing does not balance");
+        settled[interval] = true;
+        delete progress[interval];
+        pool += poolShare;
+        grid += gridShare;
+        emit Settled(interval, pr.lines, penalties);
+    }
+
+    /// Commitments to the interval's meter readings (one per meter, never overwritten).
+    function commitReadings(uint64 interval, bytes32[] calldata meter, bytes32[] calldata commitment)
+        external
+        onlyAuthority
+    {
+        require(meter.length == commitment.length, "length mismatch");
+        for (uint256 i = 0; i < meter.length; i++) {
+            require(commitment[i] != bytes32(0), "empty commitment");
+            require(readingCommitment[interval][meter[i]] == bytes32(0), "reading already committed");
+            readingCommitment[interval][meter[i]] = commitment[i];
+            emit ReadingCommitted(interval, meter[i], commitment[i]);
+        }
+    }
+
+    /// True when `reading` (its canonical bytes) with `salt` is what was committed for the meter.
+    function proveReading(uint64 interval, bytes32 meter, bytes calldata reading, bytes calldata salt)
+        external
+        view
+        returns (bool)
+    {
+        bytes32 c = readingCommitment[interval][meter];
+        return c != bytes32(0) && keccak256(abi.encodePacked(reading, salt)) == c;
+    }
+
+    function balanceOf(address who) external view returns (int256) {
+        return accounts[who].balance;
+    }
+
+    function depositOf(address who) external view returns (int256) {
+        return accounts[who].deposit;
+    }
+
+    function reputationOf(address who) external view returns (uint256) {
+        return accounts[who].reputation;
+    }
+
+    /// Balance, deposit, debt and reputation of each participant, flattened (4 words each): one call
+    /// reads every account back (gridloop ledger verify).
+    function accountsOf(address[] calldata who) external view returns (int256[] memory out) {
+        out = new int256[](who.length * 4);
+        for (uint256 i = 0; i < who.length; i++) {
+            Account memory a = accounts[who[i]];
+            out[4 * i] = a.balance;
+            out[4 * i + 1] = a.deposit;
+            out[4 * i + 2] = debtOf[who[i]];
+            out[4 * i + 3] = int256(uint256(a.reputation));
+        }
+    }
+
+    /// Money fits an account's 96-bit fields (±3.9·10^28 micro-units); anything else is refused.
+    function fit(int256 x) internal pure returns (int96) {
+        require(x >= type(int96).min && x <= type(int96).max, "amount out of range");
+        return int96(x);
     }
 
     function authorityCount() external view returns (uint256) {

@@ -10,17 +10,22 @@
 import { type Block, type BlockHeader, cliqueSigner, createBlock } from '@ethereumjs/block';
 import { type Blockchain, CliqueConsensus, createBlockchain } from '@ethereumjs/blockchain';
 import { type Common, ConsensusAlgorithm, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { createLegacyTx, type LegacyTx } from '@ethereumjs/tx';
 import {
   type Address,
   createAddressFromPrivateKey,
   createZeroAddress,
   KECCAK256_RLP,
+  MapDB,
+  ValueEncoding,
 } from '@ethereumjs/util';
 import { buildBlock, createVM, runBlock, type VM } from '@ethereumjs/vm';
 import { bytesToHex, concat, hexToBytes, keccak } from './abi.ts';
 
-/** Our own chain: the block gas limit is sized for one interval's settlement of 1,000+ prosumers. */
+/** Our own chain: the default block gas limit is sized for one interval's settlement of 1,000+
+ * prosumers (a larger settlement is split over several blocks: docs/market.md, "Split settlement"). */
 export const BLOCK_GAS_LIMIT = 400_000_000n;
 const CLIQUE_PERIOD_S = 1;
 const VANITY = 32;
@@ -51,7 +56,8 @@ export function makeCommon(): Common {
       hardforks: early.map((name) => ({ name, block: 0 })),
     },
     Mainnet,
-    { hardfork: Hardfork.Berlin },
+    // The WebAssembly keccak for block, transaction and state-trie hashing (abi.ts).
+    { hardfork: Hardfork.Berlin, customCrypto: { keccak256: keccak } },
   );
 }
 
@@ -60,14 +66,14 @@ export function authorityKey(seed: string, i: number): Uint8Array {
   return keccak(new TextEncoder().encode(`gridloop-market-authority:${seed}:${i}`));
 }
 
-function genesisBlock(common: Common, signers: readonly Address[]): Block {
+export function genesisBlock(common: Common, signers: readonly Address[], gasLimit = BLOCK_GAS_LIMIT): Block {
   const sorted = [...signers].sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
   const extraData = concat([new Uint8Array(VANITY), ...sorted.map((a) => a.bytes), new Uint8Array(SEAL)]);
   return createBlock(
     {
       header: {
         number: 0n,
-        gasLimit: BLOCK_GAS_LIMIT,
+        gasLimit,
         difficulty: 1n,
         timestamp: 0n,
         extraData,
@@ -89,11 +95,17 @@ export class Authority {
     readonly common: Common,
     readonly blockchain: Blockchain,
     readonly vm: VM,
+    readonly gasLimit: bigint,
   ) {}
 
-  static async create(name: string, key: Uint8Array, signers: readonly Address[]): Promise<Authority> {
+  static async create(
+    name: string,
+    key: Uint8Array,
+    signers: readonly Address[],
+    gasLimit = BLOCK_GAS_LIMIT,
+  ): Promise<Authority> {
     const common = makeCommon();
-    const genesis = genesisBlock(common, signers);
+    const genesis = genesisBlock(common, signers, gasLimit);
     const blockchain = await createBlockchain({
       common,
       genesisBlock: genesis,
@@ -104,9 +116,22 @@ export class Authority {
     const vm = await createVM({
       common,
       blockchain,
+      // Caches in front of the state trie: without them every account and storage read walks and
+      // RLP-decodes trie nodes (the settlement's hot spot). setStateRoot clears them.
+      // Trie values kept as bytes, not hex strings (every node read converted them back otherwise).
+      stateManager: new MerkleStateManager({
+        common,
+        caches: new Caches(),
+        trie: new MerklePatriciaTrie({
+          useKeyHashing: true,
+          common,
+          db: new MapDB(),
+          valueEncoding: ValueEncoding.Bytes,
+        }),
+      }),
       evmOpts: { cliqueSigner: (h) => cliqueSigner(h as BlockHeader) },
     });
-    return new Authority(name, key, createAddressFromPrivateKey(key), common, blockchain, vm);
+    return new Authority(name, key, createAddressFromPrivateKey(key), common, blockchain, vm, gasLimit);
   }
 
   async head(): Promise<Block> {
@@ -114,7 +139,7 @@ export class Authority {
   }
 
   /** Signs a call to `to` (or a deployment when `to` is undefined) from this authority. */
-  signTx(nonce: bigint, to: Address | undefined, data: Uint8Array, gasLimit = BLOCK_GAS_LIMIT): LegacyTx {
+  signTx(nonce: bigint, to: Address | undefined, data: Uint8Array, gasLimit = this.gasLimit): LegacyTx {
     const tx = createLegacyTx({ nonce, gasPrice: 0n, gasLimit, to, data }, { common: this.common });
     return tx.sign(this.key);
   }
@@ -130,7 +155,7 @@ export class Authority {
       parentBlock: parent,
       headerData: {
         number: parent.header.number + 1n,
-        gasLimit: BLOCK_GAS_LIMIT,
+        gasLimit: this.gasLimit,
         timestamp: parent.header.timestamp + BigInt(CLIQUE_PERIOD_S),
         difficulty: inTurn ? 2n : 1n,
         extraData: new Uint8Array(VANITY + SEAL),
@@ -186,7 +211,7 @@ export class Authority {
     const sm = this.vm.stateManager;
     await sm.checkpoint();
     try {
-      const r = await this.vm.evm.runCall({ to, data, caller: this.address, gasLimit: BLOCK_GAS_LIMIT });
+      const r = await this.vm.evm.runCall({ to, data, caller: this.address, gasLimit: this.gasLimit });
       if (r.execResult.exceptionError)
         throw new LedgerError(`${this.name}: call reverted: ${revertReason(r.execResult.returnValue)}`);
       return r.execResult.returnValue;
@@ -210,6 +235,8 @@ export interface ChainCall {
   /** Contract called; undefined deploys `data` as init code. */
   to?: Address;
   data: Uint8Array;
+  /** Gas limit of the transaction; default: the block's gas shared evenly among its calls. */
+  gas?: bigint;
 }
 
 export interface BlockOutcome {
@@ -281,7 +308,7 @@ export class PoaChain {
     return !this.offline.has(a);
   }
 
-  static async create(count: number, seed = 'gridloop'): Promise<PoaChain> {
+  static async create(count: number, seed = 'gridloop', gasLimit = BLOCK_GAS_LIMIT): Promise<PoaChain> {
     if (!Number.isInteger(count) || count < 3)
       throw new TypeError('a PoA ledger needs at least 3 authorities');
     const keys = Array.from({ length: count }, (_, i) => authorityKey(seed, i));
@@ -291,7 +318,9 @@ export class PoaChain {
       .map((a, i) => ({ a: a.toString(), i }))
       .sort((x, y) => (x.a < y.a ? -1 : 1))
       .map((x) => x.i);
-    const auths = await Promise.all(order.map((i) => Authority.create(`authority${i}`, keys[i], signers)));
+    const auths = await Promise.all(
+      order.map((i) => Authority.create(`authority${i}`, keys[i], signers, gasLimit)),
+    );
     return new PoaChain(auths);
   }
 
@@ -356,6 +385,34 @@ export class PoaChain {
     throw new LedgerError(`no block at height ${height} reached a majority: ${reasons.join('; ')}`);
   }
 
+  /**
+   * Puts each group of calls in a block of its own, one after the other, all or nothing: if one block
+   * cannot be made final (a transaction reverts, no majority), every authority drops the blocks of
+   * this batch already made and returns to its state before it; LedgerError says which block failed.
+   */
+  async commitAll(blocks: readonly (readonly ChainCall[])[]): Promise<BlockOutcome[]> {
+    const logLength = this.log.length;
+    const before = new Map<Authority, { head: bigint; root: Uint8Array }>();
+    for (const a of this.authorities)
+      before.set(a, { head: (await a.head()).header.number, root: await a.vm.stateManager.getStateRoot() });
+    const done: BlockOutcome[] = [];
+    try {
+      for (const calls of blocks) done.push(await this.commit(calls));
+      return done;
+    } catch (e) {
+      for (const [a, b] of before) {
+        if ((await a.head()).header.number > b.head)
+          await a.blockchain.delBlock((await a.blockchain.getBlock(b.head + 1n)).hash());
+        await a.vm.stateManager.setStateRoot(b.root);
+      }
+      this.log.splice(logLength);
+      if (done.length === 0) throw e;
+      throw new LedgerError(
+        `block ${done.length + 1} of ${blocks.length} failed, the ${done.length} before it were dropped: ${(e as Error).message}`,
+      );
+    }
+  }
+
   /** Signs the calls with sequential nonces as the proposer's state sees them. */
   private async sign(proposer: Authority, calls: readonly ChainCall[]): Promise<LegacyTx[]> {
     const next = new Map<Authority, bigint>();
@@ -364,8 +421,8 @@ export class PoaChain {
       const from = c.from ?? proposer;
       const nonce = next.get(from) ?? (await proposer.nonceOf(from.address));
       next.set(from, nonce + 1n);
-      // The block's gas shared evenly: a call that needs more belongs in a block of its own.
-      txs.push(from.signTx(nonce, c.to, c.data, BLOCK_GAS_LIMIT / BigInt(calls.length)));
+      // By default the block's gas shared evenly: a call that needs more says so (ChainCall.gas).
+      txs.push(from.signTx(nonce, c.to, c.data, c.gas ?? proposer.gasLimit / BigInt(calls.length)));
     }
     return txs;
   }

@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { type Address, createAddressFromString, createContractAddress } from '@ethereumjs/util';
 import type { ClearingResult } from '../clearing.ts';
+import { canonicalReading, type MeterReading } from '../metering.ts';
 import { bytesToHex, concat, decodeWord, encodeArgs, encodeCall, hexToBytes, keccak } from './abi.ts';
-import { type Authority, type BlockOutcome, type ChainCall, PoaChain } from './chain.ts';
+import { type Authority, LedgerError, type PoaChain } from './chain.ts';
+import { type CommittedBlock, EmbeddedEngine, type EngineCall, type LedgerEngine } from './engine.ts';
 
 const artifact = JSON.parse(readFileSync(new URL('./MarketLedger.json', import.meta.url), 'utf8')) as {
   bytecode: string;
@@ -63,8 +65,6 @@ export function settlementOf(interval: number, result: ClearingResult): Interval
   return { interval: BigInt(interval), lines, poolShare: BigInt(result.pool), gridShare };
 }
 
-const RESULT_TYPES = ['uint64', 'address[]', 'int256[]', 'int256[]', 'int256', 'int256'];
-
 function resultArgs(s: IntervalSettlement) {
   return [
     s.interval,
@@ -76,25 +76,92 @@ function resultArgs(s: IntervalSettlement) {
   ];
 }
 
-/** The hash the authorities vote on (the same as the contract's `resultHash`). */
+/**
+ * The hash the authorities vote on (the same as the contract's `resultHash`): the lines chained,
+ * h = keccak256(abi.encode(h, who, clearedWh, trade)) from h = 0, then
+ * keccak256(abi.encode(interval, lines, h, poolShare, gridShare)).
+ */
 export function resultHash(s: IntervalSettlement): string {
-  return bytesToHex(keccak(encodeArgs(RESULT_TYPES, resultArgs(s))));
+  let h = '0x'.padEnd(66, '0');
+  for (const l of s.lines)
+    h = bytesToHex(
+      keccak(
+        encodeArgs(
+          ['bytes32', 'address', 'int256', 'int256'],
+          [h, participantAddress(l.participant), l.clearedWh, l.trade],
+        ),
+      ),
+    );
+  return bytesToHex(
+    keccak(
+      encodeArgs(
+        ['uint64', 'uint256', 'bytes32', 'int256', 'int256'],
+        [s.interval, s.lines.length, h, s.poolShare, s.gridShare],
+      ),
+    ),
+  );
+}
+
+/** A meter's key in the contract: keccak256 of its id. */
+export function meterKey(meter: string): string {
+  return bytesToHex(keccak(new TextEncoder().encode(meter)));
+}
+
+/**
+ * Gas of one settlement line, an upper bound (a participant's first settlement with a penalty, a
+ * debt and its event: fresh storage slots), and of a settlement transaction without lines. A
+ * settlement is split so that each slice's bound fits a block (docs/market.md, "Split settlement").
+ */
+export const SETTLE_GAS_PER_LINE = 75_000n;
+export const SETTLE_GAS_BASE = 150_000n;
+
+/** What a ledger step put on the chain. */
+export interface LedgerOutcome {
+  blocks: CommittedBlock[];
+  /** Of the last block: who sealed it, who accepted it, who refused it and why. */
+  proposer: string;
+  acceptedBy: string[];
+  rejectedBy: { authority: string; reason: string }[];
+  gasUsed: bigint;
+}
+
+function outcomeOf(blocks: CommittedBlock[]): LedgerOutcome {
+  const last = blocks[blocks.length - 1];
+  return {
+    blocks,
+    proposer: last?.proposer ?? '',
+    acceptedBy: last?.acceptedBy ?? [],
+    rejectedBy: last?.rejectedBy ?? [],
+    gasUsed: blocks.reduce((s, b) => s + b.gasUsed, 0n),
+  };
 }
 
 export class MarketLedger {
+  /** Ids of every participant the ledger has moved money for (their accounts are on the chain). */
+  readonly participants = new Set<string>();
+
   private constructor(
-    readonly chain: PoaChain,
-    readonly contract: Address,
+    readonly engine: LedgerEngine,
+    readonly contractAddress: string,
   ) {}
 
-  static async deploy(authorities: number, rules: LedgerRules, seed = 'gridloop'): Promise<MarketLedger> {
-    const chain = await PoaChain.create(authorities, seed);
-    const deployer = chain.authorities[0];
-    const nonce = await deployer.nonceOf(deployer.address);
+  /** The default: a fresh embedded Clique chain of `authorities` authorities, contract deployed. */
+  static async deploy(
+    authorities: number,
+    rules: LedgerRules,
+    seed = 'gridloop',
+    blockGasLimit?: bigint,
+  ): Promise<MarketLedger> {
+    return MarketLedger.deployOn(await EmbeddedEngine.create({ authorities, seed, blockGasLimit }), rules);
+  }
+
+  /** Deploys MarketLedger.sol on any engine (embedded, EDR, a lab's chain) from authority 0. */
+  static async deployOn(engine: LedgerEngine, rules: LedgerRules): Promise<MarketLedger> {
+    const nonce = await engine.nonceOf(0);
     const args = encodeArgs(
       ['address[]', 'int256', 'int256', 'int256', 'int256', 'int256'],
       [
-        chain.authorities.map((a) => a.address.toString()),
+        [...engine.authorities],
         rules.retailPrice,
         rules.feedInPrice,
         rules.toleranceWh,
@@ -102,87 +169,255 @@ export class MarketLedger {
         rules.penaltyPerWh,
       ],
     );
-    await chain.commit([{ from: deployer, data: concat([hexToBytes(artifact.bytecode), args]) }]);
-    return new MarketLedger(chain, createContractAddress(deployer.address, nonce));
+    const gas = DEPLOY_GAS < engine.blockGasLimit ? DEPLOY_GAS : engine.blockGasLimit;
+    await engine.submit([[{ from: 0, data: concat([hexToBytes(artifact.bytecode), args]), gas }]]);
+    const address = createContractAddress(createAddressFromString(engine.authorities[0]), nonce);
+    return new MarketLedger(engine, address.toString());
   }
 
-  private call(signature: string, args: Parameters<typeof encodeCall>[1], from?: Authority): ChainCall {
-    return { from, to: this.contract, data: encodeCall(signature, args) };
+  /** The embedded chain (its authorities, blocks, refusals); LedgerError on another engine. */
+  get chain(): PoaChain {
+    if (!(this.engine instanceof EmbeddedEngine))
+      throw new LedgerError(`the ${this.engine.kind} engine has no embedded chain`);
+    return this.engine.chain;
   }
 
-  credit(amounts: ReadonlyMap<string, bigint>): Promise<BlockOutcome> {
+  /** The contract's address (@ethereumjs Address), as before engines had names. */
+  get contract(): Address {
+    return createAddressFromString(this.contractAddress);
+  }
+
+  private call(signature: string, args: Parameters<typeof encodeCall>[1], from?: number): EngineCall {
+    return { from, to: this.contractAddress, data: encodeCall(signature, args) };
+  }
+
+  private async submit(groups: EngineCall[][]): Promise<LedgerOutcome> {
+    return outcomeOf(await this.engine.submit(groups));
+  }
+
+  credit(amounts: ReadonlyMap<string, bigint>): Promise<LedgerOutcome> {
     const who = [...amounts.keys()];
-    return this.chain.commit([
-      this.call('credit(address[],int256[])', [who.map(participantAddress), who.map((w) => amounts.get(w)!)]),
+    for (const w of who) this.participants.add(w);
+    return this.submit([
+      [
+        this.call('credit(address[],int256[])', [
+          who.map(participantAddress),
+          who.map((w) => amounts.get(w)!),
+        ]),
+      ],
     ]);
   }
 
-  lockDeposits(amounts: ReadonlyMap<string, bigint>): Promise<BlockOutcome> {
+  lockDeposits(amounts: ReadonlyMap<string, bigint>): Promise<LedgerOutcome> {
     const who = [...amounts.keys()];
-    return this.chain.commit([
-      this.call('lockDeposit(address[],int256[])', [
-        who.map(participantAddress),
-        who.map((w) => amounts.get(w)!),
-      ]),
+    return this.submit([
+      [
+        this.call('lockDeposit(address[],int256[])', [
+          who.map(participantAddress),
+          who.map((w) => amounts.get(w)!),
+        ]),
+      ],
     ]);
   }
 
   commitOrders(
     interval: bigint,
     orders: readonly { hash: string; participant: string; deposit: bigint }[],
-  ): Promise<BlockOutcome> {
-    return this.chain.commit([
-      this.call('commitOrders(uint64,bytes32[],address[],int256[])', [
-        interval,
-        orders.map((o) => o.hash),
-        orders.map((o) => participantAddress(o.participant)),
-        orders.map((o) => o.deposit),
-      ]),
+  ): Promise<LedgerOutcome> {
+    return this.submit([
+      [
+        this.call('commitOrders(uint64,bytes32[],address[],int256[])', [
+          interval,
+          orders.map((o) => o.hash),
+          orders.map((o) => participantAddress(o.participant)),
+          orders.map((o) => o.deposit),
+        ]),
+      ],
     ]);
   }
 
-  /** Each authority votes the hash of the settlement it computed (one transaction each, one block). */
-  vote(interval: bigint, hashes: ReadonlyMap<Authority, string>): Promise<BlockOutcome> {
-    return this.chain.commit(
-      [...hashes].map(([a, h]) => this.call('submitClearing(uint64,bytes32)', [interval, h], a)),
+  /**
+   * Each authority votes the hash of the settlement it computed (one transaction each, one block).
+   * Keys: an authority of the embedded chain, or an authority's index on any engine.
+   */
+  vote(interval: bigint, hashes: ReadonlyMap<Authority | number, string>): Promise<LedgerOutcome> {
+    return this.submit([
+      [...hashes].map(([a, h]) =>
+        this.call('submitClearing(uint64,bytes32)', [interval, h], this.indexOf(a)),
+      ),
+    ]);
+  }
+
+  /**
+   * Settles the accepted interval against the metered energy. One transaction when its gas bound
+   * fits a block; otherwise split into slices of consecutive lines, one block each (settleSlice), the
+   * last one checking the whole against the accepted clearing. Either way all or nothing: the engine
+   * drops every slice if one fails, so an interval is never left half settled.
+   */
+  settle(s: IntervalSettlement, meteredWh: ReadonlyMap<string, bigint>): Promise<LedgerOutcome> {
+    for (const l of s.lines) this.participants.add(l.participant);
+    const metered = s.lines.map((l) => meteredWh.get(l.participant) ?? l.clearedWh);
+    const perSlice = this.linesPerSlice();
+    if (s.lines.length <= perSlice)
+      return this.submit([
+        [
+          {
+            ...this.call('settle(uint64,address[],int256[],int256[],int256,int256,int256[])', [
+              ...resultArgs(s),
+              metered,
+            ]),
+            gas: this.settleGas(s.lines.length),
+          },
+        ],
+      ]);
+    const groups: EngineCall[][] = [];
+    for (let from = 0; from < s.lines.length; from += perSlice) {
+      const to = Math.min(from + perSlice, s.lines.length);
+      const lines = s.lines.slice(from, to);
+      groups.push([
+        {
+          ...this.call('settleSlice(uint64,address[],int256[],int256[],int256[],int256,int256,bool)', [
+            s.interval,
+            lines.map((l) => participantAddress(l.participant)),
+            lines.map((l) => l.clearedWh),
+            lines.map((l) => l.trade),
+            metered.slice(from, to),
+            s.poolShare,
+            s.gridShare,
+            to === s.lines.length,
+          ]),
+          gas: this.settleGas(lines.length),
+        },
+      ]);
+    }
+    return this.submit(groups);
+  }
+
+  /** How many settlement lines one transaction may carry on this engine's blocks. */
+  linesPerSlice(): number {
+    const room = (this.engine.blockGasLimit * 95n) / 100n - SETTLE_GAS_BASE;
+    const n = Number(room / SETTLE_GAS_PER_LINE);
+    if (n < 1)
+      throw new LedgerError(
+        `block gas limit ${this.engine.blockGasLimit} is too small for one settlement line`,
+      );
+    return n;
+  }
+
+  private settleGas(lines: number): bigint {
+    const bound = SETTLE_GAS_BASE + SETTLE_GAS_PER_LINE * BigInt(lines);
+    return bound < this.engine.blockGasLimit ? bound : this.engine.blockGasLimit;
+  }
+
+  /**
+   * Puts the interval's meter-reading commitments on the chain (one per meter, never overwritten):
+   * the raw readings stay with the authority (metering.ts).
+   */
+  commitReadings(
+    interval: bigint,
+    commitments: readonly { meter: string; commitment: string }[],
+  ): Promise<LedgerOutcome> {
+    return this.submit([
+      [
+        this.call('commitReadings(uint64,bytes32[],bytes32[])', [
+          interval,
+          commitments.map((c) => meterKey(c.meter)),
+          commitments.map((c) => c.commitment),
+        ]),
+      ],
+    ]);
+  }
+
+  /**
+   * Proves a reading against its commitment on the chain (the contract recomputes the hash of the
+   * reading's canonical bytes and the salt): true only if it is what the authority committed.
+   */
+  async proveReading(
+    proof: { reading: MeterReading; salt: string },
+    reader: Authority | number = 0,
+  ): Promise<boolean> {
+    const r = proof.reading;
+    const out = await this.engine.call(
+      this.contractAddress,
+      encodeCall('proveReading(uint64,bytes32,bytes,bytes)', [
+        r.interval,
+        meterKey(r.meter),
+        canonicalReading(r),
+        new TextEncoder().encode(proof.salt),
+      ]),
+      this.readerIndex(reader),
     );
+    return decodeWord(out) === 1n;
   }
 
-  /** Settles the accepted interval in one transaction (all or nothing) against the metered energy. */
-  settle(s: IntervalSettlement, meteredWh: ReadonlyMap<string, bigint>): Promise<BlockOutcome> {
-    return this.chain.commit([
-      this.call('settle(uint64,address[],int256[],int256[],int256,int256,int256[])', [
-        ...resultArgs(s),
-        s.lines.map((l) => meteredWh.get(l.participant) ?? l.clearedWh),
-      ]),
-    ]);
-  }
-
-  /** Reads an int256 view of the contract from one authority's own state. */
+  /** Reads an int256 view of the contract from one reader's own state (an authority, or its index). */
   async read(
-    authority: Authority,
+    reader: Authority | number,
     signature: string,
     args: Parameters<typeof encodeCall>[1] = [],
   ): Promise<bigint> {
-    return decodeWord(await authority.call(this.contract, encodeCall(signature, args)));
+    return decodeWord(
+      await this.engine.call(this.contractAddress, encodeCall(signature, args), this.readerIndex(reader)),
+    );
   }
 
-  async readBytes32(authority: Authority, signature: string, args: Parameters<typeof encodeCall>[1] = []) {
-    return bytesToHex(await authority.call(this.contract, encodeCall(signature, args)));
+  async readBytes32(
+    reader: Authority | number,
+    signature: string,
+    args: Parameters<typeof encodeCall>[1] = [],
+  ) {
+    return bytesToHex(
+      await this.engine.call(this.contractAddress, encodeCall(signature, args), this.readerIndex(reader)),
+    );
   }
 
-  /** A participant's balance, deposit and debt as each authority's contract storage holds them. */
+  /** Many participants' accounts from one reader's contract storage, in one call. */
+  async accountsOf(
+    participants: readonly string[],
+    reader: Authority | number = 0,
+  ): Promise<{ balance: bigint; deposit: bigint; debt: bigint; reputation: bigint }[]> {
+    const words = await this.engine.call(
+      this.contractAddress,
+      encodeCall('accountsOf(address[])', [participants.map(participantAddress)]),
+      this.readerIndex(reader),
+    );
+    // After the returned array's offset and length, four words per participant.
+    return participants.map((_, i) => {
+      const [balance, deposit, debt, reputation] = [0, 1, 2, 3].map((f) => decodeWord(words, 2 + 4 * i + f));
+      return { balance, deposit, debt, reputation };
+    });
+  }
+
+  /** A participant's balance, deposit and debt as each reader's contract storage holds them. */
   async accountOnEvery(participant: string) {
     const who = participantAddress(participant);
     return Promise.all(
-      this.chain.authorities.map(async (a) => ({
-        authority: a.name,
-        balance: await this.read(a, 'balanceOf(address)', [who]),
-        deposit: await this.read(a, 'depositOf(address)', [who]),
-        debt: await this.read(a, 'debtOf(address)', [who]),
+      this.engine.readers.map(async (name, i) => ({
+        authority: name,
+        balance: await this.read(i, 'balanceOf(address)', [who]),
+        deposit: await this.read(i, 'depositOf(address)', [who]),
+        debt: await this.read(i, 'debtOf(address)', [who]),
       })),
     );
   }
+
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+
+  private indexOf(a: Authority | number): number {
+    if (typeof a === 'number') return a;
+    const i = this.chain.authorities.indexOf(a);
+    if (i < 0) throw new LedgerError(`${a.name} is not an authority of this chain`);
+    return i;
+  }
+
+  private readerIndex(r: Authority | number): number {
+    return this.indexOf(r);
+  }
 }
+
+/** Deployment gas: the contract's init code is a few kB. */
+const DEPLOY_GAS = 5_000_000n;
 
 export { createAddressFromString };

@@ -1,3 +1,4 @@
+export { startHardhatNode } from './hardhat-node.ts';
 export { type Influxdb1Server, type InfluxQLSeries, startInfluxdb1 } from './influxdb1.ts';
 export { freePort, type LaunchSpec, type LoopbackServer, startLoopbackServer } from './loopback-server.ts';
 export { type RedisServer, startRedis } from './redis.ts';

@@ -3,6 +3,7 @@ import { attackCommand } from './attack.ts';
 import { campaignCommand } from './campaign.ts';
 import { devicesCommand } from './devices.ts';
 import { exportDatasetCommand } from './export-dataset.ts';
+import { ledgerCommand } from './ledger.ts';
 import { powerflowCommand } from './powerflow.ts';
 import { probeCommand } from './probe.ts';
 import { replayCommand } from './replay.ts';
@@ -26,4 +27,5 @@ export const commands: Command[] = [
   exportDatasetCommand,
   campaignCommand,
   workerCommand,
+  ledgerCommand,
 ];
