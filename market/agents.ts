@@ -83,7 +83,13 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
   return (state, intervalStart_s, { catalog, config }) => {
     const hours = config.interval_s / 3600;
     const orders: Order[] = [];
-    const add = (participant: string, side: Order['side'], qty_wh: number, price: number, tag = side) => {
+    const add = (
+      participant: string,
+      side: Order['side'],
+      qty_wh: number,
+      price: number,
+      tag: string = side,
+    ) => {
       if (qty_wh <= 0) return;
       const clamped = Math.min(config.priceCap, Math.max(config.priceFloor, Math.round(price)));
       orders.push({
@@ -98,7 +104,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
     const made = new Map<string, number>();
     for (const der of catalog.ders) {
       const now = state.devices[der.id];
-      const p = now && now.online && !now.tripped ? now.p_mw : 0;
+      const p = now?.online && !now.tripped ? now.p_mw : 0;
       if (der.microgrid) made.set(der.microgrid, (made.get(der.microgrid) ?? 0) + p);
       const role = roleOf(der, options);
       if (!role || !now) continue;
