@@ -135,6 +135,15 @@ describe('per-DER bidding agents', () => {
     expect(orders.some((o) => o.participant === 'hw')).toBe(false);
   });
 
+  it('the hardware slot bids only while its board reports a measured state', () => {
+    const s = state(780);
+    s.devices.hw = { p_mw: 0, q_mvar: 0, online: false };
+    const orders = derAgents(options)(s, 900, { catalog, config: DEFAULT_MARKET_CONFIG }) as {
+      participant: string;
+    }[];
+    expect(orders.some((o) => o.participant === 'hw')).toBe(false);
+  });
+
   it('a battery near empty only buys, one near full only sells', () => {
     const s = state(780);
     s.devices.bat1.soc = 0.2;

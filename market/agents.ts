@@ -4,8 +4,10 @@
  *
  * - **Renewables** (PV, wind: not dispatchable) sell their output by persistence (what they make now,
  *   over the interval) at the renewable limit price.
- * - **Dispatchable generators** sell their capability (pmax over the interval) at their marginal cost:
- *   an offer that does not depend on what the FIDs do to them now, so the schedule cannot oscillate.
+ * - **Dispatchable generators** sell their capability over the interval: the part down to their minimum
+ *   output at the price floor (it runs whatever the price: an islanded microgrid cannot import more
+ *   than its gensets can back down), the rest at their marginal cost. An offer that does not depend on
+ *   what the FIDs do to them now, so the schedule cannot oscillate.
  * - **Batteries** (and the hardware battery slot, from its *measured* state of charge) sell the energy
  *   above their lowest state of charge and buy the room below their highest, each capped by the power
  *   rating over the interval, at the battery's sell and buy limits.

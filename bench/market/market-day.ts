@@ -6,14 +6,15 @@
  * was cleared — each interval's FID energy against the cleared exchange, each shortfall with the
  * constraint that caused it.
  */
+
+import { derAgents, derParticipants } from '../../market/agents.ts';
+import { type IntervalRecord, MarketController } from '../../market/controller.ts';
+import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
 import type { TwinCatalog } from '../../twin/control/contract.ts';
 import type { Scenario, ScenarioMarket } from '../../twin/scenario/load.ts';
 import { ScenarioError } from '../../twin/scenario/load.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
-import { derAgents, derParticipants } from '../../market/agents.ts';
-import { type IntervalRecord, MarketController } from '../../market/controller.ts';
-import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { PointSink } from '../recording/schema.ts';
 
 /** Deposit of every participant, micro-units: large enough that no agent's order is refused for it. */
@@ -77,6 +78,7 @@ export class MarketDay {
   /** Points written so far: history records, and the intervals whose FID delivery was written. */
   private recordsWritten = 0;
   private fidsWrittenUntil = -Infinity;
+  private sink?: { point: PointSink; timeOf: (t_s: number) => bigint };
 
   constructor(scenario: Scenario, catalog: TwinCatalog) {
     const section = scenario.market;
@@ -149,13 +151,19 @@ export class MarketDay {
       this.refusals.set(start, list);
       this.refusedSeen = refused.length;
     }
+    if (this.sink) this.writePoints(t, this.sink.point, this.sink.timeOf);
   };
 
   /**
    * Writes the market's points (docs/influx-schema.md): each clearing as it happens, stamped at its
    * interval's start; each FID's delivery once its interval is over, stamped at the interval's end.
    */
-  readonly recordPoints = (state: TwinState, point: PointSink, timeOf: (t_s: number) => bigint): void => {
+  readonly recordPoints = (_state: TwinState, point: PointSink, timeOf: (t_s: number) => bigint): void => {
+    // Written from onStep, once the step's energy is counted (the recorder sees the state first).
+    this.sink = { point, timeOf };
+  };
+
+  private writePoints(t_s: number, point: PointSink, timeOf: (t_s: number) => bigint): void {
     const history = this.controller.history;
     for (; this.recordsWritten < history.length; this.recordsWritten++) {
       const record = history[this.recordsWritten];
@@ -163,7 +171,12 @@ export class MarketDay {
       const refused = BigInt(record.refused.length);
       if (!record.result) {
         for (const mg of this.catalog.microgrids)
-          point('market_interval', { microgrid: mg.id }, { refused_orders: refused, note: record.note ?? '' }, time);
+          point(
+            'market_interval',
+            { microgrid: mg.id },
+            { refused_orders: refused, note: record.note ?? '' },
+            time,
+          );
         continue;
       }
       for (const p of record.result.prices)
@@ -197,7 +210,7 @@ export class MarketDay {
     }
     // Intervals over by now (the one holding this step's start is still running).
     const interval = this.section.interval_s;
-    const current = Math.floor((state.t_s + 1e-9) / interval) * interval;
+    const current = Math.floor((t_s + 1e-6) / interval) * interval;
     if (current - interval <= this.fidsWrittenUntil) return;
     this.fidsWrittenUntil = current - interval;
     const done = this.deliveryOf(current - interval);
@@ -218,7 +231,7 @@ export class MarketDay {
         timeOf(current),
       );
     }
-  };
+  }
 
   /** The record delivered during the interval starting at `start`. */
   private deliveredRecord(start: number): IntervalRecord | undefined {
@@ -237,12 +250,16 @@ export class MarketDay {
     let exchanged = 0;
     let volume = 0;
     for (const record of this.controller.history) {
-      const d = record.intervalStart_s + interval <= this.endT + 1e-6 ? this.deliveryOf(record.intervalStart_s) : undefined;
+      const d =
+        record.intervalStart_s + interval <= this.endT + 1e-6
+          ? this.deliveryOf(record.intervalStart_s)
+          : undefined;
       if (!d) continue;
       for (const f of d.fids) {
         maxError = Math.max(maxError, f.error);
         exchanged += Math.abs(f.cleared_wh);
-        if (f.constraint) shortfalls.push({ intervalStart_s: d.intervalStart_s, fid: f.fid, constraint: f.constraint });
+        if (f.constraint)
+          shortfalls.push({ intervalStart_s: d.intervalStart_s, fid: f.fid, constraint: f.constraint });
       }
       volume += d.volume_wh;
       intervals.push(d);
@@ -273,7 +290,8 @@ export class MarketDay {
       const delivered = bucket.wh.get(link.id) ?? 0;
       const error = reference > 0 ? Math.abs(delivered - link.flow_wh) / reference : 0;
       const d: FidDelivery = { fid: link.id, cleared_wh: link.flow_wh, delivered_wh: delivered, error };
-      if (error > this.section.tolerance) d.constraint = this.constraintOf(start, link.id, delivered, link.flow_wh);
+      if (error > this.section.tolerance)
+        d.constraint = this.constraintOf(start, link.id, delivered, link.flow_wh);
       return d;
     });
     return {
@@ -298,9 +316,12 @@ export class MarketDay {
   }
 }
 
-/** The converter's transfer A→B (MW) from what each side sees (fid.ts: the sender also pays the losses). */
+/**
+ * The converter's transfer A→B (MW) from what each side sees (twin/fid/fid.ts: the sending side also
+ * supplies the losses, so the receiving side sees the transfer itself).
+ */
 export function transferOf(s: { p_a_mw: number; p_b_mw: number }): number {
-  return s.p_b_mw > 0 ? s.p_b_mw : -s.p_a_mw;
+  return s.p_a_mw > 0 ? -s.p_a_mw : s.p_b_mw;
 }
 
 /** The market day of a scenario with a `market:` section (undefined without one). */
@@ -313,9 +334,7 @@ export async function marketDayOf(scenario: Scenario, dt_s: number): Promise<Mar
 
 /** The report's lines for a person: one per shortfall, then the day's figures. */
 export function marketDayLines(r: MarketDayReport): string[] {
-  const lines = r.shortfalls.map(
-    (s) => `  SHORTFALL  interval at ${s.intervalStart_s} s: ${s.constraint}`,
-  );
+  const lines = r.shortfalls.map((s) => `  SHORTFALL  interval at ${s.intervalStart_s} s: ${s.constraint}`);
   const ok = r.shortfallFraction < SHORTFALL_LIMIT;
   lines.push(
     `  ${ok ? 'PASS' : 'FAIL'}  market delivery: ${r.intervals.length} intervals, FID energy within ${(r.tolerance * 100).toFixed(1)} % of the cleared exchange in all but ${r.shortfalls.length} (${(r.shortfallFraction * 100).toFixed(2)} % of the day, limit ${SHORTFALL_LIMIT * 100} %); largest error ${(r.maxError * 100).toFixed(2)} %; ${(r.exchanged_wh / 1e3).toFixed(1)} kWh exchanged between microgrids, ${(r.volume_wh / 1e3).toFixed(1)} kWh traded`,

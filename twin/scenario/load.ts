@@ -209,6 +209,12 @@ export function parseScenario(text: string, file: string): Scenario {
     if (lo !== undefined && hi !== undefined && lo > hi)
       fail(`lower bound ${lo} is above upper bound ${hi}`, ['assertions', i]);
   });
+  const market = s.market;
+  if (market && market.gateClosure_s > 0 && market.interval_s % market.gateClosure_s !== 0)
+    fail(`must divide interval_s (${market.interval_s} s): the market wakes at every gate closure`, [
+      'market',
+      'gateClosure_s',
+    ]);
   const hardwareIds = new Map<string, number>();
   (s.hardware ?? []).forEach((h, i) => {
     if (hardwareIds.has(h.id))
