@@ -90,6 +90,11 @@ export class MarketController implements Controller {
     ];
   }
 
+  /** The registered participants (by id). */
+  get participants(): ReadonlyMap<string, Participant> {
+    return this.options.participants;
+  }
+
   attach(catalog: TwinCatalog): void {
     this.catalog = catalog;
     const mgOfBus = new Map<string, string>();

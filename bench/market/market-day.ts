@@ -65,7 +65,7 @@ export interface MarketDayReport {
 export class MarketDay {
   readonly controller: MarketController;
   readonly section: ScenarioMarket;
-  private readonly catalog: TwinCatalog;
+  readonly catalog: TwinCatalog;
   private readonly fids: string[];
   /** Per interval start: energy carried A→B per FID (Wh), steps with the converter stopped. */
   private readonly carried = new Map<number, { wh: Map<string, number>; stopped: Map<string, number> }>();
