@@ -13,12 +13,8 @@
  * bench/ may use both (test/architecture/import-rules.ts).
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { keccak } from '../../market/ledger/abi.ts';
-import type { TwinState } from '../../twin/api.ts';
-import type { Scenario } from '../../twin/scenario/load.ts';
-import { ScenarioError } from '../../twin/scenario/load.ts';
-import { runScenario } from '../../twin/scenario/runner.ts';
 import { importOf } from '../../market/agents.ts';
+import { keccak } from '../../market/ledger/abi.ts';
 import { Authority, authorityKey, LedgerError } from '../../market/ledger/chain.ts';
 import {
   type LedgerRules,
@@ -28,6 +24,10 @@ import {
   settlementOf,
 } from '../../market/ledger/ledger.ts';
 import { MeterRegister, signReading } from '../../market/metering.ts';
+import type { TwinState } from '../../twin/api.ts';
+import type { Scenario } from '../../twin/scenario/load.ts';
+import { ScenarioError } from '../../twin/scenario/load.ts';
+import { runScenario } from '../../twin/scenario/runner.ts';
 import { type MarketDay, marketDayOf } from '../market/market-day.ts';
 
 export const LEDGER_ATTACK_KINDS = [
@@ -112,7 +112,13 @@ export function ledgerSectionOf(s: Scenario): LedgerSection | undefined {
 export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunResult> {
   const section = ledgerSectionOf(s);
   if (!section) throw new TypeError('runConsensusScenario: the scenario has no security.ledger section');
-  if (!s.market) throw new ScenarioError('a security.ledger section needs a market: section', s.file, undefined, '/security/ledger');
+  if (!s.market)
+    throw new ScenarioError(
+      'a security.ledger section needs a market: section',
+      s.file,
+      undefined,
+      '/security/ledger',
+    );
   const market = (await marketDayOf(s, s.dt_s))!;
   const catalog = market.catalog;
   const interval_s = s.market.interval_s;
@@ -169,7 +175,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
 
   const outcomes: LedgerAttackOutcome[] = section.attacks.map((a) => ({
     ...a,
-    target: a.participant ?? (a.authority !== undefined ? authorities[a.authority]?.name ?? '?' : 'chain'),
+    target: a.participant ?? (a.authority !== undefined ? (authorities[a.authority]?.name ?? '?') : 'chain'),
     detected: false,
     rejectedBy: [],
     reasons: [],
@@ -209,16 +215,29 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
           ...(attack ? { attack: attack.id } : {}),
         });
         if (attack) note(attack, r.authority, r.reason);
-        else falseAlarms.push(`block ${o.block.header.number} of ${o.proposer} refused by ${r.authority}: ${r.reason}`);
+        else
+          falseAlarms.push(
+            `block ${o.block.header.number} of ${o.proposer} refused by ${r.authority}: ${r.reason}`,
+          );
       }
     }
   };
   /** A block from outside the turn (an outsider, an equivocating copy): every authority judges it. */
-  const strikeWith = async (attack: LedgerAttackOutcome, block: Awaited<ReturnType<Authority['propose']>>) => {
+  const strikeWith = async (
+    attack: LedgerAttackOutcome,
+    block: Awaited<ReturnType<Authority['propose']>>,
+  ) => {
     const v = await chain.receive(block);
     for (const r of v.rejectedBy) {
       note(attack, r.authority, r.reason);
-      decisions.push({ height: block.header.number, authority: r.authority, outcome: 'refused', proposer: attack.kind, reason: r.reason, attack: attack.id });
+      decisions.push({
+        height: block.header.number,
+        authority: r.authority,
+        outcome: 'refused',
+        proposer: attack.kind,
+        reason: r.reason,
+        attack: attack.id,
+      });
     }
     if (v.acceptedBy.length > 0) attack.reasons.push(`accepted by ${v.acceptedBy.join(', ')}`);
   };
@@ -251,9 +270,13 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       const p = o.participant ?? participants[0];
       const mg = market.controller.participants.get(p)?.microgrid;
       const owner = mg ? authorityOfMg.get(mg) : undefined;
-      if (!owner) throw new ScenarioError(`unknown participant '${p}'`, s.file, undefined, '/security/ledger/attacks');
+      if (!owner)
+        throw new ScenarioError(`unknown participant '${p}'`, s.file, undefined, '/security/ledger/attacks');
       const genuine = Math.round(metered.get(d.intervalStart_s)?.get(p) ?? 0);
-      const signed = signReading({ meter: `meter:${p}`, participant: p, interval: k, energy_wh: genuine, t_s: end_s }, keys.get(p)!);
+      const signed = signReading(
+        { meter: `meter:${p}`, participant: p, interval: k, energy_wh: genuine, t_s: end_s },
+        keys.get(p)!,
+      );
       // The same signed reading with a value in the attacker's favour (a seller claims more).
       const forged = { ...signed, reading: { ...signed.reading, energy_wh: genuine + 50_000 } };
       const v = registers.get(owner)!.accept(forged, end_s + 1);
@@ -263,10 +286,15 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       const mg = market.controller.participants.get(p)!.microgrid;
       const owner = authorityOfMg.get(mg)!;
       const energy = Math.round(metered.get(d.intervalStart_s)?.get(p) ?? 0);
-      const v = registers.get(owner)!.accept(
-        signReading({ meter: `meter:${p}`, participant: p, interval: k, energy_wh: energy, t_s: end_s }, keys.get(p)!),
-        end_s + 2,
-      );
+      const v = registers
+        .get(owner)!
+        .accept(
+          signReading(
+            { meter: `meter:${p}`, participant: p, interval: k, energy_wh: energy, t_s: end_s },
+            keys.get(p)!,
+          ),
+          end_s + 2,
+        );
       if (!v.ok) falseAlarms.push(`honest reading of ${p} refused: ${v.message}`);
     }
     const meteredWh = new Map<string, bigint>();
@@ -310,11 +338,19 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       await ledger.vote(BigInt(k), votes);
       record(corruption);
       for (const o of here.filter((x) => x.kind === 'conflicting-clearing')) {
-        const held = await Promise.all(authorities.filter((a) => chain.isOnline(a) && !(corruption && a.name === corruption.target)).map((a) => ledger.readBytes32(a, 'accepted(uint64)', [BigInt(k)])));
+        const held = await Promise.all(
+          authorities
+            .filter((a) => chain.isOnline(a) && !(corruption && a.name === corruption.target))
+            .map((a) => ledger.readBytes32(a, 'accepted(uint64)', [BigInt(k)])),
+        );
         if (held.every((h) => h === honestHash))
           for (const a of authorities)
             if (a.name !== o.target && chain.isOnline(a))
-              note(o, a.name, `outvoted: the majority's hash ${honestHash.slice(0, 10)}… was accepted, not ${o.target}'s`);
+              note(
+                o,
+                a.name,
+                `outvoted: the majority's hash ${honestHash.slice(0, 10)}… was accepted, not ${o.target}'s`,
+              );
       }
       await ledger.settle(settlement, meteredWh);
       record();
@@ -340,7 +376,11 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       if (k === (o.until ?? o.interval)) {
         const refused = await chain.setOnline(a, true);
         // Detected: the chain went on without it (a majority online) and it caught up by re-executing.
-        note(o, 'chain', `went on with ${n - 1} of ${n} authorities; ${a.name} re-executed the blocks it missed${refused.length ? ` (refused ${refused.length})` : ''}`);
+        note(
+          o,
+          'chain',
+          `went on with ${n - 1} of ${n} authorities; ${a.name} re-executed the blocks it missed${refused.length ? ` (refused ${refused.length})` : ''}`,
+        );
       }
     }
 
@@ -364,7 +404,8 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
     for (const got of await ledger.accountOnEvery(p)) {
       totals[got.authority] += got.balance;
       for (const f of ['balance', 'deposit', 'debt'] as const)
-        if (got[f] !== want[f]) mismatches.push(`${p} ${f} on ${got.authority}: ${got[f]} (reference ${want[f]})`);
+        if (got[f] !== want[f])
+          mismatches.push(`${p} ${f} on ${got.authority}: ${got[f]} (reference ${want[f]})`);
     }
   }
   return {

@@ -144,7 +144,13 @@ export const RECORDED_SCHEMA = {
   /** One point per order per cleared interval (stamped at the interval's start). */
   market_trade: {
     tags: ['run', 'participant', 'microgrid', 'side'],
-    fields: { filled_wh: 'float', unmatched_wh: 'float', price: 'float', amount: 'float', grid_amount: 'float' },
+    fields: {
+      filled_wh: 'float',
+      unmatched_wh: 'float',
+      price: 'float',
+      amount: 'float',
+      grid_amount: 'float',
+    },
   },
   /**
    * One point per market FID per interval, stamped at the interval's end: the cleared exchange A→B
@@ -169,7 +175,13 @@ export const RECORDED_SCHEMA = {
    */
   chain: {
     tags: ['run', 'authority', 'outcome'],
-    fields: { height: 'integer', proposer: 'string', reason: 'string', attack: 'string', balance_total: 'float' },
+    fields: {
+      height: 'integer',
+      proposer: 'string',
+      reason: 'string',
+      attack: 'string',
+      balance_total: 'float',
+    },
   },
   /**
    * Written by `gridloop campaign` (bench/campaigns/influx.ts), not by a run's recorder: one point

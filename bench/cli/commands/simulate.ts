@@ -125,7 +125,11 @@ export const simulateCommand: Command = {
       market = await marketDayOf(scenario, dt);
       run = await simulateRecorded(scenario, {
         ...(market
-          ? { controllers: () => [market!.controller], onStep: market.onStep, recordMore: market.recordPoints }
+          ? {
+              controllers: () => [market!.controller],
+              onStep: market.onStep,
+              recordMore: market.recordPoints,
+            }
           : {}),
         dt_s: dt,
         every_s: every,
