@@ -40,6 +40,7 @@ const catalog: TwinCatalog = {
       id: 'gen1',
       technology: 'diesel-genset',
       microgrid: 'mg2',
+      pmin_mw: 0.2,
       pmax_mw: 0.8,
       cost_per_mwh: 80,
       dispatchable: true,
@@ -104,8 +105,10 @@ describe('per-DER bidding agents', () => {
       // room below 90 % = 0.05 × 1 MWh = 50 000 Wh (under the 125 000 Wh cap), at 90.
       'bat1 sell 125000 @150',
       'bat1 buy 50000 @90',
-      // Diesel: its capability 0.8 MW × 0.25 h = 200 000 Wh at its marginal cost, 80.
-      'gen1 sell 200000 @80',
+      // Diesel: its minimum output 0.2 MW × 0.25 h = 50 000 Wh at the floor (it runs whatever the price),
+      // the rest of its capability, (0.8 − 0.2) × 0.25 = 150 000 Wh, at its marginal cost, 80.
+      'gen1 sell 50000 @0',
+      'gen1 sell 150000 @80',
       // The board (measured 80 % of 0.05 MWh): above 20 % = 30 000 Wh, capped by 0.1 MW × 0.25 h = 25 000;
       // room below 90 % = 5 000 Wh.
       'hw sell 25000 @150',
@@ -129,7 +132,7 @@ describe('per-DER bidding agents', () => {
       price: number;
     }[];
     expect(orders.find((o) => o.participant === 'pv1')?.price).toBe(40);
-    expect(orders.find((o) => o.participant === 'gen1')?.price).toBe(DEFAULT_MARKET_CONFIG.priceCap);
+    expect(orders.find((o) => o.id === 'gen1/sell@900')?.price).toBe(DEFAULT_MARKET_CONFIG.priceCap);
     expect(orders.some((o) => o.participant === 'bat1')).toBe(false);
     // The board without a capacity is not a battery the agent can reason about: it does not trade.
     expect(orders.some((o) => o.participant === 'hw')).toBe(false);

@@ -6,7 +6,7 @@
  *   over the interval) at the renewable limit price.
  * - **Dispatchable generators** sell their capability over the interval: the part down to their minimum
  *   output at the price floor (it runs whatever the price: an islanded microgrid cannot import more
- *   than its gensets can back down), the rest at their marginal cost. An offer that does not depend on
+ *   than its gensets can back down), the rest at their marginal cost. Offers that do not depend on
  *   what the FIDs do to them now, so the schedule cannot oscillate.
  * - **Batteries** (and the hardware battery slot, from its *measured* state of charge) sell the energy
  *   above their lowest state of charge and buy the room below their highest, each capped by the power
@@ -114,8 +114,12 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
       if (role === 'renewable')
         add(der.id, 'sell', wh(p, hours), own.sellPrice ?? options.renewableSellPrice ?? 0);
       else if (role === 'generator') {
-        if (now.online && !now.tripped)
-          add(der.id, 'sell', wh(der.pmax_mw, hours), own.sellPrice ?? der.cost_per_mwh);
+        if (!now.online || now.tripped) continue;
+        // Its minimum output runs whatever the price (a genset cannot back down below it): offered at
+        // the floor, so its microgrid uses it before importing; the rest at the marginal cost.
+        const mustRun = Math.max(0, der.pmin_mw);
+        add(der.id, 'sell', wh(mustRun, hours), config.priceFloor, 'must-run');
+        add(der.id, 'sell', wh(der.pmax_mw - mustRun, hours), own.sellPrice ?? der.cost_per_mwh);
       } else {
         const soc = now.soc;
         const capacity = own.capacity_mwh ?? der.capacity_mwh;
