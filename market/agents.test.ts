@@ -128,6 +128,7 @@ describe('per-DER bidding agents', () => {
       renewableSellPrice: 40,
       byId: { gen1: { sellPrice: 5000 }, bat1: { trade: false } },
     })(state(780), 900, { catalog, config: DEFAULT_MARKET_CONFIG }) as {
+      id: string;
       participant: string;
       price: number;
     }[];
