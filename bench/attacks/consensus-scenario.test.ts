@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSecurityScenario } from '../../twin/attacks/security.ts';
-import { consensusLines, runConsensusScenario } from './consensus-scenario.ts';
+import { measurementSchema } from '../recording/schema.ts';
+import { consensusLines, recordConsensus, runConsensusScenario } from './consensus-scenario.ts';
 
 const SCENARIO = new URL('../../scenarios/attacks/consensus-under-attack.yaml', import.meta.url).pathname;
 
@@ -39,5 +40,21 @@ describe('consensus under attack (scenarios/attacks/consensus-under-attack.yaml)
     expect(r.decisions.some((d) => d.outcome === 'offline' && d.authority === 'authority2')).toBe(true);
     expect(r.passed).toBe(true);
     expect(consensusLines(r).at(-1)).toMatch(/PASS {2}balances right/);
+    // Its points: chain decisions, attack labels and who detected them, all in the recorded schema.
+    const points: { m: string; tags: Record<string, string | undefined>; fields: Record<string, unknown> }[] =
+      [];
+    recordConsensus(
+      r,
+      (m, tags, fields) => points.push({ m, tags, fields }),
+      (t) => BigInt(Math.round(t * 1e9)),
+    );
+    for (const p of points) {
+      const schema = measurementSchema(p.m)!;
+      for (const t of Object.keys(p.tags)) expect(schema.tags).toContain(t);
+      for (const f of Object.keys(p.fields)) expect(Object.keys(schema.fields)).toContain(f);
+    }
+    expect(points.filter((p) => p.m === 'attack')).toHaveLength(6);
+    expect(points.some((p) => p.m === 'detection' && p.tags.detector === 'meters@authority0')).toBe(true);
+    expect(points.filter((p) => p.m === 'chain' && p.tags.outcome === 'balances')).toHaveLength(3);
   }, 300_000);
 });

@@ -29,6 +29,7 @@ import type { Scenario } from '../../twin/scenario/load.ts';
 import { ScenarioError } from '../../twin/scenario/load.ts';
 import { runScenario } from '../../twin/scenario/runner.ts';
 import { type MarketDay, marketDayOf } from '../market/market-day.ts';
+import type { PointSink } from '../recording/schema.ts';
 
 export const LEDGER_ATTACK_KINDS = [
   'non-authority-sealer',
@@ -62,6 +63,8 @@ export interface LedgerSection {
 /** One attack's ground truth and what the defenders did about it. */
 export interface LedgerAttackOutcome extends LedgerAttackSpec {
   target: string;
+  /** When it struck: the end of its interval, when the interval is settled (twin time, s). */
+  t_s?: number;
   detected: boolean;
   /** Who rejected it: authorities (block validation, the vote), or `meters@<authority>`. */
   rejectedBy: string[];
@@ -69,6 +72,8 @@ export interface LedgerAttackOutcome extends LedgerAttackSpec {
 }
 
 export interface ChainDecision {
+  /** Twin time of the settlement it belongs to (the interval's end; 0 before the first). */
+  t_s: number;
   height: bigint;
   authority: string;
   outcome: 'accepted' | 'refused' | 'offline';
@@ -181,6 +186,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
     reasons: [],
   }));
   const decisions: ChainDecision[] = [];
+  let now_s = 0;
   const falseAlarms: string[] = [];
   const note = (o: LedgerAttackOutcome, by: string, reason: string) => {
     o.detected = true;
@@ -195,6 +201,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       for (const a of authorities) {
         const rejected = o.rejectedBy.find((r) => r.authority === a.name);
         decisions.push({
+          t_s: now_s,
           height: o.block.header.number,
           authority: a.name,
           outcome: o.acceptedBy.includes(a.name) ? 'accepted' : rejected ? 'refused' : 'offline',
@@ -207,6 +214,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       const o = chain.refused[logged.refused];
       for (const r of o.rejectedBy) {
         decisions.push({
+          t_s: now_s,
           height: o.block.header.number,
           authority: r.authority,
           outcome: 'refused',
@@ -231,6 +239,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
     for (const r of v.rejectedBy) {
       note(attack, r.authority, r.reason);
       decisions.push({
+        t_s: now_s,
         height: block.header.number,
         authority: r.authority,
         outcome: 'refused',
@@ -255,6 +264,8 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
     const result = market.controller.history.find((h) => h.intervalStart_s === d.intervalStart_s)?.result;
     if (!result) continue;
     const here = outcomes.filter((o) => o.interval === k);
+    now_s = d.intervalStart_s + interval_s;
+    for (const o of here) o.t_s = now_s;
     const settlement = settlementOf(k, result);
     const honestHash = resultHash(settlement);
 
@@ -436,4 +447,37 @@ export function consensusLines(r: ConsensusRunResult): string[] {
       : `  FAIL  balances: ${r.balanceMismatches.slice(0, 5).join('; ')}`,
   );
   return lines;
+}
+
+/**
+ * The run's points (docs/influx-schema.md): each chain decision (`chain`), each attack's ground truth
+ * (`attack`) and who rejected it (`detection`, one point per attack and rejecting party), and the
+ * balance totals each authority's storage holds at the end.
+ */
+export function recordConsensus(
+  r: ConsensusRunResult,
+  point: PointSink,
+  timeOf: (t_s: number) => bigint,
+): void {
+  for (const d of r.decisions)
+    point(
+      'chain',
+      { authority: d.authority, outcome: d.outcome },
+      { height: d.height, proposer: d.proposer, reason: d.reason ?? '', attack: d.attack ?? '' },
+      timeOf(d.t_s),
+    );
+  for (const a of r.attacks) {
+    const t = timeOf(a.t_s ?? 0);
+    point(
+      'attack',
+      { attack: a.id, kind: a.kind },
+      { target: a.target, end_ms: BigInt(Math.round((a.t_s ?? 0) * 1000)) },
+      t,
+    );
+    for (const by of a.detected ? a.rejectedBy : ['none'])
+      point('detection', { attack: a.id, detector: by }, { detected: a.detected, time_to_detect_s: 0 }, t);
+  }
+  const end = Math.max(0, ...r.decisions.map((d) => d.t_s));
+  for (const [authority, total] of Object.entries(r.balanceTotals))
+    point('chain', { authority, outcome: 'balances' }, { balance_total: Number(total) }, timeOf(end));
 }
