@@ -68,7 +68,8 @@ describe('attack scenario library', { timeout: budget(120_000) }, () => {
       expect(
         (s.security.attacks?.length ?? 0) + (link ? 1 : 0) + (ledger?.attacks.length ?? 0),
       ).toBeGreaterThanOrEqual(1);
-      expect(s.security.expect?.length).toBeGreaterThan(0);
+      // A ledger scenario's expectations are fixed: every attack rejected, balances right.
+      if (!ledger) expect(s.security.expect?.length).toBeGreaterThan(0);
     }
     expect(withLink.length).toBeGreaterThanOrEqual(2);
   });
