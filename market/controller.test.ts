@@ -101,6 +101,17 @@ describe('market controller', () => {
     expect(link.message).toBe('fid1 at its 125000 Wh rating from mg2 to mg1: price 200 in mg1 vs 100 in mg2');
   });
 
+  it('clears no exchange through a FID whose side blacked out', () => {
+    const m = market(2);
+    const actions: ControllerAction[] = [];
+    const dark = state(840, 2, -1);
+    dark.islands = [{ id: 'mg2', energised: false, f_hz: 0, rocof_hz_s: 0, buses: ['b3'] } as never];
+    m.decide(dark, actions);
+    m.decide(state(900, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: 0 }]);
+    expect(m.history[0].result!.volume_wh).toBe(0);
+  });
+
   it('refuses a FID that does not join two microgrids', () => {
     const m = new MarketController({ fids: ['nope'], participants, bidder: () => [] });
     expect(() => m.attach(catalog(1))).toThrow(/FID nope is not in the twin's catalog/);

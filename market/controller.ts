@@ -144,7 +144,7 @@ export class MarketController implements Controller {
     const book = new OrderBook(start, this.options.participants, this.config);
     for (const order of this.options.bidder(state, start, { catalog: this.catalog!, config: this.config }))
       book.submit(order);
-    const result = clear(book.orders, this.options.participants, this.config, this.network!);
+    const result = clear(book.orders, this.options.participants, this.config, this.liveNetwork(state));
     const hours = this.config.interval_s / 3600;
     const mine: ControllerAction[] = result.links.map((l, k) => ({
       kind: 'fid-setpoint',
@@ -164,6 +164,25 @@ export class MarketController implements Controller {
       result,
       refused: [...book.refused],
       actions: mine,
+    };
+  }
+
+  /**
+   * The network as it can carry energy now: a FID with a side in a de-energised island (a microgrid
+   * that blacked out) carries nothing, so the market does not clear an exchange through it.
+   */
+  private liveNetwork(state: Readonly<TwinState>): MarketNetwork {
+    const network = this.network!;
+    const dead = new Set<string>();
+    for (const island of state.islands) if (!island.energised) for (const b of island.buses) dead.add(b);
+    if (dead.size === 0) return network;
+    const fids = this.catalog!.fids;
+    return {
+      microgrids: network.microgrids,
+      links: network.links.map((l) => {
+        const f = fids.find((x) => x.id === l.id);
+        return f && (dead.has(f.busA) || dead.has(f.busB)) ? { ...l, cap_wh: 0 } : l;
+      }),
     };
   }
 
