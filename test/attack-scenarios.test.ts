@@ -46,7 +46,7 @@ const OWN_TEST = [
   'fdia-stealthy',
   'replay-signed-link',
   'replay-unsigned-link',
-  // On the market's ledger: bench/attacks/consensus-scenario.test.ts.
+  // On the market's ledger: bench/market/consensus-scenario.test.ts.
   'consensus-under-attack',
 ];
 

@@ -9,14 +9,14 @@ import {
 } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
+import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
+import { recordSecurity } from '../../attacks/record.ts';
 import {
   consensusLines,
   ledgerSectionOf,
   recordConsensus,
   runConsensusScenario,
-} from '../../attacks/consensus-scenario.ts';
-import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
-import { recordSecurity } from '../../attacks/record.ts';
+} from '../../market/consensus-scenario.ts';
 import { assertionResults, REPLAY_BATCH_STEPS, ReplayLogWriter } from '../../recording/index.ts';
 import {
   deviceMicrogrids,

@@ -28,8 +28,8 @@ import type { TwinState } from '../../twin/api.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
 import { ScenarioError } from '../../twin/scenario/load.ts';
 import { runScenario } from '../../twin/scenario/runner.ts';
-import { type MarketDay, marketDayOf } from '../market/market-day.ts';
 import type { PointSink } from '../recording/schema.ts';
+import { type MarketDay, marketDayOf } from './market-day.ts';
 
 export const LEDGER_ATTACK_KINDS = [
   'non-authority-sealer',
