@@ -53,35 +53,63 @@ function market(rating_mw: number) {
 }
 
 describe('market controller', () => {
-  it('claims its FIDs and clears every 15 min by default', () => {
+  it('claims its FIDs, wakes at every gate closure (60 s) and clears every 15 min by default', () => {
     const m = market(2);
     expect(m.claims).toEqual([{ kind: 'fid', id: 'fid1' }]);
-    expect(m.period_s).toBe(900);
+    expect(m.period_s).toBe(60);
+    expect(m.config.interval_s).toBe(900);
   });
 
-  it('schedules the FID to carry the cleared exchange (mg2 exports 1 MW, mg1 imports 2 MW)', () => {
+  it('clears at the gate closure and schedules the FID from the interval start (mg2 exports 1 MW, mg1 imports 2 MW)', () => {
     const m = market(2);
     const actions: ControllerAction[] = [];
-    m.decide(state(0, 2, -1), actions);
-    // 1 MW over 15 min = 250 000 Wh flows from mg2 (side B) to mg1 (side A): A→B = −1 MW.
-    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    // t = 720 s: the gate of the next interval (840 s) is more than a period away: nothing.
+    m.decide(state(720.1, 2, -1), actions);
+    expect(actions).toEqual([]);
+    expect(m.history).toEqual([]);
+    // t = 780.1 s: the last wake-up before the gate of [900, 1800) closes at 840 s: cleared, not yet delivered.
+    m.decide(state(780.1, 2, -1), actions);
+    expect(actions).toEqual([]);
+    expect(m.history[0].intervalStart_s).toBe(900);
     const r = m.history[0].result!;
+    // 1 MW over 15 min = 250 000 Wh flows from mg2 (side B) to mg1 (side A): A→B = −1 MW.
     expect(r.volume_wh).toBe(250_000);
     expect(r.links[0].binding).toBe(false);
-    // Next interval: the FID now carries 1 MW B→A, the PCCs show the rest; the schedule holds.
-    actions.length = 0;
-    m.decide(state(900, 1, 0, -1), actions);
+    m.decide(state(900.1, 2, -1), actions);
     expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    // Next gate closure: the FID now carries 1 MW B→A, the PCCs show the rest; the schedule holds.
+    actions.length = 0;
+    m.decide(state(1680.1, 1, 0, -1), actions);
+    m.decide(state(1800, 1, 0, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+  });
+
+  it('refuses a gate closure that does not divide the interval', () => {
+    expect(
+      () => new MarketController({ fids: [], participants, bidder: () => [], config: { gateClosure_s: 70 } }),
+    ).toThrow(/gateClosure_s 70 must divide interval_s 900/);
   });
 
   it('limits the exchange to the FID rating and reports the binding constraint', () => {
     const m = market(0.5);
     const actions: ControllerAction[] = [];
-    m.decide(state(0, 2, -1), actions);
+    m.decide(state(840, 2, -1), actions);
+    m.decide(state(900, 2, -1), actions);
     expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -0.5 }]);
     const link = m.history[0].result!.links[0];
     expect(link.binding).toBe(true);
     expect(link.message).toBe('fid1 at its 125000 Wh rating from mg2 to mg1: price 200 in mg1 vs 100 in mg2');
+  });
+
+  it('clears no exchange through a FID whose side blacked out', () => {
+    const m = market(2);
+    const actions: ControllerAction[] = [];
+    const dark = state(840, 2, -1);
+    dark.islands = [{ id: 'mg2', energised: false, f_hz: 0, rocof_hz_s: 0, buses: ['b3'] } as never];
+    m.decide(dark, actions);
+    m.decide(state(900, 2, -1), actions);
+    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: 0 }]);
+    expect(m.history[0].result!.volume_wh).toBe(0);
   });
 
   it('refuses a FID that does not join two microgrids', () => {
@@ -101,20 +129,20 @@ describe('market controller while the ledger cannot make progress', () => {
     });
     m.attach(catalog(2));
     const actions: ControllerAction[] = [];
-    m.decide(state(0, 2, -1), actions);
-    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    /** The gate closure of the interval starting at `start`, then its start: what is delivered. */
+    const interval = (start: number, pcc1: number, pcc2: number, fid = 0) => {
+      actions.length = 0;
+      m.decide(state(start - 60, pcc1, pcc2, fid), actions);
+      m.decide(state(start, pcc1, pcc2, fid), actions);
+      return [...actions];
+    };
+    expect(interval(900, 2, -1)).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
     live = false;
-    actions.length = 0;
-    m.decide(state(900, 1, 0, -1), actions);
-    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    expect(interval(1800, 1, 0, -1)).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
     expect(m.history[1].note).toMatch(/keep the last cleared schedule/);
-    actions.length = 0;
-    m.decide(state(1800, 1, 0, -1), actions);
-    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: 0 }]);
+    expect(interval(2700, 1, 0, -1)).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: 0 }]);
     expect(m.history[2].note).toMatch(/return to zero exchange/);
     live = true;
-    actions.length = 0;
-    m.decide(state(2700, 2, -1), actions);
-    expect(actions).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
+    expect(interval(3600, 2, -1)).toEqual([{ kind: 'fid-setpoint', id: 'fid1', p_mw: -1 }]);
   });
 });

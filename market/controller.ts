@@ -41,10 +41,18 @@ export interface MarketControllerOptions {
    * zero exchange. @default always true
    */
   ledgerLive?: () => boolean;
+  /**
+   * DERs the market dispatches (claimed): at the start of each interval each is set to its cleared
+   * P2P position (sold − bought, as average MW), so what it sold is what it delivers. A battery that
+   * trades through its agent is listed here; the others follow the microgrid's own control.
+   */
+  dispatch?: readonly string[];
 }
 
 export interface IntervalRecord {
   intervalStart_s: number;
+  /** Twin time the interval was cleared at (one gate-closure time before it starts). */
+  clearedAt_s: number;
   /** Absent when the ledger could not make progress and nothing was cleared. */
   result?: ClearingResult;
   /** What the run says about this interval when it is not a normal clearing. */
@@ -64,12 +72,27 @@ export class MarketController implements Controller {
   private network?: MarketNetwork;
   /** Market link index → FID id (link a is always the FID's side A). */
   private fidOfLink: { fid: string }[] = [];
+  /** The interval cleared at its gate closure, delivered when it starts. */
+  private pending?: IntervalRecord;
 
   constructor(private readonly options: MarketControllerOptions) {
     this.id = options.id ?? 'market';
     this.config = { ...DEFAULT_MARKET_CONFIG, ...options.config };
-    this.period_s = this.config.interval_s;
-    this.claims = options.fids.map((id) => ({ kind: 'fid' as const, id }));
+    const { interval_s, gateClosure_s } = this.config;
+    // Cleared at the gate closure, delivered from the interval's start: the controller wakes at both,
+    // so it runs every gate-closure time, which must divide the interval.
+    if (!(gateClosure_s >= 0) || (gateClosure_s > 0 && interval_s % gateClosure_s !== 0))
+      throw new TypeError(`market: gateClosure_s ${gateClosure_s} must divide interval_s ${interval_s}`);
+    this.period_s = gateClosure_s > 0 ? gateClosure_s : interval_s;
+    this.claims = [
+      ...options.fids.map((id) => ({ kind: 'fid' as const, id })),
+      ...(options.dispatch ?? []).map((id) => ({ kind: 'der' as const, id })),
+    ];
+  }
+
+  /** The registered participants (by id). */
+  get participants(): ReadonlyMap<string, Participant> {
+    return this.options.participants;
   }
 
   attach(catalog: TwinCatalog): void {
@@ -92,18 +115,36 @@ export class MarketController implements Controller {
     this.network = { microgrids: catalog.microgrids.map((m) => m.id), links };
   }
 
-  /** Clears the interval that starts one gate-closure time from now and schedules the FIDs. */
+  /**
+   * At an interval's gate closure: clears it. At its start: schedules the FIDs (and the dispatched
+   * DERs) to carry what was cleared, for the whole interval.
+   */
   decide(state: Readonly<TwinState>, actions: ControllerAction[]): void {
     if (!this.catalog || !this.network) throw new Error('market: decide() before attach()');
-    const start = state.t_s + this.config.gateClosure_s;
-    if (this.options.ledgerLive && !this.options.ledgerLive()) {
-      this.holdOrRelease(start, actions);
-      return;
+    const { interval_s, gateClosure_s } = this.config;
+    // What was cleared is delivered from the wake-up at the interval start; orders are collected at
+    // the last wake-up before the gate closes (or at it), so every order the agents send is in time.
+    const due = this.pending;
+    if (due && Math.abs(state.t_s - due.intervalStart_s) < this.period_s / 2) {
+      actions.push(...due.actions);
+      this.pending = undefined;
     }
+    const gate = state.t_s + gateClosure_s;
+    const start = Math.ceil((gate - 1e-9) / interval_s) * interval_s;
+    if (start - gate < this.period_s - 1e-9 && this.pending?.intervalStart_s !== start) {
+      this.pending =
+        this.options.ledgerLive && !this.options.ledgerLive()
+          ? this.holdOrRelease(start, state.t_s)
+          : this.clearInterval(state, start);
+      this.history.push(this.pending);
+    }
+  }
+
+  private clearInterval(state: Readonly<TwinState>, start: number): IntervalRecord {
     const book = new OrderBook(start, this.options.participants, this.config);
-    for (const order of this.options.bidder(state, start, { catalog: this.catalog, config: this.config }))
+    for (const order of this.options.bidder(state, start, { catalog: this.catalog!, config: this.config }))
       book.submit(order);
-    const result = clear(book.orders, this.options.participants, this.config, this.network);
+    const result = clear(book.orders, this.options.participants, this.config, this.liveNetwork(state));
     const hours = this.config.interval_s / 3600;
     const mine: ControllerAction[] = result.links.map((l, k) => ({
       kind: 'fid-setpoint',
@@ -111,22 +152,54 @@ export class MarketController implements Controller {
       // Link a is the FID's side A: the cleared flow a → b is the FID's A→B transfer, as average MW.
       p_mw: l.flow_wh / 1e6 / hours,
     }));
-    actions.push(...mine);
-    this.history.push({ intervalStart_s: start, result, refused: [...book.refused], actions: mine });
+    for (const id of this.options.dispatch ?? []) {
+      let sold_wh = 0;
+      for (const f of result.fills)
+        if (f.participant === id) sold_wh += f.side === 'sell' ? f.filled_wh : -f.filled_wh;
+      mine.push({ kind: 'der-setpoint', id, p_mw: sold_wh / 1e6 / hours });
+    }
+    return {
+      intervalStart_s: start,
+      clearedAt_s: state.t_s,
+      result,
+      refused: [...book.refused],
+      actions: mine,
+    };
+  }
+
+  /**
+   * The network as it can carry energy now: a FID with a side in a de-energised island (a microgrid
+   * that blacked out) carries nothing, so the market does not clear an exchange through it.
+   */
+  private liveNetwork(state: Readonly<TwinState>): MarketNetwork {
+    const network = this.network!;
+    const dead = new Set<string>();
+    for (const island of state.islands) if (!island.energised) for (const b of island.buses) dead.add(b);
+    if (dead.size === 0) return network;
+    const fids = this.catalog!.fids;
+    return {
+      microgrids: network.microgrids,
+      links: network.links.map((l) => {
+        const f = fids.find((x) => x.id === l.id);
+        return f && (dead.has(f.busA) || dead.has(f.busB)) ? { ...l, cap_wh: 0 } : l;
+      }),
+    };
   }
 
   /** Ledger down: keep the last schedule for one interval, then zero exchange. */
-  private holdOrRelease(start: number, actions: ControllerAction[]): void {
+  private holdOrRelease(start: number, t_s: number): IntervalRecord {
     const last = this.history.at(-1);
     const holding = last?.result !== undefined;
     const mine: ControllerAction[] = holding
       ? last.actions.map((a) => ({ ...a }))
-      : this.options.fids.map((id) => ({ kind: 'fid-setpoint' as const, id, p_mw: 0 }));
+      : [
+          ...this.options.fids.map((id) => ({ kind: 'fid-setpoint' as const, id, p_mw: 0 })),
+          ...(this.options.dispatch ?? []).map((id) => ({ kind: 'der-setpoint' as const, id, p_mw: 0 })),
+        ];
     const note = holding
       ? 'ledger cannot make progress: FIDs keep the last cleared schedule for this interval'
       : 'ledger cannot make progress: FIDs return to zero exchange';
-    actions.push(...mine);
-    this.history.push({ intervalStart_s: start, note, refused: [], actions: mine });
+    return { intervalStart_s: start, clearedAt_s: t_s, note, refused: [], actions: mine };
   }
 
   feedback(refused: readonly RefusedAction[]): void {

@@ -163,6 +163,65 @@ export const RECORDED_SCHEMA = {
     },
   },
   /**
+   * The P2P market (docs/market.md): one point per microgrid per cleared interval, stamped at the
+   * interval's start. `note` says why an interval was not cleared normally (ledger down).
+   */
+  market_interval: {
+    tags: ['run', 'microgrid'],
+    fields: {
+      price: 'float',
+      price_lo: 'float',
+      price_hi: 'float',
+      bought_wh: 'float',
+      sold_wh: 'float',
+      volume_wh: 'float',
+      refused_orders: 'integer',
+      note: 'string',
+    },
+  },
+  /** One point per order per cleared interval (stamped at the interval's start). */
+  market_trade: {
+    tags: ['run', 'participant', 'microgrid', 'side'],
+    fields: {
+      filled_wh: 'float',
+      unmatched_wh: 'float',
+      price: 'float',
+      amount: 'float',
+      grid_amount: 'float',
+    },
+  },
+  /**
+   * One point per market FID per interval, stamped at the interval's end: the cleared exchange A→B
+   * against the energy the converter carried; `constraint` names what bound it (the rating in the
+   * clearing, or what kept it from delivering).
+   */
+  market_fid: {
+    tags: ['run', 'fid'],
+    fields: {
+      cleared_wh: 'float',
+      delivered_wh: 'float',
+      error: 'float',
+      binding: 'boolean',
+      shortfall: 'boolean',
+      constraint: 'string',
+    },
+  },
+  /**
+   * The ledger's chain (market/ledger/): one point per block decision per authority — accepted
+   * (`outcome` accepted) or refused with the reason — and balances read back from each authority's
+   * contract storage (`balance_total`, micro-units).
+   */
+  chain: {
+    tags: ['run', 'authority', 'outcome'],
+    fields: {
+      height: 'integer',
+      proposer: 'string',
+      reason: 'string',
+      attack: 'string',
+      balance_total: 'float',
+    },
+  },
+  /**
    * Written by `gridloop campaign` (bench/campaigns/influx.ts), not by a run's recorder: one point
    * per run result, `run` being the campaign run's id. Besides these, each point carries a tag
    * `p_<column>` per parameter axis and a field `<figure>.<island>` per island-bound figure: names

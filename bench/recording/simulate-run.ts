@@ -5,6 +5,7 @@
  */
 import { rename } from 'node:fs/promises';
 import type { TwinState } from '../../twin/api.ts';
+import type { Controller } from '../../twin/control/contract.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
 import { runScenario, type ScenarioRunResult } from '../../twin/scenario/runner.ts';
@@ -17,6 +18,7 @@ import {
 } from '../runtime/snapshot-points.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
 import type { RunRecorder } from './run-recorder.ts';
+import type { PointSink } from './schema.ts';
 import { assertionResults, judgeRun, type RunVerdict } from './verdict.ts';
 
 export interface SimulateRunOptions {
@@ -35,6 +37,13 @@ export interface SimulateRunOptions {
   onProgress?: (fraction: number) => void;
   /** Sees every state, after the recorder (campaign figures). */
   onStep?: (state: TwinState) => void;
+  /** Controllers attached to the run, made fresh for it (runScenario's `controllers`). */
+  controllers?: () => readonly Controller[];
+  /**
+   * Writes points of the run's own (the market's, bench/market/) after each state is recorded, with
+   * the recorder's `point` and run start time; only called when recording.
+   */
+  recordMore?: (state: TwinState, point: PointSink, timeOf: (t_s: number) => bigint) => void;
 }
 
 export interface SimulateRunResult {
@@ -69,12 +78,15 @@ export async function simulateRecorded(
   let stepIndex = 0;
   const busIsland = new Map<string, string>();
   const replayLog = new ReplayLogWriter();
+  const recPoint: PointSink = (m, tags, fields, time) => rec?.point(m, tags, fields, time);
+  const recTime = (t_s: number) => rec?.timeOf(t_s) ?? 0n;
   const record = (state: TwinState) => {
     if (!rec) return;
     replayLog.state(stepIndex, state);
     // Handed over as the loop process does with each batch, so a crash loses at most one flush.
     if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
     for (const e of state.events) rec.event({ ...e, source: 'twin' });
+    options.recordMore?.(state, recPoint, recTime);
     if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
     updateBusIslands(
       state.islands,
@@ -95,6 +107,7 @@ export async function simulateRecorded(
     result = await runScenario(scenario, {
       dt_s: dt,
       signal: options.signal,
+      controllers: options.controllers,
       onStep: onStep
         ? (state) => {
             record(state);

@@ -40,12 +40,35 @@ export interface Scenario {
   twin?: TwinConfig;
   channels?: Record<string, ChannelSpec>;
   hardware?: HardwareSpec[];
+  /** A P2P market through the run (schema `market`; built outside the twin, by bench/market/). */
+  market?: ScenarioMarket;
   events: ScenarioEvent[];
   assertions: ScenarioAssertion[];
   /** Where the scenario came from (for messages). */
   file: string;
   /** Source line of each event and assertion (for run-time errors). */
   lines: { events: (number | undefined)[]; assertions: (number | undefined)[] };
+}
+
+type Limits = { sellPrice?: number; buyPrice?: number };
+
+/** The scenario's `market:` section as data (docs/market.md, "A market day in simulate"). */
+export interface ScenarioMarket {
+  interval_s: number;
+  gateClosure_s: number;
+  pricing?: 'uniform' | 'pay-as-bid';
+  retailPrice?: number;
+  feedInPrice?: number;
+  priceCap?: number;
+  fids?: string[];
+  dispatch?: string[];
+  agents?: {
+    renewableSellPrice?: number;
+    battery?: Limits & { socMin?: number; socMax?: number };
+    load?: { buyPrice?: number; flexPrice?: number };
+    byId?: Record<string, Limits & { capacity_mwh?: number; trade?: boolean }>;
+  };
+  tolerance: number;
 }
 
 /** A scenario file that cannot be used: file, line and JSON path of the problem. */
@@ -186,6 +209,12 @@ export function parseScenario(text: string, file: string): Scenario {
     if (lo !== undefined && hi !== undefined && lo > hi)
       fail(`lower bound ${lo} is above upper bound ${hi}`, ['assertions', i]);
   });
+  const market = s.market;
+  if (market && market.gateClosure_s > 0 && market.interval_s % market.gateClosure_s !== 0)
+    fail(`must divide interval_s (${market.interval_s} s): the market wakes at every gate closure`, [
+      'market',
+      'gateClosure_s',
+    ]);
   const hardwareIds = new Map<string, number>();
   (s.hardware ?? []).forEach((h, i) => {
     if (hardwareIds.has(h.id))

@@ -96,4 +96,40 @@ assertions:
     expect(await main(['simulate'])).toBe(2);
     expect(await main(['simulate', 'x.yaml', '--dt', 'fast'])).toBe(2);
   });
+
+  it('runs a market: section and reports its delivery check (text and JSON; a short day fails it)', async () => {
+    const market = `name: cli-market
+grid: ${GRID}
+seed: 24
+dt_s: 0.1
+duration_s: 1800
+startHour: 11
+record: { every_s: 60, buses: false }
+twin:
+  fids:
+    fid-18-33: { mode: fixed, ramp_mw_s: 0.3 }
+    fid-25-29: { mode: fixed, ramp_mw_s: 0.1 }
+market: { interval_s: 900, gateClosure_s: 60 }
+`;
+    const file = join(dir, 'market.yaml');
+    writeFileSync(file, market);
+    expect(await main(['simulate', file, '--no-record'])).toBe(0);
+    expect(out.join('\n')).toMatch(
+      /PASS {2}market delivery: 1 intervals, FID energy within 1\.0 % of the cleared exchange/,
+    );
+    out.length = 0;
+    expect(await main(['simulate', file, '--no-record', '--json'])).toBe(0);
+    const json = JSON.parse(out.at(-1)!);
+    expect(json.market.intervals).toHaveLength(1);
+    expect(json.market.shortfalls).toEqual([]);
+    // Every grid-forming unit of MG3 trips: the FIDs stop, the interval is short, the run fails.
+    writeFileSync(
+      file,
+      `${market}events:\n  - { at: 1000, action: generator-trip, unit: ct-30 }\n  - { at: 1000, action: generator-trip, unit: gas-27 }\n  - { at: 1000, action: generator-trip, unit: bess-32 }\n`,
+    );
+    out.length = 0;
+    expect(await main(['simulate', file, '--no-record'])).toBe(1);
+    expect(out.join('\n')).toMatch(/SHORTFALL {2}interval at 900 s: fid-18-33 carried .* converter stopped/);
+    expect(out.join('\n')).toMatch(/FAILED \(no assertions; market delivery short\)/);
+  }, 120_000);
 });

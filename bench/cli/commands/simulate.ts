@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { GridInputError } from '../../../twin/grid/model.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
+import { type MarketDay, marketDayLines, marketDayOf, SHORTFALL_LIMIT } from '../../market/market-day.ts';
 import { type SimulateRunResult, simulateRecorded } from '../../recording/simulate-run.ts';
 import {
   checkScenarioFile,
@@ -35,6 +36,10 @@ Options:
   --progress S         when stderr is not a terminal (CI, a pipe, a log file), print a progress
                        line every S seconds of wall time (default 5; 0 for none). On a terminal,
                        a progress bar.
+
+A scenario with a market: section also runs its P2P market (docs/market.md, "A market day in
+simulate") and checks each interval's FID energy against the cleared exchange: more than 2 % of
+the intervals short fails the run like an assertion.
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad arguments or scenario file
 (named with file:line and JSON path), 3 the run failed, 130 interrupted (Ctrl-C, SIGINT).`;
@@ -114,8 +119,18 @@ export const simulateCommand: Command = {
     const onSigint = () => interrupt.abort();
     process.once('SIGINT', onSigint);
     let run: SimulateRunResult;
+    let market: MarketDay | undefined;
     try {
+      // A scenario with a market: section runs its P2P market through the day (docs/market.md).
+      market = await marketDayOf(scenario, dt);
       run = await simulateRecorded(scenario, {
+        ...(market
+          ? {
+              controllers: () => [market!.controller],
+              onStep: market.onStep,
+              recordMore: market.recordPoints,
+            }
+          : {}),
         dt_s: dt,
         every_s: every,
         // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
@@ -152,9 +167,11 @@ export const simulateCommand: Command = {
       );
       return ExitCode.interrupted;
     }
+    const marketReport = market?.report();
+    const marketOk = !marketReport || marketReport.shortfallFraction < SHORTFALL_LIMIT;
     const summary = {
       scenario: scenario.name,
-      passed: verdict.passed,
+      passed: verdict.passed && marketOk,
       verdict: verdict.summary,
       runDir: runDir ? relative(process.cwd(), runDir) || '.' : null,
       steps: result.steps,
@@ -163,6 +180,7 @@ export const simulateCommand: Command = {
       realtimeFactor: Number((result.simulated_s / Math.max(result.wall_s, 1e-9)).toFixed(2)),
       assertions: result.assertions,
       solver: result.solver,
+      ...(marketReport ? { market: marketReport } : {}),
     };
     if (values.json) {
       console.log(JSON.stringify(summary));
@@ -172,9 +190,14 @@ export const simulateCommand: Command = {
       );
       for (const a of result.assertions)
         console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.detail}`);
-      console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
+      if (marketReport) for (const line of marketDayLines(marketReport)) console.log(line);
+      console.log(
+        summary.passed
+          ? `PASSED (${verdict.summary})`
+          : `FAILED (${marketOk ? verdict.summary : `${verdict.summary}; market delivery short`})`,
+      );
       if (runDir) console.log(`run recorded in ${summary.runDir}`);
     }
-    return verdict.passed ? ExitCode.ok : ExitCode.assertionsFailed;
+    return summary.passed ? ExitCode.ok : ExitCode.assertionsFailed;
   },
 };

@@ -1,0 +1,144 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TwinState } from '../../twin/api.ts';
+import { parseScenario, type Scenario, ScenarioError } from '../../twin/scenario/load.ts';
+import { openScenarioRun } from '../cli/scenario-run.ts';
+import { readRunPoints } from '../recording/read-run.ts';
+import { simulateRecorded } from '../recording/simulate-run.ts';
+import { marketDayOf, transferOf } from './market-day.ts';
+
+const SHIPPED = new URL('../../scenarios/market-day.yaml', import.meta.url).pathname;
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** The shipped market day, cut to `hours` from `startHour` (the full day is measured by bench:market). */
+function shippedSlice(hours: number, startHour: number, extra = ''): Scenario {
+  const text = readFileSync(SHIPPED, 'utf8')
+    .replace(/^duration_s: 86400$/m, `duration_s: ${hours * 3600}`)
+    .replace(/^startHour: 0$/m, `startHour: ${startHour}`);
+  return parseScenario(text + extra, SHIPPED);
+}
+
+describe('a market day in simulate (scenarios/market-day.yaml)', () => {
+  it('each interval the FIDs carry the cleared exchange within 1 %, and the run folder holds the market points', async () => {
+    const scenario = shippedSlice(2, 11);
+    const market = (await marketDayOf(scenario, scenario.dt_s))!;
+    // An independent account of the FID energy: the mean of what left one side and reached the other.
+    const byInterval = new Map<number, Map<string, number>>();
+    let last = 0;
+    const onStep = (state: TwinState) => {
+      market.onStep(state);
+      const dt = state.t_s - last;
+      last = state.t_s;
+      const k = Math.floor((state.t_s - dt / 2) / 900) * 900;
+      const m = byInterval.get(k) ?? new Map<string, number>();
+      for (const [id, f] of Object.entries(state.fids ?? {}))
+        m.set(id, (m.get(id) ?? 0) + (((f.p_b_mw - f.p_a_mw) / 2) * 1e6 * dt) / 3600);
+      byInterval.set(k, m);
+    };
+    const runsDir = mkdtempSync(join(tmpdir(), 'market-day-'));
+    dirs.push(runsDir);
+    const run = await simulateRecorded(scenario, {
+      dt_s: scenario.dt_s,
+      every_s: 60,
+      controllers: () => [market.controller],
+      onStep,
+      recordMore: market.recordPoints,
+      open: () =>
+        openScenarioRun('simulate', runsDir, {
+          scenario,
+          file: scenario.file,
+          dt_s: scenario.dt_s,
+          devices: [],
+          loop: { devices: [], runner: 'simulate' },
+        }),
+    });
+    expect(run.verdict.passed, JSON.stringify(run.verdict)).toBe(true);
+    const report = market.report();
+    // 8 intervals of 15 min; the first starts before any gate closure: 7 cleared and delivered.
+    expect(report.intervals.map((i) => i.intervalStart_s)).toEqual([900, 1800, 2700, 3600, 4500, 5400, 6300]);
+    expect(report.shortfalls).toEqual([]);
+    expect(report.maxError).toBeLessThanOrEqual(0.01);
+    // The market did move energy between the microgrids (else the check would be empty).
+    expect(report.exchanged_wh).toBeGreaterThan(50_000);
+    for (const interval of report.intervals)
+      for (const f of interval.fids) {
+        const independent = byInterval.get(interval.intervalStart_s)!.get(f.fid)!;
+        // The mean of both sides differs from the transfer by half the losses (2 % of the transfer).
+        expect(Math.abs(independent - f.delivered_wh)).toBeLessThanOrEqual(
+          0.011 * Math.abs(f.cleared_wh) + 1,
+        );
+        expect(Math.abs(f.delivered_wh - f.cleared_wh)).toBeLessThanOrEqual(0.01 * 75_000);
+      }
+    // Run folder: a market_fid point per FID per delivered interval, with the same figures.
+    const points = await readRunPoints(run.runDir!);
+    const fidPoints = points.filter((p) => p.measurement === 'market_fid');
+    expect(fidPoints).toHaveLength(2 * report.intervals.length);
+    const first = report.intervals[0].fids[0];
+    const recorded = fidPoints.find((p) => p.tags.fid === first.fid)!;
+    expect(recorded.fields.cleared_wh).toBe(first.cleared_wh);
+    expect(recorded.fields.delivered_wh).toBeCloseTo(first.delivered_wh, 6);
+    expect(recorded.fields.shortfall).toBe(false);
+    const prices = points.filter((p) => p.measurement === 'market_interval');
+    // Three microgrids per cleared interval (7 delivered + the one cleared for the next, not yet run).
+    expect(prices).toHaveLength(3 * 8);
+    const traded = new Set(
+      points.filter((p) => p.measurement === 'market_trade').map((p) => p.tags.participant),
+    );
+    expect(traded.has('pv-24')).toBe(true);
+    // No board is on the hardware slot in simulate: nothing measured, so it does not bid.
+    expect(traded.has('bess-hw')).toBe(false);
+  });
+
+  it('names the constraint of an interval the FIDs could not deliver (MG3 blacked out)', async () => {
+    // Every grid-forming unit of MG3 trips at 1000 s: MG3 loses voltage and both FIDs stop.
+    const scenario = shippedSlice(
+      1,
+      11,
+      'events:\n  - { at: 1000, action: generator-trip, unit: ct-30 }\n  - { at: 1000, action: generator-trip, unit: gas-27 }\n  - { at: 1000, action: generator-trip, unit: bess-32 }\n',
+    );
+    const market = (await marketDayOf(scenario, scenario.dt_s))!;
+    await simulateRecorded(scenario, {
+      dt_s: scenario.dt_s,
+      every_s: 60,
+      controllers: () => [market.controller],
+      onStep: market.onStep,
+    });
+    const report = market.report();
+    expect(report.shortfalls.length).toBeGreaterThan(0);
+    expect(report.shortfallFraction).toBeGreaterThan(0.02);
+    for (const s of report.shortfalls) {
+      expect(s.intervalStart_s).toBeGreaterThanOrEqual(900);
+      expect(s.constraint).toMatch(
+        /converter stopped for [\d.]+ s \(a side lost voltage or the FID is out of service\)/,
+      );
+    }
+  });
+
+  it('refuses a market section naming an unknown FID or DER, or a gate closure that does not divide the interval', async () => {
+    const bad = (market: string) =>
+      readFileSync(SHIPPED, 'utf8').replace(/^market:\n(?: {2}.*\n)+/m, `market:\n${market}`);
+    await expect(marketDayOf(parseScenario(bad('  fids: [fid-nope]\n'), SHIPPED), 0.2)).rejects.toThrow(
+      /\(at \/market\/fids\/0\): unknown FID 'fid-nope'/,
+    );
+    await expect(marketDayOf(parseScenario(bad('  dispatch: [bess-nope]\n'), SHIPPED), 0.2)).rejects.toThrow(
+      ScenarioError,
+    );
+    expect(() => parseScenario(bad('  interval_s: 900\n  gateClosure_s: 70\n'), SHIPPED)).toThrow(
+      /market-day.yaml:\d+ \(at \/market\/gateClosure_s\): must divide/,
+    );
+    expect(() => parseScenario(bad('  interval_s: -5\n'), SHIPPED)).toThrow(/\/market\/interval_s/);
+  });
+
+  it('reads the converter transfer from what its two sides see', () => {
+    // 0.3 MW A→B with 2 % losses: A sends 0.306, B gets 0.3; B→A: B sends 0.306, A gets 0.3.
+    expect(transferOf({ p_a_mw: -0.306, p_b_mw: 0.3 })).toBeCloseTo(0.3, 12);
+    expect(transferOf({ p_a_mw: 0.3, p_b_mw: -0.306 })).toBeCloseTo(-0.3, 12);
+    // Idle with a no-load loss: A supplies the loss, nothing is transferred.
+    expect(transferOf({ p_a_mw: -0.001, p_b_mw: 0 })).toBe(0);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * A 24 h market day of the demo in `simulate` (docs/market.md, "A market day in simulate").
+ *   npm run bench:market-day [-- --hours H] [-- --no-record]
+ * Runs scenarios/market-day.yaml as `gridloop simulate` does (recorded into a temporary run folder,
+ * deleted afterwards): per-DER agents bid, the market clears every 15 min, the FIDs carry the
+ * exchange. Ends with one JSON line: wall and CPU time (target ≤ 180 s for the day), and the delivery
+ * figures (intervals, shortfalls and their share of the day, the largest FID energy error).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { marketDayOf } from '../bench/market/market-day.ts';
+import { simulateRecorded } from '../bench/recording/simulate-run.ts';
+import { loadScenario } from '../twin/scenario/load.ts';
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const hours = Number(arg('--hours') ?? 24);
+if (!(hours > 0 && hours <= 24)) {
+  console.error('bench:market-day: --hours must be in (0, 24]');
+  process.exit(2);
+}
+const record = !process.argv.includes('--no-record');
+const scenario = await loadScenario(new URL('../scenarios/market-day.yaml', import.meta.url).pathname);
+scenario.duration_s = hours * 3600;
+const runsDir = mkdtempSync(join(tmpdir(), 'bench-market-day-'));
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+const market = (await marketDayOf(scenario, scenario.dt_s))!;
+const run = await simulateRecorded(scenario, {
+  dt_s: scenario.dt_s,
+  every_s: scenario.record?.every_s ?? 60,
+  controllers: () => [market.controller],
+  onStep: market.onStep,
+  recordMore: market.recordPoints,
+  open: record
+    ? () =>
+        openScenarioRun('simulate', runsDir, {
+          scenario,
+          file: scenario.file,
+          dt_s: scenario.dt_s,
+          devices: [],
+          loop: { devices: [], runner: 'simulate' },
+        })
+    : undefined,
+});
+const wall_s = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(c0);
+rmSync(runsDir, { recursive: true, force: true });
+const r = market.report();
+const round = (x: number, d = 3) => Number(x.toFixed(d));
+console.log(
+  JSON.stringify({
+    bench: 'market-day',
+    simulated_h: hours,
+    dt_s: scenario.dt_s,
+    recorded: record,
+    wall_s: round(wall_s, 1),
+    cpu_s: round((cpu.user + cpu.system) / 1e6, 1),
+    target_s: 180,
+    assertions_passed: run.verdict.passed,
+    intervals: r.intervals.length,
+    shortfall_intervals: new Set(r.shortfalls.map((s) => s.intervalStart_s)).size,
+    shortfall_fraction: round(r.shortfallFraction, 4),
+    shortfalls: r.shortfalls.map((s) => `${s.intervalStart_s} s: ${s.constraint}`),
+    max_error: round(r.maxError, 4),
+    exchanged_kwh: round(r.exchanged_wh / 1e3, 1),
+    traded_kwh: round(r.volume_wh / 1e3, 1),
+    loadavg_1m: round(loadavg()[0], 1),
+  }),
+);

@@ -1,0 +1,171 @@
+/**
+ * Bidding agents per DER (docs/market.md, "Bidding agents"): every prosumer's DERs and loads bid
+ * automatically from a forecast of the next interval, at limit prices the user sets.
+ *
+ * - **Renewables** (PV, wind: not dispatchable) sell their output by persistence (what they make now,
+ *   over the interval) at the renewable limit price.
+ * - **Dispatchable generators** sell their capability over the interval: the part down to their minimum
+ *   output at the price floor (it runs whatever the price: an islanded microgrid cannot import more
+ *   than its gensets can back down), the rest at their marginal cost. Offers that do not depend on
+ *   what the FIDs do to them now, so the schedule cannot oscillate.
+ * - **Batteries** (and the hardware battery slot, from its *measured* state of charge) sell the energy
+ *   above their lowest state of charge and buy the room below their highest, each capped by the power
+ *   rating over the interval, at the battery's sell and buy limits.
+ * - **Loads**: one participant per microgrid (`load:<mg>`) buys the microgrid's demand — what its
+ *   DERs make plus what it imports through its PCC and FIDs, again by persistence — the firm part at
+ *   the load's limit, the flexible part (the share of controllable loads) at the lower flexible limit.
+ *
+ * Participant ids are the DER ids and `load:<microgrid>`. Depends on the twin's contract only.
+ */
+import type { TwinState } from '../twin/api.ts';
+import type { DerInfo, TwinCatalog } from '../twin/control/contract.ts';
+import type { Bidder } from './controller.ts';
+import type { Order, Participant } from './orders.ts';
+
+/** User-set limit prices (money units per MWh, whole numbers) and the batteries' state-of-charge band. */
+export interface DerAgentOptions {
+  /** Renewables' sell limit. @default 0 (sell whatever the price) */
+  renewableSellPrice?: number;
+  /** Battery limits: sells above `sellPrice`, buys below `buyPrice`. @default 150 / 90 */
+  battery?: { sellPrice?: number; buyPrice?: number; socMin?: number; socMax?: number };
+  /** Load limits: the firm part buys up to `buyPrice`, the flexible part up to `flexPrice`. @default 300 / 120 */
+  load?: { buyPrice?: number; flexPrice?: number };
+  /**
+   * Per DER: its own limits, whether it trades at all, and the energy capacity of a battery the
+   * twin's catalog does not know (the hardware slot: a real board).
+   */
+  byId?: Readonly<
+    Record<string, { sellPrice?: number; buyPrice?: number; capacity_mwh?: number; trade?: boolean }>
+  >;
+}
+
+const BATTERY_DEFAULTS = { sellPrice: 150, buyPrice: 90, socMin: 0.2, socMax: 0.9 };
+const LOAD_DEFAULTS = { buyPrice: 300, flexPrice: 120 };
+
+/** The participant id of a microgrid's loads. */
+export const loadParticipant = (microgrid: string): string => `load:${microgrid}`;
+
+/** How an agent bids for a DER (undefined: it does not trade). */
+type DerRole = 'renewable' | 'generator' | 'battery';
+
+function roleOf(der: DerInfo, options: DerAgentOptions): DerRole | undefined {
+  const own = options.byId?.[der.id];
+  if (own?.trade === false || !der.microgrid) return undefined;
+  if (der.technology === 'battery') return 'battery';
+  // The hardware slot has no model in the twin: it trades as a battery when its capacity is given.
+  if (der.hardware) return own?.capacity_mwh !== undefined ? 'battery' : undefined;
+  return der.dispatchable ? 'generator' : 'renewable';
+}
+
+/** The market's participants for `derAgents`: each trading DER and each microgrid's loads. */
+export function derParticipants(
+  catalog: TwinCatalog,
+  options: DerAgentOptions,
+  deposit: number,
+): Map<string, Participant> {
+  const out = new Map<string, Participant>();
+  for (const der of catalog.ders)
+    if (roleOf(der, options) && der.microgrid)
+      out.set(der.id, { id: der.id, microgrid: der.microgrid, deposit });
+  for (const mg of catalog.microgrids) {
+    const id = loadParticipant(mg.id);
+    out.set(id, { id, microgrid: mg.id, deposit });
+  }
+  return out;
+}
+
+/** Whole Wh of `p_mw` held over `hours` (never negative). */
+// (+1e-6: 0.9 − 0.8 of 50 000 Wh is 4999.999… in binary, and is 5000 Wh.)
+const wh = (p_mw: number, hours: number): number => Math.max(0, Math.floor(p_mw * 1e6 * hours + 1e-6));
+
+/** A bidder that makes every DER's and every microgrid's load's orders (see the file comment). */
+export function derAgents(options: DerAgentOptions = {}): Bidder {
+  const battery = { ...BATTERY_DEFAULTS, ...options.battery };
+  const load = { ...LOAD_DEFAULTS, ...options.load };
+  return (state, intervalStart_s, { catalog, config }) => {
+    const hours = config.interval_s / 3600;
+    const orders: Order[] = [];
+    const add = (
+      participant: string,
+      side: Order['side'],
+      qty_wh: number,
+      price: number,
+      tag: string = side,
+    ) => {
+      if (qty_wh <= 0) return;
+      const clamped = Math.min(config.priceCap, Math.max(config.priceFloor, Math.round(price)));
+      orders.push({
+        id: `${participant}/${tag}@${intervalStart_s}`,
+        participant,
+        side,
+        qty_wh,
+        price: clamped,
+        t_s: state.t_s,
+      });
+    };
+    const made = new Map<string, number>();
+    for (const der of catalog.ders) {
+      const now = state.devices[der.id];
+      const p = now?.online && !now.tripped ? now.p_mw : 0;
+      if (der.microgrid) made.set(der.microgrid, (made.get(der.microgrid) ?? 0) + p);
+      const role = roleOf(der, options);
+      if (!role || !now) continue;
+      const own = options.byId?.[der.id] ?? {};
+      if (role === 'renewable')
+        add(der.id, 'sell', wh(p, hours), own.sellPrice ?? options.renewableSellPrice ?? 0);
+      else if (role === 'generator') {
+        if (!now.online || now.tripped) continue;
+        // Its minimum output runs whatever the price (a genset cannot back down below it): offered at
+        // the floor, so its microgrid uses it before importing; the rest at the marginal cost.
+        const mustRun = Math.max(0, der.pmin_mw);
+        add(der.id, 'sell', wh(mustRun, hours), config.priceFloor, 'must-run');
+        add(der.id, 'sell', wh(der.pmax_mw - mustRun, hours), own.sellPrice ?? der.cost_per_mwh);
+      } else {
+        const soc = now.soc;
+        const capacity = own.capacity_mwh ?? der.capacity_mwh;
+        if (soc === undefined || capacity === undefined || !now.online) continue;
+        // Energy above the lowest / below the highest state of charge, capped by the power rating.
+        const above = Math.min(wh(der.pmax_mw, hours), wh(soc - battery.socMin, capacity));
+        const room = Math.min(wh(-der.pmin_mw, hours), wh(battery.socMax - soc, capacity));
+        add(der.id, 'sell', above, own.sellPrice ?? battery.sellPrice);
+        add(der.id, 'buy', room, own.buyPrice ?? battery.buyPrice);
+      }
+    }
+    const flexShare = flexibleShare(catalog);
+    for (const mg of catalog.microgrids) {
+      const demand_mw = (made.get(mg.id) ?? 0) + importOf(state, catalog, mg.id);
+      const total = wh(demand_mw, hours);
+      const flexible = Math.floor(total * (flexShare.get(mg.id) ?? 0));
+      const id = loadParticipant(mg.id);
+      add(id, 'buy', total - flexible, load.buyPrice, 'firm');
+      add(id, 'buy', flexible, load.flexPrice, 'flex');
+    }
+    return orders;
+  };
+}
+
+/** What flows into microgrid `mg` now: its PCC import plus what its FIDs bring in (MW). */
+export function importOf(state: Readonly<TwinState>, catalog: TwinCatalog, mg: string): number {
+  let p = state.microgrids?.[mg]?.pcc_p_mw ?? 0;
+  for (const f of catalog.fids) {
+    const s = state.fids?.[f.id];
+    if (!s) continue;
+    const buses = catalog.microgrids.find((m) => m.id === mg)?.buses ?? [];
+    if (buses.includes(f.busA)) p += s.p_a_mw;
+    if (buses.includes(f.busB)) p += s.p_b_mw;
+  }
+  return p;
+}
+
+/** Share of each microgrid's loads that demand response may curtail (by count: the catalog has no sizes). */
+function flexibleShare(catalog: TwinCatalog): Map<string, number> {
+  const count = new Map<string, [number, number]>();
+  for (const l of catalog.loads) {
+    if (!l.microgrid) continue;
+    const c = count.get(l.microgrid) ?? [0, 0];
+    c[0] += l.controllable ? 1 : 0;
+    c[1] += 1;
+    count.set(l.microgrid, c);
+  }
+  return new Map([...count].map(([mg, [flex, all]]) => [mg, all > 0 ? flex / all : 0]));
+}
