@@ -171,6 +171,14 @@ export class WorkerPool implements RunBackend {
     await Promise.all(Array.from({ length: Math.min(this.size, specs.length) }, lane));
   }
 
+  /** Stops at once: every worker process is killed, runs in progress with it. */
+  kill(): void {
+    this.closed = true;
+    for (const wake of this.waiting.splice(0)) wake();
+    for (const s of this.slots)
+      if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();

@@ -94,6 +94,7 @@ export const campaignCommand: Command = {
           dir,
           version,
           stall_s,
+          log: (line) => console.error(`gridloop campaign: ${line}`),
         });
       } catch (err) {
         if (err instanceof RedisSetupError) throw runtimeError(`gridloop campaign: ${err.message}`);
