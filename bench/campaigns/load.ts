@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { parseSecurityScenario } from '../../twin/attacks/security.ts';
 import { echo, echoMessage } from '../../twin/echo.ts';
 import { parseScenario, ScenarioError } from '../../twin/scenario/load.ts';
 import {
@@ -20,7 +21,7 @@ import {
   YamlSourceError,
 } from '../../twin/yaml-source.ts';
 import { closest } from '../cli/args.ts';
-import type { FigureSpec } from './figures.ts';
+import { type FigureSpec, isDetectionFigure } from './figures.ts';
 
 const require = createRequire(import.meta.url);
 export const CAMPAIGN_SCHEMA = require('./campaign.schema.json') as Record<string, unknown>;
@@ -247,6 +248,7 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
   }
 
   const collect = (raw.collect ?? []).map((c) => (typeof c === 'string' ? { figure: c } : c)) as FigureSpec[];
+  for (const [k, f] of collect.entries()) checkFigure(f, bases, (reason) => fail(reason, ['collect', k]));
   const figureColumns = collect.map(figureColumn);
   for (const [name] of Object.entries(raw.pass?.figures ?? {})) {
     if (!figureColumns.includes(name)) {
@@ -321,7 +323,69 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
 
 /** A figure's column name: the figure, with its island when it watches one. */
 export function figureColumn(f: FigureSpec): string {
-  return f.island ? `${f.figure}.${f.island}` : f.figure;
+  return [f.figure, f.island ?? f.attack, f.detector].filter(Boolean).join('.');
+}
+
+/** Detectors of an attack scenario, by the names its alarms carry. */
+function detectorsOf(security: {
+  estimation?: unknown;
+  checks?: { name?: string; kind: string }[];
+}): string[] {
+  return [
+    ...(security.estimation ? ['state-estimation'] : []),
+    ...(security.checks ?? []).map((c) => c.name ?? c.kind),
+  ];
+}
+
+/** A figure each base scenario can give: time to detect needs an attack scenario and a known attack. */
+function checkFigure(
+  f: FigureSpec,
+  bases: readonly { rel: string; data: Record<string, unknown> }[],
+  fail: (reason: string) => never,
+): void {
+  if (!isDetectionFigure(f.figure)) {
+    if (f.attack !== undefined || f.detector !== undefined)
+      fail(`${f.figure}: attack and detector belong to time-to-detect only`);
+    return;
+  }
+  if (f.island !== undefined || f.after !== undefined)
+    fail('time-to-detect: island and after do not apply (it is measured from the attack start)');
+  for (const base of bases) {
+    const security = base.data.security as
+      | {
+          link?: unknown;
+          attacks?: { id: string }[];
+          estimation?: unknown;
+          checks?: { name?: string; kind: string }[];
+        }
+      | undefined;
+    const attacks = (security?.attacks ?? []).map((a) => a.id);
+    if (!security || attacks.length === 0)
+      fail(
+        `time-to-detect needs an attack scenario (a security: section with attacks, docs/security.md); '${base.rel}' has none`,
+      );
+    if (security!.link)
+      fail(
+        `'${base.rel}' puts a board on a link (security.link): run it with gridloop attack, not in a campaign`,
+      );
+    if (f.attack === undefined && attacks.length > 1)
+      fail(
+        `time-to-detect: '${base.rel}' has ${attacks.length} attacks (${attacks.join(', ')}); name one with attack:`,
+      );
+    if (f.attack !== undefined && !attacks.includes(f.attack)) {
+      const hint = closest(f.attack, attacks);
+      fail(
+        `time-to-detect: '${base.rel}' has no attack '${f.attack}' (it has ${attacks.join(', ')})${hint ? `; did you mean '${hint}'?` : ''}`,
+      );
+    }
+    const detectors = detectorsOf(security!);
+    if (f.detector !== undefined && !detectors.includes(f.detector)) {
+      const hint = closest(f.detector, detectors);
+      fail(
+        `time-to-detect: '${base.rel}' has no detector '${f.detector}' (it has ${detectors.join(', ') || 'none'})${hint ? `; did you mean '${hint}'?` : ''}`,
+      );
+    }
+  }
 }
 
 /**
@@ -454,7 +518,8 @@ function checkPatched(
   file: string,
 ): void {
   try {
-    parseScenario(scenarioJson, scenarioPath);
+    if (JSON.parse(scenarioJson).security !== undefined) parseSecurityScenario(scenarioJson, scenarioPath);
+    else parseScenario(scenarioJson, scenarioPath);
   } catch (err) {
     if (!(err instanceof ScenarioError)) throw err;
     const path = err.path ?? '';
