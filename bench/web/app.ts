@@ -19,6 +19,7 @@ import {
   type Welcome,
 } from '../server/api.ts';
 import { AttackLog } from './attacks.ts';
+import { watchCampaign } from './campaign-panel.ts';
 import { StreamChart } from './charts.ts';
 import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
@@ -135,6 +136,7 @@ function connect() {
   current.on('topology', (topology) => setTopology(topology));
   current.on('status', onStatus);
   current.on('events', (events) => addEvents(events));
+  watchCampaign(current);
   current.on('state', (state) => {
     page.states++;
     page.lastState = state;
