@@ -219,6 +219,9 @@ export class RedisBackend implements RunBackend {
         const batch = ids.slice(i, i + 200);
         const jobs = await Promise.all(batch.map((id) => this.queue.getJob(id)));
         const missing: RunSpec[] = [];
+        // States of the finished ones at once (their round trips overlap rather than queue).
+        const states = await Promise.all(jobs.map((job) => (job?.finishedOn ? job.getState() : undefined)));
+        const stored: Job<JobData, RunResult>[] = [];
         for (const [k, job] of jobs.entries()) {
           const id = batch[k]!;
           const spec = pending.get(id);
@@ -227,8 +230,7 @@ export class RedisBackend implements RunBackend {
             missing.push(spec);
             continue;
           }
-          if (!job.finishedOn) continue;
-          const state = await job.getState();
+          const state = states[k];
           let result: RunResult | undefined;
           if (state === 'completed' && job.returnvalue)
             result = { ...job.returnvalue, attempts: job.attemptsMade };
@@ -243,9 +245,10 @@ export class RedisBackend implements RunBackend {
           if (!result) continue;
           await hooks.onResult(result);
           pending.delete(id);
-          // Only once the result is on disk: a crash before this leaves the job to harvest again.
-          await job.remove().catch(() => {});
+          stored.push(job);
         }
+        // Only once their results are on disk: a crash before this leaves the jobs to harvest again.
+        await Promise.all(stored.map((job) => job.remove().catch(() => {})));
         // A run Redis no longer knows (restarted without its data) is added again; BullMQ leaves
         // known ids alone, so this never duplicates a job.
         if (missing.length) await this.add(missing);
