@@ -1,7 +1,8 @@
 /**
  * Campaigns on Redis with BullMQ (docs/campaigns.md § Distributed): the coordinator adds each run
- * as a job on the queue `gridloop-runs` (job id = campaign key + run id, so adding twice is a no-op)
- * and stores results as they complete; `gridloop worker` processes on any machine take jobs.
+ * as a job on its version's queue `gridloop-runs-<version>` (job id = campaign key + run id, so adding
+ * twice is a no-op) and stores results as they complete; `gridloop worker` processes of the same
+ * version on any machine take jobs.
  *
  * Exactly-once results rest on three things. A job's id is fixed by the campaign and the run's
  * parameters. A worker renews its lock while it runs; when it dies (SIGKILL, power cut) the lock
