@@ -466,6 +466,8 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<Red
         }),
       ]).catch((err: Error) => ({ clean: false, reason: `after an error: ${err.message}` }));
       clearInterval(timer);
+      if (outcome.clean && unreachableSince !== undefined)
+        outcome.reason = `with Redis at ${options.url} unreachable (no run was in progress)`;
       if (outcome.clean) {
         await pool.close();
         redis.disconnect();
