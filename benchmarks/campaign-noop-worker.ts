@@ -7,7 +7,9 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 
 const [url, queue, concurrency] = process.argv.slice(2);
-const connection = new Redis(url!, { maxRetriesPerRequest: null });
+const connection = new Redis(url!, {
+  maxRetriesPerRequest: null,
+});
 const worker = new Worker(queue!, async () => 'ok', {
   connection,
   concurrency: Number(concurrency ?? 50),

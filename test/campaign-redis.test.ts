@@ -2,16 +2,16 @@
  * Campaigns on a real Redis (Debian redis-server on loopback, started here) with real
  * `gridloop worker` processes: one worker is SIGKILLed in the middle of a run and every result is
  * still there exactly once; the table equals the embedded pool's for the same campaign; a worker of
- * another version refuses jobs; an unreachable Redis is a clear error.
+ * another version leaves jobs to one of the right version; a worker whose Redis is gone stops on
+ * SIGTERM; an unreachable Redis is a clear error.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../bench/campaigns/execute.ts';
 import { loadCampaign } from '../bench/campaigns/load.ts';
-import { RedisBackend } from '../bench/campaigns/redis.ts';
 import { freePort, type RedisServer, startRedis } from './servers/index.ts';
 import { repoRoot, runGridloop } from './support/cli.ts';
 import { budget, until } from './support/machine-speed.ts';
@@ -29,11 +29,11 @@ interface WorkerProcess {
   stderr: () => string;
 }
 
-function startWorker(name: string): WorkerProcess {
+function startWorker(name: string, gridloop = bin, url = redis.redisUrl): WorkerProcess {
   const dir = join(tmp, name);
   const child = spawn(
     process.execPath,
-    [bin, 'worker', '--redis', redis.redisUrl, '--stall-s', '2', '--dir', dir],
+    [gridloop, 'worker', '--redis', url, '--stall-s', '2', '--dir', dir],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -121,34 +121,97 @@ describe('campaigns on Redis (BullMQ)', () => {
   }, 400_000);
 
   it(
-    'a worker of another gridloop version refuses the job: a failed result naming both versions, not a hole',
+    'a worker of another gridloop version leaves the jobs to a worker of the right version: every run done by it, none failed',
     async () => {
-      const w = startWorker('worker-c');
-      await until('worker takes jobs', () => /taking jobs/.test(w.stderr()), 60_000, 50);
-      const campaign = await loadCampaign(campaignFile);
-      campaign.runs = campaign.runs.slice(0, 1);
-      const backend = await RedisBackend.connect({
-        url: redis.redisUrl,
-        campaign,
-        dir: join(tmp, 'stale'),
-        version: 'not-this-version',
-        stall_s: 2,
-      });
-      const results: RunResult[] = [];
-      try {
-        await backend.run(campaign.runs, { onStart() {}, onResult: async (r) => void results.push(r) });
-      } finally {
-        await backend.close();
-        w.child.kill('SIGTERM');
-      }
-      expect(results).toHaveLength(1);
-      expect(results[0]).toMatchObject({ id: campaign.runs[0]!.id, status: 'error' });
-      expect(results[0]!.verdict).toMatch(
-        /refused by worker .* runs gridloop version [0-9a-f]{16}, the campaign was made by version not-this-version/,
+      // A stale checkout: the same sources with one file changed, so another code version.
+      const stale = join(tmp, 'stale-checkout');
+      for (const d of ['bin', 'bench', 'twin', 'firmware-protocol', 'vpp', 'market', 'grids'])
+        await cp(join(repoRoot, d), join(stale, d), { recursive: true });
+      for (const f of ['package.json', 'package-lock.json', 'tsconfig.json'])
+        await cp(join(repoRoot, f), join(stale, f));
+      await symlink(join(repoRoot, 'node_modules'), join(stale, 'node_modules'));
+      await appendFile(join(stale, 'twin', 'api.ts'), '\n// an older checkout\n');
+
+      // No worker of an earlier test may take these runs: only the stale one and, later, the good one.
+      await Promise.all(
+        children
+          .filter((c) => c.exitCode === null && c.signalCode === null)
+          .map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGKILL'))),
       );
+      const old = startWorker('worker-stale', join(stale, 'bin', 'gridloop.mjs'));
+      await until('the stale worker takes jobs', () => /taking jobs/.test(old.stderr()), 60_000, 50);
+      const out = join(tmp, 'mixed-versions');
+      const coordinator = runGridloop(
+        [
+          'campaign',
+          campaignFile,
+          '--redis',
+          redis.redisUrl,
+          '--stall-s',
+          '2',
+          '--out',
+          out,
+          '--json',
+          '--progress',
+          '1',
+        ],
+        { timeout_ms: 240_000 },
+      );
+      // Alone with the stale worker, the campaign says why nothing runs; its jobs wait.
+      await until(
+        'the stale worker says it leaves the runs',
+        () => /not taking 4 of version [0-9a-f]{16} queued/.test(old.stderr()),
+        60_000,
+        50,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\nstale worker: ${old.stderr()}`);
+      });
+      const good = startWorker('worker-good');
+      const done = await coordinator;
+      old.child.kill('SIGTERM');
+      good.child.kill('SIGTERM');
+      expect(done.code).toBe(0);
+      expect(done.stderr).toMatch(
+        /no worker of version [0-9a-f]{16} is connected .*; the runs wait for one \(connected workers run version [0-9a-f]{16}: bring their checkout to this commit/,
+      );
+      expect(JSON.parse(done.stdout)).toMatchObject({ runs: 4, missing: 0, errorRuns: 0, ran: 4 });
+      const results = await storedResults(out);
+      expect(results).toHaveLength(4);
+      for (const r of results) {
+        expect(r.status).not.toBe('error');
+        expect(r.attempts).toBe(1);
+        expect(r.runDir).toContain(`${good.dir}/runs/`);
+      }
+      expect(old.stderr()).not.toMatch(/run \S+ \(/);
     },
-    budget(120_000),
+    budget(300_000),
   );
+
+  it('a worker whose Redis is gone stops on SIGTERM within a bound, saying why', async () => {
+    const own = await startRedis();
+    try {
+      const w = startWorker('worker-orphan', bin, own.redisUrl);
+      await until('worker takes jobs', () => /taking jobs/.test(w.stderr()), 60_000, 50);
+      const exited = new Promise<number | null>((resolve) => w.child.once('exit', (code) => resolve(code)));
+      await own.kill();
+      // Its connection has seen Redis go (a reconnect attempt) before the signal.
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = performance.now();
+      w.child.kill('SIGTERM');
+      const code = await Promise.race([
+        exited,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), budget(20_000))),
+      ]);
+      expect(code).toBe(0);
+      // Bound: the 3 s unreachable grace plus process exit, scaled for a loaded machine.
+      expect(performance.now() - t0).toBeLessThan(budget(10_000));
+      expect(w.stderr()).toMatch(
+        /stopped (without waiting: Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable|with Redis at redis:\/\/127\.0\.0\.1:\d+ unreachable)/,
+      );
+    } finally {
+      await own.dispose();
+    }
+  }, 120_000);
 
   it('a Redis restart mid-campaign (without persistence: its jobs are gone) loses no run and duplicates none', async () => {
     const w = startWorker('worker-d');

@@ -6,9 +6,14 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parseScenario } from '../../twin/scenario/load.ts';
+import { parseSecurityScenario, type SecurityScenario } from '../../twin/attacks/security.ts';
+import type { SecurityMetrics } from '../../twin/detection/metrics.ts';
+import { parseScenario, type Scenario } from '../../twin/scenario/load.ts';
+import type { ScenarioRunResult } from '../../twin/scenario/runner.ts';
+import { attackRecorded } from '../attacks/attack-run.ts';
 import { openScenarioRun } from '../cli/scenario-run.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
+import type { RunVerdict } from '../recording/verdict.ts';
 import { FigureCollector } from './figures.ts';
 import type { RunSpec } from './load.ts';
 
@@ -65,29 +70,51 @@ export async function executeRun(
     const scenarioText = `${JSON.stringify(spec.scenario, null, 1)}\n`;
     const scenarioFile = join(inputs, 'scenario.yaml');
     await writeFile(scenarioFile, scenarioText);
-    const scenario = parseScenario(scenarioText, scenarioFile);
     const figures = new FigureCollector(spec.collect);
-    const dt = scenario.dt_s;
-    const { result, verdict, runDir } = await simulateRecorded(scenario, {
-      dt_s: dt,
-      every_s: scenario.record?.every_s ?? Math.max(0.01, dt),
-      open: () =>
-        openScenarioRun('campaign', join(workDir, 'runs', '.recording'), {
-          scenario,
-          file: scenarioFile,
-          dt_s: dt,
-          devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
-          loop: { devices: [], runner: 'simulate' },
-        }),
-      out,
-      onStep: (state) => figures.step(state),
-    });
-    const values = figures.values();
+    const open = (scenario: Scenario | SecurityScenario) => () =>
+      openScenarioRun('campaign', join(workDir, 'runs', '.recording'), {
+        scenario,
+        file: scenarioFile,
+        dt_s: scenario.dt_s,
+        devices: (scenario.hardware ?? []).map((h) => ({ id: h.id, transport: 'simulated' })),
+        // What `gridloop replay` needs: an attack run's simulated boards give the step inputs.
+        loop:
+          'security' in scenario
+            ? { devices: (scenario.security.boards ?? []).map((b) => ({ id: b.device })), runner: 'attack' }
+            : { devices: [], runner: 'simulate' },
+      });
+    const every_s = (s: Scenario) => s.record?.every_s ?? Math.max(0.01, s.dt_s);
+    let run: { verdict: RunVerdict; runDir?: string; assertions: ScenarioRunResult['assertions'] };
+    let metrics: SecurityMetrics | undefined;
+    if ('security' in spec.scenario) {
+      // An attack run, as `gridloop attack` makes it: detectors, labels and detection metrics.
+      const scenario = parseSecurityScenario(scenarioText, scenarioFile);
+      const r = await attackRecorded(scenario, {
+        every_s: every_s(scenario),
+        open: open(scenario),
+        out,
+        onStep: (state) => figures.step(state),
+      });
+      metrics = r.result.metrics;
+      run = { ...r, assertions: [...r.result.assertions, ...r.result.expectations] };
+    } else {
+      const scenario = parseScenario(scenarioText, scenarioFile);
+      const r = await simulateRecorded(scenario, {
+        dt_s: scenario.dt_s,
+        every_s: every_s(scenario),
+        open: open(scenario),
+        out,
+        onStep: (state) => figures.step(state),
+      });
+      run = { ...r, assertions: r.result.assertions };
+    }
+    const { verdict, runDir } = run;
+    const values = figures.values(metrics);
     return {
       ...base,
       status: verdict.passed ? 'passed' : 'failed',
       verdict: verdict.summary,
-      assertions: result.assertions.map((a) => ({
+      assertions: run.assertions.map((a) => ({
         name: a.name,
         passed: a.passed,
         ...(a.value !== undefined ? { value: a.value } : {}),

@@ -1,5 +1,8 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { executeRun, type RunResult } from './execute.ts';
 import { CampaignError, parseCampaign } from './load.ts';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'campaigns');
@@ -156,6 +159,87 @@ axes:
 });
 
 describe('shipped campaigns', () => {
+  it('axes address the YAML grid with grid# pointers: each run carries its patched grid, validated before anything runs', async () => {
+    const c = await parseCampaign(
+      `${head}set: { grid#/ders/7/params/soc0: 0.7 }
+axes:
+  - { path: grid#/ders/7/inService, values: [true, false] }
+  - name: diesel
+    variants:
+      - { name: small, set: { grid#/ders/5/rating_mva: 0.8, grid#/ders/5/params/rating_mw: 0.6 } }
+`,
+      file,
+    );
+    expect(c.columns).toEqual(['grid.ders.7.inService', 'diesel']);
+    const grids = c.runs.map((r) => JSON.parse(r.files['demo-33bw-microgrids.yaml']!));
+    expect(grids.map((g) => [g.ders[7].id, g.ders[7].inService, g.ders[7].params.soc0])).toEqual([
+      ['bess-10', true, 0.7],
+      ['bess-10', false, 0.7],
+    ]);
+    expect(grids[1].ders[5]).toMatchObject({ id: 'diesel-7', rating_mva: 0.8, params: { rating_mw: 0.6 } });
+    // The scenario still names the grid by file name: the worker writes the patched text there.
+    expect(c.runs[0]!.scenario.grid).toBe('demo-33bw-microgrids.yaml');
+    expect(c.runs[0]!.specHash).not.toBe(c.runs[1]!.specHash);
+    expect(new Set(c.runs.map((r) => r.id)).size).toBe(2);
+
+    const unknown = await error(`${head}axes:
+  - { path: grid#/dres/7/inService, values: [false] }
+`);
+    expect(unknown.message).toMatch(
+      /test-campaign\.yaml:4: unknown parameter path grid#\/dres\/7\/inService: grid 'demo-33bw-microgrids\.yaml' \(of scenario 'short-load-step\.yaml'\) has no 'dres' at \/ \(it has .*ders, fids/,
+    );
+    const index = await error(`${head}axes:
+  - { path: grid#/ders/99/p_mw, values: [0.1] }
+`);
+    expect(index.message).toMatch(
+      /:4: unknown parameter path grid#\/ders\/99\/p_mw: .*a list of 1\d, index 0…1\d/,
+    );
+    const wrongType = await error(`${head}axes:
+  - path: grid#/ders/7/rating_mva
+    values:
+      - 0.5
+      - lots
+`);
+    expect(wrongType.message).toMatch(
+      /test-campaign\.yaml:7: value "lots" for grid#\/ders\/7\/rating_mva makes grid 'demo-33bw-microgrids\.yaml' invalid at \/ders\/7\/rating_mva: .*\(run grid\.ders\.7\.rating_mva=lots\)/,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'gridloop-campaign-load-'));
+    const scenario = join(dir, 'm.yaml');
+    await writeFile(
+      scenario,
+      `name: m\ngrid: ${join(fixtures, '..', '..', '..', 'grids', 'matpower', 'case14.m')}\ndt_s: 0.01\nduration_s: 1\n`,
+    );
+    const matpower = await error(`name: t\nscenarios: [${scenario}]\nset: { grid#/bus/0: 1 }\n`).finally(() =>
+      rm(dir, { recursive: true, force: true }),
+    );
+    expect(matpower.message).toMatch(
+      /:3: grid#\/bus\/0 addresses the grid file, but .* a MATPOWER case: grid parameters need a YAML grid/,
+    );
+  });
+
+  it('a run executes its patched grid: MG2 without its grid-forming battery sags further under the same load step', async () => {
+    const c = await parseCampaign(
+      `${head}axes:\n  - { name: bess10, path: grid#/ders/7/inService, values: [true, false] }\ncollect: [{ figure: frequency-nadir, island: MG2 }]\n`,
+      file,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'gridloop-campaign-grid-'));
+    try {
+      const [withBess, without] = await Promise.all(c.runs.map((r) => executeRun(r, dir, c.figureColumns)));
+      expect(withBess!.status).not.toBe('error');
+      expect(without!.status).not.toBe('error');
+      // The grid the run was given is the one it ran, kept beside its run folder.
+      const ran = JSON.parse(
+        await readFile(join(dir, 'runs', `${without!.id}.inputs`, 'demo-33bw-microgrids.yaml'), 'utf8'),
+      );
+      expect(ran.ders[7]).toMatchObject({ id: 'bess-10', inService: false });
+      // Fewer droop units share the 0.2 MW step: a larger frequency deviation (droop, Δf ∝ ΔP / Σ gains).
+      const nadir = (r: RunResult) => r.figures['frequency-nadir.MG2']!;
+      expect(50 - nadir(without!)).toBeGreaterThan(1.2 * (50 - nadir(withBess!)));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('every campaign in campaigns/ loads and expands', async () => {
     const { readdir } = await import('node:fs/promises');
     const dir = join(import.meta.dirname, '..', '..', 'campaigns');

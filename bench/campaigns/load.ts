@@ -9,7 +9,11 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { parseSecurityScenario } from '../../twin/attacks/security.ts';
 import { echo, echoMessage } from '../../twin/echo.ts';
+import { gridFileKind } from '../../twin/grid/load.ts';
+import { GridInputError } from '../../twin/grid/model.ts';
+import { parseGridYaml } from '../../twin/grid/yaml.ts';
 import { parseScenario, ScenarioError } from '../../twin/scenario/load.ts';
 import {
   findNonFinite,
@@ -20,7 +24,7 @@ import {
   YamlSourceError,
 } from '../../twin/yaml-source.ts';
 import { closest } from '../cli/args.ts';
-import type { FigureSpec } from './figures.ts';
+import { type FigureSpec, isDetectionFigure } from './figures.ts';
 
 const require = createRequire(import.meta.url);
 export const CAMPAIGN_SCHEMA = require('./campaign.schema.json') as Record<string, unknown>;
@@ -178,8 +182,7 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
   const dir = dirname(file);
 
   // Base scenarios with their grid (and trace) texts: what the runs are made of.
-  const bases: { rel: string; data: Record<string, unknown>; files: Record<string, string>; hash: string }[] =
-    [];
+  const bases: Base[] = [];
   for (const [i, rel] of raw.scenarios.entries()) {
     const path = resolve(dir, rel);
     let scenarioText: string;
@@ -217,7 +220,16 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
       scenarioData.mainGrid = { trace: traceName };
     }
     const hash = sha(JSON.stringify([scenarioText!, files]));
-    bases.push({ rel, data: scenarioData, files, hash });
+    // A YAML grid can be patched too (grid# pointers); its text is parsed once here.
+    const grid =
+      gridFileKind(scenario!.grid) === 'yaml'
+        ? {
+            name: gridName,
+            path: scenario!.grid,
+            data: readYaml(files[gridName]!).data as Record<string, unknown>,
+          }
+        : undefined;
+    bases.push({ rel, data: scenarioData, files, hash, grid, gridFile: scenario!.grid });
   }
 
   const setPatches: Patch[] = Object.entries(raw.set ?? {}).map(([pointer, value]) => ({
@@ -247,6 +259,7 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
   }
 
   const collect = (raw.collect ?? []).map((c) => (typeof c === 'string' ? { figure: c } : c)) as FigureSpec[];
+  for (const [k, f] of collect.entries()) checkFigure(f, bases, (reason) => fail(reason, ['collect', k]));
   const figureColumns = collect.map(figureColumn);
   for (const [name] of Object.entries(raw.pass?.figures ?? {})) {
     if (!figureColumns.includes(name)) {
@@ -264,6 +277,7 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
       for (const p of axis.points) for (const patch of p.patches) checkPath(base, patch, file);
     for (const patch of setPatches) checkPath(base, patch, file);
   }
+  const gridTexts = new Map<string, string>();
 
   const key = sha(JSON.stringify([raw, bases.map((b) => b.hash)])).slice(0, 16);
   const runs: RunSpec[] = [];
@@ -286,7 +300,23 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
       patches.push(...point.patches);
     });
     const scenario = structuredClone(base.data);
-    for (const patch of patches) setAt(scenario, pointerSegments(patch.pointer), patch.value);
+    const gridPatches = patches.filter(isGridPatch);
+    for (const patch of patches)
+      if (!isGridPatch(patch)) setAt(scenario, pointerSegments(patch.pointer), patch.value);
+    let files = base.files;
+    if (gridPatches.length > 0) {
+      // JSON is YAML: the patched grid keeps its file name, so the scenario runs it unchanged.
+      const grid = structuredClone(base.grid!.data);
+      for (const patch of gridPatches) setAt(grid, pointerSegments(gridPointer(patch)), patch.value);
+      const gridJson = JSON.stringify(grid);
+      let text = gridTexts.get(gridJson);
+      if (text === undefined) {
+        checkPatchedGrid(gridJson, base.gridFile, gridPatches, params, file);
+        text = gridJson;
+        gridTexts.set(gridJson, text);
+      }
+      files = { ...base.files, [base.grid!.name]: text };
+    }
     const canonical = JSON.stringify([base.rel, Object.entries(params)]);
     // Each distinct patched scenario is checked once against the scenario schema and rules.
     const scenarioJson = JSON.stringify(scenario);
@@ -298,11 +328,11 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
       campaign: raw.name,
       id: runId(raw.name, params, canonical),
       index,
-      specHash: sha(JSON.stringify([scenarioJson, base.files, collect])).slice(0, 16),
+      specHash: sha(JSON.stringify([scenarioJson, files, collect])).slice(0, 16),
       params,
       scenarioFile: relative(dir, resolve(dir, base.rel)),
       scenario,
-      files: base.files,
+      files,
       collect,
     });
   }
@@ -321,7 +351,69 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
 
 /** A figure's column name: the figure, with its island when it watches one. */
 export function figureColumn(f: FigureSpec): string {
-  return f.island ? `${f.figure}.${f.island}` : f.figure;
+  return [f.figure, f.island ?? f.attack, f.detector].filter(Boolean).join('.');
+}
+
+/** Detectors of an attack scenario, by the names its alarms carry. */
+function detectorsOf(security: {
+  estimation?: unknown;
+  checks?: { name?: string; kind: string }[];
+}): string[] {
+  return [
+    ...(security.estimation ? ['state-estimation'] : []),
+    ...(security.checks ?? []).map((c) => c.name ?? c.kind),
+  ];
+}
+
+/** A figure each base scenario can give: time to detect needs an attack scenario and a known attack. */
+function checkFigure(
+  f: FigureSpec,
+  bases: readonly { rel: string; data: Record<string, unknown> }[],
+  fail: (reason: string) => never,
+): void {
+  if (!isDetectionFigure(f.figure)) {
+    if (f.attack !== undefined || f.detector !== undefined)
+      fail(`${f.figure}: attack and detector belong to time-to-detect only`);
+    return;
+  }
+  if (f.island !== undefined || f.after !== undefined)
+    fail('time-to-detect: island and after do not apply (it is measured from the attack start)');
+  for (const base of bases) {
+    const security = base.data.security as
+      | {
+          link?: unknown;
+          attacks?: { id: string }[];
+          estimation?: unknown;
+          checks?: { name?: string; kind: string }[];
+        }
+      | undefined;
+    const attacks = (security?.attacks ?? []).map((a) => a.id);
+    if (!security || attacks.length === 0)
+      fail(
+        `time-to-detect needs an attack scenario (a security: section with attacks, docs/security.md); '${base.rel}' has none`,
+      );
+    if (security!.link)
+      fail(
+        `'${base.rel}' puts a board on a link (security.link): run it with gridloop attack, not in a campaign`,
+      );
+    if (f.attack === undefined && attacks.length > 1)
+      fail(
+        `time-to-detect: '${base.rel}' has ${attacks.length} attacks (${attacks.join(', ')}); name one with attack:`,
+      );
+    if (f.attack !== undefined && !attacks.includes(f.attack)) {
+      const hint = closest(f.attack, attacks);
+      fail(
+        `time-to-detect: '${base.rel}' has no attack '${f.attack}' (it has ${attacks.join(', ')})${hint ? `; did you mean '${hint}'?` : ''}`,
+      );
+    }
+    const detectors = detectorsOf(security!);
+    if (f.detector !== undefined && !detectors.includes(f.detector)) {
+      const hint = closest(f.detector, detectors);
+      fail(
+        `time-to-detect: '${base.rel}' has no detector '${f.detector}' (it has ${detectors.join(', ') || 'none'})${hint ? `; did you mean '${hint}'?` : ''}`,
+      );
+    }
+  }
 }
 
 /**
@@ -370,7 +462,12 @@ function expandAxis(
     };
   }
   const pointer = a.path ?? '/seed';
-  const column = a.name ?? pointer.slice(1).replace(/\//g, '.');
+  const column =
+    a.name ??
+    pointer
+      .replace(/^grid#/, 'grid')
+      .replace(/^\//, '')
+      .replace(/\//g, '.');
   let values: { value: unknown; line?: number }[];
   if (a.values) {
     if (a.values.length === 0) empty('values: []');
@@ -405,16 +502,27 @@ const isScalar = (v: unknown): v is string | number | boolean =>
   typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
 /** Fails unless every parent along the patch's pointer exists in the base scenario. */
-function checkPath(base: { rel: string; data: Record<string, unknown> }, patch: Patch, file: string): void {
-  const segs = pointerSegments(patch.pointer);
-  let node: unknown = base.data;
+function checkPath(base: Base, patch: Patch, file: string): void {
+  const inGrid = isGridPatch(patch);
+  if (inGrid && !base.grid)
+    throw new CampaignError(
+      `${patch.pointer} addresses the grid file, but scenario '${base.rel}' runs on ${base.gridFile}, a MATPOWER case: grid parameters need a YAML grid (docs/grid-format.md)`,
+      file,
+      patch.line,
+    );
+  const segs = pointerSegments(inGrid ? gridPointer(patch) : patch.pointer);
+  let node: unknown = inGrid ? base.grid!.data : base.data;
+  const what = inGrid
+    ? `grid '${basename(base.gridFile)}' (of scenario '${base.rel}')`
+    : `scenario '${base.rel}'`;
+  const example = inGrid ? 'grid#/ders/0/p_mw' : '/events/0/at';
   for (let k = 0; k < segs.length; k++) {
     const seg = segs[k]!;
     const last = k === segs.length - 1;
     const where = pointerOf(segs.slice(0, k)) || '/';
     const unknownPath = (has: string) => {
       throw new CampaignError(
-        `unknown parameter path ${patch.pointer}: scenario '${base.rel}' has no '${seg}' at ${where} (${has}); paths are JSON Pointers into the scenario file, e.g. /events/0/at`,
+        `unknown parameter path ${patch.pointer}: ${what} has no '${seg}' at ${where} (${has}); paths are JSON Pointers into the scenario file, or after grid# into its grid file, e.g. ${example}`,
         file,
         patch.line,
       );
@@ -438,6 +546,51 @@ function checkPath(base: { rel: string; data: Record<string, unknown> }, patch: 
   }
 }
 
+/** A base scenario as the runs are made of it: its data, its files and its YAML grid's data. */
+interface Base {
+  rel: string;
+  data: Record<string, unknown>;
+  files: Record<string, string>;
+  hash: string;
+  /** Absolute path of its grid file. */
+  gridFile: string;
+  /** The grid's data when it is YAML (the only kind grid# pointers can patch). */
+  grid?: { name: string; path: string; data: Record<string, unknown> };
+}
+
+/** Pointers into the grid file start with this (a JSON Reference fragment of the grid). */
+const GRID_POINTER = 'grid#';
+const isGridPatch = (p: Patch) => p.pointer.startsWith(GRID_POINTER);
+const gridPointer = (p: Patch) => p.pointer.slice(GRID_POINTER.length);
+
+/** Checks a patched grid with the grid loader; errors point at the patch that broke it. */
+function checkPatchedGrid(
+  gridJson: string,
+  gridFile: string,
+  patches: Patch[],
+  params: RunSpec['params'],
+  file: string,
+): void {
+  try {
+    parseGridYaml(gridJson, gridFile);
+  } catch (err) {
+    if (!(err instanceof GridInputError)) throw err;
+    const path = err.where.path ?? '';
+    const culprit =
+      [...patches].reverse().find((p) => path === gridPointer(p) || path.startsWith(`${gridPointer(p)}/`)) ??
+      [...patches].reverse().find((p) => gridPointer(p).startsWith(`${path}/`) || path === '/') ??
+      patches[patches.length - 1];
+    const run = Object.entries(params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    throw new CampaignError(
+      `value ${JSON.stringify(culprit?.value)} for ${culprit?.pointer} makes grid '${basename(gridFile)}' invalid at ${path || '/'}: ${err.reason}${run ? ` (run ${run})` : ''}; see docs/grid-format.md`,
+      file,
+      culprit?.line,
+    );
+  }
+}
+
 /** Sets `value` at `segs` inside `root` (parents exist: checkPath ran first). */
 function setAt(root: Record<string, unknown>, segs: (string | number)[], value: unknown): void {
   let node = root as Record<string | number, unknown>;
@@ -454,7 +607,8 @@ function checkPatched(
   file: string,
 ): void {
   try {
-    parseScenario(scenarioJson, scenarioPath);
+    if (JSON.parse(scenarioJson).security !== undefined) parseSecurityScenario(scenarioJson, scenarioPath);
+    else parseScenario(scenarioJson, scenarioPath);
   } catch (err) {
     if (!(err instanceof ScenarioError)) throw err;
     const path = err.path ?? '';

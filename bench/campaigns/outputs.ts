@@ -12,7 +12,7 @@ import { escapeHtml } from '../reports/html.ts';
 import { generateReport } from '../reports/index.ts';
 import { xmlEscape } from '../reports/junit.ts';
 import type { RunResult } from './execute.ts';
-import { FIGURE_UNITS, FIGURE_WORSE, type FigureName } from './figures.ts';
+import { FIGURE_UNITS, FIGURE_WORSE, type FigureName, isDetectionFigure } from './figures.ts';
 import type { Campaign } from './load.ts';
 
 export interface CampaignVerdict {
@@ -24,7 +24,8 @@ export interface CampaignVerdict {
   errorRuns: number;
   missing: number;
   /** Figure bounds broken: column, run id, value, bound. */
-  violations: { column: string; id: string; value: number; bound: string }[];
+  /** value null: an attack the run did not detect, against a time-to-detect bound. */
+  violations: { column: string; id: string; value: number | null; bound: string }[];
 }
 
 /** The campaign's verdict: enough runs passed and every collected figure within its bounds. */
@@ -37,6 +38,9 @@ export function judgeCampaign(campaign: Campaign, results: readonly RunResult[])
   for (const [column, { min, max }] of Object.entries(campaign.pass.figures)) {
     for (const r of results) {
       const v = r.figures[column];
+      // An undetected attack has no time to detect, and breaks any bound on it.
+      if (v === null && isDetectionFigure(figureOf(column)) && r.status !== 'error')
+        violations.push({ column, id: r.id, value: null, bound: 'detected' });
       if (typeof v !== 'number') continue;
       if (min !== undefined && v < min) violations.push({ column, id: r.id, value: v, bound: `min ${min}` });
       if (max !== undefined && v > max) violations.push({ column, id: r.id, value: v, bound: `max ${max}` });
@@ -281,7 +285,7 @@ ${
         .slice(0, 50)
         .map(
           (v) =>
-            `<tr><td>${escapeHtml(v.column)}</td><td>${escapeHtml(v.id)}</td><td>${v.value}</td><td>${escapeHtml(v.bound)}</td></tr>`,
+            `<tr><td>${escapeHtml(v.column)}</td><td>${escapeHtml(v.id)}</td><td>${v.value ?? 'not detected'}</td><td>${escapeHtml(v.bound)}</td></tr>`,
         )
         .join('')}</table>`
     : ''

@@ -143,6 +143,9 @@ export class WorkerPool implements RunBackend {
   ): Promise<void> {
     const retries = this.options.retries ?? 2;
     const queue = specs.map((spec) => ({ spec, attempt: 1 }));
+    // Results are stored while the worker process already runs its next run: storing one (a file
+    // write, the progress line) must not leave a core idle.
+    const storing: Promise<void>[] = [];
     const lane = async (): Promise<void> => {
       for (;;) {
         const next = queue.shift();
@@ -152,7 +155,7 @@ export class WorkerPool implements RunBackend {
         );
         if (this.closed) return;
         if (!('died' in reply)) {
-          await hooks.onResult(reply);
+          storing.push(hooks.onResult(reply));
         } else if (next.attempt <= retries) {
           queue.push({ spec: next.spec, attempt: next.attempt + 1 });
         } else {
@@ -169,6 +172,15 @@ export class WorkerPool implements RunBackend {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.size, specs.length) }, lane));
+    await Promise.all(storing);
+  }
+
+  /** Stops at once: every worker process is killed, runs in progress with it. */
+  kill(): void {
+    this.closed = true;
+    for (const wake of this.waiting.splice(0)) wake();
+    for (const s of this.slots)
+      if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   }
 
   async close(): Promise<void> {

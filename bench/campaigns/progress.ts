@@ -3,22 +3,9 @@
  * terminal and for anyone listening (socket API). On a terminal one line redrawn in place;
  * elsewhere a line every `every_s` seconds.
  */
-export interface CampaignProgress {
-  campaign: string;
-  total: number;
-  /** Finished this session or before (skipped as done). */
-  done: number;
-  /** Of `done`: verdict failed or could not run. */
-  failed: number;
-  running: number;
-  /** Done before this session started (re-run). */
-  skipped: number;
-  /** Runs per second over this session. */
-  rate: number;
-  /** Seconds left at this rate; null before the first run ends. */
-  eta_s: number | null;
-  elapsed_s: number;
-}
+import type { CampaignProgress } from '../server/api.ts';
+
+export type { CampaignProgress };
 
 export class ProgressTracker {
   private readonly started = performance.now();

@@ -1,7 +1,8 @@
 /**
  * Campaigns on Redis with BullMQ (docs/campaigns.md § Distributed): the coordinator adds each run
- * as a job on the queue `gridloop-runs` (job id = campaign key + run id, so adding twice is a no-op)
- * and stores results as they complete; `gridloop worker` processes on any machine take jobs.
+ * as a job on its version's queue `gridloop-runs-<version>` (job id = campaign key + run id, so adding
+ * twice is a no-op) and stores results as they complete; `gridloop worker` processes of the same
+ * version on any machine take jobs.
  *
  * Exactly-once results rest on three things. A job's id is fixed by the campaign and the run's
  * parameters. A worker renews its lock while it runs; when it dies (SIGKILL, power cut) the lock
@@ -12,15 +13,47 @@
  */
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { errorResult, type RunResult } from './execute.ts';
 import type { Campaign, RunSpec } from './load.ts';
 import { type RunBackend, WorkerPool } from './pool.ts';
 import { codeVersion } from './version.ts';
 
-/** The one queue every campaign's runs go to; workers serve any campaign of their version. */
-export const QUEUE = 'gridloop-runs';
+/** Prefix of the campaign queues: one per gridloop version, `gridloop-runs-<version>`. */
+export const QUEUE_PREFIX = 'gridloop-runs-';
+
+/**
+ * The queue of one gridloop version. A worker takes jobs only from its own version's queue, so a
+ * worker of another version refuses a campaign's jobs by never taking them: they wait, unfailed,
+ * for a worker of the coordinator's version (docs/campaigns.md § Versions).
+ */
+export const queueName = (version: string) => `${QUEUE_PREFIX}${version}`;
+
+/** BullMQ's key prefix (its default), which its connection names start with. */
+const BULL_PREFIX = 'bull';
+
+/**
+ * Campaign workers connected to Redis, by gridloop version (from their connection names, which
+ * BullMQ sets to the queue's name, base64, and the worker's name). Empty where CLIENT LIST is
+ * not allowed (managed Redis).
+ */
+export async function connectedWorkers(redis: Redis): Promise<{ version: string; name: string }[]> {
+  let list: string;
+  try {
+    list = (await redis.client('LIST')) as string;
+  } catch {
+    return [];
+  }
+  const workers: { version: string; name: string }[] = [];
+  for (const m of list.matchAll(/ name=(\S+)/g)) {
+    const [prefix, queue64, w, name] = m[1]!.split(':');
+    if (prefix !== BULL_PREFIX || w !== 'w' || !queue64 || !name) continue;
+    const queue = Buffer.from(queue64, 'base64').toString();
+    if (queue.startsWith(QUEUE_PREFIX)) workers.push({ version: queue.slice(QUEUE_PREFIX.length), name });
+  }
+  return workers;
+}
 
 /** Default stall time, s: BullMQ's own default lock duration (30 s), stated rather than inherited. */
 export const DEFAULT_STALL_S = 30;
@@ -90,6 +123,8 @@ export interface RedisBackendOptions {
   stall_s?: number;
   /** Jobs queued in Redis at once. @default DEFAULT_WINDOW */
   window?: number;
+  /** Notices for the terminal (no worker of this version connected, and when one comes). */
+  log?: (line: string) => void;
 }
 
 /** Jobs the coordinator keeps queued at once (more are added as results come in). */
@@ -111,8 +146,9 @@ export class RedisBackend implements RunBackend {
   static async connect(options: RedisBackendOptions): Promise<RedisBackend> {
     await checkRedis(options.url);
     const connections = [connection(options.url), connection(options.url)];
-    const queue = new Queue<JobData, RunResult>(QUEUE, { connection: connections[0]! });
-    const events = new QueueEvents(QUEUE, { connection: connections[1]! });
+    const name = queueName(options.version);
+    const queue = new Queue<JobData, RunResult>(name, { connection: connections[0]! });
+    const events = new QueueEvents(name, { connection: connections[1]! });
     queue.on('error', () => {});
     events.on('error', () => {});
     await queue.waitUntilReady();
@@ -184,6 +220,9 @@ export class RedisBackend implements RunBackend {
         const batch = ids.slice(i, i + 200);
         const jobs = await Promise.all(batch.map((id) => this.queue.getJob(id)));
         const missing: RunSpec[] = [];
+        // States of the finished ones at once (their round trips overlap rather than queue).
+        const states = await Promise.all(jobs.map((job) => (job?.finishedOn ? job.getState() : undefined)));
+        const stored: Job<JobData, RunResult>[] = [];
         for (const [k, job] of jobs.entries()) {
           const id = batch[k]!;
           const spec = pending.get(id);
@@ -192,8 +231,7 @@ export class RedisBackend implements RunBackend {
             missing.push(spec);
             continue;
           }
-          if (!job.finishedOn) continue;
-          const state = await job.getState();
+          const state = states[k];
           let result: RunResult | undefined;
           if (state === 'completed' && job.returnvalue)
             result = { ...job.returnvalue, attempts: job.attemptsMade };
@@ -208,9 +246,10 @@ export class RedisBackend implements RunBackend {
           if (!result) continue;
           await hooks.onResult(result);
           pending.delete(id);
-          // Only once the result is on disk: a crash before this leaves the job to harvest again.
-          await job.remove().catch(() => {});
+          stored.push(job);
         }
+        // Only once their results are on disk: a crash before this leaves the jobs to harvest again.
+        await Promise.all(stored.map((job) => job.remove().catch(() => {})));
         // A run Redis no longer knows (restarted without its data) is added again; BullMQ leaves
         // known ids alone, so this never duplicates a job.
         if (missing.length) await this.add(missing);
@@ -221,7 +260,10 @@ export class RedisBackend implements RunBackend {
       const sweep = performance.now() - lastSweep > 2000;
       const ids = sweep ? [...pending.keys()] : [...named];
       named.clear();
-      if (sweep) lastSweep = performance.now();
+      if (sweep) {
+        lastSweep = performance.now();
+        await this.checkWorkers();
+      }
       await harvest(ids);
       if (pending.size < window || named.size > 0) {
         if (waiting.length > 0 || named.size > 0) continue;
@@ -238,6 +280,29 @@ export class RedisBackend implements RunBackend {
     this.events.off('completed', onFinished);
     this.events.off('failed', onFinished);
     this.events.off('active', onActive);
+  }
+
+  private alone = false;
+
+  /** Says so when no worker of this version is connected (its jobs wait) and when one comes. */
+  private async checkWorkers(): Promise<void> {
+    const log = this.options.log;
+    if (!log) return;
+    const workers = await connectedWorkers(this.connections[0]!);
+    const mine = workers.filter((w) => w.version === this.options.version);
+    if (mine.length === 0 && !this.alone) {
+      const others = [...new Set(workers.map((w) => w.version))];
+      log(
+        `no worker of version ${this.options.version} is connected to ${this.options.url}; the runs wait for one${
+          others.length
+            ? ` (connected workers run version ${others.join(', ')}: bring their checkout to this commit, npm ci, and restart them)`
+            : ' (start gridloop worker --redis URL from a checkout at this commit)'
+        }`,
+      );
+    } else if (mine.length > 0 && this.alone) {
+      log(`${mine.length} worker(s) of version ${this.options.version} connected: runs resume`);
+    }
+    this.alone = mine.length === 0;
   }
 
   async close(): Promise<void> {
@@ -257,18 +322,40 @@ export interface RedisWorkerOptions {
   concurrency?: number;
   /** @default DEFAULT_STALL_S */
   stall_s?: number;
-  /** Called for each job taken, refused or finished (for the terminal). */
+  /** Called for each job taken or finished, and for queued runs of other versions (the terminal). */
   log?: (line: string) => void;
+}
+
+/** How long a stopping worker waits for its runs in progress, s (then it stops anyway). */
+export const DEFAULT_STOP_S = 60;
+/** A stopping worker whose Redis has not answered for this long stops at once, ms. */
+const UNREACHABLE_MS = 3000;
+
+/** How a worker stopped: after its runs, or without waiting (and why). */
+export interface WorkerStop {
+  clean: boolean;
+  reason: string;
+}
+
+export interface RedisWorker {
+  version: string;
+  /**
+   * Stops taking jobs and waits for the runs in progress, at most `stop_s` seconds, and not at all
+   * once Redis has been unreachable for a few seconds (nothing could be delivered). A run left
+   * unfinished is not lost: its lock lapses and it is retried elsewhere after the stall time.
+   */
+  close(stop_s?: number): Promise<WorkerStop>;
+  /** Stops at once: runs in progress are killed (and retried elsewhere after the stall time). */
+  kill(): void;
 }
 
 /**
  * A worker taking campaign jobs: each run goes to a child process (the embedded pool's worker),
  * so the twin's computation never blocks the lock renewal that tells BullMQ this worker is alive.
- * A job built by another gridloop version is refused (failed without retry, saying which versions).
+ * It takes jobs only from its own version's queue: runs queued by another gridloop version are
+ * left waiting for a worker of that version (logged, never failed).
  */
-export async function startRedisWorker(
-  options: RedisWorkerOptions,
-): Promise<{ close(): Promise<void>; version: string }> {
+export async function startRedisWorker(options: RedisWorkerOptions): Promise<RedisWorker> {
   await checkRedis(options.url);
   const version = codeVersion();
   const stall_ms = (options.stall_s ?? DEFAULT_STALL_S) * 1000;
@@ -280,14 +367,11 @@ export async function startRedisWorker(
   await pool.warm();
   const where = `${hostname()}/${process.pid}`;
   const redis = connection(options.url);
+  redis.on('error', () => {});
   const worker = new Worker<JobData, RunResult>(
-    QUEUE,
+    queueName(version),
     async (job: Job<JobData, RunResult>) => {
       const { spec, columns } = job.data;
-      if (job.data.version !== version)
-        throw new UnrecoverableError(
-          `refused by worker ${where}: it runs gridloop version ${version}, the campaign was made by version ${job.data.version}; bring the worker's checkout to the coordinator's commit (git pull && npm ci) and restart it`,
-        );
       log(`run ${spec.id} (${spec.campaign}, attempt ${job.attemptsMade + 1})`);
       const reply = await poolRun(pool, workDir, spec, columns, job.attemptsMade + 1);
       if ('died' in reply) throw new Error(reply.died);
@@ -300,21 +384,119 @@ export async function startRedisWorker(
       stalledInterval: stall_ms,
       // A run whose worker dies is retried as often as one that fails.
       maxStalledCount: 3,
+      // Names the connection (the coordinator lists connected workers by version).
+      name: where,
     },
   );
-  worker.on('error', (err) => log(`redis: ${err.message}`));
+  // Once per outage, not once per reconnect attempt.
+  let lastError = '';
+  worker.on('error', (err) => {
+    if (err.message !== lastError) log(`redis: ${err.message} (retrying)`);
+    lastError = err.message;
+  });
   worker.on('failed', (job, err) => {
     if (job) log(`run ${job.data.spec.id}: ${err.message}`);
   });
   await worker.waitUntilReady();
+
+  // Runs queued for other versions: said once per change, so a stale worker's log tells why it idles.
+  let foreign = '';
+  let looking = false;
+  const lookForeign = async () => {
+    if (looking || redis.status !== 'ready') return;
+    looking = true;
+    try {
+      const waiting = await waitingByVersion(redis);
+      const text = waiting
+        .filter((w) => w.version !== version)
+        .map((w) => `${w.count} of version ${w.version}`)
+        .join(', ');
+      if (text && text !== foreign)
+        log(
+          `not taking ${text} queued on ${options.url}: this worker runs version ${version} (bring its checkout to the campaign's commit, npm ci, and restart it)`,
+        );
+      foreign = text;
+    } catch {
+      // Redis went away mid-look: the next look says what is queued.
+    } finally {
+      looking = false;
+    }
+  };
+  await lookForeign();
+  const looker = setInterval(lookForeign, 5000);
+  looker.unref();
+
+  let unreachableSince: number | undefined = redis.status === 'ready' ? undefined : performance.now();
+  redis.on('close', () => {
+    unreachableSince ??= performance.now();
+  });
+  redis.on('ready', () => {
+    if (unreachableSince !== undefined && lastError) log(`redis: connected again to ${options.url}`);
+    unreachableSince = undefined;
+    lastError = '';
+  });
+  const kill = () => {
+    clearInterval(looker);
+    void worker.close(true).catch(() => {});
+    pool.kill();
+    redis.disconnect();
+  };
   return {
     version,
-    async close() {
-      await worker.close();
-      await pool.close();
-      redis.disconnect();
+    kill,
+    async close(stop_s = DEFAULT_STOP_S) {
+      clearInterval(looker);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        worker.close().then(() => ({ clean: true, reason: 'after the runs in progress' })),
+        new Promise<WorkerStop>((resolve) => {
+          const t0 = performance.now();
+          timer = setInterval(() => {
+            if (unreachableSince !== undefined && performance.now() - unreachableSince > UNREACHABLE_MS)
+              resolve({
+                clean: false,
+                reason: `without waiting: Redis at ${options.url} is unreachable; runs in progress are retried elsewhere after the stall time`,
+              });
+            else if (performance.now() - t0 > stop_s * 1000)
+              resolve({
+                clean: false,
+                reason: `without waiting longer: runs still in progress after ${stop_s} s are retried elsewhere after the stall time`,
+              });
+          }, 100);
+        }),
+      ]).catch((err: Error) => ({ clean: false, reason: `after an error: ${err.message}` }));
+      clearInterval(timer);
+      if (outcome.clean && unreachableSince !== undefined)
+        outcome.reason = `with Redis at ${options.url} unreachable (no run was in progress)`;
+      if (outcome.clean) {
+        await pool.close();
+        redis.disconnect();
+      } else kill();
+      return outcome;
     },
   };
+}
+
+/** Waiting campaign jobs in Redis by gridloop version (the queues' wait lists). */
+async function waitingByVersion(redis: Redis): Promise<{ version: string; count: number }[]> {
+  const found: { version: string; count: number }[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(
+      cursor,
+      'MATCH',
+      `${BULL_PREFIX}:${QUEUE_PREFIX}*:wait`,
+      'COUNT',
+      1000,
+    );
+    cursor = next;
+    for (const key of keys) {
+      const count = await redis.llen(key);
+      const name = key.slice(BULL_PREFIX.length + 1, -':wait'.length);
+      if (count > 0) found.push({ version: name.slice(QUEUE_PREFIX.length), count });
+    }
+  } while (cursor !== '0');
+  return found;
 }
 
 /** The pool with this job's figure columns (the pool's own are per campaign; a worker serves many). */

@@ -237,6 +237,7 @@ export const RECORDED_SCHEMA = {
       'rocof-max': 'float',
       'voltage-min': 'float',
       'voltage-max': 'float',
+      'time-to-detect': 'float',
     },
   },
 } as const satisfies Record<string, MeasurementSchema>;

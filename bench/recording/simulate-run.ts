@@ -4,7 +4,7 @@
  * are exactly the runs `simulate` would record.
  */
 import { rename } from 'node:fs/promises';
-import type { TwinState } from '../../twin/api.ts';
+import type { DeviceInput, TwinState } from '../../twin/api.ts';
 import type { Controller } from '../../twin/control/contract.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
@@ -73,34 +73,17 @@ export async function simulateRecorded(
     planned = plannedIslands(loaded.grid);
     rec = await options.open();
   }
-  const everySteps = Math.max(1, Math.round(options.every_s / dt));
-  const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
-  let stepIndex = 0;
-  const busIsland = new Map<string, string>();
-  const replayLog = new ReplayLogWriter();
-  const recPoint: PointSink = (m, tags, fields, time) => rec?.point(m, tags, fields, time);
-  const recTime = (t_s: number) => rec?.timeOf(t_s) ?? 0n;
-  const record = (state: TwinState) => {
-    if (!rec) return;
-    replayLog.state(stepIndex, state);
-    // Handed over as the loop process does with each batch, so a crash loses at most one flush.
-    if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
-    for (const e of state.events) rec.event({ ...e, source: 'twin' });
-    options.recordMore?.(state, recPoint, recTime);
-    if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
-    updateBusIslands(
-      state.islands,
-      state.islands.map((island) => island.buses),
-      busIsland,
-    );
-    snapshotToPoints(
-      snapshotOfState(state, loop),
-      state.busIds,
-      rec.timeOf(0),
-      (measurement, tags, fields, time) => rec!.point(measurement, tags, fields, time),
-      { includeBuses, busIsland, deviceMicrogrid, plannedIslands: planned },
-    );
-  };
+  const states = rec
+    ? stateRecorder(rec, {
+        dt_s: dt,
+        every_s: options.every_s,
+        includeBuses,
+        deviceMicrogrid,
+        plannedIslands: planned,
+        recordMore: options.recordMore,
+      })
+    : undefined;
+  const record = (state: TwinState) => states?.step(state);
   const onStep = options.onStep;
   let result: ScenarioRunResult;
   try {
@@ -120,8 +103,7 @@ export async function simulateRecorded(
     await rec?.close({ status: 'failed', reason: (err as Error).message });
     throw err;
   }
-  replayLog.finish();
-  rec?.replay(replayLog.drain());
+  states?.finish();
   const moveToOut = async () => {
     if (!rec) return undefined;
     if (!options.out) return rec.dir;
@@ -147,4 +129,56 @@ export async function simulateRecorded(
       verdict;
   }
   return { result, verdict, runDir: await moveToOut() };
+}
+
+/**
+ * Records a run's states into `rec` as `gridloop simulate` does: the replay log (states and the
+ * device inputs each step was given), the twin's events, and points every `every_s` of twin time
+ * (and at every step with events). Shared with attack runs in campaigns (bench/attacks/attack-run.ts).
+ */
+export function stateRecorder(
+  rec: RunRecorder,
+  options: {
+    dt_s: number;
+    every_s: number;
+    includeBuses: boolean;
+    deviceMicrogrid?: Map<string, string>;
+    /** Islands with no PCC in the grid file (recorded as islanded by design). */
+    plannedIslands?: Set<string>;
+    recordMore?: SimulateRunOptions['recordMore'];
+  },
+): { step(state: TwinState, inputs?: readonly DeviceInput[]): void; finish(): void } {
+  const everySteps = Math.max(1, Math.round(options.every_s / options.dt_s));
+  const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
+  let stepIndex = 0;
+  const busIsland = new Map<string, string>();
+  const replayLog = new ReplayLogWriter();
+  const point: PointSink = (m, tags, fields, time) => rec.point(m, tags, fields, time);
+  const timeOf = (t_s: number) => rec.timeOf(t_s);
+  return {
+    step(state, inputs) {
+      if (inputs) replayLog.inputs(stepIndex, inputs);
+      replayLog.state(stepIndex, state);
+      // Handed over as the loop process does with each batch, so a crash loses at most one flush.
+      if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
+      for (const e of state.events) rec.event({ ...e, source: 'twin' });
+      options.recordMore?.(state, point, timeOf);
+      if (stepIndex++ % everySteps !== 0 && state.events.length === 0) return;
+      updateBusIslands(
+        state.islands,
+        state.islands.map((island) => island.buses),
+        busIsland,
+      );
+      snapshotToPoints(snapshotOfState(state, loop), state.busIds, rec.timeOf(0), point, {
+        includeBuses: options.includeBuses,
+        busIsland,
+        deviceMicrogrid: options.deviceMicrogrid,
+        plannedIslands: options.plannedIslands,
+      });
+    },
+    finish() {
+      replayLog.finish();
+      rec.replay(replayLog.drain());
+    },
+  };
 }

@@ -302,6 +302,27 @@ export type CommandResult =
     }
   | { ok: false; auditId: string; code: CommandErrorCode; reason: string };
 
+/**
+ * A campaign's progress (`gridloop campaign --serve`, docs/campaigns.md § Progress): counts, rate
+ * and time left, as the terminal shows them.
+ */
+export interface CampaignProgress {
+  campaign: string;
+  total: number;
+  /** Finished, this session or before (skipped as done). */
+  done: number;
+  /** Of `done`: verdict failed or could not run. */
+  failed: number;
+  running: number;
+  /** Done before this session started (re-run). */
+  skipped: number;
+  /** Runs per second over this session. */
+  rate: number;
+  /** Seconds left at this rate; null before the first run ends. */
+  eta_s: number | null;
+  elapsed_s: number;
+}
+
 /** Sent once after a client is accepted. */
 export interface Welcome {
   clientId: string;
@@ -319,6 +340,8 @@ export interface Welcome {
   /** Names `scenario start` accepts: the files in the bench's scenario folder (without `.yaml`). */
   scenarios?: string[];
   limits: { commandsPerSecond: number; commandBurst: number; maxMessageBytes: number; maxRate_hz: number };
+  /** The latest campaign progress, when this server publishes a campaign's. */
+  campaign?: CampaignProgress;
 }
 
 export interface ServerToClientEvents {
@@ -333,6 +356,8 @@ export interface ServerToClientEvents {
   vpp: (view: VppLiveView) => void;
   /** A prosumer's own data (sent only to that prosumer's clients). */
   prosumer: (view: ProsumerView) => void;
+  /** Campaign progress (at most 4 per second, and the final one). */
+  campaign: (progress: CampaignProgress) => void;
 }
 
 export interface ClientToServerEvents {
@@ -361,6 +386,7 @@ export const SERVER_EVENTS = eventNames<ServerToClientEvents>({
   events: true,
   vpp: true,
   prosumer: true,
+  campaign: true,
 });
 
 /** Every event a client may send. */

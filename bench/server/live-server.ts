@@ -16,6 +16,7 @@ import type {
   Actor,
   ApiCommand,
   AuditEntry,
+  CampaignProgress,
   ClientData,
   ClientToServerEvents,
   CommandErrorCode,
@@ -138,6 +139,8 @@ export interface LiveServer {
   /** Offers the newest state; each client receives it at its own chosen rate. */
   publishState(state: LiveState): void;
   publishStatus(status: RunStatus): void;
+  /** A campaign's progress: sent to every client (coalesced to 4 per second) and in welcomes. */
+  publishCampaign(progress: CampaignProgress): void;
   /** Adds to the event timeline; `time` defaults to now. */
   publishEvent(event: Omit<LiveEvent, 'time'> & { time?: string }): void;
   /** The VPP after a decision: to every client but prosumers. */
@@ -339,6 +342,9 @@ const prosumerRoom = (prosumer: string) => `prosumer:${prosumer}`;
 type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ClientData>;
 
 /** Starts the HTTP server with the live page and the socket.io API. */
+/** Campaign progress reaches clients at most this often, ms. */
+const CAMPAIGN_EMIT_MS = 250;
+
 export async function startLiveServer(options: LiveServerOptions = {}): Promise<LiveServer> {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
@@ -384,6 +390,8 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   let lastStatus: RunStatus | null = null;
   let lastVpp: VppLiveView | undefined;
   const lastProsumer = new Map<string, ProsumerView>();
+  let lastCampaign: CampaignProgress | undefined;
+  let campaignTimer: NodeJS.Timeout | undefined;
   const backlog = new EventBacklog();
   let pendingEvents: LiveEvent[] = [];
   let droppedEvents = 0;
@@ -605,6 +613,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       status: lastStatus,
       recentEvents: prosumer === undefined ? backlog.events() : [],
       ...(options.scenarios ? { scenarios: options.scenarios() } : {}),
+      ...(lastCampaign ? { campaign: lastCampaign } : {}),
       limits: {
         commandsPerSecond: limits.commandsPerSecond,
         commandBurst: limits.commandBurst,
@@ -835,6 +844,21 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       lastStatus = status;
       io.emit('status', status);
     },
+    publishCampaign(progress) {
+      lastCampaign = progress;
+      const final = progress.done === progress.total && progress.running === 0;
+      if (final) {
+        clearTimeout(campaignTimer);
+        campaignTimer = undefined;
+        io.emit('campaign', progress);
+        return;
+      }
+      // A run finishing every millisecond must not flood the clients: the latest, 4 times a second.
+      campaignTimer ??= setTimeout(() => {
+        campaignTimer = undefined;
+        if (lastCampaign) io.emit('campaign', lastCampaign);
+      }, CAMPAIGN_EMIT_MS);
+    },
     publishEvent: publish,
     setTopology(next) {
       topology = next;
@@ -889,6 +913,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       for (const { timer } of rateTimers.values()) clearInterval(timer);
       rateTimers.clear();
       clearInterval(eventTimer);
+      clearTimeout(campaignTimer);
       clearInterval(slowTimer);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections?.();

@@ -20,6 +20,7 @@ import {
   type Welcome,
 } from '../server/api.ts';
 import { AttackLog } from './attacks.ts';
+import { watchCampaign } from './campaign-panel.ts';
 import { StreamChart } from './charts.ts';
 import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
@@ -164,6 +165,7 @@ function connect() {
   current.on('events', (events) => addEvents(events));
   current.on('vpp', (view) => vppPanel.update(view));
   current.on('prosumer', (view) => prosumerPanel.update(view));
+  watchCampaign(current);
   current.on('state', (state) => {
     page.states++;
     page.lastState = state;

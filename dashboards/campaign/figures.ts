@@ -68,6 +68,13 @@ export function figuresRow(): Row {
         PER_UNIT,
       ),
       figureHistogram(
+        18,
+        'time-to-detect',
+        'Time to detect per run',
+        "Attack campaigns: time from the attack's start to the first alarm in its window, s (undetected runs have no value).",
+        's',
+      ),
+      figureHistogram(
         17,
         'wall_s',
         'Wall time per run',

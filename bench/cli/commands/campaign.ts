@@ -3,11 +3,13 @@ import { relative, resolve } from 'node:path';
 import { campaignInflux } from '../../campaigns/influx.ts';
 import { CampaignError, loadCampaign } from '../../campaigns/load.ts';
 import { WorkerPool } from '../../campaigns/pool.ts';
-import { terminalProgress } from '../../campaigns/progress.ts';
+import { type CampaignProgress, terminalProgress } from '../../campaigns/progress.ts';
 import { RedisBackend, RedisSetupError } from '../../campaigns/redis.ts';
 import { runCampaign } from '../../campaigns/run.ts';
 import { codeVersion } from '../../campaigns/version.ts';
 import { InfluxConfigError } from '../../config/influx-env.ts';
+import { type LiveServer, startLiveServer } from '../../server/live-server.ts';
+import { resolveAccessTokens } from '../../server/tokens.ts';
 import { numberOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -34,6 +36,10 @@ Options:
   --stall-s S      with --redis: a job whose worker stops renewing its lock for S seconds is
                    retried elsewhere (default 30, BullMQ's own default; see docs/campaigns.md)
   --progress S     progress line every S seconds when stderr is not a terminal (default 5; 0 none)
+  --serve PORT     publish the progress on the live page and socket API (event 'campaign') at
+                   http://HOST:PORT/ while the campaign runs (0: a free port); tokens as for
+                   gridloop start (GRIDLOOP_VIEWER_TOKEN…, random ones printed otherwise)
+  --host HOST      with --serve: the address to listen on (default 127.0.0.1)
   --json           print one JSON object with the verdict and counts at the end
 
 With GRIDLOOP_INFLUX_URL (and its companions, docs/cli.md) set, one campaign_run point per run
@@ -53,6 +59,8 @@ export const campaignCommand: Command = {
       redis: { type: 'string' },
       'stall-s': { type: 'string' },
       progress: { type: 'string' },
+      serve: { type: 'string' },
+      host: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (positionals.length !== 1)
@@ -94,6 +102,7 @@ export const campaignCommand: Command = {
           dir,
           version,
           stall_s,
+          log: (line) => console.error(`gridloop campaign: ${line}`),
         });
       } catch (err) {
         if (err instanceof RedisSetupError) throw runtimeError(`gridloop campaign: ${err.message}`);
@@ -107,8 +116,37 @@ export const campaignCommand: Command = {
         retries: campaign.retries,
       });
     }
-    const onProgress =
+    const terminal =
       values.json && values.progress === undefined ? undefined : terminalProgress(progressEvery);
+    let server: LiveServer | undefined;
+    if (values.serve !== undefined) {
+      const port = numberOption('campaign', 'serve', values.serve, 0, 0, 65535);
+      let tokens: ReturnType<typeof resolveAccessTokens>['tokens'];
+      try {
+        tokens = resolveAccessTokens(process.env).tokens;
+      } catch (err) {
+        await backend.close();
+        throw usageError(`gridloop campaign: ${(err as Error).message}`);
+      }
+      try {
+        server = await startLiveServer({ host: values.host ?? '127.0.0.1', port, tokens });
+      } catch (err) {
+        await backend.close();
+        throw runtimeError(`gridloop campaign: --serve ${port}: ${(err as Error).message}`);
+      }
+      const viewer = tokens.find((t) => t.role === 'viewer')!.token;
+      // The token in the fragment: browsers never send it, so no server or proxy log holds it.
+      console.error(
+        `gridloop campaign: progress live at ${server.url}#token=${viewer} (socket.io event 'campaign')`,
+      );
+    }
+    const onProgress =
+      terminal || server
+        ? (p: CampaignProgress) => {
+            terminal?.(p);
+            server?.publishCampaign(p);
+          }
+        : undefined;
     if (!values.json)
       console.error(
         `gridloop campaign: ${campaign.name}: ${campaign.runs.length} runs into ${relative(process.cwd(), dir) || '.'} (${
@@ -122,12 +160,15 @@ export const campaignCommand: Command = {
     process.once('SIGINT', stop);
     try {
       outcome = await runCampaign(campaign, { dir, backend, version, onProgress, onResult: influx?.write });
+      // The final counts, also when a re-run found every run done (no progress was made).
+      server?.publishCampaign(outcome.progress);
     } catch (err) {
       throw runtimeError(`gridloop campaign: ${campaign.name} failed: ${(err as Error).message}`);
     } finally {
       process.removeListener('SIGINT', stop);
       await backend.close();
       await influx?.close();
+      await server?.close();
     }
     const v = outcome.verdict;
     if (values.json) {
