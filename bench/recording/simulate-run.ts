@@ -14,6 +14,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../runtime/snapshot-points.ts';
+import { scenarioVppRun } from '../vpp/scenario.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
 import type { RunRecorder } from './run-recorder.ts';
 import { assertionResults, judgeRun, type RunVerdict } from './verdict.ts';
@@ -54,6 +55,8 @@ export async function simulateRecorded(
 ): Promise<SimulateRunResult> {
   const dt = options.dt_s;
   const includeBuses = scenario.record?.buses ?? true;
+  // Before the run folder opens: a VPP section that cannot be used is the scenario's error.
+  const vpp = await scenarioVppRun(scenario);
   let rec: RunRecorder | undefined;
   let deviceMicrogrid: Map<string, string> | undefined;
   if (options.open) {
@@ -91,6 +94,8 @@ export async function simulateRecorded(
   try {
     result = await runScenario(scenario, {
       dt_s: dt,
+      controllers: vpp?.controllers,
+      assertions: vpp?.assertions,
       signal: options.signal,
       onStep: onStep
         ? (state) => {

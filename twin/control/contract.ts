@@ -131,6 +131,31 @@ export interface Controller {
   feedback?(refused: readonly RefusedAction[], events: readonly TwinEvent[]): void;
   /** Called once when the run ends or the controller is detached. */
   detach?(): void;
+  /**
+   * The communication network its agents talk over, when it has one (a distributed VPP, a P2P
+   * market): where the attack engine's comms attacks (target `comms:<controller id>`) act.
+   */
+  readonly comms?: DisturbableComms;
+}
+
+/**
+ * A disturbance of a controller's communication network, active in twin time [start_s, stop_s):
+ * messages lost with a probability, delayed, a link down, or one agent lying (its broadcast value
+ * plus `bias`). `stop_s` may be moved earlier while it runs (an operator ends the attack).
+ */
+export type CommsDisturbance = { id: string; start_s: number; stop_s: number } & (
+  | { kind: 'loss'; probability: number }
+  | { kind: 'delay'; delay_ms: number; jitter_ms: number }
+  | { kind: 'link-failure'; link: readonly [string, string] }
+  | { kind: 'byzantine'; agent: string; bias: number }
+);
+
+/** A controller's simulated communication network, as attacks see it. */
+export interface DisturbableComms {
+  /** Agent ids a disturbance may name (e.g. VPP member ids, `aggregator`). */
+  readonly agents: readonly string[];
+  /** Installs a disturbance; throws a TypeError naming what is wrong (unknown agent, not a link). */
+  disturb(d: CommsDisturbance): void;
 }
 
 /**
