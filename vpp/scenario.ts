@@ -324,7 +324,11 @@ function convergenceTracker(
   return {
     update() {},
     finish() {
-      const all = decisions().filter((d) => minLoss === undefined || d.loss >= minLoss - 1e-12);
+      const inScope = decisions().filter((d) => minLoss === undefined || d.loss >= minLoss - 1e-12);
+      // A re-dispatch refused before any exchange (a target outside the available range) is not a
+      // convergence attempt: it is reported, and judged by vpp-tracks-target.
+      const all = inScope.filter((d) => d.iterations !== undefined);
+      const noSolve = inScope.length - all.length;
       const under = minLoss !== undefined ? ` at ≥ ${(minLoss * 100).toFixed(0)} % message loss` : '';
       if (all.length === 0)
         return {
@@ -341,6 +345,8 @@ function convergenceTracker(
         passed,
         value: worst,
         detail: `${all.length} re-dispatches${under}: at most ${worst} rounds (limit ${maxIterations})${
+          noSolve > 0 ? `; ${noSolve} not attempted (infeasible target)` : ''
+        }${
           passed
             ? ''
             : `; ${notConverged.length} did not converge, ${over.length} over the limit (first at ${first!.t_s.toFixed(1)} s${first!.reason ? `: ${first!.reason}` : ''})`
