@@ -112,6 +112,7 @@ export class VppController implements Controller {
   private lastDispatch: Float64Array | undefined;
   private graph: Graph | undefined;
   private readonly excluded = new Set<string>();
+  private readonly weatherLimited = new Set<string>();
   private links: NetworkZones['links'] = [];
   /** The agents' network, for the attack engine (distributed structures only). */
   readonly comms?: VppComms;
@@ -180,6 +181,16 @@ export class VppController implements Controller {
       }
       const lim = memberLimits(m, hour, statuses.get(m.id), period_h);
       const last = this.lastDispatch?.[members.indexOf(m)];
+      const measured = statuses.get(m.id)?.p_mw;
+      if (m.availability && last !== undefined && measured !== undefined) {
+        // A weather-driven member well below what it was told is short of sun or wind, not
+        // curtailed: its ceiling becomes what it makes plus a small probe (it climbs back as the
+        // weather clears), and the others cover the rest. Delivering the probe ends it.
+        if (measured < last - WEATHER_SHORT * m.pmax_mw) this.weatherLimited.add(m.id);
+        else if (measured >= last - WEATHER_PROBE * m.pmax_mw) this.weatherLimited.delete(m.id);
+        if (this.weatherLimited.has(m.id))
+          lim.pmax_mw = Math.max(Math.min(lim.pmax_mw, measured + WEATHER_PROBE * m.pmax_mw), lim.pmin_mw);
+      }
       if (m.ramp_mw_s !== undefined && last !== undefined && statuses.get(m.id)?.online !== false) {
         const step = m.ramp_mw_s * this.period_s;
         const lo = Math.max(lim.pmin_mw, last - step);
@@ -468,6 +479,11 @@ export class VppController implements Controller {
     this.status.dispatch = dispatch;
   }
 }
+
+/** A weather-driven member this far (fraction of its pmax) below its set-point is weather-limited… */
+const WEATHER_SHORT = 0.02;
+/** … and is offered this much above what it makes, until it delivers it. */
+const WEATHER_PROBE = 0.01;
 
 /** FIDs whose two sides lie in two different microgrids: the links of the transport model. */
 function linksOf(catalog: TwinCatalog): NetworkZones['links'] {
