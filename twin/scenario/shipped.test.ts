@@ -5,8 +5,11 @@ import { loadScenario } from './load.ts';
 import { buildScenarioTwin, runScenario } from './runner.ts';
 
 const shipped = readdirSync('scenarios').filter((f) => f.endsWith('.yaml'));
-/** Run in full in their own files (day-24h-ems.test.ts, test/activsg2000-scenario.test.ts). */
-const OWN_FILE = ['day-24h-ems.yaml', 'transmission-activsg2000-trip.yaml'];
+/**
+ * Run in full in their own files (day-24h-ems.test.ts, test/activsg2000-scenario.test.ts,
+ * test/vpp-demo-day.test.ts: a VPP scenario needs the bench to attach its VPP).
+ */
+const OWN_FILE = ['day-24h-ems.yaml', 'transmission-activsg2000-trip.yaml', 'vpp-demo-day.yaml'];
 
 /** Every shipped scenario passes: none is shipped to fail. Attack scenarios: test/attack-scenarios.test.ts. */
 describe('shipped scenarios', () => {
