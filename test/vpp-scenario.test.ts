@@ -282,6 +282,27 @@ describe('attacks on the VPP communication network (attack engine, comms:vpp:<id
     expect(r.metrics.attacks.map((a) => a.id)).toEqual(['liar']);
   });
 
+  it('gridloop attack runs it with the VPP attached, records it, and gridloop replay re-attaches the VPP', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+    const runDir = join(dir, 'run-attack');
+    const code = await main([
+      'attack',
+      join(root, 'scenarios/attacks/vpp-byzantine-agent.yaml'),
+      '--out',
+      runDir,
+      '--json',
+    ]);
+    spy.mockRestore();
+    const summary = JSON.parse(out.at(-1)!);
+    expect(code).toBe(0);
+    expect(summary.passed).toBe(true);
+    const byz = summary.outcomes.find((o: { name: string }) => o.name.startsWith('the lie'));
+    expect(byz.message).toMatch(/detected and isolated by W-MSR \(first at 120\.1 s\)/);
+    const replay = await replayRun(runDir);
+    expect(replay.identical).toBe(true);
+  });
+
   it('the same lie without W-MSR: no consensus, the last dispatch is kept, vpp-byzantine fails with the reason', async () => {
     const s = await loadSecurityScenario(join(root, 'scenarios/attacks/vpp-byzantine-agent.yaml'));
     (s.vpp!.comms as Record<string, unknown>).resilient = false;
