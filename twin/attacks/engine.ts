@@ -212,7 +212,7 @@ export class AttackEngine {
         break;
       }
       case 'link-failure':
-        if (!spec.link || spec.link.length !== 2)
+        if (spec.link?.length !== 2)
           throw new TypeError(`link-failure attack needs 'link': two agents of ${comms.agents.join(', ')}`);
         d = { ...window, kind: 'link-failure', link: [spec.link[0], spec.link[1]] };
         break;

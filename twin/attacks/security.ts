@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { TwinState } from '../api.ts';
+import type { Controller } from '../control/contract.ts';
 import { AlarmLog } from '../detection/alarms.ts';
 import { Check, type CheckSpec } from '../detection/checks.ts';
 import { computeMetrics, ImpactMeter, type SecurityMetrics } from '../detection/metrics.ts';
@@ -16,7 +17,6 @@ import { SeDetector, type SeDetectorOptions } from '../detection/state-estimatio
 import { type AssertionOutcome, AssertionSet, type ExternalAssertions } from '../scenario/assertions.ts';
 import { parseScenario, readScenarioFile, type Scenario, ScenarioError } from '../scenario/load.ts';
 import { buildScenarioTwin } from '../scenario/runner.ts';
-import type { Controller } from '../control/contract.ts';
 import type { Twin } from '../twin.ts';
 import type { AttackSpec } from './attacks.ts';
 import { AttackEngine } from './engine.ts';
