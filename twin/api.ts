@@ -40,6 +40,11 @@ export interface IslandState {
   rocof_hz_s: number;
   /** Bus ids in this island. */
   buses: string[];
+  /**
+   * The bus that holds the island's voltage and angle reference (the slack bus while connected to
+   * the main grid, else the grid-forming unit chosen as reference); absent when it has none.
+   */
+  referenceBus?: string;
 }
 
 /** Energy-management mode of a microgrid (docs/twin.md, "EMS"). */

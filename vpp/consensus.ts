@@ -26,6 +26,9 @@ import {
   type NetworkStats,
 } from './comms.ts';
 
+/** Fraction of its own mismatch an agent corrects per round by default (0.4 oscillated on 1,000 agents). */
+const GAIN = 0.3;
+
 export interface CostCurve {
   /** Quadratic coefficient, currency/MW²h (> 0 for consensus). */
   a: number;
@@ -41,8 +44,9 @@ export interface ConsensusOptions {
   graph: Graph;
   network?: NetworkConditions;
   /**
-   * Gain on the mismatch (currency/MWh per MW). Default 0.4 / mean(1/2a): each round the agents
-   * together correct up to 40 % of the mismatch (0.5 oscillated on 1,000 agents).
+   * One gain on the mismatch for every agent (currency/MWh per MW). Default: per agent,
+   * ε_i = 0.3·2a_i — each agent corrects 30 % of the mismatch it holds with its own output, knowing
+   * only its own cost curve; with `resilient`, 0.4 / mean(1/2a) for all (docs/vpp.md, "Gain ε").
    */
   epsilon?: number;
   /** @default 2000 */
@@ -73,6 +77,12 @@ export interface ConsensusResult {
   isolated: number[];
 }
 
+function mean<T>(xs: readonly T[], f: (x: T) => number): number {
+  let s = 0;
+  for (const x of xs) s += f(x);
+  return s / xs.length;
+}
+
 /** Runs the consensus to convergence (or maxIterations). Throws DisconnectedGraphError. */
 export function consensusDispatch(curves: readonly CostCurve[], options: ConsensusOptions): ConsensusResult {
   const { graph } = options;
@@ -84,7 +94,13 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   }
   const tol = options.tolerance ?? 1e-5;
   const maxIterations = options.maxIterations ?? 2000;
-  const epsilon = options.epsilon ?? 0.4 / (curves.reduce((s, c) => s + 1 / (2 * c.a), 0) / n);
+  // Each agent's own gain, from its own cost curve only (no global knowledge): a mismatch y_i moves
+  // its output by GAIN·y_i while it is inside its limits (Δp = ε_i·y_i / 2a_i).
+  // With W-MSR trimming, one gain for all (0.4 / mean(1/2a)): unequal steps make honest agents'
+  // λ stray apart in transients, and the trimming would then take honest neighbours for liars.
+  const uniform = options.epsilon ?? (options.resilient ? 0.4 / mean(curves, (c) => 1 / (2 * c.a)) : 0);
+  const gain = new Float64Array(n);
+  for (let i = 0; i < n; i++) gain[i] = uniform > 0 ? uniform : GAIN * 2 * curves[i]!.a;
   const detectAfter = options.detectAfter ?? 50;
   const liar = options.liar;
 
@@ -165,7 +181,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
       }
       // Isolation concerns λ only: the mismatch mass keeps flowing, so none is lost.
       const keep = wSelf[i]! * y[i]!;
-      lambda[i] = nextLambda[i]! + epsilon * y[i]!;
+      lambda[i] = nextLambda[i]! + gain[i]! * y[i]!;
       const pNew = clampP(i, lambda[i]!);
       y[i] = keep + inflow - (pNew - p[i]!);
       p[i] = pNew;

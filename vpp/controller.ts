@@ -16,11 +16,15 @@ import type {
 } from '../twin/control/contract.ts';
 import { admmDispatch } from './admm.ts';
 import { type MemberLimits, memberLimits, statusesFrom } from './aggregate.ts';
-import { dispatchInterval, type NetworkZones, solveSchedule } from './central.ts';
+import { dispatchInterval } from './central.ts';
 import { type Graph, graphFromEdges, type NetworkConditions, smallWorld } from './comms.ts';
 import { consensusDispatch } from './consensus.ts';
 import { type CommsConditions, VppComms } from './disturbances.ts';
 import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
+import { dispatchTechnical, type NetworkReport, type TechnicalLink } from './technical.ts';
+
+/** How far (fraction of pmax) a weather-driven member's ceiling may rise above its output per period. */
+const WEATHER_PROBE = 0.05;
 
 export interface VppControllerOptions {
   vpp: BoundVpp;
@@ -34,11 +38,19 @@ export interface VppControllerOptions {
   graph?: Graph;
   /**
    * Network-aware dispatch (TVPP, central only): microgrids as zones, the FIDs between them as
-   * rated links the VPP also drives (a lossless transport model: no voltages, no line flows inside
-   * a microgrid). Islanded microgrids must be balanced by their members and the FIDs; grid-connected
-   * ones exchange with the main grid. Solved with HiGHS.
+   * rated links the VPP also drives. Islanded microgrids must be balanced by their members and the
+   * FIDs; grid-connected ones exchange with the main grid. When the catalog carries the network
+   * model, bus voltage limits and branch ratings are kept with power-flow sensitivities at the
+   * published state, re-linearised every period (vpp/technical.ts, vpp/network.ts). Solved with HiGHS.
    */
-  network?: { highs: Highs; catalog: TwinCatalog };
+  network?: {
+    highs: Highs;
+    catalog: TwinCatalog;
+    /** Kept away from each voltage limit, pu. @default 0.002 */
+    voltageMargin_pu?: number;
+    /** Fraction of each branch rating kept free. @default 0.01 */
+    ratingMargin?: number;
+  };
   /**
    * The distributed structures' communication network (base conditions: attacks through `comms`
    * add to them) and solver settings.
@@ -53,8 +65,11 @@ export interface CommsSettings extends NetworkConditions {
   degree?: number;
   /** @default 0.1 */
   rewire?: number;
-  /** Consensus gain: 0.4/mean(1/2a) (the default) or 0.3/median(1/2a). @default 'mean' */
-  gain?: 'mean' | 'median';
+  /**
+   * Consensus gain: the consensus default (per agent 0.3·2a_i; uniform 0.4/mean(1/2a) under
+   * W-MSR) or one gain 0.3/median(1/2a) for all. @default 'default'
+   */
+  gain?: 'default' | 'median';
   /** Relative convergence tolerance. @default 1e-5 */
   tolerance?: number;
   maxIterations?: number;
@@ -81,6 +96,8 @@ export interface VppStatus {
   excluded: string[];
   /** FID transfer set-points in force (TVPP), MW from side A to side B. */
   fids: Record<string, number>;
+  /** TVPP: the network limits honoured, binding and violated at the last successful solve. */
+  network?: NetworkReport;
   structure: ControlStructure;
   /** Decisions so far. */
   decisions: number;
@@ -112,8 +129,7 @@ export class VppController implements Controller {
   private lastDispatch: Float64Array | undefined;
   private graph: Graph | undefined;
   private readonly excluded = new Set<string>();
-  private readonly weatherLimited = new Set<string>();
-  private links: NetworkZones['links'] = [];
+  private links: TechnicalLink[] = [];
   /** The agents' network, for the attack engine (distributed structures only). */
   readonly comms?: VppComms;
 
@@ -183,13 +199,12 @@ export class VppController implements Controller {
       const last = this.lastDispatch?.[members.indexOf(m)];
       const measured = statuses.get(m.id)?.p_mw;
       if (m.availability && last !== undefined && measured !== undefined) {
-        // A weather-driven member well below what it was told is short of sun or wind, not
-        // curtailed: its ceiling becomes what it makes plus a small probe (it climbs back as the
-        // weather clears), and the others cover the rest. Delivering the probe ends it.
-        if (measured < last - WEATHER_SHORT * m.pmax_mw) this.weatherLimited.add(m.id);
-        else if (measured >= last - WEATHER_PROBE * m.pmax_mw) this.weatherLimited.delete(m.id);
-        if (this.weatherLimited.has(m.id))
-          lim.pmax_mw = Math.max(Math.min(lim.pmax_mw, measured + WEATHER_PROBE * m.pmax_mw), lim.pmin_mw);
+        // A weather-driven member below its set-point is at what the weather gives it now: plan
+        // with that (the profile would overstate what flows through the network), and let the
+        // ceiling rise again by a step per period while it follows its set-point.
+        const cap = measured < last - 1e-3 ? measured : measured + WEATHER_PROBE * m.pmax_mw;
+        const pmax = Math.max(lim.pmin_mw, Math.min(lim.pmax_mw, cap));
+        return { pmin_mw: Math.min(lim.pmin_mw, pmax), pmax_mw: pmax };
       }
       if (m.ramp_mw_s !== undefined && last !== undefined && statuses.get(m.id)?.online !== false) {
         const step = m.ramp_mw_s * this.period_s;
@@ -214,7 +229,7 @@ export class VppController implements Controller {
     let solved: Solved;
     try {
       solved = this.options.network
-        ? this.solveNetwork(state, limits, target, hour)
+        ? this.solveNetwork(state, limits, target)
         : this.solve(limits, target, statuses, comms);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
@@ -234,6 +249,10 @@ export class VppController implements Controller {
     }
     s.ok = true;
     s.reason = undefined;
+    if (solved.report) {
+      s.network = solved.report;
+      s.reason = notHonoured(solved.report);
+    }
     s.lambda = solved.lambda;
     s.iterations = solved.iterations;
     if (solved.isolated) s.isolated = solved.isolated;
@@ -277,16 +296,11 @@ export class VppController implements Controller {
   /**
    * TVPP: one interval over the microgrids as zones. Each zone's members must cover what the zone
    * consumes (measured: its units' output plus what the FIDs inject into it) less what non-member
-   * units produce; grid-connected zones trade the difference with the main grid.
+   * units produce; grid-connected zones trade the difference with the main grid. With the catalog's
+   * network model, bus voltage limits and branch ratings are kept too (vpp/technical.ts).
    */
-  private solveNetwork(
-    state: Readonly<TwinState>,
-    limits: MemberLimits[],
-    target: number,
-    hour: number,
-  ): Solved {
+  private solveNetwork(state: Readonly<TwinState>, limits: MemberLimits[], target: number): Solved {
     const { highs, catalog } = this.options.network!;
-    if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
     const ids = catalog.microgrids.map((m) => m.id);
     const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
     const demand = new Map(ids.map((id) => [id, 0]));
@@ -306,17 +320,31 @@ export class VppController implements Controller {
       if (za !== undefined) demand.set(za, demand.get(za)! + s.p_a_mw);
       if (zb !== undefined) demand.set(zb, demand.get(zb)! + s.p_b_mw);
     }
-    const gridZones = ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false));
-    const result = solveSchedule(highs, {
+    const result = dispatchTechnical(highs, {
       members: this.members,
-      target_mw: [target],
-      interval_h: this.period_s / 3600,
-      startHour: hour,
       limits,
-      zones: { ids, target_mw: ids.map((id) => demand.get(id)!), links: this.links, gridZones },
+      // A load member's curtailment is not published: the one in force is the last dispatch.
+      p0_mw: this.members.map((m, i) =>
+        m.kind === 'load' ? (this.lastDispatch?.[i] ?? 0) : (state.devices[m.id]?.p_mw ?? 0),
+      ),
+      target_mw: target,
+      zones: {
+        ids,
+        demand_mw: ids.map((id) => demand.get(id)!),
+        gridZones: ids.filter((id) => !(state.microgrids?.[id]?.islanded ?? false)),
+      },
+      links: this.links,
+      // The transfer as the set-point counts it: what the receiving side gets.
+      f0_mw: this.links.map((l) => {
+        const f = state.fids?.[l.id];
+        return !f ? 0 : f.p_b_mw >= 0 ? f.p_b_mw : -f.p_a_mw;
+      }),
+      network: catalog.network ? { model: catalog.network, state } : undefined,
+      voltageMargin_pu: this.options.network!.voltageMargin_pu,
+      ratingMargin: this.options.network!.ratingMargin,
     });
     if (!result.ok) return { ok: false, reason: result.reason };
-    return { ok: true, p: result.p_mw, lambda: Number.NaN, flows: result.flow_mw };
+    return { ok: true, p: result.p_mw, lambda: Number.NaN, flows: result.flow_mw, report: result.report };
   }
 
   private emitFlows(flows: Float64Array, actions: ControllerAction[]): void {
@@ -480,19 +508,26 @@ export class VppController implements Controller {
   }
 }
 
-/** A weather-driven member this far (fraction of its pmax) below its set-point is weather-limited… */
-const WEATHER_SHORT = 0.02;
-/** … and is offered this much above what it makes, until it delivers it. */
-const WEATHER_PROBE = 0.01;
+/** What the TVPP could not honour and why, in words (undefined when it honoured everything). */
+function notHonoured(report: NetworkReport): string | undefined {
+  const parts: string[] = [];
+  for (const v of report.violated)
+    parts.push(`cannot honour ${v.constraint}: ${v.predicted.toFixed(4)} against a limit of ${v.limit}`);
+  if (Math.abs(report.shortfall_mw) > 1e-6) {
+    const why = report.binding.length ? `binding: ${report.binding.join(', ')}` : 'members at their limits';
+    parts.push(`target missed by ${report.shortfall_mw.toFixed(4)} MW (${why})`);
+  }
+  return parts.length ? parts.join('; ') : undefined;
+}
 
 /** FIDs whose two sides lie in two different microgrids: the links of the transport model. */
-function linksOf(catalog: TwinCatalog): NetworkZones['links'] {
+function linksOf(catalog: TwinCatalog): TechnicalLink[] {
   const zoneOfBus = new Map(catalog.microgrids.flatMap((m) => m.buses.map((b) => [b, m.id] as const)));
   return catalog.fids.flatMap((f) => {
     const from = zoneOfBus.get(f.busA);
     const to = zoneOfBus.get(f.busB);
     return from !== undefined && to !== undefined && from !== to
-      ? [{ id: f.id, from, to, rating_mw: f.rating_mw }]
+      ? [{ id: f.id, from, to, busA: f.busA, busB: f.busB, rating_mw: f.rating_mw }]
       : [];
   });
 }
@@ -504,6 +539,7 @@ type Solved =
       lambda: number;
       iterations?: number;
       flows?: Float64Array;
+      report?: NetworkReport;
       isolated?: string[];
       unreachable?: ReadonlySet<number>;
     }

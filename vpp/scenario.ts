@@ -40,7 +40,7 @@ export interface VppSection {
     seed?: number;
     degree?: number;
     rewire?: number;
-    gain?: 'mean' | 'median';
+    gain?: 'default' | 'median';
     tolerance?: number;
     max_iterations?: number;
     resilient?: boolean;

@@ -52,6 +52,7 @@ export async function twinWithCatalog(
       controllable: twin.loads.controllable[twin.loads.ids.indexOf(l.id)] === 1,
     })),
     breakers: [...grid.switches.map((s) => s.id), ...grid.branches.map((b) => b.id)],
+    network: twin.catalog().network,
   };
   return { twin, catalog };
 }

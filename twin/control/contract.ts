@@ -91,6 +91,49 @@ export interface LoadInfo {
   controllable: boolean;
 }
 
+/** A bus of the network model (TwinCatalog.network). */
+export interface NetworkBus {
+  id: string;
+  /** Operating limits of the voltage magnitude, pu (the grid file's vmin/vmax). */
+  vmin_pu: number;
+  vmax_pu: number;
+  /** Fixed shunt admittance, pu on baseMVA (G + jB, B capacitive positive). */
+  shuntG_pu: number;
+  shuntB_pu: number;
+}
+
+/**
+ * A line or transformer of the network model: π model on the system base, the MATPOWER
+ * convention (series r + jx, total charging b, off-nominal tap and phase shift at the from side).
+ * Its breaker position is `TwinState.breakers[id]`.
+ */
+export interface NetworkBranch {
+  id: string;
+  kind: 'line' | 'transformer';
+  from: string;
+  to: string;
+  r_pu: number;
+  x_pu: number;
+  b_pu: number;
+  tap: number;
+  shift_deg: number;
+  /** Thermal rating (apparent power at either end), MVA; 0 = unrated. */
+  rating_mva: number;
+}
+
+/**
+ * The network as a controller needs it to linearise the power flow around the published state
+ * (`TwinState.vm_pu`/`va_deg`): buses with their voltage limits, branches with impedances and
+ * ratings, zero-impedance switches. Static; positions are in `TwinState.breakers`.
+ */
+export interface NetworkModel {
+  baseMVA: number;
+  buses: readonly NetworkBus[];
+  branches: readonly NetworkBranch[];
+  /** Zero-impedance switching devices (their two buses are one node while closed). */
+  switches: readonly { id: string; from: string; to: string }[];
+}
+
 /** What the twin tells a controller once, when it is attached: the actuators that exist. */
 export interface TwinCatalog {
   f0_hz: number;
@@ -102,6 +145,8 @@ export interface TwinCatalog {
   loads: readonly LoadInfo[];
   /** Switch and branch ids usable as breakers. */
   breakers: readonly string[];
+  /** The network model (for network-aware controllers such as the TVPP). */
+  network?: NetworkModel;
 }
 
 /** Why an action was not applied (reported back to the controller and into the run's events). */

@@ -3,6 +3,7 @@ import type {
   ActuatorRef,
   ControllerAction,
   DerInfo,
+  NetworkModel,
   RefusedAction,
   TwinCatalog,
 } from '../control/contract.ts';
@@ -114,8 +115,37 @@ export function catalog(tw: TwinCore): TwinCatalog {
       controllable: tw.loads.controllable[l] === 1,
     })),
     breakers: [...tw.breakers.keys()],
+    network: networkModel(tw),
   };
   return tw.catalogCache;
+}
+
+function networkModel(tw: TwinCore): NetworkModel {
+  const grid = tw.grid;
+  const net = tw.pf.net;
+  return {
+    baseMVA: grid.baseMVA,
+    buses: grid.buses.map((b, i) => ({
+      id: b.id,
+      vmin_pu: b.vmin_pu,
+      vmax_pu: b.vmax_pu,
+      shuntG_pu: net.busShuntG[i],
+      shuntB_pu: net.busShuntB[i],
+    })),
+    branches: grid.branches.map((b) => ({
+      id: b.id,
+      kind: b.kind,
+      from: b.from,
+      to: b.to,
+      r_pu: b.r_pu,
+      x_pu: b.x_pu,
+      b_pu: b.b_pu,
+      tap: b.tap,
+      shift_deg: b.shift_deg,
+      rating_mva: b.rateA_mva,
+    })),
+    switches: grid.switches.map((s) => ({ id: s.id, from: s.from, to: s.to })),
+  };
 }
 
 export function isBuiltIn(id: string): boolean {

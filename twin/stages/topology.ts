@@ -144,6 +144,7 @@ function islandRuntime(
       f_hz: energised ? freq.f_hz : 0,
       rocof_hz_s: 0,
       buses: Array.from(island.buses, (b) => net.busIds[b]),
+      ...(island.referenceBus >= 0 ? { referenceBus: net.busIds[island.referenceBus] } : {}),
     },
     freq,
     buses: island.buses,
