@@ -360,9 +360,11 @@ security:
       expect(x.ok).toBe(true);
     }
     // The cloud took PV down; the members that can still be told made up for it.
-    const late = cut.at(-1)!;
-    expect(late.dispatch['pv-24']!).toBeLessThan(0.5 * before.dispatch['pv-24']!);
-    expect(Math.abs(late.delivered_mw - 0.9)).toBeLessThan(0.02 * 0.9);
+    const late = cut.filter((x) => x.t_s >= 60);
+    expect(late.every((x) => x.dispatch['pv-24']! < 0.5 * before.dispatch['pv-24']!)).toBe(true);
+    // (PV's ceiling probes upwards by 5 % of its rating a period, so single periods miss by ≤ 0.025 MW.)
+    const mean = late.reduce((sum, x) => sum + x.delivered_mw, 0) / late.length;
+    expect(Math.abs(mean - 0.9)).toBeLessThan(0.02 * 0.9);
     // After the link is back the CHP is dispatched again.
     const after = statuses.filter((x) => x.t_s >= 100);
     expect(after.every((x) => x.comms!.failed_links.length === 0)).toBe(true);
