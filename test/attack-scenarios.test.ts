@@ -49,11 +49,13 @@ const OWN_TEST = [
   // On the market's ledger: bench/market/consensus-scenario.test.ts.
   'consensus-under-attack',
 ];
+/** Attacks on a VPP's communication network: run with the VPP attached in test/vpp-scenario.test.ts. */
+const VPP = ['vpp-byzantine-agent', 'vpp-comms-faults'];
 
 describe('attack scenario library', { timeout: budget(120_000) }, () => {
   it('every shipped attack scenario is run by a test here', () => {
     const names = files.map((f) => f.replace(/\.yaml$/, '')).sort();
-    expect([...DETECTED, ...OWN_TEST].sort()).toEqual(names);
+    expect([...DETECTED, ...OWN_TEST, ...VPP].sort()).toEqual(names);
   });
 
   it('has at least 8 attack scenarios, 2 of them over a real link', async () => {

@@ -5,6 +5,7 @@
  */
 import type { BusMeasurement, TwinCommand, TwinState } from './api.ts';
 import type { Channel } from './channels/channel.ts';
+import type { Controller } from './control/contract.ts';
 import type { HardwareDevice } from './der/hardware.ts';
 import type { LoadBank } from './der/load.ts';
 import type { Grid } from './grid/model.ts';
@@ -40,4 +41,6 @@ export interface TwinAddOnHost {
   /** Registers the handler of a command the twin itself does not know (one per kind). */
   handleCommand(kind: ExtensionCommand['kind'], handler: ExtensionCommandHandler): void;
   commandHandler(kind: ExtensionCommand['kind']): ExtensionCommandHandler | undefined;
+  /** An attached controller (its communication network is an attack target). */
+  attachedController(id: string): Controller | undefined;
 }

@@ -228,6 +228,10 @@ export class Twin extends TwinCore implements TwinLike, ControllableTwin, TwinAd
       throw new TypeError(`detach: no controller '${controllerId}' attached`);
   }
 
+  attachedController(id: string): Controller | undefined {
+    return this.controllers.get(id);
+  }
+
   /** Ids of the attached controllers, in the order they run. */
   get controllerIds(): string[] {
     return this.controllers.ids;

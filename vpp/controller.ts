@@ -18,8 +18,9 @@ import type {
 import { admmDispatch } from './admm.ts';
 import { type MemberLimits, memberLimits, statusesFrom } from './aggregate.ts';
 import { dispatchInterval } from './central.ts';
-import { type Graph, smallWorld } from './comms.ts';
+import { type Graph, graphFromEdges, type NetworkConditions, smallWorld } from './comms.ts';
 import { consensusDispatch } from './consensus.ts';
+import { type CommsConditions, VppComms } from './disturbances.ts';
 import type { BoundVpp, ControlStructure, VppMember } from './portfolio.ts';
 import { dispatchTechnical, type NetworkReport, type TechnicalLink } from './technical.ts';
 
@@ -59,6 +60,30 @@ export interface VppControllerOptions {
     /** Fraction of each branch rating kept free. @default 0.01 */
     ratingMargin?: number;
   };
+  /**
+   * The distributed structures' communication network (base conditions: attacks through `comms`
+   * add to them) and solver settings.
+   */
+  comms?: CommsSettings;
+  /** Called after every decision (assertions, recording). */
+  onDecision?(status: Readonly<VppStatus>): void;
+}
+
+export interface CommsSettings extends NetworkConditions {
+  /** Consensus graph: small world of this average degree. @default 6 */
+  degree?: number;
+  /** @default 0.1 */
+  rewire?: number;
+  /**
+   * Consensus gain: the consensus default (per agent 0.3·2a_i; uniform 0.4/mean(1/2a) under
+   * W-MSR) or one gain 0.3/median(1/2a) for all. @default 'default'
+   */
+  gain?: 'default' | 'median';
+  /** Relative convergence tolerance. @default 1e-5 */
+  tolerance?: number;
+  maxIterations?: number;
+  /** Consensus agents run W-MSR (F = 1) and isolate a persistent liar. @default false */
+  resilient?: boolean;
 }
 
 /** What the VPP did at its last decision (for the operator, the recorder and tests). */
@@ -82,6 +107,25 @@ export interface VppStatus {
   fids: Record<string, number>;
   /** TVPP: the network limits honoured, binding and violated at the last successful solve. */
   network?: NetworkReport;
+  structure: ControlStructure;
+  /** Decisions so far. */
+  decisions: number;
+  /** Cost of the set-points in force, Σ a p² + b p, currency/h. */
+  cost: number;
+  /** The central optimum of the same interval (distributed structures), currency/h. */
+  reference_cost: number;
+  /** Members isolated as liars by their neighbours (consensus with `resilient`). */
+  isolated: string[];
+  /** The communication network at this decision (distributed structures). */
+  comms?: {
+    loss: number;
+    latency_ms: number;
+    jitter_ms: number;
+    failed_links: string[];
+    liar?: string;
+    /** Ids of the attacks in force. */
+    attacks: string[];
+  };
 }
 
 export class VppController implements Controller {
@@ -99,6 +143,8 @@ export class VppController implements Controller {
   /** Members whose prosumer opted out, at the last decision. */
   private readonly optedOut = new Set<string>();
   private lastTelemetry: VppTelemetry | undefined;
+  /** The agents' network, for the attack engine (distributed structures only). */
+  readonly comms?: VppComms;
 
   constructor(private readonly options: VppControllerOptions) {
     const { vpp } = options;
@@ -115,6 +161,12 @@ export class VppController implements Controller {
     }
     this.claims = claims;
     this.graph = options.graph;
+    if (this.structure !== 'central')
+      this.comms = new VppComms(
+        this.members.map((m) => m.id),
+        this.structure,
+        options.comms,
+      );
     this.status = {
       t_s: 0,
       target_mw: 0,
@@ -126,6 +178,11 @@ export class VppController implements Controller {
       refused: [],
       excluded: [],
       fids: {},
+      structure: this.structure,
+      decisions: 0,
+      cost: 0,
+      reference_cost: Number.NaN,
+      isolated: [],
     };
   }
 
@@ -286,21 +343,29 @@ export class VppController implements Controller {
     s.target_mw = target;
     s.delivered_mw = delivered;
     s.iterations = undefined;
+    s.decisions++;
+    const comms = this.comms?.at(state.t_s);
+    if (comms) s.comms = this.describe(comms);
 
     let solved: Solved;
     try {
-      solved = this.options.network ? this.solveNetwork(state, limits, target) : this.solve(limits, target);
+      solved = this.options.network
+        ? this.solveNetwork(state, limits, target)
+        : this.solve(limits, target, statuses, comms);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
       solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };
     }
     s.solveTime_ms = performance.now() - t0;
+    s.reference_cost = this.structure === 'central' ? Number.NaN : referenceCost(this.curves(limits), target);
     if (!solved.ok) {
       s.ok = false;
       s.reason = solved.reason;
+      s.iterations = solved.iterations;
       // Keep the last feasible dispatch, but never a set-point the member can no longer take.
       if (this.lastDispatch) this.emit(this.lastDispatch, limits, statuses, actions);
       if (this.lastFlows) this.emitFlows(this.lastFlows, actions);
+      this.finishDecision();
       return { limits, statuses };
     }
     s.ok = true;
@@ -311,13 +376,41 @@ export class VppController implements Controller {
     }
     s.lambda = solved.lambda;
     s.iterations = solved.iterations;
+    if (solved.isolated) s.isolated = solved.isolated;
     this.lastDispatch = solved.p;
-    this.emit(solved.p, limits, statuses, actions);
+    this.emit(solved.p, limits, statuses, actions, solved.unreachable);
     if (solved.flows) {
       this.lastFlows = solved.flows;
       this.emitFlows(solved.flows, actions);
     }
+    this.finishDecision();
     return { limits, statuses };
+  }
+
+  private finishDecision(): void {
+    let cost = 0;
+    for (const m of this.members) {
+      const p = this.status.dispatch[m.id];
+      if (p !== undefined) cost += m.a * p * p + m.b * p;
+    }
+    this.status.cost = cost;
+    this.options.onDecision?.(this.status);
+  }
+
+  private curves(limits: readonly MemberLimits[]) {
+    return this.members.map((m, i) => ({ a: m.a, b: m.b, ...limits[i]! }));
+  }
+
+  private describe(c: CommsConditions): NonNullable<VppStatus['comms']> {
+    const agents = this.comms!.agents;
+    return {
+      loss: c.loss,
+      latency_ms: c.latency_ms,
+      jitter_ms: c.jitter_ms,
+      failed_links: c.failedLinks.map(([a, b]) => `${agents[a]}–${agents[b]}`),
+      liar: c.liar ? agents[c.liar.agent] : undefined,
+      attacks: c.active,
+    };
   }
 
   private lastFlows: Float64Array | undefined;
@@ -404,10 +497,28 @@ export class VppController implements Controller {
     this.status.excluded = [...this.excluded];
   }
 
-  private solve(limits: MemberLimits[], target: number): Solved {
+  private solve(
+    limits: MemberLimits[],
+    target: number,
+    statuses: ReturnType<typeof statusesFrom>,
+    comms: CommsConditions | undefined,
+  ): Solved {
     const members = this.members;
     if (!Number.isFinite(target)) return { ok: false, reason: `target is not a finite number (${target})` };
-    const curves = members.map((m, i) => ({ a: m.a, b: m.b, ...limits[i]! }));
+    const settings = this.options.comms ?? {};
+    // A member cut off from the aggregator cannot be told anything: it keeps its output (its last
+    // set-point) and the others cover the rest.
+    const unreachable = new Set<number>();
+    if (this.structure === 'admm')
+      for (const [a, b] of comms?.failedLinks ?? []) unreachable.add(a < members.length ? a : b);
+    if (unreachable.size > 0) {
+      limits = limits.map((l, i) => {
+        if (!unreachable.has(i)) return l;
+        const p = statuses.get(members[i]!.id)?.p_mw ?? 0;
+        return { pmin_mw: p, pmax_mw: p };
+      });
+    }
+    const curves = this.curves(limits);
     if (this.structure === 'central') {
       const r = dispatchInterval(curves, curves, target);
       return r.ok ? { ok: true, p: r.p_mw, lambda: r.lambda } : { ok: false, reason: r.reason! };
@@ -424,15 +535,66 @@ export class VppController implements Controller {
         reason: `target ${target} MW is outside the available range [${lo.toFixed(3)}, ${hi.toFixed(3)}] MW`,
       };
     }
+    const network: NetworkConditions = {
+      ...settings,
+      // A fresh loss pattern each decision, repeatable from the seed.
+      seed: (settings.seed ?? 1) + this.status.decisions,
+      loss: comms?.loss ?? 0,
+      latency_ms: comms?.latency_ms ?? 0,
+      jitter_ms: comms?.jitter_ms ?? 0,
+      failedLinks: undefined,
+    };
+    const tolerance = settings.tolerance ?? 1e-5;
     if (this.structure === 'admm') {
-      const r = admmDispatch(curves, { target_mw: target, tolerance: 1e-5 });
-      if (!r.converged) return { ok: false, reason: `ADMM did not converge in ${r.iterations} rounds` };
-      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations };
+      const r = admmDispatch(curves, {
+        target_mw: target,
+        tolerance,
+        network,
+        maxIterations: settings.maxIterations,
+      });
+      if (!r.converged)
+        return {
+          ok: false,
+          reason: `ADMM did not converge in ${r.iterations} rounds`,
+          iterations: r.iterations,
+        };
+      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable };
     }
-    this.graph ??= smallWorld(members.length, 6, 0.1, 1);
-    const r = consensusDispatch(curves, { target_mw: target, graph: this.graph, tolerance: 1e-5 });
-    if (!r.converged) return { ok: false, reason: `consensus did not converge in ${r.iterations} rounds` };
-    return { ok: true, p: r.p_mw, lambda: r.lambda[0]!, iterations: r.iterations };
+    this.graph ??= smallWorld(
+      members.length,
+      settings.degree ?? 6,
+      settings.rewire ?? 0.1,
+      settings.seed ?? 1,
+    );
+    // Agents know their own links are down (no heartbeat): they talk over what is left, and a
+    // graph that falls apart is refused (the last dispatch stays).
+    let graph = this.graph;
+    if (comms && comms.failedLinks.length > 0) {
+      const down = new Set(comms.failedLinks.map(([a, b]) => (a < b ? `${a}-${b}` : `${b}-${a}`)));
+      const edges: [number, number][] = [];
+      for (const [a, nb] of graph.neighbours.entries())
+        for (const b of nb) if (a < b && !down.has(`${a}-${b}`)) edges.push([a, b]);
+      graph = graphFromEdges(graph.n, edges);
+    }
+    const r = consensusDispatch(curves, {
+      target_mw: target,
+      graph,
+      tolerance,
+      network,
+      epsilon: settings.gain === 'median' ? medianGain(curves) : undefined,
+      maxIterations: settings.maxIterations,
+      liar: comms?.liar,
+      resilient: settings.resilient,
+    });
+    const isolated = r.isolated.map((i) => members[i]!.id);
+    if (!r.converged)
+      return {
+        ok: false,
+        reason: `consensus did not converge in ${r.iterations} rounds`,
+        iterations: r.iterations,
+      };
+    const honest = r.lambda.findIndex((_, i) => i !== comms?.liar?.agent);
+    return { ok: true, p: r.p_mw, lambda: r.lambda[honest]!, iterations: r.iterations, isolated };
   }
 
   /** Set-points, each clamped into the member's limits now; offline members and NaN get nothing. */
@@ -441,6 +603,7 @@ export class VppController implements Controller {
     limits: MemberLimits[],
     statuses: ReturnType<typeof statusesFrom>,
     actions: ControllerAction[],
+    unreachable?: ReadonlySet<number>,
   ): void {
     const dispatch: Record<string, number> = {};
     for (const [i, m] of this.members.entries()) {
@@ -452,6 +615,11 @@ export class VppController implements Controller {
         this.optedOut.has(m.id)
       )
         continue;
+      if (unreachable?.has(i)) {
+        // Not told anything: it keeps what it was last told (still counted in the dispatch).
+        dispatch[m.id] = this.status.dispatch[m.id] ?? value;
+        continue;
+      }
       const lim = limits[i]!;
       const setpoint = Math.min(Math.max(value, lim.pmin_mw), lim.pmax_mw);
       dispatch[m.id] = setpoint;
@@ -499,5 +667,22 @@ type Solved =
       iterations?: number;
       flows?: Float64Array;
       report?: NetworkReport;
+      isolated?: string[];
+      unreachable?: ReadonlySet<number>;
     }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; iterations?: number };
+
+/** The consensus gain 0.3 / median(1/2a): robust when members with tiny a sit at their limits. */
+function medianGain(curves: readonly { a: number }[]): number {
+  const inv = curves.map((c) => 1 / (2 * c.a)).sort((x, y) => x - y);
+  return 0.3 / inv[Math.floor(inv.length / 2)]!;
+}
+
+/** The exact central optimum of one interval, currency/h (NaN when infeasible). */
+function referenceCost(
+  curves: readonly { a: number; b: number; pmin_mw: number; pmax_mw: number }[],
+  target: number,
+): number {
+  const r = dispatchInterval(curves, curves, target);
+  return r.ok ? r.cost : Number.NaN;
+}

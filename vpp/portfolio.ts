@@ -144,15 +144,20 @@ function describe(e: ErrorObject): string {
   return e.message ?? e.keyword;
 }
 
-/** Parses and validates a portfolio's text (`file` names it in errors). Throws VppFileError. */
-export function parsePortfolio(text: string, file: string): Portfolio {
+/**
+ * Parses and validates a portfolio's text (`file` names it in errors). Throws VppFileError. With
+ * `at`, the portfolio is the mapping at that path of a larger document (a scenario's inline
+ * `vpp.portfolio`), and lines are that document's.
+ */
+export function parsePortfolio(text: string, file: string, at: readonly (string | number)[] = []): Portfolio {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     throw new VppFileError(`YAML syntax: ${e.message.split('\n')[0]}`, file, counter.linePos(e.pos[0]).line);
   }
-  const lineOf = (path: (string | number)[]): number | undefined => {
+  const lineOf = (inner: (string | number)[]): number | undefined => {
+    const path = [...at, ...inner];
     for (let depth = path.length; depth >= 0; depth--) {
       const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
       if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
@@ -162,6 +167,7 @@ export function parsePortfolio(text: string, file: string): Portfolio {
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
+    for (const key of at) data = (data as Record<string | number, unknown> | undefined)?.[key];
   } catch (err) {
     throw new VppFileError(`YAML cannot be read: ${(err as Error).message.split('\n')[0]}`, file);
   }

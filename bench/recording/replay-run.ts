@@ -5,6 +5,7 @@ import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import type { Twin, TwinAction } from '../../twin/twin.ts';
 import type { DeviceLinkConfig } from '../runtime/messages.ts';
 import { createRunTwin } from '../runtime/twin-factory.ts';
+import { scenarioVppRun } from '../vpp/scenario.ts';
 import { type ManifestInput, RunFolderError, type RunStatus, readManifest } from './manifest.ts';
 import { type ReplayControl, type ReplayResult, readReplayLog, replayRecords } from './replay-log.ts';
 
@@ -25,12 +26,15 @@ async function rebuildTwin(
   // `simulate` and `attack` build the twin with the scenario's script applied at build time
   // (initial state, events scheduled), as runScenario and runSecurityScenario do.
   if (!loop.twin.scenario) throw new Error(`$.loop.twin.scenario is missing for a '${runner}' run`);
+  // The scenario's VPP runs in-line on the twin's clock: attached again, it decides again the same.
   if (runner === 'simulate') {
-    const scenario = await loadScenario(loop.twin.scenario);
-    return { twin: await buildScenarioTwin({ ...scenario, seed: loop.twin.seed }, loop.twin.dt_s) };
+    const scenario = { ...(await loadScenario(loop.twin.scenario)), seed: loop.twin.seed };
+    const vpp = await scenarioVppRun(scenario);
+    return { twin: await buildScenarioTwin(scenario, loop.twin.dt_s, { controllers: vpp?.controllers }) };
   }
-  const scenario = await loadSecurityScenario(loop.twin.scenario);
-  const twin = await buildScenarioTwin({ ...scenario, seed: loop.twin.seed }, loop.twin.dt_s);
+  const scenario = { ...(await loadSecurityScenario(loop.twin.scenario)), seed: loop.twin.seed };
+  const vpp = await scenarioVppRun(scenario);
+  const twin = await buildScenarioTwin(scenario, loop.twin.dt_s, { controllers: vpp?.controllers });
   const harness = new SecurityHarness(twin, scenario.security);
   return { twin, afterStep: (state) => harness.afterStep(state) };
 }

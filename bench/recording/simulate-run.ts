@@ -16,6 +16,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../runtime/snapshot-points.ts';
+import { scenarioVppRun } from '../vpp/scenario.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
 import type { RunRecorder } from './run-recorder.ts';
 import type { PointSink } from './schema.ts';
@@ -64,6 +65,8 @@ export async function simulateRecorded(
 ): Promise<SimulateRunResult> {
   const dt = options.dt_s;
   const includeBuses = scenario.record?.buses ?? true;
+  // Before the run folder opens: a VPP section that cannot be used is the scenario's error.
+  const vpp = await scenarioVppRun(scenario);
   let rec: RunRecorder | undefined;
   let deviceMicrogrid: Map<string, string> | undefined;
   let planned: Set<string> | undefined;
@@ -89,8 +92,9 @@ export async function simulateRecorded(
   try {
     result = await runScenario(scenario, {
       dt_s: dt,
+      controllers: controllersOf(vpp?.controllers, options.controllers),
+      assertions: vpp?.assertions,
       signal: options.signal,
-      controllers: options.controllers,
       onStep: onStep
         ? (state) => {
             record(state);
@@ -181,4 +185,13 @@ export function stateRecorder(
       rec.replay(replayLog.drain());
     },
   };
+}
+
+/** The scenario's VPP and the caller's controllers (a market), made fresh for each run. */
+function controllersOf(
+  ...makers: (SimulateRunOptions['controllers'] | undefined)[]
+): SimulateRunOptions['controllers'] {
+  const present = makers.filter((m) => m !== undefined);
+  if (present.length === 0) return undefined;
+  return () => present.flatMap((m) => m());
 }

@@ -17,6 +17,10 @@
  *   dos-jitter  delays by a random 0..jitter_s per sample (the receiver sees the newest it has)
  *   time-sync   a clock offset_s + drift_s_per_s·(t − start) turned into a phase-angle error
  *               360 · f_nominal · Δt degrees (applied to an angle channel)
+ *
+ * On a controller's communication network (target `comms:<controller id>`, engine.ts): dos-drop
+ * (message loss), dos-delay / dos-jitter (latency), link-failure (`link`: two agents) and byzantine
+ * (`agent` broadcasts its value + `bias`).
  */
 
 import type { ChannelTransform } from '../channels/channel.ts';
@@ -34,6 +38,8 @@ export const ATTACK_KINDS = [
   'dos-jitter',
   'time-sync',
   'compromised-device',
+  'link-failure',
+  'byzantine',
 ] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 
@@ -60,7 +66,8 @@ export interface AttackSpec extends AttackParameters {
   /**
    * Channel name (`device.signal`, e.g. `bess-hw.f_hz`, `bess-hw.p_mw`, or a state-estimation
    * telemetry channel `se.vm_pu.14`, `se.p_inj.14`, `se.p_flow.L13-14`); for `stealthy` the SE
-   * island; for `compromised-device` the hardware device id.
+   * island; for `compromised-device` the hardware device id; `comms:<controller id>` for an
+   * attached controller's communication network (e.g. `comms:vpp:demo`).
    */
   target: string;
   start_s: number;
@@ -70,6 +77,10 @@ export interface AttackSpec extends AttackParameters {
   shift?: { bus: string; dvm_pu?: number; dva_deg?: number }[];
   /** Compromised device: what it reports instead of the truth. */
   report?: { soc?: number; p_mw?: number };
+  /** link-failure on a communication network: the two agents whose link fails. */
+  link?: [string, string];
+  /** byzantine: the agent that lies. */
+  agent?: string;
 }
 
 export function attackLabel(spec: AttackSpec): string {

@@ -10,6 +10,7 @@
 
 import type { TwinAddOnHost as Twin } from '../addons.ts';
 import { type Channel, COMMAND_SIGNALS, MEASUREMENT_SIGNALS } from '../channels/channel.ts';
+import type { CommsDisturbance } from '../control/contract.ts';
 import type { SeDetector } from '../detection/state-estimation.ts';
 import { deriveSeed, Random } from '../random.ts';
 import {
@@ -37,12 +38,17 @@ export interface AttackInterval {
   stop_s: number;
 }
 
+/** Attack targets naming an attached controller's communication network. */
+const COMMS_PREFIX = 'comms:';
+
 export class AttackEngine {
   readonly intervals: AttackInterval[] = [];
   private readonly installed: { label: AttackInterval; transforms: WindowedAttack[]; spec: AttackSpec }[] =
     [];
   private readonly stealthyPending: { spec: AttackSpec; biases: BiasAttack[]; done: boolean }[] = [];
   private readonly compromised: { spec: AttackSpec; pInj?: BiasAttack; board: SimulatedBoard }[] = [];
+  /** Disturbances handed to controllers' communication networks (kept to end them early). */
+  private readonly disturbances: CommsDisturbance[] = [];
 
   constructor(
     private readonly twin: Twin,
@@ -105,6 +111,8 @@ export class AttackEngine {
       }
       if (!spec.shift?.length) throw new TypeError('stealthy attack needs a non-empty shift');
       this.stealthyPending.push({ spec, biases, done: false });
+    } else if (spec.target.startsWith(COMMS_PREFIX)) {
+      this.disturbances.push(this.disturbComms(spec, id, stop));
     } else if (spec.kind === 'compromised-device') {
       const board = this.parts.boards?.find((b) => b.id === spec.target);
       if (!board) throw new TypeError(`compromised-device: '${spec.target}' is not a simulated board`);
@@ -175,12 +183,60 @@ export class AttackEngine {
     return label;
   }
 
+  /**
+   * An attack on an attached controller's communication network (`comms:<controller id>`): the
+   * controller receives the disturbance and applies it to its agents' messages in the window.
+   */
+  private disturbComms(spec: AttackSpec, id: string, stop_s: number): CommsDisturbance {
+    const controllerId = spec.target.slice(COMMS_PREFIX.length);
+    const comms = this.twin.attachedController(controllerId)?.comms;
+    if (!comms)
+      throw new TypeError(
+        `attack target '${spec.target}': no attached controller '${controllerId}' with a communication network`,
+      );
+    const window = { id, start_s: spec.start_s, stop_s };
+    let d: CommsDisturbance;
+    switch (spec.kind) {
+      case 'dos-drop':
+        d = { ...window, kind: 'loss', probability: spec.probability ?? 1 };
+        break;
+      case 'dos-delay':
+      case 'dos-jitter': {
+        const delay = spec.kind === 'dos-delay' ? (spec.delay_s ?? Number.NaN) : (spec.delay_s ?? 0);
+        const jitter = spec.kind === 'dos-jitter' ? (spec.jitter_s ?? Number.NaN) : 0;
+        if (!(delay >= 0) || !(jitter >= 0))
+          throw new TypeError(
+            `${spec.kind} attack needs a number '${spec.kind === 'dos-delay' ? 'delay_s' : 'jitter_s'}' ≥ 0`,
+          );
+        d = { ...window, kind: 'delay', delay_ms: delay * 1000, jitter_ms: jitter * 1000 };
+        break;
+      }
+      case 'link-failure':
+        if (spec.link?.length !== 2)
+          throw new TypeError(`link-failure attack needs 'link': two agents of ${comms.agents.join(', ')}`);
+        d = { ...window, kind: 'link-failure', link: [spec.link[0], spec.link[1]] };
+        break;
+      case 'byzantine':
+        if (typeof spec.agent !== 'string' || !Number.isFinite(spec.bias))
+          throw new TypeError("byzantine attack needs 'agent' (who lies) and a number 'bias'");
+        d = { ...window, kind: 'byzantine', agent: spec.agent, bias: spec.bias! };
+        break;
+      default:
+        throw new TypeError(
+          `attack kind '${spec.kind}' cannot target a communication network (dos-drop, dos-delay, dos-jitter, link-failure, byzantine can)`,
+        );
+    }
+    comms.disturb(d);
+    return d;
+  }
+
   /** Ends an attack now (live use). */
   stop(id: string, t_s: number): boolean {
     const a = this.installed.find((x) => x.label.id === id);
     if (!a || a.label.stop_s <= t_s) return false;
     a.label.stop_s = Math.max(a.label.start_s, t_s);
     for (const t of a.transforms) t.stop_s = a.label.stop_s;
+    for (const d of this.disturbances) if (d.id === id) d.stop_s = a.label.stop_s;
     for (const c of this.compromised) if (attackLabel(c.spec) === id) c.spec.stop_s = a.label.stop_s;
     return true;
   }

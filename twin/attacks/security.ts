@@ -9,11 +9,12 @@ import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { TwinState } from '../api.ts';
+import type { Controller } from '../control/contract.ts';
 import { AlarmLog } from '../detection/alarms.ts';
 import { Check, type CheckSpec } from '../detection/checks.ts';
 import { computeMetrics, ImpactMeter, type SecurityMetrics } from '../detection/metrics.ts';
 import { SeDetector, type SeDetectorOptions } from '../detection/state-estimation.ts';
-import { type AssertionOutcome, AssertionSet } from '../scenario/assertions.ts';
+import { type AssertionOutcome, AssertionSet, type ExternalAssertions } from '../scenario/assertions.ts';
 import { parseScenario, readScenarioFile, type Scenario, ScenarioError } from '../scenario/load.ts';
 import { buildScenarioTwin } from '../scenario/runner.ts';
 import type { Twin } from '../twin.ts';
@@ -182,6 +183,10 @@ export async function runSecurityScenario(
       harness: SecurityHarness,
       inputs: readonly import('../api.ts').DeviceInput[],
     ) => void;
+    /** Controllers attached to the run (a VPP whose communication network the attacks target). */
+    controllers?: () => readonly Controller[];
+    /** Trackers of the assertions about them. */
+    assertions?: ExternalAssertions;
   } = {},
 ): Promise<SecurityRunResult> {
   if ((s.security as { link?: unknown }).link)
@@ -191,14 +196,14 @@ export async function runSecurityScenario(
       undefined,
       '/security/link',
     );
-  const twin = await buildScenarioTwin(s);
+  const twin = await buildScenarioTwin(s, s.dt_s, { controllers: options.controllers });
   let harness: SecurityHarness;
   try {
     harness = new SecurityHarness(twin, s.security);
   } catch (err) {
     throw new ScenarioError((err as Error).message, s.file, undefined, '/security');
   }
-  const assertions = new AssertionSet(s.assertions, twin);
+  const assertions = new AssertionSet(s.assertions, twin, { external: options.assertions });
   const steps = Math.round(s.duration_s / twin.dt_s);
   let state = twin.state;
   for (let k = 0; k < steps; k++) {

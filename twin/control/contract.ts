@@ -186,6 +186,11 @@ export interface Controller {
    * A controller ignores kinds it does not know; throws a TypeError naming the field for a bad one.
    */
   input?(message: Readonly<ControllerInput>): void;
+  /**
+   * The communication network its agents talk over, when it has one (a distributed VPP, a P2P
+   * market): where the attack engine's comms attacks (target `comms:<controller id>`) act.
+   */
+  readonly comms?: DisturbableComms;
 }
 
 /** A controller's report after a decision: `kind` names the record's shape. */
@@ -198,6 +203,26 @@ export interface ControllerTelemetry {
 export interface ControllerInput {
   readonly type: string;
   readonly [field: string]: unknown;
+}
+
+/**
+ * A disturbance of a controller's communication network, active in twin time [start_s, stop_s):
+ * messages lost with a probability, delayed, a link down, or one agent lying (its broadcast value
+ * plus `bias`). `stop_s` may be moved earlier while it runs (an operator ends the attack).
+ */
+export type CommsDisturbance = { id: string; start_s: number; stop_s: number } & (
+  | { kind: 'loss'; probability: number }
+  | { kind: 'delay'; delay_ms: number; jitter_ms: number }
+  | { kind: 'link-failure'; link: readonly [string, string] }
+  | { kind: 'byzantine'; agent: string; bias: number }
+);
+
+/** A controller's simulated communication network, as attacks see it. */
+export interface DisturbableComms {
+  /** Agent ids a disturbance may name (e.g. VPP member ids, `aggregator`). */
+  readonly agents: readonly string[];
+  /** Installs a disturbance; throws a TypeError naming what is wrong (unknown agent, not a link). */
+  disturb(d: CommsDisturbance): void;
 }
 
 /**

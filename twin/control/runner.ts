@@ -34,6 +34,10 @@ export class ControllerRunner {
     return this.attached.map((a) => a.controller.id);
   }
 
+  get(id: string): Controller | undefined {
+    return this.attached.find((a) => a.controller.id === id)?.controller;
+  }
+
   has(id: string): boolean {
     return this.attached.some((a) => a.controller.id === id);
   }

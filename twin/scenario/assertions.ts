@@ -29,6 +29,18 @@ interface Tracker {
   finish(state: TwinState, twin: Twin): AssertionOutcome;
 }
 
+/**
+ * An assertion about something attached to the run rather than the twin (a VPP's tracking, its
+ * agents' convergence): fed the published state each step, judged at the end.
+ */
+export interface ExternalAssertion {
+  update(state: Readonly<TwinState>): void;
+  finish(state: Readonly<TwinState>): { passed: boolean; value?: number | string; detail: string };
+}
+
+/** Trackers for the assertion kinds the twin does not evaluate itself (undefined: not one of them). */
+export type ExternalAssertions = (a: ScenarioAssertion) => ExternalAssertion | undefined;
+
 type Trip = Twin['tripLog'][number];
 
 /** What trackers need beyond the state: the DER trips inside the scenario, on its clock. */
@@ -72,8 +84,21 @@ function checkedNothing(name: string, a: ScenarioAssertion, why: string): Assert
   return { name, type: a.type, passed: false, value: 'nothing checked', detail: `checked nothing: ${why}` };
 }
 
-function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker {
+function tracker(
+  a: ScenarioAssertion,
+  twin: Twin,
+  view: ScenarioView,
+  external: ExternalAssertions | undefined,
+): Tracker {
   const name = nameOf(a);
+  const ext = external?.(a);
+  if (ext)
+    return {
+      update: (s) => {
+        if (inWindow(a, s.t_s)) ext.update(s);
+      },
+      finish: (s) => ({ name, type: a.type, ...ext.finish(s) }),
+    };
   const island = a.island as string | undefined;
   switch (a.type) {
     case 'frequency-nadir':
@@ -499,7 +524,11 @@ function tracker(a: ScenarioAssertion, twin: Twin, view: ScenarioView): Tracker 
       };
     }
     default:
-      throw new TypeError(`unknown assertion type '${a.type}'`);
+      throw new TypeError(
+        a.type.startsWith('vpp-')
+          ? `assertion '${a.type}' needs the run to attach the scenario's VPP (gridloop simulate or gridloop attack)`
+          : `unknown assertion type '${a.type}'`,
+      );
   }
 }
 
@@ -536,6 +565,8 @@ export interface AssertionSetOptions {
    * start (negative scenario time) are not its own. @default identity
    */
   timeOf?: (t_s: number) => number;
+  /** Trackers of assertions about what is attached to the run (a VPP). */
+  external?: ExternalAssertions;
 }
 
 /** All assertions of a scenario, fed once per step. */
@@ -559,7 +590,7 @@ export class AssertionSet {
         ? (tw) => tw.tripLog.map((t) => ({ ...t, t_s: timeOf(t.t_s) })).filter((t) => t.t_s >= -1e-9)
         : (tw) => tw.tripLog,
     };
-    this.trackers = assertions.map((a) => tracker(a, twin, view));
+    this.trackers = assertions.map((a) => tracker(a, twin, view, options.external));
   }
 
   private onScenarioClock(state: TwinState): TwinState {

@@ -42,6 +42,11 @@ export interface Scenario {
   hardware?: HardwareSpec[];
   /** A P2P market through the run (schema `market`; built outside the twin, by bench/market/). */
   market?: ScenarioMarket;
+  /**
+   * A virtual power plant attached to the run (schema-checked here; built and run by the bench,
+   * which composes vpp/: docs/vpp.md, "In a scenario").
+   */
+  vpp?: Record<string, unknown>;
   events: ScenarioEvent[];
   assertions: ScenarioAssertion[];
   /** Where the scenario came from (for messages). */
@@ -204,6 +209,12 @@ export function parseScenario(text: string, file: string): Scenario {
         'assertions',
         i,
         'by',
+      ]);
+    if (a.type.startsWith('vpp-') && s.vpp === undefined)
+      fail(`assertion '${a.type}' needs the scenario's vpp: section (the VPP it is about)`, [
+        'assertions',
+        i,
+        'type',
       ]);
     const [lo, hi] = [a.min_pu ?? a.min, a.max_pu ?? a.max] as (number | undefined)[];
     if (lo !== undefined && hi !== undefined && lo > hi)

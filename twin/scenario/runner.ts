@@ -9,7 +9,7 @@ import { type Controller, OwnershipConflict } from '../control/contract.ts';
 import { loadGridFile } from '../files.ts';
 import { GridInputError } from '../grid/model.ts';
 import { Twin, type TwinAction, type TwinSolverStats } from '../twin.ts';
-import { type AssertionOutcome, AssertionSet } from './assertions.ts';
+import { type AssertionOutcome, AssertionSet, type ExternalAssertions } from './assertions.ts';
 import { parseGridTrace, type Scenario, ScenarioError, type ScenarioEvent } from './load.ts';
 
 export interface ScenarioRunResult {
@@ -35,6 +35,8 @@ export interface RunOptions {
    * the twin's clock inside the step, so the run stays deterministic.
    */
   controllers?: () => readonly Controller[];
+  /** Trackers of the assertions about the attached controllers (a VPP's: vpp-* types). */
+  assertions?: ExternalAssertions;
   /** Simulated controllers: device inputs for the next step, given the twin (default: none). */
   inputs?: (twin: Twin) => readonly DeviceInput[];
   /**
@@ -247,7 +249,7 @@ export function initialActions(s: Scenario): TwinAction[] {
 
 export async function runScenario(s: Scenario, options: RunOptions = {}): Promise<ScenarioRunResult> {
   const twin = await buildScenarioTwin(s, options.dt_s ?? s.dt_s, { controllers: options.controllers });
-  const assertions = new AssertionSet(s.assertions, twin);
+  const assertions = new AssertionSet(s.assertions, twin, { external: options.assertions });
   const steps = Math.round(s.duration_s / twin.dt_s);
   const progressEvery = Math.max(1, Math.floor(steps / 100));
   const none: DeviceInput[] = [];

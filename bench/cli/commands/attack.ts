@@ -25,6 +25,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../../runtime/snapshot-points.ts';
+import { scenarioVppRun } from '../../vpp/scenario.ts';
 import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -77,6 +78,10 @@ export const attackCommand: Command = {
       throw usageError(`gridloop attack: ${err.message}`);
     });
     const link = (scenario.security as { link?: { device: string } }).link;
+    // The scenario's VPP, whose communication network the attacks may target (comms:vpp:<id>).
+    const vpp = await scenarioVppRun(scenario).catch((err: Error) => {
+      throw err instanceof ScenarioError ? usageError(`gridloop attack: ${err.message}`) : err;
+    });
     // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the devices
     // whose inputs replay.jsonl.gz holds (the board on the link, or the simulated ones).
     const rec = await openScenarioRun('attack', runsDir, {
@@ -122,6 +127,8 @@ export const attackCommand: Command = {
         ? await runLinkAttackScenario(scenario, { onStep: (state, input) => onStep(state, [input]) })
         : await runSecurityScenario(scenario, {
             onStep: (state, _twin, _harness, inputs) => onStep(state, inputs),
+            controllers: vpp?.controllers,
+            assertions: vpp?.assertions,
           });
     } catch (err) {
       await rec.close({ status: 'failed', reason: (err as Error).message });
