@@ -413,26 +413,32 @@ describe('gridloop start --node-red (the command)', () => {
         ).catch((err: Error) => {
           throw new Error(`${err.message}; narrated: ${debug.slice(-8).join(' | ')}`);
         });
+        statuses.clear();
+        // A token typed into a server node is stored encrypted with the bench's key, not Node-RED's
+        // system-generated one (whose warning would follow at every start).
+        const withToken = [
+          ...flows,
+          {
+            id: 'typed-server',
+            type: 'gridloop-server',
+            url: '',
+            credentials: { token: 'a-token-typed-by-hand' },
+          },
+        ];
+        const deployed = await http(`${base}flows`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
+          body: JSON.stringify(withToken),
+        });
+        expect(deployed.status).toBe(204);
+        // Ctrl-C while Node-RED restarts the flows of a deploy is not what this test is about:
+        // wait for them to be up again.
+        await until('the flows restarted and connected after the deploy', () =>
+          statuses.get('cl-scenario')?.startsWith('connected as operator'),
+        );
       } finally {
         comms.close();
       }
-      // A token typed into a server node is stored encrypted with the bench's key, not Node-RED's
-      // system-generated one (whose warning would follow at every start).
-      const withToken = [
-        ...flows,
-        {
-          id: 'typed-server',
-          type: 'gridloop-server',
-          url: '',
-          credentials: { token: 'a-token-typed-by-hand' },
-        },
-      ];
-      const deployed = await http(`${base}flows`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
-        body: JSON.stringify(withToken),
-      });
-      expect(deployed.status).toBe(204);
       expect(statSync(join(nodeRedDir, 'credential-secret')).mode & 0o077).toBe(0);
       bench.child.kill('SIGINT');
       expect(await bench.exited).toBe(0);
