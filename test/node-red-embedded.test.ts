@@ -6,12 +6,13 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { LiveState } from '../bench/server/api.ts';
 import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { exampleFlow, setTabEnv, until } from './node-red-helpers.ts';
@@ -337,6 +338,127 @@ describe('gridloop start --node-red (the command)', () => {
     } finally {
       child.kill('SIGINT');
       expect(await exited).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('opens on the classroom flow, deployed and connected to this bench with no manual step, and Node-RED warns of no credential key', {
+    timeout: budget(300_000),
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gridloop-nre-first-'));
+    const nodeRedDir = join(dir, 'nr');
+    const start = () => {
+      const child = cli(
+        ['--port', '0', '--node-red', '--runs-dir', join(dir, 'runs'), '--node-red-dir', nodeRedDir],
+        repoRoot,
+      );
+      const output = { text: '' };
+      child.stdout.on('data', (c: Buffer) => {
+        output.text += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        output.text += c.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      return { child, output, exited };
+    };
+    const auth = { authorization: 'Bearer admin-token-for-cli-test' };
+    let bench = start();
+    try {
+      const base = await until(
+        'the editor link',
+        () => /flow editor \(admin\): (\S+)\?token=/.exec(bench.output.text)?.[1],
+        60_000,
+      );
+      const flows = JSON.parse((await http(`${base}flows`, { headers: auth })).body) as {
+        id: string;
+        type: string;
+        url?: string;
+        z?: string;
+      }[];
+      // The classroom tab, not an empty "Flow 1".
+      expect(flows.filter((n) => n.type === 'tab').map((n) => n.id)).toEqual(['classroom-tab']);
+      const server = flows.find((n) => n.type === 'gridloop-server')!;
+      expect(server.url).toBe('');
+
+      // What the editor shows, over its own WebSocket: the classroom nodes connected as operator to
+      // this bench, and the narration of the state it streams.
+      const wsUrl = `${base.replace(/^http/, 'ws')}comms`;
+      const comms = new WebSocket(wsUrl, { headers: auth });
+      const statuses = new Map<string, string>();
+      const debug: string[] = [];
+      comms.on('message', (data: Buffer) => {
+        for (const m of JSON.parse(data.toString()) as {
+          topic: string;
+          data: { text?: string; msg?: string };
+        }[]) {
+          if (m.topic.startsWith('status/')) statuses.set(m.topic.slice(7), m.data.text ?? '');
+          if (m.topic === 'debug' && typeof m.data.msg === 'string') debug.push(m.data.msg);
+        }
+      });
+      await new Promise<void>((resolve, reject) => comms.once('open', resolve).once('error', reject));
+      comms.send(JSON.stringify({ subscribe: 'status/#' }));
+      comms.send(JSON.stringify({ subscribe: 'debug' }));
+      try {
+        await until('the classroom scenario node connected as operator', () =>
+          statuses.get('cl-scenario')?.startsWith('connected as operator'),
+        );
+        // Press the classroom button (the inject node's admin endpoint, as the editor does): the
+        // bench plays the scenario, and the flow narrates its events and the island's state.
+        expect((await http(`${base}inject/cl-button`, { method: 'POST', headers: auth })).status).toBe(200);
+        await until(
+          "MG1's islanded frequency narrated, from the state this bench streams",
+          () => debug.some((line) => /MG1 frequency .* Hz \(islanded\)/.test(line)),
+          60_000,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}; narrated: ${debug.slice(-8).join(' | ')}`);
+        });
+        statuses.clear();
+        // A token typed into a server node is stored encrypted with the bench's key, not Node-RED's
+        // system-generated one (whose warning would follow at every start).
+        const withToken = [
+          ...flows,
+          {
+            id: 'typed-server',
+            type: 'gridloop-server',
+            url: '',
+            credentials: { token: 'a-token-typed-by-hand' },
+          },
+        ];
+        const deployed = await http(`${base}flows`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
+          body: JSON.stringify(withToken),
+        });
+        expect(deployed.status).toBe(204);
+        // Ctrl-C while Node-RED restarts the flows of a deploy is not what this test is about:
+        // wait for them to be up again.
+        await until('the flows restarted and connected after the deploy', () =>
+          statuses.get('cl-scenario')?.startsWith('connected as operator'),
+        );
+      } finally {
+        comms.close();
+      }
+      expect(statSync(join(nodeRedDir, 'credential-secret')).mode & 0o077).toBe(0);
+      bench.child.kill('SIGINT');
+      expect(await bench.exited).toBe(0);
+      const firstOutput = bench.output.text;
+
+      // The next start keeps the user's flows (not the classroom again) and still warns of nothing.
+      bench = start();
+      const again = await until(
+        'the editor link again',
+        () => /flow editor \(admin\): (\S+)\?token=/.exec(bench.output.text)?.[1],
+        60_000,
+      );
+      const kept = JSON.parse((await http(`${again}flows`, { headers: auth })).body) as { id: string }[];
+      expect(kept.some((n) => n.id === 'typed-server')).toBe(true);
+      bench.child.kill('SIGINT');
+      expect(await bench.exited).toBe(0);
+      expect(firstOutput + bench.output.text).not.toMatch(/credentialSecret|system-generated key/);
+    } finally {
+      bench.child.kill('SIGINT');
+      await bench.exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });

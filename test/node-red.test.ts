@@ -353,7 +353,7 @@ describe('gridloop nodes in a real Node-RED, against the running demo bench', ()
     const statusOf = (id: string) => statuses.of(id);
     const expected: Record<string, string> = {
       'mis-url': "'ftp://127.0.0.1:21' must start with http:// or https://",
-      'mis-token': 'no token',
+      'mis-token': 'no token (enter one, or set GRIDLOOP_TOKEN)',
       'mis-rate': "rate must be 0.1..50 Hz, got '0'",
       'mis-id': 'a device filter needs an id',
       'mis-regex': 'event kinds: invalid pattern (Invalid regular expression: /trip(/i: Unterminated group)',

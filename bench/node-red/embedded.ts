@@ -10,7 +10,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LiveServer } from '../server/live-server.ts';
 import { type AccessToken, TokenRegistry } from '../server/tokens.ts';
-import { type NodeRedRuntime, startNodeRed } from './node-red.ts';
+import { type NodeRedRuntime, readExampleFlow, startNodeRed } from './node-red.ts';
+
+/** The flow a new user directory starts with, connected to the bench: the classroom demonstration. */
+export const FIRST_FLOW = 'classroom';
 
 export const FLOWS_PREFIX = '/flows';
 const SESSION_COOKIE = 'gridloop_flows';
@@ -59,12 +62,25 @@ export async function embedNodeRed(options: EmbeddedNodeRedOptions): Promise<Emb
     return session !== undefined && sessions.has(session);
   };
 
+  // Flows whose bench connection leaves URL and token empty (the examples do) connect to this
+  // bench with its operator token: the editor is the admin's, who may do anything an operator may.
+  const operator = options.tokens.find((t) => t.role === 'operator');
   const runtime = await startNodeRed({
     userDir: options.userDir,
     adminRoot: FLOWS_PREFIX,
     benchUrl: options.live.url.replace(/\/$/, ''),
+    benchToken: operator?.token,
     logLevel: options.logLevel,
   });
+  try {
+    // A new user directory opens on the classroom flow, deployed and connected, rather than on an
+    // empty "Flow 1"; flows already there (the user's) are left as they are.
+    const { flows } = await runtime.red.runtime.flows.getFlows({});
+    if (flows.length === 0) await runtime.deploy(await readExampleFlow(FIRST_FLOW));
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
 
   const deny = (res: ServerResponse) => {
     res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': 'Bearer' });

@@ -3,7 +3,8 @@
  * API (`RED.init`/`RED.start`), with the gridloop nodes from `flows/` preinstalled. Node-RED keeps
  * one runtime per process, so one of these may run at a time.
  */
-import { mkdir, readlink, rm, symlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import {
   createServer,
   type Server as HttpServer,
@@ -52,11 +53,22 @@ export interface NodeRedOptions {
   userDir: string;
   /** Path the editor and admin API are served under. @default '/flows' */
   adminRoot?: string;
-  /** Bench URL new gridloop-server nodes default to (Node-RED setting `gridloopServerUrl`). */
+  /**
+   * The bench's URL: new gridloop-server nodes default to it, and those with no URL use it
+   * (Node-RED setting `gridloopServerUrl`).
+   */
   benchUrl?: string;
+  /**
+   * Token gridloop-server nodes with no token of their own connect with (Node-RED setting
+   * `gridloopServerToken`, runtime only: the editor never sees it).
+   */
+  benchToken?: string;
   /** Node-RED's console log level. @default 'warn' */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-  /** Key for the flows' stored credentials; Node-RED generates one in userDir when absent. */
+  /**
+   * Key for the flows' stored credentials. @default the one in `userDir/credential-secret`,
+   * created on first start (see credentialSecretOf)
+   */
   credentialSecret?: string;
 }
 
@@ -116,6 +128,36 @@ export async function installGridloopNodes(userDir: string): Promise<void> {
   await symlink(GRIDLOOP_NODES_DIR, target, 'dir');
 }
 
+/** An example flow of the node package (`flows/examples/<name>.json`), as Node-RED imports it. */
+export async function readExampleFlow(name: string): Promise<FlowNode[]> {
+  const file = join(GRIDLOOP_NODES_DIR, 'examples', `${name}.json`);
+  return JSON.parse(await readFile(file, 'utf8')) as FlowNode[];
+}
+
+/** File in a Node-RED user directory holding the key its flows' credentials are encrypted with. */
+export const CREDENTIAL_SECRET_FILE = 'credential-secret';
+
+/**
+ * The credential key of `userDir`: read from its `credential-secret` file, or made (32 random
+ * bytes, hex) and written there, readable by the owner only, on first use. Without a key of ours
+ * Node-RED makes one itself and warns at every start that the credentials depend on it.
+ */
+export async function credentialSecretOf(userDir: string): Promise<string> {
+  const file = join(userDir, CREDENTIAL_SECRET_FILE);
+  const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new Error(`cannot read Node-RED's credential key ${file}: ${err.message}`);
+  });
+  if (existing !== undefined) {
+    const secret = existing.trim();
+    if (secret.length < 16) throw new Error(`${file}: the credential key is shorter than 16 characters`);
+    return secret;
+  }
+  const secret = randomBytes(32).toString('hex');
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
 /** Starts Node-RED with the gridloop nodes installed. Reject if one is already running here. */
 export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRuntime> {
   if (running) throw new Error('a Node-RED runtime is already running in this process');
@@ -148,7 +190,8 @@ export async function startNodeRed(options: NodeRedOptions): Promise<NodeRedRunt
       functionExternalModules: false,
       gridloopServerUrl: options.benchUrl ?? 'http://127.0.0.1:7410',
     };
-    if (options.credentialSecret) settings.credentialSecret = options.credentialSecret;
+    if (options.benchToken) settings.gridloopServerToken = options.benchToken;
+    settings.credentialSecret = options.credentialSecret ?? (await credentialSecretOf(options.userDir));
     red.init(upgrades, settings);
     // RED.start resolves before the stored flows have started; wait for them. Flows that cannot
     // start (e.g. a node type not installed) or start late do not stop the editor: Node-RED has

@@ -12,10 +12,26 @@ const COMMAND_TIMEOUT_MS = 6000;
 /** After the bench drops us on purpose (e.g. a flood or slow-client eviction), wait before retrying. */
 const REJOIN_DELAY_MS = 1000;
 
+const DEFAULT_URL = 'http://127.0.0.1:7410';
+
+/** The bench URL a server node with no URL of its own uses. */
+function benchUrl(RED) {
+  let url;
+  try {
+    url = RED.settings.gridloopServerUrl;
+  } catch {
+    // Node-RED throws for a setting that was never set.
+  }
+  return url || process.env.GRIDLOOP_URL || DEFAULT_URL;
+}
+
 module.exports = function register(RED) {
   function GridloopServerNode(config) {
     RED.nodes.createNode(this, config);
-    this.url = (config.url || '').trim();
+    // An empty URL or token means "the bench this Node-RED belongs to": inside `gridloop start
+    // --node-red` the bench sets both (settings gridloopServerUrl, gridloopServerToken); a Node-RED
+    // of its own reads GRIDLOOP_URL and GRIDLOOP_TOKEN (deploy/compose.yaml sets the URL).
+    this.url = (config.url || '').trim() || benchUrl(RED);
     // Not `users`: Node-RED reads a config node's `users` as an id -> node map.
     this.clientNodes = new Set();
     this.welcome = null;
@@ -69,9 +85,13 @@ module.exports = function register(RED) {
         setLink('error', { fill: 'red', shape: 'ring', text: problem }, problem);
         return;
       }
-      const token = this.credentials?.token;
+      const token = this.credentials?.token || RED.settings.gridloopServerToken || process.env.GRIDLOOP_TOKEN;
       if (!token) {
-        setLink('error', { fill: 'red', shape: 'ring', text: 'no token' }, 'no token');
+        setLink(
+          'error',
+          { fill: 'red', shape: 'ring', text: 'no token (enter one, or set GRIDLOOP_TOKEN)' },
+          'no token',
+        );
         return;
       }
       setLink('connecting', { fill: 'yellow', shape: 'ring', text: 'connecting' });
@@ -210,7 +230,7 @@ module.exports = function register(RED) {
     settings: {
       // An embedding bench sets this so a new server node points at it (see docs/node-red.md).
       // Otherwise GRIDLOOP_URL (as deploy/compose.yaml sets it), else a bench on this machine.
-      gridloopServerUrl: { value: process.env.GRIDLOOP_URL || 'http://127.0.0.1:7410', exportable: true },
+      gridloopServerUrl: { value: process.env.GRIDLOOP_URL || DEFAULT_URL, exportable: true },
     },
   });
 };

@@ -107,7 +107,17 @@ export class TwinCore {
   readonly hardwareBus = new Map<string, number>();
   nextDispatch_s = 0;
   resync: { microgrid: string; breaker: Breaker; deadline_s: number } | null = null;
-  planned: { microgrid: string; breaker: Breaker; deadline_s: number } | null = null;
+  /**
+   * A planned islanding under way: `dispatched` once the island has been dispatched as an island,
+   * `shedAfter_s` the earliest time it may shed controllable loads again (stages/islanding.ts).
+   */
+  planned: {
+    microgrid: string;
+    breaker: Breaker;
+    deadline_s: number;
+    dispatched: boolean;
+    shedAfter_s: number;
+  } | null = null;
   readonly microgridPcc = new Map<string, Breaker>();
   readonly microgridOfBus: (string | undefined)[];
   readonly emsByMicrogrid = new Map<string, EmsSettings>();

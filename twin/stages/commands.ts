@@ -8,6 +8,7 @@ import { BatteryUnit } from '../der/battery.ts';
 import { SynchronousGenset } from '../der/genset.ts';
 import { InverterSource } from '../der/inverter.ts';
 import type { GridDisturbance } from '../dynamics/main-grid.ts';
+import { endDemandResponse } from './ems.ts';
 import { clearFault } from './faults.ts';
 
 /**
@@ -120,8 +121,18 @@ const HANDLERS: { [K in TwinAction['kind']]: Handler<K> } = {
         microgrid: mgId,
         breaker,
         deadline_s: tw.t + (tw.config.plannedIslanding?.timeout_s ?? 30),
+        dispatched: false,
+        shedAfter_s: 0,
       };
       return tw.emit('islanding-requested', `${mgId}: planned islanding started`, mgId);
+    }
+    if (tw.planned?.microgrid === mgId) {
+      // Still on the grid: the islanding is called off, and the EMS dispatches it as connected again.
+      tw.planned = null;
+      tw.nextDispatch_s = tw.t;
+      const rt = tw.islands[tw.busIslandRuntime[breaker.to]];
+      if (rt) endDemandResponse(tw, rt);
+      return tw.emit('islanding-cancelled', `${mgId}: planned islanding cancelled, still on the grid`, mgId);
     }
     tw.resync = {
       microgrid: mgId,
