@@ -38,6 +38,12 @@ const NOT_IN_DEMO_RUN = [
   // Runs hosting a VPP controller write these (test/vpp-live.test.ts runs the VPP dashboard on them).
   'vpp',
   'vpp_member',
+  // Runs of a scenario with a `market:` section (`simulate`) or `security.ledger` (`gridloop attack`)
+  // write these (test/market-influx.test.ts).
+  'market_interval',
+  'market_trade',
+  'market_fid',
+  'chain',
 ] as const satisfies readonly Measurement[];
 type NotInDemoRun = (typeof NOT_IN_DEMO_RUN)[number];
 
