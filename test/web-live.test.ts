@@ -95,7 +95,8 @@ describe('live page', () => {
       expect(later[i].n).toBeGreaterThan(first[i].n + 5);
       expect(later[i].t).toBeGreaterThan(first[i].t + 0.3);
     }
-    expect(await page.locator('#charts canvas').count()).toBe(4);
+    // Frequency, voltage, FID, loop, and the detector's χ² chart (the fixture streams a detector).
+    expect(await page.locator('#charts figure:not([hidden]) canvas').count()).toBe(5);
     // uPlot draws into the canvas: the frequency chart is not blank.
     const inked = await page.$eval('#frequency-chart canvas', (canvas) => {
       const c = canvas as HTMLCanvasElement;
