@@ -173,7 +173,14 @@ describe('a recorded run replayed on the live page', () => {
     expect(errors).toEqual([]);
 
     replay.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => replay!.once('close', resolve));
+    // Bounded: a server that cannot close (a page's connection held open) must fail here, not hang.
+    const code = await new Promise<number | string | null>((resolve) => {
+      const timer = setTimeout(() => resolve('still running 20 s after SIGINT'), budget(20_000));
+      replay!.once('close', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
     expect(code).toBe(0);
   });
 });

@@ -915,8 +915,12 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       clearInterval(eventTimer);
       clearTimeout(campaignTimer);
       clearInterval(slowTimer);
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      // io.close() closes the HTTP server, whose callback waits for every connection to end: a page
+      // with a request in flight (or a keep-alive socket) would hold it open for ever, so the
+      // connections are cut first and then waited for.
+      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections?.();
+      await closed;
     },
   };
 }
