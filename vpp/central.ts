@@ -264,25 +264,8 @@ export function solveSchedule(highs: Highs, problem: ScheduleProblem): ScheduleR
       ...(hessian && T > 1 ? { solver: 'ipm' } : {}),
       ...(problem.timeLimit_s ? { time_limit: problem.timeLimit_s } : {}),
     });
-    try {
-      model.run();
-    } catch (err) {
-      // HiGHS reports a failed solve (e.g. its QP solver's numerical trouble) by throwing.
-      return { ok: false, reason: `solver error: ${(err as Error).message}` };
-    }
-    const status = model.getModelStatus();
-    const codes = highs.constants.modelStatus;
-    if (status !== codes.optimal) {
-      const name = Object.entries(codes).find(([, v]) => v === status)?.[0] ?? String(status);
-      let binding: string | undefined;
-      if (status === codes.infeasible || status === codes.unboundedOrInfeasible)
-        binding = conflictRows(highs, { ...data, rowNames });
-      return {
-        ok: false,
-        reason: `solver status '${name}'${binding ? `: conflicting constraints ${binding}` : ''}`,
-        binding,
-      };
-    }
+    const run = runModel(highs, model, { ...data, rowNames });
+    if (!run.ok) return run;
     const t2 = performance.now();
     const sol = model.getSolution();
     const p = sol.colValue.slice(0, T * N);
@@ -439,6 +422,35 @@ export function toCsc(entries: Triplets, numRows: number, numCols: number) {
     values[at] = entries.values[k]!;
   }
   return { format: 'csc' as const, numRows, numCols, starts, indices, values };
+}
+
+/**
+ * Runs a built model. A failed or non-optimal solve is a reason, with the conflicting rows when it
+ * is infeasible (HiGHS reports some failures, e.g. its QP solver's numerical trouble, by throwing).
+ */
+export function runModel(
+  highs: Highs,
+  model: ReturnType<Highs['createModel']>,
+  data: Parameters<typeof conflictRows>[1],
+): { ok: true } | { ok: false; reason: string; binding?: string } {
+  try {
+    model.run();
+  } catch (err) {
+    return { ok: false, reason: `solver error: ${(err as Error).message}` };
+  }
+  const status = model.getModelStatus();
+  const codes = highs.constants.modelStatus;
+  if (status === codes.optimal) return { ok: true };
+  const name = Object.entries(codes).find(([, v]) => v === status)?.[0] ?? String(status);
+  const binding =
+    status === codes.infeasible || status === codes.unboundedOrInfeasible
+      ? conflictRows(highs, data)
+      : undefined;
+  return {
+    ok: false,
+    reason: `solver status '${name}'${binding ? `: conflicting constraints ${binding}` : ''}`,
+    binding,
+  };
 }
 
 /**

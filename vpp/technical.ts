@@ -21,7 +21,7 @@ import type { Highs } from 'highs';
 import type { TwinState } from '../twin/api.ts';
 import type { NetworkModel } from '../twin/control/contract.ts';
 import type { MemberLimits } from './aggregate.ts';
-import { conflictRows, diagonalHessian, Triplets, toCsc } from './central.ts';
+import { diagonalHessian, runModel, Triplets, toCsc } from './central.ts';
 import { type LinearNetwork, linearise } from './network.ts';
 import type { VppMember } from './portfolio.ts';
 
@@ -230,25 +230,8 @@ export function dispatchTechnical(highs: Highs, problem: TechnicalProblem): Tech
   const model = highs.createModel(hessian ? { ...data, hessian } : data);
   try {
     model.options.set({ output_flag: false });
-    try {
-      model.run();
-    } catch (err) {
-      return { ok: false, reason: `solver error: ${(err as Error).message}` };
-    }
-    const status = model.getModelStatus();
-    const codes = highs.constants.modelStatus;
-    if (status !== codes.optimal) {
-      const name = Object.entries(codes).find(([, v]) => v === status)?.[0] ?? String(status);
-      const binding =
-        status === codes.infeasible || status === codes.unboundedOrInfeasible
-          ? conflictRows(highs, { ...data, rowNames: rows.names })
-          : undefined;
-      return {
-        ok: false,
-        reason: `solver status '${name}'${binding ? `: conflicting constraints ${binding}` : ''}`,
-        binding,
-      };
-    }
+    const run = runModel(highs, model, { ...data, rowNames: rows.names });
+    if (!run.ok) return run;
     const sol = model.getSolution();
     const x = sol.colValue;
     const p = Float64Array.from({ length: N }, (_, i) => x[i]!);
