@@ -36,7 +36,7 @@ describe('run config: controllers', () => {
   it('names the file, line and JSON path of a bad declaration', () => {
     const bad = (controllers: string) => () => parseRunConfig(`${devices}controllers:\n${controllers}`, file);
     expect(bad('  - { module: ./nowhere.ts, id: a }\n')).toThrow(
-      `${file}:4 (at /controllers/0/module): './nowhere.ts' is neither a registered controller (setpoint-schedule, vpp) nor an existing file`,
+      `${file}:4 (at /controllers/0/module): './nowhere.ts' is neither a registered controller (setpoint-schedule, vpp, market) nor an existing file`,
     );
     expect(bad('  - { module: ./my-ems.ts, id: a }\n  - { module: ./my-ems.ts, id: a }\n')).toThrow(
       `${file}:5 (at /controllers/1/id): controller 'a' is declared twice`,

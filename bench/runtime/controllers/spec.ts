@@ -41,6 +41,7 @@ export interface ControllerSpec {
 export const REGISTERED_CONTROLLERS: Readonly<Record<string, string>> = {
   'setpoint-schedule': fileURLToPath(new URL('./builtin/setpoint-schedule.ts', import.meta.url)),
   vpp: fileURLToPath(new URL('./builtin/vpp.ts', import.meta.url)),
+  market: fileURLToPath(new URL('./builtin/market.ts', import.meta.url)),
 };
 
 export class ControllerSpecError extends TypeError {
