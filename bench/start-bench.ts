@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
+import { isMarketTelemetry, type MarketTelemetry } from '../market/telemetry.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
 import { isVppTelemetry, type PreferencesInput } from '../vpp/telemetry.ts';
@@ -35,6 +36,7 @@ import {
   type LiveServer,
   startLiveServer,
 } from './server/live-server.ts';
+import { marketLiveViewOf, marketProsumers, withMarket } from './server/market-views.ts';
 import { type AccessToken, resolveAccessTokens } from './server/tokens.ts';
 import { topologyFromGrid } from './server/topology.ts';
 import { LiveStateBuilder, liveEventOf, toTwinCommand } from './server/twin-bridge.ts';
@@ -322,6 +324,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
     const recordPoint: PointSink = (m, tags, fields, t) => recorder.point(m, tags, fields, t);
     let scenarioNow: ScenarioStatus | undefined;
     let prosumersSentAt = 0;
+    let lastMarket: MarketTelemetry | undefined;
     run.on('message', (message: LoopToHost) => {
       if (message.type === 'scenario-status') {
         scenarioNow = message.status;
@@ -369,6 +372,12 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
       if (message.replay) recorder.replay(message.replay);
       let vppDecided = false;
       for (const { telemetry } of message.controllerTelemetry ?? []) {
+        if (isMarketTelemetry(telemetry)) {
+          lastMarket = telemetry;
+          server.publishMarket(marketLiveViewOf(telemetry));
+          vppDecided = true;
+          continue;
+        }
         if (!isVppTelemetry(telemetry)) continue;
         vppTelemetryToPoints(telemetry, recorder.timeOf(telemetry.t_s), recordPoint);
         prosumerFeed.absorb(telemetry);
@@ -382,8 +391,15 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
       const now = performance.now();
       if (vppDecided || now - prosumersSentAt >= 500) {
         prosumersSentAt = now;
-        for (const id of prosumerFeed.prosumers()) {
-          const view = prosumerFeed.viewOf(id, latest?.devices, latest?.t_s);
+        const prosumers = new Set([...prosumerFeed.prosumers(), ...marketProsumers(lastMarket)]);
+        for (const id of prosumers) {
+          const view = withMarket(
+            prosumerFeed.viewOf(id, latest?.devices, latest?.t_s),
+            lastMarket,
+            id,
+            latest?.devices,
+            latest?.t_s,
+          );
           if (view) server.publishProsumer(view);
         }
       }

@@ -37,8 +37,8 @@ const protocol = require('../flows/nodes/protocol.js') as {
   SERVER_RATE_HZ: { min: number; max: number };
 };
 
-/** Events of the VPP operator and prosumer views, which the Node-RED nodes do not use. */
-const NOT_FOR_NODE_RED = ['vpp', 'prosumer', 'preferences', 'campaign'];
+/** Events of the VPP and market operator views and the prosumer views, which the Node-RED nodes do not use. */
+const NOT_FOR_NODE_RED = ['vpp', 'market', 'prosumer', 'preferences', 'campaign'];
 
 /** Events socket.io's client raises itself; no server sends them. */
 const CLIENT_SIDE_EVENTS = ['connect', 'connect_error', 'disconnect'];

@@ -140,4 +140,13 @@ describe('prosumers', () => {
       import('./api.ts').ProsumerView
     >();
   });
+
+  it('the market event is the market’s own view; a prosumer’s market part is its own type', () => {
+    expectTypeOf<Parameters<import('./api.ts').ServerToClientEvents['market']>[0]>().toEqualTypeOf<
+      import('../../market/telemetry.ts').MarketView
+    >();
+    expectTypeOf<import('./api.ts').ProsumerView['market']>().toEqualTypeOf<
+      import('./api.ts').ProsumerMarketView | undefined
+    >();
+  });
 });

@@ -5,6 +5,8 @@
  * checks every command and event it uses against this module. Documented in docs/socket-api.md;
  * `api.test-d.ts` keeps the maps honest.
  */
+
+import type { MarketView } from '../../market/telemetry.ts';
 import type { TwinEvent } from '../../twin/api.ts';
 import type { AttackParameters } from '../../twin/attacks/attacks.ts';
 import type { ProsumerPreferences } from '../../vpp/telemetry.ts';
@@ -126,6 +128,43 @@ export interface VppLiveView {
   }[];
 }
 
+/**
+ * The P2P market as operators and viewers see it, after each interval's news (cleared, delivered,
+ * settled): the market's own record (market/telemetry.ts, docs/market.md "On the live bench").
+ */
+export type MarketLiveView = MarketView;
+export type {
+  MarketAccountTelemetry,
+  MarketIntervalTelemetry,
+  MarketOrderTelemetry,
+} from '../../market/telemetry.ts';
+
+/**
+ * A prosumer's own part of the market (inside its `prosumer` view): the orders, trades, deliveries
+ * and ledger accounts of its own participants only, and the clearing prices of their microgrids.
+ */
+export interface ProsumerMarketView {
+  market: string;
+  interval_s: number;
+  /** Its participants (DER ids, `load:<microgrid>`), with their microgrids. */
+  participants: Record<string, { microgrid: string }>;
+  /** The latest intervals, oldest first, cut down to its own participants. */
+  intervals: {
+    intervalStart_s: number;
+    state: MarketView['intervals'][number]['state'];
+    note?: string;
+    /** Clearing price of each of its microgrids. */
+    prices: Record<string, number>;
+    /** Its orders, with what the clearing gave each (its trades are those with `filled_wh` > 0). */
+    orders: MarketView['intervals'][number]['orders'];
+    /** Its declared position against its meter, once the interval is over. */
+    deliveries: MarketView['intervals'][number]['deliveries'];
+  }[];
+  /** Its accounts on the ledger (balance, deposit, debt, penalties, reputation), micro-units. */
+  accounts: MarketView['ledger']['accounts'];
+  ledger: { state: MarketView['ledger']['state']; settled: number };
+}
+
 /** What a prosumer may ask of the VPP for its own units (`preferences`): the VPP's own type. */
 export type { ProsumerPreferences } from '../../vpp/telemetry.ts';
 
@@ -144,6 +183,8 @@ export interface ProsumerView {
   schedule: Record<string, number | null>;
   /** The preferences the VPP has in force for it (absent until the VPP has them). */
   preferences?: ProsumerPreferences;
+  /** Its own part of the P2P market (runs hosting a `market` controller that names it). */
+  market?: ProsumerMarketView;
 }
 
 /** The answer to a `preferences` message. */
@@ -354,6 +395,8 @@ export interface ServerToClientEvents {
   events: (events: LiveEvent[]) => void;
   /** The VPP after each decision (runs hosting a VPP controller); not sent to prosumers. */
   vpp: (view: VppLiveView) => void;
+  /** The P2P market after each interval's news (runs hosting a market controller); not sent to prosumers. */
+  market: (view: MarketLiveView) => void;
   /** A prosumer's own data (sent only to that prosumer's clients). */
   prosumer: (view: ProsumerView) => void;
   /** Campaign progress (at most 4 per second, and the final one). */
@@ -385,6 +428,7 @@ export const SERVER_EVENTS = eventNames<ServerToClientEvents>({
   status: true,
   events: true,
   vpp: true,
+  market: true,
   prosumer: true,
   campaign: true,
 });

@@ -24,6 +24,7 @@ import type {
   GridTopology,
   LiveEvent,
   LiveState,
+  MarketLiveView,
   PreferencesResult,
   ProsumerPreferences,
   ProsumerView,
@@ -147,6 +148,8 @@ export interface LiveServer {
   publishVpp(view: VppLiveView): void;
   /** One prosumer's own data: to that prosumer's clients only (and kept for the next to connect). */
   publishProsumer(view: ProsumerView): void;
+  /** The market after an interval's news: to every client but prosumers (and kept for the next to connect). */
+  publishMarket(view: MarketLiveView): void;
   setTopology(topology: GridTopology): void;
   /**
    * Hands requests (and WebSocket upgrades) whose path is `prefix` or starts with `prefix/` to
@@ -389,6 +392,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
   let latestSeq = 0;
   let lastStatus: RunStatus | null = null;
   let lastVpp: VppLiveView | undefined;
+  let lastMarket: MarketLiveView | undefined;
   const lastProsumer = new Map<string, ProsumerView>();
   let lastCampaign: CampaignProgress | undefined;
   let campaignTimer: NodeJS.Timeout | undefined;
@@ -623,6 +627,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     });
 
     if (prosumer === undefined && lastVpp) socket.emit('vpp', lastVpp);
+    if (prosumer === undefined && lastMarket) socket.emit('market', lastMarket);
     const ownView = prosumer === undefined ? undefined : lastProsumer.get(prosumer);
     if (ownView) socket.emit('prosumer', ownView);
 
@@ -871,6 +876,10 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
     publishProsumer(view) {
       lastProsumer.set(view.prosumer, view);
       io.to(prosumerRoom(view.prosumer)).emit('prosumer', view);
+    },
+    publishMarket(view) {
+      lastMarket = view;
+      io.except(PROSUMERS_ROOM).emit('market', view);
     },
     mount(prefix, app) {
       mounts.set(prefix, app);
