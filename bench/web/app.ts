@@ -24,6 +24,8 @@ import { watchCampaign } from './campaign-panel.ts';
 import { StreamChart } from './charts.ts';
 import { GRID_AREA } from './colours.ts';
 import { Diagram, naturalCompare } from './diagram.ts';
+import { MarketPanel } from './market-panel.ts';
+import { ProsumerMarketPanel } from './prosumer-market.ts';
 import { ProsumerPanel } from './prosumer-panel.ts';
 import { VppPanel } from './vpp-panel.ts';
 
@@ -48,6 +50,8 @@ interface PageState {
   attacks: AttackLog;
   vpp?: VppPanel;
   prosumer?: ProsumerPanel;
+  market?: MarketPanel;
+  prosumerMarket?: ProsumerMarketPanel;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -137,6 +141,10 @@ const prosumerPanel = new ProsumerPanel($('prosumer'), (preferences, done) => {
 });
 page.vpp = vppPanel;
 page.prosumer = prosumerPanel;
+const marketPanel = new MarketPanel($('market'));
+const prosumerMarketPanel = new ProsumerMarketPanel($('prosumer-market'));
+page.market = marketPanel;
+page.prosumerMarket = prosumerMarketPanel;
 
 let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
 function connect() {
@@ -164,7 +172,11 @@ function connect() {
   current.on('status', onStatus);
   current.on('events', (events) => addEvents(events));
   current.on('vpp', (view) => vppPanel.update(view));
-  current.on('prosumer', (view) => prosumerPanel.update(view));
+  current.on('prosumer', (view) => {
+    prosumerPanel.update(view);
+    if (view.market) prosumerMarketPanel.update(view.market);
+  });
+  current.on('market', (view) => marketPanel.update(view));
   watchCampaign(current);
   current.on('state', (state) => {
     page.states++;
