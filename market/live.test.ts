@@ -72,12 +72,14 @@ async function run(
   until_s: number,
   pv_mw: number,
   settle?: () => Promise<void>,
+  skipped: (t_s: number) => boolean = () => false,
 ) {
   market.attach(catalog);
   const records: MarketTelemetry[] = [];
   const actions: { t_s: number; action: ControllerAction }[] = [];
   const out: ControllerAction[] = [];
   for (let t = 0; t <= until_s; t += market.period_s) {
+    if (skipped(t)) continue;
     out.length = 0;
     market.decide(state(t, pv_mw), out);
     for (const a of out) actions.push({ t_s: t, action: { ...a } });
@@ -204,6 +206,20 @@ describe('the market on the live bench (LiveMarketController)', () => {
     expect(last.ledger.blocks).toBeGreaterThan(0);
     market.detach();
   }, 60_000);
+
+  it('meters an interval in full when samples are late across its start (the worker was busy)', async () => {
+    // No samples from 59 s to 62 s: pv1's 0.06 MW held from 58 s counts 2 s in the interval before
+    // and 3 s in this one, so the interval still meters 0.06 MW × 60 s = 1000 Wh.
+    const market = new LiveMarketController(options);
+    const { records } = await run(market, 121, 0.06, undefined, (t) => t > 58 && t < 63);
+    const done = records.at(-1)!.intervals.find((i) => i.intervalStart_s === 60)!;
+    expect(done.deliveries.find((d) => d.participant === 'pv1')).toEqual({
+      participant: 'pv1',
+      cleared_wh: 1000,
+      metered_wh: 1000,
+    });
+    expect(done.fids[0]!.delivered_wh).toBe(1000);
+  });
 
   it('refuses a sampling period that does not divide the gate closure', () => {
     expect(() => new LiveMarketController({ ...options, sample_s: 3 })).toThrow(

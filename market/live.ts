@@ -189,16 +189,24 @@ export class LiveMarketController implements Controller {
     const { interval_s } = this.market.config;
     const last = this.last;
     if (last && state.t_s > last.t_s) {
-      const start = Math.floor((last.t_s + 1e-6) / interval_s) * interval_s;
-      let bucket = this.metered.get(start);
-      if (!bucket) {
-        bucket = { participants: new Map(), fids: new Map() };
-        this.metered.set(start, bucket);
+      // The powers of the last sample held until now, split at interval boundaries: a late sample
+      // (the worker busy settling) must not move energy into the interval before.
+      let from = last.t_s;
+      while (from < state.t_s) {
+        const start = Math.floor((from + 1e-6) / interval_s) * interval_s;
+        const to = Math.min(state.t_s, start + interval_s);
+        let bucket = this.metered.get(start);
+        if (!bucket) {
+          bucket = { participants: new Map(), fids: new Map() };
+          this.metered.set(start, bucket);
+        }
+        const hours = (to - from) / 3600;
+        for (const [id, p] of last.powers)
+          bucket.participants.set(id, (bucket.participants.get(id) ?? 0) + p * 1e6 * hours);
+        for (const [id, p] of last.fids) bucket.fids.set(id, (bucket.fids.get(id) ?? 0) + p * 1e6 * hours);
+        from = to;
       }
-      const hours = (state.t_s - last.t_s) / 3600;
-      for (const [id, p] of last.powers)
-        bucket.participants.set(id, (bucket.participants.get(id) ?? 0) + p * 1e6 * hours);
-      for (const [id, p] of last.fids) bucket.fids.set(id, (bucket.fids.get(id) ?? 0) + p * 1e6 * hours);
+      const start = Math.floor((state.t_s + 1e-6) / interval_s) * interval_s;
       // Buckets of intervals long gone (dropped from the record before they were delivered).
       for (const key of this.metered.keys()) if (key < start - 4 * interval_s) this.metered.delete(key);
       // Intervals over by now: their deliveries are known.
