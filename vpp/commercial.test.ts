@@ -8,27 +8,7 @@ import {
   PriceFileError,
   parsePriceSeries,
 } from './commercial.ts';
-import type { VppMember } from './portfolio.ts';
-
-function unit(id: string, pmin: number, pmax: number, a: number, b: number): VppMember {
-  return {
-    id,
-    kind: 'der',
-    operator: 'op',
-    share: 1,
-    technology: 'gas-genset',
-    bus: '1',
-    pmin_mw: pmin,
-    pmax_mw: pmax,
-    qmax_mvar: 0,
-    a,
-    b,
-    soc_min: 0,
-    soc_max: 1,
-    dispatchable: true,
-    hardware: false,
-  };
-}
+import { testUnit as unit } from './test-support.ts';
 
 describe('bid curve (price–quantity) from the members’ cost curves', () => {
   it('matches the supply computed by hand', () => {
