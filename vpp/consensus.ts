@@ -15,8 +15,9 @@
  *
  * A lying agent broadcasts a false λ. With `resilient`, each agent discards, per round, its
  * neighbours' most extreme λ above and below its own (W-MSR, LeBlanc et al., IEEE JSAC 31(4),
- * 2013, F = 1); a neighbour discarded for `detectAfter` rounds running while the rest agree is
- * reported and isolated (its λ ignored from then on).
+ * 2013, F = 1); a neighbour discarded for `detectAfter` rounds running, far from the agent's own λ
+ * while the kept neighbours agree with it and without its gap closing, is reported and isolated
+ * (its λ ignored from then on).
  */
 import {
   assertConnected,
@@ -28,6 +29,14 @@ import {
 
 /** Fraction of its own mismatch an agent corrects per round by default (0.4 oscillated on 1,000 agents). */
 const GAIN = 0.3;
+/**
+ * W-MSR's liar detection: a dropped neighbour counts against itself while it is more than
+ * FAR·tolerance from the agent's own λ, the kept neighbours agree within AGREE·tolerance, and its
+ * gap does not close below SHRINK of what it was when the count started.
+ */
+const FAR = 100;
+const AGREE = 10;
+const SHRINK = 0.95;
 
 export interface CostCurve {
   /** Quadratic coefficient, currency/MW²h (> 0 for consensus). */
@@ -46,7 +55,7 @@ export interface ConsensusOptions {
   /**
    * One gain on the mismatch for every agent (currency/MWh per MW). Default: per agent,
    * ε_i = 0.3·2a_i — each agent corrects 30 % of the mismatch it holds with its own output, knowing
-   * only its own cost curve; with `resilient`, 0.4 / mean(1/2a) for all (docs/vpp.md, "Gain ε").
+   * only its own cost curve, with or without `resilient` (docs/vpp.md, "Gain ε").
    */
   epsilon?: number;
   /** @default 2000 */
@@ -77,12 +86,6 @@ export interface ConsensusResult {
   isolated: number[];
 }
 
-function mean<T>(xs: readonly T[], f: (x: T) => number): number {
-  let s = 0;
-  for (const x of xs) s += f(x);
-  return s / xs.length;
-}
-
 /** Runs the consensus to convergence (or maxIterations). Throws DisconnectedGraphError. */
 export function consensusDispatch(curves: readonly CostCurve[], options: ConsensusOptions): ConsensusResult {
   const { graph } = options;
@@ -95,10 +98,9 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   const tol = options.tolerance ?? 1e-5;
   const maxIterations = options.maxIterations ?? 2000;
   // Each agent's own gain, from its own cost curve only (no global knowledge): a mismatch y_i moves
-  // its output by GAIN·y_i while it is inside its limits (Δp = ε_i·y_i / 2a_i).
-  // With W-MSR trimming, one gain for all (0.4 / mean(1/2a)): unequal steps make honest agents'
-  // λ stray apart in transients, and the trimming would then take honest neighbours for liars.
-  const uniform = options.epsilon ?? (options.resilient ? 0.4 / mean(curves, (c) => 1 / (2 * c.a)) : 0);
+  // its output by GAIN·y_i while it is inside its limits (Δp = ε_i·y_i / 2a_i). With W-MSR too:
+  // the detection below tells transients (unequal steps) from lies.
+  const uniform = options.epsilon ?? 0;
   const gain = new Float64Array(n);
   for (let i = 0; i < n; i++) gain[i] = uniform > 0 ? uniform : GAIN * 2 * curves[i]!.a;
   const detectAfter = options.detectAfter ?? 50;
@@ -140,10 +142,10 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   for (let e = 0; e < m; e++) net.initial(e, [lambda[net.inFrom[e]!]!, 0]);
 
   const discardedRun = new Int32Array(m);
+  const runStartGap = new Float64Array(m);
   const isolatedLink = new Uint8Array(m);
   const payload = new Float64Array(2);
   const nextLambda = new Float64Array(n);
-  const kept: number[] = [];
   let iterations = 0;
   let converged = false;
   for (let k = 0; k < maxIterations; k++) {
@@ -198,7 +200,6 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     const own = lambda[i]!;
     let maxE = -1;
     let minE = -1;
-    kept.length = 0;
     for (let e = lo; e < hi; e++) {
       if (isolatedLink[e]) continue;
       const v = net.latest[2 * e]!;
@@ -207,20 +208,33 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     }
     let s = own;
     let count = 1;
-    const scale = Math.max(Math.abs(own), 1);
+    let spread = 0; // how far the kept neighbours are from own value
     for (let e = lo; e < hi; e++) {
-      if (isolatedLink[e]) continue;
+      if (isolatedLink[e] || e === maxE || e === minE) continue;
       const v = net.latest[2 * e]!;
-      const dropped = e === maxE || e === minE;
-      // A neighbour dropped while far from own value, round after round, is lying: isolate it.
-      if (dropped && Math.abs(v - own) > 100 * tol * scale) {
-        if (++discardedRun[e]! >= detectAfter) isolatedLink[e] = 1;
-      } else discardedRun[e] = 0;
-      if (dropped) continue;
+      discardedRun[e] = 0;
       s += v;
       count++;
+      spread = Math.max(spread, Math.abs(v - own));
     }
+    // A neighbour dropped round after round, far out of a neighbourhood that agrees, is lying:
+    // isolate it. Honest neighbours stray in transients too (each agent's gain is its own), but the
+    // kept ones then disagree as well; across a slow-mixing long link they stray while the rest
+    // agree, but their gap closes, and a lie's does not.
+    const scale = Math.max(Math.abs(own), 1);
+    if (maxE >= 0) suspect(maxE, Math.abs(net.latest[2 * maxE]! - own), spread, scale);
+    if (minE >= 0) suspect(minE, Math.abs(net.latest[2 * minE]! - own), spread, scale);
     return s / count;
+  }
+
+  function suspect(e: number, gap: number, spread: number, scale: number): void {
+    if (!(gap > FAR * tol * scale && spread <= AGREE * tol * scale)) {
+      discardedRun[e] = 0;
+      return;
+    }
+    if (discardedRun[e] === 0) runStartGap[e] = gap;
+    if (gap < SHRINK * runStartGap[e]!) discardedRun[e] = 0;
+    else if (++discardedRun[e]! >= detectAfter) isolatedLink[e] = 1;
   }
 
   function isConverged(total: number): boolean {
