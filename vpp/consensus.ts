@@ -69,6 +69,11 @@ export interface ConsensusOptions {
   resilient?: boolean;
   /** Rounds a neighbour must be discarded in a row to be reported and isolated. @default 50 */
   detectAfter?: number;
+  /**
+   * Rounds of silence on a link after which its two agents take it for failed and close it.
+   * @default 20 + the network's largest delay in rounds (a false alarm at 20 % loss: 0.2²⁰ ≈ 1e-14)
+   */
+  linkTimeout?: number;
 }
 
 export interface ConsensusResult {
@@ -84,6 +89,8 @@ export interface ConsensusResult {
   time_ms: number;
   /** Agents reported as lying (and isolated) by their neighbours. */
   isolated: number[];
+  /** Links their agents closed after a silence (`linkTimeout`), as agent pairs [a < b]. */
+  closedLinks: [number, number][];
 }
 
 /** Runs the consensus to convergence (or maxIterations). Throws DisconnectedGraphError. */
@@ -124,6 +131,9 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   const outEdges: number[][] = Array.from({ length: n }, () => []);
   for (let i = 0; i < n; i++)
     for (let e = net.inStart[i]!; e < net.inStart[i + 1]!; e++) outEdges[net.inFrom[e]!]!.push(e);
+  const reverse = new Int32Array(m); // the link i→j for the in-link e = j→i
+  for (let i = 0; i < n; i++)
+    for (let e = net.inStart[i]!; e < net.inStart[i + 1]!; e++) reverse[e] = net.edge(i, net.inFrom[e]!);
 
   const clampP = (i: number, lambda: number) => {
     const c = curves[i]!;
@@ -146,20 +156,35 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   const isolatedLink = new Uint8Array(m);
   const payload = new Float64Array(2);
   const nextLambda = new Float64Array(n);
+  const keep = new Float64Array(n); // the part of y_i that agent i keeps this round
+  // Link closure (acknowledged running sums): when agent i hears nothing from j for linkTimeout
+  // rounds it stops pushing mass to j and sends j, over the rest of the graph, the final running
+  // sum σ it pushed; j, on receiving it, takes the σ − ρ that never arrived — the mass in flight
+  // when the link failed is recovered exactly, not lost.
+  const linkTimeout = options.linkTimeout ?? 20 + net.maxDelayRounds;
+  const silent = new Uint8Array(m); // receiver gave up on this in-link: its λ is no longer read
+  const stopped = new Uint8Array(m); // sender no longer pushes mass on it
+  const closureAt = new Float64Array(m).fill(Number.POSITIVE_INFINITY); // round the final σ arrives
+  const closureSigma = new Float64Array(m);
+  const settled = new Uint8Array(m); // receiver took the final σ: the link is closed for good
   let iterations = 0;
   let converged = false;
   for (let k = 0; k < maxIterations; k++) {
     iterations = k + 1;
     for (let j = 0; j < n; j++) {
       const said = liar && liar.agent === j ? lambda[j]! + liar.bias : lambda[j]!;
+      keep[j] = y[j]!;
       for (const e of outEdges[j]!) {
+        if (stopped[e]) continue;
         sentSum[e] += wIn[e]! * y[j]!;
+        keep[j] -= wIn[e]! * y[j]!;
         payload[0] = said;
         payload[1] = sentSum[e]!;
         net.post(e, k, payload);
       }
     }
     net.deliver(k);
+    watchLinks(k);
     for (let i = 0; i < n; i++) {
       const lo = net.inStart[i]!;
       const hi = net.inStart[i + 1]!;
@@ -167,7 +192,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
         nextLambda[i] = resilientAverage(i, lo, hi);
       } else {
         let s = wSelf[i]! * lambda[i]!;
-        for (let e = lo; e < hi; e++) s += wIn[e]! * net.latest[2 * e]!;
+        for (let e = lo; e < hi; e++) s += wIn[e]! * (silent[e] ? lambda[i]! : net.latest[2 * e]!);
         nextLambda[i] = s;
       }
     }
@@ -177,15 +202,16 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
       const hi = net.inStart[i + 1]!;
       let inflow = 0;
       for (let e = lo; e < hi; e++) {
-        const sigma = net.latest[2 * e + 1]!;
+        if (settled[e]) continue;
+        const sigma = closureAt[e]! <= k ? closureSigma[e]! : net.latest[2 * e + 1]!;
+        if (closureAt[e]! <= k) settled[e] = 1;
         inflow += sigma - takenSum[e]!;
         takenSum[e] = sigma;
       }
       // Isolation concerns λ only: the mismatch mass keeps flowing, so none is lost.
-      const keep = wSelf[i]! * y[i]!;
       lambda[i] = nextLambda[i]! + gain[i]! * y[i]!;
       const pNew = clampP(i, lambda[i]!);
-      y[i] = keep + inflow - (pNew - p[i]!);
+      y[i] = keep[i]! + inflow - (pNew - p[i]!);
       p[i] = pNew;
       total += pNew;
     }
@@ -195,13 +221,45 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     }
   }
 
+  /** Each agent's silence detector: closes a link (both directions, from its side) that went quiet. */
+  function watchLinks(k: number): void {
+    for (let e = 0; e < m; e++) {
+      if (silent[e] || k - net.lastArrival[e]! <= linkTimeout) continue;
+      // The receiver of e gives up on it: stops reading λ on it, stops pushing mass back on the
+      // reverse link, and relays the final σ of the reverse link to the other end.
+      silent[e] = 1;
+      const back = reverse[e]!;
+      stopped[back] = 1;
+      closureSigma[back] = sentSum[back]!;
+      closureAt[back] = k + net.relayRounds(hops(net.inFrom[e]!, net.inFrom[back]!));
+    }
+  }
+
+  /** Hops between two agents over the links nobody has given up on (a routing table's answer). */
+  function hops(from: number, to: number): number {
+    const dist = new Int32Array(n).fill(-1);
+    dist[from] = 0;
+    const queue = [from];
+    for (let q = 0; q < queue.length; q++) {
+      const a = queue[q]!;
+      for (let e = net.inStart[a]!; e < net.inStart[a + 1]!; e++) {
+        const b = net.inFrom[e]!;
+        if (dist[b]! >= 0 || silent[e] || silent[reverse[e]!]) continue;
+        dist[b] = dist[a]! + 1;
+        if (b === to) return dist[b]!;
+        queue.push(b);
+      }
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
   function resilientAverage(i: number, lo: number, hi: number): number {
     // W-MSR with F = 1: drop the largest neighbour value above own and the smallest below own.
     const own = lambda[i]!;
     let maxE = -1;
     let minE = -1;
     for (let e = lo; e < hi; e++) {
-      if (isolatedLink[e]) continue;
+      if (isolatedLink[e] || silent[e]) continue;
       const v = net.latest[2 * e]!;
       if (v > own && (maxE < 0 || v > net.latest[2 * maxE]!)) maxE = e;
       if (v < own && (minE < 0 || v < net.latest[2 * minE]!)) minE = e;
@@ -210,7 +268,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     let count = 1;
     let spread = 0; // how far the kept neighbours are from own value
     for (let e = lo; e < hi; e++) {
-      if (isolatedLink[e] || e === maxE || e === minE) continue;
+      if (isolatedLink[e] || silent[e] || e === maxE || e === minE) continue;
       const v = net.latest[2 * e]!;
       discardedRun[e] = 0;
       s += v;
@@ -267,6 +325,11 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     cost += c.a * p[i]! * p[i]! + c.b * p[i]!;
     total += p[i]!;
   }
+  const closedLinks: [number, number][] = [];
+  for (let e = 0; e < m; e++) {
+    const [a, b] = [net.inFrom[e]!, net.inFrom[reverse[e]!]!];
+    if ((silent[e] || silent[reverse[e]!]) && a < b) closedLinks.push([a, b]);
+  }
   const isolated = new Set<number>();
   for (let e = 0; e < m; e++) if (isolatedLink[e]) isolated.add(net.inFrom[e]!);
   return {
@@ -279,5 +342,6 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     messages: net.stats,
     time_ms: iterations * (options.network?.round_ms ?? 10),
     isolated: [...isolated].sort((x, y) => x - y),
+    closedLinks,
   };
 }
