@@ -5,6 +5,7 @@
  */
 import type { Highs } from 'highs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { admmDispatch } from '../vpp/admm.ts';
 import { memberLimits } from '../vpp/aggregate.ts';
 import { loadSolver, solveSchedule } from '../vpp/central.ts';
 import { smallWorld } from '../vpp/comms.ts';
@@ -108,6 +109,39 @@ describe('consensus: a link failing mid-exchange loses no mass', () => {
         expect(r.closedLinks, label).toEqual(
           failedLinks.map((f) => [Math.min(f.a, f.b), Math.max(f.a, f.b)]).sort((x, y) => x[0]! - y[0]!),
         );
+      }
+    }
+  });
+});
+
+describe('ADMM: a member that reports false powers', () => {
+  /** The issue's criterion: the cost moves by ≤ 1 %, or the liar is detected and isolated. */
+  const holds = (cost: number, ref: number, isolated: number[], liar: number) =>
+    rel(cost, ref) <= 0.01 || isolated.includes(liar);
+
+  it('the aggregator check catches it and dispatches it from its declared curve; trusting the reports fails the criterion', () => {
+    for (const c of cases) {
+      for (const network of [
+        {},
+        { loss: 0.2, seed: 3 },
+        { loss: 0.1, latency_ms: 10, jitter_ms: 20, seed: 4 },
+      ]) {
+        const label = `${c.name} ${JSON.stringify(network)}`;
+        // Agent 4 reports 10 % of the target more than it produces.
+        const liar = { agent: 4, bias: 0.1 * c.target };
+        const checked = admmDispatch(c.curves, { target_mw: c.target, network, liar });
+        expect(checked.converged, label).toBe(true);
+        expect(checked.isolated, label).toEqual([4]);
+        expect(rel(checked.cost, c.ref.cost), label).toBeLessThan(1e-3);
+        expect(Math.abs(checked.mismatch_mw) / c.target, label).toBeLessThan(1e-4);
+        expect(holds(checked.cost, c.ref.cost, checked.isolated, 4), label).toBe(true);
+        // Without the rule the aggregator balances the reports: the plant delivers 10 % short.
+        const trusting = admmDispatch(c.curves, { target_mw: c.target, network, liar, verifyReports: false });
+        expect(trusting.isolated, label).toEqual([]);
+        expect(trusting.mismatch_mw / c.target, label).toBeCloseTo(-0.1, 3);
+        expect(holds(trusting.cost, c.ref.cost, trusting.isolated, 4), label).toBe(false);
+        // Honest members pass the check whatever the network loses or delays.
+        expect(admmDispatch(c.curves, { target_mw: c.target, network }).isolated, label).toEqual([]);
       }
     }
   });
