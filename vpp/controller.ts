@@ -114,7 +114,7 @@ export interface VppStatus {
   cost: number;
   /** The central optimum of the same interval (distributed structures), currency/h. */
   reference_cost: number;
-  /** Members isolated as liars by their neighbours (consensus with `resilient`). */
+  /** Members isolated as liars: by their neighbours (consensus with `resilient`) or by the ADMM aggregator's check. */
   isolated: string[];
   /** The communication network at this decision (distributed structures). */
   comms?: {
@@ -551,6 +551,7 @@ export class VppController implements Controller {
         tolerance,
         network,
         maxIterations: settings.maxIterations,
+        liar: comms?.liar,
       });
       if (!r.converged)
         return {
@@ -558,7 +559,8 @@ export class VppController implements Controller {
           reason: `ADMM did not converge in ${r.iterations} rounds`,
           iterations: r.iterations,
         };
-      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable };
+      const isolated = r.isolated.map((i) => members[i]!.id);
+      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable, isolated };
     }
     this.graph ??= smallWorld(
       members.length,
