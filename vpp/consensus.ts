@@ -167,6 +167,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   const closureAt = new Float64Array(m).fill(Number.POSITIVE_INFINITY); // round the final σ arrives
   const closureSigma = new Float64Array(m);
   const settled = new Uint8Array(m); // receiver took the final σ: the link is closed for good
+  let anySilent = false; // the fast path while no link has gone quiet
   let iterations = 0;
   let converged = false;
   for (let k = 0; k < maxIterations; k++) {
@@ -192,7 +193,9 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
         nextLambda[i] = resilientAverage(i, lo, hi);
       } else {
         let s = wSelf[i]! * lambda[i]!;
-        for (let e = lo; e < hi; e++) s += wIn[e]! * (silent[e] ? lambda[i]! : net.latest[2 * e]!);
+        if (anySilent)
+          for (let e = lo; e < hi; e++) s += wIn[e]! * (silent[e] ? lambda[i]! : net.latest[2 * e]!);
+        else for (let e = lo; e < hi; e++) s += wIn[e]! * net.latest[2 * e]!;
         nextLambda[i] = s;
       }
     }
@@ -202,9 +205,14 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
       const hi = net.inStart[i + 1]!;
       let inflow = 0;
       for (let e = lo; e < hi; e++) {
-        if (settled[e]) continue;
-        const sigma = closureAt[e]! <= k ? closureSigma[e]! : net.latest[2 * e + 1]!;
-        if (closureAt[e]! <= k) settled[e] = 1;
+        let sigma = net.latest[2 * e + 1]!;
+        if (anySilent) {
+          if (settled[e]) continue;
+          if (closureAt[e]! <= k) {
+            sigma = closureSigma[e]!;
+            settled[e] = 1;
+          }
+        }
         inflow += sigma - takenSum[e]!;
         takenSum[e] = sigma;
       }
@@ -228,6 +236,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
       // The receiver of e gives up on it: stops reading λ on it, stops pushing mass back on the
       // reverse link, and relays the final σ of the reverse link to the other end.
       silent[e] = 1;
+      anySilent = true;
       const back = reverse[e]!;
       stopped[back] = 1;
       closureSigma[back] = sentSum[back]!;
