@@ -59,7 +59,7 @@ beforeAll(async () => {
 const rel = (x: number, ref: number) => Math.abs(x - ref) / Math.abs(ref);
 
 describe('consensus: a lying agent under W-MSR with each agent its own gain', () => {
-  it('isolates exactly the liar, stays within 1 % of the central cost, in no more rounds than one global gain', () => {
+  it('isolates exactly the liar, stays within 1 % of the central cost, in at most 1.1× the rounds of one global gain (demo: under half)', () => {
     for (const c of cases) {
       const graph = smallWorld(c.curves.length, 6, 0.1, 3);
       const liar = { agent: 4, bias: 40 };
@@ -74,6 +74,7 @@ describe('consensus: a lying agent under W-MSR with each agent its own gain', ()
       expect(one.isolated, c.name).toEqual([4]);
       // Measured: demo 188 rounds against 833; generated 827 against 770 (docs/vpp.md).
       expect(own.iterations, c.name).toBeLessThanOrEqual(1.1 * one.iterations);
+      if (c.name === 'demo portfolio') expect(own.iterations).toBeLessThan(0.5 * one.iterations);
       // Honest runs: nobody taken for a liar.
       expect(consensusDispatch(c.curves, { ...base, liar: undefined }).isolated, c.name).toEqual([]);
     }
