@@ -371,20 +371,21 @@ security:
   });
 
   it('ADMM: a member that reports false powers is caught by the aggregator check and isolated; cost and target hold', async () => {
-    const file = write(
-      scenario(
-        `  portfolio: ${MG1}
+    const lyingMember = (comms = '') =>
+      write(
+        scenario(
+          `  portfolio: ${MG1}
   structure: admm
-  target: { mw: 0.9 }`,
-        `  - { type: vpp-byzantine, name: lie, max_cost_change_pct: 1 }
+  target: { mw: 0.9 }${comms}`,
+          `  - { type: vpp-byzantine, name: lie, max_cost_change_pct: 1 }
   - { type: vpp-tracks-target, within_pct: 2, after: 30 }`,
-        `security:
+          `security:
   attacks:
     - { id: liar, kind: byzantine, target: 'comms:vpp:mg1', agent: fc-20, bias: 0.2, start_s: 60 }
 `,
-      ),
-    );
-    const { r, statuses } = await attackRun(await loadSecurityScenario(file));
+        ),
+      );
+    const { r, statuses } = await attackRun(await loadSecurityScenario(lyingMember()));
     expect(attackFailures(r)).toEqual([]);
     const lie = r.assertions.find((a) => a.type === 'vpp-byzantine')!;
     expect(lie.detail).toMatch(
@@ -396,6 +397,11 @@ security:
       expect(x.isolated).toEqual(['fc-20']);
       expect(Math.abs(x.cost - x.reference_cost) / x.reference_cost).toBeLessThan(0.01);
     }
+    // Without the check the aggregator balances the reports: the lie is neither caught nor harmless.
+    const trusting = await loadSecurityScenario(lyingMember('\n  comms: { verify_reports: false }'));
+    const unchecked = (await attackRun(trusting)).r.assertions.find((a) => a.type === 'vpp-byzantine')!;
+    expect(unchecked.passed).toBe(false);
+    expect(unchecked.detail).toMatch(/'fc-20' lied in \d+ re-dispatches: cost -\d+\.\d+ % .*; not isolated/);
   });
 
   it('bad comms attacks are refused with the reason: unknown agent, no such controller, a lying ADMM aggregator', async () => {

@@ -75,8 +75,8 @@ export interface CommsSettings extends NetworkConditions {
   /** @default 0.1 */
   rewire?: number;
   /**
-   * Consensus gain: the consensus default (per agent 0.3·2a_i; uniform 0.4/mean(1/2a) under
-   * W-MSR) or one gain 0.3/median(1/2a) for all. @default 'default'
+   * Consensus gain: the consensus default (per agent 0.3·2a_i, also under W-MSR) or one gain
+   * 0.3/median(1/2a) for all. @default 'default'
    */
   gain?: 'default' | 'median';
   /** Relative convergence tolerance. @default 1e-5 */
@@ -84,6 +84,8 @@ export interface CommsSettings extends NetworkConditions {
   maxIterations?: number;
   /** Consensus agents run W-MSR (F = 1) and isolate a persistent liar. @default false */
   resilient?: boolean;
+  /** The ADMM aggregator checks each member's reports and isolates a liar (vpp/admm.ts). @default true */
+  verifyReports?: boolean;
 }
 
 /** What the VPP did at its last decision (for the operator, the recorder and tests). */
@@ -552,6 +554,7 @@ export class VppController implements Controller {
         network,
         maxIterations: settings.maxIterations,
         liar: comms?.liar,
+        verifyReports: settings.verifyReports,
       });
       if (!r.converged)
         return {

@@ -44,6 +44,7 @@ export interface VppSection {
     tolerance?: number;
     max_iterations?: number;
     resilient?: boolean;
+    verify_reports?: boolean;
   };
 }
 
@@ -140,6 +141,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     tolerance: c.tolerance,
     maxIterations: c.max_iterations,
     resilient: c.resilient,
+    verifyReports: c.verify_reports,
   };
   if (c.degree !== undefined && c.degree >= members.length)
     fail(`degree ${c.degree} needs more than ${members.length} members`, ['vpp', 'comms', 'degree']);
