@@ -16,8 +16,8 @@
  * A lying agent broadcasts a false λ. With `resilient`, each agent discards, per round, its
  * neighbours' most extreme λ above and below its own (W-MSR, LeBlanc et al., IEEE JSAC 31(4),
  * 2013, F = 1); a neighbour discarded for `detectAfter` rounds running, far from the agent's own λ
- * while the kept neighbours agree with it and without its gap closing, is reported and isolated
- * (its λ ignored from then on).
+ * while the kept neighbours agree with it and without its gap closing, and suspected as long by a
+ * common neighbour of the two (a witness), is reported and isolated (its λ ignored from then on).
  */
 import {
   assertConnected,
@@ -151,6 +151,19 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   }
   for (let e = 0; e < m; e++) net.initial(e, [lambda[net.inFrom[e]!]!, 0]);
 
+  // Witnesses of the link j→i: the links j→c from j to the common neighbours c of i and j. A
+  // neighbour across a long link of a small world has none, and it is the one that strays honestly.
+  const witnessStart = new Int32Array(m + 1);
+  const witnessList: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const mine = new Set(graph.neighbours[i]);
+    for (let e = net.inStart[i]!; e < net.inStart[i + 1]!; e++) {
+      const j = net.inFrom[e]!;
+      for (const c of graph.neighbours[j]!) if (c !== i && mine.has(c)) witnessList.push(net.edge(j, c));
+      witnessStart[e + 1] = witnessList.length;
+    }
+  }
+  const witnesses = Int32Array.from(witnessList);
   const discardedRun = new Int32Array(m);
   const runStartGap = new Float64Array(m);
   const isolatedLink = new Uint8Array(m);
@@ -287,7 +300,7 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     // A neighbour dropped round after round, far out of a neighbourhood that agrees, is lying:
     // isolate it. Honest neighbours stray in transients too (each agent's gain is its own), but the
     // kept ones then disagree as well; across a slow-mixing long link they stray while the rest
-    // agree, but their gap closes, and a lie's does not.
+    // agree, but their gap closes (a lie's does not) and no common neighbour sees them stray.
     const scale = Math.max(Math.abs(own), 1);
     if (maxE >= 0) suspect(maxE, Math.abs(net.latest[2 * maxE]! - own), spread, scale);
     if (minE >= 0) suspect(minE, Math.abs(net.latest[2 * minE]! - own), spread, scale);
@@ -301,7 +314,16 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     }
     if (discardedRun[e] === 0) runStartGap[e] = gap;
     if (gap < SHRINK * runStartGap[e]!) discardedRun[e] = 0;
-    else if (++discardedRun[e]! >= detectAfter) isolatedLink[e] = 1;
+    else if (++discardedRun[e]! >= detectAfter && confirmed(e)) isolatedLink[e] = 1;
+  }
+
+  /** A common neighbour of the two ends suspects (or isolated) the sender too. */
+  function confirmed(e: number): boolean {
+    for (let q = witnessStart[e]!; q < witnessStart[e + 1]!; q++) {
+      const w = witnesses[q]!;
+      if (isolatedLink[w] || discardedRun[w]! >= detectAfter) return true;
+    }
+    return false;
   }
 
   function isConverged(total: number): boolean {
