@@ -11,7 +11,9 @@
  * with Metropolis weights (doubly stochastic on an undirected graph) and y_i(0) = d_i − p_i(0), so
  * that Σ y stays equal to the total mismatch. Over a lossy network, the mismatch is exchanged as
  * running sums (each message carries everything sent so far) so that a lost message delays mass
- * but never destroys it; λ messages are states, the newest one wins.
+ * but never destroys it; λ messages are states, the newest one wins. A link that goes silent is
+ * closed by both ends, each relaying the final running sum it pushed on it over the rest of the
+ * graph, so that the mass in flight when it failed is taken in by the other end, not lost.
  *
  * A lying agent broadcasts a false λ. With `resilient`, each agent discards, per round, its
  * neighbours' most extreme λ above and below its own (W-MSR, LeBlanc et al., IEEE JSAC 31(4),
