@@ -75,8 +75,8 @@ export interface CommsSettings extends NetworkConditions {
   /** @default 0.1 */
   rewire?: number;
   /**
-   * Consensus gain: the consensus default (per agent 0.3·2a_i; uniform 0.4/mean(1/2a) under
-   * W-MSR) or one gain 0.3/median(1/2a) for all. @default 'default'
+   * Consensus gain: the consensus default (per agent 0.3·2a_i, also under W-MSR) or one gain
+   * 0.3/median(1/2a) for all. @default 'default'
    */
   gain?: 'default' | 'median';
   /** Relative convergence tolerance. @default 1e-5 */
@@ -84,6 +84,8 @@ export interface CommsSettings extends NetworkConditions {
   maxIterations?: number;
   /** Consensus agents run W-MSR (F = 1) and isolate a persistent liar. @default false */
   resilient?: boolean;
+  /** The ADMM aggregator checks each member's reports and isolates a liar (vpp/admm.ts). @default true */
+  verifyReports?: boolean;
 }
 
 /** What the VPP did at its last decision (for the operator, the recorder and tests). */
@@ -114,7 +116,7 @@ export interface VppStatus {
   cost: number;
   /** The central optimum of the same interval (distributed structures), currency/h. */
   reference_cost: number;
-  /** Members isolated as liars by their neighbours (consensus with `resilient`). */
+  /** Members isolated as liars: by their neighbours (consensus with `resilient`) or by the ADMM aggregator's check. */
   isolated: string[];
   /** The communication network at this decision (distributed structures). */
   comms?: {
@@ -551,6 +553,8 @@ export class VppController implements Controller {
         tolerance,
         network,
         maxIterations: settings.maxIterations,
+        liar: comms?.liar,
+        verifyReports: settings.verifyReports,
       });
       if (!r.converged)
         return {
@@ -558,7 +562,8 @@ export class VppController implements Controller {
           reason: `ADMM did not converge in ${r.iterations} rounds`,
           iterations: r.iterations,
         };
-      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable };
+      const isolated = r.isolated.map((i) => members[i]!.id);
+      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable, isolated };
     }
     this.graph ??= smallWorld(
       members.length,

@@ -44,6 +44,7 @@ export interface VppSection {
     tolerance?: number;
     max_iterations?: number;
     resilient?: boolean;
+    verify_reports?: boolean;
   };
 }
 
@@ -140,6 +141,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     tolerance: c.tolerance,
     maxIterations: c.max_iterations,
     resilient: c.resilient,
+    verifyReports: c.verify_reports,
   };
   if (c.degree !== undefined && c.degree >= members.length)
     fail(`degree ${c.degree} needs more than ${members.length} members`, ['vpp', 'comms', 'degree']);
@@ -160,12 +162,6 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
         i,
         'type',
       ]);
-    if (a.type === 'vpp-byzantine' && structure !== 'consensus')
-      fail("'vpp-byzantine' needs the consensus structure (a lying agent is modelled there)", [
-        'assertions',
-        i,
-        'type',
-      ]);
   });
 
   return {
@@ -182,7 +178,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
         case 'vpp-converges':
           return convergenceTracker(a.max_iterations as number, a.min_loss as number | undefined, mine);
         case 'vpp-byzantine':
-          return byzantineTracker(a.max_cost_change_pct as number, mine);
+          return byzantineTracker(a.max_cost_change_pct as number, mine, structure);
         default:
           return undefined;
       }
@@ -360,7 +356,12 @@ function convergenceTracker(
  * While an agent lies: the cost of the set-points in force against the honest central optimum of
  * the same intervals (summed over the decisions), and whether its neighbours isolated it.
  */
-function byzantineTracker(maxPct: number, decisions: () => DecisionRecord[]): VppAssertionTracker {
+function byzantineTracker(
+  maxPct: number,
+  decisions: () => DecisionRecord[],
+  structure: ControlStructure,
+): VppAssertionTracker {
+  const detector = structure === 'admm' ? "the aggregator's check" : 'W-MSR';
   return {
     update() {},
     finish() {
@@ -388,7 +389,7 @@ function byzantineTracker(maxPct: number, decisions: () => DecisionRecord[]): Vp
         value: Number.isFinite(change) ? Number(change.toFixed(4)) : 'no reference cost',
         detail: `'${liar}' lied in ${lying.length} re-dispatches: cost ${change >= 0 ? '+' : ''}${change.toFixed(3)} % against the honest optimum (limit ${maxPct} %); ${
           isolatedAt
-            ? `detected and isolated by W-MSR (first at ${isolatedAt.t_s.toFixed(1)} s)`
+            ? `detected and isolated by ${detector} (first at ${isolatedAt.t_s.toFixed(1)} s)`
             : 'not isolated'
         }${failed > 0 ? `; ${failed} re-dispatches did not converge (last dispatch kept)` : ''}`,
       };
