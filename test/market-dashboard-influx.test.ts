@@ -19,8 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRunPoints } from '../bench/recording/index.ts';
 import type { Point } from '../bench/recording/line-protocol.ts';
 import { measurementSchema } from '../bench/recording/schema.ts';
+import { asGrafanaSends, rowsBySeries } from './dashboard-queries.ts';
 import { allQueries, type Json, readGenerated } from './dashboards-structure.ts';
-import { type Influxdb1Server, type InfluxQLSeries, startInfluxdb1 } from './servers/index.ts';
+import { type Influxdb1Server, startInfluxdb1 } from './servers/index.ts';
 import { budget } from './support/machine-speed.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -102,28 +103,9 @@ async function panel(
 }
 
 function substitute(query: string, variables: Record<string, string>): string {
-  const values: Record<string, string> = { run: runId, microgrid: '.*', participant: '.*', ...variables };
-  return query
-    .replaceAll(
-      '$timeFilter',
-      `time >= ${range.from_ns / 1_000_000n}ms and time <= ${range.to_ns / 1_000_000n + 1n}ms`,
-    )
-    .replaceAll('$__interval', '1s')
-    .replace(/\$(\w+)/g, (whole, name: string) => values[name] ?? whole);
+  return asGrafanaSends(query, range, { run: runId, microgrid: '.*', participant: '.*', ...variables });
 }
 
-/** Rows of each series, keyed by its tag values ("MG1", "pv-24 sell"). */
-function rowsBySeries(series: InfluxQLSeries[]): Map<string, Record<string, unknown>[]> {
-  const out = new Map<string, Record<string, unknown>[]>();
-  for (const s of series) {
-    const key = Object.values(s.tags ?? {}).join(' ');
-    out.set(key, [
-      ...(out.get(key) ?? []),
-      ...s.values.map((row) => Object.fromEntries(s.columns.map((c, i) => [c, row[i]]))),
-    ]);
-  }
-  return out;
-}
 const column = (rows: Record<string, unknown>[] | undefined, name: string) =>
   (rows ?? []).map((r) => r[name]);
 const micro = (values: unknown[]) => values.map((v) => (v as number) * 1e-6);
