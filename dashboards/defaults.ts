@@ -10,7 +10,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { InfluxQueryBuilder, type Selection } from './influxql.ts';
+import { InfluxQueryBuilder, type Selection, type TagCondition } from './influxql.ts';
 import type { Measurement, TagOf } from './schema.ts';
 
 /**
@@ -217,15 +217,19 @@ export function target<M extends Measurement>(
   return alias === undefined ? query : query.alias(alias);
 }
 
-/** Query A over this run: `fields` of one measurement, a series per value of `tag` ("<value> <column>"). */
+/**
+ * Query A over this run (and the conditions `where` adds, e.g. a variable's choice): `fields` of one
+ * measurement, a series per value of `tag` ("<value> <column>").
+ */
 export function seriesPerTag<M extends Measurement>(
   from: M,
   fields: Selection<M>['fields'],
   tag: TagOf<M>,
+  where: readonly TagCondition<M>[] = [],
 ): InfluxQueryBuilder {
   // Every recorded measurement carries the run tag; TypeScript cannot see that for a generic M.
-  const where = [RUN] as unknown as Selection<M>['where'];
-  const selection: Selection<M> = { from, fields, where, groupByTags: [tag] };
+  const run = RUN as unknown as TagCondition<M>;
+  const selection: Selection<M> = { from, fields, where: [run, ...where], groupByTags: [tag] };
   return target('A', selection, `$tag_${tag} $col`);
 }
 
