@@ -11,11 +11,15 @@ import { MICRO, MONEY, PANEL_HEIGHT, panelHead, type Row, RUN, target } from '..
 import { WHOLE_RANGE } from '../influxql.ts';
 import { perInterval, stepsPanel } from './per-interval.ts';
 
+/** What the panels reading the ledger say about where their data comes from. */
+export const ON_CHAIN = ' Written by runs that settle on the chain (`gridloop attack` of a security.ledger scenario).';
+
 export function blockHeight() {
   return stepsPanel(
     31,
     'Block height per authority',
-    'Height of each block an authority accepted: the lines climb together while the authorities agree; one that lags was offline or refused blocks.',
+    'Height of each block an authority accepted: the lines climb together while the authorities agree; one that lags was offline or refused blocks.' +
+      ON_CHAIN,
   )
     .unit('short')
     .decimals(0)
@@ -34,7 +38,8 @@ export function decisions() {
   return statPanel(
     32,
     'Block decisions per authority',
-    'Over the time range, per authority: blocks accepted, blocks refused, blocks missed while offline, and meter readings its register refused.',
+    'Over the time range, per authority: blocks accepted, blocks refused, blocks missed while offline, and meter readings its register refused.' +
+      ON_CHAIN,
   )
     .unit('short')
     .decimals(0)
@@ -58,7 +63,8 @@ export function refused() {
     new table.PanelBuilder(),
     33,
     'Refused blocks and readings',
-    'Every block an authority refused and every meter reading a register refused: who refused it, the block’s sealer (or the meter), the reason and the attack it belongs to (empty: an honest one refused, a false alarm).',
+    'Every block an authority refused and every meter reading a register refused: who refused it, the block’s sealer (or the meter), the reason and the attack it belongs to (empty: an honest one refused, a false alarm).' +
+      ON_CHAIN,
     PANEL_HEIGHT,
   ).withTarget(
     target('A', {
@@ -75,7 +81,8 @@ export function balanceTotals() {
   return statPanel(
     34,
     'Balance total per authority',
-    'Sum of every participant’s balance as each authority’s own contract storage holds it at the end of the run: equal totals, the authorities agree.',
+    'Sum of every participant’s balance as each authority’s own contract storage holds it at the end of the run: equal totals, the authorities agree.' +
+      ON_CHAIN,
   )
     .unit(MONEY)
     .decimals(2)

@@ -4,6 +4,7 @@
  */
 
 import { MICRO, MONEY, type Row, WATT_HOURS } from '../defaults.ts';
+import { ON_CHAIN } from './chain.ts';
 import { barsPanel, perInterval, stepsPanel } from './per-interval.ts';
 
 /** The participants chosen in the `participant` variable. */
@@ -57,7 +58,8 @@ export function deliveries() {
   return barsPanel(
     23,
     'Deliveries per participant',
-    'Per settled interval: the net position it cleared (sold positive) and the energy its meter signed (produced positive). Beyond the tolerance the difference costs a penalty.',
+    'Per settled interval: the net position it cleared (sold positive) and the energy its meter signed (produced positive). Beyond the tolerance the difference costs a penalty.' +
+      ON_CHAIN,
     'end',
   )
     .unit(WATT_HOURS)
@@ -79,7 +81,8 @@ export function accounts() {
   return stepsPanel(
     24,
     'Balance, deposit and debt per participant',
-    'Each participant’s account in the ledger’s contract storage after each settled interval: balance, the deposit still locked, and debt (a penalty larger than the deposit).',
+    'Each participant’s account in the ledger’s contract storage after each settled interval: balance, the deposit still locked, and debt (a penalty larger than the deposit).' +
+      ON_CHAIN,
   )
     .unit(MONEY)
     .decimals(2)
@@ -101,7 +104,8 @@ export function penalties() {
   return barsPanel(
     25,
     'Penalties per participant',
-    'Penalty of each settled interval for delivering outside the tolerance: taken from the deposit, the rest recorded as debt.',
+    'Penalty of each settled interval for delivering outside the tolerance: taken from the deposit, the rest recorded as debt.' +
+      ON_CHAIN,
     'end',
   )
     .unit(MONEY)
@@ -115,7 +119,7 @@ export function reputation() {
   return stepsPanel(
     26,
     'Reputation per participant',
-    'Deliveries within the tolerance so far: the reward the ledger keeps for accurate delivery.',
+    'Deliveries within the tolerance so far: the reward the ledger keeps for accurate delivery.' + ON_CHAIN,
   )
     .unit('short')
     .decimals(0)
