@@ -12,7 +12,8 @@ import { WHOLE_RANGE } from '../influxql.ts';
 import { perInterval, stepsPanel } from './per-interval.ts';
 
 /** What the panels reading the ledger say about where their data comes from. */
-export const ON_CHAIN = ' Written by runs that settle on the chain (`gridloop attack` of a security.ledger scenario).';
+export const ON_CHAIN =
+  ' Written by runs that settle on the chain (`gridloop attack` of a security.ledger scenario).';
 
 export function blockHeight() {
   return stepsPanel(

@@ -119,7 +119,7 @@ export function reputation() {
   return stepsPanel(
     26,
     'Reputation per participant',
-    'Deliveries within the tolerance so far: the reward the ledger keeps for accurate delivery.' + ON_CHAIN,
+    `Deliveries within the tolerance so far: the reward the ledger keeps for accurate delivery.${ON_CHAIN}`,
   )
     .unit('short')
     .decimals(0)
