@@ -158,7 +158,11 @@ export class MarketDay {
    * Writes the market's points (docs/influx-schema.md): each clearing as it happens, stamped at its
    * interval's start; each FID's delivery once its interval is over, stamped at the interval's end.
    */
-  readonly recordPoints = (_state: TwinState, point: PointSink, timeOf: (t_s: number) => bigint): void => {
+  readonly recordPoints = (
+    _state: TwinState | undefined,
+    point: PointSink,
+    timeOf: (t_s: number) => bigint,
+  ): void => {
     // Written from onStep, once the step's energy is counted (the recorder sees the state first).
     this.sink = { point, timeOf };
   };
@@ -179,6 +183,14 @@ export class MarketDay {
           );
         continue;
       }
+      // What each microgrid's orders left unmatched goes to the main grid (docs/market.md).
+      const grid = new Map<string, { bought: number; sold: number }>();
+      for (const f of record.result.fills) {
+        const g = grid.get(f.microgrid) ?? { bought: 0, sold: 0 };
+        if (f.side === 'buy') g.bought += f.unmatched_wh;
+        else g.sold += f.unmatched_wh;
+        grid.set(f.microgrid, g);
+      }
       for (const p of record.result.prices)
         point(
           'market_interval',
@@ -190,6 +202,8 @@ export class MarketDay {
             bought_wh: p.bought_wh,
             sold_wh: p.sold_wh,
             volume_wh: record.result.volume_wh,
+            grid_bought_wh: grid.get(p.microgrid)?.bought ?? 0,
+            grid_sold_wh: grid.get(p.microgrid)?.sold ?? 0,
             refused_orders: refused,
           },
           time,

@@ -140,15 +140,16 @@ async function runConsensus(
     devices: [],
     loop: { devices: [], runner: 'attack' },
   });
+  const point = rec.point.bind(rec);
   let r: Awaited<ReturnType<typeof runConsensusScenario>>;
   try {
-    r = await runConsensusScenario(scenario);
+    // The market's own points (market_interval, market_trade, market_fid) as the day runs.
+    r = await runConsensusScenario(scenario, { point, timeOf: (t) => rec.timeOf(t) });
   } catch (err) {
     await rec.close({ status: 'failed', reason: (err as Error).message });
     if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
     throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
   }
-  const point = rec.point.bind(rec);
   recordConsensus(r, point, (t) => rec.timeOf(t));
   const outcomes = [
     ...r.attacks.map((a) => ({
