@@ -37,8 +37,12 @@ const WEATHER_PROBE = 0.05;
 
 export interface VppControllerOptions {
   vpp: BoundVpp;
-  /** The VPP's target output at twin time t, MW (generator convention, all members together). */
-  target(t_s: number): number;
+  /**
+   * The VPP's target output at twin time t, MW (generator convention, all members together);
+   * undefined while nothing is committed (a market interval before the VPP's first award): no new
+   * set-points are sent then, and that is not a failed solve.
+   */
+  target(t_s: number): number | undefined;
   /** Hour of day at t = 0 (availability profiles). @default 12 */
   startHour?: number;
   /** Overrides the portfolio's structure. */
@@ -340,12 +344,20 @@ export class VppController implements Controller {
     for (const m of members) delivered += statuses.get(m.id)?.p_mw ?? 0;
     const s = this.status;
     s.t_s = state.t_s;
-    s.target_mw = target;
+    s.target_mw = target ?? Number.NaN;
     s.delivered_mw = delivered;
     s.iterations = undefined;
     s.decisions++;
     const comms = this.comms?.at(state.t_s);
     if (comms) s.comms = this.describe(comms);
+    if (target === undefined) {
+      s.target_mw = Number.NaN;
+      s.ok = true;
+      s.reason = 'no target committed at this time: no new set-points';
+      s.solveTime_ms = performance.now() - t0;
+      this.finishDecision();
+      return { limits, statuses };
+    }
 
     let solved: Solved;
     try {

@@ -67,6 +67,8 @@ export interface ScenarioMarket {
   priceCap?: number;
   fids?: string[];
   dispatch?: string[];
+  /** The scenario's VPP as one participant (docs/market.md, "The VPP as a participant"). */
+  vpp?: { id: string; price_step: number };
   agents?: {
     renewableSellPrice?: number;
     battery?: Limits & { socMin?: number; socMax?: number };
@@ -225,6 +227,12 @@ export function parseScenario(text: string, file: string): Scenario {
     fail(`must divide interval_s (${market.interval_s} s): the market wakes at every gate closure`, [
       'market',
       'gateClosure_s',
+    ]);
+  if (market?.vpp && s.vpp === undefined)
+    fail(`names VPP '${market.vpp.id}' as a participant, but the scenario has no vpp: section`, [
+      'market',
+      'vpp',
+      'id',
     ]);
   const hardwareIds = new Map<string, number>();
   (s.hardware ?? []).forEach((h, i) => {
