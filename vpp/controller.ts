@@ -71,6 +71,12 @@ export interface VppControllerOptions {
   comms?: CommsSettings;
   /** Called after every decision (assertions, recording). */
   onDecision?(status: Readonly<VppStatus>): void;
+  /**
+   * A target outside what the members can give now is met as closely as they can (the nearest end
+   * of the available range, said in `status.reason`) instead of keeping the last dispatch: for a
+   * commitment such as a market award, where every MWh short counts. @default false
+   */
+  clampTarget?: boolean;
 }
 
 export interface CommsSettings extends NetworkConditions {
@@ -359,17 +365,31 @@ export class VppController implements Controller {
       return { limits, statuses };
     }
 
+    let aim = target;
+    let clamped: string | undefined;
+    if (this.options.clampTarget) {
+      let lo = 0;
+      let hi = 0;
+      for (const l of limits) {
+        lo += l.pmin_mw;
+        hi += l.pmax_mw;
+      }
+      if (target > hi || target < lo) {
+        aim = Math.min(Math.max(target, lo), hi);
+        clamped = `target ${target.toFixed(3)} MW is outside the available range [${lo.toFixed(3)}, ${hi.toFixed(3)}] MW: the members deliver ${aim.toFixed(3)} MW`;
+      }
+    }
     let solved: Solved;
     try {
       solved = this.options.network
-        ? this.solveNetwork(state, limits, target)
-        : this.solve(limits, target, statuses, comms);
+        ? this.solveNetwork(state, limits, aim)
+        : this.solve(limits, aim, statuses, comms);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
       solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };
     }
     s.solveTime_ms = performance.now() - t0;
-    s.reference_cost = this.structure === 'central' ? Number.NaN : referenceCost(this.curves(limits), target);
+    s.reference_cost = this.structure === 'central' ? Number.NaN : referenceCost(this.curves(limits), aim);
     if (!solved.ok) {
       s.ok = false;
       s.reason = solved.reason;
@@ -381,10 +401,10 @@ export class VppController implements Controller {
       return { limits, statuses };
     }
     s.ok = true;
-    s.reason = undefined;
+    s.reason = clamped;
     if (solved.report) {
       s.network = solved.report;
-      s.reason = notHonoured(solved.report);
+      s.reason = notHonoured(solved.report) ?? clamped;
     }
     s.lambda = solved.lambda;
     s.iterations = solved.iterations;

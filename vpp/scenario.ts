@@ -172,6 +172,8 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     startHour,
     comms,
     onDecision: (s) => decisions.push(recordOf(s)),
+    // A market award is a commitment: short of it, deliver as much as the members can.
+    clampTarget: input.award !== undefined,
   });
 
   input.assertions.forEach((a, i) => {

@@ -54,6 +54,8 @@ export interface VppParticipantOptions {
   priceStep: number;
   /** How often the members' outputs are sampled for its forecasts, s of twin time. */
   sample_s: number;
+  /** Upward flexibility kept out of the bid (to cover forecast errors), MW. @default 0 */
+  reserve_mw?: number;
 }
 
 export class VppMarketParticipant {
@@ -95,12 +97,13 @@ export class VppMarketParticipant {
     const { members, startHour } = this.options;
     const gate = intervalStart_s - config.gateClosure_s;
     const prices = bidPrices(config, this.options.priceStep, members);
-    const { curve } = intervalBid(members, this.history.closedAt(gate), {
+    const bid = intervalBid(members, this.history.closedAt(gate), {
       startHour,
       from_s: intervalStart_s,
       interval_s: config.interval_s,
       prices,
     });
+    const curve = withReserve(bid.curve, bid.limits, this.options.reserve_mw ?? 0);
     this.bids.set(intervalStart_s, curve);
     return ordersFromCurve(curve, {
       participant: this.options.id,
@@ -172,6 +175,23 @@ export class VppMarketParticipant {
     for (let i = h.length - 1; i >= 0; i--) if (h[i].intervalStart_s === start) return h[i];
     return undefined;
   }
+}
+
+/**
+ * The curve with `reserve_mw` of upward flexibility held back: no offer above Σ pmax − reserve
+ * (what runs at the lowest price is offered whatever the reserve).
+ */
+export function withReserve(
+  curve: readonly BidStep[],
+  limits: readonly { pmax_mw: number }[],
+  reserve_mw: number,
+): BidStep[] {
+  if (reserve_mw <= 0 || curve.length === 0) return [...curve];
+  const cap = Math.max(
+    limits.reduce((x, l) => x + l.pmax_mw, 0) - reserve_mw,
+    curve[0]!.quantity_mw,
+  );
+  return curve.map((s) => ({ price_per_mwh: s.price_per_mwh, quantity_mw: Math.min(s.quantity_mw, cap) }));
 }
 
 /** The prices a bid curve is sampled at: the floor to the cap every `step`, and each member's marginal cost. */
@@ -297,6 +317,7 @@ export async function marketVppOf(
     members: vpp.members,
     startHour: vpp.startHour,
     priceStep: section.price_step,
+    reserve_mw: section.reserve_mw,
     sample_s: vpp.controller.period_s,
   });
   return { run, participant };

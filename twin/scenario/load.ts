@@ -68,7 +68,7 @@ export interface ScenarioMarket {
   fids?: string[];
   dispatch?: string[];
   /** The scenario's VPP as one participant (docs/market.md, "The VPP as a participant"). */
-  vpp?: { id: string; price_step: number };
+  vpp?: { id: string; price_step: number; reserve_mw: number };
   agents?: {
     renewableSellPrice?: number;
     battery?: Limits & { socMin?: number; socMax?: number };
