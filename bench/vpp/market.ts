@@ -187,10 +187,7 @@ export function withReserve(
   reserve_mw: number,
 ): BidStep[] {
   if (reserve_mw <= 0 || curve.length === 0) return [...curve];
-  const cap = Math.max(
-    limits.reduce((x, l) => x + l.pmax_mw, 0) - reserve_mw,
-    curve[0]!.quantity_mw,
-  );
+  const cap = Math.max(limits.reduce((x, l) => x + l.pmax_mw, 0) - reserve_mw, curve[0]!.quantity_mw);
   return curve.map((s) => ({ price_per_mwh: s.price_per_mwh, quantity_mw: Math.min(s.quantity_mw, cap) }));
 }
 
