@@ -234,6 +234,12 @@ export function parseScenario(text: string, file: string): Scenario {
       'vpp',
       'id',
     ]);
+  const vppTarget = (s.vpp as { target?: { market?: string } } | undefined)?.target;
+  if (vppTarget?.market !== undefined && !market?.vpp)
+    fail(
+      "is the VPP's award in the P2P market: the scenario's market: section must name the VPP (market: { vpp: { id: <its id> } })",
+      ['vpp', 'target', 'market'],
+    );
   const hardwareIds = new Map<string, number>();
   (s.hardware ?? []).forEach((h, i) => {
     if (hardwareIds.has(h.id))
