@@ -163,6 +163,41 @@ describe('a market VPP section that cannot be used', { timeout: budget(60_000) }
     await expect(load(bidden)).rejects.toThrow(at('/market/agents/byId/pv-24'));
   });
 
+  it('refuses a VPP that is not one participant of one microgrid, holds a load, or whose id another participant has', async () => {
+    const inline = (members: string, id = 'mg1') =>
+      text.replace(
+        'portfolio: ../vpp/portfolios/mg1.yaml',
+        `portfolio:\n    format: gridloop-vpp/1\n    vpps:\n      - id: ${id}\n        members: [ ${members} ]`,
+      );
+    // The VPP's inline portfolio is read from the scenario file itself: these go through a file.
+    const loadFile = (t: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'vpp-market-bad-'));
+      dirs.push(dir);
+      const file = join(dir, 'vpp-market.yaml');
+      const absolute = t.replace('grid: ../grids/', `grid: ${join(SHIPPED, '../../grids/')}`);
+      writeFileSync(file, absolute);
+      return marketDayOf(parseScenario(absolute, file), 0.2);
+    };
+    const spread = inline('{ der: chp-4 }, { der: pv-14 }');
+    await expect(loadFile(spread)).rejects.toThrow(at('/market/vpp/id'));
+    await expect(loadFile(spread)).rejects.toThrow(
+      /has members in MG1, MG2: a market participant sits in one microgrid/,
+    );
+    // A load member: its curtailment is not in the twin's published state, so its delivery could not be measured.
+    const withLoad = inline('{ der: chp-4 }, { load: load-24, load_mw: 0.4 }').replace(
+      '  loads:\n    default:',
+      '  loads:\n    byId:\n      load-24: { controllable: true }\n    default:',
+    );
+    await expect(loadFile(withLoad)).rejects.toThrow(
+      /holds load 'load-24': a load's curtailment is not in the twin's published state/,
+    );
+    // A VPP named like a DER of the grid (pv-14, bid by its own agent).
+    const taken = inline('{ der: chp-4 }', 'pv-14')
+      .replace(/^ {2}id: mg1$/m, '  id: pv-14')
+      .replace('vpp: { id: mg1,', 'vpp: { id: pv-14,');
+    await expect(loadFile(taken)).rejects.toThrow(/'pv-14' is already a participant of the market/);
+  });
+
   it('refuses a market VPP without its vpp section, and targets that disagree with the market', async () => {
     const noVpp = text
       .replace(/^vpp:\n(?: {2}.*\n)+/m, '')

@@ -259,7 +259,7 @@ export interface MarketVpp {
 /**
  * The VPP a scenario's `market: { vpp: { id } }` names, built for the run with its award as target.
  * Refuses, with the scenario's file, line and JSON path: a VPP id that is not the scenario's VPP, a
- * VPP whose members are not all in one microgrid, an id another participant already has, and a
+ * load member (its delivery could not be measured), a VPP whose members are not all in one microgrid, an id another participant already has, and a
  * member the market would also bid or dispatch (`dispatch`, `agents.byId`).
  */
 export async function marketVppOf(
@@ -280,6 +280,12 @@ export async function marketVppOf(
       'vpp',
       'id',
     ]);
+  const load = vpp.members.find((m) => m.kind === 'load');
+  if (load)
+    fail(
+      `VPP '${vpp.id}' holds load '${load.id}': a load's curtailment is not in the twin's published state, so its delivery in the market could not be measured (market VPPs take DER members only)`,
+      ['market', 'vpp', 'id'],
+    );
   const microgrids = new Set(vpp.members.map((m) => m.microgrid ?? '(no microgrid)'));
   if (microgrids.size !== 1 || microgrids.has('(no microgrid)'))
     fail(
