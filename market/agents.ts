@@ -15,7 +15,8 @@
  *   DERs make plus what it imports through its PCC and FIDs, again by persistence — the firm part at
  *   the load's limit, the flexible part (the share of controllable loads) at the lower flexible limit.
  *
- * Participant ids are the DER ids and `load:<microgrid>`. Depends on the twin's contract only.
+ * DERs another participant bids for (a VPP's members, `biddenBy`) are left out, so nothing is sold
+ * twice. Participant ids are the DER ids and `load:<microgrid>`. Depends on the twin's contract only.
  */
 import type { TwinState } from '../twin/api.ts';
 import type { DerInfo, TwinCatalog } from '../twin/control/contract.ts';
