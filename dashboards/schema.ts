@@ -44,6 +44,7 @@ const NOT_IN_DEMO_RUN = [
   'market_trade',
   'market_fid',
   'market_account',
+  'market_vpp',
   'chain',
 ] as const satisfies readonly Measurement[];
 type NotInDemoRun = (typeof NOT_IN_DEMO_RUN)[number];

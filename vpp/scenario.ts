@@ -31,7 +31,8 @@ export interface VppSection {
   id?: string;
   structure?: ControlStructure;
   period_s?: number;
-  target: { mw?: number; profile_mw?: number[]; prices?: string };
+  /** `market: p2p`: the VPP's award in the scenario's P2P market (the market's section names it). */
+  target: { mw?: number; profile_mw?: number[]; prices?: string; market?: 'p2p' };
   comms?: {
     loss?: number;
     latency_ms?: number;
@@ -79,10 +80,19 @@ export interface ScenarioVppInput {
   /** Hour of day at t = 0. @default 12 */
   startHour?: number;
   assertions: readonly AssertionDecl[];
+  /**
+   * The VPP's award in the run's P2P market as a target, MW (undefined before its first award),
+   * when the bench runs a market the VPP bids into; a `target: { market: p2p }` needs it.
+   */
+  award?: (t_s: number) => number | undefined;
 }
 
 /** A VPP ready to attach to the run, and the trackers of its assertions. */
 export interface ScenarioVpp {
+  /** The VPP's id in its portfolio. */
+  id: string;
+  /** Hour of day at t = 0. */
+  startHour: number;
   controller: VppController;
   members: readonly VppMember[];
   /** The tracker of a `vpp-*` assertion (undefined for any other type). */
@@ -127,7 +137,18 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
   if (members.length === 0)
     fail(`vpp '${vpp!.id}' holds no member whole (share 1): nothing to drive`, ['vpp']);
 
-  const target = targetOf(section.target, members, startHour, file, fail);
+  if (section.target.market !== undefined && !input.award)
+    fail(
+      "target { market: p2p } is the VPP's award in the scenario's P2P market: the scenario's market: section must name this VPP (market: { vpp: { id: " +
+        `${vpp!.id} } }), and the run must be one that runs the market (gridloop simulate)`,
+      ['vpp', 'target', 'market'],
+    );
+  if (section.target.market === undefined && input.award)
+    fail(
+      `the market's vpp section names this VPP, so its target is its award: write target: { market: p2p }`,
+      ['vpp', 'target'],
+    );
+  const target = input.award ?? targetOf(section.target, members, startHour, file, fail);
   const c = section.comms ?? {};
   const comms: CommsSettings = {
     seed: c.seed ?? input.seed,
@@ -153,6 +174,8 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     startHour,
     comms,
     onDecision: (s) => decisions.push(recordOf(s)),
+    // A market award is a commitment: short of it, deliver as much as the members can.
+    clampTarget: input.award !== undefined,
   });
 
   input.assertions.forEach((a, i) => {
@@ -165,6 +188,8 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
   });
 
   return {
+    id: vpp!.id,
+    startHour,
     controller,
     members,
     tracker(a) {
@@ -263,7 +288,7 @@ function recordOf(s: Readonly<VppStatus>): DecisionRecord {
 function trackingTracker(
   within_pct: number,
   members: readonly VppMember[],
-  target: (t_s: number) => number,
+  target: (t_s: number) => number | undefined,
   status: Readonly<VppStatus>,
 ): VppAssertionTracker {
   let last: number | undefined;
@@ -286,10 +311,14 @@ function trackingTracker(
       const t = state.t_s;
       if (last !== undefined) {
         const dt_h = (t - last) / 3600;
-        let p = 0;
-        for (const s of statusesFrom(members, state).values()) p += s.p_mw ?? 0;
-        asked += target(t) * dt_h;
-        delivered += p * dt_h;
+        // Only while a target is committed (a market VPP has none before its first award).
+        const aim = target(t);
+        if (aim !== undefined) {
+          let p = 0;
+          for (const s of statusesFrom(members, state).values()) p += s.p_mw ?? 0;
+          asked += aim * dt_h;
+          delivered += p * dt_h;
+        }
       }
       last = t;
     },

@@ -209,6 +209,21 @@ export const RECORDED_SCHEMA = {
     },
   },
   /**
+   * The scenario's VPP as one market participant (market.vpp): one point per interval, stamped at
+   * its end: its award (sold − bought, P2P fills) against its members' measured energy.
+   */
+  market_vpp: {
+    tags: ['run', 'vpp', 'microgrid'],
+    fields: {
+      award_wh: 'float',
+      sold_wh: 'float',
+      bought_wh: 'float',
+      price: 'float',
+      delivered_wh: 'float',
+      error: 'float',
+    },
+  },
+  /**
    * The ledger's chain (market/ledger/): one point per block decision per authority — accepted
    * (`outcome` accepted) or refused with the reason; a meter reading an authority's register refused
    * (`reading-refused`, `proposer` the meter); and balances read back from each authority's contract
