@@ -16,6 +16,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../runtime/snapshot-points.ts';
+import { vppDecisionRecorder } from '../runtime/vpp-points.ts';
 import { scenarioVppRun } from '../vpp/scenario.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
 import type { RunRecorder } from './run-recorder.ts';
@@ -83,7 +84,7 @@ export async function simulateRecorded(
         includeBuses,
         deviceMicrogrid,
         plannedIslands: planned,
-        recordMore: options.recordMore,
+        recordMore: recordersOf(vpp && vppDecisionRecorder(vpp.vpp.controller), options.recordMore),
       })
     : undefined;
   const record = (state: TwinState) => states?.step(state);
@@ -194,4 +195,15 @@ function controllersOf(
   const present = makers.filter((m) => m !== undefined);
   if (present.length === 0) return undefined;
   return () => present.flatMap((m) => m());
+}
+
+/** The VPP's points (`vpp`, `vpp_member`, as the live bench records them) and the caller's (a market's). */
+function recordersOf(
+  ...recorders: (SimulateRunOptions['recordMore'] | undefined)[]
+): SimulateRunOptions['recordMore'] {
+  const present = recorders.filter((r) => r !== undefined);
+  if (present.length === 0) return undefined;
+  return (state, point, timeOf) => {
+    for (const r of present) r(state, point, timeOf);
+  };
 }

@@ -2,7 +2,9 @@
  * A VPP's telemetry (vpp/telemetry.ts) as recorded points: one `vpp` point per decision and one
  * `vpp_member` point per member (docs/influx-schema.md). Null values are left out of the point.
  */
-import type { VppTelemetry } from '../../vpp/telemetry.ts';
+import type { TwinState } from '../../twin/api.ts';
+import type { Controller } from '../../twin/control/contract.ts';
+import { isVppTelemetry, type VppTelemetry } from '../../vpp/telemetry.ts';
 import type { PointSink } from '../recording/schema.ts';
 
 const orUndefined = (v: number | null | undefined) => (v === null ? undefined : v);
@@ -45,4 +47,21 @@ export function vppTelemetryToPoints(t: VppTelemetry, time_ns: bigint, sink: Poi
       time_ns,
     );
   }
+}
+
+/**
+ * For a run stepped in-process (`gridloop simulate`, stateRecorder's `recordMore`): after each step,
+ * the points of the VPP's decision when it made a new one — what the live bench records from the
+ * loop's controller telemetry. A decision's telemetry is a new object, so a new object is a new decision.
+ */
+export function vppDecisionRecorder(
+  controller: Pick<Controller, 'telemetry'>,
+): (state: TwinState, sink: PointSink, timeOf: (t_s: number) => bigint) => void {
+  let last: unknown;
+  return (_state, sink, timeOf) => {
+    const t = controller.telemetry?.();
+    if (t === last || !isVppTelemetry(t)) return;
+    last = t;
+    vppTelemetryToPoints(t, timeOf(t.t_s), sink);
+  };
 }
