@@ -13,6 +13,7 @@ import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { TwinState } from '../twin/api.ts';
 import type { TwinCatalog } from '../twin/control/contract.ts';
 import { memberLimits, statusesFrom } from './aggregate.ts';
+import type { BilevelSettings } from './bilevel.ts';
 import { awardAt, bidCurve, loadPriceSeries, PriceFileError } from './commercial.ts';
 import { type CommsSettings, VppController, type VppStatus } from './controller.ts';
 import {
@@ -32,6 +33,8 @@ export interface VppSection {
   structure?: ControlStructure;
   period_s?: number;
   target: { mw?: number; profile_mw?: number[]; prices?: string };
+  scheduling?: 'dispatch' | 'bilevel';
+  bilevel?: BilevelSettings;
   comms?: {
     loss?: number;
     latency_ms?: number;
@@ -144,6 +147,8 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
   if (c.degree !== undefined && c.degree >= members.length)
     fail(`degree ${c.degree} needs more than ${members.length} members`, ['vpp', 'comms', 'degree']);
 
+  const bilevel = bilevelOf(section, structure, period_s, fail);
+
   const decisions: DecisionRecord[] = [];
   const controller = new VppController({
     vpp: { ...vpp!, structure, period_s },
@@ -151,6 +156,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     startHour,
     comms,
     onDecision: (s) => decisions.push(recordOf(s)),
+    bilevel,
   });
 
   input.assertions.forEach((a, i) => {
@@ -188,6 +194,41 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
       }
     },
   };
+}
+
+/** The bi-level settings when the section asks for bi-level scheduling (checked against the rest of it). */
+function bilevelOf(
+  section: VppSection,
+  structure: ControlStructure,
+  period_s: number,
+  fail: (reason: string, path: (string | number)[]) => never,
+): BilevelSettings | undefined {
+  if (section.scheduling !== 'bilevel') {
+    if (section.bilevel) fail("'bilevel' settings need 'scheduling: bilevel'", ['vpp', 'bilevel']);
+    return undefined;
+  }
+  if (!section.bilevel)
+    fail("'scheduling: bilevel' needs 'bilevel: { penalty_per_mwh }' (the default penalty)", [
+      'vpp',
+      'scheduling',
+    ]);
+  if (structure !== 'central')
+    fail(
+      `bi-level scheduling dispatches each operator by the lower level's closed form: set 'structure: central' (it is ${structure})`,
+      ['vpp', 'scheduling'],
+    );
+  const b = section.bilevel!;
+  const interval_s = b.interval_s ?? 3600;
+  const ratio = interval_s / period_s;
+  if (Math.abs(ratio - Math.round(ratio)) > 1e-9 || ratio < 1)
+    fail(`interval_s ${interval_s} must be a whole multiple of the re-dispatch period (${period_s} s)`, [
+      'vpp',
+      'bilevel',
+      b.interval_s === undefined ? 'penalty_per_mwh' : 'interval_s',
+    ]);
+  if (b.markup_range && b.markup_range[0]! > b.markup_range[1]!)
+    fail(`markup_range [${b.markup_range.join(', ')}]: low above high`, ['vpp', 'bilevel', 'markup_range']);
+  return b;
 }
 
 /** The target function the section asks for. */

@@ -5,6 +5,7 @@
  * preferences arrive from the prosumer's socket and reach the VPP as a controller input.
  */
 import type { ControllerInput, ControllerTelemetry } from '../twin/control/contract.ts';
+import type { OperatorSettlement } from './bilevel.ts';
 
 /** One member at one decision. Powers in MW, generator convention (a load member: the demand curtailed). */
 export interface VppMemberTelemetry {
@@ -61,6 +62,18 @@ export interface VppTelemetry extends ControllerTelemetry {
   members: VppMemberTelemetry[];
   /** Preferences in force, by prosumer id. */
   preferences: Record<string, ProsumerPreferences>;
+  /**
+   * Bi-level scheduling (vpp/bilevel.ts): the day-ahead interval in force (index from the run's
+   * start), the VPP's commitment and what the forecast could clear of it, MW, and per operator its
+   * day-ahead allocation, real-time set-points, measured delivery and metered settlement
+   * (`price_per_mwh` is then the internal price of the operators' bidding equilibrium).
+   */
+  bilevel?: {
+    interval: number;
+    commitment_mw: number;
+    cleared_mw: number;
+    operators: OperatorSettlement[];
+  };
 }
 
 /** Whether a controller's telemetry is a VPP's (the bench reads it by this kind). */

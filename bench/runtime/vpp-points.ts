@@ -1,6 +1,7 @@
 /**
- * A VPP's telemetry (vpp/telemetry.ts) as recorded points: one `vpp` point per decision and one
- * `vpp_member` point per member (docs/influx-schema.md). Null values are left out of the point.
+ * A VPP's telemetry (vpp/telemetry.ts) as recorded points: one `vpp` point per decision, one
+ * `vpp_member` point per member and, under bi-level scheduling, one `vpp_operator` point per
+ * operator (docs/influx-schema.md). Null values are left out of the point.
  */
 import type { TwinState } from '../../twin/api.ts';
 import type { Controller } from '../../twin/control/contract.ts';
@@ -43,6 +44,24 @@ export function vppTelemetryToPoints(t: VppTelemetry, time_ns: bigint, sink: Poi
         soc: m.soc,
         opted_out: m.opted_out,
         hardware: m.hardware,
+      },
+      time_ns,
+    );
+  }
+  for (const o of t.bilevel?.operators ?? []) {
+    sink(
+      'vpp_operator',
+      { vpp: t.vpp, operator: o.operator },
+      {
+        markup: o.markup,
+        allocation_mw: o.allocation_mw,
+        realtime_mw: o.realtime_mw,
+        dr_mw: o.dr_mw,
+        delivered_mw: o.delivered_mw,
+        planned_shortfall_mw: o.planned_shortfall_mw,
+        undelivered_mwh: o.undelivered_mwh,
+        penalty: o.penalty,
+        dr_payment: o.dr_payment,
       },
       time_ns,
     );
