@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { replayRun } from '../bench/recording/index.ts';
 import { readRunPoints } from '../bench/recording/read-run.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { scenarioVppRun } from '../bench/vpp/scenario.ts';
@@ -241,7 +242,13 @@ describe('bi-level scheduling in gridloop simulate', { timeout: budget(180_000) 
     expect(penalty('gas')).toBeLessThan(0.05 * penalty('green'));
   });
 
-  it("(c) the delivered schedule follows the day-ahead schedule: each unit within 0.005 MW after a minute, each operator's energy within 2 %", () => {
+  it('gridloop replay attaches the bi-level VPP again: the same run, bit for bit', async () => {
+    const replay = await replayRun(run.out);
+    expect(replay.divergence).toBeUndefined();
+    expect(replay.identical).toBe(true);
+  });
+
+  it("(c) the delivered schedule follows the day-ahead schedule: each unit within 0.001 MW after a minute, each operator's energy within 0.5 %", () => {
     const chp = points.filter((p) => p.measurement === 'vpp_member' && p.tags.member === 'chp-4');
     // The real-time set-points are the day-ahead points (the units can follow them).
     for (const p of chp) expect(p.fields.setpoint_mw as number).toBeCloseTo(intervalAt(at_s(p.time_ns)).q, 5);
@@ -259,9 +266,9 @@ describe('bi-level scheduling in gridloop simulate', { timeout: budget(180_000) 
         }
         const scheduled = (allocation(operator, start) * 900) / 3600;
         expect(Math.abs(energy - scheduled) / scheduled, `${operator} in interval ${k + 1}`).toBeLessThan(
-          0.02,
+          0.005,
         );
-        expect(worst, `${operator} in interval ${k + 1}`).toBeLessThan(0.008);
+        expect(worst, `${operator} in interval ${k + 1}`).toBeLessThan(0.001);
       }
     }
   });
