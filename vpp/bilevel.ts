@@ -24,6 +24,9 @@ import { type MemberLimits, type MemberStatus, memberLimits } from './aggregate.
 import { type BiddingMember, biddingEquilibrium } from './bidding.ts';
 import { type CostedUnit, type DemandResponse, drResponse, lowerLevelInterval } from './lower-level.ts';
 import type { VppMember } from './portfolio.ts';
+import type { OperatorSettlement } from './telemetry.ts';
+
+export type { OperatorSettlement };
 
 export interface BilevelSettings {
   /** Default penalty for undelivered power, currency/MWh. */
@@ -57,25 +60,6 @@ export interface DayAheadInterval {
   schedule_mw: Float64Array;
   /** Forecast limits per member (member order). */
   forecast: MemberLimits[];
-}
-
-/** What one operator did, as of the last decision (cumulative figures since the run started). */
-export interface OperatorSettlement {
-  operator: string;
-  markup: number;
-  /** Day-ahead allocation of its units, MW. */
-  allocation_mw: number;
-  /** Its units' real-time set-points, summed; its loads' curtailment; MW. */
-  realtime_mw: number;
-  dr_mw: number;
-  /** Its units' measured output in the state of the decision, MW. */
-  delivered_mw: number;
-  /** What the real-time re-dispatch chose not to deliver (penalty cheaper than closing it), MW. */
-  planned_shortfall_mw: number;
-  /** Metered since the start: allocation not delivered, MWh; the penalty for it; paid for curtailment. */
-  undelivered_mwh: number;
-  penalty: number;
-  dr_payment: number;
 }
 
 export interface BilevelReport {

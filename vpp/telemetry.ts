@@ -5,7 +5,6 @@
  * preferences arrive from the prosumer's socket and reach the VPP as a controller input.
  */
 import type { ControllerInput, ControllerTelemetry } from '../twin/control/contract.ts';
-import type { OperatorSettlement } from './bilevel.ts';
 
 /** One member at one decision. Powers in MW, generator convention (a load member: the demand curtailed). */
 export interface VppMemberTelemetry {
@@ -30,6 +29,25 @@ export interface VppMemberTelemetry {
   soc?: number;
   /** Its prosumer opted out: not dispatched, its output counts. */
   opted_out?: boolean;
+}
+
+/** What one operator did, as of the last decision (cumulative figures since the run started). */
+export interface OperatorSettlement {
+  operator: string;
+  markup: number;
+  /** Day-ahead allocation of its units, MW. */
+  allocation_mw: number;
+  /** Its units' real-time set-points, summed; its loads' curtailment; MW. */
+  realtime_mw: number;
+  dr_mw: number;
+  /** Its units' measured output in the state of the decision, MW. */
+  delivered_mw: number;
+  /** What the real-time re-dispatch chose not to deliver (penalty cheaper than closing it), MW. */
+  planned_shortfall_mw: number;
+  /** Metered since the start: allocation not delivered, MWh; the penalty for it; paid for curtailment. */
+  undelivered_mwh: number;
+  penalty: number;
+  dr_payment: number;
 }
 
 /** The VPP's report after one decision (`VppController.telemetry()`). */
