@@ -7,7 +7,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../bench/cli/main.ts';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
 import { replayRun } from '../bench/recording/index.ts';
 import { readRunPoints } from '../bench/recording/read-run.ts';
@@ -271,6 +272,31 @@ describe('bi-level scheduling in gridloop simulate', { timeout: budget(180_000) 
         expect(worst, `${operator} in interval ${k + 1}`).toBeLessThan(0.001);
       }
     }
+  });
+});
+
+describe("gridloop simulate reports each operator's settlement", { timeout: budget(120_000) }, () => {
+  it('the JSON summary holds what the last vpp_operator points of the run folder say', async () => {
+    const file = join(dir, 'bilevel-cli.yaml');
+    writeFileSync(file, BILEVEL.replace('duration_s: 1800', 'duration_s: 60').replace('at: 1200', 'at: 30'));
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+    const runDir = join(dir, 'run-bilevel-cli');
+    const code = await main(['simulate', file, '--out', runDir, '--json']);
+    log.mockRestore();
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.at(-1)!) as { vpp: { operators: Record<string, number | string>[] } };
+    const points = (await readRunPoints(runDir)).filter((p) => p.measurement === 'vpp_operator');
+    expect(summary.vpp.operators.map((o) => o.operator)).toEqual(['gas', 'green', 'consumers']);
+    for (const o of summary.vpp.operators) {
+      const last = points.filter((p) => p.tags.operator === o.operator).at(-1)!;
+      expect(o.penalty).toBe(last.fields.penalty);
+      expect(o.undelivered_mwh).toBe(last.fields.undelivered_mwh);
+    }
+    // The cloud from 30 s: green short of its 0.32 MW, gas not.
+    const green = summary.vpp.operators[1]!;
+    expect(green.penalty as number).toBeGreaterThan(0.2);
+    expect(green.penalty).toBeCloseTo(PENALTY * (green.undelivered_mwh as number), 9);
   });
 });
 

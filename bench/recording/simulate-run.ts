@@ -9,6 +9,7 @@ import type { Controller } from '../../twin/control/contract.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
 import { runScenario, type ScenarioRunResult } from '../../twin/scenario/runner.ts';
+import type { VppStatus } from '../../vpp/controller.ts';
 import {
   deviceMicrogrids,
   plannedIslands,
@@ -51,6 +52,8 @@ export interface SimulateRunOptions {
 export interface SimulateRunResult {
   result: ScenarioRunResult;
   verdict: RunVerdict;
+  /** The scenario's VPP at the end of the run (its last decision), when it has one. */
+  vpp?: Readonly<VppStatus>;
   /** The run folder (absolute), when recorded. */
   runDir?: string;
 }
@@ -133,7 +136,7 @@ export async function simulateRecorded(
       (await rec.close({ status: 'complete', assertions, twinSolver: { ...result.solver } })).verdict ??
       verdict;
   }
-  return { result, verdict, runDir: await moveToOut() };
+  return { result, verdict, runDir: await moveToOut(), vpp: vpp?.vpp.controller.status };
 }
 
 /**
