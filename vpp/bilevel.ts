@@ -71,7 +71,7 @@ export interface BilevelReport {
 }
 
 export class BilevelSchedule {
-  private readonly days = new Map<number, DayAheadInterval[]>();
+  private readonly days = new Map<number, DayAheadInterval[] | string>();
   private readonly operators: string[];
   private readonly interval_s: number;
   private readonly settlement = new Map<string, OperatorSettlement>();
@@ -108,9 +108,18 @@ export class BilevelSchedule {
     const day = Math.floor(index / perDay);
     let intervals = this.days.get(day);
     if (!intervals) {
-      intervals = Array.from({ length: perDay }, (_, k) => this.clear(day * perDay + k));
+      try {
+        intervals = Array.from({ length: perDay }, (_, k) => this.clear(day * perDay + k));
+      } catch (err) {
+        // Cleared once a day: a day that cannot be cleared fails every decision of it (the
+        // controller keeps its last dispatch and says why) without clearing it again each time.
+        const reason = `day-ahead clearing of day ${day} failed: ${(err as Error).message}`;
+        this.days.set(day, reason);
+        throw new Error(reason);
+      }
       this.days.set(day, intervals);
     }
+    if (typeof intervals === 'string') throw new Error(intervals);
     return intervals[index - day * perDay]!;
   }
 
