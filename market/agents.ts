@@ -15,7 +15,8 @@
  *   DERs make plus what it imports through its PCC and FIDs, again by persistence — the firm part at
  *   the load's limit, the flexible part (the share of controllable loads) at the lower flexible limit.
  *
- * Participant ids are the DER ids and `load:<microgrid>`. Depends on the twin's contract only.
+ * DERs another participant bids for (a VPP's members, `biddenBy`) are left out, so nothing is sold
+ * twice. Participant ids are the DER ids and `load:<microgrid>`. Depends on the twin's contract only.
  */
 import type { TwinState } from '../twin/api.ts';
 import type { DerInfo, TwinCatalog } from '../twin/control/contract.ts';
@@ -37,6 +38,12 @@ export interface DerAgentOptions {
   byId?: Readonly<
     Record<string, { sellPrice?: number; buyPrice?: number; capacity_mwh?: number; trade?: boolean }>
   >;
+  /**
+   * DERs and controllable loads another participant bids for (a VPP's members: id → the VPP's
+   * participant id). The agents leave them out, so nothing is sold twice: no order for such a DER,
+   * and such a load is not part of its microgrid's flexible demand.
+   */
+  biddenBy?: ReadonlyMap<string, string>;
 }
 
 const BATTERY_DEFAULTS = { sellPrice: 150, buyPrice: 90, socMin: 0.2, socMax: 0.9 };
@@ -50,7 +57,7 @@ type DerRole = 'renewable' | 'generator' | 'battery';
 
 function roleOf(der: DerInfo, options: DerAgentOptions): DerRole | undefined {
   const own = options.byId?.[der.id];
-  if (own?.trade === false || !der.microgrid) return undefined;
+  if (own?.trade === false || !der.microgrid || options.biddenBy?.has(der.id)) return undefined;
   if (der.technology === 'battery') return 'battery';
   // The hardware slot has no model in the twin: it trades as a battery when its capacity is given.
   if (der.hardware) return own?.capacity_mwh !== undefined ? 'battery' : undefined;
@@ -131,7 +138,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
         add(der.id, 'buy', room, own.buyPrice ?? battery.buyPrice);
       }
     }
-    const flexShare = flexibleShare(catalog);
+    const flexShare = flexibleShare(catalog, options.biddenBy);
     for (const mg of catalog.microgrids) {
       const demand_mw = (made.get(mg.id) ?? 0) + importOf(state, catalog, mg.id);
       const total = wh(demand_mw, hours);
@@ -157,13 +164,16 @@ export function importOf(state: Readonly<TwinState>, catalog: TwinCatalog, mg: s
   return p;
 }
 
-/** Share of each microgrid's loads that demand response may curtail (by count: the catalog has no sizes). */
-function flexibleShare(catalog: TwinCatalog): Map<string, number> {
+/**
+ * Share of each microgrid's loads that demand response may curtail (by count: the catalog has no
+ * sizes). A load another participant bids for (a VPP member) counts as firm here.
+ */
+function flexibleShare(catalog: TwinCatalog, biddenBy?: ReadonlyMap<string, string>): Map<string, number> {
   const count = new Map<string, [number, number]>();
   for (const l of catalog.loads) {
     if (!l.microgrid) continue;
     const c = count.get(l.microgrid) ?? [0, 0];
-    c[0] += l.controllable ? 1 : 0;
+    c[0] += l.controllable && !biddenBy?.has(l.id) ? 1 : 0;
     c[1] += 1;
     count.set(l.microgrid, c);
   }

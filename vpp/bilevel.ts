@@ -81,7 +81,7 @@ export class BilevelSchedule {
   constructor(
     private readonly members: readonly VppMember[],
     private readonly settings: BilevelSettings,
-    private readonly target: (t_s: number) => number,
+    private readonly target: (t_s: number) => number | undefined,
     private readonly startHour: number,
   ) {
     this.interval_s = settings.interval_s ?? 3600;
@@ -139,7 +139,8 @@ export class BilevelSchedule {
       renewable: m.availability !== undefined,
       priceTaker: m.kind === 'load',
     }));
-    const commitment = this.target(mid_s);
+    // No commitment at a time (an award not yet known) cannot be scheduled day-ahead.
+    const commitment = this.target(mid_s) ?? Number.NaN;
     let lo = 0;
     let hi = 0;
     for (const f of forecast) {
