@@ -10,8 +10,9 @@
  * - consensus on the demo portfolio at 20 % message loss;
  * - one TVPP decision with network limits on (linearisation + QP) on the running demo twin.
  * - loop overruns and step times on the live bench with the VPP re-dispatching vs without
- *   (benchmarks/vpp-live.ts; `--live-s <s>` per run, default 10, 0 skips it; `--live-pairs <n>`,
- *   default 2; `--vpp-period-s <s>`, default 1; `--live-only` runs only this).
+ *   (benchmarks/vpp-live.ts: interleaved A/B pairs and their paired difference; `--live-s <s>` per
+ *   run, default 3, 0 skips it; `--live-pairs <n>`, default 8; `--vpp-period-s <s>`, default 1;
+ *   `--live-only` runs only this).
  *
  * Medians of repeated runs (the first, with JIT warm-up, excluded). Prints one JSON line.
  */
@@ -41,16 +42,24 @@ function numberArg(name: string, fallback: number): number {
   return v;
 }
 const live = {
-  seconds: numberArg('live-s', 10),
-  pairs: Math.max(1, Math.round(numberArg('live-pairs', 2))),
+  seconds: numberArg('live-s', 3),
+  pairs: Math.max(1, Math.round(numberArg('live-pairs', 8))),
   vppPeriod_s: numberArg('vpp-period-s', 1) || 1,
 };
 const runLive = async () => {
+  const load1_before = Number(loadavg()[0]!.toFixed(2));
   const figures = await liveOverruns(live);
+  const d = figures.difference.overruns;
   console.log(
-    `live bench, ${live.pairs}×${live.seconds} s at 1 kHz: overruns ${figures.without_vpp.overruns} without the VPP, ${figures.with_vpp.overruns} with it re-dispatching every ${live.vppPeriod_s} s`,
+    `live bench, ${live.pairs} pairs × ${live.seconds} s at 1 kHz: overruns ${figures.without_vpp.overruns} without the VPP, ${figures.with_vpp.overruns} with it re-dispatching every ${live.vppPeriod_s} s; paired difference ${d.mean} ± ${d.stderr} per run (higher in ${d.higher}, equal in ${d.equal}, lower in ${d.lower} pairs)`,
   );
-  return { seconds_per_run: live.seconds, vpp_period_s: live.vppPeriod_s, ...figures };
+  return {
+    seconds_per_run: live.seconds,
+    vpp_period_s: live.vppPeriod_s,
+    load1_before,
+    load1_after: Number(loadavg()[0]!.toFixed(2)),
+    ...figures,
+  };
 };
 if (process.argv.includes('--live-only')) {
   const figures = await runLive();

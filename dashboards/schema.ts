@@ -38,6 +38,8 @@ const NOT_IN_DEMO_RUN = [
   // Runs hosting a VPP controller write these (test/vpp-live.test.ts runs the VPP dashboard on them).
   'vpp',
   'vpp_member',
+  // Simulated runs of a VPP under bi-level scheduling (test/vpp-simulate.test.ts).
+  'vpp_operator',
   // Runs of a scenario with a `market:` section (`simulate`) or `security.ledger` (`gridloop attack`)
   // write these (test/market-influx.test.ts; the Market dashboard: test/market-dashboard-influx.test.ts).
   'market_interval',

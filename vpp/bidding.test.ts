@@ -40,3 +40,43 @@ describe('bidding equilibrium among three operators (upper level, Kong et al. 20
     expect(green(high)).toBeLessThan(green(low));
   });
 });
+
+describe('demand response as a price-taker in the internal market', () => {
+  it('curtails by its closed form at the clearing price, plays no part in the game, and the game is still an equilibrium', () => {
+    const load: BiddingMember = {
+      operator: 'consumers',
+      a: 50,
+      b: 90,
+      pmin_mw: 0,
+      pmax_mw: 0.8,
+      renewable: false,
+      priceTaker: true,
+    };
+    const all = [...members, load];
+    const eq = biddingEquilibrium(all, options);
+    expect(eq.converged).toBe(true);
+    // Not a player: no markup, no profit of its own.
+    expect(Object.keys(eq.markup).sort()).toEqual(['chp', 'gas', 'green']);
+    expect(eq.profit.consumers).toBeUndefined();
+    // Its curtailment is x = clamp((λ − b)/2a, 0, max) at the internal price, whatever the markups.
+    const x = eq.p_mw[all.length - 1]!;
+    expect(x).toBeGreaterThan(0);
+    expect(x).toBeCloseTo(Math.min(Math.max((eq.price_per_mwh - 90) / 100, 0), 0.8), 9);
+    const marked = clearInternal(all, { gas: 2, chp: 2, green: 2 }, options);
+    expect(marked.p_mw[all.length - 1]!).toBeCloseTo(
+      Math.min(Math.max((marked.price_per_mwh - 90) / 100, 0), 0.8),
+      9,
+    );
+    // Elastic demand takes some of the operators' market power: a lower price than without it.
+    expect(eq.price_per_mwh).toBeLessThan(biddingEquilibrium(members, options).price_per_mwh);
+    // Still an equilibrium: no operator gains > 0.1 % by its own change of bid.
+    for (const operator of ['gas', 'chp', 'green']) {
+      const own = eq.profit[operator]!;
+      for (let j = 0; j <= 400; j++) {
+        const k = 1 + (2 * j) / 400;
+        const profit = clearInternal(all, { ...eq.markup, [operator]: k }, options).profit[operator]!;
+        expect(profit).toBeLessThanOrEqual(own + 0.001 * Math.abs(own));
+      }
+    }
+  });
+});

@@ -10,6 +10,11 @@
  * uncertainty it brings, Kong et al.'s fluctuation-cost coefficient). The equilibrium is a Nash
  * equilibrium in the markups, found by best-response iteration; each best response is a fine search
  * of the operator's own profit over its markup.
+ *
+ * Demand response takes part as a price-taker (`priceTaker`): a controllable load offers its
+ * curtailment at its true discomfort cost, x(λ) = clamp((λ − b)/2a), at no markup, and is no
+ * player of the game (its profit is not an operator's). So the internal price clears the commitment
+ * with the curtailment the price itself calls for, as the lower level's demand response says.
  */
 import { dispatchInterval } from './central.ts';
 
@@ -20,6 +25,8 @@ export interface BiddingMember {
   pmin_mw: number;
   pmax_mw: number;
   renewable: boolean;
+  /** Offers at its true cost (markup 1) and plays no part in the game (demand response). */
+  priceTaker?: boolean;
 }
 
 export interface BiddingOptions {
@@ -48,12 +55,14 @@ export function clearInternal(
   options: BiddingOptions,
 ): Clearing {
   // A markup k on the incremental cost 2a·p + b is the declared curve k·a·p² + k·b·p.
-  const declared = members.map((m) => ({ a: markup[m.operator]! * m.a, b: markup[m.operator]! * m.b }));
+  const k = (m: BiddingMember) => (m.priceTaker ? 1 : markup[m.operator]!);
+  const declared = members.map((m) => ({ a: k(m) * m.a, b: k(m) * m.b }));
   const r = dispatchInterval(declared, members, options.commitment_mw);
   if (!r.ok) throw new RangeError(`internal market cannot clear: ${r.reason}`);
   const beta = options.beta ?? 0;
   const profit: Record<string, number> = {};
   for (const [i, m] of members.entries()) {
+    if (m.priceTaker) continue;
     const p = r.p_mw[i]!;
     const cost = m.a * p * p + m.b * p + (m.renewable ? beta * p * p : 0);
     profit[m.operator] = (profit[m.operator] ?? 0) + r.lambda * p - cost;
@@ -104,7 +113,7 @@ export interface Equilibrium extends Clearing {
 
 /** Best-response iteration from truthful bids (k = 1) until no operator gains by moving. */
 export function biddingEquilibrium(members: readonly BiddingMember[], options: BiddingOptions): Equilibrium {
-  const operators = [...new Set(members.map((m) => m.operator))];
+  const operators = [...new Set(members.filter((m) => !m.priceTaker).map((m) => m.operator))];
   const markup: Record<string, number> = Object.fromEntries(operators.map((o) => [o, 1]));
   const maxRounds = options.maxRounds ?? 50;
   let rounds = 0;

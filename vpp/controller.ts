@@ -17,6 +17,7 @@ import type {
 } from '../twin/control/contract.ts';
 import { admmDispatch } from './admm.ts';
 import { type MemberLimits, memberLimits, statusesFrom } from './aggregate.ts';
+import { type BilevelReport, BilevelSchedule, type BilevelSettings } from './bilevel.ts';
 import { dispatchInterval } from './central.ts';
 import { type Graph, graphFromEdges, type NetworkConditions, smallWorld } from './comms.ts';
 import { consensusDispatch } from './consensus.ts';
@@ -77,6 +78,13 @@ export interface VppControllerOptions {
    * commitment such as a market award, where every MWh short counts. @default false
    */
   clampTarget?: boolean;
+  /**
+   * Bi-level scheduling (vpp/bilevel.ts; central structure, no network): the operators' bidding
+   * equilibrium and the lower level's day-ahead schedule for each interval, the target being the
+   * VPP's commitment; every decision is then the lower level's real-time adjustment per operator,
+   * with the default penalty for undelivered power metered from the state.
+   */
+  bilevel?: BilevelSettings;
 }
 
 export interface CommsSettings extends NetworkConditions {
@@ -128,6 +136,8 @@ export interface VppStatus {
   reference_cost: number;
   /** Members isolated as liars: by their neighbours (consensus with `resilient`) or by the ADMM aggregator's check. */
   isolated: string[];
+  /** Bi-level scheduling: the day-ahead interval in force and each operator's settlement. */
+  bilevel?: BilevelReport;
   /** The communication network at this decision (distributed structures). */
   comms?: {
     loss: number;
@@ -157,6 +167,7 @@ export class VppController implements Controller {
   private lastTelemetry: VppTelemetry | undefined;
   /** The agents' network, for the attack engine (distributed structures only). */
   readonly comms?: VppComms;
+  private readonly bilevel?: BilevelSchedule;
 
   constructor(private readonly options: VppControllerOptions) {
     const { vpp } = options;
@@ -173,6 +184,18 @@ export class VppController implements Controller {
     }
     this.claims = claims;
     this.graph = options.graph;
+    if (options.bilevel) {
+      if (this.structure !== 'central' || options.network)
+        throw new TypeError(
+          `${this.id}: bi-level scheduling dispatches each operator by the lower level's closed form: it needs the central structure and no network model`,
+        );
+      this.bilevel = new BilevelSchedule(
+        this.members,
+        options.bilevel,
+        options.target,
+        options.startHour ?? 12,
+      );
+    }
     if (this.structure !== 'central')
       this.comms = new VppComms(
         this.members.map((m) => m.id),
@@ -298,6 +321,16 @@ export class VppController implements Controller {
       flexibility,
       members,
       preferences: Object.fromEntries(this.preferences),
+      ...(s.bilevel
+        ? {
+            bilevel: {
+              interval: s.bilevel.interval.index,
+              commitment_mw: s.bilevel.interval.commitment_mw,
+              cleared_mw: s.bilevel.interval.cleared_mw,
+              operators: s.bilevel.operators,
+            },
+          }
+        : {}),
     };
   }
 
@@ -383,9 +416,14 @@ export class VppController implements Controller {
     }
     let solved: Solved;
     try {
-      solved = this.options.network
-        ? this.solveNetwork(state, limits, aim)
-        : this.solve(limits, aim, statuses, comms);
+      if (this.bilevel) {
+        const r = this.bilevel.decide(state.t_s, limits, statuses, period_h);
+        solved = { ok: true, p: r.p, lambda: r.lambda };
+        s.bilevel = this.bilevel.report();
+      } else
+        solved = this.options.network
+          ? this.solveNetwork(state, limits, aim)
+          : this.solve(limits, aim, statuses, comms);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
       solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };

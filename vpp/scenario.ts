@@ -13,6 +13,7 @@ import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { TwinState } from '../twin/api.ts';
 import type { TwinCatalog } from '../twin/control/contract.ts';
 import { memberLimits, statusesFrom } from './aggregate.ts';
+import type { BilevelSettings } from './bilevel.ts';
 import { awardAt, bidCurve, loadPriceSeries, PriceFileError } from './commercial.ts';
 import { type CommsSettings, VppController, type VppStatus } from './controller.ts';
 import {
@@ -33,6 +34,8 @@ export interface VppSection {
   period_s?: number;
   /** `market: p2p`: the VPP's award in the scenario's P2P market (the market's section names it). */
   target: { mw?: number; profile_mw?: number[]; prices?: string; market?: 'p2p' };
+  scheduling?: 'dispatch' | 'bilevel';
+  bilevel?: BilevelSettings;
   comms?: {
     loss?: number;
     latency_ms?: number;
@@ -167,6 +170,8 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
   if (c.degree !== undefined && c.degree >= members.length)
     fail(`degree ${c.degree} needs more than ${members.length} members`, ['vpp', 'comms', 'degree']);
 
+  const bilevel = bilevelOf(section, structure, period_s, fail);
+
   const decisions: DecisionRecord[] = [];
   const controller = new VppController({
     vpp: { ...vpp!, structure, period_s },
@@ -176,6 +181,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     onDecision: (s) => decisions.push(recordOf(s)),
     // A market award is a commitment: short of it, deliver as much as the members can.
     clampTarget: input.award !== undefined,
+    bilevel,
   });
 
   input.assertions.forEach((a, i) => {
@@ -209,6 +215,46 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
       }
     },
   };
+}
+
+/** The bi-level settings when the section asks for bi-level scheduling (checked against the rest of it). */
+function bilevelOf(
+  section: VppSection,
+  structure: ControlStructure,
+  period_s: number,
+  fail: (reason: string, path: (string | number)[]) => never,
+): BilevelSettings | undefined {
+  if (section.scheduling !== 'bilevel') {
+    if (section.bilevel) fail("'bilevel' settings need 'scheduling: bilevel'", ['vpp', 'bilevel']);
+    return undefined;
+  }
+  if (!section.bilevel)
+    fail("'scheduling: bilevel' needs 'bilevel: { penalty_per_mwh }' (the default penalty)", [
+      'vpp',
+      'scheduling',
+    ]);
+  if (section.target.market !== undefined)
+    fail(
+      'bi-level scheduling schedules its commitment day-ahead: it needs a target known ahead (mw, profile_mw or prices), not a market award',
+      ['vpp', 'target'],
+    );
+  if (structure !== 'central')
+    fail(
+      `bi-level scheduling dispatches each operator by the lower level's closed form: set 'structure: central' (it is ${structure})`,
+      ['vpp', 'scheduling'],
+    );
+  const b = section.bilevel!;
+  const interval_s = b.interval_s ?? 3600;
+  const ratio = interval_s / period_s;
+  if (Math.abs(ratio - Math.round(ratio)) > 1e-9 || ratio < 1)
+    fail(`interval_s ${interval_s} must be a whole multiple of the re-dispatch period (${period_s} s)`, [
+      'vpp',
+      'bilevel',
+      b.interval_s === undefined ? 'penalty_per_mwh' : 'interval_s',
+    ]);
+  if (b.markup_range && b.markup_range[0]! > b.markup_range[1]!)
+    fail(`markup_range [${b.markup_range.join(', ')}]: low above high`, ['vpp', 'bilevel', 'markup_range']);
+  return b;
 }
 
 /** The target function the section asks for. */

@@ -31,6 +31,25 @@ export interface VppMemberTelemetry {
   opted_out?: boolean;
 }
 
+/** What one operator did, as of the last decision (cumulative figures since the run started). */
+export interface OperatorSettlement {
+  operator: string;
+  markup: number;
+  /** Day-ahead allocation of its units, MW. */
+  allocation_mw: number;
+  /** Its units' real-time set-points, summed; its loads' curtailment; MW. */
+  realtime_mw: number;
+  dr_mw: number;
+  /** Its units' measured output in the state of the decision, MW. */
+  delivered_mw: number;
+  /** What the real-time re-dispatch chose not to deliver (penalty cheaper than closing it), MW. */
+  planned_shortfall_mw: number;
+  /** Metered since the start: allocation not delivered, MWh; the penalty for it; paid for curtailment. */
+  undelivered_mwh: number;
+  penalty: number;
+  dr_payment: number;
+}
+
 /** The VPP's report after one decision (`VppController.telemetry()`). */
 export interface VppTelemetry extends ControllerTelemetry {
   kind: 'vpp';
@@ -61,6 +80,18 @@ export interface VppTelemetry extends ControllerTelemetry {
   members: VppMemberTelemetry[];
   /** Preferences in force, by prosumer id. */
   preferences: Record<string, ProsumerPreferences>;
+  /**
+   * Bi-level scheduling (vpp/bilevel.ts): the day-ahead interval in force (index from the run's
+   * start), the VPP's commitment and what the forecast could clear of it, MW, and per operator its
+   * day-ahead allocation, real-time set-points, measured delivery and metered settlement
+   * (`price_per_mwh` is then the internal price of the operators' bidding equilibrium).
+   */
+  bilevel?: {
+    interval: number;
+    commitment_mw: number;
+    cleared_mw: number;
+    operators: OperatorSettlement[];
+  };
 }
 
 /** Whether a controller's telemetry is a VPP's (the bench reads it by this kind). */

@@ -97,6 +97,21 @@ export const RECORDED_SCHEMA = {
       hardware: 'boolean',
     },
   },
+  /** One point per operator and decision of a VPP under bi-level scheduling (vpp/bilevel.ts). */
+  vpp_operator: {
+    tags: ['run', 'vpp', 'operator'],
+    fields: {
+      markup: 'float',
+      allocation_mw: 'float',
+      realtime_mw: 'float',
+      dr_mw: 'float',
+      delivered_mw: 'float',
+      planned_shortfall_mw: 'float',
+      undelivered_mwh: 'float',
+      penalty: 'float',
+      dr_payment: 'float',
+    },
+  },
   event: {
     tags: ['run', 'kind', 'source'],
     fields: { message: 'string', target: 'string' },

@@ -9,6 +9,7 @@ import type { Controller } from '../../twin/control/contract.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
 import { runScenario, type ScenarioRunResult } from '../../twin/scenario/runner.ts';
+import type { VppStatus } from '../../vpp/controller.ts';
 import {
   deviceMicrogrids,
   plannedIslands,
@@ -16,6 +17,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../runtime/snapshot-points.ts';
+import { vppDecisionRecorder } from '../runtime/vpp-points.ts';
 import { type ScenarioVppRun, scenarioVppRun } from '../vpp/scenario.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
 import type { RunRecorder } from './run-recorder.ts';
@@ -55,6 +57,8 @@ export interface SimulateRunOptions {
 export interface SimulateRunResult {
   result: ScenarioRunResult;
   verdict: RunVerdict;
+  /** The scenario's VPP at the end of the run (its last decision), when it has one. */
+  vpp?: Readonly<VppStatus>;
   /** The run folder (absolute), when recorded. */
   runDir?: string;
 }
@@ -88,7 +92,7 @@ export async function simulateRecorded(
         includeBuses,
         deviceMicrogrid,
         plannedIslands: planned,
-        recordMore: options.recordMore,
+        recordMore: recordersOf(vpp && vppDecisionRecorder(vpp.vpp.controller), options.recordMore),
       })
     : undefined;
   const record = (state: TwinState) => states?.step(state);
@@ -137,7 +141,7 @@ export async function simulateRecorded(
       (await rec.close({ status: 'complete', assertions, twinSolver: { ...result.solver } })).verdict ??
       verdict;
   }
-  return { result, verdict, runDir: await moveToOut() };
+  return { result, verdict, runDir: await moveToOut(), vpp: vpp?.vpp.controller.status };
 }
 
 /**
@@ -199,4 +203,15 @@ function controllersOf(
   const present = makers.filter((m) => m !== undefined);
   if (present.length === 0) return undefined;
   return () => present.flatMap((m) => m());
+}
+
+/** The VPP's points (`vpp`, `vpp_member`, as the live bench records them) and the caller's (a market's). */
+function recordersOf(
+  ...recorders: (SimulateRunOptions['recordMore'] | undefined)[]
+): SimulateRunOptions['recordMore'] {
+  const present = recorders.filter((r) => r !== undefined);
+  if (present.length === 0) return undefined;
+  return (state, point, timeOf) => {
+    for (const r of present) r(state, point, timeOf);
+  };
 }

@@ -1,8 +1,11 @@
 /**
- * A VPP's telemetry (vpp/telemetry.ts) as recorded points: one `vpp` point per decision and one
- * `vpp_member` point per member (docs/influx-schema.md). Null values are left out of the point.
+ * A VPP's telemetry (vpp/telemetry.ts) as recorded points: one `vpp` point per decision, one
+ * `vpp_member` point per member and, under bi-level scheduling, one `vpp_operator` point per
+ * operator (docs/influx-schema.md). Null values are left out of the point.
  */
-import type { VppTelemetry } from '../../vpp/telemetry.ts';
+import type { TwinState } from '../../twin/api.ts';
+import type { Controller } from '../../twin/control/contract.ts';
+import { isVppTelemetry, type VppTelemetry } from '../../vpp/telemetry.ts';
 import type { PointSink } from '../recording/schema.ts';
 
 const orUndefined = (v: number | null | undefined) => (v === null ? undefined : v);
@@ -45,4 +48,39 @@ export function vppTelemetryToPoints(t: VppTelemetry, time_ns: bigint, sink: Poi
       time_ns,
     );
   }
+  for (const o of t.bilevel?.operators ?? []) {
+    sink(
+      'vpp_operator',
+      { vpp: t.vpp, operator: o.operator },
+      {
+        markup: o.markup,
+        allocation_mw: o.allocation_mw,
+        realtime_mw: o.realtime_mw,
+        dr_mw: o.dr_mw,
+        delivered_mw: o.delivered_mw,
+        planned_shortfall_mw: o.planned_shortfall_mw,
+        undelivered_mwh: o.undelivered_mwh,
+        penalty: o.penalty,
+        dr_payment: o.dr_payment,
+      },
+      time_ns,
+    );
+  }
+}
+
+/**
+ * For a run stepped in-process (`gridloop simulate`, stateRecorder's `recordMore`): after each step,
+ * the points of the VPP's decision when it made a new one — what the live bench records from the
+ * loop's controller telemetry. A decision's telemetry is a new object, so a new object is a new decision.
+ */
+export function vppDecisionRecorder(
+  controller: Pick<Controller, 'telemetry'>,
+): (state: TwinState, sink: PointSink, timeOf: (t_s: number) => bigint) => void {
+  let last: unknown;
+  return (_state, sink, timeOf) => {
+    const t = controller.telemetry?.();
+    if (t === last || !isVppTelemetry(t)) return;
+    last = t;
+    vppTelemetryToPoints(t, timeOf(t.t_s), sink);
+  };
 }

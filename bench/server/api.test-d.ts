@@ -150,3 +150,46 @@ describe('prosumers', () => {
     >();
   });
 });
+
+describe('VPP view', () => {
+  type View = import('./api.ts').VppLiveView;
+  type Telemetry = import('../../vpp/telemetry.ts').VppTelemetry;
+  type MemberTelemetry = import('../../vpp/telemetry.ts').VppMemberTelemetry;
+
+  it('is derived from the VPP telemetry: a field changed there changes here', () => {
+    expectTypeOf<View['price_per_mwh']>().toEqualTypeOf<Telemetry['price_per_mwh']>();
+    expectTypeOf<View['flexibility']['stored_energy_mwh']>().toEqualTypeOf<
+      Telemetry['flexibility']['stored_energy_mwh']
+    >();
+    expectTypeOf<View['members'][number]['setpoint_mw']>().toEqualTypeOf<MemberTelemetry['setpoint_mw']>();
+  });
+
+  it('keeps the wire format: exactly these fields', () => {
+    expectTypeOf<View>().toEqualTypeOf<{
+      vpp: string;
+      t_s: number;
+      target_mw: number;
+      delivered_mw: number;
+      price_per_mwh: number | null;
+      ok: boolean;
+      reason?: string;
+      flexibility: {
+        pmin_mw: number;
+        pmax_mw: number;
+        stored_energy_mwh: number;
+        storage_room_mwh: number;
+        members_online: number;
+        members: number;
+      };
+      members: {
+        id: string;
+        prosumer?: string;
+        hardware?: boolean;
+        setpoint_mw: number | null;
+        measured_mw: number;
+        tracking_error_mw: number | null;
+        opted_out?: boolean;
+      }[];
+    }>();
+  });
+});

@@ -9,7 +9,7 @@
 import type { MarketView } from '../../market/telemetry.ts';
 import type { TwinEvent } from '../../twin/api.ts';
 import type { AttackParameters } from '../../twin/attacks/attacks.ts';
-import type { ProsumerPreferences } from '../../vpp/telemetry.ts';
+import type { ProsumerPreferences, VppMemberTelemetry, VppTelemetry } from '../../vpp/telemetry.ts';
 
 /**
  * Who a client is, decided by the token it presents in the handshake (`auth.token`). A `prosumer`
@@ -92,40 +92,22 @@ export interface LiveMicrogrid {
 }
 
 /**
- * The VPP as its operator sees it, after each of its decisions (vpp/telemetry.ts; the same figures
- * are recorded as `vpp` and `vpp_member`, docs/influx-schema.md). Powers MW, generator convention.
+ * The VPP as its operator sees it, after each of its decisions: a subset of the VPP's telemetry
+ * (vpp/telemetry.ts, where each field is documented; the same figures are recorded as `vpp` and
+ * `vpp_member`, docs/influx-schema.md), picked here so the wire format is the telemetry's own
+ * fields and cannot drift from them. Powers MW, generator convention.
  */
-export interface VppLiveView {
-  vpp: string;
-  t_s: number;
-  target_mw: number;
-  /** Sum of the members' measured outputs. */
-  delivered_mw: number;
-  /** The VPP's internal price (incremental cost λ), currency/MWh; null when the structure gives none. */
-  price_per_mwh: number | null;
-  /** False when the last solve failed and the last feasible dispatch was kept (`reason`). */
-  ok: boolean;
-  reason?: string;
-  /** Aggregate flexibility the decision used. */
-  flexibility: {
-    pmin_mw: number;
-    pmax_mw: number;
-    stored_energy_mwh: number;
-    storage_room_mwh: number;
-    members_online: number;
-    members: number;
-  };
-  members: {
-    id: string;
-    prosumer?: string;
-    hardware?: boolean;
-    /** Set-point in force (null: none sent). */
-    setpoint_mw: number | null;
-    measured_mw: number;
-    /** Measured minus the set-point in force over the period just ended. */
-    tracking_error_mw: number | null;
-    opted_out?: boolean;
-  }[];
+export interface VppLiveView
+  extends Pick<
+    VppTelemetry,
+    'vpp' | 't_s' | 'target_mw' | 'delivered_mw' | 'price_per_mwh' | 'ok' | 'reason'
+  > {
+  /** Aggregate flexibility the decision used (the telemetry's, less the ramp). */
+  flexibility: Omit<VppTelemetry['flexibility'], 'ramp_mw_s'>;
+  members: Pick<
+    VppMemberTelemetry,
+    'id' | 'prosumer' | 'hardware' | 'setpoint_mw' | 'measured_mw' | 'tracking_error_mw' | 'opted_out'
+  >[];
 }
 
 /**

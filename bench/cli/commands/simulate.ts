@@ -182,6 +182,7 @@ export const simulateCommand: Command = {
       assertions: result.assertions,
       solver: result.solver,
       ...(marketReport ? { market: marketReport } : {}),
+      ...(run.vpp?.bilevel ? { vpp: { operators: run.vpp.bilevel.operators } } : {}),
     };
     if (values.json) {
       console.log(JSON.stringify(summary));
@@ -192,6 +193,11 @@ export const simulateCommand: Command = {
       for (const a of result.assertions)
         console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.detail}`);
       if (marketReport) for (const line of marketDayLines(marketReport)) console.log(line);
+      // Bi-level scheduling: what each operator left undelivered and paid for it (docs/vpp.md).
+      for (const o of run.vpp?.bilevel?.operators ?? [])
+        console.log(
+          `  vpp operator ${o.operator}: ${o.undelivered_mwh.toFixed(4)} MWh undelivered, penalty ${o.penalty.toFixed(2)}, demand response paid ${o.dr_payment.toFixed(2)}`,
+        );
       console.log(
         summary.passed
           ? `PASSED (${verdict.summary})`
