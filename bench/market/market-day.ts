@@ -7,7 +7,7 @@
  * constraint that caused it.
  */
 
-import { derAgents, derParticipants } from '../../market/agents.ts';
+import { derAgents, derParticipants, flexLoads } from '../../market/agents.ts';
 import { type IntervalRecord, MarketController } from '../../market/controller.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
@@ -39,7 +39,10 @@ export interface IntervalDelivery {
   prices: Record<string, number>;
   volume_wh: number;
   fids: FidDelivery[];
-  /** FIDs at their rating in the clearing (what the network could not carry), with the constraint. */
+  /**
+   * What the network could not carry, with the constraint: FIDs at their rating, microgrids at their
+   * island-reserve limit.
+   */
   binding: string[];
   /** Why the interval was not cleared normally (ledger down). */
   note?: string;
@@ -111,8 +114,17 @@ export class MarketDay {
       this.controller = new MarketController({
         fids: this.fids,
         participants: derParticipants(catalog, agents, DEPOSIT),
-        bidder: derAgents(agents),
+        // Forecasts on the day's shapes (the scenario's start hour and load profile).
+        bidder: derAgents({
+          ...agents,
+          forecast: {
+            startHour: scenario.startHour ?? scenario.twin?.startHour ?? 0,
+            loadProfile: scenario.twin?.loads?.default?.profile,
+          },
+        }),
         dispatch: section.dispatch,
+        curtail: flexLoads(catalog),
+        reserve: section.reserve,
         config,
       });
     } catch (err) {
@@ -299,7 +311,9 @@ export class MarketDay {
       prices: Object.fromEntries(result.prices.map((p) => [p.microgrid, p.price])),
       volume_wh: result.volume_wh,
       fids,
-      binding: result.links.filter((l) => l.binding).map((l) => l.message ?? l.id),
+      binding: [...result.links, ...result.limits, ...(record.held ?? [])]
+        .filter((l) => l.binding)
+        .map((l) => l.message ?? ''),
       ...(record.note ? { note: record.note } : {}),
     };
   }
