@@ -69,8 +69,11 @@ export const flexParticipant = (microgrid: string): string => `flex:${microgrid}
 /** Each microgrid's flexible participant and its controllable loads (the controller's `curtail`). */
 export function flexLoads(catalog: TwinCatalog): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const l of catalog.loads)
-    if (l.controllable && l.microgrid) (out[flexParticipant(l.microgrid)] ??= []).push(l.id);
+  for (const l of catalog.loads) {
+    if (!l.controllable || !l.microgrid) continue;
+    const id = flexParticipant(l.microgrid);
+    out[id] = [...(out[id] ?? []), l.id];
+  }
   return out;
 }
 
