@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,54 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
     expect(traded.has('pv-24')).toBe(true);
     // No board is on the hardware slot in simulate: nothing measured, so it does not bid.
     expect(traded.has('bess-hw')).toBe(false);
+  });
+
+  it('the evening of the shipped day keeps MG3 alive: the island reserve holds its exports (no trip, no shedding, every interval within 1 %)', async () => {
+    // The shipped day from 20:00 to 21:30 with bess-32 where the day leaves it at 20:00 before the
+    // island reserve (18 % charge: measured) — without the reserve, MG3 exported 0.5–0.6 MW through
+    // both FIDs with its gensets at their rating and the battery covering the rest, ran it to its
+    // lowest charge (10 %) and collapsed under frequency (IEEE 1547 UF2 trips, 20:55 in the day).
+    const dir = mkdtempSync(join(tmpdir(), 'market-evening-'));
+    dirs.push(dir);
+    const gridFile = join(dir, 'grid.yaml');
+    const grid = readFileSync(new URL('../../grids/demo-33bw-microgrids.yaml', import.meta.url), 'utf8');
+    const low = grid.replace(/(id: bess-32,.*energy_mwh: 0\.8, soc0: )0\.55/, '$10.18');
+    expect(low).not.toBe(grid);
+    writeFileSync(gridFile, low);
+    const text = readFileSync(SHIPPED, 'utf8')
+      .replace(/^grid: .*$/m, `grid: ${gridFile}`)
+      .replace(/^duration_s: 86400$/m, 'duration_s: 5400')
+      .replace(/^startHour: 0$/m, 'startHour: 20');
+    const scenario = parseScenario(text, SHIPPED);
+    const market = (await marketDayOf(scenario, scenario.dt_s))!;
+    const trouble: string[] = [];
+    let lowestSoc = 1;
+    let mg3Dark = false;
+    await simulateRecorded(scenario, {
+      dt_s: scenario.dt_s,
+      every_s: 60,
+      controllers: () => [market.controller],
+      onStep: (state) => {
+        market.onStep(state);
+        for (const e of state.events)
+          if (e.kind === 'der-trip' || e.kind === 'ufls') trouble.push(`${e.t_s} s ${e.message}`);
+        lowestSoc = Math.min(lowestSoc, state.devices['bess-32'].soc ?? 1);
+        if (state.islands.some((i) => i.buses.includes('30') && !i.energised)) mg3Dark = true;
+      },
+    });
+    expect(trouble).toEqual([]);
+    expect(mg3Dark).toBe(false);
+    // The battery never reaches its lowest charge (10 %), where it stops discharging.
+    expect(lowestSoc).toBeGreaterThan(0.12);
+    const report = market.report();
+    expect(report.intervals).toHaveLength(5);
+    expect(report.shortfalls).toEqual([]);
+    expect(report.maxError).toBeLessThanOrEqual(0.01);
+    // The reserve did bind (MG3's exports held, its grid-forming offers held back), and the run says so.
+    const held = report.intervals.flatMap((i) => i.binding).filter((b) => b.startsWith('MG3 island reserve'));
+    expect(held.length).toBeGreaterThan(0);
+    for (const b of held)
+      expect(b).toMatch(/^MG3 island reserve \(.*\): (grid-forming offers|export|import) held to \d+ Wh/);
   });
 
   it('names the constraint of an interval the FIDs could not deliver (MG3 blacked out)', async () => {
