@@ -83,7 +83,8 @@ export class MarketDay {
   private fidsWrittenUntil = -Infinity;
   private sink?: { point: PointSink; timeOf: (t_s: number) => bigint };
 
-  constructor(scenario: Scenario, catalog: TwinCatalog) {
+  /** `ledgerLive`: whether the ledger can make progress (MarketControllerOptions.ledgerLive). */
+  constructor(scenario: Scenario, catalog: TwinCatalog, options: { ledgerLive?: () => boolean } = {}) {
     const section = scenario.market;
     if (!section) throw new TypeError('MarketDay: the scenario has no market section');
     this.section = section;
@@ -124,6 +125,7 @@ export class MarketDay {
         }),
         dispatch: section.dispatch,
         curtail: flexLoads(catalog),
+        ledgerLive: options.ledgerLive,
         reserve: section.reserve,
         config,
       });
