@@ -1,7 +1,15 @@
+import fc from 'fast-check';
+import highsPackage, { type Highs } from 'highs';
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
 import type { DerInfo, TwinCatalog } from '../twin/control/contract.ts';
-import { islandLimits, islandReserves } from './reserve.ts';
+import { clear, type MarketNetwork } from './clearing.ts';
+import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from './orders.ts';
+import { holdBack, islandLimits, islandReserves } from './reserve.ts';
+
+// As in clearing.test.ts: at run time (ESM) the default import is the loader itself.
+const loadHighs = ((highsPackage as unknown as { default?: unknown }).default ??
+  highsPackage) as () => Promise<Highs>;
 
 const der = (id: string, microgrid: string, more: Partial<DerInfo>): DerInfo => ({
   id,
@@ -115,5 +123,100 @@ describe('island reserve (market/reserve.ts)', () => {
     const dark = state();
     dark.islands[1].energised = false;
     expect(islandLimits(dark, catalog, 900)).toEqual([]);
+  });
+});
+
+describe('reserve holdback against the welfare LP with the reserve as a constraint (HiGHS)', () => {
+  it('trimming the dearest grid-forming offers then clearing = max welfare s.t. Σ grid-forming sold ≤ U − R', async () => {
+    const highs = await loadHighs();
+    const cfg = { ...DEFAULT_MARKET_CONFIG, priceFloor: 0, priceCap: 60 };
+    let binding = 0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            side: fc.constantFrom('buy' as const, 'sell' as const),
+            qty_wh: fc.integer({ min: 0, max: 600 }),
+            price: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.constantFrom(20, 30)),
+            t_s: fc.integer({ min: 0, max: 3 }),
+            mg: fc.integer({ min: 0, max: 1 }),
+            gridForming: fc.boolean(),
+          }),
+          { maxLength: 16 },
+        ),
+        fc.integer({ min: 0, max: 1500 }),
+        fc.integer({ min: 0, max: 800 }),
+        (raw, cap, fidCap) => {
+          const participants = new Map<string, Participant>();
+          const gridFormingOf = new Map<string, string>();
+          const orders: Order[] = raw.map((r, i) => {
+            const mg = r.mg === 0 ? 'mg1' : 'mg3';
+            participants.set(`p${i}`, { id: `p${i}`, microgrid: mg, deposit: 0 });
+            if (r.gridForming && mg === 'mg3') gridFormingOf.set(`p${i}`, mg);
+            return {
+              id: `o${i}`,
+              participant: `p${i}`,
+              side: r.side,
+              qty_wh: r.qty_wh,
+              price: r.price,
+              t_s: r.t_s,
+            };
+          });
+          const network: MarketNetwork = {
+            microgrids: ['mg1', 'mg3'],
+            links: [{ id: 'fid', a: 'mg1', b: 'mg3', cap_wh: fidCap }],
+          };
+          // U − R = cap Wh over an hour (the +0.5 Wh keeps the floor exact).
+          const reserve = {
+            microgrid: 'mg3',
+            up_mw: (cap + 0.5) / 1e6,
+            down_mw: 0,
+            localNet_mw: 0,
+            reserve_mw: 0,
+          };
+          const { orders: trimmed, held } = holdBack(orders, [reserve], gridFormingOf, 3600);
+          const r = clear(trimmed, participants, cfg, network);
+          // The LP: max Σ bid·q − Σ ask·q, balances, the FID, and Σ over grid-forming asks ≤ cap.
+          const q = (i: number) => `q${i}`;
+          const obj =
+            orders.map((o, i) => `${o.side === 'buy' ? '+' : '-'} ${o.price} ${q(i)}`).join(' ') || '0 f';
+          const bal = ['mg1', 'mg3'].map((m, j) => {
+            const t = orders
+              .map((o, i) =>
+                participants.get(o.participant)!.microgrid === m
+                  ? `${o.side === 'sell' ? '+' : '-'} ${q(i)}`
+                  : '',
+              )
+              .filter(Boolean);
+            t.push(j === 0 ? '- f' : '+ f');
+            return ` b${j}: ${t.join(' ')} = 0`;
+          });
+          const gf = orders
+            .map((o, i) => (o.side === 'sell' && gridFormingOf.has(o.participant) ? `+ ${q(i)}` : ''))
+            .filter(Boolean);
+          const rows = [...bal, ...(gf.length ? [` res: ${gf.join(' ')} <= ${cap}`] : [])];
+          const bounds = [
+            ...orders.map((o, i) => ` 0 <= ${q(i)} <= ${o.qty_wh}`),
+            ` -${fidCap} <= f <= ${fidCap}`,
+          ];
+          const lp = highs.solve(
+            `Maximize\n obj: ${obj}\nSubject To\n${rows.join('\n')}\nBounds\n${bounds.join('\n')}\nEnd`,
+            {
+              presolve: 'off',
+            },
+          );
+          expect(lp.Status).toBe('Optimal');
+          expect(r.welfare).toBeCloseTo(lp.ObjectiveValue, 6);
+          // What the grid-forming units sold leaves the reserve.
+          const sold = r.fills
+            .filter((f) => f.side === 'sell' && gridFormingOf.has(f.participant))
+            .reduce((s, f) => s + f.filled_wh, 0);
+          expect(sold).toBeLessThanOrEqual(cap);
+          if (held.length > 0 && sold === cap) binding++;
+        },
+      ),
+      { numRuns: 600, seed: 23 },
+    );
+    expect(binding).toBeGreaterThan(30);
   });
 });
