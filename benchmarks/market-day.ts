@@ -1,10 +1,12 @@
 /**
  * A 24 h market day of the demo in `simulate` (docs/market.md, "A market day in simulate").
- *   npm run bench:market-day [-- --hours H] [-- --no-record]
+ *   npm run bench:market-day [-- --hours H] [-- --no-record] [-- --scenario FILE]
  * Runs scenarios/market-day.yaml as `gridloop simulate` does (recorded into a temporary run folder,
  * deleted afterwards): per-DER agents bid, the market clears every 15 min, the FIDs carry the
  * exchange. Ends with one JSON line: wall and CPU time (target ≤ 180 s for the day), and the delivery
  * figures (intervals, shortfalls and their share of the day, the largest FID energy error).
+ * `--scenario` runs another market scenario for its own duration (e.g. scenarios/vpp-market.yaml:
+ * then the VPP's awarded and delivered energy are figures too).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,13 +20,16 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const hours = Number(arg('--hours') ?? 24);
+const file = arg('--scenario');
+const scenario = await loadScenario(
+  file ?? new URL('../scenarios/market-day.yaml', import.meta.url).pathname,
+);
+const hours = Number(arg('--hours') ?? (file ? scenario.duration_s / 3600 : 24));
 if (!(hours > 0 && hours <= 24)) {
   console.error('bench:market-day: --hours must be in (0, 24]');
   process.exit(2);
 }
 const record = !process.argv.includes('--no-record');
-const scenario = await loadScenario(new URL('../scenarios/market-day.yaml', import.meta.url).pathname);
 scenario.duration_s = hours * 3600;
 const runsDir = mkdtempSync(join(tmpdir(), 'bench-market-day-'));
 const c0 = process.cpuUsage();
@@ -34,6 +39,7 @@ const run = await simulateRecorded(scenario, {
   dt_s: scenario.dt_s,
   every_s: scenario.record?.every_s ?? 60,
   controllers: () => [market.controller],
+  vpp: market.vpp?.run,
   onStep: market.onStep,
   recordMore: market.recordPoints,
   open: record
@@ -55,6 +61,7 @@ const round = (x: number, d = 3) => Number(x.toFixed(d));
 console.log(
   JSON.stringify({
     bench: 'market-day',
+    scenario: scenario.name,
     simulated_h: hours,
     dt_s: scenario.dt_s,
     recorded: record,
@@ -69,6 +76,17 @@ console.log(
     max_error: round(r.maxError, 4),
     exchanged_kwh: round(r.exchanged_wh / 1e3, 1),
     traded_kwh: round(r.volume_wh / 1e3, 1),
+    ...(r.vpp
+      ? {
+          vpp: {
+            id: r.vpp.id,
+            intervals: r.vpp.intervals.length,
+            awarded_kwh: round(r.vpp.intervals.reduce((x, d) => x + d.award_wh, 0) / 1e3, 1),
+            delivered_kwh: round(r.vpp.intervals.reduce((x, d) => x + d.delivered_wh, 0) / 1e3, 1),
+            max_interval_error: round(r.vpp.maxError, 4),
+          },
+        }
+      : {}),
     loadavg_1m: round(loadavg()[0], 1),
   }),
 );

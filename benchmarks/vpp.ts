@@ -228,6 +228,22 @@ console.log(
   `consensus, demo portfolio at 20 % loss: ${lossyDefault.iterations} rounds (default gain), ${lossy.iterations} (former global gain)`,
 );
 
+// A lying agent (+40 /MWh) under W-MSR on the demo portfolio: each agent's own gain against one global gain.
+const wmsr = (epsilon?: number) =>
+  consensusDispatch(demoCurves, {
+    target_mw: demoTarget,
+    graph: demoGraph,
+    liar: { agent: 4, bias: 40 },
+    resilient: true,
+    maxIterations: 3000,
+    epsilon,
+  });
+const wmsrOwn = wmsr();
+const wmsrGlobal = wmsr(demoGain);
+console.log(
+  `consensus W-MSR with a liar, demo portfolio: ${wmsrOwn.iterations} rounds (own gains), ${wmsrGlobal.iterations} (global gain); isolated ${wmsrOwn.isolated.join(', ')}`,
+);
+
 const liveFigures = live.seconds > 0 ? await runLive() : undefined;
 
 console.log(
@@ -279,6 +295,12 @@ console.log(
       converged: lossyDefault.converged,
       iterations_default_gain: lossyDefault.iterations,
       iterations_global_gain: lossy.iterations,
+    },
+    consensus_demo_wmsr_liar: {
+      converged: wmsrOwn.converged,
+      iterations_own_gain: wmsrOwn.iterations,
+      iterations_global_gain: wmsrGlobal.iterations,
+      isolated: wmsrOwn.isolated,
     },
     ...(liveFigures ? { live: liveFigures } : {}),
   }),

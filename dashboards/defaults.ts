@@ -10,7 +10,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { InfluxQueryBuilder, type Selection } from './influxql.ts';
+import { InfluxQueryBuilder, type Selection, type TagCondition } from './influxql.ts';
 import type { Measurement, TagOf } from './schema.ts';
 
 /**
@@ -29,6 +29,19 @@ export const DASHBOARD_TAG = 'gridloop';
 /** Grafana has no per-unit unit: a custom suffix unit puts "pu" on axes, legends and tooltips. */
 export const PER_UNIT = 'suffix: pu';
 
+/**
+ * Money: the market's and the VPP's prices are in money units of whatever currency a lab sets them
+ * in, so the dashboards show the generic currency sign ¤ (Grafana's custom `currency:` unit scales
+ * 1500 to "¤1.50K").
+ */
+export const MONEY = 'currency:¤';
+/** Prices per MWh of energy (no Grafana unit says that). */
+export const PRICE_PER_MWH = 'suffix: ¤/MWh';
+/** Money is recorded in micro-units (docs/market.md): queries multiply by this to show money units. */
+export const MICRO = 1e-6;
+/** Energy recorded in Wh; Grafana's Wh unit scales to kWh and MWh. */
+export const WATT_HOURS = 'watth';
+
 /** Grid units (24 columns wide). */
 export const FULL_WIDTH = 24;
 export const HALF_WIDTH = 12;
@@ -43,9 +56,12 @@ export interface Row {
   panels: cog.Builder<dashboard.Panel>[];
 }
 
-/** The run variable: which recorded run the dashboard shows (newest first: run ids start with a timestamp). */
-export function runVariable(): dashboard.QueryVariableBuilder {
-  const query = 'SHOW TAG VALUES FROM "island" WITH KEY = "run"';
+/**
+ * The run variable: which recorded run the dashboard shows (newest first: run ids start with a
+ * timestamp), among the runs that wrote `from` (default `island`, which every twin run writes).
+ */
+export function runVariable(from: Measurement = 'island'): dashboard.QueryVariableBuilder {
+  const query = `SHOW TAG VALUES FROM "${from}" WITH KEY = "run"`;
   return new dashboard.QueryVariableBuilder('run')
     .label('Run')
     .description('Recorded run (runs/<timestamp>-<scenario>)')
@@ -57,14 +73,21 @@ export function runVariable(): dashboard.QueryVariableBuilder {
 }
 
 /**
- * The microgrid variable: which microgrids (one, several or all) a dashboard shows. Grafana
- * formats several values as a regex alternation, so queries match it with `MICROGRID`.
+ * A variable choosing values of one tag in the chosen run: one, several or all. Grafana formats
+ * several values as a regex alternation, so queries match it with `{ tag, matches: '$<name>' }`;
+ * All is `.*`, which also matches points without the tag.
  */
-export function microgridVariable(): dashboard.QueryVariableBuilder {
-  const query = 'SHOW TAG VALUES FROM "device" WITH KEY = "microgrid" WHERE "run" = \'$run\'';
-  return new dashboard.QueryVariableBuilder('microgrid')
-    .label('Microgrid')
-    .description('Microgrids of the chosen run')
+export function tagVariable<M extends Measurement>(
+  name: string,
+  label: string,
+  description: string,
+  from: M,
+  key: TagOf<M>,
+): dashboard.QueryVariableBuilder {
+  const query = `SHOW TAG VALUES FROM "${from}" WITH KEY = "${key}" WHERE "run" = '$run'`;
+  return new dashboard.QueryVariableBuilder(name)
+    .label(label)
+    .description(description)
     .datasource(DATASOURCE)
     .query(query)
     .definition(query)
@@ -73,6 +96,11 @@ export function microgridVariable(): dashboard.QueryVariableBuilder {
     .multi(true)
     .includeAll(true)
     .allValue('.*');
+}
+
+/** The microgrid variable: which microgrids a dashboard shows; queries match it with `MICROGRID`. */
+export function microgridVariable(): dashboard.QueryVariableBuilder {
+  return tagVariable('microgrid', 'Microgrid', 'Microgrids of the chosen run', 'device', 'microgrid');
 }
 
 /**
@@ -101,11 +129,18 @@ export const RUN = { tag: 'run', equals: '$run' } as const;
 export const CAMPAIGN = { tag: 'campaign', equals: '$campaign' } as const;
 
 /**
- * Starts a run dashboard with the shared settings (`sharedSettings`), the run variable and the
- * events annotation.
+ * Starts a run dashboard with the shared settings (`sharedSettings`), the run variable (runs that
+ * wrote `runsOf`) and the events annotation.
  */
-export function baseDashboard(uid: string, title: string, description: string): dashboard.DashboardBuilder {
-  return sharedSettings(uid, title, description).withVariable(runVariable()).annotation(eventsAnnotation());
+export function baseDashboard(
+  uid: string,
+  title: string,
+  description: string,
+  runsOf: Measurement = 'island',
+): dashboard.DashboardBuilder {
+  return sharedSettings(uid, title, description)
+    .withVariable(runVariable(runsOf))
+    .annotation(eventsAnnotation());
 }
 
 /**
@@ -182,15 +217,19 @@ export function target<M extends Measurement>(
   return alias === undefined ? query : query.alias(alias);
 }
 
-/** Query A over this run: `fields` of one measurement, a series per value of `tag` ("<value> <column>"). */
+/**
+ * Query A over this run (and the conditions `where` adds, e.g. a variable's choice): `fields` of one
+ * measurement, a series per value of `tag` ("<value> <column>").
+ */
 export function seriesPerTag<M extends Measurement>(
   from: M,
   fields: Selection<M>['fields'],
   tag: TagOf<M>,
+  where: readonly TagCondition<M>[] = [],
 ): InfluxQueryBuilder {
   // Every recorded measurement carries the run tag; TypeScript cannot see that for a generic M.
-  const where = [RUN] as unknown as Selection<M>['where'];
-  const selection: Selection<M> = { from, fields, where, groupByTags: [tag] };
+  const run = RUN as unknown as TagCondition<M>;
+  const selection: Selection<M> = { from, fields, where: [run, ...where], groupByTags: [tag] };
   return target('A', selection, `$tag_${tag} $col`);
 }
 

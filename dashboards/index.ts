@@ -7,6 +7,7 @@ import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { campaign } from './campaign/dashboard.ts';
 import { devicesAndLinks } from './devices-links/dashboard.ts';
 import { gridOverview } from './grid-overview/dashboard.ts';
+import { market } from './market/dashboard.ts';
 import { microgridDetail } from './microgrid/dashboard.ts';
 import { security } from './security/dashboard.ts';
 import { voltages } from './voltages/dashboard.ts';
@@ -20,6 +21,7 @@ export const dashboards: readonly (() => dashboard.DashboardBuilder)[] = [
   security,
   campaign,
   vpp,
+  market,
 ];
 
 /** The dashboard as Grafana stores it: plain JSON, keys in a stable order. */

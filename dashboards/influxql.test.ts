@@ -33,6 +33,23 @@ describe('influxql', () => {
     expect(() => deviation('$f0; DROP' as `$${string}`, 'mean')).toThrow(/minus needs an aggregate/);
   });
 
+  it('multiplies a value by a number (a unit change), raw or aggregated, and refuses numbers InfluxQL cannot write', () => {
+    const scaled = (times: number, fn?: 'sum') =>
+      influxql({
+        from: 'market_trade',
+        fields: [{ field: 'amount', fn, times }],
+        interval: fn ? undefined : false,
+      });
+    expect(scaled(0.000001)).toBe(
+      'SELECT "amount" * 0.000001 AS "amount" FROM "market_trade" WHERE $timeFilter',
+    );
+    expect(scaled(0.001, 'sum')).toBe(
+      'SELECT sum("amount") * 0.001 AS "amount" FROM "market_trade" WHERE $timeFilter GROUP BY time($__interval) fill(null)',
+    );
+    expect(() => scaled(1e-7)).toThrow(/field 'amount': times needs a number InfluxQL can write/);
+    expect(() => scaled(Number.NaN)).toThrow(/times needs a number/);
+  });
+
   it('aggregates over the whole time range (no GROUP BY time, no fill), still requiring aggregates', () => {
     expect(
       influxql({

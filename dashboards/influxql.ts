@@ -66,6 +66,8 @@ export interface FieldSelection<M extends Measurement> {
    * deviation from a value only known per run.
    */
   minus?: number | `$${string}`;
+  /** Multiplies the value (raw or aggregated) by this number: a unit change, e.g. micro-units to money units. */
+  times?: number;
 }
 
 /**
@@ -167,15 +169,22 @@ export function influxql<M extends Measurement>(selection: Selection<M>): string
       );
     }
   }
-  const columns = selection.fields.map(({ field, fn, as, minus }) => {
+  const columns = selection.fields.map(({ field, fn, as, minus, times }) => {
     if (minus !== undefined && (fn === undefined || !/^(\$\w+|-?\d+(\.\d+)?)$/.test(String(minus)))) {
       throw new TypeError(
         `influxql: measurement '${selection.from}': field '${field}': minus needs an aggregate and a number or a $variable`,
       );
     }
+    // InfluxQL number literals have no exponent: 1e-6 prints as 0.000001, 1e-7 would not parse.
+    if (times !== undefined && !/^-?\d+(\.\d+)?$/.test(String(times))) {
+      throw new TypeError(
+        `influxql: measurement '${selection.from}': field '${field}': times needs a number InfluxQL can write without an exponent`,
+      );
+    }
     const call = fn === undefined ? quoteIdentifier(field) : `${fn}(${quoteIdentifier(field)})`;
-    const expression = minus === undefined ? call : `${call} - ${minus}`;
-    return fn === undefined && as === undefined
+    const scaled = times === undefined ? call : `${call} * ${times}`;
+    const expression = minus === undefined ? scaled : `${scaled} - ${minus}`;
+    return fn === undefined && as === undefined && times === undefined
       ? expression
       : `${expression} AS ${quoteIdentifier(as ?? field)}`;
   });

@@ -39,10 +39,12 @@ const NOT_IN_DEMO_RUN = [
   'vpp',
   'vpp_member',
   // Runs of a scenario with a `market:` section (`simulate`) or `security.ledger` (`gridloop attack`)
-  // write these (test/market-influx.test.ts).
+  // write these (test/market-influx.test.ts; the Market dashboard: test/market-dashboard-influx.test.ts).
   'market_interval',
   'market_trade',
   'market_fid',
+  'market_account',
+  'market_vpp',
   'chain',
 ] as const satisfies readonly Measurement[];
 type NotInDemoRun = (typeof NOT_IN_DEMO_RUN)[number];

@@ -19,8 +19,9 @@
  *   flexible limit. What `flex:<mg>` does not clear is curtailed (`flexLoads`, the controller's
  *   `curtail`), so what clears is what is consumed.
  *
- * Participant ids are the DER ids, `load:<microgrid>` and `flex:<microgrid>`. Depends on the twin's
- * contract only.
+ * DERs another participant bids for (a VPP's members, `biddenBy`) are left out, so nothing is sold
+ * twice. Participant ids are the DER ids, `load:<microgrid>` and `flex:<microgrid>`. Depends on the
+ * twin's contract only.
  */
 import type { TwinState } from '../twin/api.ts';
 import type { ControllerAction, DerInfo, TwinCatalog } from '../twin/control/contract.ts';
@@ -56,6 +57,12 @@ export interface DerAgentOptions {
     sunset_h?: number;
     window_s?: number;
   };
+  /**
+   * DERs and controllable loads another participant bids for (a VPP's members: id → the VPP's
+   * participant id). The agents leave them out, so nothing is sold twice: no order for such a DER,
+   * and such a load is not part of its microgrid's flexible demand.
+   */
+  biddenBy?: ReadonlyMap<string, string>;
 }
 
 const BATTERY_DEFAULTS = { sellPrice: 150, buyPrice: 90, socMin: 0.2, socMax: 0.9 };
@@ -66,11 +73,17 @@ export const loadParticipant = (microgrid: string): string => `load:${microgrid}
 /** The participant id of a microgrid's flexible (controllable) loads. */
 export const flexParticipant = (microgrid: string): string => `flex:${microgrid}`;
 
-/** Each microgrid's flexible participant and its controllable loads (the controller's `curtail`). */
-export function flexLoads(catalog: TwinCatalog): Record<string, string[]> {
+/**
+ * Each microgrid's flexible participant and its controllable loads (the controller's `curtail`),
+ * without the loads another participant bids for.
+ */
+export function flexLoads(
+  catalog: TwinCatalog,
+  biddenBy?: ReadonlyMap<string, string>,
+): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const l of catalog.loads) {
-    if (!l.controllable || !l.microgrid) continue;
+    if (!l.controllable || !l.microgrid || biddenBy?.has(l.id)) continue;
     const id = flexParticipant(l.microgrid);
     out[id] = [...(out[id] ?? []), l.id];
   }
@@ -82,7 +95,7 @@ type DerRole = 'renewable' | 'generator' | 'battery';
 
 function roleOf(der: DerInfo, options: DerAgentOptions): DerRole | undefined {
   const own = options.byId?.[der.id];
-  if (own?.trade === false || !der.microgrid) return undefined;
+  if (own?.trade === false || !der.microgrid || options.biddenBy?.has(der.id)) return undefined;
   if (der.technology === 'battery') return 'battery';
   // The hardware slot has no model in the twin: it trades as a battery when its capacity is given.
   if (der.hardware) return own?.capacity_mwh !== undefined ? 'battery' : undefined;
@@ -103,7 +116,7 @@ export function derParticipants(
     const id = loadParticipant(mg.id);
     out.set(id, { id, microgrid: mg.id, deposit });
   }
-  for (const id of Object.keys(flexLoads(catalog)))
+  for (const id of Object.keys(flexLoads(catalog, options.biddenBy)))
     out.set(id, { id, microgrid: id.slice('flex:'.length), deposit });
   return out;
 }
@@ -187,7 +200,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
         add(der.id, 'buy', room, own.buyPrice ?? battery.buyPrice);
       }
     }
-    const flexShare = flexibleShare(catalog);
+    const flexShare = flexibleShare(catalog, options.biddenBy);
     for (const mg of catalog.microgrids) {
       const now = demandOf(state, catalog, mg.id, made.get(mg.id) ?? 0, flexShare, inForce);
       const total = wh(forecast(`demand:${mg.id}`, now, loadShape), hours);
@@ -207,7 +220,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
       if (der.microgrid) made.set(der.microgrid, (made.get(der.microgrid) ?? 0) + p);
       if (now && roleOf(der, options) === 'renewable') log.record(der.id, state.t_s, p);
     }
-    const flexShare = flexibleShare(catalog);
+    const flexShare = flexibleShare(catalog, options.biddenBy);
     for (const mg of catalog.microgrids)
       log.record(
         `demand:${mg.id}`,
@@ -251,13 +264,16 @@ export function importOf(state: Readonly<TwinState>, catalog: TwinCatalog, mg: s
   return p;
 }
 
-/** Share of each microgrid's loads that demand response may curtail (by count: the catalog has no sizes). */
-function flexibleShare(catalog: TwinCatalog): Map<string, number> {
+/**
+ * Share of each microgrid's loads that demand response may curtail (by count: the catalog has no
+ * sizes). A load another participant bids for (a VPP member) counts as firm here.
+ */
+function flexibleShare(catalog: TwinCatalog, biddenBy?: ReadonlyMap<string, string>): Map<string, number> {
   const count = new Map<string, [number, number]>();
   for (const l of catalog.loads) {
     if (!l.microgrid) continue;
     const c = count.get(l.microgrid) ?? [0, 0];
-    c[0] += l.controllable ? 1 : 0;
+    c[0] += l.controllable && !biddenBy?.has(l.id) ? 1 : 0;
     c[1] += 1;
     count.set(l.microgrid, c);
   }

@@ -187,11 +187,13 @@ export function shapeOf(query: string): QueryShape {
   const columns: string[] = [];
   for (const item of select.split(', ')) {
     // Field names may hold '-' and '.' (campaign figures such as "frequency-nadir").
-    const call = /^\w+\("([^"]+)"\)(?: - (?:\$\w+|-?[\d.]+))? AS "([^"]+)"$/.exec(item);
+    // An aggregate or a raw field, scaled (`* 0.000001`) or shifted (`- $f0`), renamed.
+    const named =
+      /^(?:\w+\("([^"]+)"\)|"([^"]+)")(?: \* -?[\d.]+)?(?: - (?:\$\w+|-?[\d.]+))? AS "([^"]+)"$/.exec(item);
     const plain = /^"([^"]+)"$/.exec(item);
-    if (call) {
-      fields.push(call[1]);
-      columns.push(call[2]);
+    if (named) {
+      fields.push(named[1] ?? named[2]);
+      columns.push(named[3]);
     } else if (plain) {
       (schema?.tags.includes(plain[1]) ? tags : fields).push(plain[1]);
       columns.push(plain[1]);

@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { RECORDED_SCHEMA } from '../bench/recording/schema.ts';
-import { DATASOURCE_UID } from '../dashboards/defaults.ts';
+import { DATASOURCE_UID, MONEY, PER_UNIT, PRICE_PER_MWH } from '../dashboards/defaults.ts';
 import { renderAll, staleFiles } from '../dashboards/generate.ts';
 import { awaiting, type MeasurementSchema, recorded } from '../dashboards/schema.ts';
 import {
@@ -85,12 +85,13 @@ describe('generated dashboards', () => {
     ]);
   });
 
-  it('are the six run dashboards with the run variable and the Campaign dashboard (issue 21), with stable uids', () => {
+  it('are the seven run dashboards with the run variable and the Campaign dashboard (issue 21), with stable uids', () => {
     const byUid = new Map(readGenerated().map(({ json }) => [json.uid, json]));
     expect([...byUid.keys()].sort()).toEqual([
       'gridloop-campaign',
       'gridloop-devices-links',
       'gridloop-grid-overview',
+      'gridloop-market',
       'gridloop-microgrid',
       'gridloop-security',
       'gridloop-voltages',
@@ -110,6 +111,13 @@ describe('generated dashboards', () => {
       'microgrid',
     ]);
     expect(byUid.get('gridloop-vpp').templating.list.map((v: Json) => v.name)).toEqual(['run', 'prosumer']);
+    // The Market dashboard lists the runs with a market, and narrows to microgrids and participants.
+    const market = byUid.get('gridloop-market');
+    expect(market.templating.list.map((v: Json) => [v.name, v.query])).toEqual([
+      ['run', 'SHOW TAG VALUES FROM "market_interval" WITH KEY = "run"'],
+      ['microgrid', `SHOW TAG VALUES FROM "market_interval" WITH KEY = "microgrid" WHERE "run" = '$run'`],
+      ['participant', `SHOW TAG VALUES FROM "market_trade" WITH KEY = "participant" WHERE "run" = '$run'`],
+    ]);
     const types = (uid: string) => allPanels(byUid.get(uid)).map((p) => p.type);
     expect(types('gridloop-grid-overview')).toContain('state-timeline');
     expect(types('gridloop-voltages')).toContain('heatmap');
@@ -236,6 +244,55 @@ describe('units, frequency band and island state (issue 22)', () => {
     // χ² is dimensionless; "short" would print 1530 as "1.53 K".
     const detector = panelOf('gridloop-security.json', 'Detector statistic vs threshold');
     expect(detector.fieldConfig.defaults.unit).toBe('none');
+  });
+
+  it('market panels carry their units: ¤/MWh, ¤ (micro-units scaled to money units), Wh, none left at "none"', () => {
+    const unit = (title: string) => panelOf('gridloop-market.json', title).fieldConfig.defaults.unit;
+    expect(unit('Clearing price per microgrid')).toBe(PRICE_PER_MWH);
+    for (const title of [
+      'Energy traded peer to peer',
+      'Energy with the main grid',
+      'FID energy: cleared and delivered',
+      'Trades per participant',
+      'Deliveries per participant',
+    ])
+      expect(unit(title), title).toBe('watth');
+    for (const title of [
+      'Money per participant',
+      'Balance, deposit and debt per participant',
+      'Penalties per participant',
+      'Balance total per authority',
+    ]) {
+      expect(unit(title), title).toBe(MONEY);
+      // Recorded in micro-units: every money query scales to money units.
+      for (const t of panelOf('gridloop-market.json', title).targets)
+        expect(t.query, title).toMatch(/^SELECT (?:[^,]+ \* 0\.000001 AS "[^"]+"(?:, )?)+ FROM/);
+    }
+    const json = readGenerated().find((d) => d.file === 'gridloop-market.json')!.json;
+    for (const panel of allPanels(json).filter((p: Json) => p.type !== 'row' && p.type !== 'table'))
+      expect(panel.fieldConfig.defaults.unit, panel.title).not.toMatch(/^(none)?$/);
+    // Tables: energies in Wh, the relative error in percent.
+    const shortfalls = panelOf('gridloop-market.json', 'FID shortfalls and binding limits');
+    expect(
+      shortfalls.fieldConfig.overrides.map((o: Json) => [o.matcher.options, o.properties[0].value]),
+    ).toEqual([
+      ['/_wh$/', 'watth'],
+      ['error', 'percentunit'],
+    ]);
+  });
+
+  it('custom units come from dashboards/defaults.ts, written once for every dashboard', () => {
+    const shared = new Set([PER_UNIT, PRICE_PER_MWH, MONEY]);
+    for (const { file, json } of readGenerated())
+      for (const panel of allPanels(json)) {
+        const units = [
+          panel.fieldConfig?.defaults?.unit,
+          ...(panel.fieldConfig?.overrides ?? []).flatMap((o: Json) =>
+            o.properties.filter((p: Json) => p.id === 'unit').map((p: Json) => p.value),
+          ),
+        ].filter((u): u is string => typeof u === 'string' && /^(suffix|prefix|currency|si|count):/.test(u));
+        for (const u of units) expect(shared, `${file} '${panel.title}' unit ${u}`).toContain(u);
+      }
   });
 
   it("the frequency band follows the run's nominal frequency: 50 and 60 Hz runs alike", () => {

@@ -13,6 +13,8 @@ import { marketDayOf } from '../bench/market/market-day.ts';
 import { InfluxSink, RunRecorder, readRunPoints } from '../bench/recording/index.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { parseScenario } from '../twin/scenario/load.ts';
+import { asGrafanaSends, rowsBySeries } from './dashboard-queries.ts';
+import { allQueries, readGenerated } from './dashboards-structure.ts';
 import { type Influxdb1Server, startInfluxdb1 } from './servers/index.ts';
 import { budget } from './support/machine-speed.ts';
 
@@ -91,6 +93,60 @@ describe('market points → real InfluxDB 1.x', () => {
       }
       expect(mismatches, measurement).toEqual([]);
     }
+    // The Market dashboard's clearing, delivery and trade panels on this `simulate` run: each returns
+    // the run folder's values (the ledger's panels read `gridloop attack` runs:
+    // test/market-dashboard-influx.test.ts).
+    const times = filePoints.map((p) => p.time_ns).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    const range = { from_ns: times[0], to_ns: times.at(-1)! };
+    const queries = allQueries(readGenerated().find((d) => d.file === 'gridloop-market.json')!.json);
+    const panel = async (title: string, variables: Record<string, string> = {}) =>
+      rowsBySeries(
+        await influx.query(
+          asGrafanaSends(queries.find((q) => q.where.includes(`'${title}'`))!.query, range, {
+            run: rec!.id,
+            microgrid: '.*',
+            participant: '.*',
+            ...variables,
+          }),
+          DB,
+        ),
+      );
+    const inFile = (measurement: string, tags: Record<string, string>, field: string) =>
+      filePoints
+        .filter(
+          (p) => p.measurement === measurement && Object.entries(tags).every(([k, v]) => p.tags[k] === v),
+        )
+        .sort((x, y) => (x.time_ns < y.time_ns ? -1 : x.time_ns > y.time_ns ? 1 : 0))
+        .map((p) => p.fields[field]);
+    const prices = await panel('Clearing price per microgrid');
+    const p2p = await panel('Energy traded peer to peer');
+    const grid = await panel('Energy with the main grid');
+    expect([...prices.keys()].sort()).toEqual(['MG1', 'MG2', 'MG3']);
+    for (const mg of ['MG1', 'MG2', 'MG3']) {
+      const col = (rows: Map<string, Record<string, unknown>[]>, c: string) => rows.get(mg)!.map((r) => r[c]);
+      expect(col(prices, 'price'), mg).toEqual(inFile('market_interval', { microgrid: mg }, 'price'));
+      expect(col(prices, 'bracket high'), mg).toEqual(
+        inFile('market_interval', { microgrid: mg }, 'price_hi'),
+      );
+      expect(col(p2p, 'sold'), mg).toEqual(inFile('market_interval', { microgrid: mg }, 'sold_wh'));
+      expect(col(grid, 'bought from grid'), mg).toEqual(
+        inFile('market_interval', { microgrid: mg }, 'grid_bought_wh'),
+      );
+    }
+    const fids = await panel('FID energy: cleared and delivered');
+    for (const fid of ['fid-18-33', 'fid-25-29'])
+      expect(
+        fids.get(fid)!.map((r) => r.delivered),
+        fid,
+      ).toEqual(inFile('market_fid', { fid }, 'delivered_wh'));
+    const who = filePoints.find((p) => p.measurement === 'market_trade')!.tags.participant!;
+    const trades = await panel('Trades per participant', { participant: who });
+    for (const [key, rows] of trades) {
+      const [participant, side] = key.split(' ');
+      expect(participant).toBe(who);
+      expect(rows.map((r) => r.filled)).toEqual(inFile('market_trade', { participant, side }, 'filled_wh'));
+    }
+    expect(trades.size).toBeGreaterThan(0);
     // The delivery figures InfluxDB holds are the report's.
     const fid = await influx.query(
       `SELECT "cleared_wh", "delivered_wh", "shortfall" FROM "market_fid" WHERE "run" = '${rec!.id}' AND "fid" = 'fid-25-29'`,

@@ -370,7 +370,41 @@ security:
     expect(after.every((x) => x.comms!.failed_links.length === 0)).toBe(true);
   });
 
-  it('bad comms attacks are refused with the reason: unknown agent, no such controller, a lie on ADMM', async () => {
+  it('ADMM: a member that reports false powers is caught by the aggregator check and isolated; cost and target hold', async () => {
+    const lyingMember = (comms = '') =>
+      write(
+        scenario(
+          `  portfolio: ${MG1}
+  structure: admm
+  target: { mw: 0.9 }${comms}`,
+          `  - { type: vpp-byzantine, name: lie, max_cost_change_pct: 1 }
+  - { type: vpp-tracks-target, within_pct: 2, after: 30 }`,
+          `security:
+  attacks:
+    - { id: liar, kind: byzantine, target: 'comms:vpp:mg1', agent: fc-20, bias: 0.2, start_s: 60 }
+`,
+        ),
+      );
+    const { r, statuses } = await attackRun(await loadSecurityScenario(lyingMember()));
+    expect(attackFailures(r)).toEqual([]);
+    const lie = r.assertions.find((a) => a.type === 'vpp-byzantine')!;
+    expect(lie.detail).toMatch(
+      /'fc-20' lied in \d+ re-dispatches: .*detected and isolated by the aggregator's check \(first at 60\.\d s\)/,
+    );
+    const lying = statuses.filter((x) => x.comms?.liar === 'fc-20');
+    expect(lying.length).toBeGreaterThan(0);
+    for (const x of lying) {
+      expect(x.isolated).toEqual(['fc-20']);
+      expect(Math.abs(x.cost - x.reference_cost) / x.reference_cost).toBeLessThan(0.01);
+    }
+    // Without the check the aggregator balances the reports: the lie is neither caught nor harmless.
+    const trusting = await loadSecurityScenario(lyingMember('\n  comms: { verify_reports: false }'));
+    const unchecked = (await attackRun(trusting)).r.assertions.find((a) => a.type === 'vpp-byzantine')!;
+    expect(unchecked.passed).toBe(false);
+    expect(unchecked.detail).toMatch(/'fc-20' lied in \d+ re-dispatches: cost -\d+\.\d+ % .*; not isolated/);
+  });
+
+  it('bad comms attacks are refused with the reason: unknown agent, no such controller, a lying ADMM aggregator', async () => {
     const base = (vppLines: string, attack: string) =>
       write(
         scenario(
@@ -399,10 +433,10 @@ security:
       run(
         base(
           `  portfolio: ${MG1}\n  structure: admm\n  target: { mw: 0.9 }`,
-          "{ kind: byzantine, target: 'comms:vpp:mg1', agent: fc-20, bias: 5, start_s: 1 }",
+          "{ kind: byzantine, target: 'comms:vpp:mg1', agent: aggregator, bias: 5, start_s: 1 }",
         ),
       ),
-    ).rejects.toThrow(/a lying agent is modelled for the consensus structure only/);
+    ).rejects.toThrow(/the aggregator is the VPP itself; a lying agent is a member/);
     await expect(
       run(base(consensus, "{ kind: bias, target: 'comms:vpp:mg1', bias: 1, start_s: 1 }")),
     ).rejects.toThrow(/attack kind 'bias' cannot target a communication network/);

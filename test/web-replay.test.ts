@@ -7,7 +7,7 @@
  * test-artifacts/web/.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -182,5 +182,77 @@ describe('a recorded run replayed on the live page', () => {
       });
     });
     expect(code).toBe(0);
+  });
+});
+
+describe('a recording older than attack event data, replayed on the live page', () => {
+  it('shows the attack and alarm marks, rebuilt from the event text and detector points', {
+    timeout: budget(120_000),
+  }, async () => {
+    // The older format, made from the fresh run: attack events without `data`, no `alarm-cleared`
+    // (detectors did not log it then). The fresh run's own events are the reference.
+    const events: Recorded[] = (await readFile(join(run, 'events.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const alarm = events.find((e) => e.kind === 'alarm')!;
+    const cleared = events.find((e) => e.kind === 'alarm-cleared')!;
+    const old = join(tmp, 'run-old');
+    await cp(run, old, { recursive: true });
+    const older = events
+      .filter((e) => e.kind !== 'alarm-cleared')
+      .map((e) => {
+        if (e.kind !== 'attack-start' && e.kind !== 'attack-stop') return e;
+        const { data: _data, ...rest } = e;
+        return rest;
+      });
+    expect(older.filter((e) => e.kind.startsWith('attack-')).length).toBe(2);
+    await writeFile(join(old, 'events.jsonl'), `${older.map((e) => JSON.stringify(e)).join('\n')}\n`);
+
+    out = '';
+    replay = spawn(
+      process.execPath,
+      ['bin/gridloop.mjs', 'replay', old, '--serve', '--port', '0', '--speed', '0', '--pause-at', '4'],
+      { cwd: root },
+    );
+    replay.stdout.on('data', (d) => (out += d));
+    replay.stderr.on('data', (d) => (out += d));
+    const [, link] = await output(/viewer link: (\S+)/);
+    const page: Page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const errors = watchErrors(page);
+    await page.goto(link);
+    await output(/paused at t = 4\.0/);
+    await page.waitForSelector('#attack-banner:not([hidden])');
+    expect(await page.textContent('#attack-banner')).toMatch(
+      /ATTACK: bias on se\.vm_pu\.14\s*since t = 2\.0 s/,
+    );
+    expect(
+      await page.$$eval('#diagram .attacked', (els) => els.map((el) => (el as SVGElement).dataset.bus)),
+    ).toEqual(['14']);
+    await screenshot(page, 'replay-old-recording-attack-active');
+    replay.stdin.write('c\n');
+    await output(/replay ended/);
+    await page.waitForFunction(
+      () =>
+        (window as never as { __gridloop: { status?: { state: string } } }).__gridloop.status?.state ===
+        'stopped',
+    );
+    await page.waitForSelector('#attack-banner[hidden]', { state: 'attached' });
+    const spans = await page.evaluate(() =>
+      Object.fromEntries(
+        Object.entries(
+          (window as never as { __gridloop: { charts: Record<string, { spans: unknown[] }> } }).__gridloop
+            .charts,
+        ).map(([name, chart]) => [name, chart.spans]),
+      ),
+    );
+    const expected = [
+      { kind: 'attack', from_s: 2, to_s: 5 },
+      { kind: 'alarm', from_s: alarm.t_s, to_s: cleared.t_s },
+    ];
+    for (const name of ['frequency', 'voltage', 'detector']) expect(spans[name], name).toEqual(expected);
+    expect(errors).toEqual([]);
+    replay.kill('SIGINT');
+    await new Promise((resolve) => replay!.once('close', resolve));
   });
 });

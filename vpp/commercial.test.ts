@@ -3,32 +3,13 @@ import { loadSolver, solveSchedule } from './central.ts';
 import {
   awardAt,
   bidCurve,
+  intervalBid,
   loadPriceSeries,
   MeasurementHistory,
   PriceFileError,
   parsePriceSeries,
 } from './commercial.ts';
-import type { VppMember } from './portfolio.ts';
-
-function unit(id: string, pmin: number, pmax: number, a: number, b: number): VppMember {
-  return {
-    id,
-    kind: 'der',
-    operator: 'op',
-    share: 1,
-    technology: 'gas-genset',
-    bus: '1',
-    pmin_mw: pmin,
-    pmax_mw: pmax,
-    qmax_mvar: 0,
-    a,
-    b,
-    soc_min: 0,
-    soc_max: 1,
-    dispatchable: true,
-    hardware: false,
-  };
-}
+import { testUnit as unit } from './test-support.ts';
 
 describe('bid curve (price–quantity) from the members’ cost curves', () => {
   it('matches the supply computed by hand', () => {
@@ -92,5 +73,45 @@ describe('gate closure', () => {
     expect(closed.last('pv')).toEqual({ t_s: 40, p_mw: 0.4 }); // the sample at the gate itself is excluded
     expect(closed.between('pv', 0, 50)).toHaveLength(5);
     expect(() => closed.between('pv', 0, 60)).toThrow(/gate closed at 50 s/);
+  });
+});
+
+describe('interval bid at a gate closure (intervalBid)', () => {
+  it('takes each member’s limits for the interval from the samples before the gate', () => {
+    // PV of 1 MW with a flat availability of 0.5 seen making 0.3 MW: weather factor 0.3 / 0.5 = 0.6,
+    // so 0.6 × 0.5 × 1 = 0.3 MW forecast. Storage of 0.4 MWh at SoC 0.6 in a 0.1–0.9 band over
+    // 0.5 h: (0.6 − 0.1) × 0.4 / 0.5 = 0.4 MW out, (0.9 − 0.6) × 0.4 / 0.5 = 0.24 MW in, within
+    // its ±0.5 MW. The genset was last seen offline: nothing. Samples after the gate: not used.
+    const pv = { ...unit('pv', 0, 1, 0, 0), technology: 'pv', availability: Array(24).fill(0.5) };
+    const bat = {
+      ...unit('bat', -0.5, 0.5, 0, 20),
+      technology: 'battery',
+      capacity_mwh: 0.4,
+      soc_min: 0.1,
+      soc_max: 0.9,
+    };
+    const gen = unit('gen', 0.1, 1, 0, 60);
+    const h = new MeasurementHistory();
+    h.record('pv', 100, 0.3);
+    h.record('bat', 100, 0, { soc: 0.6 });
+    h.record('gen', 100, 0, { online: false });
+    h.record('pv', 200, 0.9);
+    h.record('bat', 200, 0, { soc: 0.1 });
+    h.record('gen', 200, 0.5);
+    const { limits, curve } = intervalBid([pv, bat, gen], h.closedAt(150), {
+      startHour: 12,
+      from_s: 300,
+      interval_s: 1800,
+      prices: [0, 20, 60],
+    });
+    expect(limits[0]!.pmax_mw).toBeCloseTo(0.3, 12);
+    expect(limits[1]!.pmax_mw).toBeCloseTo(0.4, 12);
+    expect(limits[1]!.pmin_mw).toBeCloseTo(-0.24, 12);
+    expect(limits[2]).toEqual({ pmin_mw: 0, pmax_mw: 0 });
+    // Curve: PV (b = 0, linear) at 0.3 from λ = 0; the battery charges below 20 and sells from 20.
+    expect(curve.map((s) => Number(s.quantity_mw.toFixed(9)))).toEqual([0.3 - 0.24, 0.7, 0.7]);
+    expect(() =>
+      intervalBid([pv], h.closedAt(400), { startHour: 12, from_s: 300, interval_s: 900, prices: [0] }),
+    ).toThrow(/cannot start before its gate closure/);
   });
 });

@@ -13,23 +13,33 @@
  * seeded (so a bid built on it is repeatable).
  */
 import { readFileSync } from 'node:fs';
-import { availabilityAt } from './aggregate.ts';
+import { availabilityAt, memberLimits } from './aggregate.ts';
 import { seededRandom } from './comms.ts';
 import type { VppMember } from './portfolio.ts';
 
 export interface Sample {
   t_s: number;
   p_mw: number;
+  /** Storage state of charge then, 0..1. */
+  soc?: number;
+  /** False when the member was offline or tripped then. */
+  online?: boolean;
 }
 
 /** Samples of each member's output as the VPP observed them, stamped with twin time. */
 export class MeasurementHistory {
   private readonly samples = new Map<string, Sample[]>();
 
-  record(memberId: string, t_s: number, p_mw: number): void {
+  record(memberId: string, t_s: number, p_mw: number, more: { soc?: number; online?: boolean } = {}): void {
     if (!Number.isFinite(t_s) || !Number.isFinite(p_mw)) return;
     const list = this.samples.get(memberId) ?? [];
-    list.push({ t_s, p_mw });
+    const soc = Number.isFinite(more.soc) ? more.soc : undefined;
+    list.push({
+      t_s,
+      p_mw,
+      ...(soc === undefined ? {} : { soc }),
+      ...(more.online === false ? { online: false } : {}),
+    });
     this.samples.set(memberId, list);
   }
 
@@ -139,6 +149,32 @@ export function bidCurve(
     }
     return { price_per_mwh: lambda, quantity_mw: q };
   });
+}
+
+/**
+ * The VPP's bid for one interval of a market, made at its gate closure: each member's limits over
+ * the interval from data stamped before the gate only (weather-driven members: the forecast above;
+ * storage: its state of charge at the last sample, over the interval's energy; a member last seen
+ * offline: nothing), and the supply curve Σ p_i(λ) over them at `prices` (ascending). Net selling
+ * is positive; a curve below zero at low prices is the VPP buying (its storage charging).
+ */
+export function intervalBid(
+  members: readonly VppMember[],
+  history: GateClosedHistory,
+  options: { startHour: number; from_s: number; interval_s: number; prices: readonly number[] },
+): { limits: { pmin_mw: number; pmax_mw: number }[]; curve: BidStep[] } {
+  const forecast = forecastAvailability(members, history, { ...options, intervals: 1 });
+  const hour = options.startHour + (options.from_s + options.interval_s / 2) / 3600;
+  const limits = members.map((m, i) => {
+    const last = history.last(m.id);
+    if (last?.online === false) return { pmin_mw: 0, pmax_mw: 0 };
+    const status = last ? { online: true, soc: last.soc } : undefined;
+    const lim = memberLimits(m, hour, status, options.interval_s / 3600);
+    if (!m.availability) return lim;
+    const pmax = forecast[i]!;
+    return { pmin_mw: Math.min(lim.pmin_mw, pmax), pmax_mw: pmax };
+  });
+  return { limits, curve: bidCurve(members, limits, options.prices) };
 }
 
 /** The quantity a bid curve is awarded at a clearing price: its last step at or below the price. */

@@ -136,6 +136,8 @@ export class LinkNetwork {
   /** Newest delivered message per in-link: latest[e·width + w]. */
   readonly latest: Float64Array;
   private readonly latestSent: Float64Array;
+  /** Round in which the newest message on each in-link arrived (0 before any): a silence detector's input. */
+  readonly lastArrival: Float64Array;
   /** In-flight messages per link: a ring of `depth` slots (arrival round, send round, payload). */
   private readonly depth: number;
   private readonly ringArrival: Float64Array;
@@ -143,7 +145,13 @@ export class LinkNetwork {
   private readonly ringPayload: Float64Array;
   private readonly failedFrom: Float64Array;
   private readonly rand: () => number;
+  /** A second stream for relayed records, so that relaying leaves the link messages' draws as they were. */
+  private readonly relayRand: () => number;
   private readonly maxDelay: number;
+  /** The largest delay a message can take, in rounds (latency + jitter). */
+  get maxDelayRounds(): number {
+    return this.maxDelay;
+  }
   private readonly baseDelay: number;
   private readonly jitterRounds: number;
   private readonly loss: number;
@@ -173,8 +181,10 @@ export class LinkNetwork {
     this.depth = this.maxDelay + 1;
     this.loss = conditions.loss ?? 0;
     this.rand = seededRandom(conditions.seed ?? 1);
+    this.relayRand = seededRandom((conditions.seed ?? 1) ^ 0x5bd1e995);
     this.latest = new Float64Array(m * width);
     this.latestSent = new Float64Array(m).fill(-1);
+    this.lastArrival = new Float64Array(m);
     this.ringArrival = new Float64Array(m * this.depth).fill(-1);
     this.ringSent = new Float64Array(m * this.depth);
     this.ringPayload = new Float64Array(m * this.depth * width);
@@ -216,6 +226,22 @@ export class LinkNetwork {
     for (let w = 0; w < this.width; w++) this.ringPayload[base + w] = payload[w]!;
   }
 
+  /**
+   * Rounds a small record takes to cross `hops` links when each hop retransmits it every round
+   * until it gets through (the loss, latency and jitter of the network on every hop). Infinity if
+   * every message is lost.
+   */
+  relayRounds(hops: number): number {
+    if (this.loss >= 1) return Number.POSITIVE_INFINITY;
+    let rounds = 0;
+    for (let h = 0; h < hops; h++) {
+      rounds++;
+      while (this.loss > 0 && this.relayRand() < this.loss) rounds++;
+      if (this.maxDelay > 0) rounds += Math.round(this.baseDelay + this.relayRand() * this.jitterRounds);
+    }
+    return rounds;
+  }
+
   /** Delivers every message arriving in `round` (call after all posts of the round). */
   deliver(round: number): void {
     const m = this.inFrom.length;
@@ -232,6 +258,7 @@ export class LinkNetwork {
         continue;
       }
       this.latestSent[e] = sent;
+      this.lastArrival[e] = round;
       this.stats.delivered++;
       for (let k = 0; k < w; k++) this.latest[e * w + k] = this.ringPayload[slot * w + k]!;
     }

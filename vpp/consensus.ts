@@ -11,12 +11,15 @@
  * with Metropolis weights (doubly stochastic on an undirected graph) and y_i(0) = d_i − p_i(0), so
  * that Σ y stays equal to the total mismatch. Over a lossy network, the mismatch is exchanged as
  * running sums (each message carries everything sent so far) so that a lost message delays mass
- * but never destroys it; λ messages are states, the newest one wins.
+ * but never destroys it; λ messages are states, the newest one wins. A link that goes silent is
+ * closed by both ends, each relaying the final running sum it pushed on it over the rest of the
+ * graph, so that the mass in flight when it failed is taken in by the other end, not lost.
  *
  * A lying agent broadcasts a false λ. With `resilient`, each agent discards, per round, its
  * neighbours' most extreme λ above and below its own (W-MSR, LeBlanc et al., IEEE JSAC 31(4),
- * 2013, F = 1); a neighbour discarded for `detectAfter` rounds running while the rest agree is
- * reported and isolated (its λ ignored from then on).
+ * 2013, F = 1); a neighbour discarded for `detectAfter` rounds running, far from the agent's own λ
+ * while the kept neighbours agree with it and without its gap closing, and suspected as long by a
+ * common neighbour of the two (a witness), is reported and isolated (its λ ignored from then on).
  */
 import {
   assertConnected,
@@ -28,6 +31,14 @@ import {
 
 /** Fraction of its own mismatch an agent corrects per round by default (0.4 oscillated on 1,000 agents). */
 const GAIN = 0.3;
+/**
+ * W-MSR's liar detection: a dropped neighbour counts against itself while it is more than
+ * FAR·tolerance from the agent's own λ, the kept neighbours agree within AGREE·tolerance, and its
+ * gap does not close below SHRINK of what it was when the count started.
+ */
+const FAR = 100;
+const AGREE = 10;
+const SHRINK = 0.95;
 
 export interface CostCurve {
   /** Quadratic coefficient, currency/MW²h (> 0 for consensus). */
@@ -46,7 +57,7 @@ export interface ConsensusOptions {
   /**
    * One gain on the mismatch for every agent (currency/MWh per MW). Default: per agent,
    * ε_i = 0.3·2a_i — each agent corrects 30 % of the mismatch it holds with its own output, knowing
-   * only its own cost curve; with `resilient`, 0.4 / mean(1/2a) for all (docs/vpp.md, "Gain ε").
+   * only its own cost curve, with or without `resilient` (docs/vpp.md, "Gain ε").
    */
   epsilon?: number;
   /** @default 2000 */
@@ -60,6 +71,11 @@ export interface ConsensusOptions {
   resilient?: boolean;
   /** Rounds a neighbour must be discarded in a row to be reported and isolated. @default 50 */
   detectAfter?: number;
+  /**
+   * Rounds of silence on a link after which its two agents take it for failed and close it.
+   * @default 20 + the network's largest delay in rounds (a false alarm at 20 % loss: 0.2²⁰ ≈ 1e-14)
+   */
+  linkTimeout?: number;
 }
 
 export interface ConsensusResult {
@@ -75,12 +91,8 @@ export interface ConsensusResult {
   time_ms: number;
   /** Agents reported as lying (and isolated) by their neighbours. */
   isolated: number[];
-}
-
-function mean<T>(xs: readonly T[], f: (x: T) => number): number {
-  let s = 0;
-  for (const x of xs) s += f(x);
-  return s / xs.length;
+  /** Links their agents closed after a silence (`linkTimeout`), as agent pairs [a < b]. */
+  closedLinks: [number, number][];
 }
 
 /** Runs the consensus to convergence (or maxIterations). Throws DisconnectedGraphError. */
@@ -95,10 +107,9 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   const tol = options.tolerance ?? 1e-5;
   const maxIterations = options.maxIterations ?? 2000;
   // Each agent's own gain, from its own cost curve only (no global knowledge): a mismatch y_i moves
-  // its output by GAIN·y_i while it is inside its limits (Δp = ε_i·y_i / 2a_i).
-  // With W-MSR trimming, one gain for all (0.4 / mean(1/2a)): unequal steps make honest agents'
-  // λ stray apart in transients, and the trimming would then take honest neighbours for liars.
-  const uniform = options.epsilon ?? (options.resilient ? 0.4 / mean(curves, (c) => 1 / (2 * c.a)) : 0);
+  // its output by GAIN·y_i while it is inside its limits (Δp = ε_i·y_i / 2a_i). With W-MSR too:
+  // the detection below tells transients (unequal steps) from lies.
+  const uniform = options.epsilon ?? 0;
   const gain = new Float64Array(n);
   for (let i = 0; i < n; i++) gain[i] = uniform > 0 ? uniform : GAIN * 2 * curves[i]!.a;
   const detectAfter = options.detectAfter ?? 50;
@@ -122,6 +133,9 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   const outEdges: number[][] = Array.from({ length: n }, () => []);
   for (let i = 0; i < n; i++)
     for (let e = net.inStart[i]!; e < net.inStart[i + 1]!; e++) outEdges[net.inFrom[e]!]!.push(e);
+  const reverse = new Int32Array(m); // the link i→j for the in-link e = j→i
+  for (let i = 0; i < n; i++)
+    for (let e = net.inStart[i]!; e < net.inStart[i + 1]!; e++) reverse[e] = net.edge(i, net.inFrom[e]!);
 
   const clampP = (i: number, lambda: number) => {
     const c = curves[i]!;
@@ -139,25 +153,54 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
   }
   for (let e = 0; e < m; e++) net.initial(e, [lambda[net.inFrom[e]!]!, 0]);
 
+  // Witnesses of the link j→i: the links j→c from j to the common neighbours c of i and j. A
+  // neighbour across a long link of a small world has none, and it is the one that strays honestly.
+  const witnessStart = new Int32Array(m + 1);
+  const witnessList: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const mine = new Set(graph.neighbours[i]);
+    for (let e = net.inStart[i]!; e < net.inStart[i + 1]!; e++) {
+      const j = net.inFrom[e]!;
+      for (const c of graph.neighbours[j]!) if (c !== i && mine.has(c)) witnessList.push(net.edge(j, c));
+      witnessStart[e + 1] = witnessList.length;
+    }
+  }
+  const witnesses = Int32Array.from(witnessList);
   const discardedRun = new Int32Array(m);
+  const runStartGap = new Float64Array(m);
   const isolatedLink = new Uint8Array(m);
   const payload = new Float64Array(2);
   const nextLambda = new Float64Array(n);
-  const kept: number[] = [];
+  const keep = new Float64Array(n); // the part of y_i that agent i keeps this round
+  // Link closure (acknowledged running sums): when agent i hears nothing from j for linkTimeout
+  // rounds it stops pushing mass to j and sends j, over the rest of the graph, the final running
+  // sum σ it pushed; j, on receiving it, takes the σ − ρ that never arrived — the mass in flight
+  // when the link failed is recovered exactly, not lost.
+  const linkTimeout = options.linkTimeout ?? 20 + net.maxDelayRounds;
+  const silent = new Uint8Array(m); // receiver gave up on this in-link: its λ is no longer read
+  const stopped = new Uint8Array(m); // sender no longer pushes mass on it
+  const closureAt = new Float64Array(m).fill(Number.POSITIVE_INFINITY); // round the final σ arrives
+  const closureSigma = new Float64Array(m);
+  const settled = new Uint8Array(m); // receiver took the final σ: the link is closed for good
+  let anySilent = false; // the fast path while no link has gone quiet
   let iterations = 0;
   let converged = false;
   for (let k = 0; k < maxIterations; k++) {
     iterations = k + 1;
     for (let j = 0; j < n; j++) {
       const said = liar && liar.agent === j ? lambda[j]! + liar.bias : lambda[j]!;
+      keep[j] = y[j]!;
       for (const e of outEdges[j]!) {
+        if (stopped[e]) continue;
         sentSum[e] += wIn[e]! * y[j]!;
+        keep[j] -= wIn[e]! * y[j]!;
         payload[0] = said;
         payload[1] = sentSum[e]!;
         net.post(e, k, payload);
       }
     }
     net.deliver(k);
+    watchLinks(k);
     for (let i = 0; i < n; i++) {
       const lo = net.inStart[i]!;
       const hi = net.inStart[i + 1]!;
@@ -165,7 +208,9 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
         nextLambda[i] = resilientAverage(i, lo, hi);
       } else {
         let s = wSelf[i]! * lambda[i]!;
-        for (let e = lo; e < hi; e++) s += wIn[e]! * net.latest[2 * e]!;
+        if (anySilent)
+          for (let e = lo; e < hi; e++) s += wIn[e]! * (silent[e] ? lambda[i]! : net.latest[2 * e]!);
+        else for (let e = lo; e < hi; e++) s += wIn[e]! * net.latest[2 * e]!;
         nextLambda[i] = s;
       }
     }
@@ -175,15 +220,21 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
       const hi = net.inStart[i + 1]!;
       let inflow = 0;
       for (let e = lo; e < hi; e++) {
-        const sigma = net.latest[2 * e + 1]!;
+        let sigma = net.latest[2 * e + 1]!;
+        if (anySilent) {
+          if (settled[e]) continue;
+          if (closureAt[e]! <= k) {
+            sigma = closureSigma[e]!;
+            settled[e] = 1;
+          }
+        }
         inflow += sigma - takenSum[e]!;
         takenSum[e] = sigma;
       }
       // Isolation concerns λ only: the mismatch mass keeps flowing, so none is lost.
-      const keep = wSelf[i]! * y[i]!;
       lambda[i] = nextLambda[i]! + gain[i]! * y[i]!;
       const pNew = clampP(i, lambda[i]!);
-      y[i] = keep + inflow - (pNew - p[i]!);
+      y[i] = keep[i]! + inflow - (pNew - p[i]!);
       p[i] = pNew;
       total += pNew;
     }
@@ -193,34 +244,88 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     }
   }
 
+  /** Each agent's silence detector: closes a link (both directions, from its side) that went quiet. */
+  function watchLinks(k: number): void {
+    for (let e = 0; e < m; e++) {
+      if (silent[e] || k - net.lastArrival[e]! <= linkTimeout) continue;
+      // The receiver of e gives up on it: stops reading λ on it, stops pushing mass back on the
+      // reverse link, and relays the final σ of the reverse link to the other end.
+      silent[e] = 1;
+      anySilent = true;
+      const back = reverse[e]!;
+      stopped[back] = 1;
+      closureSigma[back] = sentSum[back]!;
+      closureAt[back] = k + net.relayRounds(hops(net.inFrom[e]!, net.inFrom[back]!));
+    }
+  }
+
+  /** Hops between two agents over the links nobody has given up on (a routing table's answer). */
+  function hops(from: number, to: number): number {
+    const dist = new Int32Array(n).fill(-1);
+    dist[from] = 0;
+    const queue = [from];
+    for (let q = 0; q < queue.length; q++) {
+      const a = queue[q]!;
+      for (let e = net.inStart[a]!; e < net.inStart[a + 1]!; e++) {
+        const b = net.inFrom[e]!;
+        if (dist[b]! >= 0 || silent[e] || silent[reverse[e]!]) continue;
+        dist[b] = dist[a]! + 1;
+        if (b === to) return dist[b]!;
+        queue.push(b);
+      }
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
   function resilientAverage(i: number, lo: number, hi: number): number {
     // W-MSR with F = 1: drop the largest neighbour value above own and the smallest below own.
     const own = lambda[i]!;
     let maxE = -1;
     let minE = -1;
-    kept.length = 0;
     for (let e = lo; e < hi; e++) {
-      if (isolatedLink[e]) continue;
+      if (isolatedLink[e] || silent[e]) continue;
       const v = net.latest[2 * e]!;
       if (v > own && (maxE < 0 || v > net.latest[2 * maxE]!)) maxE = e;
       if (v < own && (minE < 0 || v < net.latest[2 * minE]!)) minE = e;
     }
     let s = own;
     let count = 1;
-    const scale = Math.max(Math.abs(own), 1);
+    let spread = 0; // how far the kept neighbours are from own value
     for (let e = lo; e < hi; e++) {
-      if (isolatedLink[e]) continue;
+      if (isolatedLink[e] || silent[e] || e === maxE || e === minE) continue;
       const v = net.latest[2 * e]!;
-      const dropped = e === maxE || e === minE;
-      // A neighbour dropped while far from own value, round after round, is lying: isolate it.
-      if (dropped && Math.abs(v - own) > 100 * tol * scale) {
-        if (++discardedRun[e]! >= detectAfter) isolatedLink[e] = 1;
-      } else discardedRun[e] = 0;
-      if (dropped) continue;
+      discardedRun[e] = 0;
       s += v;
       count++;
+      spread = Math.max(spread, Math.abs(v - own));
     }
+    // A neighbour dropped round after round, far out of a neighbourhood that agrees, is lying:
+    // isolate it. Honest neighbours stray in transients too (each agent's gain is its own), but the
+    // kept ones then disagree as well; across a slow-mixing long link they stray while the rest
+    // agree, but their gap closes (a lie's does not) and no common neighbour sees them stray.
+    const scale = Math.max(Math.abs(own), 1);
+    if (maxE >= 0) suspect(maxE, Math.abs(net.latest[2 * maxE]! - own), spread, scale);
+    if (minE >= 0) suspect(minE, Math.abs(net.latest[2 * minE]! - own), spread, scale);
     return s / count;
+  }
+
+  function suspect(e: number, gap: number, spread: number, scale: number): void {
+    if (!(gap > FAR * tol * scale && spread <= AGREE * tol * scale)) {
+      discardedRun[e] = 0;
+      return;
+    }
+    if (discardedRun[e] === 0) runStartGap[e] = gap;
+    if (gap < SHRINK * runStartGap[e]!) discardedRun[e] = 0;
+    else if (++discardedRun[e]! >= detectAfter && confirmed(e)) isolatedLink[e] = 1;
+  }
+
+  /** A common neighbour of the two ends suspects (or isolated) the sender too. */
+  function confirmed(e: number): boolean {
+    for (let q = witnessStart[e]!; q < witnessStart[e + 1]!; q++) {
+      const w = witnesses[q]!;
+      if (isolatedLink[w] || discardedRun[w]! >= detectAfter) return true;
+    }
+    return false;
   }
 
   function isConverged(total: number): boolean {
@@ -253,6 +358,11 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     cost += c.a * p[i]! * p[i]! + c.b * p[i]!;
     total += p[i]!;
   }
+  const closedLinks: [number, number][] = [];
+  for (let e = 0; e < m; e++) {
+    const [a, b] = [net.inFrom[e]!, net.inFrom[reverse[e]!]!];
+    if ((silent[e] || silent[reverse[e]!]) && a < b) closedLinks.push([a, b]);
+  }
   const isolated = new Set<number>();
   for (let e = 0; e < m; e++) if (isolatedLink[e]) isolated.add(net.inFrom[e]!);
   return {
@@ -265,5 +375,6 @@ export function consensusDispatch(curves: readonly CostCurve[], options: Consens
     messages: net.stats,
     time_ms: iterations * (options.network?.round_ms ?? 10),
     isolated: [...isolated].sort((x, y) => x - y),
+    closedLinks,
   };
 }

@@ -37,8 +37,12 @@ const WEATHER_PROBE = 0.05;
 
 export interface VppControllerOptions {
   vpp: BoundVpp;
-  /** The VPP's target output at twin time t, MW (generator convention, all members together). */
-  target(t_s: number): number;
+  /**
+   * The VPP's target output at twin time t, MW (generator convention, all members together);
+   * undefined while nothing is committed (a market interval before the VPP's first award): no new
+   * set-points are sent then, and that is not a failed solve.
+   */
+  target(t_s: number): number | undefined;
   /** Hour of day at t = 0 (availability profiles). @default 12 */
   startHour?: number;
   /** Overrides the portfolio's structure. */
@@ -67,6 +71,12 @@ export interface VppControllerOptions {
   comms?: CommsSettings;
   /** Called after every decision (assertions, recording). */
   onDecision?(status: Readonly<VppStatus>): void;
+  /**
+   * A target outside what the members can give now is met as closely as they can (the nearest end
+   * of the available range, said in `status.reason`) instead of keeping the last dispatch: for a
+   * commitment such as a market award, where every MWh short counts. @default false
+   */
+  clampTarget?: boolean;
 }
 
 export interface CommsSettings extends NetworkConditions {
@@ -75,8 +85,8 @@ export interface CommsSettings extends NetworkConditions {
   /** @default 0.1 */
   rewire?: number;
   /**
-   * Consensus gain: the consensus default (per agent 0.3·2a_i; uniform 0.4/mean(1/2a) under
-   * W-MSR) or one gain 0.3/median(1/2a) for all. @default 'default'
+   * Consensus gain: the consensus default (per agent 0.3·2a_i, also under W-MSR) or one gain
+   * 0.3/median(1/2a) for all. @default 'default'
    */
   gain?: 'default' | 'median';
   /** Relative convergence tolerance. @default 1e-5 */
@@ -84,6 +94,8 @@ export interface CommsSettings extends NetworkConditions {
   maxIterations?: number;
   /** Consensus agents run W-MSR (F = 1) and isolate a persistent liar. @default false */
   resilient?: boolean;
+  /** The ADMM aggregator checks each member's reports and isolates a liar (vpp/admm.ts). @default true */
+  verifyReports?: boolean;
 }
 
 /** What the VPP did at its last decision (for the operator, the recorder and tests). */
@@ -114,7 +126,7 @@ export interface VppStatus {
   cost: number;
   /** The central optimum of the same interval (distributed structures), currency/h. */
   reference_cost: number;
-  /** Members isolated as liars by their neighbours (consensus with `resilient`). */
+  /** Members isolated as liars: by their neighbours (consensus with `resilient`) or by the ADMM aggregator's check. */
   isolated: string[];
   /** The communication network at this decision (distributed structures). */
   comms?: {
@@ -340,24 +352,46 @@ export class VppController implements Controller {
     for (const m of members) delivered += statuses.get(m.id)?.p_mw ?? 0;
     const s = this.status;
     s.t_s = state.t_s;
-    s.target_mw = target;
+    s.target_mw = target ?? Number.NaN;
     s.delivered_mw = delivered;
     s.iterations = undefined;
     s.decisions++;
     const comms = this.comms?.at(state.t_s);
     if (comms) s.comms = this.describe(comms);
+    if (target === undefined) {
+      s.target_mw = Number.NaN;
+      s.ok = true;
+      s.reason = 'no target committed at this time: no new set-points';
+      s.solveTime_ms = performance.now() - t0;
+      this.finishDecision();
+      return { limits, statuses };
+    }
 
+    let aim = target;
+    let clamped: string | undefined;
+    if (this.options.clampTarget) {
+      let lo = 0;
+      let hi = 0;
+      for (const l of limits) {
+        lo += l.pmin_mw;
+        hi += l.pmax_mw;
+      }
+      if (target > hi || target < lo) {
+        aim = Math.min(Math.max(target, lo), hi);
+        clamped = `target ${target.toFixed(3)} MW is outside the available range [${lo.toFixed(3)}, ${hi.toFixed(3)}] MW: the members deliver ${aim.toFixed(3)} MW`;
+      }
+    }
     let solved: Solved;
     try {
       solved = this.options.network
-        ? this.solveNetwork(state, limits, target)
-        : this.solve(limits, target, statuses, comms);
+        ? this.solveNetwork(state, limits, aim)
+        : this.solve(limits, aim, statuses, comms);
     } catch (err) {
       // Nothing a solver does may stop the controller: a failure is a failed solve like any other.
       solved = { ok: false, reason: `solver failed: ${(err as Error).message}` };
     }
     s.solveTime_ms = performance.now() - t0;
-    s.reference_cost = this.structure === 'central' ? Number.NaN : referenceCost(this.curves(limits), target);
+    s.reference_cost = this.structure === 'central' ? Number.NaN : referenceCost(this.curves(limits), aim);
     if (!solved.ok) {
       s.ok = false;
       s.reason = solved.reason;
@@ -369,10 +403,10 @@ export class VppController implements Controller {
       return { limits, statuses };
     }
     s.ok = true;
-    s.reason = undefined;
+    s.reason = clamped;
     if (solved.report) {
       s.network = solved.report;
-      s.reason = notHonoured(solved.report);
+      s.reason = notHonoured(solved.report) ?? clamped;
     }
     s.lambda = solved.lambda;
     s.iterations = solved.iterations;
@@ -551,6 +585,8 @@ export class VppController implements Controller {
         tolerance,
         network,
         maxIterations: settings.maxIterations,
+        liar: comms?.liar,
+        verifyReports: settings.verifyReports,
       });
       if (!r.converged)
         return {
@@ -558,7 +594,8 @@ export class VppController implements Controller {
           reason: `ADMM did not converge in ${r.iterations} rounds`,
           iterations: r.iterations,
         };
-      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable };
+      const isolated = r.isolated.map((i) => members[i]!.id);
+      return { ok: true, p: r.p_mw, lambda: r.lambda, iterations: r.iterations, unreachable, isolated };
     }
     this.graph ??= smallWorld(
       members.length,

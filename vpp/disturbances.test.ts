@@ -45,8 +45,10 @@ describe('VppComms: the conditions in force at a decision', () => {
       admm.disturb({ id: 'a', start_s: 0, stop_s: 1, kind: 'link-failure', link: ['chp', 'pv'] }),
     ).toThrow(/chp–pv is not a link \(ADMM links join a member and the aggregator\)/);
     expect(() =>
-      admm.disturb({ id: 'b', start_s: 0, stop_s: 1, kind: 'byzantine', agent: 'pv', bias: 1 }),
-    ).toThrow(/consensus structure only/);
+      admm.disturb({ id: 'b', start_s: 0, stop_s: 1, kind: 'byzantine', agent: AGGREGATOR, bias: 1 }),
+    ).toThrow(/the aggregator is the VPP itself; a lying agent is a member/);
+    admm.disturb({ id: 'c', start_s: 0, stop_s: 1, kind: 'byzantine', agent: 'pv', bias: 0.2 });
+    expect(admm.at(0.5).liar).toEqual({ agent: members.indexOf('pv'), bias: 0.2 });
     const cons = new VppComms(members, 'consensus');
     cons.disturb({ id: 'x', start_s: 0, stop_s: 1, kind: 'byzantine', agent: 'pv', bias: 1 });
     expect(() =>

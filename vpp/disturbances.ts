@@ -18,7 +18,7 @@ export interface CommsConditions {
   jitter_ms: number;
   /** Links down, as agent index pairs (the aggregator is index n). */
   failedLinks: [number, number][];
-  /** The lying agent and its bias, when one lies. */
+  /** The lying agent and its bias, when one lies: on its λ (consensus, /MWh) or its reported power (ADMM, MW). */
   liar?: { agent: number; bias: number };
   /** Ids of the disturbances in force (for the status and the recording). */
   active: string[];
@@ -60,11 +60,10 @@ export class VppComms implements DisturbableComms {
         );
     }
     if (d.kind === 'byzantine') {
-      if (this.structure !== 'consensus')
+      if (agent(d.agent) === this.agents.length - 1 && this.structure === 'admm')
         throw new TypeError(
-          `disturbance ${d.id}: a lying agent is modelled for the consensus structure only`,
+          `disturbance ${d.id}: the aggregator is the VPP itself; a lying agent is a member (it reports its power + bias MW)`,
         );
-      agent(d.agent);
       if (this.disturbances.some((x) => x.kind === 'byzantine'))
         throw new TypeError(`disturbance ${d.id}: one lying agent at a time (W-MSR with F = 1)`);
     }

@@ -31,7 +31,8 @@ export interface VppSection {
   id?: string;
   structure?: ControlStructure;
   period_s?: number;
-  target: { mw?: number; profile_mw?: number[]; prices?: string };
+  /** `market: p2p`: the VPP's award in the scenario's P2P market (the market's section names it). */
+  target: { mw?: number; profile_mw?: number[]; prices?: string; market?: 'p2p' };
   comms?: {
     loss?: number;
     latency_ms?: number;
@@ -44,6 +45,7 @@ export interface VppSection {
     tolerance?: number;
     max_iterations?: number;
     resilient?: boolean;
+    verify_reports?: boolean;
   };
 }
 
@@ -78,10 +80,19 @@ export interface ScenarioVppInput {
   /** Hour of day at t = 0. @default 12 */
   startHour?: number;
   assertions: readonly AssertionDecl[];
+  /**
+   * The VPP's award in the run's P2P market as a target, MW (undefined before its first award),
+   * when the bench runs a market the VPP bids into; a `target: { market: p2p }` needs it.
+   */
+  award?: (t_s: number) => number | undefined;
 }
 
 /** A VPP ready to attach to the run, and the trackers of its assertions. */
 export interface ScenarioVpp {
+  /** The VPP's id in its portfolio. */
+  id: string;
+  /** Hour of day at t = 0. */
+  startHour: number;
   controller: VppController;
   members: readonly VppMember[];
   /** The tracker of a `vpp-*` assertion (undefined for any other type). */
@@ -126,7 +137,18 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
   if (members.length === 0)
     fail(`vpp '${vpp!.id}' holds no member whole (share 1): nothing to drive`, ['vpp']);
 
-  const target = targetOf(section.target, members, startHour, file, fail);
+  if (section.target.market !== undefined && !input.award)
+    fail(
+      "target { market: p2p } is the VPP's award in the scenario's P2P market: the scenario's market: section must name this VPP (market: { vpp: { id: " +
+        `${vpp!.id} } }), and the run must be one that runs the market (gridloop simulate)`,
+      ['vpp', 'target', 'market'],
+    );
+  if (section.target.market === undefined && input.award)
+    fail(
+      `the market's vpp section names this VPP, so its target is its award: write target: { market: p2p }`,
+      ['vpp', 'target'],
+    );
+  const target = input.award ?? targetOf(section.target, members, startHour, file, fail);
   const c = section.comms ?? {};
   const comms: CommsSettings = {
     seed: c.seed ?? input.seed,
@@ -140,6 +162,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     tolerance: c.tolerance,
     maxIterations: c.max_iterations,
     resilient: c.resilient,
+    verifyReports: c.verify_reports,
   };
   if (c.degree !== undefined && c.degree >= members.length)
     fail(`degree ${c.degree} needs more than ${members.length} members`, ['vpp', 'comms', 'degree']);
@@ -151,6 +174,8 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
     startHour,
     comms,
     onDecision: (s) => decisions.push(recordOf(s)),
+    // A market award is a commitment: short of it, deliver as much as the members can.
+    clampTarget: input.award !== undefined,
   });
 
   input.assertions.forEach((a, i) => {
@@ -160,15 +185,11 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
         i,
         'type',
       ]);
-    if (a.type === 'vpp-byzantine' && structure !== 'consensus')
-      fail("'vpp-byzantine' needs the consensus structure (a lying agent is modelled there)", [
-        'assertions',
-        i,
-        'type',
-      ]);
   });
 
   return {
+    id: vpp!.id,
+    startHour,
     controller,
     members,
     tracker(a) {
@@ -182,7 +203,7 @@ export function scenarioVpp(input: ScenarioVppInput, catalog: TwinCatalog): Scen
         case 'vpp-converges':
           return convergenceTracker(a.max_iterations as number, a.min_loss as number | undefined, mine);
         case 'vpp-byzantine':
-          return byzantineTracker(a.max_cost_change_pct as number, mine);
+          return byzantineTracker(a.max_cost_change_pct as number, mine, structure);
         default:
           return undefined;
       }
@@ -267,7 +288,7 @@ function recordOf(s: Readonly<VppStatus>): DecisionRecord {
 function trackingTracker(
   within_pct: number,
   members: readonly VppMember[],
-  target: (t_s: number) => number,
+  target: (t_s: number) => number | undefined,
   status: Readonly<VppStatus>,
 ): VppAssertionTracker {
   let last: number | undefined;
@@ -290,10 +311,14 @@ function trackingTracker(
       const t = state.t_s;
       if (last !== undefined) {
         const dt_h = (t - last) / 3600;
-        let p = 0;
-        for (const s of statusesFrom(members, state).values()) p += s.p_mw ?? 0;
-        asked += target(t) * dt_h;
-        delivered += p * dt_h;
+        // Only while a target is committed (a market VPP has none before its first award).
+        const aim = target(t);
+        if (aim !== undefined) {
+          let p = 0;
+          for (const s of statusesFrom(members, state).values()) p += s.p_mw ?? 0;
+          asked += aim * dt_h;
+          delivered += p * dt_h;
+        }
       }
       last = t;
     },
@@ -360,7 +385,12 @@ function convergenceTracker(
  * While an agent lies: the cost of the set-points in force against the honest central optimum of
  * the same intervals (summed over the decisions), and whether its neighbours isolated it.
  */
-function byzantineTracker(maxPct: number, decisions: () => DecisionRecord[]): VppAssertionTracker {
+function byzantineTracker(
+  maxPct: number,
+  decisions: () => DecisionRecord[],
+  structure: ControlStructure,
+): VppAssertionTracker {
+  const detector = structure === 'admm' ? "the aggregator's check" : 'W-MSR';
   return {
     update() {},
     finish() {
@@ -388,7 +418,7 @@ function byzantineTracker(maxPct: number, decisions: () => DecisionRecord[]): Vp
         value: Number.isFinite(change) ? Number(change.toFixed(4)) : 'no reference cost',
         detail: `'${liar}' lied in ${lying.length} re-dispatches: cost ${change >= 0 ? '+' : ''}${change.toFixed(3)} % against the honest optimum (limit ${maxPct} %); ${
           isolatedAt
-            ? `detected and isolated by W-MSR (first at ${isolatedAt.t_s.toFixed(1)} s)`
+            ? `detected and isolated by ${detector} (first at ${isolatedAt.t_s.toFixed(1)} s)`
             : 'not isolated'
         }${failed > 0 ? `; ${failed} re-dispatches did not converge (last dispatch kept)` : ''}`,
       };

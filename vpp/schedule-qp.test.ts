@@ -6,28 +6,7 @@
 import type { Highs } from 'highs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSolver, solveSchedule } from './central.ts';
-import type { VppMember } from './portfolio.ts';
-
-function unit(id: string, pmin: number, pmax: number, a: number, b: number): VppMember {
-  return {
-    ...{ id, kind: 'der', operator: 'op', share: 1, technology: 'gas-genset', bus: '1' },
-    ...{ pmin_mw: pmin, pmax_mw: pmax, qmax_mvar: 0, a, b, soc_min: 0, soc_max: 1 },
-    ...{ dispatchable: true, hardware: false },
-  } as VppMember;
-}
-
-/** λ by bisection so that Σ clamp((λ − b)/2a) = target: independent of any solver. */
-function equalIncrementalCost(units: VppMember[], target: number) {
-  const p = (l: number) => units.map((u) => Math.min(Math.max((l - u.b) / (2 * u.a), u.pmin_mw), u.pmax_mw));
-  let lo = -1e4;
-  let hi = 1e4;
-  for (let k = 0; k < 200; k++) {
-    const mid = (lo + hi) / 2;
-    if (p(mid).reduce((s, x) => s + x, 0) < target) lo = mid;
-    else hi = mid;
-  }
-  return { lambda: (lo + hi) / 2, p: p((lo + hi) / 2) };
-}
+import { equalIncrementalCost, testUnit as unit } from './test-support.ts';
 
 let highs: Highs;
 beforeAll(async () => {

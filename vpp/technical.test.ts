@@ -7,14 +7,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSolver } from './central.ts';
 import type { VppMember } from './portfolio.ts';
 import { dispatchTechnical, type TechnicalProblem } from './technical.ts';
+import { testUnit } from './test-support.ts';
 
-function unit(id: string, microgrid: string, pmax: number, b: number): VppMember {
-  return {
-    ...{ id, kind: 'der', operator: 'op', share: 1, technology: 'gas-genset', bus: id, microgrid },
-    ...{ pmin_mw: 0, pmax_mw: pmax, qmax_mvar: 0, a: 1, b, soc_min: 0, soc_max: 1 },
-    ...{ dispatchable: true, hardware: false },
-  } as VppMember;
-}
+const unit = (id: string, microgrid: string, pmax: number, b: number): VppMember =>
+  testUnit(id, 0, pmax, 1, b, { bus: id, microgrid });
 
 let highs: Highs;
 beforeAll(async () => {

@@ -1,8 +1,10 @@
 /**
- * An attack scenario (a scenario with a `security:` section, no board on a link) run as fast as
- * possible and recorded as `gridloop attack` records it: the twin's states, the attack labels,
- * detector samples, alarms and detection metrics. Campaign workers run attack variants through it
- * (bench/campaigns/execute.ts), so a campaign's attack runs are the runs `gridloop attack` makes.
+ * An attack scenario (a scenario with a `security:` section) run as fast as possible and recorded:
+ * the twin's states, the attack labels, detector samples, alarms and detection metrics, with the
+ * scenario's VPP attached (its communication network is an attack target). `gridloop attack` and
+ * campaign workers (bench/campaigns/execute.ts) both run attacks through it, so a campaign's attack
+ * runs are the runs `gridloop attack` makes. With `security.link` the C emulated board is in the
+ * loop over a pseudo-terminal (link-scenario.ts) and the frames its verifier rejected are recorded.
  */
 import { rename } from 'node:fs/promises';
 import type { TwinState } from '../../twin/api.ts';
@@ -16,6 +18,8 @@ import type { RunRecorder } from '../recording/run-recorder.ts';
 import { stateRecorder } from '../recording/simulate-run.ts';
 import { assertionResults, judgeRun, type RunVerdict } from '../recording/verdict.ts';
 import { deviceMicrogrids, plannedIslands } from '../runtime/snapshot-points.ts';
+import { scenarioVppRun } from '../vpp/scenario.ts';
+import { type LinkRunResult, runLinkAttackScenario } from './link-scenario.ts';
 import { recordSecurity } from './record.ts';
 
 export interface AttackRunOptions {
@@ -40,6 +44,10 @@ export async function attackRecorded(
   scenario: SecurityScenario,
   options: AttackRunOptions,
 ): Promise<AttackRunResult> {
+  const link = (scenario.security as { link?: { device: string } }).link;
+  // The scenario's VPP, whose communication network the attacks may target (comms:<id>); read
+  // before the run folder opens, so a bad vpp: section leaves no run behind.
+  const vpp = link ? undefined : await scenarioVppRun(scenario);
   let rec: RunRecorder | undefined;
   let states: ReturnType<typeof stateRecorder> | undefined;
   if (options.open) {
@@ -55,12 +63,23 @@ export async function attackRecorded(
   }
   let result: SecurityRunResult;
   try {
-    result = await runSecurityScenario(scenario, {
-      onStep: (state, _twin, _harness, inputs) => {
-        states?.step(state, inputs);
-        options.onStep?.(state);
-      },
-    });
+    if (link) {
+      result = await runLinkAttackScenario(scenario, {
+        onStep: (state, input) => {
+          states?.step(state, [input]);
+          options.onStep?.(state);
+        },
+      });
+    } else {
+      result = await runSecurityScenario(scenario, {
+        onStep: (state, _twin, _harness, inputs) => {
+          states?.step(state, inputs);
+          options.onStep?.(state);
+        },
+        controllers: vpp?.controllers,
+        assertions: vpp?.assertions,
+      });
+    }
   } catch (err) {
     await rec?.close({ status: 'failed', reason: (err as Error).message });
     throw err;
@@ -69,6 +88,7 @@ export async function attackRecorded(
   const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
   if (!rec) return { result, verdict: judgeRun({ status: 'complete', assertions: outcomes }) };
   recordSecurity(result.harness, result.metrics, rec);
+  if (link) recordRejectedFrames(result as LinkRunResult, link.device, rec);
   const verdict =
     (await rec.close({ status: 'complete', assertions: outcomes })).verdict ??
     judgeRun({ status: 'complete', assertions: outcomes });
@@ -78,4 +98,15 @@ export async function attackRecorded(
     runDir = options.out;
   }
   return { result, verdict, runDir };
+}
+
+/** The frames the bench's verifier rejected, per step and reason (`auth`, docs/grafana.md). */
+function recordRejectedFrames(result: LinkRunResult, device: string, rec: RunRecorder): void {
+  for (const a of result.auth)
+    rec.point(
+      'auth',
+      { device, reason: a.reason },
+      { rejected: BigInt(a.rejected) },
+      rec.timeOf(0) + BigInt(Math.round(a.t_s * 1e9)),
+    );
 }

@@ -56,5 +56,19 @@ describe('consensus under attack (scenarios/attacks/consensus-under-attack.yaml)
     expect(points.filter((p) => p.m === 'attack')).toHaveLength(6);
     expect(points.some((p) => p.m === 'detection' && p.tags.detector === 'meters@authority0')).toBe(true);
     expect(points.filter((p) => p.m === 'chain' && p.tags.outcome === 'balances')).toHaveLength(3);
+    // The forged reading, refused by the register of pv-24's authority, is a chain point of its own.
+    const readings = points.filter((p) => p.m === 'chain' && p.tags.outcome === 'reading-refused');
+    expect(readings.map((p) => [p.tags.authority, p.fields.proposer, p.fields.attack])).toEqual([
+      ['authority0', 'meter:pv-24', 'forged-meter'],
+    ]);
+    // Every participant's account after each settled interval; its last balances are the storage's.
+    const accounts = points.filter((p) => p.m === 'market_account');
+    expect(accounts).toHaveLength(r.participantsChecked * r.settled);
+    const last = accounts.slice(-r.participantsChecked);
+    expect(last.reduce((s, p) => s + (p.fields.balance as number), 0)).toBe(
+      Number(Object.values(r.balanceTotals)[0]),
+    );
+    // A penalty is what left the deposit plus what was added to the debt.
+    for (const p of accounts) expect(p.fields.penalty as number).toBeGreaterThanOrEqual(0);
   }, 300_000);
 });

@@ -76,7 +76,8 @@ export interface ChainDecision {
   t_s: number;
   height: bigint;
   authority: string;
-  outcome: 'accepted' | 'refused' | 'offline';
+  /** `reading-refused`: the authority's meter register refused a reading (`proposer` is the meter). */
+  outcome: 'accepted' | 'refused' | 'offline' | 'reading-refused';
   proposer: string;
   reason?: string;
   attack?: string;
@@ -96,7 +97,35 @@ export interface ConsensusRunResult {
   decisions: ChainDecision[];
   /** Σ balances of every participant on each authority (micro-units). */
   balanceTotals: Record<string, bigint>;
+  /** Every participant's account after each settled interval. */
+  accounts: AccountAfterInterval[];
   market: MarketDay;
+}
+
+/** A participant's account after an interval's settlement, as an online authority's storage holds it. */
+export interface AccountAfterInterval {
+  /** The interval's end (twin time, s). */
+  t_s: number;
+  participant: string;
+  microgrid: string;
+  /** Declared net position settled (sell positive), Wh. */
+  cleared_wh: number;
+  /** Metered energy its meter signed and its authority accepted (produced positive), Wh. */
+  metered_wh: number;
+  /** Micro-units. */
+  balance: bigint;
+  deposit: bigint;
+  debt: bigint;
+  /** Taken from the deposit plus added to the debt by this interval's settlement, micro-units. */
+  penalty: bigint;
+  /** Deliveries within the tolerance so far. */
+  reputation: bigint;
+}
+
+/** Where the run's market points go while it runs (`gridloop attack` passes its recorder's). */
+export interface ConsensusRecording {
+  point: PointSink;
+  timeOf: (t_s: number) => bigint;
 }
 
 const RULES: LedgerRules = {
@@ -114,7 +143,10 @@ export function ledgerSectionOf(s: Scenario): LedgerSection | undefined {
   return (s as Scenario & { security?: { ledger?: LedgerSection } }).security?.ledger;
 }
 
-export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunResult> {
+export async function runConsensusScenario(
+  s: Scenario,
+  recording?: ConsensusRecording,
+): Promise<ConsensusRunResult> {
   const section = ledgerSectionOf(s);
   if (!section) throw new TypeError('runConsensusScenario: the scenario has no security.ledger section');
   if (!s.market)
@@ -125,6 +157,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       '/security/ledger',
     );
   const market = (await marketDayOf(s, s.dt_s))!;
+  if (recording) market.recordPoints(undefined, recording.point, recording.timeOf);
   const catalog = market.catalog;
   const interval_s = s.market.interval_s;
 
@@ -255,6 +288,19 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
     for (const o of chain.log) await f.importBlock(o.block);
     return f;
   };
+  const readingRefused = (owner: Authority, meter: string, reason: string, attack?: string) =>
+    decisions.push({
+      t_s: now_s,
+      height: chain.log.at(-1)?.block.header.number ?? 0n,
+      authority: owner.name,
+      outcome: 'reading-refused',
+      proposer: meter,
+      reason,
+      ...(attack ? { attack } : {}),
+    });
+  const accounts: AccountAfterInterval[] = [];
+  /** Before the first interval: the locked deposits, no debt. */
+  const previous = new Map(participants.map((p) => [p, { deposit: DEPOSIT, debt: 0n }]));
   const inTurn = () => authorities[Number((BigInt(chain.log.length) + 1n) % BigInt(n))];
   const restore: (() => Promise<void>)[] = [];
 
@@ -291,7 +337,10 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       // The same signed reading with a value in the attacker's favour (a seller claims more).
       const forged = { ...signed, reading: { ...signed.reading, energy_wh: genuine + 50_000 } };
       const v = registers.get(owner)!.accept(forged, end_s + 1);
-      if (!v.ok) note(o, `meters@${owner.name}`, `${v.reason}: ${v.message}`);
+      if (!v.ok) {
+        note(o, `meters@${owner.name}`, `${v.reason}: ${v.message}`);
+        readingRefused(owner, `meter:${p}`, `${v.reason}: ${v.message}`, o.id);
+      }
     }
     for (const p of participants) {
       const mg = market.controller.participants.get(p)!.microgrid;
@@ -306,7 +355,10 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
           ),
           end_s + 2,
         );
-      if (!v.ok) falseAlarms.push(`honest reading of ${p} refused: ${v.message}`);
+      if (!v.ok) {
+        falseAlarms.push(`honest reading of ${p} refused: ${v.message}`);
+        readingRefused(owner, `meter:${p}`, `${v.reason}: ${v.message}`);
+      }
     }
     const meteredWh = new Map<string, bigint>();
     for (const r of registers.values()) for (const [p, e] of r.meteredFor(k)) meteredWh.set(p, e);
@@ -370,6 +422,22 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
       falseAlarms.push(`interval ${k}: ${err.message}`);
     }
     for (const f of restore.splice(0)) await f();
+    const reader = authorities.find((a) => chain.isOnline(a))!;
+    const held = await ledger.accountsOf(participants, reader);
+    participants.forEach((p, i) => {
+      const now = held[i];
+      const before = previous.get(p)!;
+      previous.set(p, { deposit: now.deposit, debt: now.debt });
+      accounts.push({
+        t_s: now_s,
+        participant: p,
+        microgrid: market.controller.participants.get(p)!.microgrid,
+        cleared_wh: Number(settlement.lines.find((l) => l.participant === p)?.clearedWh ?? 0n),
+        metered_wh: Number(meteredWh.get(p) ?? 0n),
+        ...now,
+        penalty: before.deposit - now.deposit + now.debt - before.debt,
+      });
+    });
 
     // After the interval's blocks: an equivocating authority seals a second block at the last height.
     for (const o of here.filter((x) => x.kind === 'equivocating-authority')) {
@@ -428,6 +496,7 @@ export async function runConsensusScenario(s: Scenario): Promise<ConsensusRunRes
     participantsChecked: participants.length,
     decisions,
     balanceTotals: totals,
+    accounts,
     market,
   };
 }
@@ -450,9 +519,10 @@ export function consensusLines(r: ConsensusRunResult): string[] {
 }
 
 /**
- * The run's points (docs/influx-schema.md): each chain decision (`chain`), each attack's ground truth
- * (`attack`) and who rejected it (`detection`, one point per attack and rejecting party), and the
- * balance totals each authority's storage holds at the end.
+ * The run's points (docs/influx-schema.md): each chain decision (`chain`, refused meter readings
+ * included), each attack's ground truth (`attack`) and who rejected it (`detection`, one point per
+ * attack and rejecting party), every participant's account after each interval (`market_account`),
+ * and the balance totals each authority's storage holds at the end.
  */
 export function recordConsensus(
   r: ConsensusRunResult,
@@ -477,6 +547,21 @@ export function recordConsensus(
     for (const by of a.detected ? a.rejectedBy : ['none'])
       point('detection', { attack: a.id, detector: by }, { detected: a.detected, time_to_detect_s: 0 }, t);
   }
+  for (const a of r.accounts)
+    point(
+      'market_account',
+      { participant: a.participant, microgrid: a.microgrid },
+      {
+        cleared_wh: a.cleared_wh,
+        metered_wh: a.metered_wh,
+        balance: Number(a.balance),
+        deposit: Number(a.deposit),
+        debt: Number(a.debt),
+        penalty: Number(a.penalty),
+        reputation: Number(a.reputation),
+      },
+      timeOf(a.t_s),
+    );
   const end = Math.max(0, ...r.decisions.map((d) => d.t_s));
   for (const [authority, total] of Object.entries(r.balanceTotals))
     point('chain', { authority, outcome: 'balances' }, { balance_total: Number(total) }, timeOf(end));

@@ -13,9 +13,11 @@ import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
 import type { TwinCatalog } from '../../twin/control/contract.ts';
 import type { Scenario, ScenarioMarket } from '../../twin/scenario/load.ts';
-import { ScenarioError } from '../../twin/scenario/load.ts';
+import { readScenarioFile, ScenarioError } from '../../twin/scenario/load.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
+import { pathOfPointer, readYaml, type YamlPath } from '../../twin/yaml-source.ts';
 import type { PointSink } from '../recording/schema.ts';
+import { type MarketVpp, marketVppOf, type VppDelivery } from '../vpp/market.ts';
 
 /** Deposit of every participant, micro-units: large enough that no agent's order is refused for it. */
 const DEPOSIT = 1e15;
@@ -62,6 +64,15 @@ export interface MarketDayReport {
   exchanged_wh: number;
   /** Σ cleared volume over the day, Wh. */
   volume_wh: number;
+  /** The scenario's VPP as one participant (market.vpp): its award and delivery per interval. */
+  vpp?: {
+    id: string;
+    /** Its members, left out of the per-DER agents (it bids for them). */
+    members: string[];
+    intervals: VppDelivery[];
+    /** Largest |delivered − award| / award of any interval. */
+    maxError: number;
+  };
 }
 
 /** Builds the market of a scenario's `market:` section and checks the run's deliveries. */
@@ -83,14 +94,31 @@ export class MarketDay {
   private fidsWrittenUntil = -Infinity;
   private sink?: { point: PointSink; timeOf: (t_s: number) => bigint };
 
-  /** `ledgerLive`: whether the ledger can make progress (MarketControllerOptions.ledgerLive). */
-  constructor(scenario: Scenario, catalog: TwinCatalog, options: { ledgerLive?: () => boolean } = {}) {
+  /** The scenario's VPP when it takes part as one participant (market.vpp). */
+  readonly vpp?: MarketVpp;
+  private vppWrittenUntil = -Infinity;
+
+  /**
+   * `vpp`: the scenario's VPP as a participant (marketVppOf); `lineOf`: lines of the scenario file
+   * for error messages; `ledgerLive`: whether the ledger can make progress
+   * (MarketControllerOptions.ledgerLive).
+   */
+  constructor(
+    scenario: Scenario,
+    catalog: TwinCatalog,
+    options: {
+      vpp?: MarketVpp;
+      lineOf?: (path: YamlPath) => number | undefined;
+      ledgerLive?: () => boolean;
+    } = {},
+  ) {
     const section = scenario.market;
     if (!section) throw new TypeError('MarketDay: the scenario has no market section');
     this.section = section;
     this.catalog = catalog;
+    this.vpp = options.vpp;
     const fail = (reason: string, path: string): never => {
-      throw new ScenarioError(reason, scenario.file, undefined, path);
+      throw new ScenarioError(reason, scenario.file, options.lineOf?.(pathOfPointer(path)), path);
     };
     this.fids = section.fids ?? catalog.fids.map((f) => f.id);
     this.fids.forEach((id, i) => {
@@ -101,7 +129,9 @@ export class MarketDay {
     });
     for (const id of Object.keys(section.agents?.byId ?? {}))
       if (!catalog.ders.some((d) => d.id === id)) fail(`unknown DER '${id}'`, `/market/agents/byId/${id}`);
-    const agents = section.agents ?? {};
+    // A VPP's members are bid by the VPP alone: the agents leave them out.
+    const vppBidder = this.vpp?.participant;
+    const agents = { ...section.agents, ...(vppBidder ? { biddenBy: vppBidder.biddenBy } : {}) };
     const config = {
       ...DEFAULT_MARKET_CONFIG,
       interval_s: section.interval_s,
@@ -112,30 +142,47 @@ export class MarketDay {
       ...(section.priceCap !== undefined ? { priceCap: section.priceCap } : {}),
     };
     try {
+      const participants = derParticipants(catalog, agents, DEPOSIT);
+      // Forecasts on the day's shapes (the scenario's start hour and load profile).
+      const agentsBidder = derAgents({
+        ...agents,
+        forecast: {
+          startHour: scenario.startHour ?? scenario.twin?.startHour ?? 0,
+          loadProfile: scenario.twin?.loads?.default?.profile,
+        },
+      });
+      if (vppBidder) participants.set(vppBidder.options.id, vppBidder.participant(DEPOSIT));
       this.controller = new MarketController({
         fids: this.fids,
-        participants: derParticipants(catalog, agents, DEPOSIT),
-        // Forecasts on the day's shapes (the scenario's start hour and load profile).
-        bidder: derAgents({
-          ...agents,
-          forecast: {
-            startHour: scenario.startHour ?? scenario.twin?.startHour ?? 0,
-            loadProfile: scenario.twin?.loads?.default?.profile,
-          },
-        }),
+        participants,
+        bidder: vppBidder
+          ? Object.assign(vppBidder.bidder(agentsBidder), { observe: agentsBidder.observe })
+          : agentsBidder,
         dispatch: section.dispatch,
-        curtail: flexLoads(catalog),
+        curtail: flexLoads(catalog, agents.biddenBy),
         ledgerLive: options.ledgerLive,
         reserve: section.reserve,
         config,
       });
     } catch (err) {
-      throw new ScenarioError((err as Error).message, scenario.file, undefined, '/market');
+      throw new ScenarioError((err as Error).message, scenario.file, options.lineOf?.(['market']), '/market');
     }
+    vppBidder?.connect(this.controller);
+  }
+
+  /** What the run says about who bids for what (the VPP's members are left out of the agents). */
+  notes(): string[] {
+    const v = this.vpp;
+    if (!v) return [];
+    const members = v.participant.options.members.map((m) => m.id);
+    return [
+      `VPP '${v.participant.options.id}' bids as one participant in ${v.participant.options.microgrid} for ${members.join(', ')}: the market's agents leave them out`,
+    ];
   }
 
   /** Sees every state of the run (after the step): integrates each FID's transfer per interval. */
   readonly onStep = (state: TwinState): void => {
+    this.vpp?.participant.observe(state);
     const t = state.t_s;
     const dt = this.lastT === undefined ? this.catalog.dt_s : t - this.lastT;
     this.lastT = t;
@@ -172,7 +219,11 @@ export class MarketDay {
    * Writes the market's points (docs/influx-schema.md): each clearing as it happens, stamped at its
    * interval's start; each FID's delivery once its interval is over, stamped at the interval's end.
    */
-  readonly recordPoints = (_state: TwinState, point: PointSink, timeOf: (t_s: number) => bigint): void => {
+  readonly recordPoints = (
+    _state: TwinState | undefined,
+    point: PointSink,
+    timeOf: (t_s: number) => bigint,
+  ): void => {
     // Written from onStep, once the step's energy is counted (the recorder sees the state first).
     this.sink = { point, timeOf };
   };
@@ -193,6 +244,14 @@ export class MarketDay {
           );
         continue;
       }
+      // What each microgrid's orders left unmatched goes to the main grid (docs/market.md).
+      const grid = new Map<string, { bought: number; sold: number }>();
+      for (const f of record.result.fills) {
+        const g = grid.get(f.microgrid) ?? { bought: 0, sold: 0 };
+        if (f.side === 'buy') g.bought += f.unmatched_wh;
+        else g.sold += f.unmatched_wh;
+        grid.set(f.microgrid, g);
+      }
       for (const p of record.result.prices)
         point(
           'market_interval',
@@ -204,6 +263,8 @@ export class MarketDay {
             bought_wh: p.bought_wh,
             sold_wh: p.sold_wh,
             volume_wh: record.result.volume_wh,
+            grid_bought_wh: grid.get(p.microgrid)?.bought ?? 0,
+            grid_sold_wh: grid.get(p.microgrid)?.sold ?? 0,
             refused_orders: refused,
           },
           time,
@@ -225,6 +286,7 @@ export class MarketDay {
     // Intervals over by now (the one holding this step's start is still running).
     const interval = this.section.interval_s;
     const current = Math.floor((t_s + 1e-6) / interval) * interval;
+    this.writeVppPoints(current, point, timeOf);
     if (current - interval <= this.fidsWrittenUntil) return;
     this.fidsWrittenUntil = current - interval;
     const done = this.deliveryOf(current - interval);
@@ -245,6 +307,29 @@ export class MarketDay {
         timeOf(current),
       );
     }
+  }
+
+  /** The VPP's award and delivery of each interval, once it is over, stamped at its end. */
+  private writeVppPoints(current: number, point: PointSink, timeOf: (t_s: number) => bigint): void {
+    const v = this.vpp?.participant;
+    const interval = this.section.interval_s;
+    if (!v || current - interval <= this.vppWrittenUntil) return;
+    this.vppWrittenUntil = current - interval;
+    const d = v.deliveryOf(current - interval);
+    if (!d) return;
+    point(
+      'market_vpp',
+      { vpp: v.options.id, microgrid: v.options.microgrid },
+      {
+        award_wh: d.award_wh,
+        sold_wh: d.sold_wh,
+        bought_wh: d.bought_wh,
+        price: d.price,
+        delivered_wh: d.delivered_wh,
+        error: d.error,
+      },
+      timeOf(current),
+    );
   }
 
   /** The record delivered during the interval starting at `start`. */
@@ -279,6 +364,10 @@ export class MarketDay {
       intervals.push(d);
     }
     const short = new Set(shortfalls.map((s) => s.intervalStart_s)).size;
+    const v = this.vpp?.participant;
+    const vppIntervals = v
+      ? intervals.map((d) => v.deliveryOf(d.intervalStart_s)).filter((d) => d !== undefined)
+      : [];
     return {
       interval_s: interval,
       tolerance,
@@ -288,6 +377,16 @@ export class MarketDay {
       maxError,
       exchanged_wh: exchanged,
       volume_wh: volume,
+      ...(v
+        ? {
+            vpp: {
+              id: v.options.id,
+              members: v.options.members.map((m) => m.id),
+              intervals: vppIntervals,
+              maxError: Math.max(0, ...vppIntervals.map((d) => d.error)),
+            },
+          }
+        : {}),
     };
   }
 
@@ -345,13 +444,22 @@ export async function marketDayOf(scenario: Scenario, dt_s: number): Promise<Mar
   if (!scenario.market) return undefined;
   // The catalog of the twin the run builds (same grid, same scenario settings), without controllers.
   const twin = await buildScenarioTwin(scenario, dt_s);
-  return new MarketDay(scenario, twin.catalog());
+  const catalog = twin.catalog();
+  const { lineOf } = readYaml(await readScenarioFile(scenario.file));
+  const vpp = scenario.market.vpp ? await marketVppOf(scenario, catalog, lineOf) : undefined;
+  return new MarketDay(scenario, catalog, { vpp, lineOf });
 }
 
 /** The report's lines for a person: one per shortfall, then the day's figures. */
 export function marketDayLines(r: MarketDayReport): string[] {
   const lines = r.shortfalls.map((s) => `  SHORTFALL  interval at ${s.intervalStart_s} s: ${s.constraint}`);
   const ok = r.shortfallFraction < SHORTFALL_LIMIT;
+  if (r.vpp) {
+    const energy = (f: (d: VppDelivery) => number) => r.vpp!.intervals.reduce((x, d) => x + f(d), 0) / 1e3;
+    lines.push(
+      `  INFO  VPP '${r.vpp.id}' in the market (bids for ${r.vpp.members.join(', ')}; the agents leave them out): ${r.vpp.intervals.length} intervals, awarded ${energy((d) => d.award_wh).toFixed(1)} kWh, delivered ${energy((d) => d.delivered_wh).toFixed(1)} kWh, largest interval error ${(r.vpp.maxError * 100).toFixed(2)} %`,
+    );
+  }
   lines.push(
     `  ${ok ? 'PASS' : 'FAIL'}  market delivery: ${r.intervals.length} intervals, FID energy within ${(r.tolerance * 100).toFixed(1)} % of the cleared exchange in all but ${r.shortfalls.length} (${(r.shortfallFraction * 100).toFixed(2)} % of the day, limit ${SHORTFALL_LIMIT * 100} %); largest error ${(r.maxError * 100).toFixed(2)} %; ${(r.exchanged_wh / 1e3).toFixed(1)} kWh exchanged between microgrids, ${(r.volume_wh / 1e3).toFixed(1)} kWh traded`,
   );

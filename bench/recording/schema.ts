@@ -175,6 +175,8 @@ export const RECORDED_SCHEMA = {
       bought_wh: 'float',
       sold_wh: 'float',
       volume_wh: 'float',
+      grid_bought_wh: 'float',
+      grid_sold_wh: 'float',
       refused_orders: 'integer',
       note: 'string',
     },
@@ -207,9 +209,25 @@ export const RECORDED_SCHEMA = {
     },
   },
   /**
+   * The scenario's VPP as one market participant (market.vpp): one point per interval, stamped at
+   * its end: its award (sold − bought, P2P fills) against its members' measured energy.
+   */
+  market_vpp: {
+    tags: ['run', 'vpp', 'microgrid'],
+    fields: {
+      award_wh: 'float',
+      sold_wh: 'float',
+      bought_wh: 'float',
+      price: 'float',
+      delivered_wh: 'float',
+      error: 'float',
+    },
+  },
+  /**
    * The ledger's chain (market/ledger/): one point per block decision per authority — accepted
-   * (`outcome` accepted) or refused with the reason — and balances read back from each authority's
-   * contract storage (`balance_total`, micro-units).
+   * (`outcome` accepted) or refused with the reason; a meter reading an authority's register refused
+   * (`reading-refused`, `proposer` the meter); and balances read back from each authority's contract
+   * storage (`balance_total`, micro-units).
    */
   chain: {
     tags: ['run', 'authority', 'outcome'],
@@ -219,6 +237,23 @@ export const RECORDED_SCHEMA = {
       reason: 'string',
       attack: 'string',
       balance_total: 'float',
+    },
+  },
+  /**
+   * Each participant's account on the ledger after each settled interval (`gridloop attack` of a
+   * `security.ledger` scenario): declared and metered energy, and balance, deposit, debt, penalty and
+   * reputation read back from an online authority's contract storage (money in micro-units).
+   */
+  market_account: {
+    tags: ['run', 'participant', 'microgrid'],
+    fields: {
+      cleared_wh: 'float',
+      metered_wh: 'float',
+      balance: 'float',
+      deposit: 'float',
+      debt: 'float',
+      penalty: 'float',
+      reputation: 'float',
     },
   },
   /**

@@ -16,7 +16,7 @@ import {
   snapshotToPoints,
   updateBusIslands,
 } from '../runtime/snapshot-points.ts';
-import { scenarioVppRun } from '../vpp/scenario.ts';
+import { type ScenarioVppRun, scenarioVppRun } from '../vpp/scenario.ts';
 import { REPLAY_BATCH_STEPS, ReplayLogWriter } from './replay-log.ts';
 import type { RunRecorder } from './run-recorder.ts';
 import type { PointSink } from './schema.ts';
@@ -38,6 +38,11 @@ export interface SimulateRunOptions {
   onProgress?: (fraction: number) => void;
   /** Sees every state, after the recorder (campaign figures). */
   onStep?: (state: TwinState) => void;
+  /**
+   * The scenario's VPP when the caller built it (one that bids into the run's market:
+   * MarketDay.vpp.run); otherwise it is built from the scenario's vpp: section.
+   */
+  vpp?: ScenarioVppRun;
   /** Controllers attached to the run, made fresh for it (runScenario's `controllers`). */
   controllers?: () => readonly Controller[];
   /**
@@ -66,7 +71,7 @@ export async function simulateRecorded(
   const dt = options.dt_s;
   const includeBuses = scenario.record?.buses ?? true;
   // Before the run folder opens: a VPP section that cannot be used is the scenario's error.
-  const vpp = await scenarioVppRun(scenario);
+  const vpp = options.vpp ?? (await scenarioVppRun(scenario));
   let rec: RunRecorder | undefined;
   let deviceMicrogrid: Map<string, string> | undefined;
   let planned: Set<string> | undefined;

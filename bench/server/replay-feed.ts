@@ -5,12 +5,14 @@
  * detector evaluations come from the recording (events.jsonl, the `detector` points), each
  * published once replay time reaches its twin time. The detectors are not re-run: the page shows
  * the alarms the run raised, so a replay carries the same attack and alarm marks, χ² chart
- * included, as the live run (or `gridloop attack` run) had.
+ * included, as the live run (or `gridloop attack` run) had; a recording older than attack event
+ * data gets its marks rebuilt from its event text and detector points.
  */
 import type { TwinState } from '../../twin/api.ts';
 import type { DetectorSample } from '../../twin/detection/alarms.ts';
 import { loadGridFile } from '../../twin/files.ts';
 import { type RunManifest, readManifest } from '../recording/manifest.ts';
+import { withAttackMarks } from '../recording/older-events.ts';
 import { type RecordedEvent, readRunEvents, readRunPoints } from '../recording/read-run.ts';
 import type { Snapshot } from '../runtime/messages.ts';
 import { copySnapshotOfState } from '../runtime/snapshot-points.ts';
@@ -62,9 +64,6 @@ export class ReplayFeed {
       hardware: loaded.config.hardware,
       hardwareDevices: (manifest.loop?.devices ?? []).map((d) => d.id),
     });
-    const events = (await readRunEvents(dir))
-      .filter((e) => !NOT_SHOWN.has(e.kind))
-      .sort((a, b) => a.t_s - b.t_s);
     const start_ns = BigInt(manifest.start_ns);
     const samples: DetectorSample[] = (await readRunPoints(dir))
       .filter((p) => p.measurement === 'detector')
@@ -76,6 +75,11 @@ export class ReplayFeed {
         alarm: p.fields.alarm === true,
       }))
       .sort((a, b) => a.t_s - b.t_s);
+    // Recordings older than attack event data get their marks back (bench/recording/older-events.ts).
+    const events = withAttackMarks(
+      (await readRunEvents(dir)).filter((e) => !NOT_SHOWN.has(e.kind)).sort((a, b) => a.t_s - b.t_s),
+      samples,
+    );
     // Watch-only: no onCommand, so every command is refused as unavailable.
     const server = await startLiveServer({
       host: options.host ?? '127.0.0.1',

@@ -11,7 +11,13 @@ import { readScenarioFile, type Scenario, ScenarioError } from '../../twin/scena
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import { PriceFileError } from '../../vpp/commercial.ts';
 import { VppFileError } from '../../vpp/portfolio.ts';
-import { type ScenarioVpp, scenarioVpp, VppScenarioError, type VppSection } from '../../vpp/scenario.ts';
+import {
+  type ScenarioVpp,
+  type ScenarioVppInput,
+  scenarioVpp,
+  VppScenarioError,
+  type VppSection,
+} from '../../vpp/scenario.ts';
 
 export interface ScenarioVppRun {
   vpp: ScenarioVpp;
@@ -23,8 +29,12 @@ export interface ScenarioVppRun {
 /**
  * The scenario's VPP, ready for one run (undefined without a `vpp:` section). Throws ScenarioError
  * naming the file and line (the scenario's, or the portfolio file's) for a section that cannot be used.
+ * `award`: the VPP's award in the run's P2P market, for a VPP that bids there (bench/vpp/market.ts).
  */
-export async function scenarioVppRun(s: Scenario): Promise<ScenarioVppRun | undefined> {
+export async function scenarioVppRun(
+  s: Scenario,
+  options: { award?: ScenarioVppInput['award'] } = {},
+): Promise<ScenarioVppRun | undefined> {
   if (!s.vpp) return undefined;
   const text = await readScenarioFile(s.file);
   const probe = await buildScenarioTwin(s, s.dt_s, { script: false });
@@ -38,6 +48,7 @@ export async function scenarioVppRun(s: Scenario): Promise<ScenarioVppRun | unde
         seed: s.seed,
         startHour: probe.config.startHour ?? 12,
         assertions: s.assertions,
+        award: options.award,
       },
       probe.catalog(),
     );

@@ -251,7 +251,7 @@ export class Diagram {
       g: SVGGElement;
       value: SVGTextElement;
       path: SVGPathElement;
-      place: (off: number) => void;
+      place: (along: number, off: number) => void;
     }[] = [];
     for (const fid of t.fids) {
       const a = pos.get(fid.busA);
@@ -272,8 +272,8 @@ export class Diagram {
       const angle = (Math.atan2(dy, dx) * 180) / Math.PI;
       const entry = { g, arrow, value, mid: { x: 0, y: 0 }, angle };
       // The converter box sits off the straight path between its buses, so it hides neither.
-      const place = (off: number) => {
-        const box = { x: (a.x + b.x) / 2 + (-dy / len) * off, y: (a.y + b.y) / 2 + (dx / len) * off };
+      const place = (along: number, off: number) => {
+        const box = { x: a.x + dx * along + (-dy / len) * off, y: a.y + dy * along + (dx / len) * off };
         path.setAttribute('d', `M${a.x},${a.y} L${box.x},${box.y} L${b.x},${b.y}`);
         boxG.setAttribute('transform', `translate(${box.x},${box.y})`);
         value.setAttribute('x', String(box.x));
@@ -281,7 +281,7 @@ export class Diagram {
         entry.mid = { x: box.x, y: box.y - 22 };
       };
       fidPlacements.push({ g: boxG, value, path, place });
-      place(46);
+      place(0.5, 46);
       this.fidEls.set(fid.id, entry);
     }
     this.derEls = new Map();
@@ -324,48 +324,70 @@ export class Diagram {
     if (bottom > height) svg.setAttribute('viewBox', `0 0 ${width} ${bottom}`);
   }
 
-  /** Moves a DER's labels down (a longer stem) while they would run into a neighbour's. */
+  /**
+   * Moves a DER's labels down (a longer stem) while they would run into a neighbour's, and aside
+   * when a tie's leg runs down through them (projector text is wider than half a column).
+   */
   private staggerDerLabels(): void {
     // Everything else already drawn (bus and switch labels, DER symbols) is in the way too.
     const placed: DOMRect[] = [...this.svg.querySelectorAll<SVGGraphicsElement>('text, circle, rect')]
       .filter((e) => !e.closest('.der-labels, .fid'))
       .map((e) => e.getBoundingClientRect())
       .filter((r) => r.width > 0);
-    const overlaps = (r: DOMRect) =>
-      placed.some(
-        (o) =>
-          Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1 &&
-          Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1,
-      );
+    const overlaps = (r: DOMRect) => placed.some((o) => intersect(r, o));
+    const linePoints = [...this.svg.querySelectorAll<SVGPathElement>('path.line')].flatMap(pointsOf);
+    const crossing = (r: DOMRect) => linePoints.filter((p) => inside(p, r));
     for (const { g } of this.derEls.values()) {
       const labels = g.querySelector<SVGGElement>('.der-labels');
       const stem = g.querySelector('line');
       if (!labels || !stem) continue;
       const height = labels.getBoundingClientRect().height;
       const scale = height / (labels.getBBox().height || height || 1) || 1;
-      let best = 0;
+      const at = (dx: number, down: number) => {
+        labels.setAttribute('transform', `translate(${dx},${down})`);
+        return labels.getBoundingClientRect();
+      };
+      let best = { dx: 0, down: 0 };
       for (let step = 0; step < 6; step++) {
-        labels.setAttribute('transform', `translate(0,${(step * height) / scale})`);
-        const r = labels.getBoundingClientRect();
-        if (!overlaps(r)) {
-          best = step;
+        const down = (step * height) / scale;
+        const r = at(0, down);
+        if (overlaps(r)) continue;
+        const crossed = crossing(r);
+        if (crossed.length === 0) {
+          best = { dx: 0, down };
+          break;
+        }
+        // A leg down through the labels: slide them off it, away from the side it runs on.
+        const xs = crossed.map((p) => p.x);
+        const centre = (r.left + r.right) / 2;
+        const shift =
+          xs.reduce((a, x) => a + x, 0) / xs.length > centre
+            ? Math.min(...xs) - r.right - 3
+            : Math.max(...xs) - r.left + 3;
+        const dx = shift / scale;
+        const moved = at(dx, down);
+        if (!overlaps(moved) && crossing(moved).length === 0) {
+          best = { dx, down };
           break;
         }
       }
-      const down = (best * height) / scale;
-      labels.setAttribute('transform', `translate(0,${down})`);
+      at(best.dx, best.down);
       // A leader from the symbol to its moved labels, so they still read as its own.
-      if (down > 0) el('line', { x1: 0, y1: 18, x2: 0, y2: 18 + down, class: 'der-leader' }, g);
+      if (best.down > 0 || best.dx !== 0)
+        el('line', { x1: 0, y1: 18, x2: best.dx, y2: 18 + best.down, class: 'der-leader' }, g);
       placed.push(labels.getBoundingClientRect());
     }
   }
 
-  /** Moves a FID box (and its value) away from its buses until it covers no other label. */
+  /**
+   * Moves a FID box (and its value) off the straight path between its buses, and along it, until it
+   * covers no other label and no line runs through it.
+   */
   private placeClear(fid: {
     g: SVGGElement;
     value: SVGTextElement;
     path: SVGPathElement;
-    place: (off: number) => void;
+    place: (along: number, off: number) => void;
   }): void {
     const elements = [
       ...this.svg.querySelectorAll<SVGGraphicsElement>('text, .der circle, .bus rect, .switch rect'),
@@ -374,33 +396,33 @@ export class Diagram {
     const labels = elements
       .filter((e) => e.tagName === 'text' && (e.textContent ?? '').trim() !== '')
       .map((e) => e.getBoundingClientRect());
-    const hits = (r: DOMRect) =>
-      others.some(
-        (o) =>
-          Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1 &&
-          Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1,
-      );
-    const inside = (p: DOMPoint, r: DOMRect) =>
-      p.x > r.left + 1 && p.x < r.right - 1 && p.y > r.top + 1 && p.y < r.bottom - 1;
+    const hits = (r: DOMRect) => others.some((o) => intersect(r, o));
     // The dashed path to the box must not run through another label, nor a line through the box.
     const crossesLabel = () => pointsOf(fid.path).some((p) => labels.some((r) => inside(p, r)));
     const linePoints = [...this.svg.querySelectorAll<SVGPathElement>('path.line')].flatMap(pointsOf);
     const crossedByLine = (r: DOMRect) => linePoints.some((p) => inside(p, r));
-    for (const off of [46, -46, 80, -80, 120, -120, 160, -160]) {
-      fid.place(off);
+    const clear = (strict: boolean) => {
       const box = fid.g.getBoundingClientRect();
       const value = fid.value.getBoundingClientRect();
-      if (!hits(box) && !hits(value) && !crossesLabel() && !crossedByLine(box) && !crossedByLine(value))
-        return;
-    }
+      return (
+        !hits(box) &&
+        !hits(value) &&
+        !crossedByLine(box) &&
+        !crossedByLine(value) &&
+        !(strict && crossesLabel())
+      );
+    };
+    // Nearest the middle first; a crowded middle (a tie's leg running down it) sends it along.
+    const candidates = [46, 80, 120, 160, 200].flatMap((off) =>
+      FID_ALONG.flatMap((along) => [[along, off] as const, [along, -off] as const]),
+    );
     // Crowded: a label crossed by the thin dashed path is the lesser evil.
-    for (const off of [46, -46, 80, -80, 120, -120, 160, -160, 200, -200]) {
-      fid.place(off);
-      const box = fid.g.getBoundingClientRect();
-      const value = fid.value.getBoundingClientRect();
-      if (!hits(box) && !hits(value) && !crossedByLine(box) && !crossedByLine(value)) return;
-    }
-    fid.place(46);
+    for (const strict of [true, false])
+      for (const [along, off] of candidates) {
+        fid.place(along, off);
+        if (clear(strict)) return;
+      }
+    fid.place(0.5, 46);
   }
 
   /** Marks what the channels attacked now belong to (bus, line or device and its bus). */
@@ -524,6 +546,19 @@ function elbow(a: Point, b: Point): string {
   return `M${a.x},${a.y} L${a.x},${b.y} L${b.x},${b.y}`;
 }
 
+/** Whether two screen boxes share more than a pixel each way. */
+function intersect(a: DOMRect, b: DOMRect): boolean {
+  return (
+    Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 &&
+    Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1
+  );
+}
+
+/** Whether a point lies inside a screen box (by more than a pixel). */
+function inside(p: DOMPoint, r: DOMRect): boolean {
+  return p.x > r.left + 1 && p.x < r.right - 1 && p.y > r.top + 1 && p.y < r.bottom - 1;
+}
+
 /** Points every 3 px along a path, in screen coordinates (to test what it runs through). */
 function pointsOf(path: SVGPathElement): DOMPoint[] {
   const ctm = path.getScreenCTM();
@@ -537,6 +572,8 @@ function pointsOf(path: SVGPathElement): DOMPoint[] {
   return points;
 }
 
+/** Where along the path between its buses a FID box may sit, in order of preference. */
+const FID_ALONG = [0.5, 0.4, 0.6, 0.3, 0.7];
 /** How far above its row a tie detours when a straight path would run over other buses. */
 const TIE_DETOUR = 40;
 /** How far beside its bus a tie between rows runs (half a column: between buses). */

@@ -4,28 +4,23 @@
  * each member's contribution, set-point and tracking error. Members can be narrowed to prosumers.
  */
 
-import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { baseDashboard, DATASOURCE, withRow } from '../defaults.ts';
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { baseDashboard, tagVariable, withRow } from '../defaults.ts';
 import { flexibilityRow } from './flexibility.ts';
 import { membersRow } from './members.ts';
 import { targetRow } from './target.ts';
 
 export const VPP_UID = 'gridloop-vpp';
 
-/** The prosumer variable: prosumers of the run's VPP members (one, several or all; members without one match All). */
+/** The prosumer variable: prosumers of the run's VPP members (members without one match All). */
 export function prosumerVariable(): dashboard.QueryVariableBuilder {
-  const query = 'SHOW TAG VALUES FROM "vpp_member" WITH KEY = "prosumer" WHERE "run" = \'$run\'';
-  return new dashboard.QueryVariableBuilder('prosumer')
-    .label('Prosumer')
-    .description('Prosumers of the VPP members in the chosen run (All includes members without one)')
-    .datasource(DATASOURCE)
-    .query(query)
-    .definition(query)
-    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-    .sort(dashboard.VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
-    .allValue('.*');
+  return tagVariable(
+    'prosumer',
+    'Prosumer',
+    'Prosumers of the VPP members in the chosen run (All includes members without one)',
+    'vpp_member',
+    'prosumer',
+  );
 }
 
 export function vpp(): dashboard.DashboardBuilder {

@@ -1,18 +1,15 @@
 /** VPP, row "Members": each member's contribution, set-point and how well it tracked it. */
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import { type Row, RUN, target, timeseriesPanel } from '../defaults.ts';
-import type { FieldSelection } from '../influxql.ts';
+import { type Row, seriesPerTag, timeseriesPanel } from '../defaults.ts';
+import type { FieldOf } from '../schema.ts';
 
 /** Members of the chosen prosumers (All: every member, those without a prosumer included). */
 const PROSUMER = { tag: 'prosumer', matches: '$prosumer' } as const;
 
-const perMember = (refId: string, fields: FieldSelection<'vpp_member'>[]) =>
-  target(
-    refId,
-    { from: 'vpp_member', fields, where: [RUN, PROSUMER], groupByTags: ['member'] },
-    '$tag_member',
-  );
+/** Query A: one member field, a series per member of the chosen prosumers ("<member> <column>"). */
+const perMember = (field: FieldOf<'vpp_member'>, as: string) =>
+  seriesPerTag('vpp_member', [{ field, fn: 'mean', as }], 'member', [PROSUMER]);
 
 export function memberContribution() {
   return timeseriesPanel(
@@ -24,7 +21,7 @@ export function memberContribution() {
     .decimals(3)
     .fillOpacity(40)
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
-    .withTarget(perMember('A', [{ field: 'measured_mw', fn: 'mean' }]));
+    .withTarget(perMember('measured_mw', 'measured'));
 }
 
 export function memberSetpoints() {
@@ -35,7 +32,7 @@ export function memberSetpoints() {
   )
     .unit('MW')
     .decimals(3)
-    .withTarget(perMember('A', [{ field: 'setpoint_mw', fn: 'mean' }]));
+    .withTarget(perMember('setpoint_mw', 'set-point'));
 }
 
 export function trackingError() {
@@ -46,7 +43,7 @@ export function trackingError() {
   )
     .unit('MW')
     .decimals(4)
-    .withTarget(perMember('A', [{ field: 'tracking_error_mw', fn: 'mean' }]));
+    .withTarget(perMember('tracking_error_mw', 'tracking error'));
 }
 
 export function membersRow(): Row {

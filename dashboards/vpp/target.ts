@@ -1,6 +1,6 @@
 /** VPP, row "Target and delivered": what the VPP was asked for, what its members delivered, at what price. */
 
-import { type Row, seriesPerTag, timeseriesPanel } from '../defaults.ts';
+import { PRICE_PER_MWH, type Row, seriesPerTag, timeseriesPanel } from '../defaults.ts';
 
 export function targetDelivered() {
   return timeseriesPanel(
@@ -28,7 +28,7 @@ export function vppPrice() {
     'VPP internal price',
     'The dispatch’s incremental cost λ: the price the VPP pays its members for one more MWh (absent for structures that give none).',
   )
-    .unit('suffix: /MWh')
+    .unit(PRICE_PER_MWH)
     .decimals(2)
     .withTarget(seriesPerTag('vpp', [{ field: 'price_per_mwh', fn: 'mean', as: 'price' }], 'vpp'));
 }

@@ -106,7 +106,15 @@ export class TwinCore {
   readonly measurements = new Map<string, BusMeasurement>();
   readonly hardwareBus = new Map<string, number>();
   nextDispatch_s = 0;
-  resync: { microgrid: string; breaker: Breaker; deadline_s: number } | null = null;
+  resync: {
+    microgrid: string;
+    breaker: Breaker;
+    deadline_s: number;
+    /** The slip's sign the synchroniser holds (+1: island faster than the grid), set at its first step. */
+    slipSign?: number;
+    /** |Δθ| at the previous step, degrees: the phase match is where it stops falling. */
+    lastPhase_deg?: number;
+  } | null = null;
   /**
    * A planned islanding under way: `dispatched` once the island has been dispatched as an island,
    * `shedAfter_s` the earliest time it may shed controllable loads again (stages/islanding.ts).

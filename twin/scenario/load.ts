@@ -67,6 +67,8 @@ export interface ScenarioMarket {
   priceCap?: number;
   fids?: string[];
   dispatch?: string[];
+  /** The scenario's VPP as one participant (docs/market.md, "The VPP as a participant"). */
+  vpp?: { id: string; price_step: number; reserve_mw: number };
   agents?: {
     renewableSellPrice?: number;
     battery?: Limits & { socMin?: number; socMax?: number };
@@ -228,6 +230,18 @@ export function parseScenario(text: string, file: string): Scenario {
       'market',
       'gateClosure_s',
     ]);
+  if (market?.vpp && s.vpp === undefined)
+    fail(`names VPP '${market.vpp.id}' as a participant, but the scenario has no vpp: section`, [
+      'market',
+      'vpp',
+      'id',
+    ]);
+  const vppTarget = (s.vpp as { target?: { market?: string } } | undefined)?.target;
+  if (vppTarget?.market !== undefined && !market?.vpp)
+    fail(
+      "is the VPP's award in the P2P market: the scenario's market: section must name the VPP (market: { vpp: { id: <its id> } })",
+      ['vpp', 'target', 'market'],
+    );
   const hardwareIds = new Map<string, number>();
   (s.hardware ?? []).forEach((h, i) => {
     if (hardwareIds.has(h.id))

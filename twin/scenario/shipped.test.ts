@@ -8,13 +8,15 @@ const shipped = readdirSync('scenarios').filter((f) => f.endsWith('.yaml'));
 /**
  * Run in full in their own files (day-24h-ems.test.ts, test/activsg2000-scenario.test.ts,
  * test/vpp-demo-day.test.ts: a VPP scenario needs the bench to attach its VPP; market-day.yaml needs
- * the market, outside the twin: a 2 h slice in bench/market/market-day.test.ts, the day in bench:market-day).
+ * the market, outside the twin: a 2 h slice in bench/market/market-day.test.ts, the day in bench:market-day;
+ * vpp-market.yaml needs both: a 15 min slice in bench/market/vpp-market.test.ts).
  */
 const OWN_FILE = [
   'day-24h-ems.yaml',
   'transmission-activsg2000-trip.yaml',
   'vpp-demo-day.yaml',
   'market-day.yaml',
+  'vpp-market.yaml',
 ];
 
 /** Every shipped scenario passes: none is shipped to fail. Attack scenarios: test/attack-scenarios.test.ts. */

@@ -6,6 +6,15 @@ import type { DerUnit } from '../der/unit.ts';
 import { dispatch } from '../dynamics/ems.ts';
 import { runPlannedIslanding, runResync } from './islanding.ts';
 
+/** Secondary control's integral gain while resynchronising, as a multiple of `ki_f`. */
+const RESYNC_KI = 40;
+/**
+ * Proportional gain while resynchronising, MW per MW of participating capacity per pu of
+ * frequency error: twice a 4 % droop's stiffness (25), so the units' answer to a frequency error
+ * (the wind's gusts) is about three times the droop's alone.
+ */
+const RESYNC_KP = 50;
+
 export function control(tw: TwinCore, dt: number): void {
   const sec = tw.config.secondary ?? {};
   const kiF = sec.ki_f ?? 2.5;
@@ -25,12 +34,16 @@ export function control(tw: TwinCore, dt: number): void {
       if (u.on && u.dispatchable && u.kind !== 'grid-following') cap += u.participation;
     if (cap <= 0) continue;
     const err = (rt.fTarget_hz - rt.freq.f_hz) / tw.f0_hz;
-    // While resynchronising, secondary control works 4× faster to follow the synchroniser.
-    rt.secondaryOffset_mw += (rt.resyncing ? 4 : 1) * kiF * err * cap * dt;
+    // While resynchronising, the synchroniser drives the units itself (raise/lower on the
+    // frequency error, as a synchroniser pulses the governors): a faster integral and a
+    // proportional part, so the slip holds against the wind's noise.
+    const resync = rt.resyncing;
+    rt.secondaryOffset_mw += (resync ? RESYNC_KI : 1) * kiF * err * cap * dt;
+    const held = rt.secondaryOffset_mw + (resync ? RESYNC_KP * err * cap : 0);
     for (let i = 0; i < rt.emsUnits.length; i++) {
       const u = rt.emsUnits[i];
       if (!u.on || !u.dispatchable || u.kind === 'grid-following') continue;
-      u.setReference(tw.baseRef[rt.emsUnitNet[i]] + (rt.secondaryOffset_mw * u.participation) / cap);
+      u.setReference(tw.baseRef[rt.emsUnitNet[i]] + (held * u.participation) / cap);
     }
     // Secondary voltage restoration: mean bus voltage back to 1 pu through the formers' set-points.
     let vs = 0;
@@ -55,6 +68,9 @@ export function control(tw: TwinCore, dt: number): void {
 export function tertiary(tw: TwinCore): void {
   for (let r = 0; r < tw.islands.length; r++) {
     const rt = tw.islands[r];
+    // A synchroniser holds the island's slip: a re-dispatch now would reset secondary control
+    // and throw the frequency off by tenths of a hertz (the island is dispatched once it is back).
+    if (rt.resyncing) continue;
     // An island about to be islanded on purpose is dispatched as the island it is about to be.
     dispatchIsland(tw, r, !rt.gridConnected || isIslanding(tw, rt));
   }

@@ -134,6 +134,9 @@ function roomOf(tw: TwinCore, u: DerUnit, n: number, direction: number): number 
   return direction > 0 ? Math.max(0, u.pmax_mw - ref) : Math.max(0, ref - u.pmin_mw);
 }
 
+/** |Δθ| the synchroniser counts as the phases matched, degrees (a step's slip is a fraction of it). */
+const PHASE_MATCH_DEG = 1;
+
 export function runResync(tw: TwinCore): void {
   const s = tw.resync;
   if (!s) return;
@@ -155,12 +158,24 @@ export function runResync(tw: TwinCore): void {
   const thI = isl.freq.theta_rad + tw.pf.va_deg[busI] / DEG;
   const phase = wrapAngle(thI - thG);
   const dth = Math.abs(phase) * DEG;
-  // Auto-synchroniser: slip toward the grid's phase (an island ahead runs slower), at most
-  // slip_hz, so the phase error closes instead of cycling through the window.
+  // Active synchronisation, as an automatic synchroniser does it: the island is driven to a small
+  // constant slip against the grid, in the direction that brings the phases together sooner, so
+  // the phase difference sweeps steadily through zero. (A slip proportional to the phase error
+  // creeps toward zero and stalls there, where the wind's ±0.05 Hz decides.) The breaker closes
+  // at the phase match: inside the synchro-check window, once |Δθ| stops falling.
   const slip = sc.slip_hz ?? 0.05;
-  isl.fTarget_hz = fg + Math.max(-slip, Math.min(slip, (-slip * phase) / (Math.PI / 4)));
+  s.slipSign ??= phase > 0 ? -1 : 1;
+  isl.fTarget_hz = fg + s.slipSign * slip;
   isl.resyncing = true;
-  if (isl.energised && df <= (sc.df_hz ?? 0.1) && dv <= (sc.dv_pu ?? 0.05) && dth <= (sc.dtheta_deg ?? 10)) {
+  const matched = dth <= PHASE_MATCH_DEG || (s.lastPhase_deg !== undefined && dth >= s.lastPhase_deg);
+  s.lastPhase_deg = dth;
+  if (
+    matched &&
+    isl.energised &&
+    df <= (sc.df_hz ?? 0.1) &&
+    dv <= (sc.dv_pu ?? 0.05) &&
+    dth <= (sc.dtheta_deg ?? 10)
+  ) {
     tw.resync = null;
     isl.fTarget_hz = tw.f0_hz;
     isl.resyncing = false;

@@ -1,31 +1,17 @@
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
-import type { DeviceInput, TwinState } from '../../../twin/api.ts';
-import {
-  loadSecurityScenario,
-  runSecurityScenario,
-  type SecurityScenario,
-} from '../../../twin/attacks/security.ts';
+import { loadSecurityScenario, type SecurityScenario } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
-import { runLinkAttackScenario } from '../../attacks/link-scenario.ts';
-import { recordSecurity } from '../../attacks/record.ts';
+import { attackRecorded } from '../../attacks/attack-run.ts';
 import {
   consensusLines,
   ledgerSectionOf,
   recordConsensus,
   runConsensusScenario,
 } from '../../market/consensus-scenario.ts';
-import { assertionResults, REPLAY_BATCH_STEPS, ReplayLogWriter } from '../../recording/index.ts';
-import {
-  deviceMicrogrids,
-  plannedIslands,
-  snapshotOfState,
-  snapshotToPoints,
-  updateBusIslands,
-} from '../../runtime/snapshot-points.ts';
-import { scenarioVppRun } from '../../vpp/scenario.ts';
+import { assertionResults } from '../../recording/index.ts';
 import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { ExitCode, runtimeError, usageError } from '../exit-codes.ts';
@@ -74,86 +60,38 @@ export const attackCommand: Command = {
     if (out && existsSync(out)) throw usageError(`gridloop attack: --out ${values.out} already exists`);
     const runsDir = out ? dirname(out) : resolve(values['runs-dir'] ?? 'runs');
     if (ledgerSectionOf(scenario)) return runConsensus(scenario, file, runsDir, out, values.json === true);
-    const loaded = await loadGridFile(scenario.grid).catch((err: Error) => {
+    await loadGridFile(scenario.grid).catch((err: Error) => {
       throw usageError(`gridloop attack: ${err.message}`);
     });
     const link = (scenario.security as { link?: { device: string } }).link;
-    // The scenario's VPP, whose communication network the attacks may target (comms:vpp:<id>).
-    const vpp = await scenarioVppRun(scenario).catch((err: Error) => {
-      throw err instanceof ScenarioError ? usageError(`gridloop attack: ${err.message}`) : err;
-    });
-    // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the devices
-    // whose inputs replay.jsonl.gz holds (the board on the link, or the simulated ones).
-    const rec = await openScenarioRun('attack', runsDir, {
-      scenario,
-      file,
-      dt_s: scenario.dt_s,
-      devices: link ? [{ id: link.device, transport: 'pty' }] : [],
-      loop: {
-        devices: link
-          ? [{ id: link.device }]
-          : (scenario.security.boards ?? []).map((b) => ({ id: b.device })),
-        runner: 'attack',
-      },
-    });
-    const deviceMicrogrid = deviceMicrogrids(loaded.grid, loaded.config.hardware);
-    const everySteps = Math.max(1, Math.round(Math.max(0.01, scenario.dt_s) / scenario.dt_s));
-    const busIsland = new Map<string, string>();
-    const loop = { lateness_us: 0, work_us: 0, overruns: 0 };
-    let stepIndex = 0;
-    const replayLog = new ReplayLogWriter();
-    const onStep = (state: TwinState, inputs: readonly DeviceInput[]) => {
-      replayLog.inputs(stepIndex, inputs);
-      replayLog.state(stepIndex, state);
-      if (stepIndex % REPLAY_BATCH_STEPS === REPLAY_BATCH_STEPS - 1) rec.replay(replayLog.drain());
-      for (const e of state.events) rec.event({ ...e, source: 'twin' });
-      if (stepIndex++ % everySteps !== 0) return;
-      updateBusIslands(
-        state.islands,
-        state.islands.map((i) => i.buses),
-        busIsland,
-      );
-      snapshotToPoints(
-        snapshotOfState(state, loop),
-        state.busIds,
-        rec.timeOf(0),
-        (measurement, tags, fields, time) => rec.point(measurement, tags, fields, time),
-        { includeBuses: true, busIsland, deviceMicrogrid, plannedIslands: plannedIslands(loaded.grid) },
-      );
-    };
-    let result: Awaited<ReturnType<typeof runSecurityScenario>>;
+    let run: Awaited<ReturnType<typeof attackRecorded>>;
     try {
-      result = link
-        ? await runLinkAttackScenario(scenario, { onStep: (state, input) => onStep(state, [input]) })
-        : await runSecurityScenario(scenario, {
-            onStep: (state, _twin, _harness, inputs) => onStep(state, inputs),
-            controllers: vpp?.controllers,
-            assertions: vpp?.assertions,
-          });
+      run = await attackRecorded(scenario, {
+        every_s: scenario.record?.every_s ?? Math.max(0.01, scenario.dt_s),
+        out,
+        // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the
+        // devices whose inputs replay.jsonl.gz holds (the board on the link, or the simulated ones).
+        open: () =>
+          openScenarioRun('attack', runsDir, {
+            scenario,
+            file,
+            dt_s: scenario.dt_s,
+            devices: link ? [{ id: link.device, transport: 'pty' }] : [],
+            loop: {
+              devices: link
+                ? [{ id: link.device }]
+                : (scenario.security.boards ?? []).map((b) => ({ id: b.device })),
+              runner: 'attack',
+            },
+          }),
+      });
     } catch (err) {
-      await rec.close({ status: 'failed', reason: (err as Error).message });
       if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
       throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
     }
-    replayLog.finish();
-    rec.replay(replayLog.drain());
-    recordSecurity(result.harness, result.metrics, rec);
-    if ('auth' in result && link) {
-      for (const a of result.auth as { t_s: number; reason: string; rejected: number }[])
-        rec.point(
-          'auth',
-          { device: link.device, reason: a.reason },
-          { rejected: BigInt(a.rejected) },
-          rec.timeOf(0) + BigInt(Math.round(a.t_s * 1e9)),
-        );
-    }
+    const { result, verdict } = run;
+    const runDir = run.runDir!;
     const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
-    const verdict = (await rec.close({ status: 'complete', assertions: outcomes })).verdict!;
-    let runDir = rec.dir;
-    if (out) {
-      await rename(rec.dir, out);
-      runDir = out;
-    }
     if (values.json) {
       console.log(
         JSON.stringify({
@@ -202,15 +140,16 @@ async function runConsensus(
     devices: [],
     loop: { devices: [], runner: 'attack' },
   });
+  const point = rec.point.bind(rec);
   let r: Awaited<ReturnType<typeof runConsensusScenario>>;
   try {
-    r = await runConsensusScenario(scenario);
+    // The market's own points (market_interval, market_trade, market_fid) as the day runs.
+    r = await runConsensusScenario(scenario, { point, timeOf: (t) => rec.timeOf(t) });
   } catch (err) {
     await rec.close({ status: 'failed', reason: (err as Error).message });
     if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
     throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
   }
-  const point = rec.point.bind(rec);
   recordConsensus(r, point, (t) => rec.timeOf(t));
   const outcomes = [
     ...r.attacks.map((a) => ({

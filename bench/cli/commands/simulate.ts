@@ -127,6 +127,7 @@ export const simulateCommand: Command = {
         ...(market
           ? {
               controllers: () => [market!.controller],
+              vpp: market.vpp?.run,
               onStep: market.onStep,
               recordMore: market.recordPoints,
             }
