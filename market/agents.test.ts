@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
 import type { ControllerAction, DerInfo, TwinCatalog } from '../twin/control/contract.ts';
-import { type DerAgentOptions, derAgents, derParticipants } from './agents.ts';
+import { type DerAgentOptions, derAgents, derParticipants, flexLoads } from './agents.ts';
 import { MarketController } from './controller.ts';
+import { ObservationLog } from './forecast.ts';
 import { DEFAULT_MARKET_CONFIG } from './orders.ts';
 
 const der = (d: Partial<DerInfo> & Pick<DerInfo, 'id' | 'technology' | 'microgrid'>): DerInfo => ({
@@ -114,9 +115,9 @@ describe('per-DER bidding agents', () => {
       'hw sell 25000 @150',
       'hw buy 5000 @90',
       // mg1's demand: made 0.6 + 0.1, imported 0.2 (PCC) − 0.1 (fid1) = 0.8 MW = 200 000 Wh; one of its two
-      // loads is controllable: half firm at 300, half flexible at 120.
+      // loads is controllable: half firm at 300, half flexible (its own participant) at 120.
       'load:mg1 buy 100000 @300',
-      'load:mg1 buy 100000 @120',
+      'flex:mg1 buy 100000 @120',
       // mg2's: made 0.3 + 0, imported 0.1 through fid1 = 0.4 MW = 100 000 Wh, all firm.
       'load:mg2 buy 100000 @300',
     ]);
@@ -160,7 +161,15 @@ describe('per-DER bidding agents', () => {
 
   it('clear across the microgrids and dispatch the trading battery (checked by hand)', () => {
     const participants = derParticipants(catalog, options, 1e12);
-    expect([...participants.keys()].sort()).toEqual(['bat1', 'gen1', 'hw', 'load:mg1', 'load:mg2', 'pv1']);
+    expect([...participants.keys()].sort()).toEqual([
+      'bat1',
+      'flex:mg1',
+      'gen1',
+      'hw',
+      'load:mg1',
+      'load:mg2',
+      'pv1',
+    ]);
     const m = new MarketController({
       fids: ['fid1'],
       participants,
@@ -186,5 +195,98 @@ describe('per-DER bidding agents', () => {
       // bat1 bought 50 000 Wh: it charges at 0.2 MW.
       { kind: 'der-setpoint', id: 'bat1', p_mw: -0.2 },
     ]);
+  });
+
+  it('curtail the flexible loads by what their participant did not clear, and bid them back in full', () => {
+    const participants = derParticipants(catalog, options, 1e12);
+    expect(flexLoads(catalog)).toEqual({ 'flex:mg1': ['l1'] });
+    const m = new MarketController({
+      fids: ['fid1'],
+      participants,
+      // mg1's flexible half (100 000 Wh at 120) against nothing cheaper than the diesel's 80 and
+      // the battery's 150: set the diesel out so only PV (150 000) and the board sell below 120.
+      bidder: derAgents({ ...options, byId: { ...options.byId, gen1: { trade: false } } }),
+      curtail: flexLoads(catalog),
+    });
+    m.attach(catalog);
+    expect(m.claims).toContainEqual({ kind: 'load', id: 'l1' });
+    const actions: ControllerAction[] = [];
+    m.decide(state(840), actions);
+    m.decide(state(900), actions);
+    // Asks: PV 150 000 @0, hw 25 000 @150, bat1 125 000 @150. Bids: load:mg1 100 000 @300,
+    // load:mg2 100 000 @300, flex:mg1 100 000 @120, bat1 50 000 @90, hw 5 000 @90. The 300 bids take
+    // PV's 150 000 and 50 000 at 150; the flexible bid (120) is below every ask left: unfilled.
+    const flex = m.history[0].result!.fills.find((f) => f.participant === 'flex:mg1')!;
+    expect([flex.filled_wh, flex.unmatched_wh]).toEqual([0, 100_000]);
+    expect(actions).toContainEqual({ kind: 'load-curtail', id: 'l1', fraction: 1 });
+    // At the next gate closure the agent sees what mg1 is served with that curtailment in force and
+    // adds the curtailed part back (else the flexible load would bid less and less).
+    const orders = derAgents(options)(state(1740), 1800, {
+      catalog,
+      config: DEFAULT_MARKET_CONFIG,
+      inForce: [{ kind: 'load-curtail', id: 'l1', fraction: 1 }],
+    }) as { participant: string; qty_wh: number }[];
+    // The served 0.8 MW with the flexible half (share ½) curtailed fully is 0.8 / (1 − ½) = 1.6 MW
+    // uncurtailed: 400 000 Wh, half firm, half flexible.
+    expect(
+      orders.filter((o) => o.participant.endsWith(':mg1')).map((o) => [o.participant, o.qty_wh]),
+    ).toEqual([
+      ['load:mg1', 200_000],
+      ['flex:mg1', 200_000],
+    ]);
+  });
+});
+
+describe('forecasting agents (market/forecast.ts)', () => {
+  /** The agents with forecasts, fed the same state at t, with PV and mg2's demand as given. */
+  function observed(samples: [t_s: number, pv_mw: number][], startHour: number, loadProfile?: number[]) {
+    const bidder = derAgents({ ...options, forecast: { startHour, loadProfile, window_s: 300 } });
+    const ctx = { catalog, config: DEFAULT_MARKET_CONFIG };
+    for (const [t, pv] of samples) {
+      const s = state(t);
+      s.devices.pv1 = { p_mw: pv, q_mvar: 0, online: true };
+      bidder.observe!(s, ctx);
+    }
+    return bidder;
+  }
+  const qty = (orders: unknown[], id: string) =>
+    (orders as { id: string; qty_wh: number }[]).find((o) => o.id === id)?.qty_wh;
+
+  it('PV on the clear-sky shape, loads on the daily profile (checked by hand)', () => {
+    // Start hour 9: the gate of [900, 1800) closes at 840 s (9:14); PV seen 0.4 MW over 9:09–9:14.
+    const samples: [number, number][] = [540, 600, 660, 720, 780, 840].map((t) => [t, 0.4]);
+    // Load profile: 1.0 at 9:00, 1.2 at 10:00 (linear between, as the twin's): demand scales with it.
+    const profile = Array.from({ length: 24 }, (_, h) => (h >= 10 ? 1.2 : 1.0));
+    const bidder = observed(samples, 9, profile);
+    const orders = bidder(state(840), 900, { catalog, config: DEFAULT_MARKET_CONFIG });
+    // Clear sky s(h) = sin(π (h − 6) / 12). Factor: 0.4 × 6 / Σ s(9 + t/3600) over the samples in the
+    // window [540, 840]; forecast: factor × mean of s over 9:15–9:30.
+    const s = (h: number) => Math.sin((Math.PI * (h - 6)) / 12);
+    const ts = [540, 600, 660, 720, 780, 840];
+    const factor = (0.4 * ts.length) / ts.reduce((a, t) => a + s(9 + t / 3600), 0);
+    let ahead = 0;
+    for (let k = 0; k < 15; k++) ahead += s(9.25 + (k + 0.5) / 60) / 15;
+    expect(qty(orders, 'pv1/sell@900')).toBe(Math.floor(factor * ahead * 0.25e6 + 1e-6));
+    // More than persistence (the sun is rising) and less than PV's rating.
+    expect(qty(orders, 'pv1/sell@900')).toBeGreaterThan(100_000);
+    // mg2's demand 0.4 MW observed at 9:09…9:14, where the profile is 1 + 0.2·(t/3600): Σ over the
+    // six samples = 6 + 0.2 × 4140/3600 = 6.23. Over 9:15–9:30 the profile's mean is 1.075:
+    // 0.4 × 6 / 6.23 × 1.075 MW × 0.25 h = 103 531.3 Wh.
+    expect(qty(orders, 'load:mg2/firm@900')).toBe(103_531);
+  });
+
+  it('cannot see data stamped after the gate closure', () => {
+    const samples: [number, number][] = [600, 660, 720, 780, 840].map((t) => [t, 0.4]);
+    const honest = observed(samples, 9);
+    // The same, plus observations after the gate (840 s) with PV at its rating.
+    const peeking = observed([...samples, [850, 1], [900, 1], [1200, 1]], 9);
+    const ctx = { catalog, config: DEFAULT_MARKET_CONFIG };
+    const a = honest(state(840), 900, ctx);
+    const b = peeking(state(840), 900, ctx);
+    expect(qty(b, 'pv1/sell@900')).toBe(qty(a, 'pv1/sell@900'));
+    // And the view refuses to be asked past the gate.
+    const log = new ObservationLog();
+    log.record('x', 100, 1);
+    expect(() => log.closedAt(840).between('x', 0, 841)).toThrow(/gate closed at 840 s/);
   });
 });

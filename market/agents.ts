@@ -2,8 +2,9 @@
  * Bidding agents per DER (docs/market.md, "Bidding agents"): every prosumer's DERs and loads bid
  * automatically from a forecast of the next interval, at limit prices the user sets.
  *
- * - **Renewables** (PV, wind: not dispatchable) sell their output by persistence (what they make now,
- *   over the interval) at the renewable limit price.
+ * - **Renewables** (PV, wind: not dispatchable) sell their forecast output at the renewable limit
+ *   price: by persistence (what they make now, over the interval), or with `forecast` by
+ *   shape-scaled persistence (market/forecast.ts: PV on the clear-sky shape, wind smoothed).
  * - **Dispatchable generators** sell their capability over the interval: the part down to their minimum
  *   output at the price floor (it runs whatever the price: an islanded microgrid cannot import more
  *   than its gensets can back down), the rest at their marginal cost. Offers that do not depend on
@@ -11,16 +12,21 @@
  * - **Batteries** (and the hardware battery slot, from its *measured* state of charge) sell the energy
  *   above their lowest state of charge and buy the room below their highest, each capped by the power
  *   rating over the interval, at the battery's sell and buy limits.
- * - **Loads**: one participant per microgrid (`load:<mg>`) buys the microgrid's demand — what its
- *   DERs make plus what it imports through its PCC and FIDs, again by persistence — the firm part at
- *   the load's limit, the flexible part (the share of controllable loads) at the lower flexible limit.
+ * - **Loads**: each microgrid's demand — what its DERs make plus what it imports through its PCC and
+ *   FIDs, less nothing the market curtailed (that is added back), by persistence or with `forecast`
+ *   on the daily load profile — is bought by two participants: `load:<mg>` the firm part at the
+ *   load's limit, `flex:<mg>` the flexible part (the share of controllable loads) at the lower
+ *   flexible limit. What `flex:<mg>` does not clear is curtailed (`flexLoads`, the controller's
+ *   `curtail`), so what clears is what is consumed.
  *
  * DERs another participant bids for (a VPP's members, `biddenBy`) are left out, so nothing is sold
- * twice. Participant ids are the DER ids and `load:<microgrid>`. Depends on the twin's contract only.
+ * twice. Participant ids are the DER ids, `load:<microgrid>` and `flex:<microgrid>`. Depends on the
+ * twin's contract only.
  */
 import type { TwinState } from '../twin/api.ts';
-import type { DerInfo, TwinCatalog } from '../twin/control/contract.ts';
+import type { ControllerAction, DerInfo, TwinCatalog } from '../twin/control/contract.ts';
 import type { Bidder } from './controller.ts';
+import { clearSky, type DailyShape, dailyProfile, ObservationLog, shapeScaled } from './forecast.ts';
 import type { Order, Participant } from './orders.ts';
 
 /** User-set limit prices (money units per MWh, whole numbers) and the batteries' state-of-charge band. */
@@ -39,6 +45,19 @@ export interface DerAgentOptions {
     Record<string, { sellPrice?: number; buyPrice?: number; capacity_mwh?: number; trade?: boolean }>
   >;
   /**
+   * Forecast better than persistence (market/forecast.ts) from what the agents observed over the last
+   * `window_s` (default 300) before the gate: PV on the clear-sky shape between `sunrise_h` and
+   * `sunset_h` (default 6–18, as the twin's PV), loads on `loadProfile` (the scenario's daily profile),
+   * wind smoothed. `startHour` is the hour of day at t = 0. Absent: persistence.
+   */
+  forecast?: {
+    startHour: number;
+    loadProfile?: readonly number[];
+    sunrise_h?: number;
+    sunset_h?: number;
+    window_s?: number;
+  };
+  /**
    * DERs and controllable loads another participant bids for (a VPP's members: id → the VPP's
    * participant id). The agents leave them out, so nothing is sold twice: no order for such a DER,
    * and such a load is not part of its microgrid's flexible demand.
@@ -49,8 +68,27 @@ export interface DerAgentOptions {
 const BATTERY_DEFAULTS = { sellPrice: 150, buyPrice: 90, socMin: 0.2, socMax: 0.9 };
 const LOAD_DEFAULTS = { buyPrice: 300, flexPrice: 120 };
 
-/** The participant id of a microgrid's loads. */
+/** The participant id of a microgrid's loads (the firm part). */
 export const loadParticipant = (microgrid: string): string => `load:${microgrid}`;
+/** The participant id of a microgrid's flexible (controllable) loads. */
+export const flexParticipant = (microgrid: string): string => `flex:${microgrid}`;
+
+/**
+ * Each microgrid's flexible participant and its controllable loads (the controller's `curtail`),
+ * without the loads another participant bids for.
+ */
+export function flexLoads(
+  catalog: TwinCatalog,
+  biddenBy?: ReadonlyMap<string, string>,
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const l of catalog.loads) {
+    if (!l.controllable || !l.microgrid || biddenBy?.has(l.id)) continue;
+    const id = flexParticipant(l.microgrid);
+    out[id] = [...(out[id] ?? []), l.id];
+  }
+  return out;
+}
 
 /** How an agent bids for a DER (undefined: it does not trade). */
 type DerRole = 'renewable' | 'generator' | 'battery';
@@ -78,6 +116,8 @@ export function derParticipants(
     const id = loadParticipant(mg.id);
     out.set(id, { id, microgrid: mg.id, deposit });
   }
+  for (const id of Object.keys(flexLoads(catalog, options.biddenBy)))
+    out.set(id, { id, microgrid: id.slice('flex:'.length), deposit });
   return out;
 }
 
@@ -89,8 +129,24 @@ const wh = (p_mw: number, hours: number): number => Math.max(0, Math.floor(p_mw 
 export function derAgents(options: DerAgentOptions = {}): Bidder {
   const battery = { ...BATTERY_DEFAULTS, ...options.battery };
   const load = { ...LOAD_DEFAULTS, ...options.load };
-  return (state, intervalStart_s, { catalog, config }) => {
+  const fc = options.forecast;
+  const log = new ObservationLog();
+  const pvShape = clearSky(fc?.sunrise_h, fc?.sunset_h);
+  const loadShape = fc?.loadProfile ? dailyProfile(fc.loadProfile) : undefined;
+  const bidder: Bidder = (state, intervalStart_s, { catalog, config, inForce }) => {
     const hours = config.interval_s / 3600;
+    // What a forecast may see: observations stamped up to the gate closure.
+    const seen = log.closedAt(intervalStart_s - config.gateClosure_s);
+    const forecast = (key: string, now: number, shape?: DailyShape): number =>
+      fc
+        ? (shapeScaled(seen, key, {
+            from_s: intervalStart_s,
+            interval_s: config.interval_s,
+            startHour: fc.startHour,
+            window_s: fc.window_s ?? 300,
+            shape,
+          }) ?? now)
+        : now;
     const orders: Order[] = [];
     const add = (
       participant: string,
@@ -118,9 +174,15 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
       const role = roleOf(der, options);
       if (!role || !now) continue;
       const own = options.byId?.[der.id] ?? {};
-      if (role === 'renewable')
-        add(der.id, 'sell', wh(p, hours), own.sellPrice ?? options.renewableSellPrice ?? 0);
-      else if (role === 'generator') {
+      if (role === 'renewable') {
+        const expected = forecast(der.id, p, der.technology === 'pv' ? pvShape : undefined);
+        add(
+          der.id,
+          'sell',
+          wh(Math.min(der.pmax_mw, expected), hours),
+          own.sellPrice ?? options.renewableSellPrice ?? 0,
+        );
+      } else if (role === 'generator') {
         if (!now.online || now.tripped) continue;
         // Its minimum output runs whatever the price (a genset cannot back down below it): offered at
         // the floor, so its microgrid uses it before importing; the rest at the marginal cost.
@@ -140,15 +202,53 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
     }
     const flexShare = flexibleShare(catalog, options.biddenBy);
     for (const mg of catalog.microgrids) {
-      const demand_mw = (made.get(mg.id) ?? 0) + importOf(state, catalog, mg.id);
-      const total = wh(demand_mw, hours);
+      const now = demandOf(state, catalog, mg.id, made.get(mg.id) ?? 0, flexShare, inForce);
+      const total = wh(forecast(`demand:${mg.id}`, now, loadShape), hours);
       const flexible = Math.floor(total * (flexShare.get(mg.id) ?? 0));
-      const id = loadParticipant(mg.id);
-      add(id, 'buy', total - flexible, load.buyPrice, 'firm');
-      add(id, 'buy', flexible, load.flexPrice, 'flex');
+      add(loadParticipant(mg.id), 'buy', total - flexible, load.buyPrice, 'firm');
+      add(flexParticipant(mg.id), 'buy', flexible, load.flexPrice);
     }
     return orders;
   };
+  /** Every wake-up of the controller: what each renewable makes, what each microgrid demands. */
+  bidder.observe = (state, { catalog, inForce }) => {
+    if (!fc) return;
+    const made = new Map<string, number>();
+    for (const der of catalog.ders) {
+      const now = state.devices[der.id];
+      const p = now?.online && !now.tripped ? now.p_mw : 0;
+      if (der.microgrid) made.set(der.microgrid, (made.get(der.microgrid) ?? 0) + p);
+      if (now && roleOf(der, options) === 'renewable') log.record(der.id, state.t_s, p);
+    }
+    const flexShare = flexibleShare(catalog, options.biddenBy);
+    for (const mg of catalog.microgrids)
+      log.record(
+        `demand:${mg.id}`,
+        state.t_s,
+        demandOf(state, catalog, mg.id, made.get(mg.id) ?? 0, flexShare, inForce),
+      );
+  };
+  return bidder;
+}
+
+/**
+ * Microgrid `mg`'s demand now, MW: what its DERs make plus what flows in, with the part of its
+ * flexible loads the market curtails (an action in force) added back — else a curtailed load would
+ * bid less and be curtailed again.
+ */
+function demandOf(
+  state: Readonly<TwinState>,
+  catalog: TwinCatalog,
+  mg: string,
+  made_mw: number,
+  flexShare: ReadonlyMap<string, number>,
+  inForce: readonly ControllerAction[] | undefined,
+): number {
+  const served = made_mw + importOf(state, catalog, mg);
+  const flexible = new Set(flexLoads(catalog)[flexParticipant(mg)] ?? []);
+  const curtailed = inForce?.find((a) => a.kind === 'load-curtail' && flexible.has(a.id));
+  const fraction = curtailed?.kind === 'load-curtail' ? curtailed.fraction : 0;
+  return served / Math.max(0.05, 1 - (flexShare.get(mg) ?? 0) * fraction);
 }
 
 /** What flows into microgrid `mg` now: its PCC import plus what its FIDs bring in (MW). */

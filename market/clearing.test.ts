@@ -29,7 +29,10 @@ interface Lp {
   duals: Map<string, number>;
 }
 
-/** max Σ bid·q − Σ ask·q s.t. balance per microgrid, FID ratings; then max volume at that welfare. */
+/**
+ * max Σ bid·q − Σ ask·q s.t. balance per microgrid, FID ratings and each limited microgrid's net
+ * exchange (−maxImport ≤ Σ out − Σ in ≤ maxExport); then max volume at that welfare.
+ */
 function solveLp(orders: readonly Order[], mgOf: (o: Order) => string, network: MarketNetwork): Lp {
   const v = (i: number) => `q${i}`;
   const welfareTerms = orders.map((o, i) => `${o.side === 'buy' ? '+' : '-'} ${o.price} ${v(i)}`).join(' ');
@@ -43,6 +46,16 @@ function solveLp(orders: readonly Order[], mgOf: (o: Order) => string, network: 
     });
     return ` bal_${m}: ${terms.join(' ') || '0 q0'} = 0`;
   });
+  // Limit rows after the balances (the duals are read by row index).
+  for (const lim of network.limits ?? []) {
+    const out = network.links
+      .map((l, k) => (l.a === lim.microgrid ? `+ f${k}` : l.b === lim.microgrid ? `- f${k}` : ''))
+      .filter(Boolean)
+      .join(' ');
+    if (!out) continue;
+    rows.push(` exp_${lim.microgrid}: ${out} <= ${lim.maxExport_wh}`);
+    rows.push(` imp_${lim.microgrid}: ${out} >= -${lim.maxImport_wh}`);
+  }
   const bounds = [
     ...orders.map((o, i) => ` 0 <= ${v(i)} <= ${o.qty_wh}`),
     ...network.links.map((l, k) => ` -${l.cap_wh} <= f${k} <= ${l.cap_wh}`),
@@ -225,6 +238,86 @@ describe('uniform-price clearing equals the welfare LP (HiGHS)', () => {
     );
     expect(binding).toBeGreaterThan(50);
   });
+
+  it('with island-reserve limits on the microgrids’ net exchange (chain and ring): same welfare and volume, LP nodal prices in each bracket, limits held and named', () => {
+    const mgs = ['mg1', 'mg2', 'mg3'];
+    const limitArb = fc.option(
+      fc.record({
+        maxExport_wh: fc.oneof(fc.integer({ min: 0, max: 600 }), fc.constant(0)),
+        maxImport_wh: fc.oneof(fc.integer({ min: 0, max: 600 }), fc.constant(0)),
+      }),
+      { freq: 2 },
+    );
+    let bindingLimits = 0;
+    let throughFlows = 0;
+    fc.assert(
+      fc.property(
+        bookArb,
+        fc.array(fc.integer({ min: 0, max: 800 }), { minLength: 3, maxLength: 3 }),
+        fc.boolean(),
+        fc.array(limitArb, { minLength: 3, maxLength: 3 }),
+        (raw, caps, ring, lims) => {
+          const { orders, participants } = materialise(raw, mgs);
+          // mg1 – mg3 – mg2 like the demo (MG3 in the middle), closed into a ring by mg1 – mg2.
+          const links = [
+            { id: 'fid13', a: 'mg1', b: 'mg3', cap_wh: caps[0] },
+            { id: 'fid32', a: 'mg3', b: 'mg2', cap_wh: caps[1] },
+            ...(ring ? [{ id: 'fid12', a: 'mg1', b: 'mg2', cap_wh: caps[2] }] : []),
+          ];
+          const limits = lims.flatMap((l, i) =>
+            l ? [{ microgrid: mgs[i], ...l, constraint: 'island reserve' }] : [],
+          );
+          const net: MarketNetwork = { microgrids: mgs, links, limits };
+          const r = clear(orders, participants, CONFIG, net);
+          const lp = solveLp(orders, (o) => participants.get(o.participant)!.microgrid, net);
+          expect(r.welfare).toBeCloseTo(lp.welfare, 6);
+          expect(r.volume_wh).toBe(Math.round(lp.volume));
+          if (orders.length > 0)
+            for (const p of r.prices) {
+              const dual = lp.duals.get(p.microgrid)!;
+              expect(dual, p.microgrid).toBeGreaterThanOrEqual(p.lo - 1e-6);
+              expect(dual, p.microgrid).toBeLessThanOrEqual(p.hi + 1e-6);
+            }
+          checkEquilibriumAndTies(orders, r);
+          // Feasible: FID ratings, each microgrid's balance = its net exchange, the limits held.
+          const exportOf = new Map(mgs.map((m) => [m, 0]));
+          r.links.forEach((l, k) => {
+            expect(Math.abs(l.flow_wh)).toBeLessThanOrEqual(links[k].cap_wh);
+            exportOf.set(links[k].a, exportOf.get(links[k].a)! + l.flow_wh);
+            exportOf.set(links[k].b, exportOf.get(links[k].b)! - l.flow_wh);
+          });
+          for (const p of r.prices) expect(p.sold_wh - p.bought_wh).toBe(exportOf.get(p.microgrid));
+          expect(r.limits.map((l) => l.microgrid)).toEqual(limits.map((l) => l.microgrid));
+          r.limits.forEach((l, j) => {
+            expect(l.export_wh).toBe(exportOf.get(l.microgrid));
+            expect(l.export_wh).toBeLessThanOrEqual(limits[j].maxExport_wh);
+            expect(-l.export_wh).toBeLessThanOrEqual(limits[j].maxImport_wh);
+            const price = r.prices.find((p) => p.microgrid === l.microgrid)!;
+            if (l.binding) {
+              bindingLimits++;
+              expect(l.message).toMatch(
+                new RegExp(
+                  `^${l.microgrid} island reserve: (export|import) held to \\d+ Wh: price \\d+ in ${l.microgrid} vs \\d+ at its FIDs$`,
+                ),
+              );
+              // Held on export, the microgrid's own price is below what its FIDs pay; on import, above.
+              const outside = Number(/vs (\d+) at its FIDs/.exec(l.message!)![1]);
+              if (l.message!.includes('export held')) expect(price.price).toBeLessThan(outside);
+              else expect(price.price).toBeGreaterThan(outside);
+            }
+          });
+          // Energy through the limited middle microgrid (mg3) beyond its own limit: transit is free.
+          const m3 = limits.find((l) => l.microgrid === 'mg3');
+          const through = Math.min(Math.abs(r.links[0].flow_wh), Math.abs(r.links[1].flow_wh));
+          if (m3 && through > Math.max(m3.maxExport_wh, m3.maxImport_wh)) throughFlows++;
+        },
+      ),
+      { numRuns: 1000, seed: 22 },
+    );
+    // The generator really produced binding limits and transit through a limited microgrid.
+    expect(bindingLimits).toBeGreaterThan(100);
+    expect(throughFlows).toBeGreaterThan(10);
+  });
 });
 
 describe('clearing rules by hand', () => {
@@ -283,6 +376,65 @@ describe('clearing rules by hand', () => {
       ['x', 10],
       ['c', 15],
     ]);
+  });
+
+  it('an island-reserve limit holds a microgrid’s exports, splits its price from its FIDs’ and names itself', () => {
+    // mg2 (alice, bob: cheap gensets at 10) sells to mg1 (carol at 50) through a FID of 100 Wh and
+    // to mg3 (dave at 40) through another; mg2 may export 30 Wh in all.
+    const parts = new Map<string, Participant>([
+      ['alice', { id: 'alice', microgrid: 'mg2', deposit: 0 }],
+      ['carol', { id: 'carol', microgrid: 'mg1', deposit: 0 }],
+      ['dave', { id: 'dave', microgrid: 'mg3', deposit: 0 }],
+      ['erin', { id: 'erin', microgrid: 'mg2', deposit: 0 }],
+    ]);
+    const net: MarketNetwork = {
+      microgrids: ['mg1', 'mg2', 'mg3'],
+      links: [
+        { id: 'fid21', a: 'mg2', b: 'mg1', cap_wh: 100 },
+        { id: 'fid23', a: 'mg2', b: 'mg3', cap_wh: 100 },
+      ],
+      limits: [{ microgrid: 'mg2', maxExport_wh: 30, maxImport_wh: 0, constraint: 'island reserve' }],
+    };
+    const book = [
+      o('a', 'alice', 'sell', 100, 10),
+      o('e', 'erin', 'buy', 20, 20),
+      o('c', 'carol', 'buy', 25, 50),
+      o('d', 'dave', 'buy', 25, 40),
+    ];
+    const r = clear(book, parts, CONFIG, net);
+    // By hand: erin's 20 Wh at home, then 30 Wh out — all to carol (50 beats dave's 40); welfare
+    // 20·(20 − 10) + 25·(50 − 10) + 5·(40 − 10).
+    expect(r.fills.map((f) => [f.orderId, f.filled_wh])).toEqual([
+      ['a', 50],
+      ['e', 20],
+      ['c', 25],
+      ['d', 5],
+    ]);
+    expect(r.welfare).toBe(20 * 10 + 25 * 40 + 5 * 30);
+    expect(r.links.map((l) => [l.flow_wh, l.binding])).toEqual([
+      [25, false],
+      [5, false],
+    ]);
+    expect(r.limits).toEqual([
+      {
+        microgrid: 'mg2',
+        export_wh: 30,
+        binding: true,
+        message: 'mg2 island reserve: export held to 30 Wh: price 10 in mg2 vs 40 at its FIDs',
+      },
+    ]);
+    // mg2's bracket [10, 10] (alice, partly filled, is marginal); mg1 and mg3 share one
+    // price through the unsaturated FIDs: dave is marginal at 40 (bracket [40, 40]).
+    expect(r.prices.map((p) => [p.microgrid, p.lo, p.hi, p.price])).toEqual([
+      ['mg1', 40, 40, 40],
+      ['mg2', 10, 10, 10],
+      ['mg3', 40, 40, 40],
+    ]);
+    // The rent of the limit, 30 Wh × (40 − 10), stays with the pool.
+    expect(r.pool).toBe(30 * 30);
+    // Without the limit mg2 exports everything the others want (50 Wh).
+    const free = clear(book, parts, CONFIG, { ...net, limits: [] });
+    expect(free.links.map((l) => l.flow_wh)).toEqual([25, 25]);
   });
 
   it('a binding FID splits the prices and names itself', () => {

@@ -15,6 +15,12 @@
  * use of a unit taken out of it); the uniform price is the bracket's midpoint rounded down. Microgrids
  * joined by an unsaturated FID share a bracket; across a saturated FID the importing side's price is
  * the higher one (the LP with FID constraints gives the same).
+ *
+ * Security limits on a microgrid's net exchange (`MarketNetwork.limits`, e.g. the island reserve: an
+ * islanded microgrid may export or import only what its grid-forming units can follow with reserve)
+ * are one more arc of the same flow: the microgrid's FIDs meet at a hub of its own, joined to the
+ * microgrid by an arc that carries at most `maxExport_wh` out and `maxImport_wh` in. Energy passing
+ * through (from one FID to the other) does not touch the microgrid's balance and so is not limited.
  */
 import type { MarketConfig, Order, Participant } from './orders.ts';
 import { DEFAULT_MARKET_CONFIG } from './orders.ts';
@@ -31,6 +37,19 @@ export interface MarketLink {
 export interface MarketNetwork {
   microgrids: readonly string[];
   links: readonly MarketLink[];
+  /** Limits on a microgrid's net exchange over all its FIDs (at most one per microgrid). */
+  limits?: readonly ExchangeLimit[];
+}
+
+/** A security limit on what one microgrid may export or import in total over an interval. */
+export interface ExchangeLimit {
+  microgrid: string;
+  /** Most energy it may send out over its FIDs (net), Wh, whole ≥ 0. */
+  maxExport_wh: number;
+  /** Most energy it may take in over its FIDs (net), Wh, whole ≥ 0. */
+  maxImport_wh: number;
+  /** The constraint's name as reports show it, e.g. `island reserve`. */
+  constraint: string;
 }
 
 export interface Fill {
@@ -69,12 +88,25 @@ export interface LinkFlow {
   message?: string;
 }
 
+/** A microgrid's net exchange against its limit. */
+export interface LimitFlow {
+  microgrid: string;
+  /** Net energy sent out over its FIDs, Wh (negative: taken in). */
+  export_wh: number;
+  /** At its limit, with the price in the microgrid apart from the price at its FIDs. */
+  binding: boolean;
+  /** Human-readable reason when binding, e.g. "MG3 island reserve: export held to 60000 Wh: …". */
+  message?: string;
+}
+
 export interface ClearingResult {
   volume_wh: number;
   /** Σ bid·q − Σ ask·q, micro-units. */
   welfare: number;
   prices: MicrogridPrice[];
   links: LinkFlow[];
+  /** One per limit of the network, in its order. */
+  limits: LimitFlow[];
   /** In the book's order. */
   fills: Fill[];
   /** Payments in minus payments out for the P2P part (congestion rent, pay-as-bid spread). */
@@ -113,15 +145,7 @@ export function clear(
 ): ClearingResult {
   const nodeIds = network ? [...network.microgrids] : [SINGLE_NODE];
   const index = new Map(nodeIds.map((id, i) => [id, i]));
-  const nodes: Node[] = nodeIds.map((id) => ({
-    id,
-    asks: [],
-    bids: [],
-    askK: 0,
-    askPart: 0,
-    bidK: 0,
-    bidPart: 0,
-  }));
+  const nodes: Node[] = nodeIds.map(emptyNode);
   const nodeOf = (o: Order): number => {
     if (!network) return 0;
     const mg = participants.get(o.participant)?.microgrid;
@@ -140,18 +164,39 @@ export function clear(
     n.bids.sort(byBidMerit);
   }
   const links = network?.links ?? [];
-  const linkEnds = links.map((l) => {
-    const a = index.get(l.a);
-    const b = index.get(l.b);
-    if (a === undefined || b === undefined) throw new TypeError(`link ${l.id}: unknown microgrid`);
-    return [a, b] as const;
+  const limits = network?.limits ?? [];
+  // A limited microgrid's FIDs meet at its hub (a node without orders, after the microgrids).
+  const M = nodes.length;
+  const hubOf = new Map<number, number>();
+  limits.forEach((lim, j) => {
+    const m = index.get(lim.microgrid);
+    if (m === undefined) throw new TypeError(`limit ${j}: unknown microgrid ${lim.microgrid}`);
+    if (hubOf.has(m)) throw new TypeError(`limit ${j}: a second limit for ${lim.microgrid}`);
+    if (!wholeWh(lim.maxExport_wh) || !wholeWh(lim.maxImport_wh))
+      throw new TypeError(`limit of ${lim.microgrid}: maxExport_wh and maxImport_wh must be whole Wh ≥ 0`);
+    hubOf.set(m, M + j);
+    nodes.push(emptyNode(`${lim.microgrid}'s FIDs`));
   });
-  const flow = new Float64Array(links.length);
-  // Residual FID capacity from node u to node v over link k.
-  const residual = (k: number, from: number): number => {
-    const [a] = linkEnds[k];
-    return from === a ? links[k].cap_wh - flow[k] : links[k].cap_wh + flow[k];
-  };
+  const gateway = (m: number) => hubOf.get(m) ?? m;
+  // Arcs of the flow: the FIDs (between their microgrids' gateways), then each limit (microgrid → hub).
+  const arcs: Arc[] = [
+    ...links.map((l) => {
+      const a = index.get(l.a);
+      const b = index.get(l.b);
+      if (a === undefined || b === undefined) throw new TypeError(`link ${l.id}: unknown microgrid`);
+      return { a: gateway(a), b: gateway(b), capAB: l.cap_wh, capBA: l.cap_wh };
+    }),
+    ...limits.map((lim, j) => ({
+      a: index.get(lim.microgrid)!,
+      b: M + j,
+      capAB: lim.maxExport_wh,
+      capBA: lim.maxImport_wh,
+    })),
+  ];
+  const flow = new Float64Array(arcs.length);
+  // Residual capacity of arc k leaving node `from`.
+  const residual = (k: number, from: number): number =>
+    from === arcs[k].a ? arcs[k].capAB - flow[k] : arcs[k].capBA + flow[k];
 
   const N = nodes.length;
   // reach[u·N + v]: v reachable from u over FIDs with spare capacity; parent[u·N + v]: last link on
@@ -195,10 +240,10 @@ export function clear(
       const path = pathLinks(from, to);
       for (const [k, dir] of path) amount = Math.min(amount, residual(k, dir));
       for (const [k, dir] of path) {
-        // Reachability changes only when a FID's spare capacity in some direction hits or leaves 0.
-        const other = linkEnds[k][0] === dir ? linkEnds[k][1] : linkEnds[k][0];
+        // Reachability changes only when an arc's spare capacity in some direction hits or leaves 0.
+        const other = arcs[k].a === dir ? arcs[k].b : arcs[k].a;
         if (residual(k, other) === 0) reachStale = true;
-        flow[k] += dir === linkEnds[k][0] ? amount : -amount;
+        flow[k] += dir === arcs[k].a ? amount : -amount;
         if (residual(k, dir) === 0) reachStale = true;
       }
     }
@@ -224,7 +269,8 @@ export function clear(
     for (let i = 0; i < n.bidK; i++) filledOf.set(n.bids[i], n.bids[i].qty_wh);
     if (n.bidPart > 0) filledOf.set(n.bids[n.bidK], n.bidPart);
   }
-  const prices = nodalPrices(nodes, links, linkEnds, flow, config);
+  const nodePrices = nodalPrices(nodes, arcs, flow, config);
+  const prices = nodePrices.slice(0, M);
   const fills: Fill[] = [];
   let pool = 0;
   for (const o of orders) {
@@ -252,23 +298,50 @@ export function clear(
     if (f.side === 'buy') p.bought_wh += f.filled_wh;
     else p.sold_wh += f.filled_wh;
   }
+  // A hub is named by its microgrid while both have one price.
+  const place = (i: number): string =>
+    i >= M && nodePrices[i].price === nodePrices[arcs[links.length + i - M].a].price
+      ? `in ${nodes[arcs[links.length + i - M].a].id}`
+      : i >= M
+        ? `at ${nodes[i].id}`
+        : `in ${nodes[i].id}`;
   const linkFlows: LinkFlow[] = links.map((l, k) => {
     const f = flow[k];
-    const [a, b] = linkEnds[k];
+    const { a, b } = arcs[k];
     const [src, dst] = f >= 0 ? [a, b] : [b, a];
-    const binding = Math.abs(f) === l.cap_wh && prices[dst].price !== prices[src].price;
+    const [from, to] = f >= 0 ? [l.a, l.b] : [l.b, l.a];
+    const binding = Math.abs(f) === l.cap_wh && nodePrices[dst].price !== nodePrices[src].price;
     return {
       id: l.id,
       flow_wh: f,
       binding,
       ...(binding && {
         message:
-          `${l.id} at its ${l.cap_wh} Wh rating from ${nodes[src].id} to ${nodes[dst].id}: ` +
-          `price ${prices[dst].price} in ${nodes[dst].id} vs ${prices[src].price} in ${nodes[src].id}`,
+          `${l.id} at its ${l.cap_wh} Wh rating from ${from} to ${to}: ` +
+          `price ${nodePrices[dst].price} ${place(dst)} vs ${nodePrices[src].price} ${place(src)}`,
       }),
     };
   });
-  return { volume_wh: volume, welfare, prices, links: linkFlows, fills, pool };
+  const limitFlows: LimitFlow[] = limits.map((lim, j) => {
+    const f = flow[links.length + j];
+    const inside = nodePrices[index.get(lim.microgrid)!].price;
+    const outside = nodePrices[M + j].price;
+    // Held on export: the microgrid's price below the one at its FIDs (it would sell more); on import, above.
+    const exportHeld = f === lim.maxExport_wh && inside < outside;
+    const importHeld = -f === lim.maxImport_wh && inside > outside;
+    const binding = exportHeld || importHeld;
+    return {
+      microgrid: lim.microgrid,
+      export_wh: f,
+      binding,
+      ...(binding && {
+        message:
+          `${lim.microgrid} ${lim.constraint}: ${exportHeld ? `export held to ${lim.maxExport_wh}` : `import held to ${lim.maxImport_wh}`} Wh: ` +
+          `price ${inside} in ${lim.microgrid} vs ${outside} at its FIDs`,
+      }),
+    };
+  });
+  return { volume_wh: volume, welfare, prices, links: linkFlows, limits: limitFlows, fills, pool };
 
   function bfs(u: number): void {
     const row = u * N;
@@ -280,8 +353,8 @@ export function clear(
     reach[row + u] = 1;
     while (head < tail) {
       const x = queue[head++];
-      for (let k = 0; k < links.length; k++) {
-        const [a, b] = linkEnds[k];
+      for (let k = 0; k < arcs.length; k++) {
+        const { a, b } = arcs[k];
         const y = x === a ? b : x === b ? a : -1;
         if (y < 0 || reach[row + y] || residual(k, x) <= 0) continue;
         reach[row + y] = 1;
@@ -296,7 +369,7 @@ export function clear(
     const path: [number, number][] = [];
     for (let y = v; y !== u; ) {
       const k = parent[u * N + y];
-      const [a, b] = linkEnds[k];
+      const { a, b } = arcs[k];
       const x = y === a ? b : a;
       path.push([k, x]);
       y = x;
@@ -304,6 +377,20 @@ export function clear(
     return path;
   }
 }
+
+/** An arc of the flow between two nodes, with its capacity each way (Wh). */
+interface Arc {
+  a: number;
+  b: number;
+  capAB: number;
+  capBA: number;
+}
+
+function emptyNode(id: string): Node {
+  return { id, asks: [], bids: [], askK: 0, askPart: 0, bidK: 0, bidPart: 0 };
+}
+
+const wholeWh = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
 
 function better(ask: Order, bid: Order, bestAsk: Order, bestBid: Order): boolean {
   const gain = bid.price - ask.price;
@@ -318,8 +405,7 @@ function better(ask: Order, bid: Order, bestAsk: Order, bestBid: Order): boolean
  */
 function nodalPrices(
   nodes: Node[],
-  links: readonly MarketLink[],
-  linkEnds: readonly (readonly [number, number])[],
+  arcs: readonly Arc[],
   flow: Float64Array,
   config: MarketConfig,
 ): MicrogridPrice[] {
@@ -338,18 +424,17 @@ function nodalPrices(
     const nextBid = n.bids[n.bidK];
     if (nextBid) toOutside[i] = Math.min(toOutside[i], -nextBid.price);
   }
-  const arcs: [number, number][] = [];
-  links.forEach((l, k) => {
-    const [a, b] = linkEnds[k];
-    if (l.cap_wh - flow[k] > 0) arcs.push([a, b]);
-    if (l.cap_wh + flow[k] > 0) arcs.push([b, a]);
+  const open: [number, number][] = [];
+  arcs.forEach(({ a, b, capAB, capBA }, k) => {
+    if (capAB - flow[k] > 0) open.push([a, b]);
+    if (capBA + flow[k] > 0) open.push([b, a]);
   });
-  // hi: shortest o → i; lo: −(shortest i → o). All FID arcs cost 0.
+  // hi: shortest o → i; lo: −(shortest i → o). All FID and limit arcs cost 0.
   const hi = Float64Array.from(fromOutside);
   const down = Float64Array.from(toOutside);
   for (let round = 0; round < N; round++) {
     let changed = false;
-    for (const [u, v] of arcs) {
+    for (const [u, v] of open) {
       if (hi[u] < hi[v]) {
         hi[v] = hi[u];
         changed = true;

@@ -19,13 +19,33 @@ import {
   type Participant,
   type Refusal,
 } from './orders.ts';
+import {
+  exchangeLimits,
+  type HeldReserve,
+  holdBack,
+  type IslandReserveOptions,
+  islandReserves,
+} from './reserve.ts';
 
-/** Turns the twin's state into orders for the interval starting at `intervalStart_s`. */
-export type Bidder = (
+/** What a bidder knows besides the state: the twin's catalog, the market's rules, its actions in force. */
+export interface BidderContext {
+  catalog: TwinCatalog;
+  config: MarketConfig;
+  /** The market's actions for the interval running now (set-points, curtailments). */
+  inForce?: readonly ControllerAction[];
+}
+
+/**
+ * Turns the twin's state into orders for the interval starting at `intervalStart_s`; `observe`, when
+ * given, sees the state at every wake-up of the controller (for forecasts), before any orders.
+ */
+export type Bidder = ((
   state: Readonly<TwinState>,
   intervalStart_s: number,
-  ctx: { catalog: TwinCatalog; config: MarketConfig },
-) => unknown[];
+  ctx: BidderContext,
+) => unknown[]) & {
+  observe?(state: Readonly<TwinState>, ctx: BidderContext): void;
+};
 
 export interface MarketControllerOptions {
   /** FIDs the market schedules (claimed when the run is built). */
@@ -47,6 +67,18 @@ export interface MarketControllerOptions {
    * trades through its agent is listed here; the others follow the microgrid's own control.
    */
   dispatch?: readonly string[];
+  /**
+   * The island-reserve constraint of the clearing (market/reserve.ts): an islanded microgrid exports
+   * or imports only what its grid-forming units can follow with this reserve. `false` turns it off.
+   * @default {} (the defaults of ISLAND_RESERVE_DEFAULTS)
+   */
+  reserve?: IslandReserveOptions | false;
+  /**
+   * Flexible loads the market curtails (claimed), by the participant that bids for them: from the
+   * start of each interval each of its loads is curtailed by the share of the participant's buy
+   * orders that did not clear, so what clears is what is consumed.
+   */
+  curtail?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface IntervalRecord {
@@ -57,6 +89,11 @@ export interface IntervalRecord {
   result?: ClearingResult;
   /** What the run says about this interval when it is not a normal clearing. */
   note?: string;
+  /**
+   * Grid-forming offers held back as island reserve; `binding` when a held offer was in the money
+   * (its price at or below its microgrid's clearing price), with the message that says so.
+   */
+  held?: (HeldReserve & { binding: boolean; message: string })[];
   refused: Refusal[];
   actions: ControllerAction[];
 }
@@ -72,8 +109,12 @@ export class MarketController implements Controller {
   private network?: MarketNetwork;
   /** Market link index → FID id (link a is always the FID's side A). */
   private fidOfLink: { fid: string }[] = [];
+  /** Grid-forming participants (DER id) → their microgrid, for the reserve holdback. */
+  private gridFormingOf = new Map<string, string>();
   /** The interval cleared at its gate closure, delivered when it starts. */
   private pending?: IntervalRecord;
+  /** The actions of the interval running now. */
+  private inForce: readonly ControllerAction[] = [];
 
   constructor(private readonly options: MarketControllerOptions) {
     this.id = options.id ?? 'market';
@@ -87,6 +128,9 @@ export class MarketController implements Controller {
     this.claims = [
       ...options.fids.map((id) => ({ kind: 'fid' as const, id })),
       ...(options.dispatch ?? []).map((id) => ({ kind: 'der' as const, id })),
+      ...Object.values(options.curtail ?? {}).flatMap((loads) =>
+        loads.map((id) => ({ kind: 'load' as const, id })),
+      ),
     ];
   }
 
@@ -113,6 +157,11 @@ export class MarketController implements Controller {
       this.fidOfLink.push({ fid: id });
     }
     this.network = { microgrids: catalog.microgrids.map((m) => m.id), links };
+    this.gridFormingOf = new Map(
+      catalog.ders
+        .filter((d) => d.gridForming && d.microgrid && this.participants.get(d.id)?.microgrid === d.microgrid)
+        .map((d) => [d.id, d.microgrid!]),
+    );
   }
 
   /**
@@ -127,8 +176,10 @@ export class MarketController implements Controller {
     const due = this.pending;
     if (due && Math.abs(state.t_s - due.intervalStart_s) < this.period_s / 2) {
       actions.push(...due.actions);
+      this.inForce = due.actions;
       this.pending = undefined;
     }
+    this.options.bidder.observe?.(state, this.bidderContext());
     const gate = state.t_s + gateClosure_s;
     const start = Math.ceil((gate - 1e-9) / interval_s) * interval_s;
     if (start - gate < this.period_s - 1e-9 && this.pending?.intervalStart_s !== start) {
@@ -142,10 +193,21 @@ export class MarketController implements Controller {
 
   private clearInterval(state: Readonly<TwinState>, start: number): IntervalRecord {
     const book = new OrderBook(start, this.options.participants, this.config);
-    for (const order of this.options.bidder(state, start, { catalog: this.catalog!, config: this.config }))
-      book.submit(order);
-    const result = clear(book.orders, this.options.participants, this.config, this.liveNetwork(state));
-    const hours = this.config.interval_s / 3600;
+    for (const order of this.options.bidder(state, start, this.bidderContext())) book.submit(order);
+    const { interval_s } = this.config;
+    const network = this.liveNetwork(state);
+    // Island reserve: the exchange each island's grid-forming units can follow, and their offers
+    // trimmed so what clears leaves them the reserve.
+    let orders = book.orders;
+    let held: HeldReserve[] = [];
+    const reserve = this.options.reserve ?? {};
+    if (reserve !== false) {
+      const reserves = islandReserves(state, this.catalog!, interval_s, reserve);
+      network.limits = exchangeLimits(reserves, interval_s);
+      ({ orders, held } = holdBack(orders, reserves, this.gridFormingOf, interval_s));
+    }
+    const result = clear(orders, this.options.participants, this.config, network);
+    const hours = interval_s / 3600;
     const mine: ControllerAction[] = result.links.map((l, k) => ({
       kind: 'fid-setpoint',
       id: this.fidOfLink[k].fid,
@@ -158,10 +220,33 @@ export class MarketController implements Controller {
         if (f.participant === id) sold_wh += f.side === 'sell' ? f.filled_wh : -f.filled_wh;
       mine.push({ kind: 'der-setpoint', id, p_mw: sold_wh / 1e6 / hours });
     }
+    for (const [participant, loads] of Object.entries(this.options.curtail ?? {})) {
+      let wanted = 0;
+      let unmatched = 0;
+      for (const f of result.fills)
+        if (f.participant === participant && f.side === 'buy') {
+          wanted += f.filled_wh + f.unmatched_wh;
+          unmatched += f.unmatched_wh;
+        }
+      const fraction = wanted > 0 ? unmatched / wanted : 0;
+      for (const id of loads) mine.push({ kind: 'load-curtail', id, fraction });
+    }
     return {
       intervalStart_s: start,
       clearedAt_s: state.t_s,
       result,
+      ...(held.length > 0 && {
+        held: held.map((h) => {
+          const price = result.prices.find((p) => p.microgrid === h.microgrid)!.price;
+          return {
+            ...h,
+            binding: h.heldFrom_price <= price,
+            message:
+              `${h.microgrid} ${h.constraint}: grid-forming offers held to ${h.offered_wh} Wh ` +
+              `(${h.held_wh} Wh from ${h.heldFrom_price} held back): price ${price} in ${h.microgrid}`,
+          };
+        }),
+      }),
       refused: [...book.refused],
       actions: mine,
     };
@@ -175,7 +260,7 @@ export class MarketController implements Controller {
     const network = this.network!;
     const dead = new Set<string>();
     for (const island of state.islands) if (!island.energised) for (const b of island.buses) dead.add(b);
-    if (dead.size === 0) return network;
+    if (dead.size === 0) return { ...network };
     const fids = this.catalog!.fids;
     return {
       microgrids: network.microgrids,
@@ -195,11 +280,18 @@ export class MarketController implements Controller {
       : [
           ...this.options.fids.map((id) => ({ kind: 'fid-setpoint' as const, id, p_mw: 0 })),
           ...(this.options.dispatch ?? []).map((id) => ({ kind: 'der-setpoint' as const, id, p_mw: 0 })),
+          ...Object.values(this.options.curtail ?? {}).flatMap((loads) =>
+            loads.map((id) => ({ kind: 'load-curtail' as const, id, fraction: 0 })),
+          ),
         ];
     const note = holding
       ? 'ledger cannot make progress: FIDs keep the last cleared schedule for this interval'
       : 'ledger cannot make progress: FIDs return to zero exchange';
     return { intervalStart_s: start, clearedAt_s: t_s, note, refused: [], actions: mine };
+  }
+
+  private bidderContext(): BidderContext {
+    return { catalog: this.catalog!, config: this.config, inForce: this.inForce };
   }
 
   feedback(refused: readonly RefusedAction[]): void {

@@ -1,13 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TwinState } from '../../twin/api.ts';
 import { parseScenario, type Scenario, ScenarioError } from '../../twin/scenario/load.ts';
+import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import { openScenarioRun } from '../cli/scenario-run.ts';
 import { readRunPoints } from '../recording/read-run.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
-import { marketDayOf, transferOf } from './market-day.ts';
+import { MarketDay, marketDayOf, transferOf } from './market-day.ts';
 
 const SHIPPED = new URL('../../scenarios/market-day.yaml', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -92,6 +93,121 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
     expect(traded.has('pv-24')).toBe(true);
     // No board is on the hardware slot in simulate: nothing measured, so it does not bid.
     expect(traded.has('bess-hw')).toBe(false);
+  });
+
+  it('the evening of the shipped day keeps MG3 alive: the island reserve holds its exports (no trip, no shedding, every interval within 1 %)', async () => {
+    // The shipped day from 20:00 to 21:30 with bess-32 where the day leaves it at 20:00 before the
+    // island reserve (18 % charge: measured) — without the reserve, MG3 exported 0.5–0.6 MW through
+    // both FIDs with its gensets at their rating and the battery covering the rest, ran it to its
+    // lowest charge (10 %) and collapsed under frequency (IEEE 1547 UF2 trips, 20:55 in the day).
+    const dir = mkdtempSync(join(tmpdir(), 'market-evening-'));
+    dirs.push(dir);
+    const gridFile = join(dir, 'grid.yaml');
+    const grid = readFileSync(new URL('../../grids/demo-33bw-microgrids.yaml', import.meta.url), 'utf8');
+    const low = grid.replace(/(id: bess-32,.*energy_mwh: 0\.8, soc0: )0\.55/, '$10.18');
+    expect(low).not.toBe(grid);
+    writeFileSync(gridFile, low);
+    const text = readFileSync(SHIPPED, 'utf8')
+      .replace(/^grid: .*$/m, `grid: ${gridFile}`)
+      .replace(/^duration_s: 86400$/m, 'duration_s: 5400')
+      .replace(/^startHour: 0$/m, 'startHour: 20');
+    const scenario = parseScenario(text, SHIPPED);
+    const market = (await marketDayOf(scenario, scenario.dt_s))!;
+    const trouble: string[] = [];
+    let lowestSoc = 1;
+    let mg3Dark = false;
+    await simulateRecorded(scenario, {
+      dt_s: scenario.dt_s,
+      every_s: 60,
+      controllers: () => [market.controller],
+      onStep: (state) => {
+        market.onStep(state);
+        for (const e of state.events)
+          if (e.kind === 'der-trip' || e.kind === 'ufls') trouble.push(`${e.t_s} s ${e.message}`);
+        lowestSoc = Math.min(lowestSoc, state.devices['bess-32'].soc ?? 1);
+        if (state.islands.some((i) => i.buses.includes('30') && !i.energised)) mg3Dark = true;
+      },
+    });
+    expect(trouble).toEqual([]);
+    expect(mg3Dark).toBe(false);
+    // The battery never reaches its lowest charge (10 %), where it stops discharging.
+    expect(lowestSoc).toBeGreaterThan(0.12);
+    const report = market.report();
+    expect(report.intervals).toHaveLength(5);
+    expect(report.shortfalls).toEqual([]);
+    expect(report.maxError).toBeLessThanOrEqual(0.01);
+    // The reserve did bind (MG3's exports held, its grid-forming offers held back), and the run says so.
+    const held = report.intervals.flatMap((i) => i.binding).filter((b) => b.startsWith('MG3 island reserve'));
+    expect(held.length).toBeGreaterThan(0);
+    for (const b of held)
+      expect(b).toMatch(/^MG3 island reserve \(.*\): (grid-forming offers|export|import) held to \d+ Wh/);
+  });
+
+  it('while the ledger cannot make progress the FIDs keep the last schedule for one interval, then carry nothing, and the run folder says so', async () => {
+    const scenario = shippedSlice(1.25, 11);
+    const twin = await buildScenarioTwin(scenario, scenario.dt_s);
+    // The authorities go offline at 1600 s: before [1800, 2700) is cleared (at the controller's last
+    // wake-up ahead of its gate closure, ≈ 1680 s).
+    let now = 0;
+    const market = new MarketDay(scenario, twin.catalog(), { ledgerLive: () => now < 1600 });
+    const carried = new Map<number, Map<string, number>>();
+    let last = 0;
+    const runsDir = mkdtempSync(join(tmpdir(), 'market-ledger-down-'));
+    dirs.push(runsDir);
+    const run = await simulateRecorded(scenario, {
+      dt_s: scenario.dt_s,
+      every_s: 60,
+      controllers: () => [market.controller],
+      onStep: (state) => {
+        now = state.t_s;
+        market.onStep(state);
+        const dt = state.t_s - last;
+        last = state.t_s;
+        const k = Math.floor((state.t_s - dt / 2) / 900) * 900;
+        const m = carried.get(k) ?? new Map<string, number>();
+        for (const [id, f] of Object.entries(state.fids ?? {}))
+          m.set(id, (m.get(id) ?? 0) + (transferOf(f) * 1e6 * dt) / 3600);
+        carried.set(k, m);
+      },
+      recordMore: market.recordPoints,
+      open: () =>
+        openScenarioRun('simulate', runsDir, {
+          scenario,
+          file: scenario.file,
+          dt_s: scenario.dt_s,
+          devices: [],
+          loop: { devices: [], runner: 'simulate' },
+        }),
+    });
+    const history = market.controller.history;
+    expect(history.map((h) => [h.intervalStart_s, h.note ?? 'cleared'])).toEqual([
+      [900, 'cleared'],
+      [1800, 'ledger cannot make progress: FIDs keep the last cleared schedule for this interval'],
+      [2700, 'ledger cannot make progress: FIDs return to zero exchange'],
+      [3600, 'ledger cannot make progress: FIDs return to zero exchange'],
+      [4500, 'ledger cannot make progress: FIDs return to zero exchange'],
+    ]);
+    // What the FIDs carried (independently integrated): [1800, 2700) what [900, 1800) cleared, within
+    // 1 % of the rated 75 kWh; afterwards nothing but the ramp to zero (under 1 %).
+    const cleared = history[0].result!.links;
+    expect(cleared.some((l) => Math.abs(l.flow_wh) > 10_000)).toBe(true);
+    for (const l of cleared) {
+      expect(Math.abs(carried.get(1800)!.get(l.id)! - l.flow_wh)).toBeLessThanOrEqual(750);
+      expect(Math.abs(carried.get(2700)!.get(l.id)!)).toBeLessThanOrEqual(750);
+      expect(Math.abs(carried.get(3600)!.get(l.id)!)).toBeLessThanOrEqual(1);
+    }
+    // The run folder says so: each such interval's market_interval points carry the note.
+    const points = await readRunPoints(run.runDir!);
+    const notes = points
+      .filter((p) => p.measurement === 'market_interval' && p.tags.microgrid === 'MG1')
+      .map((p) => p.fields.note ?? 'cleared');
+    expect(notes).toEqual([
+      'cleared',
+      'ledger cannot make progress: FIDs keep the last cleared schedule for this interval',
+      'ledger cannot make progress: FIDs return to zero exchange',
+      'ledger cannot make progress: FIDs return to zero exchange',
+      'ledger cannot make progress: FIDs return to zero exchange',
+    ]);
   });
 
   it('names the constraint of an interval the FIDs could not deliver (MG3 blacked out)', async () => {

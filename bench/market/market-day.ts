@@ -7,7 +7,7 @@
  * constraint that caused it.
  */
 
-import { derAgents, derParticipants } from '../../market/agents.ts';
+import { derAgents, derParticipants, flexLoads } from '../../market/agents.ts';
 import { type IntervalRecord, MarketController } from '../../market/controller.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
@@ -41,7 +41,10 @@ export interface IntervalDelivery {
   prices: Record<string, number>;
   volume_wh: number;
   fids: FidDelivery[];
-  /** FIDs at their rating in the clearing (what the network could not carry), with the constraint. */
+  /**
+   * What the network could not carry, with the constraint: FIDs at their rating, microgrids at their
+   * island-reserve limit.
+   */
   binding: string[];
   /** Why the interval was not cleared normally (ledger down). */
   note?: string;
@@ -97,12 +100,17 @@ export class MarketDay {
 
   /**
    * `vpp`: the scenario's VPP as a participant (marketVppOf); `lineOf`: lines of the scenario file
-   * for error messages.
+   * for error messages; `ledgerLive`: whether the ledger can make progress
+   * (MarketControllerOptions.ledgerLive).
    */
   constructor(
     scenario: Scenario,
     catalog: TwinCatalog,
-    options: { vpp?: MarketVpp; lineOf?: (path: YamlPath) => number | undefined } = {},
+    options: {
+      vpp?: MarketVpp;
+      lineOf?: (path: YamlPath) => number | undefined;
+      ledgerLive?: () => boolean;
+    } = {},
   ) {
     const section = scenario.market;
     if (!section) throw new TypeError('MarketDay: the scenario has no market section');
@@ -135,12 +143,25 @@ export class MarketDay {
     };
     try {
       const participants = derParticipants(catalog, agents, DEPOSIT);
+      // Forecasts on the day's shapes (the scenario's start hour and load profile).
+      const agentsBidder = derAgents({
+        ...agents,
+        forecast: {
+          startHour: scenario.startHour ?? scenario.twin?.startHour ?? 0,
+          loadProfile: scenario.twin?.loads?.default?.profile,
+        },
+      });
       if (vppBidder) participants.set(vppBidder.options.id, vppBidder.participant(DEPOSIT));
       this.controller = new MarketController({
         fids: this.fids,
         participants,
-        bidder: vppBidder ? vppBidder.bidder(derAgents(agents)) : derAgents(agents),
+        bidder: vppBidder
+          ? Object.assign(vppBidder.bidder(agentsBidder), { observe: agentsBidder.observe })
+          : agentsBidder,
         dispatch: section.dispatch,
+        curtail: flexLoads(catalog, agents.biddenBy),
+        ledgerLive: options.ledgerLive,
+        reserve: section.reserve,
         config,
       });
     } catch (err) {
@@ -391,7 +412,9 @@ export class MarketDay {
       prices: Object.fromEntries(result.prices.map((p) => [p.microgrid, p.price])),
       volume_wh: result.volume_wh,
       fids,
-      binding: result.links.filter((l) => l.binding).map((l) => l.message ?? l.id),
+      binding: [...result.links, ...result.limits, ...(record.held ?? [])]
+        .filter((l) => l.binding)
+        .map((l) => l.message ?? ''),
       ...(record.note ? { note: record.note } : {}),
     };
   }

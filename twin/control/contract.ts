@@ -72,6 +72,11 @@ export interface DerInfo {
   /** Marginal cost, currency/MWh. */
   cost_per_mwh: number;
   dispatchable: boolean;
+  /**
+   * Holds its island's frequency (a synchronous machine or a grid-forming converter): in an island it
+   * takes up by droop whatever the schedules leave. Absent in catalogs from before it was published.
+   */
+  gridForming?: boolean;
   /** The hardware slot (a real board through the device link). */
   hardware: boolean;
 }

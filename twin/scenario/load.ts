@@ -75,6 +75,8 @@ export interface ScenarioMarket {
     load?: { buyPrice?: number; flexPrice?: number };
     byId?: Record<string, Limits & { capacity_mwh?: number; trade?: boolean }>;
   };
+  /** Island-reserve constraint of the clearing (market/reserve.ts); false: none. */
+  reserve?: false | { min_mw?: number; fraction?: number; socMin?: number; socMax?: number };
   tolerance: number;
 }
 

@@ -83,6 +83,7 @@ export function catalog(tw: TwinCore): TwinCatalog {
     capacity_mwh: u instanceof BatteryUnit ? u.params.energy_mwh : undefined,
     cost_per_mwh: u.cost_per_mwh,
     dispatchable: u.dispatchable,
+    gridForming: u.kind !== 'grid-following',
     hardware: false,
   }));
   for (const h of tw.hardware)
@@ -96,6 +97,7 @@ export function catalog(tw: TwinCore): TwinCatalog {
       pmax_mw: h.rating_mva,
       cost_per_mwh: 0,
       dispatchable: true,
+      gridForming: false,
       hardware: true,
     });
   tw.catalogCache = {
