@@ -18,15 +18,13 @@ contract MarketLedger {
     int256 public immutable tolerancePermille;
     /// Penalty per Wh of deviation beyond the tolerance, micro-units.
     int256 public immutable penaltyPerWh;
+    /// Bound of a settlement line's energy and money (|x| ≤ 2^120; accounts hold far less anyway).
+    int256 private constant LINE_LIMIT = 2 ** 120;
 
-    /// A participant's account in one storage slot (one read and one write per settlement line):
-    /// balance and deposit in micro-units, reputation = deliveries within tolerance.
-    struct Account {
-        int96 balance;
-        int96 deposit;
-        uint64 reputation;
-    }
-    mapping(address => Account) private accounts;
+    /// A participant's account in one storage word (one SLOAD and one SSTORE per settlement line,
+    /// packed by hand: a struct copied to storage is written field by field): balance and deposit in
+    /// micro-units (int96 each), reputation = deliveries within tolerance (uint64). See loadAccount.
+    mapping(address => uint256) private accounts;
     /// Penalties a deposit could not cover.
     mapping(address => int256) public debtOf;
     int256 public pool;
@@ -78,6 +76,10 @@ contract MarketLedger {
             isAuthority[auths[i]] = true;
         }
         quorum = auths.length / 2 + 1;
+        for (uint256 i = 0; i < 5; i++) {
+            int256 rule = [retail, feedIn, tolWh, tolPermille, penalty][i];
+            require(rule >= 0 && rule < 2 ** 64, "rule out of range");
+        }
         retailPrice = retail;
         feedInPrice = feedIn;
         toleranceWh = tolWh;
@@ -90,8 +92,7 @@ contract MarketLedger {
         require(who.length == amount.length, "length mismatch");
         for (uint256 i = 0; i < who.length; i++) {
             require(amount[i] > 0, "credit must be positive");
-            Account storage a = accounts[who[i]];
-            a.balance = fit(a.balance + amount[i]);
+            addTo(who[i], amount[i], 0);
             minted += amount[i];
         }
     }
@@ -101,11 +102,15 @@ contract MarketLedger {
         require(who.length == amount.length, "length mismatch");
         for (uint256 i = 0; i < who.length; i++) {
             require(amount[i] > 0, "deposit must be positive");
-            Account storage a = accounts[who[i]];
-            require(a.balance >= amount[i], "balance too small");
-            a.balance = fit(a.balance - amount[i]);
-            a.deposit = fit(a.deposit + amount[i]);
+            addTo(who[i], -amount[i], amount[i]);
         }
+    }
+
+    /// Adds to a participant's balance and deposit; money taken from the balance must be there.
+    function addTo(address who, int256 toBalance, int256 toDeposit) internal {
+        (int256 balance, int256 deposit, uint256 reputation) = loadAccount(who);
+        require(toBalance >= 0 || balance + toBalance >= 0, "balance too small");
+        storeAccount(who, balance + toBalance, deposit + toDeposit, reputation);
     }
 
     /// Commitments (hashes) of the interval's orders; each needs its deposit in place.
@@ -119,7 +124,8 @@ contract MarketLedger {
         require(accepted[interval] == bytes32(0), "gate closed: clearing accepted");
         for (uint256 i = 0; i < who.length; i++) {
             require(orderOwner[interval][orderHash[i]] == address(0), "order already committed");
-            require(accounts[who[i]].deposit >= need[i], "deposit too small");
+            (, int256 deposit, ) = loadAccount(who[i]);
+            require(deposit >= need[i], "deposit too small");
             orderOwner[interval][orderHash[i]] = who[i];
             emit OrderCommitted(interval, orderHash[i], who[i], need[i]);
         }
@@ -217,30 +223,57 @@ contract MarketLedger {
         int256 penalties = 0;
         int256 gridDelta = 0;
         bytes32 h = pr.linesHash;
-        for (uint256 i = 0; i < who.length; i++) {
-            address p = who[i];
-            h = keccak256(abi.encode(h, p, clearedWh[i], trade[i]));
-            sum += trade[i];
-            int256 dev = meteredWh[i] - clearedWh[i];
-            int256 gridMoney = dev >= 0 ? dev * feedInPrice : dev * retailPrice;
-            gridDelta -= gridMoney;
-            Account memory a = accounts[p];
-            a.balance = fit(a.balance + trade[i] + gridMoney);
-            int256 absDev = dev >= 0 ? dev : -dev;
-            int256 absCleared = clearedWh[i] >= 0 ? clearedWh[i] : -clearedWh[i];
-            int256 excess = absDev - toleranceWh - (absCleared * tolerancePermille) / 1000;
-            if (excess > 0) {
-                int256 penalty = excess * penaltyPerWh;
-                int256 dep = a.deposit;
-                int256 taken = penalty <= dep ? penalty : dep;
-                a.deposit = fit(dep - taken);
-                if (penalty > taken) debtOf[p] += penalty - taken;
-                penalties += taken;
-                emit Penalty(interval, p, dev, taken, penalty - taken);
-            } else {
-                a.reputation += 1;
+        // The loop is the settlement's cost (every authority and every verifier re-executes it), so
+        // it reads the arrays without per-element bounds checks and, once each input is known to be
+        // within ±2^120 (and the rules within 2^64: the constructor), computes unchecked: no sum or
+        // product below can reach 2^255.
+        unchecked {
+            for (uint256 i = 0; i < who.length; ++i) {
+                uint256 p;
+                int256 cleared;
+                int256 tr;
+                int256 metered;
+                assembly ("memory-safe") {
+                    let o := shl(5, i)
+                    p := calldataload(add(who.offset, o))
+                    cleared := calldataload(add(clearedWh.offset, o))
+                    tr := calldataload(add(trade.offset, o))
+                    metered := calldataload(add(meteredWh.offset, o))
+                    // h = keccak256(abi.encode(h, who, cleared, trade)), in memory past the free pointer.
+                    let m := mload(0x40)
+                    mstore(m, h)
+                    mstore(add(m, 0x20), p)
+                    mstore(add(m, 0x40), cleared)
+                    mstore(add(m, 0x60), tr)
+                    h := keccak256(m, 0x80)
+                }
+                require(
+                    p >> 160 == 0 && uint256(cleared + LINE_LIMIT) <= 2 * uint256(LINE_LIMIT)
+                        && uint256(tr + LINE_LIMIT) <= 2 * uint256(LINE_LIMIT)
+                        && uint256(metered + LINE_LIMIT) <= 2 * uint256(LINE_LIMIT),
+                    "amount out of range"
+                );
+                sum += tr;
+                int256 dev = metered - cleared;
+                int256 gridMoney = dev >= 0 ? dev * feedInPrice : dev * retailPrice;
+                gridDelta -= gridMoney;
+                (int256 balance, int256 deposit, uint256 reputation) = loadAccount(address(uint160(p)));
+                balance += tr + gridMoney;
+                int256 absDev = dev >= 0 ? dev : -dev;
+                int256 absCleared = cleared >= 0 ? cleared : -cleared;
+                int256 excess = absDev - toleranceWh - (absCleared * tolerancePermille) / 1000;
+                if (excess > 0) {
+                    int256 penalty = excess * penaltyPerWh;
+                    int256 taken = penalty <= deposit ? penalty : deposit;
+                    deposit -= taken;
+                    if (penalty > taken) debtOf[address(uint160(p))] += penalty - taken;
+                    penalties += taken;
+                    emit Penalty(interval, address(uint160(p)), dev, taken, penalty - taken);
+                } else {
+                    reputation += 1;
+                }
+                storeAccount(address(uint160(p)), balance, deposit, reputation);
             }
-            accounts[p] = a;
         }
         pr.linesHash = h;
         pr.lines += uint64(who.length);
@@ -288,16 +321,16 @@ contract MarketLedger {
         return c != bytes32(0) && keccak256(abi.encodePacked(reading, salt)) == c;
     }
 
-    function balanceOf(address who) external view returns (int256) {
-        return accounts[who].balance;
+    function balanceOf(address who) external view returns (int256 balance) {
+        (balance, , ) = loadAccount(who);
     }
 
-    function depositOf(address who) external view returns (int256) {
-        return accounts[who].deposit;
+    function depositOf(address who) external view returns (int256 deposit) {
+        (, deposit, ) = loadAccount(who);
     }
 
-    function reputationOf(address who) external view returns (uint256) {
-        return accounts[who].reputation;
+    function reputationOf(address who) external view returns (uint256 reputation) {
+        (, , reputation) = loadAccount(who);
     }
 
     /// Balance, deposit, debt and reputation of each participant, flattened (4 words each): one call
@@ -305,18 +338,34 @@ contract MarketLedger {
     function accountsOf(address[] calldata who) external view returns (int256[] memory out) {
         out = new int256[](who.length * 4);
         for (uint256 i = 0; i < who.length; i++) {
-            Account memory a = accounts[who[i]];
-            out[4 * i] = a.balance;
-            out[4 * i + 1] = a.deposit;
+            (int256 balance, int256 deposit, uint256 reputation) = loadAccount(who[i]);
+            out[4 * i] = balance;
+            out[4 * i + 1] = deposit;
             out[4 * i + 2] = debtOf[who[i]];
-            out[4 * i + 3] = int256(uint256(a.reputation));
+            out[4 * i + 3] = int256(reputation);
         }
     }
 
-    /// Money fits an account's 96-bit fields (±3.9·10^28 micro-units); anything else is refused.
-    function fit(int256 x) internal pure returns (int96) {
-        require(x >= type(int96).min && x <= type(int96).max, "amount out of range");
-        return int96(x);
+    /// A participant's account from its storage word: balance (bits 0–95), deposit (96–191), both
+    /// two's complement int96, and reputation (192–255).
+    function loadAccount(address who) internal view returns (int256 balance, int256 deposit, uint256 reputation) {
+        uint256 w = accounts[who];
+        balance = int96(uint96(w));
+        deposit = int96(uint96(w >> 96));
+        reputation = w >> 192;
+    }
+
+    /// Writes an account in one word. Money must fit the 96-bit fields (±3.9·10^28 micro-units) and
+    /// reputation 64 bits; anything else is refused.
+    function storeAccount(address who, int256 balance, int256 deposit, uint256 reputation) internal {
+        require(
+            balance >= type(int96).min && balance <= type(int96).max && deposit >= type(int96).min
+                && deposit <= type(int96).max,
+            "amount out of range"
+        );
+        require(reputation <= type(uint64).max, "reputation out of range");
+        accounts[who] =
+            uint256(uint96(int96(balance))) | (uint256(uint96(int96(deposit))) << 96) | (reputation << 192);
     }
 
     function authorityCount() external view returns (uint256) {
