@@ -74,6 +74,14 @@ export interface ScenarioMarket {
     byId?: Record<string, Limits & { capacity_mwh?: number; trade?: boolean }>;
   };
   tolerance: number;
+  /** Settlement on the embedded chain (bench/market/market-settlement.ts); on unless `enabled: false`. */
+  settlement?: {
+    enabled?: boolean;
+    authorities?: number;
+    toleranceWh?: number;
+    tolerancePermille?: number;
+    penaltyPerWh?: number;
+  };
 }
 
 /** A scenario file that cannot be used: file, line and JSON path of the problem. */
