@@ -169,9 +169,11 @@ export const simulateCommand: Command = {
     const settled = market?.settled;
     const ledgerDir =
       settled?.persisted && runDir ? relative(process.cwd(), join(runDir, 'ledger')) : undefined;
-    const marketOk =
-      (!marketReport || marketReport.shortfallFraction < SHORTFALL_LIMIT) &&
-      (!settled || settled.unsettled.length === 0);
+    const marketFailures = [
+      ...(marketReport && marketReport.shortfallFraction >= SHORTFALL_LIMIT ? ['market delivery short'] : []),
+      ...(settled && settled.unsettled.length > 0 ? ['market intervals not settled'] : []),
+    ];
+    const marketOk = marketFailures.length === 0;
     const summary = {
       scenario: scenario.name,
       passed: verdict.passed && marketOk,
@@ -203,7 +205,7 @@ export const simulateCommand: Command = {
       console.log(
         summary.passed
           ? `PASSED (${verdict.summary})`
-          : `FAILED (${marketOk ? verdict.summary : `${verdict.summary}; market delivery short or not settled`})`,
+          : `FAILED (${[verdict.summary, ...marketFailures].join('; ')})`,
       );
       if (runDir) console.log(`run recorded in ${summary.runDir}`);
     }
