@@ -250,9 +250,11 @@ export class MarketSettlement {
       for (const r of this.registers.values()) for (const [p, e] of r.meteredFor(k)) metered.set(p, e);
       const settlement = settlementOf(k, result);
       const hash = resultHash(settlement);
-      if (commitments.length > 0) await this.ledger.commitReadings(BigInt(k), commitments);
-      // Every authority votes the hash of the result it computed (the clearing is deterministic).
-      await this.ledger.vote(BigInt(k), new Map(this.ledger.engine.authorities.map((_, i) => [i, hash])));
+      // Every authority votes the hash of the result it computed (the clearing is deterministic), in
+      // the block that commits the readings (a block less per interval for every authority to run).
+      const votes = new Map(this.ledger.engine.authorities.map((_, i) => [i, hash]));
+      if (commitments.length > 0) await this.ledger.commitReadingsAndVote(BigInt(k), commitments, votes);
+      else await this.ledger.vote(BigInt(k), votes);
       await this.ledger.settle(settlement, metered);
       this.report.settled.push(k);
     } catch (err) {
