@@ -3,17 +3,21 @@
  *   npm run bench:market-day [-- --hours H] [-- --no-record] [-- --scenario FILE]
  * Runs scenarios/market-day.yaml as `gridloop simulate` does (recorded into a temporary run folder,
  * deleted afterwards): per-DER agents bid, the market clears every 15 min, the FIDs carry the
- * exchange. Ends with one JSON line: wall and CPU time (target ≤ 180 s for the day), and the delivery
- * figures (intervals, shortfalls and their share of the day, the largest FID energy error).
- * `--scenario` runs another market scenario for its own duration (e.g. scenarios/vpp-market.yaml:
- * then the VPP's awarded and delivered energy are figures too).
+ * exchange, each delivered interval is settled on the embedded chain against the meters and the
+ * chain is written into the run folder, then verified from genesis as `gridloop ledger verify` does.
+ * Ends with one JSON line: wall and CPU time (target ≤ 180 s for the day), the delivery figures
+ * (intervals, shortfalls and their share of the day, the largest FID energy error), the settlement
+ * (intervals, blocks, gas) and the verification's time. `--scenario` runs another market scenario
+ * for its own duration (e.g. scenarios/vpp-market.yaml: then the VPP's awarded and delivered
+ * energy are figures too).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
-import { marketDayOf } from '../bench/market/market-day.ts';
+import { marketRunOf } from '../bench/market/market-settlement.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
+import { verifyLedger } from '../market/ledger/persist.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
 
 const arg = (name: string) => {
@@ -34,14 +38,12 @@ scenario.duration_s = hours * 3600;
 const runsDir = mkdtempSync(join(tmpdir(), 'bench-market-day-'));
 const c0 = process.cpuUsage();
 const t0 = performance.now();
-const market = (await marketDayOf(scenario, scenario.dt_s))!;
+const marketRun = (await marketRunOf(scenario, scenario.dt_s))!;
+const market = marketRun.market;
 const run = await simulateRecorded(scenario, {
+  ...marketRun.options,
   dt_s: scenario.dt_s,
   every_s: scenario.record?.every_s ?? 60,
-  controllers: () => [market.controller],
-  vpp: market.vpp?.run,
-  onStep: market.onStep,
-  recordMore: market.recordPoints,
   open: record
     ? () =>
         openScenarioRun('simulate', runsDir, {
@@ -55,6 +57,10 @@ const run = await simulateRecorded(scenario, {
 });
 const wall_s = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(c0);
+const settled = marketRun.settled;
+const v0 = process.cpuUsage();
+const verified = record && run.runDir ? await verifyLedger(run.runDir) : undefined;
+const verifyCpu = process.cpuUsage(v0);
 rmSync(runsDir, { recursive: true, force: true });
 const r = market.report();
 const round = (x: number, d = 3) => Number(x.toFixed(d));
@@ -87,6 +93,13 @@ console.log(
           },
         }
       : {}),
+    settled_intervals: settled?.settled.length,
+    unsettled_intervals: settled?.unsettled.length,
+    chain_blocks: settled?.blocks,
+    chain_gas: settled ? Number(settled.gas) : undefined,
+    verify_ok: verified?.ok,
+    verify_s: verified ? round(verified.seconds, 1) : undefined,
+    verify_cpu_s: verified ? round((verifyCpu.user + verifyCpu.system) / 1e6, 1) : undefined,
     loadavg_1m: round(loadavg()[0], 1),
   }),
 );

@@ -47,6 +47,7 @@ const NOT_IN_DEMO_RUN = [
   'market_fid',
   'market_account',
   'market_vpp',
+  'market_meter',
   'chain',
 ] as const satisfies readonly Measurement[];
 type NotInDemoRun = (typeof NOT_IN_DEMO_RUN)[number];

@@ -13,7 +13,6 @@
  * bench/ may use both (test/architecture/import-rules.ts).
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { importOf } from '../../market/agents.ts';
 import { keccak } from '../../market/ledger/abi.ts';
 import { Authority, authorityKey, LedgerError } from '../../market/ledger/chain.ts';
 import {
@@ -30,6 +29,7 @@ import { ScenarioError } from '../../twin/scenario/load.ts';
 import { runScenario } from '../../twin/scenario/runner.ts';
 import type { PointSink } from '../recording/schema.ts';
 import { type MarketDay, marketDayOf } from './market-day.ts';
+import { ParticipantMeters } from './market-settlement.ts';
 
 export const LEDGER_ATTACK_KINDS = [
   'non-authority-sealer',
@@ -162,27 +162,10 @@ export async function runConsensusScenario(
   const interval_s = s.market.interval_s;
 
   // 1. The market day on the twin, with each participant's metered energy per interval.
-  const metered = new Map<number, Map<string, number>>();
-  let last = 0;
+  const meters = new ParticipantMeters(catalog, interval_s);
   const onStep = (state: TwinState) => {
     market.onStep(state);
-    const dt = state.t_s - last;
-    last = state.t_s;
-    const start = Math.floor((state.t_s - dt / 2) / interval_s) * interval_s;
-    const m = metered.get(start) ?? new Map<string, number>();
-    const made = new Map<string, number>();
-    for (const d of catalog.ders) {
-      const now = state.devices[d.id];
-      const p = now?.online && !now.tripped ? now.p_mw : 0;
-      m.set(d.id, (m.get(d.id) ?? 0) + (p * 1e6 * dt) / 3600);
-      if (d.microgrid) made.set(d.microgrid, (made.get(d.microgrid) ?? 0) + p);
-    }
-    for (const mg of catalog.microgrids) {
-      const demand = (made.get(mg.id) ?? 0) + importOf(state, catalog, mg.id);
-      const id = `load:${mg.id}`;
-      m.set(id, (m.get(id) ?? 0) - (demand * 1e6 * dt) / 3600);
-    }
-    metered.set(start, m);
+    meters.onStep(state);
   };
   await runScenario(s, { dt_s: s.dt_s, controllers: () => [market.controller], onStep });
   const delivered = market.report().intervals;
@@ -329,7 +312,7 @@ export async function runConsensusScenario(
       const owner = mg ? authorityOfMg.get(mg) : undefined;
       if (!owner)
         throw new ScenarioError(`unknown participant '${p}'`, s.file, undefined, '/security/ledger/attacks');
-      const genuine = Math.round(metered.get(d.intervalStart_s)?.get(p) ?? 0);
+      const genuine = Math.round(meters.of(d.intervalStart_s).get(p) ?? 0);
       const signed = signReading(
         { meter: `meter:${p}`, participant: p, interval: k, energy_wh: genuine, t_s: end_s },
         keys.get(p)!,
@@ -345,7 +328,7 @@ export async function runConsensusScenario(
     for (const p of participants) {
       const mg = market.controller.participants.get(p)!.microgrid;
       const owner = authorityOfMg.get(mg)!;
-      const energy = Math.round(metered.get(d.intervalStart_s)?.get(p) ?? 0);
+      const energy = Math.round(meters.of(d.intervalStart_s).get(p) ?? 0);
       const v = registers
         .get(owner)!
         .accept(

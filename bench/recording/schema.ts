@@ -239,6 +239,19 @@ export const RECORDED_SCHEMA = {
     },
   },
   /**
+   * One point per participant per settled interval, stamped at the interval's end: its meter's
+   * reading as its microgrid's authority accepted it (net energy, export positive) and the
+   * commitment to it that went on the chain (the raw reading itself stays with the authority).
+   */
+  market_meter: {
+    tags: ['run', 'participant'],
+    fields: {
+      interval: 'integer',
+      energy_wh: 'integer',
+      commitment: 'string',
+    },
+  },
+  /**
    * The ledger's chain (market/ledger/): one point per block decision per authority — accepted
    * (`outcome` accepted) or refused with the reason; a meter reading an authority's register refused
    * (`reading-refused`, `proposer` the meter); and balances read back from each authority's contract

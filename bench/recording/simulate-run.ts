@@ -52,6 +52,11 @@ export interface SimulateRunOptions {
    * the recorder's `point` and run start time; only called when recording.
    */
   recordMore?: (state: TwinState, point: PointSink, timeOf: (t_s: number) => bigint) => void;
+  /**
+   * After the last step, before the run folder is closed (whether the run completed or was
+   * interrupted): work of the run's own that writes into the folder (the market's chain).
+   */
+  finish?: (run: { dir?: string; end_s: number }) => Promise<void>;
 }
 
 export interface SimulateRunResult {
@@ -117,6 +122,12 @@ export async function simulateRecorded(
     throw err;
   }
   states?.finish();
+  try {
+    await options.finish?.({ dir: rec?.dir, end_s: result.simulated_s });
+  } catch (err) {
+    await rec?.close({ status: 'failed', reason: (err as Error).message });
+    throw err;
+  }
   const moveToOut = async () => {
     if (!rec) return undefined;
     if (!options.out) return rec.dir;

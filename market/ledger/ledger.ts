@@ -241,11 +241,22 @@ export class MarketLedger {
    * Keys: an authority of the embedded chain, or an authority's index on any engine.
    */
   vote(interval: bigint, hashes: ReadonlyMap<Authority | number, string>): Promise<LedgerOutcome> {
-    return this.submit([
-      [...hashes].map(([a, h]) =>
-        this.call('submitClearing(uint64,bytes32)', [interval, h], this.indexOf(a)),
-      ),
-    ]);
+    return this.submit([this.voteCalls(interval, hashes)]);
+  }
+
+  private voteCalls(interval: bigint, hashes: ReadonlyMap<Authority | number, string>): EngineCall[] {
+    return [...hashes].map(([a, h]) =>
+      this.call('submitClearing(uint64,bytes32)', [interval, h], this.indexOf(a)),
+    );
+  }
+
+  /** The interval's meter-reading commitments and every authority's vote, in one block. */
+  commitReadingsAndVote(
+    interval: bigint,
+    commitments: readonly { meter: string; commitment: string }[],
+    hashes: ReadonlyMap<Authority | number, string>,
+  ): Promise<LedgerOutcome> {
+    return this.submit([[this.readingsCall(interval, commitments), ...this.voteCalls(interval, hashes)]]);
   }
 
   /**
@@ -317,14 +328,17 @@ export class MarketLedger {
     interval: bigint,
     commitments: readonly { meter: string; commitment: string }[],
   ): Promise<LedgerOutcome> {
-    return this.submit([
-      [
-        this.call('commitReadings(uint64,bytes32[],bytes32[])', [
-          interval,
-          commitments.map((c) => meterKey(c.meter)),
-          commitments.map((c) => c.commitment),
-        ]),
-      ],
+    return this.submit([[this.readingsCall(interval, commitments)]]);
+  }
+
+  private readingsCall(
+    interval: bigint,
+    commitments: readonly { meter: string; commitment: string }[],
+  ): EngineCall {
+    return this.call('commitReadings(uint64,bytes32[],bytes32[])', [
+      interval,
+      commitments.map((c) => meterKey(c.meter)),
+      commitments.map((c) => c.commitment),
     ]);
   }
 

@@ -78,6 +78,14 @@ export interface ScenarioMarket {
   /** Island-reserve constraint of the clearing (market/reserve.ts); false: none. */
   reserve?: false | { min_mw?: number; fraction?: number; socMin?: number; socMax?: number };
   tolerance: number;
+  /** Settlement on the embedded chain (bench/market/market-settlement.ts); on unless `enabled: false`. */
+  settlement?: {
+    enabled?: boolean;
+    authorities?: number;
+    toleranceWh?: number;
+    tolerancePermille?: number;
+    penaltyPerWh?: number;
+  };
 }
 
 /** A scenario file that cannot be used: file, line and JSON path of the problem. */

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { GridInputError } from '../../../twin/grid/model.ts';
 import { loadScenario, ScenarioError } from '../../../twin/scenario/load.ts';
-import { type MarketDay, marketDayLines, marketDayOf, SHORTFALL_LIMIT } from '../../market/market-day.ts';
+import { marketDayLines, SHORTFALL_LIMIT } from '../../market/market-day.ts';
+import { type MarketRun, marketRunOf, settlementLines } from '../../market/market-settlement.ts';
 import { type SimulateRunResult, simulateRecorded } from '../../recording/simulate-run.ts';
 import {
   checkScenarioFile,
@@ -39,7 +40,10 @@ Options:
 
 A scenario with a market: section also runs its P2P market (docs/market.md, "A market day in
 simulate") and checks each interval's FID energy against the cleared exchange: more than 2 % of
-the intervals short fails the run like an assertion.
+the intervals short fails the run like an assertion. Unless its settlement is disabled, each
+delivered interval is settled against the meters on the embedded proof-of-authority chain, written
+into the run folder (ledger/chain.jsonl, accounts.json: gridloop ledger verify <run> re-checks it);
+an interval the chain could not settle fails the run.
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad arguments or scenario file
 (named with file:line and JSON path), 3 the run failed, 130 interrupted (Ctrl-C, SIGINT).`;
@@ -119,19 +123,12 @@ export const simulateCommand: Command = {
     const onSigint = () => interrupt.abort();
     process.once('SIGINT', onSigint);
     let run: SimulateRunResult;
-    let market: MarketDay | undefined;
+    let market: MarketRun | undefined;
     try {
       // A scenario with a market: section runs its P2P market through the day (docs/market.md).
-      market = await marketDayOf(scenario, dt);
+      market = await marketRunOf(scenario, dt);
       run = await simulateRecorded(scenario, {
-        ...(market
-          ? {
-              controllers: () => [market!.controller],
-              vpp: market.vpp?.run,
-              onStep: market.onStep,
-              recordMore: market.recordPoints,
-            }
-          : {}),
+        ...market?.options,
         dt_s: dt,
         every_s: every,
         // No device feeds a simulated run: the scenario file, seed and step are all its inputs.
@@ -168,8 +165,15 @@ export const simulateCommand: Command = {
       );
       return ExitCode.interrupted;
     }
-    const marketReport = market?.report();
-    const marketOk = !marketReport || marketReport.shortfallFraction < SHORTFALL_LIMIT;
+    const marketReport = market?.market.report();
+    const settled = market?.settled;
+    const ledgerDir =
+      settled?.persisted && runDir ? relative(process.cwd(), join(runDir, 'ledger')) : undefined;
+    const marketFailures = [
+      ...(marketReport && marketReport.shortfallFraction >= SHORTFALL_LIMIT ? ['market delivery short'] : []),
+      ...(settled && settled.unsettled.length > 0 ? ['market intervals not settled'] : []),
+    ];
+    const marketOk = marketFailures.length === 0;
     const summary = {
       scenario: scenario.name,
       passed: verdict.passed && marketOk,
@@ -183,6 +187,11 @@ export const simulateCommand: Command = {
       solver: result.solver,
       ...(marketReport ? { market: marketReport } : {}),
       ...(run.vpp?.bilevel ? { vpp: { operators: run.vpp.bilevel.operators } } : {}),
+      ...(settled
+        ? {
+            settlement: { ...settled, gas: String(settled.gas), ledgerDir: ledgerDir ?? null },
+          }
+        : {}),
     };
     if (values.json) {
       console.log(JSON.stringify(summary));
@@ -198,10 +207,11 @@ export const simulateCommand: Command = {
         console.log(
           `  vpp operator ${o.operator}: ${o.undelivered_mwh.toFixed(4)} MWh undelivered, penalty ${o.penalty.toFixed(2)}, demand response paid ${o.dr_payment.toFixed(2)}`,
         );
+      if (settled) for (const line of settlementLines(settled, ledgerDir)) console.log(line);
       console.log(
         summary.passed
           ? `PASSED (${verdict.summary})`
-          : `FAILED (${marketOk ? verdict.summary : `${verdict.summary}; market delivery short`})`,
+          : `FAILED (${[verdict.summary, ...marketFailures].join('; ')})`,
       );
       if (runDir) console.log(`run recorded in ${summary.runDir}`);
     }
