@@ -245,10 +245,39 @@ function demandOf(
   inForce: readonly ControllerAction[] | undefined,
 ): number {
   const served = made_mw + importOf(state, catalog, mg);
+  return served / Math.max(0.05, 1 - (flexShare.get(mg) ?? 0) * curtailedFraction(catalog, mg, inForce));
+}
+
+/** The fraction by which the market curtails microgrid `mg`'s flexible loads now (0 when it does not). */
+function curtailedFraction(
+  catalog: TwinCatalog,
+  mg: string,
+  inForce: readonly ControllerAction[] | undefined,
+): number {
   const flexible = new Set(flexLoads(catalog)[flexParticipant(mg)] ?? []);
   const curtailed = inForce?.find((a) => a.kind === 'load-curtail' && flexible.has(a.id));
-  const fraction = curtailed?.kind === 'load-curtail' ? curtailed.fraction : 0;
-  return served / Math.max(0.05, 1 - (flexShare.get(mg) ?? 0) * fraction);
+  return curtailed?.kind === 'load-curtail' ? curtailed.fraction : 0;
+}
+
+/**
+ * What microgrid `mg`'s load participants consume now, MW (positive). The twin publishes only the
+ * demand a microgrid serves (what its DERs make plus what flows in), so meters split it by the rule
+ * the agents bid by: `flex:<mg>` the flexible share of the uncurtailed demand less its curtailment,
+ * `load:<mg>` the rest; `flex_mw` is 0 for a microgrid without flexible loads.
+ */
+export function loadConsumption(
+  state: Readonly<TwinState>,
+  catalog: TwinCatalog,
+  mg: string,
+  made_mw: number,
+  inForce?: readonly ControllerAction[],
+): { firm_mw: number; flex_mw: number } {
+  const served = made_mw + importOf(state, catalog, mg);
+  if (!flexLoads(catalog)[flexParticipant(mg)]) return { firm_mw: served, flex_mw: 0 };
+  const share = flexibleShare(catalog).get(mg) ?? 0;
+  const total = demandOf(state, catalog, mg, made_mw, new Map([[mg, share]]), inForce);
+  const flex_mw = total * share * (1 - curtailedFraction(catalog, mg, inForce));
+  return { firm_mw: served - flex_mw, flex_mw };
 }
 
 /** What flows into microgrid `mg` now: its PCC import plus what its FIDs bring in (MW). */

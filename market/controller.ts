@@ -116,6 +116,11 @@ export class MarketController implements Controller {
   /** The actions of the interval running now. */
   private inForce: readonly ControllerAction[] = [];
 
+  /** The market's actions for the interval running now (meters split a microgrid's load by them). */
+  get actionsInForce(): readonly ControllerAction[] {
+    return this.inForce;
+  }
+
   constructor(private readonly options: MarketControllerOptions) {
     this.id = options.id ?? 'market';
     this.config = { ...DEFAULT_MARKET_CONFIG, ...options.config };

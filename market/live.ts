@@ -15,7 +15,7 @@ import type {
   RefusedAction,
   TwinCatalog,
 } from '../twin/control/contract.ts';
-import { importOf, loadParticipant } from './agents.ts';
+import { flexParticipant, loadConsumption, loadParticipant } from './agents.ts';
 import type { ClearingResult } from './clearing.ts';
 import { type IntervalRecord, MarketController, type MarketControllerOptions } from './controller.ts';
 import type { Order } from './orders.ts';
@@ -222,10 +222,13 @@ export class LiveMarketController implements Controller {
       if (this.market.participants.has(der.id)) powers.set(der.id, p);
     }
     for (const mg of catalog.microgrids) {
-      const id = loadParticipant(mg.id);
-      // A microgrid's loads take what its DERs make and what flows in (as the agents bid it).
-      if (this.market.participants.has(id))
-        powers.set(id, -((made.get(mg.id) ?? 0) + importOf(state, catalog, mg.id)));
+      // A microgrid's loads take what its DERs make and what flows in (as the agents bid it), split
+      // between its firm and flexible participants.
+      const use = loadConsumption(state, catalog, mg.id, made.get(mg.id) ?? 0, this.market.actionsInForce);
+      const firm = loadParticipant(mg.id);
+      const flex = flexParticipant(mg.id);
+      if (this.market.participants.has(firm)) powers.set(firm, -use.firm_mw);
+      if (this.market.participants.has(flex)) powers.set(flex, -use.flex_mw);
     }
     const fids = new Map<string, number>();
     for (const id of this.options.fids) {

@@ -86,9 +86,22 @@ beforeAll(async () => {
         if (s && mg.buses.includes(f.busA)) inflow += s.p_a_mw;
         if (s && mg.buses.includes(f.busB)) inflow += s.p_b_mw;
       }
+      const served = (balance.get(mg.id) ?? 0) + inflow;
+      // The flexible loads (by count, as docs/market.md says) take their share of the demand the
+      // microgrid would serve uncurtailed, less the curtailment in force; the firm loads the rest.
+      const loads = catalog.loads.filter((l) => l.microgrid === mg.id);
+      const flexible = loads.filter((l) => l.controllable).map((l) => l.id);
+      const share = flexible.length / Math.max(1, loads.length);
+      const curtail = market.market.controller.actionsInForce.find(
+        (a) => a.kind === 'load-curtail' && flexible.includes(a.id),
+      );
+      const f = curtail?.kind === 'load-curtail' ? curtail.fraction : 0;
+      const flex = flexible.length > 0 ? (served / Math.max(0.05, 1 - share * f)) * share * (1 - f) : 0;
       const id = `load:${mg.id}`;
       expect(microgridOf.get(id)?.microgrid).toBe(mg.id);
-      m.set(id, (m.get(id) ?? 0) - (((balance.get(mg.id) ?? 0) + inflow) * dt * 1e6) / 3600);
+      m.set(id, (m.get(id) ?? 0) - ((served - flex) * dt * 1e6) / 3600);
+      if (flexible.length > 0)
+        m.set(`flex:${mg.id}`, (m.get(`flex:${mg.id}`) ?? 0) - (flex * dt * 1e6) / 3600);
     }
   };
   const run = await simulateRecorded(scenario, {

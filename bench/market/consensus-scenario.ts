@@ -162,7 +162,7 @@ export async function runConsensusScenario(
   const interval_s = s.market.interval_s;
 
   // 1. The market day on the twin, with each participant's metered energy per interval.
-  const meters = new ParticipantMeters(catalog, interval_s);
+  const meters = new ParticipantMeters(catalog, interval_s, () => market.controller.actionsInForce);
   const onStep = (state: TwinState) => {
     market.onStep(state);
     meters.onStep(state);

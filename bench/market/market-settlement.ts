@@ -12,7 +12,7 @@
  * same whether the queue runs between steps or after the last one; `finish` waits for it.
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { importOf } from '../../market/agents.ts';
+import { flexParticipant, loadConsumption, loadParticipant } from '../../market/agents.ts';
 import type { ClearingResult } from '../../market/clearing.ts';
 import { keccak } from '../../market/ledger/abi.ts';
 import type { BlockOutcome } from '../../market/ledger/chain.ts';
@@ -22,7 +22,7 @@ import { persistLedger } from '../../market/ledger/persist.ts';
 import { MeterRegister, signReading } from '../../market/metering.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
-import type { TwinCatalog } from '../../twin/control/contract.ts';
+import type { ControllerAction, TwinCatalog } from '../../twin/control/contract.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
 import type { PointSink } from '../recording/schema.ts';
 import type { SimulateRunOptions } from '../recording/simulate-run.ts';
@@ -48,6 +48,8 @@ export class ParticipantMeters {
   constructor(
     private readonly catalog: TwinCatalog,
     readonly interval_s: number,
+    /** The market's actions in force (its curtailments split a microgrid's load between participants). */
+    private readonly inForce: () => readonly ControllerAction[] = () => [],
   ) {}
 
   readonly onStep = (state: TwinState): void => {
@@ -69,9 +71,12 @@ export class ParticipantMeters {
       if (d.microgrid) made.set(d.microgrid, (made.get(d.microgrid) ?? 0) + p);
     }
     for (const mg of this.catalog.microgrids) {
-      const demand = (made.get(mg.id) ?? 0) + importOf(state, this.catalog, mg.id);
-      const id = `load:${mg.id}`;
-      m.set(id, (m.get(id) ?? 0) - toWh(demand));
+      const use = loadConsumption(state, this.catalog, mg.id, made.get(mg.id) ?? 0, this.inForce());
+      const firm = loadParticipant(mg.id);
+      m.set(firm, (m.get(firm) ?? 0) - toWh(use.firm_mw));
+      if (use.flex_mw === 0) continue;
+      const flex = flexParticipant(mg.id);
+      m.set(flex, (m.get(flex) ?? 0) - toWh(use.flex_mw));
     }
   };
 
@@ -141,7 +146,7 @@ export class MarketSettlement {
   ) {
     const catalog = market.catalog;
     const interval_s = market.section.interval_s;
-    this.meters = new ParticipantMeters(catalog, interval_s);
+    this.meters = new ParticipantMeters(catalog, interval_s, () => market.controller.actionsInForce);
     const n = ledger.engine.authorities.length;
     this.registers = new Map(
       Array.from({ length: n }, (_, i) => [i, new MeterRegister(`${seed}/authority${i}`, interval_s)]),
