@@ -254,8 +254,8 @@ function curtailedFraction(
   mg: string,
   inForce: readonly ControllerAction[] | undefined,
 ): number {
-  const flexible = new Set(flexLoads(catalog)[flexParticipant(mg)] ?? []);
-  const curtailed = inForce?.find((a) => a.kind === 'load-curtail' && flexible.has(a.id));
+  const flexible = flexibleLoadsOf(catalog).loads.get(mg);
+  const curtailed = inForce?.find((a) => a.kind === 'load-curtail' && flexible?.has(a.id));
   return curtailed?.kind === 'load-curtail' ? curtailed.fraction : 0;
 }
 
@@ -273,11 +273,35 @@ export function loadConsumption(
   inForce?: readonly ControllerAction[],
 ): { firm_mw: number; flex_mw: number } {
   const served = made_mw + importOf(state, catalog, mg);
-  if (!flexLoads(catalog)[flexParticipant(mg)]) return { firm_mw: served, flex_mw: 0 };
-  const share = flexibleShare(catalog).get(mg) ?? 0;
-  const total = demandOf(state, catalog, mg, made_mw, new Map([[mg, share]]), inForce);
+  const flexible = flexibleLoadsOf(catalog);
+  if (!flexible.loads.has(mg)) return { firm_mw: served, flex_mw: 0 };
+  const share = flexible.share.get(mg) ?? 0;
+  const total = demandOf(state, catalog, mg, made_mw, flexible.share, inForce);
   const flex_mw = total * share * (1 - curtailedFraction(catalog, mg, inForce));
   return { firm_mw: served - flex_mw, flex_mw };
+}
+
+/**
+ * Each microgrid's flexible loads and their share, once per catalog: meters ask at every step of a
+ * run, and the catalog does not change while the twin runs.
+ */
+const flexibleByCatalog = new WeakMap<
+  TwinCatalog,
+  { loads: Map<string, Set<string>>; share: Map<string, number> }
+>();
+function flexibleLoadsOf(catalog: TwinCatalog): {
+  loads: Map<string, Set<string>>;
+  share: Map<string, number>;
+} {
+  let known = flexibleByCatalog.get(catalog);
+  if (!known) {
+    const loads = new Map<string, Set<string>>();
+    for (const [participant, ids] of Object.entries(flexLoads(catalog)))
+      loads.set(participant.slice('flex:'.length), new Set(ids));
+    known = { loads, share: flexibleShare(catalog) };
+    flexibleByCatalog.set(catalog, known);
+  }
+  return known;
 }
 
 /** What flows into microgrid `mg` now: its PCC import plus what its FIDs bring in (MW). */
