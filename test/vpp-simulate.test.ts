@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../bench/cli/main.ts';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
-import { replayRun } from '../bench/recording/index.ts';
 import { readRunPoints } from '../bench/recording/read-run.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
+import { replayRun } from '../bench/replay/replay-run.ts';
 import { scenarioVppRun } from '../bench/vpp/scenario.ts';
 import type { TwinState } from '../twin/api.ts';
 import { loadScenario, ScenarioError } from '../twin/scenario/load.ts';
@@ -337,5 +337,46 @@ ${vpp}
     expect(error).toBeInstanceOf(ScenarioError);
     expect(error!.message).toMatch(message);
     expect(error!.message).toContain(`${file}:${line} `);
+  });
+});
+
+/** scenarios/vpp-market.yaml cut to 15 min of 5-min intervals on a coarse step, without its chain. */
+function shortVppMarket(): string {
+  return readFileSync(join(root, 'scenarios/vpp-market.yaml'), 'utf8')
+    .replace('grid: ../grids/demo-33bw-microgrids.yaml', `grid: ${GRID}`)
+    .replace('portfolio: ../vpp/portfolios/mg1.yaml', `portfolio: ${MG1}`)
+    .replace(/^dt_s: 0\.1$/m, 'dt_s: 0.5')
+    .replace(/^duration_s: 7200$/m, 'duration_s: 900')
+    .replace(/^ {2}interval_s: 900$/m, '  interval_s: 300\n  settlement: { enabled: false }');
+}
+
+describe('gridloop replay of a run with the VPP in the P2P market', { timeout: budget(180_000) }, () => {
+  it('attaches the market and the VPP bidding in it again: the same run, bit for bit, and says the chain is left to ledger verify', async () => {
+    const file = join(dir, 'vpp-market-short.yaml');
+    writeFileSync(file, shortVppMarket());
+    const out = join(dir, 'run-vpp-market');
+    const logs: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a) => void logs.push(a.join(' ')));
+    try {
+      // The recorded run: the market cleared intervals at 300 s and 600 s with the VPP in them.
+      await main(['simulate', file, '--out', out, '--json']);
+      const summary = JSON.parse(logs.find((l) => l.startsWith('{'))!) as {
+        market: { vpp: { id: string; intervals: { award_wh: number }[] } };
+      };
+      expect(summary.market.vpp.id).toBe('mg1');
+      expect(summary.market.vpp.intervals.some((d) => d.award_wh > 0)).toBe(true);
+      logs.length = 0;
+      const code = await main(['replay', out, '--every', '1000']);
+      expect(logs.join('\n')).toMatch(/bit-identical: yes/);
+      expect(code).toBe(0);
+      expect(logs.join('\n')).toMatch(
+        /market: attached again \(3 intervals cleared again, VPP 'mg1' bidding as one participant\); its settlement is not re-run: gridloop ledger verify .* re-executes/,
+      );
+    } finally {
+      log.mockRestore();
+    }
+    const replay = await replayRun(out);
+    expect(replay.identical).toBe(true);
+    expect(replay.market).toEqual({ intervals: 3, vpp: 'mg1', ledger: 'not replayed' });
   });
 });
