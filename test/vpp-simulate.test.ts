@@ -8,13 +8,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { attackRecorded } from '../bench/attacks/attack-run.ts';
 import { main } from '../bench/cli/main.ts';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { marketRunOf } from '../bench/market/market-settlement.ts';
 import { readRunPoints } from '../bench/recording/read-run.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { replayRun } from '../bench/replay/replay-run.ts';
 import { scenarioVppRun } from '../bench/vpp/scenario.ts';
 import type { TwinState } from '../twin/api.ts';
+import { loadSecurityScenario } from '../twin/attacks/security.ts';
 import { loadScenario, ScenarioError } from '../twin/scenario/load.ts';
 import { budget } from './support/machine-speed.ts';
 
@@ -376,6 +379,77 @@ describe('gridloop replay of a run with the VPP in the P2P market', { timeout: b
       log.mockRestore();
     }
     const replay = await replayRun(out);
+    expect(replay.identical).toBe(true);
+    expect(replay.market).toEqual({ intervals: 3, vpp: 'mg1', ledger: 'not replayed' });
+  });
+});
+
+describe('the VPP in the P2P market in an attack run (gridloop attack, campaigns)', {
+  timeout: budget(180_000),
+}, () => {
+  it('records market_vpp points whose award is the clearing’s and whose delivery is the members’ measured energy, within 2 %; the run replays bit for bit', async () => {
+    const file = join(dir, 'vpp-market-attack.yaml');
+    // A false-data injection on MG2's state estimation while the market runs.
+    writeFileSync(
+      file,
+      `${shortVppMarket()}security:
+  estimation: { island: MG2, every_steps: 10, alpha: 0.05, persistence: { k: 3, n: 5 } }
+  attacks:
+    - { id: bias-v14, kind: bias, target: se.vm_pu.14, start_s: 400, stop_s: 500, bias: 0.04 }
+`,
+    );
+    const scenario = await loadSecurityScenario(file);
+    const market = (await marketRunOf(scenario, scenario.dt_s))!;
+    // The test's own account of the members' energy per 5-min interval, from the published states.
+    const delivered = new Map<number, number>();
+    let last = 0;
+    const out = join(dir, 'run-vpp-market-attack');
+    // As gridloop attack and campaign workers call it (bench/cli/commands/attack.ts, bench/campaigns/execute.ts).
+    const run = await attackRecorded(scenario, {
+      ...market.options,
+      every_s: 60,
+      out,
+      onStep: (state) => {
+        market.options.onStep(state);
+        const dt = state.t_s - last;
+        last = state.t_s;
+        const k = Math.floor((state.t_s - dt / 2) / 300) * 300;
+        let p = 0;
+        for (const id of MEMBERS) {
+          const d = state.devices[id]!;
+          if (d.online && !d.tripped) p += d.p_mw;
+        }
+        delivered.set(k, (delivered.get(k) ?? 0) + (p * 1e6 * dt) / 3600);
+      },
+      open: () =>
+        openScenarioRun('attack', dir, {
+          scenario,
+          file,
+          dt_s: scenario.dt_s,
+          devices: [],
+          loop: { devices: [], runner: 'attack' },
+        }),
+    });
+    expect(run.result.metrics.attacks[0]!.id).toBe('bias-v14');
+    const points = await readRunPoints(out);
+    const vpp = points.filter((p) => p.measurement === 'market_vpp');
+    expect(vpp).toHaveLength(2);
+    // The award from the run's own trades of participant mg1 (sold − bought), per interval.
+    const trades = points.filter((p) => p.measurement === 'market_trade' && p.tags.participant === 'mg1');
+    const start_ns = BigInt(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).start_ns);
+    const at_s = (t: bigint) => Math.round(Number(t - start_ns) / 1e9);
+    for (const p of vpp) {
+      const start = at_s(p.time_ns) - 300;
+      const award = trades
+        .filter((t) => at_s(t.time_ns) === start)
+        .reduce((x, t) => x + (t.tags.side === 'sell' ? 1 : -1) * (t.fields.filled_wh as number), 0);
+      expect(award, `interval ${start}`).toBeGreaterThan(0.5e6 * (300 / 3600));
+      expect(p.fields.award_wh).toBe(award);
+      expect(p.fields.delivered_wh as number).toBeCloseTo(delivered.get(start)!, 3);
+      expect(Math.abs(delivered.get(start)! - award), `interval ${start}`).toBeLessThanOrEqual(0.02 * award);
+    }
+    const replay = await replayRun(out);
+    expect(replay.divergence).toBeUndefined();
     expect(replay.identical).toBe(true);
     expect(replay.market).toEqual({ intervals: 3, vpp: 'mg1', ledger: 'not replayed' });
   });
