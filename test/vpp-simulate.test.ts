@@ -6,9 +6,11 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { attackRecorded } from '../bench/attacks/attack-run.ts';
+import { executeRun } from '../bench/campaigns/execute.ts';
+import { loadCampaign } from '../bench/campaigns/load.ts';
 import { main } from '../bench/cli/main.ts';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
 import { marketRunOf } from '../bench/market/market-settlement.ts';
@@ -452,5 +454,46 @@ describe('the VPP in the P2P market in an attack run (gridloop attack, campaigns
     expect(replay.divergence).toBeUndefined();
     expect(replay.identical).toBe(true);
     expect(replay.market).toEqual({ intervals: 3, vpp: 'mg1', ledger: 'not replayed' });
+  });
+});
+
+describe('the VPP in the P2P market in a campaign run', { timeout: budget(180_000) }, () => {
+  it('ships its portfolio beside the run and records market_vpp points: award = its trades, delivery within 2 %', async () => {
+    const work = join(dir, 'campaign');
+    // The portfolio relative to the scenario, as a shipped scenario names it: the campaign ships it beside the run.
+    writeFileSync(
+      join(dir, 'vpp-market-campaign.yaml'),
+      shortVppMarket().replace(`portfolio: ${MG1}`, `portfolio: ${relative(dir, MG1)}`),
+    );
+    const file = join(dir, 'campaign.yaml');
+    writeFileSync(
+      file,
+      'name: vpp-market-once\nscenarios: [vpp-market-campaign.yaml]\ncollect: [voltage-min]\n',
+    );
+    const campaign = await loadCampaign(file);
+    expect(campaign.runs).toHaveLength(1);
+    const result = await executeRun(campaign.runs[0]!, work, campaign.columns);
+    expect(result.status, result.verdict).toBe('passed');
+    const points = await readRunPoints(join(work, result.runDir!));
+    const vpp = points.filter((p) => p.measurement === 'market_vpp');
+    expect(vpp).toHaveLength(2);
+    for (const p of vpp) {
+      // Stamped at the interval's start (the recorder moves points of one series apart by a nanosecond).
+      const start_ns = p.time_ns - 300_000_000_000n;
+      const trades = points.filter(
+        (t) =>
+          t.measurement === 'market_trade' &&
+          t.tags.participant === 'mg1' &&
+          t.time_ns >= start_ns &&
+          t.time_ns < start_ns + 1_000_000n,
+      );
+      const award = trades.reduce(
+        (x, t) => x + (t.tags.side === 'sell' ? 1 : -1) * (t.fields.filled_wh as number),
+        0,
+      );
+      expect(award).toBeGreaterThan(0.5e6 * (300 / 3600));
+      expect(p.fields.award_wh).toBe(award);
+      expect(Math.abs((p.fields.delivered_wh as number) - award)).toBeLessThanOrEqual(0.02 * award);
+    }
   });
 });
