@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { loadSecurityScenario, type SecurityScenario } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
@@ -127,7 +127,9 @@ export const attackCommand: Command = {
         );
       for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
       if (market) for (const line of marketDayLines(market.market.report())) console.log(line);
-      if (market?.settled) for (const line of settlementLines(market.settled)) console.log(line);
+      const settled = market?.settled;
+      const ledgerDir = settled?.persisted ? relative(process.cwd(), join(runDir, 'ledger')) : undefined;
+      if (settled) for (const line of settlementLines(settled, ledgerDir)) console.log(line);
       console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
       console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
     }
