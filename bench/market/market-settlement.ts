@@ -348,8 +348,9 @@ export class MarketSettlement {
           { interval: b.interval, root: b.root, orders: BigInt(b.orders.length) },
           time,
         );
-        b.orders.forEach((o, i) =>
-          this.sink!.point(
+        const sink = this.sink;
+        b.orders.forEach((o, i) => {
+          sink.point(
             'market_order',
             { participant: o.participant, microgrid: b.microgrid, status: 'admitted' },
             {
@@ -362,8 +363,8 @@ export class MarketSettlement {
               leaf: BigInt(i),
             },
             time,
-          ),
-        );
+          );
+        });
       }
       const k = bs[0]?.interval ?? 0n;
       for (const r of record.refused)
