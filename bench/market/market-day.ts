@@ -292,6 +292,7 @@ export class MarketDay {
             price: f.price,
             amount: f.amount,
             grid_amount: f.gridAmount,
+            order: f.orderId,
           },
           time,
         );

@@ -205,6 +205,7 @@ export const RECORDED_SCHEMA = {
       price: 'float',
       amount: 'float',
       grid_amount: 'float',
+      order: 'string',
     },
   },
   /**
