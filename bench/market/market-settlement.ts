@@ -461,7 +461,7 @@ export function settlementLines(r: SettlementReport, ledgerDir?: string): string
   const lines = r.unsettled.map((u) => `  UNSETTLED  interval ${u.interval}: ${u.reason}`);
   for (const x of r.readingsRefused.slice(0, 5)) lines.push(`  READING REFUSED  ${x}`);
   lines.push(
-    `  ${r.unsettled.length === 0 ? 'PASS' : 'FAIL'}  market settlement: ${r.settled.length} intervals settled against the meters on a ${r.authorities}-authority chain (${r.blocks} blocks, ${r.gas} gas)${ledgerDir ? `; chain in ${ledgerDir}` : ''}`,
+    `  ${r.unsettled.length === 0 ? 'PASS' : 'FAIL'}  market settlement: ${r.settled.length} intervals settled against the meters on a ${r.authorities}-authority chain (${r.blocks} blocks, ${r.gas} gas), ${r.orders} orders committed in ${r.books} books${ledgerDir ? `; chain in ${ledgerDir}` : ''}`,
   );
   return lines;
 }
