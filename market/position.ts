@@ -30,8 +30,12 @@ export function declaredPart(
   const commits = unmatchedCommits(fill, participant);
   const energy = fill.filled_wh + (commits ? fill.unmatched_wh : 0);
   const gridAmount = commits ? fill.gridAmount : 0;
-  // The grid is paid by buyers and pays sellers.
-  return { position_wh: sign * energy, money: sign * (fill.amount + gridAmount), grid: -sign * gridAmount };
+  // The grid is paid by buyers and pays sellers. (`|| 0`: no −0 for an empty side.)
+  return {
+    position_wh: sign * energy || 0,
+    money: sign * (fill.amount + gridAmount) || 0,
+    grid: -sign * gridAmount || 0,
+  };
 }
 
 /** Each participant's declared position over the fills of an interval, Wh (sell positive). */
