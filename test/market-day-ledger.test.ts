@@ -458,5 +458,25 @@ describe('the market day settled on the chain', () => {
         SHIPPED,
       ),
     ).toThrow(/market-day.yaml:\d+ \(at \/market\/settlement\/authorities\)/);
+    // Passive prosumers and deposits name registered participants; a deposit is a whole, bounded number.
+    const section = (text: string, agents = '') =>
+      parseScenario(
+        readFileSync(SHIPPED, 'utf8')
+          .replace(/^market:\n/m, `market:\n${text}`)
+          .replace(/^ {2}agents:\n/m, `  agents:\n${agents}`),
+        SHIPPED,
+      );
+    await expect(marketRunOf(section('  settlement: { deposits: { pv-99: 5 } }\n'), 0.1)).rejects.toThrow(
+      /\(at \/market\/settlement\/deposits\/pv-99\): unknown participant 'pv-99'/,
+    );
+    await expect(marketRunOf(section('', "    passive: ['flex:MG9']\n"), 0.1)).rejects.toThrow(
+      /\(at \/market\/agents\/passive\/0\): unknown participant 'flex:MG9'/,
+    );
+    expect(() => section('  settlement: { deposits: { pv-24: -1 } }\n')).toThrow(
+      /\(at \/market\/settlement\/deposits\/pv-24\)/,
+    );
+    expect(() => section('  settlement: { sharing: fair }\n')).toThrow(
+      /\(at \/market\/settlement\/sharing\)/,
+    );
   });
 });
