@@ -1,9 +1,12 @@
 /**
  * The market day settled on the embedded proof-of-authority chain (docs/market.md, "Settlement of the
- * market day"). Every interval the market delivered is, at its end: metered from the twin (each
- * participant's net energy, signed by its meter's Ed25519 key and accepted by its microgrid's
- * authority), its reading commitments put on the chain, its clearing result voted by every authority
- * and settled against the metered energy (penalties and rewards by the contract's rules). At the end
+ * market day"). Each interval's admitted orders, at its gate closure, become one Merkle root per
+ * microgrid's book (deposits checked by the contract), committed in the next block. Every interval
+ * the market delivered is, at its end: metered from the twin (each participant's net energy, signed
+ * by its meter's Ed25519 key and accepted by its microgrid's authority), its reading commitments put
+ * on the chain, its clearing result voted by every authority and settled against the metered energy
+ * (the declared-position rule, the passive prosumers by the community sharing rule, penalties and
+ * rewards by the contract's rules). At the end
  * of the run the chain is written into the run folder (`persistLedger`: ledger/chain.jsonl,
  * accounts.json), which `gridloop ledger verify` re-executes from genesis.
  *
