@@ -18,7 +18,8 @@ import type {
 import { flexParticipant, loadConsumption, loadParticipant } from './agents.ts';
 import type { ClearingResult } from './clearing.ts';
 import { type IntervalRecord, MarketController, type MarketControllerOptions } from './controller.ts';
-import type { Order } from './orders.ts';
+import type { Order, Participant } from './orders.ts';
+import { declaredPositions } from './position.ts';
 import type {
   MarketIntervalTelemetry,
   MarketLedgerTelemetry,
@@ -30,7 +31,13 @@ import type {
 export interface LiveSettlement {
   readonly authorities: number;
   readonly blocks: number;
-  settle(k: number, result: ClearingResult, metered: ReadonlyMap<string, number>): Promise<void>;
+  /** `participants`: the market's registry, for the declared-position rule (market/position.ts). */
+  settle(
+    k: number,
+    result: ClearingResult,
+    metered: ReadonlyMap<string, number>,
+    participants?: ReadonlyMap<string, Participant>,
+  ): Promise<void>;
   accounts(): Promise<Pick<MarketLedgerTelemetry, 'accounts' | 'pool'>>;
   close(): Promise<void>;
 }
@@ -297,12 +304,10 @@ export class LiveMarketController implements Controller {
     const bucket = this.metered.get(i.intervalStart_s);
     this.metered.delete(i.intervalStart_s);
     for (const f of i.fids) f.delivered_wh = Math.round(bucket?.fids.get(f.fid) ?? 0);
-    const declared = new Map<string, number>();
-    for (const o of i.orders)
-      declared.set(
-        o.participant,
-        (declared.get(o.participant) ?? 0) + (o.side === 'sell' ? o.qty_wh : -o.qty_wh),
-      );
+    const record = this.market.history.find((h) => h.intervalStart_s === i.intervalStart_s);
+    // Declared positions by the settlement's rule (market/position.ts): a dispatchable unit is held
+    // to its matched volume, the rest of the others' orders goes to the grid.
+    const declared = declaredPositions(record?.result?.fills ?? [], this.market.participants);
     const metered = new Map<string, number>();
     for (const [p, cleared] of declared) {
       const m = Math.round(bucket?.participants.get(p) ?? 0);
@@ -313,7 +318,6 @@ export class LiveMarketController implements Controller {
     i.state = 'delivered';
     this.brief(i);
     this.news = true;
-    const record = this.market.history.find((h) => h.intervalStart_s === i.intervalStart_s);
     if (record?.result && this.ledgerState.state !== 'off') this.settle(i, record.result, metered);
   }
 
@@ -328,7 +332,7 @@ export class LiveMarketController implements Controller {
         return;
       }
       try {
-        await this.ledger.settle(k, result, metered);
+        await this.ledger.settle(k, result, metered, this.market.participants);
         i.state = 'settled';
         this.ledgerState.settled++;
         this.ledgerState.lastSettled_s = i.intervalStart_s;
