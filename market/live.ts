@@ -11,6 +11,7 @@ import type {
   ActuatorRef,
   Controller,
   ControllerAction,
+  ControllerInput,
   ControllerTelemetry,
   RefusedAction,
   TwinCatalog,
@@ -18,6 +19,8 @@ import type {
 import { flexParticipant, loadConsumption, loadParticipant } from './agents.ts';
 import type { ClearingResult } from './clearing.ts';
 import { type IntervalRecord, MarketController, type MarketControllerOptions } from './controller.ts';
+import type { BlockDecision } from './ledger/decisions.ts';
+import { type AcceptedReading, ParticipantMeterBank, type RefusedReading } from './metering.ts';
 import type { Order } from './orders.ts';
 import type {
   MarketIntervalTelemetry,
@@ -30,8 +33,20 @@ import type {
 export interface LiveSettlement {
   readonly authorities: number;
   readonly blocks: number;
-  settle(k: number, result: ClearingResult, metered: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Puts interval `k`'s reading commitments and every authority's vote on the chain, then settles it
+   * against `metered` (a participant absent: its cleared position taken as delivered). Returns every
+   * block made final since the last call, with each authority's decision on it.
+   */
+  settle(
+    k: number,
+    result: ClearingResult,
+    metered: ReadonlyMap<string, number>,
+    commitments: readonly { meter: string; commitment: string }[],
+  ): Promise<{ height: number; proposer: string; decisions: BlockDecision[] }[]>;
   accounts(): Promise<Pick<MarketLedgerTelemetry, 'accounts' | 'pool'>>;
+  /** Waits for nothing more: writes the chain into `runDir` (ledger/, docs/market.md). */
+  persist(runDir: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,17 +57,22 @@ export interface LiveMarketOptions extends MarketControllerOptions {
   prosumers?: Readonly<Record<string, string>>;
   /** Starts the ledger (in the background: the market clears before it is up, unsettled). */
   ledger?: () => Promise<LiveSettlement>;
-  /** Authorities the ledger will have (reported while it starts). */
+  /** Authorities the ledger will have (reported while it starts), and of the meters' registers. @default 3 */
   authorities?: number;
+  /** Seeds the meters' keys and the registers' secrets (the ledger's seed). */
+  seed?: string;
+  /** Where the chain is written when the run ends (the run's folder; nothing written without it). */
+  runDir?: string;
 }
 
 /** Money each participant starts with on the ledger, and the part locked as its deposit, micro-units. */
 export const LIVE_CREDIT = 10n ** 13n;
 export const LIVE_DEPOSIT = 10n ** 12n;
 
-/** Intervals kept in full, and in brief. */
+/** Intervals kept in full, and in brief; meter readings refused, kept in full. */
 const FULL = 4;
 const BRIEF = 96;
+const REFUSED_KEPT = 20;
 
 /** The converter's transfer A→B, MW: the sending side also supplies the losses (as bench/market/market-day.ts). */
 const transferOf = (s: { p_a_mw: number; p_b_mw: number }) => (s.p_a_mw > 0 ? -s.p_a_mw : s.p_b_mw);
@@ -71,6 +91,9 @@ export class LiveMarketController implements Controller {
     { participants: Map<string, number>; fids: Map<string, number> }
   >();
   private readonly intervals: MarketIntervalTelemetry[] = [];
+  /** The participants' meters and their authorities' registers (built at attach). */
+  private meters?: ParticipantMeterBank;
+  private readonly readingsRefused: NonNullable<MarketView['readingsRefused']> = { count: 0, last: [] };
   private readonly history: MarketView['history'] = [];
   private last?: { t_s: number; powers: Map<string, number>; fids: Map<string, number> };
   private slot = Number.NaN;
@@ -126,6 +149,16 @@ export class LiveMarketController implements Controller {
   attach(catalog: TwinCatalog): void {
     this.catalog = catalog;
     this.market.attach(catalog);
+    // A reading must reach its authority within an interval of its end (the settlement follows it).
+    const { interval_s } = this.market.config;
+    this.meters = new ParticipantMeterBank(
+      this.options.seed ?? `gridloop-live/${this.id}`,
+      this.market.participants,
+      catalog.microgrids.map((m) => m.id),
+      this.options.authorities ?? 3,
+      interval_s,
+      interval_s,
+    );
   }
 
   /**
@@ -152,6 +185,18 @@ export class LiveMarketController implements Controller {
     this.market.feedback(refused);
   }
 
+  /**
+   * A meter reading from outside the bench's own sampling (`{ type: 'meter-reading', reading,
+   * signature }`, market/metering.ts): checked by its participant's authority now (twin time of the
+   * last sample). A refused one (forged, replayed, late, from an unknown meter) is reported in the
+   * telemetry's `readingsRefused`; an accepted one is the participant's reading for its interval.
+   */
+  input(message: Readonly<ControllerInput>): void {
+    if (message.type !== 'meter-reading' || !this.meters) return;
+    const v = this.meters.accept(message, this.last?.t_s ?? 0);
+    if (!v.ok) this.refusedReading(v.refused);
+  }
+
   /** A record when an interval was cleared, delivered or settled since the last one; else nothing. */
   telemetry(): ControllerTelemetry | undefined {
     if (!this.news) return undefined;
@@ -174,12 +219,25 @@ export class LiveMarketController implements Controller {
       intervals: structuredClone(this.intervals),
       history: structuredClone(this.history),
       ledger: structuredClone(this.ledgerState),
+      readingsRefused: structuredClone(this.readingsRefused),
     };
     return record;
   }
 
-  detach(): void {
-    void this.ledger?.close().catch(() => {});
+  /**
+   * The run ends: the settlements under way finish, then the chain is written into the run's folder
+   * (`runDir`), so that `gridloop ledger verify` can re-execute it. The host waits for the promise
+   * (up to the controller's timeout).
+   */
+  async detach(): Promise<void> {
+    await this.queue;
+    const ledger = this.ledger;
+    if (!ledger) return;
+    try {
+      if (this.options.runDir) await ledger.persist(this.options.runDir);
+    } finally {
+      await ledger.close().catch(() => {});
+    }
   }
 
   /** Integrates the powers held since the last sample into the interval they belong to. */
@@ -266,6 +324,8 @@ export class LiveMarketController implements Controller {
         };
       }),
       refused: record.refused.map((r) => ({ ...r })),
+      readings: [],
+      chain: [],
       fids: (result?.links ?? []).map((l) => ({
         fid: l.id,
         cleared_wh: l.flow_wh,
@@ -293,21 +353,49 @@ export class LiveMarketController implements Controller {
         o.participant,
         (declared.get(o.participant) ?? 0) + (o.side === 'sell' ? o.qty_wh : -o.qty_wh),
       );
+    // Each participant's meter signs its energy over the interval; its authority checks the reading
+    // now. What the authorities accepted is the metered energy; a participant without an accepted
+    // reading is settled as delivered (the contract's default).
+    const { interval_s } = this.market.config;
+    const number = Math.round(i.intervalStart_s / interval_s);
+    const end = i.intervalStart_s + interval_s;
+    const read = this.meters!.read(number, bucket?.participants ?? new Map(), end, this.last?.t_s ?? end);
+    i.readings = read.accepted;
+    for (const r of read.refused) this.refusedReading(r);
+    const accepted = this.meters!.meteredFor(number);
     const metered = new Map<string, number>();
     for (const [p, cleared] of declared) {
-      const m = Math.round(bucket?.participants.get(p) ?? 0);
-      metered.set(p, m);
-      i.deliveries.push({ participant: p, cleared_wh: cleared, metered_wh: m });
+      const m = accepted.get(p);
+      if (m !== undefined) metered.set(p, Number(m));
+      i.deliveries.push({
+        participant: p,
+        cleared_wh: cleared,
+        metered_wh: m === undefined ? cleared : Number(m),
+      });
     }
     i.deliveries.sort((a, b) => (a.participant < b.participant ? -1 : 1));
     i.state = 'delivered';
     this.brief(i);
     this.news = true;
     const record = this.market.history.find((h) => h.intervalStart_s === i.intervalStart_s);
-    if (record?.result && this.ledgerState.state !== 'off') this.settle(i, record.result, metered);
+    if (record?.result && this.ledgerState.state !== 'off')
+      this.settle(i, record.result, metered, read.accepted);
   }
 
-  private settle(i: MarketIntervalTelemetry, result: ClearingResult, metered: Map<string, number>): void {
+  /** A reading an authority refused: reported in the telemetry (the last few in full). */
+  private refusedReading(r: RefusedReading): void {
+    this.readingsRefused.count++;
+    this.readingsRefused.last.push({ t_s: this.last?.t_s ?? 0, ...r });
+    while (this.readingsRefused.last.length > REFUSED_KEPT) this.readingsRefused.last.shift();
+    this.news = true;
+  }
+
+  private settle(
+    i: MarketIntervalTelemetry,
+    result: ClearingResult,
+    metered: Map<string, number>,
+    readings: readonly AcceptedReading[],
+  ): void {
     // The chain's interval number: 1 for the interval starting at 0 s.
     const k = Math.round(i.intervalStart_s / this.market.config.interval_s) + 1;
     this.queue = this.queue.then(async () => {
@@ -318,7 +406,8 @@ export class LiveMarketController implements Controller {
         return;
       }
       try {
-        await this.ledger.settle(k, result, metered);
+        const commitments = readings.map((r) => ({ meter: r.meter, commitment: r.commitment }));
+        i.chain = await this.ledger.settle(k, result, metered, commitments);
         i.state = 'settled';
         this.ledgerState.settled++;
         this.ledgerState.lastSettled_s = i.intervalStart_s;
