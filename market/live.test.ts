@@ -238,7 +238,7 @@ describe('the market on the live bench (LiveMarketController)', () => {
     expect(done.readings!.find((r) => r.participant === 'pv1')!.commitment).toBe(commitmentOf(pv1, salt));
 
     const key = meterKeyOf('unit', 'meter:pv1');
-    const send = (message: Record<string, unknown>) => market.input({ type: 'meter-reading', ...message });
+    const send = (message: object) => market.input({ type: 'meter-reading', ...message });
     send(signReading({ ...pv1, energy_wh: 5 }, key)); // interval 1 already read
     send(signReading({ ...pv1, interval: 0, t_s: 60 }, key)); // due by 60 + 60 s, now 121 s
     send(signReading({ ...pv1, interval: 2 }, generateKeyPairSync('ed25519').privateKey));

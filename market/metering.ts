@@ -9,31 +9,15 @@
  */
 import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { bytesToHex, keccak } from './ledger/abi.ts';
+import type {
+  AcceptedReading,
+  MeterReading,
+  ReadingRefusal,
+  RefusedReading,
+  SignedReading,
+} from './meter-reading.ts';
 
-export interface MeterReading {
-  meter: string;
-  participant: string;
-  /** Interval number (start = interval × interval_s). */
-  interval: number;
-  /** Net energy over the interval, Wh: export positive, import negative. */
-  energy_wh: number;
-  /** When the meter closed the reading, s (twin time). */
-  t_s: number;
-}
-
-export interface SignedReading {
-  reading: MeterReading;
-  /** Ed25519 signature over the canonical bytes, hex. */
-  signature: string;
-}
-
-export type ReadingRefusal =
-  | 'malformed'
-  | 'unknown-meter'
-  | 'wrong-participant'
-  | 'bad-signature'
-  | 'replayed'
-  | 'late';
+export type { AcceptedReading, MeterReading, ReadingRefusal, RefusedReading, SignedReading };
 
 export type ReadingVerdict =
   | { ok: true; commitment: string }
@@ -167,26 +151,6 @@ export function meterKeyOf(seed: string, meter: string): KeyObject {
   const prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
   const secret = keccak(new TextEncoder().encode(`gridloop-meter:${seed}:${meter}`));
   return createPrivateKey({ key: Buffer.concat([prefix, secret]), format: 'der', type: 'pkcs8' });
-}
-
-/** A reading accepted by its participant's authority: what goes on the chain and in the points. */
-export interface AcceptedReading {
-  participant: string;
-  meter: string;
-  energy_wh: number;
-  commitment: string;
-}
-
-/** A reading refused by the authority it went to, and why. */
-export interface RefusedReading {
-  /** The participant and meter the reading named (as sent; '' when it named none). */
-  participant: string;
-  meter: string;
-  interval: number;
-  /** The authority whose register refused it (its index). */
-  authority: number;
-  reason: ReadingRefusal;
-  message: string;
 }
 
 /**

@@ -9,8 +9,7 @@
  * in micro-units (integers; docs/market.md, "Units").
  */
 import type { ControllerTelemetry } from '../twin/control/contract.ts';
-import type { BlockDecision } from './ledger/decisions.ts';
-import type { AcceptedReading, RefusedReading } from './metering.ts';
+import type { AcceptedReading, RefusedReading } from './meter-reading.ts';
 import type { RefusalReason } from './orders.ts';
 
 /** One order of an interval's book and what the clearing gave it. */
@@ -84,6 +83,13 @@ export interface MarketIntervalTelemetry {
   readings?: AcceptedReading[];
   /** Blocks made final while settling it (the first settlement's include the chain's start). */
   chain?: MarketChainTelemetry[];
+}
+
+/** An authority's decision on a final block: accepted, refused (why), or offline (market/ledger/decisions.ts). */
+export interface BlockDecision {
+  authority: string;
+  outcome: 'accepted' | 'refused' | 'offline';
+  reason?: string;
 }
 
 /** A block made final on the chain, and each authority's decision on it. */

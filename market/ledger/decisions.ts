@@ -2,13 +2,10 @@
  * Each authority's decision on a final block (the `chain` points of docs/influx-schema.md): shared
  * by the market day in `simulate` and the live market.
  */
+import type { BlockDecision } from '../telemetry.ts';
 import type { BlockOutcome } from './chain.ts';
 
-export interface BlockDecision {
-  authority: string;
-  outcome: 'accepted' | 'refused' | 'offline';
-  reason?: string;
-}
+export type { BlockDecision };
 
 /** Each authority's decision on a final block: accepted, refused (why), or offline. */
 export function blockDecisions(o: BlockOutcome, authorities: readonly string[]): BlockDecision[] {
