@@ -63,6 +63,8 @@ export interface LiveMarketOptions extends MarketControllerOptions {
   seed?: string;
   /** Where the chain is written when the run ends (the run's folder; nothing written without it). */
   runDir?: string;
+  /** Participants metered as the sum of DERs (a VPP bidding for its members): participant → DER ids. */
+  meteredAs?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Money each participant starts with on the ledger, and the part locked as its deposit, micro-units. */
@@ -102,6 +104,8 @@ export class LiveMarketController implements Controller {
   private ledger?: LiveSettlement;
   /** Settlements in order, one at a time. */
   private queue: Promise<void> = Promise.resolve();
+  /** DER → the participant it is metered as (meteredAs). */
+  private readonly meteredBy = new Map<string, string>();
 
   constructor(private readonly options: LiveMarketOptions) {
     const agents = options.bidder;
@@ -124,6 +128,8 @@ export class LiveMarketController implements Controller {
         `market: sample_s ${sample} must divide the gate-closure time ${this.market.period_s} s`,
       );
     this.period_s = sample;
+    for (const [participant, ders] of Object.entries(options.meteredAs ?? {}))
+      for (const der of ders) this.meteredBy.set(der, participant);
     this.ledgerState = {
       state: options.ledger ? 'starting' : 'off',
       authorities: options.ledger ? (options.authorities ?? 3) : 0,
@@ -278,6 +284,10 @@ export class LiveMarketController implements Controller {
       const p = now?.online && !now.tripped ? now.p_mw : 0;
       if (der.microgrid) made.set(der.microgrid, (made.get(der.microgrid) ?? 0) + p);
       if (this.market.participants.has(der.id)) powers.set(der.id, p);
+      else if (this.meteredBy.has(der.id)) {
+        const group = this.meteredBy.get(der.id)!;
+        powers.set(group, (powers.get(group) ?? 0) + p);
+      }
     }
     for (const mg of catalog.microgrids) {
       // A microgrid's loads take what its DERs make and what flows in (as the agents bid it), split
