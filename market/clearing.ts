@@ -288,8 +288,15 @@ export function clear(
     if (providerNode.size > 0 && o.side === 'sell') return providerNode.get(o.participant) ?? m;
     return m;
   });
-  const { node, price, qty, t, ids } = book;
-  const { sorted, start } = meritOrder(book, N);
+  const { node, price, qty } = book;
+  const { sorted, start, rank } = meritOrder(book, N);
+  // Prices and quantities in merit order: the flow walks them front to back.
+  const sp = new Float64Array(sorted.length);
+  const sq = new Float64Array(sorted.length);
+  for (let s = 0; s < sorted.length; s++) {
+    sp[s] = price[sorted[s]];
+    sq[s] = qty[sorted[s]];
+  }
   // Each node's cursors: orders before askAt are filled, askAt has askPart filled (same for bids).
   const askAt = new Int32Array(N);
   const bidAt = new Int32Array(N);
@@ -301,8 +308,6 @@ export function clear(
   }
   const askEnd = (u: number) => start[2 * u + 1];
   const bidEnd = (u: number) => start[2 * u + 2];
-  const askMerit = (x: number, y: number) => price[x] - price[y] || t[x] - t[y] || cmp(ids[x], ids[y]);
-  const bidMerit = (x: number, y: number) => price[y] - price[x] || t[x] - t[y] || cmp(ids[x], ids[y]);
 
   // reach[u·N + v]: v reachable from u over arcs with spare capacity; parent[u·N + v]: last arc on
   // that path. Recomputed only when an arc's spare capacity in some direction hits or leaves 0.
@@ -317,37 +322,34 @@ export function clear(
       for (let u = 0; u < N; u++) bfs(u);
       reachStale = false;
     }
-    // Best (cheapest ask, dearest reachable bid) pair; ties: earlier ask, then earlier bid.
+    // Best (cheapest ask, dearest reachable bid) pair; ties: the ask of better merit (lower rank),
+    // then the bid of better merit (two pairs with one ask differ in their bids only).
     let from = -1;
     let to = -1;
-    let ask = -1;
-    let bid = -1;
+    let gain = 0;
     for (let u = 0; u < N; u++) {
-      if (askAt[u] >= askEnd(u)) continue;
-      const a = sorted[askAt[u]];
+      const sa = askAt[u];
+      if (sa >= askEnd(u)) continue;
       for (let v = 0; v < N; v++) {
-        if (!reach[u * N + v] || bidAt[v] >= bidEnd(v)) continue;
-        const b = sorted[bidAt[v]];
-        if (price[b] < price[a]) continue;
-        if (ask < 0) {
+        const sb = bidAt[v];
+        if (!reach[u * N + v] || sb >= bidEnd(v)) continue;
+        const g = sp[sb] - sp[sa];
+        if (g < 0) continue;
+        if (
+          from < 0 ||
+          g > gain ||
+          (g === gain && (u === from ? rank[sb] < rank[bidAt[to]] : rank[sa] < rank[askAt[from]]))
+        ) {
           from = u;
           to = v;
-          ask = a;
-          bid = b;
-          continue;
-        }
-        const gain = price[b] - price[a];
-        const bestGain = price[bid] - price[ask];
-        if (gain > bestGain || (gain === bestGain && (askMerit(a, ask) || bidMerit(b, bid)) < 0)) {
-          from = u;
-          to = v;
-          ask = a;
-          bid = b;
+          gain = g;
         }
       }
     }
-    if (ask < 0) break;
-    let amount = Math.min(qty[ask] - askPart[from], qty[bid] - bidPart[to]);
+    if (from < 0) break;
+    const sa = askAt[from];
+    const sb = bidAt[to];
+    let amount = Math.min(sq[sa] - askPart[from], sq[sb] - bidPart[to]);
     if (from !== to) {
       const row = from * N;
       for (let y = to; y !== from; ) {
@@ -367,17 +369,17 @@ export function clear(
       }
     }
     askPart[from] += amount;
-    if (askPart[from] === qty[ask]) {
+    if (askPart[from] === sq[sa]) {
       askAt[from]++;
       askPart[from] = 0;
     }
     bidPart[to] += amount;
-    if (bidPart[to] === qty[bid]) {
+    if (bidPart[to] === sq[sb]) {
       bidAt[to]++;
       bidPart[to] = 0;
     }
     volume += amount;
-    welfare += amount * (price[bid] - price[ask]);
+    welfare += amount * gain;
   }
 
   // The filled orders are each side's merit-order prefix.
@@ -389,7 +391,7 @@ export function clear(
     if (bidPart[u] > 0) filled[sorted[bidAt[u]]] = bidPart[u];
   }
   // Each node's next and last filled order on either side: the arcs to and from the outside.
-  const at = (s: number) => price[sorted[s]];
+  const at = (s: number) => sp[s];
   const outside = names.map((_, u) => {
     const asks0 = start[2 * u];
     const bids0 = start[2 * u + 1];
@@ -609,15 +611,18 @@ function indexBook(orders: readonly Order[], nodeOf: (o: Order) => number): Inde
 /**
  * Order indices (orders with a quantity only) grouped by node and side — group 2·node for asks,
  * 2·node + 1 for bids, group g in sorted[start[g], start[g + 1]) — each group in merit order: price
- * (asks up, bids down), then time, then id. Integer prices in a range not much wider than the book
- * are counting-sorted (the runs of equal price then sorted by time and id); otherwise one comparison
- * sort.
+ * (asks up, bids down), then time, then id; and `rank[s]`, the merit rank of sorted[s] among all the
+ * book's orders of its side, so that orders of different nodes compare by one integer. Each side is
+ * sorted once: integer prices in a range not much wider than the book are counting-sorted (the runs
+ * of equal price then sorted by time and id), otherwise one comparison sort; then split by node,
+ * keeping the order.
  */
-function meritOrder(book: IndexedBook, nodes: number): { sorted: Int32Array; start: Int32Array } {
+function meritOrder(
+  book: IndexedBook,
+  nodes: number,
+): { sorted: Int32Array; start: Int32Array; rank: Int32Array } {
   const { node, price, qty, t, buy, ids } = book;
   const n = node.length;
-  const G = 2 * nodes;
-  const groupOf = (i: number) => 2 * node[i] + buy[i];
   let active = 0;
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
@@ -630,46 +635,73 @@ function meritOrder(book: IndexedBook, nodes: number): { sorted: Int32Array; sta
     if (p > hi) hi = p;
     if (!Number.isSafeInteger(p)) integral = false;
   }
-  const sorted = new Int32Array(active);
-  const start = new Int32Array(G + 1);
+  // bySide: the asks in merit order, then the bids.
+  const bySide = new Int32Array(active);
   const byTimeThenId = (x: number, y: number) => t[x] - t[y] || cmp(ids[x], ids[y]);
   const range = active > 0 && integral ? hi - lo + 1 : Number.POSITIVE_INFINITY;
-  if (range * G <= Math.max(1024, 4 * active)) {
-    // Bucket of an order: (group, price rank), asks by rising price, bids by falling price.
-    const buckets = G * range;
-    const key = (i: number) => groupOf(i) * range + (buy[i] ? hi - price[i] : price[i] - lo);
+  if (2 * range <= Math.max(1024, 4 * active)) {
+    // Bucket of an order: (side, price rank), asks by rising price, bids by falling price.
+    const buckets = 2 * range;
+    const key = new Int32Array(n);
     const first = new Int32Array(buckets + 1);
-    for (let i = 0; i < n; i++) if (qty[i] !== 0) first[key(i) + 1]++;
+    for (let i = 0; i < n; i++) {
+      if (qty[i] === 0) continue;
+      key[i] = buy[i] ? range + hi - price[i] : price[i] - lo;
+      first[key[i] + 1]++;
+    }
     for (let b = 0; b < buckets; b++) first[b + 1] += first[b];
     const next = first.slice(0, buckets);
-    for (let i = 0; i < n; i++) if (qty[i] !== 0) sorted[next[key(i)]++] = i;
-    for (let b = 0; b < buckets; b++) sortRun(sorted, first[b], first[b + 1], byTimeThenId);
-    for (let g = 0; g <= G; g++) start[g] = first[g * range];
+    for (let i = 0; i < n; i++) if (qty[i] !== 0) bySide[next[key[i]]++] = i;
+    for (let b = 0; b < buckets; b++) sortRun(bySide, first[b], first[b + 1], t, ids, byTimeThenId);
   } else {
     let s = 0;
-    for (let i = 0; i < n; i++) if (qty[i] !== 0) sorted[s++] = i;
-    sorted.sort(
-      (x, y) =>
-        groupOf(x) - groupOf(y) || (buy[x] ? price[y] - price[x] : price[x] - price[y]) || byTimeThenId(x, y),
+    for (let i = 0; i < n; i++) if (qty[i] !== 0) bySide[s++] = i;
+    bySide.sort(
+      (x, y) => buy[x] - buy[y] || (buy[x] ? price[y] - price[x] : price[x] - price[y]) || byTimeThenId(x, y),
     );
-    for (let s2 = 0; s2 < active; s2++) start[groupOf(sorted[s2]) + 1]++;
-    for (let g = 0; g < G; g++) start[g + 1] += start[g];
   }
-  return { sorted, start };
+  // Split by node, keeping the merit order; a bid's rank counts from the first bid.
+  const G = 2 * nodes;
+  const start = new Int32Array(G + 1);
+  for (let s = 0; s < active; s++) start[2 * node[bySide[s]] + buy[bySide[s]] + 1]++;
+  for (let g = 0; g < G; g++) start[g + 1] += start[g];
+  const next = start.slice(0, G);
+  const sorted = new Int32Array(active);
+  const rank = new Int32Array(active);
+  for (let s = 0; s < active; s++) {
+    const i = bySide[s];
+    const at = next[2 * node[i] + buy[i]]++;
+    sorted[at] = i;
+    rank[at] = s;
+  }
+  return { sorted, start, rank };
 }
 
-/** Sorts a[from, to) by `order`: insertion sort for the short runs equal prices make, else the built-in sort. */
-function sortRun(a: Int32Array, from: number, to: number, order: (x: number, y: number) => number): void {
+/**
+ * Sorts the run a[from, to) of equal-price orders by time, then id: insertion sort for the short runs
+ * a book's coarse prices make (inline comparisons, no calls), the built-in sort for long ones.
+ */
+function sortRun(
+  a: Int32Array,
+  from: number,
+  to: number,
+  t: Float64Array,
+  ids: readonly string[],
+  order: (x: number, y: number) => number,
+): void {
   if (to - from < 2) return;
-  if (to - from > 24) {
+  if (to - from > 64) {
     a.subarray(from, to).sort(order);
     return;
   }
   for (let i = from + 1; i < to; i++) {
     const x = a[i];
+    const tx = t[x];
     let j = i - 1;
-    while (j >= from && order(a[j], x) > 0) {
-      a[j + 1] = a[j];
+    while (j >= from) {
+      const y = a[j];
+      if (t[y] < tx || (t[y] === tx && ids[y] <= ids[x])) break;
+      a[j + 1] = y;
       j--;
     }
     a[j + 1] = x;
