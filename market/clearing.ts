@@ -274,9 +274,6 @@ export function clear(
     capBA[k] = 0;
   });
   const flow = new Float64Array(K);
-  // Residual capacity of arc k leaving node `from`.
-  const residual = (k: number, from: number): number =>
-    from === arcA[k] ? capAB[k] - flow[k] : capBA[k] + flow[k];
 
   // The book in typed arrays: node, price, quantity, time (ids stay strings for the last tie-break).
   const book = indexBook(orders, (o) => {
@@ -297,90 +294,13 @@ export function clear(
     sp[s] = price[sorted[s]];
     sq[s] = qty[sorted[s]];
   }
-  // Each node's cursors: orders before askAt are filled, askAt has askPart filled (same for bids).
-  const askAt = new Int32Array(N);
-  const bidAt = new Int32Array(N);
-  const askPart = new Float64Array(N);
-  const bidPart = new Float64Array(N);
-  for (let u = 0; u < N; u++) {
-    askAt[u] = start[2 * u];
-    bidAt[u] = start[2 * u + 1];
-  }
+  const { askAt, bidAt, askPart, bidPart, volume, welfare } = successiveShortestPaths(
+    { arcA, arcB, capAB, capBA, flow },
+    { sorted, start, rank, sp, sq },
+    N,
+  );
   const askEnd = (u: number) => start[2 * u + 1];
   const bidEnd = (u: number) => start[2 * u + 2];
-
-  // reach[u·N + v]: v reachable from u over arcs with spare capacity; parent[u·N + v]: last arc on
-  // that path. Recomputed only when an arc's spare capacity in some direction hits or leaves 0.
-  const reach = new Uint8Array(N * N);
-  const parent = new Int32Array(N * N);
-  const queue = new Int32Array(N);
-  let reachStale = true;
-  let volume = 0;
-  let welfare = 0;
-  for (;;) {
-    if (reachStale) {
-      for (let u = 0; u < N; u++) bfs(u);
-      reachStale = false;
-    }
-    // Best (cheapest ask, dearest reachable bid) pair; ties: the ask of better merit (lower rank),
-    // then the bid of better merit (two pairs with one ask differ in their bids only).
-    let from = -1;
-    let to = -1;
-    let gain = 0;
-    for (let u = 0; u < N; u++) {
-      const sa = askAt[u];
-      if (sa >= askEnd(u)) continue;
-      for (let v = 0; v < N; v++) {
-        const sb = bidAt[v];
-        if (!reach[u * N + v] || sb >= bidEnd(v)) continue;
-        const g = sp[sb] - sp[sa];
-        if (g < 0) continue;
-        if (
-          from < 0 ||
-          g > gain ||
-          (g === gain && (u === from ? rank[sb] < rank[bidAt[to]] : rank[sa] < rank[askAt[from]]))
-        ) {
-          from = u;
-          to = v;
-          gain = g;
-        }
-      }
-    }
-    if (from < 0) break;
-    const sa = askAt[from];
-    const sb = bidAt[to];
-    let amount = Math.min(sq[sa] - askPart[from], sq[sb] - bidPart[to]);
-    if (from !== to) {
-      const row = from * N;
-      for (let y = to; y !== from; ) {
-        const k = parent[row + y];
-        const x = y === arcA[k] ? arcB[k] : arcA[k];
-        amount = Math.min(amount, residual(k, x));
-        y = x;
-      }
-      for (let y = to; y !== from; ) {
-        const k = parent[row + y];
-        const x = y === arcA[k] ? arcB[k] : arcA[k];
-        // Reachability changes only when an arc's spare capacity in some direction hits or leaves 0.
-        if (residual(k, y) === 0) reachStale = true;
-        flow[k] += x === arcA[k] ? amount : -amount;
-        if (residual(k, x) === 0) reachStale = true;
-        y = x;
-      }
-    }
-    askPart[from] += amount;
-    if (askPart[from] === sq[sa]) {
-      askAt[from]++;
-      askPart[from] = 0;
-    }
-    bidPart[to] += amount;
-    if (bidPart[to] === sq[sb]) {
-      bidAt[to]++;
-      bidPart[to] = 0;
-    }
-    volume += amount;
-    welfare += amount * gain;
-  }
 
   // The filled orders are each side's merit-order prefix.
   const filled = new Float64Array(orders.length);
@@ -405,32 +325,7 @@ export function clear(
   const duals = new Duals(names, outside, arcA, arcB, capAB, capBA, flow, config);
   const nodePrices = duals.prices;
   const prices = nodePrices.slice(0, M);
-  const fills: Fill[] = new Array(orders.length);
-  const payAsBid = config.pricing === 'pay-as-bid';
-  let pool = 0;
-  for (let i = 0; i < orders.length; i++) {
-    const o = orders[i];
-    const m = microgridOf[node[i]];
-    const f = filled[i];
-    const p = payAsBid ? o.price : prices[m].price;
-    const unmatched = o.qty_wh - f;
-    const buy = o.side === 'buy';
-    const amount = f * p;
-    pool += buy ? amount : -amount;
-    if (buy) prices[m].bought_wh += f;
-    else prices[m].sold_wh += f;
-    fills[i] = {
-      orderId: o.id,
-      participant: o.participant,
-      microgrid: names[m],
-      side: o.side,
-      filled_wh: f,
-      unmatched_wh: unmatched,
-      price: p,
-      amount,
-      gridAmount: unmatched * (buy ? config.retailPrice : config.feedInPrice),
-    };
-  }
+  const { fills, pool } = fillsOf(orders, filled, node, microgridOf, names, prices, config);
   // A hub is named by its microgrid while both have one price.
   const place = (i: number): string =>
     i >= M && nodePrices[i].price === nodePrices[arcA[links.length + i - M]].price
@@ -533,6 +428,123 @@ export function clear(
       remainder: charges.reduce((s, c) => s + c.amount, 0) - total,
     };
   }
+}
+
+/** The flow network: arcs with their capacity each way and their flow (updated in place). */
+interface FlowArcs {
+  arcA: Int32Array;
+  arcB: Int32Array;
+  capAB: Float64Array;
+  capBA: Float64Array;
+  flow: Float64Array;
+}
+
+/** The book in merit order (`meritOrder`), with prices and quantities in that order. */
+interface MeritOrdered {
+  sorted: Int32Array;
+  start: Int32Array;
+  rank: Int32Array;
+  sp: Float64Array;
+  sq: Float64Array;
+}
+
+/**
+ * Successive shortest paths over the book (see the file comment), in a function of its own so the
+ * JIT optimises its loop early. Returns each node's cursors — orders before askAt are filled, askAt
+ * has askPart filled (same for bids) — and the volume and welfare; the arcs' flows are updated.
+ */
+function successiveShortestPaths(arcs: FlowArcs, book: MeritOrdered, N: number) {
+  const { arcA, arcB, capAB, capBA, flow } = arcs;
+  const { start, rank, sp, sq } = book;
+  const K = arcA.length;
+  // Residual capacity of arc k leaving node `from`.
+  const residual = (k: number, from: number): number =>
+    from === arcA[k] ? capAB[k] - flow[k] : capBA[k] + flow[k];
+  const askAt = new Int32Array(N);
+  const bidAt = new Int32Array(N);
+  const askPart = new Float64Array(N);
+  const bidPart = new Float64Array(N);
+  for (let u = 0; u < N; u++) {
+    askAt[u] = start[2 * u];
+    bidAt[u] = start[2 * u + 1];
+  }
+  const askEnd = (u: number) => start[2 * u + 1];
+  const bidEnd = (u: number) => start[2 * u + 2];
+
+  // reach[u·N + v]: v reachable from u over arcs with spare capacity; parent[u·N + v]: last arc on
+  // that path. Recomputed only when an arc's spare capacity in some direction hits or leaves 0.
+  const reach = new Uint8Array(N * N);
+  const parent = new Int32Array(N * N);
+  const queue = new Int32Array(N);
+  let reachStale = true;
+  let volume = 0;
+  let welfare = 0;
+  for (;;) {
+    if (reachStale) {
+      for (let u = 0; u < N; u++) bfs(u);
+      reachStale = false;
+    }
+    // Best (cheapest ask, dearest reachable bid) pair; ties: the ask of better merit (lower rank),
+    // then the bid of better merit (two pairs with one ask differ in their bids only).
+    let from = -1;
+    let to = -1;
+    let gain = 0;
+    for (let u = 0; u < N; u++) {
+      const sa = askAt[u];
+      if (sa >= askEnd(u)) continue;
+      for (let v = 0; v < N; v++) {
+        const sb = bidAt[v];
+        if (!reach[u * N + v] || sb >= bidEnd(v)) continue;
+        const g = sp[sb] - sp[sa];
+        if (g < 0) continue;
+        if (
+          from < 0 ||
+          g > gain ||
+          (g === gain && (u === from ? rank[sb] < rank[bidAt[to]] : rank[sa] < rank[askAt[from]]))
+        ) {
+          from = u;
+          to = v;
+          gain = g;
+        }
+      }
+    }
+    if (from < 0) break;
+    const sa = askAt[from];
+    const sb = bidAt[to];
+    let amount = Math.min(sq[sa] - askPart[from], sq[sb] - bidPart[to]);
+    if (from !== to) {
+      const row = from * N;
+      for (let y = to; y !== from; ) {
+        const k = parent[row + y];
+        const x = y === arcA[k] ? arcB[k] : arcA[k];
+        amount = Math.min(amount, residual(k, x));
+        y = x;
+      }
+      for (let y = to; y !== from; ) {
+        const k = parent[row + y];
+        const x = y === arcA[k] ? arcB[k] : arcA[k];
+        // Reachability changes only when an arc's spare capacity in some direction hits or leaves 0.
+        if (residual(k, y) === 0) reachStale = true;
+        flow[k] += x === arcA[k] ? amount : -amount;
+        if (residual(k, x) === 0) reachStale = true;
+        y = x;
+      }
+    }
+    askPart[from] += amount;
+    if (askPart[from] === sq[sa]) {
+      askAt[from]++;
+      askPart[from] = 0;
+    }
+    bidPart[to] += amount;
+    if (bidPart[to] === sq[sb]) {
+      bidAt[to]++;
+      bidPart[to] = 0;
+    }
+    volume += amount;
+    welfare += amount * gain;
+  }
+
+  return { askAt, bidAt, askPart, bidPart, volume, welfare };
 
   function bfs(u: number): void {
     const row = u * N;
@@ -555,6 +567,48 @@ export function clear(
       }
     }
   }
+}
+
+/**
+ * The fills in the book's order (each at its microgrid's price, or its own under pay-as-bid), each
+ * microgrid's bought and sold energy added to `prices`, and the pool (payments in − out).
+ */
+function fillsOf(
+  orders: readonly Order[],
+  filled: Float64Array,
+  node: Int32Array,
+  microgridOf: readonly number[],
+  names: readonly string[],
+  prices: MicrogridPrice[],
+  config: MarketConfig,
+): { fills: Fill[]; pool: number } {
+  const fills: Fill[] = new Array(orders.length);
+  const payAsBid = config.pricing === 'pay-as-bid';
+  let pool = 0;
+  for (let i = 0; i < orders.length; i++) {
+    const o = orders[i];
+    const m = microgridOf[node[i]];
+    const f = filled[i];
+    const p = payAsBid ? o.price : prices[m].price;
+    const unmatched = o.qty_wh - f;
+    const buy = o.side === 'buy';
+    const amount = f * p;
+    pool += buy ? amount : -amount;
+    if (buy) prices[m].bought_wh += f;
+    else prices[m].sold_wh += f;
+    fills[i] = {
+      orderId: o.id,
+      participant: o.participant,
+      microgrid: names[m],
+      side: o.side,
+      filled_wh: f,
+      unmatched_wh: unmatched,
+      price: p,
+      amount,
+      gridAmount: unmatched * (buy ? config.retailPrice : config.feedInPrice),
+    };
+  }
+  return { fills, pool };
 }
 
 /**
