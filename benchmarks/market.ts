@@ -80,7 +80,7 @@ function measure(run: () => unknown) {
 const round = (x: number) => Math.round(x * 100) / 100;
 
 // The same across three microgrids with mg3's reserve co-optimised: the sellers of every tenth order
-// there grid-forming providers, the requirement a fifth of their capability.
+// there grid-forming providers, the requirement half their capability.
 const providers = orders
   .filter((o, i) => i % 10 === 0 && o.side === 'sell' && participants.get(o.participant)!.microgrid === 'mg3')
   .map((o) => ({ participant: o.participant, capability_wh: o.qty_wh }));
@@ -90,7 +90,7 @@ const withReserve: MarketNetwork = {
   reserves: [
     {
       microgrid: 'mg3',
-      required_wh: Math.floor(capability / 5),
+      required_wh: Math.floor(capability / 2),
       capability_wh: capability,
       providers,
       constraint: 'reserve',
