@@ -30,9 +30,10 @@
  * microgrids' prices.
  *
  * Speed (10,000 orders within milliseconds): the book is indexed once into typed arrays; one sort of
- * order indices by (node, side, price, time, id) — a counting sort on the integer prices with the
- * rare equal-price runs sorted by time and id — gives every node's merit order; the flow then walks
- * those orders with a cursor per node and side, allocating nothing per order until the fills.
+ * order indices per side by (price, time, id) — a counting sort on the integer prices, the runs of
+ * equal price then sorted by time and id — split by node gives every node's merit order and each
+ * order's merit rank (ties across nodes compare one integer); the flow then walks those orders with
+ * a cursor per node and side, allocating nothing per order until the fills.
  */
 import type { MarketConfig, Order, Participant } from './orders.ts';
 import { DEFAULT_MARKET_CONFIG } from './orders.ts';
