@@ -2,8 +2,8 @@
  * P2P market clearing speed.
  *   npm run bench:market [-- --runs 20]
  * Clears a random book of 10,000 orders (half bids, half asks, coarse prices so ties are common)
- * in one community and across three microgrids joined by two FIDs, and reports the median and the
- * worst wall time per clearing and the median CPU time (the machine is shared: CPU time is the
+ * in one community and across three microgrids joined by two FIDs (and with a reserve co-optimised
+ * in one of them), and reports the median and the worst wall time per clearing and the median CPU time (the machine is shared: CPU time is the
  * steadier figure). Then settles one interval of 1,000 prosumers on the embedded 3-authority chain
  * (order commitments and votes in one block, then the settlement, every authority re-executing) and on EDR (if installed: npm run
  * ledger:install-backends), and a 24 h market day (96 intervals, --day-intervals N; 0 skips it) of
@@ -80,9 +80,30 @@ function measure(run: () => unknown) {
 }
 const round = (x: number) => Math.round(x * 100) / 100;
 
+// The same across three microgrids with mg3's reserve co-optimised: the sellers of every tenth order
+// there grid-forming providers, the requirement half their capability.
+const providers = orders
+  .filter((o, i) => i % 10 === 0 && o.side === 'sell' && participants.get(o.participant)!.microgrid === 'mg3')
+  .map((o) => ({ participant: o.participant, capability_wh: o.qty_wh }));
+const capability = providers.reduce((s, p) => s + p.capability_wh, 0);
+const withReserve: MarketNetwork = {
+  ...network,
+  reserves: [
+    {
+      microgrid: 'mg3',
+      required_wh: Math.floor(capability / 2),
+      capability_wh: capability,
+      providers,
+      constraint: 'reserve',
+    },
+  ],
+};
+
 const single = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG));
 const grid = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG, network));
+const reserved = measure(() => clear(orders, participants, DEFAULT_MARKET_CONFIG, withReserve));
 const r = clear(orders, participants, DEFAULT_MARKET_CONFIG, network);
+const rr = clear(orders, participants, DEFAULT_MARKET_CONFIG, withReserve);
 
 // Settling one interval of 1,000 prosumers: from the end of the interval (clearing known, meters
 // read) to every authority holding the settled balances (votes + settlement).
@@ -208,6 +229,9 @@ console.log(
     clear_3mg_median_ms: grid.median_ms,
     clear_3mg_max_ms: grid.max_ms,
     clear_3mg_cpu_median_ms: grid.cpu_median_ms,
+    clear_3mg_reserve_cpu_median_ms: reserved.cpu_median_ms,
+    reserve_providers: providers.length,
+    reserve_price: rr.reserves[0].price,
     volume_wh: r.volume_wh,
     binding_fids: r.links.filter((l) => l.binding).map((l) => l.id),
     target_ms: 20,

@@ -22,10 +22,10 @@ import {
 } from './orders.ts';
 import {
   exchangeLimits,
-  type HeldReserve,
-  holdBack,
   type IslandReserveOptions,
   islandReserves,
+  NetLoadForecast,
+  reserveRequirements,
 } from './reserve.ts';
 
 /** What a bidder knows besides the state: the twin's catalog, the market's rules, its actions in force. */
@@ -69,9 +69,10 @@ export interface MarketControllerOptions {
    */
   dispatch?: readonly string[];
   /**
-   * The island-reserve constraint of the clearing (market/reserve.ts): an islanded microgrid exports
-   * or imports only what its grid-forming units can follow with this reserve. `false` turns it off.
-   * @default {} (the defaults of ISLAND_RESERVE_DEFAULTS)
+   * The island reserve (market/reserve.ts): an islanded microgrid exports or imports only what its
+   * grid-forming units can follow with this reserve, and the reserve is co-optimised with energy in
+   * the clearing (priced, its providers paid). `false` turns it off.
+   * @default {} (the defaults of ISLAND_RESERVE_DEFAULTS; net load forecast by the recent mean)
    */
   reserve?: IslandReserveOptions | false;
   /**
@@ -90,11 +91,6 @@ export interface IntervalRecord {
   result?: ClearingResult;
   /** What the run says about this interval when it is not a normal clearing. */
   note?: string;
-  /**
-   * Grid-forming offers held back as island reserve; `binding` when a held offer was in the money
-   * (its price at or below its microgrid's clearing price), with the message that says so.
-   */
-  held?: (HeldReserve & { binding: boolean; message: string })[];
   refused: Refusal[];
   /** The orders the book admitted, as submitted (what is committed on the chain; before any holdback). */
   orders?: readonly Order[];
@@ -112,8 +108,10 @@ export class MarketController implements Controller {
   private network?: MarketNetwork;
   /** Market link index → FID id (link a is always the FID's side A). */
   private fidOfLink: { fid: string }[] = [];
-  /** Grid-forming participants (DER id) → their microgrid, for the reserve holdback. */
+  /** Grid-forming participants (DER id) → their microgrid: the island reserve's providers. */
   private gridFormingOf = new Map<string, string>();
+  /** Each island's local net load, forecast for the reserve requirement. */
+  private netLoad?: NetLoadForecast;
   /** The interval cleared at its gate closure, delivered when it starts. */
   private pending?: IntervalRecord;
   /** The actions of the interval running now. */
@@ -133,6 +131,7 @@ export class MarketController implements Controller {
     if (!(gateClosure_s >= 0) || (gateClosure_s > 0 && interval_s % gateClosure_s !== 0))
       throw new TypeError(`market: gateClosure_s ${gateClosure_s} must divide interval_s ${interval_s}`);
     this.period_s = gateClosure_s > 0 ? gateClosure_s : interval_s;
+    if (options.reserve !== false) this.netLoad = new NetLoadForecast(options.reserve?.forecast);
     this.claims = [
       ...options.fids.map((id) => ({ kind: 'fid' as const, id })),
       ...(options.dispatch ?? []).map((id) => ({ kind: 'der' as const, id })),
@@ -188,6 +187,7 @@ export class MarketController implements Controller {
       this.pending = undefined;
     }
     this.options.bidder.observe?.(state, this.bidderContext());
+    this.netLoad?.observe(state, this.catalog);
     const gate = state.t_s + gateClosure_s;
     const start = Math.ceil((gate - 1e-9) / interval_s) * interval_s;
     if (start - gate < this.period_s - 1e-9 && this.pending?.intervalStart_s !== start) {
@@ -204,17 +204,17 @@ export class MarketController implements Controller {
     for (const order of this.options.bidder(state, start, this.bidderContext())) book.submit(order);
     const { interval_s } = this.config;
     const network = this.liveNetwork(state);
-    // Island reserve: the exchange each island's grid-forming units can follow, and their offers
-    // trimmed so what clears leaves them the reserve.
-    let orders = book.orders;
-    let held: HeldReserve[] = [];
+    // Island reserve: the exchange each island's grid-forming units can follow, and the reserve they
+    // keep, co-optimised with energy, on the island's net load forecast at the gate closure.
     const reserve = this.options.reserve ?? {};
     if (reserve !== false) {
-      const reserves = islandReserves(state, this.catalog!, interval_s, reserve);
+      const forecast = (mg: string) =>
+        this.netLoad?.forecast(this.catalog!, mg, start, interval_s, start - this.config.gateClosure_s);
+      const reserves = islandReserves(state, this.catalog!, interval_s, reserve, forecast);
       network.limits = exchangeLimits(reserves, interval_s);
-      ({ orders, held } = holdBack(orders, reserves, this.gridFormingOf, interval_s));
+      network.reserves = reserveRequirements(reserves, this.gridFormingOf, interval_s);
     }
-    const result = clear(orders, this.options.participants, this.config, network);
+    const result = clear(book.orders, this.options.participants, this.config, network);
     const hours = interval_s / 3600;
     const mine: ControllerAction[] = result.links.map((l, k) => ({
       kind: 'fid-setpoint',
@@ -243,18 +243,6 @@ export class MarketController implements Controller {
       intervalStart_s: start,
       clearedAt_s: state.t_s,
       result,
-      ...(held.length > 0 && {
-        held: held.map((h) => {
-          const price = result.prices.find((p) => p.microgrid === h.microgrid)!.price;
-          return {
-            ...h,
-            binding: h.heldFrom_price <= price,
-            message:
-              `${h.microgrid} ${h.constraint}: grid-forming offers held to ${h.offered_wh} Wh ` +
-              `(${h.held_wh} Wh from ${h.heldFrom_price} held back): price ${price} in ${h.microgrid}`,
-          };
-        }),
-      }),
       refused: [...book.refused],
       orders: book.orders,
       actions: mine,

@@ -149,13 +149,11 @@ export class MarketDay {
     try {
       const participants = derParticipants(catalog, agents, MARKET_DEPOSIT);
       // Forecasts on the day's shapes (the scenario's start hour and load profile).
-      const agentsBidder = derAgents({
-        ...agents,
-        forecast: {
-          startHour: scenario.startHour ?? scenario.twin?.startHour ?? 0,
-          loadProfile: scenario.twin?.loads?.default?.profile,
-        },
-      });
+      const forecast = {
+        startHour: scenario.startHour ?? scenario.twin?.startHour ?? 0,
+        loadProfile: scenario.twin?.loads?.default?.profile,
+      };
+      const agentsBidder = derAgents({ ...agents, forecast });
       if (vppBidder) participants.set(vppBidder.options.id, vppBidder.participant(MARKET_DEPOSIT));
       (agents.passive ?? []).forEach((id, i) => {
         if (!participants.has(id)) fail(`unknown participant '${id}'`, `/market/agents/passive/${i}`);
@@ -174,7 +172,8 @@ export class MarketDay {
         dispatch: section.dispatch,
         curtail: flexLoads(catalog, agents.biddenBy),
         ledgerLive: options.ledgerLive,
-        reserve: section.reserve,
+        // The island reserve's net load on the same forecast as the agents'.
+        reserve: section.reserve === false ? false : { ...section.reserve, forecast },
         config,
       });
     } catch (err) {
@@ -378,7 +377,7 @@ export class MarketDay {
       prices: Object.fromEntries(result.prices.map((p) => [p.microgrid, p.price])),
       volume_wh: result.volume_wh,
       fids,
-      binding: [...result.links, ...result.limits, ...(record.held ?? [])]
+      binding: [...result.links, ...result.limits, ...result.reserves]
         .filter((l) => l.binding)
         .map((l) => l.message ?? ''),
       ...(record.note ? { note: record.note } : {}),
