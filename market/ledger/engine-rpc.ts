@@ -96,8 +96,17 @@ export interface RpcEngineOptions {
 }
 
 export class RpcEngine implements LedgerEngine {
+  /**
+   * Hashes of every transaction this engine put on the node's chain that stayed there, in the
+   * order sent (a batch the node reverted with evm_revert is not among them): what persistReplayLedger
+   * writes into a run folder (persist-replay.ts).
+   */
+  readonly transactions: string[] = [];
+
   private constructor(
     readonly kind: 'edr' | 'json-rpc',
+    /** The node's chain id (EIP-155: every transaction is signed for it). */
+    readonly chainId: number,
     readonly authorities: readonly string[],
     readonly readers: readonly string[],
     readonly blockGasLimit: bigint,
@@ -143,6 +152,7 @@ export class RpcEngine implements LedgerEngine {
     const reader = 'url' in options.transport ? options.transport.url : options.kind;
     return new RpcEngine(
       options.kind,
+      chainId,
       accounts.map((a) => a.address.toLowerCase()),
       [reader],
       gasLimit,
@@ -198,6 +208,7 @@ export class RpcEngine implements LedgerEngine {
           );
         numbers.add(receipt.blockNumber);
       }
+      this.transactions.push(...sent.map((s) => s.hash));
       const blocks: CommittedBlock[] = [];
       for (const n of [...numbers].sort((a, b) => (a < b ? -1 : 1))) {
         const b = await this.client.getBlock({ blockNumber: n });
@@ -216,6 +227,8 @@ export class RpcEngine implements LedgerEngine {
         await this.client.request({ method: 'evm_revert', params: [snapshot] });
         throw e;
       }
+      // They changed the node's state: the record of the chain keeps them (reverted or not).
+      this.transactions.push(...sent.map((s) => s.hash));
       const msg = e instanceof LedgerError ? e.message : shortMessage(e);
       throw new LedgerError(
         `${msg} (the node has no evm_snapshot: the ${sent.length} transactions sent before stay on its chain)`,
@@ -235,6 +248,11 @@ export class RpcEngine implements LedgerEngine {
     } catch (e) {
       throw new LedgerError(`call reverted: ${shortMessage(e)}`);
     }
+  }
+
+  /** A raw JSON-RPC request to the node (blocks, transactions and receipts for the run's record). */
+  request(method: string, params: unknown[] = []): Promise<unknown> {
+    return this.client.request({ method, params });
   }
 
   async nonceOf(from: number): Promise<bigint> {
