@@ -13,6 +13,9 @@ import { createCustomCommon, Mainnet } from '@ethereumjs/common';
 import { createLegacyTx, createTxFromRLP } from '@ethereumjs/tx';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../bench/cli/main.ts';
+import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { marketRunOf } from '../bench/market/market-settlement.ts';
+import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { clear } from '../market/clearing.ts';
 import { bytesToHex, hexToBytes, keccak } from '../market/ledger/abi.ts';
 import { authorityKey } from '../market/ledger/chain.ts';
@@ -22,6 +25,7 @@ import { type IntervalSettlement, MarketLedger, resultHash, settlementOf } from 
 import { ACCOUNTS_FILE, CHAIN_FILE } from '../market/ledger/persist.ts';
 import { persistRunLedger, type TxLine, verifyRunLedger } from '../market/ledger/persist-replay.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
+import { parseScenario, ScenarioError } from '../twin/scenario/load.ts';
 import { startHardhatNode } from './servers/index.ts';
 import type { LoopbackServer } from './servers/loopback-server.ts';
 
@@ -315,4 +319,60 @@ describe('gridloop ledger verify --rpc', () => {
       /tx 4 \(block 4, .*chain\.jsonl:5\): the node's block 4 is 0x[0-9a-f]{64}, the record says 0xabab/,
     );
   }, 120_000);
+});
+
+describe('the market day settled on EDR (market.settlement.engine)', () => {
+  const shipped = join(import.meta.dirname, '../scenarios/market-day.yaml');
+  /** The shipped market day, 45 minutes from 11:00 (intervals 1 and 2 settled), on another engine. */
+  const scenarioOn = (settlement: string) =>
+    parseScenario(
+      readFileSync(shipped, 'utf8')
+        .replace(/^duration_s: 86400$/m, 'duration_s: 2700')
+        .replace(/^startHour: 0$/m, 'startHour: 11')
+        .replace(/^( {2}gateClosure_s: 60\n)/m, `$1  settlement: ${settlement}\n`),
+      shipped,
+    );
+
+  it('writes its transactions into the run folder, and `gridloop ledger verify` replays them (exit 0)', async () => {
+    const scenario = scenarioOn('{ engine: edr }');
+    const market = (await marketRunOf(scenario, scenario.dt_s))!;
+    const run = await simulateRecorded(scenario, {
+      ...market.options,
+      dt_s: scenario.dt_s,
+      every_s: 60,
+      open: () =>
+        openScenarioRun('simulate', join(root, 'runs'), {
+          scenario,
+          file: scenario.file,
+          dt_s: scenario.dt_s,
+          devices: [],
+          loop: { devices: [], runner: 'simulate' },
+        }),
+    });
+    expect(market.settled).toMatchObject({
+      settled: [1, 2],
+      unsettled: [],
+      readingsRefused: [],
+      persisted: true,
+    });
+    const [header, ...txs] = readFileSync(join(run.runDir!, CHAIN_FILE), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(header).toMatchObject({ engine: 'edr', chainId: 31337, transactions: txs.length });
+    // deploy, credit, deposits; per interval the commitments with the votes (EDR mines each
+    // transaction in a block of its own: 1 + 3) and the settlement.
+    expect(txs.length).toBe(3 + 2 * 5);
+    expect(market.settled!.blocks).toBe(txs.length);
+    const { code, text } = await cli('ledger', 'verify', run.runDir!);
+    expect(text).toMatch(new RegExp(`^ledger holds: ${txs.length} transactions of ${txs.length} edr blocks`));
+    expect(code).toBe(0);
+    expect(text).toMatch(/interval 1: \d+ lines settled[^]*interval 2: \d+ lines settled/);
+  }, 300_000);
+
+  it("refuses engine json-rpc without the node's URL", () => {
+    expect(() => scenarioOn('{ engine: json-rpc }')).toThrow(ScenarioError);
+    expect(() => scenarioOn('{ engine: json-rpc }')).toThrow(/rpcUrl/);
+    expect(() => scenarioOn('{ engine: json-rpc, rpcUrl: "http://127.0.0.1:8545" }')).not.toThrow();
+  });
 });

@@ -17,8 +17,10 @@ import type { ClearingResult } from '../../market/clearing.ts';
 import { keccak } from '../../market/ledger/abi.ts';
 import type { BlockOutcome } from '../../market/ledger/chain.ts';
 import { LedgerError } from '../../market/ledger/chain.ts';
+import { EmbeddedEngine, type EngineKind } from '../../market/ledger/engine.ts';
+import { createLedgerEngine, RpcEngine } from '../../market/ledger/engine-rpc.ts';
 import { type LedgerRules, MarketLedger, resultHash, settlementOf } from '../../market/ledger/ledger.ts';
-import { persistLedger } from '../../market/ledger/persist.ts';
+import { persistRunLedger } from '../../market/ledger/persist-replay.ts';
 import { MeterRegister, signReading } from '../../market/metering.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
@@ -105,6 +107,10 @@ export interface SettlementOptions {
   toleranceWh?: number;
   tolerancePermille?: number;
   penaltyPerWh?: number;
+  /** The ledger engine (docs/market.md, "Ledger engines"). @default 'embedded' */
+  engine?: EngineKind;
+  /** The node's JSON-RPC URL, for engine 'json-rpc'. */
+  rpcUrl?: string;
   /** Seeds the authority and meter keys. */
   seed: string;
 }
@@ -188,7 +194,13 @@ export class MarketSettlement {
       penaltyPerWh: options.penaltyPerWh ?? DEFAULT_SETTLEMENT_RULES.penaltyPerWh,
     };
     const n = options.authorities ?? Math.max(3, market.catalog.microgrids.length);
-    const ledger = await MarketLedger.deploy(n, rules, options.seed);
+    const engine = await createLedgerEngine({
+      kind: options.engine ?? 'embedded',
+      authorities: n,
+      seed: options.seed,
+      url: options.rpcUrl,
+    });
+    const ledger = await MarketLedger.deployOn(engine, rules);
     const participants = [...market.controller.participants.keys()].sort();
     await ledger.credit(new Map(participants.map((p) => [p, SETTLEMENT_CREDIT])));
     await ledger.lockDeposits(new Map(participants.map((p) => [p, SETTLEMENT_DEPOSIT])));
@@ -274,7 +286,13 @@ export class MarketSettlement {
 
   /** `chain` points: every authority's decision on each block made final since the last call. */
   private recordBlocks(t_s: number): void {
-    const chain = this.ledger.chain;
+    const engine = this.ledger.engine;
+    if (engine instanceof RpcEngine) {
+      this.recordNodeBlocks(engine, t_s);
+      return;
+    }
+    if (!(engine instanceof EmbeddedEngine)) return;
+    const chain = engine.chain;
     for (; this.blocksRecorded < chain.log.length; this.blocksRecorded++) {
       const o = chain.log[this.blocksRecorded];
       this.report.blocks++;
@@ -293,6 +311,21 @@ export class MarketSettlement {
     }
   }
 
+  /** `chain` points of a node's blocks (EDR, JSON-RPC): the node sealed and accepted them. */
+  private recordNodeBlocks(engine: RpcEngine, t_s: number): void {
+    for (; this.blocksRecorded < engine.committed.length; this.blocksRecorded++) {
+      const b = engine.committed[this.blocksRecorded];
+      this.report.blocks++;
+      this.report.gas += b.gasUsed;
+      this.sink?.point(
+        'chain',
+        { authority: engine.readers[0], outcome: 'accepted' },
+        { height: b.number, proposer: b.proposer, reason: '' },
+        this.sink.timeOf(t_s),
+      );
+    }
+  }
+
   /**
    * Waits for every queued interval, then writes the chain into `runDir` (when recorded) and the
    * balance totals of every authority as `chain` points.
@@ -302,7 +335,7 @@ export class MarketSettlement {
     if (this.failure) throw this.failure;
     this.recordBlocks(end_s);
     if (runDir) {
-      await persistLedger(this.ledger, runDir, this.participants);
+      await persistRunLedger(this.ledger, runDir, this.participants);
       this.report.persisted = true;
     }
     if (this.sink) {

@@ -16,7 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bytesToHex, hexToBytes } from './abi.ts';
 import { authorityKey, LedgerError } from './chain.ts';
-import type { CommittedBlock, EngineCall, LedgerEngine } from './engine.ts';
+import {
+  type CommittedBlock,
+  EmbeddedEngine,
+  type EngineCall,
+  type EngineKind,
+  type LedgerEngine,
+} from './engine.ts';
 
 export const BACKENDS_DIR = fileURLToPath(new URL('./backends/', import.meta.url));
 /** Gas limit of an EDR chain's blocks unless said otherwise (hardhat's default). */
@@ -102,6 +108,8 @@ export class RpcEngine implements LedgerEngine {
    * writes into a run folder (persist-replay.ts).
    */
   readonly transactions: string[] = [];
+  /** The blocks of those transactions, as each batch became final (as the embedded chain's log). */
+  readonly committed: CommittedBlock[] = [];
 
   private constructor(
     readonly kind: 'edr' | 'json-rpc',
@@ -208,7 +216,6 @@ export class RpcEngine implements LedgerEngine {
           );
         numbers.add(receipt.blockNumber);
       }
-      this.transactions.push(...sent.map((s) => s.hash));
       const blocks: CommittedBlock[] = [];
       for (const n of [...numbers].sort((a, b) => (a < b ? -1 : 1))) {
         const b = await this.client.getBlock({ blockNumber: n });
@@ -221,6 +228,8 @@ export class RpcEngine implements LedgerEngine {
           rejectedBy: [],
         });
       }
+      this.transactions.push(...sent.map((s) => s.hash));
+      this.committed.push(...blocks);
       return blocks;
     } catch (e) {
       if (snapshot !== undefined) {
@@ -343,4 +352,23 @@ export function createJsonRpcEngine(options: {
     keys: options.keys,
     gasPrice: options.gasPrice,
   });
+}
+
+/**
+ * The engine a run's settlement asks for (docs/scenario-format.md, `market.settlement.engine`):
+ * the embedded chain, EDR in process, or a lab's node at `url`; the authorities' keys derived from
+ * the seed on all three (on a lab's chain their accounts must be able to pay for gas).
+ */
+export async function createLedgerEngine(options: {
+  kind: EngineKind;
+  authorities: number;
+  seed: string;
+  url?: string;
+}): Promise<LedgerEngine> {
+  const { kind, authorities, seed } = options;
+  if (kind === 'embedded') return EmbeddedEngine.create({ authorities, seed });
+  if (kind === 'edr') return createEdrEngine({ authorities, seed });
+  if (!options.url) throw new LedgerError("the json-rpc ledger engine needs the node's URL (rpcUrl)");
+  const keys = Array.from({ length: authorities }, (_, i) => authorityKey(seed, i));
+  return createJsonRpcEngine({ url: options.url, keys });
 }

@@ -85,6 +85,10 @@ export interface ScenarioMarket {
     toleranceWh?: number;
     tolerancePermille?: number;
     penaltyPerWh?: number;
+    /** The ledger engine (docs/market.md, "Ledger engines"). @default 'embedded' */
+    engine?: 'embedded' | 'edr' | 'json-rpc';
+    /** The node's JSON-RPC URL (engine 'json-rpc'). */
+    rpcUrl?: string;
   };
 }
 
