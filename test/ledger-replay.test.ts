@@ -367,7 +367,7 @@ describe('the market day settled on EDR (market.settlement.engine)', () => {
     const { code, text } = await cli('ledger', 'verify', run.runDir!);
     expect(text).toMatch(new RegExp(`^ledger holds: ${txs.length} transactions of ${txs.length} edr blocks`));
     expect(code).toBe(0);
-    expect(text).toMatch(/interval 1: \d+ lines settled[^]*interval 2: \d+ lines settled/);
+    expect(text).toMatch(/interval 1: \d+ lines settled[\s\S]*interval 2: \d+ lines settled/);
   }, 300_000);
 
   it("refuses engine json-rpc without the node's URL", () => {
