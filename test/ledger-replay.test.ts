@@ -26,7 +26,7 @@ import { ACCOUNTS_FILE, CHAIN_FILE } from '../market/ledger/persist.ts';
 import { persistRunLedger, type TxLine, verifyRunLedger } from '../market/ledger/persist-replay.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
 import { parseScenario, ScenarioError } from '../twin/scenario/load.ts';
-import { startHardhatNode } from './servers/index.ts';
+import { freePort, startHardhatNode } from './servers/index.ts';
 import type { LoopbackServer } from './servers/loopback-server.ts';
 
 const RULES = {
@@ -280,6 +280,53 @@ describe.each(engines)('a market run on the $name engine in the run folder', ({ 
     const { code, text } = await cli('ledger', 'verify', dropped);
     expect(code).toBe(1);
     expect(text).toMatch(/tx 2 \(block 3, .*chain\.jsonl:3\): cannot be re-executed: .*nonce/);
+  }, 120_000);
+
+  it('refuses bad input with a clear message, never a crash', async () => {
+    const header = (edit: (h: Record<string, unknown>) => void) =>
+      tampered(`header-${Math.random().toString(36).slice(2)}`, (d) => {
+        const path = join(d, CHAIN_FILE);
+        const all = readFileSync(path, 'utf8').split('\n');
+        const h = JSON.parse(all[0]);
+        edit(h);
+        all[0] = JSON.stringify(h);
+        writeFileSync(path, all.join('\n'));
+      });
+    const cases: [string, (h: Record<string, unknown>) => void, RegExp][] = [
+      ['chain id', (h) => delete h.chainId, /chain\.jsonl:1: \/chainId must be a positive integer/],
+      [
+        'hardfork',
+        (h) => Object.assign(h, { hardfork: 'frontier' }),
+        /chain\.jsonl:1: \/hardfork must be one of berlin/,
+      ],
+      [
+        'contract',
+        (h) => Object.assign(h, { contract: '0x12' }),
+        /chain\.jsonl:1: \/contract must be an address/,
+      ],
+    ];
+    for (const [tag, edit, why] of cases)
+      expect(await cli('ledger', 'verify', header(edit)), tag).toMatchObject({
+        code: 2,
+        text: expect.stringMatching(why),
+      });
+    // A transaction line with a field that is not what the format says: named with its JSON path.
+    const field = withTx('field', 3, (l) => Object.assign(l, { gasUsed: 12 }));
+    expect(await cli('ledger', 'verify', field)).toMatchObject({
+      code: 1,
+      text: expect.stringMatching(/tx 3 \(block 3, .*chain\.jsonl:4\): \/gasUsed must be a decimal string/),
+    });
+    const accounts = tampered('accounts-garbage', (d) => writeFileSync(join(d, ACCOUNTS_FILE), '{"pool"'));
+    expect(await cli('ledger', 'verify', accounts)).toMatchObject({
+      code: 2,
+      text: expect.stringMatching(/accounts\.json: not JSON/),
+    });
+    // --rpc to a port nothing listens on: a clear error (exit 2), not a hang.
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    expect(await cli('ledger', 'verify', run, '--rpc', closed)).toMatchObject({
+      code: 2,
+      text: expect.stringMatching(new RegExp(`--rpc ${closed}: eth_chainId failed`)),
+    });
   }, 120_000);
 
   it('names a tampered account with the recorded and the re-executed figure (exit 1)', async () => {
