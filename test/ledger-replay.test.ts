@@ -310,6 +310,17 @@ describe.each(engines)('a market run on the $name engine in the run folder', ({ 
         code: 2,
         text: expect.stringMatching(why),
       });
+    // The record cut short after a whole line: the header's count gives it away.
+    const cut = tampered('cut', (d) => {
+      const path = join(d, CHAIN_FILE);
+      writeFileSync(path, `${readFileSync(path, 'utf8').trimEnd().split('\n').slice(0, -1).join('\n')}\n`);
+    });
+    expect(await cli('ledger', 'verify', cut)).toMatchObject({
+      code: 1,
+      text: expect.stringMatching(
+        new RegExp(`the header counts ${sent} transactions, the file holds ${sent - 1}`),
+      ),
+    });
     // A transaction line with a field that is not what the format says: named with its JSON path.
     const field = withTx('field', 3, (l) => Object.assign(l, { gasUsed: 12 }));
     expect(await cli('ledger', 'verify', field)).toMatchObject({

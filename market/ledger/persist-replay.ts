@@ -334,6 +334,7 @@ function parseReplayHeader(line: string, path: string): ReplayHeader {
   if (!Array.isArray(h.authorities) || h.authorities.length === 0 || !h.authorities.every(isAddress))
     throw bad('/authorities must list the authority addresses');
   if (!isAddress(h.contract)) throw bad('/contract must be an address');
+  if (!isCount(h.transactions)) throw bad('/transactions must be the number of transaction lines');
   return h as ReplayHeader;
 }
 
@@ -585,6 +586,10 @@ export async function verifyReplayLedger(
   const replaySeconds = (performance.now() - t0) / 1000;
 
   const participants = Object.entries(accounts.participants as Record<string, Partial<AccountRecord>>);
+  if (problems.length === 0 && transactions !== header.transactions)
+    problems.push(
+      `${path}: the header counts ${header.transactions} transactions, the file holds ${transactions} (cut short or added to)`,
+    );
   if (problems.length === 0 && !deployed)
     problems.push(`contract ${contract}: no recorded transaction deploys it`);
   if (problems.length === 0) {
