@@ -20,9 +20,10 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { createBlock } from '@ethereumjs/block';
 import { type Common, createCustomCommon, type Hardfork, Mainnet } from '@ethereumjs/common';
+import { MerklePatriciaTrie } from '@ethereumjs/mpt';
 import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { createTxFromRLP, createTxFromRPC, type TypedTransaction } from '@ethereumjs/tx';
-import { type Address, createAccount, createAddressFromString } from '@ethereumjs/util';
+import { type Address, createAccount, createAddressFromString, MapDB, ValueEncoding } from '@ethereumjs/util';
 import { createVM, runTx, type VM } from '@ethereumjs/vm';
 import { bytesToHex, decodeWord, encodeCall, hexToBytes, keccak } from './abi.ts';
 import { LedgerError, revertReason } from './chain.ts';
@@ -440,7 +441,17 @@ export async function verifyReplayLedger(
   // thousands of storage slots.
   const vm: VM = await createVM({
     common,
-    stateManager: new MerkleStateManager({ common, caches: new Caches() }),
+    stateManager: new MerkleStateManager({
+      common,
+      caches: new Caches(),
+      // The WebAssembly keccak (common) and values kept as bytes, as the embedded chain's tries.
+      trie: new MerklePatriciaTrie({
+        useKeyHashing: true,
+        common,
+        db: new MapDB(),
+        valueEncoding: ValueEncoding.Bytes,
+      }),
+    }),
   });
   const authorities = new Set(header.authorities.map((a) => a.toLowerCase()));
   const contract = header.contract.toLowerCase();
