@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCustomCommon, Mainnet } from '@ethereumjs/common';
 import { createLegacyTx, createTxFromRLP } from '@ethereumjs/tx';
+import { createAddressFromPrivateKey } from '@ethereumjs/util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../bench/cli/main.ts';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
@@ -20,7 +21,7 @@ import { clear } from '../market/clearing.ts';
 import { bytesToHex, hexToBytes, keccak } from '../market/ledger/abi.ts';
 import { authorityKey } from '../market/ledger/chain.ts';
 import type { LedgerEngine } from '../market/ledger/engine.ts';
-import { createEdrEngine, createJsonRpcEngine, type RpcEngine } from '../market/ledger/engine-rpc.ts';
+import { createEdrEngine, createLedgerEngine, type RpcEngine } from '../market/ledger/engine-rpc.ts';
 import { type IntervalSettlement, MarketLedger, resultHash, settlementOf } from '../market/ledger/ledger.ts';
 import { ACCOUNTS_FILE, CHAIN_FILE } from '../market/ledger/persist.ts';
 import { persistRunLedger, type TxLine, verifyRunLedger } from '../market/ledger/persist-replay.ts';
@@ -92,11 +93,29 @@ const engines: { name: 'edr' | 'json-rpc'; create(): Promise<RpcEngine> }[] = [
     name: 'json-rpc',
     async create() {
       node = await startHardhatNode();
-      return createJsonRpcEngine({
+      // As a lab would, the authorities' accounts funded on the node (keys from the seed); then the
+      // engine as a scenario's `market.settlement: { engine: json-rpc, rpcUrl }` makes it, paying
+      // the node's gas price.
+      for (let i = 0; i < 3; i++)
+        await fetch(node.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'hardhat_setBalance',
+            params: [
+              createAddressFromPrivateKey(authorityKey(SEED, i)).toString(),
+              '0x33b2e3c9fd0803ce8000000',
+            ],
+          }),
+        });
+      return (await createLedgerEngine({
+        kind: 'json-rpc',
+        authorities: 3,
+        seed: SEED,
         url: node.url,
-        keys: [0, 1, 2].map((i) => authorityKey(SEED, i)),
-        gasPrice: 0n,
-      });
+      })) as RpcEngine;
     },
   },
 ];

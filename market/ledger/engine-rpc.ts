@@ -157,7 +157,8 @@ export class RpcEngine implements LedgerEngine {
     const accounts = options.keys.map((k) => privateKeyToAccount(bytesToHex(k) as Hex));
     const wallets = accounts.map((account) => viem.createWalletClient({ transport, account, chain }));
     const gasPrice = options.gasPrice ?? (await client.getGasPrice());
-    const reader = 'url' in options.transport ? options.transport.url : options.kind;
+    // The node's name in reports and points: its URL without credentials.
+    const reader = 'url' in options.transport ? withoutCredentials(options.transport.url) : options.kind;
     return new RpcEngine(
       options.kind,
       chainId,
@@ -295,6 +296,17 @@ export class RpcEngine implements LedgerEngine {
     } catch (e) {
       return shortMessage(e);
     }
+  }
+}
+
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
   }
 }
 
