@@ -18,7 +18,7 @@ import { openScenarioRun } from '../bench/cli/scenario-run.ts';
 import { marketRunOf } from '../bench/market/market-settlement.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { clear } from '../market/clearing.ts';
-import { bytesToHex, hexToBytes, keccak } from '../market/ledger/abi.ts';
+import { bytesToHex, encodeCall, hexToBytes, keccak } from '../market/ledger/abi.ts';
 import { authorityKey } from '../market/ledger/chain.ts';
 import type { LedgerEngine } from '../market/ledger/engine.ts';
 import { createEdrEngine, createLedgerEngine, type RpcEngine } from '../market/ledger/engine-rpc.ts';
@@ -46,6 +46,8 @@ const common = createCustomCommon({ chainId: 31337 }, Mainnet, { hardfork: 'berl
 const sentBy = new Map<string, number>();
 
 let node: LoopbackServer | undefined;
+/** The JSON-RPC run's ledger (its node stays up until the end of the file). */
+let rpcLedger: MarketLedger | undefined;
 afterAll(async () => {
   await node?.dispose();
   rmSync(root, { recursive: true, force: true });
@@ -156,6 +158,7 @@ describe.each(engines)('a market run on the $name engine in the run folder', ({ 
   beforeAll(async () => {
     engine = await create();
     const ledger = await MarketLedger.deployOn(engine, RULES);
+    if (name === 'json-rpc') rpcLedger = ledger;
     const people = ['ann', 'ben', 'cat', 'dan'];
     await ledger.credit(new Map(people.map((p) => [p, 2_000_000n])));
     await ledger.lockDeposits(new Map(people.map((p) => [p, DEPOSIT])));
@@ -452,4 +455,51 @@ describe('the market day settled on EDR (market.settlement.engine)', () => {
     expect(() => scenarioOn('{ engine: json-rpc }')).toThrow(/rpcUrl/);
     expect(() => scenarioOn('{ engine: json-rpc, rpcUrl: "http://127.0.0.1:8545" }')).not.toThrow();
   });
+
+  it('records a reverted transaction left on the chain, and replays it as reverted', async () => {
+    // What a node without evm_snapshot leaves of a failed batch: a transaction mined with status 0
+    // (here a second vote of authority 0 for interval 1, sent straight to the node).
+    const ledger = rpcLedger!;
+    const engine = ledger.engine as RpcEngine;
+    const rpc = async (method: string, params: unknown[]) =>
+      (
+        (await (
+          await fetch(node!.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+          })
+        ).json()) as { result: unknown }
+      ).result;
+    const tx = createLegacyTx(
+      {
+        nonce: await engine.nonceOf(0),
+        gasPrice: BigInt(String(await rpc('eth_gasPrice', []))),
+        gasLimit: 200_000n,
+        to: ledger.contractAddress as `0x${string}`,
+        data: encodeCall('submitClearing(uint64,bytes32)', [1n, `0x${'22'.repeat(32)}`]),
+      },
+      { common },
+    ).sign(authorityKey(SEED, 0));
+    const hash = bytesToHex(tx.hash());
+    await rpc('eth_sendRawTransaction', [bytesToHex(tx.serialize())]); // hardhat mines it, then says it reverted
+    expect(await rpc('eth_getTransactionReceipt', [hash])).toMatchObject({ status: '0x0' });
+    engine.transactions.push(hash);
+    const run = join(root, 'json-rpc-reverted');
+    await persistRunLedger(ledger, run);
+    const last = JSON.parse(readFileSync(join(run, CHAIN_FILE), 'utf8').trimEnd().split('\n').at(-1)!);
+    expect(last).toMatchObject({ hash, status: 'reverted', logs: [] });
+    const ok = await cli('ledger', 'verify', run);
+    expect(ok.code).toBe(0);
+    // Recorded as a success, the replay disagrees and says why.
+    const path = join(run, CHAIN_FILE);
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/"status":"reverted"/, '"status":"success"'));
+    const { code, text } = await cli('ledger', 'verify', run);
+    expect(code).toBe(1);
+    expect(text).toMatch(
+      new RegExp(
+        `tx ${last.tx} \\(block ${last.block}, .*\\): status recorded success, re-executed reverted \\(already voted\\)`,
+      ),
+    );
+  }, 120_000);
 });
