@@ -502,4 +502,18 @@ describe('the market day settled on EDR (market.settlement.engine)', () => {
       ),
     );
   }, 120_000);
+
+  it('refuses --rpc for a run on the embedded chain (exit 2)', async () => {
+    const ledger = await MarketLedger.deploy(3, RULES, SEED);
+    const run = join(root, 'embedded');
+    await persistRunLedger(ledger, run);
+    expect(JSON.parse(readFileSync(join(run, CHAIN_FILE), 'utf8').split('\n')[0])).toMatchObject({
+      engine: 'embedded',
+    });
+    expect((await cli('ledger', 'verify', run)).code).toBe(0);
+    expect(await cli('ledger', 'verify', run, '--rpc', node!.url)).toMatchObject({
+      code: 2,
+      text: expect.stringMatching(/--rpc checks a node's blocks; .*chain\.jsonl holds the embedded chain/),
+    });
+  }, 120_000);
 });
