@@ -2,11 +2,13 @@ import { readdirSync } from 'node:fs';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { isMarketTelemetry, type MarketTelemetry } from '../market/telemetry.ts';
+import type { ControllerInput } from '../twin/control/contract.ts';
 import { loadGridFile } from '../twin/files.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
 import { isVppTelemetry, type PreferencesInput } from '../vpp/telemetry.ts';
 import { runtimeError, usageError } from './cli/exit-codes.ts';
 import { influxTargetFromEnv } from './config/influx-env.ts';
+import { MarketPointWriter } from './market/live-points.ts';
 import { type EmbeddedNodeRed, embedNodeRed } from './node-red/embedded.ts';
 import { assertionResults, InfluxSink, RunRecorder } from './recording/index.ts';
 import type { ControllerSpec } from './runtime/controllers/spec.ts';
@@ -147,6 +149,11 @@ export interface RunningBench {
   finished: Promise<'ended'>;
   /** The loop's final message: timing, link statistics and scenario assertion outcomes. */
   loopEnd: RealtimeRun['finished'];
+  /**
+   * Hands a message to the run's controllers (`Controller.input`), e.g. a meter's signed reading for
+   * the market (`{ type: 'meter-reading', reading, signature }`); false when the loop is not running.
+   */
+  controllerInput(message: ControllerInput): boolean;
   stop(): Promise<BenchStopResult>;
 }
 
@@ -307,7 +314,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
       overrunPolicy: 'continue',
       duration_s: options.duration_s,
       detectors: demoDetectors(loaded.grid, options.dt_s),
-      ...(options.controllers?.length ? { controllers: options.controllers } : {}),
+      ...(options.controllers?.length ? { controllers: options.controllers, runDir: recorder.dir } : {}),
       ...options.loop,
     });
     const loop = run;
@@ -325,6 +332,10 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
     let scenarioNow: ScenarioStatus | undefined;
     let prosumersSentAt = 0;
     let lastMarket: MarketTelemetry | undefined;
+    const marketPoints = new MarketPointWriter(
+      loaded.grid.microgrids.map((m) => m.id),
+      new Map(loaded.grid.fids.map((f) => [f.id, f.rating_mva])),
+    );
     run.on('message', (message: LoopToHost) => {
       if (message.type === 'scenario-status') {
         scenarioNow = message.status;
@@ -374,6 +385,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
       for (const { telemetry } of message.controllerTelemetry ?? []) {
         if (isMarketTelemetry(telemetry)) {
           lastMarket = telemetry;
+          marketPoints.absorb(telemetry, recordPoint, (t_s) => recorder.timeOf(t_s));
           server.publishMarket(marketLiveViewOf(telemetry));
           vppDecided = true;
           continue;
@@ -471,6 +483,7 @@ export async function startBench(options: BenchOptions): Promise<RunningBench> {
       flowsUrl: flows?.url,
       finished: run.finished.then(() => 'ended' as const),
       loopEnd: run.finished,
+      controllerInput: (message) => run.controllerInput(message),
       stop,
     };
   } catch (err) {

@@ -1,9 +1,11 @@
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
 import type { ControllerAction, TwinCatalog } from '../twin/control/contract.ts';
 import type { Bidder } from './controller.ts';
 import { LIVE_CREDIT, LIVE_DEPOSIT, LiveMarketController } from './live.ts';
 import { LiveLedger } from './live-ledger.ts';
+import { commitmentOf, meterKeyOf, signReading } from './metering.ts';
 import type { Participant } from './orders.ts';
 import { isMarketTelemetry, type MarketTelemetry } from './telemetry.ts';
 
@@ -163,6 +165,22 @@ describe('the market on the live bench (LiveMarketController)', () => {
     expect(records.map((r) => r.t_s)).toEqual([50, 60, 110, 120]);
   });
 
+  it('lets the agents observe the states the market decides at (their forecasts), as in simulate', async () => {
+    const seen: number[] = [];
+    const observing: Bidder = Object.assign(
+      (s: Readonly<TwinState>, start: number) => bidder(s, start, {} as never),
+      {
+        observe: (s: Readonly<TwinState>) => {
+          seen.push(s.t_s);
+        },
+      },
+    );
+    await run(new LiveMarketController({ ...options, bidder: observing }), 25, 0.06);
+    // The market decides every gate-closure time (10 s); the wrapper that keeps the book must pass
+    // each of those states on to the agents (it had dropped `observe`: forecasts fell back to persistence).
+    expect(seen).toEqual([0, 10, 20]);
+  });
+
   it('settles each delivered interval on the embedded chain: balances, penalty and reputation read back from the contract (checked by hand)', async () => {
     const market = new LiveMarketController({
       ...options,
@@ -219,6 +237,43 @@ describe('the market on the live bench (LiveMarketController)', () => {
       metered_wh: 1000,
     });
     expect(done.fids[0]!.delivered_wh).toBe(1000);
+  });
+
+  it('signs each participant’s reading at its authority, and refuses readings from outside that are forged, replayed, late, unknown or malformed', async () => {
+    const market = new LiveMarketController({ ...options, seed: 'unit' });
+    const { records } = await run(market, 121, 0.06);
+    const done = records.at(-1)!.intervals.find((i) => i.intervalStart_s === 60)!;
+    expect(done.readings!.map((r) => [r.participant, r.meter, r.energy_wh])).toEqual([
+      ['load:mg2', 'meter:load:mg2', -1500],
+      ['pv1', 'meter:pv1', 1000],
+    ]);
+    // pv1's commitment: keccak of its reading (interval 1, closed at 120 s) and the salt mg1's
+    // authority (authority 0) derives from its secret — what a proof on demand checks.
+    const pv1 = { meter: 'meter:pv1', participant: 'pv1', interval: 1, energy_wh: 1000, t_s: 120 };
+    const salt = createHmac('sha256', 'unit/authority0').update('meter:pv1#1').digest('hex');
+    expect(done.readings!.find((r) => r.participant === 'pv1')!.commitment).toBe(commitmentOf(pv1, salt));
+
+    const key = meterKeyOf('unit', 'meter:pv1');
+    const send = (message: object) => market.input({ type: 'meter-reading', ...message });
+    send(signReading({ ...pv1, energy_wh: 5 }, key)); // interval 1 already read
+    send(signReading({ ...pv1, interval: 0, t_s: 60 }, key)); // due by 60 + 60 s, now 121 s
+    send(signReading({ ...pv1, interval: 2 }, generateKeyPairSync('ed25519').privateKey));
+    send(signReading({ ...pv1, meter: 'meter:pv9', participant: 'pv9' }, key));
+    send({ reading: 'garbage' });
+    market.input({ type: 'prosumer-preferences' }); // another kind: not the market's
+    const t = market.telemetry() as MarketTelemetry;
+    expect(t.readingsRefused!.count).toBe(5);
+    expect(t.readingsRefused!.last.map((r) => [r.reason, r.interval, r.authority, r.t_s])).toEqual([
+      ['replayed', 1, 0, 121],
+      ['late', 0, 0, 121],
+      ['bad-signature', 2, 0, 121],
+      ['unknown-meter', 1, 0, 121],
+      ['malformed', -1, 0, 121],
+    ]);
+    // The refused ones changed nothing: interval 1's reading is still the meter's own.
+    expect(records.at(-1)!.intervals.find((i) => i.intervalStart_s === 60)!.deliveries).toEqual(
+      done.deliveries,
+    );
   });
 
   it('refuses a sampling period that does not divide the gate closure', () => {

@@ -11,6 +11,7 @@ import type {
   ActuatorRef,
   Controller,
   ControllerAction,
+  ControllerInput,
   ControllerTelemetry,
   RefusedAction,
   TwinCatalog,
@@ -18,6 +19,8 @@ import type {
 import { flexParticipant, loadConsumption, loadParticipant } from './agents.ts';
 import type { ClearingResult } from './clearing.ts';
 import { type IntervalRecord, MarketController, type MarketControllerOptions } from './controller.ts';
+import type { BlockDecision } from './ledger/decisions.ts';
+import { type AcceptedReading, ParticipantMeterBank, type RefusedReading } from './metering.ts';
 import type { Order, Participant } from './orders.ts';
 import { declaredPositions } from './position.ts';
 import type {
@@ -31,14 +34,22 @@ import type {
 export interface LiveSettlement {
   readonly authorities: number;
   readonly blocks: number;
-  /** `participants`: the market's registry, for the declared-position rule (market/position.ts). */
+  /**
+   * Puts interval `k`'s reading commitments and every authority's vote on the chain, then settles it
+   * against `metered` (a participant absent: its cleared position taken as delivered). Returns every
+   * block made final since the last call, with each authority's decision on it.
+   * `participants`: the market's registry, for the declared-position rule (market/position.ts).
+   */
   settle(
     k: number,
     result: ClearingResult,
     metered: ReadonlyMap<string, number>,
+    commitments: readonly { meter: string; commitment: string }[],
     participants?: ReadonlyMap<string, Participant>,
-  ): Promise<void>;
+  ): Promise<{ height: number; proposer: string; decisions: BlockDecision[] }[]>;
   accounts(): Promise<Pick<MarketLedgerTelemetry, 'accounts' | 'pool'>>;
+  /** Waits for nothing more: writes the chain into `runDir` (ledger/, docs/market.md). */
+  persist(runDir: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,8 +60,12 @@ export interface LiveMarketOptions extends MarketControllerOptions {
   prosumers?: Readonly<Record<string, string>>;
   /** Starts the ledger (in the background: the market clears before it is up, unsettled). */
   ledger?: () => Promise<LiveSettlement>;
-  /** Authorities the ledger will have (reported while it starts). */
+  /** Authorities the ledger will have (reported while it starts), and of the meters' registers. @default 3 */
   authorities?: number;
+  /** Seeds the meters' keys and the registers' secrets (the ledger's seed). */
+  seed?: string;
+  /** Where the chain is written when the run ends (the run's folder; nothing written without it). */
+  runDir?: string;
   /** Participants metered as the sum of DERs (a VPP bidding for its members): participant → DER ids. */
   meteredAs?: Readonly<Record<string, readonly string[]>>;
 }
@@ -59,9 +74,10 @@ export interface LiveMarketOptions extends MarketControllerOptions {
 export const LIVE_CREDIT = 10n ** 13n;
 export const LIVE_DEPOSIT = 10n ** 12n;
 
-/** Intervals kept in full, and in brief. */
+/** Intervals kept in full, and in brief; meter readings refused, kept in full. */
 const FULL = 4;
 const BRIEF = 96;
+const REFUSED_KEPT = 20;
 
 /** The converter's transfer A→B, MW: the sending side also supplies the losses (as bench/market/market-day.ts). */
 const transferOf = (s: { p_a_mw: number; p_b_mw: number }) => (s.p_a_mw > 0 ? -s.p_a_mw : s.p_b_mw);
@@ -80,6 +96,9 @@ export class LiveMarketController implements Controller {
     { participants: Map<string, number>; fids: Map<string, number> }
   >();
   private readonly intervals: MarketIntervalTelemetry[] = [];
+  /** The participants' meters and their authorities' registers (built at attach). */
+  private meters?: ParticipantMeterBank;
+  private readonly readingsRefused: NonNullable<MarketView['readingsRefused']> = { count: 0, last: [] };
   private readonly history: MarketView['history'] = [];
   private last?: { t_s: number; powers: Map<string, number>; fids: Map<string, number> };
   private slot = Number.NaN;
@@ -95,11 +114,15 @@ export class LiveMarketController implements Controller {
     const agents = options.bidder;
     this.market = new MarketController({
       ...options,
-      bidder: (state, start, ctx) => {
-        const orders = agents(state, start, ctx);
-        this.books.set(start, orders as Order[]);
-        return orders;
-      },
+      // The book is kept for the telemetry; the agents still observe every state (their forecasts).
+      bidder: Object.assign(
+        (state: Parameters<typeof agents>[0], start: number, ctx: Parameters<typeof agents>[2]) => {
+          const orders = agents(state, start, ctx);
+          this.books.set(start, orders as Order[]);
+          return orders;
+        },
+        { observe: agents.observe?.bind(agents) },
+      ),
     });
     this.id = this.market.id;
     this.claims = this.market.claims;
@@ -139,6 +162,16 @@ export class LiveMarketController implements Controller {
   attach(catalog: TwinCatalog): void {
     this.catalog = catalog;
     this.market.attach(catalog);
+    // A reading must reach its authority within an interval of its end (the settlement follows it).
+    const { interval_s } = this.market.config;
+    this.meters = new ParticipantMeterBank(
+      this.options.seed ?? `gridloop-live/${this.id}`,
+      this.market.participants,
+      catalog.microgrids.map((m) => m.id),
+      this.options.authorities ?? 3,
+      interval_s,
+      interval_s,
+    );
   }
 
   /**
@@ -165,6 +198,18 @@ export class LiveMarketController implements Controller {
     this.market.feedback(refused);
   }
 
+  /**
+   * A meter reading from outside the bench's own sampling (`{ type: 'meter-reading', reading,
+   * signature }`, market/metering.ts): checked by its participant's authority now (twin time of the
+   * last sample). A refused one (forged, replayed, late, from an unknown meter) is reported in the
+   * telemetry's `readingsRefused`; an accepted one is the participant's reading for its interval.
+   */
+  input(message: Readonly<ControllerInput>): void {
+    if (message.type !== 'meter-reading' || !this.meters) return;
+    const v = this.meters.accept(message, this.last?.t_s ?? 0);
+    if (!v.ok) this.refusedReading(v.refused);
+  }
+
   /** A record when an interval was cleared, delivered or settled since the last one; else nothing. */
   telemetry(): ControllerTelemetry | undefined {
     if (!this.news) return undefined;
@@ -187,12 +232,25 @@ export class LiveMarketController implements Controller {
       intervals: structuredClone(this.intervals),
       history: structuredClone(this.history),
       ledger: structuredClone(this.ledgerState),
+      readingsRefused: structuredClone(this.readingsRefused),
     };
     return record;
   }
 
-  detach(): void {
-    void this.ledger?.close().catch(() => {});
+  /**
+   * The run ends: the settlements under way finish, then the chain is written into the run's folder
+   * (`runDir`), so that `gridloop ledger verify` can re-execute it. The host waits for the promise
+   * (up to the controller's timeout).
+   */
+  async detach(): Promise<void> {
+    await this.queue;
+    const ledger = this.ledger;
+    if (!ledger) return;
+    try {
+      if (this.options.runDir) await ledger.persist(this.options.runDir);
+    } finally {
+      await ledger.close().catch(() => {});
+    }
   }
 
   /** Integrates the powers held since the last sample into the interval they belong to. */
@@ -283,6 +341,8 @@ export class LiveMarketController implements Controller {
         };
       }),
       refused: record.refused.map((r) => ({ ...r })),
+      readings: [],
+      chain: [],
       fids: (result?.links ?? []).map((l) => ({
         fid: l.id,
         cleared_wh: l.flow_wh,
@@ -308,20 +368,48 @@ export class LiveMarketController implements Controller {
     // Declared positions by the settlement's rule (market/position.ts): a dispatchable unit is held
     // to its matched volume, the rest of the others' orders goes to the grid.
     const declared = declaredPositions(record?.result?.fills ?? [], this.market.participants);
+    // Each participant's meter signs its energy over the interval; its authority checks the reading
+    // now. What the authorities accepted is the metered energy; a participant without an accepted
+    // reading is settled as delivered (the contract's default).
+    const { interval_s } = this.market.config;
+    const number = Math.round(i.intervalStart_s / interval_s);
+    const end = i.intervalStart_s + interval_s;
+    const read = this.meters!.read(number, bucket?.participants ?? new Map(), end, this.last?.t_s ?? end);
+    i.readings = read.accepted;
+    for (const r of read.refused) this.refusedReading(r);
+    const accepted = this.meters!.meteredFor(number);
     const metered = new Map<string, number>();
     for (const [p, cleared] of declared) {
-      const m = Math.round(bucket?.participants.get(p) ?? 0);
-      metered.set(p, m);
-      i.deliveries.push({ participant: p, cleared_wh: cleared, metered_wh: m });
+      const m = accepted.get(p);
+      if (m !== undefined) metered.set(p, Number(m));
+      i.deliveries.push({
+        participant: p,
+        cleared_wh: cleared,
+        metered_wh: m === undefined ? cleared : Number(m),
+      });
     }
     i.deliveries.sort((a, b) => (a.participant < b.participant ? -1 : 1));
     i.state = 'delivered';
     this.brief(i);
     this.news = true;
-    if (record?.result && this.ledgerState.state !== 'off') this.settle(i, record.result, metered);
+    if (record?.result && this.ledgerState.state !== 'off')
+      this.settle(i, record.result, metered, read.accepted);
   }
 
-  private settle(i: MarketIntervalTelemetry, result: ClearingResult, metered: Map<string, number>): void {
+  /** A reading an authority refused: reported in the telemetry (the last few in full). */
+  private refusedReading(r: RefusedReading): void {
+    this.readingsRefused.count++;
+    this.readingsRefused.last.push({ t_s: this.last?.t_s ?? 0, ...r });
+    while (this.readingsRefused.last.length > REFUSED_KEPT) this.readingsRefused.last.shift();
+    this.news = true;
+  }
+
+  private settle(
+    i: MarketIntervalTelemetry,
+    result: ClearingResult,
+    metered: Map<string, number>,
+    readings: readonly AcceptedReading[],
+  ): void {
     // The chain's interval number: 1 for the interval starting at 0 s.
     const k = Math.round(i.intervalStart_s / this.market.config.interval_s) + 1;
     this.queue = this.queue.then(async () => {
@@ -332,7 +420,8 @@ export class LiveMarketController implements Controller {
         return;
       }
       try {
-        await this.ledger.settle(k, result, metered, this.market.participants);
+        const commitments = readings.map((r) => ({ meter: r.meter, commitment: r.commitment }));
+        i.chain = await this.ledger.settle(k, result, metered, commitments, this.market.participants);
         i.state = 'settled';
         this.ledgerState.settled++;
         this.ledgerState.lastSettled_s = i.intervalStart_s;

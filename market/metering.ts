@@ -7,33 +7,17 @@
  * late limit. The raw reading stays with that authority; what it publishes is a commitment
  * (keccak256 of the reading and a salt), and the reading can be proven against it on demand.
  */
-import { createHmac, type KeyObject, sign, verify } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { bytesToHex, keccak } from './ledger/abi.ts';
+import type {
+  AcceptedReading,
+  MeterReading,
+  ReadingRefusal,
+  RefusedReading,
+  SignedReading,
+} from './meter-reading.ts';
 
-export interface MeterReading {
-  meter: string;
-  participant: string;
-  /** Interval number (start = interval × interval_s). */
-  interval: number;
-  /** Net energy over the interval, Wh: export positive, import negative. */
-  energy_wh: number;
-  /** When the meter closed the reading, s (twin time). */
-  t_s: number;
-}
-
-export interface SignedReading {
-  reading: MeterReading;
-  /** Ed25519 signature over the canonical bytes, hex. */
-  signature: string;
-}
-
-export type ReadingRefusal =
-  | 'malformed'
-  | 'unknown-meter'
-  | 'wrong-participant'
-  | 'bad-signature'
-  | 'replayed'
-  | 'late';
+export type { AcceptedReading, MeterReading, ReadingRefusal, RefusedReading, SignedReading };
 
 export type ReadingVerdict =
   | { ok: true; commitment: string }
@@ -158,5 +142,124 @@ export class MeterRegister {
     interval: number,
   ): { reading: MeterReading; salt: string; commitment: string } | undefined {
     return this.readings.get(`${meter}#${interval}`);
+  }
+}
+
+/** A meter's Ed25519 key, derived from the run's seed and its id (the same run signs the same way). */
+export function meterKeyOf(seed: string, meter: string): KeyObject {
+  // PKCS#8 DER prefix of an Ed25519 private key, then the 32-byte seed.
+  const prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
+  const secret = keccak(new TextEncoder().encode(`gridloop-meter:${seed}:${meter}`));
+  return createPrivateKey({ key: Buffer.concat([prefix, secret]), format: 'der', type: 'pkcs8' });
+}
+
+/**
+ * Every participant's meter and the registers of the authorities (docs/market.md, "The market day on
+ * the chain"): `meter:<participant>` signs with a key derived from the seed; microgrid i's meters are
+ * registered with authority i mod n, whose register (secret `<seed>/authority<i>`) accepts or refuses
+ * their readings. The market day in `simulate` and the live market read their meters through it.
+ */
+export class ParticipantMeterBank {
+  readonly registers: MeterRegister[];
+  /** Microgrid → the authority its meters (and its order book) belong to. */
+  readonly authorityOfMicrogrid: ReadonlyMap<string, number>;
+  private readonly authorityOf = new Map<string, number>();
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(
+    seed: string,
+    /** Participant id → its microgrid. */
+    participants: ReadonlyMap<string, { microgrid: string }>,
+    /** The grid's microgrids, in the catalog's order. */
+    microgrids: readonly string[],
+    authorities: number,
+    interval_s: number,
+    lateAfter_s?: number,
+  ) {
+    this.registers = Array.from(
+      { length: authorities },
+      (_, i) => new MeterRegister(`${seed}/authority${i}`, interval_s, lateAfter_s),
+    );
+    const mgIndex = new Map(microgrids.map((m, i) => [m, i % authorities]));
+    this.authorityOfMicrogrid = mgIndex;
+    for (const p of [...participants.keys()].sort()) {
+      const a = mgIndex.get(participants.get(p)!.microgrid) ?? 0;
+      this.authorityOf.set(p, a);
+      const key = meterKeyOf(seed, `meter:${p}`);
+      this.keys.set(p, key);
+      this.registers[a]!.register(`meter:${p}`, p, createPublicKey(key));
+    }
+  }
+
+  /**
+   * Each participant's meter signs its energy over interval `interval` (rounded to whole Wh) at
+   * `t_s`; its authority checks it at `now_s` (a meter's own reading fails only when a reading for
+   * the interval was already taken).
+   */
+  read(
+    interval: number,
+    energy: ReadonlyMap<string, number>,
+    t_s: number,
+    now_s = t_s,
+  ): { accepted: AcceptedReading[]; refused: RefusedReading[] } {
+    const accepted: AcceptedReading[] = [];
+    const refused: RefusedReading[] = [];
+    for (const [p, key] of this.keys) {
+      const reading = {
+        meter: `meter:${p}`,
+        participant: p,
+        interval,
+        energy_wh: Math.round(energy.get(p) ?? 0),
+        t_s,
+      };
+      const a = this.authorityOf.get(p)!;
+      const v = this.registers[a]!.accept(signReading(reading, key), now_s);
+      if (v.ok)
+        accepted.push({
+          participant: p,
+          meter: reading.meter,
+          energy_wh: reading.energy_wh,
+          commitment: v.commitment,
+        });
+      else
+        refused.push({
+          participant: p,
+          meter: reading.meter,
+          interval,
+          authority: a,
+          reason: v.reason,
+          message: v.message,
+        });
+    }
+    return { accepted, refused };
+  }
+
+  /**
+   * A reading from outside (a meter's own message, anything at all): checked by the register of the
+   * authority its participant belongs to (authority 0 for a participant nobody knows, which then
+   * refuses it as from an unknown meter). Never throws.
+   */
+  accept(
+    input: unknown,
+    now_s: number,
+  ): { ok: true; commitment: string } | { ok: false; refused: RefusedReading } {
+    const r = (input as { reading?: Partial<MeterReading> } | null)?.reading;
+    const participant = typeof r?.participant === 'string' ? r.participant : '';
+    const meter = typeof r?.meter === 'string' ? r.meter : '';
+    const interval = Number.isSafeInteger(r?.interval) ? (r!.interval as number) : -1;
+    const authority = this.authorityOf.get(participant) ?? 0;
+    const v = this.registers[authority]!.accept(input, now_s);
+    if (v.ok) return v;
+    return {
+      ok: false,
+      refused: { participant, meter, interval, authority, reason: v.reason, message: v.message },
+    };
+  }
+
+  /** The metered energy every authority accepted for `interval`, per participant, Wh. */
+  meteredFor(interval: number): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    for (const r of this.registers) for (const [p, e] of r.meteredFor(interval)) out.set(p, e);
+    return out;
   }
 }

@@ -9,6 +9,7 @@
  * in micro-units (integers; docs/market.md, "Units").
  */
 import type { ControllerTelemetry } from '../twin/control/contract.ts';
+import type { AcceptedReading, RefusedReading } from './meter-reading.ts';
 import type { RefusalReason } from './orders.ts';
 
 /** One order of an interval's book and what the clearing gave it. */
@@ -46,7 +47,10 @@ export interface MarketDeliveryTelemetry {
   participant: string;
   /** Declared net position (P2P fills plus the rest with the grid), Wh, sell positive. */
   cleared_wh: number;
-  /** Metered net export over the interval (sampled from the twin's state), Wh. */
+  /**
+   * Metered net export over the interval (sampled from the twin's state, signed by its meter and
+   * accepted by its authority), Wh; the cleared position when no reading was accepted.
+   */
   metered_wh: number;
 }
 
@@ -72,6 +76,28 @@ export interface MarketIntervalTelemetry {
   fids: MarketFidTelemetry[];
   /** Empty until the interval is over. */
   deliveries: MarketDeliveryTelemetry[];
+  /**
+   * Once the interval is over (absent before, and in a record without meters): every participant's meter reading its authority accepted (signed
+   * energy, Wh, export positive) and the reading's commitment, which goes on the chain.
+   */
+  readings?: AcceptedReading[];
+  /** Blocks made final while settling it (the first settlement's include the chain's start). */
+  chain?: MarketChainTelemetry[];
+}
+
+/** An authority's decision on a final block: accepted, refused (why), or offline (market/ledger/decisions.ts). */
+export interface BlockDecision {
+  authority: string;
+  outcome: 'accepted' | 'refused' | 'offline';
+  reason?: string;
+}
+
+/** A block made final on the chain, and each authority's decision on it. */
+export interface MarketChainTelemetry {
+  height: number;
+  /** The authority that sealed it. */
+  proposer: string;
+  decisions: BlockDecision[];
 }
 
 /** A participant's account as the contract storage holds it (authority 0's state), micro-units. */
@@ -124,6 +150,11 @@ export interface MarketView {
     fids: Record<string, { cleared_wh: number; delivered_wh: number | null }>;
   }[];
   ledger: MarketLedgerTelemetry;
+  /**
+   * Meter readings the authorities refused (forged, replayed, late, unknown meter, malformed): how
+   * many so far, and the last 20 with why, at which twin time, by which authority.
+   */
+  readingsRefused?: { count: number; last: (RefusedReading & { t_s: number })[] };
 }
 
 export interface MarketTelemetry extends ControllerTelemetry, MarketView {

@@ -1,14 +1,18 @@
 /**
  * The P2P market on the live bench, with real parts: the real-time loop process hosting the
- * registered `market` controller in a worker (agents, clearing, FID schedule, settlement on the
- * embedded chain), the live server with prosumer tokens, and socket.io clients reading the raw
- * messages. One bench serves the whole file.
+ * registered `market` controller in a worker (agents, clearing, FID schedule, signed meters,
+ * settlement on the embedded chain), the live server with prosumer tokens, socket.io clients reading
+ * the raw messages, the run folder and `gridloop ledger verify` as a process. One bench serves the
+ * whole file; the last test stops it.
  */
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRun } from '../bench/recording/read-run.ts';
 import { checkControllerSpecs } from '../bench/runtime/controllers/spec.ts';
 import type {
   ClientToServerEvents,
@@ -17,6 +21,7 @@ import type {
   ServerToClientEvents,
 } from '../bench/server/api.ts';
 import { type RunningBench, startBench } from '../bench/start-bench.ts';
+import { type MeterReading, meterKeyOf, signReading } from '../market/metering.ts';
 import { budget, until } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -37,6 +42,8 @@ let bench: RunningBench;
 const runsDir = mkdtempSync(join(tmpdir(), 'gridloop-market-live-'));
 const clients: Client[] = [];
 const savedEnv = { ...process.env };
+/** Every market record an operator got from the start (the last test compares the run folder with it). */
+const allMarkets: MarketLiveView[] = [];
 
 beforeAll(async () => {
   const tokenFile = join(runsDir, 'tokens.yaml');
@@ -76,6 +83,7 @@ beforeAll(async () => {
     ),
     loop: { detectors: {} },
   });
+  rawClient(TOKENS.operator).socket.on('market', (v) => allMarkets.push(v));
 }, budget(120_000));
 
 afterAll(async () => {
@@ -214,5 +222,161 @@ describe('the market on the live bench', { timeout: budget(180_000) }, () => {
     const late = rawClient(TOKENS.operator);
     const first = await new Promise<MarketLiveView>((resolve) => late.socket.once('market', resolve));
     expect(first.market).toBe('market');
+  });
+
+  it('records the market into the run folder as the telemetry said, refuses a forged and a replayed meter reading, and leaves a chain `gridloop ledger verify` holds', async () => {
+    // Two intervals settled (so their readings' commitments are on the chain).
+    const settledView = await until(
+      'two settled intervals',
+      () =>
+        allMarkets.findLast((m) => m.ledger.settled >= 2 && m.intervals.some((i) => i.state === 'settled')),
+      60_000,
+      50,
+    );
+    const read = settledView.intervals.find((i) => i.state === 'settled')!;
+    const number = Math.round(read.intervalStart_s / INTERVAL_S);
+    // A forged reading for pv-24 (signed by a key that is not its meter's), and a replay of a reading
+    // its meter really signed (the bench's key for it, from the ledger's seed) for an interval read.
+    const reading: MeterReading = {
+      meter: 'meter:pv-24',
+      participant: 'pv-24',
+      interval: number + 2,
+      energy_wh: 5000,
+      t_s: (number + 3) * INTERVAL_S,
+    };
+    const forged = signReading(reading, generateKeyPairSync('ed25519').privateKey);
+    const replayed = signReading(
+      { ...reading, interval: number, energy_wh: 1 },
+      meterKeyOf('gridloop-live/market', 'meter:pv-24'),
+    );
+    expect(bench.controllerInput({ type: 'meter-reading', ...forged })).toBe(true);
+    expect(bench.controllerInput({ type: 'meter-reading', ...replayed })).toBe(true);
+    const refused = await until(
+      'both readings refused in the market telemetry',
+      () => {
+        const last = allMarkets.at(-1)?.readingsRefused?.last ?? [];
+        return last.length >= 2 ? last : undefined;
+      },
+      20_000,
+      50,
+    );
+    expect(refused.map((r) => [r.meter, r.interval, r.reason, r.authority])).toEqual([
+      ['meter:pv-24', number + 2, 'bad-signature', 0],
+      ['meter:pv-24', number, 'replayed', 0],
+    ]);
+    expect(refused[0]!.message).toMatch(/signature does not verify/);
+    // One more interval settled after them: its readings are the meters' own.
+    const settledBefore = allMarkets.at(-1)!.ledger.settled;
+    await until(
+      'an interval settled after the refused readings',
+      () => allMarkets.some((m) => m.ledger.settled > settledBefore),
+      60_000,
+      50,
+    );
+    await bench.stop();
+
+    const run = await readRun(bench.runDir);
+    const start_ns = BigInt(run.manifest.start_ns);
+    const at = (t_s: number) => start_ns + BigInt(Math.round(t_s * 1e9));
+    // A second line of a series at one instant is written a nanosecond later (the recorder's rule).
+    const pointsOf = (measurement: string, t_s: number) =>
+      run.points.filter(
+        (p) => p.measurement === measurement && p.time_ns >= at(t_s) && p.time_ns < at(t_s) + 1000n,
+      );
+    // Every interval the operators saw delivered (its meters read), as the points hold it.
+    const seen = new Map<number, MarketLiveView['intervals'][number]>();
+    for (const m of allMarkets)
+      for (const i of m.intervals) if ((i.readings?.length ?? 0) > 0) seen.set(i.intervalStart_s, i);
+    expect(seen.size).toBeGreaterThanOrEqual(2);
+    for (const i of seen.values()) {
+      const where = `interval at ${i.intervalStart_s} s`;
+      const intervals = pointsOf('market_interval', i.intervalStart_s);
+      expect(intervals.map((p) => p.tags.microgrid).sort(), where).toEqual(['MG1', 'MG2', 'MG3']);
+      for (const p of i.prices)
+        expect(intervals.find((x) => x.tags.microgrid === p.microgrid)!.fields, where).toMatchObject({
+          price: p.price,
+          price_lo: p.lo,
+          price_hi: p.hi,
+          bought_wh: p.bought_wh,
+          sold_wh: p.sold_wh,
+          volume_wh: i.volume_wh,
+        });
+      const trades = pointsOf('market_trade', i.intervalStart_s);
+      const byKey = (rows: (string | number)[][]) => rows.map((r) => JSON.stringify(r)).sort();
+      expect(
+        byKey(
+          trades.map((t) => [
+            String(t.tags.participant),
+            String(t.tags.side),
+            String(t.tags.microgrid),
+            Number(t.fields.filled_wh),
+            Number(t.fields.price),
+            Number(t.fields.amount),
+            Number(t.fields.grid_amount),
+          ]),
+        ),
+        where,
+      ).toEqual(
+        byKey(
+          i.orders.map((o) => [
+            o.participant,
+            o.side,
+            o.microgrid,
+            o.filled_wh,
+            o.price,
+            o.amount,
+            o.grid_amount,
+          ]),
+        ),
+      );
+      const end = i.intervalStart_s + INTERVAL_S;
+      const meters = pointsOf('market_meter', end);
+      expect(i.readings!.length, where).toBe(Object.keys(settledView.participants).length);
+      expect(meters, where).toHaveLength(i.readings!.length);
+      for (const r of i.readings!) {
+        const p = meters.find((x) => x.tags.participant === r.participant)!;
+        expect(p.fields, `${where}, ${r.participant}`).toEqual({
+          interval: BigInt(Math.round(i.intervalStart_s / INTERVAL_S)),
+          energy_wh: BigInt(r.energy_wh),
+          commitment: r.commitment,
+        });
+      }
+      // A participant's metered energy is its meter's accepted reading.
+      for (const d of i.deliveries)
+        expect(d.metered_wh, `${where}, ${d.participant}`).toBe(
+          i.readings!.find((r) => r.participant === d.participant)!.energy_wh,
+        );
+      const fids = pointsOf('market_fid', end);
+      for (const f of i.fids)
+        expect(fids.find((x) => x.tags.fid === f.fid)!.fields, where).toMatchObject({
+          cleared_wh: f.cleared_wh,
+          delivered_wh: f.delivered_wh,
+          binding: f.binding,
+        });
+    }
+    // The refused readings as chain points of the authority that refused them.
+    const refusedPoints = run.points.filter(
+      (p) => p.measurement === 'chain' && p.tags.outcome === 'reading-refused',
+    );
+    expect(
+      refusedPoints.map((p) => [p.tags.authority, p.fields.proposer, String(p.fields.reason).split(':')[0]]),
+    ).toEqual([
+      ['authority0', 'meter:pv-24', 'bad-signature'],
+      ['authority0', 'meter:pv-24', 'replayed'],
+    ]);
+    expect(run.points.some((p) => p.measurement === 'chain' && p.tags.outcome === 'accepted')).toBe(true);
+
+    // The chain in the run folder, re-executed from genesis by `gridloop ledger verify` (a process).
+    const verify = await new Promise<{ code: number | null; out: string }>((done) => {
+      const child = spawn(process.execPath, ['bin/gridloop.mjs', 'ledger', 'verify', bench.runDir], {
+        cwd: repoRoot,
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('close', (code) => done({ code, out }));
+    });
+    expect(verify.out).toMatch(/^ledger holds: \d+ blocks re-executed, \d+ accounts checked/);
+    expect(verify.code).toBe(0);
   });
 });

@@ -18,6 +18,7 @@ import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
 import { pathOfPointer, readYaml, type YamlPath } from '../../twin/yaml-source.ts';
 import type { PointSink } from '../recording/schema.ts';
 import { type MarketVpp, marketVppOf, type VppDelivery } from '../vpp/market.ts';
+import { clearingPoints, fidError, fidPoint } from './market-points.ts';
 
 /**
  * Deposit of every participant, micro-units, unless `market.settlement.deposits` names its own: what
@@ -243,59 +244,15 @@ export class MarketDay {
 
   private writePoints(t_s: number, point: PointSink, timeOf: (t_s: number) => bigint): void {
     const history = this.controller.history;
+    const microgrids = this.catalog.microgrids.map((m) => m.id);
     for (; this.recordsWritten < history.length; this.recordsWritten++) {
       const record = history[this.recordsWritten];
-      const time = timeOf(record.intervalStart_s);
-      const refused = BigInt(record.refused.length);
-      if (!record.result) {
-        for (const mg of this.catalog.microgrids)
-          point(
-            'market_interval',
-            { microgrid: mg.id },
-            { refused_orders: refused, note: record.note ?? '' },
-            time,
-          );
-        continue;
-      }
-      // What each microgrid's orders left unmatched goes to the main grid (docs/market.md).
-      const grid = new Map<string, { bought: number; sold: number }>();
-      for (const f of record.result.fills) {
-        const g = grid.get(f.microgrid) ?? { bought: 0, sold: 0 };
-        if (f.side === 'buy') g.bought += f.unmatched_wh;
-        else g.sold += f.unmatched_wh;
-        grid.set(f.microgrid, g);
-      }
-      for (const p of record.result.prices)
-        point(
-          'market_interval',
-          { microgrid: p.microgrid },
-          {
-            price: p.price,
-            price_lo: p.lo,
-            price_hi: p.hi,
-            bought_wh: p.bought_wh,
-            sold_wh: p.sold_wh,
-            volume_wh: record.result.volume_wh,
-            grid_bought_wh: grid.get(p.microgrid)?.bought ?? 0,
-            grid_sold_wh: grid.get(p.microgrid)?.sold ?? 0,
-            refused_orders: refused,
-          },
-          time,
-        );
-      for (const f of record.result.fills)
-        point(
-          'market_trade',
-          { participant: f.participant, microgrid: f.microgrid, side: f.side },
-          {
-            filled_wh: f.filled_wh,
-            unmatched_wh: f.unmatched_wh,
-            price: f.price,
-            amount: f.amount,
-            grid_amount: f.gridAmount,
-            order: f.orderId,
-          },
-          time,
-        );
+      clearingPoints(
+        { ...record, refused: record.refused.length },
+        microgrids,
+        point,
+        timeOf(record.intervalStart_s),
+      );
     }
     // Intervals over by now (the one holding this step's start is still running).
     const interval = this.section.interval_s;
@@ -307,17 +264,14 @@ export class MarketDay {
     if (!done) return;
     for (const d of done.fids) {
       const binding = done.binding.find((m) => m.startsWith(`${d.fid} `));
-      point(
-        'market_fid',
-        { fid: d.fid },
+      fidPoint(
         {
-          cleared_wh: d.cleared_wh,
-          delivered_wh: d.delivered_wh,
-          error: d.error,
+          ...d,
           binding: binding !== undefined,
           shortfall: d.constraint !== undefined,
           constraint: d.constraint ?? binding ?? '',
         },
+        point,
         timeOf(current),
       );
     }
@@ -410,12 +364,10 @@ export class MarketDay {
     const bucket = this.carried.get(start);
     const result = record?.result;
     if (!record || !bucket || !result) return undefined;
-    const hours = this.section.interval_s / 3600;
     const fids: FidDelivery[] = result.links.map((link) => {
       const rating = this.catalog.fids.find((f) => f.id === link.id)?.rating_mw ?? 0;
-      const reference = Math.max(Math.abs(link.flow_wh), rating * 1e6 * hours);
       const delivered = bucket.wh.get(link.id) ?? 0;
-      const error = reference > 0 ? Math.abs(delivered - link.flow_wh) / reference : 0;
+      const error = fidError(link.flow_wh, delivered, rating, this.section.interval_s);
       const d: FidDelivery = { fid: link.id, cleared_wh: link.flow_wh, delivered_wh: delivered, error };
       if (error > this.section.tolerance)
         d.constraint = this.constraintOf(start, link.id, delivered, link.flow_wh);

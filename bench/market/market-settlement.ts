@@ -14,19 +14,17 @@
  * queued in order as the interval ends, with everything it needs captured then, so the chain is the
  * same whether the queue runs between steps or after the last one; `finish` waits for it.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { flexParticipant, loadConsumption, loadParticipant } from '../../market/agents.ts';
 import type { ClearingResult } from '../../market/clearing.ts';
 import type { IntervalRecord } from '../../market/controller.ts';
-import { keccak } from '../../market/ledger/abi.ts';
-import type { BlockOutcome } from '../../market/ledger/chain.ts';
 import { LedgerError } from '../../market/ledger/chain.ts';
+import { blockDecisions } from '../../market/ledger/decisions.ts';
 import { EmbeddedEngine, type EngineKind } from '../../market/ledger/engine.ts';
 import { createLedgerEngine, RpcEngine } from '../../market/ledger/engine-rpc.ts';
 import { type LedgerRules, MarketLedger, resultHash, settlementOf } from '../../market/ledger/ledger.ts';
 import { type BookCommitment, bookCommitments } from '../../market/ledger/order-commitment.ts';
 import { persistRunLedger } from '../../market/ledger/persist-replay.ts';
-import { MeterRegister, signReading } from '../../market/metering.ts';
+import { ParticipantMeterBank } from '../../market/metering.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { SharingRule } from '../../market/sharing.ts';
 import type { TwinState } from '../../twin/api.ts';
@@ -35,6 +33,7 @@ import type { Scenario } from '../../twin/scenario/load.ts';
 import type { PointSink } from '../recording/schema.ts';
 import type { SimulateRunOptions } from '../recording/simulate-run.ts';
 import { MARKET_DEPOSIT, type MarketDay, marketDayOf } from './market-day.ts';
+import { chainPoint, meterPoint } from './market-points.ts';
 
 /** Money each participant brings into the market at the start, micro-units (10⁷ money units). */
 export const SETTLEMENT_CREDIT = 10n ** 13n;
@@ -102,14 +101,6 @@ export class ParticipantMeters {
   }
 }
 
-/** A meter's Ed25519 key, derived from the run's seed and its id (the same run signs the same way). */
-function meterKey(seed: string, meter: string): KeyObject {
-  // PKCS#8 DER prefix of an Ed25519 private key, then the 32-byte seed.
-  const prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
-  const secret = keccak(new TextEncoder().encode(`gridloop-meter:${seed}:${meter}`));
-  return createPrivateKey({ key: Buffer.concat([prefix, secret]), format: 'der', type: 'pkcs8' });
-}
-
 export interface SettlementOptions {
   /** Authorities of the chain (one per microgrid at least). @default max(3, microgrids) */
   authorities?: number;
@@ -147,9 +138,7 @@ export interface SettlementReport {
 /** Settles a market day on the embedded chain and writes it into the run folder. */
 export class MarketSettlement {
   readonly meters: ParticipantMeters;
-  private readonly registers: Map<number, MeterRegister>;
-  private readonly authorityOf: Map<string, number>;
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly meterBank: ParticipantMeterBank;
   private readonly participants: string[];
   private queue: Promise<void> = Promise.resolve();
   private failure?: unknown;
@@ -158,7 +147,6 @@ export class MarketSettlement {
   private blocksRecorded = 0;
   private readonly report: SettlementReport;
   /** Microgrid → the authority its meters and order book belong to. */
-  private readonly authorityOfMicrogrid: Map<string, number>;
   /** Order books cleared at a gate closure, waiting for the next block (with their records). */
   private pendingBooks: { record: IntervalRecord; books: BookCommitment[] }[] = [];
   private historySeen = 0;
@@ -174,21 +162,15 @@ export class MarketSettlement {
     const interval_s = market.section.interval_s;
     this.meters = new ParticipantMeters(catalog, interval_s, () => market.controller.actionsInForce);
     const n = ledger.engine.authorities.length;
-    this.registers = new Map(
-      Array.from({ length: n }, (_, i) => [i, new MeterRegister(`${seed}/authority${i}`, interval_s)]),
-    );
     // Each microgrid's meters are registered with one authority (microgrid i → authority i mod n).
-    const mgIndex = new Map(catalog.microgrids.map((m, i) => [m.id, i % n]));
-    this.authorityOfMicrogrid = mgIndex;
+    this.meterBank = new ParticipantMeterBank(
+      seed,
+      market.controller.participants,
+      catalog.microgrids.map((m) => m.id),
+      n,
+      interval_s,
+    );
     this.participants = [...market.controller.participants.keys()].sort();
-    this.authorityOf = new Map();
-    for (const p of this.participants) {
-      const a = mgIndex.get(market.controller.participants.get(p)!.microgrid) ?? 0;
-      this.authorityOf.set(p, a);
-      const key = meterKey(seed, `meter:${p}`);
-      this.keys.set(p, key);
-      this.registers.get(a)!.register(`meter:${p}`, p, createPublicKey(key));
-    }
     this.settledUntil = -Infinity;
     this.report = {
       authorities: n,
@@ -287,30 +269,13 @@ export class MarketSettlement {
     const k = Math.round(start / this.market.section.interval_s);
     try {
       // Each meter signs its reading at the interval's end; its microgrid's authority checks it.
-      const commitments: { meter: string; commitment: string }[] = [];
-      for (const p of this.participants) {
-        const reading = {
-          meter: `meter:${p}`,
-          participant: p,
-          interval: k,
-          energy_wh: Math.round(energy.get(p) ?? 0),
-          t_s: end,
-        };
-        const v = this.registers
-          .get(this.authorityOf.get(p)!)!
-          .accept(signReading(reading, this.keys.get(p)!), end);
-        if (v.ok) commitments.push({ meter: reading.meter, commitment: v.commitment });
-        else this.report.readingsRefused.push(`interval ${k}, ${p}: ${v.message}`);
-        if (v.ok && this.sink)
-          this.sink.point(
-            'market_meter',
-            { participant: p },
-            { interval: BigInt(k), energy_wh: BigInt(reading.energy_wh), commitment: v.commitment },
-            this.sink.timeOf(end),
-          );
-      }
-      const metered = new Map<string, bigint>();
-      for (const r of this.registers.values()) for (const [p, e] of r.meteredFor(k)) metered.set(p, e);
+      const readings = this.meterBank.read(k, energy, end);
+      const commitments = readings.accepted.map((r) => ({ meter: r.meter, commitment: r.commitment }));
+      for (const r of readings.refused)
+        this.report.readingsRefused.push(`interval ${k}, ${r.participant}: ${r.message}`);
+      if (this.sink)
+        for (const r of readings.accepted) meterPoint(this.sink.point, k, r, this.sink.timeOf(end));
+      const metered = this.meterBank.meteredFor(k);
       const settlement = settlementOf(k, result, {
         participants: this.market.controller.participants,
         passive: {
@@ -342,7 +307,7 @@ export class MarketSettlement {
   private bookCalls(books: readonly { books: BookCommitment[] }[]) {
     return this.ledger.orderBookCalls(
       books.flatMap((b) => b.books),
-      (mg) => this.authorityOfMicrogrid.get(mg) ?? 0,
+      (mg) => this.meterBank.authorityOfMicrogrid.get(mg) ?? 0,
     );
   }
 
@@ -410,12 +375,7 @@ export class MarketSettlement {
         o,
         chain.authorities.map((a) => a.name),
       ))
-        this.sink.point(
-          'chain',
-          { authority: d.authority, outcome: d.outcome },
-          { height: o.block.header.number, proposer: o.proposer, reason: d.reason ?? '' },
-          this.sink.timeOf(t_s),
-        );
+        chainPoint(d, o.block.header.number, o.proposer, this.sink.point, this.sink.timeOf(t_s));
     }
   }
 
@@ -447,7 +407,7 @@ export class MarketSettlement {
       try {
         await this.ledger.commitOrderBooks(
           books.flatMap((b) => b.books),
-          (mg) => this.authorityOfMicrogrid.get(mg) ?? 0,
+          (mg) => this.meterBank.authorityOfMicrogrid.get(mg) ?? 0,
         );
         this.recordBooks(books);
       } catch (err) {
@@ -476,20 +436,6 @@ export class MarketSettlement {
     }
     return this.report;
   }
-}
-
-/** Each authority's decision on a final block: accepted, refused (why), or offline. */
-export function blockDecisions(
-  o: BlockOutcome,
-  authorities: readonly string[],
-): { authority: string; outcome: 'accepted' | 'refused' | 'offline'; reason?: string }[] {
-  return authorities.map((authority) => {
-    const rejected = o.rejectedBy.find((r) => r.authority === authority);
-    if (o.acceptedBy.includes(authority)) return { authority, outcome: 'accepted' };
-    return rejected
-      ? { authority, outcome: 'refused', reason: rejected.reason }
-      : { authority, outcome: 'offline' };
-  });
 }
 
 /** The report's lines for a person; `ledgerDir`: where the run folder's chain ended up. */

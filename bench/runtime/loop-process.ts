@@ -92,7 +92,10 @@ async function runLoop(config: LoopConfig): Promise<void> {
   const { detectors, problem: detectorProblem } = startDetectors(twin, config);
   let controllers: ControllerHost | undefined;
   try {
-    if (config.controllers?.length) controllers = await ControllerHost.start(config.controllers, twin);
+    if (config.controllers?.length)
+      controllers = await ControllerHost.start(config.controllers, twin, {
+        ...(config.runDir ? { runDir: config.runDir } : {}),
+      });
   } catch (err) {
     await devices.close();
     await detectors?.close();

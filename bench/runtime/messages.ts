@@ -51,6 +51,11 @@ export interface LoopConfig {
    * docs/bench.md "Controllers"); modules resolved to absolute paths (controllers/spec.ts).
    */
   controllers?: ControllerSpec[];
+  /**
+   * The run's folder, when the run is recorded: hosted controllers get it (ControllerFactory's
+   * `runDir`) to write their own records there (the market its chain, at detach).
+   */
+  runDir?: string;
 }
 
 /** Distribution of the loop's per-step timing over a whole run. */

@@ -13,6 +13,7 @@ import type {
   ActuatorRef,
   Controller,
   ControllerAction,
+  ControllerInput,
   ControllerTelemetry,
   RefusedAction,
   TwinCatalog,
@@ -185,7 +186,14 @@ export class LiveMarketVpp implements Controller {
     return this.queue.shift();
   }
 
-  detach(): void {
-    this.market.detach();
+  /** A meter's reading for the market; anything else (a prosumer's preferences) for the VPP too. */
+  input(message: Readonly<ControllerInput>): void {
+    this.market.input(message);
+    if (message.type !== 'meter-reading') this.vpp.controller.input?.(message);
+  }
+
+  /** The market's detach writes its chain into the run folder: the host waits for it. */
+  detach(): Promise<void> {
+    return this.market.detach();
   }
 }

@@ -224,12 +224,21 @@ class HostedController {
     if (this.stats.stopped) return;
     this.stats.stopped = 'run ended';
     this.worker.off('exit', this.onExit);
-    this.post({ type: 'detach' });
-    // detach() gets a moment to finish; a controller still deciding is cut off.
+    // detach() gets a moment to begin; a controller still deciding is cut off. One that has begun
+    // (an asynchronous detach: the market writing its chain) gets its decision timeout to finish.
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-    const cut = setTimeout(() => this.worker.terminate().catch(() => {}), 200);
+    const terminate = () => this.worker.terminate().catch(() => {});
+    let cut = setTimeout(terminate, 200);
+    const onMessage = (m: ControllerToHost) => {
+      if (m.type !== 'detaching') return;
+      clearTimeout(cut);
+      cut = setTimeout(terminate, this.timeout_ms);
+    };
+    this.worker.on('message', onMessage);
+    this.post({ type: 'detach' });
     await exited;
     clearTimeout(cut);
+    this.worker.off('message', onMessage);
   }
 
   private post(message: HostToController): void {
@@ -263,12 +272,14 @@ class HostedController {
 async function startWorker(
   spec: ControllerSpec,
   twin: ControllableTwin,
+  runDir: string | undefined,
 ): Promise<{ worker: Worker; period_s: number; claims: ActuatorRef[] }> {
   const workerData: ControllerWorkerData = {
     module: spec.module,
     id: spec.id,
     options: spec.options ?? {},
     catalog: twin.catalog(),
+    ...(runDir ? { runDir } : {}),
   };
   const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData });
   worker.unref();
@@ -312,9 +323,13 @@ export class ControllerHost {
    * worker stopped again, when one cannot be loaded or claims an actuator another one drives:
    * the run is refused before its first step.
    */
-  static async start(specs: readonly ControllerSpec[], twin: ControllableTwin): Promise<ControllerHost> {
+  static async start(
+    specs: readonly ControllerSpec[],
+    twin: ControllableTwin,
+    context: { runDir?: string } = {},
+  ): Promise<ControllerHost> {
     const host = new ControllerHost(twin);
-    const started = await Promise.allSettled(specs.map((spec) => startWorker(spec, twin)));
+    const started = await Promise.allSettled(specs.map((spec) => startWorker(spec, twin, context.runDir)));
     const stopAll = () =>
       Promise.all(started.map((s) => s.status === 'fulfilled' && s.value.worker.terminate()));
     for (let i = 0; i < specs.length; i++) {

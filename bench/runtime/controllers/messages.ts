@@ -19,6 +19,8 @@ export interface ControllerWorkerData {
   id: string;
   options: Record<string, unknown>;
   catalog: TwinCatalog;
+  /** The run's folder, when the run is recorded (ControllerFactory's `runDir`). */
+  runDir?: string;
 }
 
 export type HostToController =
@@ -43,6 +45,11 @@ export type ControllerToHost =
       /** `Controller.telemetry()` right after the decision, when it has one. */
       telemetry?: ControllerTelemetry;
     }
+  /**
+   * The worker took `detach` and is finishing it (an asynchronous detach, e.g. the market writing its
+   * chain): the host gives it its decision timeout instead of cutting it off.
+   */
+  | { type: 'detaching' }
   /** `Controller.input` refused a message (threw): why, for the run's events. */
   | { type: 'input-refused'; message: string }
   /** decide() threw (or its actions could not be posted). */

@@ -14,8 +14,11 @@ import type { Controller, TwinCatalog } from '../../../twin/control/contract.ts'
  */
 export type ControllerFactory = (
   options: Readonly<Record<string, unknown>>,
-  /** `catalog`: the twin's actuators, as `attach` will also receive them. */
-  context: { id: string; catalog: TwinCatalog },
+  /**
+   * `catalog`: the twin's actuators, as `attach` will also receive them. `runDir`: the run's folder
+   * when the run is recorded (a controller may write its own records there, e.g. at detach).
+   */
+  context: { id: string; catalog: TwinCatalog; runDir?: string },
 ) => Controller | Promise<Controller>;
 
 /** One controller of a run: `controllers: [{ module, id, options }]` in the run config. */

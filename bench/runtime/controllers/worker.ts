@@ -24,6 +24,7 @@ async function build(): Promise<Controller> {
   const controller = await (imported.default as ControllerFactory)(data.options, {
     id: data.id,
     catalog: data.catalog,
+    ...(data.runDir ? { runDir: data.runDir } : {}),
   });
   if (typeof controller?.decide !== 'function')
     throw new TypeError(`${data.module}: the factory returned no controller (an object with decide())`);
@@ -39,11 +40,13 @@ try {
   const actions: ControllerAction[] = [];
   port.on('message', (message: HostToController) => {
     if (message.type === 'detach') {
-      try {
-        controller.detach?.();
-      } finally {
-        process.exit(0);
-      }
+      post({ type: 'detaching' });
+      // detach() may return a promise (the market writes its chain): the thread ends when it is kept.
+      Promise.resolve()
+        .then(() => controller.detach?.() as unknown)
+        .catch(() => {})
+        .finally(() => process.exit(0));
+      return;
     }
     if (message.type === 'input') {
       try {

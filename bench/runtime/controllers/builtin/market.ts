@@ -43,7 +43,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const isIdList = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
 
-const market: ControllerFactory = (options, { id, catalog }) => {
+const market: ControllerFactory = (options, { id, catalog, runDir }) => {
   const fail = (path: string, why: string): never => {
     throw new TypeError(`${id}: options.${path} ${why}`);
   };
@@ -151,6 +151,8 @@ const market: ControllerFactory = (options, { id, catalog }) => {
       ...(options.sample_s === undefined ? {} : { sample_s: options.sample_s as number }),
       prosumers,
       authorities: authorities as number,
+      seed,
+      ...(runDir ? { runDir } : {}),
       ...(ledger === false
         ? {}
         : {
