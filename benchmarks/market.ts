@@ -18,6 +18,7 @@ import { clear, type MarketNetwork } from '../market/clearing.ts';
 import { MarketLedger, resultHash, settlementOf } from '../market/ledger/ledger.ts';
 import { bookCommitments } from '../market/ledger/order-commitment.ts';
 import { persistLedger, verifyLedger } from '../market/ledger/persist.ts';
+import { persistReplayLedger, verifyReplayLedger } from '../market/ledger/persist-replay.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
 
 const runsArg = process.argv.indexOf('--runs');
@@ -179,12 +180,23 @@ async function settleInterval(ledger: MarketLedger, k: number) {
 const embedded = await prepared(await MarketLedger.deploy(3, RULES, 'bench'));
 const one = await settleInterval(embedded, 1);
 
-// EDR (optional backend): the same interval.
+// EDR (optional backend): the same interval; its record then replayed on the embedded EVM as
+// `gridloop ledger verify` does for a node's run (persist-replay.ts).
 let edr: Awaited<ReturnType<typeof settleInterval>> | string;
+let edrReplay: { s: number; cpu_s: number; transactions: number } | undefined;
 try {
   const { createEdrEngine } = await import('../market/ledger/engine-rpc.ts');
   const ledger = await prepared(await MarketLedger.deployOn(await createEdrEngine({ seed: 'bench' }), RULES));
   edr = await settleInterval(ledger, 1);
+  const dir = mkdtempSync(join(tmpdir(), 'gridloop-bench-replay-'));
+  await persistReplayLedger(ledger, dir);
+  const c0 = process.cpuUsage();
+  const report = await verifyReplayLedger(dir);
+  const c = process.cpuUsage(c0);
+  rmSync(dir, { recursive: true, force: true });
+  if (!report.ok)
+    throw new Error(`bench:market: the EDR record does not verify: ${report.problems.join('; ')}`);
+  edrReplay = { s: report.seconds, cpu_s: (c.user + c.system) / 1e6, transactions: report.transactions };
   await ledger.close();
 } catch (e) {
   edr = (e as Error).message;
@@ -245,6 +257,9 @@ console.log(
     settle_target_s: 10,
     edr_settle_s: typeof edr === 'string' ? edr : round(edr.s),
     edr_settle_blocks: typeof edr === 'string' ? undefined : edr.blocks,
+    edr_replay_verify_s: edrReplay && round(edrReplay.s),
+    edr_replay_verify_cpu_s: edrReplay && round(edrReplay.cpu_s),
+    edr_replay_transactions: edrReplay?.transactions,
     ...day,
     verify_target_s: 60,
     loadavg_1m: round(loadavg()[0]),

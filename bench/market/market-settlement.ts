@@ -7,7 +7,7 @@
  * on the chain, its clearing result voted by every authority and settled against the metered energy
  * (the declared-position rule, the passive prosumers by the community sharing rule, penalties and
  * rewards by the contract's rules). At the end
- * of the run the chain is written into the run folder (`persistLedger`: ledger/chain.jsonl,
+ * of the run the chain is written into the run folder (`persistRunLedger`: ledger/chain.jsonl,
  * accounts.json), which `gridloop ledger verify` re-executes from genesis.
  *
  * Settling is asynchronous (a chain) while the twin steps synchronously: each interval's work is
@@ -19,9 +19,11 @@ import type { ClearingResult } from '../../market/clearing.ts';
 import type { IntervalRecord } from '../../market/controller.ts';
 import { LedgerError } from '../../market/ledger/chain.ts';
 import { blockDecisions } from '../../market/ledger/decisions.ts';
+import { EmbeddedEngine, type EngineKind } from '../../market/ledger/engine.ts';
+import { createLedgerEngine, RpcEngine } from '../../market/ledger/engine-rpc.ts';
 import { type LedgerRules, MarketLedger, resultHash, settlementOf } from '../../market/ledger/ledger.ts';
 import { type BookCommitment, bookCommitments } from '../../market/ledger/order-commitment.ts';
-import { persistLedger } from '../../market/ledger/persist.ts';
+import { persistRunLedger } from '../../market/ledger/persist-replay.ts';
 import { ParticipantMeterBank } from '../../market/metering.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { SharingRule } from '../../market/sharing.ts';
@@ -105,6 +107,10 @@ export interface SettlementOptions {
   toleranceWh?: number;
   tolerancePermille?: number;
   penaltyPerWh?: number;
+  /** The ledger engine (docs/market.md, "Ledger engines"). @default 'embedded' */
+  engine?: EngineKind;
+  /** The node's JSON-RPC URL, for engine 'json-rpc'. */
+  rpcUrl?: string;
   /** Seeds the authority and meter keys. */
   seed: string;
   /** Community sharing rule of the passive prosumers. @default 'mid-market-rate' */
@@ -193,7 +199,13 @@ export class MarketSettlement {
       penaltyPerWh: options.penaltyPerWh ?? DEFAULT_SETTLEMENT_RULES.penaltyPerWh,
     };
     const n = options.authorities ?? Math.max(3, market.catalog.microgrids.length);
-    const ledger = await MarketLedger.deploy(n, rules, options.seed);
+    const engine = await createLedgerEngine({
+      kind: options.engine ?? 'embedded',
+      authorities: n,
+      seed: options.seed,
+      url: options.rpcUrl,
+    });
+    const ledger = await MarketLedger.deployOn(engine, rules);
     const registry = market.controller.participants;
     const participants = [...registry.keys()].sort();
     await ledger.credit(new Map(participants.map((p) => [p, SETTLEMENT_CREDIT])));
@@ -347,7 +359,13 @@ export class MarketSettlement {
 
   /** `chain` points: every authority's decision on each block made final since the last call. */
   private recordBlocks(t_s: number): void {
-    const chain = this.ledger.chain;
+    const engine = this.ledger.engine;
+    if (engine instanceof RpcEngine) {
+      this.recordNodeBlocks(engine, t_s);
+      return;
+    }
+    if (!(engine instanceof EmbeddedEngine)) return;
+    const chain = engine.chain;
     for (; this.blocksRecorded < chain.log.length; this.blocksRecorded++) {
       const o = chain.log[this.blocksRecorded];
       this.report.blocks++;
@@ -358,6 +376,21 @@ export class MarketSettlement {
         chain.authorities.map((a) => a.name),
       ))
         chainPoint(d, o.block.header.number, o.proposer, this.sink.point, this.sink.timeOf(t_s));
+    }
+  }
+
+  /** `chain` points of a node's blocks (EDR, JSON-RPC): the node sealed and accepted them. */
+  private recordNodeBlocks(engine: RpcEngine, t_s: number): void {
+    for (; this.blocksRecorded < engine.committed.length; this.blocksRecorded++) {
+      const b = engine.committed[this.blocksRecorded];
+      this.report.blocks++;
+      this.report.gas += b.gasUsed;
+      this.sink?.point(
+        'chain',
+        { authority: engine.readers[0], outcome: 'accepted' },
+        { height: b.number, proposer: b.proposer, reason: '' },
+        this.sink.timeOf(t_s),
+      );
     }
   }
 
@@ -383,7 +416,7 @@ export class MarketSettlement {
       }
     this.recordBlocks(end_s);
     if (runDir) {
-      await persistLedger(this.ledger, runDir, this.participants);
+      await persistRunLedger(this.ledger, runDir, this.participants);
       this.report.persisted = true;
     }
     if (this.sink) {

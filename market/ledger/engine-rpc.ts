@@ -16,7 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bytesToHex, hexToBytes } from './abi.ts';
 import { authorityKey, LedgerError } from './chain.ts';
-import type { CommittedBlock, EngineCall, LedgerEngine } from './engine.ts';
+import {
+  type CommittedBlock,
+  EmbeddedEngine,
+  type EngineCall,
+  type EngineKind,
+  type LedgerEngine,
+} from './engine.ts';
 
 export const BACKENDS_DIR = fileURLToPath(new URL('./backends/', import.meta.url));
 /** Gas limit of an EDR chain's blocks unless said otherwise (hardhat's default). */
@@ -96,8 +102,19 @@ export interface RpcEngineOptions {
 }
 
 export class RpcEngine implements LedgerEngine {
+  /**
+   * Hashes of every transaction this engine put on the node's chain that stayed there, in the
+   * order sent (a batch the node reverted with evm_revert is not among them): what persistReplayLedger
+   * writes into a run folder (persist-replay.ts).
+   */
+  readonly transactions: string[] = [];
+  /** The blocks of those transactions, as each batch became final (as the embedded chain's log). */
+  readonly committed: CommittedBlock[] = [];
+
   private constructor(
     readonly kind: 'edr' | 'json-rpc',
+    /** The node's chain id (EIP-155: every transaction is signed for it). */
+    readonly chainId: number,
     readonly authorities: readonly string[],
     readonly readers: readonly string[],
     readonly blockGasLimit: bigint,
@@ -140,9 +157,11 @@ export class RpcEngine implements LedgerEngine {
     const accounts = options.keys.map((k) => privateKeyToAccount(bytesToHex(k) as Hex));
     const wallets = accounts.map((account) => viem.createWalletClient({ transport, account, chain }));
     const gasPrice = options.gasPrice ?? (await client.getGasPrice());
-    const reader = 'url' in options.transport ? options.transport.url : options.kind;
+    // The node's name in reports and points: its URL without credentials.
+    const reader = 'url' in options.transport ? withoutCredentials(options.transport.url) : options.kind;
     return new RpcEngine(
       options.kind,
+      chainId,
       accounts.map((a) => a.address.toLowerCase()),
       [reader],
       gasLimit,
@@ -210,12 +229,16 @@ export class RpcEngine implements LedgerEngine {
           rejectedBy: [],
         });
       }
+      this.transactions.push(...sent.map((s) => s.hash));
+      this.committed.push(...blocks);
       return blocks;
     } catch (e) {
       if (snapshot !== undefined) {
         await this.client.request({ method: 'evm_revert', params: [snapshot] });
         throw e;
       }
+      // They changed the node's state: the record of the chain keeps them (reverted or not).
+      this.transactions.push(...sent.map((s) => s.hash));
       const msg = e instanceof LedgerError ? e.message : shortMessage(e);
       throw new LedgerError(
         `${msg} (the node has no evm_snapshot: the ${sent.length} transactions sent before stay on its chain)`,
@@ -235,6 +258,11 @@ export class RpcEngine implements LedgerEngine {
     } catch (e) {
       throw new LedgerError(`call reverted: ${shortMessage(e)}`);
     }
+  }
+
+  /** A raw JSON-RPC request to the node (blocks, transactions and receipts for the run's record). */
+  request(method: string, params: unknown[] = []): Promise<unknown> {
+    return this.client.request({ method, params });
   }
 
   async nonceOf(from: number): Promise<bigint> {
@@ -268,6 +296,17 @@ export class RpcEngine implements LedgerEngine {
     } catch (e) {
       return shortMessage(e);
     }
+  }
+}
+
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
   }
 }
 
@@ -325,4 +364,23 @@ export function createJsonRpcEngine(options: {
     keys: options.keys,
     gasPrice: options.gasPrice,
   });
+}
+
+/**
+ * The engine a run's settlement asks for (docs/scenario-format.md, `market.settlement.engine`):
+ * the embedded chain, EDR in process, or a lab's node at `url`; the authorities' keys derived from
+ * the seed on all three (on a lab's chain their accounts must be able to pay for gas).
+ */
+export async function createLedgerEngine(options: {
+  kind: EngineKind;
+  authorities: number;
+  seed: string;
+  url?: string;
+}): Promise<LedgerEngine> {
+  const { kind, authorities, seed } = options;
+  if (kind === 'embedded') return EmbeddedEngine.create({ authorities, seed });
+  if (kind === 'edr') return createEdrEngine({ authorities, seed });
+  if (!options.url) throw new LedgerError("the json-rpc ledger engine needs the node's URL (rpcUrl)");
+  const keys = Array.from({ length: authorities }, (_, i) => authorityKey(seed, i));
+  return createJsonRpcEngine({ url: options.url, keys });
 }

@@ -87,6 +87,10 @@ export interface ScenarioMarket {
     toleranceWh?: number;
     tolerancePermille?: number;
     penaltyPerWh?: number;
+    /** The ledger engine (docs/market.md, "Ledger engines"). @default 'embedded' */
+    engine?: 'embedded' | 'edr' | 'json-rpc';
+    /** The node's JSON-RPC URL (engine 'json-rpc'). */
+    rpcUrl?: string;
     /** Community sharing rule of the passive prosumers. @default 'mid-market-rate' */
     sharing?: 'mid-market-rate' | 'supply-demand-ratio';
     /** Deposit locked per participant, micro-units (default 10¹²); the book admits orders against it. */
