@@ -5,6 +5,9 @@
  * campaign workers (bench/campaigns/execute.ts) both run attacks through it, so a campaign's attack
  * runs are the runs `gridloop attack` makes. With `security.link` the C emulated board is in the
  * loop over a pseudo-terminal (link-scenario.ts) and the frames its verifier rejected are recorded.
+ * Attacks on the market's chain (targets `ledger.*`) attach the scenario's market and its chain as a
+ * host target of the attack engine (bench/market/consensus-scenario.ts): the chain settles each
+ * interval during the run while they strike.
  */
 import { rename } from 'node:fs/promises';
 import type { TwinState } from '../../twin/api.ts';
@@ -14,6 +17,7 @@ import {
   type SecurityScenario,
 } from '../../twin/attacks/security.ts';
 import { loadGridFile } from '../../twin/files.ts';
+import { type LedgerReport, ledgerAttackRunOf } from '../market/consensus-scenario.ts';
 import type { RunRecorder } from '../recording/run-recorder.ts';
 import { stateRecorder } from '../recording/simulate-run.ts';
 import { assertionResults, judgeRun, type RunVerdict } from '../recording/verdict.ts';
@@ -38,6 +42,8 @@ export interface AttackRunResult {
   /** The run's verdict over its assertions and security expectations. */
   verdict: RunVerdict;
   runDir?: string;
+  /** Attacks on the market's chain: who rejected them and why, and the balance check. */
+  ledger?: LedgerReport;
 }
 
 export async function attackRecorded(
@@ -48,6 +54,9 @@ export async function attackRecorded(
   // The scenario's VPP, whose communication network the attacks may target (comms:<id>); read
   // before the run folder opens, so a bad vpp: section leaves no run behind.
   const vpp = link ? undefined : await scenarioVppRun(scenario);
+  // The market and its chain when attacks target the ledger; its attacks are checked here, so a bad
+  // one leaves no run behind either.
+  const ledger = link ? undefined : await ledgerAttackRunOf(scenario);
   let rec: RunRecorder | undefined;
   let states: ReturnType<typeof stateRecorder> | undefined;
   if (options.open) {
@@ -60,6 +69,7 @@ export async function attackRecorded(
       deviceMicrogrid: deviceMicrogrids(loaded.grid, loaded.config.hardware),
       plannedIslands: plannedIslands(loaded.grid),
     });
+    ledger?.recordPoints(rec.point.bind(rec), (t) => rec!.timeOf(t));
   }
   let result: SecurityRunResult;
   try {
@@ -74,10 +84,14 @@ export async function attackRecorded(
       result = await runSecurityScenario(scenario, {
         onStep: (state, _twin, _harness, inputs) => {
           states?.step(state, inputs);
+          ledger?.onStep(state);
           options.onStep?.(state);
         },
-        controllers: vpp?.controllers,
+        controllers: ledger
+          ? () => [...(vpp?.controllers() ?? []), ledger.market.controller]
+          : vpp?.controllers,
         assertions: vpp?.assertions,
+        hosts: ledger ? [ledger.host] : undefined,
       });
     }
   } catch (err) {
@@ -86,7 +100,9 @@ export async function attackRecorded(
   }
   states?.finish();
   const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
-  if (!rec) return { result, verdict: judgeRun({ status: 'complete', assertions: outcomes }) };
+  const report = ledger?.host.report;
+  if (!rec)
+    return { result, verdict: judgeRun({ status: 'complete', assertions: outcomes }), ledger: report };
   recordSecurity(result.harness, result.metrics, rec);
   if (link) recordRejectedFrames(result as LinkRunResult, link.device, rec);
   const verdict =
@@ -97,7 +113,7 @@ export async function attackRecorded(
     await rename(rec.dir, options.out);
     runDir = options.out;
   }
-  return { result, verdict, runDir };
+  return { result, verdict, runDir, ledger: report };
 }
 
 /** The frames the bench's verifier rejected, per step and reason (`auth`, docs/grafana.md). */

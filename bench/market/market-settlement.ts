@@ -92,7 +92,7 @@ export class ParticipantMeters {
 }
 
 /** A meter's Ed25519 key, derived from the run's seed and its id (the same run signs the same way). */
-function meterKey(seed: string, meter: string): KeyObject {
+export function meterKey(seed: string, meter: string): KeyObject {
   // PKCS#8 DER prefix of an Ed25519 private key, then the 32-byte seed.
   const prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
   const secret = keccak(new TextEncoder().encode(`gridloop-meter:${seed}:${meter}`));
