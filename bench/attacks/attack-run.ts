@@ -35,6 +35,8 @@ export interface AttackRunOptions {
   out?: string;
   /** Sees every state, after the recorder (campaign figures). */
   onStep?: (state: TwinState) => void;
+  /** With attacks on the ledger: the chain's report, filled as the run settles its intervals. */
+  onLedger?: (report: LedgerReport) => void;
 }
 
 export interface AttackRunResult {
@@ -57,6 +59,7 @@ export async function attackRecorded(
   // The market and its chain when attacks target the ledger; its attacks are checked here, so a bad
   // one leaves no run behind either.
   const ledger = link ? undefined : await ledgerAttackRunOf(scenario);
+  if (ledger) options.onLedger?.(ledger.host.report);
   let rec: RunRecorder | undefined;
   let states: ReturnType<typeof stateRecorder> | undefined;
   if (options.open) {

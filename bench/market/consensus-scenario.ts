@@ -163,6 +163,11 @@ export function settlementTimes(interval_s: number, duration_s: number): number[
   return times;
 }
 
+/** Authorities of the chain: `market.settlement.authorities`, default one per microgrid (≥ 3). */
+function authoritiesOf(market: MarketDay): number {
+  return market.section.settlement?.authorities ?? Math.max(3, market.catalog.microgrids.length);
+}
+
 /** Rules of the chain: the market's prices and the settlement's delivery rules (docs/market.md). */
 function rulesOf(market: MarketDay): LedgerRules {
   const section = market.section;
@@ -176,6 +181,55 @@ function rulesOf(market: MarketDay): LedgerRules {
 }
 
 type Block = Awaited<ReturnType<Authority['propose']>>;
+
+/**
+ * Why `spec` cannot strike the chain (a TypeError naming the problem), or nothing: a ledger kind, a
+ * target that exists (`ledger.chain`, `ledger.authority<i>` with i < authorities,
+ * `ledger.meter.<participant>`) and suits the kind, and a window holding a settlement.
+ */
+export function checkLedgerAttack(
+  spec: AttackSpec,
+  chain: {
+    authorities: number;
+    participants: { has(id: string): boolean };
+    times: readonly number[];
+    interval_s: number;
+    duration_s: number;
+  },
+): void {
+  const kind = spec.kind as LedgerAttackKind;
+  if (!LEDGER_ATTACK_KINDS.includes(kind))
+    throw new TypeError(
+      `attack kind '${spec.kind}' cannot target the ledger ('${spec.target}'); ledger attacks are ${LEDGER_ATTACK_KINDS.join(', ')}`,
+    );
+  const name = spec.target.slice(LEDGER_PREFIX.length);
+  const n = chain.authorities;
+  const index = /^authority(\d+)$/.exec(name);
+  const sort =
+    name === 'chain' ? 'chain' : index ? 'authority' : name.startsWith('meter.') ? 'meter' : undefined;
+  if (sort === undefined)
+    throw new TypeError(
+      `unknown ledger target '${spec.target}': expected ledger.chain, ledger.authority<0…${n - 1}> or ledger.meter.<participant>`,
+    );
+  if (index && Number(index[1]) >= n)
+    throw new TypeError(
+      `unknown ledger target '${spec.target}': the chain has ${n} authorities, authority0…authority${n - 1}`,
+    );
+  const participant = name.slice('meter.'.length);
+  if (sort === 'meter' && !chain.participants.has(participant))
+    throw new TypeError(
+      `unknown ledger target '${spec.target}': no participant '${participant}' in the market`,
+    );
+  if (!TARGETS[kind].includes(sort))
+    throw new TypeError(
+      `${kind} attack cannot target '${spec.target}': it takes ${TARGETS[kind].map((t) => (t === 'chain' ? 'ledger.chain' : t === 'authority' ? 'ledger.authority<i>' : 'ledger.meter.<participant>')).join(' or ')}`,
+    );
+  const stop = spec.stop_s ?? Number.POSITIVE_INFINITY;
+  if (!chain.times.some((t) => t >= spec.start_s && t < stop))
+    throw new TypeError(
+      `ledger attack window [${spec.start_s}, ${spec.stop_s ?? 'end'}) holds no settlement: the market settles each interval at its end, at ${chain.times.join(', ') || 'no time'} s of this run (interval ${chain.interval_s} s, duration ${chain.duration_s} s)`,
+    );
+}
 
 /** The market's chain under attack: a host target of the attack engine for `ledger.*`. */
 export class LedgerUnderAttack implements HostAttackTarget {
@@ -247,7 +301,7 @@ export class LedgerUnderAttack implements HostAttackTarget {
    * default max(3, microgrids)), credits every participant and locks its deposit on both.
    */
   static async create(market: MarketDay, scenario: Scenario): Promise<LedgerUnderAttack> {
-    const n = market.section.settlement?.authorities ?? Math.max(3, market.catalog.microgrids.length);
+    const n = authoritiesOf(market);
     const rules = rulesOf(market);
     const participants = [...market.controller.participants.keys()].sort();
     const chains: MarketLedger[] = [];
@@ -268,44 +322,15 @@ export class LedgerUnderAttack implements HostAttackTarget {
     this.log = ctx.log;
   }
 
-  /** Why `spec` cannot strike this chain (TypeError), or nothing: target, kind, a settlement in its window. */
+  /** Why `spec` cannot strike this chain (TypeError), or nothing: checkLedgerAttack. */
   check(spec: AttackSpec): void {
-    const kind = spec.kind as LedgerAttackKind;
-    if (!LEDGER_ATTACK_KINDS.includes(kind))
-      throw new TypeError(
-        `attack kind '${spec.kind}' cannot target the ledger ('${spec.target}'); ledger attacks are ${LEDGER_ATTACK_KINDS.join(', ')}`,
-      );
-    const name = spec.target.slice(LEDGER_PREFIX.length);
-    const sort =
-      name === 'chain'
-        ? 'chain'
-        : name.startsWith('authority')
-          ? 'authority'
-          : name.startsWith('meter.')
-            ? 'meter'
-            : undefined;
-    const n = this.authorities.length;
-    if (sort === undefined)
-      throw new TypeError(
-        `unknown ledger target '${spec.target}': expected ledger.chain, ledger.authority<0…${n - 1}> or ledger.meter.<participant>`,
-      );
-    if (sort === 'authority' && !this.authorities.some((a) => a.name === name))
-      throw new TypeError(
-        `unknown ledger target '${spec.target}': the chain has ${n} authorities, authority0…authority${n - 1}`,
-      );
-    if (sort === 'meter' && !this.ownerOf.has(name.slice('meter.'.length)))
-      throw new TypeError(
-        `unknown ledger target '${spec.target}': no participant '${name.slice('meter.'.length)}' in the market`,
-      );
-    if (!TARGETS[kind].includes(sort))
-      throw new TypeError(
-        `${kind} attack cannot target '${spec.target}': it takes ${TARGETS[kind].map((t) => (t === 'chain' ? 'ledger.chain' : t === 'authority' ? 'ledger.authority<i>' : 'ledger.meter.<participant>')).join(' or ')}`,
-      );
-    const stop = spec.stop_s ?? Number.POSITIVE_INFINITY;
-    if (!this.times.some((t) => t >= spec.start_s && t < stop))
-      throw new TypeError(
-        `ledger attack window [${spec.start_s}, ${spec.stop_s ?? 'end'}) holds no settlement: the market settles each interval at its end, at ${this.times.join(', ') || 'no time'} s of this run (interval ${this.market.section.interval_s} s, duration ${this.scenario.duration_s} s)`,
-      );
+    checkLedgerAttack(spec, {
+      authorities: this.authorities.length,
+      participants: this.ownerOf,
+      times: this.times,
+      interval_s: this.market.section.interval_s,
+      duration_s: this.scenario.duration_s,
+    });
   }
 
   launch(spec: AttackSpec, label: AttackInterval): void {
@@ -858,15 +883,23 @@ export async function ledgerAttackRunOf(
       `/security/attacks/${first}`,
     );
   const market = (await marketDayOf(s, s.dt_s))!;
-  const host = await LedgerUnderAttack.create(market, s);
+  // Checked before the chains are deployed: a bad attack costs no chain.
+  const chain = {
+    authorities: authoritiesOf(market),
+    participants: market.controller.participants,
+    times: settlementTimes(market.section.interval_s, s.duration_s),
+    interval_s: market.section.interval_s,
+    duration_s: s.duration_s,
+  };
   s.security!.attacks!.forEach((a, i) => {
     if (!a.target.startsWith(LEDGER_PREFIX)) return;
     try {
-      host.check(a);
+      checkLedgerAttack(a, chain);
     } catch (err) {
       throw new ScenarioError((err as Error).message, s.file, s.attackLines?.[i], `/security/attacks/${i}`);
     }
   });
+  const host = await LedgerUnderAttack.create(market, s);
   return {
     market,
     host,

@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { TwinState } from '../api.ts';
 import type { Controller } from '../control/contract.ts';
 import { AlarmLog } from '../detection/alarms.ts';
@@ -93,13 +93,16 @@ export function parseSecurityScenario(text: string, file: string): SecurityScena
     return undefined;
   };
   const ledger = (raw as { ledger?: { attacks?: unknown } } | null)?.ledger;
-  if (ledger !== undefined)
-    throw new ScenarioError(
-      formerLedgerMessage(ledger),
-      file,
-      lineOf(['security', 'ledger']),
-      '/security/ledger',
-    );
+  if (ledger !== undefined) {
+    // The line of the `ledger:` key itself (lineOf gives its value's first line).
+    const section = doc.getIn(['security'], true);
+    const key = isMap(section)
+      ? section.items.find((p) => isScalar(p.key) && p.key.value === 'ledger')?.key
+      : undefined;
+    const line =
+      isNode(key) && key.range ? lineCounter.linePos(key.range[0]).line : lineOf(['security', 'ledger']);
+    throw new ScenarioError(formerLedgerMessage(ledger), file, line, '/security/ledger');
+  }
   if (!validate(raw)) {
     const e = validate.errors![0];
     const segs = [
