@@ -14,6 +14,8 @@ import { budget } from '../../test/support/machine-speed.ts';
 import { loadSecurityScenario, parseSecurityScenario } from '../../twin/attacks/security.ts';
 import { ScenarioError } from '../../twin/scenario/load.ts';
 import { type AttackRunResult, attackRecorded } from '../attacks/attack-run.ts';
+import { executeRun } from '../campaigns/execute.ts';
+import { loadCampaign } from '../campaigns/load.ts';
 import { openScenarioRun } from '../cli/scenario-run.ts';
 import { readRunPoints } from '../recording/index.ts';
 import type { Point } from '../recording/line-protocol.ts';
@@ -270,4 +272,22 @@ describe('bad ledger attacks are refused before the run, naming file and line', 
       ),
     );
   });
+});
+
+describe('campaigns run consensus scenarios (the campaign worker’s path)', () => {
+  it(
+    'a ledger attack in a campaign run: its time to detect by an authority is a figure of the run',
+    async () => {
+      const campaign = await loadCampaign(
+        new URL('../../test/fixtures/campaigns/consensus-ttd.yaml', import.meta.url).pathname,
+      );
+      expect(campaign.runs).toHaveLength(1);
+      const r = await executeRun(campaign.runs[0], tmp, campaign.figureColumns);
+      expect(r.status, r.verdict).toBe('passed');
+      // Hand calculation: struck at the first settlement, the interval ending at 1800 s.
+      expect(r.figures['time-to-detect.outsider.authority0']).toBeCloseTo(1800 - 1790, 9);
+      expect(r.assertions.map((a) => a.name)).toContain('ledger: balances right on every authority');
+    },
+    budget(120_000),
+  );
 });
