@@ -5,20 +5,24 @@
  * campaign workers (bench/campaigns/execute.ts) both run attacks through it, so a campaign's attack
  * runs are the runs `gridloop attack` makes. With `security.link` the C emulated board is in the
  * loop over a pseudo-terminal (link-scenario.ts) and the frames its verifier rejected are recorded.
- * Attacks on the market's chain (targets `ledger.*`) attach the scenario's market and its chain as a
- * host target of the attack engine (bench/market/consensus-scenario.ts): the chain settles each
- * interval during the run while they strike.
+ * Attacks on targets the host owns (the market's chain, `ledger.*`) come with `hosted`: the callers
+ * pass ledgerAttackRunOf (bench/market/consensus-scenario.ts), which attaches the scenario's market
+ * and its chain as a host target of the attack engine; the chain settles each interval during the run
+ * while they strike. (Passed in rather than imported: bench/market depends on bench/recording,
+ * which depends on this folder through bench/runtime.)
  */
 import { rename } from 'node:fs/promises';
 import type { TwinState } from '../../twin/api.ts';
+import type { HostAttackTarget } from '../../twin/attacks/engine.ts';
 import {
   runSecurityScenario,
   type SecurityRunResult,
   type SecurityScenario,
 } from '../../twin/attacks/security.ts';
+import type { Controller } from '../../twin/control/contract.ts';
 import { loadGridFile } from '../../twin/files.ts';
-import { type LedgerReport, ledgerAttackRunOf } from '../market/consensus-scenario.ts';
 import type { RunRecorder } from '../recording/run-recorder.ts';
+import type { PointSink } from '../recording/schema.ts';
 import { stateRecorder } from '../recording/simulate-run.ts';
 import { assertionResults, judgeRun, type RunVerdict } from '../recording/verdict.ts';
 import { deviceMicrogrids, plannedIslands } from '../runtime/snapshot-points.ts';
@@ -26,7 +30,20 @@ import { scenarioVppRun } from '../vpp/scenario.ts';
 import { type LinkRunResult, runLinkAttackScenario } from './link-scenario.ts';
 import { recordSecurity } from './record.ts';
 
-export interface AttackRunOptions {
+/** Targets the host owns beside the twin's, attached for one scenario (its market's chain). */
+export interface HostedAttacks<Report = unknown> {
+  host: HostAttackTarget;
+  /** Controllers the host's targets need attached (the market). */
+  controllers: () => readonly Controller[];
+  /** Sees every state, after the recorder. */
+  onStep: (state: TwinState) => void;
+  /** Where its points go when the run is recorded. */
+  recordPoints: (point: PointSink, timeOf: (t_s: number) => bigint) => void;
+  /** What it reports (filled as the run goes). */
+  report: Report;
+}
+
+export interface AttackRunOptions<Report = unknown> {
   /** Recording interval, s of twin time. */
   every_s: number;
   /** Opens the run's folder; no recording without it. */
@@ -35,31 +52,34 @@ export interface AttackRunOptions {
   out?: string;
   /** Sees every state, after the recorder (campaign figures). */
   onStep?: (state: TwinState) => void;
-  /** With attacks on the ledger: the chain's report, filled as the run settles its intervals. */
-  onLedger?: (report: LedgerReport) => void;
+  /**
+   * The host's targets for a scenario, or undefined when it has none (ledgerAttackRunOf for the
+   * market's chain); called before the run folder opens, so a bad attack leaves no run behind.
+   */
+  hosted?: (scenario: SecurityScenario) => Promise<HostedAttacks<Report> | undefined>;
+  /** The host's report as soon as it is attached (it fills as the run goes). */
+  onHosted?: (report: Report) => void;
 }
 
-export interface AttackRunResult {
+export interface AttackRunResult<Report = unknown> {
   result: SecurityRunResult;
   /** The run's verdict over its assertions and security expectations. */
   verdict: RunVerdict;
   runDir?: string;
-  /** Attacks on the market's chain: who rejected them and why, and the balance check. */
-  ledger?: LedgerReport;
+  /** The host's report (the market's chain: who rejected each attack and why, the balance check). */
+  hosted?: Report;
 }
 
-export async function attackRecorded(
+export async function attackRecorded<Report = unknown>(
   scenario: SecurityScenario,
-  options: AttackRunOptions,
-): Promise<AttackRunResult> {
+  options: AttackRunOptions<Report>,
+): Promise<AttackRunResult<Report>> {
   const link = (scenario.security as { link?: { device: string } }).link;
   // The scenario's VPP, whose communication network the attacks may target (comms:<id>); read
   // before the run folder opens, so a bad vpp: section leaves no run behind.
   const vpp = link ? undefined : await scenarioVppRun(scenario);
-  // The market and its chain when attacks target the ledger; its attacks are checked here, so a bad
-  // one leaves no run behind either.
-  const ledger = link ? undefined : await ledgerAttackRunOf(scenario);
-  if (ledger) options.onLedger?.(ledger.host.report);
+  const hosted = link ? undefined : await options.hosted?.(scenario);
+  if (hosted) options.onHosted?.(hosted.report);
   let rec: RunRecorder | undefined;
   let states: ReturnType<typeof stateRecorder> | undefined;
   if (options.open) {
@@ -72,7 +92,7 @@ export async function attackRecorded(
       deviceMicrogrid: deviceMicrogrids(loaded.grid, loaded.config.hardware),
       plannedIslands: plannedIslands(loaded.grid),
     });
-    ledger?.recordPoints(rec.point.bind(rec), (t) => rec!.timeOf(t));
+    hosted?.recordPoints(rec.point.bind(rec), (t) => rec!.timeOf(t));
   }
   let result: SecurityRunResult;
   try {
@@ -87,14 +107,14 @@ export async function attackRecorded(
       result = await runSecurityScenario(scenario, {
         onStep: (state, _twin, _harness, inputs) => {
           states?.step(state, inputs);
-          ledger?.onStep(state);
+          hosted?.onStep(state);
           options.onStep?.(state);
         },
-        controllers: ledger
-          ? () => [...(vpp?.controllers() ?? []), ledger.market.controller]
+        controllers: hosted
+          ? () => [...(vpp?.controllers() ?? []), ...hosted.controllers()]
           : vpp?.controllers,
         assertions: vpp?.assertions,
-        hosts: ledger ? [ledger.host] : undefined,
+        hosts: hosted ? [hosted.host] : undefined,
       });
     }
   } catch (err) {
@@ -103,9 +123,9 @@ export async function attackRecorded(
   }
   states?.finish();
   const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
-  const report = ledger?.host.report;
+  const report = hosted?.report;
   if (!rec)
-    return { result, verdict: judgeRun({ status: 'complete', assertions: outcomes }), ledger: report };
+    return { result, verdict: judgeRun({ status: 'complete', assertions: outcomes }), hosted: report };
   recordSecurity(result.harness, result.metrics, rec);
   if (link) recordRejectedFrames(result as LinkRunResult, link.device, rec);
   const verdict =
@@ -116,7 +136,7 @@ export async function attackRecorded(
     await rename(rec.dir, options.out);
     runDir = options.out;
   }
-  return { result, verdict, runDir, ledger: report };
+  return { result, verdict, runDir, hosted: report };
 }
 
 /** The frames the bench's verifier rejected, per step and reason (`auth`, docs/grafana.md). */

@@ -12,6 +12,7 @@ import { parseScenario, type Scenario } from '../../twin/scenario/load.ts';
 import type { ScenarioRunResult } from '../../twin/scenario/runner.ts';
 import { attackRecorded } from '../attacks/attack-run.ts';
 import { openScenarioRun } from '../cli/scenario-run.ts';
+import { ledgerAttackRunOf } from '../market/consensus-scenario.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import type { RunVerdict } from '../recording/verdict.ts';
 import { FigureCollector } from './figures.ts';
@@ -90,6 +91,8 @@ export async function executeRun(
       // An attack run, as `gridloop attack` makes it: detectors, labels and detection metrics.
       const scenario = parseSecurityScenario(scenarioText, scenarioFile);
       const r = await attackRecorded(scenario, {
+        // As `gridloop attack`: attacks on the market's chain (ledger.*) get the market and its chain.
+        hosted: ledgerAttackRunOf,
         every_s: every_s(scenario),
         open: open(scenario),
         out,

@@ -30,7 +30,7 @@ import {
 const SCENARIO = new URL('../../scenarios/attacks/consensus-under-attack.yaml', import.meta.url).pathname;
 
 let tmp: string;
-let run: AttackRunResult;
+let run: AttackRunResult<LedgerReport>;
 let points: Point[];
 /** What the chain had settled when the run reached each interval's end (sampled during the run). */
 const settledDuringRun: { t_s: number; settled: number[] }[] = [];
@@ -50,7 +50,8 @@ beforeAll(async () => {
         devices: [],
         loop: { devices: [{ id: 'bess-hw' }], runner: 'attack' },
       }),
-    onLedger: (r) => {
+    hosted: ledgerAttackRunOf,
+    onHosted: (r) => {
       report = r;
     },
     onStep: (state) => {
@@ -70,7 +71,7 @@ afterAll(() => {
 
 describe('consensus under attack in the attack engine (consensus-under-attack.yaml)', () => {
   it('each of the six ledger attacks is rejected by the right party for the right reason', () => {
-    const r = run.ledger!;
+    const r = run.hosted!;
     const by = Object.fromEntries(r.attacks.map((a) => [a.id, a]));
     expect(r.settled).toEqual([1, 2, 3]);
     for (const a of r.attacks) expect(a.detected, `${a.id}: ${a.reasons.join('; ')}`).toBe(true);
@@ -113,7 +114,7 @@ describe('consensus under attack in the attack engine (consensus-under-attack.ya
       offline: [3600 - 3500, ['chain']],
     };
     for (const [id, [ttd, detectors]] of Object.entries(expected)) {
-      expect(by[id].kind, id).toBe(run.ledger!.attacks.find((a) => a.id === id)!.kind);
+      expect(by[id].kind, id).toBe(run.hosted!.attacks.find((a) => a.id === id)!.kind);
       expect(by[id].detected, id).toBe(true);
       expect(by[id].timeToDetect_s, id).toBeCloseTo(ttd, 9);
       expect(Object.keys(by[id].detectedBy).sort(), id).toEqual(detectors);
@@ -144,7 +145,7 @@ describe('consensus under attack in the attack engine (consensus-under-attack.ya
     expect(
       detections.some((p) => p.tags.attack === 'forged-meter' && p.tags.detector === 'meters@authority0'),
     ).toBe(true);
-    const lines = consensusLines(run.ledger!);
+    const lines = consensusLines(run.hosted!);
     expect(lines.filter((l) => l.startsWith('  REJECTED'))).toHaveLength(6);
   });
 
@@ -164,7 +165,7 @@ describe('consensus under attack in the attack engine (consensus-under-attack.ya
   });
 
   it('balances, deposits and debts on every authority equal the unattacked reference chain', () => {
-    const r = run.ledger!;
+    const r = run.hosted!;
     expect(r.participantsChecked).toBeGreaterThan(10);
     expect(r.balanceMismatches).toEqual([]);
     expect(Object.keys(r.balanceTotals)).toHaveLength(3);

@@ -44,6 +44,7 @@ import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
 import type { TwinState } from '../../twin/api.ts';
 import type { AttackSpec } from '../../twin/attacks/attacks.ts';
 import type { AttackInterval, HostAttackTarget } from '../../twin/attacks/engine.ts';
+import type { Controller } from '../../twin/control/contract.ts';
 import type { AlarmLog } from '../../twin/detection/alarms.ts';
 import type { AssertionOutcome } from '../../twin/scenario/assertions.ts';
 import { type Scenario, ScenarioError } from '../../twin/scenario/load.ts';
@@ -855,14 +856,20 @@ export function consensusLines(r: LedgerReport): string[] {
   return lines;
 }
 
-/** What a run attaches for a scenario's ledger attacks: the market and the chain under attack. */
+/**
+ * What a run attaches for a scenario's ledger attacks (attackRecorded's `hosted`,
+ * bench/attacks/attack-run.ts): the market and the chain under attack.
+ */
 export interface LedgerAttackRun {
   market: MarketDay;
   host: LedgerUnderAttack;
+  /** The market's controller. */
+  controllers: () => readonly Controller[];
   /** Sees every state (market, then the chain's meters and settlement queue). */
   onStep: (state: TwinState) => void;
   /** The market's and the chain's points go to the run's recorder. */
   recordPoints: (point: PointSink, timeOf: (t_s: number) => bigint) => void;
+  report: LedgerReport;
 }
 
 /**
@@ -903,6 +910,8 @@ export async function ledgerAttackRunOf(
   return {
     market,
     host,
+    controllers: () => [market.controller],
+    report: host.report,
     onStep: (state) => {
       market.onStep(state);
       host.onStep(state);

@@ -3,8 +3,8 @@ import { basename, dirname, relative, resolve } from 'node:path';
 import { loadSecurityScenario, type SecurityScenario } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
-import { attackRecorded } from '../../attacks/attack-run.ts';
-import { consensusLines } from '../../market/consensus-scenario.ts';
+import { type AttackRunResult, attackRecorded } from '../../attacks/attack-run.ts';
+import { consensusLines, type LedgerReport, ledgerAttackRunOf } from '../../market/consensus-scenario.ts';
 import { assertionResults } from '../../recording/index.ts';
 import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -58,9 +58,11 @@ export const attackCommand: Command = {
       throw usageError(`gridloop attack: ${err.message}`);
     });
     const link = (scenario.security as { link?: { device: string } }).link;
-    let run: Awaited<ReturnType<typeof attackRecorded>>;
+    let run: AttackRunResult<LedgerReport>;
     try {
       run = await attackRecorded(scenario, {
+        // Attacks on the market's chain (ledger.*): the market and its chain, attached as a host target.
+        hosted: ledgerAttackRunOf,
         every_s: scenario.record?.every_s ?? Math.max(0.01, scenario.dt_s),
         out,
         // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the
@@ -96,7 +98,7 @@ export const attackCommand: Command = {
             runDir: relative(process.cwd(), runDir),
             metrics: result.metrics,
             outcomes,
-            ...(run.ledger ? { ledger: run.ledger } : {}),
+            ...(run.hosted ? { ledger: run.hosted } : {}),
           },
           (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
         ),
@@ -115,7 +117,7 @@ export const attackCommand: Command = {
         console.log(
           `  detector ${d.detector}: ${d.evaluations} evaluations, false alarms ${d.falseAlarms} (${d.falseAlarmsPerHour.toFixed(1)}/h, ${(100 * d.falseAlarmFraction).toFixed(2)} % of attack-free evaluations)`,
         );
-      if (run.ledger) for (const line of consensusLines(run.ledger)) console.log(line);
+      if (run.hosted) for (const line of consensusLines(run.hosted)) console.log(line);
       for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
       console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
       console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
