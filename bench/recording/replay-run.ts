@@ -35,7 +35,10 @@ async function rebuildTwin(
   const scenario = { ...(await loadSecurityScenario(loop.twin.scenario)), seed: loop.twin.seed };
   const vpp = await scenarioVppRun(scenario);
   const twin = await buildScenarioTwin(scenario, loop.twin.dt_s, { controllers: vpp?.controllers });
-  const harness = new SecurityHarness(twin, scenario.security);
+  // Attacks on the market's chain (`ledger.*`, bench/market/consensus-scenario.ts) strike the chain,
+  // not the twin: its steps replay without them.
+  const attacks = scenario.security.attacks?.filter((a) => !a.target.startsWith('ledger.'));
+  const harness = new SecurityHarness(twin, { ...scenario.security, attacks });
   return { twin, afterStep: (state) => harness.afterStep(state) };
 }
 
