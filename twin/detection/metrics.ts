@@ -134,7 +134,8 @@ export function computeMetrics(
     const [s, e] = windows[k];
     const detectedBy: Record<string, number> = {};
     for (const al of log.alarms) {
-      const mine = al.attack === undefined ? al.t_s < e : al.attack === a.id;
+      // A detector of artefacts names the attack whose artefact it refused (an honest one: none).
+      const mine = log.artefactDetectors.has(al.detector) ? al.attack === a.id : al.t_s < e;
       if (mine && al.t_s >= s && detectedBy[al.detector] === undefined) detectedBy[al.detector] = al.t_s - s;
     }
     const times = Object.values(detectedBy);
