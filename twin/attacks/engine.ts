@@ -18,7 +18,6 @@ import type { CommsDisturbance } from '../control/contract.ts';
 import type { AlarmLog } from '../detection/alarms.ts';
 import type { SeDetector } from '../detection/state-estimation.ts';
 import { deriveSeed, Random } from '../random.ts';
-import type { AssertionOutcome } from '../scenario/assertions.ts';
 import {
   ATTACK_KINDS,
   type AttackSpec,
@@ -70,8 +69,21 @@ export interface HostAttackTarget {
    * the run awaits it before the next step, so the host strikes during the run, not after it.
    */
   pending?(): Promise<void> | undefined;
-  /** At the end of the run: waits for the host's work and returns its own checks (balances…). */
-  finish?(): Promise<AssertionOutcome[]>;
+  /**
+   * At the end of the run: waits for the host's work and returns its own checks (balances…), as
+   * assertion outcomes (twin/scenario/assertions.ts, AssertionOutcome: not imported, so the browser
+   * build that reads this file stays free of Node's modules).
+   */
+  finish?(): Promise<HostCheck[]>;
+}
+
+/** One check of a host target, in the shape of an assertion outcome. */
+export interface HostCheck {
+  name: string;
+  type: string;
+  passed: boolean;
+  detail: string;
+  value?: number | string;
 }
 
 export class AttackEngine {
