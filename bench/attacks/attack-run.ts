@@ -21,9 +21,10 @@ import {
 } from '../../twin/attacks/security.ts';
 import type { Controller } from '../../twin/control/contract.ts';
 import { loadGridFile } from '../../twin/files.ts';
+import { ScenarioError } from '../../twin/scenario/load.ts';
 import type { RunRecorder } from '../recording/run-recorder.ts';
 import type { PointSink } from '../recording/schema.ts';
-import { stateRecorder } from '../recording/simulate-run.ts';
+import { controllersOf, type SimulateRunOptions, stateRecorder } from '../recording/simulate-run.ts';
 import { assertionResults, judgeRun, type RunVerdict } from '../recording/verdict.ts';
 import { deviceMicrogrids, plannedIslands } from '../runtime/snapshot-points.ts';
 import { scenarioVppRun } from '../vpp/scenario.ts';
@@ -43,7 +44,14 @@ export interface HostedAttacks<Report = unknown> {
   report: Report;
 }
 
-export interface AttackRunOptions<Report = unknown> {
+/**
+ * `controllers`, `vpp`, `recordMore`, `finish`: what the run attaches besides the attack engine, as for
+ * simulateRecorded: the scenario's P2P market and the VPP bidding in it (marketRunOf(…).options,
+ * bench/market/market-settlement.ts; its `onStep` goes into `onStep`). With attacks on the market's
+ * chain (`ledger.*`), `hosted` attaches the market and its chain instead (ledgerAttackRunOf).
+ */
+export interface AttackRunOptions<Report = unknown>
+  extends Pick<SimulateRunOptions, 'controllers' | 'vpp' | 'recordMore' | 'finish'> {
   /** Recording interval, s of twin time. */
   every_s: number;
   /** Opens the run's folder; no recording without it. */
@@ -75,9 +83,16 @@ export async function attackRecorded<Report = unknown>(
   options: AttackRunOptions<Report>,
 ): Promise<AttackRunResult<Report>> {
   const link = (scenario.security as { link?: { device: string } }).link;
+  if (link && scenario.market)
+    throw new ScenarioError(
+      'security.link runs the board in the loop without the P2P market: remove the market: section',
+      scenario.file,
+      undefined,
+      '/market',
+    );
   // The scenario's VPP, whose communication network the attacks may target (comms:<id>); read
   // before the run folder opens, so a bad vpp: section leaves no run behind.
-  const vpp = link ? undefined : await scenarioVppRun(scenario);
+  const vpp = link ? undefined : (options.vpp ?? (await scenarioVppRun(scenario)));
   const hosted = link ? undefined : await options.hosted?.(scenario);
   if (hosted) options.onHosted?.(hosted.report);
   let rec: RunRecorder | undefined;
@@ -91,6 +106,7 @@ export async function attackRecorded<Report = unknown>(
       includeBuses: scenario.record?.buses ?? true,
       deviceMicrogrid: deviceMicrogrids(loaded.grid, loaded.config.hardware),
       plannedIslands: plannedIslands(loaded.grid),
+      recordMore: options.recordMore,
     });
     hosted?.recordPoints(rec.point.bind(rec), (t) => rec!.timeOf(t));
   }
@@ -110,9 +126,7 @@ export async function attackRecorded<Report = unknown>(
           hosted?.onStep(state);
           options.onStep?.(state);
         },
-        controllers: hosted
-          ? () => [...(vpp?.controllers() ?? []), ...hosted.controllers()]
-          : vpp?.controllers,
+        controllers: controllersOf(vpp?.controllers, options.controllers, hosted?.controllers),
         assertions: vpp?.assertions,
         hosts: hosted ? [hosted.host] : undefined,
       });
@@ -122,6 +136,12 @@ export async function attackRecorded<Report = unknown>(
     throw err;
   }
   states?.finish();
+  try {
+    await options.finish?.({ dir: rec?.dir, end_s: scenario.duration_s });
+  } catch (err) {
+    await rec?.close({ status: 'failed', reason: (err as Error).message });
+    throw err;
+  }
   const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
   const report = hosted?.report;
   if (!rec)

@@ -573,7 +573,8 @@ export class LedgerUnderAttack implements HostAttackTarget {
     }
     const metered = new Map<string, bigint>();
     for (const r of this.registers.values()) for (const [p, e] of r.meteredFor(k)) metered.set(p, e);
-    const settlement = settlementOf(k, result);
+    // The declared-position rule the market's agents bid by (market/position.ts).
+    const settlement = settlementOf(k, result, { participants: this.market.controller.participants });
     const honestHash = resultHash(settlement);
 
     // Before the votes: an outsider seals, an authority's state is forged.

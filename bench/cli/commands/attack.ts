@@ -1,10 +1,17 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { loadSecurityScenario, type SecurityScenario } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
 import { type AttackRunResult, attackRecorded } from '../../attacks/attack-run.ts';
-import { consensusLines, type LedgerReport, ledgerAttackRunOf } from '../../market/consensus-scenario.ts';
+import {
+  consensusLines,
+  hasLedgerAttacks,
+  type LedgerReport,
+  ledgerAttackRunOf,
+} from '../../market/consensus-scenario.ts';
+import { marketDayLines } from '../../market/market-day.ts';
+import { type MarketRun, marketRunOf, settlementLines } from '../../market/market-settlement.ts';
 import { assertionResults } from '../../recording/index.ts';
 import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -20,7 +27,8 @@ battery board in the loop over a pseudo-terminal; attacks with a target ledger.*
 market's proof-of-authority chain while it settles the run's intervals (docs/security.md, "Attacks
 on the market's ledger"). The run folder holds the twin's points plus the
 attack labels, detector samples, alarms and detection metrics (docs/influx-schema.md); feed it to
-\`gridloop report\` or \`gridloop export-dataset\`.
+\`gridloop report\` or \`gridloop export-dataset\`. A scenario with a market: section runs its P2P
+market (and the VPP bidding in it, market.vpp) beside the attacks, as gridloop simulate does.
 
 Options:
   --out DIR       write the run to exactly this folder (must not exist)
@@ -59,9 +67,13 @@ export const attackCommand: Command = {
     });
     const link = (scenario.security as { link?: { device: string } }).link;
     let run: AttackRunResult<LedgerReport>;
+    let market: MarketRun | undefined;
     try {
+      // Its P2P market, as `gridloop simulate` runs it (docs/market.md); with attacks on the market's
+      // chain (ledger.*), the market and its chain under attack (hosted) instead.
+      market = link || hasLedgerAttacks(scenario) ? undefined : await marketRunOf(scenario, scenario.dt_s);
       run = await attackRecorded(scenario, {
-        // Attacks on the market's chain (ledger.*): the market and its chain, attached as a host target.
+        ...market?.options,
         hosted: ledgerAttackRunOf,
         every_s: scenario.record?.every_s ?? Math.max(0.01, scenario.dt_s),
         out,
@@ -98,6 +110,7 @@ export const attackCommand: Command = {
             runDir: relative(process.cwd(), runDir),
             metrics: result.metrics,
             outcomes,
+            ...(market ? { market: market.market.report() } : {}),
             ...(run.hosted ? { ledger: run.hosted } : {}),
           },
           (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
@@ -119,6 +132,10 @@ export const attackCommand: Command = {
         );
       if (run.hosted) for (const line of consensusLines(run.hosted)) console.log(line);
       for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
+      if (market) for (const line of marketDayLines(market.market.report())) console.log(line);
+      const settled = market?.settled;
+      const ledgerDir = settled?.persisted ? relative(process.cwd(), join(runDir, 'ledger')) : undefined;
+      if (settled) for (const line of settlementLines(settled, ledgerDir)) console.log(line);
       console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
       console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
     }
