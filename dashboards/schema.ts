@@ -40,7 +40,7 @@ const NOT_IN_DEMO_RUN = [
   'vpp_member',
   // Simulated runs of a VPP under bi-level scheduling (test/vpp-simulate.test.ts).
   'vpp_operator',
-  // Runs of a scenario with a `market:` section (`simulate`) or `security.ledger` (`gridloop attack`)
+  // Runs of a scenario with a `market:` section (`simulate`) or ledger attacks (`gridloop attack`, targets `ledger.*`)
   // write these (test/market-influx.test.ts; the Market dashboard: test/market-dashboard-influx.test.ts).
   'market_interval',
   'market_trade',

@@ -12,6 +12,7 @@ import { parseScenario, type Scenario } from '../../twin/scenario/load.ts';
 import type { ScenarioRunResult } from '../../twin/scenario/runner.ts';
 import { attackRecorded } from '../attacks/attack-run.ts';
 import { openScenarioRun } from '../cli/scenario-run.ts';
+import { hasLedgerAttacks, ledgerAttackRunOf } from '../market/consensus-scenario.ts';
 import { marketRunOf } from '../market/market-settlement.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import type { RunVerdict } from '../recording/verdict.ts';
@@ -91,10 +92,13 @@ export async function executeRun(
       // An attack run, as `gridloop attack` makes it: detectors, labels and detection metrics.
       const scenario = parseSecurityScenario(scenarioText, scenarioFile);
       const link = (scenario.security as { link?: unknown }).link;
-      // Its P2P market and the VPP bidding in it, as `gridloop attack` runs them.
-      const market = link ? undefined : await marketRunOf(scenario, scenario.dt_s);
+      // Its P2P market and the VPP bidding in it, as `gridloop attack` runs them; with attacks on the
+      // market's chain (ledger.*), the market and its chain under attack (hosted) instead.
+      const market =
+        link || hasLedgerAttacks(scenario) ? undefined : await marketRunOf(scenario, scenario.dt_s);
       const r = await attackRecorded(scenario, {
         ...market?.options,
+        hosted: ledgerAttackRunOf,
         every_s: every_s(scenario),
         open: open(scenario),
         out,

@@ -298,7 +298,7 @@ export const RECORDED_SCHEMA = {
   },
   /**
    * Each participant's account on the ledger after each settled interval (`gridloop attack` of a
-   * `security.ledger` scenario): declared and metered energy, and balance, deposit, debt, penalty and
+   * scenario with ledger attacks): declared and metered energy, and balance, deposit, debt, penalty and
    * reputation read back from an online authority's contract storage (money in micro-units).
    */
   market_account: {

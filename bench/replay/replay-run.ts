@@ -48,7 +48,10 @@ async function rebuildTwin(
   const scenario = { ...(await loadSecurityScenario(loop.twin.scenario)), seed: loop.twin.seed };
   const attached = await scenarioControllers(scenario, loop.twin.dt_s);
   const twin = await buildScenarioTwin(scenario, loop.twin.dt_s, { controllers: attached.controllers });
-  const harness = new SecurityHarness(twin, scenario.security);
+  // Attacks on the market's chain (`ledger.*`, bench/market/consensus-scenario.ts) strike the chain,
+  // not the twin (it is left to ledger verify): the twin's steps replay without them.
+  const attacks = scenario.security.attacks?.filter((a) => !a.target.startsWith('ledger.'));
+  const harness = new SecurityHarness(twin, { ...scenario.security, attacks });
   return {
     twin,
     // As runSecurityScenario: the harness first, then the run's own onStep (the market's).

@@ -1,6 +1,6 @@
 /**
  * Market, row "Chain": the health of the ledger's proof-of-authority chain (`chain` points of a
- * `security.ledger` run): each authority's height, its decisions, what was refused and why, and the
+ * run with ledger attacks): each authority's height, its decisions, what was refused and why, and the
  * balance total each authority's storage holds at the end.
  */
 
@@ -13,7 +13,7 @@ import { perInterval, stepsPanel } from './per-interval.ts';
 
 /** What the panels reading the ledger say about where their data comes from. */
 export const ON_CHAIN =
-  ' Written by runs that settle on the chain (`gridloop attack` of a security.ledger scenario).';
+  ' Written by runs that settle on the chain (`gridloop attack` of a scenario with ledger attacks).';
 
 export function blockHeight() {
   return stepsPanel(

@@ -18,7 +18,7 @@ export function market(): dashboard.DashboardBuilder {
     MARKET_UID,
     'gridloop / Market',
     'P2P energy market: clearing price per interval and microgrid with its bracket, energy traded peer to peer and with the main grid, FID delivery against the clearing, each participant’s trades, deliveries, deposit, penalties and reputation, and the ledger chain’s health.',
-    // Runs with a market: `simulate` of a scenario with `market:`, `gridloop attack` of a security.ledger one.
+    // Runs with a market: `simulate` of a scenario with `market:`, `gridloop attack` of one with ledger attacks.
     'market_interval',
   )
     .withVariable(

@@ -42,6 +42,11 @@ export const ATTACK_KINDS = [
   'byzantine',
 ] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
+/**
+ * A kind a host target understands (engine.ts, HostAttackTarget: e.g. the bench's `ledger.*` attacks
+ * on the market's chain); the twin checks only that some host owns the target.
+ */
+export type HostAttackKind = string & {};
 
 /** The numeric parameters an attack kind may take (docs/security.md says which kind uses which). */
 export const ATTACK_PARAMETERS = [
@@ -62,12 +67,13 @@ export type AttackParameters = { [K in (typeof ATTACK_PARAMETERS)[number]]?: num
 export interface AttackSpec extends AttackParameters {
   /** Label in recordings and reports (default: `kind@target`). */
   id?: string;
-  kind: AttackKind;
+  kind: AttackKind | HostAttackKind;
   /**
    * Channel name (`device.signal`, e.g. `bess-hw.f_hz`, `bess-hw.p_mw`, or a state-estimation
    * telemetry channel `se.vm_pu.14`, `se.p_inj.14`, `se.p_flow.L13-14`); for `stealthy` the SE
    * island; for `compromised-device` the hardware device id; `comms:<controller id>` for an
-   * attached controller's communication network (e.g. `comms:vpp:demo`).
+   * attached controller's communication network (e.g. `comms:vpp:demo`); a host target's name
+   * (`ledger.chain`, `ledger.authority1`, `ledger.meter.pv-24`: engine.ts, HostAttackTarget).
    */
   target: string;
   start_s: number;

@@ -6,11 +6,16 @@
  *   const engine = new AttackEngine(twin, { se, boards });
  *   engine.launch({ kind: 'bias', target: 'se.vm_pu.14', start_s: 10, stop_s: 20, bias: 0.04 });
  *   ... after each twin step: engine.update(t_s)
+ *
+ * Channels the twin cannot reach (the market's chain: twin/ imports nothing from the rest) belong to
+ * host targets the bench registers by target prefix (HostAttackTarget, e.g. `ledger.`): the engine
+ * labels their attacks like any other and hands them over to strike.
  */
 
 import type { TwinAddOnHost as Twin } from '../addons.ts';
 import { type Channel, COMMAND_SIGNALS, MEASUREMENT_SIGNALS } from '../channels/channel.ts';
 import type { CommsDisturbance } from '../control/contract.ts';
+import type { AlarmLog } from '../detection/alarms.ts';
 import type { SeDetector } from '../detection/state-estimation.ts';
 import { deriveSeed, Random } from '../random.ts';
 import {
@@ -41,6 +46,46 @@ export interface AttackInterval {
 /** Attack targets naming an attached controller's communication network. */
 const COMMS_PREFIX = 'comms:';
 
+/**
+ * Channels owned by the host (the bench), reached through a target prefix: an attack whose target
+ * starts with `prefix` is validated and struck by the host, while the engine keeps its ground-truth
+ * label like any other's. The host reports what its defenders did as alarms in the run's log
+ * (detector: who refused it; `attack`: the attack the refused artefact belongs to), so detection
+ * metrics are computed for its attacks exactly as for the twin's.
+ */
+export interface HostAttackTarget {
+  /** Target prefix it owns, e.g. `ledger.` */
+  readonly prefix: string;
+  /** Attack kinds it understands (named in the engine's errors). */
+  readonly kinds: readonly string[];
+  /** Where its defenders' decisions go (the security harness's alarm log). */
+  attach?(ctx: { log: AlarmLog }): void;
+  /** Validates and installs the attack (`label`: its id and window); throws a TypeError naming the problem. */
+  launch(spec: AttackSpec, label: AttackInterval): void;
+  /** The operator ended the attack at t_s (`label.stop_s` already says so). */
+  stop?(id: string, t_s: number): void;
+  /**
+   * Work the host owes for the twin time up to now (a chain settling the interval that just ended):
+   * the run awaits it before the next step, so the host strikes during the run, not after it.
+   */
+  pending?(): Promise<void> | undefined;
+  /**
+   * At the end of the run: waits for the host's work and returns its own checks (balances…), as
+   * assertion outcomes (twin/scenario/assertions.ts, AssertionOutcome: not imported, so the browser
+   * build that reads this file stays free of Node's modules).
+   */
+  finish?(): Promise<HostCheck[]>;
+}
+
+/** One check of a host target, in the shape of an assertion outcome. */
+export interface HostCheck {
+  name: string;
+  type: string;
+  passed: boolean;
+  detail: string;
+  value?: number | string;
+}
+
 export class AttackEngine {
   readonly intervals: AttackInterval[] = [];
   private readonly installed: { label: AttackInterval; transforms: WindowedAttack[]; spec: AttackSpec }[] =
@@ -52,8 +97,13 @@ export class AttackEngine {
 
   constructor(
     private readonly twin: Twin,
-    private readonly parts: { se?: SeDetector; boards?: SimulatedBoard[] } = {},
+    private readonly parts: { se?: SeDetector; boards?: SimulatedBoard[]; hosts?: HostAttackTarget[] } = {},
   ) {}
+
+  /** The host target owning `target`, if any. */
+  hostOf(target: string): HostAttackTarget | undefined {
+    return this.parts.hosts?.find((h) => target.startsWith(h.prefix));
+  }
 
   /** Any channel an attack or a check can name. */
   channel(name: string): Channel | undefined {
@@ -72,8 +122,13 @@ export class AttackEngine {
 
   /** Installs an attack; throws a TypeError naming the problem (unknown target, missing parameter). */
   launch(spec: AttackSpec): AttackInterval {
-    if (!(ATTACK_KINDS as readonly string[]).includes(spec.kind))
-      throw new TypeError(`unknown attack kind '${spec.kind}'; expected one of ${ATTACK_KINDS.join(', ')}`);
+    const host = typeof spec.target === 'string' ? this.hostOf(spec.target) : undefined;
+    if (!host && !(ATTACK_KINDS as readonly string[]).includes(spec.kind)) {
+      const hosted = (this.parts.hosts ?? []).map((h) => `${h.kinds.join(', ')} (targets ${h.prefix}*)`);
+      throw new TypeError(
+        `unknown attack kind '${spec.kind}'; expected one of ${[ATTACK_KINDS.join(', '), ...hosted].join('; ')}`,
+      );
+    }
     if (!Number.isFinite(spec.start_s)) throw new TypeError('attack start_s must be a number');
     const stop = spec.stop_s ?? Number.POSITIVE_INFINITY;
     if (!(stop > spec.start_s))
@@ -95,7 +150,9 @@ export class AttackEngine {
     };
     const transforms: WindowedAttack[] = [];
     const rng = () => new Random(deriveSeed(this.twin.seed, `attack/${id}`));
-    if (spec.kind === 'stealthy') {
+    if (host) {
+      host.launch(spec, label);
+    } else if (spec.kind === 'stealthy') {
       const se = this.parts.se;
       if (!se)
         throw new TypeError('a stealthy attack needs a state-estimation detector to build a = H·c against');
@@ -238,6 +295,7 @@ export class AttackEngine {
     for (const t of a.transforms) t.stop_s = a.label.stop_s;
     for (const d of this.disturbances) if (d.id === id) d.stop_s = a.label.stop_s;
     for (const c of this.compromised) if (attackLabel(c.spec) === id) c.spec.stop_s = a.label.stop_s;
+    this.hostOf(a.spec.target)?.stop?.(id, a.label.stop_s);
     return true;
   }
 

@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { TwinState } from '../api.ts';
 import type { Controller } from '../control/contract.ts';
 import { AlarmLog } from '../detection/alarms.ts';
@@ -19,7 +19,7 @@ import { parseScenario, readScenarioFile, type Scenario, ScenarioError } from '.
 import { buildScenarioTwin } from '../scenario/runner.ts';
 import type { Twin } from '../twin.ts';
 import type { AttackSpec } from './attacks.ts';
-import { AttackEngine } from './engine.ts';
+import { AttackEngine, type HostAttackTarget } from './engine.ts';
 import { SimulatedBoard, type SimulatedBoardSpec } from './simulated-board.ts';
 
 const require = createRequire(import.meta.url);
@@ -65,6 +65,18 @@ export interface SecurityScenario extends Scenario {
   security: SecuritySection;
   /** Line of each `security.expect` item (messages). */
   expectLines: (number | undefined)[];
+  /** Line of each `security.attacks` item (messages). */
+  attackLines: (number | undefined)[];
+}
+
+/** An attack the engine refused to launch: which one (its index in `security.attacks`) and why. */
+export class AttackLaunchError extends TypeError {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Parses a scenario with a security section; errors name file, line and JSON path. */
@@ -80,6 +92,17 @@ export function parseSecurityScenario(text: string, file: string): SecurityScena
     }
     return undefined;
   };
+  const ledger = (raw as { ledger?: { attacks?: unknown } } | null)?.ledger;
+  if (ledger !== undefined) {
+    // The line of the `ledger:` key itself (lineOf gives its value's first line).
+    const section = doc.getIn(['security'], true);
+    const key = isMap(section)
+      ? section.items.find((p) => isScalar(p.key) && p.key.value === 'ledger')?.key
+      : undefined;
+    const line =
+      isNode(key) && key.range ? lineCounter.linePos(key.range[0]).line : lineOf(['security', 'ledger']);
+    throw new ScenarioError(formerLedgerMessage(ledger), file, line, '/security/ledger');
+  }
   if (!validate(raw)) {
     const e = validate.errors![0];
     const segs = [
@@ -113,7 +136,27 @@ export function parseSecurityScenario(text: string, file: string): SecurityScena
     ...base,
     security,
     expectLines: (security.expect ?? []).map((_, i) => lineOf(['security', 'expect', i])),
+    attackLines: (security.attacks ?? []).map((_, i) => lineOf(['security', 'attacks', i])),
   };
+}
+
+/**
+ * Scenarios of the former `security.ledger` section are refused rather than converted: its
+ * `interval` counted the intervals the market delivered, which the new windows in twin time do not
+ * know; the message shows the replacement (docs/security.md, "Attacks on the market's ledger").
+ */
+function formerLedgerMessage(ledger: { attacks?: unknown }): string {
+  const first = Array.isArray(ledger.attacks) ? (ledger.attacks[0] as Record<string, unknown>) : undefined;
+  const example = first
+    ? `{ id: ${first.id ?? 'x'}, kind: ${first.kind ?? '…'}, target: ${
+        first.participant !== undefined
+          ? `ledger.meter.${first.participant}`
+          : first.authority !== undefined
+            ? `ledger.authority${first.authority}`
+            : 'ledger.chain'
+      }, start_s: <the end of the interval it strikes>, stop_s: … }`
+    : '{ id, kind, target: ledger.chain | ledger.authority<i> | ledger.meter.<participant>, start_s, stop_s }';
+  return `security.ledger is no longer read: ledger attacks are items of security.attacks with a target ledger.* and a window start_s/stop_s in twin time, e.g. ${example}; the number of authorities is market.settlement.authorities (docs/security.md, "Attacks on the market's ledger")`;
 }
 
 export async function loadSecurityScenario(file: string): Promise<SecurityScenario> {
@@ -132,10 +175,13 @@ export class SecurityHarness {
   constructor(
     readonly twin: Twin,
     section: SecuritySection,
+    /** Channels the host owns (the bench's `ledger.*`: engine.ts, HostAttackTarget). */
+    readonly hosts: readonly HostAttackTarget[] = [],
   ) {
     if (section.estimation) this.se = new SeDetector(twin, section.estimation, this.log);
     this.boards = (section.boards ?? []).map((b) => new SimulatedBoard(twin, b));
-    this.engine = new AttackEngine(twin, { se: this.se, boards: this.boards });
+    for (const h of hosts) h.attach?.({ log: this.log });
+    this.engine = new AttackEngine(twin, { se: this.se, boards: this.boards, hosts: [...hosts] });
     const ctx = {
       twin,
       se: this.se,
@@ -143,7 +189,14 @@ export class SecurityHarness {
       reported: (device: string) => this.boards.find((b) => b.id === device)?.reported(),
     };
     this.checks = (section.checks ?? []).map((c) => new Check(c, ctx, this.log));
-    for (const a of section.attacks ?? []) this.engine.launch(a);
+    (section.attacks ?? []).forEach((a, i) => {
+      try {
+        this.engine.launch(a);
+      } catch (err) {
+        if (err instanceof TypeError) throw new AttackLaunchError(i, err.message);
+        throw err;
+      }
+    });
     this.impact = new ImpactMeter(twin);
   }
 
@@ -187,6 +240,8 @@ export async function runSecurityScenario(
     controllers?: () => readonly Controller[];
     /** Trackers of the assertions about them. */
     assertions?: ExternalAssertions;
+    /** Channels the host owns (the market's chain: `ledger.*` targets). */
+    hosts?: readonly HostAttackTarget[];
   } = {},
 ): Promise<SecurityRunResult> {
   if ((s.security as { link?: unknown }).link)
@@ -199,8 +254,15 @@ export async function runSecurityScenario(
   const twin = await buildScenarioTwin(s, s.dt_s, { controllers: options.controllers });
   let harness: SecurityHarness;
   try {
-    harness = new SecurityHarness(twin, s.security);
+    harness = new SecurityHarness(twin, s.security, options.hosts);
   } catch (err) {
+    if (err instanceof AttackLaunchError)
+      throw new ScenarioError(
+        err.message,
+        s.file,
+        s.attackLines?.[err.index],
+        `/security/attacks/${err.index}`,
+      );
     throw new ScenarioError((err as Error).message, s.file, undefined, '/security');
   }
   const assertions = new AssertionSet(s.assertions, twin, { external: options.assertions });
@@ -212,8 +274,14 @@ export async function runSecurityScenario(
     assertions.update(state, twin);
     harness.afterStep(state);
     options.onStep?.(state, twin, harness, inputs);
+    for (const h of harness.hosts) {
+      const owed = h.pending?.();
+      if (owed) await owed;
+    }
   }
-  return judgeSecurityRun(s, assertions.finish(state, twin), harness);
+  const hosted: AssertionOutcome[] = [];
+  for (const h of harness.hosts) hosted.push(...((await h.finish?.()) ?? []));
+  return judgeSecurityRun(s, assertions.finish(state, twin), harness, hosted);
 }
 
 /** A security run's verdict: its assertions, the detection metrics and the `security.expect` items. */
@@ -221,9 +289,11 @@ export function judgeSecurityRun(
   s: SecurityScenario,
   outcomes: AssertionOutcome[],
   harness: SecurityHarness,
+  /** The host targets' own checks (HostAttackTarget.finish: the ledger's balances). */
+  hosted: AssertionOutcome[] = [],
 ) {
   const metrics = harness.metrics(s.duration_s, s.security.grace_s ?? 1);
-  const expectations = checkExpectations(s, metrics, harness);
+  const expectations = [...checkExpectations(s, metrics, harness), ...hosted];
   return {
     passed: outcomes.every((o) => o.passed) && expectations.every((o) => o.passed),
     assertions: outcomes,

@@ -10,6 +10,11 @@ export interface AlarmEvent {
   statistic: number;
   threshold: number;
   message: string;
+  /**
+   * The attack the refused artefact belongs to, when the detector judges artefacts rather than a
+   * signal (a block, a meter reading: HostAttackTarget): it counts for that attack only.
+   */
+  attack?: string;
 }
 
 /** An alarm's falling edge: the detector's test passes again (k-of-n persistence released). */
@@ -33,6 +38,8 @@ export interface DetectorSample {
   statistic: number;
   threshold: number;
   alarm: boolean;
+  /** A decision on an attack's artefact (AlarmLog.decision): which attack. */
+  attack?: string;
 }
 
 export class AlarmLog {
@@ -40,6 +47,11 @@ export class AlarmLog {
   /** Falling edges, in order: where each alarm period ends. */
   readonly cleared: AlarmClearedEvent[] = [];
   readonly samples: DetectorSample[] = [];
+  /**
+   * Detectors that judge artefacts (blocks, meter readings) through `decision`: every artefact is
+   * an attack's or honest, so their false alarms are refusals of honest ones, whatever the time.
+   */
+  readonly artefactDetectors = new Set<string>();
   private readonly raised = new Map<string, boolean>();
   /** Listener for live use (the bench forwards alarms to the recorder and the socket API). */
   onAlarm?: (alarm: AlarmEvent) => void;
@@ -64,6 +76,27 @@ export class AlarmLog {
       const { t_s, detector, statistic, threshold } = sample;
       this.cleared.push({ t_s, detector, statistic, threshold });
     }
+  }
+
+  /**
+   * One decision on a discrete artefact (a block, a meter reading): a refusal is an alarm of its own
+   * whatever came before (two blocks refused in a row are two alarms), an acceptance a clean sample.
+   */
+  decision(sample: DetectorSample, target: string | undefined, message: string, attack?: string): void {
+    this.artefactDetectors.add(sample.detector);
+    this.samples.push(attack ? { ...sample, attack } : sample);
+    if (!sample.alarm) return;
+    const e: AlarmEvent = {
+      t_s: sample.t_s,
+      detector: sample.detector,
+      target,
+      statistic: sample.statistic,
+      threshold: sample.threshold,
+      message,
+      ...(attack ? { attack } : {}),
+    };
+    this.alarms.push(e);
+    this.onAlarm?.(e);
   }
 }
 

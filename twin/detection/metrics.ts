@@ -2,7 +2,10 @@
  * Detection metrics against ground truth. An attack counts as detected by a detector when that
  * detector raises an alarm (rising edge) in [start, stop + grace); time to detect is from the
  * start to the first such alarm. Alarms outside every attack's [start, stop + grace) are false
- * alarms; per hour is over the attack-free time. For detectors that evaluate periodically the
+ * alarms; per hour is over the attack-free time. An alarm that names its attack (a refused block or
+ * meter reading, AlarmEvent.attack) counts for that attack only, from its start on, and is never false;
+ * such detectors of artefacts (AlarmLog.decision) are clean on every honest artefact they judged, and
+ * their false alarms are refusals of honest artefacts, whenever they happen. For detectors that evaluate periodically the
  * false-alarm fraction is the share of attack-free evaluations with the alarm on.
  */
 
@@ -131,8 +134,9 @@ export function computeMetrics(
     const [s, e] = windows[k];
     const detectedBy: Record<string, number> = {};
     for (const al of log.alarms) {
-      if (al.t_s >= s && al.t_s < e && detectedBy[al.detector] === undefined)
-        detectedBy[al.detector] = al.t_s - s;
+      // A detector of artefacts names the attack whose artefact it refused (an honest one: none).
+      const mine = log.artefactDetectors.has(al.detector) ? al.attack === a.id : al.t_s < e;
+      if (mine && al.t_s >= s && detectedBy[al.detector] === undefined) detectedBy[al.detector] = al.t_s - s;
     }
     const times = Object.values(detectedBy);
     return {
@@ -160,8 +164,14 @@ export function computeMetrics(
   const names = [...new Set(log.samples.map((x) => x.detector))];
   const detectors = names.map((detector): DetectorMetrics => {
     const samples = log.samples.filter((x) => x.detector === detector);
-    const clean = samples.filter((x) => !underAttack(x.t_s));
-    const falseAlarms = log.alarms.filter((x) => x.detector === detector && !underAttack(x.t_s)).length;
+    // A detector of artefacts (a block, a reading) is clean on every honest artefact it judged.
+    const honest = log.artefactDetectors.has(detector)
+      ? (x: { t_s: number; attack?: string }) => x.attack === undefined
+      : (x: { t_s: number }) => !underAttack(x.t_s);
+    const clean = samples.filter(honest);
+    const falseAlarms = log.alarms.filter(
+      (x) => x.detector === detector && x.attack === undefined && honest(x),
+    ).length;
     return {
       detector,
       evaluations: samples.length,

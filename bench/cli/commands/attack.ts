@@ -1,15 +1,14 @@
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { loadSecurityScenario, type SecurityScenario } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
-import { attackRecorded } from '../../attacks/attack-run.ts';
+import { type AttackRunResult, attackRecorded } from '../../attacks/attack-run.ts';
 import {
   consensusLines,
-  ledgerSectionOf,
-  recordConsensus,
-  runConsensusScenario,
+  hasLedgerAttacks,
+  type LedgerReport,
+  ledgerAttackRunOf,
 } from '../../market/consensus-scenario.ts';
 import { marketDayLines } from '../../market/market-day.ts';
 import { type MarketRun, marketRunOf, settlementLines } from '../../market/market-settlement.ts';
@@ -24,8 +23,9 @@ const help = `Usage: gridloop attack <scenario.yaml> [options]
 Runs an attack scenario (a scenario with a security: section, docs/security.md): installs the
 attacks, runs the detectors, measures detection against the ground-truth labels and checks the
 scenario's assertions and security expectations. Scenarios with security.link put the C emulated
-battery board in the loop over a pseudo-terminal; scenarios with security.ledger attack the P2P
-market's proof-of-authority ledger (docs/market.md, "Consensus under attack"). The run folder holds the twin's points plus the
+battery board in the loop over a pseudo-terminal; attacks with a target ledger.* strike the P2P
+market's proof-of-authority chain while it settles the run's intervals (docs/security.md, "Attacks
+on the market's ledger"). The run folder holds the twin's points plus the
 attack labels, detector samples, alarms and detection metrics (docs/influx-schema.md); feed it to
 \`gridloop report\` or \`gridloop export-dataset\`. A scenario with a market: section runs its P2P
 market (and the VPP bidding in it, market.vpp) beside the attacks, as gridloop simulate does.
@@ -62,18 +62,19 @@ export const attackCommand: Command = {
     const out = values.out ? resolve(values.out) : undefined;
     if (out && existsSync(out)) throw usageError(`gridloop attack: --out ${values.out} already exists`);
     const runsDir = out ? dirname(out) : resolve(values['runs-dir'] ?? 'runs');
-    if (ledgerSectionOf(scenario)) return runConsensus(scenario, file, runsDir, out, values.json === true);
     await loadGridFile(scenario.grid).catch((err: Error) => {
       throw usageError(`gridloop attack: ${err.message}`);
     });
     const link = (scenario.security as { link?: { device: string } }).link;
-    let run: Awaited<ReturnType<typeof attackRecorded>>;
+    let run: AttackRunResult<LedgerReport>;
     let market: MarketRun | undefined;
     try {
-      // Its P2P market, as `gridloop simulate` runs it (docs/market.md).
-      market = link ? undefined : await marketRunOf(scenario, scenario.dt_s);
+      // Its P2P market, as `gridloop simulate` runs it (docs/market.md); with attacks on the market's
+      // chain (ledger.*), the market and its chain under attack (hosted) instead.
+      market = link || hasLedgerAttacks(scenario) ? undefined : await marketRunOf(scenario, scenario.dt_s);
       run = await attackRecorded(scenario, {
         ...market?.options,
+        hosted: ledgerAttackRunOf,
         every_s: scenario.record?.every_s ?? Math.max(0.01, scenario.dt_s),
         out,
         // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the
@@ -101,15 +102,19 @@ export const attackCommand: Command = {
     const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
     if (values.json) {
       console.log(
-        JSON.stringify({
-          scenario: scenario.name,
-          passed: verdict.passed,
-          verdict: verdict.summary,
-          runDir: relative(process.cwd(), runDir),
-          metrics: result.metrics,
-          outcomes,
-          ...(market ? { market: market.market.report() } : {}),
-        }),
+        JSON.stringify(
+          {
+            scenario: scenario.name,
+            passed: verdict.passed,
+            verdict: verdict.summary,
+            runDir: relative(process.cwd(), runDir),
+            metrics: result.metrics,
+            outcomes,
+            ...(market ? { market: market.market.report() } : {}),
+            ...(run.hosted ? { ledger: run.hosted } : {}),
+          },
+          (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+        ),
       );
     } else {
       console.log(`${basename(file)}: ${scenario.duration_s} s simulated`);
@@ -125,6 +130,7 @@ export const attackCommand: Command = {
         console.log(
           `  detector ${d.detector}: ${d.evaluations} evaluations, false alarms ${d.falseAlarms} (${d.falseAlarmsPerHour.toFixed(1)}/h, ${(100 * d.falseAlarmFraction).toFixed(2)} % of attack-free evaluations)`,
         );
+      if (run.hosted) for (const line of consensusLines(run.hosted)) console.log(line);
       for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
       if (market) for (const line of marketDayLines(market.market.report())) console.log(line);
       const settled = market?.settled;
@@ -136,82 +142,3 @@ export const attackCommand: Command = {
     return verdict.passed ? ExitCode.ok : ExitCode.assertionsFailed;
   },
 };
-
-/** A security.ledger scenario: the market day settled on the chain under attack (docs/market.md). */
-async function runConsensus(
-  scenario: SecurityScenario,
-  file: string,
-  runsDir: string,
-  out: string | undefined,
-  json: boolean,
-): Promise<number> {
-  const rec = await openScenarioRun('attack', runsDir, {
-    scenario,
-    file,
-    dt_s: scenario.dt_s,
-    devices: [],
-    loop: { devices: [], runner: 'attack' },
-  });
-  const point = rec.point.bind(rec);
-  let r: Awaited<ReturnType<typeof runConsensusScenario>>;
-  try {
-    // The market's own points (market_interval, market_trade, market_fid) as the day runs.
-    r = await runConsensusScenario(scenario, { point, timeOf: (t) => rec.timeOf(t) });
-  } catch (err) {
-    await rec.close({ status: 'failed', reason: (err as Error).message });
-    if (err instanceof ScenarioError) throw usageError(`gridloop attack: ${err.message}`);
-    throw runtimeError(`gridloop attack: ${scenario.name} failed: ${(err as Error).message}`);
-  }
-  recordConsensus(r, point, (t) => rec.timeOf(t));
-  const outcomes = [
-    ...r.attacks.map((a) => ({
-      name: `${a.id} rejected`,
-      type: 'ledger-attack',
-      passed: a.detected,
-      detail: a.detected ? `by ${a.rejectedBy.join(', ')}: ${a.reasons[0]}` : 'not rejected',
-    })),
-    {
-      name: 'no honest block or reading refused',
-      type: 'ledger-false-alarms',
-      passed: r.falseAlarms.length === 0,
-      detail: r.falseAlarms.length === 0 ? 'none' : r.falseAlarms.join('; '),
-    },
-    {
-      name: 'balances right on every authority',
-      type: 'ledger-balances',
-      passed: r.balanceMismatches.length === 0,
-      detail:
-        r.balanceMismatches.length === 0
-          ? `${r.participantsChecked} participants equal the unattacked reference chain`
-          : r.balanceMismatches.slice(0, 5).join('; '),
-    },
-  ];
-  const verdict = (
-    await rec.close({ status: 'complete', assertions: assertionResults(outcomes, scenario.duration_s) })
-  ).verdict!;
-  let runDir = rec.dir;
-  if (out) {
-    await rename(rec.dir, out);
-    runDir = out;
-  }
-  if (json) {
-    console.log(
-      JSON.stringify({
-        scenario: scenario.name,
-        passed: verdict.passed,
-        verdict: verdict.summary,
-        runDir: relative(process.cwd(), runDir),
-        attacks: r.attacks,
-        falseAlarms: r.falseAlarms,
-        balanceMismatches: r.balanceMismatches,
-        settled: r.settled,
-      }),
-    );
-  } else {
-    console.log(`${basename(file)}: ${r.settled} market intervals settled on the chain under attack`);
-    for (const line of consensusLines(r)) console.log(line);
-    console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
-    console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
-  }
-  return verdict.passed ? ExitCode.ok : ExitCode.assertionsFailed;
-}
