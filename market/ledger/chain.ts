@@ -7,11 +7,11 @@
  * A block is final when a majority of authorities accepted it; an authority whose block the others
  * reject is reported, and the next authority in line proposes instead (Clique's out-of-turn rule).
  */
-import { type Block, type BlockHeader, cliqueSigner, createBlock } from '@ethereumjs/block';
-import { type Blockchain, CliqueConsensus, createBlockchain } from '@ethereumjs/blockchain';
+import { type Block, type BlockHeader, createBlock } from '@ethereumjs/block';
+import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain';
 import { type Common, ConsensusAlgorithm, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
+import { Caches } from '@ethereumjs/statemanager';
 import { createLegacyTx, type LegacyTx } from '@ethereumjs/tx';
 import {
   type Address,
@@ -23,6 +23,8 @@ import {
 } from '@ethereumjs/util';
 import { buildBlock, createVM, runBlock, type VM } from '@ethereumjs/vm';
 import { bytesToHex, concat, hexToBytes, keccak } from './abi.ts';
+import { SealCachingClique, sealerOf } from './clique.ts';
+import { BatchedStateManager } from './state.ts';
 
 /** Our own chain: the default block gas limit is sized for one interval's settlement of 1,000+
  * prosumers (a larger settlement is split over several blocks: docs/market.md, "Split settlement"). */
@@ -84,20 +86,6 @@ export function genesisBlock(common: Common, signers: readonly Address[], gasLim
   );
 }
 
-/**
- * The block's sealer (its coinbase under Clique), recovered once per header: the EVM asks for it at
- * every transaction, and each recovery is an elliptic-curve operation.
- */
-const sealers = new WeakMap<object, Address>();
-function sealerOf(header: unknown): Address {
-  let a = sealers.get(header as object);
-  if (!a) {
-    a = cliqueSigner(header as BlockHeader);
-    sealers.set(header as object, a);
-  }
-  return a;
-}
-
 export type BlockVerdict = { ok: true } | { ok: false; reason: string };
 
 /** One authority: its key, its own chain database (blockchain) and its own state (VM). */
@@ -125,7 +113,8 @@ export class Authority {
       genesisBlock: genesis,
       validateConsensus: true,
       validateBlocks: true,
-      consensusDict: { [ConsensusAlgorithm.Clique]: new CliqueConsensus() },
+      // Clique's checks, each recovering the block's sealer once between them (clique.ts).
+      consensusDict: { [ConsensusAlgorithm.Clique]: new SealCachingClique() },
     });
     const vm = await createVM({
       common,
@@ -133,7 +122,8 @@ export class Authority {
       // Caches in front of the state trie: without them every account and storage read walks and
       // RLP-decodes trie nodes (the settlement's hot spot). setStateRoot clears them.
       // Trie values kept as bytes, not hex strings (every node read converted them back otherwise).
-      stateManager: new MerkleStateManager({
+      // A block's storage writes go into the storage trie in one pass (state.ts).
+      stateManager: new BatchedStateManager({
         common,
         caches: new Caches(),
         trie: new MerklePatriciaTrie({
@@ -143,7 +133,8 @@ export class Authority {
           valueEncoding: ValueEncoding.Bytes,
         }),
       }),
-      evmOpts: { cliqueSigner: sealerOf },
+      // The EVM asks for the sealer (COINBASE, the fee recipient) at every transaction.
+      evmOpts: { cliqueSigner: (header) => sealerOf(header as BlockHeader) },
     });
     return new Authority(name, key, createAddressFromPrivateKey(key), common, blockchain, vm, gasLimit);
   }
