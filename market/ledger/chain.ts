@@ -46,7 +46,7 @@ export function makeCommon(): Common {
     'muirGlacier',
     'berlin',
   ];
-  return createCustomCommon(
+  const common = createCustomCommon(
     {
       name: 'gridloop-market',
       chainId: 31_337,
@@ -61,6 +61,19 @@ export function makeCommon(): Common {
     // The WebAssembly keccak for block, transaction and state-trie hashing (abi.ts).
     { hardfork: Hardfork.Berlin, customCrypto: { keccak256: keccak } },
   );
+  // The EVM asks isActivatedEIP twice at every instruction, and the library scans an array each
+  // time: a set of the same EIPs, rebuilt whenever the library replaces its list (hardfork change).
+  const own = common as unknown as { _activatedEIPsCache: number[] };
+  let list: number[] | undefined;
+  let active = new Set<number>();
+  common.isActivatedEIP = (eip: number) => {
+    if (own._activatedEIPsCache !== list) {
+      list = own._activatedEIPsCache;
+      active = new Set(list);
+    }
+    return active.has(eip);
+  };
+  return common;
 }
 
 /** Deterministic authority keys for a run (seeded), so every node derives the same genesis. */
