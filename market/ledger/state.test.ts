@@ -4,11 +4,22 @@
  * function of the contents — after every batch of inserts, updates and deletes: deletes that fold
  * branches and extensions, keys that are prefixes of others (values in branches), small inlined
  * nodes. For hashed 32-byte keys (contract storage) also the same root as the library's own
- * put/del applied key by key. Every live key reads back through the library.
+ * put/del applied key by key. Every live key reads back through the library. And a chain made by
+ * authorities on BatchedStateManager and SealCachingClique re-executes, block for block, to the same
+ * state roots on the library's own state manager and Clique checks.
  */
+import { cliqueSigner } from '@ethereumjs/block';
+import { CliqueConsensus, createBlockchain } from '@ethereumjs/blockchain';
+import { ConsensusAlgorithm } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
+import { MerkleStateManager } from '@ethereumjs/statemanager';
 import { bytesToHex, hexToBytes, MapDB } from '@ethereumjs/util';
+import { createVM, runBlock } from '@ethereumjs/vm';
 import { describe, expect, it } from 'vitest';
+import { clear } from '../clearing.ts';
+import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../orders.ts';
+import { genesisBlock, makeCommon } from './chain.ts';
+import { MarketLedger, resultHash, settlementOf } from './ledger.ts';
 import { putMany } from './state.ts';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
@@ -99,4 +110,59 @@ describe('putMany', () => {
     await one.put(keys[0], Uint8Array.from([9]));
     expect(batched.root()).toEqual(one.root());
   });
+});
+
+describe('BatchedStateManager and SealCachingClique', () => {
+  it("make blocks the library's own state manager and Clique checks re-execute to the same state roots", async () => {
+    const ledger = await MarketLedger.deploy(
+      3,
+      { retailPrice: 250, feedInPrice: 50, toleranceWh: 10, tolerancePermille: 50, penaltyPerWh: 100 },
+      'state-test',
+    );
+    const people = Array.from({ length: 40 }, (_, i) => `p${i}`);
+    await ledger.credit(new Map(people.map((p, i) => [p, BigInt(1_000 + i)])));
+    await ledger.lockDeposits(new Map(people.map((p, i) => [p, BigInt(10 + i)])));
+    // A settled interval: every line's account slot rewritten, penalties into debts and the pool.
+    const participants = new Map<string, Participant>(
+      people.map((id) => [id, { id, microgrid: 'mg', deposit: 0 }]),
+    );
+    const orders: Order[] = people.map((p, i) => ({
+      id: `o${i}`,
+      participant: p,
+      side: i % 2 ? 'buy' : 'sell',
+      qty_wh: 100 + 37 * i,
+      price: 60 + 5 * (i % 9),
+      t_s: i,
+    }));
+    const s = settlementOf(1, clear(orders, participants, DEFAULT_MARKET_CONFIG));
+    await ledger.vote(1n, new Map([0, 1, 2].map((a) => [a, resultHash(s)])));
+    await ledger.settle(
+      s,
+      new Map(s.lines.map((l, i) => [l.participant, l.clearedWh - BigInt(400 * (i % 4))])),
+    );
+    const chain = ledger.chain;
+    // The library's own parts: plain Common (its own EIP lookup), state manager and Clique checks.
+    const common = makeCommon();
+    Reflect.deleteProperty(common, 'isActivatedEIP');
+    const blockchain = await createBlockchain({
+      common,
+      genesisBlock: genesisBlock(common, chain.signers),
+      validateConsensus: true,
+      validateBlocks: true,
+      consensusDict: { [ConsensusAlgorithm.Clique]: new CliqueConsensus() },
+    });
+    const vm = await createVM({
+      common,
+      blockchain,
+      stateManager: new MerkleStateManager({ common }),
+      evmOpts: { cliqueSigner: (h) => cliqueSigner(h as Parameters<typeof cliqueSigner>[0]) },
+    });
+    expect(chain.log.length).toBeGreaterThanOrEqual(5);
+    for (const { block } of chain.log) {
+      await blockchain.putBlock(block);
+      // runBlock throws if the state root, receipts or gas differ from the header's.
+      await runBlock(vm, { block, setHardfork: false });
+      expect(bytesToHex(await vm.stateManager.getStateRoot())).toBe(bytesToHex(block.header.stateRoot));
+    }
+  }, 120_000);
 });
