@@ -46,7 +46,7 @@ async function fresh(live: Map<string, Uint8Array>, hashed: boolean, random: () 
 describe('putMany', () => {
   it('holds what the library builds from scratch with the same contents, batch after batch', async () => {
     for (const hashed of [true, false]) {
-      for (let seed = 1; seed <= 12; seed++) {
+      for (let seed = 1; seed <= (hashed ? 4 : 10); seed++) {
         const random = rng(seed);
         // Unhashed keys from a small alphabet and of 1–4 bytes: shared prefixes, keys that are
         // prefixes of others, long extensions. Values of 1–3 bytes make inlined (raw) nodes.
