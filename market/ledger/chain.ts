@@ -7,11 +7,11 @@
  * A block is final when a majority of authorities accepted it; an authority whose block the others
  * reject is reported, and the next authority in line proposes instead (Clique's out-of-turn rule).
  */
-import { type Block, type BlockHeader, cliqueSigner, createBlock } from '@ethereumjs/block';
-import { type Blockchain, CliqueConsensus, createBlockchain } from '@ethereumjs/blockchain';
+import { type Block, type BlockHeader, createBlock } from '@ethereumjs/block';
+import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain';
 import { type Common, ConsensusAlgorithm, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common';
 import { MerklePatriciaTrie } from '@ethereumjs/mpt';
-import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
+import { Caches } from '@ethereumjs/statemanager';
 import { createLegacyTx, type LegacyTx } from '@ethereumjs/tx';
 import {
   type Address,
@@ -23,6 +23,8 @@ import {
 } from '@ethereumjs/util';
 import { buildBlock, createVM, runBlock, type VM } from '@ethereumjs/vm';
 import { bytesToHex, concat, hexToBytes, keccak } from './abi.ts';
+import { SealCachingClique, sealerOf } from './clique.ts';
+import { BatchedStateManager } from './state.ts';
 
 /** Our own chain: the default block gas limit is sized for one interval's settlement of 1,000+
  * prosumers (a larger settlement is split over several blocks: docs/market.md, "Split settlement"). */
@@ -44,7 +46,7 @@ export function makeCommon(): Common {
     'muirGlacier',
     'berlin',
   ];
-  return createCustomCommon(
+  const common = createCustomCommon(
     {
       name: 'gridloop-market',
       chainId: 31_337,
@@ -59,6 +61,19 @@ export function makeCommon(): Common {
     // The WebAssembly keccak for block, transaction and state-trie hashing (abi.ts).
     { hardfork: Hardfork.Berlin, customCrypto: { keccak256: keccak } },
   );
+  // The EVM asks isActivatedEIP twice at every instruction, and the library scans an array each
+  // time: a set of the same EIPs, rebuilt whenever the library replaces its list (hardfork change).
+  const own = common as unknown as { _activatedEIPsCache: number[] };
+  let list: number[] | undefined;
+  let active = new Set<number>();
+  common.isActivatedEIP = (eip: number) => {
+    if (own._activatedEIPsCache !== list) {
+      list = own._activatedEIPsCache;
+      active = new Set(list);
+    }
+    return active.has(eip);
+  };
+  return common;
 }
 
 /** Deterministic authority keys for a run (seeded), so every node derives the same genesis. */
@@ -82,20 +97,6 @@ export function genesisBlock(common: Common, signers: readonly Address[], gasLim
     },
     { common, setHardfork: false },
   );
-}
-
-/**
- * The block's sealer (its coinbase under Clique), recovered once per header: the EVM asks for it at
- * every transaction, and each recovery is an elliptic-curve operation.
- */
-const sealers = new WeakMap<object, Address>();
-function sealerOf(header: unknown): Address {
-  let a = sealers.get(header as object);
-  if (!a) {
-    a = cliqueSigner(header as BlockHeader);
-    sealers.set(header as object, a);
-  }
-  return a;
 }
 
 export type BlockVerdict = { ok: true } | { ok: false; reason: string };
@@ -125,7 +126,8 @@ export class Authority {
       genesisBlock: genesis,
       validateConsensus: true,
       validateBlocks: true,
-      consensusDict: { [ConsensusAlgorithm.Clique]: new CliqueConsensus() },
+      // Clique's checks, each recovering the block's sealer once between them (clique.ts).
+      consensusDict: { [ConsensusAlgorithm.Clique]: new SealCachingClique() },
     });
     const vm = await createVM({
       common,
@@ -133,7 +135,8 @@ export class Authority {
       // Caches in front of the state trie: without them every account and storage read walks and
       // RLP-decodes trie nodes (the settlement's hot spot). setStateRoot clears them.
       // Trie values kept as bytes, not hex strings (every node read converted them back otherwise).
-      stateManager: new MerkleStateManager({
+      // A block's storage writes go into the storage trie in one pass (state.ts).
+      stateManager: new BatchedStateManager({
         common,
         caches: new Caches(),
         trie: new MerklePatriciaTrie({
@@ -143,7 +146,8 @@ export class Authority {
           valueEncoding: ValueEncoding.Bytes,
         }),
       }),
-      evmOpts: { cliqueSigner: sealerOf },
+      // The EVM asks for the sealer (COINBASE, the fee recipient) at every transaction.
+      evmOpts: { cliqueSigner: (header) => sealerOf(header as BlockHeader) },
     });
     return new Authority(name, key, createAddressFromPrivateKey(key), common, blockchain, vm, gasLimit);
   }
@@ -199,7 +203,8 @@ export class Authority {
    * it on this authority's own state and compares the resulting state root, receipts and gas.
    */
   async importBlock(block: Block): Promise<BlockVerdict> {
-    const parent = await this.head();
+    // The head's header is enough (its block would decode every transaction of the parent).
+    const parent = await this.blockchain.getCanonicalHeadHeader();
     if (!equal(block.header.parentHash, parent.hash()))
       return { ok: false, reason: `${this.name}: block ${block.header.number} does not extend its head` };
     // Its own state, as it stands (a corrupted authority does not get healed from the header).
