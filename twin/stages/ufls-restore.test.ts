@@ -44,7 +44,8 @@ describe('UFLS restoration and re-arming', () => {
       onStep: (state, twin) => {
         const mg3 = state.islands.find((i) => i.id === 'MG3');
         trace.push([state.t_s, mg3 ? mg3.f_hz : 0]);
-        for (const e of twin.events) if (e.kind === 'ufls' || e.kind === 'load-restored') events.push({ ...e });
+        for (const e of twin.events)
+          if (e.kind === 'ufls' || e.kind === 'load-restored') events.push({ ...e });
       },
     });
     const at = (kind: string, stage: number) =>
