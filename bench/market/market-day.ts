@@ -162,6 +162,7 @@ export class MarketDay {
         curtail: flexLoads(catalog, agents.biddenBy),
         ledgerLive: options.ledgerLive,
         reserve: section.reserve,
+        fidRamp_s: section.fidRamp_s,
         config,
       });
     } catch (err) {

@@ -75,6 +75,8 @@ export interface ScenarioMarket {
     load?: { buyPrice?: number; flexPrice?: number };
     byId?: Record<string, Limits & { capacity_mwh?: number; trade?: boolean }>;
   };
+  /** FID schedule ramp at each interval's start, s (docs/market.md, "FID schedule ramps"). */
+  fidRamp_s?: number;
   /** Island-reserve constraint of the clearing (market/reserve.ts); false: none. */
   reserve?: false | { min_mw?: number; fraction?: number; socMin?: number; socMax?: number };
   tolerance: number;
