@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { simulateRunOpener } from '../bench/cli/scenario-run.ts';
 import { marketRunOf } from '../bench/market/market-settlement.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { verifyLedger } from '../market/ledger/persist.ts';
@@ -50,16 +50,7 @@ const run = await simulateRecorded(scenario, {
   },
   dt_s: scenario.dt_s,
   every_s: scenario.record?.every_s ?? 60,
-  open: record
-    ? () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        })
-    : undefined,
+  open: record ? simulateRunOpener(runsDir, scenario) : undefined,
 });
 const wall_s = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(c0);

@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { simulateRunOpener } from '../bench/cli/scenario-run.ts';
 import {
   DEFAULT_SETTLEMENT_RULES,
   marketRunOf,
@@ -109,14 +109,7 @@ beforeAll(async () => {
     onStep,
     dt_s: scenario.dt_s,
     every_s: 60,
-    open: () =>
-      openScenarioRun('simulate', work, {
-        scenario,
-        file: scenario.file,
-        dt_s: scenario.dt_s,
-        devices: [],
-        loop: { devices: [], runner: 'simulate' },
-      }),
+    open: simulateRunOpener(work, scenario),
   });
   expect(run.verdict.passed).toBe(true);
   expect(market.settled).toMatchObject({ settled: [1, 2, 3], unsettled: [], readingsRefused: [] });

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { TwinState } from '../../twin/api.ts';
 import { parseScenario, type Scenario, ScenarioError } from '../../twin/scenario/load.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
-import { openScenarioRun } from '../cli/scenario-run.ts';
+import { simulateRunOpener } from '../cli/scenario-run.ts';
 import { readRunPoints } from '../recording/read-run.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import { MarketDay, marketDayOf, transferOf } from './market-day.ts';
@@ -49,14 +49,7 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
       controllers: () => [market.controller],
       onStep,
       recordMore: market.recordPoints,
-      open: () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        }),
+      open: simulateRunOpener(runsDir, scenario),
     });
     expect(run.verdict.passed, JSON.stringify(run.verdict)).toBe(true);
     const report = market.report();
@@ -203,14 +196,7 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
         carried.set(k, m);
       },
       recordMore: market.recordPoints,
-      open: () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        }),
+      open: simulateRunOpener(runsDir, scenario),
     });
     const history = market.controller.history;
     expect(history.map((h) => [h.intervalStart_s, h.note ?? 'cleared'])).toEqual([
