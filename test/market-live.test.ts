@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkControllerSpecs } from '../bench/runtime/controllers/spec.ts';
 import type {
@@ -17,6 +17,7 @@ import type {
   ServerToClientEvents,
 } from '../bench/server/api.ts';
 import { type RunningBench, startBench } from '../bench/start-bench.ts';
+import { rawClient as liveRawClient } from './support/live-clients.ts';
 import { budget, until } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -85,19 +86,7 @@ afterAll(async () => {
   rmSync(runsDir, { recursive: true, force: true });
 });
 
-/** A client that keeps every raw message the server sent it (engine.io text, before socket.io decodes it). */
-function rawClient(token: string): { socket: Client; raw: string[] } {
-  const raw: string[] = [];
-  const socket: Client = connect(bench.url, {
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-    auth: { token },
-  });
-  socket.io.on('open', () => socket.io.engine.on('message', (data) => raw.push(String(data))));
-  clients.push(socket);
-  return { socket, raw };
-}
+const rawClient = (token: string) => liveRawClient(bench.url, token, clients);
 
 describe('the market on the live bench', { timeout: budget(180_000) }, () => {
   it('operators get the market; a prosumer gets its own orders, trades, deliveries and accounts and nobody else’s', async () => {
