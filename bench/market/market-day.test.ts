@@ -267,6 +267,10 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
       /market-day.yaml:\d+ \(at \/market\/gateClosure_s\): must divide/,
     );
     expect(() => parseScenario(bad('  interval_s: -5\n'), SHIPPED)).toThrow(/\/market\/interval_s/);
+    expect(() => parseScenario(bad('  fidRamp_s: -1\n'), SHIPPED)).toThrow(/\/market\/fidRamp_s/);
+    expect(() => parseScenario(bad('  interval_s: 900\n  fidRamp_s: 900\n'), SHIPPED)).toThrow(
+      /market-day.yaml:\d+ \(at \/market\/fidRamp_s\): must be shorter than interval_s \(900 s\)/,
+    );
   });
 
   it('reads the converter transfer from what its two sides see', () => {

@@ -240,6 +240,8 @@ export function parseScenario(text: string, file: string): Scenario {
       'market',
       'gateClosure_s',
     ]);
+  if (market?.fidRamp_s !== undefined && market.fidRamp_s >= market.interval_s)
+    fail(`must be shorter than interval_s (${market.interval_s} s)`, ['market', 'fidRamp_s']);
   if (market?.vpp && s.vpp === undefined)
     fail(`names VPP '${market.vpp.id}' as a participant, but the scenario has no vpp: section`, [
       'market',
