@@ -75,4 +75,46 @@ describe('UFLS restoration and re-arming', () => {
     expect(again).toHaveLength(1);
     expect(again[0]).toBeLessThan(101);
   });
+
+  it('an islanded microgrid restores a stage only when its units have the room to pick it up (no shed–restore cycle)', async () => {
+    // 0.85 MW stays on: three stages shed; stages 3 and 2 come back, stage 1 (0.12 MW) finds no room.
+    const staying = parseScenario(
+      `
+name: ufls-no-room
+grid: ../grids/demo-33bw-microgrids.yaml
+seed: 11
+dt_s: ${DT}
+duration_s: 100
+twin:
+  ufls: { restore: { f_hz: ${THRESHOLD}, delay_s: ${DELAY} } }
+  fids:
+    fid-18-33: { mode: fixed }
+    fid-25-29: { mode: fixed, ramp_mw_s: 0.1 }
+events:
+  - { at: 3, action: load-step, load: load-33, delta_mw: 0.85, delta_mvar: 0.1 }
+`,
+      resolve('scenarios/ufls-no-room.yaml'),
+    );
+    const seen: TwinEvent[] = [];
+    let aboveFrom = Number.NaN;
+    await runScenario(staying, {
+      onStep: (state, twin) => {
+        for (const e of twin.events) if (e.kind === 'ufls' || e.kind === 'load-restored') seen.push({ ...e });
+        const f = state.islands.find((i) => i.id === 'MG3')?.f_hz ?? 0;
+        if (f < THRESHOLD) aboveFrom = Number.NaN;
+        else if (Number.isNaN(aboveFrom)) aboveFrom = state.t_s;
+      },
+    });
+    expect(seen.map((e) => `${e.kind} ${e.message.split(' ')[2]}`)).toEqual([
+      'ufls 1',
+      'ufls 2',
+      'ufls 3',
+      'load-restored 3',
+      'load-restored 2',
+    ]);
+    // After the last restoration the frequency stayed above the threshold for longer than the
+    // delay: only the missing room held stage 1 back.
+    const last = seen[seen.length - 1].t_s;
+    expect(100 - Math.max(aboveFrom, last)).toBeGreaterThan(DELAY + 5);
+  });
 });
