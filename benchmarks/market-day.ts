@@ -7,7 +7,9 @@
  * chain is written into the run folder, then verified from genesis as `gridloop ledger verify` does.
  * Ends with one JSON line: wall and CPU time (target ≤ 180 s for the day), the delivery figures
  * (intervals, shortfalls and their share of the day, the largest FID energy error), the settlement
- * (intervals, blocks, gas) and the verification's time. `--scenario` runs another market scenario
+ * (intervals, blocks, gas), the verification's time, and islanded microgrids' largest frequency
+ * deviation in the first minute of each interval against a minute mid-interval (what FID schedule
+ * steps do: docs/market.md, "FID schedule ramps"). `--scenario` runs another market scenario
  * for its own duration (e.g. scenarios/vpp-market.yaml: then the VPP's awarded and delivered
  * energy are figures too).
  */
@@ -98,7 +100,7 @@ console.log(
     verify_s: verified ? round(verified.seconds, 1) : undefined,
     verify_cpu_s: verified ? round((verifyCpu.user + verifyCpu.system) / 1e6, 1) : undefined,
     // Islanded microgrids' largest |f − 50 Hz| in the first minute of each interval (where the FID
-    // schedules step) against the same length of time mid-interval (docs/market.md, "FID schedule steps").
+    // schedules change) against the same length of time mid-interval (docs/market.md, "FID schedule ramps").
     islanded_df_boundary_hz: round(excursions.boundary_hz, 4),
     islanded_df_mid_hz: round(excursions.mid_hz, 4),
     loadavg_1m: round(loadavg()[0], 1),
