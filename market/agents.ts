@@ -63,10 +63,22 @@ export interface DerAgentOptions {
    * and such a load is not part of its microgrid's flexible demand.
    */
   biddenBy?: ReadonlyMap<string, string>;
+  /**
+   * Passive prosumers: participants (DER ids, `load:<mg>`, `flex:<mg>`) that stay registered and
+   * metered but send no orders; the settlement shares their metered energy by the community sharing
+   * rule (market/sharing.ts, docs/market.md "Passive prosumers").
+   */
+  passive?: readonly string[];
 }
 
 const BATTERY_DEFAULTS = { sellPrice: 150, buyPrice: 90, socMin: 0.2, socMax: 0.9 };
 const LOAD_DEFAULTS = { buyPrice: 300, flexPrice: 120 };
+
+/** The tag of a generator's must-run order (its minimum output, offered at the price floor). */
+const MUST_RUN = 'must-run';
+
+/** Whether an order (by its id, `<participant>/<tag>@<interval start>`) is a generator's must-run. */
+export const isMustRunOrder = (orderId: string): boolean => orderId.includes(`/${MUST_RUN}@`);
 
 /** The participant id of a microgrid's loads (the firm part). */
 export const loadParticipant = (microgrid: string): string => `load:${microgrid}`;
@@ -109,15 +121,19 @@ export function derParticipants(
   deposit: number,
 ): Map<string, Participant> {
   const out = new Map<string, Participant>();
-  for (const der of catalog.ders)
-    if (roleOf(der, options) && der.microgrid)
-      out.set(der.id, { id: der.id, microgrid: der.microgrid, deposit });
+  for (const der of catalog.ders) {
+    const role = roleOf(der, options);
+    // A generator or battery runs what the market dispatches it to (docs/market.md, "Declared position").
+    if (role && der.microgrid)
+      out.set(der.id, { id: der.id, microgrid: der.microgrid, deposit, dispatchable: role !== 'renewable' });
+  }
   for (const mg of catalog.microgrids) {
     const id = loadParticipant(mg.id);
     out.set(id, { id, microgrid: mg.id, deposit });
   }
+  // Curtailed by what does not clear: held to its matched volume, as a dispatchable unit.
   for (const id of Object.keys(flexLoads(catalog, options.biddenBy)))
-    out.set(id, { id, microgrid: id.slice('flex:'.length), deposit });
+    out.set(id, { id, microgrid: id.slice('flex:'.length), deposit, dispatchable: true });
   return out;
 }
 
@@ -130,6 +146,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
   const battery = { ...BATTERY_DEFAULTS, ...options.battery };
   const load = { ...LOAD_DEFAULTS, ...options.load };
   const fc = options.forecast;
+  const passive = new Set(options.passive);
   const log = new ObservationLog();
   const pvShape = clearSky(fc?.sunrise_h, fc?.sunset_h);
   const loadShape = fc?.loadProfile ? dailyProfile(fc.loadProfile) : undefined;
@@ -155,7 +172,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
       price: number,
       tag: string = side,
     ) => {
-      if (qty_wh <= 0) return;
+      if (qty_wh <= 0 || passive.has(participant)) return;
       const clamped = Math.min(config.priceCap, Math.max(config.priceFloor, Math.round(price)));
       orders.push({
         id: `${participant}/${tag}@${intervalStart_s}`,
@@ -187,7 +204,7 @@ export function derAgents(options: DerAgentOptions = {}): Bidder {
         // Its minimum output runs whatever the price (a genset cannot back down below it): offered at
         // the floor, so its microgrid uses it before importing; the rest at the marginal cost.
         const mustRun = Math.max(0, der.pmin_mw);
-        add(der.id, 'sell', wh(mustRun, hours), config.priceFloor, 'must-run');
+        add(der.id, 'sell', wh(mustRun, hours), config.priceFloor, MUST_RUN);
         add(der.id, 'sell', wh(der.pmax_mw - mustRun, hours), own.sellPrice ?? der.cost_per_mwh);
       } else {
         const soc = now.soc;

@@ -15,6 +15,7 @@ import { type ClearingResult, clear, type MarketLink, type MarketNetwork } from 
 import {
   DEFAULT_MARKET_CONFIG,
   type MarketConfig,
+  type Order,
   OrderBook,
   type Participant,
   type Refusal,
@@ -118,6 +119,8 @@ export interface IntervalRecord {
    */
   held?: (HeldReserve & { binding: boolean; message: string })[];
   refused: Refusal[];
+  /** The orders the book admitted, as submitted (what is committed on the chain; before any holdback). */
+  orders?: readonly Order[];
   actions: ControllerAction[];
 }
 
@@ -282,6 +285,7 @@ export class MarketController implements Controller {
         }),
       }),
       refused: [...book.refused],
+      orders: book.orders,
       actions: mine,
     };
   }

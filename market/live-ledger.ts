@@ -8,6 +8,7 @@
 import type { ClearingResult } from './clearing.ts';
 import { type LedgerRules, MarketLedger, resultHash, settlementOf } from './ledger/ledger.ts';
 import { LIVE_CREDIT, LIVE_DEPOSIT } from './live.ts';
+import type { Participant } from './orders.ts';
 import type { MarketAccountTelemetry } from './telemetry.ts';
 
 export class LiveLedger {
@@ -43,8 +44,14 @@ export class LiveLedger {
    * re-ran (the same result: one clearing function), then the settlement against the meters.
    * A participant with no metered energy is settled as delivered (the contract's default).
    */
-  async settle(k: number, result: ClearingResult, metered: ReadonlyMap<string, number>): Promise<void> {
-    const settlement = settlementOf(k, result);
+  async settle(
+    k: number,
+    result: ClearingResult,
+    metered: ReadonlyMap<string, number>,
+    participants?: ReadonlyMap<string, Participant>,
+  ): Promise<void> {
+    // Declared positions by the one rule (market/position.ts): dispatchable units held to their match.
+    const settlement = settlementOf(k, result, { participants });
     const hash = resultHash(settlement);
     const votes = new Map(this.ledger.engine.authorities.map((_, i) => [i, hash]));
     await this.ledger.vote(BigInt(k), votes);

@@ -18,7 +18,8 @@ import type {
 import { flexParticipant, loadConsumption, loadParticipant } from './agents.ts';
 import type { ClearingResult } from './clearing.ts';
 import { type IntervalRecord, MarketController, type MarketControllerOptions } from './controller.ts';
-import type { Order } from './orders.ts';
+import type { Order, Participant } from './orders.ts';
+import { declaredPositions } from './position.ts';
 import type {
   MarketIntervalTelemetry,
   MarketLedgerTelemetry,
@@ -30,7 +31,13 @@ import type {
 export interface LiveSettlement {
   readonly authorities: number;
   readonly blocks: number;
-  settle(k: number, result: ClearingResult, metered: ReadonlyMap<string, number>): Promise<void>;
+  /** `participants`: the market's registry, for the declared-position rule (market/position.ts). */
+  settle(
+    k: number,
+    result: ClearingResult,
+    metered: ReadonlyMap<string, number>,
+    participants?: ReadonlyMap<string, Participant>,
+  ): Promise<void>;
   accounts(): Promise<Pick<MarketLedgerTelemetry, 'accounts' | 'pool'>>;
   close(): Promise<void>;
 }
@@ -44,6 +51,8 @@ export interface LiveMarketOptions extends MarketControllerOptions {
   ledger?: () => Promise<LiveSettlement>;
   /** Authorities the ledger will have (reported while it starts). */
   authorities?: number;
+  /** Participants metered as the sum of DERs (a VPP bidding for its members): participant → DER ids. */
+  meteredAs?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Money each participant starts with on the ledger, and the part locked as its deposit, micro-units. */
@@ -79,6 +88,8 @@ export class LiveMarketController implements Controller {
   private ledger?: LiveSettlement;
   /** Settlements in order, one at a time. */
   private queue: Promise<void> = Promise.resolve();
+  /** DER → the participant it is metered as (meteredAs). */
+  private readonly meteredBy = new Map<string, string>();
 
   constructor(private readonly options: LiveMarketOptions) {
     const agents = options.bidder;
@@ -101,6 +112,8 @@ export class LiveMarketController implements Controller {
         `market: sample_s ${sample} must divide the gate-closure time ${this.market.period_s} s`,
       );
     this.period_s = sample;
+    for (const [participant, ders] of Object.entries(options.meteredAs ?? {}))
+      for (const der of ders) this.meteredBy.set(der, participant);
     this.ledgerState = {
       state: options.ledger ? 'starting' : 'off',
       authorities: options.ledger ? (options.authorities ?? 3) : 0,
@@ -220,6 +233,10 @@ export class LiveMarketController implements Controller {
       const p = now?.online && !now.tripped ? now.p_mw : 0;
       if (der.microgrid) made.set(der.microgrid, (made.get(der.microgrid) ?? 0) + p);
       if (this.market.participants.has(der.id)) powers.set(der.id, p);
+      else if (this.meteredBy.has(der.id)) {
+        const group = this.meteredBy.get(der.id)!;
+        powers.set(group, (powers.get(group) ?? 0) + p);
+      }
     }
     for (const mg of catalog.microgrids) {
       // A microgrid's loads take what its DERs make and what flows in (as the agents bid it), split
@@ -287,12 +304,10 @@ export class LiveMarketController implements Controller {
     const bucket = this.metered.get(i.intervalStart_s);
     this.metered.delete(i.intervalStart_s);
     for (const f of i.fids) f.delivered_wh = Math.round(bucket?.fids.get(f.fid) ?? 0);
-    const declared = new Map<string, number>();
-    for (const o of i.orders)
-      declared.set(
-        o.participant,
-        (declared.get(o.participant) ?? 0) + (o.side === 'sell' ? o.qty_wh : -o.qty_wh),
-      );
+    const record = this.market.history.find((h) => h.intervalStart_s === i.intervalStart_s);
+    // Declared positions by the settlement's rule (market/position.ts): a dispatchable unit is held
+    // to its matched volume, the rest of the others' orders goes to the grid.
+    const declared = declaredPositions(record?.result?.fills ?? [], this.market.participants);
     const metered = new Map<string, number>();
     for (const [p, cleared] of declared) {
       const m = Math.round(bucket?.participants.get(p) ?? 0);
@@ -303,7 +318,6 @@ export class LiveMarketController implements Controller {
     i.state = 'delivered';
     this.brief(i);
     this.news = true;
-    const record = this.market.history.find((h) => h.intervalStart_s === i.intervalStart_s);
     if (record?.result && this.ledgerState.state !== 'off') this.settle(i, record.result, metered);
   }
 
@@ -318,7 +332,7 @@ export class LiveMarketController implements Controller {
         return;
       }
       try {
-        await this.ledger.settle(k, result, metered);
+        await this.ledger.settle(k, result, metered, this.market.participants);
         i.state = 'settled';
         this.ledgerState.settled++;
         this.ledgerState.lastSettled_s = i.intervalStart_s;

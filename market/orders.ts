@@ -29,6 +29,12 @@ export interface Participant {
   microgrid: string;
   /** Deposit held by the market for the participant, micro-units (integer). */
   deposit: number;
+  /**
+   * The market holds it to its matched volume (a dispatchable generator or battery, a flexible load
+   * curtailed by what does not clear): the unmatched rest of its orders commits it to nothing
+   * (`declaredPart`, market/position.ts). Absent: false.
+   */
+  dispatchable?: boolean;
 }
 
 export interface MarketConfig {

@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRunEvents, readRunPoints, replayRun } from '../bench/recording/index.ts';
+import { readRunEvents, readRunPoints } from '../bench/recording/index.ts';
+import { replayRun } from '../bench/replay/replay-run.ts';
 import { budget } from './support/machine-speed.ts';
 
 const root = join(import.meta.dirname, '..');

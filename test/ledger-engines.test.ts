@@ -19,6 +19,7 @@ import {
   resultHash,
   settlementOf,
 } from '../market/ledger/ledger.ts';
+import { bookCommitments } from '../market/ledger/order-commitment.ts';
 import { MeterRegister, signReading } from '../market/metering.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../market/orders.ts';
 import { startHardhatNode } from './servers/index.ts';
@@ -82,11 +83,10 @@ describe.each(backends)('MarketLedger on the $name engine', ({ name, create }) =
         ['carol', 100_000n],
       ]),
     );
-    await expect(
-      ledger.commitOrders(1n, [
-        { hash: bytesToHex(keccak(new Uint8Array([1]))), participant: 'bob', deposit: 10n ** 9n },
-      ]),
-    ).rejects.toThrow(/deposit too small/);
+    const big: Order = { id: 'b9', participant: 'bob', side: 'buy', qty_wh: 10_000_000, price: 1, t_s: 0 };
+    await expect(ledger.commitOrderBooks(bookCommitments(1n, [big], () => 'mg1', 100))).rejects.toThrow(
+      /deposit too small/,
+    );
     const participants = new Map<string, Participant>(
       people.map((id) => [id, { id, microgrid: 'mg1', deposit: 0 }]),
     );

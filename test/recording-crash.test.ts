@@ -8,13 +8,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  readManifest,
-  readRunEvents,
-  readRunFrames,
-  readRunPoints,
-  replayRun,
-} from '../bench/recording/index.ts';
+import { readManifest, readRunEvents, readRunFrames, readRunPoints } from '../bench/recording/index.ts';
+import { replayRun } from '../bench/replay/replay-run.ts';
 import { generateReport } from '../bench/reports/index.ts';
 import { budget } from './support/machine-speed.ts';
 

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { main } from '../bench/cli/main.ts';
-import { readManifest, readRunEvents, readRunPoints, replayRun } from '../bench/recording/index.ts';
+import { readManifest, readRunEvents, readRunPoints } from '../bench/recording/index.ts';
+import { replayRun } from '../bench/replay/replay-run.ts';
 import { budget } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');

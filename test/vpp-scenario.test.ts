@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../bench/cli/main.ts';
-import { replayRun } from '../bench/recording/index.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
+import { replayRun } from '../bench/replay/replay-run.ts';
 import { scenarioVppRun } from '../bench/vpp/scenario.ts';
 import {
   loadSecurityScenario,

@@ -6,15 +6,20 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { attackRecorded } from '../bench/attacks/attack-run.ts';
+import { executeRun } from '../bench/campaigns/execute.ts';
+import { loadCampaign } from '../bench/campaigns/load.ts';
 import { main } from '../bench/cli/main.ts';
 import { openScenarioRun } from '../bench/cli/scenario-run.ts';
-import { replayRun } from '../bench/recording/index.ts';
+import { marketRunOf } from '../bench/market/market-settlement.ts';
 import { readRunPoints } from '../bench/recording/read-run.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
+import { replayRun } from '../bench/replay/replay-run.ts';
 import { scenarioVppRun } from '../bench/vpp/scenario.ts';
 import type { TwinState } from '../twin/api.ts';
+import { loadSecurityScenario } from '../twin/attacks/security.ts';
 import { loadScenario, ScenarioError } from '../twin/scenario/load.ts';
 import { budget } from './support/machine-speed.ts';
 
@@ -337,5 +342,155 @@ ${vpp}
     expect(error).toBeInstanceOf(ScenarioError);
     expect(error!.message).toMatch(message);
     expect(error!.message).toContain(`${file}:${line} `);
+  });
+});
+
+/** scenarios/vpp-market.yaml cut to 15 min of 5-min intervals on a coarse step, without its chain. */
+function shortVppMarket(): string {
+  return readFileSync(join(root, 'scenarios/vpp-market.yaml'), 'utf8')
+    .replace('grid: ../grids/demo-33bw-microgrids.yaml', `grid: ${GRID}`)
+    .replace('portfolio: ../vpp/portfolios/mg1.yaml', `portfolio: ${MG1}`)
+    .replace(/^dt_s: 0\.1$/m, 'dt_s: 0.5')
+    .replace(/^duration_s: 7200$/m, 'duration_s: 900')
+    .replace(/^ {2}interval_s: 900$/m, '  interval_s: 300\n  settlement: { enabled: false }');
+}
+
+describe('gridloop replay of a run with the VPP in the P2P market', { timeout: budget(180_000) }, () => {
+  it('attaches the market and the VPP bidding in it again: the same run, bit for bit, and says the chain is left to ledger verify', async () => {
+    const file = join(dir, 'vpp-market-short.yaml');
+    writeFileSync(file, shortVppMarket());
+    const out = join(dir, 'run-vpp-market');
+    const logs: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a) => void logs.push(a.join(' ')));
+    try {
+      // The recorded run: the market cleared intervals at 300 s and 600 s with the VPP in them.
+      await main(['simulate', file, '--out', out, '--json']);
+      const summary = JSON.parse(logs.find((l) => l.startsWith('{'))!) as {
+        market: { vpp: { id: string; intervals: { award_wh: number }[] } };
+      };
+      expect(summary.market.vpp.id).toBe('mg1');
+      expect(summary.market.vpp.intervals.some((d) => d.award_wh > 0)).toBe(true);
+      logs.length = 0;
+      const code = await main(['replay', out, '--every', '1000']);
+      expect(logs.join('\n')).toMatch(/bit-identical: yes/);
+      expect(code).toBe(0);
+      expect(logs.join('\n')).toMatch(
+        /market: attached again \(3 intervals cleared again, VPP 'mg1' bidding as one participant\); its settlement is not re-run: gridloop ledger verify .* re-executes/,
+      );
+    } finally {
+      log.mockRestore();
+    }
+  });
+});
+
+describe('the VPP in the P2P market in an attack run (gridloop attack, campaigns)', {
+  timeout: budget(180_000),
+}, () => {
+  it('records market_vpp points whose award is the clearing’s and whose delivery is the members’ measured energy, within 2 %; the run replays bit for bit', async () => {
+    const file = join(dir, 'vpp-market-attack.yaml');
+    // A false-data injection on MG2's state estimation while the market runs.
+    writeFileSync(
+      file,
+      `${shortVppMarket()}security:
+  estimation: { island: MG2, every_steps: 10, alpha: 0.05, persistence: { k: 3, n: 5 } }
+  attacks:
+    - { id: bias-v14, kind: bias, target: se.vm_pu.14, start_s: 400, stop_s: 500, bias: 0.04 }
+`,
+    );
+    const scenario = await loadSecurityScenario(file);
+    const market = (await marketRunOf(scenario, scenario.dt_s))!;
+    // The test's own account of the members' energy per 5-min interval, from the published states.
+    const delivered = new Map<number, number>();
+    let last = 0;
+    const out = join(dir, 'run-vpp-market-attack');
+    // As gridloop attack and campaign workers call it (bench/cli/commands/attack.ts, bench/campaigns/execute.ts).
+    const run = await attackRecorded(scenario, {
+      ...market.options,
+      every_s: 60,
+      out,
+      onStep: (state) => {
+        market.options.onStep(state);
+        const dt = state.t_s - last;
+        last = state.t_s;
+        const k = Math.floor((state.t_s - dt / 2) / 300) * 300;
+        let p = 0;
+        for (const id of MEMBERS) {
+          const d = state.devices[id]!;
+          if (d.online && !d.tripped) p += d.p_mw;
+        }
+        delivered.set(k, (delivered.get(k) ?? 0) + (p * 1e6 * dt) / 3600);
+      },
+      open: () =>
+        openScenarioRun('attack', dir, {
+          scenario,
+          file,
+          dt_s: scenario.dt_s,
+          devices: [],
+          loop: { devices: [], runner: 'attack' },
+        }),
+    });
+    expect(run.result.metrics.attacks[0]!.id).toBe('bias-v14');
+    const points = await readRunPoints(out);
+    const vpp = points.filter((p) => p.measurement === 'market_vpp');
+    expect(vpp).toHaveLength(2);
+    // The award from the run's own trades of participant mg1 (sold − bought), per interval.
+    const trades = points.filter((p) => p.measurement === 'market_trade' && p.tags.participant === 'mg1');
+    const start_ns = BigInt(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).start_ns);
+    const at_s = (t: bigint) => Math.round(Number(t - start_ns) / 1e9);
+    for (const p of vpp) {
+      const start = at_s(p.time_ns) - 300;
+      const award = trades
+        .filter((t) => at_s(t.time_ns) === start)
+        .reduce((x, t) => x + (t.tags.side === 'sell' ? 1 : -1) * (t.fields.filled_wh as number), 0);
+      expect(award, `interval ${start}`).toBeGreaterThan(0.5e6 * (300 / 3600));
+      expect(p.fields.award_wh).toBe(award);
+      expect(p.fields.delivered_wh as number).toBeCloseTo(delivered.get(start)!, 3);
+      expect(Math.abs(delivered.get(start)! - award), `interval ${start}`).toBeLessThanOrEqual(0.02 * award);
+    }
+    const replay = await replayRun(out);
+    expect(replay.divergence).toBeUndefined();
+    expect(replay.identical).toBe(true);
+    expect(replay.market).toEqual({ intervals: 3, vpp: 'mg1', ledger: 'not replayed' });
+  });
+});
+
+describe('the VPP in the P2P market in a campaign run', { timeout: budget(180_000) }, () => {
+  it('ships its portfolio beside the run and records market_vpp points: award = its trades, delivery within 2 %', async () => {
+    const work = join(dir, 'campaign');
+    // The portfolio relative to the scenario, as a shipped scenario names it: the campaign ships it beside the run.
+    writeFileSync(
+      join(dir, 'vpp-market-campaign.yaml'),
+      shortVppMarket().replace(`portfolio: ${MG1}`, `portfolio: ${relative(dir, MG1)}`),
+    );
+    const file = join(dir, 'campaign.yaml');
+    writeFileSync(
+      file,
+      'name: vpp-market-once\nscenarios: [vpp-market-campaign.yaml]\ncollect: [voltage-min]\n',
+    );
+    const campaign = await loadCampaign(file);
+    expect(campaign.runs).toHaveLength(1);
+    const result = await executeRun(campaign.runs[0]!, work, campaign.columns);
+    expect(result.status, result.verdict).toBe('passed');
+    const points = await readRunPoints(join(work, result.runDir!));
+    const vpp = points.filter((p) => p.measurement === 'market_vpp');
+    expect(vpp).toHaveLength(2);
+    for (const p of vpp) {
+      // Stamped at the interval's start (the recorder moves points of one series apart by a nanosecond).
+      const start_ns = p.time_ns - 300_000_000_000n;
+      const trades = points.filter(
+        (t) =>
+          t.measurement === 'market_trade' &&
+          t.tags.participant === 'mg1' &&
+          t.time_ns >= start_ns &&
+          t.time_ns < start_ns + 1_000_000n,
+      );
+      const award = trades.reduce(
+        (x, t) => x + (t.tags.side === 'sell' ? 1 : -1) * (t.fields.filled_wh as number),
+        0,
+      );
+      expect(award).toBeGreaterThan(0.5e6 * (300 / 3600));
+      expect(p.fields.award_wh).toBe(award);
+      expect(Math.abs((p.fields.delivered_wh as number) - award)).toBeLessThanOrEqual(0.02 * award);
+    }
   });
 });

@@ -14,15 +14,22 @@ import {
   type SecurityScenario,
 } from '../../twin/attacks/security.ts';
 import { loadGridFile } from '../../twin/files.ts';
+import { ScenarioError } from '../../twin/scenario/load.ts';
 import type { RunRecorder } from '../recording/run-recorder.ts';
-import { stateRecorder } from '../recording/simulate-run.ts';
+import { controllersOf, type SimulateRunOptions, stateRecorder } from '../recording/simulate-run.ts';
 import { assertionResults, judgeRun, type RunVerdict } from '../recording/verdict.ts';
 import { deviceMicrogrids, plannedIslands } from '../runtime/snapshot-points.ts';
 import { scenarioVppRun } from '../vpp/scenario.ts';
 import { type LinkRunResult, runLinkAttackScenario } from './link-scenario.ts';
 import { recordSecurity } from './record.ts';
 
-export interface AttackRunOptions {
+/**
+ * `controllers`, `vpp`, `recordMore`, `finish`: what the run attaches besides the attack engine, as for
+ * simulateRecorded: the scenario's P2P market and the VPP bidding in it (marketRunOf(…).options,
+ * bench/market/market-settlement.ts; its `onStep` goes into `onStep`).
+ */
+export interface AttackRunOptions
+  extends Pick<SimulateRunOptions, 'controllers' | 'vpp' | 'recordMore' | 'finish'> {
   /** Recording interval, s of twin time. */
   every_s: number;
   /** Opens the run's folder; no recording without it. */
@@ -45,9 +52,16 @@ export async function attackRecorded(
   options: AttackRunOptions,
 ): Promise<AttackRunResult> {
   const link = (scenario.security as { link?: { device: string } }).link;
+  if (link && scenario.market)
+    throw new ScenarioError(
+      'security.link runs the board in the loop without the P2P market: remove the market: section',
+      scenario.file,
+      undefined,
+      '/market',
+    );
   // The scenario's VPP, whose communication network the attacks may target (comms:<id>); read
   // before the run folder opens, so a bad vpp: section leaves no run behind.
-  const vpp = link ? undefined : await scenarioVppRun(scenario);
+  const vpp = link ? undefined : (options.vpp ?? (await scenarioVppRun(scenario)));
   let rec: RunRecorder | undefined;
   let states: ReturnType<typeof stateRecorder> | undefined;
   if (options.open) {
@@ -59,6 +73,7 @@ export async function attackRecorded(
       includeBuses: scenario.record?.buses ?? true,
       deviceMicrogrid: deviceMicrogrids(loaded.grid, loaded.config.hardware),
       plannedIslands: plannedIslands(loaded.grid),
+      recordMore: options.recordMore,
     });
   }
   let result: SecurityRunResult;
@@ -76,7 +91,7 @@ export async function attackRecorded(
           states?.step(state, inputs);
           options.onStep?.(state);
         },
-        controllers: vpp?.controllers,
+        controllers: controllersOf(vpp?.controllers, options.controllers),
         assertions: vpp?.assertions,
       });
     }
@@ -85,6 +100,12 @@ export async function attackRecorded(
     throw err;
   }
   states?.finish();
+  try {
+    await options.finish?.({ dir: rec?.dir, end_s: scenario.duration_s });
+  } catch (err) {
+    await rec?.close({ status: 'failed', reason: (err as Error).message });
+    throw err;
+  }
   const outcomes = assertionResults([...result.assertions, ...result.expectations], scenario.duration_s);
   if (!rec) return { result, verdict: judgeRun({ status: 'complete', assertions: outcomes }) };
   recordSecurity(result.harness, result.metrics, rec);

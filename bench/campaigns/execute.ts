@@ -12,6 +12,7 @@ import { parseScenario, type Scenario } from '../../twin/scenario/load.ts';
 import type { ScenarioRunResult } from '../../twin/scenario/runner.ts';
 import { attackRecorded } from '../attacks/attack-run.ts';
 import { openScenarioRun } from '../cli/scenario-run.ts';
+import { marketRunOf } from '../market/market-settlement.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import type { RunVerdict } from '../recording/verdict.ts';
 import { FigureCollector } from './figures.ts';
@@ -89,22 +90,35 @@ export async function executeRun(
     if ('security' in spec.scenario) {
       // An attack run, as `gridloop attack` makes it: detectors, labels and detection metrics.
       const scenario = parseSecurityScenario(scenarioText, scenarioFile);
+      const link = (scenario.security as { link?: unknown }).link;
+      // Its P2P market and the VPP bidding in it, as `gridloop attack` runs them.
+      const market = link ? undefined : await marketRunOf(scenario, scenario.dt_s);
       const r = await attackRecorded(scenario, {
+        ...market?.options,
         every_s: every_s(scenario),
         open: open(scenario),
         out,
-        onStep: (state) => figures.step(state),
+        onStep: (state) => {
+          market?.options.onStep(state);
+          figures.step(state);
+        },
       });
       metrics = r.result.metrics;
       run = { ...r, assertions: [...r.result.assertions, ...r.result.expectations] };
     } else {
       const scenario = parseScenario(scenarioText, scenarioFile);
+      // Its P2P market and the VPP bidding in it, as `gridloop simulate` runs them.
+      const market = await marketRunOf(scenario, scenario.dt_s);
       const r = await simulateRecorded(scenario, {
+        ...market?.options,
         dt_s: scenario.dt_s,
         every_s: every_s(scenario),
         open: open(scenario),
         out,
-        onStep: (state) => figures.step(state),
+        onStep: (state) => {
+          market?.options.onStep(state);
+          figures.step(state);
+        },
       });
       run = { ...r, assertions: r.result.assertions };
     }

@@ -219,6 +219,26 @@ export async function parseCampaign(text: string, file: string): Promise<Campaig
       files[traceName] = await readFile(scenario!.mainGrid.trace, 'utf8');
       scenarioData.mainGrid = { trace: traceName };
     }
+    // A VPP's portfolio and price files too: vpp/scenario.ts reads them relative to the scenario.
+    const vpp = scenarioData.vpp as Record<string, unknown> | undefined;
+    const target = vpp?.target as Record<string, unknown> | undefined;
+    for (const [holder, key, what] of [
+      [vpp, 'portfolio', 'VPP portfolio'],
+      [target, 'prices', 'VPP price file'],
+    ] as const) {
+      const file = holder?.[key];
+      if (typeof file !== 'string') continue;
+      const name = `vpp-${key}-${basename(file)}`;
+      try {
+        files[name] = await readFile(resolve(dirname(path), file), 'utf8');
+      } catch (err) {
+        fail(`scenario '${rel}': cannot read its ${what} ${file}: ${(err as Error).message}`, [
+          'scenarios',
+          i,
+        ]);
+      }
+      holder![key] = name;
+    }
     const hash = sha(JSON.stringify([scenarioText!, files]));
     // A YAML grid can be patched too (grid# pointers); its text is parsed once here.
     const grid =

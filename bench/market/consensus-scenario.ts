@@ -295,7 +295,7 @@ export async function runConsensusScenario(
     const here = outcomes.filter((o) => o.interval === k);
     now_s = d.intervalStart_s + interval_s;
     for (const o of here) o.t_s = now_s;
-    const settlement = settlementOf(k, result);
+    const settlement = settlementOf(k, result, { participants: market.controller.participants });
     const honestHash = resultHash(settlement);
 
     // Authorities going offline for this interval (and coming back after `until`).

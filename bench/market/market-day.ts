@@ -19,8 +19,12 @@ import { pathOfPointer, readYaml, type YamlPath } from '../../twin/yaml-source.t
 import type { PointSink } from '../recording/schema.ts';
 import { type MarketVpp, marketVppOf, type VppDelivery } from '../vpp/market.ts';
 
-/** Deposit of every participant, micro-units: large enough that no agent's order is refused for it. */
-const DEPOSIT = 1e15;
+/**
+ * Deposit of every participant, micro-units, unless `market.settlement.deposits` names its own: what
+ * the book admits orders against and what the settlement locks on the chain (10⁶ money units: no
+ * agent's order is refused for it).
+ */
+export const MARKET_DEPOSIT = 1e12;
 
 /** One FID over one interval: what was cleared against what it carried. */
 export interface FidDelivery {
@@ -142,7 +146,7 @@ export class MarketDay {
       ...(section.priceCap !== undefined ? { priceCap: section.priceCap } : {}),
     };
     try {
-      const participants = derParticipants(catalog, agents, DEPOSIT);
+      const participants = derParticipants(catalog, agents, MARKET_DEPOSIT);
       // Forecasts on the day's shapes (the scenario's start hour and load profile).
       const agentsBidder = derAgents({
         ...agents,
@@ -151,7 +155,15 @@ export class MarketDay {
           loadProfile: scenario.twin?.loads?.default?.profile,
         },
       });
-      if (vppBidder) participants.set(vppBidder.options.id, vppBidder.participant(DEPOSIT));
+      if (vppBidder) participants.set(vppBidder.options.id, vppBidder.participant(MARKET_DEPOSIT));
+      (agents.passive ?? []).forEach((id, i) => {
+        if (!participants.has(id)) fail(`unknown participant '${id}'`, `/market/agents/passive/${i}`);
+      });
+      for (const [id, deposit] of Object.entries(section.settlement?.deposits ?? {})) {
+        const p = participants.get(id);
+        if (!p) fail(`unknown participant '${id}'`, `/market/settlement/deposits/${id}`);
+        else participants.set(id, { ...p, deposit });
+      }
       this.controller = new MarketController({
         fids: this.fids,
         participants,
@@ -166,6 +178,7 @@ export class MarketDay {
         config,
       });
     } catch (err) {
+      if (err instanceof ScenarioError) throw err;
       throw new ScenarioError((err as Error).message, scenario.file, options.lineOf?.(['market']), '/market');
     }
     vppBidder?.connect(this.controller);
@@ -280,6 +293,7 @@ export class MarketDay {
             price: f.price,
             amount: f.amount,
             grid_amount: f.gridAmount,
+            order: f.orderId,
           },
           time,
         );

@@ -1,9 +1,12 @@
 /**
  * The market day settled on the embedded proof-of-authority chain (docs/market.md, "Settlement of the
- * market day"). Every interval the market delivered is, at its end: metered from the twin (each
- * participant's net energy, signed by its meter's Ed25519 key and accepted by its microgrid's
- * authority), its reading commitments put on the chain, its clearing result voted by every authority
- * and settled against the metered energy (penalties and rewards by the contract's rules). At the end
+ * market day"). Each interval's admitted orders, at its gate closure, become one Merkle root per
+ * microgrid's book (deposits checked by the contract), committed in the next block. Every interval
+ * the market delivered is, at its end: metered from the twin (each participant's net energy, signed
+ * by its meter's Ed25519 key and accepted by its microgrid's authority), its reading commitments put
+ * on the chain, its clearing result voted by every authority and settled against the metered energy
+ * (the declared-position rule, the passive prosumers by the community sharing rule, penalties and
+ * rewards by the contract's rules). At the end
  * of the run the chain is written into the run folder (`persistLedger`: ledger/chain.jsonl,
  * accounts.json), which `gridloop ledger verify` re-executes from genesis.
  *
@@ -14,24 +17,30 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { flexParticipant, loadConsumption, loadParticipant } from '../../market/agents.ts';
 import type { ClearingResult } from '../../market/clearing.ts';
+import type { IntervalRecord } from '../../market/controller.ts';
 import { keccak } from '../../market/ledger/abi.ts';
 import type { BlockOutcome } from '../../market/ledger/chain.ts';
 import { LedgerError } from '../../market/ledger/chain.ts';
 import { type LedgerRules, MarketLedger, resultHash, settlementOf } from '../../market/ledger/ledger.ts';
+import { type BookCommitment, bookCommitments } from '../../market/ledger/order-commitment.ts';
 import { persistLedger } from '../../market/ledger/persist.ts';
 import { MeterRegister, signReading } from '../../market/metering.ts';
 import { DEFAULT_MARKET_CONFIG } from '../../market/orders.ts';
+import type { SharingRule } from '../../market/sharing.ts';
 import type { TwinState } from '../../twin/api.ts';
 import type { ControllerAction, TwinCatalog } from '../../twin/control/contract.ts';
 import type { Scenario } from '../../twin/scenario/load.ts';
 import type { PointSink } from '../recording/schema.ts';
 import type { SimulateRunOptions } from '../recording/simulate-run.ts';
-import { type MarketDay, marketDayOf } from './market-day.ts';
+import { MARKET_DEPOSIT, type MarketDay, marketDayOf } from './market-day.ts';
 
 /** Money each participant brings into the market at the start, micro-units (10⁷ money units). */
 export const SETTLEMENT_CREDIT = 10n ** 13n;
-/** Of which locked as its deposit (penalties are taken from it), micro-units. */
-export const SETTLEMENT_DEPOSIT = 10n ** 12n;
+/**
+ * Of which locked as its deposit (penalties are taken from it), micro-units, unless
+ * `market.settlement.deposits` names its own: the deposit the order book admits orders against.
+ */
+export const SETTLEMENT_DEPOSIT = BigInt(MARKET_DEPOSIT);
 
 /** The delivery rules when the scenario's `market.settlement` does not set them (docs/market.md). */
 export const DEFAULT_SETTLEMENT_RULES = { toleranceWh: 100, tolerancePermille: 50, penaltyPerWh: 100 };
@@ -107,6 +116,8 @@ export interface SettlementOptions {
   penaltyPerWh?: number;
   /** Seeds the authority and meter keys. */
   seed: string;
+  /** Community sharing rule of the passive prosumers. @default 'mid-market-rate' */
+  sharing?: SharingRule;
 }
 
 export interface SettlementReport {
@@ -118,6 +129,9 @@ export interface SettlementReport {
   unsettled: { interval: number; reason: string }[];
   /** Meter readings the authorities refused (none in an honest run). */
   readingsRefused: string[];
+  /** Order books committed on the chain (one Merkle root per microgrid and interval), and their orders. */
+  books: number;
+  orders: number;
   blocks: number;
   gas: bigint;
   /** Whether the chain was written into the run folder (ledger/). */
@@ -137,12 +151,18 @@ export class MarketSettlement {
   private sink?: { point: PointSink; timeOf: (t_s: number) => bigint };
   private blocksRecorded = 0;
   private readonly report: SettlementReport;
+  /** Microgrid → the authority its meters and order book belong to. */
+  private readonly authorityOfMicrogrid: Map<string, number>;
+  /** Order books cleared at a gate closure, waiting for the next block (with their records). */
+  private pendingBooks: { record: IntervalRecord; books: BookCommitment[] }[] = [];
+  private historySeen = 0;
 
   private constructor(
     readonly market: MarketDay,
     readonly ledger: MarketLedger,
     readonly rules: LedgerRules,
     seed: string,
+    private readonly sharing: SharingRule,
   ) {
     const catalog = market.catalog;
     const interval_s = market.section.interval_s;
@@ -153,6 +173,7 @@ export class MarketSettlement {
     );
     // Each microgrid's meters are registered with one authority (microgrid i → authority i mod n).
     const mgIndex = new Map(catalog.microgrids.map((m, i) => [m.id, i % n]));
+    this.authorityOfMicrogrid = mgIndex;
     this.participants = [...market.controller.participants.keys()].sort();
     this.authorityOf = new Map();
     for (const p of this.participants) {
@@ -169,6 +190,8 @@ export class MarketSettlement {
       settled: [],
       unsettled: [],
       readingsRefused: [],
+      books: 0,
+      orders: 0,
       blocks: 0,
       gas: 0n,
       persisted: false,
@@ -189,15 +212,36 @@ export class MarketSettlement {
     };
     const n = options.authorities ?? Math.max(3, market.catalog.microgrids.length);
     const ledger = await MarketLedger.deploy(n, rules, options.seed);
-    const participants = [...market.controller.participants.keys()].sort();
+    const registry = market.controller.participants;
+    const participants = [...registry.keys()].sort();
     await ledger.credit(new Map(participants.map((p) => [p, SETTLEMENT_CREDIT])));
-    await ledger.lockDeposits(new Map(participants.map((p) => [p, SETTLEMENT_DEPOSIT])));
-    return new MarketSettlement(market, ledger, rules, options.seed);
+    // Each participant locks the deposit the order book admits its orders against.
+    await ledger.lockDeposits(
+      new Map(
+        participants.map((p) => [p, BigInt(registry.get(p)!.deposit)] as const).filter(([, d]) => d > 0n),
+      ),
+    );
+    return new MarketSettlement(market, ledger, rules, options.seed, options.sharing ?? 'mid-market-rate');
   }
 
   /** Sees every state after the market: meters it, and queues each interval's settlement as it ends. */
   readonly onStep = (state: TwinState): void => {
     this.meters.onStep(state);
+    // An interval cleared at its gate closure: its admitted orders go into the next block.
+    const history = this.market.controller.history;
+    for (; this.historySeen < history.length; this.historySeen++) {
+      const record = history[this.historySeen];
+      if (!record.result || !record.orders || record.orders.length === 0) continue;
+      const k = BigInt(Math.round(record.intervalStart_s / this.market.section.interval_s));
+      const registry = this.market.controller.participants;
+      const books = bookCommitments(
+        k,
+        record.orders,
+        (p) => registry.get(p)?.microgrid,
+        this.market.controller.config.depositPerWh,
+      );
+      this.pendingBooks.push({ record, books });
+    }
     const interval = this.market.section.interval_s;
     // The interval before the one now running has ended (as MarketDay counts intervals).
     const end = Math.floor((state.t_s + 1e-6) / interval) * interval;
@@ -211,7 +255,8 @@ export class MarketSettlement {
     }
     const energy = new Map(this.meters.of(start));
     this.meters.drop(start);
-    this.queue = this.queue.then(() => this.settleInterval(start, end, result, energy));
+    const books = this.pendingBooks.splice(0);
+    this.queue = this.queue.then(() => this.settleInterval(start, end, result, energy, books));
   };
 
   /** Where the chain points go (simulate's recorder), when the run is recorded. */
@@ -224,6 +269,7 @@ export class MarketSettlement {
     end: number,
     result: ClearingResult,
     energy: ReadonlyMap<string, number>,
+    books: readonly { record: IntervalRecord; books: BookCommitment[] }[],
   ): Promise<void> {
     if (this.failure) return;
     const k = Math.round(start / this.market.section.interval_s);
@@ -253,13 +299,22 @@ export class MarketSettlement {
       }
       const metered = new Map<string, bigint>();
       for (const r of this.registers.values()) for (const [p, e] of r.meteredFor(k)) metered.set(p, e);
-      const settlement = settlementOf(k, result);
+      const settlement = settlementOf(k, result, {
+        participants: this.market.controller.participants,
+        passive: {
+          metered,
+          rule: this.sharing,
+          retailPrice: this.rules.retailPrice,
+          feedInPrice: this.rules.feedInPrice,
+        },
+      });
       const hash = resultHash(settlement);
       // Every authority votes the hash of the result it computed (the clearing is deterministic), in
-      // the block that commits the readings (a block less per interval for every authority to run).
+      // the block that commits the readings and the order books cleared since the last block (the
+      // next interval's: its gate has closed) — a block less per interval for every authority to run.
       const votes = new Map(this.ledger.engine.authorities.map((_, i) => [i, hash]));
-      if (commitments.length > 0) await this.ledger.commitReadingsAndVote(BigInt(k), commitments, votes);
-      else await this.ledger.vote(BigInt(k), votes);
+      await this.ledger.commitReadingsAndVote(BigInt(k), commitments, votes, this.bookCalls(books));
+      this.recordBooks(books);
       await this.ledger.settle(settlement, metered);
       this.report.settled.push(k);
     } catch (err) {
@@ -270,6 +325,59 @@ export class MarketSettlement {
       this.report.unsettled.push({ interval: k, reason: err.message });
     }
     this.recordBlocks(end);
+  }
+
+  private bookCalls(books: readonly { books: BookCommitment[] }[]) {
+    return this.ledger.orderBookCalls(
+      books.flatMap((b) => b.books),
+      (mg) => this.authorityOfMicrogrid.get(mg) ?? 0,
+    );
+  }
+
+  /**
+   * `market_order` points (each admitted order as committed, each refused one with its reason) and
+   * `market_book` points (each book's Merkle root), stamped at the gate closure.
+   */
+  private recordBooks(books: readonly { record: IntervalRecord; books: BookCommitment[] }[]): void {
+    for (const { record, books: bs } of books) {
+      this.report.books += bs.length;
+      for (const b of bs) this.report.orders += b.orders.length;
+      if (!this.sink) continue;
+      const time = this.sink.timeOf(record.clearedAt_s);
+      for (const b of bs) {
+        this.sink.point(
+          'market_book',
+          { microgrid: b.microgrid },
+          { interval: b.interval, root: b.root, orders: BigInt(b.orders.length) },
+          time,
+        );
+        const sink = this.sink;
+        b.orders.forEach((o, i) => {
+          sink.point(
+            'market_order',
+            { participant: o.participant, microgrid: b.microgrid, status: 'admitted' },
+            {
+              interval: b.interval,
+              order: o.id,
+              side: o.side,
+              qty_wh: BigInt(o.qty_wh),
+              price: BigInt(o.price),
+              t_ms: BigInt(Math.round(o.t_s * 1000)),
+              leaf: BigInt(i),
+            },
+            time,
+          );
+        });
+      }
+      const k = bs[0]?.interval ?? 0n;
+      for (const r of record.refused)
+        this.sink.point(
+          'market_order',
+          { participant: r.orderId.split('/')[0] ?? '', microgrid: '', status: 'refused' },
+          { interval: k, order: r.orderId, reason: r.reason, message: r.message },
+          time,
+        );
+    }
   }
 
   /** `chain` points: every authority's decision on each block made final since the last call. */
@@ -300,6 +408,19 @@ export class MarketSettlement {
   async finish(runDir?: string, end_s = 0): Promise<SettlementReport> {
     await this.queue;
     if (this.failure) throw this.failure;
+    // Books cleared after the last settled interval (the run ended before they were delivered).
+    const books = this.pendingBooks.splice(0);
+    if (books.length > 0)
+      try {
+        await this.ledger.commitOrderBooks(
+          books.flatMap((b) => b.books),
+          (mg) => this.authorityOfMicrogrid.get(mg) ?? 0,
+        );
+        this.recordBooks(books);
+      } catch (err) {
+        if (!(err instanceof LedgerError)) throw err;
+        this.report.unsettled.push({ interval: -1, reason: `order books not committed: ${err.message}` });
+      }
     this.recordBlocks(end_s);
     if (runDir) {
       await persistLedger(this.ledger, runDir, this.participants);
@@ -343,7 +464,7 @@ export function settlementLines(r: SettlementReport, ledgerDir?: string): string
   const lines = r.unsettled.map((u) => `  UNSETTLED  interval ${u.interval}: ${u.reason}`);
   for (const x of r.readingsRefused.slice(0, 5)) lines.push(`  READING REFUSED  ${x}`);
   lines.push(
-    `  ${r.unsettled.length === 0 ? 'PASS' : 'FAIL'}  market settlement: ${r.settled.length} intervals settled against the meters on a ${r.authorities}-authority chain (${r.blocks} blocks, ${r.gas} gas)${ledgerDir ? `; chain in ${ledgerDir}` : ''}`,
+    `  ${r.unsettled.length === 0 ? 'PASS' : 'FAIL'}  market settlement: ${r.settled.length} intervals settled against the meters on a ${r.authorities}-authority chain (${r.blocks} blocks, ${r.gas} gas), ${r.orders} orders committed in ${r.books} books${ledgerDir ? `; chain in ${ledgerDir}` : ''}`,
   );
   return lines;
 }
@@ -371,7 +492,11 @@ export async function marketRunOf(scenario: Scenario, dt_s: number): Promise<Mar
   const settlement =
     section?.enabled === false
       ? undefined
-      : await MarketSettlement.create(market, { ...section, seed: `${scenario.name}#${scenario.seed}` });
+      : await MarketSettlement.create(market, {
+          ...section,
+          sharing: section?.sharing,
+          seed: `${scenario.name}#${scenario.seed}`,
+        });
   const run: MarketRun = {
     market,
     settlement,

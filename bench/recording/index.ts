@@ -82,7 +82,6 @@ export {
   replayRecords,
   TwinStateHasher,
 } from './replay-log.ts';
-export { replayRun } from './replay-run.ts';
 export {
   type LineSink,
   type RecorderEvent,

@@ -205,6 +205,7 @@ export const RECORDED_SCHEMA = {
       price: 'float',
       amount: 'float',
       grid_amount: 'float',
+      order: 'string',
     },
   },
   /**
@@ -249,6 +250,34 @@ export const RECORDED_SCHEMA = {
       interval: 'integer',
       energy_wh: 'integer',
       commitment: 'string',
+    },
+  },
+  /**
+   * An interval's order as its microgrid's book committed it on the chain (`status` admitted: its
+   * position `leaf` in the book's Merkle tree), or as the book refused it (`status` refused, with
+   * `reason` and `message`), stamped at the gate closure (docs/market.md, "Order commitments").
+   */
+  market_order: {
+    tags: ['run', 'participant', 'microgrid', 'status'],
+    fields: {
+      interval: 'integer',
+      order: 'string',
+      side: 'string',
+      qty_wh: 'integer',
+      price: 'integer',
+      t_ms: 'integer',
+      leaf: 'integer',
+      reason: 'string',
+      message: 'string',
+    },
+  },
+  /** One microgrid's committed order book of an interval: its Merkle root and number of orders. */
+  market_book: {
+    tags: ['run', 'microgrid'],
+    fields: {
+      interval: 'integer',
+      root: 'string',
+      orders: 'integer',
     },
   },
   /**

@@ -208,7 +208,7 @@ export function stateRecorder(
 }
 
 /** The scenario's VPP and the caller's controllers (a market), made fresh for each run. */
-function controllersOf(
+export function controllersOf(
   ...makers: (SimulateRunOptions['controllers'] | undefined)[]
 ): SimulateRunOptions['controllers'] {
   const present = makers.filter((m) => m !== undefined);

@@ -69,9 +69,9 @@ export class VppMarketParticipant {
 
   constructor(readonly options: VppParticipantOptions) {}
 
-  /** Its participant entry in the market. */
+  /** Its participant entry in the market: dispatched to its award, so its unmatched rest commits nothing. */
   participant(deposit: number): Participant {
-    return { id: this.options.id, microgrid: this.options.microgrid, deposit };
+    return { id: this.options.id, microgrid: this.options.microgrid, deposit, dispatchable: true };
   }
 
   /** The DERs and loads it bids for (member id → its participant id), for the agents to leave out. */

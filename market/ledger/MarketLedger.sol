@@ -31,7 +31,9 @@ contract MarketLedger {
     int256 public grid;
     int256 public minted;
 
-    mapping(uint64 => mapping(bytes32 => address)) public orderOwner;
+    /// Per interval, per book (keccak256 of its microgrid's id): the Merkle root of the book's admitted
+    /// orders (docs/market.md, "Order commitments"). One word per book, not one per order.
+    mapping(uint64 => mapping(bytes32 => bytes32)) public orderRoot;
     mapping(uint64 => mapping(bytes32 => uint256)) public votes;
     mapping(uint64 => mapping(address => bytes32)) public voteOf;
     mapping(uint64 => bytes32) public accepted;
@@ -50,7 +52,7 @@ contract MarketLedger {
     /// reading's canonical bytes and a salt). The raw reading stays with the authority.
     mapping(uint64 => mapping(bytes32 => bytes32)) public readingCommitment;
 
-    event OrderCommitted(uint64 indexed interval, bytes32 orderHash, address participant, int256 deposit);
+    event OrdersCommitted(uint64 indexed interval, bytes32 book, bytes32 root, uint256 orders, address authority);
     event ClearingVote(uint64 indexed interval, address authority, bytes32 resultHash, uint256 votes);
     event ClearingAccepted(uint64 indexed interval, bytes32 resultHash);
     event Settled(uint64 indexed interval, uint256 participants, int256 penalties);
@@ -113,22 +115,44 @@ contract MarketLedger {
         storeAccount(who, balance + toBalance, deposit + toDeposit, reputation);
     }
 
-    /// Commitments (hashes) of the interval's orders; each needs its deposit in place.
-    function commitOrders(
+    /// Commits one book of the interval's orders (a microgrid's, by its authority) as the Merkle root
+    /// of its order leaves, once per book and before the interval's clearing is accepted. Each
+    /// participant with orders in it lists the deposit they need (Σ qty × depositPerWh), which its
+    /// deposit must cover: an authority cannot commit orders a participant has not backed.
+    function commitOrderRoot(
         uint64 interval,
-        bytes32[] calldata orderHash,
+        bytes32 book,
+        bytes32 root,
+        uint256 orders,
         address[] calldata who,
         int256[] calldata need
     ) external onlyAuthority {
-        require(orderHash.length == who.length && who.length == need.length, "length mismatch");
+        require(who.length == need.length, "length mismatch");
+        require(root != bytes32(0) && orders > 0, "empty book");
         require(accepted[interval] == bytes32(0), "gate closed: clearing accepted");
+        require(orderRoot[interval][book] == bytes32(0), "orders already committed");
         for (uint256 i = 0; i < who.length; i++) {
-            require(orderOwner[interval][orderHash[i]] == address(0), "order already committed");
             (, int256 deposit, ) = loadAccount(who[i]);
             require(deposit >= need[i], "deposit too small");
-            orderOwner[interval][orderHash[i]] = who[i];
-            emit OrderCommitted(interval, orderHash[i], who[i], need[i]);
         }
+        orderRoot[interval][book] = root;
+        emit OrdersCommitted(interval, book, root, orders, msg.sender);
+    }
+
+    /// True when `leaf` is the order at `index` of the book committed for the interval: the Merkle path
+    /// from the leaf (siblings bottom-up; the index's bits say left or right) ends at the root.
+    function proveOrder(uint64 interval, bytes32 book, bytes32 leaf, uint256 index, bytes32[] calldata path)
+        external
+        view
+        returns (bool)
+    {
+        bytes32 root = orderRoot[interval][book];
+        if (root == bytes32(0) || leaf == bytes32(0) || path.length > 32 || index >> path.length != 0) return false;
+        bytes32 h = leaf;
+        for (uint256 i = 0; i < path.length; i++) {
+            h = (index >> i) & 1 == 0 ? keccak256(abi.encodePacked(h, path[i])) : keccak256(abi.encodePacked(path[i], h));
+        }
+        return h == root;
     }
 
     /// One vote per authority per interval; the result is accepted once a majority agree.

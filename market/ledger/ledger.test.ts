@@ -4,6 +4,7 @@
  * authority's contract storage and compared with a hand calculation.
  */
 import { readFileSync } from 'node:fs';
+import { keccak_256 } from '@noble/hashes/sha3.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clear } from '../clearing.ts';
 import { DEFAULT_MARKET_CONFIG, type Order, type Participant } from '../orders.ts';
@@ -11,6 +12,7 @@ import { bytesToHex, keccak } from './abi.ts';
 import { Authority, authorityKey } from './chain.ts';
 import { ARTIFACT_PATH, compile } from './compile.ts';
 import { MarketLedger, participantAddress, resultHash, settlementOf } from './ledger.ts';
+import { bookCommitments } from './order-commitment.ts';
 
 const RULES = {
   retailPrice: 250,
@@ -59,11 +61,63 @@ describe('ledger on a 3-authority Clique chain', () => {
   }
 
   it('refuses an order commitment whose deposit is too small, naming the reason', async () => {
-    await expect(
-      ledger.commitOrders(1n, [
-        { hash: bytesToHex(keccak(new Uint8Array([1]))), participant: 'bob', deposit: 10n ** 9n },
+    const big: Order = { id: 'b9', participant: 'bob', side: 'buy', qty_wh: 10_000_000, price: 1, t_s: 0 };
+    await expect(ledger.commitOrderBooks(bookCommitments(1n, [big], () => 'mg1', 100))).rejects.toThrow(
+      /deposit too small/,
+    );
+  });
+
+  it("commits a book's orders as one Merkle root in tie-rule order and proves each order against it", async () => {
+    // Out of merit order on purpose: the root must not depend on the submission order.
+    const orders: Order[] = [
+      { id: 'c2', participant: 'carol', side: 'buy', qty_wh: 10, price: 150, t_s: 2.5 },
+      { id: 'b2', participant: 'bob', side: 'buy', qty_wh: 20, price: 200, t_s: 1 },
+      { id: 'a3', participant: 'alice', side: 'sell', qty_wh: 30, price: 90, t_s: 3 },
+      { id: 'a2', participant: 'alice', side: 'sell', qty_wh: 40, price: 90, t_s: 1 },
+      { id: 'a1', participant: 'alice', side: 'sell', qty_wh: 50, price: 100, t_s: 0 },
+    ];
+    const [book] = bookCommitments(3n, orders, () => 'mg1', 100);
+    // The tie rule by hand: sells cheapest first (a2 before a3 at 90: earlier), then buys dearest first.
+    expect(book.orders.map((o) => o.id)).toEqual(['a2', 'a3', 'a1', 'b2', 'c2']);
+    expect(book.needs).toEqual(
+      new Map([
+        ['alice', 12_000n],
+        ['bob', 2_000n],
+        ['carol', 1_000n],
       ]),
-    ).rejects.toThrow(/deposit too small/);
+    );
+    // Leaves and root recomputed here with another keccak (noble) over hand-laid ABI words.
+    const w = (x: bigint | string) =>
+      typeof x === 'string'
+        ? x.slice(2).padStart(64, '0')
+        : (((1n << 256n) + x) % (1n << 256n)).toString(16).padStart(64, '0');
+    const k = (hex: string) => `0x${Buffer.from(keccak_256(Buffer.from(hex, 'hex'))).toString('hex')}`;
+    const leaf = (o: Order) =>
+      k(
+        w(3n) +
+          w(k(Buffer.from(o.id).toString('hex'))) +
+          w(participantAddress(o.participant)) +
+          w(o.side === 'sell' ? 0n : 1n) +
+          w(BigInt(o.qty_wh)) +
+          w(BigInt(o.price)) +
+          w(BigInt(Math.round(o.t_s * 1000))),
+      );
+    const L = book.orders.map(leaf);
+    expect(book.leaves).toEqual(L);
+    const zero = `0x${'0'.repeat(64)}`;
+    const pair = (a: string, b: string) => k(a.slice(2) + b.slice(2));
+    const root = pair(pair(pair(L[0], L[1]), pair(L[2], L[3])), pair(pair(L[4], zero), pair(zero, zero)));
+    await ledger.commitOrderBooks([book]);
+    for (const a of ledger.chain.authorities)
+      expect(await ledger.readBytes32(a, 'orderRoot(uint64,bytes32)', [3n, book.book])).toBe(root);
+    for (let i = 0; i < 5; i++) expect(await ledger.proveOrder(book, i)).toBe(true);
+    // A changed order (one Wh more) or another position does not prove.
+    const forged = { ...book, leaves: [...book.leaves] };
+    forged.leaves[3] = leaf({ ...book.orders[3], qty_wh: 21 });
+    expect(await ledger.proveOrder(forged, 3)).toBe(false);
+    expect(await ledger.proveOrder({ ...book, leaves: [L[1], L[0], ...L.slice(2)] }, 0)).toBe(false);
+    // Committed once per book and interval.
+    await expect(ledger.commitOrderBooks([book])).rejects.toThrow(/orders already committed/);
   });
 
   it('accepts the majority hash, settles against meters with penalties, conserves money exactly', async () => {
@@ -76,14 +130,7 @@ describe('ledger on a 3-authority Clique chain', () => {
       { id: 'c1', participant: 'carol', side: 'buy', qty_wh: 600, price: 150, t_s: 1 },
     ];
     const interval = 7n;
-    await ledger.commitOrders(
-      interval,
-      orders.map((o) => ({
-        hash: bytesToHex(keccak(new TextEncoder().encode(JSON.stringify(o)))),
-        participant: o.participant,
-        deposit: 40_000n,
-      })),
-    );
+    await ledger.commitOrderBooks(bookCommitments(interval, orders, () => 'mg1', 40));
     const cfg = { ...DEFAULT_MARKET_CONFIG, retailPrice: RULES.retailPrice, feedInPrice: RULES.feedInPrice };
     const settlement = settlementOf(Number(interval), clear(orders, participants, cfg));
     const honest = resultHash(settlement);

@@ -8,9 +8,13 @@ import { readFileSync } from 'node:fs';
 import { type Address, createAddressFromString, createContractAddress } from '@ethereumjs/util';
 import type { ClearingResult } from '../clearing.ts';
 import { canonicalReading, type MeterReading } from '../metering.ts';
+import type { Participant } from '../orders.ts';
+import { declaredPart } from '../position.ts';
+import { type SharingRule, share } from '../sharing.ts';
 import { bytesToHex, concat, decodeWord, encodeArgs, encodeCall, hexToBytes, keccak } from './abi.ts';
 import { type Authority, LedgerError, type PoaChain } from './chain.ts';
 import { type CommittedBlock, EmbeddedEngine, type EngineCall, type LedgerEngine } from './engine.ts';
+import { type BookCommitment, merklePath } from './order-commitment.ts';
 
 const artifact = JSON.parse(readFileSync(new URL('./MarketLedger.json', import.meta.url), 'utf8')) as {
   bytecode: string;
@@ -49,20 +53,58 @@ export function participantAddress(id: string): string {
   return bytesToHex(keccak(new TextEncoder().encode(`gridloop-market-participant:${id}`)).slice(12));
 }
 
-/** Settlement lines of a clearing: per participant, its fills plus the unmatched rest with the grid. */
-export function settlementOf(interval: number, result: ClearingResult): IntervalSettlement {
+/** Passive prosumers of an interval, settled by a community sharing rule (market/sharing.ts). */
+export interface PassiveSettlement {
+  /** Every metered participant's net energy, Wh (export positive); those without fills are passive. */
+  metered: ReadonlyMap<string, bigint>;
+  rule: SharingRule;
+  retailPrice: number;
+  feedInPrice: number;
+}
+
+/**
+ * Settlement lines of a clearing: per participant, its declared position and money (`declaredPart`,
+ * market/position.ts: its fills, and the unmatched rest with the grid unless the market holds it to
+ * its matched volume); with `passive`, each metered participant without fills and with a nonzero
+ * reading gets a line at its metered energy and the money of the community sharing rule, the
+ * community's exchange with the main grid going to the grid account and the rounding remainder to
+ * the pool (docs/market.md, "Passive prosumers on the chain").
+ */
+export function settlementOf(
+  interval: number,
+  result: ClearingResult,
+  options: { participants?: ReadonlyMap<string, Participant>; passive?: PassiveSettlement } = {},
+): IntervalSettlement {
   const byParticipant = new Map<string, SettlementLine>();
   let gridShare = 0n;
+  let poolShare = BigInt(result.pool);
   for (const f of result.fills) {
     const line = byParticipant.get(f.participant) ?? { participant: f.participant, clearedWh: 0n, trade: 0n };
-    const sign = f.side === 'sell' ? 1n : -1n;
-    line.clearedWh += sign * BigInt(f.filled_wh + f.unmatched_wh);
-    line.trade += sign * BigInt(f.amount + f.gridAmount);
-    gridShare -= sign * BigInt(f.gridAmount); // the grid receives from buyers, pays sellers
+    const part = declaredPart(f, options.participants?.get(f.participant));
+    line.clearedWh += BigInt(part.position_wh);
+    line.trade += BigInt(part.money);
+    gridShare += BigInt(part.grid);
     byParticipant.set(f.participant, line);
   }
+  const passive = options.passive;
+  if (passive) {
+    const positions = [...passive.metered]
+      .filter(([p, wh]) => wh !== 0n && !byParticipant.has(p))
+      .map(([participant, wh]) => ({ participant, net_wh: Number(wh) }));
+    if (positions.length > 0) {
+      const shared = share(positions, passive.rule, passive.retailPrice, passive.feedInPrice);
+      for (const { participant, net_wh } of positions)
+        byParticipant.set(participant, {
+          participant,
+          clearedWh: BigInt(net_wh),
+          trade: shared.amounts.get(participant)!,
+        });
+      gridShare += shared.gridNet;
+      poolShare += shared.remainder;
+    }
+  }
   const lines = [...byParticipant.values()].sort((a, b) => (a.participant < b.participant ? -1 : 1));
-  return { interval: BigInt(interval), lines, poolShare: BigInt(result.pool), gridShare };
+  return { interval: BigInt(interval), lines, poolShare, gridShare };
 }
 
 function resultArgs(s: IntervalSettlement) {
@@ -220,20 +262,50 @@ export class MarketLedger {
     ]);
   }
 
-  commitOrders(
-    interval: bigint,
-    orders: readonly { hash: string; participant: string; deposit: bigint }[],
+  /**
+   * Commits books of an interval's orders (order-commitment.ts), each as one transaction of its
+   * microgrid's authority (`authorityOf`), in one block. The contract refuses a book when a listed
+   * participant's deposit does not cover its need ("deposit too small"), or after the clearing was
+   * accepted ("gate closed").
+   */
+  commitOrderBooks(
+    books: readonly BookCommitment[],
+    authorityOf: (microgrid: string) => number = () => 0,
   ): Promise<LedgerOutcome> {
-    return this.submit([
-      [
-        this.call('commitOrders(uint64,bytes32[],address[],int256[])', [
-          interval,
-          orders.map((o) => o.hash),
-          orders.map((o) => participantAddress(o.participant)),
-          orders.map((o) => o.deposit),
-        ]),
-      ],
-    ]);
+    return this.submit([this.orderBookCalls(books, authorityOf)]);
+  }
+
+  orderBookCalls(books: readonly BookCommitment[], authorityOf: (microgrid: string) => number): EngineCall[] {
+    return books.map((b) =>
+      this.call(
+        'commitOrderRoot(uint64,bytes32,bytes32,uint256,address[],int256[])',
+        [
+          b.interval,
+          b.book,
+          b.root,
+          BigInt(b.orders.length),
+          [...b.needs.keys()].map(participantAddress),
+          [...b.needs.values()],
+        ],
+        authorityOf(b.microgrid),
+      ),
+    );
+  }
+
+  /** Proves the book's order `index` against the root on the chain (the contract walks its path). */
+  async proveOrder(book: BookCommitment, index: number, reader: Authority | number = 0): Promise<boolean> {
+    const out = await this.engine.call(
+      this.contractAddress,
+      encodeCall('proveOrder(uint64,bytes32,bytes32,uint256,bytes32[])', [
+        book.interval,
+        book.book,
+        book.leaves[index],
+        BigInt(index),
+        merklePath(book.leaves, index),
+      ]),
+      this.readerIndex(reader),
+    );
+    return decodeWord(out) === 1n;
   }
 
   /**
@@ -255,8 +327,10 @@ export class MarketLedger {
     interval: bigint,
     commitments: readonly { meter: string; commitment: string }[],
     hashes: ReadonlyMap<Authority | number, string>,
+    before: readonly EngineCall[] = [],
   ): Promise<LedgerOutcome> {
-    return this.submit([[this.readingsCall(interval, commitments), ...this.voteCalls(interval, hashes)]]);
+    const readings = commitments.length > 0 ? [this.readingsCall(interval, commitments)] : [];
+    return this.submit([[...before, ...readings, ...this.voteCalls(interval, hashes)]]);
   }
 
   /**

@@ -74,6 +74,8 @@ export interface ScenarioMarket {
     battery?: Limits & { socMin?: number; socMax?: number };
     load?: { buyPrice?: number; flexPrice?: number };
     byId?: Record<string, Limits & { capacity_mwh?: number; trade?: boolean }>;
+    /** Participants that send no orders (passive prosumers, settled by the sharing rule). */
+    passive?: string[];
   };
   /** FID schedule ramp at each interval's start, s (docs/market.md, "FID schedule ramps"). */
   fidRamp_s?: number;
@@ -87,6 +89,10 @@ export interface ScenarioMarket {
     toleranceWh?: number;
     tolerancePermille?: number;
     penaltyPerWh?: number;
+    /** Community sharing rule of the passive prosumers. @default 'mid-market-rate' */
+    sharing?: 'mid-market-rate' | 'supply-demand-ratio';
+    /** Deposit locked per participant, micro-units (default 10¹²); the book admits orders against it. */
+    deposits?: Record<string, number>;
   };
 }
 

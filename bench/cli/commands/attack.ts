@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
-import { basename, dirname, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { loadSecurityScenario, type SecurityScenario } from '../../../twin/attacks/security.ts';
 import { loadGridFile } from '../../../twin/files.ts';
 import { ScenarioError } from '../../../twin/scenario/load.ts';
@@ -11,6 +11,8 @@ import {
   recordConsensus,
   runConsensusScenario,
 } from '../../market/consensus-scenario.ts';
+import { marketDayLines } from '../../market/market-day.ts';
+import { type MarketRun, marketRunOf, settlementLines } from '../../market/market-settlement.ts';
 import { assertionResults } from '../../recording/index.ts';
 import { checkScenarioFile, parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -25,7 +27,8 @@ scenario's assertions and security expectations. Scenarios with security.link pu
 battery board in the loop over a pseudo-terminal; scenarios with security.ledger attack the P2P
 market's proof-of-authority ledger (docs/market.md, "Consensus under attack"). The run folder holds the twin's points plus the
 attack labels, detector samples, alarms and detection metrics (docs/influx-schema.md); feed it to
-\`gridloop report\` or \`gridloop export-dataset\`.
+\`gridloop report\` or \`gridloop export-dataset\`. A scenario with a market: section runs its P2P
+market (and the VPP bidding in it, market.vpp) beside the attacks, as gridloop simulate does.
 
 Options:
   --out DIR       write the run to exactly this folder (must not exist)
@@ -65,8 +68,12 @@ export const attackCommand: Command = {
     });
     const link = (scenario.security as { link?: { device: string } }).link;
     let run: Awaited<ReturnType<typeof attackRecorded>>;
+    let market: MarketRun | undefined;
     try {
+      // Its P2P market, as `gridloop simulate` runs it (docs/market.md).
+      market = link ? undefined : await marketRunOf(scenario, scenario.dt_s);
       run = await attackRecorded(scenario, {
+        ...market?.options,
         every_s: scenario.record?.every_s ?? Math.max(0.01, scenario.dt_s),
         out,
         // What `gridloop replay` needs: the scenario (twin, script, attacks, detectors) and the
@@ -101,6 +108,7 @@ export const attackCommand: Command = {
           runDir: relative(process.cwd(), runDir),
           metrics: result.metrics,
           outcomes,
+          ...(market ? { market: market.market.report() } : {}),
         }),
       );
     } else {
@@ -118,6 +126,10 @@ export const attackCommand: Command = {
           `  detector ${d.detector}: ${d.evaluations} evaluations, false alarms ${d.falseAlarms} (${d.falseAlarmsPerHour.toFixed(1)}/h, ${(100 * d.falseAlarmFraction).toFixed(2)} % of attack-free evaluations)`,
         );
       for (const a of outcomes) console.log(`  ${a.passed ? 'PASS' : 'FAIL'}  ${a.name}: ${a.message}`);
+      if (market) for (const line of marketDayLines(market.market.report())) console.log(line);
+      const settled = market?.settled;
+      const ledgerDir = settled?.persisted ? relative(process.cwd(), join(runDir, 'ledger')) : undefined;
+      if (settled) for (const line of settlementLines(settled, ledgerDir)) console.log(line);
       console.log(verdict.passed ? `PASSED (${verdict.summary})` : `FAILED (${verdict.summary})`);
       console.log(`run recorded in ${relative(process.cwd(), runDir)}`);
     }

@@ -1,7 +1,8 @@
 import { extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ComtradeError, type DriveSpec, FaultRecordError, runFaultRecord } from '../../faultrecords/index.ts';
-import { RunFolderError, replayRun } from '../../recording/index.ts';
+import { RunFolderError } from '../../recording/index.ts';
+import { replayRun } from '../../replay/replay-run.ts';
 import { ReplayFeed } from '../../server/replay-feed.ts';
 import { type AccessToken, resolveAccessTokens } from '../../server/tokens.ts';
 import { checkInputPath, numberOption, parseCommandArgs } from '../args.ts';
@@ -14,7 +15,9 @@ const help = `Usage: gridloop replay <run-folder> [options]
 Re-drives the twin of a recorded run without hardware: the twin is rebuilt from the run's
 manifest (grid, seed, step, device mapping, schedule) and fed the step-stamped device inputs and
 operator commands of replay.jsonl.gz. Its outputs are hashed (SHA-256 over every step's bits)
-and compared with the hashes recorded during the run.
+and compared with the hashes recorded during the run. What the run's runner attached to the twin
+is attached again: the scenario's VPP, its P2P market (market:) and the VPP bidding in it; the
+market's settlement on the chain is not re-run (gridloop ledger verify <run> re-executes it).
 
 Options:
   --speed N      twin time runs N times real time (default: as fast as possible)
@@ -257,6 +260,12 @@ export const replayCommand: Command = {
           `bit-identical: NO — first difference at step ${result.divergence.step}: recorded ${result.divergence.recorded}, replayed ${result.divergence.replayed}`,
         );
       } else console.log('bit-identical: NO — no checkpoint was compared');
+      if (result.market) {
+        const vpp = result.market.vpp ? `, VPP '${result.market.vpp}' bidding as one participant` : '';
+        console.log(
+          `market: attached again (${result.market.intervals} intervals cleared again${vpp}); its settlement is not re-run: gridloop ledger verify ${positionals[0]} re-executes the run's chain`,
+        );
+      }
       if (feed) await keepServing(feed, lastT);
       return result.identical ? ExitCode.ok : ExitCode.assertionsFailed;
     } catch (err) {

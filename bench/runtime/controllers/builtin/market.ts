@@ -16,6 +16,7 @@
 import { type DerAgentOptions, derAgents, derParticipants } from '../../../../market/agents.ts';
 import { LIVE_DEPOSIT, LiveMarketController } from '../../../../market/live.ts';
 import { DEFAULT_MARKET_CONFIG, type MarketConfig } from '../../../../market/orders.ts';
+import { LiveMarketVpp, liveVppOf } from '../../../vpp/live-market.ts';
 import type { ControllerFactory } from '../spec.ts';
 
 const KNOWN = [
@@ -31,6 +32,7 @@ const KNOWN = [
   'agents',
   'prosumers',
   'ledger',
+  'vpp',
 ];
 const LEDGER_KNOWN = ['authorities', 'toleranceWh', 'tolerancePermille', 'penaltyPerWh', 'seed'];
 
@@ -77,7 +79,17 @@ const market: ControllerFactory = (options, { id, catalog }) => {
   });
   const agents = options.agents ?? {};
   if (!isObject(agents)) fail('agents', 'must be an object (docs/market.md, "Bidding agents per DER")');
-  const participants = derParticipants(catalog, agents as DerAgentOptions, Number(LIVE_DEPOSIT));
+  // The VPP bidding as one participant for its members (the agents leave them out).
+  const vpp =
+    options.vpp === undefined
+      ? undefined
+      : liveVppOf(options.vpp, { id, catalog, dispatch: dispatch as string[] });
+  const agentOptions: DerAgentOptions = {
+    ...(agents as DerAgentOptions),
+    ...(vpp ? { biddenBy: vpp.participant.biddenBy } : {}),
+  };
+  const participants = derParticipants(catalog, agentOptions, Number(LIVE_DEPOSIT));
+  if (vpp) participants.set(vpp.participant.options.id, vpp.participant.participant(Number(LIVE_DEPOSIT)));
 
   // prosumers: { <prosumer>: [participant, …] } → participant → prosumer.
   const prosumers: Record<string, string> = {};
@@ -118,13 +130,23 @@ const market: ControllerFactory = (options, { id, catalog }) => {
   const seed = typeof chain.seed === 'string' ? chain.seed : `gridloop-live/${id}`;
   const ids = [...participants.keys()];
 
+  const agentsBidder = derAgents(agentOptions);
   try {
-    return new LiveMarketController({
+    const live = new LiveMarketController({
       id,
       fids: fids as string[],
       dispatch: dispatch as string[],
       participants,
-      bidder: derAgents(agents as DerAgentOptions),
+      bidder: vpp
+        ? Object.assign(vpp.participant.bidder(agentsBidder), { observe: agentsBidder.observe })
+        : agentsBidder,
+      ...(vpp
+        ? {
+            meteredAs: {
+              [vpp.participant.options.id]: vpp.participant.options.members.map((m) => m.id),
+            },
+          }
+        : {}),
       config,
       ...(options.sample_s === undefined ? {} : { sample_s: options.sample_s as number }),
       prosumers,
@@ -139,6 +161,7 @@ const market: ControllerFactory = (options, { id, catalog }) => {
             },
           }),
     });
+    return vpp ? new LiveMarketVpp(live, vpp) : live;
   } catch (err) {
     throw new TypeError(`${id}: ${(err as Error).message}`);
   }
