@@ -7,17 +7,20 @@
  * chain is written into the run folder, then verified from genesis as `gridloop ledger verify` does.
  * Ends with one JSON line: wall and CPU time (target ≤ 180 s for the day), the delivery figures
  * (intervals, shortfalls and their share of the day, the largest FID energy error), the settlement
- * (intervals, blocks, gas) and the verification's time. `--scenario` runs another market scenario
+ * (intervals, blocks, gas), the verification's time, and islanded microgrids' largest frequency
+ * deviation in the first minute of each interval against a minute mid-interval (what FID schedule
+ * steps do: docs/market.md, "FID schedule ramps"). `--scenario` runs another market scenario
  * for its own duration (e.g. scenarios/vpp-market.yaml: then the VPP's awarded and delivered
  * energy are figures too).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openScenarioRun } from '../bench/cli/scenario-run.ts';
+import { simulateRunOpener } from '../bench/cli/scenario-run.ts';
 import { marketRunOf } from '../bench/market/market-settlement.ts';
 import { simulateRecorded } from '../bench/recording/simulate-run.ts';
 import { verifyLedger } from '../market/ledger/persist.ts';
+import type { TwinState } from '../twin/api.ts';
 import { loadScenario } from '../twin/scenario/load.ts';
 
 const arg = (name: string) => {
@@ -40,20 +43,16 @@ const c0 = process.cpuUsage();
 const t0 = performance.now();
 const marketRun = (await marketRunOf(scenario, scenario.dt_s))!;
 const market = marketRun.market;
+const excursions = boundaryExcursions(market.section.interval_s);
 const run = await simulateRecorded(scenario, {
   ...marketRun.options,
+  onStep: (state) => {
+    marketRun.options.onStep(state);
+    excursions.onStep(state);
+  },
   dt_s: scenario.dt_s,
   every_s: scenario.record?.every_s ?? 60,
-  open: record
-    ? () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        })
-    : undefined,
+  open: record ? simulateRunOpener(runsDir, scenario) : undefined,
 });
 const wall_s = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(c0);
@@ -100,6 +99,31 @@ console.log(
     verify_ok: verified?.ok,
     verify_s: verified ? round(verified.seconds, 1) : undefined,
     verify_cpu_s: verified ? round((verifyCpu.user + verifyCpu.system) / 1e6, 1) : undefined,
+    // Islanded microgrids' largest |f − 50 Hz| in the first minute of each interval (where the FID
+    // schedules change) against the same length of time mid-interval (docs/market.md, "FID schedule ramps").
+    islanded_df_boundary_hz: round(excursions.boundary_hz, 4),
+    islanded_df_mid_hz: round(excursions.mid_hz, 4),
     loadavg_1m: round(loadavg()[0], 1),
   }),
 );
+
+/** Largest frequency deviation of islanded microgrids just after interval boundaries and mid-interval. */
+function boundaryExcursions(interval_s: number, window_s = 60, f0_hz = 50) {
+  const figures = {
+    boundary_hz: 0,
+    mid_hz: 0,
+    onStep(state: TwinState): void {
+      const into = state.t_s % interval_s;
+      const atBoundary = into < window_s;
+      const mid = into >= interval_s / 2 && into < interval_s / 2 + window_s;
+      if (!atBoundary && !mid) return;
+      for (const island of state.islands) {
+        if (!island.energised || island.gridConnected) continue;
+        const df = Math.abs(island.f_hz - f0_hz);
+        if (atBoundary) figures.boundary_hz = Math.max(figures.boundary_hz, df);
+        else figures.mid_hz = Math.max(figures.mid_hz, df);
+      }
+    },
+  };
+  return figures;
+}

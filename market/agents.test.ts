@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
-import type { ControllerAction, DerInfo, TwinCatalog } from '../twin/control/contract.ts';
+import type { ControllerAction, TwinCatalog } from '../twin/control/contract.ts';
 import { type DerAgentOptions, derAgents, derParticipants, flexLoads } from './agents.ts';
 import { MarketController } from './controller.ts';
 import { ObservationLog } from './forecast.ts';
 import { DEFAULT_MARKET_CONFIG } from './orders.ts';
-
-const der = (d: Partial<DerInfo> & Pick<DerInfo, 'id' | 'technology' | 'microgrid'>): DerInfo => ({
-  bus: 'b1',
-  rating_mva: 1,
-  pmin_mw: 0,
-  pmax_mw: 1,
-  cost_per_mwh: 0,
-  dispatchable: false,
-  hardware: false,
-  ...d,
-});
+import { derInfo } from './test-catalog.ts';
 
 /** Two microgrids joined by fid1 (2 MW): PV and a battery in mg1, a diesel and the hardware slot in mg2. */
 const catalog: TwinCatalog = {
@@ -27,8 +17,8 @@ const catalog: TwinCatalog = {
     { id: 'mg2', buses: ['b3'] },
   ],
   ders: [
-    der({ id: 'pv1', technology: 'pv', microgrid: 'mg1' }),
-    der({
+    derInfo({ id: 'pv1', technology: 'pv', microgrid: 'mg1' }),
+    derInfo({
       id: 'bat1',
       technology: 'battery',
       microgrid: 'mg1',
@@ -37,7 +27,7 @@ const catalog: TwinCatalog = {
       capacity_mwh: 1,
       dispatchable: true,
     }),
-    der({
+    derInfo({
       id: 'gen1',
       technology: 'diesel-genset',
       microgrid: 'mg2',
@@ -46,7 +36,7 @@ const catalog: TwinCatalog = {
       cost_per_mwh: 80,
       dispatchable: true,
     }),
-    der({
+    derInfo({
       id: 'hw',
       technology: 'hardware',
       microgrid: 'mg2',

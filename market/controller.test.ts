@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
 import type { ControllerAction, TwinCatalog } from '../twin/control/contract.ts';
-import { MarketController, microgridAgents } from './controller.ts';
+import { MarketController, microgridAgents, rampedSetpoint } from './controller.ts';
 import type { Participant } from './orders.ts';
 
 const catalog = (rating_mw: number): TwinCatalog => ({
@@ -115,6 +115,60 @@ describe('market controller', () => {
   it('refuses a FID that does not join two microgrids', () => {
     const m = new MarketController({ fids: ['nope'], participants, bidder: () => [] });
     expect(() => m.attach(catalog(1))).toThrow(/FID nope is not in the twin's catalog/);
+  });
+});
+
+describe('market controller with a FID schedule ramp (fidRamp_s)', () => {
+  const ramped = (rating_mw: number) => {
+    const m = new MarketController({
+      fids: ['fid1'],
+      participants,
+      bidder: microgridAgents({ buyPrice: 200, sellPrice: 100 }),
+      fidRamp_s: 60,
+    });
+    m.attach(catalog(rating_mw));
+    return m;
+  };
+
+  it('sends each set-point with its ramp, chosen so the interval carries the cleared energy', () => {
+    expect(rampedSetpoint(0, -1, 900, 60)).toBeCloseTo(-900 / 870, 12);
+    expect(rampedSetpoint(0.3, 0.3, 900, 0)).toBe(0.3);
+    const m = ramped(2);
+    const actions: ControllerAction[] = [];
+    m.decide(state(840, 2, -1), actions);
+    m.decide(state(900, 2, -1), actions);
+    // From 0 MW (what the FID carries) to p over 60 s, then p: 0·30 s + p·870 s = −1 MW × 900 s.
+    expect(actions).toHaveLength(1);
+    expect(actions[0]).toMatchObject({ kind: 'fid-setpoint', id: 'fid1', ramp_s: 60 });
+    const first = (actions[0] as { p_mw: number }).p_mw;
+    expect(first).toBeCloseTo(-30 / 29, 12);
+    // The next interval clears −1 MW again: from −30/29 MW, p = (−900 + 30/29 · 30)/870 = −25200/25230.
+    actions.length = 0;
+    m.decide(state(1740, 1, 0, -1), actions);
+    m.decide(state(1800, 1, 0, -1), actions);
+    expect((actions[0] as { p_mw: number }).p_mw).toBeCloseTo(-25200 / 25230, 12);
+    expect((first * 60) / 2 + (actions[0] as { p_mw: number }).p_mw * 870).toBeCloseTo(-900, 9);
+  });
+
+  it('derates the FID in the clearing by the ramp, so the set-point stays within the rating even on a reversal', () => {
+    const m = ramped(0.5);
+    const actions: ControllerAction[] = [];
+    m.decide(state(840, 2, -1, 0.5), actions);
+    m.decide(state(900, 2, -1, 0.5), actions);
+    const link = m.history[0].result!.links[0];
+    // 0.5 MW over the 840 s after the ramp: 116 666 Wh.
+    expect(link.flow_wh).toBe(-116_666);
+    expect(link.message).toMatch(/^fid1 at its 116666 Wh rating from mg2 to mg1/);
+    // From +0.5 MW (B gets 0.5) to the full reverse: (−116 666 Wh / 0.25 h · 900 s − 0.5 · 30)/870 ≈ −0.5 MW.
+    const p = (actions[0] as { p_mw: number }).p_mw;
+    expect(p).toBeCloseTo((-0.466664 * 900 - 15) / 870, 9);
+    expect(p).toBeGreaterThanOrEqual(-0.5);
+  });
+
+  it('refuses a ramp as long as the interval', () => {
+    expect(() => new MarketController({ fids: [], participants, bidder: () => [], fidRamp_s: 900 })).toThrow(
+      /fidRamp_s 900 must be ≥ 0 and shorter than interval_s 900/,
+    );
   });
 });
 

@@ -81,6 +81,29 @@ export interface MarketControllerOptions {
    * orders that did not clear, so what clears is what is consumed.
    */
   curtail?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * FID schedule ramp, s (docs/market.md, "FID schedule ramps"): at each interval's start every FID
+   * moves linearly from its set-point to the new one over this time, the new one chosen so the
+   * interval still carries the cleared energy (`rampedSetpoint`); each FID's capacity in the clearing
+   * is its rating over the interval less this time. 0 = a step (under the converter's ramp rate).
+   * @default 0
+   */
+  fidRamp_s?: number;
+}
+
+/**
+ * The set-point that carries `target_mw` on average over an interval of `interval_s` when the
+ * schedule ramps linearly from `from_mw` to it over the first `ramp_s`:
+ * from·T/2 + p·(I − T/2) = target·I.
+ */
+export function rampedSetpoint(
+  from_mw: number,
+  target_mw: number,
+  interval_s: number,
+  ramp_s: number,
+): number {
+  if (!(ramp_s > 0)) return target_mw;
+  return (target_mw * interval_s - (from_mw * ramp_s) / 2) / (interval_s - ramp_s / 2);
 }
 
 export interface IntervalRecord {
@@ -116,6 +139,8 @@ export class MarketController implements Controller {
   private pending?: IntervalRecord;
   /** The actions of the interval running now. */
   private inForce: readonly ControllerAction[] = [];
+  /** Each FID's last set-point the market sent (where the next schedule ramp starts), MW. */
+  private readonly fidSetpoint = new Map<string, number>();
 
   /** The market's actions for the interval running now (meters split a microgrid's load by them). */
   get actionsInForce(): readonly ControllerAction[] {
@@ -126,6 +151,9 @@ export class MarketController implements Controller {
     this.id = options.id ?? 'market';
     this.config = { ...DEFAULT_MARKET_CONFIG, ...options.config };
     const { interval_s, gateClosure_s } = this.config;
+    const ramp = options.fidRamp_s ?? 0;
+    if (!(ramp >= 0 && ramp < interval_s))
+      throw new TypeError(`market: fidRamp_s ${ramp} must be ≥ 0 and shorter than interval_s ${interval_s}`);
     // Cleared at the gate closure, delivered from the interval's start: the controller wakes at both,
     // so it runs every gate-closure time, which must divide the interval.
     if (!(gateClosure_s >= 0) || (gateClosure_s > 0 && interval_s % gateClosure_s !== 0))
@@ -160,7 +188,9 @@ export class MarketController implements Controller {
       const b = mgOfBus.get(fid.busB);
       if (!a || !b || a === b)
         throw new TypeError(`market: FID ${id} must join two microgrids (buses ${fid.busA}, ${fid.busB})`);
-      links.push({ id, a, b, cap_wh: Math.floor(fid.rating_mw * 1e6 * hours) });
+      // A ramped schedule reaches the rating only after the ramp (rampedSetpoint stays within it).
+      const carrying_h = hours - (this.options.fidRamp_s ?? 0) / 3600;
+      links.push({ id, a, b, cap_wh: Math.floor(fid.rating_mw * 1e6 * carrying_h) });
       this.fidOfLink.push({ fid: id });
     }
     this.network = { microgrids: catalog.microgrids.map((m) => m.id), links };
@@ -193,7 +223,7 @@ export class MarketController implements Controller {
     if (start - gate < this.period_s - 1e-9 && this.pending?.intervalStart_s !== start) {
       this.pending =
         this.options.ledgerLive && !this.options.ledgerLive()
-          ? this.holdOrRelease(start, state.t_s)
+          ? this.holdOrRelease(state, start)
           : this.clearInterval(state, start);
       this.history.push(this.pending);
     }
@@ -216,12 +246,11 @@ export class MarketController implements Controller {
     }
     const result = clear(book.orders, this.options.participants, this.config, network);
     const hours = interval_s / 3600;
-    const mine: ControllerAction[] = result.links.map((l, k) => ({
-      kind: 'fid-setpoint',
-      id: this.fidOfLink[k].fid,
-      // Link a is the FID's side A: the cleared flow a → b is the FID's A→B transfer, as average MW.
-      p_mw: l.flow_wh / 1e6 / hours,
-    }));
+    // Link a is the FID's side A: the cleared flow a → b is the FID's A→B transfer, as average MW.
+    const mine = this.fidActions(
+      state,
+      result.links.map((l) => l.flow_wh / 1e6 / hours),
+    );
     for (const id of this.options.dispatch ?? []) {
       let sold_wh = 0;
       for (const f of result.fills)
@@ -268,14 +297,44 @@ export class MarketController implements Controller {
     };
   }
 
+  /**
+   * Each FID's set-point for an interval whose average transfer A→B is `average_mw[k]` (FID k of
+   * `fidOfLink`), ramped from its last set-point when `fidRamp_s` is set.
+   */
+  private fidActions(state: Readonly<TwinState>, average_mw: readonly number[]): ControllerAction[] {
+    const ramp_s = this.options.fidRamp_s ?? 0;
+    return average_mw.map((target, k) => {
+      const id = this.fidOfLink[k].fid;
+      const s = state.fids?.[id];
+      // Before the market's first set-point, the ramp starts from what the FID carries now.
+      const from = this.fidSetpoint.get(id) ?? (s ? (s.p_a_mw > 0 ? -s.p_a_mw : s.p_b_mw) : 0);
+      const p_mw = rampedSetpoint(from, target, this.config.interval_s, ramp_s);
+      this.fidSetpoint.set(id, p_mw);
+      return ramp_s > 0
+        ? { kind: 'fid-setpoint' as const, id, p_mw, ramp_s }
+        : { kind: 'fid-setpoint' as const, id, p_mw };
+    });
+  }
+
   /** Ledger down: keep the last schedule for one interval, then zero exchange. */
-  private holdOrRelease(start: number, t_s: number): IntervalRecord {
+  private holdOrRelease(state: Readonly<TwinState>, start: number): IntervalRecord {
+    const t_s = state.t_s;
     const last = this.history.at(-1);
     const holding = last?.result !== undefined;
+    const hours = this.config.interval_s / 3600;
     const mine: ControllerAction[] = holding
-      ? last.actions.map((a) => ({ ...a }))
+      ? [
+          ...this.fidActions(
+            state,
+            last.result!.links.map((l) => l.flow_wh / 1e6 / hours),
+          ),
+          ...last.actions.filter((a) => a.kind !== 'fid-setpoint').map((a) => ({ ...a })),
+        ]
       : [
-          ...this.options.fids.map((id) => ({ kind: 'fid-setpoint' as const, id, p_mw: 0 })),
+          ...this.fidActions(
+            state,
+            this.options.fids.map(() => 0),
+          ),
           ...(this.options.dispatch ?? []).map((id) => ({ kind: 'der-setpoint' as const, id, p_mw: 0 })),
           ...Object.values(this.options.curtail ?? {}).flatMap((loads) =>
             loads.map((id) => ({ kind: 'load-curtail' as const, id, fraction: 0 })),

@@ -1,41 +1,21 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TwinState } from '../twin/api.ts';
-import type { ControllerAction, TwinCatalog } from '../twin/control/contract.ts';
+import type { ControllerAction } from '../twin/control/contract.ts';
 import type { Bidder } from './controller.ts';
 import { LIVE_CREDIT, LIVE_DEPOSIT, LiveMarketController } from './live.ts';
 import { LiveLedger } from './live-ledger.ts';
 import { commitmentOf, meterKeyOf, signReading } from './metering.ts';
 import type { Participant } from './orders.ts';
 import { isMarketTelemetry, type MarketTelemetry } from './telemetry.ts';
+import { derInfo, twoMicrogrids } from './test-catalog.ts';
 
 /** mg1 (pv1) and mg2 (its loads) joined by fid1 (A in mg1, 1 MW). */
-const catalog: TwinCatalog = {
-  f0_hz: 50,
+const catalog = twoMicrogrids({
   dt_s: 0.1,
-  busIds: ['b1', 'b2'],
-  microgrids: [
-    { id: 'mg1', buses: ['b1'] },
-    { id: 'mg2', buses: ['b2'] },
-  ],
-  ders: [
-    {
-      id: 'pv1',
-      technology: 'pv',
-      bus: 'b1',
-      microgrid: 'mg1',
-      rating_mva: 1,
-      pmin_mw: 0,
-      pmax_mw: 1,
-      cost_per_mwh: 0,
-      dispatchable: false,
-      hardware: false,
-    },
-  ],
-  fids: [{ id: 'fid1', busA: 'b1', busB: 'b2', rating_mw: 1 }],
+  ders: [derInfo({ id: 'pv1', technology: 'pv', microgrid: 'mg1' })],
   loads: [{ id: 'l2', bus: 'b2', microgrid: 'mg2', controllable: false }],
-  breakers: [],
-};
+});
 
 const participants = new Map<string, Participant>([
   ['pv1', { id: 'pv1', microgrid: 'mg1', deposit: Number(LIVE_DEPOSIT) }],

@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRun } from '../bench/recording/read-run.ts';
 import { checkControllerSpecs } from '../bench/runtime/controllers/spec.ts';
@@ -22,6 +22,7 @@ import type {
 } from '../bench/server/api.ts';
 import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { type MeterReading, meterKeyOf, signReading } from '../market/metering.ts';
+import { rawClient as liveRawClient } from './support/live-clients.ts';
 import { budget, until } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -93,19 +94,7 @@ afterAll(async () => {
   rmSync(runsDir, { recursive: true, force: true });
 });
 
-/** A client that keeps every raw message the server sent it (engine.io text, before socket.io decodes it). */
-function rawClient(token: string): { socket: Client; raw: string[] } {
-  const raw: string[] = [];
-  const socket: Client = connect(bench.url, {
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-    auth: { token },
-  });
-  socket.io.on('open', () => socket.io.engine.on('message', (data) => raw.push(String(data))));
-  clients.push(socket);
-  return { socket, raw };
-}
+const rawClient = (token: string) => liveRawClient(bench.url, token, clients);
 
 describe('the market on the live bench', { timeout: budget(180_000) }, () => {
   it('operators get the market; a prosumer gets its own orders, trades, deliveries and accounts and nobody else’s', async () => {

@@ -6,34 +6,29 @@
  * One bench serves the whole file (it is the expensive part): prosumer filtering and preferences
  * while it runs, then the recording (run folder and InfluxDB) once it has stopped.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPtyPair, type PtyPair } from '../bench/devices/transport.ts';
 import { readRunPoints } from '../bench/recording/index.ts';
 import type { Point } from '../bench/recording/line-protocol.ts';
 import { checkControllerSpecs } from '../bench/runtime/controllers/spec.ts';
-import type {
-  ClientToServerEvents,
-  PreferencesResult,
-  ProsumerView,
-  ServerToClientEvents,
-  VppLiveView,
-} from '../bench/server/api.ts';
+import type { PreferencesResult, ProsumerView, VppLiveView } from '../bench/server/api.ts';
 import { type RunningBench, startBench } from '../bench/start-bench.ts';
 import { type EmulatedBoard, startEmulatedBoard } from '../firmware-protocol/host/boards.ts';
 import { allQueries, readGenerated, shapeOf } from './dashboards-structure.ts';
 import { type Influxdb1Server, startInfluxdb1 } from './servers/index.ts';
+import {
+  type LiveClient,
+  rawClient as liveRawClient,
+  PROSUMER_TOKENS,
+  useProsumerTokens,
+} from './support/live-clients.ts';
 import { budget, until, waitFor } from './support/machine-speed.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
-const TOKENS = {
-  operator: 'operator-token-0123456789',
-  house24: 'house-24-token-0123456789',
-  house25: 'house-25-token-0123456789',
-};
+const TOKENS = PROSUMER_TOKENS;
 /** Members of vpp/portfolios/demo-33bw-live.yaml, and which prosumer each belongs to. */
 const MEMBERS = ['chp-4', 'fc-20', 'pv-24', 'load-24', 'bess-25', 'bess-hw'];
 /** Everything house-24 must never hear of: the other members and prosumers, and the grid's other units. */
@@ -60,7 +55,7 @@ const PERIOD_S = 0.5;
 /** Socket.io event packets (engine.io message text) of what only the whole bench's clients receive. */
 const WHOLE_BENCH = /^2\["(state|events|topology|vpp)"/;
 
-type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+type Client = LiveClient;
 
 let influx: Influxdb1Server;
 let pair: PtyPair;
@@ -75,17 +70,8 @@ beforeAll(async () => {
   await influx.createDatabase('gridloop');
   pair = await openPtyPair();
   board = await startEmulatedBoard('battery', { device: pair.b });
-  const tokenFile = join(runsDir, 'tokens.yaml');
-  writeFileSync(
-    tokenFile,
-    `tokens:
-  - { role: operator, token: ${TOKENS.operator} }
-  - { role: prosumer, token: ${TOKENS.house24}, prosumer: house-24 }
-  - { role: prosumer, token: ${TOKENS.house25}, prosumer: house-25 }
-`,
-  );
+  useProsumerTokens(runsDir);
   Object.assign(process.env, {
-    GRIDLOOP_TOKEN_FILE: tokenFile,
     GRIDLOOP_INFLUX_URL: influx.url,
     GRIDLOOP_INFLUX_API: 'v1',
     GRIDLOOP_INFLUX_DB: 'gridloop',
@@ -133,19 +119,7 @@ afterAll(async () => {
   rmSync(runsDir, { recursive: true, force: true });
 });
 
-/** A client that keeps every raw message the server sent it (engine.io text, before socket.io decodes it). */
-function rawClient(token: string): { socket: Client; raw: string[] } {
-  const raw: string[] = [];
-  const socket: Client = connect(bench.url, {
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-    auth: { token },
-  });
-  socket.io.on('open', () => socket.io.engine.on('message', (data) => raw.push(String(data))));
-  clients.push(socket);
-  return { socket, raw };
-}
+const rawClient = (token: string) => liveRawClient(bench.url, token, clients);
 
 const sendPreferences = (socket: Client, preferences: unknown) =>
   new Promise<PreferencesResult>((resolve) =>

@@ -111,7 +111,8 @@ export interface TwinState {
 export type TwinCommand =
   | { kind: 'breaker'; id: string; closed: boolean }
   | { kind: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
-  | { kind: 'fid-setpoint'; fidId: string; p_mw: number }
+  /** `ramp_s`: a schedule ramp, as the controller action's (twin/control/contract.ts). */
+  | { kind: 'fid-setpoint'; fidId: string; p_mw: number; ramp_s?: number }
   | { kind: 'island'; microgrid?: string; islanded: boolean }
   | { kind: 'emergency-stop' }
   /**

@@ -144,6 +144,9 @@ describe('Twin on the demo system', () => {
       /unknown breaker 'nope'/,
     );
     expect(() => twin.command({ kind: 'fid-setpoint', fidId: 'fid-18-33', p_mw: 5 })).toThrow(TypeError);
+    expect(() => twin.command({ kind: 'fid-setpoint', fidId: 'fid-18-33', p_mw: 0.1, ramp_s: -1 })).toThrow(
+      /ramp_s must be a finite number ≥ 0/,
+    );
     expect(() => twin.command({ kind: 'setpoint', deviceId: 'ghost', p_mw: 1 })).toThrow(/unknown device/);
     expect(() => twin.measurementFor('ghost')).toThrow(TypeError);
     const e = twin.command({ kind: 'breaker', id: 'pcc-mg1', closed: false });

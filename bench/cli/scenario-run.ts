@@ -17,6 +17,24 @@ export interface ScenarioRun {
   loop: Omit<NonNullable<ManifestInput['loop']>, 'twin'>;
 }
 
+/**
+ * `simulateRecorded`'s `open` for a scenario run in `runsDir` as `gridloop simulate` records one that
+ * no device feeds (benchmarks and tests).
+ */
+export function simulateRunOpener(
+  runsDir: string,
+  scenario: ScenarioRun['scenario'] & { file: string; dt_s: number },
+): () => Promise<RunRecorder> {
+  return () =>
+    openScenarioRun('simulate', runsDir, {
+      scenario,
+      file: scenario.file,
+      dt_s: scenario.dt_s,
+      devices: [],
+      loop: { devices: [], runner: 'simulate' },
+    });
+}
+
 /** Opens the run folder; a folder that cannot be made is a runtime error of `gridloop <command>`. */
 export async function openScenarioRun(
   command: string,

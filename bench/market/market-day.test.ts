@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { TwinState } from '../../twin/api.ts';
 import { parseScenario, type Scenario, ScenarioError } from '../../twin/scenario/load.ts';
 import { buildScenarioTwin } from '../../twin/scenario/runner.ts';
-import { openScenarioRun } from '../cli/scenario-run.ts';
+import { simulateRunOpener } from '../cli/scenario-run.ts';
 import { readRunPoints } from '../recording/read-run.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import { MarketDay, marketDayOf, transferOf } from './market-day.ts';
@@ -49,14 +49,7 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
       controllers: () => [market.controller],
       onStep,
       recordMore: market.recordPoints,
-      open: () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        }),
+      open: simulateRunOpener(runsDir, scenario),
     });
     expect(run.verdict.passed, JSON.stringify(run.verdict)).toBe(true);
     const report = market.report();
@@ -143,6 +136,39 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
       expect(b).toMatch(/^MG3 island reserve \(.*\): (grid-forming offers|export|import) held to \d+ Wh/);
   });
 
+  it('ramps the FID schedules at interval boundaries: islanded MG3 stays within 0.3 Hz after 00:15, where a step dipped it 0.79 Hz', async () => {
+    /** The shipped day's first half hour, ramped over `ramp_s`: MG3's largest |f − 50 Hz| in [900, 960) s. */
+    const excursion = async (ramp_s: number) => {
+      const text = readFileSync(SHIPPED, 'utf8').replace(/^ {2}fidRamp_s: 60$/m, `  fidRamp_s: ${ramp_s}`);
+      const scenario = parseScenario(text.replace(/^duration_s: 86400$/m, 'duration_s: 1800'), SHIPPED);
+      const market = (await marketDayOf(scenario, scenario.dt_s))!;
+      let worst = 0;
+      await simulateRecorded(scenario, {
+        dt_s: scenario.dt_s,
+        every_s: 60,
+        controllers: () => [market.controller],
+        recordMore: market.recordPoints,
+        onStep: (state) => {
+          market.onStep(state);
+          const mg3 = state.islands.find((i) => i.id === 'MG3');
+          if (mg3 && state.t_s >= 900 && state.t_s < 960) worst = Math.max(worst, Math.abs(mg3.f_hz - 50));
+        },
+      });
+      return { worst, report: market.report() };
+    };
+    const ramped = await excursion(60);
+    const step = await excursion(0);
+    // At 00:15 MG3 goes from importing 0.1 MW to exporting ≈ 0.44 MW through both FIDs.
+    expect(step.worst).toBeGreaterThan(0.5);
+    expect(ramped.worst).toBeLessThan(0.3);
+    // Both deliver the cleared energy; the ramped set-points are chosen to keep it.
+    for (const r of [ramped.report, step.report]) {
+      expect(r.intervals).toHaveLength(1);
+      expect(r.maxError).toBeLessThanOrEqual(0.01);
+    }
+    expect(ramped.report.maxError).toBeLessThanOrEqual(0.001);
+  });
+
   it('while the ledger cannot make progress the FIDs keep the last schedule for one interval, then carry nothing, and the run folder says so', async () => {
     const scenario = shippedSlice(1.25, 11);
     const twin = await buildScenarioTwin(scenario, scenario.dt_s);
@@ -170,14 +196,7 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
         carried.set(k, m);
       },
       recordMore: market.recordPoints,
-      open: () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        }),
+      open: simulateRunOpener(runsDir, scenario),
     });
     const history = market.controller.history;
     expect(history.map((h) => [h.intervalStart_s, h.note ?? 'cleared'])).toEqual([
@@ -248,6 +267,10 @@ describe('a market day in simulate (scenarios/market-day.yaml)', () => {
       /market-day.yaml:\d+ \(at \/market\/gateClosure_s\): must divide/,
     );
     expect(() => parseScenario(bad('  interval_s: -5\n'), SHIPPED)).toThrow(/\/market\/interval_s/);
+    expect(() => parseScenario(bad('  fidRamp_s: -1\n'), SHIPPED)).toThrow(/\/market\/fidRamp_s/);
+    expect(() => parseScenario(bad('  interval_s: 900\n  fidRamp_s: 900\n'), SHIPPED)).toThrow(
+      /market-day.yaml:\d+ \(at \/market\/fidRamp_s\): must be shorter than interval_s \(900 s\)/,
+    );
   });
 
   it('reads the converter transfer from what its two sides see', () => {

@@ -174,6 +174,7 @@ export class MarketDay {
         ledgerLive: options.ledgerLive,
         // The island reserve's net load on the same forecast as the agents'.
         reserve: section.reserve === false ? false : { ...section.reserve, forecast },
+        fidRamp_s: section.fidRamp_s,
         config,
       });
     } catch (err) {

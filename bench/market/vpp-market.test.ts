@@ -6,7 +6,7 @@ import { budget } from '../../test/support/machine-speed.ts';
 import type { TwinState } from '../../twin/api.ts';
 import { parseScenario, type Scenario, ScenarioError } from '../../twin/scenario/load.ts';
 import { main } from '../cli/main.ts';
-import { openScenarioRun } from '../cli/scenario-run.ts';
+import { simulateRunOpener } from '../cli/scenario-run.ts';
 import { readRunPoints } from '../recording/read-run.ts';
 import { simulateRecorded } from '../recording/simulate-run.ts';
 import { marketDayOf } from './market-day.ts';
@@ -64,14 +64,7 @@ describe('the VPP in the P2P market, in simulate (scenarios/vpp-market.yaml)', {
       vpp: market.vpp!.run,
       onStep,
       recordMore: market.recordPoints,
-      open: () =>
-        openScenarioRun('simulate', runsDir, {
-          scenario,
-          file: scenario.file,
-          dt_s: scenario.dt_s,
-          devices: [],
-          loop: { devices: [], runner: 'simulate' },
-        }),
+      open: simulateRunOpener(runsDir, scenario),
     });
     expect(run.verdict.passed, JSON.stringify(run.result.assertions)).toBe(true);
 

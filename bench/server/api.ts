@@ -265,7 +265,7 @@ export type ApiCommand =
   | { type: 'island'; microgrid?: string; islanded: boolean }
   | { type: 'scenario'; action: ScenarioAction; name?: string }
   | { type: 'setpoint'; deviceId: string; p_mw?: number; q_mvar?: number }
-  | { type: 'fid-setpoint'; fidId: string; p_mw: number }
+  | { type: 'fid-setpoint'; fidId: string; p_mw: number; ramp_s?: number }
   | { type: 'emergency-stop' }
   /** Prosumer tokens are not rotated this way (each belongs to one prosumer: edit the token file). */
   | { type: 'rotate-token'; role: StaffRole }

@@ -28,6 +28,7 @@ describe('validateCommand', () => {
       { type: 'scenario', action: 'start', name: 'load-step' },
       { type: 'setpoint', deviceId: 'pv', q_mvar: -0.1 },
       { type: 'fid-setpoint', fidId: 'fid1', p_mw: -0.2 },
+      { type: 'fid-setpoint', fidId: 'fid1', p_mw: 0.2, ramp_s: 30 },
       { type: 'emergency-stop' },
       { type: 'rotate-token', role: 'viewer' },
     ]) {
@@ -39,6 +40,10 @@ describe('validateCommand', () => {
     expect(validateCommand({ type: 'fid-setpoint', fidId: 'f', p_mw: '1' })).toEqual({
       ok: false,
       reason: 'command/p_mw must be number',
+    });
+    expect(validateCommand({ type: 'fid-setpoint', fidId: 'f', p_mw: 1, ramp_s: -5 })).toEqual({
+      ok: false,
+      reason: 'command/ramp_s must be >= 0',
     });
     expect(validateCommand({ type: 'rotate-token', role: 'root' })).toEqual({
       ok: false,

@@ -48,7 +48,11 @@ export const commandSchema = {
       ...command('setpoint', { deviceId: id, p_mw: power, q_mvar: power }, ['deviceId']),
       anyOf: [{ required: ['p_mw'] }, { required: ['q_mvar'] }],
     },
-    command('fid-setpoint', { fidId: id, p_mw: power }, ['fidId', 'p_mw']),
+    command(
+      'fid-setpoint',
+      { fidId: id, p_mw: power, ramp_s: { type: 'number', minimum: 0, maximum: 86_400 } },
+      ['fidId', 'p_mw'],
+    ),
     command('emergency-stop'),
     command('rotate-token', { role: { enum: [...STAFF_ROLES] } }, ['role']),
     command(

@@ -148,6 +148,12 @@ describe('commands and events', () => {
       fidId: 'fid',
       p_mw: 0.2,
     });
+    expect(toTwinCommand({ type: 'fid-setpoint', fidId: 'fid', p_mw: 0.2, ramp_s: 30 })).toEqual({
+      kind: 'fid-setpoint',
+      fidId: 'fid',
+      p_mw: 0.2,
+      ramp_s: 30,
+    });
     expect(toTwinCommand({ type: 'emergency-stop' })).toEqual({ kind: 'emergency-stop' });
     expect(toTwinCommand({ type: 'scenario', action: 'start' })).toBeUndefined();
     expect(toTwinCommand({ type: 'rotate-token', role: 'viewer' })).toBeUndefined();

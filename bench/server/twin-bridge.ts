@@ -28,7 +28,12 @@ export function toTwinCommand(command: ApiCommand): TwinCommand | undefined {
         ...(command.q_mvar === undefined ? {} : { q_mvar: command.q_mvar }),
       };
     case 'fid-setpoint':
-      return { kind: 'fid-setpoint', fidId: command.fidId, p_mw: command.p_mw };
+      return {
+        kind: 'fid-setpoint',
+        fidId: command.fidId,
+        p_mw: command.p_mw,
+        ...(command.ramp_s ? { ramp_s: command.ramp_s } : {}),
+      };
     case 'emergency-stop':
       return { kind: 'emergency-stop' };
     case 'attack': {

@@ -37,7 +37,11 @@ export function actuatorKey(ref: ActuatorRef): ActuatorKey {
  */
 export type ControllerAction =
   | { kind: 'der-setpoint'; id: string; p_mw?: number; q_mvar?: number }
-  | { kind: 'fid-setpoint'; id: string; p_mw: number }
+  /**
+   * `ramp_s`: reach `p_mw` linearly from the schedule now over that many seconds (a schedule ramp
+   * between intervals, docs/twin.md "FIDs"); absent or 0 = at once (under the converter's ramp rate).
+   */
+  | { kind: 'fid-setpoint'; id: string; p_mw: number; ramp_s?: number }
   | { kind: 'breaker'; id: string; closed: boolean }
   /** Fraction of the load's demand shed, 0 (none) to 1 (all). */
   | { kind: 'load-curtail'; id: string; fraction: number };

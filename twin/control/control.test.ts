@@ -129,8 +129,9 @@ describe('controllers attached to the twin', () => {
       { kind: 'der-setpoint', id: 'bess-25', p_mw: 5 },
       { kind: 'fid-setpoint', id: 'fid-25-29', p_mw: -2 },
       { kind: 'load-curtail', id: 'load-24', fraction: 1.5 },
+      { kind: 'fid-setpoint', id: 'fid-25-29', p_mw: 0.1, ramp_s: -1 },
     ]);
-    expect(refused.map((r) => r.reason)).toEqual(['invalid-value']);
+    expect(refused.map((r) => r.reason)).toEqual(['invalid-value', 'invalid-value']);
     const s = twin.step([]);
     // Limits from the grid file: battery rating_mw 0.5 (SoC mid-range), FID rating 0.3 MVA.
     const clamps = s.events.filter((e) => e.kind === 'action-clamped');

@@ -10,7 +10,12 @@ import type { EmsMode, EmsSettings, PccImportEstimator } from '../dynamics/ems.t
 import type { GridDisturbance, GridTrace } from '../dynamics/main-grid.ts';
 import type { IslandFrequency } from '../dynamics/swing.ts';
 import type { FidMode } from '../fid/fid.ts';
-import type { OvercurrentSetting, UflsStage, UnderFrequencyShedding } from '../protection/protection.ts';
+import type {
+  OvercurrentSetting,
+  UflsRestore,
+  UflsStage,
+  UnderFrequencyShedding,
+} from '../protection/protection.ts';
 
 /** A device that is real hardware, placed at a bus. */
 export interface HardwareSpec {
@@ -31,8 +36,11 @@ export interface TwinConfig {
     default?: Partial<LoadModel>;
     byId?: Record<string, Partial<LoadModel> & { critical?: boolean }>;
   };
-  /** Under-frequency load-shedding stages (per island). @default defaultUflsStages(f0) */
-  ufls?: { enabled?: boolean; stages?: UflsStage[] };
+  /**
+   * Under-frequency load-shedding stages (per island) and the rule that restores shed load and
+   * re-arms the stages. @default defaultUflsStages(f0), restore at f0 − 0.2 Hz after 60 s
+   */
+  ufls?: { enabled?: boolean; stages?: UflsStage[]; restore?: UflsRestore };
   /** Definite-time over-current relays on branches. */
   overcurrent?: OvercurrentSetting[];
   /** Anti-islanding: DERs with params.antiIslanding trip this long after unplanned islanding. @default 2 */

@@ -49,6 +49,10 @@ export class LoadBank {
   /** 1 − curtailed fraction (controllable loads). */
   readonly curtail: Float64Array;
   readonly connected: Uint8Array;
+  /** 1 while the load is disconnected by UFLS (restored by the UFLS restore rule). */
+  readonly uflsShed: Uint8Array;
+  /** How many loads are shed by UFLS now (restoration looks at nothing while it is 0). */
+  uflsShedCount = 0;
   readonly controllable: Uint8Array;
   readonly stage: Int32Array;
   readonly profiles: (number[] | undefined)[];
@@ -80,6 +84,7 @@ export class LoadBank {
     this.extraQ = new Float64Array(n);
     this.curtail = new Float64Array(n).fill(1);
     this.connected = new Uint8Array(n).fill(1);
+    this.uflsShed = new Uint8Array(n);
     this.controllable = new Uint8Array(n);
     this.stage = new Int32Array(n);
     this.profiles = [];
@@ -100,9 +105,14 @@ export class LoadBank {
 
   /** Demand of load i at this hour before curtailment (nominal V and f), MW. */
   nominal(i: number, hour: number): number {
+    return this.connected[i] ? this.ifConnected(i, hour) : 0;
+  }
+
+  /** What `nominal` would be were load i connected (what reconnecting it adds), MW. */
+  ifConnected(i: number, hour: number): number {
     const prof = this.profiles[i];
     const m = prof ? hourlyProfile(prof, hour) : 1;
-    return this.connected[i] ? this.p0[i] * m * this.scale[i] + this.extraP[i] : 0;
+    return this.p0[i] * m * this.scale[i] + this.extraP[i];
   }
 
   /** Nominal-voltage, nominal-frequency demand of load i at this hour (before ZIP/f), MW. */

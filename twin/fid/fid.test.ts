@@ -41,6 +41,33 @@ describe('FlexibleInterconnection', () => {
     expect(fid.transfer_mw).toBeCloseTo(1, 9);
   });
 
+  it('a schedule ramp moves the set-point linearly over ramp_s: half-way at half the time, energy (from + to)/2 · T', () => {
+    const fid = new FlexibleInterconnection(
+      'f',
+      defaultFidParams({ rating_mva: 1, p_ab_mw: 0.1, ramp_mw_s: 1 }),
+    );
+    fid.setTransfer(0.4, 60);
+    const dt = 0.1;
+    let energy = 0;
+    for (let k = 1; k <= 600; k++) {
+      fid.step(50, 50, true, true, 50, dt);
+      energy += fid.transfer_mw * dt;
+      if (k === 300) expect(fid.transfer_mw).toBeCloseTo(0.25, 9);
+    }
+    expect(fid.transfer_mw).toBeCloseTo(0.4, 9);
+    // (0.1 + 0.4)/2 × 60 s = 15 MW·s, plus half a step of the change (the schedule moves first in a step).
+    expect(energy).toBeCloseTo(15 + (0.3 * dt) / 2, 9);
+    // A new set-point mid-ramp starts from where the schedule is; without ramp_s it is a step.
+    fid.setTransfer(0, 10);
+    for (let k = 0; k < 50; k++) fid.step(50, 50, true, true, 50, dt);
+    expect(fid.transfer_mw).toBeCloseTo(0.2, 9);
+    fid.setTransfer(-0.5);
+    fid.step(50, 50, true, true, 50, dt);
+    expect(fid.params.p_ab_mw).toBe(-0.5);
+    // The converter's own ramp (1 MW/s) still limits the transfer: 0.2 − 0.1 MW in the step.
+    expect(fid.transfer_mw).toBeCloseTo(0.1, 9);
+  });
+
   it('frequency-support mode sends power from the higher-frequency side, proportional to Δf', () => {
     const fid = new FlexibleInterconnection(
       'f',

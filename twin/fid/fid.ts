@@ -49,8 +49,25 @@ export class FlexibleInterconnection {
     this.transfer_mw = clamp(params.p_ab_mw, -params.rating_mva, params.rating_mva);
   }
 
-  setTransfer(p_ab_mw: number): void {
-    this.params.p_ab_mw = p_ab_mw;
+  /** A schedule change spread over time (setTransfer's ramp_s): from, to, its length and what is left, s. */
+  private readonly scheduleRamp = { from: 0, to: 0, total_s: 0, left_s: 0 };
+
+  /**
+   * Sets the scheduled transfer A→B, MW: at once, or with `ramp_s` > 0 linearly from the schedule
+   * now (which may itself be mid-ramp) over `ramp_s` seconds — a schedule ramp, under the converter's
+   * own `ramp_mw_s` limit.
+   */
+  setTransfer(p_ab_mw: number, ramp_s = 0): void {
+    const r = this.scheduleRamp;
+    if (ramp_s > 0) {
+      r.from = this.params.p_ab_mw;
+      r.to = p_ab_mw;
+      r.total_s = ramp_s;
+      r.left_s = ramp_s;
+    } else {
+      r.left_s = 0;
+      this.params.p_ab_mw = p_ab_mw;
+    }
   }
 
   /** Transfer the control mode asks for, before ramp and rating limits. */
@@ -89,6 +106,11 @@ export class FlexibleInterconnection {
     dt_s: number,
   ): void {
     const p = this.params;
+    const r = this.scheduleRamp;
+    if (r.left_s > 0) {
+      r.left_s = Math.max(0, r.left_s - dt_s);
+      p.p_ab_mw = r.to + ((r.from - r.to) * r.left_s) / r.total_s;
+    }
     if (!this.inService) {
       this.transfer_mw = 0;
       this.pA_mw = this.pB_mw = this.qA_mvar = this.qB_mvar = this.losses_mw = 0;

@@ -21,12 +21,43 @@ export function defaultUflsStages(f0_hz: number): UflsStage[] {
   ];
 }
 
-/** Per-island stage timers; returns the stage (1-based) that operates this step, or 0. */
+/**
+ * Restoration of shed load (docs/twin.md, "Protection"): once the island's frequency has stayed at
+ * or above `f_hz` for `delay_s`, the most recently shed stage's loads are reconnected and that stage
+ * re-arms; the next stage waits another `delay_s`. An islanded microgrid restores a stage only when
+ * its grid-forming units have the room to pick the load up.
+ */
+export interface UflsRestore {
+  /** false: shed load stays shed and an operated stage never re-arms. @default true */
+  enabled?: boolean;
+  /** Restore threshold, Hz. @default f0 − 0.2 Hz (49.8 Hz at 50 Hz) */
+  f_hz?: number;
+  /** Time at or above the threshold before each stage is restored, s. @default 60 */
+  delay_s?: number;
+}
+
+/** The restore rule with its defaults filled in, or null when restoration is off. */
+export function uflsRestoreRule(
+  f0_hz: number,
+  restore: UflsRestore | undefined,
+): { f_hz: number; delay_s: number } | null {
+  if (restore?.enabled === false) return null;
+  return { f_hz: restore?.f_hz ?? f0_hz - 0.2, delay_s: restore?.delay_s ?? 60 };
+}
+
+/**
+ * Per-island stage timers. `update` returns the stage (1-based) that operates this step, or 0; an
+ * operated stage stays out until `rearm`. `restoreDue` runs the restore timer of `rule`.
+ */
 export class UnderFrequencyShedding {
   private readonly timers: Float64Array;
   readonly operated: Uint8Array;
+  private restoreTimer = 0;
 
-  constructor(readonly stages: readonly UflsStage[]) {
+  constructor(
+    readonly stages: readonly UflsStage[],
+    readonly rule: { f_hz: number; delay_s: number } | null = null,
+  ) {
     this.timers = new Float64Array(stages.length);
     this.operated = new Uint8Array(stages.length);
   }
@@ -38,15 +69,55 @@ export class UnderFrequencyShedding {
       this.timers[i] = f_hz < st.f_hz ? this.timers[i] + dt_s : 0;
       if (this.timers[i] >= st.delay_s - dt_s * 0.5) {
         this.operated[i] = 1;
+        this.restoreTimer = 0;
         return i + 1;
       }
     }
     return 0;
   }
 
+  /**
+   * Advances the restore timer while there is something to restore (`pending`: shed load in the
+   * island, or an operated stage); true once the frequency has stayed at or above the rule's
+   * threshold for its delay (and until `rearm` restarts the timer).
+   */
+  restoreDue(f_hz: number, dt_s: number, pending: boolean): boolean {
+    const rule = this.rule;
+    if (!rule || !pending) {
+      this.restoreTimer = 0;
+      return false;
+    }
+    this.restoreTimer = f_hz >= rule.f_hz ? this.restoreTimer + dt_s : 0;
+    return this.restoreTimer >= rule.delay_s - dt_s * 0.5;
+  }
+
+  /** Whether any stage has operated and not re-armed. */
+  get anyOperated(): boolean {
+    return this.operated.includes(1);
+  }
+
+  /** Re-arms stage `stage` (1-based) and every stage after it; restarts the restore timer. */
+  rearmFrom(stage: number): void {
+    for (let i = Math.max(stage, 1) - 1; i < this.stages.length; i++) {
+      this.operated[i] = 0;
+      this.timers[i] = 0;
+    }
+    this.restoreTimer = 0;
+  }
+
+  /** An independent copy (a new island inherits its predecessor's state without sharing it). */
+  clone(): UnderFrequencyShedding {
+    const c = new UnderFrequencyShedding(this.stages, this.rule);
+    c.timers.set(this.timers);
+    c.operated.set(this.operated);
+    c.restoreTimer = this.restoreTimer;
+    return c;
+  }
+
   reset(): void {
     this.timers.fill(0);
     this.operated.fill(0);
+    this.restoreTimer = 0;
   }
 }
 

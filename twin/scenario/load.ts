@@ -77,6 +77,8 @@ export interface ScenarioMarket {
     /** Participants that send no orders (passive prosumers, settled by the sharing rule). */
     passive?: string[];
   };
+  /** FID schedule ramp at each interval's start, s (docs/market.md, "FID schedule ramps"). */
+  fidRamp_s?: number;
   /** Island-reserve constraint of the clearing (market/reserve.ts); false: none. */
   reserve?: false | { min_mw?: number; fraction?: number; socMin?: number; socMax?: number };
   tolerance: number;
@@ -248,6 +250,8 @@ export function parseScenario(text: string, file: string): Scenario {
       'market',
       'gateClosure_s',
     ]);
+  if (market?.fidRamp_s !== undefined && market.fidRamp_s >= market.interval_s)
+    fail(`must be shorter than interval_s (${market.interval_s} s)`, ['market', 'fidRamp_s']);
   if (market?.vpp && s.vpp === undefined)
     fail(`names VPP '${market.vpp.id}' as a participant, but the scenario has no vpp: section`, [
       'market',

@@ -212,8 +212,11 @@ export function actuate(
       const fid = tw.fids.find((f) => f.id === action.id);
       if (!fid) return unknown();
       if (Number.isNaN(action.p_mw)) return invalid(`${controllerId}: ${action.id} set-point is NaN`);
+      const ramp = action.ramp_s ?? 0;
+      if (!(ramp >= 0 && Number.isFinite(ramp)))
+        return invalid(`${controllerId}: ${action.id} ramp_s must be a finite number ≥ 0`);
       const r = fid.params.rating_mva;
-      fid.setTransfer(clamped(tw, controllerId, action.id, action.p_mw, -r, r));
+      fid.setTransfer(clamped(tw, controllerId, action.id, action.p_mw, -r, r), ramp);
       return undefined;
     }
     case 'breaker':

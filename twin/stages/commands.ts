@@ -100,8 +100,15 @@ const HANDLERS: { [K in TwinAction['kind']]: Handler<K> } = {
     if (!Number.isFinite(action.p_mw) || Math.abs(action.p_mw) > fid.params.rating_mva) {
       throw new TypeError(`fid-setpoint: p_mw must be within ±${fid.params.rating_mva} MW`);
     }
-    fid.setTransfer(action.p_mw);
-    return tw.emit('fid-setpoint', `${fid.id} transfer set-point ${action.p_mw} MW`, fid.id);
+    const ramp = action.ramp_s ?? 0;
+    if (!(ramp >= 0 && Number.isFinite(ramp)))
+      throw new TypeError('fid-setpoint: ramp_s must be a finite number ≥ 0');
+    fid.setTransfer(action.p_mw, ramp);
+    return tw.emit(
+      'fid-setpoint',
+      `${fid.id} transfer set-point ${action.p_mw} MW${ramp > 0 ? ` (ramp over ${ramp} s)` : ''}`,
+      fid.id,
+    );
   },
   'fid-mode'(tw, action) {
     const fid = tw.fids.find((f) => f.id === action.fidId);

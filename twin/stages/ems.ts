@@ -183,13 +183,18 @@ function restoreLoads(tw: TwinCore, rt: IslandRuntime, dt: number): void {
     shed += p * (1 - tw.loads.curtail[l]);
   }
   if (shed <= 0) return;
+  const step = Math.min(shed, RESTORE_PER_S * full * dt, pickupRoom(rt));
+  if (step <= 0) return;
+  curtailControllable(tw, rt, shed - step, full, shed - step <= 1e-9);
+}
+
+/** What the island's dispatchable grid-forming units can still pick up (pmax − reference), MW. */
+export function pickupRoom(rt: IslandRuntime): number {
   let room = 0;
   for (const u of rt.emsUnits)
     if (u.on && u.dispatchable && u.kind !== 'grid-following')
       room += Math.max(0, u.pmax_mw - u.reference_mw);
-  const step = Math.min(shed, RESTORE_PER_S * full * dt, room);
-  if (step <= 0) return;
-  curtailControllable(tw, rt, shed - step, full, shed - step <= 1e-9);
+  return room;
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { TwinCore } from '../core/state.ts';
 import { DEG, type IslandRuntime } from '../core/types.ts';
 import { hypot2 } from '../hypot.ts';
+import { pickupRoom } from './ems.ts';
 
 /** Every protection function, once per step after the network solve. */
 export function protect(tw: TwinCore, dt: number): void {
@@ -15,6 +16,7 @@ export function protect(tw: TwinCore, dt: number): void {
     protectUnits(tw, rt, f, dt);
     antiIslanding(tw, rt, dt);
     if (rt.energised && !rt.gridConnected) underFrequencyShedding(tw, rt, f, dt);
+    if (rt.energised) restoreShedLoad(tw, rt, f, dt);
   }
   if (tw.ocBranch.length > 0) overcurrent(tw, dt);
 }
@@ -61,6 +63,8 @@ function underFrequencyShedding(tw: TwinCore, rt: IslandRuntime, f: number, dt: 
     for (const l of rt.loads) {
       if (tw.loads.stage[l] === stage && tw.loads.connected[l]) {
         tw.loads.connected[l] = 0;
+        tw.loads.uflsShed[l] = 1;
+        tw.loads.uflsShedCount++;
         shed += tw.loads.p[l];
       }
     }
@@ -70,6 +74,41 @@ function underFrequencyShedding(tw: TwinCore, rt: IslandRuntime, f: number, dt: 
       rt.id,
     );
   }
+}
+
+/**
+ * The UFLS restore rule (docs/twin.md, "Protection"): after the island's frequency has stayed at or
+ * above the restore threshold for the delay, the highest shed stage's loads in the island are
+ * reconnected — last shed, first restored — and that stage and those after it re-arm. An islanded
+ * microgrid waits until its grid-forming units have the room for that load (else restoring it
+ * would shed it again); the main grid always has it. With nothing shed, operated stages just re-arm.
+ */
+function restoreShedLoad(tw: TwinCore, rt: IslandRuntime, f: number, dt: number): void {
+  const loads = tw.loads;
+  if (!rt.ufls.restoreDue(f, dt, loads.uflsShedCount > 0 || rt.ufls.anyOperated)) return;
+  let stage = 0;
+  for (const l of rt.loads) if (loads.uflsShed[l] && loads.stage[l] > stage) stage = loads.stage[l];
+  if (stage === 0) {
+    rt.ufls.rearmFrom(1);
+    return;
+  }
+  const hour = tw.ctx.hourOfDay;
+  let restore = 0;
+  for (const l of rt.loads)
+    if (loads.uflsShed[l] && loads.stage[l] === stage) restore += loads.ifConnected(l, hour);
+  if (!rt.gridConnected && pickupRoom(rt) < restore) return;
+  for (const l of rt.loads) {
+    if (!loads.uflsShed[l] || loads.stage[l] !== stage) continue;
+    loads.uflsShed[l] = 0;
+    loads.uflsShedCount--;
+    loads.connected[l] = 1;
+  }
+  rt.ufls.rearmFrom(stage);
+  tw.emit(
+    'load-restored',
+    `UFLS stage ${stage} in ${rt.id} restored ${restore.toFixed(3)} MW at ${f.toFixed(3)} Hz; stage re-armed`,
+    rt.id,
+  );
 }
 
 /** Definite-time over-current relays on branches, current from the solved voltages. */

@@ -5,7 +5,7 @@ import { SynchronousGenset } from '../der/genset.ts';
 import type { DerUnit } from '../der/unit.ts';
 import { IslandFrequency } from '../dynamics/swing.ts';
 import type { Island } from '../powerflow/index.ts';
-import { defaultUflsStages, UnderFrequencyShedding } from '../protection/protection.ts';
+import { defaultUflsStages, UnderFrequencyShedding, uflsRestoreRule } from '../protection/protection.ts';
 import { splitBuiltInUnits } from './actuators.ts';
 import { locatePccMeter } from './metering.ts';
 
@@ -162,7 +162,9 @@ function islandRuntime(
     secondaryOffset_mw: m.gridConnected || !from ? 0 : from.secondaryOffset_mw,
     voltageOffset_pu: m.gridConnected || !from ? 0 : from.voltageOffset_pu,
     rocofFiltered: 0,
-    ufls: from ? from.ufls : new UnderFrequencyShedding(ufls),
+    ufls: from
+      ? from.ufls.clone()
+      : new UnderFrequencyShedding(ufls, uflsRestoreRule(tw.f0_hz, tw.config.ufls?.restore)),
     microgrids: mgs,
     ems: mgs.length > 0 ? tw.emsByMicrogrid.get(mgs[0]) : undefined,
     pccEstimator: mgs.length > 0 ? tw.pccEstimatorByMicrogrid.get(mgs[0]) : undefined,

@@ -82,7 +82,11 @@ export function actionsProblem(value: unknown): string | undefined {
             ? `${at} (der-setpoint ${a.id}): no p_mw or q_mvar`
             : undefined))
         : a.kind === 'fid-setpoint'
-          ? finite('p_mw', true)
+          ? (finite('p_mw', true) ??
+            finite('ramp_s', false) ??
+            (((a.ramp_s as number | undefined) ?? 0) < 0
+              ? `${at} (fid-setpoint ${a.id}): ramp_s must be ≥ 0`
+              : undefined))
           : a.kind === 'breaker'
             ? typeof a.closed === 'boolean'
               ? undefined

@@ -20,6 +20,7 @@ describe('actions a controller answers with', () => {
         { kind: 'der-setpoint', id: 'bess-25', p_mw: 0.1 },
         { kind: 'der-setpoint', id: 'pv-24', q_mvar: -0.05 },
         { kind: 'fid-setpoint', id: 'fid-18-33', p_mw: -0.2 },
+        { kind: 'fid-setpoint', id: 'fid-25-29', p_mw: 0.1, ramp_s: 60 },
         { kind: 'breaker', id: 'S1', closed: false },
         { kind: 'load-curtail', id: 'load-24', fraction: 0.25 },
       ]),
@@ -39,6 +40,12 @@ describe('actions a controller answers with', () => {
     );
     expect(actionsProblem([{ kind: 'der-setpoint', id: 'b' }])).toMatch(/no p_mw or q_mvar/);
     expect(actionsProblem([{ kind: 'fid-setpoint', id: 'f' }])).toMatch(/p_mw is missing/);
+    expect(actionsProblem([{ kind: 'fid-setpoint', id: 'f', p_mw: 0, ramp_s: -1 }])).toBe(
+      'action 0 (fid-setpoint f): ramp_s must be ≥ 0',
+    );
+    expect(actionsProblem([{ kind: 'fid-setpoint', id: 'f', p_mw: 0, ramp_s: Number.NaN }])).toMatch(
+      /ramp_s must be a finite number/,
+    );
     expect(actionsProblem([{ kind: 'breaker', id: 'S1', closed: 'yes' }])).toMatch(
       /closed must be true or false/,
     );

@@ -10,7 +10,12 @@ export function twinActionOf(action: ControllerAction): TwinAction {
     case 'der-setpoint':
       return { kind: 'setpoint', deviceId: action.id, p_mw: action.p_mw, q_mvar: action.q_mvar };
     case 'fid-setpoint':
-      return { kind: 'fid-setpoint', fidId: action.id, p_mw: action.p_mw };
+      return {
+        kind: 'fid-setpoint',
+        fidId: action.id,
+        p_mw: action.p_mw,
+        ...(action.ramp_s ? { ramp_s: action.ramp_s } : {}),
+      };
     case 'breaker':
       return { kind: 'breaker', id: action.id, closed: action.closed };
     case 'load-curtail':

@@ -1,47 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import type { TwinCatalog } from '../../../../twin/control/contract.ts';
+import { derInfo, twoMicrogrids } from '../../../../market/test-catalog.ts';
 import market from './market.ts';
 
 /** Two microgrids joined by fid1; pv1 and a battery in mg1. */
-const catalog: TwinCatalog = {
-  f0_hz: 50,
+const catalog = twoMicrogrids({
   dt_s: 0.01,
-  busIds: ['b1', 'b2'],
-  microgrids: [
-    { id: 'mg1', buses: ['b1'] },
-    { id: 'mg2', buses: ['b2'] },
-  ],
   ders: [
-    {
-      id: 'pv1',
-      technology: 'pv',
-      bus: 'b1',
-      microgrid: 'mg1',
-      rating_mva: 1,
-      pmin_mw: 0,
-      pmax_mw: 1,
-      cost_per_mwh: 0,
-      dispatchable: false,
-      hardware: false,
-    },
-    {
+    derInfo({ id: 'pv1', technology: 'pv', microgrid: 'mg1' }),
+    derInfo({
       id: 'bat1',
       technology: 'battery',
-      bus: 'b1',
       microgrid: 'mg1',
-      rating_mva: 1,
       pmin_mw: -0.5,
       pmax_mw: 0.5,
       capacity_mwh: 1,
-      cost_per_mwh: 0,
       dispatchable: true,
-      hardware: false,
-    },
+    }),
   ],
-  fids: [{ id: 'fid1', busA: 'b1', busB: 'b2', rating_mw: 1 }],
-  loads: [],
-  breakers: [],
-};
+});
 
 const build = (options: Record<string, unknown>) => market(options, { id: 'mkt', catalog });
 
