@@ -16,7 +16,7 @@
  * account, the storage root and conservation. There are no Clique seals to check; with `rpc`, the
  * record's blocks are fetched again from the node and their hashes compared.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBlock } from '@ethereumjs/block';
 import { type Common, createCustomCommon, type Hardfork, Mainnet } from '@ethereumjs/common';
@@ -34,6 +34,7 @@ import {
   ACCOUNTS_FILE,
   type AccountRecord,
   CHAIN_FILE,
+  chainLines,
   LedgerFileError,
   persistLedger,
   type VerifyReport,
@@ -271,20 +272,6 @@ export function persistRunLedger(
   return ledger.engine instanceof EmbeddedEngine
     ? persistLedger(ledger, runDir, participants)
     : persistReplayLedger(ledger, runDir, participants);
-}
-
-function chainLines(runDir: string): { path: string; lines: string[] } {
-  if (!existsSync(runDir) || !statSync(runDir).isDirectory())
-    throw new LedgerFileError(`${runDir} is not a folder`);
-  const path = join(runDir, CHAIN_FILE);
-  if (!existsSync(path))
-    throw new LedgerFileError(
-      `${runDir} holds no ledger: ${CHAIN_FILE} not found (only runs with a market ledger have one)`,
-    );
-  const lines = readFileSync(path, 'utf8').split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  if (lines.length === 0) throw new LedgerFileError(`${path}: empty`);
-  return { path, lines };
 }
 
 /**

@@ -158,6 +158,21 @@ function parseHeader(line: string, path: string): ChainHeader {
   return h as ChainHeader;
 }
 
+/** The lines of a run folder's chain file (whatever engine wrote it); a clear error when there is none. */
+export function chainLines(runDir: string): { path: string; lines: string[] } {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory())
+    throw new LedgerFileError(`${runDir} is not a folder`);
+  const path = join(runDir, CHAIN_FILE);
+  if (!existsSync(path))
+    throw new LedgerFileError(
+      `${runDir} holds no ledger: ${CHAIN_FILE} not found (only runs with a market ledger have one)`,
+    );
+  const lines = readFileSync(path, 'utf8').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) throw new LedgerFileError(`${path}: empty`);
+  return { path, lines };
+}
+
 /**
  * Re-executes the chain of a run folder from genesis and checks every block and account.
  * Throws LedgerFileError when the folder or a file is missing or unreadable; a block or an account
@@ -165,16 +180,7 @@ function parseHeader(line: string, path: string): ChainHeader {
  */
 export async function verifyLedger(runDir: string): Promise<VerifyReport> {
   const t0 = performance.now();
-  if (!existsSync(runDir) || !statSync(runDir).isDirectory())
-    throw new LedgerFileError(`${runDir} is not a folder`);
-  const chainPath = join(runDir, CHAIN_FILE);
-  if (!existsSync(chainPath))
-    throw new LedgerFileError(
-      `${runDir} holds no ledger: ${CHAIN_FILE} not found (only runs with a market ledger have one)`,
-    );
-  const lines = readFileSync(chainPath, 'utf8').split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  if (lines.length === 0) throw new LedgerFileError(`${chainPath}: empty`);
+  const { path: chainPath, lines } = chainLines(runDir);
   const header = parseHeader(lines[0], chainPath);
   const accounts = readJsonFile(join(runDir, ACCOUNTS_FILE), 'accounts file') as Partial<AccountsFile>;
   if (!accounts || typeof accounts.participants !== 'object' || accounts.participants === null)
