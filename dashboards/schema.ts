@@ -48,6 +48,8 @@ const NOT_IN_DEMO_RUN = [
   'market_account',
   'market_vpp',
   'market_meter',
+  'market_order',
+  'market_book',
   'chain',
 ] as const satisfies readonly Measurement[];
 type NotInDemoRun = (typeof NOT_IN_DEMO_RUN)[number];

@@ -424,7 +424,7 @@ security:
         base(consensus, "{ kind: byzantine, target: 'comms:vpp:mg1', agent: nobody, bias: 5, start_s: 1 }"),
       ),
     ).rejects.toThrow(
-      /\(at \/security\): disturbance byzantine@comms:vpp:mg1: unknown agent 'nobody' \(agents: chp-4, pv-24, wind-22, fc-20, bess-25\)/,
+      /\.yaml:\d+ \(at \/security\/attacks\/0\): disturbance byzantine@comms:vpp:mg1: unknown agent 'nobody' \(agents: chp-4, pv-24, wind-22, fc-20, bess-25\)/,
     );
     await expect(
       run(base(consensus, "{ kind: dos-drop, target: 'comms:vpp:other', start_s: 1 }")),
