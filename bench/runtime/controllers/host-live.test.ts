@@ -74,10 +74,12 @@ describe('controllers on the live bench', { timeout: budget(120_000) }, () => {
     const applied = withSlow.acted.filter((r) => r.a.kind === 'fid-setpoint' && r.a.fidId === 'fid-25-29');
     expect(applied.length).toBe(stats?.applied);
     expect(new Set(applied.map((r) => (r.a as { p_mw: number }).p_mw))).toEqual(new Set([0.05, 0.15]));
-    // On the step path, each decision would stall the loop 200 ms = 200 steps late at 1 kHz;
-    // off it, the two runs differ by machine noise only, well under one decision's worth.
+    // On the step path, each decision would stall the loop 200 ms = 200 steps late at 1 kHz, so
+    // the run would have at least decisions × 200 more overruns than the bare one. Off it, the two
+    // differ by machine noise only (on 2 cores the busy thread itself takes a core from the loops):
+    // judged against half of what the decisions would cost on the step path, not a fixed count.
     expect(withSlow.end.steps).toBe(3000);
-    expect(withSlow.end.overruns - bare.end.overruns).toBeLessThan(200);
+    expect(withSlow.end.overruns - bare.end.overruns).toBeLessThan(((stats?.decisions ?? 0) * 200) / 2);
     // And no step's work held a decision: the loop's longest step stays far below 200 ms.
     expect(withSlow.end.timing.work_us.max).toBeLessThan(200_000);
   });
