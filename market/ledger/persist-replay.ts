@@ -25,18 +25,21 @@ import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
 import { createTxFromRLP, createTxFromRPC, type TypedTransaction } from '@ethereumjs/tx';
 import { type Address, createAccount, createAddressFromString, MapDB, ValueEncoding } from '@ethereumjs/util';
 import { createVM, runTx, type VM } from '@ethereumjs/vm';
-import { bytesToHex, decodeWord, encodeCall, hexToBytes, keccak } from './abi.ts';
+import { bytesToHex, decodeWord, hexToBytes, keccak } from './abi.ts';
 import { LedgerError, revertReason } from './chain.ts';
 import { EmbeddedEngine } from './engine.ts';
 import { RpcEngine } from './engine-rpc.ts';
-import { type MarketLedger, participantAddress } from './ledger.ts';
+import type { MarketLedger } from './ledger.ts';
 import {
   ACCOUNTS_FILE,
   type AccountRecord,
   CHAIN_FILE,
   chainLines,
+  checkLedgerAccounts,
+  type LedgerAccounts,
   LedgerFileError,
   persistLedger,
+  readLedgerAccounts,
   type VerifyReport,
   verifyLedger,
 } from './persist.ts';
@@ -85,11 +88,7 @@ export interface TxLine {
   logs: { address: string; topics: string[]; data: string }[];
 }
 
-export interface ReplayAccountsFile {
-  participants: Record<string, AccountRecord>;
-  pool: string;
-  grid: string;
-  minted: string;
+export interface ReplayAccountsFile extends LedgerAccounts {
   /** The block the accounts were read at. */
   block: { number: number; hash: string };
   /** The contract's storage root there (eth_getProof), when the node answers it. */
@@ -230,24 +229,8 @@ export async function persistReplayLedger(
     transactions: lines.length,
   };
 
-  const ids = [...new Set(participants)].sort();
-  const onChain = await ledger.accountsOf(ids);
   const accounts: ReplayAccountsFile = {
-    participants: Object.fromEntries(
-      ids.map((id, i) => [
-        id,
-        {
-          address: participantAddress(id),
-          balance: String(onChain[i].balance),
-          deposit: String(onChain[i].deposit),
-          debt: String(onChain[i].debt),
-          reputation: String(onChain[i].reputation),
-        },
-      ]),
-    ),
-    pool: String(await ledger.read(0, 'pool()')),
-    grid: String(await ledger.read(0, 'grid()')),
-    minted: String(await ledger.read(0, 'minted()')),
+    ...(await readLedgerAccounts(ledger, participants)),
     block: { number: Number(latest.number), hash: latest.hash },
   };
   try {
@@ -605,24 +588,7 @@ export async function verifyReplayLedger(
         );
       return r.execResult.returnValue;
     };
-    const words = await call(
-      encodeCall('accountsOf(address[])', [participants.map(([id]) => participantAddress(id))]),
-    );
-    let total = 0n;
-    participants.forEach(([id, rec], i) => {
-      (['balance', 'deposit', 'debt', 'reputation'] as const).forEach((field, f) => {
-        const onChain = decodeWord(words, 2 + 4 * i + f);
-        if (field === 'balance' || field === 'deposit') total += onChain;
-        if (String(onChain) !== String(rec?.[field]))
-          problems.push(`${id}: ${field} recorded ${rec?.[field]}, the re-executed chain holds ${onChain}`);
-      });
-    });
-    const figures = {} as Record<'pool' | 'grid' | 'minted', bigint>;
-    for (const field of ['pool', 'grid', 'minted'] as const) {
-      figures[field] = decodeWord(await call(encodeCall(`${field}()`, [])));
-      if (String(figures[field]) !== String(accounts[field]))
-        problems.push(`${field}: recorded ${accounts[field]}, the re-executed chain holds ${figures[field]}`);
-    }
+    await checkLedgerAccounts(accounts, participants, call, problems);
     if (accounts.storageRoot !== undefined) {
       await vm.stateManager.getStateRoot(); // flushes the caches into the tries
       const root = bytesToHex((await vm.stateManager.getAccount(to))!.storageRoot);
@@ -631,10 +597,6 @@ export async function verifyReplayLedger(
           `contract storage root: recorded ${accounts.storageRoot}, the re-executed contract has ${root}`,
         );
     }
-    if (total + figures.pool + figures.grid !== figures.minted)
-      problems.push(
-        `money is not conserved: balances + deposits + pool + grid = ${total + figures.pool + figures.grid}, minted ${figures.minted}`,
-      );
   }
 
   const notes = [

@@ -46,12 +46,77 @@ export interface AccountRecord {
   reputation: string;
 }
 
-export interface AccountsFile {
+/** Every participant's account, the pool, the grid and minted money, as the chain held them at the end. */
+export interface LedgerAccounts {
   participants: Record<string, AccountRecord>;
   pool: string;
   grid: string;
   minted: string;
+}
+
+export interface AccountsFile extends LedgerAccounts {
   stateRoot: string;
+}
+
+/** The accounts of `participants` (and the pool, grid and minted) read from authority 0's contract storage. */
+export async function readLedgerAccounts(
+  ledger: MarketLedger,
+  participants: Iterable<string>,
+): Promise<LedgerAccounts> {
+  const ids = [...new Set(participants)].sort();
+  const onChain = await ledger.accountsOf(ids);
+  return {
+    participants: Object.fromEntries(
+      ids.map((id, i) => [
+        id,
+        {
+          address: participantAddress(id),
+          balance: String(onChain[i].balance),
+          deposit: String(onChain[i].deposit),
+          debt: String(onChain[i].debt),
+          reputation: String(onChain[i].reputation),
+        },
+      ]),
+    ),
+    pool: String(await ledger.read(0, 'pool()')),
+    grid: String(await ledger.read(0, 'grid()')),
+    minted: String(await ledger.read(0, 'minted()')),
+  };
+}
+
+/**
+ * Compares the recorded accounts with the re-executed contract's (`call` runs a view call on it) and
+ * checks conservation: balances + deposits + pool + grid = minted. Each difference is pushed to `problems`.
+ */
+export async function checkLedgerAccounts(
+  accounts: Partial<LedgerAccounts>,
+  participants: [string, Partial<AccountRecord>][],
+  call: (data: Uint8Array) => Promise<Uint8Array>,
+  problems: string[],
+): Promise<void> {
+  // Every account in one call (4 words each, after the array's offset and length).
+  const words = await call(
+    encodeCall('accountsOf(address[])', [participants.map(([id]) => participantAddress(id))]),
+  );
+  let total = 0n;
+  participants.forEach(([id, rec], i) => {
+    (['balance', 'deposit', 'debt', 'reputation'] as const).forEach((field, f) => {
+      const onChain = decodeWord(words, 2 + 4 * i + f);
+      if (field === 'balance' || field === 'deposit') total += onChain;
+      if (String(onChain) !== String(rec?.[field]))
+        problems.push(`${id}: ${field} recorded ${rec?.[field]}, the re-executed chain holds ${onChain}`);
+    });
+  });
+  const figures = {} as Record<'pool' | 'grid' | 'minted', bigint>;
+  for (const field of ['pool', 'grid', 'minted'] as const) {
+    figures[field] = decodeWord(await call(encodeCall(`${field}()`, [])));
+    if (String(figures[field]) !== String(accounts[field]))
+      problems.push(`${field}: recorded ${accounts[field]}, the re-executed chain holds ${figures[field]}`);
+  }
+  if (total + figures.pool + figures.grid !== figures.minted)
+    problems.push(
+      `money is not conserved: balances + deposits + pool + grid = ${total + figures.pool + figures.grid}, minted ${figures.minted}`,
+    );
 }
 
 /** A bad ledger folder or file: named, with the line or field (exit code 2 of the CLI). */
@@ -90,23 +155,10 @@ export async function persistLedger(
         rlp: bytesToHex(o.block.serialize()),
       }),
     );
-  const accounts: AccountsFile = { participants: {}, pool: '', grid: '', minted: '', stateRoot: '' };
-  const ids = [...new Set(participants)].sort();
-  const onChain = await ledger.accountsOf(ids);
-  ids.forEach((id, i) => {
-    const a = onChain[i];
-    accounts.participants[id] = {
-      address: participantAddress(id),
-      balance: String(a.balance),
-      deposit: String(a.deposit),
-      debt: String(a.debt),
-      reputation: String(a.reputation),
-    };
-  });
-  accounts.pool = String(await ledger.read(0, 'pool()'));
-  accounts.grid = String(await ledger.read(0, 'grid()'));
-  accounts.minted = String(await ledger.read(0, 'minted()'));
-  accounts.stateRoot = await first.stateRoot();
+  const accounts: AccountsFile = {
+    ...(await readLedgerAccounts(ledger, participants)),
+    stateRoot: await first.stateRoot(),
+  };
   mkdirSync(join(runDir, 'ledger'), { recursive: true });
   writeFileSync(join(runDir, CHAIN_FILE), `${lines.join('\n')}\n`);
   writeFileSync(join(runDir, ACCOUNTS_FILE), `${JSON.stringify(accounts, null, 2)}\n`);
@@ -244,39 +296,10 @@ export async function verifyLedger(runDir: string): Promise<VerifyReport> {
   const participants = Object.entries(accounts.participants as Record<string, Partial<AccountRecord>>);
   if (problems.length === 0) {
     const contract = createAddressFromString(header.contract);
-    const read = async (sig: string, args: (string | bigint)[] = []) =>
-      decodeWord(await follower.call(contract, encodeCall(sig, args)));
-    let total = 0n;
-    // Every account in one call (4 words each, after the array's offset and length).
-    const words = await follower.call(
-      contract,
-      encodeCall('accountsOf(address[])', [participants.map(([id]) => participantAddress(id))]),
-    );
-    participants.forEach(([id, rec], i) => {
-      (['balance', 'deposit', 'debt', 'reputation'] as const).forEach((field, f) => {
-        const onChain = decodeWord(words, 2 + 4 * i + f);
-        if (field === 'balance' || field === 'deposit') total += onChain;
-        if (String(onChain) !== String(rec?.[field]))
-          problems.push(`${id}: ${field} recorded ${rec?.[field]}, the re-executed chain holds ${onChain}`);
-      });
-    });
-    const pool = await read('pool()');
-    const grid = await read('grid()');
-    const minted = await read('minted()');
-    for (const [field, v] of [
-      ['pool', pool],
-      ['grid', grid],
-      ['minted', minted],
-    ] as const)
-      if (String(v) !== String(accounts[field]))
-        problems.push(`${field}: recorded ${accounts[field]}, the re-executed chain holds ${v}`);
+    await checkLedgerAccounts(accounts, participants, (data) => follower.call(contract, data), problems);
     const root = await follower.stateRoot();
     if (root !== accounts.stateRoot)
       problems.push(`state root: recorded ${accounts.stateRoot}, the re-executed chain has ${root}`);
-    if (total + pool + grid !== minted)
-      problems.push(
-        `money is not conserved: balances + deposits + pool + grid = ${total + pool + grid}, minted ${minted}`,
-      );
   }
   return {
     ok: problems.length === 0,
